@@ -1,0 +1,1 @@
+"""The provider engine: a Matter node and the OTA logic. Never imports the UI."""

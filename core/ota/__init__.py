@@ -1,0 +1,1 @@
+"""OTA: image format, image catalog and selection. No Matter plumbing here."""

@@ -1,0 +1,164 @@
+"""Declarative TLV schemas, checked against byte layouts written from the spec tables."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ota_provider.core.codec import tlv
+from ota_provider.core.codec.schema import (
+    Bool,
+    EnumType,
+    ListOf,
+    OctetString,
+    SchemaError,
+    StructOf,
+    TLVStruct,
+    UInt16,
+    UInt32,
+    Utf8String,
+    tlv_field,
+)
+from ota_provider.core.codec.tlv import TLVError
+from tests.fuzzing import assert_only_raises, fuzz_inputs
+
+
+class DownloadProtocol(enum.IntEnum):
+    BDX_SYNCHRONOUS = 0
+    BDX_ASYNCHRONOUS = 1
+    HTTPS = 2
+    VENDOR_SPECIFIC = 3
+
+
+# OTA_PROVIDER_SPEC.md §0.1, QueryImage (0x00).
+@dataclass(frozen=True)
+class QueryImage(TLVStruct):
+    vendor_id: int = tlv_field(0, UInt16)
+    product_id: int = tlv_field(1, UInt16)
+    software_version: int = tlv_field(2, UInt32)
+    protocols_supported: tuple = tlv_field(3, ListOf(EnumType(DownloadProtocol), max_items=8))
+    hardware_version: int | None = tlv_field(4, UInt16, optional=True)
+    location: str | None = tlv_field(5, Utf8String(2, 2), optional=True)
+    requestor_can_consent: bool | None = tlv_field(6, Bool, optional=True)
+    metadata_for_provider: bytes | None = tlv_field(7, OctetString(0, 512), optional=True)
+
+
+@dataclass(frozen=True)
+class Inner(TLVStruct):
+    value: int | None = tlv_field(0, UInt16, nullable=True)
+
+
+@dataclass(frozen=True)
+class Outer(TLVStruct):
+    inner: Inner = tlv_field(1, StructOf(Inner))
+
+
+# Anonymous structure; context tags 0,1,2 (uint 1/2-octet), 3 (array of enum8), 6 (bool).
+QUERY_IMAGE_BYTES = bytes.fromhex(
+    "15"
+    "2500f1ff"  # 0 = 0xFFF1 (uint16)
+    "25010080"  # 1 = 0x8000
+    "240201"  # 2 = 1
+    "3603"
+    "0400"
+    "0402"
+    "18"  # 3 = [0, 2]
+    "2906"  # 6 = true
+    "18"
+)
+
+
+def test_encode_matches_spec_layout():
+    command = QueryImage(
+        vendor_id=0xFFF1,
+        product_id=0x8000,
+        software_version=1,
+        protocols_supported=(DownloadProtocol.BDX_SYNCHRONOUS, DownloadProtocol.HTTPS),
+        requestor_can_consent=True,
+    )
+    assert command.encode() == QUERY_IMAGE_BYTES
+
+
+def test_decode_spec_layout():
+    command = QueryImage.decode(QUERY_IMAGE_BYTES)
+    assert command.vendor_id == 0xFFF1
+    assert command.protocols_supported == (DownloadProtocol.BDX_SYNCHRONOUS, DownloadProtocol.HTTPS)
+    assert command.location is None
+    assert command.requestor_can_consent is True
+
+
+def test_unknown_tags_are_ignored_and_order_is_free():
+    data = tlv.encode(
+        tlv.Structure({0x20: "future field", 2: tlv.UInt(5), 1: tlv.UInt(2), 0: tlv.UInt(1), 3: tlv.Array()})
+    )
+    command = QueryImage.decode(data)
+    assert (command.vendor_id, command.product_id, command.software_version) == (1, 2, 5)
+
+
+def test_unknown_enum_values_are_kept():
+    data = tlv.encode(
+        tlv.Structure({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(9)])})
+    )
+    assert QueryImage.decode(data).protocols_supported == (9,)
+
+
+@pytest.mark.parametrize(
+    ("structure", "message"),
+    [
+        ({1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array()}, r"vendor_id \(tag 0\) is missing"),
+        ({0: tlv.UInt(0x10000), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array()}, "does not fit uint16"),
+        ({0: 5, 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array()}, "signedness"),
+        ({0: "x", 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array()}, "expected an integer"),
+        ({0: None, 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array()}, "is null"),
+        ({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(0)] * 9)}, "at most 8"),
+        ({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array(), 5: "USA"}, "length 3 outside 2..2"),
+        ({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array(), 7: b"x" * 513}, "outside 0..512"),
+        ({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Structure()}, "expected an array"),
+    ],
+)
+def test_schema_violations_name_the_field(structure, message):
+    with pytest.raises(SchemaError, match=message):
+        QueryImage.decode(tlv.encode(tlv.Structure(structure)))
+
+
+def test_not_a_structure():
+    with pytest.raises(SchemaError, match="expected a structure"):
+        QueryImage.decode(tlv.encode(tlv.Array()))
+
+
+def test_encode_rejects_missing_mandatory_and_out_of_range():
+    with pytest.raises(SchemaError, match="mandatory"):
+        QueryImage(vendor_id=None, product_id=1, software_version=1, protocols_supported=()).encode()
+    with pytest.raises(SchemaError, match="uint16"):
+        QueryImage(vendor_id=70000, product_id=1, software_version=1, protocols_supported=()).encode()
+
+
+def test_nullable_and_nested_structures():
+    assert Outer(Inner(None)).encode() == bytes.fromhex("15 35 01 34 00 18 18".replace(" ", ""))
+    assert Outer.decode(bytes.fromhex("153501250034121818")) == Outer(Inner(0x1234))
+    assert Outer.decode(Outer(Inner(None)).encode()) == Outer(Inner(None))
+
+
+@given(
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF_FFFF),
+    st.lists(st.sampled_from(DownloadProtocol), max_size=8).map(tuple),
+    st.none() | st.integers(0, 0xFFFF),
+    st.none() | st.text(min_size=2, max_size=2).filter(lambda s: len(s.encode()) == 2),
+    st.none() | st.booleans(),
+    st.none() | st.binary(max_size=512),
+)
+def test_round_trip(vid, pid, version, protocols, hw, location, consent, metadata):
+    command = QueryImage(vid, pid, version, protocols, hw, location, consent, metadata)
+    assert QueryImage.decode(command.encode()) == command
+
+
+def test_fuzz_schema_decoder_raises_only_tlv_errors():
+    corpus = [QUERY_IMAGE_BYTES, QueryImage(1, 2, 3, (0, 1, 2), 4, "XX", False, b"m" * 40).encode()]
+    inputs = fuzz_inputs(corpus, count=100_000, seed=0x5C4E)
+    assert assert_only_raises(QueryImage.decode, TLVError, inputs) == 100_000
