@@ -109,9 +109,7 @@ class MessageHeader:
             flags |= _DSIZ_NODE
         elif self.destination_group_id is not None:
             flags |= _DSIZ_GROUP
-        out = bytearray(
-            struct.pack("<BHBI", flags, self.session_id, self.security_flags, self.message_counter)
-        )
+        out = bytearray(struct.pack("<BHBI", flags, self.session_id, self.security_flags, self.message_counter))
         if self.source_node_id is not None:
             out += struct.pack("<Q", self.source_node_id)
         if self.destination_node_id is not None:

@@ -1,7 +1,8 @@
 """Declarative TLV structure schemas.
 
 A message or command layout is written as a dataclass whose fields carry their
-context tag and TLV type, so the code reads like the spec table it mirrors::
+context tag and TLV type, so the code reads like the spec table it mirrors (use
+``kw_only=True`` when an optional field comes before a mandatory one)::
 
     @dataclass(frozen=True)
     class ApplyUpdateRequest(TLVStruct):

@@ -114,10 +114,6 @@ class StatusReport:
         )
         code_names: type[enum.IntEnum] | None = {0: SecureChannelStatus, 2: BdxStatus}.get(self.protocol_id)
         code = f"0x{self.protocol_code:04x}"
-        if (
-            code_names is not None
-            and self.vendor_id == 0
-            and self.protocol_code in code_names._value2member_map_
-        ):
+        if code_names is not None and self.vendor_id == 0 and self.protocol_code in code_names._value2member_map_:
             code = code_names(self.protocol_code).name
         return f"{general} / protocol 0x{self.vendor_id:04x}:{self.protocol_id:04x} {code}"

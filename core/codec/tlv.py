@@ -177,9 +177,7 @@ def _encode_tag(tag: Tag, out: bytearray) -> int:
         return _TAG_CONTEXT
     if isinstance(tag, CommonProfileTag | ImplicitProfileTag):
         short, long = (
-            (_TAG_COMMON_2, _TAG_COMMON_4)
-            if isinstance(tag, CommonProfileTag)
-            else (_TAG_IMPLICIT_2, _TAG_IMPLICIT_4)
+            (_TAG_COMMON_2, _TAG_COMMON_4) if isinstance(tag, CommonProfileTag) else (_TAG_IMPLICIT_2, _TAG_IMPLICIT_4)
         )
         if 0 <= tag.number <= 0xFFFF:
             out += struct.pack("<H", tag.number)

@@ -24,9 +24,7 @@ SPEC_COMPLIANCE = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("encoded", "session", "stype", "sflags", "counter", "secure", "group"), SPEC_COMPLIANCE
-)
+@pytest.mark.parametrize(("encoded", "session", "stype", "sflags", "counter", "secure", "group"), SPEC_COMPLIANCE)
 def test_spec_compliance_decode(encoded, session, stype, sflags, counter, secure, group):
     data = bytes.fromhex(encoded)
     header, offset = MessageHeader.decode(data)
@@ -39,9 +37,7 @@ def test_spec_compliance_decode(encoded, session, stype, sflags, counter, secure
     assert header.destination_group_id == group
 
 
-@pytest.mark.parametrize(
-    ("encoded", "session", "stype", "sflags", "counter", "secure", "group"), SPEC_COMPLIANCE
-)
+@pytest.mark.parametrize(("encoded", "session", "stype", "sflags", "counter", "secure", "group"), SPEC_COMPLIANCE)
 def test_spec_compliance_encode(encoded, session, stype, sflags, counter, secure, group):
     header = MessageHeader(
         session_id=session,
@@ -228,9 +224,7 @@ def test_payload_header_round_trip(exchange, protocol, opcode, initiator, reliab
 
 
 def _corpus() -> list[bytes]:
-    return [bytes.fromhex(m) for m, _, _ in EXTENSION_VECTORS] + [
-        bytes.fromhex(e) for e, *_ in SPEC_COMPLIANCE
-    ]
+    return [bytes.fromhex(m) for m, _, _ in EXTENSION_VECTORS] + [bytes.fromhex(e) for e, *_ in SPEC_COMPLIANCE]
 
 
 def test_fuzz_message_header():

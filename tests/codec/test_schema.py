@@ -100,9 +100,7 @@ def test_unknown_tags_are_ignored_and_order_is_free():
 
 
 def test_unknown_enum_values_are_kept():
-    data = tlv.encode(
-        tlv.Structure({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(9)])})
-    )
+    data = tlv.encode(tlv.Structure({0: tlv.UInt(1), 1: tlv.UInt(1), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(9)])}))
     assert QueryImage.decode(data).protocols_supported == (9,)
 
 

@@ -91,16 +91,12 @@ def _hex(text: str) -> bytes:
     return bytes.fromhex(text.replace(" ", ""))
 
 
-@pytest.mark.parametrize(
-    ("description", "value", "tag", "encoding"), SPEC_EXAMPLES, ids=[e[0] for e in SPEC_EXAMPLES]
-)
+@pytest.mark.parametrize(("description", "value", "tag", "encoding"), SPEC_EXAMPLES, ids=[e[0] for e in SPEC_EXAMPLES])
 def test_spec_example_encodes(description, value, tag, encoding):
     assert tlv.encode(value, tag) == _hex(encoding)
 
 
-@pytest.mark.parametrize(
-    ("description", "value", "tag", "encoding"), SPEC_EXAMPLES, ids=[e[0] for e in SPEC_EXAMPLES]
-)
+@pytest.mark.parametrize(("description", "value", "tag", "encoding"), SPEC_EXAMPLES, ids=[e[0] for e in SPEC_EXAMPLES])
 def test_spec_example_decodes(description, value, tag, encoding):
     decoded_tag, decoded, end = tlv.decode_prefix(_hex(encoding))
     assert end == len(_hex(encoding))
