@@ -149,7 +149,10 @@ def test_console_script_prints_no_traceback(tmp_path):
     image = tmp_path / "junk.ota"
     image.write_bytes(b"\x00" * 100)
     result = subprocess.run(
-        [sys.executable, "-m", "ota_provider.core.image_cli", "show", str(image)], capture_output=True, text=True
+        [sys.executable, "-m", "ota_provider.core.image_cli", "show", str(image)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

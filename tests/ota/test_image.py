@@ -51,8 +51,14 @@ def hand_built_image(payload: bytes = PAYLOAD) -> bytes:
 def create(tmp_path, payload=PAYLOAD, name="out.ota", **overrides):
     src = tmp_path / "payload.bin"
     src.write_bytes(payload)
-    options = dict(vendor_id=0xDEAD, product_id=0xBEEF, version=2, version_string="2.0", digest_algorithm="sha256")
-    options.update(overrides)
+    options = {
+        "vendor_id": 0xDEAD,
+        "product_id": 0xBEEF,
+        "version": 2,
+        "version_string": "2.0",
+        "digest_algorithm": "sha256",
+        **overrides,
+    }
     out = tmp_path / name
     info, warnings = create_image([src], out, **options)
     return out, info, warnings
