@@ -49,7 +49,8 @@ def main() -> int:
         for version, version_string, min_version, max_version in SAMPLES:
             raw = Path(tmp) / f"v{version}.bin"
             raw.write_bytes(payload(version, version_string))
-            command = ota_image_command() + [
+            command = [
+                *ota_image_command(),
                 "create",
                 "-v", hex(VENDOR_ID),
                 "-p", hex(PRODUCT_ID),

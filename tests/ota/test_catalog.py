@@ -115,9 +115,9 @@ def test_entry_fields_are_checked_against_the_header(tmp_path, field, value, mes
 
 def test_min_max_must_match_the_header_when_present(tmp_path):
     image = make_image(tmp_path, "a.ota", version=5, min_version=2, max_version=4)
-    with pytest.raises(CatalogError, match="entry 0: minApplicableSoftwareVersion is 0 but .* says 2"):
+    with pytest.raises(CatalogError, match=r"entry 0: minApplicableSoftwareVersion is 0 but .* says 2"):
         ImageCatalog.from_list(write_list(tmp_path, [entry(image, version=5)]))
-    with pytest.raises(CatalogError, match="entry 0: maxApplicableSoftwareVersion is 1000 but .* says 4"):
+    with pytest.raises(CatalogError, match=r"entry 0: maxApplicableSoftwareVersion is 1000 but .* says 4"):
         ImageCatalog.from_list(write_list(tmp_path, [entry(image, version=5, minApplicableSoftwareVersion=2)]))
     catalog = ImageCatalog.from_list(
         write_list(tmp_path, [entry(image, version=5, minApplicableSoftwareVersion=2, maxApplicableSoftwareVersion=4)])
@@ -252,7 +252,7 @@ def test_single_file_is_reloaded_when_it_changes(tmp_path):
     assert reloaded is not catalog
     assert reloaded.entries[0].software_version == 3
     image.write_bytes(b"garbage")
-    with pytest.raises(CatalogError, match="not an OTA image|truncated"):
+    with pytest.raises(CatalogError, match=r"not an OTA image|truncated"):
         reloaded.reload_if_changed()
     assert reloaded.entries[0].software_version == 3  # the old catalog is untouched
 
