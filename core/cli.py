@@ -1,0 +1,365 @@
+"""``ota-provider``: command line compatible with the SDK's ``ota-provider-app``.
+
+Every flag of the SDK app is accepted with the same short and long names
+(OTA_PROVIDER_SPEC.md §1.1), plus the common node flags. Numbers accept decimal,
+``0x`` hex and leading-``0`` octal like the SDK's ``strtoul(..., 0)``, but garbage is
+an error here instead of a silent 0. A bad value is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import NoReturn
+
+import segno
+
+from .config import (
+    DEFAULT_DISCRIMINATOR,
+    DEFAULT_MAX_BDX_BLOCK_SIZE,
+    DEFAULT_PASSCODE,
+    DEFAULT_PORT,
+    DEFAULT_PRODUCT_ID,
+    DEFAULT_VENDOR_ID,
+    ProviderConfig,
+)
+from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
+from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
+
+PROG = "ota-provider"
+EXIT_USAGE = 2
+
+_QUERY_STATUS = {
+    "updateAvailable": QueryImageStatus.UPDATE_AVAILABLE,
+    "busy": QueryImageStatus.BUSY,
+    "updateNotAvailable": QueryImageStatus.NOT_AVAILABLE,
+}
+_APPLY_ACTION = {
+    "proceed": ApplyUpdateAction.PROCEED,
+    "awaitNextAction": ApplyUpdateAction.AWAIT_NEXT_ACTION,
+    "discontinue": ApplyUpdateAction.DISCONTINUE,
+}
+_CONSENT = {state.value: state for state in UserConsentState}
+
+# Flags that parse and validate today but do not change behaviour yet; each names what brings it.
+_NOT_WIRED = {
+    "apply_update_action": "-a",
+    "user_consent_needed": "-c",
+    "image_uri": "-i",
+    "max_bdx_block_size": "-m",
+    "delayed_apply_action_time": "-p",
+    "query_image_status": "-q",
+    "delayed_query_action_time": "-t",
+    "user_consent_state": "-u",
+    "ignore_query_image": "-x",
+    "ignore_apply_update": "-y",
+    "poll_interval_ms": "-P",
+    "port": "--secured-device-port",
+    "storage": "--storage",
+    "kvs": "--KVS",
+    "allow_ota_from_fabric": "--allow-ota-from-fabric",
+}
+
+_OCTAL = re.compile(r"0[0-7]+")
+
+
+def parse_number(text: str) -> int:
+    """Decimal, 0x-hex or leading-0 octal, as ``strtoul(text, NULL, 0)`` reads them."""
+    cleaned = text.strip()
+    try:
+        if _OCTAL.fullmatch(cleaned):
+            return int(cleaned, 8)
+        return int(cleaned, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use decimal, 0x-hex or 0-octal)") from None
+
+
+def _ranged(low: int, high: int, what: str) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        value = parse_number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be {low}..{high}, not {value}")
+        return value
+
+    convert.__name__ = what  # argparse names the converter in some messages
+    return convert
+
+
+def _choice(mapping: dict[str, object], what: str) -> Callable[[str], object]:
+    def convert(text: str) -> object:
+        if text not in mapping:
+            raise argparse.ArgumentTypeError(f"{what} must be one of {', '.join(mapping)}, not {text!r}")
+        return mapping[text]
+
+    convert.__name__ = what
+    return convert
+
+
+def _passcode(text: str) -> int:
+    try:
+        return check_passcode(parse_number(text))
+    except SetupCodeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _readable_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror}") from None
+    return path
+
+
+def _image_uri(text: str) -> str:
+    if not 1 <= len(text.encode("utf-8")) <= 256:
+        raise argparse.ArgumentTypeError("image URI must be 1..256 bytes")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """One line on stderr for every usage error, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Matter OTA Software Update Provider with a live dashboard. "
+        "Flags match the SDK's ota-provider-app; the SDK's first-response flags "
+        "(-q -t -u -c -a -p -x -y) set one-shot values for the first response actually sent.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Numbers accept decimal, 0x-hex and 0-octal.",
+    )
+    images = parser.add_argument_group("images (give exactly one, unless --demo)")
+    images.add_argument("-f", "--filepath", type=_readable_file, metavar="FILE", help="the OTA image file to serve")
+    images.add_argument(
+        "-o", "--otaImageList", dest="image_list", type=_readable_file, metavar="LIST.json",
+        help="image list JSON (deviceSoftwareVersionModel), as for the SDK app",
+    )  # fmt: skip
+
+    responses = parser.add_argument_group("responses (the SDK app's flags)")
+    responses.add_argument(
+        "-q", "--queryImageStatus", dest="query_image_status", type=_choice(_QUERY_STATUS, "query image status"),
+        default=QueryImageStatus.UPDATE_AVAILABLE, metavar="STATUS",
+        help="status of the first QueryImageResponse: updateAvailable | busy | updateNotAvailable",
+    )  # fmt: skip
+    responses.add_argument(
+        "-t", "--delayedQueryActionTimeSec", dest="delayed_query_action_time",
+        type=_ranged(0, 0xFFFF_FFFF, "delayed query action time"), default=0, metavar="SECONDS",
+        help="DelayedActionTime of the first QueryImageResponse (sent only with Busy)",
+    )  # fmt: skip
+    responses.add_argument(
+        "-u", "--userConsentState", dest="user_consent_state", type=_choice(_CONSENT, "user consent state"),
+        metavar="STATE", help="provider-side consent for the first consultation: granted | denied | deferred",
+    )  # fmt: skip
+    responses.add_argument(
+        "-c", "--userConsentNeeded", dest="user_consent_needed", action="store_true",
+        help="set UserConsentNeeded when the requestor says it can ask for consent",
+    )  # fmt: skip
+    responses.add_argument(
+        "-a", "--applyUpdateAction", dest="apply_update_action", type=_choice(_APPLY_ACTION, "apply update action"),
+        default=ApplyUpdateAction.PROCEED, metavar="ACTION",
+        help="Action of the first ApplyUpdateResponse: proceed | awaitNextAction | discontinue",
+    )  # fmt: skip
+    responses.add_argument(
+        "-p", "--delayedApplyActionTimeSec", dest="delayed_apply_action_time",
+        type=_ranged(0, 0xFFFF_FFFF, "delayed apply action time"), default=0, metavar="SECONDS",
+        help="DelayedActionTime of the first ApplyUpdateResponse",
+    )  # fmt: skip
+    responses.add_argument(
+        "-x", "--ignoreQueryImage", dest="ignore_query_image", type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
+        default=0, metavar="N", help="do not answer the next N QueryImage commands",
+    )  # fmt: skip
+    responses.add_argument(
+        "-y", "--ignoreApplyUpdate", dest="ignore_apply_update", type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
+        default=0, metavar="N", help="do not answer the next N ApplyUpdateRequest commands",
+    )  # fmt: skip
+    responses.add_argument(
+        "-i", "--imageUri", dest="image_uri", type=_image_uri, metavar="URI",
+        help="send this ImageURI verbatim instead of bdx://<node id>/<designator>",
+    )  # fmt: skip
+
+    transfer = parser.add_argument_group("transfers")
+    transfer.add_argument(
+        "-m", "--maxBDXBlockSize", dest="max_bdx_block_size", type=_ranged(1, 0xFFFF, "max BDX block size"),
+        default=DEFAULT_MAX_BDX_BLOCK_SIZE, metavar="BYTES",
+        help=f"largest BDX block offered (default {DEFAULT_MAX_BDX_BLOCK_SIZE}; the transport may cap it further)",
+    )  # fmt: skip
+    transfer.add_argument(
+        "-P", "--pollInterval", dest="poll_interval_ms", type=_ranged(0, 3_600_000, "poll interval"),
+        default=0, metavar="MS",
+        help="pace blocks at most one per MS milliseconds to emulate a slow link "
+        "(default 0: answer each BlockQuery at once; the SDK app polls every 50 ms)",
+    )  # fmt: skip
+
+    node = parser.add_argument_group("node")
+    node.add_argument(
+        "--discriminator", type=_ranged(0, 0xFFF, "discriminator"), default=DEFAULT_DISCRIMINATOR,
+        help=f"12-bit discriminator (default {DEFAULT_DISCRIMINATOR})",
+    )  # fmt: skip
+    node.add_argument(
+        "--passcode", type=_passcode, default=DEFAULT_PASSCODE,
+        help=f"setup passcode, 1..99999998 minus trivial values (default {DEFAULT_PASSCODE})",
+    )  # fmt: skip
+    node.add_argument(
+        "--secured-device-port", "--port", dest="port", type=_ranged(0, 0xFFFF, "port"), default=DEFAULT_PORT,
+        help=f"UDP port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )  # fmt: skip
+    node.add_argument(
+        "--vendor-id", type=_ranged(1, 0xFFFE, "vendor id"), default=DEFAULT_VENDOR_ID,
+        help=f"vendor id of this node (default 0x{DEFAULT_VENDOR_ID:04X})",
+    )  # fmt: skip
+    node.add_argument(
+        "--product-id", type=_ranged(1, 0xFFFE, "product id"), default=DEFAULT_PRODUCT_ID,
+        help=f"product id of this node (default 0x{DEFAULT_PRODUCT_ID:04X})",
+    )  # fmt: skip
+    node.add_argument("--storage", type=Path, metavar="DIR", help="state directory (node identity, fabrics, history)")
+    node.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file (SDK-style spelling)")
+    node.add_argument(
+        "--allow-ota-from-fabric", action="store_true",
+        help="on each new fabric, grant Operate on the OTA Provider cluster (0x0029) to every node of that "
+        "fabric, so requestors can query without a hand-written ACL (off by default)",
+    )  # fmt: skip
+
+    front = parser.add_argument_group("front end")
+    front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
+    front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
+    front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
+    return parser
+
+
+def sample_image_list() -> Path:
+    return Path(str(resources.files("ota_provider.sample_images") / "image-list.json"))
+
+
+def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.filepath and args.image_list:
+        parser.error("-f/--filepath and -o/--otaImageList cannot be combined")
+    if not (args.filepath or args.image_list or args.demo):
+        parser.error("either an OTA file (-f) or an image list file (-o) must be specified")
+    if args.storage and args.kvs:
+        parser.error("--storage and --KVS cannot be combined")
+    if args.json_lines and not args.headless:
+        args.headless = True
+    if args.demo and not (args.filepath or args.image_list):
+        args.image_list = sample_image_list()
+    return ProviderConfig(**vars(args))
+
+
+def _catalog_lines(catalog: ImageCatalog) -> list[str]:
+    kind = "image list" if catalog.is_list else "image file"
+    lines = [f"Images ({kind} {catalog.source}):"]
+    for entry in catalog.entries:
+        low = "-" if entry.min_applicable_version is None else entry.min_applicable_version
+        high = "-" if entry.max_applicable_version is None else entry.max_applicable_version
+        lines.append(
+            f"  [{entry.designator}] {entry.path.name}  VID 0x{entry.vendor_id:04X} PID 0x{entry.product_id:04X}  "
+            f"v{entry.software_version} ({entry.software_version_string})  applies to {low}..{high}  "
+            f"{entry.size} bytes  digest ok"
+        )
+    return lines
+
+
+def _changed_unwired_flags(config: ProviderConfig) -> list[str]:
+    defaults = ProviderConfig()
+    return [flag for name, flag in _NOT_WIRED.items() if getattr(config, name) != getattr(defaults, name)]
+
+
+def run(config: ProviderConfig, out=sys.stdout) -> int:
+    try:
+        catalog = ImageCatalog.load(
+            filepath=str(config.filepath) if config.filepath else None,
+            image_list=str(config.image_list) if config.image_list else None,
+        )
+    except CatalogError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    onboarding = SetupPayload(
+        discriminator=config.discriminator,
+        passcode=config.passcode,
+        vendor_id=config.vendor_id,
+        product_id=config.product_id,
+        discovery=DiscoveryCapability.ON_NETWORK,
+    )
+    unwired = _changed_unwired_flags(config)
+    notice = (
+        "This version checks the configuration and the images; the Matter node (commissioning, "
+        "QueryImage, BDX) and the dashboard are not built yet, so nothing is served."
+    )
+    if config.json_lines:
+        records = [
+            {
+                "event": "ImagesLoaded",
+                "source": str(catalog.source),
+                "entries": [_entry_json(e) for e in catalog.entries],
+            },
+            {
+                "event": "Onboarding",
+                "qrCode": onboarding.qr_code(),
+                "manualCode": onboarding.manual_code(),
+                "discriminator": config.discriminator,
+            },
+            {"event": "Notice", "message": notice, "flagsNotInEffect": unwired},
+        ]
+        for record in records:
+            print(json.dumps(record), file=out)
+        return 0
+    lines = _catalog_lines(catalog)
+    lines += [
+        "",
+        f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
+        f"  QR payload:  {onboarding.qr_code()}",
+        f"  Manual code: {SetupPayload.format_manual_code(onboarding.manual_code())}",
+        "",
+        notice,
+    ]
+    if unwired:
+        lines.append(f"Accepted but not in effect yet: {' '.join(unwired)}")
+    print("\n".join(lines), file=out)
+    if out.isatty():
+        # Half-block rendering keeps the code square and small enough for a phone to scan.
+        segno.make(onboarding.qr_code(), error="m").terminal(out=out, compact=True, border=2)
+    return 0
+
+
+def _entry_json(entry: CatalogEntry) -> dict[str, object]:
+    return {
+        "designator": entry.designator,
+        "path": str(entry.path),
+        "vendorId": entry.vendor_id,
+        "productId": entry.product_id,
+        "softwareVersion": entry.software_version,
+        "softwareVersionString": entry.software_version_string,
+        "softwareVersionValid": entry.software_version_valid,
+        "minApplicableSoftwareVersion": entry.min_applicable_version,
+        "maxApplicableSoftwareVersion": entry.max_applicable_version,
+        "size": entry.size,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = parse_config(argv)
+    try:
+        return run(config)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The provider's start-up configuration, as parsed from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+
+DEFAULT_DISCRIMINATOR = 3840
+DEFAULT_PASSCODE = 20202021
+DEFAULT_PORT = 5540
+DEFAULT_VENDOR_ID = 0xFFF1
+DEFAULT_PRODUCT_ID = 0x8000
+DEFAULT_MAX_BDX_BLOCK_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    # What to serve (exactly one of the two).
+    filepath: Path | None = None
+    image_list: Path | None = None
+
+    # The SDK app's first-response knobs (OTA_PROVIDER_SPEC.md §1.1).
+    apply_update_action: ApplyUpdateAction = ApplyUpdateAction.PROCEED
+    user_consent_needed: bool = False
+    image_uri: str | None = None
+    max_bdx_block_size: int = DEFAULT_MAX_BDX_BLOCK_SIZE
+    delayed_apply_action_time: int = 0
+    query_image_status: QueryImageStatus = QueryImageStatus.UPDATE_AVAILABLE
+    delayed_query_action_time: int = 0
+    user_consent_state: UserConsentState | None = None
+    ignore_query_image: int = 0
+    ignore_apply_update: int = 0
+    poll_interval_ms: int = 0
+
+    # The node.
+    discriminator: int = DEFAULT_DISCRIMINATOR
+    passcode: int = DEFAULT_PASSCODE
+    port: int = DEFAULT_PORT
+    vendor_id: int = DEFAULT_VENDOR_ID
+    product_id: int = DEFAULT_PRODUCT_ID
+    storage: Path | None = None
+    kvs: Path | None = None
+    allow_ota_from_fabric: bool = False
+
+    # Front end.
+    headless: bool = False
+    json_lines: bool = False
+    demo: bool = False

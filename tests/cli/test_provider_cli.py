@@ -1,0 +1,157 @@
+"""``ota-provider`` command line: the SDK app's flags, validation, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ota_provider.core.cli import build_parser, main, parse_config, parse_number, run
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from tests.ota.test_catalog import SAMPLES
+
+SDK_FLAGS = [
+    ("-a", "--applyUpdateAction"),
+    ("-c", "--userConsentNeeded"),
+    ("-f", "--filepath"),
+    ("-i", "--imageUri"),
+    ("-m", "--maxBDXBlockSize"),
+    ("-o", "--otaImageList"),
+    ("-p", "--delayedApplyActionTimeSec"),
+    ("-q", "--queryImageStatus"),
+    ("-t", "--delayedQueryActionTimeSec"),
+    ("-u", "--userConsentState"),
+    ("-x", "--ignoreQueryImage"),
+    ("-y", "--ignoreApplyUpdate"),
+    ("-P", "--pollInterval"),
+]
+NODE_FLAGS = [
+    "--discriminator",
+    "--passcode",
+    "--secured-device-port",
+    "--port",
+    "--storage",
+    "--KVS",
+    "--vendor-id",
+    "--product-id",
+    "--allow-ota-from-fabric",
+]
+IMAGE = str(SAMPLES / "sample-fff1-8000-v2.ota")
+
+
+def test_help_documents_every_sdk_and_node_flag():
+    text = build_parser().format_help()
+    for short, long in SDK_FLAGS:
+        assert f"{short} " in text or f"{short}," in text, short
+        assert long in text
+    for flag in NODE_FLAGS:
+        assert flag in text
+
+
+def test_sdk_style_invocation_parses():
+    config = parse_config(
+        [
+            *("-f", IMAGE, "-q", "busy", "-t", "0x3c", "-u", "deferred", "-c", "-a", "awaitNextAction", "-p", "010"),
+            *("-x", "2", "-y", "1", "-i", "bdx://0000000000000001/0", "-m", "512", "-P", "20"),
+        ]
+    )
+    assert config.query_image_status == QueryImageStatus.BUSY
+    assert config.delayed_query_action_time == 60
+    assert config.user_consent_state == UserConsentState.DEFERRED
+    assert config.user_consent_needed
+    assert config.apply_update_action == ApplyUpdateAction.AWAIT_NEXT_ACTION
+    assert config.delayed_apply_action_time == 8  # leading 0 is octal, as strtoul(..., 0)
+    assert (config.ignore_query_image, config.ignore_apply_update) == (2, 1)
+    assert (config.max_bdx_block_size, config.poll_interval_ms) == (512, 20)
+
+
+@pytest.mark.parametrize(("text", "value"), [("10", 10), ("0x1F", 31), ("017", 15), ("0", 0), (" 7 ", 7)])
+def test_numbers_like_strtoul(text, value):
+    assert parse_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "either an OTA file (-f) or an image list file (-o) must be specified"),
+        (["-f", IMAGE, "-o", str(SAMPLES / "image-list.json")], "cannot be combined"),
+        (["-f", "/nonexistent.ota"], "/nonexistent.ota: no such file"),
+        (["-f", IMAGE, "-m", "0"], "max BDX block size must be 1..65535, not 0"),
+        (["-f", IMAGE, "-m", "65536"], "max BDX block size must be 1..65535, not 65536"),
+        (["-f", IMAGE, "-q", "Busy"], "query image status must be one of"),
+        (["-f", IMAGE, "-a", "later"], "apply update action must be one of"),
+        (["-f", IMAGE, "-u", "maybe"], "user consent state must be one of"),
+        (["-f", IMAGE, "-t", "soon"], "'soon' is not a number"),
+        (["-f", IMAGE, "-x", "-1"], "ignore count must be 0.."),
+        (["-f", IMAGE, "--passcode", "11111111"], "passcode 11111111 is not allowed"),
+        (["-f", IMAGE, "--passcode", "100000000"], "out of range"),
+        (["-f", IMAGE, "--discriminator", "4096"], "discriminator must be 0..4095"),
+        (["-f", IMAGE, "--vendor-id", "0"], "vendor id must be 1..65534"),
+        (["-f", IMAGE, "--storage", "a", "--KVS", "b"], "--storage and --KVS cannot be combined"),
+        (["-f", IMAGE, "--nope"], "unrecognized arguments: --nope"),
+    ],
+)
+def test_bad_values_give_one_line_and_exit_2(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        parse_config(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("ota-provider: error: ")
+    assert message in err
+
+
+def test_demo_uses_the_bundled_samples_and_prints_codes():
+    out = io.StringIO()
+    assert run(parse_config(["--demo"]), out) == 0
+    text = out.getvalue()
+    assert "sample-fff1-8000-v3.ota" in text
+    assert "MT:Y.K90AFN00KA0648G00" in text  # VID 0xFFF1 PID 0x8000, on-network
+    assert "3497-011-2332" in text
+    assert "not built yet" in text
+
+
+def test_flags_not_in_effect_are_named():
+    out = io.StringIO()
+    run(parse_config(["-f", IMAGE, "-q", "busy", "-P", "10"]), out)
+    assert "Accepted but not in effect yet: -q -P" in out.getvalue()
+
+
+def test_json_lines():
+    out = io.StringIO()
+    run(parse_config(["-f", IMAGE, "--json"]), out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["event"] for r in records] == ["ImagesLoaded", "Onboarding", "Notice"]
+    assert records[0]["entries"][0]["softwareVersion"] == 2
+    assert records[1]["manualCode"] == "34970112332"
+
+
+def test_broken_image_list_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "list.json"
+    bad.write_text('{"deviceSoftwareVersionModel": [{"otaURL": "missing.ota"}]}')
+    assert main(["-o", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "entry 0 (missing.ota): cannot read" in err
+
+
+def test_corrupt_image_file_is_one_line_exit_2(tmp_path, capsys):
+    image = tmp_path / "bad.ota"
+    image.write_bytes(Path(IMAGE).read_bytes()[:-10])
+    assert main(["-f", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "truncated" in err
+
+
+def test_console_script_has_no_traceback_on_bad_input(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "-f", str(tmp_path / "none.ota")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
