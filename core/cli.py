@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -262,15 +263,26 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
 
 def _catalog_lines(catalog: ImageCatalog) -> list[str]:
     kind = "image list" if catalog.is_list else "image file"
-    lines = [f"Images ({kind} {catalog.source}):"]
+    rows = [("#", "file", "VID:PID", "version", "applies", "bytes", "digest")]
     for entry in catalog.entries:
-        low = "-" if entry.min_applicable_version is None else entry.min_applicable_version
-        high = "-" if entry.max_applicable_version is None else entry.max_applicable_version
-        lines.append(
-            f"  [{entry.designator}] {entry.path.name}  VID 0x{entry.vendor_id:04X} PID 0x{entry.product_id:04X}  "
-            f"v{entry.software_version} ({entry.software_version_string})  applies to {low}..{high}  "
-            f"{entry.size} bytes  digest ok"
+        low = "" if entry.min_applicable_version is None else entry.min_applicable_version
+        high = "" if entry.max_applicable_version is None else entry.max_applicable_version
+        rows.append(
+            (
+                entry.designator,
+                entry.path.name,
+                f"{entry.vendor_id:04X}:{entry.product_id:04X}",
+                f"{entry.software_version} ({entry.software_version_string})",
+                f"{low}..{high}",
+                str(entry.size),
+                "ok",
+            )
         )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"Images ({kind} {catalog.source}):"]
+    lines += [
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     return lines
 
 
@@ -325,7 +337,7 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
         f"  QR payload:  {onboarding.qr_code()}",
         f"  Manual code: {SetupPayload.format_manual_code(onboarding.manual_code())}",
         "",
-        notice,
+        *textwrap.wrap(notice, width=88),
     ]
     if unwired:
         lines.append(f"Accepted but not in effect yet: {' '.join(unwired)}")
