@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.message import MessageHeader, PayloadHeader
-from ota_provider.core.ota.image import create_image, verify_image
+from ota_provider.core.ota.image import HeaderFields, create_image, verify_image
 
 
 def rate(label: str, fn: Callable[[], object], seconds: float = 0.5) -> float:
@@ -66,9 +66,7 @@ def main() -> int:
         payload.write_bytes(bytes(64 * 1024 * 1024))
         image = Path(tmp) / "p.ota"
         start = time.perf_counter()
-        create_image(
-            [payload], image, vendor_id=1, product_id=1, version=2, version_string="2", digest_algorithm="sha256"
-        )
+        create_image([payload], image, HeaderFields(1, 1, 2, "2"), "sha256")
         create_s = time.perf_counter() - start
         start = time.perf_counter()
         verify_image(image)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .ota.image import (
     CREATE_DIGEST_ALGORITHMS,
+    HeaderFields,
     ImageError,
     ImageInfo,
     create_image,
@@ -105,21 +106,23 @@ def _warn(warnings: Sequence[str]) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def _header_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "vendor_id": args.vendor_id,
+        "product_id": args.product_id,
+        "version": args.version,
+        "version_string": args.version_str,
+        "min_version": args.min_version,
+        "max_version": args.max_version,
+        "release_notes": args.release_notes,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     command = args.subcommand
     if command == "create":
-        info, warnings = create_image(
-            args.input_files,
-            args.output_file,
-            vendor_id=args.vendor_id,
-            product_id=args.product_id,
-            version=args.version,
-            version_string=args.version_str,
-            digest_algorithm=args.digest_algorithm,
-            min_version=args.min_version,
-            max_version=args.max_version,
-            release_notes=args.release_notes,
-        )
+        fields = HeaderFields(**_header_options(args))  # type: ignore[arg-type]
+        info, warnings = create_image(args.input_files, args.output_file, fields, args.digest_algorithm)
         _warn(warnings)
         print(f"wrote {_summary(args.output_file, info)}")
     elif command == "show":
@@ -138,15 +141,9 @@ def run(args: argparse.Namespace) -> int:
         info, warnings = rewrite_header(
             args.image_file,
             args.output_file,
-            recompute=not args.no_recompute,
-            vendor_id=args.vendor_id,
-            product_id=args.product_id,
-            version=args.version,
-            version_string=args.version_str,
+            _header_options(args),
             digest_algorithm=args.digest_algorithm,
-            min_version=args.min_version,
-            max_version=args.max_version,
-            release_notes=args.release_notes,
+            recompute=not args.no_recompute,
         )
         _warn(warnings)
         print(f"wrote {_summary(args.output_file, info)}")

@@ -14,12 +14,13 @@ message says what is wrong in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import os
 import struct
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_HEADER_SIZE",
     "DigestType",
     "HeaderAccumulator",
+    "HeaderFields",
     "ImageError",
     "ImageHeader",
     "ImageInfo",
@@ -401,42 +403,75 @@ def compute_digest(paths: Iterable[str | os.PathLike[str]], digest_type: DigestT
     return total, hasher.digest()
 
 
-def validate_header_fields(
-    *,
-    vendor_id: int,
-    product_id: int,
-    version: int,
-    version_string: str,
-    min_version: int | None,
-    max_version: int | None,
-    release_notes: str | None,
-) -> list[str]:
-    """The SDK tool's checks for ``create``; raises on an error, returns warnings."""
-    if vendor_id == 0:
-        raise ImageError("Vendor ID is zero")
-    if product_id == 0:
-        raise ImageError("Product ID is zero")
-    if not 0 <= vendor_id <= 0xFFFF:
-        raise ImageError(f"Vendor ID {vendor_id} does not fit 16 bits")
-    if not 0 <= product_id <= 0xFFFF:
-        raise ImageError(f"Product ID {product_id} does not fit 16 bits")
-    if not 0 <= version <= 0xFFFF_FFFF:
-        raise ImageError(f"Software version {version} does not fit 32 bits")
-    if not 1 <= len(version_string) <= 64:
-        raise ImageError("Software version string is not of length 1-64")
-    if min_version is not None and min_version >= version:
-        raise ImageError("Minimum applicable version is greater or equal to software version")
-    if max_version is not None and max_version >= version:
-        raise ImageError("Maximum applicable version is greater or equal to software version")
-    if min_version is not None and max_version is not None and max_version < min_version:
-        raise ImageError("Minimum applicable version is greater than maximum applicable version")
-    warnings = []
-    if release_notes is not None:
-        if not 1 <= len(release_notes) <= 256:
-            raise ImageError("Release notes URL must be of length 1-256")
-        if not release_notes.startswith("https://"):
-            warnings.append('Release notes URL does not start with "https://"')
-    return warnings
+@dataclass(frozen=True)
+class HeaderFields:
+    """The header fields a person chooses (the rest follows from the payload)."""
+
+    vendor_id: int
+    product_id: int
+    version: int
+    version_string: str
+    min_version: int | None = None
+    max_version: int | None = None
+    release_notes: str | None = None
+
+    @classmethod
+    def of(cls, header: ImageHeader) -> HeaderFields:
+        return cls(
+            vendor_id=header.vendor_id,
+            product_id=header.product_id,
+            version=header.software_version,
+            version_string=header.software_version_string,
+            min_version=header.min_applicable_version,
+            max_version=header.max_applicable_version,
+            release_notes=header.release_notes_url,
+        )
+
+    def with_changes(self, changes: Mapping[str, object]) -> HeaderFields:
+        """A copy with every non-None value of ``changes`` applied."""
+        return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+    def validate(self) -> list[str]:
+        """The SDK tool's checks for ``create``; raises on an error, returns warnings."""
+        if self.vendor_id == 0:
+            raise ImageError("Vendor ID is zero")
+        if self.product_id == 0:
+            raise ImageError("Product ID is zero")
+        if not 0 <= self.vendor_id <= 0xFFFF:
+            raise ImageError(f"Vendor ID {self.vendor_id} does not fit 16 bits")
+        if not 0 <= self.product_id <= 0xFFFF:
+            raise ImageError(f"Product ID {self.product_id} does not fit 16 bits")
+        if not 0 <= self.version <= 0xFFFF_FFFF:
+            raise ImageError(f"Software version {self.version} does not fit 32 bits")
+        if not 1 <= len(self.version_string) <= 64:
+            raise ImageError("Software version string is not of length 1-64")
+        if self.min_version is not None and self.min_version >= self.version:
+            raise ImageError("Minimum applicable version is greater or equal to software version")
+        if self.max_version is not None and self.max_version >= self.version:
+            raise ImageError("Maximum applicable version is greater or equal to software version")
+        if self.min_version is not None and self.max_version is not None and self.max_version < self.min_version:
+            raise ImageError("Minimum applicable version is greater than maximum applicable version")
+        warnings = []
+        if self.release_notes is not None:
+            if not 1 <= len(self.release_notes) <= 256:
+                raise ImageError("Release notes URL must be of length 1-256")
+            if not self.release_notes.startswith("https://"):
+                warnings.append('Release notes URL does not start with "https://"')
+        return warnings
+
+    def header(self, payload_size: int, digest_type: DigestType, digest: bytes) -> ImageHeader:
+        return ImageHeader(
+            vendor_id=self.vendor_id,
+            product_id=self.product_id,
+            software_version=self.version,
+            software_version_string=self.version_string,
+            payload_size=payload_size,
+            min_applicable_version=self.min_version,
+            max_applicable_version=self.max_version,
+            release_notes_url=self.release_notes,
+            image_digest_type=digest_type,
+            image_digest=digest,
+        )
 
 
 def build_header(header: ImageHeader) -> bytes:
@@ -476,56 +511,38 @@ def _write_atomically(output: str | os.PathLike[str], write: Callable[[BinaryIO]
         raise
 
 
-def create_image(
-    input_files: Iterable[str | os.PathLike[str]],
-    output_file: str | os.PathLike[str],
-    *,
-    vendor_id: int,
-    product_id: int,
-    version: int,
-    version_string: str,
-    digest_algorithm: str,
-    min_version: int | None = None,
-    max_version: int | None = None,
-    release_notes: str | None = None,
-) -> tuple[ImageInfo, list[str]]:
-    """Create an image from the concatenation of ``input_files``; return its info and any warnings."""
-    inputs = list(input_files)
-    warnings = validate_header_fields(
-        vendor_id=vendor_id,
-        product_id=product_id,
-        version=version,
-        version_string=version_string,
-        min_version=min_version,
-        max_version=max_version,
-        release_notes=release_notes,
-    )
-    digest_type = DigestType.from_name(digest_algorithm)
-    if digest_type.digest_size < 32:
-        warnings.append("Using digest length below 256 bits is not recommended")
-    payload_size, digest = compute_digest(inputs, digest_type)
-    header = ImageHeader(
-        vendor_id=vendor_id,
-        product_id=product_id,
-        software_version=version,
-        software_version_string=version_string,
-        payload_size=payload_size,
-        min_applicable_version=min_version,
-        max_applicable_version=max_version,
-        release_notes_url=release_notes,
-        image_digest_type=digest_type,
-        image_digest=digest,
-    )
+def _write_image(
+    output_file: str | os.PathLike[str], header: ImageHeader, payload: Iterable[tuple[Path, int]]
+) -> ImageInfo:
+    """Write ``header`` then each ``(file, offset)`` payload piece from that offset to its end."""
     header_bytes = build_header(header)
 
     def write(out: BinaryIO) -> None:
         out.write(header_bytes)
-        for path in inputs:
-            with open(path, "rb") as stream:
+        for path, offset in payload:
+            with path.open("rb") as stream:
+                stream.seek(offset)
                 _copy_chunks(stream, out.write)
 
     _write_atomically(output_file, write)
-    return _info_for(header, header_bytes), warnings
+    return _info_for(header, header_bytes)
+
+
+def create_image(
+    input_files: Iterable[str | os.PathLike[str]],
+    output_file: str | os.PathLike[str],
+    fields: HeaderFields,
+    digest_algorithm: str,
+) -> tuple[ImageInfo, list[str]]:
+    """Create an image from the concatenation of ``input_files``; return its info and any warnings."""
+    inputs = [Path(p) for p in input_files]
+    warnings = fields.validate()
+    digest_type = DigestType.from_name(digest_algorithm)
+    if digest_type.digest_size < 32:
+        warnings.append("Using digest length below 256 bits is not recommended")
+    payload_size, digest = compute_digest(inputs, digest_type)
+    info = _write_image(output_file, fields.header(payload_size, digest_type, digest), [(p, 0) for p in inputs])
+    return info, warnings
 
 
 def extract_payload(image_file: str | os.PathLike[str], output_file: str | os.PathLike[str]) -> int:
@@ -547,44 +564,27 @@ def extract_payload(image_file: str | os.PathLike[str], output_file: str | os.Pa
 def rewrite_header(
     image_file: str | os.PathLike[str],
     output_file: str | os.PathLike[str],
+    changes: Mapping[str, object],
     *,
+    digest_algorithm: str | None = None,
     recompute: bool = True,
-    **changes: object,
 ) -> tuple[ImageInfo, list[str]]:
     """Copy an image with some header fields changed.
 
-    ``changes`` keys: vendor_id, product_id, version, version_string, digest_algorithm,
-    min_version, max_version, release_notes (``None`` keeps the current value).
-    With ``recompute`` (the default) the payload size and digest are recomputed and
-    the fields validated as for ``create``; without it the old size and digest are
-    kept and nothing is checked, exactly like the SDK tool's ``change_header``.
+    ``changes`` maps :class:`HeaderFields` names to new values (``None`` keeps the current one).
+    With ``recompute`` (the default) the payload size and digest are recomputed and the fields
+    validated as for ``create``; without it the old size and digest are kept and nothing is
+    checked, exactly like the SDK tool's ``change_header``.
     """
     source = Path(image_file)
     info = read_image_info(source, check_file_size=False)
     old = info.header
-
-    def pick(key: str, current: object) -> object:
-        value = changes.get(key)
-        return current if value is None else value
-
-    digest_type = (
-        DigestType.from_name(str(changes["digest_algorithm"]))
-        if changes.get("digest_algorithm") is not None
-        else old.image_digest_type
-    )
-    fields = {
-        "vendor_id": pick("vendor_id", old.vendor_id),
-        "product_id": pick("product_id", old.product_id),
-        "version": pick("version", old.software_version),
-        "version_string": pick("version_string", old.software_version_string),
-        "min_version": pick("min_version", old.min_applicable_version),
-        "max_version": pick("max_version", old.max_applicable_version),
-        "release_notes": pick("release_notes", old.release_notes_url),
-    }
+    fields = HeaderFields.of(old).with_changes(changes)
+    digest_type = DigestType.from_name(digest_algorithm) if digest_algorithm else old.image_digest_type
     warnings: list[str] = []
     payload_size, digest = old.payload_size, old.image_digest
     if recompute:
-        warnings = validate_header_fields(**fields)  # type: ignore[arg-type]
+        warnings = fields.validate()
         hasher = digest_type.new_hash()
         try:
             with source.open("rb") as stream:
@@ -593,25 +593,5 @@ def rewrite_header(
         except OSError as exc:
             raise ImageError(f"cannot read {source}: {exc.strerror or exc}") from None
         digest = hasher.digest()
-    header = ImageHeader(
-        vendor_id=fields["vendor_id"],  # type: ignore[arg-type]
-        product_id=fields["product_id"],  # type: ignore[arg-type]
-        software_version=fields["version"],  # type: ignore[arg-type]
-        software_version_string=fields["version_string"],  # type: ignore[arg-type]
-        payload_size=payload_size,
-        min_applicable_version=fields["min_version"],  # type: ignore[arg-type]
-        max_applicable_version=fields["max_version"],  # type: ignore[arg-type]
-        release_notes_url=fields["release_notes"],  # type: ignore[arg-type]
-        image_digest_type=digest_type,
-        image_digest=digest,
-    )
-    header_bytes = build_header(header)
-
-    def write(out: BinaryIO) -> None:
-        out.write(header_bytes)
-        with source.open("rb") as stream:
-            stream.seek(info.payload_offset)
-            _copy_chunks(stream, out.write)
-
-    _write_atomically(output_file, write)
-    return _info_for(header, header_bytes), warnings
+    header = fields.header(payload_size, digest_type, digest)
+    return _write_image(output_file, header, [(source, info.payload_offset)]), warnings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ota_provider.core.ota.catalog import CatalogError, ImageCatalog, strip_json_comments
-from ota_provider.core.ota.image import create_image
+from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.fuzzing import assert_only_raises, fuzz_inputs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,16 +20,7 @@ def make_image(folder: Path, name: str, *, vid=0xFFF1, pid=0x8000, version=2, ve
     raw = folder / f"{name}.bin"
     raw.write_bytes(f"payload of {name}".encode())
     out = folder / name
-    create_image(
-        [raw],
-        out,
-        vendor_id=vid,
-        product_id=pid,
-        version=version,
-        version_string=version_string or f"{version}.0",
-        digest_algorithm="sha256",
-        **extra,
-    )
+    create_image([raw], out, HeaderFields(vid, pid, version, version_string or f"{version}.0", **extra), "sha256")
     return out
 
 

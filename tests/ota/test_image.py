@@ -12,6 +12,7 @@ from ota_provider.core.ota.image import (
     CREATE_DIGEST_ALGORITHMS,
     DigestType,
     HeaderAccumulator,
+    HeaderFields,
     ImageError,
     ImageHeader,
     build_header,
@@ -51,16 +52,12 @@ def hand_built_image(payload: bytes = PAYLOAD) -> bytes:
 def create(tmp_path, payload=PAYLOAD, name="out.ota", **overrides):
     src = tmp_path / "payload.bin"
     src.write_bytes(payload)
-    options = {
-        "vendor_id": 0xDEAD,
-        "product_id": 0xBEEF,
-        "version": 2,
-        "version_string": "2.0",
-        "digest_algorithm": "sha256",
-        **overrides,
-    }
+    digest_algorithm = overrides.pop("digest_algorithm", "sha256")
+    fields = HeaderFields(
+        **{"vendor_id": 0xDEAD, "product_id": 0xBEEF, "version": 2, "version_string": "2.0", **overrides}
+    )
     out = tmp_path / name
-    info, warnings = create_image([src], out, **options)
+    info, warnings = create_image([src], out, fields, digest_algorithm)
     return out, info, warnings
 
 
@@ -99,9 +96,7 @@ def test_multiple_input_files_are_concatenated(tmp_path):
     a.write_bytes(b"first-")
     b.write_bytes(b"second")
     out = tmp_path / "x.ota"
-    info, _ = create_image(
-        [a, b], out, vendor_id=1, product_id=1, version=1, version_string="1", digest_algorithm="sha512"
-    )
+    info, _ = create_image([a, b], out, HeaderFields(1, 1, 1, "1"), "sha512")
     assert out.read_bytes()[info.payload_offset :] == b"first-second"
     assert info.header.image_digest == hashlib.sha512(b"first-second").digest()
 
@@ -251,7 +246,7 @@ def test_extract_writes_the_payload(tmp_path):
 def test_change_header_recomputes_digest_by_default(tmp_path):
     out, _, _ = create(tmp_path)
     changed = tmp_path / "changed.ota"
-    info, _ = rewrite_header(out, changed, version=3, version_string="3.0", digest_algorithm="sha512")
+    info, _ = rewrite_header(out, changed, {"version": 3, "version_string": "3.0"}, digest_algorithm="sha512")
     assert info.header.software_version == 3
     assert info.header.image_digest == hashlib.sha512(PAYLOAD).digest()
     assert verify_image(changed).ok
@@ -261,20 +256,20 @@ def test_change_header_recomputes_digest_by_default(tmp_path):
 def test_change_header_validates_unless_asked_not_to(tmp_path):
     out, _, _ = create(tmp_path, min_version=1)
     with pytest.raises(ImageError, match="Minimum applicable version"):
-        rewrite_header(out, tmp_path / "c.ota", version=1)
-    info, _ = rewrite_header(out, tmp_path / "c.ota", version=1, recompute=False)
+        rewrite_header(out, tmp_path / "c.ota", {"version": 1})
+    info, _ = rewrite_header(out, tmp_path / "c.ota", {"version": 1}, recompute=False)
     assert info.header.min_applicable_version == 1
 
 
 def test_change_header_no_recompute_keeps_old_digest_like_the_sdk(tmp_path):
     out, old, _ = create(tmp_path)
     changed = tmp_path / "changed.ota"
-    info, _ = rewrite_header(out, changed, vendor_id=0xFFF1, recompute=False)
+    info, _ = rewrite_header(out, changed, {"vendor_id": 0xFFF1}, recompute=False)
     assert info.header.image_digest == old.header.image_digest
     assert info.header.vendor_id == 0xFFF1
     assert verify_image(changed).ok  # the payload did not change, so the old digest still holds
     # Changing the digest algorithm without recomputing yields an inconsistent header, as in the SDK tool.
-    rewrite_header(out, changed, digest_algorithm="sha512", recompute=False)
+    rewrite_header(out, changed, {}, digest_algorithm="sha512", recompute=False)
     with pytest.raises(ImageError, match="needs 64"):
         read_image_info(changed)
 
