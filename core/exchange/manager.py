@@ -1,0 +1,418 @@
+"""Exchanges and MRP as a sans-IO state machine (Core spec 4.10, 4.12).
+
+The manager takes datagrams and the current time in, and queues datagrams out; it never
+touches a socket or a clock. :mod:`.driver` connects it to asyncio and UDP.
+
+Receive path for every datagram: parse the message header; find the session (unsecured by
+node ids and address, secure by local session id); decrypt and authenticate; check the
+counter window; parse the protocol header; process the piggybacked ack; drop duplicates
+(acking them again if they asked for it); find or create the exchange; deliver. Anything
+malformed or unauthenticated is dropped and counted in :attr:`ExchangeManager.drops`, never
+raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
+from ..codec.protocols import ProtocolId, SecureChannelOpcode
+from ..crypto.primitives import CryptoError
+from ..session.counters import CounterExhausted, LocalCounter
+from ..session.secure import SecureSession
+from ..session.table import SessionTable
+from ..session.unsecured import UnsecuredSession, UnsecuredSessions
+from .mrp import MrpConfig, retransmit_delay
+
+__all__ = [
+    "Address",
+    "Exchange",
+    "ExchangeDelegate",
+    "ExchangeError",
+    "ExchangeManager",
+    "Message",
+    "Outgoing",
+    "ProtocolHandler",
+]
+
+log = logging.getLogger(__name__)
+
+Address = tuple  # (host, port) or (host, port, flowinfo, scope_id) for IPv6
+Session = SecureSession | UnsecuredSession
+
+
+class ExchangeError(RuntimeError):
+    """Misuse of an exchange (sending on a closed one, two reliable messages in flight)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    address: Address
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message delivered to an exchange."""
+
+    session: Session
+    header: MessageHeader
+    payload_header: PayloadHeader
+    payload: bytes
+
+    @property
+    def protocol_id(self) -> int:
+        return self.payload_header.protocol_id
+
+    @property
+    def opcode(self) -> int:
+        return self.payload_header.opcode
+
+
+class ExchangeDelegate(Protocol):
+    def on_message(self, exchange: Exchange, message: Message) -> None: ...
+
+    def on_closed(self, exchange: Exchange, reason: str) -> None: ...
+
+
+class ProtocolHandler(Protocol):
+    """Receives the first message of exchanges that a peer opens for one protocol."""
+
+    def on_unsolicited(self, exchange: Exchange, message: Message) -> ExchangeDelegate | None:
+        """Handle the message; return the delegate for the rest of the exchange (or None to close)."""
+
+
+@dataclass
+class _Retransmit:
+    datagram: bytes
+    counter: int
+    sends: int
+    due: float
+
+
+@dataclass(eq=False)
+class Exchange:
+    manager: ExchangeManager
+    session: Session
+    exchange_id: int
+    is_initiator: bool
+    protocol_id: int
+    delegate: ExchangeDelegate | None = None
+    pending_ack: int | None = None
+    ack_due: float = 0.0
+    retransmit: _Retransmit | None = None
+    closing: bool = False
+    closed: bool = False
+    close_reason: str = ""
+    user_data: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        return (id(self.session), self.exchange_id, self.is_initiator)
+
+    def send(self, opcode: int, payload: bytes = b"", *, reliable: bool = True, protocol_id: int | None = None) -> None:
+        self.manager._send_on_exchange(self, protocol_id or self.protocol_id, opcode, payload, reliable)
+
+    def close(self, reason: str = "closed") -> None:
+        """Close once any owed ack is sent; an unacknowledged message keeps being retransmitted."""
+        self.manager._close_exchange(self, reason)
+
+
+class ExchangeManager:
+    def __init__(
+        self,
+        sessions: SessionTable | None = None,
+        *,
+        config: MrpConfig | None = None,
+        unencrypted_counter: LocalCounter | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.sessions = sessions or SessionTable()
+        self.unsecured = UnsecuredSessions()
+        self.config = config or MrpConfig()
+        self.unencrypted_counter = unencrypted_counter or LocalCounter(wraps=True)
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._handlers: dict[int, ProtocolHandler] = {}
+        self._exchanges: dict[tuple, Exchange] = {}
+        self._outgoing: list[Outgoing] = []
+        self.now = 0.0
+        self.drops: Counter[str] = Counter()
+        self.delivered = 0
+        self.retransmissions = 0
+
+    # ------------------------------------------------------------------ setup
+
+    def register(self, protocol_id: int, handler: ProtocolHandler) -> None:
+        self._handlers[protocol_id] = handler
+
+    def take_outgoing(self) -> list[Outgoing]:
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return list(self._exchanges.values())
+
+    # ------------------------------------------------------------------ receive
+
+    def receive(self, data: bytes, address: Address, now: float) -> None:
+        self.now = now
+        try:
+            self._receive(data, address)
+        except (MessageError, CryptoError) as exc:  # defensive: every decoder error is a drop
+            self._drop("malformed", exc)
+
+    def _drop(self, reason: str, detail: object = "") -> None:
+        self.drops[reason] += 1
+        log.debug("dropped datagram: %s %s", reason, detail)
+
+    def _receive(self, data: bytes, address: Address) -> None:
+        try:
+            header, offset = MessageHeader.decode(data)
+        except MessageError as exc:
+            self._drop("malformed header", exc)
+            return
+        session: Session | None
+        if header.session_type == SessionType.GROUP:
+            self._drop("group message")
+            return
+        if header.session_id == 0:
+            session = self.unsecured.for_incoming(header, address)
+            if session is None:
+                self._drop("no unsecured session")
+                return
+            payload = data[offset:]
+        else:
+            session = self.sessions.get(header.session_id)
+            if session is None:
+                self._drop("unknown session")
+                return
+            try:
+                payload = session.open(header, data, offset)
+            except CryptoError:
+                self._drop("bad MIC")
+                return
+        duplicate = session.window.is_duplicate(header.message_counter)
+        try:
+            payload_header, app_offset = PayloadHeader.decode(payload)
+        except MessageError as exc:
+            self._drop("malformed protocol header", exc)
+            return
+        session.peer_address = address
+        session.last_peer_activity = self.now
+        if payload_header.ack_counter is not None:
+            self._process_ack(session, payload_header)
+        if duplicate:
+            self.drops["duplicate"] += 1
+            if payload_header.needs_ack:
+                self._send_standalone_ack(session, payload_header, header.message_counter)
+            return
+        session.window.commit(header.message_counter)
+        if (
+            payload_header.protocol_id == ProtocolId.SECURE_CHANNEL
+            and payload_header.opcode == SecureChannelOpcode.STANDALONE_ACK
+        ):
+            return
+        message = Message(session, header, payload_header, payload[app_offset:])
+        self._dispatch(message)
+
+    def _exchange_key(self, session: Session, payload_header: PayloadHeader) -> tuple:
+        # The peer set I when *it* initiated; then we are the responder.
+        return (id(session), payload_header.exchange_id, not payload_header.initiator)
+
+    def _process_ack(self, session: Session, payload_header: PayloadHeader) -> None:
+        exchange = self._exchanges.get(self._exchange_key(session, payload_header))
+        if exchange and exchange.retransmit and exchange.retransmit.counter == payload_header.ack_counter:
+            exchange.retransmit = None
+            self._maybe_forget(exchange)
+
+    def _dispatch(self, message: Message) -> None:
+        ph = message.payload_header
+        key = self._exchange_key(message.session, ph)
+        exchange = self._exchanges.get(key)
+        if exchange is None:
+            handler = self._handlers.get(ph.protocol_id) if ph.initiator else None
+            if handler is None:
+                self._drop("no exchange" if not ph.initiator else "no handler")
+                if ph.needs_ack:
+                    self._send_standalone_ack(message.session, ph, message.header.message_counter)
+                return
+            exchange = Exchange(self, message.session, ph.exchange_id, False, ph.protocol_id)
+            self._exchanges[key] = exchange
+            self._note_received(exchange, message)
+            self.delivered += 1
+            exchange.delegate = handler.on_unsolicited(exchange, message)
+            if exchange.delegate is None and not exchange.closed:
+                exchange.close("handled")
+            return
+        if exchange.closing:
+            self._drop("exchange closing")
+            if ph.needs_ack:
+                self._send_standalone_ack(message.session, ph, message.header.message_counter)
+            return
+        self._note_received(exchange, message)
+        self.delivered += 1
+        if exchange.delegate is not None:
+            exchange.delegate.on_message(exchange, message)
+
+    def _note_received(self, exchange: Exchange, message: Message) -> None:
+        if message.payload_header.needs_ack:
+            if exchange.pending_ack is not None:  # never leave an older message unacknowledged
+                self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
+            exchange.pending_ack = message.header.message_counter
+            exchange.ack_due = self.now + self.config.standalone_ack_timeout
+
+    # ------------------------------------------------------------------ send
+
+    def new_exchange(self, session: Session, protocol_id: int, delegate: ExchangeDelegate | None = None) -> Exchange:
+        while True:
+            exchange_id = self._rng.randrange(0x10000)
+            key = (id(session), exchange_id, True)
+            if key not in self._exchanges:
+                break
+        exchange = Exchange(self, session, exchange_id, True, protocol_id, delegate)
+        self._exchanges[key] = exchange
+        return exchange
+
+    def _seal(self, session: Session, payload: bytes) -> tuple[bytes, int]:
+        if isinstance(session, SecureSession):
+            counter = session.counter.peek
+            return session.seal(payload), counter
+        counter = self.unencrypted_counter.next()
+        return session.header(counter) + payload, counter
+
+    def _transmit(self, session: Session, datagram: bytes) -> None:
+        if session.peer_address is None:
+            self._drop("no peer address")
+            return
+        session.last_activity = self.now
+        self._outgoing.append(Outgoing(session.peer_address, datagram))
+
+    def _send_on_exchange(
+        self, exchange: Exchange, protocol_id: int, opcode: int, payload: bytes, reliable: bool
+    ) -> None:
+        if exchange.closed or exchange.closing:
+            raise ExchangeError("exchange is closed")
+        if reliable and exchange.retransmit is not None:
+            raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
+        ph = PayloadHeader(
+            exchange_id=exchange.exchange_id,
+            protocol_id=protocol_id,
+            opcode=opcode,
+            initiator=exchange.is_initiator,
+            needs_ack=reliable,
+            ack_counter=exchange.pending_ack,
+        )
+        exchange.pending_ack = None
+        try:
+            datagram, counter = self._seal(exchange.session, ph.encode() + payload)
+        except CounterExhausted:
+            self._fail_exchange(exchange, "message counter exhausted")
+            return
+        if reliable:
+            exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0))
+        self._transmit(exchange.session, datagram)
+
+    def _send_standalone_ack(self, session: Session, peer_header: PayloadHeader, counter: int) -> None:
+        ph = PayloadHeader(
+            exchange_id=peer_header.exchange_id,
+            protocol_id=ProtocolId.SECURE_CHANNEL,
+            opcode=SecureChannelOpcode.STANDALONE_ACK,
+            initiator=not peer_header.initiator,
+            needs_ack=False,
+            ack_counter=counter,
+        )
+        try:
+            datagram, _ = self._seal(session, ph.encode())
+        except CounterExhausted:
+            return
+        self._transmit(session, datagram)
+
+    def _delay(self, session: Session, retransmissions: int) -> float:
+        peer = session.peer_parameters
+        active = (self.now - session.last_peer_activity) * 1000 < peer.active_threshold_ms
+        return retransmit_delay(self.config, peer, retransmissions, peer_active=active, rng=self._rng)
+
+    # ------------------------------------------------------------------ timers and closing
+
+    def poll(self, now: float) -> None:
+        """Run every timer that is due: standalone acks and retransmissions."""
+        self.now = now
+        for exchange in list(self._exchanges.values()):
+            if exchange.pending_ack is not None and exchange.ack_due <= now:
+                self._flush_ack(exchange)
+            entry = exchange.retransmit
+            if entry is not None and entry.due <= now:
+                if entry.sends >= self.config.max_transmissions:
+                    exchange.retransmit = None
+                    self._fail_exchange(exchange, "no acknowledgement after retransmissions")
+                    continue
+                self.retransmissions += 1
+                entry.due = now + self._delay(exchange.session, entry.sends)
+                entry.sends += 1
+                self._transmit(exchange.session, entry.datagram)
+            self._maybe_forget(exchange)
+
+    def next_deadline(self) -> float | None:
+        deadlines = []
+        for exchange in self._exchanges.values():
+            if exchange.pending_ack is not None:
+                deadlines.append(exchange.ack_due)
+            if exchange.retransmit is not None:
+                deadlines.append(exchange.retransmit.due)
+        return min(deadlines) if deadlines else None
+
+    def _flush_ack(self, exchange: Exchange) -> None:
+        counter, exchange.pending_ack = exchange.pending_ack, None
+        ph = PayloadHeader(
+            exchange_id=exchange.exchange_id,
+            protocol_id=exchange.protocol_id,
+            opcode=0,
+            initiator=not exchange.is_initiator,
+        )
+        self._send_standalone_ack(exchange.session, ph, counter)  # type: ignore[arg-type]
+
+    def _close_exchange(self, exchange: Exchange, reason: str) -> None:
+        if exchange.closing:
+            return
+        exchange.closing = True
+        exchange.close_reason = reason
+        if exchange.pending_ack is not None:
+            self._flush_ack(exchange)
+        self._maybe_forget(exchange)
+
+    def _fail_exchange(self, exchange: Exchange, reason: str) -> None:
+        exchange.closing = True
+        exchange.close_reason = reason
+        self._forget(exchange)
+
+    def _maybe_forget(self, exchange: Exchange) -> None:
+        if exchange.closing and exchange.retransmit is None and exchange.pending_ack is None:
+            self._forget(exchange)
+
+    def _forget(self, exchange: Exchange) -> None:
+        if exchange.closed:
+            return
+        exchange.closed = True
+        self._exchanges.pop(exchange.key, None)
+        if exchange.delegate is not None:
+            exchange.delegate.on_closed(exchange, exchange.close_reason)
+
+    def drop_session(self, session: Session) -> None:
+        """Forget a session and fail its exchanges (fabric removed, session evicted)."""
+        for exchange in list(self._exchanges.values()):
+            if exchange.session is session:
+                exchange.retransmit = None
+                exchange.pending_ack = None
+                self._fail_exchange(exchange, "session closed")
+        if isinstance(session, SecureSession):
+            self.sessions.remove(session)
+        else:
+            self.unsecured.remove(session)

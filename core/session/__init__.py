@@ -1,0 +1,1 @@
+"""Sessions: message counters and replay windows, unsecured and secure sessions, PASE and CASE."""

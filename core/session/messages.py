@@ -1,0 +1,104 @@
+"""Secure Channel session-establishment messages (PASE, and the shared session parameters)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..codec.schema import Bool, OctetString, StructOf, TLVStruct, UInt16, UInt32, tlv_field
+from .secure import SessionParameters
+
+__all__ = [
+    "Pake1",
+    "Pake2",
+    "Pake3",
+    "PbkdfParamRequest",
+    "PbkdfParamResponse",
+    "PbkdfParameters",
+    "SessionParameterStruct",
+]
+
+DATA_MODEL_REVISION = 17
+INTERACTION_MODEL_REVISION = 11
+SPECIFICATION_VERSION = 0x01030000
+MAX_PATHS_PER_INVOKE = 1
+
+
+@dataclass(frozen=True)
+class SessionParameterStruct(TLVStruct):
+    """session-parameter-struct (Core spec 4.13.1.4)."""
+
+    idle_interval: int | None = tlv_field(1, UInt32, optional=True)
+    active_interval: int | None = tlv_field(2, UInt32, optional=True)
+    active_threshold: int | None = tlv_field(3, UInt16, optional=True)
+    data_model_revision: int | None = tlv_field(4, UInt16, optional=True)
+    interaction_model_revision: int | None = tlv_field(5, UInt16, optional=True)
+    specification_version: int | None = tlv_field(6, UInt32, optional=True)
+    max_paths_per_invoke: int | None = tlv_field(7, UInt16, optional=True)
+
+    @classmethod
+    def ours(cls, params: SessionParameters) -> SessionParameterStruct:
+        return cls(
+            idle_interval=params.idle_interval_ms,
+            active_interval=params.active_interval_ms,
+            active_threshold=params.active_threshold_ms,
+            data_model_revision=DATA_MODEL_REVISION,
+            interaction_model_revision=INTERACTION_MODEL_REVISION,
+            specification_version=SPECIFICATION_VERSION,
+            max_paths_per_invoke=MAX_PATHS_PER_INVOKE,
+        )
+
+    def to_parameters(self) -> SessionParameters:
+        defaults = SessionParameters()
+        return SessionParameters(
+            idle_interval_ms=self.idle_interval if self.idle_interval is not None else defaults.idle_interval_ms,
+            active_interval_ms=self.active_interval
+            if self.active_interval is not None
+            else defaults.active_interval_ms,
+            active_threshold_ms=self.active_threshold
+            if self.active_threshold is not None
+            else defaults.active_threshold_ms,
+        )
+
+
+@dataclass(frozen=True)
+class PbkdfParamRequest(TLVStruct):
+    initiator_random: bytes = tlv_field(1, OctetString(32, 32))
+    initiator_session_id: int = tlv_field(2, UInt16)
+    passcode_id: int = tlv_field(3, UInt16)
+    has_pbkdf_parameters: bool = tlv_field(4, Bool)
+    initiator_session_params: SessionParameterStruct | None = tlv_field(
+        5, StructOf(SessionParameterStruct), optional=True
+    )
+
+
+@dataclass(frozen=True)
+class PbkdfParameters(TLVStruct):
+    iterations: int = tlv_field(1, UInt32)
+    salt: bytes = tlv_field(2, OctetString(16, 32))
+
+
+@dataclass(frozen=True)
+class PbkdfParamResponse(TLVStruct):
+    initiator_random: bytes = tlv_field(1, OctetString(32, 32))
+    responder_random: bytes = tlv_field(2, OctetString(32, 32))
+    responder_session_id: int = tlv_field(3, UInt16)
+    pbkdf_parameters: PbkdfParameters | None = tlv_field(4, StructOf(PbkdfParameters), optional=True)
+    responder_session_params: SessionParameterStruct | None = tlv_field(
+        5, StructOf(SessionParameterStruct), optional=True
+    )
+
+
+@dataclass(frozen=True)
+class Pake1(TLVStruct):
+    pa: bytes = tlv_field(1, OctetString(65, 65))
+
+
+@dataclass(frozen=True)
+class Pake2(TLVStruct):
+    pb: bytes = tlv_field(1, OctetString(65, 65))
+    cb: bytes = tlv_field(2, OctetString(32, 32))
+
+
+@dataclass(frozen=True)
+class Pake3(TLVStruct):
+    ca: bytes = tlv_field(1, OctetString(32, 32))
