@@ -18,14 +18,25 @@ KEYS = SessionKeys(bytes(range(16)), bytes(range(16, 32)), bytes(16))
 
 
 def paired(loss=0.0, seed=1):
-    """Two managers sharing a secure session (keys preset, as after PASE)."""
+    """Two managers sharing a secure session (keys preset, as after PASE); every RNG seeded."""
     net = SimNet(loss=loss, seed=seed)
-    a, b = net.add(A, ExchangeManager()), net.add(B, ExchangeManager())
+    a = net.add(A, ExchangeManager(rng=random.Random(seed + 100)))
+    b = net.add(B, ExchangeManager(rng=random.Random(seed + 200)))
     sa = SecureSession(11, 22, KEYS, True, AuthMode.PASE, peer_address=B)
     sb = SecureSession(22, 11, KEYS, False, AuthMode.PASE, peer_address=A)
     a.sessions.add(sa)
     b.sessions.add(sb)
     return net, a, b, sa, sb
+
+
+class RecordingEcho(EchoServer):
+    def __init__(self):
+        super().__init__()
+        self.payloads = []
+
+    def on_unsolicited(self, exchange, message):
+        self.payloads.append(message.payload)
+        return super().on_unsolicited(exchange, message)
 
 
 class Collector:
@@ -69,7 +80,7 @@ def test_every_message_arrives_exactly_once_under_20_percent_loss(seed):
     # flight, a retransmission can fall more than 32 counters behind and is then, per the spec,
     # rejected as a replay: see test_late_retransmission_behind_the_window_is_a_replay.)
     net, a, b, sa, _ = paired(loss=0.2, seed=seed)
-    server = EchoServer()
+    server = RecordingEcho()
     b.register(ECHO_PROTOCOL, server)
     total, in_flight = 100, 1
     collectors = []
@@ -88,9 +99,10 @@ def test_every_message_arrives_exactly_once_under_20_percent_loss(seed):
     for _ in range(in_flight):
         start_next()
     net.run(until=600)
-    delivered = [c.messages for c in collectors]
-    assert all(m == [f"msg {i + 1}".encode()] for i, m in enumerate(delivered))  # each exactly once
-    assert server.requests == total  # duplicates were acked, never re-processed
+    expected = [f"msg {i + 1}".encode() for i in range(total)]
+    assert server.payloads == expected  # every request reached the server exactly once, in order
+    answered = sum(1 for c in collectors if c.messages)
+    assert answered >= total - 2  # a reply can still be lost if all five of its transmissions are
     assert b.drops["duplicate"] + a.drops["duplicate"] > 0
     assert net.lost > 0.15 * net.sent
     assert net.now < 600  # bounded time
