@@ -142,12 +142,17 @@ class ExchangeManager:
         self._handlers: dict[int, ProtocolHandler] = {}
         self._exchanges: dict[tuple, Exchange] = {}
         self._outgoing: list[Outgoing] = []
-        self.now = 0.0
+        self._now = 0.0
         self.drops: Counter[str] = Counter()
         self.delivered = 0
         self.retransmissions = 0
 
     # ------------------------------------------------------------------ setup
+
+    @property
+    def now(self) -> float:
+        """The driver's clock when it has one; otherwise the time of the last receive/poll."""
+        return self._clock() if self._clock is not None else self._now
 
     def register(self, protocol_id: int, handler: ProtocolHandler) -> None:
         self._handlers[protocol_id] = handler
@@ -163,7 +168,7 @@ class ExchangeManager:
     # ------------------------------------------------------------------ receive
 
     def receive(self, data: bytes, address: Address, now: float) -> None:
-        self.now = now
+        self._now = now
         try:
             self._receive(data, address)
         except (MessageError, CryptoError) as exc:  # defensive: every decoder error is a drop
@@ -344,7 +349,7 @@ class ExchangeManager:
 
     def poll(self, now: float) -> None:
         """Run every timer that is due: standalone acks and retransmissions."""
-        self.now = now
+        self._now = now
         for exchange in list(self._exchanges.values()):
             if exchange.pending_ack is not None and exchange.ack_due <= now:
                 self._flush_ack(exchange)

@@ -1,0 +1,119 @@
+"""Runs an :class:`ExchangeManager` on asyncio and a UDP endpoint; async helpers for initiators."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..session.pase import PaseInitiator
+from ..session.secure import SecureSession
+from ..transport.udp import UdpEndpoint
+from .manager import Exchange, ExchangeManager, Message
+
+__all__ = ["AsyncExchange", "ExchangeDriver", "establish_pase"]
+
+
+class ExchangeDriver:
+    """Feeds datagrams and timer ticks into the manager and sends what it queues."""
+
+    def __init__(self, manager: ExchangeManager, endpoint: UdpEndpoint | None = None) -> None:
+        self.manager = manager
+        self.endpoint = endpoint
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        manager._clock = self._loop.time  # sends made by application code see the real time
+
+    @classmethod
+    async def open(cls, manager: ExchangeManager, port: int = 5540, host: str | None = None) -> ExchangeDriver:
+        driver = cls(manager)
+        driver.endpoint = await UdpEndpoint.open(driver.datagram_received, port=port, host=host)
+        return driver
+
+    def datagram_received(self, data: bytes, address: tuple) -> None:
+        self.manager.receive(data, address, self._loop.time())
+        self.flush()
+
+    def flush(self) -> None:
+        """Send everything queued and re-arm the timer; call after sending from application code."""
+        assert self.endpoint is not None
+        for out in self.manager.take_outgoing():
+            self.endpoint.send(out.data, out.address)
+        deadline = self.manager.next_deadline()
+        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.manager.poll(self._loop.time())
+        self.flush()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+
+class AsyncExchange:
+    """An initiator-side exchange whose responses are awaited."""
+
+    def __init__(self, driver: ExchangeDriver, session, protocol_id: int) -> None:
+        self.driver = driver
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.exchange: Exchange = driver.manager.new_exchange(session, protocol_id, self)
+
+    def on_message(self, exchange: Exchange, message: Message) -> None:
+        self._queue.put_nowait(message)
+
+    def on_closed(self, exchange: Exchange, reason: str) -> None:
+        if not self._closed.done():
+            self._closed.set_result(reason)
+
+    def send(self, opcode: int, payload: bytes = b"", *, reliable: bool = True) -> None:
+        self.exchange.send(opcode, payload, reliable=reliable)
+        self.driver.flush()
+
+    async def receive(self, timeout: float) -> Message:
+        """The next message, or TimeoutError; ConnectionError if the exchange failed meanwhile."""
+        getter = asyncio.ensure_future(self._queue.get())
+        done, _ = await asyncio.wait({getter, self._closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self._closed.done():
+            raise ConnectionError(f"exchange closed: {self._closed.result()}")
+        raise TimeoutError(f"no response within {timeout} s")
+
+    async def request(self, opcode: int, payload: bytes = b"", timeout: float = 10.0) -> Message:
+        self.send(opcode, payload)
+        return await self.receive(timeout)
+
+    def close(self) -> None:
+        if not self.exchange.closing:
+            self.exchange.close()
+            self.driver.flush()
+
+
+async def establish_pase(
+    driver: ExchangeDriver, address: tuple, passcode: int, *, timeout: float = 30.0
+) -> SecureSession:
+    """Run PASE as the initiator; raise ConnectionError with the reason on failure."""
+    done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
+
+    def finished(session: SecureSession | None, error: str) -> None:
+        if not done.done():
+            done.set_result((session, error))
+
+    initiator = PaseInitiator(driver.manager, passcode, on_done=finished)
+    initiator.start(address)
+    driver.flush()
+    try:
+        session, error = await asyncio.wait_for(done, timeout)
+    except TimeoutError:
+        raise ConnectionError(f"PASE with {address} timed out after {timeout} s") from None
+    if session is None:
+        raise ConnectionError(error)
+    return session

@@ -1,0 +1,1 @@
+"""Transports: the only layer that touches sockets."""

@@ -1,0 +1,162 @@
+"""A stand-alone peer for the multi-process tests: runs as a child process over real UDP.
+
+python -m tests.integration.udp_peer responder --loss 0.2 --seed 7
+    PASE responder (passcode 20202021) + echo server; prints "PORT <n>" then "SESSION ..."
+    lines as sessions are established, and echoes back over each new session.
+python -m tests.integration.udp_peer initiator --port N --count 50 --loss 0.2
+    PASE initiator + echo client; prints one JSON summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+from ota_provider.core.codec.protocols import ProtocolId
+from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver, establish_pase
+from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.session.pase import PaseCredentials, PaseResponder
+from ota_provider.core.session.secure_channel import SecureChannelServer
+
+PASSCODE = 20202021
+
+
+class RecordingEcho(EchoServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.payloads: list[bytes] = []
+
+    def on_unsolicited(self, exchange, message):
+        self.payloads.append(message.payload)
+        return super().on_unsolicited(exchange, message)
+
+
+class LossyDriver(ExchangeDriver):
+    """Drops a seeded share of incoming and outgoing datagrams, to test MRP across processes."""
+
+    def __init__(self, manager, loss: float, seed: int) -> None:
+        super().__init__(manager)
+        self.loss = loss
+        self.rng = random.Random(seed)
+        self.dropped = 0
+
+    def datagram_received(self, data, address):
+        if self.rng.random() < self.loss:
+            self.dropped += 1
+            return
+        super().datagram_received(data, address)
+
+    def flush(self):
+        assert self.endpoint is not None
+        real_send = self.endpoint.send
+
+        def lossy_send(data, address):
+            if self.rng.random() < self.loss:
+                self.dropped += 1
+                return
+            real_send(data, address)
+
+        self.endpoint.send = lossy_send  # type: ignore[method-assign]
+        try:
+            super().flush()
+        finally:
+            self.endpoint.send = real_send  # type: ignore[method-assign]
+
+
+async def open_driver(manager, loss, seed, port=0):
+    from ota_provider.core.transport.udp import UdpEndpoint
+
+    driver = LossyDriver(manager, loss, seed)
+    driver.endpoint = await UdpEndpoint.open(driver.datagram_received, port=port, host="::1")
+    return driver
+
+
+async def echo_many(driver, session, count, label) -> list[bool]:
+    results = []
+    for i in range(count):
+        exchange = AsyncExchange(driver, session, ECHO_PROTOCOL)
+        payload = f"{label} {i}".encode()
+        try:
+            reply = await exchange.request(ECHO_REQUEST, payload, timeout=30)
+            results.append(reply.payload == payload)
+        except (TimeoutError, ConnectionError):
+            results.append(False)
+        exchange.close()
+    return results
+
+
+async def responder(args) -> None:
+    manager = ExchangeManager(rng=random.Random(args.seed))
+    echo = RecordingEcho()
+    sessions = []
+    driver = await open_driver(manager, args.loss, args.seed)
+    credentials = PaseCredentials.from_passcode(PASSCODE, b"SPAKE2P Key Salt", 1000)
+    pase = PaseResponder(manager, lambda: credentials, on_established=sessions.append)
+    manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=pase))
+    manager.register(ECHO_PROTOCOL, echo)
+    print(f"PORT {driver.endpoint.port}", flush=True)
+    served = 0
+    while True:
+        await asyncio.sleep(0.05)
+        while served < len(sessions):
+            session = sessions[served]
+            served += 1
+            print(f"SESSION {session.local_session_id}", flush=True)
+            if args.echo_back:
+                results = await echo_many(driver, session, args.echo_back, "from node")
+                deadline = time.monotonic() + 120
+                while len(echo.payloads) < args.expect and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                print(json.dumps({"echo_back_ok": sum(results), "received": [p.decode() for p in echo.payloads],
+                                  "drops": dict(manager.drops), "dropped_by_loss": driver.dropped}), flush=True)  # fmt: skip
+
+
+async def initiator(args) -> None:
+    manager = ExchangeManager(rng=random.Random(args.seed))
+    echo = RecordingEcho()
+    manager.register(ECHO_PROTOCOL, echo)
+    driver = await open_driver(manager, args.loss, args.seed)
+    start = time.perf_counter()
+    session = await establish_pase(driver, ("::1", args.port, 0, 0), args.passcode, timeout=60)
+    pase_seconds = time.perf_counter() - start
+    results = await echo_many(driver, session, args.count, "from client")
+    deadline = time.monotonic() + 60
+    while len(echo.payloads) < args.expect_back and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # let the last acks go out
+    print(json.dumps({
+        "pase_seconds": pase_seconds, "echo_ok": sum(results), "count": args.count,
+        "received_back": [p.decode() for p in echo.payloads], "drops": dict(manager.drops),
+        "dropped_by_loss": driver.dropped, "retransmissions": manager.retransmissions,
+    }), flush=True)  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["responder", "initiator"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--echo-back", type=int, default=0)
+    parser.add_argument("--expect-back", type=int, default=0)
+    parser.add_argument("--expect", type=int, default=0)
+    parser.add_argument("--loss", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--passcode", type=int, default=PASSCODE)
+    args = parser.parse_args()
+    try:
+        asyncio.run(responder(args) if args.role == "responder" else initiator(args))
+    except ConnectionError as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
