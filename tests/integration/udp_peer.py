@@ -22,6 +22,7 @@ from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoSer
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.session.pase import PaseCredentials, PaseResponder
 from ota_provider.core.session.secure_channel import SecureChannelServer
+from ota_provider.core.transport.udp import UdpEndpoint
 
 PASSCODE = 20202021
 
@@ -69,8 +70,6 @@ class LossyDriver(ExchangeDriver):
 
 
 async def open_driver(manager, loss, seed, port=0):
-    from ota_provider.core.transport.udp import UdpEndpoint
-
     driver = LossyDriver(manager, loss, seed)
     driver.endpoint = await UdpEndpoint.open(driver.datagram_received, port=port, host="::1")
     return driver
@@ -112,8 +111,13 @@ async def responder(args) -> None:
                 deadline = time.monotonic() + 120
                 while len(echo.payloads) < args.expect and time.monotonic() < deadline:
                     await asyncio.sleep(0.05)
-                print(json.dumps({"echo_back_ok": sum(results), "received": [p.decode() for p in echo.payloads],
-                                  "drops": dict(manager.drops), "dropped_by_loss": driver.dropped}), flush=True)  # fmt: skip
+                summary = {
+                    "echo_back_ok": sum(results),
+                    "received": [p.decode() for p in echo.payloads],
+                    "drops": dict(manager.drops),
+                    "dropped_by_loss": driver.dropped,
+                }
+                print(json.dumps(summary), flush=True)
 
 
 async def initiator(args) -> None:
