@@ -1,0 +1,58 @@
+"""The Matter SDK's own controller establishes PASE with our node over UDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.interop.conftest import paa_store, sdk_command
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = str(Path(__file__).with_name("sdk_controller_pase.py"))
+
+
+@pytest.fixture
+def node():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.udp_peer", "responder"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), proc.stderr.read()
+    yield proc, int(line.split()[1])
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _controller(python: str, port: int, passcode: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PAA_TRUST_STORE": paa_store()}
+    return subprocess.run(
+        sdk_command(python, SCRIPT, "::1", str(port), str(passcode)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_sdk_controller_establishes_pase(sdk_python, node):
+    proc, port = node
+    result = _controller(sdk_python, port, 20202021)
+    lines = result.stdout.strip().splitlines()
+    assert lines and lines[-1] == "PASE OK", result.stdout[-3000:] + result.stderr[-3000:]
+    assert proc.stdout.readline().startswith("SESSION ")
+
+
+def test_sdk_controller_with_the_wrong_passcode_is_refused(sdk_python, node):
+    _, port = node
+    result = _controller(sdk_python, port, 20202022)
+    lines = result.stdout.strip().splitlines()
+    assert lines and lines[-1].startswith("PASE FAILED"), result.stdout[-3000:] + result.stderr[-3000:]
