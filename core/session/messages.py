@@ -15,6 +15,12 @@ __all__ = [
     "PbkdfParamResponse",
     "PbkdfParameters",
     "SessionParameterStruct",
+    "Sigma1",
+    "Sigma2",
+    "Sigma2Tbe",
+    "Sigma3",
+    "Sigma3Tbe",
+    "SigmaTbs",
 ]
 
 DATA_MODEL_REVISION = 17
@@ -102,3 +108,57 @@ class Pake2(TLVStruct):
 @dataclass(frozen=True)
 class Pake3(TLVStruct):
     ca: bytes = tlv_field(1, OctetString(32, 32))
+
+
+@dataclass(frozen=True)
+class Sigma1(TLVStruct):
+    initiator_random: bytes = tlv_field(1, OctetString(32, 32))
+    initiator_session_id: int = tlv_field(2, UInt16)
+    destination_id: bytes = tlv_field(3, OctetString(32, 32))
+    initiator_eph_pub_key: bytes = tlv_field(4, OctetString(65, 65))
+    initiator_session_params: SessionParameterStruct | None = tlv_field(
+        5, StructOf(SessionParameterStruct), optional=True
+    )
+    resumption_id: bytes | None = tlv_field(6, OctetString(16, 16), optional=True)
+    initiator_resume_mic: bytes | None = tlv_field(7, OctetString(16, 16), optional=True)
+
+
+@dataclass(frozen=True)
+class Sigma2(TLVStruct):
+    responder_random: bytes = tlv_field(1, OctetString(32, 32))
+    responder_session_id: int = tlv_field(2, UInt16)
+    responder_eph_pub_key: bytes = tlv_field(3, OctetString(65, 65))
+    encrypted2: bytes = tlv_field(4, OctetString(17))
+    responder_session_params: SessionParameterStruct | None = tlv_field(
+        5, StructOf(SessionParameterStruct), optional=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigmaTbs(TLVStruct):
+    """sigma-2-tbsdata and sigma-3-tbsdata have the same shape."""
+
+    sender_noc: bytes = tlv_field(1, OctetString(1, 400))
+    sender_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    sender_eph_pub_key: bytes = tlv_field(3, OctetString(65, 65))
+    receiver_eph_pub_key: bytes = tlv_field(4, OctetString(65, 65))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sigma2Tbe(TLVStruct):
+    responder_noc: bytes = tlv_field(1, OctetString(1, 400))
+    responder_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    signature: bytes = tlv_field(3, OctetString(64, 64))
+    resumption_id: bytes = tlv_field(4, OctetString(16, 16))
+
+
+@dataclass(frozen=True)
+class Sigma3(TLVStruct):
+    encrypted3: bytes = tlv_field(1, OctetString(17))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sigma3Tbe(TLVStruct):
+    initiator_noc: bytes = tlv_field(1, OctetString(1, 400))
+    initiator_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    signature: bytes = tlv_field(3, OctetString(64, 64))

@@ -1,0 +1,1 @@
+"""Fabrics: the fabric table, operational identities, group keys, access control."""

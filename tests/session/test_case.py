@@ -1,0 +1,102 @@
+"""CASE between our initiator and responder over the sans-IO exchange layer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ota_provider.core.codec.protocols import ProtocolId
+from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.authority import FabricAuthority
+from ota_provider.core.session.case import CaseInitiator, CaseResponder
+from ota_provider.core.session.secure import AuthMode
+from ota_provider.core.session.secure_channel import SecureChannelServer
+from tests.exchange.simnet import SimNet
+from tests.exchange.test_mrp import Collector
+
+NODE, CLIENT = ("node", 5540), ("client", 5541)
+NODE_ID, CLIENT_ID = 0x0000_0000_0000_0064, 0x0000_0000_0001_B669
+
+
+@pytest.fixture(scope="module")
+def authority():
+    return FabricAuthority(fabric_id=0xFAB000000000001D)
+
+
+def setup(node_fabrics, loss=0.0, seed=1):
+    net = SimNet(loss=loss, seed=seed)
+    node = net.add(NODE, ExchangeManager())
+    client = net.add(CLIENT, ExchangeManager())
+    established = []
+    responder = CaseResponder(node, lambda: node_fabrics, on_established=established.append)
+    node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
+    return net, node, client, responder, established
+
+
+def test_case_establishes_sessions_with_identities(authority):
+    node_fabric = authority.join(NODE_ID, fabric_index=3)
+    client_fabric = authority.join(CLIENT_ID, cats=(0x00010001,))
+    net, node, client, _, established = setup([node_fabric])
+    initiator = CaseInitiator(client, client_fabric, NODE_ID)
+    initiator.start(NODE)
+    net.run()
+    assert initiator.error is None
+    (node_side,) = established
+    ours = initiator.result
+    assert ours.keys == node_side.keys
+    assert node_side.auth_mode == AuthMode.CASE and node_side.fabric_index == 3
+    assert (node_side.peer_node_id, node_side.local_node_id) == (CLIENT_ID, NODE_ID)
+    assert node_side.peer_cats == (0x00010001,)
+    assert (ours.peer_node_id, ours.local_node_id) == (NODE_ID, CLIENT_ID)
+    # Secured traffic both ways: the nonces carry each sender's operational node id.
+    node.register(ECHO_PROTOCOL, EchoServer())
+    client.register(ECHO_PROTOCOL, EchoServer())
+    to_node, to_client = Collector(), Collector()
+    client.new_exchange(ours, ECHO_PROTOCOL, to_node).send(ECHO_REQUEST, b"hello node")
+    node.new_exchange(node_side, ECHO_PROTOCOL, to_client).send(ECHO_REQUEST, b"hello client")
+    net.run()
+    assert (to_node.messages, to_client.messages) == ([b"hello node"], [b"hello client"])
+
+
+def test_unknown_fabric_gets_no_shared_trust_roots(authority):
+    other = FabricAuthority(fabric_id=7)
+    net, _, client, responder, established = setup([authority.join(NODE_ID)])
+    initiator = CaseInitiator(client, other.join(CLIENT_ID), NODE_ID)
+    initiator.start(NODE)
+    net.run()
+    assert "NO_SHARED_TRUST_ROOTS" in initiator.error
+    assert established == [] and responder.failures == 1
+
+
+def test_wrong_destination_node_id_is_refused(authority):
+    net, _, client, _, established = setup([authority.join(NODE_ID)])
+    initiator = CaseInitiator(client, authority.join(CLIENT_ID), NODE_ID + 1)
+    initiator.start(NODE)
+    net.run()
+    assert initiator.result is None and established == []
+
+
+def test_initiator_certificate_from_another_root_is_rejected(authority):
+    # Same fabric id and IPK as the node's fabric, but a NOC signed by a different root.
+    impostor_ca = FabricAuthority(fabric_id=authority.fabric_id, ipk_epoch_key=authority.ipk_epoch_key)
+    impostor = impostor_ca.join(CLIENT_ID)
+    forged = type(impostor)(**{**impostor.__dict__, "rcac": authority.rcac.to_tlv(),
+                               "root_public_key": authority.rcac.public_key})  # fmt: skip
+    net, _, client, responder, established = setup([authority.join(NODE_ID)])
+    initiator = CaseInitiator(client, forged, NODE_ID)
+    initiator.start(NODE)
+    net.run()
+    assert initiator.result is None
+    assert established == [] and responder.failures == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_case_survives_loss(authority, seed):
+    net, _, client, _, established = setup([authority.join(NODE_ID)], loss=0.2, seed=seed)
+    initiator = CaseInitiator(client, authority.join(CLIENT_ID), NODE_ID)
+    initiator.start(NODE)
+    net.run(until=120)
+    if initiator.result is not None:
+        assert established and established[0].keys == initiator.result.keys
+    else:
+        assert initiator.error
