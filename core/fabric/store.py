@@ -1,0 +1,58 @@
+"""Fabrics in the state database: every add, update and removal is one transaction."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+)
+
+from ..storage.database import Database
+from .table import Fabric, FabricError, FabricTable
+
+__all__ = ["FabricStore"]
+
+
+class FabricStore:
+    """Keeps a :class:`FabricTable` and its database rows in step."""
+
+    def __init__(self, db: Database, table: FabricTable | None = None) -> None:
+        self.db = db
+        self.table = table or FabricTable()
+
+    def load(self) -> FabricTable:
+        rows = self.db.query(
+            "SELECT fabric_index, rcac, icac, noc, ipk_epoch_key, vendor_id, label, operational_key "
+            "FROM fabrics ORDER BY fabric_index"
+        )
+        for index, rcac, icac, noc, epoch, vendor, label, key_der in rows:
+            try:
+                key = load_der_private_key(key_der, password=None)
+                fabric = Fabric.create(index, rcac=rcac, icac=icac, noc=noc, ipk_epoch_key=epoch,
+                                       vendor_id=vendor, operational_key=key, label=label)  # fmt: skip
+            except (FabricError, ValueError) as exc:
+                raise FabricError(f"stored fabric {index} is unusable: {exc}") from None
+            self.table.add(fabric)
+        return self.table
+
+    def save(self, fabric: Fabric) -> None:
+        """Insert or replace the fabric, then update the in-memory table."""
+        key_der = fabric.operational_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO fabrics (fabric_index, rcac, icac, noc, ipk_epoch_key, vendor_id, label, "
+                "operational_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (fabric.fabric_index, fabric.rcac, fabric.icac, fabric.noc, fabric.ipk_epoch_key,
+                 fabric.vendor_id, fabric.label, key_der),
+            )  # fmt: skip
+            if self.table.get(fabric.fabric_index) is None:
+                self.table.add(fabric)
+            else:
+                self.table.replace(fabric)
+
+    def remove(self, fabric_index: int) -> Fabric | None:
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM fabrics WHERE fabric_index = ?", (fabric_index,))
+            return self.table.remove(fabric_index)

@@ -1,0 +1,1 @@
+"""Persistent state: one SQLite database (WAL) in the state directory."""

@@ -1,0 +1,136 @@
+"""The state database: node identity, fabrics, counters (and later ACLs and the update history).
+
+One SQLite file in WAL mode with ``synchronous=FULL``: every change is one transaction,
+and a transaction that returned is on disk, so killing the process at any moment loses
+nothing already committed. The schema version is SQLite's ``user_version``; each entry in
+:data:`MIGRATIONS` moves it up by one, inside the same transaction as its DDL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["DATABASE_NAME", "MIGRATIONS", "Database", "StorageError"]
+
+DATABASE_NAME = "ota-provider.sqlite3"
+
+
+class StorageError(RuntimeError):
+    """The state database cannot be opened, is newer than this program, or is damaged."""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: node settings, fabrics, persisted counters
+    """
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    CREATE TABLE fabrics (
+        fabric_index    INTEGER PRIMARY KEY CHECK (fabric_index BETWEEN 1 AND 254),
+        rcac            BLOB NOT NULL,
+        icac            BLOB,
+        noc             BLOB NOT NULL,
+        ipk_epoch_key   BLOB NOT NULL,
+        vendor_id       INTEGER NOT NULL,
+        label           TEXT NOT NULL DEFAULT '',
+        operational_key BLOB NOT NULL
+    );
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot open the state database {self.path}: {exc}") from None
+
+    @classmethod
+    def in_directory(cls, directory: str | Path) -> Database:
+        return cls(Path(directory) / DATABASE_NAME)
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"the state database {self.path} has schema version {version}, newer than this program "
+                f"({len(MIGRATIONS)}); upgrade ota-provider or use another --storage directory"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction() as cursor:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        cursor.execute(statement)
+                cursor.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One atomic change: committed when the block ends, rolled back if it raises."""
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ settings
+
+    def get_setting(self, key: str) -> bytes | None:
+        rows = self.query("SELECT value FROM settings WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: bytes) -> None:
+        with self.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ------------------------------------------------------------------ counters
+
+    def get_counter(self, name: str) -> int | None:
+        rows = self.query("SELECT value FROM counters WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def set_counter(self, name: str, value: int) -> None:
+        with self.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def integrity_check(self) -> str:
+        return self.query("PRAGMA integrity_check")[0][0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
