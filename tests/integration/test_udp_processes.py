@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from ota_provider.core.fabric.authority import FabricAuthority
+from ota_provider.core.fabric.store import FabricStore
+from ota_provider.core.storage.database import Database
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,8 +29,10 @@ def _spawn(*args: str) -> subprocess.Popen:
 @pytest.fixture
 def responder(request):
     params = getattr(request, "param", {})
+    extra = ("--state", params["state"]) if "state" in params else ()
     proc = _spawn("responder", "--loss", str(params.get("loss", 0)), "--seed", "11",
-                  "--echo-back", str(params.get("echo_back", 0)), "--expect", str(params.get("expect", 0)))  # fmt: skip
+                  "--echo-back", str(params.get("echo_back", 0)), "--expect", str(params.get("expect", 0)),
+                  *extra)  # fmt: skip
     line = proc.stdout.readline()
     assert line.startswith("PORT "), proc.stderr.read()
     yield proc, int(line.split()[1])
@@ -78,3 +84,47 @@ def test_mrp_across_processes_with_20_percent_loss_each_way(responder):
     assert node["received"] == [f"from client {i}" for i in range(20)]
     assert summary["received_back"] == [f"from node {i}" for i in range(10)]
     assert node["dropped_by_loss"] > 0
+
+
+NODE_ID, CLIENT_ID = 0x64, 0x1B669
+
+
+@pytest.fixture(scope="module")
+def case_states(tmp_path_factory):
+    """A fabric shared by both processes: each gets its own state directory with its NOC and key."""
+    authority = FabricAuthority(fabric_id=0xFAB000000000001D)
+    states = {}
+    for name, node_id in (("node", NODE_ID), ("client", CLIENT_ID)):
+        directory = tmp_path_factory.mktemp(name)
+        FabricStore(Database.in_directory(directory)).save(authority.join(node_id))
+        states[name] = str(directory)
+    return states
+
+
+@pytest.fixture
+def case_responder(case_states):
+    proc = _spawn("responder", "--state", case_states["node"], "--echo-back", "5", "--expect", "10")
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), proc.stderr.read()
+    yield proc, int(line.split()[1])
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_case_then_secured_echo_both_ways(case_states, case_responder):
+    proc, port = case_responder
+    summary = _run_initiator(
+        port, "--state", case_states["client"], "--peer-node-id", hex(NODE_ID), "--count", "10", "--expect-back", "5"
+    )
+    assert "error" not in summary, summary
+    assert summary["echo_ok"] == 10
+    assert summary["received_back"] == [f"from node {i}" for i in range(5)]
+    assert proc.stdout.readline().startswith("SESSION ")
+    node = json.loads(proc.stdout.readline())
+    assert node["received"] == [f"from client {i}" for i in range(10)]
+
+
+def test_case_to_the_wrong_node_id_fails(case_states, case_responder):
+    _, port = case_responder
+    summary = _run_initiator(port, "--state", case_states["client"], "--peer-node-id", hex(NODE_ID + 1))
+    assert "NO_SHARED_TRUST_ROOTS" in summary["error"]

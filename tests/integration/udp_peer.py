@@ -20,8 +20,11 @@ from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver, establish_pase
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.store import FabricStore
+from ota_provider.core.session.case import CaseInitiator, CaseResponder
 from ota_provider.core.session.pase import PaseCredentials, PaseResponder
 from ota_provider.core.session.secure_channel import SecureChannelServer
+from ota_provider.core.storage.database import Database
 from ota_provider.core.transport.udp import UdpEndpoint
 
 PASSCODE = 20202021
@@ -96,7 +99,11 @@ async def responder(args) -> None:
     driver = await open_driver(manager, args.loss, args.seed)
     credentials = PaseCredentials.from_passcode(PASSCODE, b"SPAKE2P Key Salt", 1000)
     pase = PaseResponder(manager, lambda: credentials, on_established=sessions.append)
-    manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=pase))
+    case = None
+    if args.state:
+        fabrics = FabricStore(Database.in_directory(args.state)).load()
+        case = CaseResponder(manager, lambda: fabrics, on_established=sessions.append)
+    manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=pase, case=case))
     manager.register(ECHO_PROTOCOL, echo)
     print(f"PORT {driver.endpoint.port}", flush=True)
     served = 0
@@ -126,7 +133,11 @@ async def initiator(args) -> None:
     manager.register(ECHO_PROTOCOL, echo)
     driver = await open_driver(manager, args.loss, args.seed)
     start = time.perf_counter()
-    session = await establish_pase(driver, ("::1", args.port, 0, 0), args.passcode, timeout=60)
+    if args.state:
+        (fabric,) = FabricStore(Database.in_directory(args.state)).load()
+        session = await establish_case(driver, ("::1", args.port, 0, 0), fabric, args.peer_node_id)
+    else:
+        session = await establish_pase(driver, ("::1", args.port, 0, 0), args.passcode, timeout=60)
     pase_seconds = time.perf_counter() - start
     results = await echo_many(driver, session, args.count, "from client")
     deadline = time.monotonic() + 60
@@ -140,6 +151,18 @@ async def initiator(args) -> None:
     }), flush=True)  # fmt: skip
 
 
+async def establish_case(driver, address, fabric, peer_node_id):
+    done = asyncio.get_running_loop().create_future()
+    initiator = CaseInitiator(driver.manager, fabric, peer_node_id,
+                              on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
+    initiator.start(address)
+    driver.flush()
+    session, error = await asyncio.wait_for(done, 60)
+    if session is None:
+        raise ConnectionError(error)
+    return session
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("role", choices=["responder", "initiator"])
@@ -151,6 +174,8 @@ def main() -> int:
     parser.add_argument("--loss", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--passcode", type=int, default=PASSCODE)
+    parser.add_argument("--state", help="state directory holding the fabric(s) for CASE")
+    parser.add_argument("--peer-node-id", type=lambda s: int(s, 0), default=0)
     args = parser.parse_args()
     try:
         asyncio.run(responder(args) if args.role == "responder" else initiator(args))
