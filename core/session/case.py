@@ -9,14 +9,21 @@
 The responder finds the fabric whose IPK, root key, fabric id and our node id produce the
 initiator's destination id; the initiator's NOC chain must validate against that fabric's
 root. Session keys = HKDF(ECDH secret, IPK || SHA-256(Sigma1 || Sigma2 || Sigma3),
-"SessionKeys", 48). A Sigma1 asking for resumption is answered with a full Sigma2.
+"SessionKeys", 48).
+
+Resumption: a Sigma1 carrying a resumption id we issued (and a valid Sigma1 resume MIC)
+is answered with Sigma2_Resume; the initiator then confirms with a StatusReport and both
+derive keys from the earlier shared secret with "SessionResumptionKeys". An unknown id or
+a bad MIC falls back to the full exchange.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -39,17 +46,19 @@ from ..crypto.primitives import (
 )
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.table import Fabric
-from .messages import SessionParameterStruct, Sigma1, Sigma2, Sigma2Tbe, Sigma3, Sigma3Tbe, SigmaTbs
+from .messages import SessionParameterStruct, Sigma1, Sigma2, Sigma2Resume, Sigma2Tbe, Sigma3, Sigma3Tbe, SigmaTbs
 from .pase import send_status
 from .secure import AuthMode, SecureSession, SessionParameters, derive_session_keys
 from .unsecured import UnsecuredSession
 
-__all__ = ["CaseError", "CaseInitiator", "CaseResponder", "destination_id"]
+__all__ = ["CaseError", "CaseInitiator", "CaseResponder", "ResumptionRecord", "ResumptionStore", "destination_id"]
 
 log = logging.getLogger(__name__)
 
 SIGMA2_NONCE = b"NCASE_Sigma2N"
 SIGMA3_NONCE = b"NCASE_Sigma3N"
+RESUME1_NONCE = b"NCASE_SigmaS1"
+RESUME2_NONCE = b"NCASE_SigmaS2"
 
 
 class CaseError(RuntimeError):
@@ -73,6 +82,52 @@ def _session_keys(shared: bytes, ipk: bytes, sigma1: bytes, sigma2: bytes, sigma
     return derive_session_keys(shared, ipk + sha256(sigma1, sigma2, sigma3))
 
 
+def _resume_key(shared: bytes, initiator_random: bytes, resumption_id: bytes, info: bytes) -> bytes:
+    return hkdf_sha256(shared, initiator_random + resumption_id, info, 16)
+
+
+def _resume_mic(shared: bytes, initiator_random: bytes, resumption_id: bytes, info: bytes, nonce: bytes) -> bytes:
+    """AES-CCM over nothing: the tag alone proves knowledge of the shared secret."""
+    return aes_ccm_encrypt(_resume_key(shared, initiator_random, resumption_id, info), nonce, b"", b"")
+
+
+def _resumption_keys(shared: bytes, initiator_random: bytes, resumption_id: bytes):
+    return derive_session_keys(shared, initiator_random + resumption_id, b"SessionResumptionKeys")
+
+
+@dataclass(frozen=True)
+class ResumptionRecord:
+    resumption_id: bytes
+    shared_secret: bytes
+    fabric_index: int
+    peer_node_id: int
+    peer_cats: tuple[int, ...] = ()
+
+
+class ResumptionStore:
+    """Recently established CASE sessions that may be resumed, by resumption id (bounded, LRU)."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._records: OrderedDict[bytes, ResumptionRecord] = OrderedDict()
+        self.capacity = capacity
+
+    def put(self, record: ResumptionRecord) -> None:
+        peer = (record.fabric_index, record.peer_node_id)
+        stale = [key for key, old in self._records.items() if (old.fabric_index, old.peer_node_id) == peer]
+        for key in stale:  # one record per peer: the newest
+            del self._records[key]
+        self._records[record.resumption_id] = record
+        while len(self._records) > self.capacity:
+            self._records.popitem(last=False)
+
+    def take(self, resumption_id: bytes) -> ResumptionRecord | None:
+        return self._records.pop(resumption_id, None)
+
+    def remove_fabric(self, fabric_index: int) -> None:
+        for key in [k for k, r in self._records.items() if r.fabric_index == fabric_index]:
+            del self._records[key]
+
+
 def _peer_identity(fabric: Fabric, noc: bytes, icac: bytes | None):
     try:
         return validate_operational_chain(
@@ -94,12 +149,15 @@ class CaseResponder:
         *,
         local_parameters: SessionParameters | None = None,
         on_established: Callable[[SecureSession], None] | None = None,
+        resumption: ResumptionStore | None = None,
     ) -> None:
         self.manager = manager
         self.fabrics = fabrics
         self.local_parameters = local_parameters or SessionParameters()
         self.on_established = on_established
+        self.resumption = resumption or ResumptionStore()
         self.failures = 0
+        self.resumed = 0
 
     def on_unsolicited(self, exchange: Exchange, message: Message) -> _CaseResponderExchange | None:
         if not isinstance(message.session, UnsecuredSession):
@@ -122,6 +180,8 @@ class _CaseResponderExchange:
         self.shared = b""
         self.own_eph = b""
         self.peer_eph = b""
+        self.resumption_id = b""
+        self.resuming: tuple[ResumptionRecord, Sigma1, bytes] | None = None
 
     def _fail(self, exchange: Exchange, reason: str, code=SecureChannelStatus.INVALID_PARAMETER) -> None:
         self.owner.failures += 1
@@ -137,6 +197,14 @@ class _CaseResponderExchange:
         except TLVError as exc:
             self._fail(exchange, f"bad Sigma1: {exc}")
             return
+        if (sigma1.resumption_id is None) != (sigma1.initiator_resume_mic is None):
+            self._fail(exchange, "Sigma1 has a resumption id without a resume MIC, or the reverse")
+            return
+        if sigma1.initiator_session_params is not None:
+            self.peer_parameters = sigma1.initiator_session_params.to_parameters()
+            message.session.peer_parameters = self.peer_parameters
+        if sigma1.resumption_id is not None and self._try_resume(exchange, message, sigma1):
+            return
         for fabric in self.owner.fabrics():
             expected = destination_id(
                 fabric.ipk, sigma1.initiator_random, fabric.root_public_key, fabric.fabric_id, fabric.node_id
@@ -147,9 +215,6 @@ class _CaseResponderExchange:
         if self.fabric is None:
             self._fail(exchange, "no fabric matches the destination id", SecureChannelStatus.NO_SHARED_TRUST_ROOTS)
             return
-        if sigma1.initiator_session_params is not None:
-            self.peer_parameters = sigma1.initiator_session_params.to_parameters()
-            message.session.peer_parameters = self.peer_parameters
         self.sigma1 = bytes(message.payload)
         self.peer_session_id = sigma1.initiator_session_id
         self.peer_eph = sigma1.initiator_eph_pub_key
@@ -167,11 +232,12 @@ class _CaseResponderExchange:
             sender_eph_pub_key=self.own_eph,
             receiver_eph_pub_key=self.peer_eph,
         )
+        self.resumption_id = secrets.token_bytes(16)
         tbe = Sigma2Tbe(
             responder_noc=fabric.noc,
             responder_icac=fabric.icac,
             signature=ecdsa_sign_raw(fabric.operational_key, tbs.encode()),
-            resumption_id=secrets.token_bytes(16),
+            resumption_id=self.resumption_id,
         )
         responder_random = secrets.token_bytes(32)
         key = _s2k(self.shared, fabric.ipk, responder_random, self.own_eph, self.sigma1)
@@ -186,8 +252,70 @@ class _CaseResponderExchange:
         self.sigma2 = sigma2.encode()
         exchange.send(SecureChannelOpcode.CASE_SIGMA2, self.sigma2)
 
+    def _try_resume(self, exchange: Exchange, message: Message, sigma1: Sigma1) -> bool:
+        record = self.owner.resumption.take(sigma1.resumption_id)  # type: ignore[arg-type]
+        fabric = next((f for f in self.owner.fabrics() if record and f.fabric_index == record.fabric_index), None)
+        if record is None or fabric is None:
+            return False
+        expected = _resume_mic(
+            record.shared_secret, sigma1.initiator_random, record.resumption_id, b"Sigma1_Resume", RESUME1_NONCE
+        )
+        if expected != sigma1.initiator_resume_mic:
+            return False
+        new_id = secrets.token_bytes(16)
+        self.fabric = fabric
+        self.peer_session_id = sigma1.initiator_session_id
+        self.local_session_id = self.owner.manager.sessions.allocate_id()
+        self.resuming = (record, sigma1, new_id)
+        reply = Sigma2Resume(
+            resumption_id=new_id,
+            sigma2_resume_mic=_resume_mic(
+                record.shared_secret, sigma1.initiator_random, new_id, b"Sigma2_Resume", RESUME2_NONCE
+            ),
+            responder_session_id=self.local_session_id,
+            responder_session_params=SessionParameterStruct.ours(self.owner.local_parameters),
+        )
+        exchange.send(SecureChannelOpcode.CASE_SIGMA2_RESUME, reply.encode())
+        return True
+
+    def _finish_resume(self, exchange: Exchange, message: Message) -> None:
+        record, sigma1, new_id = self.resuming  # type: ignore[misc]
+        try:
+            report = StatusReport.decode(message.payload)
+        except Exception:
+            report = None
+        if report is None or not report.is_success:
+            self.owner.manager.sessions.release_id(self.local_session_id)
+            exchange.close("peer refused resumption")
+            return
+        session = SecureSession(
+            local_session_id=self.local_session_id,
+            peer_session_id=self.peer_session_id,
+            keys=_resumption_keys(record.shared_secret, sigma1.initiator_random, record.resumption_id),
+            is_initiator=False,
+            auth_mode=AuthMode.CASE,
+            local_node_id=self.fabric.node_id,  # type: ignore[union-attr]
+            peer_node_id=record.peer_node_id,
+            fabric_index=record.fabric_index,
+            peer_cats=record.peer_cats,
+            peer_parameters=self.peer_parameters,
+            peer_address=message.session.peer_address,
+        )
+        for evicted in self.owner.manager.sessions.add(session):
+            self.owner.manager.drop_session(evicted)
+        self.owner.resumption.put(
+            ResumptionRecord(new_id, record.shared_secret, record.fabric_index, record.peer_node_id, record.peer_cats)
+        )
+        self.owner.resumed += 1
+        exchange.close("CASE resumed")
+        if self.owner.on_established:
+            self.owner.on_established(session)
+
     def on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.STATUS_REPORT:
+            if self.resuming is not None:
+                self._finish_resume(exchange, message)
+                return
             if self.local_session_id:
                 self.owner.manager.sessions.release_id(self.local_session_id)
             exchange.close("peer aborted CASE")
@@ -227,6 +355,9 @@ class _CaseResponderExchange:
         )
         for evicted in self.owner.manager.sessions.add(session):
             self.owner.manager.drop_session(evicted)
+        self.owner.resumption.put(
+            ResumptionRecord(self.resumption_id, self.shared, fabric.fabric_index, identity.node_id, identity.cats)
+        )
         send_status(exchange, GeneralCode.SUCCESS, SecureChannelStatus.SESSION_ESTABLISHMENT_SUCCESS)
         exchange.close("CASE established")
         if self.owner.on_established:
@@ -247,10 +378,14 @@ class CaseInitiator:
         *,
         local_parameters: SessionParameters | None = None,
         on_done: Callable[[SecureSession | None, str], None] | None = None,
+        resume: ResumptionRecord | None = None,
     ) -> None:
         self.manager = manager
         self.fabric = fabric
         self.peer_node_id = peer_node_id
+        self.resume = resume
+        self.resumption: ResumptionRecord | None = None  # what to offer next time
+        self.resumed = False
         self.local_parameters = local_parameters or SessionParameters()
         self.on_done = on_done
         self.result: SecureSession | None = None
@@ -267,7 +402,20 @@ class CaseInitiator:
         exchange = self.manager.new_exchange(session, ProtocolId.SECURE_CHANNEL, self)
         self._local_session_id = self.manager.sessions.allocate_id()
         initiator_random = secrets.token_bytes(32)
+        self._initiator_random = initiator_random
         fabric = self.fabric
+        resume_fields = {}
+        if self.resume is not None:
+            resume_fields = {
+                "resumption_id": self.resume.resumption_id,
+                "initiator_resume_mic": _resume_mic(
+                    self.resume.shared_secret,
+                    initiator_random,
+                    self.resume.resumption_id,
+                    b"Sigma1_Resume",
+                    RESUME1_NONCE,
+                ),
+            }
         sigma1 = Sigma1(
             initiator_random=initiator_random,
             initiator_session_id=self._local_session_id,
@@ -276,6 +424,7 @@ class CaseInitiator:
             ),
             initiator_eph_pub_key=self._own_eph,
             initiator_session_params=SessionParameterStruct.ours(self.local_parameters),
+            **resume_fields,
         )
         self._sigma1 = sigma1.encode()
         self._state = "sigma2"
@@ -304,6 +453,8 @@ class CaseInitiator:
             return
         if self._state == "sigma2" and message.opcode == SecureChannelOpcode.CASE_SIGMA2:
             self._on_sigma2(exchange, message)
+        elif self._state == "sigma2" and message.opcode == SecureChannelOpcode.CASE_SIGMA2_RESUME:
+            self._on_sigma2_resume(exchange, message)
         elif self._state == "status" and message.opcode == SecureChannelOpcode.STATUS_REPORT:
             report = StatusReport.decode(message.payload)
             if not report.is_success:
@@ -311,6 +462,7 @@ class CaseInitiator:
                 return
             for evicted in self.manager.sessions.add(self._session):
                 self.manager.drop_session(evicted)
+            self.resumption = self._next_resumption
             self._finish(exchange, self._session, "")
         else:
             raise CryptoError(f"unexpected opcode 0x{message.opcode:02x}")
@@ -335,6 +487,9 @@ class CaseInitiator:
         if sigma2.responder_session_params is not None:
             self._peer_parameters = sigma2.responder_session_params.to_parameters()
             message.session.peer_parameters = self._peer_parameters
+        self._next_resumption = ResumptionRecord(
+            tbe.resumption_id, shared, fabric.fabric_index, identity.node_id, identity.cats
+        )
         own_tbs = SigmaTbs(
             sender_noc=fabric.noc,
             sender_icac=fabric.icac,
@@ -363,6 +518,44 @@ class CaseInitiator:
         )
         self._state = "status"
         exchange.send(SecureChannelOpcode.CASE_SIGMA3, sigma3_bytes)
+
+    def _on_sigma2_resume(self, exchange: Exchange, message: Message) -> None:
+        if self.resume is None:
+            raise CryptoError("Sigma2_Resume without a resumption request")
+        reply = Sigma2Resume.decode(message.payload)
+        expected = _resume_mic(
+            self.resume.shared_secret, self._initiator_random, reply.resumption_id, b"Sigma2_Resume", RESUME2_NONCE
+        )
+        if expected != reply.sigma2_resume_mic:
+            raise CryptoError("Sigma2_Resume MIC does not verify")
+        if reply.responder_session_params is not None:
+            self._peer_parameters = reply.responder_session_params.to_parameters()
+            message.session.peer_parameters = self._peer_parameters
+        session = SecureSession(
+            local_session_id=self._local_session_id,
+            peer_session_id=reply.responder_session_id,
+            keys=_resumption_keys(self.resume.shared_secret, self._initiator_random, self.resume.resumption_id),
+            is_initiator=True,
+            auth_mode=AuthMode.CASE,
+            local_node_id=self.fabric.node_id,
+            peer_node_id=self.resume.peer_node_id,
+            fabric_index=self.fabric.fabric_index,
+            peer_cats=self.resume.peer_cats,
+            peer_parameters=self._peer_parameters,
+            peer_address=message.session.peer_address,
+        )
+        for evicted in self.manager.sessions.add(session):
+            self.manager.drop_session(evicted)
+        self.resumption = ResumptionRecord(
+            reply.resumption_id,
+            self.resume.shared_secret,
+            self.fabric.fabric_index,
+            self.resume.peer_node_id,
+            self.resume.peer_cats,
+        )
+        self.resumed = True
+        send_status(exchange, GeneralCode.SUCCESS, SecureChannelStatus.SESSION_ESTABLISHMENT_SUCCESS)
+        self._finish(exchange, session, "")
 
     def on_closed(self, exchange: Exchange, reason: str) -> None:
         if self.result is None and self.error is None:

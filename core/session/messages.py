@@ -17,6 +17,7 @@ __all__ = [
     "SessionParameterStruct",
     "Sigma1",
     "Sigma2",
+    "Sigma2Resume",
     "Sigma2Tbe",
     "Sigma3",
     "Sigma3Tbe",
@@ -162,3 +163,13 @@ class Sigma3Tbe(TLVStruct):
     initiator_noc: bytes = tlv_field(1, OctetString(1, 400))
     initiator_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
     signature: bytes = tlv_field(3, OctetString(64, 64))
+
+
+@dataclass(frozen=True)
+class Sigma2Resume(TLVStruct):
+    resumption_id: bytes = tlv_field(1, OctetString(16, 16))
+    sigma2_resume_mic: bytes = tlv_field(2, OctetString(16, 16))
+    responder_session_id: int = tlv_field(3, UInt16)
+    responder_session_params: SessionParameterStruct | None = tlv_field(
+        4, StructOf(SessionParameterStruct), optional=True
+    )

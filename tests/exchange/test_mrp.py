@@ -200,3 +200,13 @@ def test_standalone_ack_after_timeout_when_no_response_is_sent():
     header, offset = MessageHeader.decode(ack.data)
     payload_header, _ = PayloadHeader.decode(sa.open(header, ack.data, offset))
     assert payload_header.opcode == 0x10 and payload_header.ack_counter is not None
+
+
+def test_dropping_a_session_fails_its_exchanges():
+    _net, a, _b, sa, _ = paired(loss=1.0)
+    collector = Collector()
+    a.new_exchange(sa, ECHO_PROTOCOL, collector).send(ECHO_REQUEST, b"x")
+    a.drop_session(sa)
+    assert collector.closed == ["session closed"]
+    assert a.exchanges == [] and a.sessions.get(11) is None
+    assert a.next_deadline() is None

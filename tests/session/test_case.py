@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ota_provider.core.codec.protocols import ProtocolId
@@ -100,3 +102,46 @@ def test_case_survives_loss(authority, seed):
         assert established and established[0].keys == initiator.result.keys
     else:
         assert initiator.error
+
+
+def test_resumption_after_a_full_exchange(authority):
+    node_fabric = authority.join(NODE_ID)
+    client_fabric = authority.join(CLIENT_ID, cats=(0x00020003,))
+    net, _node, client, responder, established = setup([node_fabric])
+    first = CaseInitiator(client, client_fabric, NODE_ID)
+    first.start(NODE)
+    net.run()
+    assert first.result is not None and first.resumption is not None
+    second = CaseInitiator(client, client_fabric, NODE_ID, resume=first.resumption)
+    second.start(NODE)
+    net.run()
+    assert second.error is None and second.resumed
+    assert responder.resumed == 1
+    resumed = established[-1]
+    assert resumed.keys == second.result.keys
+    assert (resumed.peer_node_id, resumed.peer_cats) == (CLIENT_ID, (0x00020003,))
+    assert resumed.keys != established[0].keys
+    # The old resumption id is spent: offering it again falls back to a full exchange.
+    third = CaseInitiator(client, client_fabric, NODE_ID, resume=first.resumption)
+    third.start(NODE)
+    net.run()
+    assert third.error is None and not third.resumed and responder.resumed == 1
+    # Only the newest record per peer is kept: the third exchange's id resumes.
+    fourth = CaseInitiator(client, client_fabric, NODE_ID, resume=third.resumption)
+    fourth.start(NODE)
+    net.run()
+    assert fourth.resumed and responder.resumed == 2
+
+
+def test_resumption_with_a_forged_mic_falls_back_to_full_case(authority):
+    node_fabric, client_fabric = authority.join(NODE_ID), authority.join(CLIENT_ID)
+    net, _node, client, responder, _ = setup([node_fabric])
+    first = CaseInitiator(client, client_fabric, NODE_ID)
+    first.start(NODE)
+    net.run()
+    forged = dataclasses.replace(first.resumption, shared_secret=bytes(32))
+    second = CaseInitiator(client, client_fabric, NODE_ID, resume=forged)
+    second.start(NODE)
+    net.run()
+    assert second.result is not None and not second.resumed
+    assert responder.resumed == 0
