@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,42 @@ def test_case_to_the_wrong_node_id_fails(case_states, case_responder):
     _, port = case_responder
     summary = _run_initiator(port, "--state", case_states["client"], "--peer-node-id", hex(NODE_ID + 1))
     assert "NO_SHARED_TRUST_ROOTS" in summary["error"]
+
+
+@pytest.mark.parametrize("responder", [{"echo_back": 5, "expect": 10}], indirect=True)
+def test_garbage_flood_while_a_session_works(responder):
+    proc, port = responder
+    stop = threading.Event()
+    sent = [0]
+
+    def blast():
+        rng = random.Random(1)
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            while not stop.is_set() and sent[0] < 200_000:
+                kind = rng.randrange(4)
+                if kind == 0:
+                    data = rng.randbytes(rng.randrange(0, 1400))
+                elif kind == 1:  # plausible header, unknown session, junk payload
+                    data = bytes([0, rng.randrange(256), rng.randrange(256), 0]) + rng.randbytes(40)
+                elif kind == 2:  # truncated headers
+                    data = bytes([4, 0, 0, 0]) + rng.randbytes(rng.randrange(0, 11))
+                else:  # unsecured message claiming an absurd extension length
+                    data = bytes.fromhex("00000020") + rng.randbytes(4) + b"\xff\xff" + rng.randbytes(8)
+                sock.sendto(data, ("::1", port))
+                sent[0] += 1
+
+    flood = threading.Thread(target=blast)
+    flood.start()
+    try:
+        summary = _run_initiator(port, "--count", "10", "--expect-back", "5")
+    finally:
+        stop.set()
+        flood.join()
+    assert sent[0] > 1000
+    assert "error" not in summary, summary
+    assert summary["echo_ok"] == 10
+    assert proc.poll() is None  # the node is still running
+    assert proc.stdout.readline().startswith("SESSION ")
+    node = json.loads(proc.stdout.readline())
+    assert node["received"] == [f"from client {i}" for i in range(10)]
+    assert sum(node["drops"].values()) > 1000
