@@ -23,8 +23,10 @@ class ExchangeDriver:
         manager._clock = self._loop.time  # sends made by application code see the real time
 
     @classmethod
-    async def open(cls, manager: ExchangeManager, port: int = 5540, host: str | None = None) -> ExchangeDriver:
-        driver = cls(manager)
+    async def open(
+        cls, manager: ExchangeManager, port: int = 5540, host: str | None = None, **kwargs
+    ) -> ExchangeDriver:
+        driver = cls(manager, **kwargs)
         driver.endpoint = await UdpEndpoint.open(driver.datagram_received, port=port, host=host)
         return driver
 

@@ -14,16 +14,16 @@ import asyncio
 import json
 import random
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver, establish_pase
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.store import FabricStore
-from ota_provider.core.session.case import CaseInitiator, CaseResponder
-from ota_provider.core.session.pase import PaseCredentials, PaseResponder
-from ota_provider.core.session.secure_channel import SecureChannelServer
+from ota_provider.core.node import MatterNode, NodeConfig
+from ota_provider.core.session.case import CaseInitiator
 from ota_provider.core.storage.database import Database
 from ota_provider.core.transport.udp import UdpEndpoint
 
@@ -43,7 +43,7 @@ class RecordingEcho(EchoServer):
 class LossyDriver(ExchangeDriver):
     """Drops a seeded share of incoming and outgoing datagrams, to test MRP across processes."""
 
-    def __init__(self, manager, loss: float, seed: int) -> None:
+    def __init__(self, manager, loss: float = 0.0, seed: int = 1) -> None:
         super().__init__(manager)
         self.loss = loss
         self.rng = random.Random(seed)
@@ -93,19 +93,21 @@ async def echo_many(driver, session, count, label) -> list[bool]:
 
 
 async def responder(args) -> None:
-    manager = ExchangeManager(rng=random.Random(args.seed))
+    state = args.state or tempfile.mkdtemp(prefix="udp-peer-")
+    node = MatterNode(NodeConfig(storage=Path(state), passcode=PASSCODE, discriminator=3840, port=0, host="::1"))
+    node.manager._rng = random.Random(args.seed)
     echo = RecordingEcho()
     sessions = []
-    driver = await open_driver(manager, args.loss, args.seed)
-    credentials = PaseCredentials.from_passcode(PASSCODE, b"SPAKE2P Key Salt", 1000)
-    pase = PaseResponder(manager, lambda: credentials, on_established=sessions.append)
-    case = None
-    if args.state:
-        fabrics = FabricStore(Database.in_directory(args.state)).load()
-        case = CaseResponder(manager, lambda: fabrics, on_established=sessions.append)
-    manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=pase, case=case))
-    manager.register(ECHO_PROTOCOL, echo)
-    print(f"PORT {driver.endpoint.port}", flush=True)
+    node.session_listeners.append(sessions.append)
+    node.register(ECHO_PROTOCOL, echo)
+
+    class ConfiguredLossyDriver(LossyDriver):
+        def __init__(self, manager) -> None:
+            super().__init__(manager, args.loss, args.seed)
+
+    await node.start(ConfiguredLossyDriver if args.loss else ExchangeDriver)
+    driver = node.driver
+    print(f"PORT {node.port}", flush=True)
     served = 0
     while True:
         await asyncio.sleep(0.05)
@@ -121,8 +123,8 @@ async def responder(args) -> None:
                 summary = {
                     "echo_back_ok": sum(results),
                     "received": [p.decode() for p in echo.payloads],
-                    "drops": dict(manager.drops),
-                    "dropped_by_loss": driver.dropped,
+                    "drops": dict(node.manager.drops),
+                    "dropped_by_loss": getattr(driver, "dropped", 0),
                 }
                 print(json.dumps(summary), flush=True)
 
