@@ -1,0 +1,1 @@
+"""The Interaction Model: messages, the data model, the server and a client."""

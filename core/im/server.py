@@ -1,0 +1,395 @@
+"""The Interaction Model server: Read (chunked), Write (list operations, chunked), Invoke,
+Timed interactions (Core spec 8.x), with access control on every path.
+
+Every request gets an answer: data or a status for each path, or a StatusResponse for a
+malformed message; a command never receives an empty response (an SDK controller waits
+forever on one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..codec import tlv
+from ..codec.im_status import ImStatus
+from ..codec.protocols import ImOpcode, ProtocolId
+from ..codec.tlv import TLVError
+from ..exchange.manager import Exchange, Message
+from ..fabric.acl import AccessControl, Privilege, SubjectDescriptor
+from ..session.secure import AuthMode, SecureSession
+from .messages import (
+    AttributeData,
+    AttributePath,
+    AttributeStatus,
+    CommandData,
+    CommandPath,
+    CommandStatus,
+    ImDecodeError,
+    InvokeRequest,
+    InvokeResponse,
+    ReadRequest,
+    ReportData,
+    StatusIB,
+    StatusResponse,
+    TimedRequest,
+    WriteRequest,
+    WriteResponse,
+)
+from .model import AttributeSpec, DataModel, ImError, RequestContext
+
+__all__ = ["REPORT_BUDGET", "InteractionServer", "NoResponse"]
+
+log = logging.getLogger(__name__)
+
+REPORT_BUDGET = 1100  # TLV bytes per ReportData, inside a 1280-byte IPv6 datagram with headers and MIC
+FABRIC_INDEX_TAG = 0xFE
+
+
+class NoResponse(Exception):
+    """Raised by a command handler that deliberately sends nothing (only the MRP ack goes out)."""
+
+
+def subject_of(session: SecureSession) -> SubjectDescriptor:
+    subject = session.peer_node_id if session.auth_mode == AuthMode.CASE else 0
+    return SubjectDescriptor(session.fabric_index, session.auth_mode, subject, session.peer_cats)
+
+
+def _status_response(exchange: Exchange, status: ImStatus) -> None:
+    exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(status).encode())
+
+
+@dataclass
+class _Interaction:
+    """Per-exchange state: pending report chunks, a timed window, the write's cached ACL answers."""
+
+    server: InteractionServer
+    chunks: list[list[tlv.Structure]] = field(default_factory=list)
+    timed_deadline: float | None = None
+    acl_cache: dict[tuple, bool] = field(default_factory=dict)
+
+    def on_message(self, exchange: Exchange, message: Message) -> None:
+        self.server._continue(self, exchange, message)
+
+    def on_closed(self, exchange: Exchange, reason: str) -> None:
+        pass
+
+
+class InteractionServer:
+    def __init__(
+        self,
+        model: DataModel,
+        acl: AccessControl,
+        *,
+        clock: Callable[[], float] | None = None,
+        report_budget: int = REPORT_BUDGET,
+    ) -> None:
+        self.model = model
+        self.acl = acl
+        self.report_budget = report_budget
+        self._clock = clock
+        self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0}
+
+    def _now(self, exchange: Exchange) -> float:
+        return self._clock() if self._clock else exchange.manager.now
+
+    # ------------------------------------------------------------------ entry points
+
+    def on_unsolicited(self, exchange: Exchange, message: Message) -> _Interaction | None:
+        if not isinstance(message.session, SecureSession):
+            self.requests["refused"] += 1
+            return None  # IM over an unsecured session is dropped
+        interaction = _Interaction(self)
+        self._continue(interaction, exchange, message)
+        return None if exchange.closing else interaction
+
+    def _continue(self, interaction: _Interaction, exchange: Exchange, message: Message) -> None:
+        session = message.session
+        assert isinstance(session, SecureSession)
+        ctx = RequestContext(session, subject_of(session), exchange=exchange)
+        try:
+            opcode = message.opcode
+            if opcode == ImOpcode.STATUS_RESPONSE and interaction.chunks:
+                self._send_next_chunk(interaction, exchange, StatusResponse.decode(message.payload))
+            elif opcode == ImOpcode.READ_REQUEST:
+                self._read(interaction, exchange, ctx, ReadRequest.decode(message.payload))
+            elif opcode == ImOpcode.TIMED_REQUEST:
+                request = TimedRequest.decode(message.payload)
+                self.requests["timed"] += 1
+                interaction.timed_deadline = self._now(exchange) + request.timeout_ms / 1000
+                _status_response(exchange, ImStatus.SUCCESS)
+            elif opcode in (ImOpcode.INVOKE_REQUEST, ImOpcode.WRITE_REQUEST):
+                self._timed_gate(interaction, exchange, ctx, message)
+            elif opcode == ImOpcode.SUBSCRIBE_REQUEST:
+                # Subscriptions are not offered yet: refuse them cleanly rather than pretend.
+                _status_response(exchange, ImStatus.RESOURCE_EXHAUSTED)
+                exchange.close("subscription refused")
+            elif opcode == ImOpcode.STATUS_RESPONSE:
+                exchange.close("status received")
+            else:
+                _status_response(exchange, ImStatus.INVALID_ACTION)
+                exchange.close("unexpected IM message")
+        except TLVError as exc:
+            log.info("malformed IM message (opcode 0x%02x): %s", message.opcode, exc)
+            _status_response(exchange, ImStatus.INVALID_ACTION)
+            exchange.close("malformed IM message")
+
+    def _timed_gate(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, message: Message) -> None:
+        is_invoke = message.opcode == ImOpcode.INVOKE_REQUEST
+        request = InvokeRequest.decode(message.payload) if is_invoke else WriteRequest.decode(message.payload)
+        deadline, interaction.timed_deadline = interaction.timed_deadline, None
+        if request.timed_request != (deadline is not None):
+            _status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
+            exchange.close("timed request mismatch")
+            return
+        if deadline is not None and self._now(exchange) > deadline:
+            _status_response(exchange, ImStatus.TIMEOUT)
+            exchange.close("timed request expired")
+            return
+        ctx.timed = deadline is not None
+        if is_invoke:
+            self._invoke(exchange, ctx, request)  # type: ignore[arg-type]
+        else:
+            self._write(interaction, exchange, ctx, request)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ access
+
+    def _allowed(
+        self, ctx: RequestContext, endpoint: int, cluster: int, privilege: Privilege, cache: dict | None = None
+    ) -> bool:
+        key = (endpoint, cluster, privilege)
+        if cache is not None and key in cache:
+            return cache[key]
+        device_types = self.model.endpoints[endpoint].device_type_ids if endpoint in self.model.endpoints else []
+        allowed = self.acl.check(
+            ctx.subject, endpoint=endpoint, cluster=cluster, privilege=privilege, device_types=device_types
+        )
+        if cache is not None:
+            cache[key] = allowed
+        return allowed
+
+    # ------------------------------------------------------------------ read
+
+    def _read(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, request: ReadRequest) -> None:
+        self.requests["read"] += 1
+        ctx.is_fabric_filtered = request.is_fabric_filtered
+        versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
+        reports: list[tlv.Structure] = []
+        for path in request.attribute_requests:
+            reports.extend(self._read_path(ctx, path, versions))
+        interaction.chunks = self._chunk(reports)
+        self._send_next_chunk(interaction, exchange, None)
+
+    def _read_path(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
+        if not path.is_wildcard:
+            yield from self._read_concrete(ctx, path, versions)
+            return
+        for endpoint, cluster in self.model.clusters():
+            if path.endpoint is not None and endpoint.id != path.endpoint:
+                continue
+            if path.cluster is not None and cluster.id != path.cluster:
+                continue
+            if versions.get((endpoint.id, cluster.id)) == cluster.data_version:
+                continue
+            for attribute_id in cluster.attribute_ids():
+                if path.attribute is not None and attribute_id != path.attribute:
+                    continue
+                spec = cluster.attribute_spec(attribute_id)
+                if spec is None or not self._allowed(ctx, endpoint.id, cluster.id, spec.read_privilege):
+                    continue
+                concrete = AttributePath(endpoint.id, cluster.id, attribute_id)
+                try:
+                    value = self._value(ctx, spec)
+                except ImError:
+                    continue  # wildcard expansion leaves out what cannot be read
+                yield from self._data_reports(concrete, value, cluster.data_version)
+
+    def _read_concrete(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
+        concrete = AttributePath(path.endpoint, path.cluster, path.attribute)
+        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
+        if endpoint is None:
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ENDPOINT)))
+            return
+        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
+        if cluster is None:
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_CLUSTER)))
+            return
+        spec = cluster.attribute_spec(path.attribute)  # type: ignore[arg-type]
+        if spec is None:
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)))
+            return
+        if not self._allowed(ctx, endpoint.id, cluster.id, spec.read_privilege):
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ACCESS)))
+            return
+        if versions.get((endpoint.id, cluster.id)) == cluster.data_version:
+            return
+        try:
+            value = self._value(ctx, spec)
+        except ImError as exc:
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(exc.status, exc.cluster_status)))
+            return
+        yield from self._data_reports(concrete, value, cluster.data_version)
+
+    def _value(self, ctx: RequestContext, spec: AttributeSpec) -> Any:
+        value = spec.read(ctx)
+        if spec.fabric_scoped and ctx.is_fabric_filtered and isinstance(value, tlv.Array):
+            value = tlv.Array(
+                v for v in value if isinstance(v, tlv.Structure) and v.get(FABRIC_INDEX_TAG) == ctx.fabric_index
+            )
+        return value
+
+    def _data_reports(self, path: AttributePath, value: Any, version: int) -> Iterable[tlv.Structure]:
+        report = ReportData.data_report(AttributeData(path, value, version))
+        if not isinstance(value, tlv.Array) or len(tlv.encode(report)) <= self.report_budget:
+            yield report
+            return
+        # Too big for one message: replace with an empty list, then append item by item.
+        yield ReportData.data_report(AttributeData(path, tlv.Array(), version))
+        append = AttributePath(path.endpoint, path.cluster, path.attribute, list_index_present=True)
+        for item in value:
+            yield ReportData.data_report(AttributeData(append, item, version))
+
+    def _chunk(self, reports: list[tlv.Structure]) -> list[list[tlv.Structure]]:
+        chunks: list[list[tlv.Structure]] = [[]]
+        size = 0
+        for report in reports:
+            length = len(tlv.encode(report))
+            if chunks[-1] and size + length > self.report_budget:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(report)
+            size += length
+        return chunks
+
+    def _send_next_chunk(self, interaction: _Interaction, exchange: Exchange, ack: StatusResponse | None) -> None:
+        if ack is not None and ack.status != ImStatus.SUCCESS:
+            interaction.chunks = []
+            exchange.close("client stopped the report")
+            return
+        chunk = interaction.chunks.pop(0)
+        more = bool(interaction.chunks)
+        exchange.send(ImOpcode.REPORT_DATA, ReportData(chunk, more_chunked=more, suppress_response=not more).encode())
+        if not more:
+            exchange.close("read done")
+
+    # ------------------------------------------------------------------ invoke
+
+    def _invoke(self, exchange: Exchange, ctx: RequestContext, request: InvokeRequest) -> None:
+        self.requests["invoke"] += 1
+        if not request.invoke_requests or any(c.path.endpoint is None for c in request.invoke_requests):
+            _status_response(exchange, ImStatus.INVALID_ACTION)
+            exchange.close("wildcard or empty invoke")
+            return
+        if len(request.invoke_requests) > 1 and len({c.ref for c in request.invoke_requests}) != len(
+            request.invoke_requests
+        ):
+            _status_response(exchange, ImStatus.INVALID_ACTION)
+            exchange.close("batched invoke without distinct command refs")
+            return
+        response = InvokeResponse()
+        silent = 0
+        for command in request.invoke_requests:
+            try:
+                result = self._invoke_one(ctx, command)
+            except NoResponse:
+                silent += 1
+                continue
+            response.responses.append(result)
+        if silent == len(request.invoke_requests):
+            exchange.close("no response, deliberately")  # only the MRP acknowledgement goes out
+            return
+        exchange.send(ImOpcode.INVOKE_RESPONSE, response.encode())
+        exchange.close("invoke done")
+
+    def _invoke_one(self, ctx: RequestContext, command: CommandData) -> CommandData | CommandStatus:
+        path = command.path
+
+        def status(code: ImStatus, cluster_status: int | None = None) -> CommandStatus:
+            return CommandStatus(path, StatusIB(code, cluster_status), command.ref)
+
+        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
+        if endpoint is None:
+            return status(ImStatus.UNSUPPORTED_ENDPOINT)
+        cluster = endpoint.clusters.get(path.cluster)
+        if cluster is None:
+            return status(ImStatus.UNSUPPORTED_CLUSTER)
+        spec = cluster.command_spec(path.command)
+        if spec is None:
+            return status(ImStatus.UNSUPPORTED_COMMAND)
+        if not self._allowed(ctx, endpoint.id, cluster.id, spec.privilege):
+            return status(ImStatus.UNSUPPORTED_ACCESS)
+        if spec.timed and not ctx.timed:
+            return status(ImStatus.NEEDS_TIMED_INTERACTION)
+        if spec.fabric_scoped and ctx.fabric_index == 0:
+            return status(ImStatus.UNSUPPORTED_ACCESS)
+        try:
+            result = spec.handler(ctx, command.fields)
+        except ImError as exc:
+            return status(exc.status, exc.cluster_status)
+        except TLVError as exc:
+            log.info("invalid fields for %s: %s", path, exc)
+            return status(ImStatus.INVALID_COMMAND)
+        if result is None:
+            return status(ImStatus.SUCCESS)
+        response_id, fields = result
+        return CommandData(CommandPath(path.endpoint, path.cluster, response_id), fields, command.ref)
+
+    # ------------------------------------------------------------------ write
+
+    def _write(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, request: WriteRequest) -> None:
+        self.requests["write"] += 1
+        response = WriteResponse()
+        for data in request.write_requests:
+            response.statuses.append(
+                AttributeStatus(self._concrete(data.path), self._write_one(ctx, data, interaction.acl_cache))
+            )
+        if request.suppress_response and not request.more_chunked:
+            exchange.close("write done, response suppressed")
+            return
+        exchange.send(ImOpcode.WRITE_RESPONSE, response.encode())
+        if not request.more_chunked:
+            exchange.close("write done")
+
+    @staticmethod
+    def _concrete(path: AttributePath) -> AttributePath:
+        return AttributePath(path.endpoint, path.cluster, path.attribute)
+
+    def _write_one(self, ctx: RequestContext, data: AttributeData, cache: dict) -> StatusIB:
+        path = data.path
+        if path.is_wildcard:
+            return StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)
+        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
+        if endpoint is None:
+            return StatusIB(ImStatus.UNSUPPORTED_ENDPOINT)
+        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
+        if cluster is None:
+            return StatusIB(ImStatus.UNSUPPORTED_CLUSTER)
+        spec = cluster.attribute_spec(path.attribute)  # type: ignore[arg-type]
+        if spec is None:
+            return StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)
+        # The privilege check is cached for the whole write, so a chunked ACL write is judged
+        # against the ACL as it was when the write began.
+        if not self._allowed(ctx, endpoint.id, cluster.id, spec.write_privilege, cache):
+            return StatusIB(ImStatus.UNSUPPORTED_ACCESS)
+        if spec.write is None:
+            return StatusIB(ImStatus.UNSUPPORTED_WRITE)
+        if spec.timed_write and not ctx.timed:
+            return StatusIB(ImStatus.NEEDS_TIMED_INTERACTION)
+        if data.data_version is not None and data.data_version != cluster.data_version:
+            return StatusIB(ImStatus.DATA_VERSION_MISMATCH)
+        appending = path.list_index_present and path.list_index is None
+        if path.list_index_present and not appending:
+            return StatusIB(ImStatus.INVALID_ACTION)  # writing one list item by index is not allowed
+        try:
+            spec.write(ctx, (data.data, appending) if spec.is_list else data.data)
+        except ImError as exc:
+            return StatusIB(exc.status, exc.cluster_status)
+        except (TLVError, ImDecodeError):
+            return StatusIB(ImStatus.CONSTRAINT_ERROR)
+        cluster.changed()
+        return StatusIB(ImStatus.SUCCESS)
+
+
+PROTOCOL_ID = ProtocolId.INTERACTION_MODEL
