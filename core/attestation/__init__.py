@@ -1,0 +1,1 @@
+"""Device attestation credentials (DAC, PAI, Certification Declaration)."""

@@ -1,0 +1,1 @@
+"""Public Matter test attestation credentials; see README.md."""
