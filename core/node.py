@@ -6,26 +6,36 @@ The node runs on the caller's asyncio loop; the engine gives it a loop of its ow
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from .attestation.credentials import DeviceCredentials
+from .clusters.root import build_root_data_model
+from .clusters.services import NodeInfo
 from .codec.protocols import ProtocolId
 from .exchange.driver import ExchangeDriver
 from .exchange.manager import ExchangeManager, ProtocolHandler
+from .fabric.acl import AccessControlEntry
+from .fabric.acl_store import AclStore
+from .fabric.failsafe import FailSafe
 from .fabric.store import FabricStore
 from .fabric.table import Fabric
+from .im.server import InteractionServer
 from .session.case import CaseResponder
 from .session.pase import PaseCredentials, PaseResponder
-from .session.secure import SecureSession, SessionParameters
+from .session.secure import AuthMode, SecureSession, SessionParameters
 from .session.secure_channel import SecureChannelServer
 from .storage.counters import PersistentCounter
 from .storage.database import Database
 
 __all__ = ["CommissioningWindow", "MatterNode", "NodeConfig"]
+
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +52,15 @@ class NodeConfig:
     host: str | None = None
     vendor_id: int = 0xFFF1
     product_id: int = 0x8000
+    allow_ota_from_fabric: bool = False
 
 
 @dataclass
 class CommissioningWindow:
     credentials: PaseCredentials
     deadline: float
+    discriminator: int = 0
+    opener: tuple[int, int] | None = None  # (fabric index, vendor id) for an enhanced window
 
     @property
     def seconds_left(self) -> float:
@@ -62,6 +75,13 @@ class MatterNode:
         self.fabrics = self.fabric_store.load()
         self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"))
         self.parameters = parameters or SessionParameters()
+        self.info = NodeInfo(vendor_id=config.vendor_id, product_id=config.product_id)
+        self.allow_ota_from_fabric = config.allow_ota_from_fabric
+        self.acl_store = AclStore(self.db)
+        self.acl = self.acl_store.load()
+        self.credentials = self._load_attestation()
+        self.failsafe = FailSafe(self, self._roll_back)
+        self.fabric_listeners: list[Callable[[], None]] = []
         self.window: CommissioningWindow | None = None
         self.session_listeners: list[Callable[[SecureSession], None]] = []
         self._credentials = self._load_credentials()
@@ -75,6 +95,9 @@ class MatterNode:
             self.manager, lambda: list(self.fabrics), local_parameters=self.parameters, on_established=self._on_session
         )
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
+        self.model = build_root_data_model(self)
+        self.im = InteractionServer(self.model, self.acl)
+        self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.driver: ExchangeDriver | None = None
 
     def _load_credentials(self) -> PaseCredentials:
@@ -83,6 +106,22 @@ class MatterNode:
             salt = secrets.token_bytes(32)
             self.db.set_setting("pase/salt", salt)
         return PaseCredentials.from_passcode(self.config.passcode, salt, PBKDF_ITERATIONS)
+
+    def _load_attestation(self) -> DeviceCredentials:
+        stored = {name: self.db.get_setting(f"attestation/{name}") for name in ("dac", "pai", "dac_key", "cd")}
+        if all(stored.values()):
+            credentials = DeviceCredentials.from_storage(stored)  # type: ignore[arg-type]
+            if (credentials.vendor_id, credentials.product_id) == (self.config.vendor_id, self.config.product_id):
+                return credentials
+        credentials = DeviceCredentials.generate(self.config.vendor_id, self.config.product_id)
+        with self.db.transaction() as cursor:
+            for name, value in credentials.to_storage().items():
+                cursor.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (f"attestation/{name}", value),
+                )
+        return credentials
 
     def _window_credentials(self) -> PaseCredentials | None:
         if self.window is not None and self.window.seconds_left <= 0:
@@ -96,24 +135,97 @@ class MatterNode:
 
     # ------------------------------------------------------------------ commissioning
 
-    def open_commissioning_window(self, seconds: float = DEFAULT_WINDOW_SECONDS) -> CommissioningWindow:
+    def open_commissioning_window(
+        self,
+        seconds: float = DEFAULT_WINDOW_SECONDS,
+        credentials: PaseCredentials | None = None,
+        discriminator: int | None = None,
+        opener: tuple[int, int] | None = None,
+    ) -> CommissioningWindow:
         self.pase.failed_attempts = 0
-        self.window = CommissioningWindow(self._credentials, time.monotonic() + seconds)
+        self.window = CommissioningWindow(
+            credentials or self._credentials,
+            time.monotonic() + seconds,
+            self.config.discriminator if discriminator is None else discriminator,
+            opener,
+        )
+        self._fabrics_changed()
         return self.window
 
     def close_commissioning_window(self) -> None:
         self.window = None
+        self._fabrics_changed()
+
+    @property
+    def window_status(self) -> int:
+        window = self.window if self._window_credentials() is not None else None
+        if window is None:
+            return 0
+        return 1 if window.opener is not None else 2
+
+    @property
+    def window_opener(self) -> tuple[int, int] | None:
+        return self.window.opener if self.window else None
+
+    def commissioning_complete(self, fabric_index: int) -> None:
+        """CommissioningComplete: the window closes and PASE sessions end."""
+        self.close_commissioning_window()
+        for session in list(self.manager.sessions):
+            if session.auth_mode == AuthMode.PASE:
+                self.call_soon(lambda s=session: self.manager.drop_session(s))
+
+    def _roll_back(self, failsafe: FailSafe) -> None:
+        if failsafe.added_fabric is not None:
+            self.remove_fabric(failsafe.added_fabric)
+        if failsafe.updated_fabric is not None:
+            self.fabric_store.save(failsafe.updated_fabric)
+        self.db.set_setting("commissioning/breadcrumb", bytes(8))
+        for session in list(self.manager.sessions):
+            if session.auth_mode == AuthMode.PASE:
+                self.manager.drop_session(session)
+
+    # ------------------------------------------------------------------ NodeServices
+
+    def get_setting(self, key: str) -> bytes | None:
+        return self.db.get_setting(key)
+
+    def set_setting(self, key: str, value: bytes) -> None:
+        self.db.set_setting(key, value)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
+        return asyncio.get_running_loop().call_later(delay, self._run_and_flush, callback)
+
+    def call_soon(self, callback: Callable[[], None]) -> Any:
+        return asyncio.get_running_loop().call_soon(self._run_and_flush, callback)
+
+    def _run_and_flush(self, callback: Callable[[], None]) -> None:
+        callback()
+        if self.driver is not None:
+            self.driver.flush()
+
+    def replace_acl(self, fabric_index: int, entries: list[AccessControlEntry]) -> None:
+        self.acl_store.replace_fabric(fabric_index, entries)
 
     # ------------------------------------------------------------------ fabrics
 
     def add_fabric(self, fabric: Fabric) -> None:
+        self.save_fabric(fabric)
+
+    def save_fabric(self, fabric: Fabric) -> None:
         self.fabric_store.save(fabric)
+        self._fabrics_changed()
 
     def remove_fabric(self, fabric_index: int) -> None:
         self.fabric_store.remove(fabric_index)
+        self.acl_store.remove_fabric(fabric_index)
         self.case.resumption.remove_fabric(fabric_index)
         for session in self.manager.sessions.remove_fabric(fabric_index):
             self.manager.drop_session(session)
+        self._fabrics_changed()
+
+    def _fabrics_changed(self) -> None:
+        for listener in self.fabric_listeners:
+            listener()
 
     # ------------------------------------------------------------------ running
 

@@ -45,6 +45,15 @@ MIGRATIONS: tuple[str, ...] = (
         value INTEGER NOT NULL
     );
     """,
+    # 2: access control entries, in list order per fabric
+    """
+    CREATE TABLE acl (
+        fabric_index INTEGER NOT NULL,
+        position     INTEGER NOT NULL,
+        entry        BLOB NOT NULL,
+        PRIMARY KEY (fabric_index, position)
+    );
+    """,
 )
 
 
