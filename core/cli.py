@@ -9,8 +9,12 @@ an error here instead of a silent 0. A bad value is one line on stderr and exit 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -29,9 +33,11 @@ from .config import (
     DEFAULT_VENDOR_ID,
     ProviderConfig,
 )
+from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
+from .storage.database import StorageError
 
 PROG = "ota-provider"
 EXIT_USAGE = 2
@@ -61,10 +67,6 @@ _NOT_WIRED = {
     "ignore_query_image": "-x",
     "ignore_apply_update": "-y",
     "poll_interval_ms": "-P",
-    "port": "--secured-device-port",
-    "storage": "--storage",
-    "kvs": "--KVS",
-    "allow_ota_from_fabric": "--allow-ota-from-fabric",
 }
 
 _OCTAL = re.compile(r"0[0-7]+")
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
+    front.add_argument(
+        "--check", action="store_true", help="check the configuration and images, print the setup codes, and exit"
+    )
     return parser
 
 
@@ -307,44 +312,116 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
         product_id=config.product_id,
         discovery=DiscoveryCapability.ON_NETWORK,
     )
-    unwired = _changed_unwired_flags(config)
-    notice = (
-        "This version checks the configuration and the images; the Matter node (commissioning, "
-        "QueryImage, BDX) and the dashboard are not built yet, so nothing is served."
-    )
-    if config.json_lines:
-        records = [
-            {
-                "event": "ImagesLoaded",
-                "source": str(catalog.source),
-                "entries": [_entry_json(e) for e in catalog.entries],
-            },
-            {
-                "event": "Onboarding",
-                "qrCode": onboarding.qr_code(),
-                "manualCode": onboarding.manual_code(),
-                "discriminator": config.discriminator,
-            },
-            {"event": "Notice", "message": notice, "flagsNotInEffect": unwired},
-        ]
-        for record in records:
-            print(json.dumps(record), file=out)
+    emit = _Printer(out, config.json_lines)
+    emit.startup(catalog, onboarding, config, _changed_unwired_flags(config))
+    if config.check:
         return 0
-    lines = _catalog_lines(catalog)
-    lines += [
-        "",
-        f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
-        f"  QR payload:  {onboarding.qr_code()}",
-        f"  Manual code: {SetupPayload.format_manual_code(onboarding.manual_code())}",
-        "",
-        *textwrap.wrap(notice, width=88),
-    ]
-    if unwired:
-        lines.append(f"Accepted but not in effect yet: {' '.join(unwired)}")
-    print("\n".join(lines), file=out)
-    if out.isatty():
-        # Half-block rendering keeps the code square and small enough for a phone to scan.
-        segno.make(onboarding.qr_code(), error="m").terminal(out=out, compact=True, border=2)
+    try:
+        return asyncio.run(_serve(config, emit))
+    except StorageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+NOTICE = (
+    "The Matter node is up: it can be commissioned and read. Serving OTA images (QueryImage, "
+    "ApplyUpdate, BDX) and the dashboard come next; until then an OTA requestor gets UNSUPPORTED_COMMAND."
+)
+
+
+class _Printer:
+    """Events as human lines or JSON lines (the dashboard will show the same events)."""
+
+    def __init__(self, out, json_lines: bool) -> None:
+        self.out = out
+        self.json_lines = json_lines
+
+    def event(self, name: str, text: str, **fields: object) -> None:
+        if self.json_lines:
+            print(json.dumps({"event": name, **fields}), file=self.out, flush=True)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def startup(self, catalog, onboarding: SetupPayload, config: ProviderConfig, unwired: list[str]) -> None:
+        if self.json_lines:
+            self.event(
+                "ImagesLoaded", "", source=str(catalog.source), entries=[_entry_json(e) for e in catalog.entries]
+            )
+            self.event("Onboarding", "", qrCode=onboarding.qr_code(), manualCode=onboarding.manual_code(),
+                       discriminator=config.discriminator)  # fmt: skip
+            self.event("Notice", "", message=NOTICE, flagsNotInEffect=unwired)
+            return
+        lines = _catalog_lines(catalog)
+        lines += [
+            "",
+            f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
+            f"  QR payload:  {onboarding.qr_code()}",
+            f"  Manual code: {SetupPayload.format_manual_code(onboarding.manual_code())}",
+            "",
+            *textwrap.wrap(NOTICE, width=88),
+        ]
+        if unwired:
+            lines.append(f"Accepted but not in effect yet: {' '.join(unwired)}")
+        print("\n".join(lines), file=self.out)
+        if self.out.isatty():
+            # Half-block rendering keeps the code square and small enough for a phone to scan.
+            segno.make(onboarding.qr_code(), error="m").terminal(out=self.out, compact=True, border=2)
+
+
+def default_storage() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ota-provider"
+
+
+async def _serve(config: ProviderConfig, emit: _Printer) -> int:
+    storage, database = config.storage or default_storage(), None
+    if config.kvs is not None:
+        storage, database = config.kvs.parent, config.kvs.name
+    node = MatterNode(
+        NodeConfig(
+            storage=storage,
+            passcode=config.passcode,
+            discriminator=config.discriminator,
+            port=config.port,
+            vendor_id=config.vendor_id,
+            product_id=config.product_id,
+            allow_ota_from_fabric=config.allow_ota_from_fabric,
+            database_name=database,
+            dnssd=True,
+        )
+    )
+    node.session_listeners.append(
+        lambda s: emit.event(
+            "SessionEstablished",
+            f"session established: {s.auth_mode.name} with node 0x{s.peer_node_id:016X} (fabric {s.fabric_index})",
+            auth=s.auth_mode.name, peerNodeId=s.peer_node_id, fabricIndex=s.fabric_index,
+        )
+    )  # fmt: skip
+    node.fabric_listeners.append(
+        lambda: emit.event(
+            "Fabrics",
+            "fabrics: " + (", ".join(f"#{f.fabric_index} node 0x{f.node_id:016X}" for f in node.fabrics) or "none")
+            + (" (commissioning window open)" if node.window else ""),
+            fabrics=[{"index": f.fabric_index, "nodeId": f.node_id, "fabricId": f.fabric_id} for f in node.fabrics],
+            windowOpen=node.window is not None,
+        )
+    )  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await node.start()
+    emit.event("Listening", f"listening on UDP port {node.port}; state in {storage}", port=node.port,
+               storage=str(storage))  # fmt: skip
+    try:
+        await stop.wait()
+    finally:
+        await node.aclose()
+        emit.event("Stopped", "stopped")
     return 0
 
 

@@ -48,3 +48,4 @@ class ProviderConfig:
     headless: bool = False
     json_lines: bool = False
     demo: bool = False
+    check: bool = False

@@ -7,6 +7,7 @@ The node runs on the caller's asyncio loop; the engine gives it a loop of its ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -19,6 +20,7 @@ from .attestation.credentials import DeviceCredentials
 from .clusters.root import build_root_data_model
 from .clusters.services import NodeInfo
 from .codec.protocols import ProtocolId
+from .dnssd.advertiser import CommissionableService, MatterAdvertiser
 from .exchange.driver import ExchangeDriver
 from .exchange.manager import ExchangeManager, ProtocolHandler
 from .fabric.acl import AccessControlEntry
@@ -53,6 +55,9 @@ class NodeConfig:
     vendor_id: int = 0xFFF1
     product_id: int = 0x8000
     allow_ota_from_fabric: bool = False
+    database_name: str | None = None  # defaults to DATABASE_NAME in the storage directory
+    dnssd: bool = False
+    dnssd_interfaces: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -70,7 +75,11 @@ class CommissioningWindow:
 class MatterNode:
     def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None) -> None:
         self.config = config
-        self.db = Database.in_directory(config.storage)
+        self.db = (
+            Database(config.storage / config.database_name)
+            if config.database_name
+            else Database.in_directory(config.storage)
+        )
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
         self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"))
@@ -99,6 +108,9 @@ class MatterNode:
         self.im = InteractionServer(self.model, self.acl)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.driver: ExchangeDriver | None = None
+        self.advertiser: MatterAdvertiser | None = None
+        self._window_timer: Any = None
+        self._dnssd_task: asyncio.Task | None = None
 
     def _load_credentials(self) -> PaseCredentials:
         salt = self.db.get_setting("pase/salt")
@@ -149,10 +161,17 @@ class MatterNode:
             self.config.discriminator if discriminator is None else discriminator,
             opener,
         )
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+        with contextlib.suppress(RuntimeError):  # no running loop: the window just expires lazily
+            self._window_timer = self.call_later(seconds, self.close_commissioning_window)
         self._fabrics_changed()
         return self.window
 
     def close_commissioning_window(self) -> None:
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+            self._window_timer = None
         self.window = None
         self._fabrics_changed()
 
@@ -226,6 +245,23 @@ class MatterNode:
     def _fabrics_changed(self) -> None:
         for listener in self.fabric_listeners:
             listener()
+        if self.advertiser is not None:
+            self._dnssd_task = asyncio.get_running_loop().create_task(self._sync_dnssd())
+
+    async def _sync_dnssd(self) -> None:
+        if self.advertiser is None:
+            return
+        window = self.window
+        service = None
+        if window is not None:
+            service = CommissionableService(
+                window.discriminator, self.config.vendor_id, self.config.product_id, 2 if window.opener else 1
+            )
+        try:
+            await self.advertiser.set_commissionable(service)
+            await self.advertiser.set_fabrics(list(self.fabrics))
+        except Exception:  # advertising must never take the node down; the failure is logged
+            log.exception("DNS-SD update failed")
 
     # ------------------------------------------------------------------ running
 
@@ -234,15 +270,33 @@ class MatterNode:
 
     async def start(self, driver_class: type[ExchangeDriver] = ExchangeDriver) -> None:
         self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host)
+        if self.config.dnssd:
+            interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
+            self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
         if len(self.fabrics) == 0:
             self.open_commissioning_window()
+        else:
+            self._fabrics_changed()
 
     @property
     def port(self) -> int:
         assert self.driver is not None and self.driver.endpoint is not None
         return self.driver.endpoint.port
 
+    async def aclose(self) -> None:
+        """Withdraw the advertisements (goodbye packets), then stop."""
+        if self.advertiser is not None:
+            if self._dnssd_task is not None:
+                with contextlib.suppress(Exception):
+                    await self._dnssd_task
+            await self.advertiser.close()
+            self.advertiser = None
+        self.stop()
+
     def stop(self) -> None:
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+            self._window_timer = None
         if self.driver is not None:
             self.driver.close()
             self.driver = None

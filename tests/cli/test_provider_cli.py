@@ -107,23 +107,23 @@ def test_bad_values_give_one_line_and_exit_2(capsys, argv, message):
 
 def test_demo_uses_the_bundled_samples_and_prints_codes():
     out = io.StringIO()
-    assert run(parse_config(["--demo"]), out) == 0
+    assert run(parse_config(["--demo", "--check"]), out) == 0
     text = out.getvalue()
     assert "sample-fff1-8000-v3.ota" in text
     assert "MT:Y.K90AFN00KA0648G00" in text  # VID 0xFFF1 PID 0x8000, on-network
     assert "3497-011-2332" in text
-    assert "not built yet" in text
+    assert "UNSUPPORTED_COMMAND" in text
 
 
 def test_flags_not_in_effect_are_named():
     out = io.StringIO()
-    run(parse_config(["-f", IMAGE, "-q", "busy", "-P", "10"]), out)
+    run(parse_config(["-f", IMAGE, "-q", "busy", "-P", "10", "--check"]), out)
     assert "Accepted but not in effect yet: -q -P" in out.getvalue()
 
 
 def test_json_lines():
     out = io.StringIO()
-    run(parse_config(["-f", IMAGE, "--json"]), out)
+    run(parse_config(["-f", IMAGE, "--json", "--check"]), out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["event"] for r in records] == ["ImagesLoaded", "Onboarding", "Notice"]
     assert records[0]["entries"][0]["softwareVersion"] == 2
@@ -133,7 +133,7 @@ def test_json_lines():
 def test_broken_image_list_is_one_line_exit_2(tmp_path, capsys):
     bad = tmp_path / "list.json"
     bad.write_text('{"deviceSoftwareVersionModel": [{"otaURL": "missing.ota"}]}')
-    assert main(["-o", str(bad)]) == 2
+    assert main(["-o", str(bad), "--check"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "entry 0 (missing.ota): cannot read" in err
 
@@ -141,7 +141,7 @@ def test_broken_image_list_is_one_line_exit_2(tmp_path, capsys):
 def test_corrupt_image_file_is_one_line_exit_2(tmp_path, capsys):
     image = tmp_path / "bad.ota"
     image.write_bytes(Path(IMAGE).read_bytes()[:-10])
-    assert main(["-f", str(image)]) == 2
+    assert main(["-f", str(image), "--check"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "truncated" in err
 
@@ -155,3 +155,32 @@ def test_console_script_has_no_traceback_on_bad_input(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_serving_starts_the_node_and_stops_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--port", "0", "--storage", str(tmp_path),
+         "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        events = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            events.append(json.loads(line))
+            if events[-1]["event"] == "Listening":
+                break
+        assert [e["event"] for e in events][:3] == ["ImagesLoaded", "Onboarding", "Notice"]
+        assert events[-1]["event"] == "Listening" and events[-1]["port"] > 0
+        assert (tmp_path / "ota-provider.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert '"Stopped"' in out

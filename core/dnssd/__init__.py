@@ -1,0 +1,1 @@
+"""DNS-SD advertising of the commissionable and operational services."""
