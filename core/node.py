@@ -199,9 +199,10 @@ class MatterNode:
         if failsafe.updated_fabric is not None:
             self.fabric_store.save(failsafe.updated_fabric)
         self.db.set_setting("commissioning/breadcrumb", bytes(8))
+        # The PASE session may be carrying the command that disarmed the fail-safe: end it after the reply.
         for session in list(self.manager.sessions):
             if session.auth_mode == AuthMode.PASE:
-                self.manager.drop_session(session)
+                self.call_soon(lambda s=session: self.manager.drop_session(s))
 
     # ------------------------------------------------------------------ NodeServices
 

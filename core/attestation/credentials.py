@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from asn1crypto import cms, core
+from asn1crypto import algos, cms, core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -116,16 +116,18 @@ class CertificationDeclaration:
         content = self.tlv()
         signature = signing_key.sign(content, ec.ECDSA(hashes.SHA256()))
         skid = signing_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        # The SDK's CMS parser expects AlgorithmIdentifiers without parameters, not with NULL.
+        sha256 = algos.DigestAlgorithm({"algorithm": "sha256", "parameters": None})
         signed_data = cms.SignedData(
             {
                 "version": "v3",
-                "digest_algorithms": [{"algorithm": "sha256"}],
+                "digest_algorithms": [sha256],
                 "encap_content_info": {"content_type": "data", "content": core.ParsableOctetString(content)},
                 "signer_infos": [
                     {
                         "version": "v3",
                         "sid": cms.SignerIdentifier(name="subject_key_identifier", value=skid),
-                        "digest_algorithm": {"algorithm": "sha256"},
+                        "digest_algorithm": sha256,
                         "signature_algorithm": {"algorithm": "sha256_ecdsa"},
                         "signature": signature,
                     }

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 
 import ifaddr
-from zeroconf import IPVersion, ServiceInfo
+from zeroconf import InterfaceChoice, IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
 from ..fabric.table import Fabric
@@ -89,7 +89,7 @@ class MatterAdvertiser:
     @property
     def zeroconf(self) -> AsyncZeroconf:
         if self._zc is None:
-            self._zc = AsyncZeroconf(ip_version=IPVersion.All, interfaces=self._interfaces or "all")  # type: ignore[arg-type]
+            self._zc = AsyncZeroconf(ip_version=IPVersion.All, interfaces=self._interfaces or InterfaceChoice.All)
         return self._zc
 
     def _session_txt(self) -> dict[str, str]:

@@ -253,7 +253,11 @@ class ExchangeManager:
             self._exchanges[key] = exchange
             self._note_received(exchange, message)
             self.delivered += 1
-            exchange.delegate = handler.on_unsolicited(exchange, message)
+            try:
+                exchange.delegate = handler.on_unsolicited(exchange, message)
+            except Exception:  # a protocol handler bug must not take the receive path down
+                self._handler_failed(exchange)
+                return
             if exchange.delegate is None and not exchange.closed:
                 exchange.close("handled")
             return
@@ -265,7 +269,16 @@ class ExchangeManager:
         self._note_received(exchange, message)
         self.delivered += 1
         if exchange.delegate is not None:
-            exchange.delegate.on_message(exchange, message)
+            try:
+                exchange.delegate.on_message(exchange, message)
+            except Exception:
+                self._handler_failed(exchange)
+
+    def _handler_failed(self, exchange: Exchange) -> None:
+        log.exception("handler error on exchange %d (protocol 0x%04x)", exchange.exchange_id, exchange.protocol_id)
+        self.drops["handler error"] += 1
+        if not exchange.closing:
+            exchange.close("handler error")
 
     def _note_received(self, exchange: Exchange, message: Message) -> None:
         if message.payload_header.needs_ack:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ota_provider.core.attestation.credentials import (
     PID_OID,
     VID_OID,
+    CertificationDeclaration,
     DeviceCredentials,
     attestation_elements,
     sign_with_challenge,
@@ -70,3 +71,41 @@ def test_storage_round_trip():
     creds = DeviceCredentials.generate(0xFFF1, 0x8000)
     again = DeviceCredentials.from_storage(creds.to_storage())
     assert (again.dac, again.pai, again.vendor_id, again.product_id) == (creds.dac, creds.pai, 0xFFF1, 0x8000)
+
+
+# TestCertificationDeclaration.cpp: sTestCMS_CDContent01 and the head of sTestCMS_SignedMessage01.
+SDK_CD_CONTENT_01 = bytes.fromhex(
+    "152400012501f1ff360205008018250334122c04135a494732303134315a423333303030312d32342405002406002507942624080018"
+)
+
+
+def test_cd_tlv_matches_the_sdk_vector():
+    cd = CertificationDeclaration(0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24",
+                                  version_number=0x2694)  # fmt: skip
+    assert cd.tlv() == SDK_CD_CONTENT_01
+
+
+def test_cms_envelope_has_the_sdk_layout():
+    cd = CertificationDeclaration(0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24",
+                                  version_number=0x2694)  # fmt: skip
+    key_path = Path(__file__).resolve().parents[2] / "core/attestation/test_credentials"
+    cert = x509.load_pem_x509_certificate((key_path / "Chip-Test-CD-Signing-Cert.pem").read_bytes())
+    key = serialization.load_pem_private_key((key_path / "Chip-Test-CD-Signing-Key.pem").read_bytes(), None)
+    envelope = cd.signed(cert, key)
+    # Compare every deterministic part with the SDK's sTestCMS_SignedMessage01 (only the signature differs).
+    signed = cms.ContentInfo.load(envelope)["content"]
+    signer = signed["signer_infos"][0]
+    assert envelope[:2] == bytes.fromhex("3081") and cms.ContentInfo.load(envelope)["content_type"].dotted.endswith(
+        ".7.2"
+    )
+    assert signed["version"].dump() == bytes.fromhex("020103")
+    assert signed["digest_algorithms"].dump() == bytes.fromhex("310d300b0609608648016503040201")
+    assert signed["encap_content_info"].dump() == bytes.fromhex(
+        "304506092a864886f70d010701a0380436" + SDK_CD_CONTENT_01.hex()
+    )
+    assert signer["version"].dump() + signer["sid"].dump() == bytes.fromhex(
+        "020103801462fa823359acfaa9963e1cfa140addf504f37160"
+    )
+    assert signer["digest_algorithm"].dump() == bytes.fromhex("300b0609608648016503040201")
+    assert signer["signature_algorithm"].dump() == bytes.fromhex("300a06082a8648ce3d040302")
+    cert.public_key().verify(signer["signature"].native, SDK_CD_CONTENT_01, ec.ECDSA(hashes.SHA256()))

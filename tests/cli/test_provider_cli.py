@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,9 +160,6 @@ def test_console_script_has_no_traceback_on_bad_input(tmp_path):
 
 
 def test_serving_starts_the_node_and_stops_on_sigterm(tmp_path):
-    import signal
-    import time
-
     proc = subprocess.Popen(
         [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--port", "0", "--storage", str(tmp_path),
          "--json"],

@@ -19,8 +19,7 @@ def answers(zc: AsyncZeroconf, name: str, record_type: int) -> list:
     result = zc.zeroconf.query_handler.async_response([incoming], False)
     if result is None:
         return []
-    records = [*result.ucast, *result.mcast_now, *result.mcast_aggregate, *result.mcast_aggregate_last_second]
-    return records
+    return [*result.ucast, *result.mcast_now, *result.mcast_aggregate, *result.mcast_aggregate_last_second]
 
 
 def test_commissionable_and_subtype_answers():

@@ -1,0 +1,150 @@
+"""Runs under the Matter SDK's Python controller (home-assistant-chip-core), not our venv.
+
+    python sdk_controller.py STORAGE.json STEPS.json
+STEPS is a JSON list of steps run in order; each prints one JSON line with its outcome:
+  {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840}
+  {"do": "commission-code", "node": 1, "code": "MT:..."}
+  {"do": "read-basic", "node": 1}
+  {"do": "read-acl", "node": 1}
+  {"do": "write-acl-add-ota", "node": 1}
+  {"do": "invoke-query-image", "node": 1}
+  {"do": "open-window", "node": 1, "seconds": 300, "passcode": 20202021, "discriminator": 3841}
+Controllers: "controller" names one (node id, fabric id) pair: default {"id": 112233, "fabric": 1}.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+import chip.CertificateAuthority
+import chip.ChipStack
+import chip.clusters as Clusters
+import chip.discovery
+import chip.logging
+import chip.native
+from chip.clusters.Types import NullValue
+from chip.interaction_model import InteractionModelError
+
+LOG_LINES = []
+
+
+class _Collect(logging.Handler):
+    def emit(self, record):
+        LOG_LINES.append(self.format(record))
+
+
+def say(**fields):
+    print(json.dumps(fields, default=str), flush=True)
+
+
+async def main(storage: str, steps: list) -> int:
+    logging.basicConfig(level=logging.INFO, handlers=[_Collect()])
+    chip.native.Init()
+    chip.logging.RedirectToPythonLogging()
+    stack = chip.ChipStack.ChipStack(persistentStoragePath=storage, enableServerInteractions=False)
+    authorities = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
+    authorities.LoadAuthoritiesFromStorage()
+    ca = authorities.activeCaList[0] if authorities.activeCaList else authorities.NewCertificateAuthority()
+    controllers = {}
+
+    def controller(spec):
+        spec = spec or {}
+        key = (spec.get("id", 112233), spec.get("fabric", 1))
+        if key not in controllers:
+            admins = [a for a in ca.adminList if a.fabricId == key[1]]
+            admin = admins[0] if admins else ca.NewFabricAdmin(vendorId=0xFFF1, fabricId=key[1])
+            controllers[key] = admin.NewController(nodeId=key[0], paaTrustStorePath=os.environ["PAA_TRUST_STORE"])
+        return controllers[key]
+
+    failures = 0
+    for step in steps:
+        ctrl = controller(step.get("controller"))
+        node = step.get("node", 1)
+        start = time.monotonic()
+        try:
+            result = await asyncio.wait_for(run_step(ctrl, node, step), step.get("timeout", 60))
+            say(step=step["do"], ok=True, seconds=round(time.monotonic() - start, 3), **(result or {}))
+        except Exception as exc:  # report and go on: the test decides what matters
+            failures += 1
+            status = getattr(exc, "status", None)
+            say(
+                step=step["do"],
+                ok=False,
+                error=f"{type(exc).__name__}: {exc}",
+                status=str(status),
+                trace=traceback.format_exc()[-1500:],
+                log=LOG_LINES[-40:],
+            )
+    os._exit(0)
+
+
+async def run_step(ctrl, node, step):
+    do = step["do"]
+    if do == "commission-discovery":
+        await ctrl.CommissionOnNetwork(
+            node,
+            step["passcode"],
+            filterType=chip.discovery.FilterType.LONG_DISCRIMINATOR,
+            filter=step["discriminator"],
+        )
+        return {}
+    if do == "commission-code":
+        await ctrl.CommissionWithCode(step["code"], node)
+        return {}
+    if do == "read-basic":
+        attrs = Clusters.BasicInformation.Attributes
+        data = await ctrl.ReadAttribute(node, [(0, attrs.VendorID), (0, attrs.ProductID), (0, attrs.SoftwareVersion)])
+        values = data[0][Clusters.BasicInformation]
+        return {
+            "vendorId": values[attrs.VendorID],
+            "productId": values[attrs.ProductID],
+            "softwareVersion": values[attrs.SoftwareVersion],
+        }
+    if do == "read-acl":
+        data = await ctrl.ReadAttribute(node, [(0, Clusters.AccessControl.Attributes.Acl)])
+        entries = data[0][Clusters.AccessControl][Clusters.AccessControl.Attributes.Acl]
+        if not isinstance(entries, list):  # an error status object
+            raise InteractionModelError(getattr(entries, "Reason", entries))
+        return {
+            "acl": [
+                {
+                    "privilege": int(e.privilege),
+                    "authMode": int(e.authMode),
+                    "subjects": e.subjects,
+                    "targets": None if e.targets is NullValue else [t.cluster for t in e.targets],
+                }
+                for e in entries
+            ]
+        }
+    if do == "write-acl-add-ota":
+        acl = Clusters.AccessControl
+        current = (await ctrl.ReadAttribute(node, [(0, acl.Attributes.Acl)]))[0][acl][acl.Attributes.Acl]
+        target = acl.Structs.AccessControlTargetStruct(cluster=0x29, endpoint=NullValue, deviceType=NullValue)
+        added = acl.Structs.AccessControlEntryStruct(
+            privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
+            authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
+            subjects=step.get("subjects", NullValue),
+            targets=[target],
+        )
+        entries = [*current, added]
+        result = await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl(entries))])
+        return {"status": [str(r.Status) for r in result]}
+    if do == "invoke-query-image":
+        command = Clusters.OtaSoftwareUpdateProvider.Commands.QueryImage(
+            vendorID=0xFFF1, productID=0x8000, softwareVersion=1, protocolsSupported=[0]
+        )
+        response = await ctrl.SendCommand(node, 0, command)
+        return {"response": str(response)}
+    if do == "open-window":
+        params = await ctrl.OpenCommissioningWindow(node, step.get("seconds", 300), 1000, step["discriminator"], 1)
+        return {"setupPinCode": params.setupPinCode, "qr": params.setupQRCode, "manual": params.setupManualCode}
+    raise ValueError(f"unknown step {do}")
+
+
+if __name__ == "__main__":
+    with open(sys.argv[2]) as f:
+        sys.exit(asyncio.run(main(sys.argv[1], json.load(f))))
