@@ -8,6 +8,7 @@ STEPS is a JSON list of steps run in order; each prints one JSON line with its o
   {"do": "read-acl", "node": 1}
   {"do": "write-acl-add-ota", "node": 1}
   {"do": "invoke-query-image", "node": 1}
+  {"do": "invoke-time-snapshot", "node": 1}
   {"do": "open-window", "node": 1, "seconds": 300, "passcode": 20202021, "discriminator": 3841}
 Controllers: "controller" names one (node id, fabric id) pair: default {"id": 112233, "fabric": 1}.
 """
@@ -27,7 +28,6 @@ import chip.discovery
 import chip.logging
 import chip.native
 from chip.clusters.Types import NullValue
-from chip.interaction_model import InteractionModelError
 
 LOG_LINES = []
 
@@ -42,6 +42,13 @@ def say(**fields):
 
 
 async def main(storage: str, steps: list) -> int:
+    try:
+        await run_steps(storage, steps)
+    finally:
+        os._exit(0)  # the SDK's threads would keep the process alive
+
+
+async def run_steps(storage: str, steps: list) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[_Collect()])
     chip.native.Init()
     chip.logging.RedirectToPythonLogging()
@@ -107,8 +114,8 @@ async def run_step(ctrl, node, step):
     if do == "read-acl":
         data = await ctrl.ReadAttribute(node, [(0, Clusters.AccessControl.Attributes.Acl)])
         entries = data[0][Clusters.AccessControl][Clusters.AccessControl.Attributes.Acl]
-        if not isinstance(entries, list):  # an error status object
-            raise InteractionModelError(getattr(entries, "Reason", entries))
+        if not isinstance(entries, list):  # an error status object (e.g. UnsupportedAccess 0x7e)
+            raise RuntimeError(f"read failed with status {getattr(entries, 'Reason', entries)}")
         return {
             "acl": [
                 {
@@ -128,7 +135,7 @@ async def run_step(ctrl, node, step):
             privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
             authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
             subjects=step.get("subjects", NullValue),
-            targets=[target],
+            targets=NullValue if step.get("all_targets") else [target],
         )
         entries = [*current, added]
         result = await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl(entries))])
@@ -138,6 +145,9 @@ async def run_step(ctrl, node, step):
             vendorID=0xFFF1, productID=0x8000, softwareVersion=1, protocolsSupported=[0]
         )
         response = await ctrl.SendCommand(node, 0, command)
+        return {"response": str(response)}
+    if do == "invoke-time-snapshot":
+        response = await ctrl.SendCommand(node, 0, Clusters.GeneralDiagnostics.Commands.TimeSnapshot())
         return {"response": str(response)}
     if do == "open-window":
         params = await ctrl.OpenCommissioningWindow(node, step.get("seconds", 300), 1000, step["discriminator"], 1)

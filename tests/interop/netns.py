@@ -1,0 +1,65 @@
+"""Two network namespaces joined by a veth pair, for tests with the SDK controller (INTEROP.md).
+
+The SDK's mDNS ignores loopback, so discovery needs a real interface. Only addresses inside
+these namespaces are used; they are created and removed by the test itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+
+PROVIDER_V6, CONTROLLER_V6 = "fd42:cafe::2", "fd42:cafe::1"
+PROVIDER_V4, CONTROLLER_V4 = "169.254.77.2", "169.254.77.1"
+
+
+def netns_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None or shutil.which("unshare") is None:
+        return "iproute2 (ip) and util-linux (unshare) are needed"
+    return None
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@dataclass
+class NetnsPair:
+    provider: str
+    controller: str
+
+    @classmethod
+    def create(cls) -> NetnsPair:
+        tag = uuid.uuid4().hex[:6]
+        pair = cls(f"ota-p-{tag}", f"ota-c-{tag}")
+        veth_p, veth_c = f"vp{tag}", f"vc{tag}"
+        _ip("netns", "add", pair.provider)
+        _ip("netns", "add", pair.controller)
+        try:
+            _ip("link", "add", veth_p, "type", "veth", "peer", "name", veth_c)
+            _ip("link", "set", veth_p, "netns", pair.provider)
+            _ip("link", "set", veth_c, "netns", pair.controller)
+            for ns, dev, v6, v4 in ((pair.provider, veth_p, PROVIDER_V6, PROVIDER_V4),
+                                    (pair.controller, veth_c, CONTROLLER_V6, CONTROLLER_V4)):  # fmt: skip
+                _ip("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
+                _ip("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
+                _ip("-n", ns, "link", "set", "lo", "up")
+                _ip("-n", ns, "link", "set", dev, "up")
+            time.sleep(2)  # link-local addresses leave "tentative"
+        except BaseException:
+            pair.delete()
+            raise
+        return pair
+
+    def prefix(self, ns: str) -> list[str]:
+        return ["ip", "netns", "exec", ns]
+
+    def delete(self) -> None:
+        for ns in (self.provider, self.controller):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
