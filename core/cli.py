@@ -24,6 +24,7 @@ from typing import NoReturn
 
 import segno
 
+from .attestation.credentials import AttestationError
 from .config import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_MAX_BDX_BLOCK_SIZE,
@@ -236,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
         "fabric, so requestors can query without a hand-written ACL (off by default)",
     )  # fmt: skip
 
+    attestation = parser.add_argument_group(
+        "attestation (default: a DAC and PAI minted under the public test PAA, and a test-signed CD)"
+    )
+    attestation.add_argument("--dac", type=_readable_file, metavar="DER", help="device attestation certificate")
+    attestation.add_argument("--pai", type=_readable_file, metavar="DER", help="product attestation intermediate")
+    attestation.add_argument("--dac-key", type=_readable_file, metavar="FILE", help="the DAC's private key, PEM or DER")
+    attestation.add_argument("--cd", type=_readable_file, metavar="DER", help="certification declaration (CMS)")
+
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
@@ -259,6 +268,9 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("either an OTA file (-f) or an image list file (-o) must be specified")
     if args.storage and args.kvs:
         parser.error("--storage and --KVS cannot be combined")
+    given = [name for name in ("dac", "pai", "dac_key", "cd") if getattr(args, name) is not None]
+    if given and len(given) != 4:
+        parser.error("--dac, --pai, --dac-key and --cd go together")
     if args.json_lines and not args.headless:
         args.headless = True
     if args.demo and not (args.filepath or args.image_list):
@@ -318,7 +330,7 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
         return 0
     try:
         return asyncio.run(_serve(config, emit))
-    except StorageError as exc:
+    except (StorageError, AttestationError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
@@ -391,6 +403,7 @@ async def _serve(config: ProviderConfig, emit: _Printer) -> int:
             allow_ota_from_fabric=config.allow_ota_from_fabric,
             database_name=database,
             dnssd=True,
+            attestation_files=(config.dac, config.pai, config.dac_key, config.cd) if config.dac else None,
         )
     )
     node.session_listeners.append(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .attestation.credentials import DeviceCredentials
+from .attestation.credentials import AttestationError, DeviceCredentials
 from .clusters.root import build_root_data_model
 from .clusters.services import NodeInfo
 from .codec.protocols import ProtocolId
@@ -58,6 +58,7 @@ class NodeConfig:
     database_name: str | None = None  # defaults to DATABASE_NAME in the storage directory
     dnssd: bool = False
     dnssd_interfaces: tuple[str, ...] | None = None
+    attestation_files: tuple[Path, Path, Path, Path] | None = None  # DAC, PAI, DAC key, CD
 
 
 @dataclass
@@ -120,6 +121,14 @@ class MatterNode:
         return PaseCredentials.from_passcode(self.config.passcode, salt, PBKDF_ITERATIONS)
 
     def _load_attestation(self) -> DeviceCredentials:
+        if self.config.attestation_files is not None:
+            credentials = DeviceCredentials.from_files(*self.config.attestation_files)
+            if (credentials.vendor_id, credentials.product_id) != (self.config.vendor_id, self.config.product_id):
+                raise AttestationError(
+                    f"the DAC is for VID 0x{credentials.vendor_id:04X} PID 0x{credentials.product_id:04X}; "
+                    f"start with --vendor-id 0x{credentials.vendor_id:04X} --product-id 0x{credentials.product_id:04X}"
+                )
+            return credentials
         stored = {name: self.db.get_setting(f"attestation/{name}") for name in ("dac", "pai", "dac_key", "cd")}
         if all(stored.values()):
             credentials = DeviceCredentials.from_storage(stored)  # type: ignore[arg-type]

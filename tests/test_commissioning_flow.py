@@ -5,6 +5,7 @@ CommissioningComplete; then ACL enforcement for another node and fail-safe rollb
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import secrets
 
@@ -204,6 +205,39 @@ def test_commissioning_steps_need_the_fail_safe(node_config):
                         command(0x3E, 0x0B, tlv.Structure({0: b"x"}), ref=2)]  # fmt: skip
             result = await call(client, "invoke", pase, commands)
             assert [r.status.status for r in result.invoke.responses] == [ImStatus.FAILSAFE_REQUIRED] * 2
+        finally:
+            driver.close()
+            node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
+    async def scenario():
+        node = MatterNode(dataclasses.replace(node_config, allow_ota_from_fabric=True))
+        await node.start()
+        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+        client = InteractionClient(driver.manager)
+        client.driver = driver
+        commissioner = Commissioner()
+        try:
+            pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
+            await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(60), 1: UInt(1)}))])
+            csr_result = await call(client, "invoke", pase, [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}))])
+            csr = x509.load_der_x509_csr(tlv.decode(csr_result.invoke.responses[0].fields[0])[1])
+            await call(client, "invoke", pase, [command(0x3E, 0x0B, tlv.Structure({0: commissioner.rcac.to_tlv()}))])
+            noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
+            added = await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
+                0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+            index = added.invoke.responses[0].fields[1]
+            entries = node.acl.for_fabric(index)
+            assert [(e.privilege.name, [t.cluster for t in e.targets]) for e in entries] == [
+                ("ADMINISTER", []), ("OPERATE", [0x29])]  # fmt: skip
+            # Any node of the fabric may now invoke on the OTA Provider cluster (and nothing else).
+            other = await case_session(driver, node, commissioner.fabric_for(OTHER_ID), NODE_ID_ON_FABRIC)
+            ota = await call(client, "invoke", other, [command(0x29, 0x00), command(0x33, 0x01, ref=2)])
+            codes = [r.status.status for r in ota.invoke.responses]
+            assert codes == [ImStatus.UNSUPPORTED_COMMAND, ImStatus.UNSUPPORTED_ACCESS]
         finally:
             driver.close()
             node.stop()

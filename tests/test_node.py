@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from ota_provider.core.attestation.credentials import AttestationError, DeviceCredentials
 from ota_provider.core.exchange.driver import ExchangeDriver, establish_pase
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.authority import FabricAuthority
@@ -84,3 +86,20 @@ def test_removing_a_fabric_drops_its_sessions(tmp_path):
     assert len(node.fabrics) == 0
     assert node.db.query("SELECT COUNT(*) FROM fabrics")[0][0] == 0
     node.stop()
+
+
+def test_user_supplied_attestation_files(tmp_path):
+    creds = DeviceCredentials.generate(0xFFF1, 0x8001)
+    paths = {name: tmp_path / name for name in ("dac.der", "pai.der", "dac-key.pem", "cd.der")}
+    paths["dac.der"].write_bytes(creds.dac)
+    paths["pai.der"].write_bytes(creds.pai)
+    paths["dac-key.pem"].write_bytes(creds.dac_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    paths["cd.der"].write_bytes(creds.certification_declaration)
+    files = tuple(paths.values())
+    base = config(tmp_path)
+    node = MatterNode(NodeConfig(**{**base.__dict__, "product_id": 0x8001, "attestation_files": files}))
+    assert node.credentials.dac == creds.dac and node.credentials.product_id == 0x8001
+    node.stop()
+    with pytest.raises(AttestationError, match="--product-id 0x8001"):
+        MatterNode(NodeConfig(**{**base.__dict__, "storage": tmp_path / "other", "attestation_files": files}))

@@ -25,6 +25,7 @@ from ..codec.tlv import UInt
 from ..crypto.primitives import ecdsa_sign_raw
 
 __all__ = [
+    "AttestationError",
     "CertificationDeclaration",
     "DeviceCredentials",
     "attestation_elements",
@@ -183,9 +184,15 @@ class DeviceCredentials:
             raise AttestationError("the DAC key must be a P-256 key")
         if certificate.public_key().public_numbers() != key.public_key().public_numbers():
             raise AttestationError("the DAC key does not belong to the DAC certificate")
-        vid = int(certificate.subject.get_attributes_for_oid(VID_OID)[0].value, 16)
-        pid = int(certificate.subject.get_attributes_for_oid(PID_OID)[0].value, 16)
-        return cls(dac_der, pai_der, key, cd.read_bytes(), vid, pid)
+        try:
+            vid = int(certificate.subject.get_attributes_for_oid(VID_OID)[0].value, 16)
+            pid = int(certificate.subject.get_attributes_for_oid(PID_OID)[0].value, 16)
+            declaration = cd.read_bytes()
+        except (IndexError, ValueError, OSError) as exc:
+            raise AttestationError(
+                f"the DAC must carry Matter VID and PID attributes, and the CD must be readable: {exc}"
+            ) from None
+        return cls(dac_der, pai_der, key, declaration, vid, pid)
 
     def to_storage(self) -> dict[str, bytes]:
         key = self.dac_key.private_bytes(
