@@ -106,7 +106,7 @@ class MatterNode:
         )
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
         self.model = build_root_data_model(self)
-        self.im = InteractionServer(self.model, self.acl)
+        self.im = InteractionServer(self.model, self.acl, manager=self.manager, scheduler=self)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.driver: ExchangeDriver | None = None
         self.advertiser: MatterAdvertiser | None = None

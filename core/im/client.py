@@ -37,6 +37,8 @@ class ImResult:
     status: int | None = None  # a StatusResponse that ended the interaction
     error: str | None = None
     done: bool = False
+    subscription_id: int | None = None
+    max_interval: int | None = None
 
     def values(self) -> dict[tuple[int, int, int], Any]:
         """Attribute values by (endpoint, cluster, attribute), list chunks re-assembled."""
@@ -62,9 +64,10 @@ class ImResult:
 
 
 class _ClientExchange:
-    def __init__(self, on_done: Callable[[ImResult], None] | None) -> None:
+    def __init__(self, on_done: Callable[[ImResult], None] | None, *, subscribing: bool = False) -> None:
         self.result = ImResult()
         self.on_done = on_done
+        self.subscribing = subscribing
         self.pending: tuple[int, bytes] | None = None  # the action to send after a TimedRequest
 
     def _finish(self, exchange: Exchange, error: str | None = None) -> None:
@@ -96,12 +99,17 @@ class _ClientExchange:
         elif opcode == ImOpcode.REPORT_DATA:
             report = ReportData.decode(message.payload)
             self.result.reports.extend(report.reports)
-            if report.more_chunked:
+            if report.more_chunked or self.subscribing:
                 exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(ImStatus.SUCCESS).encode())
             else:
                 if not report.suppress_response:
                     exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(ImStatus.SUCCESS).encode())
                 self._finish(exchange)
+        elif opcode == ImOpcode.SUBSCRIBE_RESPONSE:
+            structure = tlv.decode(message.payload)
+            self.result.subscription_id = int(structure.get(0, 0))
+            self.result.max_interval = int(structure.get(2, 0))
+            self._finish(exchange)
         elif opcode == ImOpcode.INVOKE_RESPONSE:
             self.result.invoke = InvokeResponse.decode(message.payload)
             self._finish(exchange)
@@ -124,6 +132,50 @@ class _ClientExchange:
 class InteractionClient:
     def __init__(self, manager: ExchangeManager) -> None:
         self.manager = manager
+        self.report_listeners: dict[int, Callable[[ReportData], None]] = {}
+
+    def on_unsolicited(self, exchange: Exchange, message: Message) -> None:
+        """Reports for our subscriptions arrive on exchanges the publisher opens."""
+        if message.opcode != ImOpcode.REPORT_DATA:
+            return
+        try:
+            report = ReportData.decode(message.payload)
+        except tlv.TLVError:
+            exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(ImStatus.INVALID_ACTION).encode())
+            return
+        listener = self.report_listeners.get(report.subscription_id)  # type: ignore[arg-type]
+        status = ImStatus.SUCCESS if listener is not None else ImStatus.INVALID_SUBSCRIPTION
+        exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(status).encode())
+        if listener is not None:
+            listener(report)
+        return
+
+    def subscribe(
+        self,
+        session: SecureSession,
+        paths: Sequence[AttributePath],
+        min_interval: int,
+        max_interval: int,
+        *,
+        on_report: Callable[[ReportData], None],
+        on_done: Callable[[ImResult], None] | None = None,
+    ) -> ImResult:
+        """Subscribe; register this client for the IM protocol to receive the later reports."""
+        request = tlv.Structure({
+            0: False, 1: tlv.UInt(min_interval), 2: tlv.UInt(max_interval),
+            3: tlv.Array(p.to_tlv() for p in paths), 7: True, 0xFF: tlv.UInt(11),
+        })  # fmt: skip
+
+        def established(result: ImResult) -> None:
+            if result.subscription_id is not None:
+                self.report_listeners[result.subscription_id] = on_report
+            if on_done:
+                on_done(result)
+
+        handler = _ClientExchange(established, subscribing=True)
+        exchange = self.manager.new_exchange(session, ProtocolId.INTERACTION_MODEL, handler)
+        exchange.send(ImOpcode.SUBSCRIBE_REQUEST, tlv.encode(request))
+        return handler.result
 
     def _start(self, session: SecureSession, opcode: int, payload: bytes, timed_ms: int | None, on_done) -> ImResult:
         handler = _ClientExchange(on_done)

@@ -17,7 +17,7 @@ from ..codec import tlv
 from ..codec.im_status import ImStatus
 from ..codec.protocols import ImOpcode, ProtocolId
 from ..codec.tlv import TLVError
-from ..exchange.manager import Exchange, Message
+from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.acl import AccessControl, Privilege, SubjectDescriptor
 from ..session.secure import AuthMode, SecureSession
 from .messages import (
@@ -34,11 +34,13 @@ from .messages import (
     ReportData,
     StatusIB,
     StatusResponse,
+    SubscribeRequest,
     TimedRequest,
     WriteRequest,
     WriteResponse,
 )
 from .model import AttributeSpec, DataModel, ImError, RequestContext
+from .subscriptions import Scheduler, SubscriptionManager
 
 __all__ = ["REPORT_BUDGET", "InteractionServer", "NoResponse"]
 
@@ -69,6 +71,8 @@ class _Interaction:
     chunks: list[list[tlv.Structure]] = field(default_factory=list)
     timed_deadline: float | None = None
     acl_cache: dict[tuple, bool] = field(default_factory=dict)
+    subscription: Any = None  # a subscription being primed on this exchange
+    awaiting_priming_ack: bool = False
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         self.server._continue(self, exchange, message)
@@ -85,12 +89,27 @@ class InteractionServer:
         *,
         clock: Callable[[], float] | None = None,
         report_budget: int = REPORT_BUDGET,
+        manager: ExchangeManager | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.model = model
         self.acl = acl
         self.report_budget = report_budget
         self._clock = clock
-        self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0}
+        self.manager = manager
+        self.subject_of = subject_of
+        self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0, "subscribe": 0}
+        self.subscriptions = SubscriptionManager(self, scheduler)
+
+    def manager_clock(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        return self.manager.now if self.manager is not None else 0.0
+
+    @staticmethod
+    def _status(exchange: Exchange, status: ImStatus, reason: str) -> None:
+        _status_response(exchange, status)
+        exchange.close(reason)
 
     def _now(self, exchange: Exchange) -> float:
         return self._clock() if self._clock else exchange.manager.now
@@ -111,7 +130,9 @@ class InteractionServer:
         ctx = RequestContext(session, subject_of(session), exchange=exchange)
         try:
             opcode = message.opcode
-            if opcode == ImOpcode.STATUS_RESPONSE and interaction.chunks:
+            if opcode == ImOpcode.STATUS_RESPONSE and interaction.awaiting_priming_ack:
+                self.subscriptions.send_priming_chunk(interaction, exchange, StatusResponse.decode(message.payload))
+            elif opcode == ImOpcode.STATUS_RESPONSE and interaction.chunks:
                 self._send_next_chunk(interaction, exchange, StatusResponse.decode(message.payload))
             elif opcode == ImOpcode.READ_REQUEST:
                 self._read(interaction, exchange, ctx, ReadRequest.decode(message.payload))
@@ -123,9 +144,8 @@ class InteractionServer:
             elif opcode in (ImOpcode.INVOKE_REQUEST, ImOpcode.WRITE_REQUEST):
                 self._timed_gate(interaction, exchange, ctx, message)
             elif opcode == ImOpcode.SUBSCRIBE_REQUEST:
-                # Subscriptions are not offered yet: refuse them cleanly rather than pretend.
-                _status_response(exchange, ImStatus.RESOURCE_EXHAUSTED)
-                exchange.close("subscription refused")
+                self.requests["subscribe"] += 1
+                self.subscriptions.subscribe(interaction, exchange, ctx, SubscribeRequest.decode(message.payload))
             elif opcode == ImOpcode.STATUS_RESPONSE:
                 exchange.close("status received")
             else:
@@ -174,13 +194,19 @@ class InteractionServer:
 
     def _read(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, request: ReadRequest) -> None:
         self.requests["read"] += 1
-        ctx.is_fabric_filtered = request.is_fabric_filtered
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
-        reports: list[tlv.Structure] = []
-        for path in request.attribute_requests:
-            reports.extend(self._read_path(ctx, path, versions))
+        reports = self._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
         interaction.chunks = self._chunk(reports)
         self._send_next_chunk(interaction, exchange, None)
+
+    def _collect(
+        self, ctx: RequestContext, paths: Iterable[AttributePath], versions: dict, fabric_filtered: bool
+    ) -> list[tlv.Structure]:
+        ctx.is_fabric_filtered = fabric_filtered
+        reports: list[tlv.Structure] = []
+        for path in paths:
+            reports.extend(self._read_path(ctx, path, versions))
+        return reports
 
     def _read_path(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
         if not path.is_wildcard:

@@ -19,6 +19,13 @@ class SimNet:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.timers: list[_Timer] = []
+
+    def call_later(self, delay: float, callback) -> _Timer:
+        """A scheduler for components that need timers (subscriptions), on the simulated clock."""
+        timer = _Timer(self.now + delay, callback)
+        self.timers.append(timer)
+        return timer
 
     def add(self, address: tuple, manager: ExchangeManager) -> ExchangeManager:
         self.nodes[address] = manager
@@ -46,9 +53,26 @@ class SimNet:
                 pass
             if done():
                 return
+            self.timers = [t for t in self.timers if not t.cancelled]
             deadlines = [d for m in self.nodes.values() if (d := m.next_deadline()) is not None]
+            deadlines += [t.due for t in self.timers]
             if not deadlines:
                 return
+            if min(deadlines) > until:
+                return
             self.now = max(self.now, min(deadlines))
+            for timer in [t for t in self.timers if t.due <= self.now]:
+                self.timers.remove(timer)
+                timer.callback()
             for manager in self.nodes.values():
                 manager.poll(self.now)
+
+
+@dataclass
+class _Timer:
+    due: float
+    callback: object
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True

@@ -83,7 +83,7 @@ def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_
     cluster = TestCluster()
     model.add(Endpoint(0, [(0x0016, 1)], {cluster.id: cluster}))
     model.add(Endpoint(1, [(0x0014, 1)], {}))
-    server = InteractionServer(model, acl or AccessControl(), clock=lambda: net.now)
+    server = InteractionServer(model, acl or AccessControl(), clock=lambda: net.now, manager=node, scheduler=net)
     node.register(ProtocolId.INTERACTION_MODEL, server)
     case = auth_mode == AuthMode.CASE
     node_session = SecureSession(10, 20, KEYS, False, auth_mode, local_node_id=0x64 if case else 0,
@@ -94,4 +94,6 @@ def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_
                                    peer_address=NODE)  # fmt: skip
     node.sessions.add(node_session)
     client_manager.sessions.add(client_session)
-    return net, InteractionClient(client_manager), client_session, cluster, server
+    client = InteractionClient(client_manager)
+    client_manager.register(ProtocolId.INTERACTION_MODEL, client)
+    return net, client, client_session, cluster, server

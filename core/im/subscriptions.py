@@ -1,0 +1,231 @@
+"""Subscriptions (Core spec 8.5): priming reports, reports on change, keep-alives.
+
+After the priming reports and the SubscribeResponse, the node reports again when an
+attribute of a subscribed cluster changes (no sooner than MinIntervalFloor after the
+previous report) and sends an empty keep-alive report when MaxInterval would otherwise pass
+in silence. Each report is a new exchange that the subscriber must answer with a
+StatusResponse; a report that is not answered ends the subscription.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..codec import tlv
+from ..codec.im_status import ImStatus
+from ..codec.protocols import ImOpcode, ProtocolId
+from ..exchange.manager import Exchange, ExchangeManager, Message
+from ..session.secure import SecureSession
+from .messages import AttributePath, ReportData, StatusResponse, SubscribeRequest, SubscribeResponse
+from .model import Cluster, RequestContext
+
+if TYPE_CHECKING:
+    from .server import InteractionServer
+
+__all__ = ["MAX_SUBSCRIPTIONS", "Subscription", "SubscriptionManager"]
+
+log = logging.getLogger(__name__)
+
+MAX_SUBSCRIPTIONS = 32
+PUBLISHER_MAX_INTERVAL_LIMIT = 3600  # seconds
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
+
+
+@dataclass(eq=False)
+class Subscription:
+    id: int
+    session: SecureSession
+    paths: tuple[AttributePath, ...]
+    fabric_filtered: bool
+    min_interval: int
+    max_interval: int
+    dirty: set[tuple[int, int]] = field(default_factory=set)  # (endpoint, cluster) changed since the last report
+    last_report: float = 0.0
+    timer: Any = None
+    reporting: bool = False
+    active: bool = False
+
+    def covers(self, endpoint: int, cluster: int) -> bool:
+        return any(_matches(p, endpoint, cluster) for p in self.paths)
+
+
+def _matches(path: AttributePath, endpoint: int, cluster: int) -> bool:
+    return (path.endpoint is None or path.endpoint == endpoint) and (path.cluster is None or path.cluster == cluster)
+
+
+class _ReportExchange:
+    """One report (possibly chunked) on an exchange we open; the subscriber acknowledges each chunk."""
+
+    def __init__(self, manager: SubscriptionManager, subscription: Subscription, chunks: list[list]) -> None:
+        self.owner = manager
+        self.subscription = subscription
+        self.chunks = chunks
+        self.done = False
+
+    def send_next(self, exchange: Exchange) -> None:
+        chunk = self.chunks.pop(0)
+        report = ReportData(chunk, subscription_id=self.subscription.id, more_chunked=bool(self.chunks))
+        exchange.send(ImOpcode.REPORT_DATA, report.encode())
+
+    def on_message(self, exchange: Exchange, message: Message) -> None:
+        ok = False
+        if message.opcode == ImOpcode.STATUS_RESPONSE:
+            try:
+                ok = StatusResponse.decode(message.payload).status == ImStatus.SUCCESS
+            except tlv.TLVError:
+                ok = False
+        if ok and self.chunks:
+            self.send_next(exchange)
+            return
+        self.done = True
+        exchange.close("report acknowledged" if ok else "report refused")
+        self.owner._report_finished(self.subscription, ok)
+
+    def on_closed(self, exchange: Exchange, reason: str) -> None:
+        if not self.done:
+            self.done = True
+            self.owner._report_finished(self.subscription, False)
+
+
+class SubscriptionManager:
+    def __init__(self, server: InteractionServer, scheduler: Scheduler | None) -> None:
+        self.server = server
+        self.scheduler = scheduler
+        self.subscriptions: dict[int, Subscription] = {}
+        for endpoint, cluster in server.model.clusters():
+            cluster.listeners.append(lambda c, e=endpoint.id: self._cluster_changed(e, c))
+
+    # ------------------------------------------------------------------ set-up (priming)
+
+    def subscribe(self, interaction: Any, exchange: Exchange, ctx: RequestContext, request: SubscribeRequest) -> None:
+        if self.scheduler is None:
+            self.server._status(exchange, ImStatus.RESOURCE_EXHAUSTED, "subscriptions need a scheduler")
+            return
+        if request.min_interval_floor > request.max_interval_ceiling:
+            self.server._status(exchange, ImStatus.INVALID_ACTION, "MinIntervalFloor above MaxIntervalCeiling")
+            return
+        if not request.attribute_requests:
+            self.server._status(exchange, ImStatus.INVALID_ACTION, "nothing to subscribe to")
+            return
+        if not request.keep_subscriptions:
+            for old in [s for s in self.subscriptions.values() if self._same_subscriber(s.session, ctx.session)]:
+                self.end(old, "replaced")
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            self.server._status(exchange, ImStatus.RESOURCE_EXHAUSTED, "too many subscriptions")
+            return
+        max_interval = min(max(request.max_interval_ceiling, request.min_interval_floor, 1),
+                           max(PUBLISHER_MAX_INTERVAL_LIMIT, request.max_interval_ceiling))  # fmt: skip
+        subscription = Subscription(
+            id=secrets.randbits(32),
+            session=ctx.session,
+            paths=request.attribute_requests,
+            fabric_filtered=request.is_fabric_filtered,
+            min_interval=request.min_interval_floor,
+            max_interval=max_interval,
+        )
+        versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
+        reports = self.server._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
+        interaction.chunks = self.server._chunk(reports)
+        interaction.subscription = subscription
+        self.send_priming_chunk(interaction, exchange, None)
+
+    def send_priming_chunk(self, interaction: Any, exchange: Exchange, ack: StatusResponse | None) -> None:
+        if ack is not None and ack.status != ImStatus.SUCCESS:
+            interaction.chunks = []
+            exchange.close("subscriber refused the priming report")
+            return
+        subscription: Subscription = interaction.subscription
+        if interaction.chunks:
+            chunk = interaction.chunks.pop(0)
+            report = ReportData(chunk, subscription_id=subscription.id, more_chunked=bool(interaction.chunks))
+            exchange.send(ImOpcode.REPORT_DATA, report.encode())
+            interaction.awaiting_priming_ack = True
+            return
+        # Every priming chunk acknowledged: confirm the subscription.
+        interaction.subscription = None
+        interaction.awaiting_priming_ack = False
+        exchange.send(
+            ImOpcode.SUBSCRIBE_RESPONSE, SubscribeResponse(subscription.id, subscription.max_interval).encode()
+        )
+        exchange.close("subscription established")
+        subscription.active = True
+        subscription.last_report = self._now()
+        self.subscriptions[subscription.id] = subscription
+        self._schedule(subscription)
+        log.info("subscription 0x%08x: max interval %d s", subscription.id, subscription.max_interval)
+
+    @staticmethod
+    def _same_subscriber(a: SecureSession, b: SecureSession) -> bool:
+        return ((a.fabric_index, a.peer_node_id) == (b.fabric_index, b.peer_node_id) and a.fabric_index != 0) or a is b
+
+    # ------------------------------------------------------------------ reporting
+
+    def _now(self) -> float:
+        return self.server.manager_clock()
+
+    def _cluster_changed(self, endpoint: int, cluster: Cluster) -> None:
+        for subscription in list(self.subscriptions.values()):
+            if subscription.active and subscription.covers(endpoint, cluster.id):
+                subscription.dirty.add((endpoint, cluster.id))
+                self._schedule(subscription)
+
+    def _schedule(self, subscription: Subscription) -> None:
+        if subscription.timer is not None:
+            subscription.timer.cancel()
+        if subscription.reporting or self.scheduler is None:
+            return
+        due = subscription.last_report + (
+            subscription.min_interval if subscription.dirty else subscription.max_interval
+        )
+        delay = max(0.0, due - self._now())
+        subscription.timer = self.scheduler.call_later(delay, lambda: self._report(subscription))
+
+    def _report(self, subscription: Subscription) -> None:
+        subscription.timer = None
+        if not subscription.active:
+            return
+        manager: ExchangeManager = self.server.manager
+        if manager is None or manager.sessions.get(subscription.session.local_session_id) is not subscription.session:
+            self.end(subscription, "session closed")
+            return
+        reports: list[tlv.Structure] = []
+        if subscription.dirty:
+            ctx = RequestContext(subscription.session, self.server.subject_of(subscription.session))
+            changed = subscription.dirty
+            subscription.dirty = set()
+            # Each subscribed path, narrowed to the clusters that changed.
+            narrowed = [
+                AttributePath(endpoint, cluster, path.attribute)
+                for path in subscription.paths
+                for endpoint, cluster in changed
+                if _matches(path, endpoint, cluster)
+            ]
+            reports = self.server._collect(ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered)
+        chunks = self.server._chunk(reports) if reports else [[]]  # an empty report is the keep-alive
+        handler = _ReportExchange(self, subscription, chunks)
+        exchange = manager.new_exchange(subscription.session, ProtocolId.INTERACTION_MODEL, handler)
+        subscription.reporting = True
+        subscription.last_report = self._now()
+        handler.send_next(exchange)
+
+    def _report_finished(self, subscription: Subscription, ok: bool) -> None:
+        subscription.reporting = False
+        if not ok:
+            self.end(subscription, "report not acknowledged")
+            return
+        self._schedule(subscription)
+
+    def end(self, subscription: Subscription, reason: str) -> None:
+        subscription.active = False
+        if subscription.timer is not None:
+            subscription.timer.cancel()
+            subscription.timer = None
+        self.subscriptions.pop(subscription.id, None)
+        log.info("subscription 0x%08x ended: %s", subscription.id, reason)
