@@ -9,6 +9,7 @@ STEPS is a JSON list of steps run in order; each prints one JSON line with its o
   {"do": "write-acl-add-ota", "node": 1}
   {"do": "invoke-query-image", "node": 1}
   {"do": "invoke-time-snapshot", "node": 1}
+  {"do": "subscribe-node-label", "node": 1, "label": "bench"}
   {"do": "open-window", "node": 1, "seconds": 300, "passcode": 20202021, "discriminator": 3841}
 Controllers: "controller" names one (node id, fabric id) pair: default {"id": 112233, "fabric": 1}.
 """
@@ -146,6 +147,18 @@ async def run_step(ctrl, node, step):
         )
         response = await ctrl.SendCommand(node, 0, command)
         return {"response": str(response)}
+    if do == "subscribe-node-label":
+        attrs = Clusters.BasicInformation.Attributes
+        updates = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        subscription = await ctrl.ReadAttribute(node, [(0, attrs.NodeLabel)], reportInterval=(0, 30))
+        subscription.SetAttributeUpdateCallback(
+            lambda path, transaction: loop.call_soon_threadsafe(
+                updates.put_nowait, transaction.GetAttribute(path)))  # fmt: skip
+        await ctrl.WriteAttribute(node, [(0, attrs.NodeLabel(step["label"]))])
+        value = await asyncio.wait_for(updates.get(), 10)
+        subscription.Shutdown()
+        return {"reported": value}
     if do == "invoke-time-snapshot":
         response = await ctrl.SendCommand(node, 0, Clusters.GeneralDiagnostics.Commands.TimeSnapshot())
         return {"response": str(response)}

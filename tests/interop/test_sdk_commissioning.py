@@ -117,9 +117,14 @@ def test_commission_by_discovery_read_write_acl_and_survive_restart(sdk_python, 
     # Kill the provider mid-life and start it again on the same state: no re-commissioning.
     provider.kill()
     provider.start()
-    again = run_controller(netns, storage, [{"do": "read-basic", "node": 1}, {"do": "read-acl", "node": 1}], tmp_path)
+    again = run_controller(netns, storage, [
+        {"do": "read-basic", "node": 1},
+        {"do": "read-acl", "node": 1},
+        {"do": "subscribe-node-label", "node": 1, "label": "bench 7"},
+    ], tmp_path)  # fmt: skip
     assert ok(again[0])["vendorId"] == 0xFFF1
     assert len(ok(again[1])["acl"]) == 2
+    assert ok(again[2])["reported"] == "bench 7"  # a subscription report on change
 
 
 def test_commission_by_setup_code(sdk_python, netns, provider, tmp_path):
