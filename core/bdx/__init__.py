@@ -1,0 +1,1 @@
+"""BDX (Bulk Data eXchange): messages and the sender state machine."""
