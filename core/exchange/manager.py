@@ -116,7 +116,9 @@ class Exchange:
         return (id(self.session), self.exchange_id, self.is_initiator)
 
     def send(self, opcode: int, payload: bytes = b"", *, reliable: bool = True, protocol_id: int | None = None) -> None:
-        self.manager._send_on_exchange(self, protocol_id or self.protocol_id, opcode, payload, reliable)
+        # SECURE_CHANNEL is protocol 0, so test for None rather than falsiness
+        protocol = self.protocol_id if protocol_id is None else protocol_id
+        self.manager._send_on_exchange(self, protocol, opcode, payload, reliable)
 
     def close(self, reason: str = "closed") -> None:
         """Close once any owed ack is sent; an unacknowledged message keeps being retransmitted."""

@@ -210,3 +210,24 @@ def test_dropping_a_session_fails_its_exchanges():
     assert collector.closed == ["session closed"]
     assert a.exchanges == [] and a.sessions.get(11) is None
     assert a.next_deadline() is None
+
+
+def test_a_status_report_on_another_protocols_exchange_carries_protocol_zero():
+    # Secure Channel is protocol 0: an explicit protocol_id=0 must not fall back to the exchange's.
+    net, a, b, sa, _ = paired()
+
+    class Refuser:
+        def on_unsolicited(self, exchange, message):
+            exchange.send(0x40, b"\x01\x00\x02\x00\x00\x00\x51\x00", protocol_id=0)
+
+    b.register(ECHO_PROTOCOL, Refuser())
+    seen = []
+
+    class Recorder(Collector):
+        def on_message(self, exchange, message):
+            seen.append((message.protocol_id, message.opcode))
+            exchange.close()
+
+    a.new_exchange(sa, ECHO_PROTOCOL, Recorder()).send(ECHO_REQUEST, b"x")
+    net.run()
+    assert seen == [(0x0000, 0x40)]

@@ -1,0 +1,142 @@
+"""The BDX sender for OTA: synchronous receiver-drive transfers (OTA_PROVIDER_SPEC.md §4.4-4.8).
+
+Sans-IO: :class:`BdxSender` takes decoded messages and returns the replies to send; the
+exchange binding lives in :mod:`.server`. It answers each BlockQuery at once, honours and
+echoes a requested StartOffset, serves BlockQueryWithSkip, ends with BlockEOF and completes on
+BlockAckEOF. Images are read block by block from an open file: memory stays bounded whatever
+the image size.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from ..codec.protocols import BdxOpcode
+from ..codec.status_report import BdxStatus
+from .messages import BdxError, Block, BlockQuery, BlockQueryWithSkip, ReceiveAccept, TransferControl, TransferInit
+
+__all__ = ["UDP_BLOCK_LIMIT", "BdxSender", "FileSource", "SenderState"]
+
+UDP_BLOCK_LIMIT = 1200 - 4  # kMaxAppMessageLen minus the block counter
+
+
+class SenderState(enum.Enum):
+    AWAIT_QUERY = "awaiting query"
+    AWAIT_EOF_ACK = "awaiting EOF ack"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class FileSource:
+    """An image file opened once for the transfer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._file: BinaryIO = path.open("rb")
+            self.size = os.fstat(self._file.fileno()).st_size
+        except OSError as exc:
+            raise BdxError(f"cannot open {path}: {exc.strerror}", BdxStatus.FILE_DESIGNATOR_UNKNOWN) from None
+
+    def read(self, offset: int, size: int) -> bytes:
+        try:
+            self._file.seek(offset)
+            return self._file.read(size)
+        except OSError as exc:
+            raise BdxError(f"cannot read {self.path}: {exc.strerror}", BdxStatus.FILE_DESIGNATOR_UNKNOWN) from None
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class BdxSender:
+    source: FileSource
+    block_size: int
+    start_offset: int = 0
+    length: int = 0  # 0: up to the end of the image
+    state: SenderState = SenderState.AWAIT_QUERY
+    next_counter: int = 0
+    offset: int = 0  # next byte to send, absolute in the image
+    bytes_sent: int = 0
+    blocks_sent: int = 0
+    last_counter: int | None = None
+    error: BdxStatus | None = None
+    _end: int = field(default=0, repr=False)
+
+    @classmethod
+    def accept(cls, init: TransferInit, source: FileSource, *, max_block_size: int) -> tuple[BdxSender, bytes]:
+        """Validate a ReceiveInit; return the sender and the ReceiveAccept payload, or raise BdxError."""
+        if not init.control & TransferControl.RECEIVER_DRIVE:
+            raise BdxError("only receiver-drive transfers are offered", BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED)
+        if init.version != 0:
+            raise BdxError(f"BDX version {init.version}", BdxStatus.VERSION_NOT_SUPPORTED)
+        if init.max_block_size == 0:
+            raise BdxError("MaxBlockSize 0", BdxStatus.BAD_MESSAGE_CONTENTS)
+        if init.start_offset >= source.size:
+            raise BdxError("start offset beyond the image", BdxStatus.START_OFFSET_NOT_SUPPORTED)
+        block_size = min(init.max_block_size, max_block_size, UDP_BLOCK_LIMIT)
+        remaining = source.size - init.start_offset
+        length = min(init.max_length, remaining) if init.max_length else 0
+        sender = cls(source, block_size, init.start_offset, length, offset=init.start_offset)
+        sender._end = init.start_offset + (length or remaining)
+        accept = ReceiveAccept(TransferControl.RECEIVER_DRIVE, block_size, init.start_offset, length)
+        return sender, accept.encode()
+
+    @property
+    def total(self) -> int:
+        return self._end - self.start_offset
+
+    def on_message(self, opcode: int, payload: bytes) -> tuple[int, bytes] | None:
+        """Handle a receiver message; return (opcode, payload) to send, or None. Raises BdxError."""
+        if self.state in (SenderState.DONE, SenderState.FAILED):
+            raise BdxError("transfer already ended", BdxStatus.UNEXPECTED_MESSAGE)
+        if opcode in (BdxOpcode.BLOCK_QUERY, BdxOpcode.BLOCK_QUERY_WITH_SKIP):
+            if self.state != SenderState.AWAIT_QUERY:
+                raise BdxError("BlockQuery after the last block", BdxStatus.UNEXPECTED_MESSAGE)
+            skip = 0
+            if opcode == BdxOpcode.BLOCK_QUERY:
+                counter = BlockQuery.decode(payload).counter
+            else:
+                query = BlockQueryWithSkip.decode(payload)
+                counter, skip = query.counter, query.bytes_to_skip
+            if counter != self.next_counter:
+                raise BdxError(f"BlockQuery {counter}, expected {self.next_counter}", BdxStatus.BAD_BLOCK_COUNTER)
+            return self._next_block(counter, skip)
+        if opcode == BdxOpcode.BLOCK_ACK:
+            return None  # receiver-drive: only resets the idle timer
+        if opcode == BdxOpcode.BLOCK_ACK_EOF:
+            if self.state != SenderState.AWAIT_EOF_ACK:
+                raise BdxError("BlockAckEOF before the last block", BdxStatus.UNEXPECTED_MESSAGE)
+            if BlockQuery.decode(payload).counter != self.last_counter:
+                raise BdxError("BlockAckEOF for another block", BdxStatus.BAD_BLOCK_COUNTER)
+            self.state = SenderState.DONE
+            return None
+        raise BdxError(f"unexpected BDX message 0x{opcode:02x}", BdxStatus.UNEXPECTED_MESSAGE)
+
+    def _next_block(self, counter: int, skip: int) -> tuple[int, bytes]:
+        self.offset = min(self.offset + skip, self._end)
+        size = min(self.block_size, self._end - self.offset)
+        data = self.source.read(self.offset, size) if size else b""
+        if len(data) != size:
+            raise BdxError("the image changed size during the transfer", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+        self.offset += size
+        self.bytes_sent += size
+        self.blocks_sent += 1
+        self.next_counter = (counter + 1) & 0xFFFF_FFFF
+        self.last_counter = counter
+        last = self.offset >= self._end
+        if last:
+            self.state = SenderState.AWAIT_EOF_ACK
+        return (BdxOpcode.BLOCK_EOF if last else BdxOpcode.BLOCK), Block(counter, data).encode()
+
+    def fail(self, status: BdxStatus) -> None:
+        self.state = SenderState.FAILED
+        self.error = status
+
+    def close(self) -> None:
+        self.source.close()

@@ -1,0 +1,173 @@
+"""BDX on the exchange layer: each ReceiveInit opens a transfer, many may run at once.
+
+Who may download what is decided by ``authorize`` (the OTA provider binds a designator to
+the requestor it was offered to); errors go back as a StatusReport with the BDX protocol
+code. An idle transfer is released after ``idle_timeout`` seconds, so a requestor that
+stops asking cannot hold a transfer forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
+from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
+from ..exchange.manager import Exchange, Message
+from ..session.secure import SecureSession
+from .messages import BdxError, TransferInit
+from .sender import BdxSender, FileSource, SenderState
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "Transfer"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds; the spec asks for at least five minutes
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
+
+
+Authorize = Callable[[SecureSession, bytes], Path]  # raises BdxError to refuse
+
+
+@dataclass(eq=False)
+class Transfer:
+    id: int
+    session: SecureSession
+    designator: bytes
+    sender: BdxSender
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    result: str = "running"
+    _timer: Any = field(default=None, repr=False)
+
+    @property
+    def peer(self) -> tuple[int, int]:
+        return (self.session.fabric_index, self.session.peer_node_id)
+
+
+class _TransferExchange:
+    def __init__(self, server: BdxServer, transfer: Transfer) -> None:
+        self.server = server
+        self.transfer = transfer
+
+    def on_message(self, exchange: Exchange, message: Message) -> None:
+        self.server._on_transfer_message(self.transfer, exchange, message)
+
+    def on_closed(self, exchange: Exchange, reason: str) -> None:
+        if self.transfer.result == "running":
+            self.server._end(self.transfer, f"failed: {reason}")
+
+
+class BdxServer:
+    def __init__(
+        self,
+        authorize: Authorize,
+        *,
+        max_block_size: int = 1024,
+        scheduler: Scheduler | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        on_event: Callable[[str, Transfer], None] | None = None,
+    ) -> None:
+        self.authorize = authorize
+        self.max_block_size = max_block_size
+        self.scheduler = scheduler
+        self.idle_timeout = idle_timeout
+        self.on_event = on_event
+        self.transfers: dict[int, Transfer] = {}
+        self._next_id = 1
+
+    def _emit(self, kind: str, transfer: Transfer) -> None:
+        if self.on_event:
+            self.on_event(kind, transfer)
+
+    @staticmethod
+    def _abort(exchange: Exchange, status: BdxStatus) -> None:
+        report = StatusReport(GeneralCode.FAILURE, ProtocolId.BDX, status)
+        exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), protocol_id=ProtocolId.SECURE_CHANNEL)
+        exchange.close(f"BDX aborted: {status.name}")
+
+    def on_unsolicited(self, exchange: Exchange, message: Message) -> _TransferExchange | None:
+        if not isinstance(message.session, SecureSession):
+            return None  # BDX runs only on secure sessions
+        if message.opcode != BdxOpcode.RECEIVE_INIT:
+            self._abort(exchange, BdxStatus.UNEXPECTED_MESSAGE)
+            return None
+        source = None
+        try:
+            init = TransferInit.decode(message.payload)
+            path = self.authorize(message.session, init.file_designator)
+            source = FileSource(path)
+            sender, accept = BdxSender.accept(init, source, max_block_size=self.max_block_size)
+        except BdxError as exc:
+            log.info("BDX ReceiveInit refused: %s", exc)
+            if source is not None:
+                source.close()
+            self._abort(exchange, exc.status)
+            return None
+        transfer = Transfer(self._next_id, message.session, init.file_designator, sender)
+        self._next_id += 1
+        self.transfers[transfer.id] = transfer
+        exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
+        self._arm_timer(transfer, exchange)
+        self._emit("started", transfer)
+        return _TransferExchange(self, transfer)
+
+    def _arm_timer(self, transfer: Transfer, exchange: Exchange) -> None:
+        if self.scheduler is None:
+            return
+        if transfer._timer is not None:
+            transfer._timer.cancel()
+        transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle(transfer, exchange))
+
+    def _idle(self, transfer: Transfer, exchange: Exchange) -> None:
+        if transfer.result != "running":
+            return
+        log.info("BDX transfer %d idle for %.0f s: released", transfer.id, self.idle_timeout)
+        transfer.sender.fail(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+        self._end(transfer, "failed: idle timeout")
+        if not exchange.closing:
+            self._abort(exchange, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+
+    def _on_transfer_message(self, transfer: Transfer, exchange: Exchange, message: Message) -> None:
+        if message.protocol_id == ProtocolId.SECURE_CHANNEL and message.opcode == SecureChannelOpcode.STATUS_REPORT:
+            try:
+                detail = StatusReport.decode(message.payload).describe()
+            except ValueError:
+                detail = "malformed StatusReport"
+            transfer.sender.fail(BdxStatus.UNKNOWN)
+            self._end(transfer, f"failed: receiver sent {detail}")
+            exchange.close("receiver aborted")
+            return
+        try:
+            reply = transfer.sender.on_message(message.opcode, message.payload)
+        except BdxError as exc:
+            transfer.sender.fail(exc.status)
+            self._end(transfer, f"failed: {exc.status.name}")
+            self._abort(exchange, exc.status)
+            return
+        if reply is not None:
+            exchange.send(*reply)
+            self._emit("progress", transfer)
+        if transfer.sender.state == SenderState.DONE:
+            self._end(transfer, "complete")
+            exchange.close("transfer complete")
+            return
+        self._arm_timer(transfer, exchange)
+
+    def _end(self, transfer: Transfer, result: str) -> None:
+        if transfer.result != "running":
+            return
+        transfer.result = result
+        transfer.finished = time.monotonic()
+        if transfer._timer is not None:
+            transfer._timer.cancel()
+        transfer.sender.close()
+        self.transfers.pop(transfer.id, None)
+        self._emit("finished" if result == "complete" else "failed", transfer)

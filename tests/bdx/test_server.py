@@ -1,0 +1,118 @@
+"""BDX transfers on the in-memory network: complete downloads, offsets, skips, errors,
+several transfers at once, loss, and the idle release."""
+
+from __future__ import annotations
+
+import pytest
+
+from ota_provider.core.bdx.messages import BdxError
+from ota_provider.core.bdx.server import BdxServer
+from ota_provider.core.codec.protocols import ProtocolId
+from ota_provider.core.codec.status_report import BdxStatus
+from tests.bdx.receiver import SpecReceiver
+from tests.exchange.test_mrp import paired
+from tests.ota.test_catalog import SAMPLES
+
+IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
+
+
+def setup(loss=0.0, seed=1, designators=None, **kwargs):
+    net, a, b, sa, _sb = paired(loss=loss, seed=seed)
+    allowed = designators if designators is not None else {b"0": IMAGE}
+    events = []
+
+    def authorize(session, designator):
+        if designator not in allowed:
+            raise BdxError("unknown designator", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
+        return allowed[designator]
+
+    server = BdxServer(authorize, scheduler=net, on_event=lambda kind, t: events.append(kind), **kwargs)
+    b.register(ProtocolId.BDX, server)
+    return net, a, sa, server, events
+
+
+def test_full_download_is_byte_identical():
+    net, a, sa, server, events = setup()
+    receiver = SpecReceiver(a, sa, b"0")
+    net.run(until=60)
+    assert receiver.done and receiver.status is None
+    assert bytes(receiver.data) == IMAGE.read_bytes()
+    assert receiver.accept == (0x20, 1024, 0, 0)
+    assert events[0] == "started" and events[-1] == "finished"
+    assert server.transfers == {}
+
+
+def test_block_size_is_capped_and_offset_echoed():
+    net, a, sa, _server, _ = setup(max_block_size=512)
+    receiver = SpecReceiver(a, sa, b"0", max_block=4096, start_offset=10_000)
+    net.run(until=60)
+    assert receiver.accept == (0x20, 512, 10_000, 0)
+    assert bytes(receiver.data) == IMAGE.read_bytes()[10_000:]
+
+
+def test_query_with_skip_moves_forward():
+    net, a, sa, _, _ = setup()
+    receiver = SpecReceiver(a, sa, b"0", skip_at=(2, 3000))
+    net.run(until=60)
+    image = IMAGE.read_bytes()
+    assert bytes(receiver.data) == image[:2048] + image[2048 + 3000 :]
+
+
+def test_exact_multiple_of_the_block_size_ends_with_a_full_block_eof(tmp_path):
+    image = tmp_path / "x.bin"
+    image.write_bytes(bytes(4096))
+    net, a, sa, _, _ = setup(designators={b"x": image})
+    receiver = SpecReceiver(a, sa, b"x")
+    net.run(until=60)
+    assert receiver.done and len(receiver.data) == 4096
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"designator": b"../../etc/passwd"}, BdxStatus.FILE_DESIGNATOR_UNKNOWN),
+        ({"designator": b"0", "start_offset": 10_000_000}, BdxStatus.START_OFFSET_NOT_SUPPORTED),
+        ({"designator": b"0", "bad_counter_at": 3}, BdxStatus.BAD_BLOCK_COUNTER),
+    ],
+)
+def test_errors_are_status_reports_with_the_bdx_code(kwargs, status):
+    net, a, sa, server, _events = setup()
+    designator = kwargs.pop("designator")
+    receiver = SpecReceiver(a, sa, designator, **kwargs)
+    net.run(until=60)
+    assert receiver.status is not None and receiver.status.protocol_id == ProtocolId.BDX
+    assert receiver.status.protocol_code == status
+    assert server.transfers == {}
+
+
+def test_several_transfers_at_once():
+    net, a, sa, server, events = setup()
+    receivers = [SpecReceiver(a, sa, b"0") for _ in range(3)]
+    net.deliver_all()
+    assert len(server.transfers) == 3
+    net.run(until=60)
+    assert all(bytes(r.data) == IMAGE.read_bytes() for r in receivers)
+    assert events.count("finished") == 3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_download_survives_loss(seed):
+    net, a, sa, _, _ = setup(loss=0.1, seed=seed)
+    receiver = SpecReceiver(a, sa, b"0")
+    net.run(until=600)
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
+
+
+def test_idle_transfer_is_released():
+    net, a, sa, server, events = setup(idle_timeout=30)
+
+    class Stalling(SpecReceiver):
+        def _query(self, exchange, counter):
+            if counter < 2:
+                super()._query(exchange, counter)
+
+    Stalling(a, sa, b"0")
+    net.run(until=20)
+    assert len(server.transfers) == 1
+    net.run(until=40)
+    assert server.transfers == {} and events[-1] == "failed"
