@@ -16,19 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from .attestation.credentials import AttestationError, DeviceCredentials
+from .bdx.messages import BdxError
+from .bdx.server import DEFAULT_IDLE_TIMEOUT, BdxServer, TransferEvent
 from .clusters.root import build_root_data_model
 from .clusters.services import NodeInfo
 from .codec.protocols import ProtocolId
+from .codec.status_report import BdxStatus
 from .dnssd.advertiser import CommissionableService, MatterAdvertiser
 from .exchange.driver import ExchangeDriver
 from .exchange.manager import ExchangeManager, ProtocolHandler
 from .fabric.acl import AccessControlEntry
 from .fabric.acl_store import AclStore
+from .fabric.demo import DEMO_LABEL, DemoFabric
 from .fabric.failsafe import FailSafe
 from .fabric.store import FabricStore
 from .fabric.table import Fabric
 from .im.server import InteractionServer
+from .ota.provider import OtaProvider
 from .session.case import CaseResponder
 from .session.pase import PaseCredentials, PaseResponder
 from .session.secure import AuthMode, SecureSession, SessionParameters
@@ -37,6 +44,10 @@ from .storage.counters import PersistentCounter
 from .storage.database import Database
 
 __all__ = ["CommissioningWindow", "MatterNode", "NodeConfig"]
+
+
+def _raw_point(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
 
 log = logging.getLogger(__name__)
@@ -108,6 +119,7 @@ class MatterNode:
         self.model = build_root_data_model(self)
         self.im = InteractionServer(self.model, self.acl, manager=self.manager, scheduler=self)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
+        self.bdx: BdxServer | None = None
         self.driver: ExchangeDriver | None = None
         self.advertiser: MatterAdvertiser | None = None
         self._window_timer: Any = None
@@ -273,6 +285,41 @@ class MatterNode:
         except Exception:  # advertising must never take the node down; the failure is logged
             log.exception("DNS-SD update failed")
 
+    def join_demo_fabric(self, demo: DemoFabric) -> Fabric:
+        """Join the locally minted demo fabric (once; later starts find it in storage)."""
+        root_key = demo.root_key.public_key()
+        for fabric in self.fabrics:
+            if fabric.fabric_id == demo.fabric_id and fabric.root_public_key == _raw_point(root_key):
+                return fabric
+        fabric = demo.fabric_for(demo.provider_node_id, self.fabrics.next_index(), label=DEMO_LABEL)
+        self.save_fabric(fabric)
+        self.replace_acl(fabric.fabric_index, demo.acl_entries(fabric.fabric_index))
+        return fabric
+
+    # ------------------------------------------------------------------ OTA
+
+    def serve_ota(
+        self,
+        provider: OtaProvider,
+        *,
+        max_block_size: int = 1024,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        on_transfer: TransferEvent | None = None,
+    ) -> BdxServer:
+        """Answer the OTA Provider commands with ``provider`` and serve its offers over BDX."""
+
+        def authorize(session: SecureSession, designator: bytes) -> Path:
+            if session.auth_mode != AuthMode.CASE:
+                raise BdxError("BDX is served on operational (CASE) sessions only", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
+            return provider.authorize_download((session.fabric_index, session.peer_node_id), designator)
+
+        self.model.endpoints[0].clusters[0x0029].attach(provider)  # type: ignore[attr-defined]
+        self.bdx = BdxServer(
+            authorize, max_block_size=max_block_size, scheduler=self, idle_timeout=idle_timeout, on_event=on_transfer
+        )
+        self.register(ProtocolId.BDX, self.bdx)
+        return self.bdx
+
     # ------------------------------------------------------------------ running
 
     def register(self, protocol_id: int, handler: ProtocolHandler) -> None:
@@ -283,7 +330,7 @@ class MatterNode:
         if self.config.dnssd:
             interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
             self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
-        if len(self.fabrics) == 0:
+        if all(f.label == DEMO_LABEL for f in self.fabrics):  # no commissioner has added us yet
             self.open_commissioning_window()
         else:
             self._fabrics_changed()

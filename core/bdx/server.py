@@ -22,7 +22,7 @@ from ..session.secure import SecureSession
 from .messages import BdxError, TransferInit
 from .sender import BdxSender, FileSource, SenderState
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "Transfer"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "Transfer", "TransferEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ class Transfer:
         return (self.session.fabric_index, self.session.peer_node_id)
 
 
+TransferEvent = Callable[[str, "Transfer"], None]  # ("started" | "progress" | "finished" | "failed", transfer)
+
+
 class _TransferExchange:
     def __init__(self, server: BdxServer, transfer: Transfer) -> None:
         self.server = server
@@ -73,7 +76,7 @@ class BdxServer:
         max_block_size: int = 1024,
         scheduler: Scheduler | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        on_event: Callable[[str, Transfer], None] | None = None,
+        on_event: TransferEvent | None = None,
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size

@@ -31,7 +31,7 @@ def build_root_data_model(services: NodeServices) -> DataModel:
         GroupKeyManagementCluster(services),
         AdministratorCommissioningCluster(services),
         GeneralDiagnosticsCluster(services),
-        OtaProviderCluster(),
+        OtaProviderCluster(services),
     ):
         root.add(cluster)
     root.add(DescriptorCluster(model, root))

@@ -1,0 +1,1 @@
+"""The OTA requestor side: a client that queries a provider and downloads over BDX."""

@@ -1,0 +1,215 @@
+"""The live knobs that shape the next QueryImage and ApplyUpdate responses.
+
+A knob is armed with a value, a scope (one-shot: the next response actually sent; sticky: every
+response until disarmed) and a target (every requestor, or one (fabric index, node id)). A knob
+aimed at a node wins over one aimed at everyone. The SDK app's flags map onto one-shot knobs
+for everyone, which reproduces its "first response only" behaviour (OTA_PROVIDER_SPEC.md §1.1,
+§2.2), including that ignored commands consume nothing.
+
+Pure logic: no I/O, no clock. :class:`OtaPolicy.decide_query` and :meth:`decide_apply` say what
+to answer and which armed knobs the answer consumed, so the engine can report who used them.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+
+__all__ = ["ApplyDecision", "ArmedKnob", "Knob", "OtaPolicy", "Peer", "QueryDecision", "policy_from_sdk_flags"]
+
+Peer = tuple[int, int]  # (fabric index, node id)
+
+
+class Knob(enum.Enum):
+    QUERY_STATUS = "query status"  # QueryImageStatus
+    QUERY_DELAY = "query delay"  # seconds, sent only with Busy
+    CONSENT_NEEDED = "consent needed"  # bool; honoured only if the requestor can consent
+    CONSENT_STATE = "consent state"  # UserConsentState, the provider-side consent
+    IGNORE_QUERY = "ignore queries"  # count of QueryImage commands left unanswered
+    FORCED_DESIGNATOR = "forced image"  # catalog designator to offer, whatever the versions
+    APPLY_ACTION = "apply action"  # ApplyUpdateAction
+    APPLY_DELAY = "apply delay"  # seconds
+    IGNORE_APPLY = "ignore applies"  # count of ApplyUpdateRequests left unanswered
+
+
+_VALUE_TYPES: dict[Knob, type | tuple[type, ...]] = {
+    Knob.QUERY_STATUS: QueryImageStatus,
+    Knob.QUERY_DELAY: int,
+    Knob.CONSENT_NEEDED: bool,
+    Knob.CONSENT_STATE: UserConsentState,
+    Knob.IGNORE_QUERY: int,
+    Knob.FORCED_DESIGNATOR: str,
+    Knob.APPLY_ACTION: ApplyUpdateAction,
+    Knob.APPLY_DELAY: int,
+    Knob.IGNORE_APPLY: int,
+}
+_COUNTERS = (Knob.IGNORE_QUERY, Knob.IGNORE_APPLY)
+
+
+@dataclass(frozen=True)
+class ArmedKnob:
+    id: int
+    knob: Knob
+    value: Any
+    sticky: bool = False
+    target: Peer | None = None  # None: every requestor
+
+    def describe(self) -> str:
+        value = self.value.name if isinstance(self.value, enum.Enum) else self.value
+        scope = "sticky" if self.sticky else "one-shot"
+        who = "all requestors" if self.target is None else f"node 0x{self.target[1]:016X} (fabric {self.target[0]})"
+        return f"{self.knob.value} = {value} ({scope}, {who})"
+
+
+@dataclass(frozen=True)
+class QueryDecision:
+    ignored: bool = False
+    status: QueryImageStatus = QueryImageStatus.UPDATE_AVAILABLE
+    delayed_action_time: int = 0
+    user_consent_needed: bool = False
+    forced_designator: str | None = None
+    consent_consulted: UserConsentState | None = None
+    used: tuple[ArmedKnob, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApplyDecision:
+    ignored: bool = False
+    action: ApplyUpdateAction = ApplyUpdateAction.PROCEED
+    delayed_action_time: int = 0
+    used: tuple[ArmedKnob, ...] = ()
+
+
+@dataclass
+class OtaPolicy:
+    armed: list[ArmedKnob] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    # ------------------------------------------------------------------ arming
+
+    def arm(self, knob: Knob, value: Any, *, sticky: bool = False, target: Peer | None = None) -> ArmedKnob:
+        """Arm a knob, replacing any armed knob of the same kind and target."""
+        expected = _VALUE_TYPES[knob]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"{knob.value}: {value!r} is not a {getattr(expected, '__name__', expected)}")
+        if isinstance(value, int) and not isinstance(value, enum.Enum) and not 0 <= value <= 0xFFFF_FFFF:
+            raise ValueError(f"{knob.value}: {value} is outside 0..4294967295")
+        self.disarm(knob, target=target)
+        armed = ArmedKnob(next(self._ids), knob, value, sticky, target)
+        if not (knob in _COUNTERS and value == 0):
+            self.armed.append(armed)
+        return armed
+
+    def disarm(self, knob: Knob, *, target: Peer | None = None) -> None:
+        self.armed = [a for a in self.armed if not (a.knob == knob and a.target == target)]
+
+    def clear(self) -> None:
+        self.armed.clear()
+
+    def _find(self, knob: Knob, peer: Peer) -> ArmedKnob | None:
+        general = None
+        for armed in self.armed:
+            if armed.knob == knob:
+                if armed.target == peer:
+                    return armed
+                if armed.target is None:
+                    general = armed
+        return general
+
+    def _consume(self, armed: ArmedKnob) -> None:
+        if armed.knob in _COUNTERS:
+            index = self.armed.index(armed)
+            left = armed.value - 1
+            if left > 0:
+                self.armed[index] = ArmedKnob(armed.id, armed.knob, left, armed.sticky, armed.target)
+            else:
+                self.armed.pop(index)
+        elif not armed.sticky:
+            self.armed.remove(armed)
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide_query(
+        self,
+        peer: Peer,
+        *,
+        requestor_can_consent: bool,
+        image_available: bool,
+    ) -> QueryDecision:
+        """What to answer to a QueryImage from ``peer``; consumes the one-shot knobs it uses."""
+        ignore = self._find(Knob.IGNORE_QUERY, peer)
+        if ignore is not None:
+            self._consume(ignore)
+            return QueryDecision(ignored=True, used=(ignore,))
+        used: list[ArmedKnob] = []
+
+        def take(knob: Knob, default: Any) -> Any:
+            armed = self._find(knob, peer)
+            if armed is None:
+                return default
+            used.append(armed)
+            return armed.value
+
+        status = take(Knob.QUERY_STATUS, QueryImageStatus.UPDATE_AVAILABLE)
+        delay = take(Knob.QUERY_DELAY, 0)
+        consent_needed = take(Knob.CONSENT_NEEDED, False) and requestor_can_consent
+        forced = take(Knob.FORCED_DESIGNATOR, None)
+        consulted = None
+        if status == QueryImageStatus.UPDATE_AVAILABLE:
+            if forced is None and not image_available:
+                status = QueryImageStatus.NOT_AVAILABLE
+            # As the SDK: the provider-side consent is asked only when the requestor is not
+            # itself going to ask its user, and only for an update that would be offered.
+            elif not consent_needed:
+                consulted = take(Knob.CONSENT_STATE, None)
+                if consulted == UserConsentState.DENIED:
+                    status = QueryImageStatus.NOT_AVAILABLE
+                elif consulted == UserConsentState.DEFERRED:
+                    status = QueryImageStatus.BUSY
+        for armed in used:
+            self._consume(armed)
+        return QueryDecision(
+            status=status,
+            delayed_action_time=delay if status == QueryImageStatus.BUSY else 0,
+            user_consent_needed=bool(consent_needed),
+            forced_designator=forced,
+            consent_consulted=consulted,
+            used=tuple(used),
+        )
+
+    def decide_apply(self, peer: Peer) -> ApplyDecision:
+        ignore = self._find(Knob.IGNORE_APPLY, peer)
+        if ignore is not None:
+            self._consume(ignore)
+            return ApplyDecision(ignored=True, used=(ignore,))
+        used = [a for a in (self._find(Knob.APPLY_ACTION, peer), self._find(Knob.APPLY_DELAY, peer)) if a]
+        action = next((a.value for a in used if a.knob == Knob.APPLY_ACTION), ApplyUpdateAction.PROCEED)
+        delay = next((a.value for a in used if a.knob == Knob.APPLY_DELAY), 0)
+        for armed in used:
+            self._consume(armed)
+        return ApplyDecision(action=action, delayed_action_time=delay, used=tuple(used))
+
+
+def policy_from_sdk_flags(config: Any) -> OtaPolicy:
+    """The SDK app's ``-q -t -u -c -a -p -x -y`` as knobs: one-shot for everyone, except ``-c``,
+    which the SDK applies to every response."""
+    policy = OtaPolicy()
+    if config.query_image_status != QueryImageStatus.UPDATE_AVAILABLE:
+        policy.arm(Knob.QUERY_STATUS, QueryImageStatus(config.query_image_status))
+    if config.delayed_query_action_time:
+        policy.arm(Knob.QUERY_DELAY, config.delayed_query_action_time)
+    if config.user_consent_needed:
+        policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
+    if config.user_consent_state is not None:
+        policy.arm(Knob.CONSENT_STATE, config.user_consent_state)
+    if config.apply_update_action != ApplyUpdateAction.PROCEED:
+        policy.arm(Knob.APPLY_ACTION, ApplyUpdateAction(config.apply_update_action))
+    if config.delayed_apply_action_time:
+        policy.arm(Knob.APPLY_DELAY, config.delayed_apply_action_time)
+    policy.arm(Knob.IGNORE_QUERY, config.ignore_query_image)
+    policy.arm(Knob.IGNORE_APPLY, config.ignore_apply_update)
+    return policy

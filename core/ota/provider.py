@@ -1,0 +1,224 @@
+"""The OTA provider's decisions: what to answer to QueryImage, ApplyUpdateRequest and
+NotifyUpdateApplied, and which BDX downloads to allow.
+
+Sans-IO and independent of the Interaction Model: the cluster decodes the command, calls in
+here with the requestor's (fabric index, node id), and encodes what comes back. Every offer
+is remembered with its UpdateToken and bound to the requestor it was made to, so a token or
+a file designator is only good for that requestor (the SDK example checks neither).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..bdx.messages import BdxError
+from ..bdx.uri import make_bdx_uri
+from ..codec.status_report import BdxStatus
+from .catalog import CatalogEntry, CatalogError, ImageCatalog
+from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
+from .policy import OtaPolicy, Peer
+from .types import DownloadProtocol, QueryImageStatus
+
+__all__ = ["MAX_OFFERS", "OFFER_LIFETIME", "Offer", "OtaProvider", "UnknownUpdateToken"]
+
+log = logging.getLogger(__name__)
+
+MAX_OFFERS = 1024  # remembered offers; the oldest is forgotten first
+OFFER_LIFETIME = 7 * 24 * 3600.0  # seconds an UpdateToken stays good (a requestor may apply days later)
+TOKEN_LENGTH = 32
+
+
+class UnknownUpdateToken(Exception):
+    """ApplyUpdateRequest or NotifyUpdateApplied with a token this provider never gave that requestor."""
+
+
+@dataclass
+class Offer:
+    token: bytes
+    peer: Peer
+    entry: CatalogEntry
+    issued: float
+    requestor_version: int
+    apply_requests: int = 0
+    applied_version: int | None = None
+
+    @property
+    def designator(self) -> str:
+        return self.entry.designator
+
+
+Emit = Callable[..., None]  # emit(kind, peer, **fields)
+
+
+@dataclass
+class OtaProvider:
+    catalog: ImageCatalog
+    policy: OtaPolicy = field(default_factory=OtaPolicy)
+    image_uri: str | None = None  # -i: sent verbatim instead of the generated bdx:// URI
+    emit: Emit = lambda *_a, **_k: None
+    clock: Callable[[], float] = time.monotonic
+    offers: OrderedDict[bytes, Offer] = field(default_factory=OrderedDict)
+
+    # ------------------------------------------------------------------ QueryImage
+
+    def query_image(self, peer: Peer, provider_node_id: int, request: QueryImage) -> QueryImageResponse | None:
+        """The response to send, or None to leave the command unanswered (an armed "ignore")."""
+        self._refresh_catalog()
+        fields = _query_fields(request)
+        self.emit("query", peer, **fields)
+        selection = self.catalog.select(
+            request.vendor_id, request.product_id, request.software_version, request.hardware_version
+        )
+        decision = self.policy.decide_query(
+            peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
+        )
+        used = [armed.describe() for armed in decision.used]
+        if decision.ignored:
+            self.emit("query ignored", peer, used=used)
+            return None
+        status, entry, reason = decision.status, selection.entry, selection.reason
+        if decision.forced_designator is not None and status == QueryImageStatus.UPDATE_AVAILABLE:
+            entry = self.catalog.entry_for_designator(decision.forced_designator)
+            reason = f"forced image {decision.forced_designator}"
+            if entry is None:
+                status, reason = QueryImageStatus.NOT_AVAILABLE, f"forced image {decision.forced_designator} is gone"
+        if status == QueryImageStatus.UPDATE_AVAILABLE and not self._can_download(request):
+            status, reason = QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED, "no download protocol in common"
+        if status != QueryImageStatus.UPDATE_AVAILABLE:
+            response = QueryImageResponse(
+                status=status,
+                delayed_action_time=decision.delayed_action_time if status == QueryImageStatus.BUSY else None,
+                user_consent_needed=decision.user_consent_needed,
+            )
+            if decision.consent_consulted is not None:
+                reason = f"provider consent {decision.consent_consulted.value}"
+            elif status == QueryImageStatus.BUSY or (selection.available and decision.used):
+                reason = "armed: " + ", ".join(used)
+            self.emit("query answered", peer, reason=reason, used=used, **_response_fields(response))
+            return response
+        assert entry is not None
+        offer = self._remember(peer, entry, request.software_version)
+        response = QueryImageResponse(
+            status=status,
+            image_uri=self.image_uri or make_bdx_uri(provider_node_id, entry.designator),
+            software_version=entry.software_version,
+            software_version_string=entry.software_version_string,
+            update_token=offer.token,
+            user_consent_needed=decision.user_consent_needed,
+        )
+        self.emit("query answered", peer, reason=reason, used=used, **_response_fields(response))
+        return response
+
+    def _can_download(self, request: QueryImage) -> bool:
+        protocols = set(request.protocols_supported)
+        if self.image_uri is not None and self.image_uri.lower().startswith("https://"):
+            return DownloadProtocol.HTTPS in protocols
+        return DownloadProtocol.BDX_SYNCHRONOUS in protocols
+
+    def _refresh_catalog(self) -> None:
+        try:
+            self.catalog = self.catalog.reload_if_changed()
+        except CatalogError as exc:  # keep serving what was valid; say why the new files are not used
+            log.warning("image catalog not reloaded: %s", exc)
+            self.emit("error", None, message=f"image catalog not reloaded: {exc}")
+
+    def _remember(self, peer: Peer, entry: CatalogEntry, requestor_version: int) -> Offer:
+        self._expire()
+        token = secrets.token_bytes(TOKEN_LENGTH)
+        offer = Offer(token, peer, entry, self.clock(), requestor_version)
+        self.offers[token] = offer
+        while len(self.offers) > MAX_OFFERS:
+            self.offers.popitem(last=False)
+        return offer
+
+    def _expire(self) -> None:
+        cutoff = self.clock() - OFFER_LIFETIME
+        while self.offers:
+            oldest = next(iter(self.offers.values()))
+            if oldest.issued >= cutoff:
+                break
+            self.offers.popitem(last=False)
+
+    def _offer_for(self, peer: Peer, token: bytes) -> Offer:
+        self._expire()
+        offer = self.offers.get(token)
+        if offer is None or offer.peer != peer:
+            raise UnknownUpdateToken(f"UpdateToken {token.hex().upper()} was not issued to this requestor")
+        return offer
+
+    # ------------------------------------------------------------------ ApplyUpdate / NotifyUpdateApplied
+
+    def apply_update(self, peer: Peer, request: ApplyUpdateRequest) -> ApplyUpdateResponse | None:
+        fields = {"updateToken": request.update_token.hex().upper(), "newVersion": request.new_version}
+        self.emit("apply", peer, **fields)
+        try:
+            offer = self._offer_for(peer, request.update_token)
+        except UnknownUpdateToken as exc:
+            self.emit("apply refused", peer, reason=str(exc), **fields)
+            raise
+        decision = self.policy.decide_apply(peer)
+        used = [armed.describe() for armed in decision.used]
+        if decision.ignored:
+            self.emit("apply ignored", peer, used=used)
+            return None
+        offer.apply_requests += 1
+        response = ApplyUpdateResponse(decision.action, decision.delayed_action_time)
+        self.emit("apply answered", peer, action=decision.action.name, delayedActionTime=decision.delayed_action_time,
+                  used=used)  # fmt: skip
+        return response
+
+    def notify_update_applied(self, peer: Peer, request: NotifyUpdateApplied) -> None:
+        fields = {"updateToken": request.update_token.hex().upper(), "softwareVersion": request.software_version}
+        try:
+            offer = self._offer_for(peer, request.update_token)
+        except UnknownUpdateToken as exc:
+            self.emit("notify refused", peer, reason=str(exc), **fields)
+            raise
+        offer.applied_version = request.software_version
+        promised = offer.entry.software_version
+        self.emit("notify", peer, promisedVersion=promised, asPromised=request.software_version == promised, **fields)
+
+    # ------------------------------------------------------------------ BDX
+
+    def authorize_download(self, peer: Peer, designator: bytes) -> Path:
+        """The file for a ReceiveInit, only if this designator was offered to this requestor."""
+        self._expire()
+        for offer in reversed(self.offers.values()):
+            if offer.peer == peer and offer.designator.encode() == designator:
+                return offer.entry.path
+        raise BdxError(
+            f"designator {designator[:64]!r} was not offered to node 0x{peer[1]:016X}",
+            BdxStatus.FILE_DESIGNATOR_UNKNOWN,
+        )
+
+
+def _query_fields(request: QueryImage) -> dict[str, Any]:
+    return {
+        "vendorId": request.vendor_id,
+        "productId": request.product_id,
+        "softwareVersion": request.software_version,
+        "protocolsSupported": [getattr(p, "name", p) for p in request.protocols_supported],
+        "hardwareVersion": request.hardware_version,
+        "location": request.location,
+        "requestorCanConsent": request.requestor_can_consent,
+        "metadataForProvider": request.metadata_for_provider.hex() if request.metadata_for_provider else None,
+    }
+
+
+def _response_fields(response: QueryImageResponse) -> dict[str, Any]:
+    return {
+        "status": response.status.name,
+        "delayedActionTime": response.delayed_action_time,
+        "imageUri": response.image_uri,
+        "softwareVersion": response.software_version,
+        "softwareVersionString": response.software_version_string,
+        "updateToken": response.update_token.hex().upper() if response.update_token else None,
+        "userConsentNeeded": response.user_consent_needed,
+    }
