@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,8 +33,12 @@ from .config import (
     DEFAULT_VENDOR_ID,
     ProviderConfig,
 )
+from .event_lines import ota_event, transfer_event
+from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric, DemoFabricError
 from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
+from .ota.policy import policy_from_sdk_flags
+from .ota.provider import OtaProvider
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
 from .storage.database import StorageError
@@ -54,21 +57,6 @@ _APPLY_ACTION = {
     "discontinue": ApplyUpdateAction.DISCONTINUE,
 }
 _CONSENT = {state.value: state for state in UserConsentState}
-
-# Flags that parse and validate today but do not change behaviour yet; each names what brings it.
-_NOT_WIRED = {
-    "apply_update_action": "-a",
-    "user_consent_needed": "-c",
-    "image_uri": "-i",
-    "max_bdx_block_size": "-m",
-    "delayed_apply_action_time": "-p",
-    "query_image_status": "-q",
-    "delayed_query_action_time": "-t",
-    "user_consent_state": "-u",
-    "ignore_query_image": "-x",
-    "ignore_apply_update": "-y",
-    "poll_interval_ms": "-P",
-}
 
 _OCTAL = re.compile(r"0[0-7]+")
 
@@ -237,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "fabric, so requestors can query without a hand-written ACL (off by default)",
     )  # fmt: skip
 
+    node.add_argument(
+        "--demo-fabric", action="store_true",
+        help="also join a locally minted demo fabric, so ota-requestor-sim can connect with no commissioner "
+        "(its credentials go to demo-fabric.json in the state directory; implied by --demo)",
+    )  # fmt: skip
+
     attestation = parser.add_argument_group(
         "attestation (default: a DAC and PAI minted under the public test PAA, and a test-signed CD)"
     )
@@ -275,6 +269,8 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         args.headless = True
     if args.demo and not (args.filepath or args.image_list):
         args.image_list = sample_image_list()
+    if args.demo:
+        args.demo_fabric = True
     return ProviderConfig(**vars(args))
 
 
@@ -303,11 +299,6 @@ def _catalog_lines(catalog: ImageCatalog) -> list[str]:
     return lines
 
 
-def _changed_unwired_flags(config: ProviderConfig) -> list[str]:
-    defaults = ProviderConfig()
-    return [flag for name, flag in _NOT_WIRED.items() if getattr(config, name) != getattr(defaults, name)]
-
-
 def run(config: ProviderConfig, out=sys.stdout) -> int:
     try:
         catalog = ImageCatalog.load(
@@ -325,23 +316,17 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
         discovery=DiscoveryCapability.ON_NETWORK,
     )
     emit = _Printer(out, config.json_lines)
-    emit.startup(catalog, onboarding, config, _changed_unwired_flags(config))
+    emit.startup(catalog, onboarding, config)
     if config.check:
         return 0
     try:
-        return asyncio.run(_serve(config, emit))
-    except (StorageError, AttestationError) as exc:
+        return asyncio.run(_serve(config, catalog, emit))
+    except (StorageError, AttestationError, DemoFabricError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-
-
-NOTICE = (
-    "The Matter node is up: it can be commissioned and read. Serving OTA images (QueryImage, "
-    "ApplyUpdate, BDX) and the dashboard come next; until then an OTA requestor gets UNSUPPORTED_COMMAND."
-)
 
 
 class _Printer:
@@ -357,14 +342,13 @@ class _Printer:
         else:
             print(text, file=self.out, flush=True)
 
-    def startup(self, catalog, onboarding: SetupPayload, config: ProviderConfig, unwired: list[str]) -> None:
+    def startup(self, catalog, onboarding: SetupPayload, config: ProviderConfig) -> None:
         if self.json_lines:
             self.event(
                 "ImagesLoaded", "", source=str(catalog.source), entries=[_entry_json(e) for e in catalog.entries]
             )
             self.event("Onboarding", "", qrCode=onboarding.qr_code(), manualCode=onboarding.manual_code(),
                        discriminator=config.discriminator)  # fmt: skip
-            self.event("Notice", "", message=NOTICE, flagsNotInEffect=unwired)
             return
         lines = _catalog_lines(catalog)
         lines += [
@@ -372,11 +356,7 @@ class _Printer:
             f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
             f"  QR payload:  {onboarding.qr_code()}",
             f"  Manual code: {SetupPayload.format_manual_code(onboarding.manual_code())}",
-            "",
-            *textwrap.wrap(NOTICE, width=88),
         ]
-        if unwired:
-            lines.append(f"Accepted but not in effect yet: {' '.join(unwired)}")
         print("\n".join(lines), file=self.out)
         if self.out.isatty():
             # Half-block rendering keeps the code square and small enough for a phone to scan.
@@ -388,7 +368,7 @@ def default_storage() -> Path:
     return Path(base) / "ota-provider"
 
 
-async def _serve(config: ProviderConfig, emit: _Printer) -> int:
+async def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
     storage, database = config.storage or default_storage(), None
     if config.kvs is not None:
         storage, database = config.kvs.parent, config.kvs.name
@@ -422,6 +402,27 @@ async def _serve(config: ProviderConfig, emit: _Printer) -> int:
             windowOpen=node.window is not None,
         )
     )  # fmt: skip
+    if config.demo_fabric:
+        fabric_file = storage / DEMO_FABRIC_FILE
+        fabric = node.join_demo_fabric(DemoFabric.load_or_create(fabric_file))
+        emit.event("DemoFabric", f"demo fabric: provider is node 0x{fabric.node_id:016X} "
+                   f"(fabric {fabric.fabric_index}); requestors: ota-requestor-sim --fabric {fabric_file}",
+                   fabricIndex=fabric.fabric_index, nodeId=fabric.node_id, file=str(fabric_file))  # fmt: skip
+
+    def on_ota(kind: str, peer, **fields) -> None:
+        name, text = ota_event(kind, peer, fields)
+        extra = {"fabricIndex": peer[0], "nodeId": peer[1]} if peer else {}
+        emit.event(name, text, **extra, **fields)
+
+    def on_transfer(kind: str, transfer) -> None:
+        described = transfer_event(kind, transfer)
+        if described is not None:
+            name, text, fields = described
+            emit.event(name, text, **fields)
+
+    provider = OtaProvider(catalog, policy_from_sdk_flags(config), image_uri=config.image_uri, emit=on_ota)
+    node.serve_ota(provider, max_block_size=config.max_bdx_block_size, on_transfer=on_transfer,
+                   pacing=config.poll_interval_ms / 1000)  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

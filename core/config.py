@@ -43,6 +43,7 @@ class ProviderConfig:
     storage: Path | None = None
     kvs: Path | None = None
     allow_ota_from_fabric: bool = False
+    demo_fabric: bool = False
     dac: Path | None = None
     pai: Path | None = None
     dac_key: Path | None = None

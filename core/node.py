@@ -305,6 +305,7 @@ class MatterNode:
         max_block_size: int = 1024,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         on_transfer: TransferEvent | None = None,
+        pacing: float = 0.0,
     ) -> BdxServer:
         """Answer the OTA Provider commands with ``provider`` and serve its offers over BDX."""
 
@@ -315,7 +316,12 @@ class MatterNode:
 
         self.model.endpoints[0].clusters[0x0029].attach(provider)  # type: ignore[attr-defined]
         self.bdx = BdxServer(
-            authorize, max_block_size=max_block_size, scheduler=self, idle_timeout=idle_timeout, on_event=on_transfer
+            authorize,
+            max_block_size=max_block_size,
+            scheduler=self,
+            idle_timeout=idle_timeout,
+            on_event=on_transfer,
+            pacing=pacing,
         )
         self.register(ProtocolId.BDX, self.bdx)
         return self.bdx
@@ -341,7 +347,12 @@ class MatterNode:
         return self.driver.endpoint.port
 
     async def aclose(self) -> None:
-        """Withdraw the advertisements (goodbye packets), then stop."""
+        """End running transfers with a StatusReport, withdraw the advertisements (goodbye
+        packets), then stop."""
+        if self.bdx is not None and self.bdx.transfers and self.driver is not None:
+            self.bdx.abort_all("provider shutting down")
+            self.driver.flush()
+            await asyncio.sleep(0.05)  # let the StatusReports be retransmitted once if lost
         if self.advertiser is not None:
             if self._dnssd_task is not None:
                 with contextlib.suppress(Exception):

@@ -147,7 +147,7 @@ def test_full_commissioning_then_access_control(node_config):
             )
             assert [s.status.status for s in write.write_statuses] == [ImStatus.SUCCESS]
             ota = await call(client, "invoke", other, [command(0x29, 0x00)])
-            assert ota.invoke.responses[0].status.status == ImStatus.UNSUPPORTED_COMMAND  # allowed, not built yet
+            assert ota.invoke.responses[0].status.status == ImStatus.UNSUPPORTED_COMMAND  # allowed; serves no images
             still_denied = await call(client, "read", other, [AttributePath(0, 0x1F, 0)])
             assert still_denied.statuses() == {(0, 0x1F, 0): ImStatus.UNSUPPORTED_ACCESS}
             return fabric_index

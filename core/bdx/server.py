@@ -45,6 +45,7 @@ class Transfer:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     result: str = "running"
+    exchange: Exchange | None = field(default=None, repr=False)
     _timer: Any = field(default=None, repr=False)
 
     @property
@@ -77,12 +78,14 @@ class BdxServer:
         scheduler: Scheduler | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         on_event: TransferEvent | None = None,
+        pacing: float = 0.0,
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
         self.scheduler = scheduler
         self.idle_timeout = idle_timeout
         self.on_event = on_event
+        self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
         self.transfers: dict[int, Transfer] = {}
         self._next_id = 1
 
@@ -114,7 +117,7 @@ class BdxServer:
                 source.close()
             self._abort(exchange, exc.status)
             return None
-        transfer = Transfer(self._next_id, message.session, init.file_designator, sender)
+        transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange)
         self._next_id += 1
         self.transfers[transfer.id] = transfer
         exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
@@ -156,13 +159,37 @@ class BdxServer:
             self._abort(exchange, exc.status)
             return
         if reply is not None:
-            exchange.send(*reply)
-            self._emit("progress", transfer)
+            if self.pacing > 0 and self.scheduler is not None:
+                self.scheduler.call_later(self.pacing, lambda: self._send_paced(transfer, exchange, reply))
+            else:
+                exchange.send(*reply)
+                self._emit("progress", transfer)
         if transfer.sender.state == SenderState.DONE:
             self._end(transfer, "complete")
             exchange.close("transfer complete")
             return
         self._arm_timer(transfer, exchange)
+
+    def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
+              reason: str = "aborted") -> bool:  # fmt: skip
+        """End a transfer now with a StatusReport to the requestor; False if it is not running."""
+        transfer = self.transfers.get(transfer_id)
+        if transfer is None:
+            return False
+        transfer.sender.fail(status)
+        self._end(transfer, f"failed: {reason}")
+        if transfer.exchange is not None and not transfer.exchange.closing:
+            self._abort(transfer.exchange, status)
+        return True
+
+    def abort_all(self, reason: str) -> None:
+        for transfer_id in list(self.transfers):
+            self.abort(transfer_id, reason=reason)
+
+    def _send_paced(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
+        if transfer.result == "running" and not exchange.closing:
+            exchange.send(*reply)
+            self._emit("progress", transfer)
 
     def _end(self, transfer: Transfer, result: str) -> None:
         if transfer.result != "running":

@@ -116,3 +116,13 @@ def test_idle_transfer_is_released():
     assert len(server.transfers) == 1
     net.run(until=40)
     assert server.transfers == {} and events[-1] == "failed"
+
+
+def test_pacing_spaces_blocks_to_emulate_a_slow_link(tmp_path):
+    image = tmp_path / "three-blocks.bin"
+    image.write_bytes(bytes(3000))
+    net, a, sa, _, _ = setup(designators={b"p": image}, pacing=0.5)
+    receiver = SpecReceiver(a, sa, b"p")
+    net.run(until=60, done=lambda: receiver.done)
+    assert receiver.done and len(receiver.data) == 3000
+    assert net.now >= 1.5  # three blocks, each held back half a second

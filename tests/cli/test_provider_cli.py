@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ota_provider.core.cli import build_parser, main, parse_config, parse_number, run
+from ota_provider.core.ota.policy import policy_from_sdk_flags
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from tests.ota.test_catalog import SAMPLES
 
@@ -114,20 +115,29 @@ def test_demo_uses_the_bundled_samples_and_prints_codes():
     assert "sample-fff1-8000-v3.ota" in text
     assert "MT:Y.K90AFN00KA0648G00" in text  # VID 0xFFF1 PID 0x8000, on-network
     assert "3497-011-2332" in text
-    assert "UNSUPPORTED_COMMAND" in text
 
 
-def test_flags_not_in_effect_are_named():
-    out = io.StringIO()
-    run(parse_config(["-f", IMAGE, "-q", "busy", "-P", "10", "--check"]), out)
-    assert "Accepted but not in effect yet: -q -P" in out.getvalue()
+def test_sdk_response_flags_become_one_shot_knobs():
+    config = parse_config(["-f", IMAGE, "-q", "busy", "-t", "30", "-c", "-u", "denied", "-a", "discontinue",
+                           "-p", "5", "-x", "2", "-y", "1"])  # fmt: skip
+    armed = {a.knob.name: (a.value, a.sticky) for a in policy_from_sdk_flags(config).armed}
+    assert armed == {
+        "QUERY_STATUS": (QueryImageStatus.BUSY, False),
+        "QUERY_DELAY": (30, False),
+        "CONSENT_NEEDED": (True, True),
+        "CONSENT_STATE": (UserConsentState.DENIED, False),
+        "APPLY_ACTION": (ApplyUpdateAction.DISCONTINUE, False),
+        "APPLY_DELAY": (5, False),
+        "IGNORE_QUERY": (2, False),
+        "IGNORE_APPLY": (1, False),
+    }
 
 
 def test_json_lines():
     out = io.StringIO()
     run(parse_config(["-f", IMAGE, "--json", "--check"]), out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [r["event"] for r in records] == ["ImagesLoaded", "Onboarding", "Notice"]
+    assert [r["event"] for r in records] == ["ImagesLoaded", "Onboarding"]
     assert records[0]["entries"][0]["softwareVersion"] == 2
     assert records[1]["manualCode"] == "34970112332"
 
@@ -175,7 +185,7 @@ def test_serving_starts_the_node_and_stops_on_sigterm(tmp_path):
             events.append(json.loads(line))
             if events[-1]["event"] == "Listening":
                 break
-        assert [e["event"] for e in events][:3] == ["ImagesLoaded", "Onboarding", "Notice"]
+        assert [e["event"] for e in events][:2] == ["ImagesLoaded", "Onboarding"]
         assert events[-1]["event"] == "Listening" and events[-1]["port"] > 0
         assert (tmp_path / "ota-provider.sqlite3").exists()
     finally:

@@ -1,0 +1,133 @@
+"""The live knobs, and the SDK flags' "first response only" semantics (OTA_PROVIDER_SPEC.md §1.1, §2.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.ota.policy import Knob, OtaPolicy, policy_from_sdk_flags
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+
+A, B = (1, 0x1001), (1, 0x1002)
+UA, BUSY, NA = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY, QueryImageStatus.NOT_AVAILABLE
+
+
+def statuses(policy, n, peer=A, can_consent=False, available=True):
+    return [
+        policy.decide_query(peer, requestor_can_consent=can_consent, image_available=available).status for _ in range(n)
+    ]
+
+
+def test_defaults_offer_what_is_available():
+    policy = OtaPolicy()
+    assert statuses(policy, 2) == [UA, UA]
+    assert statuses(policy, 1, available=False) == [NA]
+    assert policy.decide_apply(A).action == ApplyUpdateAction.PROCEED
+
+
+def test_one_shot_applies_to_the_next_response_only():
+    policy = OtaPolicy()
+    policy.arm(Knob.QUERY_STATUS, BUSY)
+    policy.arm(Knob.QUERY_DELAY, 120)
+    first = policy.decide_query(A, requestor_can_consent=False, image_available=True)
+    assert (first.status, first.delayed_action_time) == (BUSY, 120)
+    assert [u.knob for u in first.used] == [Knob.QUERY_STATUS, Knob.QUERY_DELAY]
+    second = policy.decide_query(A, requestor_can_consent=False, image_available=True)
+    assert (second.status, second.delayed_action_time, second.used) == (UA, 0, ())
+
+
+def test_sticky_stays_until_disarmed():
+    policy = OtaPolicy()
+    policy.arm(Knob.QUERY_STATUS, BUSY, sticky=True)
+    assert statuses(policy, 3) == [BUSY, BUSY, BUSY]
+    policy.disarm(Knob.QUERY_STATUS)
+    assert statuses(policy, 1) == [UA]
+
+
+def test_a_knob_for_one_node_leaves_the_others_alone_and_wins_over_the_general_one():
+    policy = OtaPolicy()
+    policy.arm(Knob.QUERY_STATUS, NA, sticky=True)
+    policy.arm(Knob.QUERY_STATUS, BUSY, target=B)
+    assert statuses(policy, 1, peer=A) == [NA]
+    assert statuses(policy, 1, peer=B) == [BUSY]
+    assert statuses(policy, 1, peer=B) == [NA]  # the one-shot for B is used; the general one remains
+
+
+def test_delay_is_sent_only_with_busy_but_consumed_by_the_first_response():
+    policy = OtaPolicy()
+    policy.arm(Knob.QUERY_DELAY, 60)
+    first = policy.decide_query(A, requestor_can_consent=False, image_available=True)
+    assert (first.status, first.delayed_action_time) == (UA, 0)
+    assert policy.armed == []
+
+
+def test_ignored_queries_do_not_consume_one_shot_values():
+    # SDK: -x 2 -q busy -> two queries unanswered, then Busy, then UpdateAvailable.
+    policy = policy_from_sdk_flags(ProviderConfig(ignore_query_image=2, query_image_status=BUSY))
+    decisions = [policy.decide_query(A, requestor_can_consent=False, image_available=True) for _ in range(4)]
+    assert [d.ignored for d in decisions] == [True, True, False, False]
+    assert [d.status for d in decisions[2:]] == [BUSY, UA]
+
+
+def test_sdk_busy_then_denied_consent_then_available():
+    # §2.2 step 3.6: -q busy -u denied -> Busy, NotAvailable (consent asked the first time), UpdateAvailable.
+    policy = policy_from_sdk_flags(ProviderConfig(query_image_status=BUSY, user_consent_state=UserConsentState.DENIED))
+    assert statuses(policy, 3) == [BUSY, NA, UA]
+
+
+def test_deferred_consent_maps_to_busy_and_granted_to_available():
+    policy = OtaPolicy()
+    policy.arm(Knob.CONSENT_STATE, UserConsentState.DEFERRED)
+    assert statuses(policy, 2) == [BUSY, UA]
+    policy.arm(Knob.CONSENT_STATE, UserConsentState.GRANTED, sticky=True)
+    assert statuses(policy, 2) == [UA, UA]
+
+
+def test_consent_needed_only_when_the_requestor_can_consent_and_then_the_provider_does_not_ask():
+    policy = policy_from_sdk_flags(ProviderConfig(user_consent_needed=True, user_consent_state=UserConsentState.DENIED))
+    asked_user = policy.decide_query(A, requestor_can_consent=True, image_available=True)
+    assert (asked_user.status, asked_user.user_consent_needed, asked_user.consent_consulted) == (UA, True, None)
+    cannot = policy.decide_query(A, requestor_can_consent=False, image_available=True)
+    assert (cannot.status, cannot.user_consent_needed) == (NA, False)  # now the provider's -u is asked
+
+
+def test_apply_flags_first_response_only_and_ignore_does_not_consume():
+    policy = policy_from_sdk_flags(
+        ProviderConfig(
+            apply_update_action=ApplyUpdateAction.AWAIT_NEXT_ACTION, delayed_apply_action_time=30, ignore_apply_update=1
+        )
+    )
+    assert policy.decide_apply(A).ignored
+    first = policy.decide_apply(A)
+    assert (first.action, first.delayed_action_time) == (ApplyUpdateAction.AWAIT_NEXT_ACTION, 30)
+    second = policy.decide_apply(A)
+    assert (second.action, second.delayed_action_time) == (ApplyUpdateAction.PROCEED, 0)
+
+
+def test_ignore_counts_down_per_node():
+    policy = OtaPolicy()
+    policy.arm(Knob.IGNORE_QUERY, 2, target=A)
+    assert [policy.decide_query(B, requestor_can_consent=False, image_available=True).ignored] == [False]
+    assert [policy.decide_query(A, requestor_can_consent=False, image_available=True).ignored for _ in range(3)] == [
+        True, True, False]  # fmt: skip
+
+
+def test_forced_image_is_offered_even_when_nothing_qualifies():
+    policy = OtaPolicy()
+    policy.arm(Knob.FORCED_DESIGNATOR, "0")
+    decision = policy.decide_query(A, requestor_can_consent=False, image_available=False)
+    assert (decision.status, decision.forced_designator) == (UA, "0")
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [(Knob.QUERY_STATUS, "busy"), (Knob.QUERY_DELAY, -1), (Knob.QUERY_DELAY, True), (Knob.IGNORE_QUERY, 1 << 40)],
+)
+def test_bad_values_are_refused(knob, value):
+    with pytest.raises(ValueError):
+        OtaPolicy().arm(knob, value)
+
+
+def test_describe_says_what_is_armed_for_whom():
+    armed = OtaPolicy().arm(Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE, sticky=True, target=B)
+    assert armed.describe() == "apply action = DISCONTINUE (sticky, node 0x0000000000001002 (fabric 1))"
