@@ -12,9 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+TEST_PAA = REPO / "core" / "attestation" / "test_credentials" / "Chip-Test-PAA-NoVID-Cert.pem"
 
 
 def controller_python() -> str | None:
@@ -45,5 +47,10 @@ def sdk_command(python: str, *args: str) -> list[str]:
     return command
 
 
-def paa_store() -> str:
-    return str(SHARED / "attestation" / "paa-trust-store")
+def paa_store(directory: Path) -> str:
+    """A PAA trust store for the SDK controller holding the public test PAA our DACs chain to
+    (the controller reads DER files from a directory)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate = x509.load_pem_x509_certificate(TEST_PAA.read_bytes())
+    (directory / "Chip-Test-PAA-NoVID-Cert.der").write_bytes(certificate.public_bytes(Encoding.DER))
+    return str(directory)

@@ -79,7 +79,7 @@ def provider(netns, tmp_path):
 def run_controller(netns: NetnsPair, storage: Path, steps: list[dict], tmp_path: Path) -> list[dict]:
     steps_file = tmp_path / f"steps-{time.monotonic_ns()}.json"
     steps_file.write_text(json.dumps(steps))
-    env = {**os.environ, "PAA_TRUST_STORE": paa_store()}
+    env = {**os.environ, "PAA_TRUST_STORE": paa_store(tmp_path / "paa-trust-store")}
     python = os.environ.get("OTA_INTEROP_PYTHON") or str(REPO / ".venv-interop" / "bin" / "python")
     command = [*netns.prefix(netns.controller), "unshare", "-m", "sh", "-c",
                'mount -t tmpfs tmpfs /data && exec "$@"', "sh", python, CONTROLLER_SCRIPT, str(storage),
