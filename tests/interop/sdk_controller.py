@@ -90,6 +90,9 @@ async def run_steps(storage: str, steps: list) -> None:
     os._exit(0)
 
 
+UPDATE_TOKENS: dict[int, bytes] = {}  # the last UpdateToken each node offered
+
+
 async def run_step(ctrl, node, step):
     do = step["do"]
     if do == "commission-discovery":
@@ -142,11 +145,31 @@ async def run_step(ctrl, node, step):
         result = await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl(entries))])
         return {"status": [str(r.Status) for r in result]}
     if do == "invoke-query-image":
-        command = Clusters.OtaSoftwareUpdateProvider.Commands.QueryImage(
-            vendorID=0xFFF1, productID=0x8000, softwareVersion=1, protocolsSupported=[0]
+        ota = Clusters.OtaSoftwareUpdateProvider.Commands
+        command = ota.QueryImage(vendorID=step.get("vid", 0xFFF1), productID=step.get("pid", 0x8000),
+                                 softwareVersion=step.get("version", 1), protocolsSupported=[0],
+                                 requestorCanConsent=False)  # fmt: skip
+        r = await ctrl.SendCommand(node, 0, command)
+        if r.updateToken:
+            UPDATE_TOKENS[node] = r.updateToken
+        return {"status": int(r.status), "imageURI": r.imageURI, "softwareVersion": r.softwareVersion,
+                "softwareVersionString": r.softwareVersionString, "delayedActionTime": r.delayedActionTime,
+                "updateToken": r.updateToken.hex() if r.updateToken else None,
+                "userConsentNeeded": r.userConsentNeeded}  # fmt: skip
+    if do == "invoke-apply-update":
+        token = bytes.fromhex(step["token"]) if "token" in step else UPDATE_TOKENS[node]
+        command = Clusters.OtaSoftwareUpdateProvider.Commands.ApplyUpdateRequest(
+            updateToken=token, newVersion=step.get("version", 3)
         )
-        response = await ctrl.SendCommand(node, 0, command)
-        return {"response": str(response)}
+        r = await ctrl.SendCommand(node, 0, command)
+        return {"action": int(r.action), "delayedActionTime": r.delayedActionTime}
+    if do == "invoke-notify-applied":
+        token = bytes.fromhex(step["token"]) if "token" in step else UPDATE_TOKENS[node]
+        command = Clusters.OtaSoftwareUpdateProvider.Commands.NotifyUpdateApplied(
+            updateToken=token, softwareVersion=step.get("version", 3)
+        )
+        await ctrl.SendCommand(node, 0, command)
+        return {}
     if do == "subscribe-node-label":
         attrs = Clusters.BasicInformation.Attributes
         updates = asyncio.Queue()

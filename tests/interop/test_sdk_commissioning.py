@@ -6,11 +6,13 @@ controller in another, joined by a veth pair. Skips without root; CI runs as roo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,23 +38,32 @@ def netns():
 
 
 class Provider:
-    def __init__(self, netns: NetnsPair, storage: Path) -> None:
-        self.netns, self.storage = netns, storage
+    def __init__(self, netns: NetnsPair, storage: Path, *args: str) -> None:
+        self.netns, self.storage, self.args = netns, storage, args
         self.proc: subprocess.Popen | None = None
+        self.events: list[dict] = []
 
     def start(self) -> None:
         command = [*self.netns.prefix(self.netns.provider), sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE,
-                   "--storage", str(self.storage), "--json"]  # fmt: skip
-        self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   "--storage", str(self.storage), "--json", *self.args]  # fmt: skip
+        self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            if json.loads(line).get("event") == "Listening":
+            self.events.append(json.loads(line))
+            if self.events[-1].get("event") == "Listening":
+                # Keep reading, so the provider never blocks on a full pipe; tests look at the events.
+                threading.Thread(target=self._collect, args=(self.proc.stdout,), daemon=True).start()
                 time.sleep(0.5)  # first DNS-SD announcements
                 return
-        raise AssertionError(f"provider did not start: {self.proc.stderr.read()[-2000:]}")
+        raise AssertionError(f"provider did not start; events: {self.events[-5:]}")
+
+    def _collect(self, stream) -> None:
+        for line in stream:
+            with contextlib.suppress(ValueError):
+                self.events.append(json.loads(line))
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -156,8 +167,7 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
     assert not outcomes[2]["ok"] and "0x7e" in outcomes[2]["error"]
     ok(outcomes[3])
     ok(outcomes[4])  # Operate granted: the invoke goes through
-    # Allowed by the ACL now; QueryImage itself arrives with the OTA engine.
-    assert not outcomes[5]["ok"] and "0x81" in outcomes[5]["error"]
+    assert ok(outcomes[5])["status"] == 0  # and QueryImage: UpdateAvailable
     assert not outcomes[6]["ok"] and "0x7e" in outcomes[6]["error"]  # the ACL still needs Administer
     window = ok(outcomes[7])
     joined = run_controller(netns, tmp_path / "controller.json", [
@@ -169,3 +179,37 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
     ok(joined[0])
     assert ok(joined[1])["vendorId"] == 0xFFF1
     assert ok(joined[2])["vendorId"] == 0xFFF1
+
+
+def test_sdk_controller_queries_applies_and_notifies(netns, tmp_path):
+    provider = Provider(netns, tmp_path / "provider-state")
+    provider.start()
+    try:
+        outcomes = run_controller(netns, tmp_path / "controller.json", [
+            {"do": "commission-discovery", "node": 0x2A, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+            {"do": "invoke-query-image", "node": 0x2A, "version": 1},
+            {"do": "invoke-apply-update", "node": 0x2A, "version": 3},
+            {"do": "invoke-apply-update", "node": 0x2A, "token": "00" * 32},
+            {"do": "invoke-notify-applied", "node": 0x2A, "version": 3},
+            {"do": "invoke-notify-applied", "node": 0x2A, "token": "11" * 16},
+            {"do": "invoke-query-image", "node": 0x2A, "version": 3},
+            {"do": "invoke-query-image", "node": 0x2A, "version": 1, "pid": 0x8001},
+        ], tmp_path)  # fmt: skip
+    finally:
+        provider.stop()
+    ok(outcomes[0])
+    offer = ok(outcomes[1])
+    assert offer["status"] == 0 and offer["softwareVersion"] == 3
+    # The URI names the provider's node id on the controller's fabric: the id it was commissioned with.
+    assert offer["imageURI"] == "bdx://000000000000002A/0"
+    assert len(bytes.fromhex(offer["updateToken"])) == 32 and offer["userConsentNeeded"] is False
+    applied = ok(outcomes[2])
+    assert (applied["action"], applied["delayedActionTime"]) == (0, 0)  # Proceed, now
+    assert not outcomes[3]["ok"] and "0x8b" in outcomes[3]["error"].lower()  # unknown token: NOT_FOUND
+    ok(outcomes[4])
+    assert not outcomes[5]["ok"] and "0x8b" in outcomes[5]["error"].lower()
+    assert ok(outcomes[6])["status"] == 2  # already on version 3: NotAvailable
+    assert ok(outcomes[7])["status"] == 2  # another product: NotAvailable (the SDK app would offer it)
+    names = [e["event"] for e in provider.events]
+    assert names.count("QueryImageResponse") == 3 and "NotifyUpdateApplied" in names
+    assert names.count("ApplyUpdateRefused") == 1 and names.count("NotifyUpdateAppliedRefused") == 1
