@@ -1,0 +1,89 @@
+"""The provider and simulated requestors in separate processes over real UDP: the whole OTA flow."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.ota.test_catalog import SAMPLES
+
+IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
+
+
+@pytest.fixture
+def provider(tmp_path):
+    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", "0", "--storage",
+               str(tmp_path / "state"), "--json", "--demo-fabric"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events: list[dict] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (events and events[-1]["event"] == "Listening"):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        events.append(json.loads(line))
+    assert events and events[-1]["event"] == "Listening", proc.stderr.read()[-2000:]
+
+    def collect():
+        for line in proc.stdout:
+            events.append(json.loads(line))
+
+    threading.Thread(target=collect, daemon=True).start()
+    yield proc, events
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+def sim(events, tmp_path, *args):
+    fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
+    port = next(e["port"] for e in events if e["event"] == "Listening")
+    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file, "--port", str(port),
+               "--json", "--out", str(tmp_path / "out"), *args]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return result, [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def wait_for(events, predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate(events):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_three_requestors_download_apply_and_notify(provider, tmp_path):
+    _proc, events = provider
+    result, steps = sim(events, tmp_path, "-n", "3", "--versions", "1,2,1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = hashlib.sha256(IMAGE.read_bytes()).hexdigest()
+    downloads = [s for s in steps if s["step"] == "downloaded"]
+    assert len(downloads) == 3
+    for step in downloads:
+        with open(step["path"], "rb") as got:
+            assert hashlib.sha256(got.read()).hexdigest() == expected
+    assert [s["version"] for s in steps if s["step"] == "applied"] == [3, 3, 3]
+    assert wait_for(events, lambda ev: sum(e["event"] == "TransferFinished" for e in ev) == 3)
+    assert sum(e["event"] == "NotifyUpdateApplied" for e in events) == 3
+
+
+def test_an_up_to_date_requestor_is_told_not_available(provider, tmp_path):
+    _proc, events = provider
+    result, steps = sim(events, tmp_path, "--versions", "3")
+    assert result.returncode == 0
+    assert [s.get("status") for s in steps if s["step"] == "queried"] == ["NOT_AVAILABLE"]
+
+
+def test_a_bad_fabric_file_is_one_line(tmp_path):
+    bad = tmp_path / "demo-fabric.json"
+    bad.write_text("{}")
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(bad)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a demo fabric file" in result.stderr
