@@ -37,11 +37,12 @@ from .event_lines import ota_event, transfer_event
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric, DemoFabricError
 from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
+from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from .ota.policy import policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
-from .storage.database import StorageError
+from .storage.database import DATABASE_NAME, Database, StorageError
 
 PROG = "ota-provider"
 EXIT_USAGE = 2
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Flags match the SDK's ota-provider-app; the SDK's first-response flags "
         "(-q -t -u -c -a -p -x -y) set one-shot values for the first response actually sent.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Numbers accept decimal, 0x-hex and 0-octal.",
+        epilog="Numbers accept decimal, 0x-hex and 0-octal.\n"
+        f"{PROG} history [--json | --csv] [--node ID] prints the update history.",
     )
     images = parser.add_argument_group("images (give exactly one, unless --demo)")
     images.add_argument("-f", "--filepath", type=_readable_file, metavar="FILE", help="the OTA image file to serve")
@@ -409,12 +411,16 @@ async def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) 
                    f"(fabric {fabric.fabric_index}); requestors: ota-requestor-sim --fabric {fabric_file}",
                    fabricIndex=fabric.fabric_index, nodeId=fabric.node_id, file=str(fabric_file))  # fmt: skip
 
+    history = UpdateHistory(node.db)
+
     def on_ota(kind: str, peer, **fields) -> None:
+        history.ota_event(kind, peer, fields)
         name, text = ota_event(kind, peer, fields)
         extra = {"fabricIndex": peer[0], "nodeId": peer[1]} if peer else {}
         emit.event(name, text, **extra, **fields)
 
     def on_transfer(kind: str, transfer) -> None:
+        history.transfer_event(kind, transfer)
         described = transfer_event(kind, transfer)
         if described is not None:
             name, text, fields = described
@@ -454,7 +460,43 @@ def _entry_json(entry: CatalogEntry) -> dict[str, object]:
     }
 
 
+def history_main(argv: Sequence[str]) -> int:
+    parser = _Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--storage", type=Path, metavar="DIR", help="state directory (default: the provider's)")
+    where.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="one JSON object per line")
+    form.add_argument("--csv", action="store_true", help="CSV with a header row")
+    parser.add_argument("--node", type=parse_number, metavar="ID", help="only this requestor node id")
+    parser.add_argument("--last", type=_ranged(1, 1 << 31, "--last"), metavar="N", help="only the last N rows")
+    args = parser.parse_args(argv)
+    path = args.kvs or (args.storage or default_storage()) / DATABASE_NAME
+    if not path.exists():
+        print(f"{PROG}: error: no state database at {path}; give --storage DIR or --KVS FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        db = Database(path)
+    except StorageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        rows = UpdateHistory(db).rows(node_id=args.node, limit=args.last)
+    finally:
+        db.close()
+    if args.json:
+        sys.stdout.write("".join(json.dumps(row.as_json()) + "\n" for row in rows))
+    elif args.csv:
+        sys.stdout.write(rows_as_csv(rows))
+    else:
+        sys.stdout.write(rows_as_text(rows) or "no history yet\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["history"]:
+        return history_main(argv[1:])
     config = parse_config(argv)
     try:
         return run(config)

@@ -54,6 +54,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (fabric_index, position)
     );
     """,
+    # 3: update history: queries answered, transfers, applies, notifications
+    """
+    CREATE TABLE history (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        time         REAL NOT NULL,
+        kind         TEXT NOT NULL,
+        fabric_index INTEGER,
+        node_id      INTEGER,
+        summary      TEXT NOT NULL,
+        details      TEXT NOT NULL
+    );
+    CREATE INDEX history_by_node ON history (fabric_index, node_id, time);
+    """,
 )
 
 

@@ -72,6 +72,19 @@ def test_three_requestors_download_apply_and_notify(provider, tmp_path):
     assert [s["version"] for s in steps if s["step"] == "applied"] == [3, 3, 3]
     assert wait_for(events, lambda ev: sum(e["event"] == "TransferFinished" for e in ev) == 3)
     assert sum(e["event"] == "NotifyUpdateApplied" for e in events) == 3
+    storage = str(tmp_path / "state")
+    history = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--json"],
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    rows = [json.loads(line) for line in history.stdout.splitlines()]
+    transfers = [r for r in rows if r["kind"] == "transfer"]
+    assert len(transfers) == 3 and all(r["details"]["result"] == "complete" for r in transfers)
+    assert all(r["details"]["bytes"] == IMAGE.stat().st_size and r["details"]["seconds"] >= 0 for r in transfers)
+    assert [r["kind"] for r in rows].count("notify") == 3
+    assert {r["summary"] for r in rows if r["kind"] == "query"} == {"UPDATE_AVAILABLE v3"}
+    as_csv = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--csv"],
+                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert as_csv.stdout.splitlines()[0] == "id,time,kind,fabric_index,node_id,summary,details"
+    assert len(as_csv.stdout.splitlines()) == len(rows) + 1
 
 
 def test_an_up_to_date_requestor_is_told_not_available(provider, tmp_path):
@@ -87,3 +100,9 @@ def test_a_bad_fabric_file_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(bad)],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a demo fabric file" in result.stderr
+
+
+def test_history_without_a_database_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no state database" in result.stderr
