@@ -20,7 +20,8 @@ from ota_provider.core.attestation.credentials import (
 from ota_provider.core.codec import tlv
 from ota_provider.core.crypto.primitives import ecdsa_verify_raw
 
-TRUST_STORE = Path(__file__).resolve().parents[3] / "shared" / "attestation" / "paa-trust-store"
+# The public test PAA as published with the SDK (credentials/test/attestation), bundled with the product.
+TEST_PAA = Path(__file__).resolve().parents[2] / "core/attestation/test_credentials/Chip-Test-PAA-NoVID-Cert.pem"
 NOVID_SKID = bytes.fromhex("785CE705B86B8F4E6FC793AA60CB43EA696882D5")
 CD_SKID = bytes.fromhex("62FA823359ACFAA9963E1CFA140ADDF504F37160")
 
@@ -28,7 +29,8 @@ CD_SKID = bytes.fromhex("62FA823359ACFAA9963E1CFA140ADDF504F37160")
 def test_dac_chain_verifies_up_to_the_test_paa():
     creds = DeviceCredentials.generate(0xFFF1, 0x8000)
     dac, pai = x509.load_der_x509_certificate(creds.dac), x509.load_der_x509_certificate(creds.pai)
-    paa = x509.load_der_x509_certificate((TRUST_STORE / "Chip-Test-PAA-NoVID-Cert.der").read_bytes())
+    paa = x509.load_pem_x509_certificate(TEST_PAA.read_bytes())
+    assert paa.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest == NOVID_SKID
     dac.verify_directly_issued_by(pai)
     pai.verify_directly_issued_by(paa)
     assert pai.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == NOVID_SKID
