@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""OTA download performance: the provider (``ota-provider --headless``) and requestors
+(``ota-requestor-sim``) in separate processes over UDP loopback, 1024-byte blocks.
+
+1. single transfer: throughput of one requestor downloading a 16 MiB image, and the provider's
+   CPU time per block (user + system time of the provider process over the run / blocks sent);
+2. aggregate: ten requestors downloading the same image at once;
+3. memory: peak RSS (VmHWM) of a provider serving a 1 GiB image to ten requestors at once
+   (each stops after 4 MiB: what is measured is that memory does not grow with the image).
+
+Goals: >= 2 MB/s single transfer, <= 150 us provider CPU per block, RSS < 150 MB.
+Prints one line per figure and a JSON summary last.
+Run: ``.venv/bin/python benchmarks/bench_ota.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ota_provider.core.ota.image import HeaderFields, create_image  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BLOCK = 1024
+
+
+def make_image(directory: Path, size: int) -> Path:
+    payload = directory / f"payload-{size}.bin"
+    with payload.open("wb") as out:
+        chunk = os.urandom(1 << 20)
+        for _ in range(size // len(chunk)):
+            out.write(chunk)
+    image = directory / f"image-{size}.ota"
+    create_image([payload], image, HeaderFields(0xFFF1, 0x8000, 9, "9.0.0"), "sha256")
+    payload.unlink()
+    return image
+
+
+class ProviderProcess:
+    def __init__(self, image: Path, storage: Path) -> None:
+        command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(image), "--port", "0", "--storage",
+                   str(storage), "--json", "--demo-fabric"]  # fmt: skip
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.events: list[dict] = []
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+            if self.events[-1]["event"] == "Listening":
+                break
+        threading.Thread(target=self._collect, daemon=True).start()
+        self.port = self.events[-1]["port"]
+        self.fabric_file = next(e["file"] for e in self.events if e["event"] == "DemoFabric")
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def run_sim(provider: ProviderProcess, out: Path, count: int, *extra: str) -> tuple[list[dict], float]:
+    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", provider.fabric_file, "--port",
+               str(provider.port), "-n", str(count), "--json", "--out", str(out), "--max-block-size", str(BLOCK),
+               *extra]  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    wall = time.monotonic() - started
+    return [json.loads(line) for line in result.stdout.splitlines()], wall
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-ota-") as tmp_name:
+        tmp = Path(tmp_name)
+        image = make_image(tmp, 16 << 20)
+
+        provider = ProviderProcess(image, tmp / "state-single")
+        try:
+            cpu_before = provider.cpu_seconds()
+            steps, _ = run_sim(provider, tmp / "out-single", 1)
+            cpu = provider.cpu_seconds() - cpu_before
+        finally:
+            provider.stop()
+        download = next(s for s in steps if s["step"] == "downloaded")
+        single_rate = download["bytes"] / download["seconds"]
+        cpu_per_block = cpu / download["blocks"]
+        print(f"{'single transfer throughput':42s} {single_rate / 1e6:8.2f} MB/s  ({download['bytes']} bytes)")
+        print(f"{'provider CPU per block (whole process)':42s} {cpu_per_block * 1e6:8.1f} us")
+
+        provider = ProviderProcess(image, tmp / "state-ten")
+        try:
+            steps, _ = run_sim(provider, tmp / "out-ten", 10)
+        finally:
+            provider.stop()
+        downloads = [s for s in steps if s["step"] == "downloaded"]
+        aggregate = sum(s["bytes"] for s in downloads) / max(s["seconds"] for s in downloads)
+        print(f"{'aggregate throughput, 10 transfers':42s} {aggregate / 1e6:8.2f} MB/s  ({len(downloads)} verified)")
+        image.unlink()
+
+        big = make_image(tmp, 1 << 30)
+        provider = ProviderProcess(big, tmp / "state-big")
+        try:
+            steps, _ = run_sim(provider, tmp / "out-big", 10, "--stop-after-blocks", str((4 << 20) // BLOCK))
+            served = sum(1 for s in steps if s["step"] == "error" and "stopped after" in s["error"])
+            rss = provider.peak_rss_mb()
+        finally:
+            provider.stop()
+        print(f"{'provider peak RSS, 1 GiB image x 10':42s} {rss:8.1f} MB  ({served} partial downloads of 4 MiB)")
+
+    summary = {
+        "benchmark": "ota",
+        "block_size": BLOCK,
+        "single_transfer_mb_per_s": round(single_rate / 1e6, 2),
+        "provider_cpu_us_per_block": round(cpu_per_block * 1e6, 1),
+        "aggregate_10_transfers_mb_per_s": round(aggregate / 1e6, 2),
+        "downloads_verified_of_10": len(downloads),
+        "peak_rss_mb_1gib_image_10_requestors": round(rss, 1),
+        "goals": {"single_mb_per_s": 2.0, "cpu_us_per_block": 150, "rss_mb": 150},
+        "met": single_rate >= 2e6 and cpu_per_block <= 150e-6 and rss < 150,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
