@@ -46,6 +46,9 @@ class Transfer:
     finished: float | None = None
     result: str = "running"
     exchange: Exchange | None = field(default=None, repr=False)
+    paused: bool = False
+    pacing: float | None = None  # seconds before each Block; None: the server's setting
+    _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
     _timer: Any = field(default=None, repr=False)
 
     @property
@@ -96,7 +99,11 @@ class BdxServer:
     @staticmethod
     def _abort(exchange: Exchange, status: BdxStatus) -> None:
         report = StatusReport(GeneralCode.FAILURE, ProtocolId.BDX, status)
-        exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), protocol_id=ProtocolId.SECURE_CHANNEL)
+        # An abort may come while a Block still awaits its ack (operator abort, shutdown); MRP
+        # allows one reliable message per exchange, so the report then goes unreliably.
+        reliable = exchange.retransmit is None
+        exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=reliable,
+                      protocol_id=ProtocolId.SECURE_CHANNEL)  # fmt: skip
         exchange.close(f"BDX aborted: {status.name}")
 
     def on_unsolicited(self, exchange: Exchange, message: Message) -> _TransferExchange | None:
@@ -159,8 +166,11 @@ class BdxServer:
             self._abort(exchange, exc.status)
             return
         if reply is not None:
-            if self.pacing > 0 and self.scheduler is not None:
-                self.scheduler.call_later(self.pacing, lambda: self._send_paced(transfer, exchange, reply))
+            pacing = self.pacing if transfer.pacing is None else transfer.pacing
+            if transfer.paused:
+                transfer._held = reply
+            elif pacing > 0 and self.scheduler is not None:
+                self.scheduler.call_later(pacing, lambda: self._send_paced(transfer, exchange, reply))
             else:
                 exchange.send(*reply)
                 self._emit("progress", transfer)
@@ -187,9 +197,44 @@ class BdxServer:
             self.abort(transfer_id, reason=reason)
 
     def _send_paced(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
-        if transfer.result == "running" and not exchange.closing:
-            exchange.send(*reply)
+        if transfer.result != "running" or exchange.closing:
+            return
+        if transfer.paused:
+            transfer._held = reply
+            return
+        exchange.send(*reply)
+        self._emit("progress", transfer)
+
+    def pause(self, transfer_id: int) -> bool:
+        """Hold the next Block until :meth:`resume`; the idle timer stops meanwhile (the wait is ours)."""
+        transfer = self.transfers.get(transfer_id)
+        if transfer is None:
+            return False
+        transfer.paused = True
+        if transfer._timer is not None:
+            transfer._timer.cancel()
+            transfer._timer = None
+        return True
+
+    def resume(self, transfer_id: int) -> bool:
+        transfer = self.transfers.get(transfer_id)
+        if transfer is None or transfer.exchange is None:
+            return False
+        transfer.paused = False
+        held, transfer._held = transfer._held, None
+        if held is not None and not transfer.exchange.closing:
+            transfer.exchange.send(*held)
             self._emit("progress", transfer)
+        self._arm_timer(transfer, transfer.exchange)
+        return True
+
+    def throttle(self, transfer_id: int, seconds_per_block: float | None) -> bool:
+        """Space this transfer's Blocks; None returns it to the server's pacing."""
+        transfer = self.transfers.get(transfer_id)
+        if transfer is None:
+            return False
+        transfer.pacing = seconds_per_block
+        return True
 
     def _end(self, transfer: Transfer, result: str) -> None:
         if transfer.result != "running":

@@ -126,3 +126,36 @@ def test_pacing_spaces_blocks_to_emulate_a_slow_link(tmp_path):
     net.run(until=60, done=lambda: receiver.done)
     assert receiver.done and len(receiver.data) == 3000
     assert net.now >= 1.5  # three blocks, each held back half a second
+
+
+def test_pause_holds_the_next_block_and_resume_sends_it():
+    net, a, sa, server, _ = setup()
+    receiver = SpecReceiver(a, sa, b"0")
+    server.on_event = lambda kind, t: kind == "progress" and t.sender.blocks_sent == 3 and server.pause(t.id)
+    net.run(until=400)  # far beyond the idle timeout: a paused transfer is not released
+    assert not receiver.done and len(receiver.data) == 3 * 1024  # the fourth block is held
+    (transfer_id,) = server.transfers
+    server.on_event = None
+    assert server.resume(transfer_id)
+    net.run(until=800)
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
+
+
+def test_throttle_one_transfer_and_abort_another_mid_block(tmp_path):
+    image = tmp_path / "four.bin"
+    image.write_bytes(bytes(4000))
+    net, a, sa, server, _ = setup(designators={b"s": image, b"0": IMAGE})
+
+    def operator(kind, transfer):
+        if kind == "started" and transfer.designator == b"s":
+            server.throttle(transfer.id, 1.0)
+        if kind == "progress" and transfer.designator == b"0" and transfer.sender.blocks_sent == 2:
+            server.abort(transfer.id, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR, "operator abort")
+
+    server.on_event = operator
+    slow = SpecReceiver(a, sa, b"s")
+    doomed = SpecReceiver(a, sa, b"0")
+    net.run(until=60, done=lambda: slow.done)
+    assert slow.done and len(slow.data) == 4000 and net.now >= 3.0
+    assert doomed.status is not None and doomed.status.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
+    assert server.transfers == {} and not server.abort(99)
