@@ -133,7 +133,7 @@ class BdxServer:
         return _TransferExchange(self, transfer)
 
     def _arm_timer(self, transfer: Transfer, exchange: Exchange) -> None:
-        if self.scheduler is None:
+        if self.scheduler is None or transfer.paused:
             return
         if transfer._timer is not None:
             transfer._timer.cancel()
