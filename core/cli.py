@@ -9,13 +9,12 @@ an error here instead of a silent 0. A bad value is one line on stderr and exit 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -33,13 +32,10 @@ from .config import (
     DEFAULT_VENDOR_ID,
     ProviderConfig,
 )
-from .event_lines import ota_event, transfer_event
-from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric, DemoFabricError
-from .node import MatterNode, NodeConfig
+from .engine import ProviderEngine
+from .fabric.demo import DemoFabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
-from .ota.policy import policy_from_sdk_flags
-from .ota.provider import OtaProvider
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
@@ -322,7 +318,7 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
     if config.check:
         return 0
     try:
-        return asyncio.run(_serve(config, catalog, emit))
+        return _serve(config, catalog, emit)
     except (StorageError, AttestationError, DemoFabricError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -370,78 +366,26 @@ def default_storage() -> Path:
     return Path(base) / "ota-provider"
 
 
-async def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
+def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
+    """Run the engine and print its events until SIGINT or SIGTERM."""
     storage, database = config.storage or default_storage(), None
     if config.kvs is not None:
         storage, database = config.kvs.parent, config.kvs.name
-    node = MatterNode(
-        NodeConfig(
-            storage=storage,
-            passcode=config.passcode,
-            discriminator=config.discriminator,
-            port=config.port,
-            vendor_id=config.vendor_id,
-            product_id=config.product_id,
-            allow_ota_from_fabric=config.allow_ota_from_fabric,
-            database_name=database,
-            dnssd=True,
-            attestation_files=(config.dac, config.pai, config.dac_key, config.cd) if config.dac else None,
-        )
-    )
-    node.session_listeners.append(
-        lambda s: emit.event(
-            "SessionEstablished",
-            f"session established: {s.auth_mode.name} with node 0x{s.peer_node_id:016X} (fabric {s.fabric_index})",
-            auth=s.auth_mode.name, peerNodeId=s.peer_node_id, fabricIndex=s.fabric_index,
-        )
-    )  # fmt: skip
-    node.fabric_listeners.append(
-        lambda: emit.event(
-            "Fabrics",
-            "fabrics: " + (", ".join(f"#{f.fabric_index} node 0x{f.node_id:016X}" for f in node.fabrics) or "none")
-            + (" (commissioning window open)" if node.window else ""),
-            fabrics=[{"index": f.fabric_index, "nodeId": f.node_id, "fabricId": f.fabric_id} for f in node.fabrics],
-            windowOpen=node.window is not None,
-        )
-    )  # fmt: skip
-    if config.demo_fabric:
-        fabric_file = storage / DEMO_FABRIC_FILE
-        fabric = node.join_demo_fabric(DemoFabric.load_or_create(fabric_file))
-        emit.event("DemoFabric", f"demo fabric: provider is node 0x{fabric.node_id:016X} "
-                   f"(fabric {fabric.fabric_index}); requestors: ota-requestor-sim --fabric {fabric_file}",
-                   fabricIndex=fabric.fabric_index, nodeId=fabric.node_id, file=str(fabric_file))  # fmt: skip
-
-    history = UpdateHistory(node.db)
-
-    def on_ota(kind: str, peer, **fields) -> None:
-        history.ota_event(kind, peer, fields)
-        name, text = ota_event(kind, peer, fields)
-        extra = {"fabricIndex": peer[0], "nodeId": peer[1]} if peer else {}
-        emit.event(name, text, **extra, **fields)
-
-    def on_transfer(kind: str, transfer) -> None:
-        history.transfer_event(kind, transfer)
-        described = transfer_event(kind, transfer)
-        if described is not None:
-            name, text, fields = described
-            emit.event(name, text, **fields)
-
-    provider = OtaProvider(catalog, policy_from_sdk_flags(config), image_uri=config.image_uri, emit=on_ota)
-    node.serve_ota(provider, max_block_size=config.max_bdx_block_size, on_transfer=on_transfer,
-                   pacing=config.poll_interval_ms / 1000)  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    await node.start()
-    emit.event("Listening", f"listening on UDP port {node.port}; state in {storage}", port=node.port,
-               storage=str(storage))  # fmt: skip
+    engine = ProviderEngine(config, catalog, storage=storage, database_name=database)
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        await stop.wait()
+        engine.start()
+        while not stop.is_set() and engine.running:
+            event = engine.next_event(timeout=0.2)
+            if event is not None:
+                emit.event(event.name, event.text(), **event.fields())
     finally:
-        await node.aclose()
-        emit.event("Stopped", "stopped")
+        engine.stop()
+        for event in engine.drain():
+            emit.event(event.name, event.text(), **event.fields())
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 

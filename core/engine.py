@@ -1,0 +1,366 @@
+"""``ProviderEngine``: the Matter node and the OTA provider on their own asyncio loop, in their
+own thread, behind events and commands. This is the only API the front ends use.
+
+- Engine -> front end: typed events (:mod:`.events`) in a bounded, thread-safe queue, drained in
+  batches with :meth:`ProviderEngine.drain`; per-block counters only update the snapshot that
+  :meth:`ProviderEngine.stats` returns, never one event per block.
+- Front end -> engine: immutable commands (below), sent with :meth:`ProviderEngine.send`; each
+  is answered by a :class:`~.events.CommandDone` saying what really happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bdx.server import Transfer
+from .codec.status_report import BdxStatus
+from .config import ProviderConfig
+from .events import (
+    CommandDone,
+    DemoFabricJoined,
+    EngineError,
+    EngineEvent,
+    FabricsChanged,
+    Listening,
+    SessionEstablished,
+    Stopped,
+    TransferFailed,
+    TransferFinished,
+    TransferSnapshot,
+    TransferStarted,
+    ota_exchange_event,
+)
+from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
+from .node import MatterNode, NodeConfig
+from .ota.catalog import CatalogError, ImageCatalog
+from .ota.history import UpdateHistory
+from .ota.policy import Knob, Peer, policy_from_sdk_flags
+from .ota.provider import OtaProvider
+
+__all__ = [
+    "AbortTransfer",
+    "ArmKnob",
+    "ClearKnobs",
+    "DisarmKnob",
+    "EngineStats",
+    "OpenCommissioningWindow",
+    "PauseTransfer",
+    "ProviderEngine",
+    "ReloadImages",
+    "RemoveFabric",
+    "ResumeTransfer",
+    "ThrottleTransfer",
+]
+
+log = logging.getLogger(__name__)
+
+EVENT_QUEUE_SIZE = 10_000
+
+
+# ---------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class ArmKnob:
+    knob: Knob
+    value: Any
+    sticky: bool = False
+    target: Peer | None = None
+
+
+@dataclass(frozen=True)
+class DisarmKnob:
+    knob: Knob
+    target: Peer | None = None
+
+
+@dataclass(frozen=True)
+class ClearKnobs:
+    pass
+
+
+@dataclass(frozen=True)
+class PauseTransfer:
+    transfer_id: int
+
+
+@dataclass(frozen=True)
+class ResumeTransfer:
+    transfer_id: int
+
+
+@dataclass(frozen=True)
+class ThrottleTransfer:
+    transfer_id: int
+    seconds_per_block: float | None  # None: back to the provider's pacing
+
+
+@dataclass(frozen=True)
+class AbortTransfer:
+    transfer_id: int
+    status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
+
+
+@dataclass(frozen=True)
+class OpenCommissioningWindow:
+    seconds: int = 900
+
+
+@dataclass(frozen=True)
+class RemoveFabric:
+    fabric_index: int
+
+
+@dataclass(frozen=True)
+class ReloadImages:
+    pass
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """A snapshot for the front end to sample at its own pace."""
+
+    transfers: tuple[TransferSnapshot, ...]
+    bytes_sent_total: int
+    transfers_finished: int
+    transfers_failed: int
+    events_dropped: int
+
+
+# ---------------------------------------------------------------------- the engine
+
+
+class ProviderEngine:
+    def __init__(self, config: ProviderConfig, catalog: ImageCatalog, *, storage: Path,
+                 database_name: str | None = None, dnssd: bool = True, host: str | None = None,
+                 idle_timeout: float | None = None) -> None:  # fmt: skip
+        self.config = config
+        self.catalog = catalog
+        self.storage = storage
+        self.database_name = database_name
+        self.dnssd = dnssd
+        self.host = host
+        self.idle_timeout = idle_timeout
+        self._events: queue.Queue[EngineEvent] = queue.Queue(EVENT_QUEUE_SIZE)
+        self._dropped = 0
+        self._bytes_done = 0
+        self._finished = 0
+        self._failed = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self.node: MatterNode | None = None
+        self.provider: OtaProvider | None = None
+        self.port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle (any thread)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the node on the engine thread; raise what stopped it from starting."""
+        self._thread = threading.Thread(target=self._run, name="ota-provider-engine", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the engine did not start within {timeout} s")
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End running transfers with a StatusReport, withdraw DNS-SD, stop the thread."""
+        if self._loop is not None and self._stop is not None and self._thread and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def send(self, command: Any) -> None:
+        """Queue a command for the engine thread; a CommandDone event answers it."""
+        if self._loop is None:
+            raise RuntimeError("the engine is not running")
+        self._loop.call_soon_threadsafe(self._execute, command)
+
+    def drain(self, limit: int = 1000) -> list[EngineEvent]:
+        """Up to ``limit`` pending events, oldest first, without blocking."""
+        out: list[EngineEvent] = []
+        with contextlib.suppress(queue.Empty):
+            while len(out) < limit:
+                out.append(self._events.get_nowait())
+        return out
+
+    def next_event(self, timeout: float | None = None) -> EngineEvent | None:
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def stats(self) -> EngineStats:
+        transfers = tuple(TransferSnapshot.of(t) for t in list(self.node.bdx.transfers.values())) if (
+            self.node and self.node.bdx) else ()  # fmt: skip
+        running = sum(t.bytes_sent for t in transfers)
+        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed, self._dropped)
+
+    # ------------------------------------------------------------------ the engine thread
+
+    def _post(self, event: EngineEvent) -> None:
+        try:
+            self._events.put_nowait(event)
+        except queue.Full:
+            self._dropped += 1
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to start(), or as an event once running
+            if not self._ready.is_set():
+                self._startup_error = exc
+                self._ready.set()
+            else:
+                log.exception("engine stopped on an error")
+                self._post(EngineError(f"engine stopped: {exc}"))
+                self._post(Stopped())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        config = self.config
+        node = MatterNode(NodeConfig(
+            storage=self.storage, passcode=config.passcode, discriminator=config.discriminator, port=config.port,
+            host=self.host, vendor_id=config.vendor_id, product_id=config.product_id,
+            allow_ota_from_fabric=config.allow_ota_from_fabric, database_name=self.database_name, dnssd=self.dnssd,
+            attestation_files=(config.dac, config.pai, config.dac_key, config.cd) if config.dac else None,
+        ))  # fmt: skip
+        self.node = node
+        try:
+            node.session_listeners.append(self._on_session)
+            node.fabric_listeners.append(self._on_fabrics)
+            if config.demo_fabric:
+                fabric_file = self.storage / DEMO_FABRIC_FILE
+                fabric = node.join_demo_fabric(DemoFabric.load_or_create(fabric_file))
+                self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
+            history = UpdateHistory(node.db)
+
+            def on_ota(kind: str, peer: Peer | None, **details: Any) -> None:
+                history.ota_event(kind, peer, details)
+                self._post(ota_exchange_event(kind, peer, details))
+
+            self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
+                                        emit=on_ota)  # fmt: skip
+            extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
+            node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
+                           on_transfer=lambda kind, t: self._on_transfer(history, kind, t),
+                           pacing=config.poll_interval_ms / 1000, **extra)  # fmt: skip
+            await node.start()
+        except BaseException:
+            node.stop()
+            raise
+        self.port = node.port
+        self._post(Listening(node.port, str(self.storage)))
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await node.aclose()
+            self._post(Stopped())
+
+    def _on_session(self, session) -> None:
+        self._post(SessionEstablished(session.auth_mode.name, session.peer_node_id, session.fabric_index))
+
+    def _on_fabrics(self) -> None:
+        node = self.node
+        assert node is not None
+        fabrics = tuple((f.fabric_index, f.node_id, f.fabric_id, f.label) for f in node.fabrics)
+        self._post(FabricsChanged(fabrics, node.window is not None))
+
+    def _on_transfer(self, history: UpdateHistory, kind: str, transfer: Transfer) -> None:
+        if kind == "progress":
+            return  # counters only: the snapshot carries them
+        history.transfer_event(kind, transfer)
+        snapshot = TransferSnapshot.of(transfer)
+        if kind == "started":
+            self._post(TransferStarted(transfer, snapshot))
+            return
+        self._bytes_done += transfer.sender.bytes_sent
+        if kind == "finished":
+            self._finished += 1
+            self._post(TransferFinished(transfer, snapshot))
+        else:
+            self._failed += 1
+            self._post(TransferFailed(transfer, snapshot))
+
+    # ------------------------------------------------------------------ commands (engine thread)
+
+    def _execute(self, command: Any) -> None:
+        try:
+            ok, message = self._apply(command)
+        except (ValueError, CatalogError) as exc:
+            ok, message = False, str(exc)
+        self._post(CommandDone(command, ok, message))
+        if self.node is not None and self.node.driver is not None:
+            self.node.driver.flush()  # anything the command sent goes out now
+
+    def _apply(self, command: Any) -> tuple[bool, str]:
+        node, provider = self.node, self.provider
+        assert node is not None and provider is not None and node.bdx is not None
+        bdx = node.bdx
+        if isinstance(command, ArmKnob):
+            armed = provider.policy.arm(command.knob, command.value, sticky=command.sticky, target=command.target)
+            return True, f"armed {armed.describe()}"
+        if isinstance(command, DisarmKnob):
+            provider.policy.disarm(command.knob, target=command.target)
+            return True, f"disarmed {command.knob.value}"
+        if isinstance(command, ClearKnobs):
+            provider.policy.clear()
+            return True, "every knob disarmed"
+        if isinstance(command, PauseTransfer):
+            return _transfer_result(bdx.pause(command.transfer_id), command.transfer_id, "paused")
+        if isinstance(command, ResumeTransfer):
+            return _transfer_result(bdx.resume(command.transfer_id), command.transfer_id, "resumed")
+        if isinstance(command, ThrottleTransfer):
+            what = (f"throttled to one block per {command.seconds_per_block:g} s" if command.seconds_per_block
+                    else "unthrottled")  # fmt: skip
+            return _transfer_result(bdx.throttle(command.transfer_id, command.seconds_per_block),
+                                    command.transfer_id, what)  # fmt: skip
+        if isinstance(command, AbortTransfer):
+            done = bdx.abort(command.transfer_id, command.status, "aborted by the operator")
+            return _transfer_result(done, command.transfer_id, f"aborted with {command.status.name}")
+        if isinstance(command, OpenCommissioningWindow):
+            window = node.open_commissioning_window(command.seconds)
+            return True, f"commissioning window open for {command.seconds} s (discriminator {window.discriminator})"
+        if isinstance(command, RemoveFabric):
+            if node.fabrics.get(command.fabric_index) is None:
+                return False, f"no fabric {command.fabric_index}"
+            node.remove_fabric(command.fabric_index)
+            return True, f"fabric {command.fabric_index} removed"
+        if isinstance(command, ReloadImages):
+            provider.catalog = provider.catalog.reload()
+            return True, f"{len(provider.catalog.entries)} image(s) loaded"
+        return False, f"unknown command {type(command).__name__}"
+
+
+def _transfer_result(done: bool, transfer_id: int, what: str) -> tuple[bool, str]:
+    return (True, f"transfer #{transfer_id} {what}") if done else (False, f"no running transfer #{transfer_id}")
+
+
+def wait_for(engine: ProviderEngine, predicate, timeout: float = 10.0) -> list[EngineEvent]:
+    """Events drained until one satisfies ``predicate`` (for tests and scripts)."""
+    seen: list[EngineEvent] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = engine.next_event(timeout=max(0.0, deadline - time.monotonic()))
+        if event is None:
+            break
+        seen.append(event)
+        if predicate(event):
+            return seen
+    raise TimeoutError(f"no matching event within {timeout} s; saw {[e.name for e in seen][-10:]}")

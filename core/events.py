@@ -1,0 +1,282 @@
+"""What the engine tells its front ends: typed, immutable events, each with a one-line text and
+the fields for a JSON line. The headless output and the dashboard show the same events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .bdx.server import Transfer
+from .event_lines import ota_event, transfer_event
+
+__all__ = [
+    "ApplyUpdateAnswered",
+    "ApplyUpdateIgnored",
+    "ApplyUpdateReceived",
+    "ApplyUpdateRefused",
+    "CommandDone",
+    "DemoFabricJoined",
+    "EngineError",
+    "EngineEvent",
+    "FabricsChanged",
+    "Listening",
+    "NotifyUpdateApplied",
+    "NotifyUpdateRefused",
+    "OtaExchange",
+    "QueryImageAnswered",
+    "QueryImageIgnored",
+    "QueryImageReceived",
+    "SessionEstablished",
+    "Stopped",
+    "TransferEvent",
+    "TransferFailed",
+    "TransferFinished",
+    "TransferSnapshot",
+    "TransferStarted",
+    "ota_exchange_event",
+]
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    name: ClassVar[str] = "Event"
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    def text(self) -> str:
+        return self.name
+
+    def fields(self) -> dict[str, Any]:
+        return {}
+
+
+# ---------------------------------------------------------------------- OTA exchanges
+
+
+@dataclass(frozen=True)
+class OtaExchange(EngineEvent):
+    """One QueryImage / ApplyUpdateRequest / NotifyUpdateApplied step, with every decoded field."""
+
+    kind: str
+    peer: tuple[int, int] | None
+    details: dict[str, Any]
+
+    def text(self) -> str:
+        return ota_event(self.kind, self.peer, self.details)[1]
+
+    def fields(self) -> dict[str, Any]:
+        where = {"fabricIndex": self.peer[0], "nodeId": self.peer[1]} if self.peer else {}
+        return {**where, **self.details}
+
+
+class QueryImageReceived(OtaExchange):
+    name = "QueryImage"
+
+
+class QueryImageAnswered(OtaExchange):
+    name = "QueryImageResponse"
+
+
+class QueryImageIgnored(OtaExchange):
+    name = "QueryImageIgnored"
+
+
+class ApplyUpdateReceived(OtaExchange):
+    name = "ApplyUpdateRequest"
+
+
+class ApplyUpdateAnswered(OtaExchange):
+    name = "ApplyUpdateResponse"
+
+
+class ApplyUpdateIgnored(OtaExchange):
+    name = "ApplyUpdateIgnored"
+
+
+class ApplyUpdateRefused(OtaExchange):
+    name = "ApplyUpdateRefused"
+
+
+class NotifyUpdateApplied(OtaExchange):
+    name = "NotifyUpdateApplied"
+
+
+class NotifyUpdateRefused(OtaExchange):
+    name = "NotifyUpdateAppliedRefused"
+
+
+_EXCHANGES: dict[str, type[OtaExchange]] = {
+    "query": QueryImageReceived,
+    "query answered": QueryImageAnswered,
+    "query ignored": QueryImageIgnored,
+    "apply": ApplyUpdateReceived,
+    "apply answered": ApplyUpdateAnswered,
+    "apply ignored": ApplyUpdateIgnored,
+    "apply refused": ApplyUpdateRefused,
+    "notify": NotifyUpdateApplied,
+    "notify refused": NotifyUpdateRefused,
+}
+
+
+def ota_exchange_event(kind: str, peer: tuple[int, int] | None, details: dict[str, Any]) -> EngineEvent:
+    cls = _EXCHANGES.get(kind)
+    if cls is None:
+        return EngineError(details.get("message", kind))
+    return cls(kind, peer, details)
+
+
+# ---------------------------------------------------------------------- transfers
+
+
+@dataclass(frozen=True)
+class TransferSnapshot:
+    id: int
+    peer: tuple[int, int]
+    designator: str
+    block_size: int
+    bytes_sent: int
+    total: int
+    blocks: int
+    seconds: float
+    result: str
+    paused: bool
+
+    @classmethod
+    def of(cls, transfer: Transfer) -> TransferSnapshot:
+        sender = transfer.sender
+        return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
+                   sender.bytes_sent, sender.total, sender.blocks_sent,
+                   (transfer.finished or time.monotonic()) - transfer.started, transfer.result,
+                   transfer.paused)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TransferEvent(EngineEvent):
+    kind: ClassVar[str] = ""
+    transfer: Transfer = field(repr=False)
+    snapshot: TransferSnapshot
+
+    def text(self) -> str:
+        described = transfer_event(self.kind, self.transfer)
+        return described[1] if described else self.name
+
+    def fields(self) -> dict[str, Any]:
+        described = transfer_event(self.kind, self.transfer)
+        return described[2] if described else {}
+
+
+@dataclass(frozen=True)
+class TransferStarted(TransferEvent):
+    name = "TransferStarted"
+    kind = "started"
+
+
+@dataclass(frozen=True)
+class TransferFinished(TransferEvent):
+    name = "TransferFinished"
+    kind = "finished"
+
+
+@dataclass(frozen=True)
+class TransferFailed(TransferEvent):
+    name = "TransferFailed"
+    kind = "failed"
+
+
+# ---------------------------------------------------------------------- the node
+
+
+@dataclass(frozen=True)
+class Listening(EngineEvent):
+    name = "Listening"
+    port: int
+    storage: str
+
+    def text(self) -> str:
+        return f"listening on UDP port {self.port}; state in {self.storage}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"port": self.port, "storage": self.storage}
+
+
+@dataclass(frozen=True)
+class SessionEstablished(EngineEvent):
+    name = "SessionEstablished"
+    auth: str
+    peer_node_id: int
+    fabric_index: int
+
+    def text(self) -> str:
+        return f"session established: {self.auth} with node 0x{self.peer_node_id:016X} (fabric {self.fabric_index})"
+
+    def fields(self) -> dict[str, Any]:
+        return {"auth": self.auth, "peerNodeId": self.peer_node_id, "fabricIndex": self.fabric_index}
+
+
+@dataclass(frozen=True)
+class FabricsChanged(EngineEvent):
+    name = "Fabrics"
+    fabrics: tuple[tuple[int, int, int, str], ...]  # (index, our node id, fabric id, label)
+    window_open: bool
+
+    def text(self) -> str:
+        listed = ", ".join(f"#{index} node 0x{node:016X}" + (f" ({label})" if label else "")
+                           for index, node, _fabric, label in self.fabrics)  # fmt: skip
+        return "fabrics: " + (listed or "none") + (" (commissioning window open)" if self.window_open else "")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "fabrics": [{"index": i, "nodeId": n, "fabricId": f, "label": lbl} for i, n, f, lbl in self.fabrics],
+            "windowOpen": self.window_open,
+        }
+
+
+@dataclass(frozen=True)
+class DemoFabricJoined(EngineEvent):
+    name = "DemoFabric"
+    fabric_index: int
+    node_id: int
+    file: str
+
+    def text(self) -> str:
+        return (f"demo fabric: provider is node 0x{self.node_id:016X} (fabric {self.fabric_index}); "
+                f"requestors: ota-requestor-sim --fabric {self.file}")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"fabricIndex": self.fabric_index, "nodeId": self.node_id, "file": self.file}
+
+
+@dataclass(frozen=True)
+class CommandDone(EngineEvent):
+    """The engine's answer to a command: what it really did, or why not."""
+
+    name = "CommandDone"
+    command: Any
+    ok: bool
+    message: str
+
+    def text(self) -> str:
+        return f"{type(self.command).__name__}: {self.message}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"command": type(self.command).__name__, "ok": self.ok, "message": self.message}
+
+
+@dataclass(frozen=True)
+class EngineError(EngineEvent):
+    name = "Error"
+    message: str
+
+    def text(self) -> str:
+        return f"error: {self.message}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+
+@dataclass(frozen=True)
+class Stopped(EngineEvent):
+    name = "Stopped"
+
+    def text(self) -> str:
+        return "stopped"

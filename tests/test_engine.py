@@ -1,0 +1,170 @@
+"""ProviderEngine: the node on its own thread, commands answered by events, a real requestor
+client in this thread checking what actually went over the wire."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import (
+    AbortTransfer,
+    ArmKnob,
+    PauseTransfer,
+    ProviderEngine,
+    RemoveFabric,
+    ResumeTransfer,
+    wait_for,
+)
+from ota_provider.core.events import (
+    CommandDone,
+    DemoFabricJoined,
+    Listening,
+    QueryImageAnswered,
+    QueryImageReceived,
+    TransferFailed,
+    TransferFinished,
+    TransferStarted,
+)
+from ota_provider.core.exchange.driver import ExchangeDriver
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
+from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.types import QueryImageStatus
+from tests.ota.test_catalog import SAMPLES
+
+UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
+
+
+@pytest.fixture
+def engine(tmp_path):
+    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo_fabric=True)
+    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
+                            dnssd=False, host="::1")  # fmt: skip
+    engine.start()
+    yield engine
+    engine.stop()
+    assert not engine.running
+
+
+async def client_for(engine, node_id, tmp_path):
+    demo = DemoFabric.load(tmp_path / DEMO_FABRIC_FILE)
+    driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", engine.port, 0, 0))
+    await client.connect()
+    return client, driver
+
+
+def test_start_reports_the_demo_fabric_then_listening(engine):
+    events = engine.drain()
+    kinds = [type(e) for e in events]
+    assert kinds.index(DemoFabricJoined) < kinds.index(Listening)
+    assert next(e for e in events if isinstance(e, Listening)).port == engine.port
+
+
+def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(engine, tmp_path):
+    engine.drain()
+    engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY))
+    done = wait_for(engine, lambda e: isinstance(e, CommandDone))[-1]
+    assert done.ok and "query status = BUSY (one-shot, all requestors)" in done.message
+
+    async def scenario():
+        client, driver = await client_for(engine, 0x4001, tmp_path)
+        try:
+            return [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
+        finally:
+            driver.close()
+
+    assert asyncio.run(scenario()) == [BUSY, UA]
+    events = engine.drain()
+    answers = [e for e in events if isinstance(e, QueryImageAnswered)]
+    assert [a.details["status"] for a in answers] == ["BUSY", "UPDATE_AVAILABLE"]
+    assert answers[0].details["used"] == ["query status = BUSY (one-shot, all requestors)"]
+    assert answers[0].peer == (1, 0x4001) and answers[1].details["used"] == []
+    assert any(isinstance(e, QueryImageReceived) and e.details["softwareVersion"] == 1 for e in events)
+
+
+def test_a_knob_for_one_node_and_bad_values_are_refused(engine, tmp_path):
+    engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY, sticky=True, target=(1, 0x4002)))
+    engine.send(ArmKnob(Knob.QUERY_DELAY, -5))
+    engine.send(RemoveFabric(9))
+    dones = [e for e in wait_for(engine, lambda e: isinstance(e, CommandDone) and isinstance(e.command, RemoveFabric))
+             if isinstance(e, CommandDone)]  # fmt: skip
+    assert [d.ok for d in dones] == [True, False, False]
+
+    async def scenario():
+        targeted, d1 = await client_for(engine, 0x4002, tmp_path)
+        other, d2 = await client_for(engine, 0x4003, tmp_path)
+        try:
+            return [(await c.query_image(0xFFF1, 0x8000, 1)).status for c in (targeted, other, targeted)]
+        finally:
+            d1.close()
+            d2.close()
+
+    assert asyncio.run(scenario()) == [BUSY, UA, BUSY]
+
+
+def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
+    async def scenario():
+        paused_client, d1 = await client_for(engine, 0x4010, tmp_path)
+        doomed_client, d2 = await client_for(engine, 0x4011, tmp_path)
+        try:
+            offer = await paused_client.query_image(0xFFF1, 0x8000, 1)
+            offer2 = await doomed_client.query_image(0xFFF1, 0x8000, 1)
+            loop = asyncio.get_running_loop()
+
+            def operate():
+                started = [e for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
+                           if isinstance(e, TransferStarted)]  # fmt: skip
+                engine.send(PauseTransfer(started[0].snapshot.id))
+                wait_for(engine, lambda e: isinstance(e, CommandDone))
+                paused = [t for t in engine.stats().transfers if t.paused]
+                engine.send(ResumeTransfer(started[0].snapshot.id))
+                wait_for(engine, lambda e: isinstance(e, CommandDone) and e.ok)
+                return paused
+
+            engine.drain()
+            download = asyncio.ensure_future(paused_client.download(offer.image_uri, tmp_path / "a.ota",
+                                                                    max_block_size=64))  # fmt: skip
+            paused = await loop.run_in_executor(None, operate)
+            result = await download
+            assert len(paused) == 1 and result.size == (SAMPLES / "sample-fff1-8000-v3.ota").stat().st_size
+
+            def abort_first():
+                started = [e for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
+                           if isinstance(e, TransferStarted)]  # fmt: skip
+                engine.send(AbortTransfer(started[0].snapshot.id))
+                return wait_for(engine, lambda e: isinstance(e, TransferFailed))
+
+            doomed = asyncio.ensure_future(doomed_client.download(offer2.image_uri, tmp_path / "b.ota",
+                                                                  max_block_size=32))  # fmt: skip
+            events = await loop.run_in_executor(None, abort_first)
+            with pytest.raises(DownloadError) as aborted:
+                await doomed
+            return events, aborted.value
+        finally:
+            d1.close()
+            d2.close()
+
+    events, error = asyncio.run(scenario())
+    assert error.status_report is not None and "TRANSFER_FAILED" in str(error).upper().replace(" ", "_")
+    assert "aborted by the operator" in next(e for e in events if isinstance(e, TransferFailed)).snapshot.result
+    stats = engine.stats()
+    assert stats.transfers_finished == 1 and stats.transfers_failed == 1 and stats.events_dropped == 0
+
+
+def test_finished_transfers_count_in_the_stats(engine, tmp_path):
+    async def scenario():
+        client, driver = await client_for(engine, 0x4020, tmp_path)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 2)
+            return await client.download(offer.image_uri, tmp_path / "c.ota")
+        finally:
+            driver.close()
+
+    result = asyncio.run(scenario())
+    wait_for(engine, lambda e: isinstance(e, TransferFinished))
+    assert engine.stats().bytes_sent_total == result.size
