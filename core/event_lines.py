@@ -20,6 +20,7 @@ _NAMES = {
     "notify": "NotifyUpdateApplied",
     "notify refused": "NotifyUpdateAppliedRefused",
     "error": "Error",
+    "fault": "FaultInjected",
 }
 
 
@@ -55,6 +56,8 @@ def ota_event(kind: str, peer: tuple[int, int] | None, fields: dict[str, Any]) -
     elif kind == "notify":
         promise = "" if f["asPromised"] else f" (offered version {f['promisedVersion']})"
         text = f"{who}: NotifyUpdateApplied: now running version {f['softwareVersion']}{promise}"
+    elif kind == "fault":
+        text = f"{who}: BDX transfer #{f['transfer']} block {f['block']}: fault injected{armed}"
     elif kind in ("apply refused", "notify refused"):
         text = f"{who}: {_NAMES[kind].removesuffix('Refused')} refused: {f['reason']}"
     else:

@@ -20,6 +20,7 @@ __all__ = [
     "EngineError",
     "EngineEvent",
     "FabricsChanged",
+    "FaultInjected",
     "Listening",
     "NotifyUpdateApplied",
     "NotifyUpdateRefused",
@@ -105,6 +106,10 @@ class NotifyUpdateRefused(OtaExchange):
     name = "NotifyUpdateAppliedRefused"
 
 
+class FaultInjected(OtaExchange):
+    name = "FaultInjected"
+
+
 _EXCHANGES: dict[str, type[OtaExchange]] = {
     "query": QueryImageReceived,
     "query answered": QueryImageAnswered,
@@ -115,6 +120,7 @@ _EXCHANGES: dict[str, type[OtaExchange]] = {
     "apply refused": ApplyUpdateRefused,
     "notify": NotifyUpdateApplied,
     "notify refused": NotifyUpdateRefused,
+    "fault": FaultInjected,
 }
 
 

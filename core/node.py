@@ -322,6 +322,7 @@ class MatterNode:
             idle_timeout=idle_timeout,
             on_event=on_transfer,
             pacing=pacing,
+            faults=provider.block_fault,
         )
         self.register(ProtocolId.BDX, self.bdx)
         return self.bdx

@@ -22,7 +22,7 @@ from ..session.secure import SecureSession
 from .messages import BdxError, TransferInit
 from .sender import BdxSender, FileSource, SenderState
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "Transfer", "TransferEvent"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "FaultHook", "Transfer", "TransferEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class Transfer:
 
 
 TransferEvent = Callable[[str, "Transfer"], None]  # ("started" | "progress" | "finished" | "failed", transfer)
+# For debugging requestors: given a transfer and the Block counter about to go out, None or one of
+# ("drop", None), ("delay", seconds), ("corrupt", None), ("end", BdxStatus).
+FaultHook = Callable[["Transfer", int], "tuple[str, Any] | None"]
 
 
 class _TransferExchange:
@@ -82,6 +85,7 @@ class BdxServer:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         on_event: TransferEvent | None = None,
         pacing: float = 0.0,
+        faults: FaultHook | None = None,
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
@@ -89,6 +93,7 @@ class BdxServer:
         self.idle_timeout = idle_timeout
         self.on_event = on_event
         self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
+        self.faults = faults
         self.transfers: dict[int, Transfer] = {}
         self._next_id = 1
 
@@ -165,6 +170,10 @@ class BdxServer:
             self._end(transfer, f"failed: {exc.status.name}")
             self._abort(exchange, exc.status)
             return
+        if reply is not None and self.faults is not None and reply[0] in (BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF):
+            reply = self._inject_fault(transfer, exchange, reply)
+            if reply is None:
+                return
         if reply is not None:
             pacing = self.pacing if transfer.pacing is None else transfer.pacing
             if transfer.paused:
@@ -204,6 +213,32 @@ class BdxServer:
             return
         exchange.send(*reply)
         self._emit("progress", transfer)
+
+    def _inject_fault(
+        self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]
+    ) -> tuple[int, bytes] | None:
+        assert self.faults is not None
+        counter = int.from_bytes(reply[1][:4], "little")
+        fault = self.faults(transfer, counter)
+        if fault is None:
+            return reply
+        action, argument = fault
+        log.info("BDX transfer %d: fault %s on block %d", transfer.id, action, counter)
+        if action == "corrupt" and len(reply[1]) > 4:
+            data = bytearray(reply[1])
+            data[4 + (len(data) - 4) // 2] ^= 0xFF
+            return reply[0], bytes(data)
+        if action == "delay" and self.scheduler is not None:
+            self.scheduler.call_later(float(argument), lambda: self._send_paced(transfer, exchange, reply))
+            self._arm_timer(transfer, exchange)
+            return None
+        if action == "drop":
+            self._arm_timer(transfer, exchange)  # the requestor waits; the idle timer will release it
+            return None
+        if action == "end":
+            self.abort(transfer.id, argument, f"ended at block {counter} by a fault knob")
+            return None
+        return reply
 
     def pause(self, transfer_id: int) -> bool:
         """Hold the next Block until :meth:`resume`; the idle timer stops meanwhile (the wait is ours)."""

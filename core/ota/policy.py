@@ -34,6 +34,11 @@ class Knob(enum.Enum):
     APPLY_ACTION = "apply action"  # ApplyUpdateAction
     APPLY_DELAY = "apply delay"  # seconds
     IGNORE_APPLY = "ignore applies"  # count of ApplyUpdateRequests left unanswered
+    # Faults, for debugging a requestor's download: each names the block counter it hits.
+    DROP_BLOCK = "drop block"  # int N: Block N is never sent (the transfer stalls)
+    DELAY_BLOCK = "delay block"  # (N, seconds): Block N goes out late
+    CORRUPT_BLOCK = "corrupt block"  # int N: one byte of Block N's data is flipped
+    END_TRANSFER = "end transfer"  # (N, BdxStatus): a StatusReport instead of Block N
 
 
 _VALUE_TYPES: dict[Knob, type | tuple[type, ...]] = {
@@ -46,7 +51,12 @@ _VALUE_TYPES: dict[Knob, type | tuple[type, ...]] = {
     Knob.APPLY_ACTION: ApplyUpdateAction,
     Knob.APPLY_DELAY: int,
     Knob.IGNORE_APPLY: int,
+    Knob.DROP_BLOCK: int,
+    Knob.DELAY_BLOCK: tuple,
+    Knob.CORRUPT_BLOCK: int,
+    Knob.END_TRANSFER: tuple,
 }
+FAULTS = (Knob.DROP_BLOCK, Knob.DELAY_BLOCK, Knob.CORRUPT_BLOCK, Knob.END_TRANSFER)
 _COUNTERS = (Knob.IGNORE_QUERY, Knob.IGNORE_APPLY)
 
 
@@ -98,6 +108,14 @@ class OtaPolicy:
             raise ValueError(f"{knob.value}: {value!r} is not a {getattr(expected, '__name__', expected)}")
         if isinstance(value, int) and not isinstance(value, enum.Enum) and not 0 <= value <= 0xFFFF_FFFF:
             raise ValueError(f"{knob.value}: {value} is outside 0..4294967295")
+        if knob == Knob.DELAY_BLOCK and not (
+            len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], int | float) and value[1] >= 0
+        ):
+            raise ValueError(f"{knob.value}: give (block number, seconds), not {value!r}")
+        if knob == Knob.END_TRANSFER and not (
+            len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], enum.IntEnum)
+        ):
+            raise ValueError(f"{knob.value}: give (block number, BDX status), not {value!r}")
         self.disarm(knob, target=target)
         armed = ArmedKnob(next(self._ids), knob, value, sticky, target)
         if not (knob in _COUNTERS and value == 0):
@@ -192,6 +210,15 @@ class OtaPolicy:
         for armed in used:
             self._consume(armed)
         return ApplyDecision(action=action, delayed_action_time=delay, used=tuple(used))
+
+    def fault_for(self, peer: Peer, counter: int) -> ArmedKnob | None:
+        """The fault armed for Block ``counter`` of ``peer``'s transfer, consumed if one-shot."""
+        for knob in FAULTS:
+            armed = self._find(knob, peer)
+            if armed is not None and (armed.value if isinstance(armed.value, int) else armed.value[0]) == counter:
+                self._consume(armed)
+                return armed
+        return None
 
 
 def policy_from_sdk_flags(config: Any) -> OtaPolicy:

@@ -23,7 +23,7 @@ from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
 from .catalog import CatalogEntry, CatalogError, ImageCatalog
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
-from .policy import OtaPolicy, Peer
+from .policy import Knob, OtaPolicy, Peer
 from .types import DownloadProtocol, QueryImageStatus
 
 __all__ = ["MAX_OFFERS", "OFFER_LIFETIME", "Offer", "OtaProvider", "UnknownUpdateToken"]
@@ -186,6 +186,21 @@ class OtaProvider:
         self.emit("notify", peer, promisedVersion=promised, asPromised=request.software_version == promised, **fields)
 
     # ------------------------------------------------------------------ BDX
+
+    def block_fault(self, transfer: Any, counter: int) -> tuple[str, Any] | None:
+        """A fault knob armed for this Block of this requestor's transfer (see :class:`Knob`)."""
+        if not self.policy.armed:
+            return None
+        armed = self.policy.fault_for(transfer.peer, counter)
+        if armed is None:
+            return None
+        self.emit("fault", transfer.peer, transfer=transfer.id, block=counter, used=[armed.describe()])
+        return {
+            Knob.DROP_BLOCK: ("drop", None),
+            Knob.DELAY_BLOCK: ("delay", armed.value[1] if isinstance(armed.value, tuple) else 0),
+            Knob.CORRUPT_BLOCK: ("corrupt", None),
+            Knob.END_TRANSFER: ("end", armed.value[1] if isinstance(armed.value, tuple) else None),
+        }[armed.knob]
 
     def authorize_download(self, peer: Peer, designator: bytes) -> Path:
         """The file for a ReceiveInit, only if this designator was offered to this requestor."""

@@ -121,7 +121,16 @@ def test_forced_image_is_offered_even_when_nothing_qualifies():
 
 @pytest.mark.parametrize(
     ("knob", "value"),
-    [(Knob.QUERY_STATUS, "busy"), (Knob.QUERY_DELAY, -1), (Knob.QUERY_DELAY, True), (Knob.IGNORE_QUERY, 1 << 40)],
+    [
+        (Knob.QUERY_STATUS, "busy"),
+        (Knob.QUERY_DELAY, -1),
+        (Knob.QUERY_DELAY, True),
+        (Knob.IGNORE_QUERY, 1 << 40),
+        (Knob.DELAY_BLOCK, (1,)),
+        (Knob.DELAY_BLOCK, (1, -2)),
+        (Knob.END_TRANSFER, (1, 2)),
+        (Knob.DROP_BLOCK, "3"),
+    ],  # fmt: skip
 )
 def test_bad_values_are_refused(knob, value):
     with pytest.raises(ValueError):
@@ -131,3 +140,11 @@ def test_bad_values_are_refused(knob, value):
 def test_describe_says_what_is_armed_for_whom():
     armed = OtaPolicy().arm(Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE, sticky=True, target=B)
     assert armed.describe() == "apply action = DISCONTINUE (sticky, node 0x0000000000001002 (fabric 1))"
+
+
+def test_a_fault_hits_only_its_block_and_the_targeted_node():
+    policy = OtaPolicy()
+    policy.arm(Knob.CORRUPT_BLOCK, 7, target=B)
+    assert policy.fault_for(A, 7) is None and policy.fault_for(B, 6) is None
+    assert policy.fault_for(B, 7).knob == Knob.CORRUPT_BLOCK
+    assert policy.fault_for(B, 7) is None  # one-shot: the next transfer is clean

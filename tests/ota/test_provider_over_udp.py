@@ -180,3 +180,35 @@ def test_a_requestor_that_vanishes_is_released_and_others_proceed(tmp_path):
         assert failed and failed[0][1] == (1, 0x3001) and "idle" in failed[0][2]
 
     run(tmp_path, scenario, idle_timeout=1.0)
+
+
+def test_fault_knobs_corrupt_end_delay_and_drop_blocks(tmp_path):
+    async def scenario(bench):
+        client = await bench.requestor(0x5001)
+        policy = bench.provider.policy
+
+        async def download(name, **kwargs):
+            offer = await client.query_image(0xFFF1, 0x8000, 1)
+            return await client.download(offer.image_uri, bench.tmp / name, **kwargs)
+
+        policy.arm(Knob.CORRUPT_BLOCK, 5)
+        with pytest.raises(DownloadError, match="does not verify"):
+            await download("corrupt.ota")
+        policy.arm(Knob.END_TRANSFER, (3, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR))
+        with pytest.raises(DownloadError) as ended:
+            await download("ended.ota")
+        assert ended.value.status_report.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
+        policy.arm(Knob.DELAY_BLOCK, (2, 0.6))
+        started = asyncio.get_running_loop().time()
+        assert (await download("late.ota")).size == V3.stat().st_size
+        assert asyncio.get_running_loop().time() - started >= 0.6
+        policy.arm(Knob.DROP_BLOCK, 4)
+        with pytest.raises(TimeoutError):
+            await download("dropped.ota", block_timeout=0.5)
+        assert policy.armed == []  # every fault was one-shot
+        await asyncio.sleep(1.3)  # the stalled transfer is released by the idle timeout
+        assert bench.node.bdx.transfers == {}
+        faults = [f for kind, _peer, f in bench.events if kind == "fault"]
+        assert [f["block"] for f in faults] == [5, 3, 2, 4]
+
+    run(tmp_path, scenario, idle_timeout=1.0)
