@@ -130,7 +130,7 @@ def test_forced_image_is_offered_even_when_nothing_qualifies():
         (Knob.DELAY_BLOCK, (1, -2)),
         (Knob.END_TRANSFER, (1, 2)),
         (Knob.DROP_BLOCK, "3"),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_values_are_refused(knob, value):
     with pytest.raises(ValueError):
