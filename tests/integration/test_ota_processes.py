@@ -18,9 +18,14 @@ IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 
 
 @pytest.fixture
-def provider(tmp_path):
+def provider_flags():
+    return []
+
+
+@pytest.fixture
+def provider(tmp_path, provider_flags):
     command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", "0", "--storage",
-               str(tmp_path / "state"), "--json", "--demo-fabric"]  # fmt: skip
+               str(tmp_path / "state"), "--json", "--demo-fabric", *provider_flags]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events: list[dict] = []
     deadline = time.monotonic() + 30
@@ -106,3 +111,20 @@ def test_history_without_a_database_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(tmp_path)],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no state database" in result.stderr
+
+
+@pytest.mark.parametrize("provider_flags", [["-q", "busy", "-t", "45", "-c", "-a", "awaitNextAction", "-p", "7"]])
+def test_sdk_flags_shape_the_first_responses_only(provider, tmp_path):
+    _proc, events = provider
+    _, first = sim(events, tmp_path)
+    queried = next(s for s in first if s["step"] == "queried")
+    assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == ("BUSY", 45, True)
+    _, second = sim(events, tmp_path)
+    queried = next(s for s in second if s["step"] == "queried")
+    assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == (
+        "UPDATE_AVAILABLE", None, True)  # fmt: skip
+    apply = next(s for s in second if s["step"] == "apply")
+    assert (apply["action"], apply["delayedActionTime"]) == ("AWAIT_NEXT_ACTION", 7)
+    _, third = sim(events, tmp_path)
+    apply = next(s for s in third if s["step"] == "apply")
+    assert (apply["action"], apply["delayedActionTime"]) == ("PROCEED", 0)
