@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .bdx.server import Transfer
+from .client.demo import DemoRequestors
 from .codec.status_report import BdxStatus
 from .config import ProviderConfig
 from .events import (
@@ -244,9 +245,11 @@ class ProviderEngine:
         try:
             node.session_listeners.append(self._on_session)
             node.fabric_listeners.append(self._on_fabrics)
+            demo = None
             if config.demo_fabric:
                 fabric_file = self.storage / DEMO_FABRIC_FILE
-                fabric = node.join_demo_fabric(DemoFabric.load_or_create(fabric_file))
+                demo = DemoFabric.load_or_create(fabric_file)
+                fabric = node.join_demo_fabric(demo)
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
             history = UpdateHistory(node.db)
 
@@ -267,9 +270,16 @@ class ProviderEngine:
         self.port = node.port
         self._post(Listening(node.port, str(self.storage)))
         self._ready.set()
+        requestors = None
+        if config.demo and demo is not None:
+            requestors = asyncio.get_running_loop().create_task(DemoRequestors(demo, node.port).run())
         try:
             await self._stop.wait()
         finally:
+            if requestors is not None:
+                requestors.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await requestors
             await node.aclose()
             self._post(Stopped())
 

@@ -82,8 +82,8 @@ def transfer_event(kind: str, transfer: Transfer) -> tuple[str, str, dict[str, A
     }
     who = _who(transfer.peer)
     if kind == "started":
-        line = (f"{who}: BDX transfer #{transfer.id} of {fields['designator']} started, {sender.total} bytes "
-                f"in blocks of {sender.block_size}")  # fmt: skip
+        line = (f"{who}: BDX transfer #{transfer.id} started (designator {fields['designator']!r}), "
+                f"{sender.total} bytes in blocks of {sender.block_size}")  # fmt: skip
         return "TransferStarted", line, fields
     seconds = (transfer.finished or transfer.started) - transfer.started
     rate = sender.bytes_sent / seconds / 1000 if seconds > 0 else 0.0

@@ -168,3 +168,22 @@ def test_finished_transfers_count_in_the_stats(engine, tmp_path):
     result = asyncio.run(scenario())
     wait_for(engine, lambda e: isinstance(e, TransferFinished))
     assert engine.stats().bytes_sent_total == result.size
+
+
+def test_demo_requestors_update_themselves(tmp_path):
+    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo=True, demo_fabric=True)
+    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
+                            dnssd=False, host="::1")  # fmt: skip
+    engine.start()
+    try:
+        applied = set()
+
+        def all_applied(event):
+            if type(event).__name__ == "NotifyUpdateApplied":
+                applied.add(event.peer[1])
+            return len(applied) == 3
+
+        wait_for(engine, all_applied, timeout=30)
+        assert engine.stats().transfers_finished == 3
+    finally:
+        engine.stop()

@@ -1,0 +1,84 @@
+"""Simulated requestors for ``ota-provider --demo``: nodes on the demo fabric that query,
+download, apply and report, then after a pause go back to their old version and start over,
+so a newcomer sees the whole flow, and the effect of every knob, within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+from ..exchange.driver import ExchangeDriver
+from ..exchange.manager import ExchangeManager
+from ..fabric.demo import DemoFabric
+from ..ota.types import ApplyUpdateAction, QueryImageStatus
+from .requestor import CommandFailed, DownloadError, OtaRequestorClient
+
+__all__ = ["DEMO_REQUESTOR_VERSIONS", "DemoRequestors"]
+
+log = logging.getLogger(__name__)
+
+DEMO_REQUESTOR_VERSIONS = (1, 2, 1)
+FIRST_DEMO_NODE_ID = 0x0000_0000_0000_D001
+RETRY_SECONDS = 5.0  # a demo is no place for the spec's 120 s minimum Busy back-off
+
+
+class DemoRequestors:
+    def __init__(self, demo: DemoFabric, port: int, *, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
+                 versions: tuple[int, ...] = DEMO_REQUESTOR_VERSIONS, cycle_pause: float = 20.0) -> None:  # fmt: skip
+        self.demo = demo
+        self.port = port
+        self.vendor_id = vendor_id
+        self.product_id = product_id
+        self.versions = versions
+        self.cycle_pause = cycle_pause
+
+    async def run(self) -> None:
+        with tempfile.TemporaryDirectory(prefix="ota-demo-") as scratch:
+            await asyncio.gather(*(self._requestor(i, Path(scratch)) for i in range(len(self.versions))))
+
+    async def _requestor(self, index: int, scratch: Path) -> None:
+        await asyncio.sleep(1.0 + 1.5 * index)  # staggered, so the events are easy to follow
+        node_id = FIRST_DEMO_NODE_ID + index
+        start_version = version = self.versions[index]
+        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+        client = OtaRequestorClient(driver, self.demo.fabric_for(node_id), self.demo.provider_node_id,
+                                    ("::1", self.port, 0, 0))  # fmt: skip
+        try:
+            while True:
+                try:
+                    if client.session is None:
+                        await client.connect()
+                    version, wait = await self._one_round(client, version, scratch / f"{node_id:016X}.ota")
+                except (ConnectionError, TimeoutError, CommandFailed, DownloadError) as exc:
+                    log.info("demo requestor 0x%016X: %s", node_id, exc)
+                    client.session = None
+                    wait = RETRY_SECONDS
+                if wait is None:  # up to date: pause, then play the update again
+                    await asyncio.sleep(self.cycle_pause)
+                    version = start_version
+                else:
+                    await asyncio.sleep(wait)
+        finally:
+            driver.close()
+
+    async def _one_round(self, client: OtaRequestorClient, version: int, target: Path) -> tuple[int, float | None]:
+        """Query, and if offered, download, apply and notify; return (version now, seconds to wait)."""
+        offer = await client.query_image(self.vendor_id, self.product_id, version)
+        if offer.status == QueryImageStatus.BUSY:
+            return version, max(RETRY_SECONDS, min(float(offer.delayed_action_time or 0), 60.0))
+        if offer.status != QueryImageStatus.UPDATE_AVAILABLE:
+            return version, None
+        assert offer.image_uri and offer.update_token and offer.software_version is not None
+        if offer.software_version <= version:
+            return version, None
+        await client.download(offer.image_uri, target)
+        applied = await client.apply_update(offer.update_token, offer.software_version)
+        if applied.action == ApplyUpdateAction.AWAIT_NEXT_ACTION:
+            return version, max(RETRY_SECONDS, min(float(applied.delayed_action_time), 60.0))
+        if applied.action == ApplyUpdateAction.DISCONTINUE:
+            return version, RETRY_SECONDS
+        await asyncio.sleep(min(float(applied.delayed_action_time), 30.0))
+        await client.notify_update_applied(offer.update_token, offer.software_version)
+        return offer.software_version, RETRY_SECONDS
