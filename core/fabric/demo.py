@@ -8,19 +8,17 @@ NOCs. It is a bench credential: whoever holds the file can join the demo fabric,
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..crypto.certificates import FABRIC_ID, NODE_ID, RCAC_ID, issue_certificate
 from ..session.secure import AuthMode
 from .acl import AccessControlEntry, AccessControlTarget, Privilege
+from .authority import FabricAuthority
 from .table import Fabric
 
 __all__ = ["DEMO_FABRIC_FILE", "DEMO_LABEL", "DemoFabric", "DemoFabricError"]
@@ -31,7 +29,6 @@ DEMO_FABRIC_ID = 0x0000_0000_0000_DE70
 DEMO_PROVIDER_NODE_ID = 0x0000_0000_0000_0001
 DEMO_VENDOR_ID = 0xFFF1
 OTA_PROVIDER_CLUSTER = 0x0029
-_NOT_BEFORE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 class DemoFabricError(ValueError):
@@ -40,33 +37,24 @@ class DemoFabricError(ValueError):
 
 @dataclass
 class DemoFabric:
-    root_key: ec.EllipticCurvePrivateKey
-    ipk_epoch_key: bytes
-    fabric_id: int = DEMO_FABRIC_ID
+    authority: FabricAuthority
     provider_node_id: int = DEMO_PROVIDER_NODE_ID
 
     @classmethod
     def generate(cls) -> DemoFabric:
-        return cls(ec.generate_private_key(ec.SECP256R1()), secrets.token_bytes(16))
+        return cls(FabricAuthority(DEMO_FABRIC_ID, vendor_id=DEMO_VENDOR_ID))
 
     @property
-    def _root_dn(self) -> tuple[tuple[int, int], ...]:
-        return ((RCAC_ID, 1), (FABRIC_ID, self.fabric_id))
+    def fabric_id(self) -> int:
+        return self.authority.fabric_id
 
-    def rcac(self) -> bytes:
-        key = self.root_key
-        return issue_certificate(subject=self._root_dn, public_key=key.public_key(), issuer=self._root_dn,
-                                 issuer_key=key, is_ca=True, not_before=_NOT_BEFORE).to_tlv()  # fmt: skip
+    @property
+    def root_key(self) -> ec.EllipticCurvePrivateKey:
+        return self.authority.root_key
 
     def fabric_for(self, node_id: int, fabric_index: int = 1, label: str = DEMO_LABEL) -> Fabric:
         """Identity of ``node_id`` on this fabric, with a fresh operational key."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        noc = issue_certificate(subject=((NODE_ID, node_id), (FABRIC_ID, self.fabric_id)), public_key=key.public_key(),
-                                issuer=self._root_dn, issuer_key=self.root_key, is_ca=False, not_before=_NOT_BEFORE,
-                                serial=secrets.randbits(63))  # fmt: skip
-        return Fabric.create(fabric_index, rcac=self.rcac(), icac=None, noc=noc.to_tlv(),
-                             ipk_epoch_key=self.ipk_epoch_key, vendor_id=DEMO_VENDOR_ID, operational_key=key,
-                             label=label)  # fmt: skip
+        return self.authority.join(node_id, fabric_index, label=label)
 
     @staticmethod
     def acl_entries(fabric_index: int) -> list[AccessControlEntry]:
@@ -77,11 +65,14 @@ class DemoFabric:
     # ------------------------------------------------------------------ file
 
     def save(self, path: Path) -> None:
+        authority = self.authority
         data = {
-            "fabricId": self.fabric_id,
+            "fabricId": authority.fabric_id,
+            "rcacId": authority.rcac_id,
+            "vendorId": authority.vendor_id,
             "providerNodeId": self.provider_node_id,
-            "ipkEpochKey": self.ipk_epoch_key.hex(),
-            "rootKey": self.root_key.private_bytes(
+            "ipkEpochKey": authority.ipk_epoch_key.hex(),
+            "rootKey": authority.root_key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ).decode(),
         }
@@ -103,7 +94,9 @@ class DemoFabric:
             ipk = bytes.fromhex(data["ipkEpochKey"])
             if len(ipk) != 16:
                 raise ValueError("ipkEpochKey must be 16 bytes")
-            return cls(key, ipk, int(data["fabricId"]), int(data["providerNodeId"]))
+            authority = FabricAuthority(int(data["fabricId"]), vendor_id=int(data.get("vendorId", DEMO_VENDOR_ID)),
+                                        root_key=key, rcac_id=int(data["rcacId"]), ipk_epoch_key=ipk)  # fmt: skip
+            return cls(authority, int(data["providerNodeId"]))
         except OSError as exc:
             raise DemoFabricError(f"cannot read the demo fabric file {path}: {exc.strerror}") from None
         except (ValueError, KeyError, TypeError) as exc:
