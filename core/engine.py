@@ -31,6 +31,7 @@ from .events import (
     EngineEvent,
     FabricsChanged,
     Listening,
+    RequestorSeen,
     SessionEstablished,
     Stopped,
     TransferFailed,
@@ -253,8 +254,14 @@ class ProviderEngine:
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
             history = UpdateHistory(node.db)
 
+            seen: set[Peer] = set()
+
             def on_ota(kind: str, peer: Peer | None, **details: Any) -> None:
                 history.ota_event(kind, peer, details)
+                if kind == "query" and peer is not None and peer not in seen:
+                    seen.add(peer)
+                    self._post(RequestorSeen(peer, details["vendorId"], details["productId"],
+                                             details["softwareVersion"]))  # fmt: skip
                 self._post(ota_exchange_event(kind, peer, details))
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,

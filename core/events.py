@@ -28,6 +28,7 @@ __all__ = [
     "QueryImageAnswered",
     "QueryImageIgnored",
     "QueryImageReceived",
+    "RequestorSeen",
     "SessionEstablished",
     "Stopped",
     "TransferEvent",
@@ -129,6 +130,25 @@ def ota_exchange_event(kind: str, peer: tuple[int, int] | None, details: dict[st
     if cls is None:
         return EngineError(details.get("message", kind))
     return cls(kind, peer, details)
+
+
+@dataclass(frozen=True)
+class RequestorSeen(EngineEvent):
+    """The first QueryImage from a requestor since the engine started."""
+
+    name = "RequestorSeen"
+    peer: tuple[int, int]
+    vendor_id: int
+    product_id: int
+    software_version: int
+
+    def text(self) -> str:
+        return (f"new requestor: node 0x{self.peer[1]:016X} (fabric {self.peer[0]}), "
+                f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, version {self.software_version}")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"fabricIndex": self.peer[0], "nodeId": self.peer[1], "vendorId": self.vendor_id,
+                "productId": self.product_id, "softwareVersion": self.software_version}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- transfers

@@ -24,6 +24,7 @@ from ota_provider.core.events import (
     Listening,
     QueryImageAnswered,
     QueryImageReceived,
+    RequestorSeen,
     TransferFailed,
     TransferFinished,
     TransferStarted,
@@ -85,6 +86,8 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
     assert answers[0].details["used"] == ["query status = BUSY (one-shot, all requestors)"]
     assert answers[0].peer == (1, 0x4001) and answers[1].details["used"] == []
     assert any(isinstance(e, QueryImageReceived) and e.details["softwareVersion"] == 1 for e in events)
+    seen = [e for e in events if isinstance(e, RequestorSeen)]
+    assert [(s.peer, s.software_version) for s in seen] == [((1, 0x4001), 1)]  # once, not per query
 
 
 def test_a_knob_for_one_node_and_bad_values_are_refused(engine, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import pytest
@@ -11,40 +10,16 @@ from hypothesis import strategies as st
 
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import (
-    Bool,
-    EnumType,
-    ListOf,
-    OctetString,
     SchemaError,
     StructOf,
     TLVStruct,
     UInt16,
-    UInt32,
-    Utf8String,
     tlv_field,
 )
 from ota_provider.core.codec.tlv import TLVError
+from ota_provider.core.ota.commands import QueryImage  # OTA_PROVIDER_SPEC.md §0.1, QueryImage (0x00)
+from ota_provider.core.ota.types import DownloadProtocol
 from tests.fuzzing import assert_only_raises, fuzz_inputs
-
-
-class DownloadProtocol(enum.IntEnum):
-    BDX_SYNCHRONOUS = 0
-    BDX_ASYNCHRONOUS = 1
-    HTTPS = 2
-    VENDOR_SPECIFIC = 3
-
-
-# OTA_PROVIDER_SPEC.md §0.1, QueryImage (0x00).
-@dataclass(frozen=True)
-class QueryImage(TLVStruct):
-    vendor_id: int = tlv_field(0, UInt16)
-    product_id: int = tlv_field(1, UInt16)
-    software_version: int = tlv_field(2, UInt32)
-    protocols_supported: tuple = tlv_field(3, ListOf(EnumType(DownloadProtocol), max_items=8))
-    hardware_version: int | None = tlv_field(4, UInt16, optional=True)
-    location: str | None = tlv_field(5, Utf8String(2, 2), optional=True)
-    requestor_can_consent: bool | None = tlv_field(6, Bool, optional=True)
-    metadata_for_provider: bytes | None = tlv_field(7, OctetString(0, 512), optional=True)
 
 
 @dataclass(frozen=True)

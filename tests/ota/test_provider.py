@@ -1,0 +1,82 @@
+"""OtaProvider decisions without a network: forced image, URI override, token and designator binding."""
+
+from __future__ import annotations
+
+import pytest
+
+from ota_provider.core.bdx.messages import BdxError
+from ota_provider.core.codec import tlv
+from ota_provider.core.codec.schema import SchemaError
+from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.ota.commands import ApplyUpdateRequest, QueryImage
+from ota_provider.core.ota.policy import Knob, OtaPolicy
+from ota_provider.core.ota.provider import OFFER_LIFETIME, OtaProvider, UnknownUpdateToken
+from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
+from tests.ota.test_catalog import SAMPLES
+
+A, B = (1, 0x10), (2, 0x10)  # the same node id on two fabrics is two requestors
+BDX = (DownloadProtocol.BDX_SYNCHRONOUS,)
+
+
+def provider(**kwargs):
+    return OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(), **kwargs)
+
+
+def query(version, protocols=BDX):
+    return QueryImage(0xFFF1, 0x8000, version, protocols)
+
+
+def test_a_forced_image_is_offered_even_as_a_downgrade():
+    p = provider()
+    p.policy.arm(Knob.FORCED_DESIGNATOR, "0")
+    response = p.query_image(A, 0x2A, query(3))
+    assert (response.status, response.software_version, response.image_uri) == (
+        QueryImageStatus.UPDATE_AVAILABLE, 1, "bdx://000000000000002A/0")  # fmt: skip
+    assert p.query_image(A, 0x2A, query(3)).status == QueryImageStatus.NOT_AVAILABLE  # one-shot
+
+
+def test_image_uri_override_is_sent_verbatim_and_https_needs_the_requestor_to_list_it():
+    assert provider(image_uri="bdx://00000000000000FF/x").query_image(A, 1, query(1)).image_uri == (
+        "bdx://00000000000000FF/x")  # fmt: skip
+    https = provider(image_uri="https://example.com/fw.ota")
+    assert https.query_image(A, 1, query(1)).status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED
+    assert https.query_image(A, 1, query(1, (DownloadProtocol.HTTPS,))).status == QueryImageStatus.UPDATE_AVAILABLE
+
+
+def test_tokens_and_designators_are_bound_to_fabric_and_node():
+    p = provider()
+    offer = p.query_image(A, 1, query(1))
+    assert p.authorize_download(A, b"2").name == "sample-fff1-8000-v3.ota"
+    with pytest.raises(BdxError):
+        p.authorize_download(B, b"2")
+    with pytest.raises(BdxError):
+        p.authorize_download(A, b"../../etc/passwd")
+    with pytest.raises(UnknownUpdateToken):
+        p.apply_update(B, ApplyUpdateRequest(offer.update_token, 3))
+    assert p.apply_update(A, ApplyUpdateRequest(offer.update_token, 3)) is not None
+
+
+def test_offers_expire(monkeypatch):
+    now = [1000.0]
+    p = provider(clock=lambda: now[0])
+    offer = p.query_image(A, 1, query(1))
+    now[0] += OFFER_LIFETIME + 1
+    with pytest.raises(UnknownUpdateToken):
+        p.apply_update(A, ApplyUpdateRequest(offer.update_token, 3))
+    with pytest.raises(BdxError):
+        p.authorize_download(A, b"2")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {0: tlv.UInt(0xFFF1), 1: tlv.UInt(0x8000), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(0)]), 5: "USA"},
+        {0: tlv.UInt(0xFFF1), 1: tlv.UInt(0x8000), 2: tlv.UInt(1), 3: tlv.Array([tlv.UInt(0)] * 9)},
+        {0: tlv.UInt(0xFFF1), 1: tlv.UInt(0x8000), 2: tlv.UInt(1), 3: tlv.Array(), 7: bytes(513)},
+        {0: tlv.UInt(0xFFF1), 1: tlv.UInt(0x8000), 3: tlv.Array()},
+    ],
+)
+def test_malformed_query_fields_are_schema_errors(fields):
+    # The cluster turns a SchemaError into INVALID_COMMAND (spec §2.1).
+    with pytest.raises(SchemaError):
+        QueryImage.from_tlv(tlv.Structure(fields))
