@@ -66,13 +66,15 @@ class BdxSender:
     blocks_sent: int = 0
     last_counter: int | None = None
     error: BdxStatus | None = None
+    asynchronous: bool = False
     _end: int = field(default=0, repr=False)
 
     @classmethod
     def accept(cls, init: TransferInit, source: FileSource, *, max_block_size: int) -> tuple[BdxSender, bytes]:
         """Validate a ReceiveInit; return the sender and the ReceiveAccept payload, or raise BdxError."""
-        if not init.control & TransferControl.RECEIVER_DRIVE:
-            raise BdxError("only receiver-drive transfers are offered", BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED)
+        asynchronous = bool(init.control & TransferControl.ASYNC)
+        if not asynchronous and not init.control & TransferControl.RECEIVER_DRIVE:
+            raise BdxError("a download is receiver-drive or asynchronous", BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED)
         if init.version != 0:
             raise BdxError(f"BDX version {init.version}", BdxStatus.VERSION_NOT_SUPPORTED)
         if init.max_block_size == 0:
@@ -82,9 +84,12 @@ class BdxSender:
         block_size = min(init.max_block_size, max_block_size, UDP_BLOCK_LIMIT)
         remaining = source.size - init.start_offset
         length = min(init.max_length, remaining) if init.max_length else 0
-        sender = cls(source, block_size, init.start_offset, length, offset=init.start_offset)
+        sender = cls(source, block_size, init.start_offset, length, offset=init.start_offset, asynchronous=asynchronous)
         sender._end = init.start_offset + (length or remaining)
-        accept = ReceiveAccept(TransferControl.RECEIVER_DRIVE, block_size, init.start_offset, length)
+        # Asynchronous: we push Blocks, one as soon as the previous one is acknowledged (MRP allows
+        # one reliable message in flight per exchange), and the receiver sends no BlockQuery.
+        mode = TransferControl.ASYNC | TransferControl.SENDER_DRIVE if asynchronous else TransferControl.RECEIVER_DRIVE
+        accept = ReceiveAccept(mode, block_size, init.start_offset, length)
         return sender, accept.encode()
 
     @property
@@ -96,6 +101,8 @@ class BdxSender:
         if self.state in (SenderState.DONE, SenderState.FAILED):
             raise BdxError("transfer already ended", BdxStatus.UNEXPECTED_MESSAGE)
         if opcode in (BdxOpcode.BLOCK_QUERY, BdxOpcode.BLOCK_QUERY_WITH_SKIP):
+            if self.asynchronous:
+                raise BdxError("BlockQuery in an asynchronous transfer", BdxStatus.UNEXPECTED_MESSAGE)
             if self.state != SenderState.AWAIT_QUERY:
                 raise BdxError("BlockQuery after the last block", BdxStatus.UNEXPECTED_MESSAGE)
             skip = 0
@@ -117,6 +124,12 @@ class BdxSender:
             self.state = SenderState.DONE
             return None
         raise BdxError(f"unexpected BDX message 0x{opcode:02x}", BdxStatus.UNEXPECTED_MESSAGE)
+
+    def push_block(self) -> tuple[int, bytes] | None:
+        """Asynchronous mode: the next Block to push, or None once BlockEOF has gone."""
+        if not self.asynchronous or self.state != SenderState.AWAIT_QUERY:
+            return None
+        return self._next_block(self.next_counter, 0)
 
     def _next_block(self, counter: int, skip: int) -> tuple[int, bytes]:
         self.offset = min(self.offset + skip, self._end)

@@ -70,6 +70,10 @@ class _TransferExchange:
     def on_message(self, exchange: Exchange, message: Message) -> None:
         self.server._on_transfer_message(self.transfer, exchange, message)
 
+    def on_acked(self, exchange: Exchange) -> None:
+        if self.transfer.sender.asynchronous:
+            self.server._on_acked(self.transfer, exchange)
+
     def on_closed(self, exchange: Exchange, reason: str) -> None:
         if self.transfer.result == "running":
             self.server._end(self.transfer, f"failed: {reason}")
@@ -138,7 +142,7 @@ class BdxServer:
         return _TransferExchange(self, transfer)
 
     def _arm_timer(self, transfer: Transfer, exchange: Exchange) -> None:
-        if self.scheduler is None or transfer.paused:
+        if self.scheduler is None or transfer.paused or transfer.result != "running":
             return
         if transfer._timer is not None:
             transfer._timer.cancel()
@@ -170,24 +174,38 @@ class BdxServer:
             self._end(transfer, f"failed: {exc.status.name}")
             self._abort(exchange, exc.status)
             return
-        if reply is not None and self.faults is not None and reply[0] in (BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF):
-            reply = self._inject_fault(transfer, exchange, reply)
-            if reply is None:
-                return
         if reply is not None:
-            pacing = self.pacing if transfer.pacing is None else transfer.pacing
-            if transfer.paused:
-                transfer._held = reply
-            elif pacing > 0 and self.scheduler is not None:
-                self.scheduler.call_later(pacing, lambda: self._send_paced(transfer, exchange, reply))
-            else:
-                exchange.send(*reply)
-                self._emit("progress", transfer)
+            self._deliver(transfer, exchange, reply)
         if transfer.sender.state == SenderState.DONE:
             self._end(transfer, "complete")
             exchange.close("transfer complete")
             return
         self._arm_timer(transfer, exchange)
+
+    def _on_acked(self, transfer: Transfer, exchange: Exchange) -> None:
+        """Asynchronous mode: the previous Block (or the ReceiveAccept) arrived; push the next."""
+        if transfer.result != "running" or transfer._held is not None:
+            return
+        reply = transfer.sender.push_block()
+        if reply is not None:
+            self._deliver(transfer, exchange, reply)
+            self._arm_timer(transfer, exchange)
+
+    def _deliver(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
+        """Send a reply, through the fault knobs, a pause and the pacing."""
+        if self.faults is not None and reply[0] in (BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF):
+            faulted = self._inject_fault(transfer, exchange, reply)
+            if faulted is None:
+                return
+            reply = faulted
+        pacing = self.pacing if transfer.pacing is None else transfer.pacing
+        if transfer.paused:
+            transfer._held = reply
+        elif pacing > 0 and self.scheduler is not None:
+            self.scheduler.call_later(pacing, lambda: self._send_paced(transfer, exchange, reply))
+        else:
+            exchange.send(*reply)
+            self._emit("progress", transfer)
 
     def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
               reason: str = "aborted") -> bool:  # fmt: skip

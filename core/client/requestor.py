@@ -157,6 +157,7 @@ class OtaRequestorClient:
         block_timeout: float = 30.0,
         stop_after_blocks: int | None = None,
         on_block: Callable[[int, int], None] | None = None,
+        asynchronous: bool = False,
     ) -> DownloadResult:
         """Receiver-drive download of ``image_uri`` into ``destination``; verifies the image digest.
 
@@ -169,7 +170,8 @@ class OtaRequestorClient:
             raise DownloadError(f"ImageURI names node 0x{node_id:016X}, not the provider")
         exchange = AsyncExchange(self.driver, self.session, ProtocolId.BDX)
         started = time.monotonic()
-        init = TransferInit(TransferControl.RECEIVER_DRIVE, max_block_size, designator)
+        mode = TransferControl.ASYNC | TransferControl.SENDER_DRIVE if asynchronous else TransferControl.RECEIVER_DRIVE
+        init = TransferInit(mode, max_block_size, designator)
         try:
             reply = await exchange.request(BdxOpcode.RECEIVE_INIT, init.encode(), block_timeout)
             accept = ReceiveAccept.decode(_expect(reply, BdxOpcode.RECEIVE_ACCEPT))
@@ -179,7 +181,11 @@ class OtaRequestorClient:
                     if stop_after_blocks is not None and blocks >= stop_after_blocks:
                         # Vanish without a word, as a requestor that loses power would.
                         raise DownloadError(f"stopped after {blocks} blocks, as asked")
-                    reply = await exchange.request(BdxOpcode.BLOCK_QUERY, BlockQuery(counter).encode(), block_timeout)
+                    if accept.control & TransferControl.ASYNC:  # the provider pushes; no queries
+                        reply = await exchange.receive(block_timeout)
+                    else:
+                        reply = await exchange.request(BdxOpcode.BLOCK_QUERY, BlockQuery(counter).encode(),
+                                                       block_timeout)  # fmt: skip
                     block = Block.decode(_expect(reply, BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF))
                     if block.counter != counter:
                         raise DownloadError(f"block {block.counter} where {counter} was expected")
@@ -191,6 +197,8 @@ class OtaRequestorClient:
                     if reply.opcode == BdxOpcode.BLOCK_EOF:
                         exchange.send(BdxOpcode.BLOCK_ACK_EOF, BlockQuery(counter).encode())
                         break
+                    if accept.control & TransferControl.ASYNC and exchange.exchange.retransmit is None:
+                        exchange.send(BdxOpcode.BLOCK_ACK, BlockQuery(counter).encode())  # acks at once
                     counter = (counter + 1) & 0xFFFF_FFFF
         except BdxError as exc:
             raise DownloadError(f"malformed BDX message from the provider: {exc}") from None

@@ -22,7 +22,7 @@ from typing import Any
 from ..exchange.driver import ExchangeDriver
 from ..exchange.manager import ExchangeManager
 from ..fabric.demo import DemoFabric, DemoFabricError
-from ..ota.types import ApplyUpdateAction, QueryImageStatus
+from ..ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from .requestor import CommandFailed, DownloadError, OtaRequestorClient
 
 PROG = "ota-requestor-sim"
@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="directory for downloaded images (default: a temporary one)")
     parser.add_argument("--stop-after-blocks", type=_number, metavar="N",
                         help="abandon each download after N blocks (to watch the provider release it)")  # fmt: skip
+    parser.add_argument("--asynchronous", action="store_true",
+                        help="list only BDX asynchronous and let the provider push the blocks")  # fmt: skip
     parser.add_argument("--json", dest="json_lines", action="store_true", help="print JSON lines")
     return parser
 
@@ -81,7 +83,8 @@ class SimRequestor:
     async def _run(self, client: OtaRequestorClient, args: argparse.Namespace, out_dir: Path) -> bool:
         await client.connect()
         self.report(self.node_id, "connected", "CASE session established")
-        offer = await client.query_image(args.vendor_id, args.product_id, self.version)
+        protocols = (DownloadProtocol.BDX_ASYNCHRONOUS,) if args.asynchronous else (DownloadProtocol.BDX_SYNCHRONOUS,)
+        offer = await client.query_image(args.vendor_id, args.product_id, self.version, protocols=protocols)
         status = QueryImageStatus(offer.status)
         self.report(self.node_id, "queried", f"QueryImage from version {self.version}: {status.name}"
                     + (f", version {offer.software_version} at {offer.image_uri}" if offer.image_uri else ""),
@@ -93,7 +96,8 @@ class SimRequestor:
         assert offer.image_uri is not None and offer.update_token is not None and offer.software_version is not None
         target = out_dir / f"requestor-{self.node_id:016X}.ota"
         result = await client.download(offer.image_uri, target, max_block_size=args.max_block_size,
-                                       stop_after_blocks=args.stop_after_blocks)  # fmt: skip
+                                       stop_after_blocks=args.stop_after_blocks,
+                                       asynchronous=args.asynchronous)  # fmt: skip
         self.report(self.node_id, "downloaded",
                     f"{result.size} bytes in {result.blocks} blocks of {result.block_size}, {result.seconds:.2f} s "
                     f"({result.rate / 1000:.0f} kB/s), digest verified",

@@ -214,31 +214,46 @@ class ExchangeManager:
             return
         session.peer_address = address
         session.last_peer_activity = self.now
-        if payload_header.ack_counter is not None:
-            self._process_ack(session, payload_header)
+        acked = self._process_ack(session, payload_header) if payload_header.ack_counter is not None else None
         if duplicate:
             self.drops["duplicate"] += 1
             if payload_header.needs_ack:
                 self._send_standalone_ack(session, payload_header, header.message_counter)
+            self._notify_acked(acked)
             return
         session.window.commit(header.message_counter)
         if (
             payload_header.protocol_id == ProtocolId.SECURE_CHANNEL
             and payload_header.opcode == SecureChannelOpcode.STANDALONE_ACK
         ):
+            self._notify_acked(acked)
             return
         message = Message(session, header, payload_header, payload[app_offset:])
         self._dispatch(message)
+        self._notify_acked(acked)
 
     def _exchange_key(self, session: Session, payload_header: PayloadHeader) -> tuple:
         # The peer set I when *it* initiated; then we are the responder.
         return (id(session), payload_header.exchange_id, not payload_header.initiator)
 
-    def _process_ack(self, session: Session, payload_header: PayloadHeader) -> None:
+    def _process_ack(self, session: Session, payload_header: PayloadHeader) -> Exchange | None:
         exchange = self._exchanges.get(self._exchange_key(session, payload_header))
         if exchange and exchange.retransmit and exchange.retransmit.counter == payload_header.ack_counter:
             exchange.retransmit = None
             self._maybe_forget(exchange)
+            return exchange
+        return None
+
+    def _notify_acked(self, exchange: Exchange | None) -> None:
+        """Optional delegate hook: protocols that stream (asynchronous BDX) send the next reliable
+        message once the previous one is acknowledged. Called after the carrying message is
+        dispatched, so what the hook sends piggybacks the ack that message is owed."""
+        on_acked = getattr(exchange.delegate, "on_acked", None) if exchange is not None else None
+        if on_acked is not None and not exchange.closing:  # type: ignore[union-attr]
+            try:
+                on_acked(exchange)
+            except Exception:
+                self._handler_failed(exchange)  # type: ignore[arg-type]
 
     def _dispatch(self, message: Message) -> None:
         ph = message.payload_header

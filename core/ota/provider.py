@@ -120,7 +120,7 @@ class OtaProvider:
         protocols = set(request.protocols_supported)
         if self.image_uri is not None and self.image_uri.lower().startswith("https://"):
             return DownloadProtocol.HTTPS in protocols
-        return DownloadProtocol.BDX_SYNCHRONOUS in protocols
+        return bool(protocols & {DownloadProtocol.BDX_SYNCHRONOUS, DownloadProtocol.BDX_ASYNCHRONOUS})
 
     def _refresh_catalog(self) -> None:
         try:

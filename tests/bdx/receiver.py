@@ -8,8 +8,8 @@ import struct
 from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import StatusReport
 
-RECEIVE_INIT, RECEIVE_ACCEPT, BLOCK_QUERY, BLOCK, BLOCK_EOF, BLOCK_ACK_EOF, QUERY_WITH_SKIP = (
-    0x04, 0x05, 0x10, 0x11, 0x12, 0x14, 0x15)  # fmt: skip
+RECEIVE_INIT, RECEIVE_ACCEPT, BLOCK_QUERY, BLOCK, BLOCK_EOF, BLOCK_ACK, BLOCK_ACK_EOF, QUERY_WITH_SKIP = (
+    0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15)  # fmt: skip
 STATUS_REPORT = 0x40
 
 
@@ -17,7 +17,7 @@ class SpecReceiver:
     """Drives one download; ``data`` holds what arrived, ``status`` a StatusReport if one came."""
 
     def __init__(self, manager, session, designator: bytes, *, max_block=1024, start_offset=0, skip_at=None,
-                 bad_counter_at=None):  # fmt: skip
+                 bad_counter_at=None, asynchronous=False):  # fmt: skip
         self.data = bytearray()
         self.accept = None
         self.status = None
@@ -25,9 +25,11 @@ class SpecReceiver:
         self.closed_reason = None
         self.skip_at = skip_at
         self.bad_counter_at = bad_counter_at
+        self.asynchronous = asynchronous
         self.exchange = manager.new_exchange(session, ProtocolId.BDX, self)
         rc = 0x02 if start_offset else 0x00
-        body = struct.pack("<BBH", 0x20, rc, max_block)
+        tc = 0x40 | 0x10 if asynchronous else 0x20  # async (the sender pushes) or synchronous receiver-drive
+        body = struct.pack("<BBH", tc, rc, max_block)
         if start_offset:
             body += struct.pack("<I", start_offset)
         body += struct.pack("<H", len(designator)) + designator
@@ -48,7 +50,8 @@ class SpecReceiver:
             if rc & 0x01:
                 length = int.from_bytes(message.payload[pos : pos + size], "little")
             self.accept = (tc, block, offset, length)
-            self._query(exchange, 0)
+            if not self.asynchronous:
+                self._query(exchange, 0)
         elif message.opcode in (BLOCK, BLOCK_EOF):
             counter = struct.unpack_from("<I", message.payload)[0]
             self.data += message.payload[4:]
@@ -56,6 +59,11 @@ class SpecReceiver:
                 exchange.send(BLOCK_ACK_EOF, struct.pack("<I", counter))
                 self.done = True
                 exchange.close("done")
+            elif self.asynchronous:
+                # BlockAck is optional here; sent when the exchange is free, it carries the MRP ack
+                # at once instead of after the standalone-ack delay.
+                if exchange.retransmit is None:
+                    exchange.send(BLOCK_ACK, struct.pack("<I", counter))
             else:
                 self._query(exchange, counter + 1)
 

@@ -159,3 +159,14 @@ def test_throttle_one_transfer_and_abort_another_mid_block(tmp_path):
     assert slow.done and len(slow.data) == 4000 and net.now >= 3.0
     assert doomed.status is not None and doomed.status.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
     assert server.transfers == {} and not server.abort(99)
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.1])
+def test_asynchronous_mode_pushes_blocks_without_queries(loss):
+    net, a, sa, server, events = setup(loss=loss, seed=3)
+    receiver = SpecReceiver(a, sa, b"0", asynchronous=True)
+    net.run(until=300, done=lambda: receiver.done)
+    assert receiver.accept[0] == 0x40 | 0x10  # ASYNC, sender-drive
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
+    net.run(until=400)
+    assert events[-1] == "finished" and server.transfers == {}

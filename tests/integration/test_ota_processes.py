@@ -92,6 +92,13 @@ def test_three_requestors_download_apply_and_notify(provider, tmp_path):
     assert len(as_csv.stdout.splitlines()) == len(rows) + 1
 
 
+def test_asynchronous_requestors_download_too(provider, tmp_path):
+    _proc, events = provider
+    result, steps = sim(events, tmp_path, "-n", "2", "--asynchronous")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [s["digestOk"] for s in steps if s["step"] == "downloaded"] == [True, True]
+
+
 def test_an_up_to_date_requestor_is_told_not_available(provider, tmp_path):
     _proc, events = provider
     result, steps = sim(events, tmp_path, "--versions", "3")

@@ -212,3 +212,14 @@ def test_fault_knobs_corrupt_end_delay_and_drop_blocks(tmp_path):
         assert [f["block"] for f in faults] == [5, 3, 2, 4]
 
     run(tmp_path, scenario, idle_timeout=1.0)
+
+
+def test_an_asynchronous_requestor_is_served_too(tmp_path):
+    async def scenario(bench):
+        client = await bench.requestor(0x6001)
+        offer = await client.query_image(0xFFF1, 0x8000, 1, protocols=(DownloadProtocol.BDX_ASYNCHRONOUS,))
+        assert offer.status == QueryImageStatus.UPDATE_AVAILABLE
+        result = await client.download(offer.image_uri, bench.tmp / "async.ota", asynchronous=True)
+        assert result.path.read_bytes() == V3.read_bytes()
+
+    run(tmp_path, scenario)
