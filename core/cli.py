@@ -269,6 +269,8 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         args.image_list = sample_image_list()
     if args.demo:
         args.demo_fabric = True
+        if args.storage is None and args.kvs is None:  # keep the demo's fabric out of the real state
+            args.storage = default_storage() / "demo"
     return ProviderConfig(**vars(args))
 
 

@@ -193,3 +193,10 @@ def test_serving_starts_the_node_and_stops_on_sigterm(tmp_path):
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert '"Stopped"' in out
+
+
+def test_demo_keeps_its_state_apart(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    config = parse_config(["--demo"])
+    assert config.storage == tmp_path / "ota-provider" / "demo" and config.demo_fabric
+    assert parse_config(["--demo", "--storage", str(tmp_path / "x")]).storage == tmp_path / "x"
