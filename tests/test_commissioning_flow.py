@@ -74,6 +74,17 @@ class Commissioner:
                              ipk_epoch_key=self.ipk_epoch, vendor_id=0xFFF1, operational_key=key)  # fmt: skip
 
 
+async def add_noc(client, pase, commissioner, failsafe_seconds: int) -> ImResult:
+    """ArmFailSafe, CSRRequest, AddTrustedRootCertificate and AddNOC, as a commissioner sends them."""
+    await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(failsafe_seconds), 1: UInt(1)}))])
+    csr_result = await call(client, "invoke", pase, [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}))])
+    csr = x509.load_der_x509_csr(tlv.decode(csr_result.invoke.responses[0].fields[0])[1])
+    await call(client, "invoke", pase, [command(0x3E, 0x0B, tlv.Structure({0: commissioner.rcac.to_tlv()}))])
+    noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
+    return await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
+        0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+
+
 @pytest.fixture
 def node_config(tmp_path):
     return NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0, host="::1",
@@ -173,13 +184,7 @@ def test_fail_safe_expiry_rolls_back_an_uncommitted_fabric(node_config):
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
-            await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(1), 1: UInt(5)}))])
-            csr_result = await call(client, "invoke", pase, [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}))])
-            csr = x509.load_der_x509_csr(tlv.decode(csr_result.invoke.responses[0].fields[0])[1])
-            await call(client, "invoke", pase, [command(0x3E, 0x0B, tlv.Structure({0: commissioner.rcac.to_tlv()}))])
-            noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
-            added = await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
-                0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+            added = await add_noc(client, pase, commissioner, failsafe_seconds=1)
             assert added.invoke.responses[0].fields[0] == 0
             assert len(node.fabrics) == 1
             await asyncio.sleep(1.3)  # the 1-second fail-safe expires
@@ -222,13 +227,7 @@ def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
-            await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(60), 1: UInt(1)}))])
-            csr_result = await call(client, "invoke", pase, [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}))])
-            csr = x509.load_der_x509_csr(tlv.decode(csr_result.invoke.responses[0].fields[0])[1])
-            await call(client, "invoke", pase, [command(0x3E, 0x0B, tlv.Structure({0: commissioner.rcac.to_tlv()}))])
-            noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
-            added = await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
-                0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+            added = await add_noc(client, pase, commissioner, failsafe_seconds=60)
             index = added.invoke.responses[0].fields[1]
             entries = node.acl.for_fabric(index)
             assert [(e.privilege.name, [t.cluster for t in e.targets]) for e in entries] == [
