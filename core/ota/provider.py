@@ -97,7 +97,9 @@ class OtaProvider:
                 delayed_action_time=decision.delayed_action_time if status == QueryImageStatus.BUSY else None,
                 user_consent_needed=decision.user_consent_needed,
             )
-            if decision.consent_consulted is not None:
+            if status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED:
+                pass  # the reason says so already
+            elif decision.consent_consulted is not None:
                 reason = f"provider consent {decision.consent_consulted.value}"
             elif status == QueryImageStatus.BUSY or (selection.available and decision.used):
                 reason = "armed: " + ", ".join(used)

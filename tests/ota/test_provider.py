@@ -80,3 +80,16 @@ def test_malformed_query_fields_are_schema_errors(fields):
     # The cluster turns a SchemaError into INVALID_COMMAND (spec §2.1).
     with pytest.raises(SchemaError):
         QueryImage.from_tlv(tlv.Structure(fields))
+
+
+def test_the_answer_says_why():
+    reasons = []
+    p = provider(emit=lambda kind, peer, **f: kind == "query answered" and reasons.append(f["reason"]))
+    p.policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
+    p.query_image(A, 1, query(1, (DownloadProtocol.HTTPS,)))
+    p.query_image(A, 1, query(3))
+    p.policy.arm(Knob.QUERY_STATUS, QueryImageStatus.BUSY)
+    p.query_image(A, 1, query(1))
+    assert reasons[0] == "no download protocol in common"
+    assert reasons[1].startswith("up to date")
+    assert reasons[2].startswith("armed: query status = BUSY")
