@@ -299,7 +299,12 @@ def _catalog_lines(catalog: ImageCatalog) -> list[str]:
     return lines
 
 
-def run(config: ProviderConfig, out=sys.stdout) -> int:
+Serve = Callable[[ProviderConfig, ImageCatalog, "_Printer"], int]
+
+
+def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> int:
+    """Load the images, print them and the setup codes, then serve (headless unless the front
+    end passes its own ``serve``)."""
     try:
         catalog = ImageCatalog.load(
             filepath=str(config.filepath) if config.filepath else None,
@@ -320,7 +325,7 @@ def run(config: ProviderConfig, out=sys.stdout) -> int:
     if config.check:
         return 0
     try:
-        return _serve(config, catalog, emit)
+        return (serve or _serve)(config, catalog, emit)
     except (StorageError, AttestationError, DemoFabricError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -368,12 +373,16 @@ def default_storage() -> Path:
     return Path(base) / "ota-provider"
 
 
-def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
-    """Run the engine and print its events until SIGINT or SIGTERM."""
+def build_engine(config: ProviderConfig, catalog: ImageCatalog) -> ProviderEngine:
     storage, database = config.storage or default_storage(), None
     if config.kvs is not None:
         storage, database = config.kvs.parent, config.kvs.name
-    engine = ProviderEngine(config, catalog, storage=storage, database_name=database)
+    return ProviderEngine(config, catalog, storage=storage, database_name=database)
+
+
+def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
+    """Run the engine and print its events until SIGINT or SIGTERM."""
+    engine = build_engine(config, catalog)
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -439,13 +448,14 @@ def history_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
+    """The headless ``ota-provider``; the dashboard's launcher passes its own ``serve``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["history"]:
         return history_main(argv[1:])
     config = parse_config(argv)
     try:
-        return run(config)
+        return run(config, serve=serve if serve and not config.headless else None)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -206,6 +206,12 @@ class ProviderEngine:
         except queue.Empty:
             return None
 
+    def armed(self) -> tuple[str, ...]:
+        """What the armed knobs will do, one line each (a snapshot, safe from any thread)."""
+        if self.provider is None:
+            return ()
+        return tuple(armed.describe() for armed in tuple(self.provider.policy.armed))
+
     def stats(self) -> EngineStats:
         transfers = tuple(TransferSnapshot.of(t) for t in list(self.node.bdx.transfers.values())) if (
             self.node and self.node.bdx) else ()  # fmt: skip

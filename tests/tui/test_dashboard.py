@@ -1,0 +1,105 @@
+"""Pilot tests: the dashboard over the real engine, with a real requestor client checking what
+actually went over the wire."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ota_provider.core.client.requestor import OtaRequestorClient
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import ProviderEngine
+from ota_provider.core.exchange.driver import ExchangeDriver
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
+from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.tui.app import ProviderDashboard
+from tests.ota.test_catalog import SAMPLES
+
+UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
+
+
+@pytest.fixture
+def engine(tmp_path):
+    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo_fabric=True)
+    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
+                            dnssd=False, host="::1")  # fmt: skip
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+async def connect(engine, tmp_path, node_id):
+    demo = DemoFabric.load(tmp_path / DEMO_FABRIC_FILE)
+    driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", engine.port, 0, 0))
+    await client.connect()
+    return client, driver
+
+
+async def until(pilot, condition, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.query_one("#query-status").value = BUSY
+            await pilot.press("a")
+            await until(pilot, lambda: "BUSY" in str(app.query_one("#armed").render()))
+            client, driver = await connect(engine, tmp_path, 0x7001)
+            try:
+                statuses = [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
+            finally:
+                driver.close()
+            await until(pilot, lambda: app.requestor_table.row_count == 1)
+            await until(pilot, lambda: "nothing armed" in str(app.query_one("#armed").render()))
+            row = app.requestor_table.get_row("1:28673")
+            return statuses, row
+
+    statuses, row = asyncio.run(scenario())
+    assert statuses == [BUSY, UA]
+    assert row[0] == "0x0000000000007001" and row[3] == "1 -> 3" and row[4] == "offered"
+
+
+def test_sticky_apply_action_for_one_node(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await connect(engine, tmp_path, 0x7002)
+            other, other_driver = await connect(engine, tmp_path, 0x7003)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                other_offer = await other.query_image(0xFFF1, 0x8000, 1)
+                await until(pilot, lambda: app.requestor_table.row_count == 2)
+                app.query_one("#apply-action").value = ApplyUpdateAction.AWAIT_NEXT_ACTION
+                app.query_one("#sticky").value = True
+                app.query_one("#target").value = f"1:{0x7002}"
+                await pilot.click("#arm")
+                await until(pilot, lambda: "sticky, node 0x0000000000007002" in str(app.query_one("#armed").render()))
+                actions = [(await client.apply_update(offer.update_token, 3)).action for _ in range(2)]
+                actions.append((await other.apply_update(other_offer.update_token, 3)).action)
+            finally:
+                driver.close()
+                other_driver.close()
+            return actions
+
+    wait, go = ApplyUpdateAction.AWAIT_NEXT_ACTION, ApplyUpdateAction.PROCEED
+    assert asyncio.run(scenario()) == [wait, wait, go]
+
+
+def test_arming_with_nothing_set_says_so(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("a")
+            await pilot.pause(0.2)
+            return [n.message for n in app._notifications]
+
+    assert any("nothing to arm" in message for message in asyncio.run(scenario()))

@@ -1,0 +1,300 @@
+"""The dashboard: requestors, next-response controls, transfers and the exchange log, over a
+running :class:`~ota_provider.core.engine.ProviderEngine`.
+
+Events are drained from the engine ten times a second in one batch, and transfer progress is
+sampled from its stats snapshot, so a burst of traffic never queues up behind key presses.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Log,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+
+from ota_provider.core.engine import (
+    AbortTransfer,
+    ArmKnob,
+    ClearKnobs,
+    EngineStats,
+    PauseTransfer,
+    ProviderEngine,
+    ResumeTransfer,
+)
+from ota_provider.core.events import CommandDone, EngineError, EngineEvent, Listening
+from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+
+from .requestors import RequestorRow, RequestorTable
+
+__all__ = ["ProviderDashboard"]
+
+REFRESH_SECONDS = 0.1
+LOG_LINES = 5000
+
+REQUESTOR_COLUMNS = ("node", "fabric", "VID:PID", "version", "state", "last exchange", "progress", "seen")
+TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "state")
+
+QUERY_STATUS_CHOICES = [("updateAvailable", QueryImageStatus.UPDATE_AVAILABLE), ("busy", QueryImageStatus.BUSY),
+                        ("updateNotAvailable", QueryImageStatus.NOT_AVAILABLE)]  # fmt: skip
+APPLY_ACTION_CHOICES = [("proceed", ApplyUpdateAction.PROCEED),
+                        ("awaitNextAction", ApplyUpdateAction.AWAIT_NEXT_ACTION),
+                        ("discontinue", ApplyUpdateAction.DISCONTINUE)]  # fmt: skip
+ALL_REQUESTORS = "all"
+
+
+def _progress_bar(fraction: float | None, width: int = 10) -> str:
+    if fraction is None:
+        return ""
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled) + f" {fraction * 100:3.0f}%"
+
+
+def _rate(bytes_sent: int, seconds: float) -> str:
+    return f"{bytes_sent / seconds / 1000:.0f} kB/s" if seconds > 0 else ""
+
+
+class ProviderDashboard(App):
+    TITLE = "Matter OTA Provider"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar = [
+        Binding("a", "arm", "Arm"),
+        Binding("r", "clear_knobs", "Clear knobs"),
+        Binding("p", "pause", "Pause"),
+        Binding("u", "resume", "Resume"),
+        Binding("x", "abort", "Abort"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, engine: ProviderEngine, *, clock=time.time) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock
+        self.requestors = RequestorTable()
+        self._transfer_rows: tuple = ()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top"):
+            yield DataTable(id="requestors", cursor_type="row")
+            with Vertical(id="controls"):
+                yield Label("Next response", classes="title")
+                yield Label("QueryImage status")
+                yield Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True)
+                yield Input(placeholder="Busy delay, seconds", id="query-delay", type="integer", compact=True)
+                yield Checkbox("user consent needed", id="consent", compact=True)
+                yield Label("ApplyUpdate action")
+                yield Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True)
+                yield Input(placeholder="apply delay, seconds", id="apply-delay", type="integer", compact=True)
+                yield Input(placeholder="ignore next N QueryImage", id="ignore-query", type="integer", compact=True)
+                yield Input(placeholder="ignore next N ApplyUpdate", id="ignore-apply", type="integer", compact=True)
+                with RadioSet(id="scope", compact=True):
+                    yield RadioButton("one-shot", value=True, id="one-shot")
+                    yield RadioButton("sticky", id="sticky")
+                yield Select([("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS,
+                             allow_blank=False, compact=True)  # fmt: skip
+                with Horizontal(id="buttons"):
+                    yield Button("Arm", id="arm", variant="primary", compact=True)
+                    yield Button("Clear", id="clear", compact=True)
+                yield Static("nothing armed", id="armed")
+        yield DataTable(id="transfers", cursor_type="row")
+        yield Log(id="log", max_lines=LOG_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # References cached once: timers may fire while the app tears down.
+        self.requestor_table = self.query_one("#requestors", DataTable)
+        self.transfer_table = self.query_one("#transfers", DataTable)
+        self.log_view = self.query_one("#log", Log)
+        self.armed_view = self.query_one("#armed", Static)
+        self.target_select = self.query_one("#target", Select)
+        for column in REQUESTOR_COLUMNS:
+            self.requestor_table.add_column(column, key=column)
+        for column in TRANSFER_COLUMNS:
+            self.transfer_table.add_column(column, key=column)
+        self.requestor_table.border_title = "Requestors"
+        self.transfer_table.border_title = "Transfers"
+        self.log_view.border_title = "Exchanges"
+        self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
+
+    def on_unmount(self) -> None:
+        self._refresh_timer.stop()
+
+    # ------------------------------------------------------------------ engine -> screen
+
+    def refresh_from_engine(self) -> None:
+        events = self.engine.drain(limit=2000)
+        stats = self.engine.stats()
+        with self.batch_update():
+            if events:
+                self._show_events(events)
+            for peer in self.requestors.sample(stats):
+                self._show_requestor(self.requestors.rows[peer])
+            self._show_transfers(stats)
+            self._show_header(stats)
+
+    def _show_events(self, events: list[EngineEvent]) -> None:
+        self.log_view.write_lines([f"{time.strftime('%H:%M:%S', time.localtime(e.at))} {e.text()}" for e in events])
+        changed = {peer for event in events if (peer := self.requestors.apply(event)) is not None}
+        for peer in changed:
+            self._show_requestor(self.requestors.rows[peer])
+        if changed:
+            self._refresh_targets()
+        for event in events:
+            if isinstance(event, CommandDone):
+                self.notify(event.message, severity="information" if event.ok else "error", timeout=4)
+                self._show_armed()
+            elif isinstance(event, EngineError):
+                self.notify(event.message, severity="error", timeout=8)
+            elif isinstance(event, Listening):
+                self.sub_title = f"UDP port {event.port}"
+        if any(type(e).__name__.startswith(("QueryImage", "ApplyUpdate")) for e in events):
+            self._show_armed()  # one-shot knobs get used up
+
+    def _show_requestor(self, row: RequestorRow) -> None:
+        key = f"{row.peer[0]}:{row.peer[1]}"
+        cells = {
+            "node": f"0x{row.peer[1]:016X}",
+            "fabric": str(row.peer[0]),
+            "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
+            "version": row.versions,
+            "state": row.state,
+            "last exchange": row.last_exchange,
+            "progress": _progress_bar(row.progress),
+            "seen": time.strftime("%H:%M:%S", time.localtime(row.last_seen)),
+        }
+        if key not in self.requestor_table.rows:
+            self.requestor_table.add_row(*cells.values(), key=key)
+            return
+        for column, value in cells.items():
+            self.requestor_table.update_cell(key, column, value, update_width=True)
+
+    def _show_transfers(self, stats: EngineStats) -> None:
+        rows = tuple(
+            (
+                str(t.id),
+                f"0x{t.peer[1]:016X}",
+                _progress_bar(t.bytes_sent / t.total if t.total else None),
+                f"{t.bytes_sent}/{t.total}",
+                str(t.blocks),
+                str(t.block_size),
+                _rate(t.bytes_sent, t.seconds),
+                "paused" if t.paused else "running",
+            )
+            for t in stats.transfers
+        )
+        if rows == self._transfer_rows:
+            return
+        self._transfer_rows = rows
+        self.transfer_table.clear()
+        for row in rows:
+            self.transfer_table.add_row(*row, key=row[0])
+
+    def _show_header(self, stats: EngineStats) -> None:
+        running = len(stats.transfers)
+        self.title = (f"Matter OTA Provider · {len(self.requestors.rows)} requestors · {running} transfers · "
+                      f"{stats.transfers_finished} done")  # fmt: skip
+
+    def _show_armed(self) -> None:
+        armed = self.engine.armed()
+        self.armed_view.update("\n".join(armed) if armed else "nothing armed")
+
+    def _refresh_targets(self) -> None:
+        current = self.target_select.value
+        options = [("all requestors", ALL_REQUESTORS)] + [
+            (f"0x{peer[1]:016X} (fabric {peer[0]})", f"{peer[0]}:{peer[1]}") for peer in self.requestors.rows
+        ]
+        try:
+            self.target_select.set_options(options)
+        except NoMatches:  # the app is closing and the Select's overlay is gone
+            return
+        self.target_select.value = current if current in {value for _, value in options} else ALL_REQUESTORS
+
+    # ------------------------------------------------------------------ screen -> engine
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "arm":
+            self.action_arm()
+        elif event.button.id == "clear":
+            self.action_clear_knobs()
+
+    def _target(self) -> tuple[int, int] | None:
+        value = self.target_select.value
+        if value == ALL_REQUESTORS or not isinstance(value, str):
+            return None
+        fabric, node = value.split(":")
+        return int(fabric), int(node)
+
+    def _number(self, widget_id: str) -> int | None:
+        text = self.query_one(f"#{widget_id}", Input).value.strip()
+        return int(text) if text else None
+
+    def knobs_from_controls(self) -> list[tuple[Knob, Any]]:
+        """The knobs the controls ask for (unset controls leave their knob alone)."""
+        knobs: list[tuple[Knob, Any]] = []
+        status = self.query_one("#query-status", Select)
+        if not status.is_blank():
+            knobs.append((Knob.QUERY_STATUS, QueryImageStatus(status.value)))
+        for widget_id, knob in (("query-delay", Knob.QUERY_DELAY), ("apply-delay", Knob.APPLY_DELAY),
+                                ("ignore-query", Knob.IGNORE_QUERY), ("ignore-apply", Knob.IGNORE_APPLY)):  # fmt: skip
+            value = self._number(widget_id)
+            if value is not None:
+                knobs.append((knob, value))
+        if self.query_one("#consent", Checkbox).value:
+            knobs.append((Knob.CONSENT_NEEDED, True))
+        action = self.query_one("#apply-action", Select)
+        if not action.is_blank():
+            knobs.append((Knob.APPLY_ACTION, ApplyUpdateAction(action.value)))
+        return knobs
+
+    def action_arm(self) -> None:
+        knobs = self.knobs_from_controls()
+        if not knobs:
+            self.notify("set a control first: nothing to arm", severity="warning")
+            return
+        sticky = self.query_one("#sticky", RadioButton).value
+        target = self._target()
+        for knob, value in knobs:
+            self.engine.send(ArmKnob(knob, value, sticky=sticky, target=target))
+
+    def action_clear_knobs(self) -> None:
+        self.engine.send(ClearKnobs())
+
+    def _selected_transfer(self) -> int | None:
+        table = self.transfer_table
+        if table.row_count == 0:
+            self.notify("no transfer running", severity="warning")
+            return None
+        row = table.get_row_at(table.cursor_row)
+        return int(row[0])
+
+    def action_pause(self) -> None:
+        if (transfer := self._selected_transfer()) is not None:
+            self.engine.send(PauseTransfer(transfer))
+
+    def action_resume(self) -> None:
+        if (transfer := self._selected_transfer()) is not None:
+            self.engine.send(ResumeTransfer(transfer))
+
+    def action_abort(self) -> None:
+        if (transfer := self._selected_transfer()) is not None:
+            self.engine.send(AbortTransfer(transfer))

@@ -1,0 +1,111 @@
+"""What the dashboard knows of each requestor, folded from the engine's events (no Textual here,
+so it is tested on its own)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ota_provider.core.engine import EngineStats
+from ota_provider.core.events import (
+    ApplyUpdateAnswered,
+    ApplyUpdateIgnored,
+    EngineEvent,
+    NotifyUpdateApplied,
+    QueryImageAnswered,
+    QueryImageIgnored,
+    QueryImageReceived,
+    TransferFailed,
+    TransferFinished,
+    TransferStarted,
+)
+
+__all__ = ["RequestorRow", "RequestorTable"]
+
+Peer = tuple[int, int]
+
+_APPLY_STATES = {"PROCEED": "applying", "AWAIT_NEXT_ACTION": "waiting", "DISCONTINUE": "discontinued"}
+_QUERY_STATES = {"UPDATE_AVAILABLE": "offered", "BUSY": "busy", "NOT_AVAILABLE": "up to date",
+                 "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "no protocol"}  # fmt: skip
+
+
+@dataclass
+class RequestorRow:
+    peer: Peer
+    vendor_id: int = 0
+    product_id: int = 0
+    current_version: int | None = None
+    offered_version: int | None = None
+    state: str = "querying"
+    last_exchange: str = ""
+    progress: float | None = None  # 0..1 while a transfer runs
+    last_seen: float = 0.0
+
+    @property
+    def versions(self) -> str:
+        current = "?" if self.current_version is None else str(self.current_version)
+        return current if self.offered_version is None else f"{current} -> {self.offered_version}"
+
+
+class RequestorTable:
+    def __init__(self) -> None:
+        self.rows: dict[Peer, RequestorRow] = {}
+
+    def _row(self, peer: Peer) -> RequestorRow:
+        row = self.rows.get(peer)
+        if row is None:
+            row = self.rows[peer] = RequestorRow(peer)
+        row.last_seen = time.time()
+        return row
+
+    def apply(self, event: EngineEvent) -> Peer | None:
+        """Fold one event in; return the requestor it changed, if any."""
+        if isinstance(event, QueryImageReceived) and event.peer:
+            row = self._row(event.peer)
+            d = event.details
+            row.vendor_id, row.product_id, row.current_version = d["vendorId"], d["productId"], d["softwareVersion"]
+            row.state, row.last_exchange = "querying", "QueryImage"
+            return row.peer
+        if isinstance(event, QueryImageAnswered) and event.peer:
+            row = self._row(event.peer)
+            status = event.details["status"]
+            row.state = _QUERY_STATES.get(status, status.lower())
+            row.offered_version = event.details.get("softwareVersion")
+            row.last_exchange = f"QueryImage -> {status}"
+            return row.peer
+        if isinstance(event, QueryImageIgnored | ApplyUpdateIgnored) and event.peer:
+            row = self._row(event.peer)
+            row.last_exchange = f"{'QueryImage' if isinstance(event, QueryImageIgnored) else 'ApplyUpdate'} ignored"
+            return row.peer
+        if isinstance(event, ApplyUpdateAnswered) and event.peer:
+            row = self._row(event.peer)
+            action = event.details["action"]
+            row.state, row.last_exchange = _APPLY_STATES.get(action, action.lower()), f"ApplyUpdate -> {action}"
+            return row.peer
+        if isinstance(event, NotifyUpdateApplied) and event.peer:
+            row = self._row(event.peer)
+            row.current_version, row.offered_version = event.details["softwareVersion"], None
+            row.state, row.last_exchange, row.progress = "applied", "NotifyUpdateApplied", None
+            return row.peer
+        if isinstance(event, TransferStarted | TransferFinished | TransferFailed):
+            row = self._row(event.snapshot.peer)
+            if isinstance(event, TransferStarted):
+                row.state, row.progress, row.last_exchange = "downloading", 0.0, "BDX ReceiveInit"
+            elif isinstance(event, TransferFinished):
+                row.state, row.progress, row.last_exchange = "downloaded", 1.0, "BDX complete"
+            else:
+                row.state, row.progress, row.last_exchange = "failed", None, f"BDX {event.snapshot.result}"
+            return row.peer
+        return None
+
+    def sample(self, stats: EngineStats) -> set[Peer]:
+        """Progress of running transfers from the stats snapshot; return the rows that changed."""
+        changed = set()
+        for transfer in stats.transfers:
+            row = self.rows.get(transfer.peer)
+            if row is not None and transfer.total:
+                progress = transfer.bytes_sent / transfer.total
+                if progress != row.progress:
+                    row.progress = progress
+                    changed.add(row.peer)
+        return changed
