@@ -37,7 +37,7 @@ from .fabric.demo import DemoFabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
-from .setup_payload import DiscoveryCapability, SetupCodeError, SetupPayload, check_passcode
+from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
 
 PROG = "ota-provider"
@@ -313,13 +313,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except CatalogError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    onboarding = SetupPayload(
-        discriminator=config.discriminator,
-        passcode=config.passcode,
-        vendor_id=config.vendor_id,
-        product_id=config.product_id,
-        discovery=DiscoveryCapability.ON_NETWORK,
-    )
+    onboarding = build_engine(config, catalog).onboarding()
     emit = _Printer(out, config.json_lines)
     emit.startup(catalog, onboarding, config)
     if config.check:

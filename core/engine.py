@@ -42,10 +42,11 @@ from .events import (
 )
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from .node import MatterNode, NodeConfig
-from .ota.catalog import CatalogError, ImageCatalog
+from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory
 from .ota.policy import Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
+from .setup_payload import DiscoveryCapability, SetupPayload
 
 __all__ = [
     "AbortTransfer",
@@ -205,6 +206,16 @@ class ProviderEngine:
             return self._events.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def onboarding(self) -> SetupPayload:
+        """The setup payload for commissioning this node (QR code and manual code)."""
+        c = self.config
+        return SetupPayload(discriminator=c.discriminator, passcode=c.passcode, vendor_id=c.vendor_id,
+                            product_id=c.product_id, discovery=DiscoveryCapability.ON_NETWORK)  # fmt: skip
+
+    def images(self) -> tuple[CatalogEntry, ...]:
+        catalog = self.provider.catalog if self.provider is not None else self.catalog
+        return tuple(catalog.entries)
 
     def armed(self) -> tuple[str, ...]:
         """What the armed knobs will do, one line each (a snapshot, safe from any thread)."""

@@ -27,6 +27,8 @@ from textual.widgets import (
     RadioSet,
     Select,
     Static,
+    TabbedContent,
+    TabPane,
 )
 
 from ota_provider.core.engine import (
@@ -41,7 +43,9 @@ from ota_provider.core.engine import (
 from ota_provider.core.events import CommandDone, EngineError, EngineEvent, Listening
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.core.setup_payload import SetupPayload
 
+from .qr import qr_text
 from .requestors import RequestorRow, RequestorTable
 
 __all__ = ["ProviderDashboard"]
@@ -80,6 +84,9 @@ class ProviderDashboard(App):
         Binding("p", "pause", "Pause"),
         Binding("u", "resume", "Resume"),
         Binding("x", "abort", "Abort"),
+        Binding("e", "show_tab('tab-exchanges')", "Exchanges"),
+        Binding("c", "show_tab('tab-commissioning')", "Commissioning"),
+        Binding("i", "show_tab('tab-images')", "Images"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -117,7 +124,14 @@ class ProviderDashboard(App):
                     yield Button("Clear", id="clear", compact=True)
                 yield Static("nothing armed", id="armed")
         yield DataTable(id="transfers", cursor_type="row")
-        yield Log(id="log", max_lines=LOG_LINES)
+        with TabbedContent(id="tabs"):
+            with TabPane("Exchanges", id="tab-exchanges"):
+                yield Log(id="log", max_lines=LOG_LINES)
+            with TabPane("Commissioning", id="tab-commissioning"), Horizontal():
+                yield Static(id="qr")
+                yield Static(id="codes")
+            with TabPane("Images", id="tab-images"):
+                yield DataTable(id="images", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -134,6 +148,8 @@ class ProviderDashboard(App):
         self.requestor_table.border_title = "Requestors"
         self.transfer_table.border_title = "Transfers"
         self.log_view.border_title = "Exchanges"
+        self._show_commissioning()
+        self._show_images()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
 
     def on_unmount(self) -> None:
@@ -214,6 +230,27 @@ class ProviderDashboard(App):
         self.title = (f"Matter OTA Provider · {len(self.requestors.rows)} requestors · {running} transfers · "
                       f"{stats.transfers_finished} done")  # fmt: skip
 
+    def _show_commissioning(self) -> None:
+        onboarding = self.engine.onboarding()
+        config = self.engine.config
+        self.query_one("#qr", Static).update(qr_text(onboarding.qr_code()))
+        self.query_one("#codes", Static).update(
+            f"QR payload   {onboarding.qr_code()}\n"
+            f"Manual code  {SetupPayload.format_manual_code(onboarding.manual_code())}\n\n"
+            f"Discriminator {config.discriminator}, passcode {config.passcode:08d}\n"
+            f"VID 0x{config.vendor_id:04X}  PID 0x{config.product_id:04X}"
+        )
+
+    def _show_images(self) -> None:
+        table = self.query_one("#images", DataTable)
+        table.add_columns("#", "file", "VID:PID", "version", "applies to", "bytes")
+        for entry in self.engine.images():
+            low = "" if entry.min_applicable_version is None else entry.min_applicable_version
+            high = "" if entry.max_applicable_version is None else entry.max_applicable_version
+            table.add_row(entry.designator, entry.path.name, f"{entry.vendor_id:04X}:{entry.product_id:04X}",
+                          f"{entry.software_version} ({entry.software_version_string})", f"{low}..{high}",
+                          str(entry.size))  # fmt: skip
+
     def _show_armed(self) -> None:
         armed = self.engine.armed()
         self.armed_view.update("\n".join(armed) if armed else "nothing armed")
@@ -275,6 +312,9 @@ class ProviderDashboard(App):
         target = self._target()
         for knob, value in knobs:
             self.engine.send(ArmKnob(knob, value, sticky=sticky, target=target))
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
 
     def action_clear_knobs(self) -> None:
         self.engine.send(ClearKnobs())

@@ -103,3 +103,22 @@ def test_arming_with_nothing_set_says_so(engine):
             return [n.message for n in app._notifications]
 
     assert any("nothing to arm" in message for message in asyncio.run(scenario()))
+
+
+def test_commissioning_and_images_tabs(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("c")
+            await pilot.pause(0.1)
+            active = app.query_one("#tabs").active
+            codes = str(app.query_one("#codes").render())
+            await pilot.press("i")
+            await pilot.pause(0.1)
+            images = app.query_one("#images").row_count
+            return active, codes, images
+
+    active, codes, images = asyncio.run(scenario())
+    assert active == "tab-commissioning"
+    assert "MT:Y.K90AFN00KA0648G00" in codes and "3497-011-2332" in codes
+    assert images == 3
