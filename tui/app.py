@@ -8,6 +8,7 @@ sampled from its stats snapshot, so a burst of traffic never queues up behind ke
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -40,7 +41,7 @@ from ota_provider.core.engine import (
     ProviderEngine,
     ResumeTransfer,
 )
-from ota_provider.core.events import CommandDone, EngineError, EngineEvent, Listening
+from ota_provider.core.events import CommandDone, EngineError, EngineEvent, FabricsChanged, Listening
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
@@ -87,6 +88,7 @@ class ProviderDashboard(App):
         Binding("e", "show_tab('tab-exchanges')", "Exchanges"),
         Binding("c", "show_tab('tab-commissioning')", "Commissioning"),
         Binding("i", "show_tab('tab-images')", "Images"),
+        Binding("s", "screenshot_svg", "Screenshot"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -96,6 +98,10 @@ class ProviderDashboard(App):
         self.clock = clock
         self.requestors = RequestorTable()
         self._transfer_rows: tuple = ()
+        self._lines: deque[str] = deque(maxlen=LOG_LINES)
+        self._filter = ""
+        self._port: int | None = None
+        self._fabrics: FabricsChanged | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -126,6 +132,7 @@ class ProviderDashboard(App):
         yield DataTable(id="transfers", cursor_type="row")
         with TabbedContent(id="tabs"):
             with TabPane("Exchanges", id="tab-exchanges"):
+                yield Input(placeholder="filter the log (text)", id="filter", compact=True)
                 yield Log(id="log", max_lines=LOG_LINES)
             with TabPane("Commissioning", id="tab-commissioning"), Horizontal():
                 yield Static(id="qr")
@@ -169,7 +176,9 @@ class ProviderDashboard(App):
             self._show_header(stats)
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        self.log_view.write_lines([f"{time.strftime('%H:%M:%S', time.localtime(e.at))} {e.text()}" for e in events])
+        lines = [f"{time.strftime('%H:%M:%S', time.localtime(e.at))} {e.text()}" for e in events]
+        self._lines.extend(lines)
+        self.log_view.write_lines([line for line in lines if self._filter in line.lower()])
         changed = {peer for event in events if (peer := self.requestors.apply(event)) is not None}
         for peer in changed:
             self._show_requestor(self.requestors.rows[peer])
@@ -182,7 +191,11 @@ class ProviderDashboard(App):
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
             elif isinstance(event, Listening):
-                self.sub_title = f"UDP port {event.port}"
+                self._port = event.port
+                self._show_where()
+            elif isinstance(event, FabricsChanged):
+                self._fabrics = event
+                self._show_where()
         if any(type(e).__name__.startswith(("QueryImage", "ApplyUpdate")) for e in events):
             self._show_armed()  # one-shot knobs get used up
 
@@ -224,6 +237,26 @@ class ProviderDashboard(App):
         self.transfer_table.clear()
         for row in rows:
             self.transfer_table.add_row(*row, key=row[0])
+
+    def _show_where(self) -> None:
+        parts = [f"UDP port {self._port}"] if self._port else []
+        fabrics = self._fabrics
+        if fabrics is not None:
+            parts += [f"fabric {index}: node 0x{node:016X}" + (f" ({label})" if label else "")
+                      for index, node, _fabric_id, label in fabrics.fabrics]  # fmt: skip
+            parts.append("commissioning window open" if fabrics.window_open else "window closed")
+        self.sub_title = " · ".join(parts)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "filter":
+            return
+        self._filter = event.value.strip().lower()
+        self.log_view.clear()
+        self.log_view.write_lines([line for line in self._lines if self._filter in line.lower()])
+
+    def action_screenshot_svg(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"screenshot saved to {path}", timeout=6)
 
     def _show_header(self, stats: EngineStats) -> None:
         running = len(stats.transfers)

@@ -122,3 +122,23 @@ def test_commissioning_and_images_tabs(engine):
     assert active == "tab-commissioning"
     assert "MT:Y.K90AFN00KA0648G00" in codes and "3497-011-2332" in codes
     assert images == 3
+
+
+def test_log_filter_and_status_line(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await connect(engine, tmp_path, 0x7010)
+            try:
+                await client.query_image(0xFFF1, 0x8000, 1)
+            finally:
+                driver.close()
+            await until(pilot, lambda: any("QueryImage" in line for line in app.log_view.lines))
+            app.query_one("#filter").value = "update_available"
+            await pilot.pause(0.1)
+            filtered = list(app.log_view.lines)
+            return filtered, app.sub_title
+
+    filtered, sub_title = asyncio.run(scenario())
+    assert filtered and all("UPDATE_AVAILABLE" in line for line in filtered)
+    assert f"UDP port {engine.port}" in sub_title and "fabric 1: node 0x0000000000000001 (demo)" in sub_title
