@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import (
     Button,
@@ -134,7 +134,7 @@ class ProviderDashboard(App):
             with TabPane("Exchanges", id="tab-exchanges"):
                 yield Input(placeholder="filter the log (text)", id="filter", compact=True)
                 yield Log(id="log", max_lines=LOG_LINES)
-            with TabPane("Commissioning", id="tab-commissioning"), Horizontal():
+            with TabPane("Commissioning", id="tab-commissioning"), VerticalScroll(), Horizontal(id="onboarding"):
                 yield Static(id="qr")
                 yield Static(id="codes")
             with TabPane("Images", id="tab-images"):
