@@ -15,6 +15,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -74,6 +75,31 @@ def _progress_bar(fraction: float | None, width: int = 10) -> str:
 
 def _rate(bytes_sent: int, seconds: float) -> str:
     return f"{bytes_sent / seconds / 1000:.0f} kB/s" if seconds > 0 else ""
+
+
+class RequestorDetail(ModalScreen[None]):
+    """Every exchange line of one requestor; Escape closes."""
+
+    BINDINGS: ClassVar = [Binding("escape", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    RequestorDetail { align: center middle; }
+    RequestorDetail > Vertical { width: 90%; height: 80%; border: round $accent; background: $surface; }
+    RequestorDetail Log { height: 1fr; }
+    """
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.title_text
+            yield Log(id="detail-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-log", Log).write_lines(self.lines or ["no exchange yet"])
 
 
 class ProviderDashboard(App):
@@ -300,6 +326,14 @@ class ProviderDashboard(App):
         self.target_select.value = current if current in {value for _, value in options} else ALL_REQUESTORS
 
     # ------------------------------------------------------------------ screen -> engine
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is not self.requestor_table or event.row_key.value is None:
+            return
+        fabric, node = (int(part) for part in event.row_key.value.split(":"))
+        needle = f"node 0x{node:016X} (fabric {fabric})"
+        lines = [line for line in self._lines if needle in line]
+        self.push_screen(RequestorDetail(f"0x{node:016X} on fabric {fabric}", lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "arm":

@@ -142,3 +142,28 @@ def test_log_filter_and_status_line(engine, tmp_path):
     filtered, sub_title = asyncio.run(scenario())
     assert filtered and all("UPDATE_AVAILABLE" in line for line in filtered)
     assert f"UDP port {engine.port}" in sub_title and "fabric 1: node 0x0000000000000001 (demo)" in sub_title
+
+
+def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            for node_id in (0x7020, 0x7021):
+                client, driver = await connect(engine, tmp_path, node_id)
+                try:
+                    await client.query_image(0xFFF1, 0x8000, 3)
+                finally:
+                    driver.close()
+            await until(pilot, lambda: app.requestor_table.row_count == 2)
+            app.requestor_table.focus()
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            lines = list(app.screen.query_one("#detail-log").lines)
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            return lines, type(app.screen).__name__
+
+    lines, screen_after = asyncio.run(scenario())
+    assert lines and all("0x0000000000007020" in line for line in lines)
+    assert any("NOT_AVAILABLE" in line for line in lines)
+    assert screen_after == "Screen"
