@@ -205,7 +205,8 @@ class ProviderDashboard(App):
         lines = [f"{time.strftime('%H:%M:%S', time.localtime(e.at))} {e.text()}" for e in events]
         self._lines.extend(lines)
         self.log_view.write_lines([line for line in lines if self._filter in line.lower()])
-        changed = {peer for event in events if (peer := self.requestors.apply(event)) is not None}
+        # dict, not set: new rows appear in the order the requestors showed up
+        changed = dict.fromkeys(peer for event in events if (peer := self.requestors.apply(event)) is not None)
         for peer in changed:
             self._show_requestor(self.requestors.rows[peer])
         if changed:

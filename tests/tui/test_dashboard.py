@@ -135,7 +135,12 @@ def test_log_filter_and_status_line(engine, tmp_path):
                 driver.close()
             await until(pilot, lambda: any("QueryImage" in line for line in app.log_view.lines))
             app.query_one("#filter").value = "update_available"
-            await pilot.pause(0.1)
+
+            def filtered_only():
+                lines = list(app.log_view.lines)
+                return bool(lines) and all("UPDATE_AVAILABLE" in line for line in lines)
+
+            await until(pilot, filtered_only)
             filtered = list(app.log_view.lines)
             return filtered, app.sub_title
 
