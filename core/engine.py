@@ -43,7 +43,7 @@ from .events import (
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
-from .ota.history import UpdateHistory
+from .ota.history import HistoryRow, UpdateHistory
 from .ota.policy import Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .setup_payload import DiscoveryCapability, SetupPayload
@@ -216,6 +216,12 @@ class ProviderEngine:
     def images(self) -> tuple[CatalogEntry, ...]:
         catalog = self.provider.catalog if self.provider is not None else self.catalog
         return tuple(catalog.entries)
+
+    def history(self, limit: int = 500) -> list[HistoryRow]:
+        """The last rows of the update history (reads the state database; safe from any thread)."""
+        if self.node is None:
+            return []
+        return UpdateHistory(self.node.db).rows(limit=limit)
 
     def armed(self) -> tuple[str, ...]:
         """What the armed knobs will do, one line each (a snapshot, safe from any thread)."""

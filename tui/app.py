@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -43,6 +44,7 @@ from ota_provider.core.engine import (
     ResumeTransfer,
 )
 from ota_provider.core.events import CommandDone, EngineError, EngineEvent, FabricsChanged, Listening
+from ota_provider.core.ota.history import rows_as_csv
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
@@ -114,6 +116,9 @@ class ProviderDashboard(App):
         Binding("e", "show_tab('tab-exchanges')", "Exchanges"),
         Binding("c", "show_tab('tab-commissioning')", "Commissioning"),
         Binding("i", "show_tab('tab-images')", "Images"),
+        Binding("h", "show_tab('tab-history')", "History"),
+        Binding("w", "export", "Write log/history"),
+        Binding("question_mark", "show_help_panel", "Help"),
         Binding("s", "screenshot_svg", "Screenshot"),
         Binding("q", "quit", "Quit"),
     ]
@@ -165,6 +170,8 @@ class ProviderDashboard(App):
                 yield Static(id="codes")
             with TabPane("Images", id="tab-images"):
                 yield DataTable(id="images", cursor_type="row")
+            with TabPane("History", id="tab-history"):
+                yield DataTable(id="history", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -383,6 +390,27 @@ class ProviderDashboard(App):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
+        if tab == "tab-history":
+            self._show_history()
+
+    def _show_history(self) -> None:
+        table = self.query_one("#history", DataTable)
+        table.clear(columns=True)
+        table.add_columns("time", "kind", "node", "summary")
+        for row in reversed(self.engine.history()):
+            node = "" if row.node_id is None else f"0x{row.node_id:016X}/{row.fabric_index}"
+            table.add_row(row.as_json()["time"], row.kind, node, row.summary)
+
+    def action_export(self) -> None:
+        """Write the visible log (or, on the History tab, the history as CSV) to the current directory."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        if self.query_one("#tabs", TabbedContent).active == "tab-history":
+            path = Path(f"ota-provider-history-{stamp}.csv")
+            path.write_text(rows_as_csv(self.engine.history(limit=1_000_000)))
+        else:
+            path = Path(f"ota-provider-log-{stamp}.txt")
+            path.write_text("".join(line + "\n" for line in self._lines if self._filter in line.lower()))
+        self.notify(f"written to {path.resolve()}", timeout=6)
 
     def action_clear_knobs(self) -> None:
         self.engine.send(ClearKnobs())

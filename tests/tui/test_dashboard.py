@@ -172,3 +172,31 @@ def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
     assert lines and all("0x0000000000007020" in line for line in lines)
     assert any("NOT_AVAILABLE" in line for line in lines)
     assert screen_after == "Screen"
+
+
+def test_history_tab_and_export(engine, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await connect(engine, tmp_path, 0x7030)
+            try:
+                await client.query_image(0xFFF1, 0x8000, 3)
+            finally:
+                driver.close()
+            await pilot.press("h")
+            await pilot.pause(0.1)
+            rows = app.query_one("#history").row_count
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            await pilot.press("e")
+            await pilot.press("w")
+            await pilot.pause(0.1)
+            return rows
+
+    assert asyncio.run(scenario()) >= 1
+    (csv_file,) = tmp_path.glob("ota-provider-history-*.csv")
+    assert "NOT_AVAILABLE" in csv_file.read_text()
+    (log_file,) = tmp_path.glob("ota-provider-log-*.txt")
+    assert "QueryImage" in log_file.read_text()
