@@ -34,6 +34,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import (
     AbortTransfer,
     ArmKnob,
@@ -65,6 +66,9 @@ QUERY_STATUS_CHOICES = [("updateAvailable", QueryImageStatus.UPDATE_AVAILABLE), 
 APPLY_ACTION_CHOICES = [("proceed", ApplyUpdateAction.PROCEED),
                         ("awaitNextAction", ApplyUpdateAction.AWAIT_NEXT_ACTION),
                         ("discontinue", ApplyUpdateAction.DISCONTINUE)]  # fmt: skip
+FAULT_CHOICES = [("drop block N", Knob.DROP_BLOCK.name), ("delay block N", Knob.DELAY_BLOCK.name),
+                 ("corrupt block N", Knob.CORRUPT_BLOCK.name),
+                 ("end transfer at block N", Knob.END_TRANSFER.name)]  # fmt: skip
 ALL_REQUESTORS = "all"
 
 
@@ -151,6 +155,11 @@ class ProviderDashboard(App):
                 yield Input(placeholder="apply delay, seconds", id="apply-delay", type="integer", compact=True)
                 yield Input(placeholder="ignore next N QueryImage", id="ignore-query", type="integer", compact=True)
                 yield Input(placeholder="ignore next N ApplyUpdate", id="ignore-apply", type="integer", compact=True)
+                yield Label("Image and faults")
+                yield Select([], id="forced-image", prompt="image: by version", compact=True)
+                yield Select(FAULT_CHOICES, id="fault", prompt="no fault", compact=True)
+                yield Input(placeholder="fault at block N", id="fault-block", type="integer", compact=True)
+                yield Input(placeholder="fault delay, seconds", id="fault-delay", type="number", compact=True)
                 with RadioSet(id="scope", compact=True):
                     yield RadioButton("one-shot", value=True, id="one-shot")
                     yield RadioButton("sticky", id="sticky")
@@ -309,6 +318,9 @@ class ProviderDashboard(App):
         )
 
     def _show_images(self) -> None:
+        self.query_one("#forced-image", Select).set_options(
+            [(f"offer {e.path.name} (v{e.software_version})", e.designator) for e in self.engine.images()]
+        )
         table = self.query_one("#images", DataTable)
         table.add_columns("#", "file", "VID:PID", "version", "applies to", "bytes")
         for entry in self.engine.images():
@@ -376,10 +388,30 @@ class ProviderDashboard(App):
         action = self.query_one("#apply-action", Select)
         if not action.is_blank():
             knobs.append((Knob.APPLY_ACTION, ApplyUpdateAction(action.value)))
+        image = self.query_one("#forced-image", Select)
+        if not image.is_blank():
+            knobs.append((Knob.FORCED_DESIGNATOR, str(image.value)))
+        fault = self.query_one("#fault", Select)
+        if not fault.is_blank():
+            block = self._number("fault-block")
+            if block is None:
+                raise ValueError("give the block number for the fault")
+            knob = Knob[str(fault.value)]
+            if knob == Knob.DELAY_BLOCK:
+                delay = self.query_one("#fault-delay", Input).value.strip()
+                knobs.append((knob, (block, float(delay) if delay else 5.0)))
+            elif knob == Knob.END_TRANSFER:
+                knobs.append((knob, (block, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)))
+            else:
+                knobs.append((knob, block))
         return knobs
 
     def action_arm(self) -> None:
-        knobs = self.knobs_from_controls()
+        try:
+            knobs = self.knobs_from_controls()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
         if not knobs:
             self.notify("set a control first: nothing to arm", severity="warning")
             return

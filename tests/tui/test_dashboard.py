@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ota_provider.core.client.requestor import OtaRequestorClient
+from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.engine import ProviderEngine
 from ota_provider.core.exchange.driver import ExchangeDriver
@@ -60,6 +60,7 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
                 driver.close()
             await until(pilot, lambda: app.requestor_table.row_count == 1)
             await until(pilot, lambda: "nothing armed" in str(app.query_one("#armed").render()))
+            await until(pilot, lambda: app.requestor_table.get_row("1:28673")[4] == "offered")
             row = app.requestor_table.get_row("1:28673")
             return statuses, row
 
@@ -81,6 +82,8 @@ def test_sticky_apply_action_for_one_node(engine, tmp_path):
                 app.query_one("#apply-action").value = ApplyUpdateAction.AWAIT_NEXT_ACTION
                 app.query_one("#sticky").value = True
                 app.query_one("#target").value = f"1:{0x7002}"
+                app.query_one("#arm").scroll_visible(animate=False)
+                await pilot.pause(0.1)
                 await pilot.click("#arm")
                 await until(pilot, lambda: "sticky, node 0x0000000000007002" in str(app.query_one("#armed").render()))
                 actions = [(await client.apply_update(offer.update_token, 3)).action for _ in range(2)]
@@ -200,3 +203,28 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
     assert "NOT_AVAILABLE" in csv_file.read_text()
     (log_file,) = tmp_path.glob("ota-provider-log-*.txt")
     assert "QueryImage" in log_file.read_text()
+
+
+def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.query_one("#fault").value = "CORRUPT_BLOCK"
+            app.query_one("#fault-block").value = "3"
+            app.query_one("#forced-image").value = "1"
+            await pilot.press("a")
+            await until(pilot, lambda: "corrupt block = 3" in str(app.query_one("#armed").render()))
+            client, driver = await connect(engine, tmp_path, 0x7040)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 3)  # up to date, but the image is forced
+                try:
+                    await client.download(offer.image_uri, tmp_path / "x.ota")
+                    outcome = "verified"
+                except DownloadError as exc:
+                    outcome = str(exc)
+            finally:
+                driver.close()
+            return offer.software_version, outcome
+
+    version, outcome = asyncio.run(scenario())
+    assert version == 2 and "does not verify" in outcome
