@@ -7,13 +7,11 @@ import asyncio
 
 import pytest
 
-from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
-from ota_provider.core.config import ProviderConfig
+from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.engine import (
     AbortTransfer,
     ArmKnob,
     PauseTransfer,
-    ProviderEngine,
     RemoveFabric,
     ResumeTransfer,
     wait_for,
@@ -29,12 +27,9 @@ from ota_provider.core.events import (
     TransferFinished,
     TransferStarted,
 )
-from ota_provider.core.exchange.driver import ExchangeDriver
-from ota_provider.core.exchange.manager import ExchangeManager
-from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
-from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
+from tests.engine_helpers import requestor, start_engine
 from tests.ota.test_catalog import SAMPLES
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
@@ -42,21 +37,14 @@ UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
 
 @pytest.fixture
 def engine(tmp_path):
-    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo_fabric=True)
-    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
-                            dnssd=False, host="::1")  # fmt: skip
-    engine.start()
+    engine = start_engine(tmp_path)
     yield engine
     engine.stop()
     assert not engine.running
 
 
 async def client_for(engine, node_id, tmp_path):
-    demo = DemoFabric.load(tmp_path / DEMO_FABRIC_FILE)
-    driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", engine.port, 0, 0))
-    await client.connect()
-    return client, driver
+    return await requestor(engine, tmp_path, node_id)
 
 
 def test_start_reports_the_demo_fabric_then_listening(engine):
@@ -174,10 +162,7 @@ def test_finished_transfers_count_in_the_stats(engine, tmp_path):
 
 
 def test_demo_requestors_update_themselves(tmp_path):
-    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo=True, demo_fabric=True)
-    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
-                            dnssd=False, host="::1")  # fmt: skip
-    engine.start()
+    engine = start_engine(tmp_path, demo=True)
     try:
         applied = set()
 

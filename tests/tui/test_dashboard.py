@@ -7,36 +7,23 @@ import asyncio
 
 import pytest
 
-from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
-from ota_provider.core.config import ProviderConfig
-from ota_provider.core.engine import ProviderEngine
-from ota_provider.core.exchange.driver import ExchangeDriver
-from ota_provider.core.exchange.manager import ExchangeManager
-from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
-from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
-from tests.ota.test_catalog import SAMPLES
+from tests.engine_helpers import requestor, start_engine
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
 
 
 @pytest.fixture
 def engine(tmp_path):
-    config = ProviderConfig(image_list=SAMPLES / "image-list.json", port=0, demo_fabric=True)
-    engine = ProviderEngine(config, ImageCatalog.from_list(SAMPLES / "image-list.json"), storage=tmp_path,
-                            dnssd=False, host="::1")  # fmt: skip
-    engine.start()
+    engine = start_engine(tmp_path)
     yield engine
     engine.stop()
 
 
 async def connect(engine, tmp_path, node_id):
-    demo = DemoFabric.load(tmp_path / DEMO_FABRIC_FILE)
-    driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", engine.port, 0, 0))
-    await client.connect()
-    return client, driver
+    return await requestor(engine, tmp_path, node_id)
 
 
 async def until(pilot, condition, timeout=5.0):
