@@ -32,7 +32,7 @@ from .config import (
     DEFAULT_VENDOR_ID,
     ProviderConfig,
 )
-from .engine import ProviderEngine
+from .engine import ProviderEngine, onboarding_payload
 from .fabric.demo import DemoFabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
@@ -313,7 +313,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except CatalogError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    onboarding = build_engine(config, catalog).onboarding()
+    onboarding = onboarding_payload(config)
     emit = _Printer(out, config.json_lines)
     emit.startup(catalog, onboarding, config)
     if config.check:

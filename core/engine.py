@@ -209,9 +209,7 @@ class ProviderEngine:
 
     def onboarding(self) -> SetupPayload:
         """The setup payload for commissioning this node (QR code and manual code)."""
-        c = self.config
-        return SetupPayload(discriminator=c.discriminator, passcode=c.passcode, vendor_id=c.vendor_id,
-                            product_id=c.product_id, discovery=DiscoveryCapability.ON_NETWORK)  # fmt: skip
+        return onboarding_payload(self.config)
 
     def images(self) -> tuple[CatalogEntry, ...]:
         catalog = self.provider.catalog if self.provider is not None else self.catalog
@@ -386,6 +384,11 @@ class ProviderEngine:
             provider.catalog = provider.catalog.reload()
             return True, f"{len(provider.catalog.entries)} image(s) loaded"
         return False, f"unknown command {type(command).__name__}"
+
+
+def onboarding_payload(config: ProviderConfig) -> SetupPayload:
+    return SetupPayload(discriminator=config.discriminator, passcode=config.passcode, vendor_id=config.vendor_id,
+                        product_id=config.product_id, discovery=DiscoveryCapability.ON_NETWORK)  # fmt: skip
 
 
 def _transfer_result(done: bool, transfer_id: int, what: str) -> tuple[bool, str]:
