@@ -9,7 +9,6 @@ requestor actually saw rather than what the provider meant to send.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -223,11 +222,3 @@ def _expect(message, *opcodes: int):
     if message.protocol_id != ProtocolId.BDX or message.opcode not in opcodes:
         raise DownloadError(f"unexpected message 0x{message.protocol_id:04X}/0x{message.opcode:02X}")
     return message.payload
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 16):
-            digest.update(chunk)
-    return digest.hexdigest()
