@@ -74,6 +74,16 @@ class Commissioner:
                              ipk_epoch_key=self.ipk_epoch, vendor_id=0xFFF1, operational_key=key)  # fmt: skip
 
 
+async def started(config: NodeConfig) -> tuple[MatterNode, ExchangeDriver, InteractionClient]:
+    """The node listening on ::1, and an IM client with its own UDP socket."""
+    node = MatterNode(config)
+    await node.start()
+    driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+    client = InteractionClient(driver.manager)
+    client.driver = driver
+    return node, driver, client
+
+
 async def add_noc(client, pase, commissioner, failsafe_seconds: int) -> ImResult:
     """ArmFailSafe, CSRRequest, AddTrustedRootCertificate and AddNOC, as a commissioner sends them."""
     await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(failsafe_seconds), 1: UInt(1)}))])
@@ -93,11 +103,7 @@ def node_config(tmp_path):
 
 def test_full_commissioning_then_access_control(node_config):
     async def scenario():
-        node = MatterNode(node_config)
-        await node.start()
-        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = InteractionClient(driver.manager)
-        client.driver = driver
+        node, driver, client = await started(node_config)
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
@@ -176,11 +182,7 @@ def test_full_commissioning_then_access_control(node_config):
 
 def test_fail_safe_expiry_rolls_back_an_uncommitted_fabric(node_config):
     async def scenario():
-        node = MatterNode(node_config)
-        await node.start()
-        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = InteractionClient(driver.manager)
-        client.driver = driver
+        node, driver, client = await started(node_config)
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
@@ -199,11 +201,7 @@ def test_fail_safe_expiry_rolls_back_an_uncommitted_fabric(node_config):
 
 def test_commissioning_steps_need_the_fail_safe(node_config):
     async def scenario():
-        node = MatterNode(node_config)
-        await node.start()
-        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = InteractionClient(driver.manager)
-        client.driver = driver
+        node, driver, client = await started(node_config)
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
             commands = [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}), ref=1),
@@ -219,11 +217,7 @@ def test_commissioning_steps_need_the_fail_safe(node_config):
 
 def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
     async def scenario():
-        node = MatterNode(dataclasses.replace(node_config, allow_ota_from_fabric=True))
-        await node.start()
-        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = InteractionClient(driver.manager)
-        client.driver = driver
+        node, driver, client = await started(dataclasses.replace(node_config, allow_ota_from_fabric=True))
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
