@@ -50,6 +50,7 @@ class Transfer:
     pacing: float | None = None  # seconds before each Block; None: the server's setting
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
     _timer: Any = field(default=None, repr=False)
+    _deadline: float = field(default=0.0, repr=False)  # idle release time, pushed on by each message
 
     @property
     def peer(self) -> tuple[int, int]:
@@ -90,6 +91,7 @@ class BdxServer:
         on_event: TransferEvent | None = None,
         pacing: float = 0.0,
         faults: FaultHook | None = None,
+        clock: Callable[[], float] = time.monotonic,  # the scheduler's clock (asyncio's is monotonic)
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
@@ -98,6 +100,7 @@ class BdxServer:
         self.on_event = on_event
         self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
         self.faults = faults
+        self.clock = clock
         self.transfers: dict[int, Transfer] = {}
         self._next_id = 1
 
@@ -144,9 +147,22 @@ class BdxServer:
     def _arm_timer(self, transfer: Transfer, exchange: Exchange) -> None:
         if self.scheduler is None or transfer.paused or transfer.result != "running":
             return
-        if transfer._timer is not None:
-            transfer._timer.cancel()
-        transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle(transfer, exchange))
+        # One timer per transfer, not one per block: each message only moves the deadline, and
+        # the timer re-arms itself for what is left when it fires early.
+        transfer._deadline = self.clock() + self.idle_timeout
+        if transfer._timer is None:
+            transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle_check(transfer, exchange))
+
+    def _idle_check(self, transfer: Transfer, exchange: Exchange) -> None:
+        transfer._timer = None
+        if transfer.result != "running" or transfer.paused:
+            return
+        remaining = transfer._deadline - self.clock()
+        if remaining > 0:
+            assert self.scheduler is not None
+            transfer._timer = self.scheduler.call_later(remaining, lambda: self._idle_check(transfer, exchange))
+            return
+        self._idle(transfer, exchange)
 
     def _idle(self, transfer: Transfer, exchange: Exchange) -> None:
         if transfer.result != "running":

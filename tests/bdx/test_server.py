@@ -26,7 +26,8 @@ def setup(loss=0.0, seed=1, designators=None, **kwargs):
             raise BdxError("unknown designator", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
         return allowed[designator]
 
-    server = BdxServer(authorize, scheduler=net, on_event=lambda kind, t: events.append(kind), **kwargs)
+    server = BdxServer(authorize, scheduler=net, clock=lambda: net.now, on_event=lambda kind, t: events.append(kind),
+                       **kwargs)  # fmt: skip
     b.register(ProtocolId.BDX, server)
     return net, a, sa, server, events
 
