@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from ota_provider.core.client.requestor import DownloadError
+from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import (
     AbortTransfer,
     ArmKnob,
@@ -175,3 +176,32 @@ def test_demo_requestors_update_themselves(tmp_path):
         assert engine.stats().transfers_finished == 3
     finally:
         engine.stop()
+
+
+def test_stopping_ends_a_running_transfer_with_a_status_report(tmp_path):
+    engine = start_engine(tmp_path)
+
+    async def scenario():
+        client, driver = await client_for(engine, 0x4030, tmp_path)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 1)
+            loop = asyncio.get_running_loop()
+
+            def pause_then_stop():
+                started = wait_for(engine, lambda e: isinstance(e, TransferStarted))[-1]
+                engine.send(PauseTransfer(started.snapshot.id))
+                wait_for(engine, lambda e: isinstance(e, CommandDone))
+                engine.stop()
+
+            download = asyncio.ensure_future(client.download(offer.image_uri, tmp_path / "cut.ota", max_block_size=64))
+            await loop.run_in_executor(None, pause_then_stop)
+            with pytest.raises(DownloadError) as ended:
+                await download
+            return ended.value
+        finally:
+            driver.close()
+
+    error = asyncio.run(scenario())
+    assert error.status_report is not None
+    assert error.status_report.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
+    assert not engine.running
