@@ -85,7 +85,7 @@ def transfer_event(kind: str, transfer: Transfer) -> tuple[str, str, dict[str, A
         line = (f"{who}: BDX transfer #{transfer.id} started (designator {fields['designator']!r}), "
                 f"{sender.total} bytes in blocks of {sender.block_size}")  # fmt: skip
         return "TransferStarted", line, fields
-    seconds = (transfer.finished or transfer.started) - transfer.started
+    seconds = transfer.seconds
     rate = sender.bytes_sent / seconds / 1000 if seconds > 0 else 0.0
     fields.update(seconds=round(seconds, 3), rateKBps=round(rate, 1))
     if kind == "finished":

@@ -172,7 +172,7 @@ class TransferSnapshot:
         sender = transfer.sender
         return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
                    sender.bytes_sent, sender.total, sender.blocks_sent,
-                   (transfer.finished or time.monotonic()) - transfer.started, transfer.result,
+                   transfer.seconds, transfer.result,
                    transfer.paused)  # fmt: skip
 
 

@@ -53,6 +53,11 @@ class Transfer:
     _deadline: float = field(default=0.0, repr=False)  # idle release time, pushed on by each message
 
     @property
+    def seconds(self) -> float:
+        """How long it ran (or has been running)."""
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
     def peer(self) -> tuple[int, int]:
         return (self.session.fabric_index, self.session.peer_node_id)
 

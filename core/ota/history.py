@@ -85,7 +85,7 @@ class UpdateHistory:
         if kind not in ("finished", "failed"):
             return
         sender = transfer.sender
-        seconds = (transfer.finished or transfer.started) - transfer.started
+        seconds = transfer.seconds
         details = {
             "designator": transfer.designator.decode(errors="replace"),
             "bytes": sender.bytes_sent,
