@@ -30,6 +30,7 @@ from .events import (
     EngineError,
     EngineEvent,
     FabricsChanged,
+    FabricSummary,
     Listening,
     RequestorSeen,
     SessionEstablished,
@@ -215,11 +216,12 @@ class ProviderEngine:
         catalog = self.provider.catalog if self.provider is not None else self.catalog
         return tuple(catalog.entries)
 
-    def history(self, limit: int = 500) -> list[HistoryRow]:
-        """The last rows of the update history (reads the state database; safe from any thread)."""
+    def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
+        """The last rows of the update history, of one node or all (reads the state database; safe
+        from any thread)."""
         if self.node is None:
             return []
-        return UpdateHistory(self.node.db).rows(limit=limit)
+        return UpdateHistory(self.node.db).rows(node_id=node_id, limit=limit)
 
     def armed(self) -> tuple[str, ...]:
         """What the armed knobs will do, one line each (a snapshot, safe from any thread)."""
@@ -296,7 +298,7 @@ class ProviderEngine:
             node.stop()
             raise
         self.port = node.port
-        self._post(Listening(node.port, str(self.storage)))
+        self._post(Listening(node.port, str(self.storage), advertising=self.dnssd))
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -317,8 +319,11 @@ class ProviderEngine:
     def _on_fabrics(self) -> None:
         node = self.node
         assert node is not None
-        fabrics = tuple((f.fabric_index, f.node_id, f.fabric_id, f.label) for f in node.fabrics)
-        self._post(FabricsChanged(fabrics, node.window is not None))
+        fabrics = tuple(FabricSummary(f.fabric_index, f.node_id, f.fabric_id, f.vendor_id, f.label)
+                        for f in node.fabrics)  # fmt: skip
+        window = node.window
+        closes_at = time.time() + window.seconds_left if window is not None else None
+        self._post(FabricsChanged(fabrics, closes_at))
 
     def _on_transfer(self, history: UpdateHistory, kind: str, transfer: Transfer) -> None:
         if kind == "progress":

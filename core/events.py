@@ -19,6 +19,7 @@ __all__ = [
     "DemoFabricJoined",
     "EngineError",
     "EngineEvent",
+    "FabricSummary",
     "FabricsChanged",
     "FaultInjected",
     "Listening",
@@ -166,6 +167,7 @@ class TransferSnapshot:
     seconds: float
     result: str
     paused: bool
+    throttle: float | None = None  # seconds per block set by the operator
 
     @classmethod
     def of(cls, transfer: Transfer) -> TransferSnapshot:
@@ -173,7 +175,7 @@ class TransferSnapshot:
         return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
                    sender.bytes_sent, sender.total, sender.blocks_sent,
                    transfer.seconds, transfer.result,
-                   transfer.paused)  # fmt: skip
+                   transfer.paused, transfer.pacing)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -217,12 +219,14 @@ class Listening(EngineEvent):
     name = "Listening"
     port: int
     storage: str
+    advertising: bool = False  # DNS-SD on
 
     def text(self) -> str:
-        return f"listening on UDP port {self.port}; state in {self.storage}"
+        dnssd = "advertised over DNS-SD" if self.advertising else "DNS-SD off"
+        return f"listening on UDP port {self.port} ({dnssd}); state in {self.storage}"
 
     def fields(self) -> dict[str, Any]:
-        return {"port": self.port, "storage": self.storage}
+        return {"port": self.port, "storage": self.storage, "advertising": self.advertising}
 
 
 @dataclass(frozen=True)
@@ -240,21 +244,38 @@ class SessionEstablished(EngineEvent):
 
 
 @dataclass(frozen=True)
+class FabricSummary:
+    index: int
+    node_id: int  # ours, on that fabric
+    fabric_id: int
+    vendor_id: int
+    label: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "nodeId": self.node_id, "fabricId": self.fabric_id, "vendorId": self.vendor_id,
+                "label": self.label}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class FabricsChanged(EngineEvent):
+    """The fabric list or the commissioning window changed."""
+
     name = "Fabrics"
-    fabrics: tuple[tuple[int, int, int, str], ...]  # (index, our node id, fabric id, label)
-    window_open: bool
+    fabrics: tuple[FabricSummary, ...]
+    window_closes_at: float | None = None  # wall-clock time; None: no window open
+
+    @property
+    def window_open(self) -> bool:
+        return self.window_closes_at is not None
 
     def text(self) -> str:
-        listed = ", ".join(f"#{index} node 0x{node:016X}" + (f" ({label})" if label else "")
-                           for index, node, _fabric, label in self.fabrics)  # fmt: skip
+        listed = ", ".join(f"#{f.index} node 0x{f.node_id:016X}" + (f" ({f.label})" if f.label else "")
+                           for f in self.fabrics)  # fmt: skip
         return "fabrics: " + (listed or "none") + (" (commissioning window open)" if self.window_open else "")
 
     def fields(self) -> dict[str, Any]:
-        return {
-            "fabrics": [{"index": i, "nodeId": n, "fabricId": f, "label": lbl} for i, n, f, lbl in self.fabrics],
-            "windowOpen": self.window_open,
-        }
+        return {"fabrics": [f.as_json() for f in self.fabrics], "windowOpen": self.window_open,
+                "windowClosesAt": self.window_closes_at}  # fmt: skip
 
 
 @dataclass(frozen=True)

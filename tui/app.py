@@ -2,181 +2,161 @@
 running :class:`~ota_provider.core.engine.ProviderEngine`.
 
 Events are drained from the engine ten times a second in one batch, and transfer progress is
-sampled from its stats snapshot, so a burst of traffic never queues up behind key presses.
+sampled from its stats snapshot, so a burst of traffic never queues up behind key presses. The
+app only talks to the engine through ``drain``, ``stats``, ``armed``, ``history``, ``images``,
+``onboarding``, ``config`` and ``send``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Checkbox,
     DataTable,
     Footer,
     Header,
     Input,
-    Label,
     Log,
-    RadioButton,
-    RadioSet,
     Select,
+    Sparkline,
     Static,
     TabbedContent,
     TabPane,
 )
 
-from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import (
     AbortTransfer,
     ArmKnob,
     ClearKnobs,
     EngineStats,
+    OpenCommissioningWindow,
     PauseTransfer,
-    ProviderEngine,
+    ReloadImages,
+    RemoveFabric,
     ResumeTransfer,
+    ThrottleTransfer,
 )
-from ota_provider.core.events import CommandDone, EngineError, EngineEvent, FabricsChanged, Listening
+from ota_provider.core.events import (
+    CommandDone,
+    EngineError,
+    EngineEvent,
+    FabricsChanged,
+    Listening,
+    OtaExchange,
+    SessionEstablished,
+    TransferEvent,
+)
 from ota_provider.core.ota.history import rows_as_csv
-from ota_provider.core.ota.policy import Knob
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
-from ota_provider.core.setup_payload import SetupPayload
 
-from .qr import qr_text
+from .commissioning import CommissioningPane
+from .controls import NextResponsePanel
+from .format import bar, clock, duration, node_id, peer_key, rate, size
+from .meter import ThroughputMeter
 from .requestors import RequestorRow, RequestorTable
+from .screens import ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 
-__all__ = ["ProviderDashboard"]
+__all__ = ["LOG_KINDS", "ProviderDashboard", "log_kind"]
 
 REFRESH_SECONDS = 0.1
 LOG_LINES = 5000
+USED_SHOWN = 4  # knob uses listed under the controls
+THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
 
-REQUESTOR_COLUMNS = ("node", "fabric", "VID:PID", "version", "state", "last exchange", "progress", "seen")
-TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "state")
-
-QUERY_STATUS_CHOICES = [("updateAvailable", QueryImageStatus.UPDATE_AVAILABLE), ("busy", QueryImageStatus.BUSY),
-                        ("updateNotAvailable", QueryImageStatus.NOT_AVAILABLE)]  # fmt: skip
-APPLY_ACTION_CHOICES = [("proceed", ApplyUpdateAction.PROCEED),
-                        ("awaitNextAction", ApplyUpdateAction.AWAIT_NEXT_ACTION),
-                        ("discontinue", ApplyUpdateAction.DISCONTINUE)]  # fmt: skip
-FAULT_CHOICES = [("drop block N", Knob.DROP_BLOCK.name), ("delay block N", Knob.DELAY_BLOCK.name),
-                 ("corrupt block N", Knob.CORRUPT_BLOCK.name),
-                 ("end transfer at block N", Knob.END_TRANSFER.name)]  # fmt: skip
-ALL_REQUESTORS = "all"
+REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
+TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")
+LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
 
-def _progress_bar(fraction: float | None, width: int = 10) -> str:
-    if fraction is None:
-        return ""
-    filled = round(fraction * width)
-    return "█" * filled + "░" * (width - filled) + f" {fraction * 100:3.0f}%"
-
-
-def _rate(bytes_sent: int, seconds: float) -> str:
-    return f"{bytes_sent / seconds / 1000:.0f} kB/s" if seconds > 0 else ""
-
-
-class RequestorDetail(ModalScreen[None]):
-    """Every exchange line of one requestor; Escape closes."""
-
-    BINDINGS: ClassVar = [Binding("escape", "dismiss", "Close")]
-    DEFAULT_CSS = """
-    RequestorDetail { align: center middle; }
-    RequestorDetail > Vertical { width: 90%; height: 80%; border: round $accent; background: $surface; }
-    RequestorDetail Log { height: 1fr; }
-    """
-
-    def __init__(self, title: str, lines: list[str]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.lines = lines
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self.title_text
-            yield Log(id="detail-log")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#detail-log", Log).write_lines(self.lines or ["no exchange yet"])
+def log_kind(event: EngineEvent) -> str:
+    """The exchange-log kind of an event, for the kind filter."""
+    if isinstance(event, OtaExchange):
+        if event.name.startswith("QueryImage"):
+            return "QueryImage"
+        if event.name.startswith("ApplyUpdate"):
+            return "ApplyUpdate"
+        return "BDX" if event.name == "FaultInjected" else "Notify"
+    if isinstance(event, TransferEvent):
+        return "BDX"
+    if isinstance(event, EngineError) or (isinstance(event, CommandDone) and not event.ok):
+        return "errors"
+    if isinstance(event, SessionEstablished | FabricsChanged):
+        return "commissioning"
+    return "provider"
 
 
 class ProviderDashboard(App):
     TITLE = "Matter OTA Provider"
     CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (40, "-tall")]
     BINDINGS: ClassVar = [
         Binding("a", "arm", "Arm"),
-        Binding("r", "clear_knobs", "Clear knobs"),
+        Binding("r", "clear_knobs", "Clear"),
         Binding("p", "pause", "Pause"),
         Binding("u", "resume", "Resume"),
+        Binding("t", "throttle", "Throttle"),
         Binding("x", "abort", "Abort"),
-        Binding("e", "show_tab('tab-exchanges')", "Exchanges"),
-        Binding("c", "show_tab('tab-commissioning')", "Commissioning"),
-        Binding("i", "show_tab('tab-images')", "Images"),
-        Binding("h", "show_tab('tab-history')", "History"),
-        Binding("w", "export", "Write log/history"),
-        Binding("question_mark", "show_help_panel", "Help"),
-        Binding("s", "screenshot_svg", "Screenshot"),
+        Binding("e", "show_tab('tab-exchanges')", "Log", show=False),
+        Binding("c", "show_tab('tab-commissioning')", "Commission", show=False),
+        Binding("i", "show_tab('tab-images')", "Images", show=False),
+        Binding("h", "show_tab('tab-history')", "History", show=False),
+        Binding("f", "follow", "Follow log", show=False),
+        Binding("o", "open_window", "Open window", show=False),
+        Binding("delete", "remove_fabric", "Remove fabric", show=False),
+        Binding("l", "reload_images", "Reload images", show=False),
+        Binding("w", "export", "Write"),
+        Binding("s", "screenshot_svg", "Screenshot", show=False),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, engine: ProviderEngine, *, clock=time.time) -> None:
+    def __init__(self, engine: Any, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.engine = engine
         self.clock = clock
         self.requestors = RequestorTable()
-        self._transfer_rows: tuple = ()
-        self._lines: deque[str] = deque(maxlen=LOG_LINES)
-        self._filter = ""
-        self._port: int | None = None
+        self.meter = ThroughputMeter()
+        self._transfer_rows: dict[int, tuple[str, ...]] = {}
+        self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
+        self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
+        self._text_filter = ""
+        self._kind_filter: str | None = None
+        self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
+        self._stats: EngineStats | None = None
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="where")
         with Horizontal(id="top"):
-            yield DataTable(id="requestors", cursor_type="row")
-            with Vertical(id="controls"):
-                yield Label("Next response", classes="title")
-                yield Label("QueryImage status")
-                yield Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True)
-                yield Input(placeholder="Busy delay, seconds", id="query-delay", type="integer", compact=True)
-                yield Checkbox("user consent needed", id="consent", compact=True)
-                yield Label("ApplyUpdate action")
-                yield Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True)
-                yield Input(placeholder="apply delay, seconds", id="apply-delay", type="integer", compact=True)
-                yield Input(placeholder="ignore next N QueryImage", id="ignore-query", type="integer", compact=True)
-                yield Input(placeholder="ignore next N ApplyUpdate", id="ignore-apply", type="integer", compact=True)
-                yield Label("Image and faults")
-                yield Select([], id="forced-image", prompt="image: by version", compact=True)
-                yield Select(FAULT_CHOICES, id="fault", prompt="no fault", compact=True)
-                yield Input(placeholder="fault at block N", id="fault-block", type="integer", compact=True)
-                yield Input(placeholder="fault delay, seconds", id="fault-delay", type="number", compact=True)
-                with RadioSet(id="scope", compact=True):
-                    yield RadioButton("one-shot", value=True, id="one-shot")
-                    yield RadioButton("sticky", id="sticky")
-                yield Select([("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS,
-                             allow_blank=False, compact=True)  # fmt: skip
-                with Horizontal(id="buttons"):
-                    yield Button("Arm", id="arm", variant="primary", compact=True)
-                    yield Button("Clear", id="clear", compact=True)
-                yield Static("nothing armed", id="armed")
-        yield DataTable(id="transfers", cursor_type="row")
+            with Vertical(id="left"):
+                yield DataTable(id="requestors", cursor_type="row")
+                with Horizontal(id="transfer-row"):
+                    yield DataTable(id="transfers", cursor_type="row")
+                    with Vertical(id="throughput"):
+                        yield Static("0 B/s", id="aggregate")
+                        yield Sparkline([0.0], id="spark")
+            yield NextResponsePanel(id="controls")
         with TabbedContent(id="tabs"):
             with TabPane("Exchanges", id="tab-exchanges"):
-                yield Input(placeholder="filter the log (text)", id="filter", compact=True)
+                with Horizontal(id="log-bar"):
+                    yield Input(placeholder="filter the log (text)", id="filter", compact=True)
+                    yield Select([(kind, kind) for kind in LOG_KINDS], id="kind", prompt="every kind", compact=True)
                 yield Log(id="log", max_lines=LOG_LINES)
-            with TabPane("Commissioning", id="tab-commissioning"), VerticalScroll(), Horizontal(id="onboarding"):
-                yield Static(id="qr")
-                yield Static(id="codes")
+            with TabPane("Commissioning", id="tab-commissioning"):
+                yield CommissioningPane(id="commissioning")
             with TabPane("Images", id="tab-images"):
                 yield DataTable(id="images", cursor_type="row")
             with TabPane("History", id="tab-history"):
@@ -188,17 +168,24 @@ class ProviderDashboard(App):
         self.requestor_table = self.query_one("#requestors", DataTable)
         self.transfer_table = self.query_one("#transfers", DataTable)
         self.log_view = self.query_one("#log", Log)
-        self.armed_view = self.query_one("#armed", Static)
-        self.target_select = self.query_one("#target", Select)
+        self.controls = self.query_one("#controls", NextResponsePanel)
+        self.commissioning = self.query_one("#commissioning", CommissioningPane)
+        self.where_view = self.query_one("#where", Static)
+        self.spark = self.query_one("#spark", Sparkline)
+        self.aggregate_view = self.query_one("#aggregate", Static)
         for column in REQUESTOR_COLUMNS:
             self.requestor_table.add_column(column, key=column)
         for column in TRANSFER_COLUMNS:
             self.transfer_table.add_column(column, key=column)
-        self.requestor_table.border_title = "Requestors"
-        self.transfer_table.border_title = "Transfers"
+        self.requestor_table.border_title = "Requestors (Enter: detail)"
+        self.transfer_table.border_title = "Transfers (p pause, u resume, t throttle, x abort)"
+        self.controls.border_title = "Next response"
+        self.query_one("#throughput").border_title = "Throughput"
         self.log_view.border_title = "Exchanges"
-        self._show_commissioning()
+        self.commissioning.show_codes(self.engine.onboarding(), self.engine.config)
         self._show_images()
+        self._show_armed()
+        self._show_where()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
 
     def on_unmount(self) -> None:
@@ -208,7 +195,9 @@ class ProviderDashboard(App):
 
     def refresh_from_engine(self) -> None:
         events = self.engine.drain(limit=2000)
-        stats = self.engine.stats()
+        stats = self._stats = self.engine.stats()
+        now = self.clock()
+        self.meter.sample(stats, now)
         with self.batch_update():
             if events:
                 self._show_events(events)
@@ -216,43 +205,64 @@ class ProviderDashboard(App):
                 self._show_requestor(self.requestors.rows[peer])
             self._show_transfers(stats)
             self._show_header(stats)
+            if self._fabrics is not None and self._fabrics.window_open:
+                self.commissioning.show_window(self._fabrics.window_closes_at, now)
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        lines = [f"{time.strftime('%H:%M:%S', time.localtime(e.at))} {e.text()}" for e in events]
-        self._lines.extend(lines)
-        self.log_view.write_lines([line for line in lines if self._filter in line.lower()])
+        entries = [(log_kind(e), f"{clock(e.at)} {e.text()}") for e in events]
+        self._lines.extend(entries)
+        self._write_log([line for kind, line in entries if self._visible(kind, line)])
         # dict, not set: new rows appear in the order the requestors showed up
         changed = dict.fromkeys(peer for event in events if (peer := self.requestors.apply(event)) is not None)
         for peer in changed:
             self._show_requestor(self.requestors.rows[peer])
         if changed:
             self._refresh_targets()
+        armed_changed = False
         for event in events:
-            if isinstance(event, CommandDone):
+            if isinstance(event, OtaExchange) and event.peer and event.details.get("used"):
+                self._used.extend((event.at, event.peer, what) for what in event.details["used"])
+                armed_changed = True
+            elif isinstance(event, CommandDone):
                 self.notify(event.message, severity="information" if event.ok else "error", timeout=4)
-                self._show_armed()
+                armed_changed = True
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
             elif isinstance(event, Listening):
-                self._port = event.port
+                self._listening = event
                 self._show_where()
             elif isinstance(event, FabricsChanged):
                 self._fabrics = event
+                self.commissioning.show_fabrics(event)
                 self._show_where()
-        if any(type(e).__name__.startswith(("QueryImage", "ApplyUpdate")) for e in events):
-            self._show_armed()  # one-shot knobs get used up
+        if armed_changed:
+            self._show_armed()
+        if any(isinstance(e, CommandDone) and isinstance(e.command, ReloadImages) for e in events):
+            self._show_images()
+
+    def _visible(self, kind: str, line: str) -> bool:
+        return (self._kind_filter is None or kind == self._kind_filter) and self._text_filter in line.lower()
+
+    def _write_log(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        log = self.log_view
+        # Follow the tail unless the user scrolled up to read; "f" or scrolling down resumes.
+        following = log.scroll_y >= log.max_scroll_y - 1
+        log.auto_scroll = following
+        log.border_subtitle = "" if following else "follow paused: f resumes"
+        log.write_lines(lines)
 
     def _show_requestor(self, row: RequestorRow) -> None:
-        key = f"{row.peer[0]}:{row.peer[1]}"
+        key = peer_key(row.peer)
         cells = {
-            "node": f"0x{row.peer[1]:016X}",
-            "fabric": str(row.peer[0]),
+            "node": node_id(row.peer[1]) + ("" if row.peer[0] == 1 else f"/{row.peer[0]}"),
             "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
             "version": row.versions,
             "state": row.state,
+            "progress": bar(row.progress, 8),
             "last exchange": row.last_exchange,
-            "progress": _progress_bar(row.progress),
-            "seen": time.strftime("%H:%M:%S", time.localtime(row.last_seen)),
+            "seen": clock(row.last_seen),
         }
         if key not in self.requestor_table.rows:
             self.requestor_table.add_row(*cells.values(), key=key)
@@ -260,178 +270,149 @@ class ProviderDashboard(App):
         for column, value in cells.items():
             self.requestor_table.update_cell(key, column, value, update_width=True)
 
+    def _transfer_cells(self, t) -> tuple[str, ...]:
+        measured = self.meter.rate_of(t.id)
+        per_second = measured.per_second if measured else None
+        eta = measured.eta(t.total - t.bytes_sent) if measured else None
+        state = "paused" if t.paused else (f"1 block/{t.throttle:g} s" if t.throttle else "running")
+        return (str(t.id), node_id(t.peer[1]), bar(t.bytes_sent / t.total if t.total else None, 8),
+                f"{size(t.bytes_sent)}/{size(t.total)}", str(t.blocks), str(t.block_size), rate(per_second),
+                duration(eta), state)  # fmt: skip
+
     def _show_transfers(self, stats: EngineStats) -> None:
-        rows = tuple(
-            (
-                str(t.id),
-                f"0x{t.peer[1]:016X}",
-                _progress_bar(t.bytes_sent / t.total if t.total else None),
-                f"{t.bytes_sent}/{t.total}",
-                str(t.blocks),
-                str(t.block_size),
-                _rate(t.bytes_sent, t.seconds),
-                "paused" if t.paused else "running",
-            )
-            for t in stats.transfers
-        )
-        if rows == self._transfer_rows:
-            return
-        self._transfer_rows = rows
-        self.transfer_table.clear()
-        for row in rows:
-            self.transfer_table.add_row(*row, key=row[0])
-
-    def _show_where(self) -> None:
-        parts = [f"UDP port {self._port}"] if self._port else []
-        fabrics = self._fabrics
-        if fabrics is not None:
-            parts += [f"fabric {index}: node 0x{node:016X}" + (f" ({label})" if label else "")
-                      for index, node, _fabric_id, label in fabrics.fabrics]  # fmt: skip
-            parts.append("commissioning window open" if fabrics.window_open else "window closed")
-        self.sub_title = " · ".join(parts)
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "filter":
-            return
-        self._filter = event.value.strip().lower()
-        self.log_view.clear()
-        self.log_view.write_lines([line for line in self._lines if self._filter in line.lower()])
-
-    def action_screenshot_svg(self) -> None:
-        path = self.save_screenshot()
-        self.notify(f"screenshot saved to {path}", timeout=6)
+        table = self.transfer_table
+        current = {t.id: self._transfer_cells(t) for t in stats.transfers}
+        for gone in self._transfer_rows.keys() - current.keys():
+            table.remove_row(str(gone))
+        for transfer_id, cells in current.items():
+            before = self._transfer_rows.get(transfer_id)
+            if before is None:
+                table.add_row(*cells, key=str(transfer_id))
+            elif before != cells:
+                for column, old, new in zip(TRANSFER_COLUMNS, before, cells, strict=True):
+                    if old != new:
+                        table.update_cell(str(transfer_id), column, new)
+        self._transfer_rows = current
 
     def _show_header(self, stats: EngineStats) -> None:
-        running = len(stats.transfers)
-        self.title = (f"Matter OTA Provider · {len(self.requestors.rows)} requestors · {running} transfers · "
-                      f"{stats.transfers_finished} done")  # fmt: skip
+        aggregate = rate(self.meter.aggregate)
+        counts = f"{len(self.requestors.rows)} requestors · {len(stats.transfers)} transfers"
+        self.sub_title = f"{counts} · {stats.transfers_finished} done, {stats.transfers_failed} failed · {aggregate}"
+        self.aggregate_view.update(f"{aggregate}  total {size(stats.bytes_sent_total)}")
+        self.spark.data = list(self.meter.history)
 
-    def _show_commissioning(self) -> None:
-        onboarding = self.engine.onboarding()
-        config = self.engine.config
-        self.query_one("#qr", Static).update(qr_text(onboarding.qr_code()))
-        self.query_one("#codes", Static).update(
-            f"QR payload   {onboarding.qr_code()}\n"
-            f"Manual code  {SetupPayload.format_manual_code(onboarding.manual_code())}\n\n"
-            f"Discriminator {config.discriminator}, passcode {config.passcode:08d}\n"
-            f"VID 0x{config.vendor_id:04X}  PID 0x{config.product_id:04X}"
-        )
+    def _show_where(self) -> None:
+        parts = []
+        if self._listening is not None:
+            parts.append(f"UDP {self._listening.port}")
+            parts.append("DNS-SD advertised" if self._listening.advertising else "DNS-SD off")
+        fabrics = self._fabrics
+        if fabrics is not None:
+            parts += [f"fabric {f.index}: {node_id(f.node_id)}" + (f" ({f.label})" if f.label else "")
+                      for f in fabrics.fabrics]  # fmt: skip
+            parts.append("window open" if fabrics.window_open else "window closed")
+        self.where_view.update(" · ".join(parts) or "starting")
 
     def _show_images(self) -> None:
-        self.query_one("#forced-image", Select).set_options(
-            [(f"offer {e.path.name} (v{e.software_version})", e.designator) for e in self.engine.images()]
-        )
+        entries = self.engine.images()
+        self.controls.show_images(entries)
         table = self.query_one("#images", DataTable)
-        table.add_columns("#", "file", "VID:PID", "version", "applies to", "bytes")
-        for entry in self.engine.images():
+        table.clear(columns=True)
+        table.add_columns("#", "file", "VID:PID", "version", "applies to", "size", "digest")
+        for entry in entries:
             low = "" if entry.min_applicable_version is None else entry.min_applicable_version
             high = "" if entry.max_applicable_version is None else entry.max_applicable_version
             table.add_row(entry.designator, entry.path.name, f"{entry.vendor_id:04X}:{entry.product_id:04X}",
                           f"{entry.software_version} ({entry.software_version_string})", f"{low}..{high}",
-                          str(entry.size))  # fmt: skip
+                          size(entry.size), "ok", key=entry.designator)  # fmt: skip
+        table.border_title = "Images (Enter: offer next, l: reload)"
 
     def _show_armed(self) -> None:
-        armed = self.engine.armed()
-        self.armed_view.update("\n".join(armed) if armed else "nothing armed")
+        self.controls.show_armed(self.engine.armed(), list(self._used))
 
     def _refresh_targets(self) -> None:
-        current = self.target_select.value
-        options = [("all requestors", ALL_REQUESTORS)] + [
-            (f"0x{peer[1]:016X} (fabric {peer[0]})", f"{peer[0]}:{peer[1]}") for peer in self.requestors.rows
-        ]
         try:
-            self.target_select.set_options(options)
+            self.controls.show_targets(list(self.requestors.rows))
         except NoMatches:  # the app is closing and the Select's overlay is gone
             return
-        self.target_select.value = current if current in {value for _, value in options} else ALL_REQUESTORS
-
-    # ------------------------------------------------------------------ screen -> engine
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table is not self.requestor_table or event.row_key.value is None:
-            return
-        fabric, node = (int(part) for part in event.row_key.value.split(":"))
-        needle = f"node 0x{node:016X} (fabric {fabric})"
-        lines = [line for line in self._lines if needle in line]
-        self.push_screen(RequestorDetail(f"0x{node:016X} on fabric {fabric}", lines))
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "arm":
-            self.action_arm()
-        elif event.button.id == "clear":
-            self.action_clear_knobs()
-
-    def _target(self) -> tuple[int, int] | None:
-        value = self.target_select.value
-        if value == ALL_REQUESTORS or not isinstance(value, str):
-            return None
-        fabric, node = value.split(":")
-        return int(fabric), int(node)
-
-    def _number(self, widget_id: str) -> int | None:
-        text = self.query_one(f"#{widget_id}", Input).value.strip()
-        return int(text) if text else None
-
-    def knobs_from_controls(self) -> list[tuple[Knob, Any]]:
-        """The knobs the controls ask for (unset controls leave their knob alone)."""
-        knobs: list[tuple[Knob, Any]] = []
-        status = self.query_one("#query-status", Select)
-        if not status.is_blank():
-            knobs.append((Knob.QUERY_STATUS, QueryImageStatus(status.value)))
-        for widget_id, knob in (("query-delay", Knob.QUERY_DELAY), ("apply-delay", Knob.APPLY_DELAY),
-                                ("ignore-query", Knob.IGNORE_QUERY), ("ignore-apply", Knob.IGNORE_APPLY)):  # fmt: skip
-            value = self._number(widget_id)
-            if value is not None:
-                knobs.append((knob, value))
-        if self.query_one("#consent", Checkbox).value:
-            knobs.append((Knob.CONSENT_NEEDED, True))
-        action = self.query_one("#apply-action", Select)
-        if not action.is_blank():
-            knobs.append((Knob.APPLY_ACTION, ApplyUpdateAction(action.value)))
-        image = self.query_one("#forced-image", Select)
-        if not image.is_blank():
-            knobs.append((Knob.FORCED_DESIGNATOR, str(image.value)))
-        fault = self.query_one("#fault", Select)
-        if not fault.is_blank():
-            block = self._number("fault-block")
-            if block is None:
-                raise ValueError("give the block number for the fault")
-            knob = Knob[str(fault.value)]
-            if knob == Knob.DELAY_BLOCK:
-                delay = self.query_one("#fault-delay", Input).value.strip()
-                knobs.append((knob, (block, float(delay) if delay else 5.0)))
-            elif knob == Knob.END_TRANSFER:
-                knobs.append((knob, (block, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)))
-            else:
-                knobs.append((knob, block))
-        return knobs
-
-    def action_arm(self) -> None:
-        try:
-            knobs = self.knobs_from_controls()
-        except ValueError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if not knobs:
-            self.notify("set a control first: nothing to arm", severity="warning")
-            return
-        sticky = self.query_one("#sticky", RadioButton).value
-        target = self._target()
-        for knob, value in knobs:
-            self.engine.send(ArmKnob(knob, value, sticky=sticky, target=target))
-
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
-        if tab == "tab-history":
-            self._show_history()
 
     def _show_history(self) -> None:
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
         table.add_columns("time", "kind", "node", "summary")
         for row in reversed(self.engine.history()):
-            node = "" if row.node_id is None else f"0x{row.node_id:016X}/{row.fabric_index}"
+            node = "" if row.node_id is None else f"{node_id(row.node_id)}/{row.fabric_index}"
             table.add_row(row.as_json()["time"], row.kind, node, row.summary)
+
+    # ------------------------------------------------------------------ screen -> engine
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._text_filter = event.value.strip().lower()
+            self._rewrite_log()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "kind":
+            self._kind_filter = None if event.select.is_blank() else str(event.value)
+            self._rewrite_log()
+
+    def _rewrite_log(self) -> None:
+        self.log_view.clear()
+        self.log_view.auto_scroll = True
+        self.log_view.write_lines([line for kind, line in self._lines if self._visible(kind, line)])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        if event.data_table is self.requestor_table:
+            self.show_requestor_detail(tuple(int(part) for part in key.split(":")))
+        elif event.data_table.id == "images":
+            self.controls.offer_image(key)
+            self.notify(f"image {key} selected in the controls: press a (Arm) to offer it next", timeout=5)
+
+    def show_requestor_detail(self, peer: tuple[int, int]) -> None:
+        row = self.requestors.rows[peer]
+        running = [t for t in (self._stats.transfers if self._stats else ()) if t.peer == peer]
+        history = [h for h in self.engine.history(node_id=peer[1]) if h.fabric_index == peer[0]]
+        self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}",
+                                         detail_lines(row, running, list(reversed(history)))))  # fmt: skip
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"arm": self.action_arm, "clear": self.action_clear_knobs, "open-window": self.action_open_window,
+                   "remove-fabric": self.action_remove_fabric}  # fmt: skip
+        if event.button.id in actions:
+            actions[event.button.id]()
+
+    def action_arm(self) -> None:
+        try:
+            knobs = self.controls.knobs()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if not knobs:
+            self.notify("set a control first: nothing to arm", severity="warning")
+            return
+        sticky, target = self.controls.sticky, self.controls.target
+        for knob, value in knobs:
+            self.engine.send(ArmKnob(knob, value, sticky=sticky, target=target))
+
+    def action_clear_knobs(self) -> None:
+        self.engine.send(ClearKnobs())
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+        if tab == "tab-history":
+            self._show_history()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-history":
+            self._show_history()
+
+    def action_follow(self) -> None:
+        self.log_view.auto_scroll = True
+        self.log_view.border_subtitle = ""
+        self.log_view.scroll_end(animate=False)
 
     def action_export(self) -> None:
         """Write the visible log (or, on the History tab, the history as CSV) to the current directory."""
@@ -441,19 +422,41 @@ class ProviderDashboard(App):
             path.write_text(rows_as_csv(self.engine.history(limit=1_000_000)))
         else:
             path = Path(f"ota-provider-log-{stamp}.txt")
-            path.write_text("".join(line + "\n" for line in self._lines if self._filter in line.lower()))
+            path.write_text("".join(line + "\n" for kind, line in self._lines if self._visible(kind, line)))
         self.notify(f"written to {path.resolve()}", timeout=6)
 
-    def action_clear_knobs(self) -> None:
-        self.engine.send(ClearKnobs())
+    def action_screenshot_svg(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"screenshot saved to {path}", timeout=6)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_open_window(self) -> None:
+        self.engine.send(OpenCommissioningWindow())
+
+    def action_remove_fabric(self) -> None:
+        index = self.commissioning.selected_fabric()
+        if index is None:
+            self.notify("no fabric to remove", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.engine.send(RemoveFabric(index))
+
+        self.action_show_tab("tab-commissioning")
+        self.push_screen(ConfirmScreen(f"Remove fabric {index}? Its controllers lose this node."), answered)
+
+    def action_reload_images(self) -> None:
+        self.engine.send(ReloadImages())
 
     def _selected_transfer(self) -> int | None:
         table = self.transfer_table
         if table.row_count == 0:
             self.notify("no transfer running", severity="warning")
             return None
-        row = table.get_row_at(table.cursor_row)
-        return int(row[0])
+        return int(table.get_row_at(table.cursor_row)[0])
 
     def action_pause(self) -> None:
         if (transfer := self._selected_transfer()) is not None:
@@ -463,6 +466,39 @@ class ProviderDashboard(App):
         if (transfer := self._selected_transfer()) is not None:
             self.engine.send(ResumeTransfer(transfer))
 
+    def action_throttle(self) -> None:
+        if (transfer := self._selected_transfer()) is None:
+            return
+        current = next((t.throttle for t in self._stats.transfers if t.id == transfer), None) if self._stats else None
+        step = THROTTLE_STEPS[(THROTTLE_STEPS.index(current) + 1) % len(THROTTLE_STEPS)] if (
+            current in THROTTLE_STEPS) else THROTTLE_STEPS[0]  # fmt: skip
+        self.engine.send(ThrottleTransfer(transfer, step))
+
     def action_abort(self) -> None:
         if (transfer := self._selected_transfer()) is not None:
             self.engine.send(AbortTransfer(transfer))
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, callback in (
+            ("Arm the next-response controls", "send what the controls ask for to the engine", self.action_arm),
+            ("Clear every knob", "disarm all one-shot and sticky knobs", self.action_clear_knobs),
+            ("Pause transfer", "pause the selected BDX transfer", self.action_pause),
+            ("Resume transfer", "resume the selected BDX transfer", self.action_resume),
+            ("Throttle transfer", "0.1 s, 0.5 s, 2 s per block, then off", self.action_throttle),
+            ("Abort transfer", "end the selected transfer with a BDX StatusReport", self.action_abort),
+            ("Open commissioning window", "15 minutes, with the setup code shown", self.action_open_window),
+            ("Remove fabric", "remove the fabric selected on the Commissioning tab", self.action_remove_fabric),
+            ("Reload images", "read the image files or list again", self.action_reload_images),
+            ("Follow the exchange log", "scroll to the newest line and stay there", self.action_follow),
+            ("Export", "the visible log, or the history as CSV", self.action_export),
+            ("SVG screenshot", "save the screen as an SVG file", self.action_screenshot_svg),
+            ("Help", "keys and what each panel does", self.action_help),
+            ("Show exchanges", "the exchange log tab", lambda: self.action_show_tab("tab-exchanges")),
+            ("Show commissioning", "QR code, window, fabrics", lambda: self.action_show_tab("tab-commissioning")),
+            ("Show images", "the image catalog", lambda: self.action_show_tab("tab-images")),
+            ("Show history", "past updates", lambda: self.action_show_tab("tab-history")),
+        ):
+            yield SystemCommand(title, help_text, callback)

@@ -3,8 +3,8 @@ so it is tested on its own)."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
@@ -12,17 +12,21 @@ from ota_provider.core.events import (
     ApplyUpdateIgnored,
     EngineEvent,
     NotifyUpdateApplied,
+    OtaExchange,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
     TransferFailed,
     TransferFinished,
+    TransferSnapshot,
     TransferStarted,
 )
 
 __all__ = ["RequestorRow", "RequestorTable"]
 
 Peer = tuple[int, int]
+
+EXCHANGES_KEPT = 500  # per requestor, for its detail screen
 
 _APPLY_STATES = {"PROCEED": "applying", "AWAIT_NEXT_ACTION": "waiting", "DISCONTINUE": "discontinued"}
 _QUERY_STATES = {"UPDATE_AVAILABLE": "offered", "BUSY": "busy", "NOT_AVAILABLE": "up to date",
@@ -40,6 +44,8 @@ class RequestorRow:
     last_exchange: str = ""
     progress: float | None = None  # 0..1 while a transfer runs
     last_seen: float = 0.0
+    exchanges: deque[OtaExchange] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
+    transfers: deque[TransferSnapshot] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
 
     @property
     def versions(self) -> str:
@@ -51,50 +57,64 @@ class RequestorTable:
     def __init__(self) -> None:
         self.rows: dict[Peer, RequestorRow] = {}
 
-    def _row(self, peer: Peer) -> RequestorRow:
+    def _row(self, peer: Peer, at: float) -> RequestorRow:
         row = self.rows.get(peer)
         if row is None:
             row = self.rows[peer] = RequestorRow(peer)
-        row.last_seen = time.time()
+        row.last_seen = at
         return row
 
     def apply(self, event: EngineEvent) -> Peer | None:
         """Fold one event in; return the requestor it changed, if any."""
+        peer = self._fold(event)
+        if peer is not None:
+            row = self.rows[peer]
+            if isinstance(event, OtaExchange):
+                row.exchanges.append(event)
+            elif isinstance(event, TransferFinished | TransferFailed):
+                row.transfers.append(event.snapshot)
+        return peer
+
+    def _fold(self, event: EngineEvent) -> Peer | None:
         if isinstance(event, QueryImageReceived) and event.peer:
-            row = self._row(event.peer)
+            row = self._row(event.peer, event.at)
             d = event.details
             row.vendor_id, row.product_id, row.current_version = d["vendorId"], d["productId"], d["softwareVersion"]
             row.state, row.last_exchange = "querying", "QueryImage"
             return row.peer
         if isinstance(event, QueryImageAnswered) and event.peer:
-            row = self._row(event.peer)
+            row = self._row(event.peer, event.at)
             status = event.details["status"]
             row.state = _QUERY_STATES.get(status, status.lower())
             row.offered_version = event.details.get("softwareVersion")
             row.last_exchange = f"QueryImage -> {status}"
             return row.peer
         if isinstance(event, QueryImageIgnored | ApplyUpdateIgnored) and event.peer:
-            row = self._row(event.peer)
+            row = self._row(event.peer, event.at)
             row.last_exchange = f"{'QueryImage' if isinstance(event, QueryImageIgnored) else 'ApplyUpdate'} ignored"
             return row.peer
         if isinstance(event, ApplyUpdateAnswered) and event.peer:
-            row = self._row(event.peer)
+            row = self._row(event.peer, event.at)
             action = event.details["action"]
             row.state, row.last_exchange = _APPLY_STATES.get(action, action.lower()), f"ApplyUpdate -> {action}"
             return row.peer
         if isinstance(event, NotifyUpdateApplied) and event.peer:
-            row = self._row(event.peer)
+            row = self._row(event.peer, event.at)
             row.current_version, row.offered_version = event.details["softwareVersion"], None
             row.state, row.last_exchange, row.progress = "applied", "NotifyUpdateApplied", None
             return row.peer
         if isinstance(event, TransferStarted | TransferFinished | TransferFailed):
-            row = self._row(event.snapshot.peer)
+            row = self._row(event.snapshot.peer, event.at)
             if isinstance(event, TransferStarted):
                 row.state, row.progress, row.last_exchange = "downloading", 0.0, "BDX ReceiveInit"
             elif isinstance(event, TransferFinished):
                 row.state, row.progress, row.last_exchange = "downloaded", 1.0, "BDX complete"
             else:
                 row.state, row.progress, row.last_exchange = "failed", None, f"BDX {event.snapshot.result}"
+            return row.peer
+        if isinstance(event, OtaExchange) and event.peer:  # requests, refusals, injected faults
+            row = self._row(event.peer, event.at)
+            row.last_exchange = event.name
             return row.peer
         return None
 

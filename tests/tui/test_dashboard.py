@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from ota_provider.core.client.requestor import DownloadError
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.core.client.requestor import CommandFailed, DownloadError
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import requestor, start_engine
 
@@ -26,6 +26,14 @@ async def connect(engine, tmp_path, node_id):
     return await requestor(engine, tmp_path, node_id)
 
 
+def cell(app, peer_key, column):
+    return app.requestor_table.get_cell(peer_key, column)
+
+
+def armed_text(app):
+    return str(app.query_one("#armed").render())
+
+
 async def until(pilot, condition, timeout=5.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -39,21 +47,23 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
         async with app.run_test(size=(160, 48)) as pilot:
             app.query_one("#query-status").value = BUSY
             await pilot.press("a")
-            await until(pilot, lambda: "BUSY" in str(app.query_one("#armed").render()))
+            await until(pilot, lambda: "BUSY" in armed_text(app))
             client, driver = await connect(engine, tmp_path, 0x7001)
             try:
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
             finally:
                 driver.close()
             await until(pilot, lambda: app.requestor_table.row_count == 1)
-            await until(pilot, lambda: "nothing armed" in str(app.query_one("#armed").render()))
-            await until(pilot, lambda: app.requestor_table.get_row("1:28673")[4] == "offered")
-            row = app.requestor_table.get_row("1:28673")
-            return statuses, row
+            await until(pilot, lambda: "nothing armed" in armed_text(app))
+            await until(pilot, lambda: cell(app, "1:28673", "state") == "offered")
+            used = str(app.query_one("#used").render())
+            row = [cell(app, "1:28673", column) for column in ("node", "version", "state")]
+            return statuses, row, used
 
-    statuses, row = asyncio.run(scenario())
+    statuses, row, used = asyncio.run(scenario())
     assert statuses == [BUSY, UA]
-    assert row[0] == "0x0000000000007001" and row[3] == "1 -> 3" and row[4] == "offered"
+    assert row == ["0x0000000000007001", "1 -> 3", "offered"]
+    assert "0x0000000000007001 used query status = BUSY (one-shot, all requestors)" in used
 
 
 def test_sticky_apply_action_for_one_node(engine, tmp_path):
@@ -132,11 +142,12 @@ def test_log_filter_and_status_line(engine, tmp_path):
 
             await until(pilot, filtered_only)
             filtered = list(app.log_view.lines)
-            return filtered, app.sub_title
+            return filtered, app.sub_title, str(app.query_one("#where").render())
 
-    filtered, sub_title = asyncio.run(scenario())
+    filtered, sub_title, where = asyncio.run(scenario())
     assert filtered and all("UPDATE_AVAILABLE" in line for line in filtered)
-    assert f"UDP port {engine.port}" in sub_title and "fabric 1: node 0x0000000000000001 (demo)" in sub_title
+    assert f"UDP {engine.port}" in where and "fabric 1: 0x0000000000000001 (demo)" in where
+    assert "1 requestors" in sub_title
 
 
 def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
@@ -159,8 +170,10 @@ def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
             return lines, type(app.screen).__name__
 
     lines, screen_after = asyncio.run(scenario())
-    assert lines and all("0x0000000000007020" in line for line in lines)
-    assert any("NOT_AVAILABLE" in line for line in lines)
+    text = "\n".join(lines)
+    assert "QueryImageResponse" in text and "      status = NOT_AVAILABLE" in text
+    assert "      softwareVersion = 3" in text and "      vendorId = 65521" in text  # every decoded field
+    assert " query: " in text.split("History")[-1]  # its history rows too
     assert screen_after == "Screen"
 
 
@@ -215,3 +228,154 @@ def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
 
     version, outcome = asyncio.run(scenario())
     assert version == 2 and "does not verify" in outcome
+
+
+def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.query_one("#consent").value = True
+            await pilot.press("a")
+            await until(pilot, lambda: "consent needed = True" in armed_text(app))
+            client, driver = await connect(engine, tmp_path, 0x7050)
+            try:
+                asked = [(await client.query_image(0xFFF1, 0x8000, 1)).user_consent_needed for _ in range(2)]
+                app.query_one("#consent").value = False
+                app.query_one("#consent-state").value = UserConsentState.DENIED
+                await pilot.press("a")
+                await until(pilot, lambda: "consent state = DENIED" in armed_text(app))
+                # provider-side consent is asked only when the requestor will not ask its user
+                statuses = [(await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=False)).status
+                            for _ in range(2)]  # fmt: skip
+            finally:
+                driver.close()
+            return asked, statuses
+
+    asked, statuses = asyncio.run(scenario())
+    assert asked == [True, False]
+    assert statuses == [QueryImageStatus.NOT_AVAILABLE, UA]
+
+
+def test_ignore_n_queries_and_one_shot_apply_action(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.query_one("#ignore-query").value = "2"
+            app.query_one("#apply-action").value = ApplyUpdateAction.DISCONTINUE
+            await pilot.press("a")
+            await until(pilot, lambda: "ignore queries = 2" in armed_text(app) and "DISCONTINUE" in armed_text(app))
+            client, driver = await connect(engine, tmp_path, 0x7060)
+            outcomes = []
+            try:
+                for _ in range(3):
+                    try:
+                        outcomes.append((await client.query_image(0xFFF1, 0x8000, 1, timeout=1.0)).status)
+                    except (TimeoutError, CommandFailed):
+                        outcomes.append("no answer")
+                token = (await client.query_image(0xFFF1, 0x8000, 1)).update_token
+                actions = [(await client.apply_update(token, 3)).action for _ in range(2)]
+            finally:
+                driver.close()
+            await until(pilot, lambda: "nothing armed" in armed_text(app))
+            await until(pilot, lambda: cell(app, f"1:{0x7060}", "state") == "applying")
+            return outcomes, actions
+
+    outcomes, actions = asyncio.run(scenario())
+    assert outcomes == ["no answer", "no answer", UA]
+    assert actions == [ApplyUpdateAction.DISCONTINUE, ApplyUpdateAction.PROCEED]
+
+
+@pytest.fixture
+def slow_engine(tmp_path):
+    engine = start_engine(tmp_path, poll_interval_ms=20)  # 20 ms per block: a transfer lasts seconds
+    yield engine
+    engine.stop()
+
+
+def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
+    engine = slow_engine
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await connect(engine, tmp_path, 0x7070)
+            received = []
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                download = asyncio.ensure_future(client.download(
+                    offer.image_uri, tmp_path / "a.ota", max_block_size=64, block_timeout=10,
+                    on_block=lambda blocks, size: received.append(size)))  # fmt: skip
+                await until(pilot, lambda: app.transfer_table.row_count == 1 and received)
+                app.transfer_table.focus()
+                await pilot.press("p")
+                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "paused")
+                await pilot.pause(0.3)  # a Block already on its way may still land
+                at_pause = len(received)
+                await pilot.pause(1.0)
+                still = len(received)
+                await pilot.press("t")
+                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "paused")  # throttle keeps pause
+                await pilot.press("u")
+                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "1 block/0.1 s")
+                await until(pilot, lambda: len(received) > still)
+                await pilot.press("x")
+                with pytest.raises(DownloadError) as aborted:
+                    await download
+                await until(pilot, lambda: app.transfer_table.row_count == 0)
+                await until(pilot, lambda: cell(app, f"1:{0x7070}", "state") == "failed")
+            finally:
+                driver.close()
+            return at_pause, still, str(aborted.value)
+
+    at_pause, still, aborted = asyncio.run(scenario())
+    assert at_pause == still  # nothing moved while paused
+    assert "TRANSFER_FAILED_UNKNOWN_ERROR" in aborted or "0x001f" in aborted.lower() or "status" in aborted.lower()
+
+
+def test_commissioning_window_and_fabric_removal(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("c")
+            fabrics = app.query_one("#fabrics")
+            await until(pilot, lambda: fabrics.row_count == 1)
+            listed = fabrics.get_row_at(0)
+            await pilot.press("o")
+            await until(pilot, lambda: "closes in 15:00" in str(app.query_one("#window").render())
+                        or "closes in 14:5" in str(app.query_one("#window").render()))  # fmt: skip
+            await pilot.press("delete")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("y")
+            await until(pilot, lambda: fabrics.row_count == 0)
+            return listed, str(app.query_one("#where").render())
+
+    listed, where = asyncio.run(scenario())
+    assert listed[1:4] == ["demo", "0xFFF1", "0x0000000000000001"]
+    assert "window open" in where and "fabric 1" not in where
+
+
+def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await connect(engine, tmp_path, 0x7080)
+            try:
+                token = (await client.query_image(0xFFF1, 0x8000, 1)).update_token
+                await client.apply_update(token, 3)
+            finally:
+                driver.close()
+            await until(pilot, lambda: any("ApplyUpdate" in line for line in app.log_view.lines))
+            app.query_one("#kind").value = "ApplyUpdate"
+            await until(pilot, lambda: all("ApplyUpdate" in line or "->" in line for line in app.log_view.lines))
+            shown = list(app.log_view.lines)
+            await pilot.press("question_mark")
+            await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+            await pilot.press("escape")
+            commands = [command.title for command in app.get_system_commands(app.screen)]
+            return shown, commands
+
+    shown, commands = asyncio.run(scenario())
+    assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "PROCEED" in shown[1]
+    for title in ("Pause transfer", "Abort transfer", "Open commissioning window", "Remove fabric", "Reload images",
+                  "Arm the next-response controls", "Throttle transfer", "SVG screenshot"):  # fmt: skip
+        assert title in commands

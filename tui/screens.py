@@ -1,0 +1,134 @@
+"""Modal screens: a requestor's detail, the help screen and a yes/no confirmation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Label, Log, Markdown
+
+from ota_provider.core.events import TransferSnapshot
+from ota_provider.core.ota.history import HistoryRow
+
+from .format import clock, size
+from .requestors import RequestorRow
+
+__all__ = ["ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _transfer_line(t: TransferSnapshot) -> str:
+    return (f"#{t.id} {t.designator}: {t.result}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
+            f"{t.block_size} B in {t.seconds:.1f} s")  # fmt: skip
+
+
+def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: list[HistoryRow]) -> list[str]:
+    """The detail of one requestor as text: every exchange with its decoded fields, its transfers and
+    its history rows (newest last)."""
+    lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}, version {row.versions}, state {row.state}", "",
+             "Exchanges"]  # fmt: skip
+    for event in row.exchanges:
+        lines.append(f"  {clock(event.at)} {event.name}")
+        lines += [f"      {key} = {_value(value)}" for key, value in event.details.items()]
+    if not row.exchanges:
+        lines.append("  none yet")
+    lines += ["", "Transfers"]
+    lines += [f"  {_transfer_line(t)}" for t in [*row.transfers, *running]] or ["  none yet"]
+    lines += ["", "History"]
+    lines += [f"  {clock(h.time)} {h.kind}: {h.summary}" for h in history] or ["  none yet"]
+    return lines
+
+
+class RequestorDetail(ModalScreen[None]):
+    """One requestor: every exchange with its decoded fields, its transfers, its history rows."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "dismiss", "Close")]
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="detail") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "Esc closes"
+            yield Log(id="detail-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-log", Log).write_lines(self.lines)
+
+
+HELP = """\
+# Matter OTA Provider
+
+The **Requestors** table has one row per node that asked us for an update. **Enter** on a row
+opens its detail: every exchange with its decoded fields, its transfers and its history.
+
+The **Next response** panel changes what the *next* answers say. Set one or more controls,
+choose *one-shot* (used once, then disarmed) or *sticky* (until cleared), and a target (all
+requestors or one node), then press **Arm**. The panel lists what is armed, and what was
+used last and by which node. **Clear** disarms everything.
+
+The **Transfers** table has one row per BDX download. Select a row, then:
+**p** pause, **u** resume, **t** throttle (0.1 s, 0.5 s, 2 s per block, then off), **x** abort.
+
+| Key | Action |
+|---|---|
+| a / r | arm the controls / clear every knob |
+| p u t x | pause, resume, throttle, abort the selected transfer |
+| e c i h | Exchanges, Commissioning, Images, History tab |
+| f | follow the exchange log again |
+| o | open a commissioning window (15 minutes) |
+| Delete | remove the selected fabric (Commissioning tab) |
+| Enter | requestor detail; on the Images tab, offer that image next |
+| l | reload the images |
+| w | write the visible log, or the history as CSV |
+| s | save an SVG screenshot |
+| ctrl+p | every action, by name |
+| q | quit: running transfers end with a BDX StatusReport |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help") as box:
+            box.border_title = "Help"
+            box.border_subtitle = "Esc closes"
+            yield Markdown(HELP)
+        yield Footer()
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(self.question)
+            with Horizontal():
+                yield Button("Yes", id="yes", variant="error", compact=True)
+                yield Button("No", id="no", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
