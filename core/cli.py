@@ -30,6 +30,9 @@ from .config import (
     DEFAULT_PORT,
     DEFAULT_PRODUCT_ID,
     DEFAULT_VENDOR_ID,
+    DEMO_BLOCK_INTERVAL,
+    DEMO_REQUESTORS,
+    MAX_DEMO_REQUESTORS,
     ProviderConfig,
 )
 from .engine import ProviderEngine, onboarding_payload
@@ -77,6 +80,20 @@ def _ranged(low: int, high: int, what: str) -> Callable[[str], int]:
         return value
 
     convert.__name__ = what  # argparse names the converter in some messages
+    return convert
+
+
+def _seconds(what: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number of seconds, not {text!r}") from None
+        if not 0 <= value <= 3600:
+            raise argparse.ArgumentTypeError(f"{what} must be 0..3600 seconds, not {text}")
+        return value
+
+    convert.__name__ = what
     return convert
 
 
@@ -241,6 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
+    front.add_argument(
+        "--demo-requestors", type=_ranged(1, MAX_DEMO_REQUESTORS, "--demo-requestors"), default=DEMO_REQUESTORS,
+        metavar="N", help=f"with --demo, how many simulated requestors run (default {DEMO_REQUESTORS})",
+    )  # fmt: skip
+    front.add_argument(
+        "--demo-block-interval", type=_seconds("--demo-block-interval"), default=DEMO_BLOCK_INTERVAL, metavar="S",
+        help=f"with --demo, seconds each simulated requestor waits between blocks, so downloads can be watched "
+        f"(default {DEMO_BLOCK_INTERVAL}; 0 downloads at full speed)",
+    )  # fmt: skip
     front.add_argument(
         "--check", action="store_true", help="check the configuration and images, print the setup codes, and exit"
     )

@@ -13,6 +13,9 @@ DEFAULT_PORT = 5540
 DEFAULT_VENDOR_ID = 0xFFF1
 DEFAULT_PRODUCT_ID = 0x8000
 DEFAULT_MAX_BDX_BLOCK_SIZE = 1024
+DEMO_REQUESTORS = 3
+MAX_DEMO_REQUESTORS = 100
+DEMO_BLOCK_INTERVAL = 0.1  # seconds between a simulated requestor's blocks: a download takes a few seconds
 
 
 @dataclass(frozen=True)
@@ -53,4 +56,6 @@ class ProviderConfig:
     headless: bool = False
     json_lines: bool = False
     demo: bool = False
+    demo_requestors: int = DEMO_REQUESTORS
+    demo_block_interval: float = DEMO_BLOCK_INTERVAL
     check: bool = False

@@ -302,7 +302,11 @@ class ProviderEngine:
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
-            requestors = asyncio.get_running_loop().create_task(DemoRequestors(demo, node.port).run())
+            requestors = asyncio.get_running_loop().create_task(
+                DemoRequestors(
+                    demo, node.port, count=config.demo_requestors, block_interval=config.demo_block_interval
+                ).run()
+            )
         try:
             await self._stop.wait()
         finally:

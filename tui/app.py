@@ -72,8 +72,11 @@ LOG_LINES = 5000
 USED_SHOWN = 4  # knob uses listed under the controls
 THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
 
+WIDE = 140  # columns: below this, the tables show fewer columns and the controls panel narrows
 REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
+REQUESTOR_COLUMNS_NARROW = ("node", "version", "state", "progress", "seen")
 TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")
+TRANSFER_COLUMNS_NARROW = ("#", "node", "progress", "rate", "ETA", "state")
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
 
@@ -97,7 +100,7 @@ def log_kind(event: EngineEvent) -> str:
 class ProviderDashboard(App):
     TITLE = "Matter OTA Provider"
     CSS_PATH = "app.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (140, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (WIDE, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (40, "-tall")]
     BINDINGS: ClassVar = [
         Binding("a", "arm", "Arm"),
@@ -126,7 +129,9 @@ class ProviderDashboard(App):
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
-        self._transfer_rows: dict[int, tuple[str, ...]] = {}
+        self._transfer_rows: dict[int, dict[str, str]] = {}
+        self._requestor_columns: tuple[str, ...] = ()
+        self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
         self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
         self._text_filter = ""
@@ -143,11 +148,11 @@ class ProviderDashboard(App):
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield DataTable(id="requestors", cursor_type="row")
-                with Horizontal(id="transfer-row"):
-                    yield DataTable(id="transfers", cursor_type="row")
-                    with Vertical(id="throughput"):
+                with Vertical(id="transfer-box"):
+                    with Horizontal(id="throughput"):
                         yield Static("0 B/s", id="aggregate")
                         yield Sparkline([0.0], id="spark")
+                    yield DataTable(id="transfers", cursor_type="row")
             yield NextResponsePanel(id="controls")
         with TabbedContent(id="tabs"):
             with TabPane("Exchanges", id="tab-exchanges"):
@@ -173,14 +178,10 @@ class ProviderDashboard(App):
         self.where_view = self.query_one("#where", Static)
         self.spark = self.query_one("#spark", Sparkline)
         self.aggregate_view = self.query_one("#aggregate", Static)
-        for column in REQUESTOR_COLUMNS:
-            self.requestor_table.add_column(column, key=column)
-        for column in TRANSFER_COLUMNS:
-            self.transfer_table.add_column(column, key=column)
+        self._fit_columns()
         self.requestor_table.border_title = "Requestors (Enter: detail)"
-        self.transfer_table.border_title = "Transfers (p pause, u resume, t throttle, x abort)"
+        self.query_one("#transfer-box").border_title = "Transfers (p pause, u resume, t throttle, x abort)"
         self.controls.border_title = "Next response"
-        self.query_one("#throughput").border_title = "Throughput"
         self.log_view.border_title = "Exchanges"
         self.commissioning.show_codes(self.engine.onboarding(), self.engine.config)
         self._show_images()
@@ -188,8 +189,33 @@ class ProviderDashboard(App):
         self._show_where()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
 
+    def on_resize(self) -> None:
+        if self._requestor_columns:  # after on_mount
+            self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
+        wide = self.size.width >= WIDE
+        requestor_columns = REQUESTOR_COLUMNS if wide else REQUESTOR_COLUMNS_NARROW
+        if requestor_columns != self._requestor_columns:
+            self._requestor_columns = requestor_columns
+            self.requestor_table.clear(columns=True)
+            for column in requestor_columns:
+                self.requestor_table.add_column(column, key=column)
+            for row in self.requestors.rows.values():
+                self._show_requestor(row)
+        transfer_columns = TRANSFER_COLUMNS if wide else TRANSFER_COLUMNS_NARROW
+        if transfer_columns != self._transfer_columns:
+            self._transfer_columns = transfer_columns
+            self.transfer_table.clear(columns=True)
+            for column in transfer_columns:
+                self.transfer_table.add_column(column, key=column)
+            rows, self._transfer_rows = self._transfer_rows, {}
+            self._show_transfer_rows(rows)
+
     def on_unmount(self) -> None:
-        self._refresh_timer.stop()
+        if hasattr(self, "_refresh_timer"):
+            self._refresh_timer.stop()
 
     # ------------------------------------------------------------------ engine -> screen
 
@@ -255,7 +281,7 @@ class ProviderDashboard(App):
 
     def _show_requestor(self, row: RequestorRow) -> None:
         key = peer_key(row.peer)
-        cells = {
+        every = {
             "node": node_id(row.peer[1]) + ("" if row.peer[0] == 1 else f"/{row.peer[0]}"),
             "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
             "version": row.versions,
@@ -264,34 +290,39 @@ class ProviderDashboard(App):
             "last exchange": row.last_exchange,
             "seen": clock(row.last_seen),
         }
+        cells = {column: every[column] for column in self._requestor_columns}
         if key not in self.requestor_table.rows:
             self.requestor_table.add_row(*cells.values(), key=key)
             return
         for column, value in cells.items():
             self.requestor_table.update_cell(key, column, value, update_width=True)
 
-    def _transfer_cells(self, t) -> tuple[str, ...]:
+    def _transfer_cells(self, t) -> dict[str, str]:
         measured = self.meter.rate_of(t.id)
         per_second = measured.per_second if measured else None
         eta = measured.eta(t.total - t.bytes_sent) if measured else None
-        state = "paused" if t.paused else (f"1 block/{t.throttle:g} s" if t.throttle else "running")
-        return (str(t.id), node_id(t.peer[1]), bar(t.bytes_sent / t.total if t.total else None, 8),
-                f"{size(t.bytes_sent)}/{size(t.total)}", str(t.blocks), str(t.block_size), rate(per_second),
-                duration(eta), state)  # fmt: skip
+        state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
+        progress = bar(t.bytes_sent / t.total if t.total else None, 6)
+        every = {"#": str(t.id), "node": node_id(t.peer[1]), "progress": progress,
+                 "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
+                 "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
+        return {column: every[column] for column in self._transfer_columns}
 
     def _show_transfers(self, stats: EngineStats) -> None:
+        self._show_transfer_rows({t.id: self._transfer_cells(t) for t in stats.transfers})
+
+    def _show_transfer_rows(self, current: dict[int, dict[str, str]]) -> None:
         table = self.transfer_table
-        current = {t.id: self._transfer_cells(t) for t in stats.transfers}
         for gone in self._transfer_rows.keys() - current.keys():
             table.remove_row(str(gone))
         for transfer_id, cells in current.items():
             before = self._transfer_rows.get(transfer_id)
             if before is None:
-                table.add_row(*cells, key=str(transfer_id))
-            elif before != cells:
-                for column, old, new in zip(TRANSFER_COLUMNS, before, cells, strict=True):
-                    if old != new:
-                        table.update_cell(str(transfer_id), column, new)
+                table.add_row(*cells.values(), key=str(transfer_id))
+                continue
+            for column, value in cells.items():
+                if before.get(column) != value:
+                    table.update_cell(str(transfer_id), column, value, update_width=True)
         self._transfer_rows = current
 
     def _show_header(self, stats: EngineStats) -> None:
@@ -408,6 +439,7 @@ class ProviderDashboard(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-history":
             self._show_history()
+        self.screen.set_class(event.pane.id == "tab-commissioning", "-onboarding")
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True

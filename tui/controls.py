@@ -25,15 +25,15 @@ DEFAULT_FAULT_DELAY = 5.0
 
 QUERY_STATUS_CHOICES = [("updateAvailable", QueryImageStatus.UPDATE_AVAILABLE), ("busy", QueryImageStatus.BUSY),
                         ("updateNotAvailable", QueryImageStatus.NOT_AVAILABLE)]  # fmt: skip
-CONSENT_STATE_CHOICES = [("provider consent: granted", UserConsentState.GRANTED),
-                         ("provider consent: obtaining", UserConsentState.DEFERRED),
-                         ("provider consent: denied", UserConsentState.DENIED)]  # fmt: skip
+CONSENT_STATE_CHOICES = [("consent: granted", UserConsentState.GRANTED),
+                         ("consent: obtaining", UserConsentState.DEFERRED),
+                         ("consent: denied", UserConsentState.DENIED)]  # fmt: skip
 APPLY_ACTION_CHOICES = [("proceed", ApplyUpdateAction.PROCEED),
                         ("awaitNextAction", ApplyUpdateAction.AWAIT_NEXT_ACTION),
                         ("discontinue", ApplyUpdateAction.DISCONTINUE)]  # fmt: skip
 FAULT_CHOICES = [("drop block N", Knob.DROP_BLOCK.name), ("delay block N", Knob.DELAY_BLOCK.name),
                  ("corrupt block N", Knob.CORRUPT_BLOCK.name),
-                 ("end transfer at block N", Knob.END_TRANSFER.name)]  # fmt: skip
+                 ("end at block N", Knob.END_TRANSFER.name)]  # fmt: skip
 NUMBER_KNOBS = (("query-delay", Knob.QUERY_DELAY), ("apply-delay", Knob.APPLY_DELAY),
                 ("ignore-query", Knob.IGNORE_QUERY), ("ignore-apply", Knob.IGNORE_APPLY))  # fmt: skip
 
@@ -44,14 +44,14 @@ class NextResponsePanel(VerticalScroll):
         yield Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True)
         yield Input(placeholder="busy delay, seconds", id="query-delay", type="integer", compact=True)
         yield Checkbox("user consent needed", id="consent", compact=True)
-        yield Select(CONSENT_STATE_CHOICES, id="consent-state", prompt="provider consent: unchanged", compact=True)
-        yield Input(placeholder="ignore next N QueryImage", id="ignore-query", type="integer", compact=True)
+        yield Select(CONSENT_STATE_CHOICES, id="consent-state", prompt="provider consent", compact=True)
+        yield Input(placeholder="ignore N queries", id="ignore-query", type="integer", compact=True)
         yield Label("ApplyUpdate action")
         yield Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True)
         yield Input(placeholder="apply delay, seconds", id="apply-delay", type="integer", compact=True)
-        yield Input(placeholder="ignore next N ApplyUpdate", id="ignore-apply", type="integer", compact=True)
+        yield Input(placeholder="ignore N applies", id="ignore-apply", type="integer", compact=True)
         yield Label("Image and faults")
-        yield Select([], id="forced-image", prompt="image: newest that applies", compact=True)
+        yield Select([], id="forced-image", prompt="image: newest", compact=True)
         yield Select(FAULT_CHOICES, id="fault", prompt="no fault", compact=True)
         yield Input(placeholder="fault at block N", id="fault-block", type="integer", compact=True)
         yield Input(placeholder="fault delay, seconds", id="fault-delay", type="number", compact=True)

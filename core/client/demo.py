@@ -26,12 +26,15 @@ RETRY_SECONDS = 5.0  # a demo is no place for the spec's 120 s minimum Busy back
 
 class DemoRequestors:
     def __init__(self, demo: DemoFabric, port: int, *, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
-                 versions: tuple[int, ...] = DEMO_REQUESTOR_VERSIONS, cycle_pause: float = 20.0) -> None:  # fmt: skip
+                 versions: tuple[int, ...] = DEMO_REQUESTOR_VERSIONS, count: int | None = None,
+                 block_interval: float = 0.0, cycle_pause: float = 20.0) -> None:  # fmt: skip
         self.demo = demo
         self.port = port
         self.vendor_id = vendor_id
         self.product_id = product_id
-        self.versions = versions
+        # Starting versions cycle through ``versions``, so every count mixes old and older nodes.
+        self.versions = tuple(versions[i % len(versions)] for i in range(count or len(versions)))
+        self.block_interval = block_interval
         self.cycle_pause = cycle_pause
 
     async def run(self) -> None:
@@ -39,7 +42,8 @@ class DemoRequestors:
             await asyncio.gather(*(self._requestor(i, Path(scratch)) for i in range(len(self.versions))))
 
     async def _requestor(self, index: int, scratch: Path) -> None:
-        await asyncio.sleep(1.0 + 1.5 * index)  # staggered, so the events are easy to follow
+        # Staggered, so the events are easy to follow, but all started within about six seconds.
+        await asyncio.sleep(1.0 + min(1.5, 6.0 / len(self.versions)) * index)
         node_id = FIRST_DEMO_NODE_ID + index
         start_version = version = self.versions[index]
         driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
@@ -73,7 +77,7 @@ class DemoRequestors:
         assert offer.image_uri and offer.update_token and offer.software_version is not None
         if offer.software_version <= version:
             return version, None
-        await client.download(offer.image_uri, target)
+        await client.download(offer.image_uri, target, block_interval=self.block_interval)
         applied = await client.apply_update(offer.update_token, offer.software_version)
         if applied.action == ApplyUpdateAction.AWAIT_NEXT_ACTION:
             return version, max(RETRY_SECONDS, min(float(applied.delayed_action_time), 60.0))

@@ -157,11 +157,13 @@ class OtaRequestorClient:
         stop_after_blocks: int | None = None,
         on_block: Callable[[int, int], None] | None = None,
         asynchronous: bool = False,
+        block_interval: float = 0.0,
     ) -> DownloadResult:
         """Receiver-drive download of ``image_uri`` into ``destination``; verifies the image digest.
 
         ``stop_after_blocks`` abandons the transfer silently after that many blocks, as a
         requestor that crashes or loses power would (for testing the provider's idle release).
+        ``block_interval`` waits that long before each BlockQuery, as a slow requestor would.
         """
         assert self.session is not None, "connect() first"
         node_id, designator = parse_bdx_uri(image_uri)
@@ -183,6 +185,8 @@ class OtaRequestorClient:
                     if accept.control & TransferControl.ASYNC:  # the provider pushes; no queries
                         reply = await exchange.receive(block_timeout)
                     else:
+                        if block_interval and blocks:
+                            await asyncio.sleep(block_interval)
                         reply = await exchange.request(BdxOpcode.BLOCK_QUERY, BlockQuery(counter).encode(),
                                                        block_timeout)  # fmt: skip
                     block = Block.decode(_expect(reply, BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF))

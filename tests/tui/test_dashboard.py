@@ -316,7 +316,7 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
                 await pilot.press("t")
                 await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "paused")  # throttle keeps pause
                 await pilot.press("u")
-                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "1 block/0.1 s")
+                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "paced 0.1 s")
                 await until(pilot, lambda: len(received) > still)
                 await pilot.press("x")
                 with pytest.raises(DownloadError) as aborted:
