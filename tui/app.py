@@ -9,6 +9,7 @@ app only talks to the engine through ``drain``, ``stats``, ``armed``, ``history`
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -192,6 +193,7 @@ class ProviderDashboard(App):
     def on_resize(self) -> None:
         if self._requestor_columns:  # after on_mount
             self._fit_columns()
+            self.call_after_refresh(self._rewrite_log)  # the log's new width is known after layout
 
     def _fit_columns(self) -> None:
         """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
@@ -269,9 +271,22 @@ class ProviderDashboard(App):
     def _visible(self, kind: str, line: str) -> bool:
         return (self._kind_filter is None or kind == self._kind_filter) and self._text_filter in line.lower()
 
+    def _wrapped(self, lines: list[str]) -> list[str]:
+        """Long lines folded to the log's width, continuation lines indented past the time stamp, so
+        nothing needs scrolling sideways."""
+        width = max(40, self.log_view.scrollable_content_region.width - 1)
+        out: list[str] = []
+        for line in lines:
+            if len(line) <= width:
+                out.append(line)
+            else:
+                out += textwrap.wrap(line, width, subsequent_indent=" " * 9, break_on_hyphens=False)
+        return out
+
     def _write_log(self, lines: list[str]) -> None:
         if not lines:
             return
+        lines = self._wrapped(lines)
         log = self.log_view
         # Follow the tail unless the user scrolled up to read; "f" or scrolling down resumes.
         following = log.scroll_y >= log.max_scroll_y - 1
@@ -390,7 +405,7 @@ class ProviderDashboard(App):
     def _rewrite_log(self) -> None:
         self.log_view.clear()
         self.log_view.auto_scroll = True
-        self.log_view.write_lines([line for kind, line in self._lines if self._visible(kind, line)])
+        self.log_view.write_lines(self._wrapped([line for kind, line in self._lines if self._visible(kind, line)]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value

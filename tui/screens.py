@@ -20,7 +20,12 @@ from .requestors import RequestorRow
 __all__ = ["ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
 
 
-def _value(value: Any) -> str:
+HEX_FIELDS = {"vendorId": 4, "productId": 4}  # shown as Matter documents them: 0xFFF1
+
+
+def _value(key: str, value: Any) -> str:
+    if key in HEX_FIELDS and isinstance(value, int):
+        return f"0x{value:0{HEX_FIELDS[key]}X}"
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, list | dict):
@@ -40,7 +45,7 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
              "Exchanges"]  # fmt: skip
     for event in row.exchanges:
         lines.append(f"  {clock(event.at)} {event.name}")
-        lines += [f"      {key} = {_value(value)}" for key, value in event.details.items()]
+        lines += [f"      {key} = {_value(key, value)}" for key, value in event.details.items()]
     if not row.exchanges:
         lines.append("  none yet")
     lines += ["", "Transfers"]
@@ -68,7 +73,9 @@ class RequestorDetail(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#detail-log", Log).write_lines(self.lines)
+        log = self.query_one("#detail-log", Log)
+        log.auto_scroll = False  # open at the top: the summary line first
+        log.write_lines(self.lines)
 
 
 HELP = """\

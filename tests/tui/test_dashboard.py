@@ -172,7 +172,7 @@ def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
     lines, screen_after = asyncio.run(scenario())
     text = "\n".join(lines)
     assert "QueryImageResponse" in text and "      status = NOT_AVAILABLE" in text
-    assert "      softwareVersion = 3" in text and "      vendorId = 65521" in text  # every decoded field
+    assert "      softwareVersion = 3" in text and "      vendorId = 0xFFF1" in text  # every decoded field
     assert " query: " in text.split("History")[-1]  # its history rows too
     assert screen_after == "Screen"
 

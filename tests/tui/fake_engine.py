@@ -1,0 +1,124 @@
+"""A scripted stand-in for the engine, for screenshots that must not change from run to run: fixed
+events (with fixed times), a fixed stats snapshot and history. Behaviour is tested against the real
+engine in test_dashboard.py; this only holds the screen still."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import EngineStats, onboarding_payload
+from ota_provider.core.events import (
+    ApplyUpdateAnswered,
+    ApplyUpdateReceived,
+    EngineEvent,
+    FabricsChanged,
+    FabricSummary,
+    Listening,
+    NotifyUpdateApplied,
+    QueryImageAnswered,
+    QueryImageReceived,
+    RequestorSeen,
+    SessionEstablished,
+    TransferFinished,
+    TransferSnapshot,
+    TransferStarted,
+)
+from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.ota.history import HistoryRow
+from tests.engine_helpers import IMAGE_LIST
+
+T0 = 1_795_000_000.0  # 2026-11-18 09:46:40 UTC
+IMAGE_SIZE = 49_237
+NODES = (0xD001, 0xD002, 0xD003, 0xD004)
+
+
+def _transfer(transfer_id: int, node: int, sent: int, blocks: int, result: str = "running") -> SimpleNamespace:
+    sender = SimpleNamespace(block_size=1024, bytes_sent=sent, total=IMAGE_SIZE, blocks_sent=blocks)
+    return SimpleNamespace(id=transfer_id, peer=(1, node), designator=b"2", sender=sender, result=result,
+                           seconds=5.0, paused=False, pacing=None)  # fmt: skip
+
+
+def _snapshot(t: SimpleNamespace, *, paused: bool = False, throttle: float | None = None) -> TransferSnapshot:
+    s = t.sender
+    return TransferSnapshot(t.id, t.peer, "2", s.block_size, s.bytes_sent, s.total, s.blocks_sent, t.seconds, t.result,
+                            paused, throttle)  # fmt: skip
+
+
+def _query(node: int, version: int, at: float) -> list[EngineEvent]:
+    peer = (1, node)
+    asked = {"vendorId": 0xFFF1, "productId": 0x8000, "softwareVersion": version,
+             "protocolsSupported": ["BDX_SYNCHRONOUS"], "hardwareVersion": None, "location": "XX",
+             "requestorCanConsent": True}  # fmt: skip
+    offered = {"status": "UPDATE_AVAILABLE", "delayedActionTime": 0, "imageUri": "bdx://0000000000000001/2",
+               "softwareVersion": 3, "softwareVersionString": "3.0.0", "updateToken": "a5" * 32,
+               "userConsentNeeded": False, "reason": "", "used": []}  # fmt: skip
+    return [SessionEstablished("CASE", node, 1, at=at), RequestorSeen(peer, 0xFFF1, 0x8000, version, at=at),
+            QueryImageReceived("query", peer, asked, at=at),
+            QueryImageAnswered("query answered", peer, offered, at=at)]  # fmt: skip
+
+
+def _events() -> list[EngineEvent]:
+    fabrics = (FabricSummary(1, 0x1, 0xDE70, 0xFFF1, "bench"), FabricSummary(2, 0x2A, 0x1, 0x130D, ""))
+    events: list[EngineEvent] = [
+        Listening(5540, "/var/lib/ota-provider", advertising=True, at=T0),
+        FabricsChanged(fabrics, window_closes_at=T0 + 754.0, at=T0),
+    ]
+    done = _transfer(1, 0xD001, IMAGE_SIZE, 49, "complete")
+    events += _query(0xD001, 1, T0 + 1)
+    events += [TransferStarted(done, _snapshot(done), at=T0 + 1), TransferFinished(done, _snapshot(done), at=T0 + 6)]
+    apply = {"updateToken": "a5" * 32, "newVersion": 3}
+    events += [ApplyUpdateReceived("apply", (1, 0xD001), apply, at=T0 + 6),
+               ApplyUpdateAnswered("apply answered", (1, 0xD001), {"action": "PROCEED", "delayedActionTime": 0,
+                                                                    "used": []}, at=T0 + 6),
+               NotifyUpdateApplied("notify", (1, 0xD001), {"softwareVersion": 3, "asPromised": True,
+                                                          "promisedVersion": 3}, at=T0 + 7)]  # fmt: skip
+    for index, node in enumerate(NODES[1:]):
+        events += _query(node, 2 if index % 2 else 1, T0 + 8 + index)
+        running = _transfer(index + 2, node, 0, 0)
+        events.append(TransferStarted(running, _snapshot(running), at=T0 + 8 + index))
+    return events
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.config = ProviderConfig(image_list=IMAGE_LIST)
+        self.catalog = ImageCatalog.from_list(IMAGE_LIST)
+        self.sent: list[Any] = []
+        self._pending = _events()
+        running = [_transfer(2, 0xD002, 38_912, 38), _transfer(3, 0xD003, 21_504, 21), _transfer(4, 0xD004, 9_216, 9)]
+        self.before = EngineStats(tuple(_snapshot(t) for t in _transfer_minus(running, 9_216)), 0, 1, 0, 0)
+        self.now = EngineStats((_snapshot(running[0]), _snapshot(running[1], paused=True),
+                                _snapshot(running[2], throttle=0.5)), IMAGE_SIZE + 69_632, 1, 0, 0)  # fmt: skip
+
+    def drain(self, limit: int = 1000) -> list[EngineEvent]:
+        out, self._pending = self._pending[:limit], self._pending[limit:]
+        return out
+
+    def stats(self) -> EngineStats:
+        return self.now
+
+    def armed(self) -> tuple[str, ...]:
+        return ("query status = BUSY (one-shot, all requestors)",
+                "apply action = AWAIT_NEXT_ACTION (sticky, node 0x000000000000D003 (fabric 1))")  # fmt: skip
+
+    def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
+        rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UPDATE_AVAILABLE version 3", {}),
+                HistoryRow(2, T0 + 6, "transfer", 1, 0xD001, "transfer #1 complete, 49237 bytes in 5.0 s", {}),
+                HistoryRow(3, T0 + 7, "notify", 1, 0xD001, "now running version 3", {})]  # fmt: skip
+        return [row for row in rows if node_id is None or row.node_id == node_id][-limit:]
+
+    def images(self):
+        return tuple(self.catalog.entries)
+
+    def onboarding(self):
+        return onboarding_payload(self.config)
+
+    def send(self, command: Any) -> None:
+        self.sent.append(command)
+
+
+def _transfer_minus(transfers: list[SimpleNamespace], less: int) -> list[SimpleNamespace]:
+    """The same transfers one second earlier, for the meter's rate and ETA."""
+    return [_transfer(t.id, t.peer[1], max(0, t.sender.bytes_sent - less), t.sender.blocks_sent) for t in transfers]

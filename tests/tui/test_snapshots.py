@@ -1,0 +1,77 @@
+"""SVG snapshots of the dashboard at 160x48 and 100x30: the main screen, a requestor's detail, the
+Commissioning tab and the help screen, over a scripted engine with frozen times and stats.
+
+After a deliberate change to the layout: ``pytest tests/tui/test_snapshots.py --snapshot-update``,
+then look at the new SVGs before committing them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ota_provider.tui.app import ProviderDashboard
+from tests.tui.fake_engine import T0, FakeEngine
+
+SIZES = [(160, 48), (100, 30)]
+SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def dashboard() -> ProviderDashboard:
+    engine = FakeEngine()
+    app = ProviderDashboard(engine, clock=lambda: T0 + 20)
+    # one second of history for the rates, ETAs and the sparkline
+    app.meter.sample(engine.before, T0 + 19)
+    app.meter.sample(engine.now, T0 + 20)
+    app.meter.history.extend([0.0] * 40 + [10_000.0 * (i % 7) for i in range(20)])
+    return app
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.3)  # a few refresh ticks: every scripted event drained
+    pilot.app.requestor_table.focus()
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_main_screen(snap_compare, size):
+    assert snap_compare(dashboard(), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_requestor_detail(snap_compare, size):
+    async def open_detail(pilot):
+        await settle(pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(dashboard(), terminal_size=size, run_before=open_detail)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_commissioning_tab(snap_compare, size):
+    async def commissioning(pilot):
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+
+    assert snap_compare(dashboard(), terminal_size=size, run_before=commissioning)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_help_screen(snap_compare, size):
+    async def help_screen(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(dashboard(), terminal_size=size, run_before=help_screen)
