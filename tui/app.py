@@ -63,21 +63,32 @@ from .commissioning import CommissioningPane
 from .controls import NextResponsePanel
 from .format import bar, clock, duration, node_id, peer_key, rate, size
 from .meter import ThroughputMeter
+from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
 from .screens import ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 
 __all__ = ["LOG_KINDS", "ProviderDashboard", "log_kind"]
 
-REFRESH_SECONDS = 0.1
+REFRESH_SECONDS = 0.1  # events are drained this often
+STATS_EVERY = 5  # refreshes: progress, rates and the header are sampled twice a second,
+STATS_EVERY_BUSY = 10  # and once a second while BUSY_TRANSFERS or more run: each repaint of the
+BUSY_TRANSFERS = 5  # transfers table takes the engine thread's GIL time, more so with more rows
 LOG_LINES = 5000
 USED_SHOWN = 4  # knob uses listed under the controls
 THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
 
+TALL = 40  # rows: below this, the Commissioning tab takes the screen
+QR_TAB_HEIGHT = 22  # rows the Commissioning tab needs for the QR code, its codes and the fabrics
 WIDE = 140  # columns: below this, the tables show fewer columns and the controls panel narrows
 REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
 REQUESTOR_COLUMNS_NARROW = ("node", "version", "state", "progress", "seen")
 TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")
 TRANSFER_COLUMNS_NARROW = ("#", "node", "progress", "rate", "ETA", "state")
+# Columns that change on every sample have a fixed width, so updating them never re-measures the
+# table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content.
+COLUMN_WIDTHS = {"node": 18, "VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
+                 "blocks": 6, "block": 5, "rate": 10, "ETA": 7}  # fmt: skip
+TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
 
@@ -102,7 +113,7 @@ class ProviderDashboard(App):
     TITLE = "Matter OTA Provider"
     CSS_PATH = "app.tcss"
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (WIDE, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (40, "-tall")]
+    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (TALL, "-tall")]
     BINDINGS: ClassVar = [
         Binding("a", "arm", "Arm"),
         Binding("r", "clear_knobs", "Clear"),
@@ -131,6 +142,9 @@ class ProviderDashboard(App):
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
         self._transfer_rows: dict[int, dict[str, str]] = {}
+        self._requestor_cells: dict[str, dict[str, str]] = {}
+        self._ticks = 0
+        self._shown: dict[str, Any] = {}  # what a Static or reactive last got, to skip no-op updates
         self._requestor_columns: tuple[str, ...] = ()
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
@@ -145,13 +159,15 @@ class ProviderDashboard(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="where")
+        with Horizontal(id="status"):
+            yield Static("starting", id="where")
+            yield Readout(id="rate")
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield DataTable(id="requestors", cursor_type="row")
                 with Vertical(id="transfer-box"):
                     with Horizontal(id="throughput"):
-                        yield Static("0 B/s", id="aggregate")
+                        yield Readout(id="aggregate")
                         yield Sparkline([0.0], id="spark")
                     yield DataTable(id="transfers", cursor_type="row")
             yield NextResponsePanel(id="controls")
@@ -178,7 +194,8 @@ class ProviderDashboard(App):
         self.commissioning = self.query_one("#commissioning", CommissioningPane)
         self.where_view = self.query_one("#where", Static)
         self.spark = self.query_one("#spark", Sparkline)
-        self.aggregate_view = self.query_one("#aggregate", Static)
+        self.aggregate_view = self.query_one("#aggregate", Readout)
+        self.rate_view = self.query_one("#rate", Readout)
         self._fit_columns()
         self.requestor_table.border_title = "Requestors (Enter: detail)"
         self.query_one("#transfer-box").border_title = "Transfers (p pause, u resume, t throttle, x abort)"
@@ -188,11 +205,13 @@ class ProviderDashboard(App):
         self._show_images()
         self._show_armed()
         self._show_where()
+        self._make_room_for_qr()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
 
     def on_resize(self) -> None:
         if self._requestor_columns:  # after on_mount
             self._fit_columns()
+            self._make_room_for_qr()
             self.call_after_refresh(self._rewrite_log)  # the log's new width is known after layout
 
     def _fit_columns(self) -> None:
@@ -203,7 +222,8 @@ class ProviderDashboard(App):
             self._requestor_columns = requestor_columns
             self.requestor_table.clear(columns=True)
             for column in requestor_columns:
-                self.requestor_table.add_column(column, key=column)
+                self.requestor_table.add_column(column, key=column, width=COLUMN_WIDTHS.get(column))
+            self._requestor_cells = {}
             for row in self.requestors.rows.values():
                 self._show_requestor(row)
         transfer_columns = TRANSFER_COLUMNS if wide else TRANSFER_COLUMNS_NARROW
@@ -211,7 +231,7 @@ class ProviderDashboard(App):
             self._transfer_columns = transfer_columns
             self.transfer_table.clear(columns=True)
             for column in transfer_columns:
-                self.transfer_table.add_column(column, key=column)
+                self.transfer_table.add_column(column, key=column, width=TRANSFER_WIDTHS.get(column))
             rows, self._transfer_rows = self._transfer_rows, {}
             self._show_transfer_rows(rows)
 
@@ -223,18 +243,27 @@ class ProviderDashboard(App):
 
     def refresh_from_engine(self) -> None:
         events = self.engine.drain(limit=2000)
-        stats = self._stats = self.engine.stats()
-        now = self.clock()
-        self.meter.sample(stats, now)
+        busy = self._stats is not None and len(self._stats.transfers) >= BUSY_TRANSFERS
+        sample = self._ticks % (STATS_EVERY_BUSY if busy else STATS_EVERY) == 0 or self._stats is None
+        self._ticks += 1
+        if not events and not sample:
+            return
         with self.batch_update():
             if events:
                 self._show_events(events)
-            for peer in self.requestors.sample(stats):
-                self._show_requestor(self.requestors.rows[peer])
-            self._show_transfers(stats)
-            self._show_header(stats)
-            if self._fabrics is not None and self._fabrics.window_open:
-                self.commissioning.show_window(self._fabrics.window_closes_at, now)
+            if sample:
+                self._sample()
+
+    def _sample(self) -> None:
+        stats = self._stats = self.engine.stats()
+        now = self.clock()
+        self.meter.sample(stats, now)
+        for peer in self.requestors.sample(stats):
+            self._show_requestor(self.requestors.rows[peer])
+        self._show_transfers(stats)
+        self._show_header(stats)
+        if self._fabrics is not None and self._fabrics.window_open:
+            self.commissioning.show_window(self._fabrics.window_closes_at, now)
 
     def _show_events(self, events: list[EngineEvent]) -> None:
         entries = [(log_kind(e), f"{clock(e.at)} {e.text()}") for e in events]
@@ -246,6 +275,7 @@ class ProviderDashboard(App):
             self._show_requestor(self.requestors.rows[peer])
         if changed:
             self._refresh_targets()
+            self._show_counts()
         armed_changed = False
         for event in events:
             if isinstance(event, OtaExchange) and event.peer and event.details.get("used"):
@@ -291,7 +321,9 @@ class ProviderDashboard(App):
         # Follow the tail unless the user scrolled up to read; "f" or scrolling down resumes.
         following = log.scroll_y >= log.max_scroll_y - 1
         log.auto_scroll = following
-        log.border_subtitle = "" if following else "follow paused: f resumes"
+        subtitle = "" if following else "follow paused: f resumes"
+        if log.border_subtitle != subtitle:
+            log.border_subtitle = subtitle
         log.write_lines(lines)
 
     def _show_requestor(self, row: RequestorRow) -> None:
@@ -306,11 +338,15 @@ class ProviderDashboard(App):
             "seen": clock(row.last_seen),
         }
         cells = {column: every[column] for column in self._requestor_columns}
-        if key not in self.requestor_table.rows:
+        before = self._requestor_cells.get(key)
+        self._requestor_cells[key] = cells
+        if before is None:
             self.requestor_table.add_row(*cells.values(), key=key)
             return
         for column, value in cells.items():
-            self.requestor_table.update_cell(key, column, value, update_width=True)
+            if before.get(column) != value:
+                fitted = column not in COLUMN_WIDTHS
+                self.requestor_table.update_cell(key, column, value, update_width=fitted)
 
     def _transfer_cells(self, t) -> dict[str, str]:
         measured = self.meter.rate_of(t.id)
@@ -337,15 +373,24 @@ class ProviderDashboard(App):
                 continue
             for column, value in cells.items():
                 if before.get(column) != value:
-                    table.update_cell(str(transfer_id), column, value, update_width=True)
+                    table.update_cell(str(transfer_id), column, value)
         self._transfer_rows = current
 
+    def _show_counts(self) -> None:
+        """The header's counters: they change on events only (the rates are repainted Readouts)."""
+        stats = self._stats
+        running = len(stats.transfers) if stats else 0
+        done = f"{stats.transfers_finished} done, {stats.transfers_failed} failed" if stats else ""
+        self.sub_title = f"{len(self.requestors.rows)} requestors · {running} transfers · {done}"
+
     def _show_header(self, stats: EngineStats) -> None:
+        self._show_counts()
         aggregate = rate(self.meter.aggregate)
-        counts = f"{len(self.requestors.rows)} requestors · {len(stats.transfers)} transfers"
-        self.sub_title = f"{counts} · {stats.transfers_finished} done, {stats.transfers_failed} failed · {aggregate}"
-        self.aggregate_view.update(f"{aggregate}  total {size(stats.bytes_sent_total)}")
-        self.spark.data = list(self.meter.history)
+        self.rate_view.text = f"{aggregate} aggregate"
+        self.aggregate_view.text = f"{aggregate}, total {size(stats.bytes_sent_total)}"
+        history = list(self.meter.history)
+        if self._shown.get("spark") != history:
+            self._shown["spark"] = self.spark.data = history
 
     def _show_where(self) -> None:
         parts = []
@@ -454,7 +499,17 @@ class ProviderDashboard(App):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-history":
             self._show_history()
-        self.screen.set_class(event.pane.id == "tab-commissioning", "-onboarding")
+        self._make_room_for_qr()
+
+    def _make_room_for_qr(self) -> None:
+        """The tab area is tall enough for the whole QR code; on a short terminal the Commissioning
+        tab takes the screen instead. Inline styles, not a screen class: a class change restyles
+        every widget, and a key press should not wait for that."""
+        short = self.size.height < TALL
+        onboarding = self.query_one("#tabs", TabbedContent).active == "tab-commissioning"
+        top, tabs = self.query_one("#top"), self.query_one("#tabs")
+        top.display = not (short and onboarding)
+        tabs.styles.height = "1fr" if short else QR_TAB_HEIGHT
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True

@@ -15,6 +15,7 @@ from ota_provider.core.setup_payload import SetupPayload
 
 from .format import duration, node_id
 from .qr import qr_text
+from .readout import Readout
 
 __all__ = ["CommissioningPane"]
 
@@ -34,7 +35,7 @@ class CommissioningPane(VerticalScroll):
             yield Static(id="qr")
             with Vertical(id="commissioning-side"):
                 yield Static(id="codes")
-                yield Static("window: unknown", id="window")
+                yield Readout("window: unknown", id="window")
                 with Horizontal(id="commissioning-buttons"):
                     yield Button("Open window (o)", id="open-window", compact=True)
                     yield Button("Remove fabric (Del)", id="remove-fabric", variant="error", compact=True)
@@ -43,7 +44,7 @@ class CommissioningPane(VerticalScroll):
     def on_mount(self) -> None:
         # References cached once: the app's timer may call in while the screen tears down.
         self.table = table = self.query_one("#fabrics", DataTable)
-        self.window_view = self.query_one("#window", Static)
+        self.window_view = self.query_one("#window", Readout)
         self.qr_view = self.query_one("#qr", Static)
         self.codes_view = self.query_one("#codes", Static)
         for column in ("#", "label", "vendor", "our node id", "fabric id"):
@@ -82,7 +83,7 @@ class CommissioningPane(VerticalScroll):
         if not self._ready:
             return
         text = "window: closed" if closes_at is None else f"window: open, closes in {duration(closes_at - now)}"
-        self.window_view.update(text)
+        self.window_view.text = text
 
     def selected_fabric(self) -> int | None:
         table = self.table

@@ -27,6 +27,7 @@ __all__ = ["RequestorRow", "RequestorTable"]
 Peer = tuple[int, int]
 
 EXCHANGES_KEPT = 500  # per requestor, for its detail screen
+PROGRESS_STEP = 0.05
 
 _APPLY_STATES = {"PROCEED": "applying", "AWAIT_NEXT_ACTION": "waiting", "DISCONTINUE": "discontinued"}
 _QUERY_STATES = {"UPDATE_AVAILABLE": "offered", "BUSY": "busy", "NOT_AVAILABLE": "up to date",
@@ -124,7 +125,9 @@ class RequestorTable:
         for transfer in stats.transfers:
             row = self.rows.get(transfer.peer)
             if row is not None and transfer.total:
-                progress = transfer.bytes_sent / transfer.total
+                # In steps: the overview needs no finer grain, and each repaint of the table costs
+                # the engine thread GIL time. The transfers table has the exact figures.
+                progress = int(transfer.bytes_sent / transfer.total / PROGRESS_STEP) * PROGRESS_STEP
                 if progress != row.progress:
                     row.progress = progress
                     changed.add(row.peer)

@@ -1,0 +1,257 @@
+"""Dashboard benchmark: does the dashboard slow the provider down, and does it answer keys quickly?
+
+``ota-provider --demo --demo-requestors 10 --demo-block-interval 0 -f <32 MiB image>`` runs in a
+160x48 pseudo-terminal, exactly as a user starts it: with ``--headless`` and with the dashboard,
+alternately, ROUNDS times each. Once ten transfers run together, the engine's byte counter (sampled
+from inside the process) is measured for WINDOW seconds with nobody touching the keyboard. The ratio
+of the two aggregate throughputs is the dashboard's cost (goal: at least 90%). The CPU time of the
+main (UI) and engine threads, read from /proc, shows where it goes.
+
+Then, still under that load, keys switch between the Exchanges and Commissioning tabs; the time from
+writing a key to the terminal until the new tab's text arrives on the terminal is the key-to-screen
+latency (goal: well under 200 ms).
+
+Prints the figures and a JSON summary line. BENCH_DASHBOARD_PROFILE=<file> writes a cProfile of
+the UI thread; ``--dashboard-only`` skips the headless runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_ota import make_image  # noqa: E402
+
+COLUMNS, ROWS = 160, 48
+REQUESTORS = 10
+WINDOW = 15.0  # seconds of ten concurrent transfers measured, per run
+ROUNDS = 2  # headless and dashboard runs, alternated
+IMAGE_SIZE = 32 << 20
+KEY_PRESSES = int(os.environ.get("BENCH_DASHBOARD_KEYS", "20"))
+KEYS = (("c", "Manual code"), ("e", "filter the log"))
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_]|\][^\x07]*\x07)")
+
+
+def child(stats_file: str, argv: list[str]) -> int:
+    """The real ``ota-provider`` entry point, with a sampler of the engine's byte counter."""
+    from ota_provider.core import cli  # noqa: PLC0415
+    from ota_provider.tui import launch  # noqa: PLC0415
+
+    build = cli.build_engine
+
+    main_thread = threading.main_thread().native_id
+
+    def sample(engine) -> None:
+        with open(stats_file, "a") as out:
+            while True:
+                if engine.node is not None and engine._thread is not None:
+                    stats = engine.stats()
+                    out.write(json.dumps({"t": time.monotonic(), "bytes": stats.bytes_sent_total,
+                                          "active": len(stats.transfers), "ui_cpu": thread_cpu(main_thread),
+                                          "engine_cpu": thread_cpu(engine._thread.native_id)}) + "\n")  # fmt: skip
+                    out.flush()
+                time.sleep(0.25)
+
+    def build_and_sample(config, catalog):
+        engine = build(config, catalog)
+        threading.Thread(target=sample, args=(engine,), daemon=True).start()
+        return engine
+
+    cli.build_engine = build_and_sample
+    profile = os.environ.get("BENCH_DASHBOARD_PROFILE")  # a file for the UI thread's cProfile stats
+    if not profile:
+        return launch.main(argv)
+    import cProfile  # noqa: PLC0415
+
+    profiler = cProfile.Profile()
+    try:
+        return profiler.runcall(launch.main, argv)
+    finally:
+        profiler.dump_stats(profile)
+
+
+def thread_cpu(native_id: int) -> float:
+    """CPU seconds (user + system) of one thread of this process, from /proc."""
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Terminal:
+    """A process on a pseudo-terminal of COLUMNS x ROWS whose output is read (and timed) continuously."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+                                        start_new_session=True)  # fmt: skip
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.chunks.append((time.monotonic(), data.decode(errors="replace")))
+
+    def press(self, key: str) -> float:
+        at = time.monotonic()
+        os.write(self.master, key.encode())
+        return at
+
+    def seen_after(self, at: float, marker: str, timeout: float = 5.0) -> float | None:
+        """Seconds from ``at`` until ``marker`` appeared in the screen output (escape codes removed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = ""
+            for when, chunk in list(self.chunks):
+                if when < at:
+                    continue
+                text += chunk
+                if marker in ANSI.sub("", text):
+                    return when - at
+            time.sleep(0.005)
+        return None
+
+    def stop(self, key: str | None) -> None:
+        if key is not None:
+            os.write(self.master, key.encode())
+        else:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+def read_samples(stats_file: Path) -> list[dict]:
+    if not stats_file.exists():
+        return []
+    return [json.loads(line) for line in stats_file.read_text().splitlines() if line.strip()]
+
+
+def steady_figures(samples: list[dict]) -> tuple[float, float, float]:
+    """Bytes per second, and the CPU share of the UI (main) and engine threads, over the samples
+    where all REQUESTORS transfers ran together."""
+    steady = [s for s in samples if s["active"] >= REQUESTORS]
+    if len(steady) < 2:
+        raise RuntimeError(f"ten transfers never ran together ({len(samples)} samples)")
+    first, last = steady[0], steady[-1]
+    seconds = last["t"] - first["t"]
+    return ((last["bytes"] - first["bytes"]) / seconds, (last["ui_cpu"] - first["ui_cpu"]) / seconds,
+            (last["engine_cpu"] - first["engine_cpu"]) / seconds)  # fmt: skip
+
+
+def run(image: Path, tmp: Path, name: str, headless: bool) -> tuple[tuple[float, float, float], list[float]]:
+    stats_file = tmp / f"{name}.jsonl"
+    argv = [sys.executable, __file__, "--child", str(stats_file), "--demo", "--demo-requestors", str(REQUESTORS),
+            "--demo-block-interval", "0", "-f", str(image), "--port", "0", "--storage", str(tmp / name)]  # fmt: skip
+    if headless:
+        argv.append("--headless")
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
+           "LINES": str(ROWS)}  # fmt: skip
+    terminal = Terminal(argv, env)
+    latencies: list[float] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait for ten transfers at once
+            samples = read_samples(stats_file)
+            if samples and samples[-1]["active"] >= REQUESTORS:
+                break
+            time.sleep(0.2)
+        started = time.monotonic()
+        time.sleep(WINDOW)  # the throughput phase: the dashboard open, nobody touching it
+        figures = steady_figures([s for s in read_samples(stats_file) if s["t"] >= started])
+        for press in range(0 if headless else KEY_PRESSES):  # then the key phase, still under load
+            key, marker = KEYS[press % len(KEYS)]
+            latency = terminal.seen_after(terminal.press(key), marker)
+            latencies.append(float("inf") if latency is None else latency)
+            time.sleep(0.3)
+    finally:
+        terminal.stop(None if headless else "q")
+    return figures, latencies
+
+
+def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        return child(sys.argv[2], sys.argv[3:])
+    only_dashboard = "--dashboard-only" in sys.argv  # for profiling the dashboard
+    headless_runs, dashboard_runs, latencies = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as name:
+        tmp = Path(name)
+        image = make_image(tmp, IMAGE_SIZE)
+        for round_ in range(1 if only_dashboard else ROUNDS):  # alternated, so drift hits both alike
+            if not only_dashboard:
+                headless_runs.append(run(image, tmp, f"headless-{round_}", headless=True)[0])
+            figures, keys = run(image, tmp, f"dashboard-{round_}", headless=False)
+            dashboard_runs.append(figures)
+            latencies += keys
+
+    def mean(runs: list[tuple[float, float, float]], index: int) -> float:
+        return statistics.fmean(run[index] for run in runs) if runs else 0.0
+
+    headless, headless_ui, headless_engine = (mean(headless_runs, i) for i in range(3))
+    dashboard, dashboard_ui, engine_cpu = (mean(dashboard_runs, i) for i in range(3))
+    ratio = dashboard / headless if headless else 0.0
+    finite = sorted(latency for latency in latencies if latency != float("inf"))
+    median = statistics.median(finite) if finite else float("inf")
+    worst = max(latencies) if latencies else float("inf")
+    p95 = finite[int(0.95 * (len(finite) - 1))] if finite else float("inf")
+    print(f"{'aggregate throughput, 10 transfers, headless':48s} {headless / 1e6:8.2f} MB/s")
+    print(f"{'aggregate throughput, 10 transfers, dashboard':48s} {dashboard / 1e6:8.2f} MB/s")
+    print(f"{'dashboard / headless':48s} {ratio * 100:8.1f} %")
+    print(f"{'CPU of the main thread, headless / dashboard':48s} {headless_ui * 100:8.1f} / {dashboard_ui * 100:.1f} %")
+    engine = f"{headless_engine * 100:8.1f} / {engine_cpu * 100:.1f} %"
+    print(f"{'CPU of the engine thread, headless / dashboard':48s} {engine}")
+    figures = f"{median * 1e3:6.0f} {p95 * 1e3:6.0f} {worst * 1e3:6.0f} ms  ({len(latencies)} keys)"
+    print(f"{'key to screen update (median, p95, worst)':48s} {figures}")
+    summary = {
+        "benchmark": "dashboard",
+        "terminal": f"{COLUMNS}x{ROWS}",
+        "concurrent_transfers": REQUESTORS,
+        "rounds": ROUNDS,
+        "headless_mb_per_s": round(headless / 1e6, 2),
+        "dashboard_mb_per_s": round(dashboard / 1e6, 2),
+        "throughput_ratio": round(ratio, 3),
+        "main_thread_cpu_headless": round(headless_ui, 3),
+        "main_thread_cpu_dashboard": round(dashboard_ui, 3),
+        "engine_thread_cpu_headless": round(headless_engine, 3),
+        "engine_thread_cpu_dashboard": round(engine_cpu, 3),
+        "key_latency_ms": {
+            "median": round(median * 1e3, 1),
+            "p95": round(p95 * 1e3, 1),
+            "worst": round(worst * 1e3, 1),
+            "keys": len(latencies),
+        },
+        "goals": {"throughput_ratio": 0.9, "key_latency_ms": 200},
+        "met": ratio >= 0.9 and worst < 0.2,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
