@@ -96,6 +96,9 @@ def test_numbers_like_strtoul(text, value):
         (["-f", IMAGE, "--vendor-id", "0"], "vendor id must be 1..65534"),
         (["-f", IMAGE, "--storage", "a", "--KVS", "b"], "--storage and --KVS cannot be combined"),
         (["-f", IMAGE, "--nope"], "unrecognized arguments: --nope"),
+        (["--demo", "--demo-requestors", "0"], "--demo-requestors must be 1..100, not 0"),
+        (["--demo", "--demo-block-interval", "fast"], "--demo-block-interval must be a number of seconds"),
+        (["--demo", "--demo-block-interval", "-1"], "--demo-block-interval must be 0..3600 seconds"),
     ],
 )
 def test_bad_values_give_one_line_and_exit_2(capsys, argv, message):
@@ -115,6 +118,13 @@ def test_demo_uses_the_bundled_samples_and_prints_codes():
     assert "sample-fff1-8000-v3.ota" in text
     assert "MT:Y.K90AFN00KA0648G00" in text  # VID 0xFFF1 PID 0x8000, on-network
     assert "3497-011-2332" in text
+
+
+def test_demo_requestor_options():
+    config = parse_config(["--demo", "--demo-requestors", "10", "--demo-block-interval", "0"])
+    assert (config.demo_requestors, config.demo_block_interval) == (10, 0.0)
+    default = parse_config(["--demo"])
+    assert (default.demo_requestors, default.demo_block_interval) == (3, 0.1)
 
 
 def test_sdk_response_flags_become_one_shot_knobs():

@@ -1,0 +1,148 @@
+"""The dashboard's Textual-free parts: text forms, the throughput meter, the requestor rows folded
+from engine events, and the exchange-log kinds."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ota_provider.core.engine import EngineStats
+from ota_provider.core.events import (
+    ApplyUpdateAnswered,
+    CommandDone,
+    EngineError,
+    FabricsChanged,
+    FaultInjected,
+    Listening,
+    NotifyUpdateApplied,
+    QueryImageAnswered,
+    QueryImageIgnored,
+    QueryImageReceived,
+    TransferFailed,
+    TransferFinished,
+    TransferSnapshot,
+    TransferStarted,
+)
+from ota_provider.tui.app import log_kind
+from ota_provider.tui.format import bar, duration, rate, size
+from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
+from ota_provider.tui.requestors import RequestorTable
+
+PEER = (1, 0xD001)
+
+
+def snapshot(transfer_id=1, sent=0, total=10_000, peer=PEER, result="running"):
+    return TransferSnapshot(transfer_id, peer, "2", 1024, sent, total, sent // 1024, 1.0, result, False)
+
+
+def stats(*transfers, total=0):
+    return EngineStats(tuple(transfers), total, 0, 0, 0)
+
+
+def transfer_event(cls, snap):
+    sender = SimpleNamespace(block_size=1024, bytes_sent=snap.bytes_sent, total=snap.total)
+    transfer = SimpleNamespace(id=snap.id, peer=snap.peer, designator=b"2", result=snap.result, seconds=1.0,
+                               sender=sender)  # fmt: skip
+    return cls(transfer, snap, at=100.0)
+
+
+@pytest.mark.parametrize(
+    ("fraction", "width", "text"),
+    [(None, 4, ""), (0.0, 4, "░░░░   0%"), (0.5, 4, "██░░  50%"), (1.0, 4, "████ 100%"), (1.7, 4, "████ 100%")],
+)
+def test_bar(fraction, width, text):
+    assert bar(fraction, width) == text
+
+
+def test_sizes_rates_and_durations():
+    assert [size(n) for n in (999, 1000, 49_237, 32 << 20, 5e12)] == ["999 B", "1.0 kB", "49.2 kB", "33.6 MB",
+                                                                       "5000.0 GB"]  # fmt: skip
+    assert rate(None) == "" and rate(9_200) == "9.2 kB/s"
+    assert [duration(s) for s in (None, 0, 59.6, 61, 3725)] == ["", "0:00", "1:00", "1:01", "1:02:05"]
+
+
+def test_meter_rates_eta_and_sparkline():
+    meter = ThroughputMeter()
+    meter.sample(stats(snapshot(sent=0), total=0), now=10.0)
+    meter.sample(stats(snapshot(sent=100), total=100), now=10.2)  # too short a window: no rate yet
+    assert meter.rate_of(1).per_second is None
+    meter.sample(stats(snapshot(sent=2_000), total=2_000), now=11.0)
+    measured = meter.rate_of(1)
+    assert measured.per_second == pytest.approx(2_000)
+    assert measured.eta(8_000) == pytest.approx(4.0) and measured.eta(0) == 0.0
+    assert meter.aggregate == pytest.approx(2_000) and meter.history[-1] == pytest.approx(2_000)
+    assert len(meter.history) == SPARK_SAMPLES
+    meter.sample(stats(snapshot(sent=6_000), total=6_000), now=12.0)
+    assert meter.rate_of(1).per_second == pytest.approx(0.3 * 4_000 + 0.7 * 2_000)  # smoothed
+    meter.sample(stats(total=6_000), now=13.0)  # the transfer ended
+    assert meter.rate_of(1) is None and meter.aggregate == 0.0
+
+
+def query(status="UPDATE_AVAILABLE", version=3, at=1.0):
+    return QueryImageAnswered("query answered", PEER, {"status": status, "softwareVersion": version}, at=at)
+
+
+def test_requestor_rows_follow_the_update_flow():
+    table = RequestorTable()
+    asked = {"vendorId": 0xFFF1, "productId": 0x8000, "softwareVersion": 1}
+    steps = [
+        (QueryImageReceived("query", PEER, asked, at=1.0), "querying", "QueryImage"),
+        (query(), "offered", "QueryImage -> UPDATE_AVAILABLE"),
+        (transfer_event(TransferStarted, snapshot()), "downloading", "BDX ReceiveInit"),
+        (transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")), "downloaded", "BDX complete"),
+        (ApplyUpdateAnswered("apply answered", PEER, {"action": "PROCEED"}, at=2.0), "applying",
+         "ApplyUpdate -> PROCEED"),
+        (NotifyUpdateApplied("notify", PEER, {"softwareVersion": 3}, at=3.0), "applied", "NotifyUpdateApplied"),
+    ]  # fmt: skip
+    for event, state, last in steps:
+        assert table.apply(event) == PEER
+        row = table.rows[PEER]
+        assert (row.state, row.last_exchange) == (state, last)
+    assert row.versions == "3" and row.last_seen == 3.0
+    assert [e.name for e in row.exchanges] == ["QueryImage", "QueryImageResponse", "ApplyUpdateResponse",
+                                               "NotifyUpdateApplied"]  # fmt: skip
+    assert [t.result for t in row.transfers] == ["complete"]
+
+
+def test_requestor_rows_for_busy_ignored_failed_and_faults():
+    table = RequestorTable()
+    table.apply(query("BUSY", None))
+    assert table.rows[PEER].state == "busy" and table.rows[PEER].versions == "?"
+    table.apply(QueryImageIgnored("query ignored", PEER, {"used": []}, at=2.0))
+    assert table.rows[PEER].last_exchange == "QueryImage ignored"
+    table.apply(transfer_event(TransferFailed, snapshot(result="aborted")))
+    assert table.rows[PEER].state == "failed" and table.rows[PEER].last_exchange == "BDX aborted"
+    table.apply(FaultInjected("fault", PEER, {"transfer": 1, "block": 3, "used": []}, at=4.0))
+    assert table.rows[PEER].last_exchange == "FaultInjected"
+    assert table.apply(Listening(5540, "/tmp")) is None  # not about a requestor
+
+
+def test_progress_is_sampled_in_steps():
+    table = RequestorTable()
+    table.apply(query())
+    assert table.sample(stats(snapshot(sent=420, total=10_000))) == {PEER}
+    assert table.rows[PEER].progress == 0.0
+    assert table.sample(stats(snapshot(sent=480, total=10_000))) == set()  # still in the same 5% step
+    assert table.sample(stats(snapshot(sent=5_120, total=10_000))) == {PEER}
+    assert table.rows[PEER].progress == pytest.approx(0.5)
+    assert table.sample(stats(snapshot(sent=10, total=10, peer=(1, 0xBEEF)))) == set()  # a node never seen
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        (QueryImageReceived("query", PEER, {}), "QueryImage"),
+        (query(), "QueryImage"),
+        (ApplyUpdateAnswered("apply answered", PEER, {}), "ApplyUpdate"),
+        (NotifyUpdateApplied("notify", PEER, {}), "Notify"),
+        (FaultInjected("fault", PEER, {}), "BDX"),
+        (transfer_event(TransferStarted, snapshot()), "BDX"),
+        (EngineError("boom"), "errors"),
+        (CommandDone(None, False, "no"), "errors"),
+        (CommandDone(None, True, "yes"), "provider"),
+        (FabricsChanged(()), "commissioning"),
+    ],
+)
+def test_log_kinds(event, kind):
+    assert log_kind(event) == kind
