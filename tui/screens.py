@@ -81,8 +81,9 @@ class RequestorDetail(ModalScreen[None]):
 HELP = """\
 # Matter OTA Provider
 
-The **Requestors** table has one row per node that asked us for an update. **Enter** on a row
-opens its detail: every exchange with its decoded fields, its transfers and its history.
+The **Requestors** table has one row per node that asked us for an update; its progress moves in
+5% steps (the Transfers table has the exact figures). **Enter** on a row opens its detail: every
+exchange with its decoded fields, its transfers and its history.
 
 The **Next response** panel changes what the *next* answers say. Set one or more controls,
 choose *one-shot* (used once, then disarmed) or *sticky* (until cleared), and a target (all
