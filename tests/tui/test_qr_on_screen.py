@@ -60,6 +60,9 @@ def test_in_tmux_as_a_user_runs_it(tmp_path, size):
     socket_name = f"-Lota-test-{os.getpid()}"
     tmux = ["tmux", socket_name]
 
+    def running() -> bool:
+        return subprocess.run([*tmux, "has-session", "-t", session], check=False, capture_output=True).returncode == 0
+
     def capture(*options: str) -> str:
         return subprocess.run([*tmux, "capture-pane", "-p", *options, "-t", session], check=False,
                               capture_output=True, text=True).stdout  # fmt: skip
@@ -83,5 +86,9 @@ def test_in_tmux_as_a_user_runs_it(tmp_path, size):
         plain = capture()
         assert "Manual code  3497-011-2332" in plain and "window:" in plain
         subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=True)
+        quit_deadline = time.monotonic() + 15  # q ends the transfers and the process: the session closes
+        while time.monotonic() < quit_deadline and running():
+            time.sleep(0.2)
+        assert not running(), "ota-provider did not exit on q"
     finally:
         subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
