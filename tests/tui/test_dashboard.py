@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
+from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import requestor, start_engine
@@ -325,11 +326,12 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
                 await until(pilot, lambda: cell(app, f"1:{0x7070}", "state") == "failed")
             finally:
                 driver.close()
-            return at_pause, still, str(aborted.value)
+            return at_pause, still, aborted.value.status_report
 
-    at_pause, still, aborted = asyncio.run(scenario())
+    at_pause, still, report = asyncio.run(scenario())
     assert at_pause == still  # nothing moved while paused
-    assert "TRANSFER_FAILED_UNKNOWN_ERROR" in aborted or "0x001f" in aborted.lower() or "status" in aborted.lower()
+    # the requestor was told, in a BDX StatusReport (protocol 0x0002)
+    assert (report.protocol_id, report.protocol_code) == (0x0002, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
 
 
 def test_commissioning_window_and_fabric_removal(engine):
