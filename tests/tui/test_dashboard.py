@@ -35,6 +35,15 @@ def armed_text(app):
     return str(app.query_one("#armed").render())
 
 
+async def arm(pilot, app, expect, **controls):
+    """Set the controls (by widget id, "_" for "-"), press a, wait until the engine reports ``expect``
+    as armed."""
+    for widget_id, value in controls.items():
+        app.query_one(f"#{widget_id.replace('_', '-')}").value = value
+    await pilot.press("a")
+    await until(pilot, lambda: expect in armed_text(app))
+
+
 async def until(pilot, condition, timeout=5.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -46,9 +55,7 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            app.query_one("#query-status").value = BUSY
-            await pilot.press("a")
-            await until(pilot, lambda: "BUSY" in armed_text(app))
+            await arm(pilot, app, "BUSY", query_status=BUSY)
             client, driver = await connect(engine, tmp_path, 0x7001)
             try:
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
@@ -210,11 +217,7 @@ def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            app.query_one("#fault").value = "CORRUPT_BLOCK"
-            app.query_one("#fault-block").value = "3"
-            app.query_one("#forced-image").value = "1"
-            await pilot.press("a")
-            await until(pilot, lambda: "corrupt block = 3" in str(app.query_one("#armed").render()))
+            await arm(pilot, app, "corrupt block = 3", fault="CORRUPT_BLOCK", fault_block="3", forced_image="1")
             client, driver = await connect(engine, tmp_path, 0x7040)
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 3)  # up to date, but the image is forced
@@ -235,16 +238,11 @@ def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            app.query_one("#consent").value = True
-            await pilot.press("a")
-            await until(pilot, lambda: "consent needed = True" in armed_text(app))
+            await arm(pilot, app, "consent needed = True", consent=True)
             client, driver = await connect(engine, tmp_path, 0x7050)
             try:
                 asked = [(await client.query_image(0xFFF1, 0x8000, 1)).user_consent_needed for _ in range(2)]
-                app.query_one("#consent").value = False
-                app.query_one("#consent-state").value = UserConsentState.DENIED
-                await pilot.press("a")
-                await until(pilot, lambda: "consent state = DENIED" in armed_text(app))
+                await arm(pilot, app, "consent state = DENIED", consent=False, consent_state=UserConsentState.DENIED)
                 # provider-side consent is asked only when the requestor will not ask its user
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=False)).status
                             for _ in range(2)]  # fmt: skip
@@ -261,10 +259,8 @@ def test_ignore_n_queries_and_one_shot_apply_action(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            app.query_one("#ignore-query").value = "2"
-            app.query_one("#apply-action").value = ApplyUpdateAction.DISCONTINUE
-            await pilot.press("a")
-            await until(pilot, lambda: "ignore queries = 2" in armed_text(app) and "DISCONTINUE" in armed_text(app))
+            await arm(pilot, app, "ignore queries = 2", ignore_query="2", apply_action=ApplyUpdateAction.DISCONTINUE)
+            await until(pilot, lambda: "DISCONTINUE" in armed_text(app))
             client, driver = await connect(engine, tmp_path, 0x7060)
             outcomes = []
             try:

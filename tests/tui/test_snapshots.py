@@ -42,36 +42,17 @@ async def settle(pilot) -> None:
     await pilot.pause(0.1)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_main_screen(snap_compare, size):
-    assert snap_compare(dashboard(), terminal_size=size, run_before=settle)
+SCENES = {"main_screen": (), "requestor_detail": ("enter",), "commissioning_tab": ("c",),
+          "help_screen": ("question_mark",)}  # fmt: skip
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_requestor_detail(snap_compare, size):
-    async def open_detail(pilot):
+@pytest.mark.parametrize("scene", SCENES)
+def test_screen(snap_compare, scene, size):
+    async def show(pilot):
         await settle(pilot)
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        for key in SCENES[scene]:
+            await pilot.press(key)
+            await pilot.pause(0.2)
 
-    assert snap_compare(dashboard(), terminal_size=size, run_before=open_detail)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_commissioning_tab(snap_compare, size):
-    async def commissioning(pilot):
-        await settle(pilot)
-        await pilot.press("c")
-        await pilot.pause(0.2)
-
-    assert snap_compare(dashboard(), terminal_size=size, run_before=commissioning)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-def test_help_screen(snap_compare, size):
-    async def help_screen(pilot):
-        await settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause(0.2)
-
-    assert snap_compare(dashboard(), terminal_size=size, run_before=help_screen)
+    assert snap_compare(dashboard(), terminal_size=size, run_before=show)
