@@ -129,6 +129,7 @@ class ProviderDashboard(App):
         Binding("o", "open_window", "Open window", show=False),
         Binding("delete", "remove_fabric", "Remove fabric", show=False),
         Binding("l", "reload_images", "Reload images", show=False),
+        Binding("y", "copy_setup_code", "Copy setup code", show=False),
         Binding("w", "export", "Write"),
         Binding("s", "screenshot_svg", "Screenshot", show=False),
         Binding("question_mark", "help", "Help"),
@@ -550,6 +551,12 @@ class ProviderDashboard(App):
         self.action_show_tab("tab-commissioning")
         self.push_screen(ConfirmScreen(f"Remove fabric {index}? Its controllers lose this node."), answered)
 
+    def action_copy_setup_code(self) -> None:
+        """The QR payload to the clipboard (OSC 52: works over SSH, in most terminals and tmux)."""
+        payload = self.engine.onboarding().qr_code()
+        self.copy_to_clipboard(payload)
+        self.notify(f"{payload} copied to the clipboard", timeout=4)
+
     def action_reload_images(self) -> None:
         self.engine.send(ReloadImages())
 
@@ -594,6 +601,7 @@ class ProviderDashboard(App):
             ("Open commissioning window", "15 minutes, with the setup code shown", self.action_open_window),
             ("Remove fabric", "remove the fabric selected on the Commissioning tab", self.action_remove_fabric),
             ("Reload images", "read the image files or list again", self.action_reload_images),
+            ("Copy setup code", "the MT: QR payload, to the clipboard", self.action_copy_setup_code),
             ("Follow the exchange log", "scroll to the newest line and stay there", self.action_follow),
             ("Export", "the visible log, or the history as CSV", self.action_export),
             ("SVG screenshot", "save the screen as an SVG file", self.action_screenshot_svg),

@@ -366,14 +366,18 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
             app.query_one("#kind").value = "ApplyUpdate"
             await until(pilot, lambda: all("ApplyUpdate" in line or "->" in line for line in app.log_view.lines))
             shown = list(app.log_view.lines)
+            await pilot.press("y")
+            copied = app.clipboard
             await pilot.press("question_mark")
             await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
             await pilot.press("escape")
             commands = [command.title for command in app.get_system_commands(app.screen)]
-            return shown, commands
+            return shown, commands, copied
 
-    shown, commands = asyncio.run(scenario())
+    shown, commands, copied = asyncio.run(scenario())
+    assert copied == "MT:Y.K90AFN00KA0648G00"
     assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "PROCEED" in shown[1]
     for title in ("Pause transfer", "Abort transfer", "Open commissioning window", "Remove fabric", "Reload images",
-                  "Arm the next-response controls", "Throttle transfer", "SVG screenshot"):  # fmt: skip
+                  "Arm the next-response controls", "Throttle transfer", "SVG screenshot",
+                  "Copy setup code"):  # fmt: skip
         assert title in commands
