@@ -55,6 +55,7 @@ from ota_provider.core.events import (
     Listening,
     OtaExchange,
     SessionEstablished,
+    Stopped,
     TransferEvent,
 )
 from ota_provider.core.ota.history import rows_as_csv
@@ -155,6 +156,7 @@ class ProviderDashboard(App):
         self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineStats | None = None
+        self._stopped = False
 
     # ------------------------------------------------------------------ layout
 
@@ -294,6 +296,11 @@ class ProviderDashboard(App):
                 self._fabrics = event
                 self.commissioning.show_fabrics(event)
                 self._show_where()
+            elif isinstance(event, Stopped):  # the engine's thread ended while the screen is still up
+                self._stopped = True
+                self._show_where()
+                self.notify("the provider stopped: requestors get no answers; see the log, then quit (q)",
+                            severity="error", timeout=30)  # fmt: skip
         if armed_changed:
             self._show_armed()
         if any(isinstance(e, CommandDone) and isinstance(e.command, ReloadImages) for e in events):
@@ -403,6 +410,8 @@ class ProviderDashboard(App):
             parts += [f"fabric {f.index}: {node_id(f.node_id)}" + (f" ({f.label})" if f.label else "")
                       for f in fabrics.fabrics]  # fmt: skip
             parts.append("window open" if fabrics.window_open else "window closed")
+        if self._stopped:
+            parts.insert(0, "PROVIDER STOPPED")
         self.where_view.update(" · ".join(parts) or "starting")
 
     def _show_images(self) -> None:

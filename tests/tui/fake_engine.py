@@ -27,6 +27,7 @@ from ota_provider.core.events import (
 )
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.history import HistoryRow
+from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import IMAGE_LIST
 
 T0 = 1_795_000_000.0  # 2026-11-18 09:46:40 UTC
@@ -122,3 +123,20 @@ class FakeEngine:
 def _transfer_minus(transfers: list[SimpleNamespace], less: int) -> list[SimpleNamespace]:
     """The same transfers one second earlier, for the meter's rate and ETA."""
     return [_transfer(t.id, t.peer[1], max(0, t.sender.bytes_sent - less), t.sender.blocks_sent) for t in transfers]
+
+
+def scripted_dashboard() -> ProviderDashboard:
+    """The dashboard over a FakeEngine, frozen at T0 + 20 s, with a minute of throughput history."""
+    engine = FakeEngine()
+    app = ProviderDashboard(engine, clock=lambda: T0 + 20)
+    # one second of history for the rates, ETAs and the sparkline
+    app.meter.sample(engine.before, T0 + 19)
+    app.meter.sample(engine.now, T0 + 20)
+    app.meter.history.extend([0.0] * 40 + [10_000.0 * (i % 7) for i in range(20)])
+    return app
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.3)  # a few refresh ticks: every scripted event drained
+    pilot.app.requestor_table.focus()
+    await pilot.pause(0.1)

@@ -9,9 +9,11 @@ import pytest
 
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.events import EngineError, Stopped
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import requestor, start_engine
+from tests.tui.fake_engine import scripted_dashboard, settle
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
 
@@ -381,3 +383,18 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
                   "Arm the next-response controls", "Throttle transfer", "SVG screenshot",
                   "Copy setup code"):  # fmt: skip
         assert title in commands
+
+
+def test_a_stopped_engine_is_shown():
+    """If the engine thread dies, the screen says so instead of showing stale figures as live."""
+
+    async def scenario():
+        app = scripted_dashboard()
+        app.engine._pending += [EngineError("engine stopped: disk full"), Stopped()]
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            return str(app.query_one("#where").render()), [n.message for n in app._notifications]
+
+    where, messages = asyncio.run(scenario())
+    assert where.startswith("PROVIDER STOPPED · UDP 5540")
+    assert "engine stopped: disk full" in messages and any("the provider stopped" in m for m in messages)

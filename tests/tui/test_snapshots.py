@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from ota_provider.tui.app import ProviderDashboard
-from tests.tui.fake_engine import T0, FakeEngine
+from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = [(160, 48), (100, 30)]
 SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
@@ -24,22 +23,6 @@ def utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-def dashboard() -> ProviderDashboard:
-    engine = FakeEngine()
-    app = ProviderDashboard(engine, clock=lambda: T0 + 20)
-    # one second of history for the rates, ETAs and the sparkline
-    app.meter.sample(engine.before, T0 + 19)
-    app.meter.sample(engine.now, T0 + 20)
-    app.meter.history.extend([0.0] * 40 + [10_000.0 * (i % 7) for i in range(20)])
-    return app
-
-
-async def settle(pilot) -> None:
-    await pilot.pause(0.3)  # a few refresh ticks: every scripted event drained
-    pilot.app.requestor_table.focus()
-    await pilot.pause(0.1)
 
 
 SCENES = {"main_screen": (), "requestor_detail": ("enter",), "commissioning_tab": ("c",),
@@ -55,4 +38,4 @@ def test_screen(snap_compare, scene, size):
             await pilot.press(key)
             await pilot.pause(0.2)
 
-    assert snap_compare(dashboard(), terminal_size=size, run_before=show)
+    assert snap_compare(scripted_dashboard(), terminal_size=size, run_before=show)
