@@ -110,6 +110,13 @@ def log_kind(event: EngineEvent) -> str:
     return "provider"
 
 
+def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
+    """Replace the table's columns (and drop its rows: the caller shows them again)."""
+    table.clear(columns=True)
+    for column in columns:
+        table.add_column(column, key=column, width=widths.get(column))
+
+
 class ProviderDashboard(App):
     TITLE = "Matter OTA Provider"
     CSS_PATH = "app.tcss"
@@ -146,7 +153,7 @@ class ProviderDashboard(App):
         self._transfer_rows: dict[int, dict[str, str]] = {}
         self._requestor_cells: dict[str, dict[str, str]] = {}
         self._ticks = 0
-        self._shown: dict[str, Any] = {}  # what a Static or reactive last got, to skip no-op updates
+        self._spark_data: list[float] = []
         self._requestor_columns: tuple[str, ...] = ()
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
@@ -223,18 +230,14 @@ class ProviderDashboard(App):
         requestor_columns = REQUESTOR_COLUMNS if wide else REQUESTOR_COLUMNS_NARROW
         if requestor_columns != self._requestor_columns:
             self._requestor_columns = requestor_columns
-            self.requestor_table.clear(columns=True)
-            for column in requestor_columns:
-                self.requestor_table.add_column(column, key=column, width=COLUMN_WIDTHS.get(column))
+            _set_columns(self.requestor_table, requestor_columns, COLUMN_WIDTHS)
             self._requestor_cells = {}
             for row in self.requestors.rows.values():
                 self._show_requestor(row)
         transfer_columns = TRANSFER_COLUMNS if wide else TRANSFER_COLUMNS_NARROW
         if transfer_columns != self._transfer_columns:
             self._transfer_columns = transfer_columns
-            self.transfer_table.clear(columns=True)
-            for column in transfer_columns:
-                self.transfer_table.add_column(column, key=column, width=TRANSFER_WIDTHS.get(column))
+            _set_columns(self.transfer_table, transfer_columns, TRANSFER_WIDTHS)
             rows, self._transfer_rows = self._transfer_rows, {}
             self._show_transfer_rows(rows)
 
@@ -397,8 +400,8 @@ class ProviderDashboard(App):
         self.rate_view.text = f"{aggregate} aggregate"
         self.aggregate_view.text = f"{aggregate}, total {size(stats.bytes_sent_total)}"
         history = list(self.meter.history)
-        if self._shown.get("spark") != history:
-            self._shown["spark"] = self.spark.data = history
+        if history != self._spark_data:  # a new sample each second; repaint only then
+            self._spark_data = self.spark.data = history
 
     def _show_where(self) -> None:
         parts = []

@@ -25,10 +25,6 @@ def engine(tmp_path):
     engine.stop()
 
 
-async def connect(engine, tmp_path, node_id):
-    return await requestor(engine, tmp_path, node_id)
-
-
 def cell(app, peer_key, column):
     return app.requestor_table.get_cell(peer_key, column)
 
@@ -58,7 +54,7 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "BUSY", query_status=BUSY)
-            client, driver = await connect(engine, tmp_path, 0x7001)
+            client, driver = await requestor(engine, tmp_path, 0x7001)
             try:
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
             finally:
@@ -80,8 +76,8 @@ def test_sticky_apply_action_for_one_node(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            client, driver = await connect(engine, tmp_path, 0x7002)
-            other, other_driver = await connect(engine, tmp_path, 0x7003)
+            client, driver = await requestor(engine, tmp_path, 0x7002)
+            other, other_driver = await requestor(engine, tmp_path, 0x7003)
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 1)
                 other_offer = await other.query_image(0xFFF1, 0x8000, 1)
@@ -138,7 +134,7 @@ def test_log_filter_and_status_line(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            client, driver = await connect(engine, tmp_path, 0x7010)
+            client, driver = await requestor(engine, tmp_path, 0x7010)
             try:
                 await client.query_image(0xFFF1, 0x8000, 1)
             finally:
@@ -165,7 +161,7 @@ def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
             for node_id in (0x7020, 0x7021):
-                client, driver = await connect(engine, tmp_path, node_id)
+                client, driver = await requestor(engine, tmp_path, node_id)
                 try:
                     await client.query_image(0xFFF1, 0x8000, 3)
                 finally:
@@ -193,7 +189,7 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            client, driver = await connect(engine, tmp_path, 0x7030)
+            client, driver = await requestor(engine, tmp_path, 0x7030)
             try:
                 await client.query_image(0xFFF1, 0x8000, 3)
             finally:
@@ -220,7 +216,7 @@ def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "corrupt block = 3", fault="CORRUPT_BLOCK", fault_block="3", forced_image="1")
-            client, driver = await connect(engine, tmp_path, 0x7040)
+            client, driver = await requestor(engine, tmp_path, 0x7040)
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 3)  # up to date, but the image is forced
                 try:
@@ -241,7 +237,7 @@ def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "consent needed = True", consent=True)
-            client, driver = await connect(engine, tmp_path, 0x7050)
+            client, driver = await requestor(engine, tmp_path, 0x7050)
             try:
                 asked = [(await client.query_image(0xFFF1, 0x8000, 1)).user_consent_needed for _ in range(2)]
                 await arm(pilot, app, "consent state = DENIED", consent=False, consent_state=UserConsentState.DENIED)
@@ -263,7 +259,7 @@ def test_ignore_n_queries_and_one_shot_apply_action(engine, tmp_path):
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "ignore queries = 2", ignore_query="2", apply_action=ApplyUpdateAction.DISCONTINUE)
             await until(pilot, lambda: "DISCONTINUE" in armed_text(app))
-            client, driver = await connect(engine, tmp_path, 0x7060)
+            client, driver = await requestor(engine, tmp_path, 0x7060)
             outcomes = []
             try:
                 for _ in range(3):
@@ -297,7 +293,7 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            client, driver = await connect(engine, tmp_path, 0x7070)
+            client, driver = await requestor(engine, tmp_path, 0x7070)
             received = []
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 1)
@@ -358,7 +354,7 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            client, driver = await connect(engine, tmp_path, 0x7080)
+            client, driver = await requestor(engine, tmp_path, 0x7080)
             try:
                 token = (await client.query_image(0xFFF1, 0x8000, 1)).update_token
                 await client.apply_update(token, 3)
