@@ -84,15 +84,18 @@ async def started(config: NodeConfig) -> tuple[MatterNode, ExchangeDriver, Inter
     return node, driver, client
 
 
-async def add_noc(client, pase, commissioner, failsafe_seconds: int) -> ImResult:
-    """ArmFailSafe, CSRRequest, AddTrustedRootCertificate and AddNOC, as a commissioner sends them."""
+async def add_noc(client, pase, commissioner, failsafe_seconds: int, **extra) -> ImResult:
+    """ArmFailSafe, CSRRequest, AddTrustedRootCertificate and AddNOC, as a commissioner sends them
+    (``extra`` adds AddNOC fields by context tag, e.g. ``{1: b""}`` as ``icac_1=b""``)."""
     await call(client, "invoke", pase, [command(0x30, 0x00, tlv.Structure({0: UInt(failsafe_seconds), 1: UInt(1)}))])
     csr_result = await call(client, "invoke", pase, [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}))])
     csr = x509.load_der_x509_csr(tlv.decode(csr_result.invoke.responses[0].fields[0])[1])
     await call(client, "invoke", pase, [command(0x3E, 0x0B, tlv.Structure({0: commissioner.rcac.to_tlv()}))])
     noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
-    return await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
-        0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+    fields = tlv.Structure({0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)})
+    for name, value in extra.items():
+        fields[int(name.rsplit("_", 1)[1])] = value
+    return await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure(sorted(fields.items())))])
 
 
 @pytest.fixture
@@ -231,6 +234,40 @@ def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
             ota = await call(client, "invoke", other, [command(0x29, 0x00), command(0x33, 0x01, ref=2)])
             codes = [r.status.status for r in ota.invoke.responses]
             assert codes == [ImStatus.UNSUPPORTED_COMMAND, ImStatus.UNSUPPORTED_ACCESS]
+        finally:
+            driver.close()
+            node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_empty_icac_is_no_icac_and_the_new_fabric_may_re_arm(node_config):
+    """matter.js's commissioner (ControllerCommissioningFlow.ts) sends AddNOC with ICACValue = an
+    empty octet string when it has no ICAC (context tag 1, length 0: 30 01 00), then re-arms the
+    fail-safe over CASE on the new fabric before CommissioningComplete."""
+
+    async def scenario():
+        node, driver, client = await started(node_config)
+        commissioner = Commissioner()
+        try:
+            pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
+            added = await add_noc(client, pase, commissioner, failsafe_seconds=60, icac_1=b"")
+            assert added.invoke.responses[0].fields[0] == 0, added.invoke.responses[0]
+            index = added.invoke.responses[0].fields[1]
+            assert node.fabrics.get(index).icac is None  # stored as absent, never echoed empty
+            nocs = await call(client, "read", pase, [AttributePath(0, 0x3E, 0)])
+            (entry,) = nocs.values()[(0, 0x3E, 0)]
+            assert entry[2] is None
+            # Re-arm over PASE (now on the new fabric) and over CASE as the new fabric's admin.
+            rearm = command(0x30, 0x00, tlv.Structure({0: UInt(60), 1: UInt(2)}))
+            again = await call(client, "invoke", pase, [rearm])
+            assert again.invoke.responses[0].fields[0] == 0
+            admin = await case_session(driver, node, commissioner.fabric_for(ADMIN_ID), NODE_ID_ON_FABRIC)
+            over_case = await call(client, "invoke", admin, [rearm])
+            assert over_case.invoke.responses[0].fields[0] == 0  # not BusyWithOtherAdmin (4)
+            complete = await call(client, "invoke", admin, [command(0x30, 0x04)])
+            assert complete.invoke.responses[0].fields[0] == 0
+            assert not node.failsafe.armed and [f.fabric_index for f in node.fabrics] == [index]
         finally:
             driver.close()
             node.stop()

@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from ..attestation.credentials import attestation_elements, nocsr_elements, sign_with_challenge
 from ..codec import tlv
 from ..codec.im_status import ImStatus
-from ..codec.schema import Bool, OctetString, TLVStruct, UInt8, UInt16, UInt64, Utf8String, tlv_field
+from ..codec.schema import Bool, EmptyAsAbsent, OctetString, TLVStruct, UInt8, UInt16, UInt64, Utf8String, tlv_field
 from ..codec.tlv import UInt
 from ..crypto.certificates import CertificateError, MatterCertificate
 from ..crypto.primitives import public_key_bytes
@@ -52,7 +52,7 @@ class CsrRequest(TLVStruct):
 @dataclass(frozen=True, kw_only=True)
 class AddNoc(TLVStruct):
     noc: bytes = tlv_field(0, OctetString(1, 400))
-    icac: bytes | None = tlv_field(1, OctetString(1, 400), optional=True)
+    icac: bytes | None = tlv_field(1, EmptyAsAbsent(OctetString(1, 400)), optional=True)
     ipk: bytes = tlv_field(2, OctetString(16, 16))
     case_admin_subject: int = tlv_field(3, UInt64)
     admin_vendor_id: int = tlv_field(4, UInt16)
@@ -61,7 +61,7 @@ class AddNoc(TLVStruct):
 @dataclass(frozen=True)
 class UpdateNoc(TLVStruct):
     noc: bytes = tlv_field(0, OctetString(1, 400))
-    icac: bytes | None = tlv_field(1, OctetString(1, 400), optional=True)
+    icac: bytes | None = tlv_field(1, EmptyAsAbsent(OctetString(1, 400)), optional=True)
 
 
 @dataclass(frozen=True)
@@ -230,6 +230,9 @@ class OperationalCredentialsCluster(Cluster):
             entries.append(AccessControlEntry(index, Privilege.OPERATE, AuthMode.CASE, targets=ota))
         self.services.replace_acl(index, entries)
         failsafe.added_fabric = index
+        # The fail-safe now belongs to the new fabric (the SDK's SetAddNocCommandInvoked), so the
+        # commissioner may re-arm it over CASE on that fabric (matter.js does, in its reconnect step).
+        failsafe.armed_by_fabric = index
         if ctx.session.auth_mode == AuthMode.PASE:
             ctx.session.fabric_index = index  # the commissioning session now acts on the new fabric
         self.changed()

@@ -27,6 +27,7 @@ from .tlv import TLVError
 __all__ = [
     "Bool",
     "Double",
+    "EmptyAsAbsent",
     "EnumType",
     "FieldType",
     "Float",
@@ -184,6 +185,26 @@ class OctetString(FieldType):
         return bytes(value)
 
     from_tlv = to_tlv
+
+
+@dataclass(frozen=True)
+class EmptyAsAbsent(FieldType):
+    """An optional field that real peers send empty to mean "absent".
+
+    matter.js sends AddNOC's ICACValue as an empty octet string when there is no ICAC, and the
+    SDK reads an empty ICAC as none (both in AddNOC/UpdateNOC and in CASE's Sigma2/Sigma3). So an
+    empty value decodes to ``None``; we never encode an empty one.
+    """
+
+    inner: FieldType
+
+    def to_tlv(self, value: Any) -> Any:
+        return self.inner.to_tlv(value)
+
+    def from_tlv(self, value: Any) -> Any:
+        if isinstance(value, bytes | bytearray | str) and len(value) == 0:
+            return None
+        return self.inner.from_tlv(value)
 
 
 def _check_length(length: int, min_len: int, max_len: int | None, what: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..codec.schema import Bool, OctetString, StructOf, TLVStruct, UInt16, UInt32, tlv_field
+from ..codec.schema import Bool, EmptyAsAbsent, OctetString, StructOf, TLVStruct, UInt16, UInt32, tlv_field
 from .secure import SessionParameters
 
 __all__ = [
@@ -140,7 +140,7 @@ class SigmaTbs(TLVStruct):
     """sigma-2-tbsdata and sigma-3-tbsdata have the same shape."""
 
     sender_noc: bytes = tlv_field(1, OctetString(1, 400))
-    sender_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    sender_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)  # omitted when empty, as the SDK does
     sender_eph_pub_key: bytes = tlv_field(3, OctetString(65, 65))
     receiver_eph_pub_key: bytes = tlv_field(4, OctetString(65, 65))
 
@@ -148,7 +148,7 @@ class SigmaTbs(TLVStruct):
 @dataclass(frozen=True, kw_only=True)
 class Sigma2Tbe(TLVStruct):
     responder_noc: bytes = tlv_field(1, OctetString(1, 400))
-    responder_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    responder_icac: bytes | None = tlv_field(2, EmptyAsAbsent(OctetString(1, 400)), optional=True)
     signature: bytes = tlv_field(3, OctetString(64, 64))
     resumption_id: bytes = tlv_field(4, OctetString(16, 16))
 
@@ -161,7 +161,7 @@ class Sigma3(TLVStruct):
 @dataclass(frozen=True, kw_only=True)
 class Sigma3Tbe(TLVStruct):
     initiator_noc: bytes = tlv_field(1, OctetString(1, 400))
-    initiator_icac: bytes | None = tlv_field(2, OctetString(1, 400), optional=True)
+    initiator_icac: bytes | None = tlv_field(2, EmptyAsAbsent(OctetString(1, 400)), optional=True)
     signature: bytes = tlv_field(3, OctetString(64, 64))
 
 
