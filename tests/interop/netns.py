@@ -33,12 +33,14 @@ def _ip(*args: str) -> None:
 class NetnsPair:
     provider: str
     controller: str
+    provider_if: str = ""  # the veth end in each namespace (matter.js is told which one to use for mDNS)
+    controller_if: str = ""
 
     @classmethod
     def create(cls) -> NetnsPair:
         tag = uuid.uuid4().hex[:6]
-        pair = cls(f"ota-p-{tag}", f"ota-c-{tag}")
         veth_p, veth_c = f"vp{tag}", f"vc{tag}"
+        pair = cls(f"ota-p-{tag}", f"ota-c-{tag}", veth_p, veth_c)
         _ip("netns", "add", pair.provider)
         _ip("netns", "add", pair.controller)
         try:

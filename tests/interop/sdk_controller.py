@@ -1,7 +1,8 @@
 """Runs under the Matter SDK's Python controller (home-assistant-chip-core), not our venv.
 
-    python sdk_controller.py STORAGE.json STEPS.json
-STEPS is a JSON list of steps run in order; each prints one JSON line with its outcome:
+    python sdk_controller.py STORAGE.json STEPS.json VERDICTS.jsonl
+STEPS is a JSON list of steps run in order; each appends one JSON line with its outcome to
+VERDICTS (a file of its own: the SDK's native log shares stdout and could glue into a line):
   {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840}
   {"do": "commission-code", "node": 1, "code": "MT:..."}
   {"do": "read-basic", "node": 1}
@@ -38,8 +39,12 @@ class _Collect(logging.Handler):
         LOG_LINES.append(self.format(record))
 
 
+VERDICTS = sys.argv[3] if len(sys.argv) > 3 else None
+
+
 def say(**fields):
-    print(json.dumps(fields, default=str), flush=True)
+    with open(VERDICTS, "a") as out:
+        out.write(json.dumps(fields, default=str) + "\n")
 
 
 async def main(storage: str, steps: list) -> int:

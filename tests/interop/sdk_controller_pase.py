@@ -1,10 +1,12 @@
 """Runs under the Matter SDK's Python controller (home-assistant-chip-core), not our venv.
 
-    python sdk_controller_pase.py HOST PORT PASSCODE
-Prints "PASE OK" or "PASE FAILED <reason>" as its last line.
+    python sdk_controller_pase.py HOST PORT PASSCODE VERDICT.json
+Writes {"pase": "ok"} or {"pase": "failed", "error": ...} to VERDICT, a file of its own: the SDK's
+native log shares stdout and once glued its last line into a verdict printed there.
 """
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -14,7 +16,12 @@ import chip.ChipStack
 import chip.native
 
 
-async def main(host: str, port: int, passcode: int) -> int:
+def verdict(path: str, **fields) -> None:
+    with open(path, "w") as out:
+        json.dump(fields, out)
+
+
+async def main(host: str, port: int, passcode: int, verdict_path: str) -> int:
     chip.native.Init()
     storage = os.path.join(tempfile.mkdtemp(), "controller.json")
     stack = chip.ChipStack.ChipStack(persistentStoragePath=storage, enableServerInteractions=False)
@@ -25,14 +32,14 @@ async def main(host: str, port: int, passcode: int) -> int:
     controller = admin.NewController(nodeId=112233, paaTrustStorePath=paa)
     try:
         await asyncio.wait_for(controller.EstablishPASESessionIP(host, passcode, 1234, port), 30)
-        print("PASE OK", flush=True)
+        verdict(verdict_path, pase="ok")
         return 0
     except Exception as exc:  # report whatever the SDK raised
-        print(f"PASE FAILED {type(exc).__name__}: {exc}", flush=True)
+        verdict(verdict_path, pase="failed", error=f"{type(exc).__name__}: {exc}")
         return 1
     finally:
         os._exit(0)  # the SDK's shutdown path is noisy and slow; the verdict is printed
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    sys.exit(asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))

@@ -6,13 +6,9 @@ controller in another, joined by a veth pair. Skips without root; CI runs as roo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,10 +16,10 @@ import pytest
 
 from tests.interop.conftest import paa_store
 from tests.interop.netns import NetnsPair, netns_unavailable
+from tests.interop.peers import Provider, Verdicts, ok
 
 REPO = Path(__file__).resolve().parents[2]
 CONTROLLER_SCRIPT = str(Path(__file__).with_name("sdk_controller.py"))
-IMAGE = str(REPO / "sample_images" / "sample-fff1-8000-v3.ota")
 UNSUPPORTED_ACCESS = "0x7e"
 
 
@@ -37,48 +33,6 @@ def netns():
     pair.delete()
 
 
-class Provider:
-    def __init__(self, netns: NetnsPair, storage: Path, *args: str) -> None:
-        self.netns, self.storage, self.args = netns, storage, args
-        self.proc: subprocess.Popen | None = None
-        self.events: list[dict] = []
-
-    def start(self) -> None:
-        command = [*self.netns.prefix(self.netns.provider), sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE,
-                   "--storage", str(self.storage), "--json", *self.args]  # fmt: skip
-        self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.events.append(json.loads(line))
-            if self.events[-1].get("event") == "Listening":
-                # Keep reading, so the provider never blocks on a full pipe; tests look at the events.
-                threading.Thread(target=self._collect, args=(self.proc.stdout,), daemon=True).start()
-                time.sleep(0.5)  # first DNS-SD announcements
-                return
-        raise AssertionError(f"provider did not start; events: {self.events[-5:]}")
-
-    def _collect(self, stream) -> None:
-        for line in stream:
-            with contextlib.suppress(ValueError):
-                self.events.append(json.loads(line))
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def provider(netns, tmp_path):
     p = Provider(netns, tmp_path / "provider-state")
@@ -90,21 +44,17 @@ def provider(netns, tmp_path):
 def run_controller(netns: NetnsPair, storage: Path, steps: list[dict], tmp_path: Path) -> list[dict]:
     steps_file = tmp_path / f"steps-{time.monotonic_ns()}.json"
     steps_file.write_text(json.dumps(steps))
+    verdicts = steps_file.with_suffix(".verdicts")
     env = {**os.environ, "PAA_TRUST_STORE": paa_store(tmp_path / "paa-trust-store")}
     python = os.environ.get("OTA_INTEROP_PYTHON") or str(REPO / ".venv-interop" / "bin" / "python")
     command = [*netns.prefix(netns.controller), "unshare", "-m", "sh", "-c",
                'mount -t tmpfs tmpfs /data && exec "$@"', "sh", python, CONTROLLER_SCRIPT, str(storage),
-               str(steps_file)]  # fmt: skip
+               str(steps_file), str(verdicts)]  # fmt: skip
     Path("/data").mkdir(exist_ok=True)
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path, check=False)
-    outcomes = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    outcomes = Verdicts(verdicts).read()
     assert len(outcomes) == len(steps), result.stdout[-3000:] + result.stderr[-3000:]
     return outcomes
-
-
-def ok(outcome: dict) -> dict:
-    assert outcome["ok"], json.dumps(outcome, indent=1)[-6000:]
-    return outcome
 
 
 def test_commission_by_discovery_read_write_acl_and_survive_restart(sdk_python, netns, provider, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,30 +32,29 @@ def node():
     proc.wait(timeout=10)
 
 
-def _controller(python: str, port: int, passcode: int, tmp_path: Path) -> subprocess.CompletedProcess:
+def _controller(python: str, port: int, passcode: int, tmp_path: Path) -> dict:
     env = {**os.environ, "PAA_TRUST_STORE": paa_store(tmp_path / "paa-trust-store")}
-    return subprocess.run(
-        sdk_command(python, SCRIPT, "::1", str(port), str(passcode)),
+    verdict = tmp_path / "verdict.json"
+    result = subprocess.run(
+        sdk_command(python, SCRIPT, "::1", str(port), str(passcode), str(verdict)),
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
         check=False,
     )
+    assert verdict.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(verdict.read_text())
 
 
 def test_sdk_controller_establishes_pase(sdk_python, node, tmp_path):
     proc, port = node
-    result = _controller(sdk_python, port, 20202021, tmp_path)
-    # The SDK's own log lines share stdout and may follow the verdict.
-    lines = result.stdout.strip().splitlines()
-    assert "PASE OK" in lines, result.stdout[-3000:] + result.stderr[-3000:]
+    verdict = _controller(sdk_python, port, 20202021, tmp_path)
+    assert verdict == {"pase": "ok"}
     assert proc.stdout.readline().startswith("SESSION ")
 
 
 def test_sdk_controller_with_the_wrong_passcode_is_refused(sdk_python, node, tmp_path):
     _, port = node
-    result = _controller(sdk_python, port, 20202022, tmp_path)
-    lines = result.stdout.strip().splitlines()
-    assert any(line.startswith("PASE FAILED") for line in lines), result.stdout[-3000:] + result.stderr[-3000:]
-    assert "PASE OK" not in lines
+    verdict = _controller(sdk_python, port, 20202022, tmp_path)
+    assert verdict["pase"] == "failed", verdict

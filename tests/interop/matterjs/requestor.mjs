@@ -1,0 +1,142 @@
+// A matter.js OTA Requestor device for the interop tests: a commissionable ServerNode with the
+// stock OtaSoftwareUpdateRequestorServer on endpoint 0. "Applying" an update is a restart of the
+// node with the new SoftwareVersion, after which matter.js sends NotifyUpdateApplied by itself.
+//
+//     node requestor.mjs CONFIG.json
+// CONFIG: {verdict, storage, port, passcode, discriminator, vendorId, productId, version,
+//          timeFactor, maxRestarts}
+// Verdict lines (JSON): ready (pairing codes), state, progress, applying, restarted,
+// versionApplied, downloadError, timer, stopped.
+import { fork } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { Environment, LogDestination, Logger, LogLevel, NodeId, ServerNode, Time } from "@matter/main";
+import { OtaSoftwareUpdateRequestorServer } from "@matter/main/behaviors/ota-software-update-requestor";
+import { compressOtaTimers, readConfig, verdictChannel } from "./verdict.mjs";
+
+const config = await readConfig();
+const say = verdictChannel(config.verdict);
+Logger.facilityLevels = { OtaSoftwareUpdateRequestorServer: "info" };
+Environment.default.vars.set("storage.path", config.storage);
+if (process.env.BENCH_DEVICE_VERSION !== undefined) {
+    compressOtaTimers(Time, config.timeFactor ?? 1, say);
+    reportFailedQueries();
+}
+
+let applied; // resolves with the new version when the provider says Proceed
+
+class BenchRequestor extends OtaSoftwareUpdateRequestorServer {
+    async applyUpdate(newVersion, fileDesignator) {
+        const blob = await fileDesignator.openBlob();
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        const sha256 = createHash("sha256").update(bytes).digest("hex");
+        say({ event: "applying", version: newVersion, bytes: bytes.length, sha256 });
+        // matter.js 0.17.9 marks updateInProgressDetails non-volatile but does not persist it, so
+        // our "bootloader" keeps it across the reboot, as a device's update agent would.
+        const { location, updateToken } = this.state.updateInProgressDetails;
+        writeFileSync(`${config.storage}.in-progress.json`, JSON.stringify({
+            newSoftwareVersion: newVersion,
+            location: { fabricIndex: location.fabricIndex, providerNodeId: String(location.providerNodeId),
+                        endpoint: location.endpoint },
+            updateToken: Buffer.from(updateToken).toString("hex"),
+        }));
+        // "Reboot" once matter.js has committed updateInProgressDetails (it does so after we return);
+        // on the next start it reports the new version with NotifyUpdateApplied.
+        setTimeout(() => applied(newVersion), 1000);
+    }
+}
+
+function inProgressDetails() {
+    const path = `${config.storage}.in-progress.json`;
+    if (!existsSync(path)) return null;
+    const saved = JSON.parse(readFileSync(path, "utf8"));
+    unlinkSync(path);
+    const { fabricIndex, providerNodeId, endpoint } = saved.location;
+    return {
+        newSoftwareVersion: saved.newSoftwareVersion,
+        location: { fabricIndex, providerNodeId: NodeId(BigInt(providerNodeId)), endpoint },
+        updateToken: new Uint8Array(Buffer.from(saved.updateToken, "hex")),
+    };
+}
+
+async function runNode(version) {
+    const node = await ServerNode.create(ServerNode.RootEndpoint.with(BenchRequestor), {
+        id: "requestor",
+        network: { port: config.port },
+        commissioning: { passcode: config.passcode, discriminator: config.discriminator },
+        productDescription: { name: "bench requestor", deviceType: 0x0012 },
+        basicInformation: {
+            vendorName: "matter.js",
+            vendorId: config.vendorId,
+            productName: "bench requestor",
+            productId: config.productId,
+            nodeLabel: "requestor",
+            serialNumber: `mjs-${config.discriminator}`,
+            softwareVersion: version,
+            softwareVersionString: `v${version}`,
+            hardwareVersion: 1,
+        },
+        otaSoftwareUpdateRequestor: { canConsent: false, updateInProgressDetails: inProgressDetails() },
+    });
+    const ota = node.eventsOf(BenchRequestor);
+    ota.stateTransition.on(({ previousState, newState, reason, targetSoftwareVersion }) =>
+        say({ event: "state", previousState, newState, reason, targetSoftwareVersion }),
+    );
+    ota.versionApplied.on(({ softwareVersion, productId }) => say({ event: "versionApplied", softwareVersion, productId }));
+    ota.downloadError.on((fields) => say({ event: "downloadError", ...fields }));
+    ota.updateStateProgress$Changed.on((progress) => say({ event: "progress", progress }));
+    const done = new Promise((resolve) => (applied = resolve));
+    await node.start();
+    const codes = node.state.commissioning.pairingCodes;
+    say({ event: "ready", version, manual: codes.manualPairingCode, qr: codes.qrPairingCode,
+          commissioned: node.state.commissioning.commissioned });
+    return { node, done };
+}
+
+// matter.js reports a failed QueryImage (an IM status such as UnsupportedAccess) only in its log:
+// a log destination of our own turns that record into a verdict, with the status code.
+function reportFailedQueries() {
+    Logger.destinations.verdict = LogDestination({
+        name: "verdict",
+        level: LogLevel.INFO,
+        add(message) {
+            const [text] = message.values;
+            if (message.facility !== "OtaSoftwareUpdateRequestorServer" || typeof text !== "string") return;
+            if (!text.startsWith("OTA provider communication failed")) return;
+            const error = message.values.find((value) => value instanceof Error);
+            say({ event: "queryFailed", status: error?.code ?? null, error: String(error?.message ?? "") });
+        },
+    });
+}
+
+// "Rebooting" is a new process, as on a device: the supervisor (this script without
+// BENCH_DEVICE_VERSION) runs the device as a child and starts it again with the version it applied.
+const REBOOT = 75;
+const deviceVersion = process.env.BENCH_DEVICE_VERSION;
+if (deviceVersion === undefined) {
+    let version = config.version;
+    for (let boots = 0; ; boots++) {
+        const child = fork(process.argv[1], process.argv.slice(2), {
+            env: { ...process.env, BENCH_DEVICE_VERSION: String(version) },
+        });
+        const forward = () => child.kill("SIGTERM");
+        process.once("SIGTERM", forward);
+        const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
+        process.off("SIGTERM", forward);
+        if (code !== REBOOT || boots >= (config.maxRestarts ?? 1)) break;
+        version = Number(readFileSync(`${config.storage}.next-version`, "utf8"));
+        say({ event: "restarted", version });
+    }
+    say({ event: "stopped" });
+    process.exit(0);
+} else {
+    const { node, done } = await runNode(Number(deviceVersion));
+    const newVersion = await Promise.race([done, stopped()]);
+    await node.close();
+    if (newVersion !== undefined) writeFileSync(`${config.storage}.next-version`, String(newVersion));
+    process.exit(newVersion === undefined ? 0 : REBOOT);
+}
+
+function stopped() {
+    return new Promise((resolve) => process.once("SIGTERM", () => resolve(undefined)));
+}

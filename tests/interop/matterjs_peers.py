@@ -1,0 +1,121 @@
+"""Driving the matter.js peers (tests/interop/matterjs/*.mjs) from the tests.
+
+matter.js 0.17.9 is pinned by the committed package-lock.json; `./run tests` installs it with
+`npm ci`. The scripts take one JSON config file and report through a verdict file (peers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.interop.netns import NetnsPair
+from tests.interop.peers import Verdicts
+
+MATTERJS = Path(__file__).with_name("matterjs")
+# The requestor's OTA timers run this many times faster (the spec's 1..600 s announce jitter and
+# matter.js's 120 s minimum busy back-off); its verdicts still say what it asked for.
+TIME_FACTOR = 120
+
+
+def matterjs_unavailable() -> str | None:
+    if shutil.which("node") is None:
+        return "node not found (./run tests installs Debian's nodejs and npm when run as root)"
+    if not (MATTERJS / "node_modules" / "@matter" / "main").is_dir():
+        return "matter.js not installed (./run tests runs npm ci in tests/interop/matterjs)"
+    return None
+
+
+def require_matterjs() -> None:
+    reason = matterjs_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"the matter.js interop tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _environment(interface: str) -> dict[str, str]:
+    return {**os.environ, "MATTER_MDNS_NETWORKINTERFACE": interface, "MATTER_LOG_FORMAT": "plain",
+            "MATTER_LOG_LEVEL": "notice"}  # fmt: skip
+
+
+def _config(path: Path, **settings) -> str:
+    path.write_text(json.dumps(settings))
+    return str(path)
+
+
+class MatterJsRequestor:
+    """A matter.js OTA Requestor device in the controller's namespace."""
+
+    def __init__(self, netns: NetnsPair, workdir: Path, *, port: int, passcode: int, discriminator: int,
+                 version: int = 1, vendor_id: int = 0xFFF1, product_id: int = 0x8000) -> None:  # fmt: skip
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.netns, self.workdir = netns, workdir
+        self.passcode, self.discriminator = passcode, discriminator
+        self.verdicts = Verdicts(workdir / "verdicts.jsonl")
+        settings = {
+            "verdict": str(self.verdicts.path),
+            "storage": str(workdir / "storage"),
+            "port": port,
+            "passcode": passcode,
+            "discriminator": discriminator,
+            "vendorId": vendor_id,
+            "productId": product_id,
+            "version": version,
+            "timeFactor": TIME_FACTOR,
+            "maxRestarts": 1,
+        }
+        self.config = _config(workdir / "config.json", **settings)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> MatterJsRequestor:
+        command = [*self.netns.prefix(self.netns.controller), "node", "requestor.mjs", self.config]
+        log = (self.workdir / "requestor.log").open("a")
+        self.proc = subprocess.Popen(command, cwd=MATTERJS, env=_environment(self.netns.controller_if),
+                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.verdicts.wait_for(lambda v: v.get("event") == "ready", 60, "ready verdict from the matter.js requestor")
+        return self
+
+    def events(self, name: str) -> list[dict]:
+        return [v for v in self.verdicts.read() if v.get("event") == name]
+
+    def wait_for(self, name: str, timeout: float, **fields) -> dict:
+        def matches(verdict: dict) -> bool:
+            return verdict.get("event") == name and all(verdict.get(k) == v for k, v in fields.items())
+
+        return self.verdicts.wait_for(matches, timeout, f"{name} {fields or ''}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        path = self.workdir / "requestor.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def run_matterjs_controller(netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path,
+                            timeout: float = 300) -> list[dict]:  # fmt: skip
+    """Run the matter.js controller over ``steps``; return one outcome per step."""
+    tag = time.monotonic_ns()
+    verdicts = Verdicts(workdir / f"controller-{tag}.jsonl")
+    config = _config(workdir / f"controller-{tag}.json", verdict=str(verdicts.path), storage=str(storage), steps=steps)
+    command = [*netns.prefix(netns.controller), "node", "controller.mjs", config]
+    result = subprocess.run(command, cwd=MATTERJS, env=_environment(netns.controller_if), capture_output=True,
+                            text=True, timeout=timeout, check=False)  # fmt: skip
+    outcomes = [v for v in verdicts.read() if "step" in v]
+    assert len(outcomes) == len(steps), result.stdout[-4000:] + result.stderr[-3000:]
+    return outcomes

@@ -1,0 +1,214 @@
+"""A second, independent Matter stack: matter.js 0.17.9 (INTEROP_MATTERJS.md).
+
+The matter.js controller commissions our provider by discovery, reads BasicInformation, writes
+the ACL read-modify-write (keeping its admin entry), then commissions a matter.js OTA Requestor
+device, writes its DefaultOTAProviders and sends AnnounceOTAProvider. The requestor queries,
+downloads over BDX, checks the image, "reboots" into the new version and sends
+NotifyUpdateApplied. Provider in one network namespace; controller and requestors in the other,
+joined by a veth pair, over IPv6. Skips without root or Node (never in CI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ota_provider.core.ota.image import HeaderFields, create_image
+from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
+from tests.interop.netns import NetnsPair, netns_unavailable
+from tests.interop.peers import REPO, Provider, ok
+
+PASSCODE, DISCRIMINATOR = 20202021, 3840
+ADMINISTER, OPERATE, CASE = 5, 3, 2
+UPDATE_AVAILABLE, BUSY = "UPDATE_AVAILABLE", "BUSY"
+# UpdateState (OTA Requestor cluster): Idle, Querying, DelayedOnQuery, Downloading, Applying, DelayedOnApply
+IDLE, QUERYING, DELAYED_ON_QUERY, DOWNLOADING, APPLYING, DELAYED_ON_APPLY = 1, 2, 3, 4, 5, 6
+
+
+@pytest.fixture(scope="module")
+def netns():
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    require_matterjs()
+    pair = NetnsPair.create()
+    yield pair
+    pair.delete()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    """A 1.2 MB version-2 image for VID 0xFFF1 PID 0x8000: its path, SHA-256 and size."""
+    folder = tmp_path_factory.mktemp("image")
+    payload = folder / "payload.bin"
+    payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(1_200_000))
+    output = folder / "image-v2.ota"
+    create_image([payload], output, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
+    data = output.read_bytes()
+    return str(output), hashlib.sha256(data).hexdigest(), len(data)
+
+
+@pytest.fixture
+def start_provider(netns, tmp_path, image):
+    started = []
+
+    def start(*args: str) -> Provider:
+        provider = Provider(netns, tmp_path / "provider-state", *args, image=image[0])
+        provider.start()
+        started.append(provider)
+        return provider
+
+    yield start
+    for provider in started:
+        provider.stop()
+
+
+@pytest.fixture
+def requestors(netns, tmp_path):
+    started: list[MatterJsRequestor] = []
+
+    def start(count: int) -> list[MatterJsRequestor]:
+        for n in range(len(started), len(started) + count):
+            requestor = MatterJsRequestor(netns, tmp_path / f"requestor-{n}", port=5551 + n, passcode=20202031 + n,
+                                          discriminator=3101 + n)  # fmt: skip
+            started.append(requestor.start())
+        return started[-count:]
+
+    yield start
+    for requestor in started:
+        requestor.stop()
+
+
+def commission_provider_and(requestors: list[MatterJsRequestor], acl: bool = True) -> list[dict]:
+    """The steps of a bench session with the matter.js controller: commission the provider, read it,
+    grant Operate on 0x0029 (keeping the admin entry), then commission each requestor, point it at
+    the provider and announce."""
+    steps = [
+        {"do": "commission", "passcode": PASSCODE, "discriminator": DISCRIMINATOR, "as": "provider", "timeout": 90},
+        {"do": "read-basic", "node": "$provider"},
+    ]
+    if acl:
+        steps += [{"do": "write-acl-add-ota", "node": "$provider"}, {"do": "read-acl", "node": "$provider"}]
+    for n, requestor in enumerate(requestors):
+        steps.append({"do": "commission", "passcode": requestor.passcode, "discriminator": requestor.discriminator,
+                      "as": f"r{n}", "timeout": 90})  # fmt: skip
+    for n in range(len(requestors)):
+        steps += [
+            {"do": "write-default-providers", "node": f"$r{n}", "provider": "$provider"},
+            {"do": "announce", "node": f"$r{n}", "provider": "$provider"},
+        ]
+    return steps
+
+
+def assert_updated(requestor: MatterJsRequestor, image_sha256: str, timeout: float = 120) -> None:
+    """The requestor downloaded the image byte for byte, restarted into version 2 and said so."""
+    try:
+        applying = requestor.wait_for("applying", timeout)
+        requestor.wait_for("versionApplied", 60, softwareVersion=2)
+    except AssertionError:
+        print(requestor.log_tail())
+        raise
+    assert applying["sha256"] == image_sha256 and applying["version"] == 2
+
+
+def history(provider: Provider) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--json", "--storage",
+                             str(provider.storage)], cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_provider, requestors, image, tmp_path):
+    provider = start_provider()
+    (requestor,) = requestors(1)
+    storage = tmp_path / "controller"
+    outcomes = run_matterjs_controller(netns, storage, commission_provider_and([requestor]), tmp_path)
+    provider_node = ok(outcomes[0])["node"]
+    basic = ok(outcomes[1])
+    assert (basic["vendorId"], basic["productId"], basic["softwareVersion"]) == (0xFFF1, 0x8000, 1)
+    ok(outcomes[2])
+    acl = ok(outcomes[3])["acl"]
+    assert [(e["privilege"], e["authMode"]) for e in acl] == [(ADMINISTER, CASE), (OPERATE, CASE)]
+    assert acl[1]["targets"] == [{"cluster": 0x29, "endpoint": None, "deviceType": None}]
+    requestor_node = ok(outcomes[4])["node"]
+    for outcome in outcomes[5:]:
+        ok(outcome)
+
+    assert_updated(requestor, image[1])
+    notified = provider.wait_for("NotifyUpdateApplied", timeout=30)[0]
+    assert notified["nodeId"] == requestor_node and notified["softwareVersion"] == 2
+    (offer,) = [e for e in provider.named("QueryImageResponse") if e["status"] == UPDATE_AVAILABLE]
+    assert offer["imageUri"] == f"bdx://{provider_node:016X}/0"
+    (transfer,) = provider.named("TransferFinished")
+    assert (transfer["result"], transfer["bytesSent"], transfer["blockSize"]) == ("complete", image[2], 1024)
+    assert provider.named("ApplyUpdateResponse")[0]["action"] == "PROCEED"
+    rows = history(provider)
+    kinds = [r["kind"] for r in rows if r["node_id"] == requestor_node]
+    assert {"query", "transfer", "apply", "notify"} <= set(kinds), rows
+
+    # The commissioning survives a provider restart (SIGKILL): the controller reads it again.
+    provider.kill()
+    start_provider()
+    again = run_matterjs_controller(netns, storage, [
+        {"do": "read-basic", "node": provider_node}, {"do": "read-acl", "node": provider_node}], tmp_path)  # fmt: skip
+    assert ok(again[0])["vendorId"] == 0xFFF1
+    assert len(ok(again[1])["acl"]) == 2
+
+
+def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
+    provider = start_provider("-q", "busy", "-t", "5")
+    (requestor,) = requestors(1)
+    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
+                                           tmp_path):  # fmt: skip
+        ok(outcome)
+    assert_updated(requestor, image[1])
+    answers = provider.named("QueryImageResponse")
+    assert [(a["status"], a["delayedActionTime"]) for a in answers[:2]] == [(BUSY, 5), (UPDATE_AVAILABLE, None)]
+    states = [v["newState"] for v in requestor.events("state")]
+    assert states[:2] == [QUERYING, DELAYED_ON_QUERY] and DOWNLOADING in states
+    # matter.js waits at least 120 s after Busy, whatever DelayedActionTime says (compressed here).
+    retry = [v for v in requestor.events("timer") if v["requestedMs"] == 120_000]
+    assert retry and retry[0]["factor"] == TIME_FACTOR
+
+
+def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provider, requestors, image, tmp_path):
+    provider = start_provider("-a", "awaitNextAction", "-p", "5")
+    (requestor,) = requestors(1)
+    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
+                                           tmp_path):  # fmt: skip
+        ok(outcome)
+    assert_updated(requestor, image[1])
+    actions = [(a["action"], a["delayedActionTime"]) for a in provider.named("ApplyUpdateResponse")]
+    assert actions[:2] == [("AWAIT_NEXT_ACTION", 5), ("PROCEED", 0)]
+    assert DELAYED_ON_APPLY in [v["newState"] for v in requestor.events("state")]
+    assert len(provider.named("TransferFinished")) == 1  # the image was not downloaded twice
+
+
+def test_two_matterjs_requestors_download_at_once(netns, start_provider, requestors, image, tmp_path):
+    provider = start_provider()
+    pair = requestors(2)
+    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and(pair), tmp_path):
+        ok(outcome)
+    for requestor in pair:
+        assert_updated(requestor, image[1])
+    transfers = provider.named("TransferFinished")
+    assert len(transfers) == 2 and all(t["result"] == "complete" for t in transfers)
+    assert len({t["nodeId"] for t in transfers}) == 2
+    # Both transfers ran at the same time: each started before either finished.
+    order = [e["event"] for e in provider.events if e.get("event") in ("TransferStarted", "TransferFinished")]
+    assert order == ["TransferStarted", "TransferStarted", "TransferFinished", "TransferFinished"], order
+    assert len(provider.wait_for("NotifyUpdateApplied", count=2, timeout=30)) == 2
+
+
+def test_without_an_acl_entry_the_matterjs_requestor_is_refused(netns, start_provider, requestors, tmp_path):
+    provider = start_provider()
+    (requestor,) = requestors(1)
+    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor],
+                                           acl=False), tmp_path):  # fmt: skip
+        ok(outcome)
+    refused = requestor.wait_for("queryFailed", 60)
+    assert refused["status"] == 0x7E, refused  # UnsupportedAccess
+    assert not provider.named("QueryImage") and not requestor.events("applying")
