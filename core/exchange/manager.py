@@ -135,8 +135,8 @@ class ExchangeManager:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.sessions = sessions or SessionTable()
-        self.unsecured = UnsecuredSessions()
+        self.sessions = sessions or SessionTable(in_use=self._has_exchanges)
+        self.unsecured = UnsecuredSessions(in_use=self._has_exchanges)
         self.config = config or MrpConfig()
         self.unencrypted_counter = unencrypted_counter or LocalCounter(wraps=True)
         self._rng = rng or random.Random()
@@ -439,6 +439,9 @@ class ExchangeManager:
         self._exchanges.pop(exchange.key, None)
         if exchange.delegate is not None:
             exchange.delegate.on_closed(exchange, exchange.close_reason)
+
+    def _has_exchanges(self, session: Session) -> bool:
+        return any(exchange.session is session for exchange in self._exchanges.values())
 
     def drop_session(self, session: Session) -> None:
         """Forget a session and fail its exchanges (fabric removed, session evicted)."""

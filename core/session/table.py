@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 
 from .secure import SecureSession
 
 __all__ = ["DEFAULT_MAX_SESSIONS", "SessionTable"]
 
-DEFAULT_MAX_SESSIONS = 64
+# A bench provider serves every requestor at once (100 in `ota-requestor-sim -n 100`), each with
+# its own CASE session; a session costs about a kilobyte.
+DEFAULT_MAX_SESSIONS = 256
 
 
 class SessionTable:
-    def __init__(self, max_sessions: int = DEFAULT_MAX_SESSIONS) -> None:
+    """Secure sessions by local id. When full, a session makes room in this order (the SDK's
+    SecureSessionTable eviction has the same spirit): the least recently used idle session of a
+    peer that has a newer one, then the least recently used idle session, then the least
+    recently used. ``in_use`` says whether a session carries an open exchange."""
+
+    def __init__(
+        self, max_sessions: int = DEFAULT_MAX_SESSIONS, in_use: Callable[[SecureSession], bool] = lambda _session: False
+    ) -> None:
         self._sessions: OrderedDict[int, SecureSession] = OrderedDict()
         self._reserved: set[int] = set()
         self.max_sessions = max_sessions
+        self.in_use = in_use
         self.evicted = 0
 
     def __len__(self) -> int:
@@ -42,11 +52,23 @@ class SessionTable:
         self._reserved.discard(session.local_session_id)
         evicted = []
         while len(self._sessions) >= self.max_sessions:
-            _, oldest = self._sessions.popitem(last=False)
-            evicted.append(oldest)
+            victim = self._eviction_candidate()
+            del self._sessions[victim.local_session_id]
+            evicted.append(victim)
             self.evicted += 1
         self._sessions[session.local_session_id] = session
         return evicted
+
+    def _eviction_candidate(self) -> SecureSession:
+        def peer(s: SecureSession) -> tuple:
+            return (s.fabric_index, s.peer_node_id)
+
+        per_peer = Counter(peer(s) for s in self._sessions.values())
+        idle = [s for s in self._sessions.values() if not self.in_use(s)]
+        for candidate in idle:
+            if per_peer[peer(candidate)] > 1:
+                return candidate
+        return idle[0] if idle else next(iter(self._sessions.values()))
 
     def get(self, session_id: int) -> SecureSession | None:
         session = self._sessions.get(session_id)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..codec.message import MessageHeader
 from .counters import ReceiveWindow
 from .secure import SessionParameters
 
-__all__ = ["UnsecuredSession", "UnsecuredSessions"]
+__all__ = ["DEFAULT_MAX_UNSECURED_SESSIONS", "UnsecuredSession", "UnsecuredSessionLimit", "UnsecuredSessions"]
+
+# Enough for a bench of 100+ requestors opening CASE at once; an idle entry costs a few hundred bytes.
+DEFAULT_MAX_UNSECURED_SESSIONS = 512
+
+
+class UnsecuredSessionLimit(RuntimeError):
+    """Every unsecured session carries a handshake in progress: no room for another one."""
 
 
 @dataclass(eq=False)
@@ -35,15 +43,35 @@ class UnsecuredSession:
 
 
 class UnsecuredSessions:
-    """Bounded set of unsecured sessions; the oldest is dropped when full."""
+    """Bounded set of unsecured sessions.
 
-    def __init__(self, max_sessions: int = 16) -> None:
+    When full, the least recently used session that carries no open exchange makes room. A session
+    with a handshake in progress is never evicted (evicting one broke every handshake past the
+    16th when 20 requestors opened CASE at once: their Sigma3 found no session). When every
+    session is busy, a new one is refused: the peer's MRP retransmits, as with the SDK's
+    fixed-size pool of unauthenticated sessions that are held while in use.
+    """
+
+    def __init__(
+        self,
+        max_sessions: int = DEFAULT_MAX_UNSECURED_SESSIONS,
+        in_use: Callable[[UnsecuredSession], bool] = lambda _session: False,
+    ) -> None:
         self._sessions: OrderedDict[tuple, UnsecuredSession] = OrderedDict()
         self.max_sessions = max_sessions
+        self.in_use = in_use
+        self.refused = 0
 
-    def _store(self, key: tuple, session: UnsecuredSession) -> UnsecuredSession:
-        while len(self._sessions) >= self.max_sessions:
-            self._sessions.popitem(last=False)
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _store(self, key: tuple, session: UnsecuredSession) -> UnsecuredSession | None:
+        if len(self._sessions) >= self.max_sessions:
+            idle = next((k for k, s in self._sessions.items() if not self.in_use(s)), None)
+            if idle is None:
+                self.refused += 1
+                return None
+            del self._sessions[idle]
         self._sessions[key] = session
         return session
 
@@ -54,6 +82,8 @@ class UnsecuredSessions:
             session = self._sessions.get(key)
             if session is None:
                 session = self._store(key, UnsecuredSession(header.source_node_id, False, address))
+                if session is None:
+                    return None
             self._sessions.move_to_end(key)
             return session
         if header.destination_node_id is not None and header.source_node_id is None:
@@ -65,7 +95,10 @@ class UnsecuredSessions:
 
     def new_initiator(self, address: tuple[str, int]) -> UnsecuredSession:
         node_id = secrets.randbits(64) or 1
-        return self._store(("initiator", node_id), UnsecuredSession(node_id, True, address))
+        session = self._store(("initiator", node_id), UnsecuredSession(node_id, True, address))
+        if session is None:
+            raise UnsecuredSessionLimit(f"{self.max_sessions} session handshakes already in progress")
+        return session
 
     def remove(self, session: UnsecuredSession) -> None:
         for key, value in list(self._sessions.items()):

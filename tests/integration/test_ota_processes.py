@@ -135,3 +135,28 @@ def test_sdk_flags_shape_the_first_responses_only(provider, tmp_path):
     _, third = sim(events, tmp_path)
     apply = next(s for s in third if s["step"] == "apply")
     assert (apply["action"], apply["delayedActionTime"]) == ("PROCEED", 0)
+
+
+def test_64_concurrent_case_handshakes_from_separate_processes(provider, tmp_path):
+    """Before the fix, the 17th concurrent handshake evicted the first one's unsecured session, so
+    20 requestors at once all failed CASE with INVALID_PARAMETER (their Sigma3 opened no exchange)."""
+    _, events = provider
+    fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
+    port = next(e["port"] for e in events if e["event"] == "Listening")
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.case_burst", fabric_file, str(port),
+                               str(0x2000 + n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for n in range(64)]  # fmt: skip
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "READY"
+        for proc in procs:  # every process starts its handshake now
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = [json.loads(proc.stdout.readline()) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=10)
+    failures = [r for r in results if not r["ok"]]
+    assert not failures, failures[:5]
+    assert all(r["status"] == 0 for r in results)  # every one was offered the image

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ota_provider.core.codec.message import MessageHeader
 from ota_provider.core.session.secure import AuthMode, SecureSession, SessionKeys
 from ota_provider.core.session.table import SessionTable
+from ota_provider.core.session.unsecured import UnsecuredSessions
 
 KEYS = SessionKeys(bytes(16), bytes(16), bytes(16))
 
@@ -37,3 +39,42 @@ def test_removing_a_fabric_drops_its_sessions():
         table.add(s)
     assert set(map(id, table.remove_fabric(1))) == set(map(id, on_one))
     assert list(table) == [on_two]
+
+
+def test_a_session_with_an_open_exchange_is_evicted_last():
+    busy: set[int] = set()
+    table = SessionTable(max_sessions=2, in_use=lambda s: s.local_session_id in busy)
+    a, b, c = session(table), session(table), session(table)
+    table.add(a)
+    table.add(b)
+    busy.add(a.local_session_id)  # a carries a transfer; b is idle though more recent
+    assert table.add(c) == [b]
+    busy.update({a.local_session_id, c.local_session_id})
+    d = session(table)
+    assert table.add(d) == [a]  # every session busy: the least recently used goes
+
+
+def test_an_idle_older_session_of_the_same_peer_goes_first():
+    table = SessionTable(max_sessions=3)
+    lone = SecureSession(table.allocate_id(), 1, KEYS, False, AuthMode.CASE, peer_node_id=7, fabric_index=1)
+    old = SecureSession(table.allocate_id(), 1, KEYS, False, AuthMode.CASE, peer_node_id=8, fabric_index=1)
+    new = SecureSession(table.allocate_id(), 1, KEYS, False, AuthMode.CASE, peer_node_id=8, fabric_index=1)
+    for s in (lone, old, new):
+        table.add(s)
+    assert table.add(session(table)) == [old]
+
+
+def test_unsecured_sessions_in_a_handshake_are_never_evicted():
+    busy: set[int] = set()
+    sessions = UnsecuredSessions(max_sessions=2, in_use=lambda s: s.ephemeral_node_id in busy)
+
+    def sigma1_from(node_id: int):
+        return sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), ("::1", 5000))
+
+    first, second = sigma1_from(1), sigma1_from(2)
+    busy.update({1, 2})
+    assert sigma1_from(3) is None and sessions.refused == 1  # refused, not evicting a live handshake
+    assert sigma1_from(1) is first and sigma1_from(2) is second
+    busy.discard(1)  # the first handshake is over
+    assert sigma1_from(3) is not None and len(sessions) == 2
+    assert sigma1_from(2) is second
