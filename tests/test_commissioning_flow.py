@@ -20,6 +20,7 @@ from ota_provider.core.crypto.certificates import FABRIC_ID, NODE_ID, RCAC_ID, i
 from ota_provider.core.crypto.primitives import ecdsa_verify_raw
 from ota_provider.core.exchange.driver import ExchangeDriver, establish_pase
 from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.fabric.table import Fabric
 from ota_provider.core.im.client import ImResult, InteractionClient
 from ota_provider.core.im.messages import AttributeData, AttributePath, CommandData, CommandPath
@@ -268,6 +269,47 @@ def test_an_empty_icac_is_no_icac_and_the_new_fabric_may_re_arm(node_config):
             complete = await call(client, "invoke", admin, [command(0x30, 0x04)])
             assert complete.invoke.responses[0].fields[0] == 0
             assert not node.failsafe.armed and [f.fabric_index for f in node.fabrics] == [index]
+        finally:
+            driver.close()
+            node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_other_fabrics_entries_are_read_without_their_fabric_sensitive_fields(node_config):
+    """A read that is not fabric-filtered shows another fabric's ACL entries and NOCs with only
+    their FabricIndex (the SDK's EncodeForRead; matter.js omits fabricSensitive fields the same
+    way); the Fabrics list has no fabric-sensitive field and stays whole."""
+
+    async def scenario():
+        node = MatterNode(node_config)
+        demo = DemoFabric.generate()
+        node.join_demo_fabric(demo)  # fabric 1, with its own ACL entries
+        node.open_commissioning_window()
+        await node.start()
+        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+        client = InteractionClient(driver.manager)
+        client.driver = driver
+        commissioner = Commissioner()
+        try:
+            pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
+            added = await add_noc(client, pase, commissioner, failsafe_seconds=60)
+            index = added.invoke.responses[0].fields[1]
+            admin = await case_session(driver, node, commissioner.fabric_for(ADMIN_ID), NODE_ID_ON_FABRIC)
+            await call(client, "invoke", admin, [command(0x30, 0x04)])
+            paths = [AttributePath(0, 0x1F, 0), AttributePath(0, 0x3E, 0), AttributePath(0, 0x3E, 1)]
+            result = await call(client, "read", admin, paths, fabric_filtered=False)
+            values = result.values()
+            acl, nocs, fabrics = values[(0, 0x1F, 0)], values[(0, 0x3E, 0)], values[(0, 0x3E, 1)]
+            others = [e for e in acl if e[0xFE] != index]
+            assert others and all(dict(e) == {0xFE: 1} for e in others)
+            (own,) = [e for e in acl if e[0xFE] == index]
+            assert (own[1], own[2], list(own[3])) == (5, 2, [ADMIN_ID])
+            assert [dict(n) for n in nocs if n[0xFE] != index] == [{0xFE: 1}]
+            (own_noc,) = [n for n in nocs if n[0xFE] == index]
+            assert own_noc[1] == node.fabrics.get(index).noc
+            demo_descriptor = next(f for f in fabrics if f[0xFE] == 1)
+            assert (demo_descriptor[3], demo_descriptor[4]) == (demo.fabric_id, demo.provider_node_id)
         finally:
             driver.close()
             node.stop()

@@ -25,8 +25,9 @@ class AccessControlCluster(Cluster):
         super().__init__()
         self.services = services
         admin = Privilege.ADMINISTER
+        # Privilege, AuthMode, Subjects and Targets are fabric-sensitive; only FabricIndex is not.
         self.attribute(AttributeSpec(0x0000, self._read, self._write, read_privilege=admin, write_privilege=admin,
-                                     is_list=True, fabric_scoped=True))  # fmt: skip
+                                     is_list=True, fabric_scoped=True, sensitive_fields=(1, 2, 3, 4)))  # fmt: skip
         self.constant(0x0002, UInt(MAX_SUBJECTS_PER_ENTRY))
         self.constant(0x0003, UInt(MAX_TARGETS_PER_ENTRY))
         self.constant(0x0004, UInt(MAX_ENTRIES_PER_FABRIC))

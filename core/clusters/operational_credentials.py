@@ -105,7 +105,9 @@ class OperationalCredentialsCluster(Cluster):
         super().__init__()
         self.services = services
         admin = Privilege.ADMINISTER
-        self.attribute(AttributeSpec(0x0000, self._nocs, read_privilege=admin, is_list=True, fabric_scoped=True))
+        # NOC and ICAC are fabric-sensitive; the Fabrics list has no fabric-sensitive field.
+        self.attribute(AttributeSpec(0x0000, self._nocs, read_privilege=admin, is_list=True, fabric_scoped=True,
+                                     sensitive_fields=(1, 2)))  # fmt: skip
         self.attribute(AttributeSpec(0x0001, self._fabrics, is_list=True, fabric_scoped=True))
         self.constant(0x0002, UInt(MAX_FABRICS))
         self.attribute(AttributeSpec(0x0003, lambda _c: UInt(len(services.fabrics))))

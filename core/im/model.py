@@ -65,6 +65,9 @@ class AttributeSpec:
     timed_write: bool = False
     is_list: bool = False
     fabric_scoped: bool = False  # a list of structs carrying FabricIndex (0xFE); filtered on fabric-filtered reads
+    # Fabric-sensitive fields of those structs: a read that is not fabric-filtered shows other
+    # fabrics' entries with these fields left out (Core spec 7.13.4; the SDK's EncodeForRead).
+    sensitive_fields: tuple[int, ...] = ()
 
 
 CommandResult = tuple[int, Any] | None  # (response command id, response fields) or None for SUCCESS

@@ -260,10 +260,14 @@ class InteractionServer:
 
     def _value(self, ctx: RequestContext, spec: AttributeSpec) -> Any:
         value = spec.read(ctx)
-        if spec.fabric_scoped and ctx.is_fabric_filtered and isinstance(value, tlv.Array):
-            value = tlv.Array(
+        if not spec.fabric_scoped or not isinstance(value, tlv.Array):
+            return value
+        if ctx.is_fabric_filtered:
+            return tlv.Array(
                 v for v in value if isinstance(v, tlv.Structure) and v.get(FABRIC_INDEX_TAG) == ctx.fabric_index
             )
+        if spec.sensitive_fields:
+            return tlv.Array(_for_reader(v, ctx.fabric_index, spec.sensitive_fields) for v in value)
         return value
 
     def _data_reports(self, path: AttributePath, value: Any, version: int) -> Iterable[tlv.Structure]:
@@ -419,3 +423,11 @@ class InteractionServer:
 
 
 PROTOCOL_ID = ProtocolId.INTERACTION_MODEL
+
+
+def _for_reader(entry: Any, fabric_index: int, sensitive: tuple[int, ...]) -> Any:
+    """A fabric-scoped entry as a reader on ``fabric_index`` may see it: whole if it is that
+    fabric's own entry, else without its fabric-sensitive fields."""
+    if not isinstance(entry, tlv.Structure) or entry.get(FABRIC_INDEX_TAG) == fabric_index:
+        return entry
+    return tlv.Structure((tag, v) for tag, v in entry.items() if tag not in sensitive)
