@@ -157,8 +157,10 @@ class ReceiveAccept:
         _need(data, 4, "the ReceiveAccept header")
         tc, rc, max_block = struct.unpack_from("<BBH", data)
         modes = TransferControl(tc & 0x70)
-        if bin(int(modes) & 0x30).count("1") != 1:
-            raise BdxError("ReceiveAccept must choose exactly one drive mode")
+        # We send exactly one mode bit; from a peer we also take ASYNC | SENDER_DRIVE (an older form
+        # of ours), but not both drives at once, which names no mode.
+        if not modes or modes & 0x30 == 0x30:
+            raise BdxError("ReceiveAccept must choose exactly one transfer mode")
         offset, length, pos = _read_range(data, 4, rc)
         return cls(modes, max_block, offset, length, bytes(data[pos:]), tc & 0x0F)
 

@@ -71,12 +71,18 @@ class BdxSender:
 
     @classmethod
     def accept(cls, init: TransferInit, source: FileSource, *, max_block_size: int) -> tuple[BdxSender, bytes]:
-        """Validate a ReceiveInit; return the sender and the ReceiveAccept payload, or raise BdxError."""
-        asynchronous = bool(init.control & TransferControl.ASYNC)
-        if not asynchronous and not init.control & TransferControl.RECEIVER_DRIVE:
+        """Validate a ReceiveInit; return the sender and the ReceiveAccept payload, or raise BdxError.
+
+        The accept names exactly one mode: receiver-drive whenever it is proposed (what the SDK and
+        matter.js requestors use), asynchronous only when it is the one mode in common. Any
+        proposed BDX version is answered with version 0, the one we speak (the SDK negotiates
+        down the same way; the version lives in the low bits of the control byte)."""
+        if init.control & TransferControl.RECEIVER_DRIVE:
+            asynchronous = False
+        elif init.control & TransferControl.ASYNC:
+            asynchronous = True
+        else:
             raise BdxError("a download is receiver-drive or asynchronous", BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED)
-        if init.version != 0:
-            raise BdxError(f"BDX version {init.version}", BdxStatus.VERSION_NOT_SUPPORTED)
         if init.max_block_size == 0:
             raise BdxError("MaxBlockSize 0", BdxStatus.BAD_MESSAGE_CONTENTS)
         if init.start_offset >= source.size:
@@ -88,7 +94,7 @@ class BdxSender:
         sender._end = init.start_offset + (length or remaining)
         # Asynchronous: we push Blocks, one as soon as the previous one is acknowledged (MRP allows
         # one reliable message in flight per exchange), and the receiver sends no BlockQuery.
-        mode = TransferControl.ASYNC | TransferControl.SENDER_DRIVE if asynchronous else TransferControl.RECEIVER_DRIVE
+        mode = TransferControl.ASYNC if asynchronous else TransferControl.RECEIVER_DRIVE
         accept = ReceiveAccept(mode, block_size, init.start_offset, length)
         return sender, accept.encode()
 

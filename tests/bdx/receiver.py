@@ -17,7 +17,7 @@ class SpecReceiver:
     """Drives one download; ``data`` holds what arrived, ``status`` a StatusReport if one came."""
 
     def __init__(self, manager, session, designator: bytes, *, max_block=1024, start_offset=0, skip_at=None,
-                 bad_counter_at=None, asynchronous=False):  # fmt: skip
+                 bad_counter_at=None, asynchronous=False, transfer_control=None):  # fmt: skip
         self.data = bytearray()
         self.accept = None
         self.status = None
@@ -29,6 +29,8 @@ class SpecReceiver:
         self.exchange = manager.new_exchange(session, ProtocolId.BDX, self)
         rc = 0x02 if start_offset else 0x00
         tc = 0x40 | 0x10 if asynchronous else 0x20  # async (the sender pushes) or synchronous receiver-drive
+        if transfer_control is not None:  # the proposal byte as a peer sends it: version in bits 0-3
+            tc = transfer_control
         body = struct.pack("<BBH", tc, rc, max_block)
         if start_offset:
             body += struct.pack("<I", start_offset)

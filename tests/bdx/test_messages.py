@@ -75,8 +75,10 @@ def test_malformed_init_carries_the_status_to_answer(data, status):
 
 
 def test_accept_must_choose_one_mode():
-    with pytest.raises(BdxError):
-        ReceiveAccept.decode(bytes.fromhex("30000004"))
+    for no_single_mode in ("30000004", "00000004", "70000004"):
+        with pytest.raises(BdxError):
+            ReceiveAccept.decode(bytes.fromhex(no_single_mode))
+    assert ReceiveAccept.decode(bytes.fromhex("40000004")).control == 0x40  # ASYNC alone
 
 
 @given(st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1), st.binary(min_size=1, max_size=255),

@@ -167,7 +167,33 @@ def test_asynchronous_mode_pushes_blocks_without_queries(loss):
     net, a, sa, server, events = setup(loss=loss, seed=3)
     receiver = SpecReceiver(a, sa, b"0", asynchronous=True)
     net.run(until=300, done=lambda: receiver.done)
-    assert receiver.accept[0] == 0x40 | 0x10  # ASYNC, sender-drive
+    assert receiver.accept[0] == 0x40  # exactly one mode bit: ASYNC
     assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
     net.run(until=400)
     assert events[-1] == "finished" and server.transfers == {}
+
+
+@pytest.mark.parametrize(
+    ("proposal", "accepted"),
+    [
+        (0x20, 0x20),  # the SDK requestor: receiver-drive, version 0
+        (0x30, 0x20),  # matter.js's requestor: sender- or receiver-drive -> receiver-drive
+        (0x70, 0x20),  # everything offered: receiver-drive is preferred
+        (0x23, 0x20),  # a later BDX version: negotiated down to 0, as the SDK does
+        (0x40, 0x40),  # asynchronous only: the one mode bit ASYNC
+    ],
+)
+def test_receive_accept_carries_one_mode_and_version_0(proposal, accepted):
+    net, a, sa, _, _ = setup(seed=4)
+    receiver = SpecReceiver(a, sa, b"0", transfer_control=proposal, asynchronous=bool(accepted & 0x40))
+    net.run(until=300, done=lambda: receiver.done)
+    assert receiver.accept[0] == accepted
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
+
+
+def test_sender_drive_only_is_refused():
+    net, a, sa, server, _ = setup()
+    receiver = SpecReceiver(a, sa, b"0", transfer_control=0x10)
+    net.run(until=30)
+    assert receiver.status is not None and receiver.status.protocol_code == BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED
+    assert server.transfers == {}
