@@ -92,10 +92,11 @@ class OtaProvider:
         if status == QueryImageStatus.UPDATE_AVAILABLE and not self._can_download(request):
             status, reason = QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED, "no download protocol in common"
         if status != QueryImageStatus.UPDATE_AVAILABLE:
+            # UserConsentNeeded and MetadataForRequestor belong to an offer only (Core spec
+            # 11.20.6.5.2): a Busy or NotAvailable answer carries neither.
             response = QueryImageResponse(
                 status=status,
                 delayed_action_time=decision.delayed_action_time if status == QueryImageStatus.BUSY else None,
-                user_consent_needed=decision.user_consent_needed,
             )
             if status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED:
                 pass  # the reason says so already

@@ -146,6 +146,23 @@ def test_one_shot_busy_then_available_and_ignore(tmp_path):
     run(tmp_path, scenario)
 
 
+def test_consent_needed_is_sent_with_an_offer_only(tmp_path):
+    async def scenario(bench):
+        client = await bench.requestor(0x1006)
+        bench.provider.policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
+        bench.provider.policy.arm(Knob.QUERY_STATUS, QueryImageStatus.BUSY)
+        busy = await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=True)
+        assert busy.status == QueryImageStatus.BUSY
+        assert (busy.user_consent_needed, busy.metadata_for_requestor) == (None, None)  # absent from the TLV
+        offer = await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=True)
+        assert offer.status == QueryImageStatus.UPDATE_AVAILABLE and offer.user_consent_needed is True
+        assert offer.metadata_for_requestor is None
+        up_to_date = await client.query_image(0xFFF1, 0x8000, 3, requestor_can_consent=True)
+        assert up_to_date.status == QueryImageStatus.NOT_AVAILABLE and up_to_date.user_consent_needed is None
+
+    run(tmp_path, scenario)
+
+
 def test_ten_requestors_download_at_once(tmp_path):
     async def scenario(bench):
         clients = [await bench.requestor(0x2000 + i) for i in range(10)]
