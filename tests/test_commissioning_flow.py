@@ -259,6 +259,11 @@ def test_an_empty_icac_is_no_icac_and_the_new_fabric_may_re_arm(node_config):
             nocs = await call(client, "read", pase, [AttributePath(0, 0x3E, 0)])
             (entry,) = nocs.values()[(0, 0x3E, 0)]
             assert entry[2] is None
+            # SetRegulatoryConfig (Outdoor, "DE"): BasicInformation's Location reads the country code back.
+            regulatory = command(0x30, 0x02, tlv.Structure({0: UInt(1), 1: "DE", 2: UInt(3)}))
+            assert (await call(client, "invoke", pase, [regulatory])).invoke.responses[0].fields[0] == 0
+            location = await call(client, "read", pase, [AttributePath(0, 0x28, 6), AttributePath(0, 0x30, 2)])
+            assert (location.values()[(0, 0x28, 6)], location.values()[(0, 0x30, 2)]) == ("DE", 1)
             # Re-arm over PASE (now on the new fabric) and over CASE as the new fabric's admin.
             rearm = command(0x30, 0x00, tlv.Structure({0: UInt(60), 1: UInt(2)}))
             again = await call(client, "invoke", pase, [rearm])

@@ -92,6 +92,8 @@ class GeneralCommissioningCluster(Cluster):
         if request.new_regulatory_config > INDOOR_OUTDOOR:
             return 0x03, _response(VALUE_OUTSIDE_RANGE, "unknown regulatory location")
         self.services.set_setting("commissioning/regulatory", bytes([request.new_regulatory_config]))
+        # The country code is kept: BasicInformation's Location reads it back (as in the SDK).
+        self.services.set_setting("basic/location", request.country_code.encode())
         self._set_breadcrumb(request.breadcrumb)
         return 0x03, _response(OK)
 

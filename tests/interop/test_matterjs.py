@@ -88,7 +88,14 @@ def commission_provider_and(requestors: list[MatterJsRequestor], acl: bool = Tru
     grant Operate on 0x0029 (keeping the admin entry), then commission each requestor, point it at
     the provider and announce."""
     steps = [
-        {"do": "commission", "passcode": PASSCODE, "discriminator": DISCRIMINATOR, "as": "provider", "timeout": 90},
+        {
+            "do": "commission",
+            "passcode": PASSCODE,
+            "discriminator": DISCRIMINATOR,
+            "as": "provider",
+            "timeout": 90,
+            "countryCode": "DE",
+        },
         {"do": "read-basic", "node": "$provider"},
     ]
     if acl:
@@ -129,6 +136,7 @@ def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_
     provider_node = ok(outcomes[0])["node"]
     basic = ok(outcomes[1])
     assert (basic["vendorId"], basic["productId"], basic["softwareVersion"]) == (0xFFF1, 0x8000, 1)
+    assert basic["location"] == "DE"  # SetRegulatoryConfig's country code, read back
     ok(outcomes[2])
     acl = ok(outcomes[3])["acl"]
     assert [(e["privilege"], e["authMode"]) for e in acl] == [(ADMINISTER, CASE), (OPERATE, CASE)]

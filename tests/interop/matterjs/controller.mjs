@@ -4,7 +4,7 @@
 //     node controller.mjs CONFIG.json
 // CONFIG: {verdict, storage, steps: [...]}; each step writes one verdict line
 // {step, ok, seconds, ...result} or {step, ok: false, error, status}. Steps:
-//   {do: "commission", passcode, discriminator, ip?, port?, as?}     -> {node}
+//   {do: "commission", passcode, discriminator, ip?, port?, countryCode?, as?} -> {node}
 // A step's "as" names its node id; later steps may then say {node: "$name"} (or provider: "$name").
 //   {do: "read-basic", node}                                        -> {vendorId, productId, softwareVersion}
 //   {do: "read-acl", node}                                          -> {acl: [...]}
@@ -71,7 +71,7 @@ const steps = {
         if (step.ip) discovery.knownAddress = { ip: step.ip, port: step.port ?? 5540, type: "udp" };
         const node = await controller.commissionNode(
             {
-                commissioning: { regulatoryLocation: 2, regulatoryCountryCode: "XX" },
+                commissioning: { regulatoryLocation: 2, regulatoryCountryCode: step.countryCode ?? "XX" },
                 discovery,
                 passcode: step.passcode,
             },
