@@ -45,6 +45,7 @@ from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
+from .ota.offer_store import OfferStore
 from .ota.policy import Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .setup_payload import DiscoveryCapability, SetupPayload
@@ -288,7 +289,7 @@ class ProviderEngine:
                 self._post(ota_exchange_event(kind, peer, details))
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
-                                        emit=on_ota)  # fmt: skip
+                                        emit=on_ota, store=OfferStore(node.db))  # fmt: skip
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
             node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
                            on_transfer=lambda kind, t: self._on_transfer(history, kind, t),

@@ -23,6 +23,7 @@ from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
 from .catalog import CatalogEntry, CatalogError, ImageCatalog
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
+from .offer_store import OfferRecord, OfferStore
 from .policy import Knob, OtaPolicy, Peer
 from .types import DownloadProtocol, QueryImageStatus
 
@@ -63,8 +64,37 @@ class OtaProvider:
     policy: OtaPolicy = field(default_factory=OtaPolicy)
     image_uri: str | None = None  # -i: sent verbatim instead of the generated bdx:// URI
     emit: Emit = lambda *_a, **_k: None
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.time  # wall clock: offers outlive the process (see ``store``)
     offers: OrderedDict[bytes, Offer] = field(default_factory=OrderedDict)
+    store: OfferStore | None = None  # where offers persist; None keeps them in memory only
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            return
+        stale = []
+        for record in self.store.load():
+            entry = self.catalog.entry_for_designator(record.designator)
+            if entry is None or (str(entry.path), entry.software_version) != (record.image_path,
+                                                                             record.software_version):  # fmt: skip
+                stale.append(record.token)  # that image is no longer served under this designator
+                continue
+            self.offers[record.token] = Offer(record.token, (record.fabric_index, record.node_id), entry,
+                                              record.issued, record.requestor_version, record.apply_requests,
+                                              record.applied_version)  # fmt: skip
+        self.store.delete(stale)
+        self._expire()
+
+    def _persist(self, offer: Offer) -> None:
+        if self.store is not None:
+            self.store.save(OfferRecord(offer.token, offer.peer[0], offer.peer[1], offer.designator,
+                                        str(offer.entry.path), offer.entry.software_version, offer.issued,
+                                        offer.requestor_version, offer.apply_requests,
+                                        offer.applied_version))  # fmt: skip
+
+    def _forget_oldest(self) -> None:
+        token, _ = self.offers.popitem(last=False)
+        if self.store is not None:
+            self.store.delete([token])
 
     # ------------------------------------------------------------------ QueryImage
 
@@ -137,8 +167,9 @@ class OtaProvider:
         token = secrets.token_bytes(TOKEN_LENGTH)
         offer = Offer(token, peer, entry, self.clock(), requestor_version)
         self.offers[token] = offer
+        self._persist(offer)
         while len(self.offers) > MAX_OFFERS:
-            self.offers.popitem(last=False)
+            self._forget_oldest()
         return offer
 
     def _expire(self) -> None:
@@ -147,7 +178,7 @@ class OtaProvider:
             oldest = next(iter(self.offers.values()))
             if oldest.issued >= cutoff:
                 break
-            self.offers.popitem(last=False)
+            self._forget_oldest()
 
     def _offer_for(self, peer: Peer, token: bytes) -> Offer:
         self._expire()
@@ -172,6 +203,7 @@ class OtaProvider:
             self.emit("apply ignored", peer, used=used)
             return None
         offer.apply_requests += 1
+        self._persist(offer)
         response = ApplyUpdateResponse(decision.action, decision.delayed_action_time)
         self.emit("apply answered", peer, action=decision.action.name, delayedActionTime=decision.delayed_action_time,
                   used=used)  # fmt: skip
@@ -185,6 +217,7 @@ class OtaProvider:
             self.emit("notify refused", peer, reason=str(exc), **fields)
             raise
         offer.applied_version = request.software_version
+        self._persist(offer)
         promised = offer.entry.software_version
         self.emit("notify", peer, promisedVersion=promised, asPromised=request.software_version == promised, **fields)
 

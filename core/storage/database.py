@@ -67,6 +67,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX history_by_node ON history (fabric_index, node_id, time);
     """,
+    # 4: outstanding offers (UpdateTokens), so a restart between download and apply wastes nothing
+    """
+    CREATE TABLE offers (
+        token             BLOB PRIMARY KEY,
+        fabric_index      INTEGER NOT NULL,
+        node_id           INTEGER NOT NULL,
+        designator        TEXT NOT NULL,
+        image_path        TEXT NOT NULL,
+        software_version  INTEGER NOT NULL,
+        issued            REAL NOT NULL,
+        requestor_version INTEGER NOT NULL,
+        apply_requests    INTEGER NOT NULL DEFAULT 0,
+        applied_version   INTEGER
+    );
+    """,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import signal
@@ -9,9 +10,16 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from ota_provider.core.client.requestor import CommandFailed, OtaRequestorClient
+from ota_provider.core.codec.im_status import ImStatus
+from ota_provider.core.exchange.driver import ExchangeDriver
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.fabric.demo import DemoFabric
+from ota_provider.core.ota.types import ApplyUpdateAction
 from tests.ota.test_catalog import SAMPLES
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
@@ -22,10 +30,10 @@ def provider_flags():
     return []
 
 
-@pytest.fixture
-def provider(tmp_path, provider_flags):
-    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", "0", "--storage",
-               str(tmp_path / "state"), "--json", "--demo-fabric", *provider_flags]  # fmt: skip
+def start_provider(tmp_path, flags=(), port=0):
+    """``ota-provider --json --demo-fabric`` on loopback; its events are collected as they come."""
+    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", str(port), "--storage",
+               str(tmp_path / "state"), "--json", "--demo-fabric", *flags]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events: list[dict] = []
     deadline = time.monotonic() + 30
@@ -41,6 +49,12 @@ def provider(tmp_path, provider_flags):
             events.append(json.loads(line))
 
     threading.Thread(target=collect, daemon=True).start()
+    return proc, events
+
+
+@pytest.fixture
+def provider(tmp_path, provider_flags):
+    proc, events = start_provider(tmp_path, provider_flags)
     yield proc, events
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
@@ -125,7 +139,8 @@ def test_sdk_flags_shape_the_first_responses_only(provider, tmp_path):
     _proc, events = provider
     _, first = sim(events, tmp_path)
     queried = next(s for s in first if s["step"] == "queried")
-    assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == ("BUSY", 45, True)
+    # UserConsentNeeded rides on an offer only, never on Busy.
+    assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == ("BUSY", 45, None)
     _, second = sim(events, tmp_path)
     queried = next(s for s in second if s["step"] == "queried")
     assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == (
@@ -160,3 +175,56 @@ def test_64_concurrent_case_handshakes_from_separate_processes(provider, tmp_pat
     failures = [r for r in results if not r["ok"]]
     assert not failures, failures[:5]
     assert all(r["status"] == 0 for r in results)  # every one was offered the image
+
+
+def test_apply_and_notify_after_a_provider_restart_between_download_and_apply(tmp_path):
+    """The offer (token, requestor, image) is in the state database: a provider killed with
+    SIGKILL after the download still answers that requestor's ApplyUpdateRequest and
+    NotifyUpdateApplied, and still refuses the token to another node."""
+    proc, events = start_provider(tmp_path)
+    port = next(e["port"] for e in events if e["event"] == "Listening")
+    demo = DemoFabric.load(Path(next(e["file"] for e in events if e["event"] == "DemoFabric")))
+
+    async def requestor(node_id):
+        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+        client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", port, 0, 0))
+        await client.connect()
+        return driver, client
+
+    async def download():
+        driver, client = await requestor(0x3001)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 1)
+            await client.download(offer.image_uri, tmp_path / "image.ota")
+            return offer
+        finally:
+            driver.close()
+
+    offer = asyncio.run(download())
+    proc.kill()
+    proc.wait(timeout=10)
+    proc, events = start_provider(tmp_path, port=port)
+    try:
+
+        async def apply_after_restart():
+            other_driver, other = await requestor(0x3002)
+            with pytest.raises(CommandFailed) as refused:
+                await other.apply_update(offer.update_token, offer.software_version)
+            other_driver.close()
+            driver, client = await requestor(0x3001)
+            try:
+                applied = await client.apply_update(offer.update_token, offer.software_version)
+                await client.notify_update_applied(offer.update_token, offer.software_version)
+                return refused.value.status, applied
+            finally:
+                driver.close()
+
+        refused_status, applied = asyncio.run(apply_after_restart())
+        assert refused_status == ImStatus.NOT_FOUND
+        assert applied.action == ApplyUpdateAction.PROCEED
+        assert wait_for(events, lambda ev: any(e["event"] == "NotifyUpdateApplied" for e in ev))
+        notified = next(e for e in events if e["event"] == "NotifyUpdateApplied")
+        assert notified["asPromised"] and notified["nodeId"] == 0x3001
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

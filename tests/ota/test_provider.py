@@ -9,9 +9,11 @@ from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import SchemaError
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.commands import ApplyUpdateRequest, QueryImage
+from ota_provider.core.ota.offer_store import OfferStore
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OFFER_LIFETIME, OtaProvider, UnknownUpdateToken
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
+from ota_provider.core.storage.database import Database
 from tests.ota.test_catalog import SAMPLES
 
 A, B = (1, 0x10), (2, 0x10)  # the same node id on two fabrics is two requestors
@@ -93,3 +95,18 @@ def test_the_answer_says_why():
     assert reasons[0] == "no download protocol in common"
     assert reasons[1].startswith("up to date")
     assert reasons[2].startswith("armed: query status = BUSY")
+
+
+def test_offers_survive_in_the_store_and_stale_ones_are_dropped(tmp_path):
+    db = Database.in_directory(tmp_path)
+    first = provider(store=OfferStore(db))
+    response = first.query_image(A, 1, query(1))
+    token = response.update_token
+    again = provider(store=OfferStore(db))  # a new process on the same database
+    assert again.apply_update(A, ApplyUpdateRequest(token, response.software_version)).action == 0
+    with pytest.raises(UnknownUpdateToken):
+        again.apply_update(B, ApplyUpdateRequest(token, response.software_version))
+    assert OfferStore(db).load()[0].apply_requests == 1
+    with db.transaction() as cursor:  # the image behind designator 0 changed: that offer is stale
+        cursor.execute("UPDATE offers SET software_version = 99")
+    assert provider(store=OfferStore(db)).offers == {} and OfferStore(db).load() == []
