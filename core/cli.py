@@ -197,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-i", "--imageUri", dest="image_uri", type=_image_uri, metavar="URI",
         help="send this ImageURI verbatim instead of bdx://<node id>/<designator>",
     )  # fmt: skip
+    responses.add_argument(
+        "--offer-any", action="store_true",
+        help="with -f, offer the file to every requestor whatever its VID, PID and version, as the SDK app "
+        "does (by default they are checked)",
+    )  # fmt: skip
 
     transfer = parser.add_argument_group("transfers")
     transfer.add_argument(
@@ -286,6 +291,8 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("either an OTA file (-f) or an image list file (-o) must be specified")
     if args.storage and args.kvs:
         parser.error("--storage and --KVS cannot be combined")
+    if args.offer_any and not args.filepath:
+        parser.error("--offer-any goes with -f (an image list always checks VID/PID and versions)")
     given = [name for name in ("dac", "pai", "dac_key", "cd") if getattr(args, name) is not None]
     if given and len(given) != 4:
         parser.error("--dac, --pai, --dac-key and --cd go together")

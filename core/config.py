@@ -36,6 +36,7 @@ class ProviderConfig:
     ignore_query_image: int = 0
     ignore_apply_update: int = 0
     poll_interval_ms: int = 0
+    offer_any: bool = False  # -f only: offer the file whatever the requestor's VID/PID/version (SDK behaviour)
 
     # The node.
     discriminator: int = DEFAULT_DISCRIMINATOR

@@ -289,7 +289,8 @@ class ProviderEngine:
                 self._post(ota_exchange_event(kind, peer, details))
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
-                                        emit=on_ota, store=OfferStore(node.db))  # fmt: skip
+                                        emit=on_ota, store=OfferStore(node.db),
+                                        offer_any=config.offer_any)  # fmt: skip
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
             node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
                            on_transfer=lambda kind, t: self._on_transfer(history, kind, t),

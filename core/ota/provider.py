@@ -21,7 +21,7 @@ from typing import Any
 from ..bdx.messages import BdxError
 from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
-from .catalog import CatalogEntry, CatalogError, ImageCatalog
+from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
 from .offer_store import OfferRecord, OfferStore
 from .policy import Knob, OtaPolicy, Peer
@@ -67,6 +67,9 @@ class OtaProvider:
     clock: Callable[[], float] = time.time  # wall clock: offers outlive the process (see ``store``)
     offers: OrderedDict[bytes, Offer] = field(default_factory=OrderedDict)
     store: OfferStore | None = None  # where offers persist; None keeps them in memory only
+    # --offer-any: with -f, offer the file to every requestor whatever its VID, PID and version,
+    # as the SDK's ota-provider-app does (some SDK test scripts rely on it).
+    offer_any: bool = False
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -103,9 +106,13 @@ class OtaProvider:
         self._refresh_catalog()
         fields = _query_fields(request)
         self.emit("query", peer, **fields)
-        selection = self.catalog.select(
-            request.vendor_id, request.product_id, request.software_version, request.hardware_version
-        )
+        if self.offer_any and not self.catalog.is_list:
+            entry = self.catalog.entries[0]
+            selection = Selection(entry, f"offering {entry.describe()} to any requestor (--offer-any)")
+        else:
+            selection = self.catalog.select(
+                request.vendor_id, request.product_id, request.software_version, request.hardware_version
+            )
         decision = self.policy.decide_query(
             peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
         )

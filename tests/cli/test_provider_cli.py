@@ -90,6 +90,7 @@ def test_numbers_like_strtoul(text, value):
         (["-f", IMAGE, "-u", "maybe"], "user consent state must be one of"),
         (["-f", IMAGE, "-t", "soon"], "'soon' is not a number"),
         (["-f", IMAGE, "-x", "-1"], "ignore count must be 0.."),
+        (["-o", str(SAMPLES / "image-list.json"), "--offer-any"], "--offer-any goes with -f"),
         (["-f", IMAGE, "--passcode", "11111111"], "passcode 11111111 is not allowed"),
         (["-f", IMAGE, "--passcode", "100000000"], "out of range"),
         (["-f", IMAGE, "--discriminator", "4096"], "discriminator must be 0..4095"),

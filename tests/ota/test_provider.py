@@ -110,3 +110,13 @@ def test_offers_survive_in_the_store_and_stale_ones_are_dropped(tmp_path):
     with db.transaction() as cursor:  # the image behind designator 0 changed: that offer is stale
         cursor.execute("UPDATE offers SET software_version = 99")
     assert provider(store=OfferStore(db)).offers == {} and OfferStore(db).load() == []
+
+
+def test_offer_any_offers_the_file_to_every_requestor_as_the_sdk_app_does():
+    image = SAMPLES / "sample-fff1-8000-v3.ota"
+    checked = OtaProvider(ImageCatalog.from_file(image), OtaPolicy())
+    anyone = OtaProvider(ImageCatalog.from_file(image), OtaPolicy(), offer_any=True)
+    other_product_up_to_date = QueryImage(0x1234, 0x5678, 7, BDX)
+    assert checked.query_image(A, 1, other_product_up_to_date).status == QueryImageStatus.NOT_AVAILABLE
+    offered = anyone.query_image(A, 1, other_product_up_to_date)
+    assert (offered.status, offered.software_version) == (QueryImageStatus.UPDATE_AVAILABLE, 3)
