@@ -13,6 +13,9 @@ DEFAULT_PORT = 5540
 DEFAULT_VENDOR_ID = 0xFFF1
 DEFAULT_PRODUCT_ID = 0x8000
 DEFAULT_MAX_BDX_BLOCK_SIZE = 1024
+DEFAULT_MRP_IDLE_INTERVAL_MS = 500
+DEFAULT_MRP_ACTIVE_INTERVAL_MS = 300
+DEFAULT_MRP_ACTIVE_THRESHOLD_MS = 4000
 DEMO_REQUESTORS = 3
 MAX_DEMO_REQUESTORS = 100
 DEMO_BLOCK_INTERVAL = 0.1  # seconds between a simulated requestor's blocks: a download takes a few seconds
@@ -47,6 +50,11 @@ class ProviderConfig:
     storage: Path | None = None
     kvs: Path | None = None
     allow_ota_from_fabric: bool = False
+    # Our MRP parameters, advertised in DNS-SD (SII/SAI/SAT) and in the session handshakes: how
+    # long peers wait before retransmitting to us (the spec's defaults; see the README).
+    mrp_idle_interval_ms: int = DEFAULT_MRP_IDLE_INTERVAL_MS
+    mrp_active_interval_ms: int = DEFAULT_MRP_ACTIVE_INTERVAL_MS
+    mrp_active_threshold_ms: int = DEFAULT_MRP_ACTIVE_THRESHOLD_MS
     demo_fabric: bool = False
     dac: Path | None = None
     pai: Path | None = None

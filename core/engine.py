@@ -48,6 +48,7 @@ from .ota.history import HistoryRow, UpdateHistory
 from .ota.offer_store import OfferStore
 from .ota.policy import Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
+from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
 
 __all__ = [
@@ -265,7 +266,8 @@ class ProviderEngine:
             host=self.host, vendor_id=config.vendor_id, product_id=config.product_id,
             allow_ota_from_fabric=config.allow_ota_from_fabric, database_name=self.database_name, dnssd=self.dnssd,
             attestation_files=(config.dac, config.pai, config.dac_key, config.cd) if config.dac else None,
-        ))  # fmt: skip
+        ), parameters=SessionParameters(config.mrp_idle_interval_ms, config.mrp_active_interval_ms,
+                                        config.mrp_active_threshold_ms))  # fmt: skip
         self.node = node
         try:
             node.session_listeners.append(self._on_session)

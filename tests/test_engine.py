@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from ota_provider.core.cli import parse_config
 from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import (
@@ -205,3 +206,25 @@ def test_stopping_ends_a_running_transfer_with_a_status_report(tmp_path):
     assert error.status_report is not None
     assert error.status_report.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
     assert not engine.running
+
+
+def test_mrp_parameters_from_the_command_line_reach_the_peer(tmp_path):
+    """--mrp-idle-interval / --mrp-active-interval / --mrp-active-threshold are what a requestor
+    learns in the CASE handshake (Sigma2's responder session parameters)."""
+    config = parse_config(["-f", str(SAMPLES / "sample-fff1-8000-v3.ota"), "--mrp-idle-interval", "800",
+                           "--mrp-active-interval", "2000", "--mrp-active-threshold", "5000"])  # fmt: skip
+    engine = start_engine(tmp_path, mrp_idle_interval_ms=config.mrp_idle_interval_ms,
+                          mrp_active_interval_ms=config.mrp_active_interval_ms,
+                          mrp_active_threshold_ms=config.mrp_active_threshold_ms)  # fmt: skip
+    try:
+
+        async def scenario():
+            client, driver = await requestor(engine, tmp_path, 0x7001)
+            driver.close()
+            return client.session.peer_parameters
+
+        parameters = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    assert (parameters.idle_interval_ms, parameters.active_interval_ms, parameters.active_threshold_ms) == (
+        800, 2000, 5000)  # fmt: skip
