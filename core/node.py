@@ -280,8 +280,9 @@ class MatterNode:
                 window.discriminator, self.config.vendor_id, self.config.product_id, 2 if window.opener else 1
             )
         try:
-            await self.advertiser.set_commissionable(service)
+            # The operational record first: a commissioner looks it up before CommissioningComplete.
             await self.advertiser.set_fabrics(list(self.fabrics))
+            await self.advertiser.set_commissionable(service)
         except Exception:  # advertising must never take the node down; the failure is logged
             log.exception("DNS-SD update failed")
 

@@ -85,6 +85,7 @@ class MatterAdvertiser:
         self.hostname = f"{secrets.token_hex(8).upper()}.local."
         self._services: dict[str, list[ServiceInfo]] = {}  # key -> [main info, aliases...]
         self._lock = asyncio.Lock()
+        self._commissionable: CommissionableService | None = None
 
     @property
     def zeroconf(self) -> AsyncZeroconf:
@@ -112,7 +113,11 @@ class MatterAdvertiser:
     async def _register(self, key: str, base_type: str, instance: str, properties: dict, subtypes: list[str]) -> None:
         name = f"{instance}.{base_type}"
         info = self._info(base_type, name, properties)
-        await self.zeroconf.async_register_service(info, allow_name_change=False)
+        # No probing: the operational name is unique by construction (compressed fabric id and
+        # node id) and the commissionable one is 64 random bits. The SDK's minimal mDNS does not
+        # probe either; probing would hold each record back for about a second, and the
+        # commissioner waits for the operational record before CommissioningComplete.
+        await self.zeroconf.async_register_service(info, allow_name_change=False, cooperating_responders=True)
         aliases = []
         registry = self.zeroconf.zeroconf.registry
         for subtype in subtypes:
@@ -137,7 +142,12 @@ class MatterAdvertiser:
     # ------------------------------------------------------------------ public
 
     async def set_commissionable(self, service: CommissionableService | None) -> None:
+        """Advertise ``service`` (None: withdraw). The same service keeps its record, and so its
+        instance name, for the life of the window; only a change re-registers it."""
         async with self._lock:
+            if service is not None and service == self._commissionable:
+                return
+            self._commissionable = service
             await self._unregister("commissionable")
             if service is None:
                 return

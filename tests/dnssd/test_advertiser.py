@@ -77,3 +77,23 @@ def _txt_items(text: bytes) -> list[bytes]:
         items.append(text[i + 1 : i + 1 + length])
         i += 1 + length
     return items
+
+
+def test_the_commissionable_instance_name_lasts_for_the_window():
+    async def scenario():
+        zc = AsyncZeroconf(ip_version=IPVersion.V4Only, interfaces=["127.0.0.1"])
+        advertiser = MatterAdvertiser(5542, zeroconf=zc)
+        service = CommissionableService(3840, 0xFFF1, 0x8000, mode=1)
+        try:
+            await advertiser.set_commissionable(service)
+            first = advertiser.advertised
+            await advertiser.set_fabrics([FabricAuthority(fabric_id=7).join(0x10)])  # AddNOC during the window
+            await advertiser.set_commissionable(CommissionableService(3840, 0xFFF1, 0x8000, mode=1))
+            assert [n for n in advertiser.advertised if "_matterc" in n] == first
+            await advertiser.set_commissionable(CommissionableService(3841, 0xFFF1, 0x8000, mode=2))  # a new window
+            assert [n for n in advertiser.advertised if "_matterc" in n] != first
+        finally:
+            await advertiser.close()
+            await zc.async_close()
+
+    asyncio.run(scenario())
