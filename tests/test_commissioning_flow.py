@@ -232,7 +232,7 @@ def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
                 ("ADMINISTER", []), ("OPERATE", [0x29])]  # fmt: skip
             # Any node of the fabric may now invoke on the OTA Provider cluster (and nothing else).
             other = await case_session(driver, node, commissioner.fabric_for(OTHER_ID), NODE_ID_ON_FABRIC)
-            ota = await call(client, "invoke", other, [command(0x29, 0x00), command(0x33, 0x01, ref=2)])
+            ota = await call(client, "invoke", other, [command(0x29, 0x00, ref=1), command(0x33, 0x01, ref=2)])
             codes = [r.status.status for r in ota.invoke.responses]
             assert codes == [ImStatus.UNSUPPORTED_COMMAND, ImStatus.UNSUPPORTED_ACCESS]
         finally:

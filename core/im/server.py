@@ -73,6 +73,7 @@ class _Interaction:
     acl_cache: dict[tuple, bool] = field(default_factory=dict)
     subscription: Any = None  # a subscription being primed on this exchange
     awaiting_priming_ack: bool = False
+    timed_write: bool = False  # a timed chunked write in progress: its later chunks are timed too
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         self.server._continue(self, exchange, message)
@@ -159,6 +160,16 @@ class InteractionServer:
     def _timed_gate(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, message: Message) -> None:
         is_invoke = message.opcode == ImOpcode.INVOKE_REQUEST
         request = InvokeRequest.decode(message.payload) if is_invoke else WriteRequest.decode(message.payload)
+        if interaction.timed_write and not is_invoke:
+            # A later chunk of a timed write: the TimedRequest admitted the whole write (the SDK's
+            # WriteHandler checks the window once, on the first chunk, and only the flag after).
+            if not request.timed_request:
+                _status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
+                exchange.close("timed request mismatch")
+                return
+            ctx.timed = True
+            self._write(interaction, exchange, ctx, request)  # type: ignore[arg-type]
+            return
         deadline, interaction.timed_deadline = interaction.timed_deadline, None
         if request.timed_request != (deadline is not None):
             _status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
@@ -169,6 +180,8 @@ class InteractionServer:
             exchange.close("timed request expired")
             return
         ctx.timed = deadline is not None
+        if not is_invoke and ctx.timed and request.more_chunked:  # type: ignore[union-attr]
+            interaction.timed_write = True
         if is_invoke:
             self._invoke(exchange, ctx, request)  # type: ignore[arg-type]
         else:
@@ -312,12 +325,16 @@ class InteractionServer:
             _status_response(exchange, ImStatus.INVALID_ACTION)
             exchange.close("wildcard or empty invoke")
             return
-        if len(request.invoke_requests) > 1 and len({c.ref for c in request.invoke_requests}) != len(
-            request.invoke_requests
-        ):
-            _status_response(exchange, ImStatus.INVALID_ACTION)
-            exchange.close("batched invoke without distinct command refs")
-            return
+        commands = request.invoke_requests
+        if len(commands) > 1:
+            # A batch names each command by a CommandRef of its own, and no path twice (Core spec
+            # 8.8.2; the SDK's ValidateInvokeRequestMessageAndBuildRegistry refuses the same).
+            refs = [c.ref for c in commands]
+            paths = [(c.path.endpoint, c.path.cluster, c.path.command) for c in commands]
+            if None in refs or len(set(refs)) != len(refs) or len(set(paths)) != len(paths):
+                _status_response(exchange, ImStatus.INVALID_ACTION)
+                exchange.close("batched invoke with missing or repeated command refs or paths")
+                return
         response = InvokeResponse()
         silent = 0
         for command in request.invoke_requests:
@@ -330,7 +347,17 @@ class InteractionServer:
         if silent == len(request.invoke_requests):
             exchange.close("no response, deliberately")  # only the MRP acknowledgement goes out
             return
-        exchange.send(ImOpcode.INVOKE_RESPONSE, response.encode())
+        if request.suppress_response:
+            exchange.close("invoke done, response suppressed")  # the commands ran; only the ack goes out
+            return
+        encoded = response.encode()
+        if len(commands) > 1 and len(encoded) > self.report_budget:
+            # We advertise MaxPathsPerInvoke 1 and never chunk an InvokeResponse: a batch whose
+            # answers would not fit one message is refused rather than sent oversized.
+            _status_response(exchange, ImStatus.RESOURCE_EXHAUSTED)
+            exchange.close("batched invoke response too large for one message")
+            return
+        exchange.send(ImOpcode.INVOKE_RESPONSE, encoded)
         exchange.close("invoke done")
 
     def _invoke_one(self, ctx: RequestContext, command: CommandData) -> CommandData | CommandStatus:

@@ -6,6 +6,7 @@ import pytest
 
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.im_status import ImStatus
+from ota_provider.core.codec.protocols import ImOpcode, ProtocolId
 from ota_provider.core.codec.tlv import UInt
 from ota_provider.core.fabric.acl import AccessControl, AccessControlEntry, AccessControlTarget, Privilege
 from ota_provider.core.im.messages import AttributeData, AttributePath, CommandData, CommandPath, CommandStatus
@@ -88,9 +89,10 @@ def test_invoke_returns_data_or_status_for_every_path():
         CommandData(CommandPath(0, C, 2), tlv.Structure(), ref=2),
         CommandData(CommandPath(0, C, 9), tlv.Structure(), ref=3),
         CommandData(CommandPath(5, C, 0), tlv.Structure(), ref=4),
-        CommandData(CommandPath(0, C, 0), tlv.Structure({0: "not a number"}), ref=5),
     ])  # fmt: skip
     responses = {r.ref: r for r in result.invoke.responses}
+    bad_fields = invoke(net, client, session, [CommandData(CommandPath(0, C, 0), tlv.Structure({0: "no"}), ref=5)])
+    responses[5] = bad_fields.invoke.responses[0]
     assert responses[1].fields[0] == 42 and responses[1].path.command == 1
     assert (responses[2].status.status, responses[2].status.cluster_status) == (ImStatus.FAILURE, 9)
     assert responses[3].status.status == ImStatus.UNSUPPORTED_COMMAND
@@ -145,7 +147,7 @@ def test_acl_enforced_for_case_subjects():
         client,
         session,
         [
-            CommandData(CommandPath(0, C, 5), tlv.Structure()),
+            CommandData(CommandPath(0, C, 5), tlv.Structure(), ref=8),
             CommandData(CommandPath(0, C, 0), tlv.Structure({0: UInt(1)}), ref=9),
         ],
     )
@@ -165,3 +167,86 @@ def test_malformed_requests_get_invalid_action(payload):
     result = client._start(session, 0x02, payload, None, None)
     net.run()
     assert result.status == ImStatus.INVALID_ACTION or result.reports == []
+
+
+class Scripted:
+    """Sends IM messages one after another on one exchange, each after the previous answer, as a
+    peer's client does; keeps the (opcode, decoded payload) of every answer."""
+
+    def __init__(self, net, client, session, messages):
+        self.messages = list(messages)
+        self.answers = []
+        self.exchange = client.manager.new_exchange(session, ProtocolId.INTERACTION_MODEL, self)
+        self._next()
+
+    def _next(self):
+        opcode, body = self.messages.pop(0)
+        self.exchange.send(opcode, tlv.encode(tlv.Structure({**body, 0xFF: UInt(11)})))
+
+    def on_message(self, exchange, message):
+        self.answers.append((message.opcode, tlv.decode(message.payload)))
+        if self.messages:
+            self._next()
+
+    def on_closed(self, exchange, reason):
+        pass
+
+
+TIMED, WRITE, INVOKE = ImOpcode.TIMED_REQUEST, ImOpcode.WRITE_REQUEST, ImOpcode.INVOKE_REQUEST
+
+
+def write_body(value, *, timed, more):
+    data = AttributeData(AttributePath(0, C, 5), UInt(value)).to_tlv()
+    return {0: False, 1: timed, 2: tlv.Array([data]), 3: more}
+
+
+def test_every_chunk_of_a_timed_chunked_write_is_accepted():
+    """The SDK's WriteClient sends TimedRequest, then each chunk with TimedRequest=true and
+    MoreChunkedMessages on all but the last."""
+    net, client, session, _, _ = build()
+    script = Scripted(net, client, session, [
+        (TIMED, {0: UInt(500)}),
+        (WRITE, write_body(1, timed=True, more=True)),
+        (WRITE, write_body(2, timed=True, more=False)),
+    ])  # fmt: skip
+    net.run(until=5)
+    opcodes = [opcode for opcode, _ in script.answers]
+    assert opcodes == [ImOpcode.STATUS_RESPONSE, ImOpcode.WRITE_RESPONSE, ImOpcode.WRITE_RESPONSE]
+    for _, response in script.answers[1:]:
+        (status,) = response[0]
+        assert status[1][0] == ImStatus.SUCCESS  # AttributeStatusIB.StatusIB.Status
+    # A later chunk that drops the TimedRequest flag is refused.
+    net, client, session, _, _ = build()
+    script = Scripted(net, client, session, [
+        (TIMED, {0: UInt(500)}),
+        (WRITE, write_body(1, timed=True, more=True)),
+        (WRITE, write_body(2, timed=False, more=False)),
+    ])  # fmt: skip
+    net.run(until=5)
+    assert script.answers[-1] == (ImOpcode.STATUS_RESPONSE, {0: ImStatus.TIMED_REQUEST_MISMATCH, 0xFF: 11})
+
+
+def test_suppress_response_runs_the_command_and_sends_only_the_ack():
+    net, client, session, cluster, _ = build()
+    command = CommandData(CommandPath(0, C, 0), tlv.Structure({0: UInt(1)}), ref=None).to_tlv()
+    script = Scripted(net, client, session, [(INVOKE, {0: True, 1: False, 2: tlv.Array([command])})])
+    net.run(until=5)
+    assert script.answers == [] and cluster.invocations == 1
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [(0, 1), (0, None)],  # one CommandRef missing
+        [(0, 1), (0, 1)],  # the same CommandRef twice
+        [(0, 1), (0, 2)],  # the same path twice
+    ],
+)
+def test_bad_batches_are_refused_whole(batch):
+    net, client, session, cluster, _ = build()
+    commands = [CommandData(CommandPath(0, C, command), tlv.Structure({0: UInt(1)}), ref=ref).to_tlv()
+                for command, ref in batch]  # fmt: skip
+    script = Scripted(net, client, session, [(INVOKE, {0: False, 1: False, 2: tlv.Array(commands)})])
+    net.run(until=5)
+    assert script.answers == [(ImOpcode.STATUS_RESPONSE, {0: ImStatus.INVALID_ACTION, 0xFF: 11})]
+    assert cluster.invocations == 0
