@@ -21,19 +21,25 @@ from cryptography.hazmat.primitives import serialization
 from .attestation.credentials import AttestationError, DeviceCredentials
 from .bdx.messages import BdxError
 from .bdx.server import DEFAULT_IDLE_TIMEOUT, BdxServer, TransferEvent
+from .clusters.access_control import record_acl_changes
+from .clusters.basic_information import BASIC_INFORMATION_CLUSTER, SHUT_DOWN, START_UP
+from .clusters.general_diagnostics import BOOT_REASON, BOOT_REASON_UNSPECIFIED, GENERAL_DIAGNOSTICS_CLUSTER
 from .clusters.root import build_root_data_model
 from .clusters.services import NodeInfo
+from .codec import tlv
 from .codec.protocols import ProtocolId
 from .codec.status_report import BdxStatus
+from .codec.tlv import UInt
 from .dnssd.advertiser import CommissionableService, MatterAdvertiser
 from .exchange.driver import ExchangeDriver
 from .exchange.manager import ExchangeManager, ProtocolHandler
-from .fabric.acl import AccessControlEntry
+from .fabric.acl import AccessControlEntry, SubjectDescriptor
 from .fabric.acl_store import AclStore
 from .fabric.demo import DEMO_LABEL, DemoFabric
 from .fabric.failsafe import FailSafe
 from .fabric.store import FabricStore
 from .fabric.table import Fabric
+from .im.events import EventLog, EventNumbers, Priority
 from .im.server import InteractionServer
 from .ota.provider import OtaProvider
 from .session.case import CaseResponder
@@ -116,8 +122,9 @@ class MatterNode:
             self.manager, lambda: list(self.fabrics), local_parameters=self.parameters, on_established=self._on_session
         )
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
+        self.events = EventLog(EventNumbers(self.db))
         self.model = build_root_data_model(self)
-        self.im = InteractionServer(self.model, self.acl, manager=self.manager, scheduler=self)
+        self.im = InteractionServer(self.model, self.acl, manager=self.manager, scheduler=self, events=self.events)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.bdx: BdxServer | None = None
         self.driver: ExchangeDriver | None = None
@@ -244,8 +251,20 @@ class MatterNode:
         if self.driver is not None:
             self.driver.flush()
 
-    def replace_acl(self, fabric_index: int, entries: list[AccessControlEntry]) -> None:
+    def replace_acl(
+        self,
+        fabric_index: int,
+        entries: list[AccessControlEntry],
+        changed_by: SubjectDescriptor | None = None,
+        *,
+        record: bool = True,
+    ) -> None:
+        """Replace a fabric's ACL entries; unless ``record`` is off (our own demo fabric), log an
+        AccessControlEntryChanged event for each entry that changed."""
+        old = self.acl.for_fabric(fabric_index)
         self.acl_store.replace_fabric(fabric_index, entries)
+        if record:
+            record_acl_changes(self.events, fabric_index, old, entries, changed_by)
 
     # ------------------------------------------------------------------ fabrics
 
@@ -294,7 +313,7 @@ class MatterNode:
                 return fabric
         fabric = demo.fabric_for(demo.provider_node_id, self.fabrics.next_index(), label=DEMO_LABEL)
         self.save_fabric(fabric)
-        self.replace_acl(fabric.fabric_index, demo.acl_entries(fabric.fabric_index))
+        self.replace_acl(fabric.fabric_index, demo.acl_entries(fabric.fabric_index), record=False)
         return fabric
 
     # ------------------------------------------------------------------ OTA
@@ -335,6 +354,11 @@ class MatterNode:
 
     async def start(self, driver_class: type[ExchangeDriver] = ExchangeDriver) -> None:
         self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host)
+        # The mandatory boot events (Basic Information StartUp, General Diagnostics BootReason).
+        self.events.record(0, BASIC_INFORMATION_CLUSTER, START_UP, Priority.CRITICAL,
+                           tlv.Structure({0: UInt(self.info.software_version)}))  # fmt: skip
+        self.events.record(0, GENERAL_DIAGNOSTICS_CLUSTER, BOOT_REASON, Priority.CRITICAL,
+                           tlv.Structure({0: UInt(BOOT_REASON_UNSPECIFIED)}))  # fmt: skip
         if self.config.dnssd:
             interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
             self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
@@ -351,6 +375,7 @@ class MatterNode:
     async def aclose(self) -> None:
         """End running transfers with a StatusReport, withdraw the advertisements (goodbye
         packets), then stop."""
+        self.events.record(0, BASIC_INFORMATION_CLUSTER, SHUT_DOWN, Priority.CRITICAL, tlv.Structure())
         if self.bdx is not None and self.bdx.transfers and self.driver is not None:
             self.bdx.abort_all("provider shutting down")
             self.driver.flush()

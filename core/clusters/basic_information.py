@@ -12,6 +12,9 @@ from ..im.model import AttributeSpec, Cluster, ImError
 from ..session.messages import DATA_MODEL_REVISION, MAX_PATHS_PER_INVOKE, SPECIFICATION_VERSION
 from .services import NodeServices
 
+BASIC_INFORMATION_CLUSTER = 0x0028
+START_UP, SHUT_DOWN = 0x00, 0x01
+
 
 class BasicInformationCluster(Cluster):
     id = 0x0028
@@ -43,6 +46,8 @@ class BasicInformationCluster(Cluster):
         self.constant(0x0013, tlv.Structure({0: UInt(3), 1: UInt(3)}))
         self.constant(0x0015, UInt(SPECIFICATION_VERSION))
         self.constant(0x0016, UInt(MAX_PATHS_PER_INVOKE))
+        self.event(START_UP)
+        self.event(SHUT_DOWN)
 
     def _text(self, key: str, default: str) -> str:
         value = self.services.get_setting(key)

@@ -12,6 +12,10 @@ from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError
 from .services import NodeServices
 
+GENERAL_DIAGNOSTICS_CLUSTER = 0x0033
+BOOT_REASON = 0x03
+BOOT_REASON_UNSPECIFIED = 0  # BootReasonEnum: a process cannot tell a power cycle from a restart
+
 
 class GeneralDiagnosticsCluster(Cluster):
     id = 0x0033
@@ -27,6 +31,7 @@ class GeneralDiagnosticsCluster(Cluster):
         self.constant(0x0001, UInt(self.reboot_count & 0xFFFF))
         self.attribute(AttributeSpec(0x0002, lambda _c: UInt(int(time.monotonic() - self._started))))
         self.constant(0x0008, False)
+        self.event(BOOT_REASON)
         self.command(CommandSpec(0x00, self._test_event_trigger, Privilege.MANAGE))
         self.command(CommandSpec(0x01, self._time_snapshot, Privilege.OPERATE, response_id=0x02))
 

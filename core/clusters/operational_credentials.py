@@ -230,7 +230,8 @@ class OperationalCredentialsCluster(Cluster):
         if self.services.allow_ota_from_fabric:
             ota = (AccessControlTarget(cluster=OTA_PROVIDER_CLUSTER),)
             entries.append(AccessControlEntry(index, Privilege.OPERATE, AuthMode.CASE, targets=ota))
-        self.services.replace_acl(index, entries)
+        self.services.replace_acl(index, entries, changed_by=ctx.subject if ctx.session.auth_mode == AuthMode.CASE
+                                  else None)  # fmt: skip
         failsafe.added_fabric = index
         # The fail-safe now belongs to the new fabric (the SDK's SetAddNocCommandInvoked), so the
         # commissioner may re-arm it over CASE on that fabric (matter.js does, in its reconnect step).

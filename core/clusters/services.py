@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..attestation.credentials import DeviceCredentials
-from ..fabric.acl import AccessControl, AccessControlEntry
+from ..fabric.acl import AccessControl, AccessControlEntry, SubjectDescriptor
 from ..fabric.failsafe import FailSafe
 from ..fabric.table import Fabric, FabricTable
+from ..im.events import EventLog
 from ..session.pase import PaseCredentials
 
 __all__ = ["NodeInfo", "NodeServices"]
@@ -35,12 +36,15 @@ class NodeServices(Protocol):
     acl: AccessControl
     failsafe: FailSafe
     allow_ota_from_fabric: bool
+    events: EventLog
 
     def save_fabric(self, fabric: Fabric) -> None: ...
 
     def remove_fabric(self, fabric_index: int) -> None: ...
 
-    def replace_acl(self, fabric_index: int, entries: list[AccessControlEntry]) -> None: ...
+    def replace_acl(
+        self, fabric_index: int, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None: ...
 
     def get_setting(self, key: str) -> bytes | None: ...
 

@@ -23,6 +23,8 @@ __all__ = [
     "CommandPath",
     "CommandStatus",
     "DataVersionFilter",
+    "EventFilter",
+    "EventPath",
     "ImDecodeError",
     "InvokeRequest",
     "InvokeResponse",
@@ -90,6 +92,59 @@ def _with_revision(structure: tlv.Structure) -> tlv.Structure:
 
 
 # ---------------------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True)
+class EventPath:
+    """EventPathIB (a TLV list); None fields are wildcards."""
+
+    endpoint: int | None = None
+    cluster: int | None = None
+    event: int | None = None
+    node: int | None = None
+    is_urgent: bool = False
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.endpoint is None or self.cluster is None or self.event is None
+
+    def matches(self, endpoint: int, cluster: int, event: int) -> bool:
+        return all(want is None or want == got for want, got in
+                   ((self.endpoint, endpoint), (self.cluster, cluster), (self.event, event)))  # fmt: skip
+
+    @classmethod
+    def from_tlv(cls, value: Any) -> EventPath:
+        m = _list_members(value, "EventPathIB")
+        urgent = m.get(4, False)
+        if not isinstance(urgent, bool):
+            raise ImDecodeError("IsUrgent must be a boolean")
+        return cls(
+            node=_uint(m.get(0), 64, "Node", optional=True),
+            endpoint=_uint(m.get(1), 16, "Endpoint", optional=True),
+            cluster=_uint(m.get(2), 32, "Cluster", optional=True),
+            event=_uint(m.get(3), 32, "Event", optional=True),
+            is_urgent=urgent,
+        )
+
+    def to_tlv(self) -> TLVList:
+        items = TLVList()
+        for tag, value in ((0, self.node), (1, self.endpoint), (2, self.cluster), (3, self.event)):
+            if value is not None:
+                items.append((tag, UInt(value)))
+        return items
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """EventFilterIB: report only events numbered EventMin or above."""
+
+    event_min: int
+    node: int | None = None
+
+    @classmethod
+    def from_tlv(cls, value: Any) -> EventFilter:
+        s = _struct(value, "EventFilterIB")
+        return cls(_uint(s.get(1), 64, "EventMin"), _uint(s.get(0), 64, "Node", optional=True))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -284,17 +339,19 @@ def _decode_message(data: bytes, what: str) -> tlv.Structure:
 @dataclass(frozen=True)
 class ReadRequest:
     attribute_requests: tuple[AttributePath, ...] = ()
-    event_requests: int = 0  # events are not served; only their count is kept for the reply
+    event_requests: tuple[EventPath, ...] = ()
     is_fabric_filtered: bool = True
     data_version_filters: tuple[DataVersionFilter, ...] = ()
+    event_filters: tuple[EventFilter, ...] = ()
 
     @classmethod
     def decode(cls, data: bytes) -> ReadRequest:
         s = _decode_message(data, "ReadRequestMessage")
         attributes = tuple(AttributePath.from_tlv(p) for p in _array(s.get(0, tlv.Array()), "AttributeRequests"))
-        events = len(_array(s.get(1, tlv.Array()), "EventRequests"))
+        events = tuple(EventPath.from_tlv(p) for p in _array(s.get(1, tlv.Array()), "EventRequests"))
+        event_filters = tuple(EventFilter.from_tlv(f) for f in _array(s.get(2, tlv.Array()), "EventFilters"))
         filters = tuple(DataVersionFilter.from_tlv(f) for f in _array(s.get(4, tlv.Array()), "DataVersionFilters"))
-        return cls(attributes, events, _bool(s.get(3), "IsFabricFiltered", True), filters)
+        return cls(attributes, events, _bool(s.get(3), "IsFabricFiltered", True), filters, event_filters)
 
 
 @dataclass(frozen=True)
@@ -303,9 +360,10 @@ class SubscribeRequest:
     min_interval_floor: int
     max_interval_ceiling: int
     attribute_requests: tuple[AttributePath, ...] = ()
-    event_requests: int = 0
+    event_requests: tuple[EventPath, ...] = ()
     is_fabric_filtered: bool = True
     data_version_filters: tuple[DataVersionFilter, ...] = ()
+    event_filters: tuple[EventFilter, ...] = ()
 
     @classmethod
     def decode(cls, data: bytes) -> SubscribeRequest:
@@ -317,7 +375,8 @@ class SubscribeRequest:
             attribute_requests=tuple(
                 AttributePath.from_tlv(p) for p in _array(s.get(3, tlv.Array()), "AttributeRequests")
             ),
-            event_requests=len(_array(s.get(4, tlv.Array()), "EventRequests")),
+            event_requests=tuple(EventPath.from_tlv(p) for p in _array(s.get(4, tlv.Array()), "EventRequests")),
+            event_filters=tuple(EventFilter.from_tlv(f) for f in _array(s.get(5, tlv.Array()), "EventFilters")),
             is_fabric_filtered=_bool(s.get(7), "IsFabricFiltered", True),
             data_version_filters=tuple(
                 DataVersionFilter.from_tlv(f) for f in _array(s.get(8, tlv.Array()), "DataVersionFilters")
@@ -340,6 +399,7 @@ class ReportData:
     subscription_id: int | None = None
     more_chunked: bool = False
     suppress_response: bool = False
+    event_reports: list[tlv.Structure] = field(default_factory=list)  # encoded EventReportIBs
 
     @staticmethod
     def data_report(data: AttributeData) -> tlv.Structure:
@@ -355,6 +415,8 @@ class ReportData:
             out[0] = UInt(self.subscription_id)
         if self.reports:
             out[1] = tlv.Array(self.reports)
+        if self.event_reports:
+            out[2] = tlv.Array(self.event_reports)
         if self.more_chunked:
             out[3] = True
         if self.suppress_response:
@@ -366,6 +428,7 @@ class ReportData:
         s = _decode_message(data, "ReportDataMessage")
         return cls(
             reports=list(_array(s.get(1, tlv.Array()), "AttributeReports")),
+            event_reports=list(_array(s.get(2, tlv.Array()), "EventReports")),
             subscription_id=_uint(s.get(0), 32, "SubscriptionId", optional=True),
             more_chunked=_bool(s.get(3), "MoreChunkedMessages"),
             suppress_response=_bool(s.get(4), "SuppressResponse"),

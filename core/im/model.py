@@ -91,6 +91,7 @@ class Cluster:
     def __init__(self) -> None:
         self._attributes: dict[int, AttributeSpec] = {}
         self._commands: dict[int, CommandSpec] = {}
+        self._events: dict[int, Privilege] = {}  # event id -> the privilege needed to read it
         self.data_version = secrets.randbits(32)
         self.listeners: list[Callable[[Cluster], None]] = []
 
@@ -104,6 +105,13 @@ class Cluster:
 
     def command(self, spec: CommandSpec) -> None:
         self._commands[spec.id] = spec
+
+    def event(self, event_id: int, privilege: Privilege = Privilege.VIEW) -> None:
+        """Declare an event this cluster emits (through the node's EventLog)."""
+        self._events[event_id] = privilege
+
+    def event_privilege(self, event_id: int) -> Privilege | None:
+        return self._events.get(event_id)
 
     def changed(self) -> None:
         """Call after any attribute value changes: bumps DataVersion and tells subscribers."""

@@ -20,6 +20,7 @@ from ..codec.tlv import TLVError
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.acl import AccessControl, Privilege, SubjectDescriptor
 from ..session.secure import AuthMode, SecureSession
+from .events import EventLog, event_min, event_status_report
 from .messages import (
     AttributeData,
     AttributePath,
@@ -27,6 +28,7 @@ from .messages import (
     CommandData,
     CommandPath,
     CommandStatus,
+    EventPath,
     ImDecodeError,
     InvokeRequest,
     InvokeResponse,
@@ -64,11 +66,22 @@ def _status_response(exchange: Exchange, status: ImStatus) -> None:
 
 
 @dataclass
+class ReportChunk:
+    """What one ReportData message carries: attribute reports, then event reports."""
+
+    attributes: list[tlv.Structure] = field(default_factory=list)
+    events: list[tlv.Structure] = field(default_factory=list)
+
+    def message(self, **fields: Any) -> ReportData:
+        return ReportData(self.attributes, event_reports=self.events, **fields)
+
+
+@dataclass
 class _Interaction:
     """Per-exchange state: pending report chunks, a timed window, the write's cached ACL answers."""
 
     server: InteractionServer
-    chunks: list[list[tlv.Structure]] = field(default_factory=list)
+    chunks: list[ReportChunk] = field(default_factory=list)
     timed_deadline: float | None = None
     acl_cache: dict[tuple, bool] = field(default_factory=dict)
     subscription: Any = None  # a subscription being primed on this exchange
@@ -92,8 +105,10 @@ class InteractionServer:
         report_budget: int = REPORT_BUDGET,
         manager: ExchangeManager | None = None,
         scheduler: Scheduler | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.model = model
+        self.events = events
         self.acl = acl
         self.report_budget = report_budget
         self._clock = clock
@@ -209,7 +224,8 @@ class InteractionServer:
         self.requests["read"] += 1
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
         reports = self._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
-        interaction.chunks = self._chunk(reports)
+        events = self.collect_events(ctx, request.event_requests, event_min(request.event_filters))
+        interaction.chunks = self._chunk(reports, events)
         self._send_next_chunk(interaction, exchange, None)
 
     def _collect(
@@ -294,17 +310,59 @@ class InteractionServer:
         for item in value:
             yield ReportData.data_report(AttributeData(append, item, version))
 
-    def _chunk(self, reports: list[tlv.Structure]) -> list[list[tlv.Structure]]:
-        chunks: list[list[tlv.Structure]] = [[]]
+    def _chunk(self, reports: list[tlv.Structure], events: Iterable[tlv.Structure] = ()) -> list[ReportChunk]:
+        chunks = [ReportChunk()]
         size = 0
-        for report in reports:
+        for kind, report in [*(("attributes", r) for r in reports), *(("events", e) for e in events)]:
             length = len(tlv.encode(report))
-            if chunks[-1] and size + length > self.report_budget:
-                chunks.append([])
+            current = chunks[-1]
+            if (current.attributes or current.events) and size + length > self.report_budget:
+                chunks.append(ReportChunk())
                 size = 0
-            chunks[-1].append(report)
+            getattr(chunks[-1], kind).append(report)
             size += length
         return chunks
+
+    # ------------------------------------------------------------------ events
+
+    def collect_events(self, ctx: RequestContext, paths: Iterable[EventPath], minimum: int,
+                       cache: dict | None = None) -> list[tlv.Structure]:  # fmt: skip
+        """EventReportIBs for ``paths``: a status for each concrete path we cannot serve, then
+        every logged event numbered ``minimum`` or above that the reader may see."""
+        paths = tuple(paths)
+        if not paths:
+            return []
+        cache = {} if cache is None else cache
+        reports = []
+        for path in paths:
+            if not path.is_wildcard:
+                status = self._event_path_status(ctx, path, cache)
+                if status is not None:
+                    reports.append(event_status_report(path, StatusIB(status)))
+        for record in self.events.since(minimum) if self.events is not None else ():
+            if not any(p.matches(record.endpoint, record.cluster, record.event) for p in paths):
+                continue
+            if record.fabric_index is not None and record.fabric_index != ctx.fabric_index:
+                continue  # a fabric-sensitive event is for its own fabric only
+            cluster = self.model.cluster(record.endpoint, record.cluster)
+            privilege = cluster.event_privilege(record.event) if cluster is not None else None
+            if privilege is not None and self._allowed(ctx, record.endpoint, record.cluster, privilege, cache):
+                reports.append(record.report())
+        return reports
+
+    def _event_path_status(self, ctx: RequestContext, path: EventPath, cache: dict) -> ImStatus | None:
+        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
+        if endpoint is None:
+            return ImStatus.UNSUPPORTED_ENDPOINT
+        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
+        if cluster is None:
+            return ImStatus.UNSUPPORTED_CLUSTER
+        privilege = cluster.event_privilege(path.event)  # type: ignore[arg-type]
+        if privilege is None:
+            return ImStatus.UNSUPPORTED_EVENT
+        if not self._allowed(ctx, endpoint.id, cluster.id, privilege, cache):
+            return ImStatus.UNSUPPORTED_ACCESS
+        return None
 
     def _send_next_chunk(self, interaction: _Interaction, exchange: Exchange, ack: StatusResponse | None) -> None:
         if ack is not None and ack.status != ImStatus.SUCCESS:
@@ -313,7 +371,7 @@ class InteractionServer:
             return
         chunk = interaction.chunks.pop(0)
         more = bool(interaction.chunks)
-        exchange.send(ImOpcode.REPORT_DATA, ReportData(chunk, more_chunked=more, suppress_response=not more).encode())
+        exchange.send(ImOpcode.REPORT_DATA, chunk.message(more_chunked=more, suppress_response=not more).encode())
         if not more:
             exchange.close("read done")
 

@@ -20,7 +20,8 @@ from ..codec.im_status import ImStatus
 from ..codec.protocols import ImOpcode, ProtocolId
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..session.secure import SecureSession
-from .messages import AttributePath, ReportData, StatusResponse, SubscribeRequest, SubscribeResponse
+from .events import EventRecord, event_min
+from .messages import AttributePath, EventPath, StatusResponse, SubscribeRequest, SubscribeResponse
 from .model import Cluster, RequestContext
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class Subscription:
     timer: Any = None
     reporting: bool = False
     active: bool = False
+    event_paths: tuple[EventPath, ...] = ()
+    next_event: int = 0  # the lowest event number not yet reported
+    events_pending: bool = False  # an event it covers was logged since the last report
 
     def covers(self, endpoint: int, cluster: int) -> bool:
         return any(_matches(p, endpoint, cluster) for p in self.paths)
@@ -63,7 +67,7 @@ def _matches(path: AttributePath, endpoint: int, cluster: int) -> bool:
 class _ReportExchange:
     """One report (possibly chunked) on an exchange we open; the subscriber acknowledges each chunk."""
 
-    def __init__(self, manager: SubscriptionManager, subscription: Subscription, chunks: list[list]) -> None:
+    def __init__(self, manager: SubscriptionManager, subscription: Subscription, chunks: list) -> None:
         self.owner = manager
         self.subscription = subscription
         self.chunks = chunks
@@ -71,7 +75,7 @@ class _ReportExchange:
 
     def send_next(self, exchange: Exchange) -> None:
         chunk = self.chunks.pop(0)
-        report = ReportData(chunk, subscription_id=self.subscription.id, more_chunked=bool(self.chunks))
+        report = chunk.message(subscription_id=self.subscription.id, more_chunked=bool(self.chunks))
         exchange.send(ImOpcode.REPORT_DATA, report.encode())
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
@@ -101,6 +105,8 @@ class SubscriptionManager:
         self.subscriptions: dict[int, Subscription] = {}
         for endpoint, cluster in server.model.clusters():
             cluster.listeners.append(lambda c, e=endpoint.id: self._cluster_changed(e, c))
+        if server.events is not None:
+            server.events.listeners.append(self._event_logged)
 
     # ------------------------------------------------------------------ set-up (priming)
 
@@ -111,7 +117,7 @@ class SubscriptionManager:
         if request.min_interval_floor > request.max_interval_ceiling:
             self.server._status(exchange, ImStatus.INVALID_ACTION, "MinIntervalFloor above MaxIntervalCeiling")
             return
-        if not request.attribute_requests:
+        if not request.attribute_requests and not request.event_requests:
             self.server._status(exchange, ImStatus.INVALID_ACTION, "nothing to subscribe to")
             return
         if not request.keep_subscriptions:
@@ -129,10 +135,13 @@ class SubscriptionManager:
             fabric_filtered=request.is_fabric_filtered,
             min_interval=request.min_interval_floor,
             max_interval=max_interval,
+            event_paths=request.event_requests,
+            next_event=event_min(request.event_filters),
         )
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
         reports = self.server._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
-        interaction.chunks = self.server._chunk(reports)
+        events = self._events_for(subscription, ctx)
+        interaction.chunks = self.server._chunk(reports, events)
         interaction.subscription = subscription
         self.send_priming_chunk(interaction, exchange, None)
 
@@ -144,7 +153,7 @@ class SubscriptionManager:
         subscription: Subscription = interaction.subscription
         if interaction.chunks:
             chunk = interaction.chunks.pop(0)
-            report = ReportData(chunk, subscription_id=subscription.id, more_chunked=bool(interaction.chunks))
+            report = chunk.message(subscription_id=subscription.id, more_chunked=bool(interaction.chunks))
             exchange.send(ImOpcode.REPORT_DATA, report.encode())
             interaction.awaiting_priming_ack = True
             return
@@ -176,14 +185,32 @@ class SubscriptionManager:
                 subscription.dirty.add((endpoint, cluster.id))
                 self._schedule(subscription)
 
+    def _event_logged(self, record: EventRecord) -> None:
+        for subscription in list(self.subscriptions.values()):
+            if subscription.active and any(
+                p.matches(record.endpoint, record.cluster, record.event) for p in subscription.event_paths
+            ):
+                subscription.events_pending = True
+                self._schedule(subscription)
+
+    def _events_for(self, subscription: Subscription, ctx: RequestContext) -> list[tlv.Structure]:
+        """The subscribed events not reported yet; afterwards, all of them count as reported."""
+        if not subscription.event_paths:
+            return []
+        events = self.server.collect_events(ctx, subscription.event_paths, subscription.next_event)
+        last = self.server.events.last_number if self.server.events is not None else None
+        if last is not None:
+            subscription.next_event = max(subscription.next_event, last + 1)
+        subscription.events_pending = False
+        return events
+
     def _schedule(self, subscription: Subscription) -> None:
         if subscription.timer is not None:
             subscription.timer.cancel()
         if subscription.reporting or self.scheduler is None:
             return
-        due = subscription.last_report + (
-            subscription.min_interval if subscription.dirty else subscription.max_interval
-        )
+        urgent = subscription.dirty or subscription.events_pending
+        due = subscription.last_report + (subscription.min_interval if urgent else subscription.max_interval)
         delay = max(0.0, due - self._now())
         subscription.timer = self.scheduler.call_later(delay, lambda: self._report(subscription))
 
@@ -196,8 +223,8 @@ class SubscriptionManager:
             self.end(subscription, "session closed")
             return
         reports: list[tlv.Structure] = []
+        ctx = RequestContext(subscription.session, self.server.subject_of(subscription.session))
         if subscription.dirty:
-            ctx = RequestContext(subscription.session, self.server.subject_of(subscription.session))
             changed = subscription.dirty
             subscription.dirty = set()
             # Each subscribed path, narrowed to the clusters that changed.
@@ -208,7 +235,8 @@ class SubscriptionManager:
                 if _matches(path, endpoint, cluster)
             ]
             reports = self.server._collect(ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered)
-        chunks = self.server._chunk(reports) if reports else [[]]  # an empty report is the keep-alive
+        events = self._events_for(subscription, ctx) if subscription.events_pending else []
+        chunks = self.server._chunk(reports, events)  # nothing to say: one empty report, the keep-alive
         handler = _ReportExchange(self, subscription, chunks)
         exchange = manager.new_exchange(subscription.session, ProtocolId.INTERACTION_MODEL, handler)
         subscription.reporting = True

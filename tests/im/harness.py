@@ -49,6 +49,8 @@ class TestCluster(Cluster):
         self.command(CommandSpec(0x03, lambda _c, _f: None, timed=True))
         self.command(CommandSpec(0x04, self._silent))
         self.command(CommandSpec(0x05, lambda _c, _f: None, privilege=Privilege.ADMINISTER))
+        self.event(0x01)  # a View event
+        self.event(0x02, Privilege.ADMINISTER)
 
     def _write_number(self, _ctx, value) -> None:
         if not isinstance(value, UInt) or value > 100:
@@ -75,7 +77,8 @@ class TestCluster(Cluster):
         raise NoResponse
 
 
-def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_id: int = 0x1B669, acl=None):
+def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_id: int = 0x1B669, acl=None,
+          events=None):  # fmt: skip
     net = SimNet(seed=2)
     node = net.add(NODE, ExchangeManager(rng=random.Random(1)))
     client_manager = net.add(CLIENT, ExchangeManager(rng=random.Random(2)))
@@ -83,7 +86,8 @@ def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_
     cluster = TestCluster()
     model.add(Endpoint(0, [(0x0016, 1)], {cluster.id: cluster}))
     model.add(Endpoint(1, [(0x0014, 1)], {}))
-    server = InteractionServer(model, acl or AccessControl(), clock=lambda: net.now, manager=node, scheduler=net)
+    server = InteractionServer(model, acl or AccessControl(), clock=lambda: net.now, manager=node, scheduler=net,
+                               events=events)  # fmt: skip
     node.register(ProtocolId.INTERACTION_MODEL, server)
     case = auth_mode == AuthMode.CASE
     node_session = SecureSession(10, 20, KEYS, False, auth_mode, local_node_id=0x64 if case else 0,

@@ -187,6 +187,37 @@ async def run_step(ctrl, node, step):
         value = await asyncio.wait_for(updates.get(), 10)
         subscription.Shutdown()
         return {"reported": value}
+    if do == "read-events":
+        # [[cluster name, event name], ...] on endpoint 0, e.g. [["BasicInformation", "StartUp"]]
+        wanted = [(0, getattr(getattr(Clusters, c).Events, e)) for c, e in step["events"]]
+        results = await ctrl.ReadEvent(node, wanted, fabricFiltered=step.get("fabricFiltered", True))
+        return {"events": [_event(r) for r in results]}
+    if do == "subscribe-acl-events-then-write-acl":
+        # An events-only subscription: the ACL write must come back as AccessControlEntryChanged.
+        acl = Clusters.AccessControl
+        loop = asyncio.get_running_loop()
+        seen = asyncio.Queue()
+        subscription = await ctrl.ReadEvent(node, [(0, acl.Events.AccessControlEntryChanged, 1)],
+                                            reportInterval=(0, 5))  # fmt: skip
+        subscription.SetEventUpdateCallback(lambda event, _t: loop.call_soon_threadsafe(seen.put_nowait, event))
+        current = (await ctrl.ReadAttribute(node, [(0, acl.Attributes.Acl)]))[0][acl][acl.Attributes.Acl]
+        target = acl.Structs.AccessControlTargetStruct(cluster=0x29, endpoint=NullValue, deviceType=NullValue)
+        added = acl.Structs.AccessControlEntryStruct(privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
+                                                     authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
+                                                     subjects=NullValue, targets=[target])  # fmt: skip
+        await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl([*current, added]))])
+        events = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                event = await asyncio.wait_for(seen.get(), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            events.append(_event(event))
+            if int(event.Data.changeType) == 1:  # Added
+                break
+        subscription.Shutdown()
+        return {"events": events}
     if do == "invoke-time-snapshot":
         response = await ctrl.SendCommand(node, 0, Clusters.GeneralDiagnostics.Commands.TimeSnapshot())
         return {"response": str(response)}
@@ -194,6 +225,15 @@ async def run_step(ctrl, node, step):
         params = await ctrl.OpenCommissioningWindow(node, step.get("seconds", 300), 1000, step["discriminator"], 1)
         return {"setupPinCode": params.setupPinCode, "qr": params.setupQRCode, "manual": params.setupManualCode}
     raise ValueError(f"unknown step {do}")
+
+
+def _event(result):
+    header = result.Header
+    data = result.Data
+    fields = {k: (int(v) if isinstance(v, int) else str(v)) for k, v in vars(data).items()} if data else {}
+    return {"endpoint": header.EndpointId, "cluster": header.ClusterId, "event": header.EventId,
+            "number": header.EventNumber, "priority": int(getattr(header.Priority, "value", header.Priority)),
+            "data": fields}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ ADMINISTER, OPERATE, CASE = 5, 3, 2
 UPDATE_AVAILABLE, BUSY = "UPDATE_AVAILABLE", "BUSY"
 # UpdateState (OTA Requestor cluster): Idle, Querying, DelayedOnQuery, Downloading, Applying, DelayedOnApply
 IDLE, QUERYING, DELAYED_ON_QUERY, DOWNLOADING, APPLYING, DELAYED_ON_APPLY = 1, 2, 3, 4, 5, 6
+MANDATORY_EVENTS = [["BasicInformation", "startUp"], ["GeneralDiagnostics", "bootReason"],
+                    ["AccessControl", "accessControlEntryChanged"]]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,8 @@ def commission_provider_and(requestors: list[MatterJsRequestor], acl: bool = Tru
         {"do": "read-basic", "node": "$provider"},
     ]
     if acl:
-        steps += [{"do": "write-acl-add-ota", "node": "$provider"}, {"do": "read-acl", "node": "$provider"}]
+        steps += [{"do": "write-acl-add-ota", "node": "$provider"}, {"do": "read-acl", "node": "$provider"},
+                  {"do": "read-events", "node": "$provider", "events": MANDATORY_EVENTS}]  # fmt: skip
     for n, requestor in enumerate(requestors):
         steps.append({"do": "commission", "passcode": requestor.passcode, "discriminator": requestor.discriminator,
                       "as": f"r{n}", "timeout": 90})  # fmt: skip
@@ -136,13 +139,17 @@ def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_
     provider_node = ok(outcomes[0])["node"]
     basic = ok(outcomes[1])
     assert (basic["vendorId"], basic["productId"], basic["softwareVersion"]) == (0xFFF1, 0x8000, 1)
-    assert basic["location"] == "DE"  # SetRegulatoryConfig's country code, read back
     ok(outcomes[2])
     acl = ok(outcomes[3])["acl"]
     assert [(e["privilege"], e["authMode"]) for e in acl] == [(ADMINISTER, CASE), (OPERATE, CASE)]
     assert acl[1]["targets"] == [{"cluster": 0x29, "endpoint": None, "deviceType": None}]
-    requestor_node = ok(outcomes[4])["node"]
-    for outcome in outcomes[5:]:
+    events = {(e["cluster"], e["event"], e["data"].get("changeType")): e for e in ok(outcomes[4])["events"]}
+    assert events[("BasicInformation", "startUp", None)]["data"]["softwareVersion"] == 1
+    assert events[("GeneralDiagnostics", "bootReason", None)]["data"]["bootReason"] == 0
+    added_at_addnoc = events[("AccessControl", "accessControlEntryChanged", 1)]["data"]
+    assert added_at_addnoc["adminPasscodeId"] == 0 and added_at_addnoc["latestValue"]["privilege"] == ADMINISTER
+    requestor_node = ok(outcomes[5])["node"]
+    for outcome in outcomes[6:]:
         ok(outcome)
 
     assert_updated(requestor, image[1])

@@ -163,3 +163,31 @@ def test_sdk_controller_queries_applies_and_notifies(netns, tmp_path):
     names = [e["event"] for e in provider.events]
     assert names.count("QueryImageResponse") == 3 and "NotifyUpdateApplied" in names
     assert names.count("ApplyUpdateRefused") == 1 and names.count("NotifyUpdateAppliedRefused") == 1
+
+
+def test_sdk_controller_reads_and_subscribes_to_our_events(sdk_python, netns, provider, tmp_path):
+    """StartUp, BootReason and AccessControlEntryChanged, read and subscribed to (an events-only
+    subscription) by the SDK's own controller; event numbers keep growing across a restart."""
+    storage = tmp_path / "controller.json"
+    events = [["BasicInformation", "StartUp"], ["GeneralDiagnostics", "BootReason"],
+              ["AccessControl", "AccessControlEntryChanged"]]  # fmt: skip
+    outcomes = run_controller(netns, storage, [
+        {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+        {"do": "read-events", "node": 1, "events": events},
+        {"do": "subscribe-acl-events-then-write-acl", "node": 1},
+    ], tmp_path)  # fmt: skip
+    ok(outcomes[0])
+    read = ok(outcomes[1])["events"]
+    by_cluster = {(e["cluster"], e["event"]): e for e in read}
+    assert by_cluster[(0x28, 0)]["data"]["softwareVersion"] == 1 and by_cluster[(0x28, 0)]["priority"] == 2
+    assert by_cluster[(0x33, 3)]["data"]["bootReason"] == 0
+    admin_entry = by_cluster[(0x1F, 0)]["data"]
+    assert admin_entry["changeType"] == 1 and admin_entry["adminPasscodeID"] == 0  # Added at AddNOC, over PASE
+    subscribed = ok(outcomes[2])["events"]
+    assert subscribed[-1]["data"]["changeType"] == 1 and subscribed[-1]["data"]["adminNodeID"] == 112233
+    first_startup = by_cluster[(0x28, 0)]["number"]
+    provider.kill()
+    provider.start()
+    again = run_controller(netns, storage, [{"do": "read-events", "node": 1, "events": events[:1]}], tmp_path)
+    assert max(e["number"] for e in ok(again[0])["events"]) > max(e["number"] for e in read + subscribed)
+    assert first_startup < ok(again[0])["events"][-1]["number"]

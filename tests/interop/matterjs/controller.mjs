@@ -9,6 +9,7 @@
 //   {do: "read-basic", node}                                        -> {vendorId, productId, softwareVersion}
 //   {do: "read-acl", node}                                          -> {acl: [...]}
 //   {do: "write-acl-add-ota", node, subjects?}                      keeps every entry, adds Operate on 0x0029
+//   {do: "read-events", node, events: [[cluster, event], ...]}     -> {events: [...]}
 //   {do: "read-nocs", node, fabricFiltered}                         -> {nocs: [...]}
 //   {do: "read-fabrics", node, fabricFiltered}                      -> {fabrics: [...]}
 //   {do: "write-default-providers", node, provider, endpoint?}
@@ -19,11 +20,14 @@ import { Environment, Logger, NodeId, Seconds } from "@matter/main";
 import {
     AccessControl,
     BasicInformation,
+    GeneralDiagnostics,
     OperationalCredentials,
     OtaSoftwareUpdateRequestor,
 } from "@matter/main/clusters";
 import { CommissioningController } from "@project-chip/matter.js";
 import { readConfig, verdictChannel } from "./verdict.mjs";
+
+const CLUSTERS = { AccessControl, BasicInformation, GeneralDiagnostics, OperationalCredentials };
 
 const config = await readConfig();
 const say = verdictChannel(config.verdict);
@@ -102,6 +106,20 @@ const steps = {
         };
         await write(node, AccessControl.Cluster, "acl", [...current, entry]);
         return { entries: current.length + 1 };
+    },
+    async "read-events"({ node, events }) {
+        // events: [[cluster name, event name], ...] on endpoint 0, e.g. [["BasicInformation", "startUp"]]
+        const found = [];
+        for (const [clusterName, eventName] of events) {
+            const cluster = CLUSTERS[clusterName].Cluster;
+            const read = await (await client(node)).getEvent({
+                endpointId: 0, clusterId: cluster.id, event: cluster.events[eventName], isFabricFiltered: true,
+            });
+            for (const { eventNumber, priority, data } of read ?? []) {
+                found.push({ cluster: clusterName, event: eventName, number: eventNumber, priority, data });
+            }
+        }
+        return { events: found };
     },
     async "read-nocs"({ node, fabricFiltered }) {
         return { nocs: await read(node, OperationalCredentials.Cluster, "nocs", fabricFiltered) };
