@@ -24,6 +24,7 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from ..fabric.table import Fabric
 from ..session.secure import SessionParameters
+from .scoping import scope_answers_per_interface
 
 __all__ = ["CommissionableService", "MatterAdvertiser", "local_addresses"]
 
@@ -91,6 +92,7 @@ class MatterAdvertiser:
     def zeroconf(self) -> AsyncZeroconf:
         if self._zc is None:
             self._zc = AsyncZeroconf(ip_version=IPVersion.All, interfaces=self._interfaces or InterfaceChoice.All)
+            scope_answers_per_interface(self._zc.zeroconf, self.hostname)
         return self._zc
 
     def _session_txt(self) -> dict[str, str]:

@@ -56,7 +56,8 @@ class MatterJsRequestor:
     """A matter.js OTA Requestor device in the controller's namespace."""
 
     def __init__(self, netns: NetnsPair, workdir: Path, *, port: int, passcode: int, discriminator: int,
-                 version: int = 1, vendor_id: int = 0xFFF1, product_id: int = 0x8000) -> None:  # fmt: skip
+                 version: int = 1, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
+                 timer_cap_ms: int | None = None) -> None:  # fmt: skip
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
         self.passcode, self.discriminator = passcode, discriminator

@@ -73,10 +73,10 @@ def start_provider(netns, tmp_path, image):
 def requestors(netns, tmp_path):
     started: list[MatterJsRequestor] = []
 
-    def start(count: int) -> list[MatterJsRequestor]:
+    def start(count: int, **options) -> list[MatterJsRequestor]:
         for n in range(len(started), len(started) + count):
             requestor = MatterJsRequestor(netns, tmp_path / f"requestor-{n}", port=5551 + n, passcode=20202031 + n,
-                                          discriminator=3101 + n)  # fmt: skip
+                                          discriminator=3101 + n, **options)  # fmt: skip
             started.append(requestor.start())
         return started[-count:]
 
@@ -203,8 +203,10 @@ def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provide
 
 
 def test_two_matterjs_requestors_download_at_once(netns, start_provider, requestors, image, tmp_path):
-    provider = start_provider()
-    pair = requestors(2)
+    # Paced at 2 ms a block (2.4 s a download), and both requestors query within a second of their
+    # announcement, so the downloads overlap whatever delays matter.js draws.
+    provider = start_provider("-P", "2")
+    pair = requestors(2, timer_cap_ms=1000)
     for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and(pair), tmp_path):
         ok(outcome)
     for requestor in pair:

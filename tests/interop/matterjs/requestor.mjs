@@ -4,7 +4,7 @@
 //
 //     node requestor.mjs CONFIG.json
 // CONFIG: {verdict, storage, port, passcode, discriminator, vendorId, productId, version,
-//          timeFactor, maxRestarts}
+//          timeFactor, timerCapMs?, maxRestarts}
 // Verdict lines (JSON): ready (pairing codes), state, progress, applying, restarted,
 // versionApplied, downloadError, timer, stopped.
 import { fork } from "node:child_process";
@@ -19,7 +19,7 @@ const say = verdictChannel(config.verdict);
 Logger.facilityLevels = { OtaSoftwareUpdateRequestorServer: "info" };
 Environment.default.vars.set("storage.path", config.storage);
 if (process.env.BENCH_DEVICE_VERSION !== undefined) {
-    compressOtaTimers(Time, config.timeFactor ?? 1, say);
+    compressOtaTimers(Time, config.timeFactor ?? 1, say, config.timerCapMs);
     reportFailedQueries();
 }
 
