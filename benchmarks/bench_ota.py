@@ -47,9 +47,9 @@ def make_image(directory: Path, size: int) -> Path:
 
 
 class ProviderProcess:
-    def __init__(self, image: Path, storage: Path) -> None:
+    def __init__(self, image: Path, storage: Path, *flags: str) -> None:
         command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(image), "--port", "0", "--storage",
-                   str(storage), "--json", "--demo-fabric"]  # fmt: skip
+                   str(storage), "--json", "--demo-fabric", *flags]  # fmt: skip
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.events: list[dict] = []
         for line in self.proc.stdout:

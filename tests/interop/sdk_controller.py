@@ -121,7 +121,8 @@ async def run_step(ctrl, node, step):
             "softwareVersion": values[attrs.SoftwareVersion],
         }
     if do == "read-acl":
-        data = await ctrl.ReadAttribute(node, [(0, Clusters.AccessControl.Attributes.Acl)])
+        data = await ctrl.ReadAttribute(node, [(0, Clusters.AccessControl.Attributes.Acl)],
+                                        fabricFiltered=step.get("fabricFiltered", True))  # fmt: skip
         entries = data[0][Clusters.AccessControl][Clusters.AccessControl.Attributes.Acl]
         if not isinstance(entries, list):  # an error status object (e.g. UnsupportedAccess 0x7e)
             raise RuntimeError(f"read failed with status {getattr(entries, 'Reason', entries)}")
@@ -132,6 +133,7 @@ async def run_step(ctrl, node, step):
                     "authMode": int(e.authMode),
                     "subjects": e.subjects,
                     "targets": None if e.targets is NullValue else [t.cluster for t in e.targets],
+                    **({"fabricIndex": e.fabricIndex} if not step.get("fabricFiltered", True) else {}),
                 }
                 for e in entries
             ]

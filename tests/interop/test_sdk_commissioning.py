@@ -125,10 +125,19 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
          "controller": other_fabric, "timeout": 120},
         {"do": "read-basic", "node": 2, "controller": other_fabric},
         {"do": "read-basic", "node": 1},
+        {"do": "read-acl", "node": 2, "controller": other_fabric, "fabricFiltered": False},
     ], tmp_path)  # fmt: skip
     ok(joined[0])
     assert ok(joined[1])["vendorId"] == 0xFFF1
     assert ok(joined[2])["vendorId"] == 0xFFF1
+    # Unfiltered, the second fabric's admin sees the first fabric's entries but none of their
+    # fabric-sensitive fields (privilege, auth mode, subjects, targets).
+    acl = ok(joined[3])["acl"]
+    own = [e for e in acl if e["subjects"] == [778899]]
+    others = [e for e in acl if e not in own]
+    assert len(own) == 1 and own[0]["privilege"] == 5
+    assert [(e["fabricIndex"], e["privilege"], e["authMode"], e["subjects"], e["targets"]) for e in others] == [
+        (1, 0, 0, "Null", None)] * 2  # the SDK's decoder fills absent fields with zero / null  # fmt: skip
 
 
 def test_sdk_controller_queries_applies_and_notifies(netns, tmp_path):
