@@ -249,22 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     # The spec bounds SII and SAI at one hour, SAT at 65535 ms (Core spec 4.3.2.5).
-    node.add_argument(
-        "--mrp-idle-interval", dest="mrp_idle_interval_ms", type=_ranged(1, 3_600_000, "MRP idle interval"),
-        default=DEFAULT_MRP_IDLE_INTERVAL_MS, metavar="MS",
-        help=f"MRP idle retransmission interval peers use for us (default {DEFAULT_MRP_IDLE_INTERVAL_MS} ms)",
-    )  # fmt: skip
-    node.add_argument(
-        "--mrp-active-interval", dest="mrp_active_interval_ms", type=_ranged(1, 3_600_000, "MRP active interval"),
-        default=DEFAULT_MRP_ACTIVE_INTERVAL_MS, metavar="MS",
-        help=f"MRP active retransmission interval (default {DEFAULT_MRP_ACTIVE_INTERVAL_MS} ms; the SDK app "
-        "uses 2000 for Thread requestors)",
-    )  # fmt: skip
-    node.add_argument(
-        "--mrp-active-threshold", dest="mrp_active_threshold_ms", type=_ranged(0, 65535, "MRP active threshold"),
-        default=DEFAULT_MRP_ACTIVE_THRESHOLD_MS, metavar="MS",
-        help=f"how long we count as active after a message (default {DEFAULT_MRP_ACTIVE_THRESHOLD_MS} ms)",
-    )  # fmt: skip
+    for flag, dest, high, default, text in (
+        ("--mrp-idle-interval", "mrp_idle_interval_ms", 3_600_000, DEFAULT_MRP_IDLE_INTERVAL_MS,
+         "MRP idle retransmission interval peers use for us"),
+        ("--mrp-active-interval", "mrp_active_interval_ms", 3_600_000, DEFAULT_MRP_ACTIVE_INTERVAL_MS,
+         "MRP active retransmission interval (the SDK app uses 2000 for Thread requestors)"),
+        ("--mrp-active-threshold", "mrp_active_threshold_ms", 65535, DEFAULT_MRP_ACTIVE_THRESHOLD_MS,
+         "how long we count as active after a message"),
+    ):  # fmt: skip
+        node.add_argument(flag, dest=dest, type=_ranged(0 if high == 65535 else 1, high, flag.lstrip("-")),
+                          default=default, metavar="MS", help=f"{text} (default {default} ms)")  # fmt: skip
     node.add_argument(
         "--demo-fabric", action="store_true",
         help="also join a locally minted demo fabric, so ota-requestor-sim can connect with no commissioner "

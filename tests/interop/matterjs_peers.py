@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.netns import NetnsPair
-from tests.interop.peers import Verdicts
+from tests.interop.peers import Verdicts, terminate
 
 MATTERJS = Path(__file__).with_name("matterjs")
 # The requestor's OTA timers run this many times faster (the spec's 1..600 s announce jitter and
@@ -99,13 +98,7 @@ class MatterJsRequestor:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
 
 
 def run_matterjs_controller(netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path,

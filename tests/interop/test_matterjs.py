@@ -173,13 +173,20 @@ def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_
     assert len(ok(again[1])["acl"]) == 2
 
 
-def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
-    provider = start_provider("-q", "busy", "-t", "5")
+def one_update(netns, start_provider, requestors, image, tmp_path, *provider_flags):
+    """A provider started with ``provider_flags``, one matter.js requestor set up by the matter.js
+    controller, and the update it made; returns both."""
+    provider = start_provider(*provider_flags)
     (requestor,) = requestors(1)
     for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
                                            tmp_path):  # fmt: skip
         ok(outcome)
     assert_updated(requestor, image[1])
+    return provider, requestor
+
+
+def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
+    provider, requestor = one_update(netns, start_provider, requestors, image, tmp_path, "-q", "busy", "-t", "5")
     answers = provider.named("QueryImageResponse")
     assert [(a["status"], a["delayedActionTime"]) for a in answers[:2]] == [(BUSY, 5), (UPDATE_AVAILABLE, None)]
     states = [v["newState"] for v in requestor.events("state")]
@@ -190,12 +197,8 @@ def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, 
 
 
 def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provider, requestors, image, tmp_path):
-    provider = start_provider("-a", "awaitNextAction", "-p", "5")
-    (requestor,) = requestors(1)
-    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
-                                           tmp_path):  # fmt: skip
-        ok(outcome)
-    assert_updated(requestor, image[1])
+    provider, requestor = one_update(netns, start_provider, requestors, image, tmp_path, "-a", "awaitNextAction",
+                                     "-p", "5")  # fmt: skip
     actions = [(a["action"], a["delayedActionTime"]) for a in provider.named("ApplyUpdateResponse")]
     assert actions[:2] == [("AWAIT_NEXT_ACTION", 5), ("PROCEED", 0)]
     assert DELAYED_ON_APPLY in [v["newState"] for v in requestor.events("state")]
