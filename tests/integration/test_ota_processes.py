@@ -228,3 +228,10 @@ def test_apply_and_notify_after_a_provider_restart_between_download_and_apply(tm
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_a_hundred_requestors_in_one_sim_all_complete(provider, tmp_path):
+    _, events = provider
+    result, steps = sim(events, tmp_path, "-n", "100")
+    assert result.returncode == 0, [s for s in steps if s["step"] == "error"][:3]
+    assert sum(s["step"] == "applied" for s in steps) == 100
