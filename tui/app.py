@@ -63,6 +63,7 @@ from ota_provider.core.ota.history import rows_as_csv
 from .commissioning import CommissioningPane
 from .controls import NextResponsePanel
 from .format import bar, clock, duration, node_id, peer_key, rate, size
+from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
@@ -186,7 +187,7 @@ class ProviderDashboard(App):
                 with Horizontal(id="log-bar"):
                     yield Input(placeholder="filter the log (text)", id="filter", compact=True)
                     yield Select([(kind, kind) for kind in LOG_KINDS], id="kind", prompt="every kind", compact=True)
-                yield Log(id="log", max_lines=LOG_LINES)
+                yield MeasuredLog(id="log", max_lines=LOG_LINES)
             with TabPane("Commissioning", id="tab-commissioning"):
                 yield CommissioningPane(id="commissioning")
             with TabPane("Images", id="tab-images"):

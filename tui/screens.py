@@ -15,6 +15,7 @@ from ota_provider.core.events import TransferSnapshot
 from ota_provider.core.ota.history import HistoryRow
 
 from .format import clock, size
+from .log_view import MeasuredLog
 from .requestors import RequestorRow
 
 __all__ = ["ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
@@ -69,7 +70,7 @@ class RequestorDetail(ModalScreen[None]):
         with Vertical(id="detail") as box:
             box.border_title = self.title_text
             box.border_subtitle = "Esc closes"
-            yield Log(id="detail-log")
+            yield MeasuredLog(id="detail-log")
         yield Footer()
 
     def on_mount(self) -> None:
