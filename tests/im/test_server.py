@@ -200,29 +200,28 @@ def write_body(value, *, timed, more):
     return {0: False, 1: timed, 2: tlv.Array([data]), 3: more}
 
 
-def test_every_chunk_of_a_timed_chunked_write_is_accepted():
-    """The SDK's WriteClient sends TimedRequest, then each chunk with TimedRequest=true and
-    MoreChunkedMessages on all but the last."""
+def timed_chunked_write(last_chunk_timed: bool) -> Scripted:
     net, client, session, _, _ = build()
     script = Scripted(net, client, session, [
         (TIMED, {0: UInt(500)}),
         (WRITE, write_body(1, timed=True, more=True)),
-        (WRITE, write_body(2, timed=True, more=False)),
+        (WRITE, write_body(2, timed=last_chunk_timed, more=False)),
     ])  # fmt: skip
     net.run(until=5)
+    return script
+
+
+def test_every_chunk_of_a_timed_chunked_write_is_accepted():
+    """The SDK's WriteClient sends TimedRequest, then each chunk with TimedRequest=true and
+    MoreChunkedMessages on all but the last."""
+    script = timed_chunked_write(last_chunk_timed=True)
     opcodes = [opcode for opcode, _ in script.answers]
     assert opcodes == [ImOpcode.STATUS_RESPONSE, ImOpcode.WRITE_RESPONSE, ImOpcode.WRITE_RESPONSE]
     for _, response in script.answers[1:]:
         (status,) = response[0]
         assert status[1][0] == ImStatus.SUCCESS  # AttributeStatusIB.StatusIB.Status
     # A later chunk that drops the TimedRequest flag is refused.
-    net, client, session, _, _ = build()
-    script = Scripted(net, client, session, [
-        (TIMED, {0: UInt(500)}),
-        (WRITE, write_body(1, timed=True, more=True)),
-        (WRITE, write_body(2, timed=False, more=False)),
-    ])  # fmt: skip
-    net.run(until=5)
+    script = timed_chunked_write(last_chunk_timed=False)
     assert script.answers[-1] == (ImOpcode.STATUS_RESPONSE, {0: ImStatus.TIMED_REQUEST_MISMATCH, 0xFF: 11})
 
 

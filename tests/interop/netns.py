@@ -11,7 +11,10 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import pytest
 
 PROVIDER_V6, CONTROLLER_V6 = "fd42:cafe::2", "fd42:cafe::1"
 PROVIDER_V4, CONTROLLER_V4 = "169.254.77.2", "169.254.77.1"
@@ -23,6 +26,18 @@ def netns_unavailable() -> str | None:
     if shutil.which("ip") is None or shutil.which("unshare") is None:
         return "iproute2 (ip) and util-linux (unshare) are needed"
     return None
+
+
+def pair_or_skip() -> Iterator[NetnsPair]:
+    """For a pytest fixture: a fresh namespace pair, deleted afterwards; skip when unavailable."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    pair = NetnsPair.create()
+    try:
+        yield pair
+    finally:
+        pair.delete()
 
 
 def _ip(*args: str) -> None:

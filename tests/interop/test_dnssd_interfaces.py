@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.interop.netns import NetnsPair, _ip, netns_unavailable
+from tests.interop.netns import _ip, pair_or_skip
 from tests.interop.peers import REPO, Provider
 
 OTHER_PROVIDER_V6, OTHER_PEER_V6 = "fd42:beef::2", "fd42:beef::1"
@@ -24,10 +24,8 @@ OTHER_PROVIDER_V4, OTHER_PEER_V4 = "169.254.78.2", "169.254.78.1"
 
 @pytest.fixture(scope="module")
 def two_networks():
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    pair = NetnsPair.create()
+    pairs = pair_or_skip()
+    pair = next(pairs)
     other, tag = f"ota-o-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:6]
     veth_p, veth_o = f"wp{tag}", f"wo{tag}"
     try:
@@ -45,7 +43,7 @@ def two_networks():
         yield pair, other
     finally:
         subprocess.run(["ip", "netns", "del", other], capture_output=True, check=False)
-        pair.delete()
+        pairs.close()
 
 
 def lookup(namespace: str) -> list[str]:

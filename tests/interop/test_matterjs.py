@@ -19,7 +19,7 @@ import pytest
 
 from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
-from tests.interop.netns import NetnsPair, netns_unavailable
+from tests.interop.netns import pair_or_skip
 from tests.interop.peers import REPO, Provider, ok
 
 PASSCODE, DISCRIMINATOR = 20202021, 3840
@@ -33,13 +33,8 @@ MANDATORY_EVENTS = [["BasicInformation", "startUp"], ["GeneralDiagnostics", "boo
 
 @pytest.fixture(scope="module")
 def netns():
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
     require_matterjs()
-    pair = NetnsPair.create()
-    yield pair
-    pair.delete()
+    yield from pair_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.conftest import paa_store
-from tests.interop.netns import NetnsPair, netns_unavailable
+from tests.interop.netns import NetnsPair, pair_or_skip
 from tests.interop.peers import Provider, Verdicts, ok
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,12 +25,7 @@ UNSUPPORTED_ACCESS = "0x7e"
 
 @pytest.fixture(scope="module")
 def netns():
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    pair = NetnsPair.create()
-    yield pair
-    pair.delete()
+    yield from pair_or_skip()
 
 
 @pytest.fixture
