@@ -9,6 +9,7 @@ app only talks to the engine through ``drain``, ``stats``, ``armed``, ``history`
 
 from __future__ import annotations
 
+import logging
 import textwrap
 import time
 from collections import deque
@@ -16,11 +17,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     DataTable,
@@ -81,6 +84,9 @@ THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the pr
 
 TALL = 40  # rows: below this, the Commissioning tab takes the screen
 QR_TAB_HEIGHT = 22  # rows the Commissioning tab needs for the QR code, its codes and the fabrics
+log = logging.getLogger(__name__)
+
+REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
 WIDE = 140  # columns: below this, the tables show fewer columns and the controls panel narrows
 REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
 REQUESTOR_COLUMNS_NARROW = ("node", "version", "state", "progress", "seen")
@@ -156,6 +162,8 @@ class ProviderDashboard(App):
         self._ticks = 0
         self._spark_data: list[float] = []
         self._requestor_columns: tuple[str, ...] = ()
+        self._rewrap_timer: Timer | None = None
+        self._last_fault = ""
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
         self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
@@ -219,15 +227,18 @@ class ProviderDashboard(App):
         self._make_room_for_qr()
         self._refresh_timer = self.set_interval(REFRESH_SECONDS, self.refresh_from_engine)
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         if self._requestor_columns:  # after on_mount
-            self._fit_columns()
+            self._fit_columns(event.size.width)  # the new size: self.size may still be the old one
             self._make_room_for_qr()
-            self.call_after_refresh(self._rewrite_log)  # the log's new width is known after layout
+            # The log's new width is known once the layout has run; a burst of resizes rewraps once.
+            if self._rewrap_timer is not None:
+                self._rewrap_timer.stop()
+            self._rewrap_timer = self.set_timer(REWRAP_DELAY, self._rewrite_log)
 
-    def _fit_columns(self) -> None:
+    def _fit_columns(self, width: int | None = None) -> None:
         """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
-        wide = self.size.width >= WIDE
+        wide = (self.size.width if width is None else width) >= WIDE
         requestor_columns = REQUESTOR_COLUMNS if wide else REQUESTOR_COLUMNS_NARROW
         if requestor_columns != self._requestor_columns:
             self._requestor_columns = requestor_columns
@@ -239,8 +250,10 @@ class ProviderDashboard(App):
         if transfer_columns != self._transfer_columns:
             self._transfer_columns = transfer_columns
             _set_columns(self.transfer_table, transfer_columns, TRANSFER_WIDTHS)
-            rows, self._transfer_rows = self._transfer_rows, {}
-            self._show_transfer_rows(rows)
+            # The rows again, in the new column set (the old cells belong to the old one).
+            self._transfer_rows = {}
+            if self._stats is not None:
+                self._show_transfers(self._stats)
 
     def on_unmount(self) -> None:
         if hasattr(self, "_refresh_timer"):
@@ -255,11 +268,23 @@ class ProviderDashboard(App):
         self._ticks += 1
         if not events and not sample:
             return
-        with self.batch_update():
-            if events:
-                self._show_events(events)
-            if sample:
-                self._sample()
+        try:
+            with self.batch_update():
+                if events:
+                    self._show_events(events)
+                if sample:
+                    self._sample()
+        except Exception as exc:  # a display fault must never stop the provider: show it, keep serving
+            self._display_fault(exc)
+
+    def _display_fault(self, exc: Exception) -> None:
+        log.exception("dashboard refresh failed")
+        text = f"dashboard error (the provider keeps serving): {type(exc).__name__}: {exc}"
+        if text != self._last_fault:  # once per distinct fault, not ten times a second
+            self._last_fault = text
+            self._lines.append(("errors", f"{clock(time.time())} {text}"))
+            self._write_log([self._lines[-1][1]])
+            self.notify(text, severity="error", timeout=10)
 
     def _sample(self) -> None:
         stats = self._stats = self.engine.stats()
@@ -316,7 +341,9 @@ class ProviderDashboard(App):
     def _wrapped(self, lines: list[str]) -> list[str]:
         """Long lines folded to the log's width, continuation lines indented past the time stamp, so
         nothing needs scrolling sideways."""
-        width = max(40, self.log_view.scrollable_content_region.width - 1)
+        shown = self.log_view.scrollable_content_region.width
+        # While another tab is shown the log has no width: wrap at the screen's, less the border.
+        width = max(40, (shown if shown > 0 else self.size.width - 2) - 1)
         out: list[str] = []
         for line in lines:
             if len(line) <= width:
@@ -462,9 +489,11 @@ class ProviderDashboard(App):
             self._rewrite_log()
 
     def _rewrite_log(self) -> None:
+        self._rewrap_timer = None
         self.log_view.clear()
         self.log_view.auto_scroll = True
         self.log_view.write_lines(self._wrapped([line for kind, line in self._lines if self._visible(kind, line)]))
+        self.log_view.scroll_end(animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value

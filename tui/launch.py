@@ -16,10 +16,14 @@ def serve_dashboard(config: ProviderConfig, catalog: ImageCatalog, emit) -> int:
 
     engine = cli.build_engine(config, catalog)
     engine.start()
+    app = ProviderDashboard(engine)
     try:
-        ProviderDashboard(engine).run()
+        app.run()
     finally:
         engine.stop()
+    if app.return_code:  # the dashboard ended on an error (Textual printed it): say so, exit non-zero
+        print(f"{cli.PROG}: error: the dashboard stopped on an error; the provider stopped with it", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -394,3 +394,66 @@ def test_a_stopped_engine_is_shown():
     where, messages = asyncio.run(scenario())
     assert where.startswith("PROVIDER STOPPED · UDP 5540")
     assert "engine stopped: disk full" in messages and any("the provider stopped" in m for m in messages)
+
+
+def test_resizing_with_transfers_running_keeps_serving_and_fits_the_final_width(slow_engine, tmp_path):
+    """160x48 -> 120x40 -> 100x30 -> 80x24 -> 160x48 with a transfer row present: the engine keeps
+    serving (the client's download completes), the columns follow the real width, the log follows."""
+    engine = slow_engine
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await requestor(engine, tmp_path, 0x7090)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                download = asyncio.ensure_future(client.download(offer.image_uri, tmp_path / "r.ota"))
+                await until(pilot, lambda: app.transfer_table.row_count == 1)
+                columns = {}
+                for width, height in ((120, 40), (100, 30), (80, 24), (160, 48)):
+                    await pilot.resize_terminal(width, height)
+                    await until(pilot, lambda w=width: app.size.width == w)
+                    await pilot.pause(0.3)
+                    columns[width] = [str(c.label) for c in app.transfer_table.columns.values()]
+                await pilot.resize_terminal(100, 30)
+                await until(pilot, lambda: app.size.width == 100)
+                result = await asyncio.wait_for(download, 30)
+                await pilot.pause(0.3)
+                narrow_after = [str(c.label) for c in app.transfer_table.columns.values()]
+                following = app.log_view.auto_scroll and app.log_view.is_vertical_scroll_end
+            finally:
+                driver.close()
+            return columns, narrow_after, result, following, app.return_code
+
+    columns, narrow_after, result, following, code = asyncio.run(scenario())
+    assert result.size > 0 and code in (None, 0)
+    assert columns[160] == ["#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state"]
+    assert columns[120] == columns[100] == columns[80] == narrow_after == ["#", "node", "progress", "rate", "ETA",
+                                                                          "state"]  # fmt: skip
+    assert following
+
+
+def test_a_display_fault_is_shown_and_the_provider_keeps_serving(engine, tmp_path, monkeypatch):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            faults = iter([RuntimeError("a drawing bug")])
+
+            def broken_header(stats):
+                fault = next(faults, None)
+                if fault is not None:
+                    raise fault
+
+            monkeypatch.setattr(app, "_show_header", broken_header)
+            await until(pilot, lambda: any("dashboard error" in line for _, line in app._lines))
+            client, driver = await requestor(engine, tmp_path, 0x70A0)
+            try:
+                status = (await client.query_image(0xFFF1, 0x8000, 1)).status
+            finally:
+                driver.close()
+            await pilot.pause(0.3)
+            return status, app.is_running, [line for _, line in app._lines if "dashboard error" in line]
+
+    status, running, faults = asyncio.run(scenario())
+    assert status == UA and running
+    assert len(faults) == 1 and "RuntimeError: a drawing bug" in faults[0]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.tui import app as dashboard
+from ota_provider.tui.launch import serve_dashboard
 from tests.ota.test_catalog import SAMPLES
 
 
@@ -22,3 +26,14 @@ def test_without_a_terminal_the_launcher_is_headless():
     result = subprocess.run([sys.executable, "-m", "ota_provider.tui.launch", "-f", image, "--check"],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0 and "Manual code: 3497-011-2332" in result.stdout
+
+
+def test_a_dashboard_that_ends_on_an_error_exits_non_zero(tmp_path, monkeypatch, capsys):
+    def crash(self):
+        self._return_code = 1  # what Textual sets when an unhandled exception ends the app
+
+    monkeypatch.setattr(dashboard.ProviderDashboard, "run", crash)
+    image = SAMPLES / "sample-fff1-8000-v3.ota"
+    config = ProviderConfig(filepath=image, port=0, storage=tmp_path)
+    assert serve_dashboard(config, ImageCatalog.from_file(image), None) == 1
+    assert "the dashboard stopped on an error" in capsys.readouterr().err
