@@ -9,6 +9,7 @@ an error here instead of a silent 0. A bad value is one line on stderr and exit 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -45,6 +46,7 @@ from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
+from .transport.port_owner import udp_port_owner
 
 PROG = "ota-provider"
 EXIT_USAGE = 2
@@ -360,6 +362,10 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except CatalogError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    problem = storage_problem(config)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     onboarding = onboarding_payload(config)
     emit = _Printer(out, config.json_lines)
     emit.startup(catalog, onboarding, config)
@@ -371,7 +377,12 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
-        print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            owner = udp_port_owner(config.port)
+            print(f"{PROG}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
+                  "stop it or choose another --secured-device-port", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
 
@@ -407,6 +418,28 @@ class _Printer:
         if self.out.isatty():
             # Half-block rendering keeps the code square and small enough for a phone to scan.
             segno.make(onboarding.qr_code(), error="m").terminal(out=self.out, compact=True, border=2)
+
+
+def storage_problem(config: ProviderConfig) -> str | None:
+    """What makes the state directory unusable, said before anything starts (None: it is fine)."""
+    directory = config.kvs.parent if config.kvs is not None else (config.storage or default_storage())
+    flag = "--KVS" if config.kvs is not None else "--storage"
+    if directory.exists():
+        if not directory.is_dir():
+            return f"{flag} {directory} is a file, not a directory; give a directory for the state"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"{flag} {directory} is not writable; give a directory this user may write"
+        if config.kvs is not None and config.kvs.is_dir():
+            return f"--KVS {config.kvs} is a directory; give the state database's file name"
+        return None
+    ancestor = directory.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot create {flag} {directory}: {ancestor} is a file"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create {flag} {directory}: {ancestor} is not writable"
+    return None
 
 
 def default_storage() -> Path:

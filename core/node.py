@@ -47,7 +47,8 @@ from .session.pase import PaseCredentials, PaseResponder
 from .session.secure import AuthMode, SecureSession, SessionParameters
 from .session.secure_channel import SecureChannelServer
 from .storage.counters import PersistentCounter
-from .storage.database import Database
+from .storage.database import DATABASE_NAME, Database, StorageError
+from .storage.lock import StateLock
 
 __all__ = ["CommissioningWindow", "MatterNode", "NodeConfig"]
 
@@ -93,11 +94,18 @@ class CommissioningWindow:
 class MatterNode:
     def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None) -> None:
         self.config = config
-        self.db = (
-            Database(config.storage / config.database_name)
-            if config.database_name
-            else Database.in_directory(config.storage)
-        )
+        database = config.storage / (config.database_name or DATABASE_NAME)
+        try:
+            config.storage.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot use {config.storage} for the state: {exc.strerror or exc}") from None
+        self.state_lock = StateLock(database)  # one provider per state: fabrics and counters are not shared
+        self.state_lock.acquire()
+        try:
+            self.db = Database(database)
+        except BaseException:
+            self.state_lock.release()
+            raise
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
         self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"))
@@ -396,3 +404,4 @@ class MatterNode:
             self.driver.close()
             self.driver = None
         self.db.close()
+        self.state_lock.release()

@@ -40,7 +40,8 @@ def _dual_stack_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # No SO_REUSEADDR: on UDP it lets a second process bind the same port silently, and the
+        # two would then share (and steal) each other's datagrams.
         sock.bind((host, port, 0, 0))
     except OSError:
         sock.close()

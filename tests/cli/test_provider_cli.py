@@ -211,3 +211,55 @@ def test_demo_keeps_its_state_apart(monkeypatch, tmp_path):
     config = parse_config(["--demo"])
     assert config.storage == tmp_path / "ota-provider" / "demo" and config.demo_fabric
     assert parse_config(["--demo", "--storage", str(tmp_path / "x")]).storage == tmp_path / "x"
+
+
+def _provider(*args):
+    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--json", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _listening(proc) -> dict:
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "Listening":
+            return event
+    raise AssertionError(proc.stderr.read())
+
+
+def _refused(*args) -> tuple[int, str]:
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--json", *args],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    return result.returncode, result.stderr
+
+
+def test_a_second_provider_on_a_port_in_use_is_refused_with_the_owner(tmp_path):
+    first = _provider("--secured-device-port", "0", "--storage", str(tmp_path / "a"))
+    try:
+        port = _listening(first)["port"]
+        code, err = _refused("--secured-device-port", str(port), "--storage", str(tmp_path / "b"))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=20)
+    assert code == 1 and err.count("\n") == 1, err
+    assert f"UDP port {port} is already in use (by pid {first.pid} (" in err and "ota_provider.core.cli" in err
+
+
+def test_a_second_provider_on_a_state_in_use_is_refused(tmp_path):
+    first = _provider("--secured-device-port", "0", "--storage", str(tmp_path / "state"))
+    try:
+        _listening(first)
+        code, err = _refused("--secured-device-port", "0", "--storage", str(tmp_path / "state"))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=20)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"is in use by another provider (pid {first.pid})" in err
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_an_unusable_storage_is_one_line_before_anything_starts(tmp_path, check):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for storage, message in ((a_file, "is a file, not a directory"), (a_file / "sub", f"{a_file} is a file")):
+        code, err = _refused("--storage", str(storage), *(["--check"] if check else []))
+        assert code == 2 and err.count("\n") == 1 and message in err, err
