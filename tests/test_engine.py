@@ -228,3 +228,24 @@ def test_mrp_parameters_from_the_command_line_reach_the_peer(tmp_path):
         engine.stop()
     assert (parameters.idle_interval_ms, parameters.active_interval_ms, parameters.active_threshold_ms) == (
         800, 2000, 5000)  # fmt: skip
+
+
+def test_the_history_keeps_injected_faults_and_the_transfer_number(engine, tmp_path):
+    engine.drain()
+    engine.send(ArmKnob(Knob.CORRUPT_BLOCK, 2))
+    assert wait_for(engine, lambda e: isinstance(e, CommandDone))[-1].ok
+
+    async def scenario():
+        client, driver = await client_for(engine, 0x4011, tmp_path)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 1)
+            with pytest.raises(DownloadError):  # the digest check catches the flipped byte
+                await client.download(offer.image_uri, tmp_path / "corrupt.ota")
+        finally:
+            driver.close()
+
+    asyncio.run(scenario())
+    wait_for(engine, lambda e: e.name in ("TransferFinished", "TransferFailed"))
+    (row,) = [r for r in engine.history(node_id=0x4011) if r.kind == "transfer"]
+    assert row.details["faults"] == ["corrupt block 2"] and row.details["transfer"] >= 1
+    assert row.summary.startswith(f"#{row.details['transfer']} ") and "injected faults: corrupt block 2" in row.summary

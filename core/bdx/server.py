@@ -48,6 +48,7 @@ class Transfer:
     exchange: Exchange | None = field(default=None, repr=False)
     paused: bool = False
     pacing: float | None = None  # seconds before each Block; None: the server's setting
+    faults: list[str] = field(default_factory=list)  # faults injected, "corrupt block 3": the history keeps them
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
     _timer: Any = field(default=None, repr=False)
     _deadline: float = field(default=0.0, repr=False)  # idle release time, pushed on by each message
@@ -263,6 +264,7 @@ class BdxServer:
             return reply
         action, argument = fault
         log.info("BDX transfer %d: fault %s on block %d", transfer.id, action, counter)
+        transfer.faults.append(f"{action} block {counter}")
         if action == "corrupt" and len(reply[1]) > 4:
             data = bytearray(reply[1])
             data[4 + (len(data) - 4) // 2] ^= 0xFF

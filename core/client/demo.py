@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 DEMO_REQUESTOR_VERSIONS = (1, 2, 1)
 FIRST_DEMO_NODE_ID = 0x0000_0000_0000_D001
-RETRY_SECONDS = 5.0  # a demo is no place for the spec's 120 s minimum Busy back-off
+RETRY_SECONDS = 5.0  # after an error or a finished cycle
+# The SDK requestor's own rules (OTA_PROVIDER_SPEC.md §5.2, §5.3), so the demo teaches what a
+# real requestor does: it waits at least 120 s after Busy and before re-sending an
+# ApplyUpdateRequest answered AwaitNextAction, whatever DelayedActionTime says.
+MIN_REQUERY_SECONDS = 120.0
 
 
 class DemoRequestors:
@@ -71,18 +75,21 @@ class DemoRequestors:
         """Query, and if offered, download, apply and notify; return (version now, seconds to wait)."""
         offer = await client.query_image(self.vendor_id, self.product_id, version)
         if offer.status == QueryImageStatus.BUSY:
-            return version, max(RETRY_SECONDS, min(float(offer.delayed_action_time or 0), 60.0))
+            return version, max(MIN_REQUERY_SECONDS, float(offer.delayed_action_time or 0))
         if offer.status != QueryImageStatus.UPDATE_AVAILABLE:
             return version, None
         assert offer.image_uri and offer.update_token and offer.software_version is not None
         if offer.software_version <= version:
             return version, None
+        if offer.delayed_action_time:  # the SDK requestor honours it even with UpdateAvailable
+            await asyncio.sleep(float(offer.delayed_action_time))
         await client.download(offer.image_uri, target, block_interval=self.block_interval)
         applied = await client.apply_update(offer.update_token, offer.software_version)
-        if applied.action == ApplyUpdateAction.AWAIT_NEXT_ACTION:
-            return version, max(RETRY_SECONDS, min(float(applied.delayed_action_time), 60.0))
+        while applied.action == ApplyUpdateAction.AWAIT_NEXT_ACTION:  # ask again; the image is kept
+            await asyncio.sleep(max(MIN_REQUERY_SECONDS, float(applied.delayed_action_time)))
+            applied = await client.apply_update(offer.update_token, offer.software_version)
         if applied.action == ApplyUpdateAction.DISCONTINUE:
             return version, RETRY_SECONDS
-        await asyncio.sleep(min(float(applied.delayed_action_time), 30.0))
+        await asyncio.sleep(float(applied.delayed_action_time))  # Proceed: "reboot" after the delay
         await client.notify_update_applied(offer.update_token, offer.software_version)
         return offer.software_version, RETRY_SECONDS

@@ -87,6 +87,7 @@ class UpdateHistory:
         sender = transfer.sender
         seconds = transfer.seconds
         details = {
+            "transfer": transfer.id,  # the number the log and the dashboard show
             "designator": transfer.designator.decode(errors="replace"),
             "bytes": sender.bytes_sent,
             "total": sender.total,
@@ -95,8 +96,11 @@ class UpdateHistory:
             "seconds": round(seconds, 3),
             "bytesPerSecond": round(sender.bytes_sent / seconds) if seconds > 0 else None,
             "result": transfer.result,
+            "faults": list(transfer.faults),
         }
-        summary = f"{transfer.result}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
+        summary = f"#{transfer.id} {transfer.result}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
+        if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
+            summary += " with injected faults: " + ", ".join(transfer.faults)
         self.record("transfer", transfer.peer, summary, details)
 
 
