@@ -54,6 +54,7 @@ from .setup_payload import DiscoveryCapability, SetupPayload
 __all__ = [
     "AbortTransfer",
     "ArmKnob",
+    "ArmKnobs",
     "ClearKnobs",
     "DisarmKnob",
     "EngineStats",
@@ -78,6 +79,15 @@ EVENT_QUEUE_SIZE = 10_000
 class ArmKnob:
     knob: Knob
     value: Any
+    sticky: bool = False
+    target: Peer | None = None
+
+
+@dataclass(frozen=True)
+class ArmKnobs:
+    """Several knobs for one response: armed together, or none if any value is refused."""
+
+    knobs: tuple[tuple[Knob, Any], ...]
     sticky: bool = False
     target: Peer | None = None
 
@@ -367,6 +377,9 @@ class ProviderEngine:
         if isinstance(command, ArmKnob):
             armed = provider.policy.arm(command.knob, command.value, sticky=command.sticky, target=command.target)
             return True, f"armed {armed.describe()}"
+        if isinstance(command, ArmKnobs):
+            armed = provider.policy.arm_all(list(command.knobs), sticky=command.sticky, target=command.target)
+            return True, "armed " + "; ".join(a.describe() for a in armed)
         if isinstance(command, DisarmKnob):
             provider.policy.disarm(command.knob, target=command.target)
             return True, f"disarmed {command.knob.value}"

@@ -40,7 +40,7 @@ from textual.widgets import (
 
 from ota_provider.core.engine import (
     AbortTransfer,
-    ArmKnob,
+    ArmKnobs,
     ClearKnobs,
     EngineStats,
     OpenCommissioningWindow,
@@ -527,9 +527,8 @@ class ProviderDashboard(App):
         if not knobs:
             self.notify("set a control first: nothing to arm", severity="warning")
             return
-        sticky, target = self.controls.sticky, self.controls.target
-        for knob, value in knobs:
-            self.engine.send(ArmKnob(knob, value, sticky=sticky, target=target))
+        # One command: the engine arms all of them for the same response, or none if one is refused.
+        self.engine.send(ArmKnobs(tuple(knobs), sticky=self.controls.sticky, target=self.controls.target))
 
     def action_clear_knobs(self) -> None:
         self.engine.send(ClearKnobs())

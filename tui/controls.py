@@ -138,6 +138,11 @@ class NextResponsePanel(VerticalScroll):
         self.image_select.value = designator
 
     def show_targets(self, peers: list[tuple[int, int]]) -> None:
+        # Rebuilt only when the requestors change: set_options resets an open list's highlight,
+        # and Down-Down-Enter must pick the node the user saw.
+        if tuple(peers) == getattr(self, "_target_peers", None):
+            return
+        self._target_peers = tuple(peers)
         select = self.target_select
         current = select.value
         options = [("all requestors", ALL_REQUESTORS)] + [

@@ -94,6 +94,23 @@ class ApplyDecision:
     used: tuple[ArmedKnob, ...] = ()
 
 
+def _check(knob: Knob, value: Any) -> None:
+    """Refuse a value the knob cannot take (ValueError, one line for the user)."""
+    expected = _VALUE_TYPES[knob]
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ValueError(f"{knob.value}: {value!r} is not a {getattr(expected, '__name__', expected)}")
+    if isinstance(value, int) and not isinstance(value, enum.Enum) and not 0 <= value <= 0xFFFF_FFFF:
+        raise ValueError(f"{knob.value}: {value} is outside 0..4294967295")
+    if knob == Knob.DELAY_BLOCK and not (
+        len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], int | float) and value[1] >= 0
+    ):
+        raise ValueError(f"{knob.value}: give (block number, seconds), not {value!r}")
+    if knob == Knob.END_TRANSFER and not (
+        len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], enum.IntEnum)
+    ):
+        raise ValueError(f"{knob.value}: give (block number, BDX status), not {value!r}")
+
+
 @dataclass
 class OtaPolicy:
     armed: list[ArmedKnob] = field(default_factory=list)
@@ -103,24 +120,21 @@ class OtaPolicy:
 
     def arm(self, knob: Knob, value: Any, *, sticky: bool = False, target: Peer | None = None) -> ArmedKnob:
         """Arm a knob, replacing any armed knob of the same kind and target."""
-        expected = _VALUE_TYPES[knob]
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ValueError(f"{knob.value}: {value!r} is not a {getattr(expected, '__name__', expected)}")
-        if isinstance(value, int) and not isinstance(value, enum.Enum) and not 0 <= value <= 0xFFFF_FFFF:
-            raise ValueError(f"{knob.value}: {value} is outside 0..4294967295")
-        if knob == Knob.DELAY_BLOCK and not (
-            len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], int | float) and value[1] >= 0
-        ):
-            raise ValueError(f"{knob.value}: give (block number, seconds), not {value!r}")
-        if knob == Knob.END_TRANSFER and not (
-            len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], enum.IntEnum)
-        ):
-            raise ValueError(f"{knob.value}: give (block number, BDX status), not {value!r}")
+        _check(knob, value)
         self.disarm(knob, target=target)
         armed = ArmedKnob(next(self._ids), knob, value, sticky, target)
         if not (knob in _COUNTERS and value == 0):
             self.armed.append(armed)
         return armed
+
+    def arm_all(
+        self, knobs: list[tuple[Knob, Any]], *, sticky: bool = False, target: Peer | None = None
+    ) -> list[ArmedKnob]:
+        """Arm several knobs at once, or none if any value is refused: what one press of Arm asks
+        for shapes one response, never half of it."""
+        for knob, value in knobs:
+            _check(knob, value)
+        return [self.arm(knob, value, sticky=sticky, target=target) for knob, value in knobs]
 
     def disarm(self, knob: Knob, *, target: Peer | None = None) -> None:
         self.armed = [a for a in self.armed if not (a.knob == knob and a.target == target)]

@@ -148,3 +148,14 @@ def test_a_fault_hits_only_its_block_and_the_targeted_node():
     assert policy.fault_for(A, 7) is None and policy.fault_for(B, 6) is None
     assert policy.fault_for(B, 7).knob == Knob.CORRUPT_BLOCK
     assert policy.fault_for(B, 7) is None  # one-shot: the next transfer is clean
+
+
+def test_arm_all_arms_every_knob_or_none():
+    policy = OtaPolicy()
+    with pytest.raises(ValueError, match="outside"):
+        policy.arm_all([(Knob.QUERY_STATUS, QueryImageStatus.BUSY), (Knob.QUERY_DELAY, 1 << 33)])
+    assert policy.armed == []
+    armed = policy.arm_all([(Knob.QUERY_STATUS, QueryImageStatus.BUSY), (Knob.QUERY_DELAY, 30)])
+    assert [a.knob for a in armed] == [Knob.QUERY_STATUS, Knob.QUERY_DELAY]
+    decision = policy.decide_query((1, 5), requestor_can_consent=False, image_available=True)
+    assert (decision.status, decision.delayed_action_time, len(decision.used)) == (QueryImageStatus.BUSY, 30, 2)

@@ -457,3 +457,54 @@ def test_a_display_fault_is_shown_and_the_provider_keeps_serving(engine, tmp_pat
     status, running, faults = asyncio.run(scenario())
     assert status == UA and running
     assert len(faults) == 1 and "RuntimeError: a drawing bug" in faults[0]
+
+
+def test_one_press_of_arm_shapes_one_response_or_nothing(engine, tmp_path):
+    """Busy with a delay is one response; busy with a delay the engine refuses arms nothing."""
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await arm(pilot, app, "query delay = 30", query_status=BUSY, query_delay="30")
+            client, driver = await requestor(engine, tmp_path, 0x70B0)
+            try:
+                first = await client.query_image(0xFFF1, 0x8000, 1)
+                second = await client.query_image(0xFFF1, 0x8000, 1)
+                app.query_one("#query-status").value = BUSY
+                app.query_one("#query-delay").value = str(1 << 33)  # more than DelayedActionTime's 32 bits
+                await pilot.press("a")
+                await until(pilot, lambda: any("outside 0..4294967295" in n.message for n in app._notifications))
+                await pilot.pause(0.3)
+                third = await client.query_image(0xFFF1, 0x8000, 1)
+            finally:
+                driver.close()
+            return first, second, third, armed_text(app)
+
+    first, second, third, armed = asyncio.run(scenario())
+    assert (first.status, first.delayed_action_time) == (BUSY, 30)
+    assert second.status == UA
+    assert third.status == UA and "nothing armed" in armed  # the refused delay armed no busy either
+
+
+def test_the_target_list_keeps_its_highlight_while_requestors_talk(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            clients = [await requestor(engine, tmp_path, node) for node in (0x70C1, 0x70C2)]
+            try:
+                for client, _ in clients:
+                    await client.query_image(0xFFF1, 0x8000, 3)
+                await until(pilot, lambda: len(app.query_one("#target")._options) == 3)
+                target = app.query_one("#target")
+                target.focus()
+                await pilot.press("enter", "down", "down")
+                await clients[0][0].query_image(0xFFF1, 0x8000, 3)  # a requestor event arrives meanwhile
+                await pilot.pause(0.4)
+                await pilot.press("enter")
+                await pilot.pause(0.1)
+            finally:
+                for _, driver in clients:
+                    driver.close()
+            return app.controls.target
+
+    assert asyncio.run(scenario()) == (1, 0x70C2)
