@@ -31,6 +31,7 @@ from .events import (
     EngineEvent,
     FabricsChanged,
     FabricSummary,
+    ImagesChanged,
     Listening,
     RequestorSeen,
     SessionEstablished,
@@ -293,6 +294,9 @@ class ProviderEngine:
             seen: set[Peer] = set()
 
             def on_ota(kind: str, peer: Peer | None, **details: Any) -> None:
+                if kind == "images reloaded":
+                    self._post(ImagesChanged(details["source"], details["count"]))
+                    return
                 history.ota_event(kind, peer, details)
                 if kind == "query" and peer is not None and peer not in seen:
                     seen.add(peer)

@@ -22,6 +22,7 @@ __all__ = [
     "FabricSummary",
     "FabricsChanged",
     "FaultInjected",
+    "ImagesChanged",
     "Listening",
     "NotifyUpdateApplied",
     "NotifyUpdateRefused",
@@ -307,6 +308,21 @@ class CommandDone(EngineEvent):
 
     def fields(self) -> dict[str, Any]:
         return {"command": type(self.command).__name__, "ok": self.ok, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ImagesChanged(EngineEvent):
+    """The image files changed on disk and the catalog was loaded again (the next query uses it)."""
+
+    name = "ImagesChanged"
+    source: str
+    count: int
+
+    def text(self) -> str:
+        return f"images reloaded from {self.source}: {self.count} image(s)"
+
+    def fields(self) -> dict[str, Any]:
+        return {"source": self.source, "count": self.count}
 
 
 @dataclass(frozen=True)

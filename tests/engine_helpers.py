@@ -15,9 +15,9 @@ from tests.ota.test_catalog import SAMPLES
 IMAGE_LIST = SAMPLES / "image-list.json"
 
 
-def start_engine(storage, **config) -> ProviderEngine:
-    provider_config = ProviderConfig(image_list=IMAGE_LIST, port=0, demo_fabric=True, **config)
-    engine = ProviderEngine(provider_config, ImageCatalog.from_list(IMAGE_LIST), storage=storage, dnssd=False,
+def start_engine(storage, image_list=IMAGE_LIST, **config) -> ProviderEngine:
+    provider_config = ProviderConfig(image_list=image_list, port=0, demo_fabric=True, **config)
+    engine = ProviderEngine(provider_config, ImageCatalog.from_list(image_list), storage=storage, dnssd=False,
                             host="::1")  # fmt: skip
     engine.start()
     return engine

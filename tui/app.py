@@ -55,11 +55,14 @@ from ota_provider.core.events import (
     EngineError,
     EngineEvent,
     FabricsChanged,
+    ImagesChanged,
     Listening,
     OtaExchange,
     SessionEstablished,
     Stopped,
     TransferEvent,
+    TransferFailed,
+    TransferFinished,
 )
 from ota_provider.core.ota.history import rows_as_csv
 
@@ -86,6 +89,8 @@ TALL = 40  # rows: below this, the Commissioning tab takes the screen
 QR_TAB_HEIGHT = 22  # rows the Commissioning tab needs for the QR code, its codes and the fabrics
 log = logging.getLogger(__name__)
 
+KEEP_ENDED_SECONDS = 30.0  # a finished or failed transfer stays in the table this long
+STALL_SECONDS = 3.0  # no byte for this long: the transfer shows "stalled", not a dwindling rate
 REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
 WIDE = 140  # columns: below this, the tables show fewer columns and the controls panel narrows
 REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
@@ -164,6 +169,7 @@ class ProviderDashboard(App):
         self._requestor_columns: tuple[str, ...] = ()
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
+        self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
         self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
@@ -318,6 +324,8 @@ class ProviderDashboard(App):
                 armed_changed = True
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
+            elif isinstance(event, TransferFinished | TransferFailed):
+                self._transfer_ended(event)
             elif isinstance(event, Listening):
                 self._listening = event
                 self._show_where()
@@ -332,8 +340,9 @@ class ProviderDashboard(App):
                             severity="error", timeout=30)  # fmt: skip
         if armed_changed:
             self._show_armed()
-        if any(isinstance(e, CommandDone) and isinstance(e.command, ReloadImages) for e in events):
-            self._show_images()
+        if any(isinstance(e, ImagesChanged) or (isinstance(e, CommandDone) and isinstance(e.command, ReloadImages))
+               for e in events):  # fmt: skip
+            self._show_images()  # the Images tab and the forced-image list follow the catalog
 
     def _visible(self, kind: str, line: str) -> bool:
         return (self._kind_filter is None or kind == self._kind_filter) and self._text_filter in line.lower()
@@ -392,6 +401,11 @@ class ProviderDashboard(App):
         per_second = measured.per_second if measured else None
         eta = measured.eta(t.total - t.bytes_sent) if measured else None
         state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
+        stalled = measured.stalled_for(self.clock()) if measured and not t.paused else 0.0
+        if t.paused:  # nothing moves: no rate, no ETA
+            per_second = eta = None
+        elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
+            state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
         progress = bar(t.bytes_sent / t.total if t.total else None, 6)
         every = {"#": str(t.id), "node": node_id(t.peer[1]), "progress": progress,
                  "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
@@ -399,7 +413,23 @@ class ProviderDashboard(App):
         return {column: every[column] for column in self._transfer_columns}
 
     def _show_transfers(self, stats: EngineStats) -> None:
-        self._show_transfer_rows({t.id: self._transfer_cells(t) for t in stats.transfers})
+        rows = {t.id: self._transfer_cells(t) for t in stats.transfers}
+        now = self.clock()
+        for transfer_id, (cells, until) in list(self._ended.items()):
+            if until < now:
+                del self._ended[transfer_id]
+            elif transfer_id not in rows:
+                rows[transfer_id] = {column: cells[column] for column in self._transfer_columns}
+        self._show_transfer_rows(rows)
+
+    def _transfer_ended(self, event: TransferEvent) -> None:
+        """A finished or failed transfer stays in the table a while, with how it ended."""
+        t = event.snapshot
+        state = "done" if event.kind == "finished" else t.result.removeprefix("failed: ")[:12] or "failed"
+        cells = {"#": str(t.id), "node": node_id(t.peer[1]), "progress": bar(t.bytes_sent / t.total if t.total
+                 else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
+                 "block": str(t.block_size), "rate": "", "ETA": "", "state": state}  # fmt: skip
+        self._ended[t.id] = (cells, self.clock() + KEEP_ENDED_SECONDS)
 
     def _show_transfer_rows(self, current: dict[int, dict[str, str]]) -> None:
         table = self.transfer_table

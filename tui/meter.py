@@ -19,6 +19,10 @@ class TransferRate:
     bytes_seen: int
     at: float
     per_second: float | None = None
+    moved_at: float = 0.0  # when a byte last went out
+
+    def stalled_for(self, now: float) -> float:
+        return now - self.moved_at
 
     def eta(self, remaining: int) -> float | None:
         if remaining <= 0:
@@ -37,8 +41,10 @@ class ThroughputMeter:
         for transfer in stats.transfers:
             rate = self.rates.get(transfer.id)
             if rate is None:
-                self.rates[transfer.id] = TransferRate(transfer.bytes_sent, now)
+                self.rates[transfer.id] = TransferRate(transfer.bytes_sent, now, moved_at=now)
                 continue
+            if transfer.bytes_sent != rate.bytes_seen:
+                rate.moved_at = now
             elapsed = now - rate.at
             if elapsed < 0.5:  # too short a window: block-sized jumps would make the rate jitter
                 continue

@@ -70,6 +70,7 @@ class OtaProvider:
     # --offer-any: with -f, offer the file to every requestor whatever its VID, PID and version,
     # as the SDK's ota-provider-app does (some SDK test scripts rely on it).
     offer_any: bool = False
+    _reload_error: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -164,10 +165,18 @@ class OtaProvider:
 
     def _refresh_catalog(self) -> None:
         try:
-            self.catalog = self.catalog.reload_if_changed()
+            reloaded = self.catalog.reload_if_changed()
         except CatalogError as exc:  # keep serving what was valid; say why the new files are not used
-            log.warning("image catalog not reloaded: %s", exc)
-            self.emit("error", None, message=f"image catalog not reloaded: {exc}")
+            message = f"image catalog not reloaded: {exc}"
+            if message != self._reload_error:  # once per distinct problem, not on every query
+                self._reload_error = message
+                log.warning("%s", message)
+                self.emit("error", None, message=message)
+            return
+        self._reload_error = None
+        if reloaded is not self.catalog:
+            self.catalog = reloaded
+            self.emit("images reloaded", None, source=str(reloaded.source), count=len(reloaded.entries))
 
     def _remember(self, peer: Peer, entry: CatalogEntry, requestor_version: int) -> Offer:
         self._expire()

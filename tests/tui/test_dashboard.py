@@ -4,6 +4,8 @@ actually went over the wire."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 
 import pytest
 
@@ -13,6 +15,7 @@ from ota_provider.core.events import EngineError, Stopped
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import requestor, start_engine
+from tests.ota.test_catalog import SAMPLES
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
@@ -316,13 +319,16 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
                 await pilot.press("x")
                 with pytest.raises(DownloadError) as aborted:
                     await download
-                await until(pilot, lambda: app.transfer_table.row_count == 0)
+                # The ended transfer stays in the table a while, saying how it ended.
+                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] not in ("running", "paced 0.1 s"))
+                ended_state = app.transfer_table.get_row_at(0)[-1]
                 await until(pilot, lambda: cell(app, f"1:{0x7070}", "state") == "failed")
             finally:
                 driver.close()
-            return at_pause, still, aborted.value.status_report
+            return at_pause, still, aborted.value.status_report, ended_state
 
-    at_pause, still, report = asyncio.run(scenario())
+    at_pause, still, report, ended_state = asyncio.run(scenario())
+    assert ended_state != "done" and ended_state
     assert at_pause == still  # nothing moved while paused
     # the requestor was told, in a BDX StatusReport (protocol 0x0002)
     assert (report.protocol_id, report.protocol_code) == (0x0002, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
@@ -508,3 +514,46 @@ def test_the_target_list_keeps_its_highlight_while_requestors_talk(engine, tmp_p
             return app.controls.target
 
     assert asyncio.run(scenario()) == (1, 0x70C2)
+
+
+def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("sample-fff1-8000-v1.ota", "sample-fff1-8000-v3.ota"):
+        shutil.copy(SAMPLES / name, folder / name)
+    entry = {"vendorId": 65521, "productId": 32768, "softwareVersion": 3, "softwareVersionString": "3.0.0",
+             "cDVersionNumber": 1, "softwareVersionValid": True, "minApplicableSoftwareVersion": 1,
+             "maxApplicableSoftwareVersion": 2, "otaURL": "sample-fff1-8000-v3.ota"}  # fmt: skip
+    image_list = folder / "list.json"
+    image_list.write_text(json.dumps({"deviceSoftwareVersionModel": [entry]}))
+    engine = start_engine(tmp_path / "state", image_list=image_list)
+    try:
+
+        async def scenario():
+            app = ProviderDashboard(engine)
+            async with app.run_test(size=(160, 48)) as pilot:
+                images = app.query_one("#images")
+                before = images.row_count
+                older = {**entry, "softwareVersion": 1, "softwareVersionString": "1.0.0",
+                         "minApplicableSoftwareVersion": 0, "maxApplicableSoftwareVersion": 0,
+                         "otaURL": "sample-fff1-8000-v1.ota"}  # fmt: skip
+                image_list.write_text(json.dumps({"deviceSoftwareVersionModel": [older, entry]}))
+                client, driver = await requestor(engine, tmp_path / "state", 0x70D0)
+                try:
+                    await client.query_image(0xFFF1, 0x8000, 1)  # the provider notices the change here
+                    await until(pilot, lambda: images.row_count == 2)
+                    options = len(app.query_one("#forced-image")._options)
+                    image_list.write_text("{ not json")
+                    for _ in range(3):
+                        await client.query_image(0xFFF1, 0x8000, 1)
+                    await pilot.pause(0.5)
+                finally:
+                    driver.close()
+                errors = [line for _, line in app._lines if "image catalog not reloaded" in line]
+                return before, options, errors
+
+        before, options, errors = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    assert before == 1 and options == 3  # "image: newest" plus the two images
+    assert len(errors) == 1  # three queries, one report
