@@ -169,6 +169,8 @@ class ProviderDashboard(App):
         self._requestor_columns: tuple[str, ...] = ()
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
+        self._follow_text = ""
+        self._history_dirty = False  # new rows to show on the History tab, if it is open
         self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
@@ -201,6 +203,7 @@ class ProviderDashboard(App):
                 with Horizontal(id="log-bar"):
                     yield Input(placeholder="filter the log (text)", id="filter", compact=True)
                     yield Select([(kind, kind) for kind in LOG_KINDS], id="kind", prompt="every kind", compact=True)
+                    yield Static("", id="follow-state")
                 yield MeasuredLog(id="log", max_lines=LOG_LINES)
             with TabPane("Commissioning", id="tab-commissioning"):
                 yield CommissioningPane(id="commissioning")
@@ -280,6 +283,8 @@ class ProviderDashboard(App):
                     self._show_events(events)
                 if sample:
                     self._sample()
+                    if self._history_dirty and self.query_one("#tabs", TabbedContent).active == "tab-history":
+                        self._show_history()  # the History tab follows new rows, at the sampling rate
         except Exception as exc:  # a display fault must never stop the provider: show it, keep serving
             self._display_fault(exc)
 
@@ -326,6 +331,8 @@ class ProviderDashboard(App):
                 self.notify(event.message, severity="error", timeout=8)
             elif isinstance(event, TransferFinished | TransferFailed):
                 self._transfer_ended(event)
+            if isinstance(event, OtaExchange | TransferFinished | TransferFailed):
+                self._history_dirty = True
             elif isinstance(event, Listening):
                 self._listening = event
                 self._show_where()
@@ -369,10 +376,15 @@ class ProviderDashboard(App):
         # Follow the tail unless the user scrolled up to read; "f" or scrolling down resumes.
         following = log.scroll_y >= log.max_scroll_y - 1
         log.auto_scroll = following
-        subtitle = "" if following else "follow paused: f resumes"
-        if log.border_subtitle != subtitle:
-            log.border_subtitle = subtitle
+        self._show_following(following)
         log.write_lines(lines)
+
+    def _show_following(self, following: bool) -> None:
+        """In the log's bar, where it is seen (the log itself has no border to carry it)."""
+        text = "" if following else "follow paused: f resumes"
+        if self._follow_text != text:
+            self._follow_text = text
+            self.query_one("#follow-state", Static).update(text)
 
     def _show_requestor(self, row: RequestorRow) -> None:
         key = peer_key(row.peer)
@@ -499,12 +511,16 @@ class ProviderDashboard(App):
             return
 
     def _show_history(self) -> None:
+        """Newest first. Columns take their content's width: a table filled while its tab was
+        hidden would otherwise measure every column at the hidden tab's width."""
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
-        table.add_columns("time", "kind", "node", "summary")
+        for column in ("time", "kind", "node", "summary"):
+            table.add_column(column, key=column)
         for row in reversed(self.engine.history()):
             node = "" if row.node_id is None else f"{node_id(row.node_id)}/{row.fabric_index}"
             table.add_row(row.as_json()["time"], row.kind, node, row.summary)
+        self._history_dirty = False
 
     # ------------------------------------------------------------------ screen -> engine
 
@@ -536,11 +552,13 @@ class ProviderDashboard(App):
             self.notify(f"image {key} selected in the controls: press a (Arm) to offer it next", timeout=5)
 
     def show_requestor_detail(self, peer: tuple[int, int]) -> None:
-        row = self.requestors.rows[peer]
-        running = [t for t in (self._stats.transfers if self._stats else ()) if t.peer == peer]
-        history = [h for h in self.engine.history(node_id=peer[1]) if h.fabric_index == peer[0]]
-        self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}",
-                                         detail_lines(row, running, list(reversed(history)))))  # fmt: skip
+        def lines() -> list[str]:
+            row = self.requestors.rows[peer]
+            running = [t for t in (self._stats.transfers if self._stats else ()) if t.peer == peer]
+            history = [h for h in self.engine.history(node_id=peer[1]) if h.fabric_index == peer[0]]
+            return detail_lines(row, running, list(reversed(history)))
+
+        self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}", lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"arm": self.action_arm, "clear": self.action_clear_knobs, "open-window": self.action_open_window,
@@ -585,7 +603,7 @@ class ProviderDashboard(App):
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True
-        self.log_view.border_subtitle = ""
+        self._show_following(True)
         self.log_view.scroll_end(animate=False)
 
     def action_export(self) -> None:

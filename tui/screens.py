@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -41,16 +42,16 @@ def _transfer_line(t: TransferSnapshot) -> str:
 
 def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: list[HistoryRow]) -> list[str]:
     """The detail of one requestor as text: every exchange with its decoded fields, its transfers and
-    its history rows (newest last)."""
+    its history rows, each newest first (``history`` comes newest first)."""
     lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}, version {row.versions}, state {row.state}", "",
              "Exchanges"]  # fmt: skip
-    for event in row.exchanges:
+    for event in reversed(row.exchanges):
         lines.append(f"  {clock(event.at)} {event.name}")
         lines += [f"      {key} = {_value(key, value)}" for key, value in event.details.items()]
     if not row.exchanges:
         lines.append("  none yet")
     lines += ["", "Transfers"]
-    lines += [f"  {_transfer_line(t)}" for t in [*row.transfers, *running]] or ["  none yet"]
+    lines += [f"  {_transfer_line(t)}" for t in [*running, *reversed(row.transfers)]] or ["  none yet"]
     lines += ["", "History"]
     lines += [f"  {clock(h.time)} {h.kind}: {h.summary}" for h in history] or ["  none yet"]
     return lines
@@ -61,10 +62,13 @@ class RequestorDetail(ModalScreen[None]):
 
     BINDINGS: ClassVar = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, title: str, lines: list[str]) -> None:
+    REFRESH_SECONDS = 1.0
+
+    def __init__(self, title: str, lines: Callable[[], list[str]]) -> None:
         super().__init__()
         self.title_text = title
-        self.lines = lines
+        self.source = lines  # called again every second: the detail follows the requestor live
+        self.lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail") as box:
@@ -75,8 +79,20 @@ class RequestorDetail(ModalScreen[None]):
 
     def on_mount(self) -> None:
         log = self.query_one("#detail-log", Log)
-        log.auto_scroll = False  # open at the top: the summary line first
-        log.write_lines(self.lines)
+        log.auto_scroll = False  # open at the top: the summary line and the newest exchange first
+        self.refresh_lines()
+        self.set_interval(self.REFRESH_SECONDS, self.refresh_lines)
+
+    def refresh_lines(self) -> None:
+        lines = self.source()
+        if lines == self.lines:
+            return
+        self.lines = lines
+        log = self.query_one("#detail-log", Log)
+        where = log.scroll_y  # a reader who scrolled down stays where they were
+        log.clear()
+        log.write_lines(lines)
+        log.scroll_to(y=where, animate=False)
 
 
 HELP = """\

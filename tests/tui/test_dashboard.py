@@ -557,3 +557,29 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
         engine.stop()
     assert before == 1 and options == 3  # "image: newest" plus the two images
     assert len(errors) == 1  # three queries, one report
+
+
+def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await requestor(engine, tmp_path, 0x70E0)
+            try:
+                await client.query_image(0xFFF1, 0x8000, 3)
+                await until(pilot, lambda: app.requestor_table.row_count == 1)
+                app.requestor_table.focus()
+                await pilot.press("enter")
+                await pilot.pause(0.2)
+                before = list(app.screen.query_one("#detail-log").lines)
+                await client.query_image(0xFFF1, 0x8000, 1)  # while the detail is open
+                await until(pilot, lambda: "UPDATE_AVAILABLE" in "\n".join(app.screen.query_one("#detail-log").lines))
+                after = list(app.screen.query_one("#detail-log").lines)
+            finally:
+                driver.close()
+            return before, after
+
+    before, after = asyncio.run(scenario())
+    assert "UPDATE_AVAILABLE" not in "\n".join(before)
+    exchanges = [line for line in after if line.startswith("  ") and not line.startswith("      ")]
+    assert "QueryImageResponse" in exchanges[0]  # the newest exchange first
+    assert "status = UPDATE_AVAILABLE" in "\n".join(after[: after.index(exchanges[1])])
