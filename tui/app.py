@@ -65,6 +65,8 @@ from ota_provider.core.events import (
     TransferFinished,
 )
 from ota_provider.core.ota.history import rows_as_csv
+from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.types import QueryImageStatus
 
 from .commissioning import CommissioningPane
 from .controls import NextResponsePanel
@@ -136,6 +138,7 @@ class ProviderDashboard(App):
     VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (TALL, "-tall")]
     BINDINGS: ClassVar = [
         Binding("a", "arm", "Arm"),
+        Binding("b", "busy_once", "Busy once", show=False),
         Binding("r", "clear_knobs", "Clear"),
         Binding("p", "pause", "Pause"),
         Binding("u", "resume", "Resume"),
@@ -327,6 +330,8 @@ class ProviderDashboard(App):
             elif isinstance(event, CommandDone):
                 self.notify(event.message, severity="information" if event.ok else "error", timeout=4)
                 armed_changed = True
+                if event.ok and isinstance(event.command, ArmKnobs) and not event.command.sticky:
+                    self.controls.reset()  # armed once: a habitual "a" must not arm it again
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
             elif isinstance(event, TransferFinished | TransferFailed):
@@ -483,6 +488,8 @@ class ProviderDashboard(App):
             parts += [f"fabric {f.index}: {node_id(f.node_id)}" + (f" ({f.label})" if f.label else "")
                       for f in fabrics.fabrics]  # fmt: skip
             parts.append("window open" if fabrics.window_open else "window closed")
+        armed = self.engine.armed()
+        parts.append(f"{len(armed)} armed" if armed else "nothing armed")
         if self._stopped:
             parts.insert(0, "PROVIDER STOPPED")
         self.where_view.update(" · ".join(parts) or "starting")
@@ -503,6 +510,7 @@ class ProviderDashboard(App):
 
     def _show_armed(self) -> None:
         self.controls.show_armed(self.engine.armed(), list(self._used))
+        self._show_where()  # the status line says whether anything is armed
 
     def _refresh_targets(self) -> None:
         try:
@@ -648,6 +656,20 @@ class ProviderDashboard(App):
 
     def action_reload_images(self) -> None:
         self.engine.send(ReloadImages())
+
+    def _selected_requestor(self) -> tuple[int, int] | None:
+        table = self.requestor_table
+        if table.row_count == 0:
+            self.notify("no requestor yet", severity="warning")
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return tuple(int(part) for part in key.split(":")) if key else None  # type: ignore[return-value]
+
+    def action_busy_once(self) -> None:
+        """One key: the selected requestor's next QueryImage gets Busy (the requestor retries no
+        sooner than 120 s, and gives up on a provider after three)."""
+        if (peer := self._selected_requestor()) is not None:
+            self.engine.send(ArmKnobs(((Knob.QUERY_STATUS, QueryImageStatus.BUSY),), target=peer))
 
     def _selected_transfer(self) -> int | None:
         table = self.transfer_table

@@ -129,6 +129,15 @@ class NextResponsePanel(VerticalScroll):
         fabric, node = value.split(":")
         return int(fabric), int(node)
 
+    def reset(self) -> None:
+        """Every control back to "unchanged" (scope and target stay as chosen)."""
+        for select_id in ("#query-status", "#consent-state", "#apply-action", "#forced-image", "#fault"):
+            self.query_one(select_id, Select).clear()
+        for input_id in ("#query-delay", "#ignore-query", "#apply-delay", "#ignore-apply", "#fault-block",
+                         "#fault-delay"):  # fmt: skip
+            self.query_one(input_id, Input).value = ""
+        self.query_one("#consent", Checkbox).value = False
+
     # ------------------------------------------------------------------ showing state
 
     def show_images(self, entries: tuple[CatalogEntry, ...]) -> None:

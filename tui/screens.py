@@ -113,6 +113,7 @@ The **Transfers** table has one row per BDX download. Select a row, then:
 | Key | Action |
 |---|---|
 | a / r | arm the controls / clear every knob |
+| b | Busy once for the selected requestor (its next QueryImage; it retries after 120 s or more) |
 | p u t x | pause, resume, throttle, abort the selected transfer |
 | e c i h | Exchanges, Commissioning, Images, History tab |
 | f | follow the exchange log again |

@@ -583,3 +583,40 @@ def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_pat
     exchanges = [line for line in after if line.startswith("  ") and not line.startswith("      ")]
     assert "QueryImageResponse" in exchanges[0]  # the newest exchange first
     assert "status = UPDATE_AVAILABLE" in "\n".join(after[: after.index(exchanges[1])])
+
+
+def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            clients = [await requestor(engine, tmp_path, node) for node in (0x70F1, 0x70F2)]
+            try:
+                for client, _ in clients:
+                    await client.query_image(0xFFF1, 0x8000, 1)
+                await until(pilot, lambda: app.requestor_table.row_count == 2)
+                app.requestor_table.focus()
+                await pilot.press("down", "b")  # the second requestor, then Busy once: two keys
+                await until(pilot, lambda: "query status = BUSY" in armed_text(app))
+                where = str(app.where_view.render())
+                answers = [(await client.query_image(0xFFF1, 0x8000, 1)).status for client, _ in clients]
+                again = (await clients[1][0].query_image(0xFFF1, 0x8000, 1)).status
+            finally:
+                for _, driver in clients:
+                    driver.close()
+            await until(pilot, lambda: "nothing armed" in armed_text(app))
+            return answers, again, where
+
+    answers, again, where = asyncio.run(scenario())
+    assert answers == [UA, BUSY] and again == UA  # that node only, once
+    assert "1 armed" in where  # the status line says something is armed
+
+
+def test_a_one_shot_arm_returns_the_panel_to_unchanged(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await arm(pilot, app, "BUSY", query_status=BUSY, query_delay="30")
+            await until(pilot, lambda: app.query_one("#query-status").is_blank())
+            return app.query_one("#query-delay").value, app.controls.knobs()
+
+    assert asyncio.run(scenario()) == ("", [])
