@@ -16,6 +16,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -42,7 +43,7 @@ from .config import (
 from .engine import ProviderEngine, onboarding_payload
 from .fabric.demo import DemoFabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
-from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
+from .ota.history import UpdateHistory, iso_time, rows_as_csv, rows_as_text
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
@@ -121,6 +122,8 @@ def _passcode(text: str) -> int:
 
 def _readable_file(text: str) -> Path:
     path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give an image file (or -o an image list)")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
     try:
@@ -393,11 +396,13 @@ class _Printer:
         self.out = out
         self.json_lines = json_lines
 
-    def event(self, name: str, text: str, **fields: object) -> None:
+    def event(self, name: str, text: str, *, at: float | None = None, **fields: object) -> None:
+        """One line per event, stamped with its time (ISO 8601, UTC, milliseconds)."""
+        stamp = iso_time(time.time() if at is None else at)
         if self.json_lines:
-            print(json.dumps({"event": name, **fields}), file=self.out, flush=True)
+            print(json.dumps({"event": name, "time": stamp, **fields}), file=self.out, flush=True)
         else:
-            print(text, file=self.out, flush=True)
+            print(f"{stamp} {text}", file=self.out, flush=True)
 
     def startup(self, catalog, onboarding: SetupPayload, config: ProviderConfig) -> None:
         if self.json_lines:
@@ -408,6 +413,8 @@ class _Printer:
                        discriminator=config.discriminator)  # fmt: skip
             return
         lines = _catalog_lines(catalog)
+        if not catalog.entries:
+            lines.append("  warning: no images: every query gets NotAvailable")
         lines += [
             "",
             f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
@@ -464,11 +471,11 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         while not stop.is_set() and engine.running:
             event = engine.next_event(timeout=0.2)
             if event is not None:
-                emit.event(event.name, event.text(), **event.fields())
+                emit.event(event.name, event.text(), at=event.at, **event.fields())
     finally:
         engine.stop()
         for event in engine.drain():
-            emit.event(event.name, event.text(), **event.fields())
+            emit.event(event.name, event.text(), at=event.at, **event.fields())
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0

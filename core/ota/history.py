@@ -14,7 +14,7 @@ from typing import Any
 from ..bdx.server import Transfer
 from ..storage.database import Database
 
-__all__ = ["HistoryRow", "UpdateHistory", "rows_as_csv", "rows_as_text"]
+__all__ = ["HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
 
 _RECORDED = {
     "query answered": "query",
@@ -25,6 +25,11 @@ _RECORDED = {
     "notify": "notify",
     "notify refused": "notify",
 }
+
+
+def iso_time(at: float) -> str:
+    """ISO 8601 in UTC with milliseconds, as every line and record of ours is stamped."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class HistoryRow:
 
     def as_json(self) -> dict[str, Any]:
         row = asdict(self)
-        row["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time)) + f".{int(self.time % 1 * 1000):03d}Z"
+        row["time"] = iso_time(self.time)
         return row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -263,3 +264,32 @@ def test_an_unusable_storage_is_one_line_before_anything_starts(tmp_path, check)
     for storage, message in ((a_file, "is a file, not a directory"), (a_file / "sub", f"{a_file} is a file")):
         code, err = _refused("--storage", str(storage), *(["--check"] if check else []))
         assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_headless_lines_and_json_events_carry_iso_timestamps(tmp_path):
+    proc = _provider("--secured-device-port", "0", "--storage", str(tmp_path / "s"))
+    try:
+        event = _listening(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["time"])
+    text = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--headless",
+                             "--secured-device-port", "0", "--storage", str(tmp_path / "t")],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        line = next(line for line in text.stdout if "listening on UDP port" in line)
+    finally:
+        text.send_signal(signal.SIGTERM)
+        text.wait(timeout=20)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z listening on UDP port", line)
+
+
+def test_a_directory_for_f_and_an_empty_list_are_explained(tmp_path, capsys):
+    code, err = _refused("-f", str(tmp_path))
+    assert code == 2 and "is a directory; give an image file" in err
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"deviceSoftwareVersionModel": []}')
+    out = io.StringIO()
+    assert run(parse_config(["-o", str(empty), "--check"]), out) == 0
+    assert "warning: no images: every query gets NotAvailable" in out.getvalue()
