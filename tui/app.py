@@ -67,6 +67,7 @@ from ota_provider.core.events import (
 from ota_provider.core.ota.history import rows_as_csv
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
+from ota_provider.core.setup_payload import SetupPayload
 
 from .commissioning import CommissioningPane
 from .controls import NextResponsePanel
@@ -310,6 +311,7 @@ class ProviderDashboard(App):
         self._show_header(stats)
         if self._fabrics is not None and self._fabrics.window_open:
             self.commissioning.show_window(self._fabrics.window_closes_at, now)
+            self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
         entries = [(log_kind(e), f"{clock(e.at)} {e.text()}") for e in events]
@@ -482,12 +484,18 @@ class ProviderDashboard(App):
         parts = []
         if self._listening is not None:
             parts.append(f"UDP {self._listening.port}")
-            parts.append("DNS-SD advertised" if self._listening.advertising else "DNS-SD off")
+            parts.append("DNS-SD on" if self._listening.advertising else "DNS-SD off")
         fabrics = self._fabrics
         if fabrics is not None:
-            parts += [f"fabric {f.index}: {node_id(f.node_id)}" + (f" ({f.label})" if f.label else "")
+            # Our node id in short hex here (the Commissioning tab has the full one): the line must fit.
+            parts += [f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "")
                       for f in fabrics.fabrics]  # fmt: skip
-            parts.append("window open" if fabrics.window_open else "window closed")
+            if fabrics.window_open:  # what a technician types into chip-tool, and how long is left
+                left = duration(fabrics.window_closes_at - self.clock()) if fabrics.window_closes_at else ""
+                code = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
+                parts.append(f"window open{f' {left}' if left else ''}, code {code}")
+            else:
+                parts.append("window closed")
         armed = self.engine.armed()
         parts.append(f"{len(armed)} armed" if armed else "nothing armed")
         if self._stopped:
@@ -695,8 +703,28 @@ class ProviderDashboard(App):
         self.engine.send(ThrottleTransfer(transfer, step))
 
     def action_abort(self) -> None:
-        if (transfer := self._selected_transfer()) is not None:
-            self.engine.send(AbortTransfer(transfer))
+        if (transfer := self._selected_transfer()) is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.engine.send(AbortTransfer(transfer))
+
+        self.push_screen(ConfirmScreen(f"Abort transfer #{transfer}? The requestor gets a BDX StatusReport."),
+                         answered)  # fmt: skip
+
+    async def action_quit(self) -> None:
+        """Quitting ends running transfers (each requestor gets a StatusReport): ask first."""
+        running = len(self._stats.transfers) if self._stats is not None else 0
+        if not running:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(f"{running} transfer(s) running: quitting ends them. Quit?"), answered)
 
     # ------------------------------------------------------------------ command palette
 

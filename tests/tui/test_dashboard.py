@@ -14,6 +14,7 @@ from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.events import EngineError, Stopped
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
+from ota_provider.tui.screens import ConfirmScreen
 from tests.engine_helpers import requestor, start_engine
 from tests.ota.test_catalog import SAMPLES
 from tests.tui.fake_engine import scripted_dashboard, settle
@@ -155,7 +156,7 @@ def test_log_filter_and_status_line(engine, tmp_path):
 
     filtered, sub_title, where = asyncio.run(scenario())
     assert filtered and all("UPDATE_AVAILABLE" in line for line in filtered)
-    assert f"UDP {engine.port}" in where and "fabric 1: 0x0000000000000001 (demo)" in where
+    assert f"UDP {engine.port}" in where and "fabric 1: 0x1 (demo)" in where
     assert "1 requestors" in sub_title
 
 
@@ -317,6 +318,8 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
                 await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] == "paced 0.1 s")
                 await until(pilot, lambda: len(received) > still)
                 await pilot.press("x")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # abort asks first
+                await pilot.press("y")
                 with pytest.raises(DownloadError) as aborted:
                     await download
                 # The ended transfer stays in the table a while, saying how it ended.
@@ -620,3 +623,29 @@ def test_a_one_shot_arm_returns_the_panel_to_unchanged(engine):
             return app.query_one("#query-delay").value, app.controls.knobs()
 
     assert asyncio.run(scenario()) == ("", [])
+
+
+def test_quitting_with_transfers_running_asks_first(slow_engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(slow_engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await requestor(slow_engine, tmp_path, 0x7101)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                download = asyncio.ensure_future(client.download(offer.image_uri, tmp_path / "q.ota"))
+                await until(pilot, lambda: app.transfer_table.row_count == 1 and app._stats and app._stats.transfers)
+                await pilot.press("q")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                question = str(app.screen.question)
+                await pilot.press("n")  # no: the provider keeps serving
+                await pilot.pause(0.2)
+                still_running = app.is_running and not isinstance(app.screen, ConfirmScreen)
+                result = await asyncio.wait_for(download, 30)
+            finally:
+                driver.close()
+            where = str(app.where_view.render())
+            return question, still_running, result.size, where
+
+    question, still_running, size, where = asyncio.run(scenario())
+    assert "1 transfer(s) running" in question and still_running and size > 0
+    assert "window open " in where and ", code 3497-011-2332" in where

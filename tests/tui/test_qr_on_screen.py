@@ -85,7 +85,10 @@ def test_in_tmux_as_a_user_runs_it(tmp_path, size):
         assert decoded == ["MT:Y.K90AFN00KA0648G00"]
         plain = capture()
         assert "Manual code  3497-011-2332" in plain and "window:" in plain
+        # q asks first while demo transfers run; y answers it (and is harmless otherwise: it copies the code)
         subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=True)
+        time.sleep(0.5)
+        subprocess.run([*tmux, "send-keys", "-t", session, "y"], check=False, capture_output=True)
         quit_deadline = time.monotonic() + 15  # q ends the transfers and the process: the session closes
         while time.monotonic() < quit_deadline and running():
             time.sleep(0.2)
