@@ -154,6 +154,7 @@ class ProviderDashboard(App):
         Binding("delete", "remove_fabric", "Remove fabric", show=False),
         Binding("l", "reload_images", "Reload images", show=False),
         Binding("y", "copy_setup_code", "Copy setup code", show=False),
+        Binding("Y", "copy_manual_code", "Copy manual code", show=False),
         Binding("w", "export", "Write"),
         Binding("s", "screenshot_svg", "Screenshot", show=False),
         Binding("question_mark", "help", "Help"),
@@ -660,7 +661,14 @@ class ProviderDashboard(App):
         """The QR payload to the clipboard (OSC 52: works over SSH, in most terminals and tmux)."""
         payload = self.engine.onboarding().qr_code()
         self.copy_to_clipboard(payload)
-        self.notify(f"{payload} copied to the clipboard", timeout=4)
+        manual = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
+        self.notify(f"{payload} copied to the clipboard (Y copies the manual code {manual})", timeout=4)
+
+    def action_copy_manual_code(self) -> None:
+        """The 11-digit manual pairing code, what chip-tool users type, to the clipboard."""
+        manual = self.engine.onboarding().manual_code()
+        self.copy_to_clipboard(manual)
+        self.notify(f"{SetupPayload.format_manual_code(manual)} copied to the clipboard", timeout=4)
 
     def action_reload_images(self) -> None:
         self.engine.send(ReloadImages())
@@ -741,6 +749,7 @@ class ProviderDashboard(App):
             ("Remove fabric", "remove the fabric selected on the Commissioning tab", self.action_remove_fabric),
             ("Reload images", "read the image files or list again", self.action_reload_images),
             ("Copy setup code", "the MT: QR payload, to the clipboard", self.action_copy_setup_code),
+            ("Copy manual code", "the 11-digit manual pairing code, to the clipboard", self.action_copy_manual_code),
             ("Follow the exchange log", "scroll to the newest line and stay there", self.action_follow),
             ("Export", "the visible log, or the history as CSV", self.action_export),
             ("SVG screenshot", "save the screen as an SVG file", self.action_screenshot_svg),

@@ -120,7 +120,7 @@ The **Transfers** table has one row per BDX download. Select a row, then:
 | e c i h | Exchanges, Commissioning, Images, History tab |
 | f | follow the exchange log again |
 | o | open a commissioning window (15 minutes) |
-| y | copy the MT: setup code to the clipboard |
+| y / Y | copy the MT: setup code / the manual pairing code to the clipboard |
 | Delete | remove the selected fabric (Commissioning tab) |
 | Enter | requestor detail; on the Images tab, offer that image next |
 | l | reload the images |

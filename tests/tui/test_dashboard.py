@@ -375,6 +375,8 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
             shown = list(app.log_view.lines)
             await pilot.press("y")
             copied = app.clipboard
+            await pilot.press("Y")
+            copied = (copied, app.clipboard)
             await pilot.press("question_mark")
             await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
             await pilot.press("escape")
@@ -382,7 +384,7 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
             return shown, commands, copied
 
     shown, commands, copied = asyncio.run(scenario())
-    assert copied == "MT:Y.K90AFN00KA0648G00"
+    assert copied == ("MT:Y.K90AFN00KA0648G00", "34970112332")  # y: the QR payload; Y: the manual code
     assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "PROCEED" in shown[1]
     for title in ("Pause transfer", "Abort transfer", "Open commissioning window", "Remove fabric", "Reload images",
                   "Arm the next-response controls", "Throttle transfer", "SVG screenshot",
