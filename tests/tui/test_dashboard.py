@@ -46,6 +46,15 @@ async def arm(pilot, app, expect, **controls):
     await until(pilot, lambda: expect in armed_text(app))
 
 
+async def queried(engine, tmp_path, nodes, *, version):
+    """Connected clients for ``nodes``, each having sent one QueryImage from ``version``; the
+    caller closes their drivers."""
+    clients = [await requestor(engine, tmp_path, node) for node in nodes]
+    for client, _ in clients:
+        await client.query_image(0xFFF1, 0x8000, version)
+    return clients
+
+
 async def until(pilot, condition, timeout=5.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -501,10 +510,8 @@ def test_the_target_list_keeps_its_highlight_while_requestors_talk(engine, tmp_p
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            clients = [await requestor(engine, tmp_path, node) for node in (0x70C1, 0x70C2)]
+            clients = await queried(engine, tmp_path, (0x70C1, 0x70C2), version=3)
             try:
-                for client, _ in clients:
-                    await client.query_image(0xFFF1, 0x8000, 3)
                 await until(pilot, lambda: len(app.query_one("#target")._options) == 3)
                 target = app.query_one("#target")
                 target.focus()
@@ -594,10 +601,8 @@ def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            clients = [await requestor(engine, tmp_path, node) for node in (0x70F1, 0x70F2)]
+            clients = await queried(engine, tmp_path, (0x70F1, 0x70F2), version=1)
             try:
-                for client, _ in clients:
-                    await client.query_image(0xFFF1, 0x8000, 1)
                 await until(pilot, lambda: app.requestor_table.row_count == 2)
                 app.requestor_table.focus()
                 await pilot.press("down", "b")  # the second requestor, then Busy once: two keys

@@ -146,3 +146,16 @@ def test_progress_is_sampled_in_steps():
 )
 def test_log_kinds(event, kind):
     assert log_kind(event) == kind
+
+
+def test_a_transfer_with_no_new_byte_counts_as_stalled_since_its_last_byte():
+    meter = ThroughputMeter()
+
+    def stats(sent):
+        transfer = SimpleNamespace(id=1, bytes_sent=sent)
+        return SimpleNamespace(transfers=(transfer,), bytes_sent_total=sent)
+
+    meter.sample(stats(0), 10.0)
+    meter.sample(stats(1024), 11.0)
+    meter.sample(stats(1024), 14.5)  # nothing new for 3.5 s
+    assert meter.rate_of(1).stalled_for(14.5) == 3.5
