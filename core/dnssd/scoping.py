@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,26 +75,12 @@ def without_foreign_addresses(out: DNSOutgoing, hostname: str, keep: frozenset[b
     return scoped
 
 
-def cached(
-    source: Callable[[], list[InterfaceAddresses]], seconds: float = 2.0
-) -> Callable[[], list[InterfaceAddresses]]:
-    """``source`` read at most once per ``seconds``: a burst of answers asks the kernel once."""
-    last: tuple[float, list[InterfaceAddresses]] | None = None
-
-    def read() -> list[InterfaceAddresses]:
-        nonlocal last
-        now = time.monotonic()
-        if last is None or now - last[0] > seconds:
-            last = (now, source())
-        return last[1]
-
-    return read
-
-
 def scope_answers_per_interface(
     zc: Zeroconf, hostname: str, interfaces: Callable[[], list[InterfaceAddresses]] | None = None
 ) -> None:
-    interfaces = interfaces or cached(interfaces_now)
+    # Read afresh for every send: mDNS sends are a few a second at most, and an interface (or a
+    # link-local address finishing DAD) may have appeared since the last one.
+    interfaces = interfaces or interfaces_now
     original = zc.async_send
     warned = False
 
