@@ -292,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEMO_BLOCK_INTERVAL}; 0 downloads at full speed)",
     )  # fmt: skip
     front.add_argument(
+        "--export-dir", type=Path, metavar="DIR",
+        help="where the dashboard writes logs, history and screenshots (w, s; default: exports/ in the state "
+        "directory)",
+    )  # fmt: skip
+    front.add_argument(
         "--check", action="store_true", help="check the configuration and images, print the setup codes, and exit"
     )
     return parser

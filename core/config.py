@@ -68,3 +68,4 @@ class ProviderConfig:
     demo_requestors: int = DEMO_REQUESTORS
     demo_block_interval: float = DEMO_BLOCK_INTERVAL
     check: bool = False
+    export_dir: Path | None = None  # the dashboard's w/s files; None: the state directory's exports/

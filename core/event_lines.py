@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .bdx.server import Transfer
+from .wording import spec_name, yes_no
 
 __all__ = ["ota_event", "transfer_event"]
 
@@ -36,8 +37,8 @@ def ota_event(kind: str, peer: tuple[int, int] | None, fields: dict[str, Any]) -
     if kind == "query":
         extra = f" hw {f['hardwareVersion']}" if f.get("hardwareVersion") is not None else ""
         text = (f"{who}: QueryImage VID 0x{f['vendorId']:04X} PID 0x{f['productId']:04X} version "
-                f"{f['softwareVersion']}{extra}, protocols {','.join(map(str, f['protocolsSupported']))}, "
-                f"can consent: {f['requestorCanConsent']}")  # fmt: skip
+                f"{f['softwareVersion']}{extra}, protocols {', '.join(map(spec_name, f['protocolsSupported']))}, "
+                f"can consent: {yes_no(f['requestorCanConsent'])}")  # fmt: skip
     elif kind == "query answered":
         if f["status"] == "UPDATE_AVAILABLE":
             detail = f"version {f['softwareVersion']} ({f['softwareVersionString']}) at {f['imageUri']}"
@@ -46,13 +47,13 @@ def ota_event(kind: str, peer: tuple[int, int] | None, fields: dict[str, Any]) -
         else:
             detail = f.get("reason", "")
         consent = ", user consent needed" if f.get("userConsentNeeded") else ""
-        text = f"{who}: -> {f['status']}: {detail}{consent}{armed}"
+        text = f"{who}: -> {spec_name(f['status'])}: {detail}{consent}{armed}"
     elif kind in ("query ignored", "apply ignored"):
         text = f"{who}: {'QueryImage' if kind == 'query ignored' else 'ApplyUpdateRequest'} left unanswered{armed}"
     elif kind == "apply":
         text = f"{who}: ApplyUpdateRequest for version {f['newVersion']}"
     elif kind == "apply answered":
-        text = f"{who}: -> {f['action']}, delay {f['delayedActionTime']} s{armed}"
+        text = f"{who}: -> {spec_name(f['action'])}, delay {f['delayedActionTime']} s{armed}"
     elif kind == "notify":
         promise = "" if f["asPromised"] else f" (offered version {f['promisedVersion']})"
         text = f"{who}: NotifyUpdateApplied: now running version {f['softwareVersion']}{promise}"
@@ -82,7 +83,7 @@ def transfer_event(kind: str, transfer: Transfer) -> tuple[str, str, dict[str, A
     }
     who = _who(transfer.peer)
     if kind == "started":
-        line = (f"{who}: BDX transfer #{transfer.id} started (designator {fields['designator']!r}), "
+        line = (f"{who}: BDX transfer #{transfer.id} started (image {fields['designator']}), "
                 f"{sender.total} bytes in blocks of {sender.block_size}")  # fmt: skip
         return "TransferStarted", line, fields
     seconds = transfer.seconds

@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,19 +65,19 @@ from ota_provider.core.events import (
     TransferFailed,
     TransferFinished,
 )
-from ota_provider.core.ota.history import rows_as_csv
+from ota_provider.core.ota.history import iso_time, rows_as_csv
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
 
 from .commissioning import CommissioningPane
-from .controls import NextResponsePanel
-from .format import bar, clock, duration, node_id, peer_key, rate, size
+from .controls import ArmedView, NextResponseForm
+from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, shorten_node_ids, size
 from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
-from .screens import ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
+from .screens import ArmScreen, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 
 __all__ = ["LOG_KINDS", "ProviderDashboard", "log_kind"]
 
@@ -95,14 +96,21 @@ log = logging.getLogger(__name__)
 KEEP_ENDED_SECONDS = 30.0  # a finished or failed transfer stays in the table this long
 STALL_SECONDS = 3.0  # no byte for this long: the transfer shows "stalled", not a dwindling rate
 REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
-WIDE = 140  # columns: below this, the tables show fewer columns and the controls panel narrows
-REQUESTOR_COLUMNS = ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")
-REQUESTOR_COLUMNS_NARROW = ("node", "version", "state", "progress", "seen")
-TRANSFER_COLUMNS = ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")
-TRANSFER_COLUMNS_NARROW = ("#", "node", "progress", "rate", "ETA", "state")
+WIDE = 140  # columns: below this, the controls panel narrows
+# The column sets by terminal width (the widest that fits first): what is dropped first is what
+# the detail screen and the other table also show.
+REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")),
+                     (110, ("node", "version", "state", "progress", "last exchange", "seen")),
+                     (100, ("node", "version", "state", "progress", "seen")),
+                     (0, ("node", "version", "state", "progress")))  # fmt: skip
+TRANSFER_COLUMNS = ((140, ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")),
+                    (110, ("#", "node", "progress", "bytes", "rate", "ETA", "state")),
+                    (100, ("#", "node", "progress", "rate", "ETA", "state")),
+                    (0, ("#", "node", "progress", "state")))  # fmt: skip
 # Columns that change on every sample have a fixed width, so updating them never re-measures the
-# table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content.
-COLUMN_WIDTHS = {"node": 18, "VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
+# table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content
+# (the node column is written once per row).
+COLUMN_WIDTHS = {"VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
                  "blocks": 6, "block": 5, "rate": 10, "ETA": 7}  # fmt: skip
 TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
@@ -125,6 +133,28 @@ def log_kind(event: EngineEvent) -> str:
     return "provider"
 
 
+def _columns_for(width: int, sets: tuple[tuple[int, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    return next(columns for least, columns in sets if width >= least)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One exchange-log line: shown with the time of day and short node ids, exported with the
+    date (ISO 8601) and the full ids."""
+
+    kind: str
+    at: float
+    text: str
+
+    @property
+    def shown(self) -> str:
+        return f"{clock(self.at)} {shorten_node_ids(self.text)}"
+
+    @property
+    def exported(self) -> str:
+        return f"{iso_time(self.at)} {self.text}"
+
+
 def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
     """Replace the table's columns (and drop its rows: the caller shows them again)."""
     table.clear(columns=True)
@@ -137,8 +167,12 @@ class ProviderDashboard(App):
     CSS_PATH = "app.tcss"
     HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (WIDE, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (TALL, "-tall")]
+    # The footer shows these in order and cuts what does not fit: help and quit come first.
     BINDINGS: ClassVar = [
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
         Binding("a", "arm", "Arm"),
+        Binding("n", "arm_for_selected", "Arm for node"),
         Binding("b", "busy_once", "Busy once", show=False),
         Binding("r", "clear_knobs", "Clear"),
         Binding("p", "pause", "Pause"),
@@ -157,8 +191,7 @@ class ProviderDashboard(App):
         Binding("Y", "copy_manual_code", "Copy manual code", show=False),
         Binding("w", "export", "Write"),
         Binding("s", "screenshot_svg", "Screenshot", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("slash", "search", "Search log", show=False),
     ]
 
     def __init__(self, engine: Any, *, clock: Callable[[], float] = time.time) -> None:
@@ -178,7 +211,7 @@ class ProviderDashboard(App):
         self._history_dirty = False  # new rows to show on the History tab, if it is open
         self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
         self._transfer_columns: tuple[str, ...] = ()
-        self._lines: deque[tuple[str, str]] = deque(maxlen=LOG_LINES)  # (kind, line)
+        self._lines: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
         self._text_filter = ""
         self._kind_filter: str | None = None
@@ -186,6 +219,11 @@ class ProviderDashboard(App):
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineStats | None = None
         self._stopped = False
+        self._fabrics_seen = False
+        config = getattr(engine, "config", None)
+        storage = getattr(engine, "storage", None)
+        self.export_dir = (getattr(config, "export_dir", None) or (Path(storage) / "exports" if storage else
+                           Path("exports")))  # fmt: skip
 
     # ------------------------------------------------------------------ layout
 
@@ -202,7 +240,9 @@ class ProviderDashboard(App):
                         yield Readout(id="aggregate")
                         yield Sparkline([0.0], id="spark")
                     yield DataTable(id="transfers", cursor_type="row")
-            yield NextResponsePanel(id="controls")
+            with Vertical(id="right"):
+                yield NextResponseForm(id="controls")
+                yield ArmedView(id="armed-box")
         with TabbedContent(id="tabs"):
             with TabPane("Exchanges", id="tab-exchanges"):
                 with Horizontal(id="log-bar"):
@@ -223,7 +263,8 @@ class ProviderDashboard(App):
         self.requestor_table = self.query_one("#requestors", DataTable)
         self.transfer_table = self.query_one("#transfers", DataTable)
         self.log_view = self.query_one("#log", Log)
-        self.controls = self.query_one("#controls", NextResponsePanel)
+        self.controls = self.query_one("#controls", NextResponseForm)
+        self.armed_box = self.query_one("#armed-box", ArmedView)
         self.commissioning = self.query_one("#commissioning", CommissioningPane)
         self.where_view = self.query_one("#where", Static)
         self.spark = self.query_one("#spark", Sparkline)
@@ -232,7 +273,8 @@ class ProviderDashboard(App):
         self._fit_columns()
         self.requestor_table.border_title = "Requestors (Enter: detail)"
         self.query_one("#transfer-box").border_title = "Transfers (p pause, u resume, t throttle, x abort)"
-        self.controls.border_title = "Next response"
+        self.controls.border_title = "Next response (n: one node)"
+        self.armed_box.border_title = "Armed (r clears)"
         self.log_view.border_title = "Exchanges"
         self.commissioning.show_codes(self.engine.onboarding(), self.engine.config)
         self._show_images()
@@ -252,15 +294,15 @@ class ProviderDashboard(App):
 
     def _fit_columns(self, width: int | None = None) -> None:
         """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
-        wide = (self.size.width if width is None else width) >= WIDE
-        requestor_columns = REQUESTOR_COLUMNS if wide else REQUESTOR_COLUMNS_NARROW
+        width = self.size.width if width is None else width
+        requestor_columns = _columns_for(width, REQUESTOR_COLUMNS)
         if requestor_columns != self._requestor_columns:
             self._requestor_columns = requestor_columns
             _set_columns(self.requestor_table, requestor_columns, COLUMN_WIDTHS)
             self._requestor_cells = {}
             for row in self.requestors.rows.values():
                 self._show_requestor(row)
-        transfer_columns = TRANSFER_COLUMNS if wide else TRANSFER_COLUMNS_NARROW
+        transfer_columns = _columns_for(width, TRANSFER_COLUMNS)
         if transfer_columns != self._transfer_columns:
             self._transfer_columns = transfer_columns
             _set_columns(self.transfer_table, transfer_columns, TRANSFER_WIDTHS)
@@ -298,8 +340,8 @@ class ProviderDashboard(App):
         text = f"dashboard error (the provider keeps serving): {type(exc).__name__}: {exc}"
         if text != self._last_fault:  # once per distinct fault, not ten times a second
             self._last_fault = text
-            self._lines.append(("errors", f"{clock(time.time())} {text}"))
-            self._write_log([self._lines[-1][1]])
+            self._lines.append(LogLine("errors", time.time(), text))
+            self._write_log([self._lines[-1].shown])
             self.notify(text, severity="error", timeout=10)
 
     def _sample(self) -> None:
@@ -315,9 +357,9 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [(log_kind(e), f"{clock(e.at)} {e.text()}") for e in events]
+        entries = [LogLine(log_kind(e), e.at, e.text()) for e in events]
         self._lines.extend(entries)
-        self._write_log([line for kind, line in entries if self._visible(kind, line)])
+        self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up
         changed = dict.fromkeys(peer for event in events if (peer := self.requestors.apply(event)) is not None)
         for peer in changed:
@@ -331,7 +373,9 @@ class ProviderDashboard(App):
                 self._used.extend((event.at, event.peer, what) for what in event.details["used"])
                 armed_changed = True
             elif isinstance(event, CommandDone):
-                self.notify(event.message, severity="information" if event.ok else "error", timeout=4)
+                # Short: the log and the Armed box keep what was done; errors stay longer.
+                self.notify(event.message, severity="information" if event.ok else "error", timeout=3 if event.ok
+                            else 8)  # fmt: skip
                 armed_changed = True
                 if event.ok and isinstance(event.command, ArmKnobs) and not event.command.sticky:
                     self.controls.reset()  # armed once: a habitual "a" must not arm it again
@@ -348,6 +392,9 @@ class ProviderDashboard(App):
                 self._fabrics = event
                 self.commissioning.show_fabrics(event)
                 self._show_where()
+                if not self._fabrics_seen and not event.fabrics:  # nobody commissioned us: the code first
+                    self.action_show_tab("tab-commissioning")
+                self._fabrics_seen = True
             elif isinstance(event, Stopped):  # the engine's thread ended while the screen is still up
                 self._stopped = True
                 self._show_where()
@@ -359,8 +406,10 @@ class ProviderDashboard(App):
                for e in events):  # fmt: skip
             self._show_images()  # the Images tab and the forced-image list follow the catalog
 
-    def _visible(self, kind: str, line: str) -> bool:
-        return (self._kind_filter is None or kind == self._kind_filter) and self._text_filter in line.lower()
+    def _visible(self, line: LogLine) -> bool:
+        return (self._kind_filter is None or line.kind == self._kind_filter) and (
+            not self._text_filter or self._text_filter in line.shown.lower()
+        )
 
     def _wrapped(self, lines: list[str]) -> list[str]:
         """Long lines folded to the log's width, continuation lines indented past the time stamp, so
@@ -397,7 +446,7 @@ class ProviderDashboard(App):
     def _show_requestor(self, row: RequestorRow) -> None:
         key = peer_key(row.peer)
         every = {
-            "node": node_id(row.peer[1]) + ("" if row.peer[0] == 1 else f"/{row.peer[0]}"),
+            "node": peer_name(row.peer),
             "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
             "version": row.versions,
             "state": row.state,
@@ -427,7 +476,7 @@ class ProviderDashboard(App):
         elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
             state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
         progress = bar(t.bytes_sent / t.total if t.total else None, 6)
-        every = {"#": str(t.id), "node": node_id(t.peer[1]), "progress": progress,
+        every = {"#": str(t.id), "node": peer_name(t.peer), "progress": progress,
                  "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
                  "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
         return {column: every[column] for column in self._transfer_columns}
@@ -446,7 +495,7 @@ class ProviderDashboard(App):
         """A finished or failed transfer stays in the table a while, with how it ended."""
         t = event.snapshot
         state = "done" if event.kind == "finished" else t.result.removeprefix("failed: ")[:12] or "failed"
-        cells = {"#": str(t.id), "node": node_id(t.peer[1]), "progress": bar(t.bytes_sent / t.total if t.total
+        cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
                  "block": str(t.block_size), "rate": "", "ETA": "", "state": state}  # fmt: skip
         self._ended[t.id] = (cells, self.clock() + KEEP_ENDED_SECONDS)
@@ -471,6 +520,8 @@ class ProviderDashboard(App):
         running = len(stats.transfers) if stats else 0
         done = f"{stats.transfers_finished} done, {stats.transfers_failed} failed" if stats else ""
         self.sub_title = f"{len(self.requestors.rows)} requestors · {running} transfers · {done}"
+        # The counts must fit the header at 80 columns: the title gives way.
+        self.title = self.TITLE if self.size.width >= 100 else "OTA Provider"
 
     def _show_header(self, stats: EngineStats) -> None:
         self._show_counts()
@@ -482,23 +533,25 @@ class ProviderDashboard(App):
             self._spark_data = self.spark.data = history
 
     def _show_where(self) -> None:
+        """The status line, most urgent first (a narrow terminal cuts its end): the open window and
+        its code, what is armed, then where we listen and our fabrics."""
         parts = []
+        fabrics = self._fabrics
+        if fabrics is not None and fabrics.window_open:  # what a technician types into chip-tool, and how long
+            left = duration(fabrics.window_closes_at - self.clock()) if fabrics.window_closes_at else ""
+            code = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
+            parts.append(f"window open{f' {left}' if left else ''}, code {code}")
+        armed = self.engine.armed()
+        parts.append(f"{len(armed)} armed" if armed else "nothing armed")
         if self._listening is not None:
             parts.append(f"UDP {self._listening.port}")
             parts.append("DNS-SD on" if self._listening.advertising else "DNS-SD off")
-        fabrics = self._fabrics
         if fabrics is not None:
             # Our node id in short hex here (the Commissioning tab has the full one): the line must fit.
             parts += [f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "")
                       for f in fabrics.fabrics]  # fmt: skip
-            if fabrics.window_open:  # what a technician types into chip-tool, and how long is left
-                left = duration(fabrics.window_closes_at - self.clock()) if fabrics.window_closes_at else ""
-                code = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
-                parts.append(f"window open{f' {left}' if left else ''}, code {code}")
-            else:
+            if not fabrics.window_open:
                 parts.append("window closed")
-        armed = self.engine.armed()
-        parts.append(f"{len(armed)} armed" if armed else "nothing armed")
         if self._stopped:
             parts.insert(0, "PROVIDER STOPPED")
         self.where_view.update(" · ".join(parts) or "starting")
@@ -518,7 +571,7 @@ class ProviderDashboard(App):
         table.border_title = "Images (Enter: offer next, l: reload)"
 
     def _show_armed(self) -> None:
-        self.controls.show_armed(self.engine.armed(), list(self._used))
+        self.armed_box.show(self.engine.armed(), list(self._used))
         self._show_where()  # the status line says whether anything is armed
 
     def _refresh_targets(self) -> None:
@@ -535,7 +588,7 @@ class ProviderDashboard(App):
         for column in ("time", "kind", "node", "summary"):
             table.add_column(column, key=column)
         for row in reversed(self.engine.history()):
-            node = "" if row.node_id is None else f"{node_id(row.node_id)}/{row.fabric_index}"
+            node = "" if row.node_id is None else peer_name((row.fabric_index, row.node_id))
             table.add_row(row.as_json()["time"], row.kind, node, row.summary)
         self._history_dirty = False
 
@@ -555,7 +608,7 @@ class ProviderDashboard(App):
         self._rewrap_timer = None
         self.log_view.clear()
         self.log_view.auto_scroll = True
-        self.log_view.write_lines(self._wrapped([line for kind, line in self._lines if self._visible(kind, line)]))
+        self.log_view.write_lines(self._wrapped([line.shown for line in self._lines if self._visible(line)]))
         self.log_view.scroll_end(animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -616,27 +669,79 @@ class ProviderDashboard(App):
         onboarding = self.query_one("#tabs", TabbedContent).active == "tab-commissioning"
         top, tabs = self.query_one("#top"), self.query_one("#tabs")
         top.display = not (short and onboarding)
-        tabs.styles.height = "1fr" if short else QR_TAB_HEIGHT
+        # The QR code needs its rows only on its own tab; the log shares the screen otherwise.
+        tabs.styles.height = QR_TAB_HEIGHT if onboarding and not short else "2fr"
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True
         self._show_following(True)
         self.log_view.scroll_end(animate=False)
 
+    def _export_path(self, name: str) -> Path | None:
+        """A new file in the export folder (made on first use), or None after saying why not."""
+        try:
+            self.export_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"cannot write to {self.export_dir}: {exc.strerror or exc}; give --export-dir DIR",
+                        severity="error", timeout=8)  # fmt: skip
+            return None
+        return self.export_dir / f"ota-provider-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
     def action_export(self) -> None:
-        """Write the visible log (or, on the History tab, the history as CSV) to the current directory."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        if self.query_one("#tabs", TabbedContent).active == "tab-history":
-            path = Path(f"ota-provider-history-{stamp}.csv")
-            path.write_text(rows_as_csv(self.engine.history(limit=1_000_000)))
-        else:
-            path = Path(f"ota-provider-log-{stamp}.txt")
-            path.write_text("".join(line + "\n" for kind, line in self._lines if self._visible(kind, line)))
+        """Write the visible log (or, on the History tab, the history as CSV) to the export folder:
+        each log line with its date and time, ISO 8601 in UTC, and full node ids."""
+        history = self.query_one("#tabs", TabbedContent).active == "tab-history"
+        base = self._export_path("history" if history else "log")
+        if base is None:
+            return
+        path = base.with_suffix(".csv" if history else ".txt")
+        try:
+            if history:
+                path.write_text(rows_as_csv(self.engine.history(limit=1_000_000)))
+            else:
+                path.write_text("".join(line.exported + "\n" for line in self._lines if self._visible(line)))
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error", timeout=8)
+            return
         self.notify(f"written to {path.resolve()}", timeout=6)
 
     def action_screenshot_svg(self) -> None:
-        path = self.save_screenshot()
-        self.notify(f"screenshot saved to {path}", timeout=6)
+        base = self._export_path("screen")
+        if base is not None:
+            path = self.save_screenshot(filename=base.with_suffix(".svg").name, path=str(base.parent))
+            self.notify(f"screenshot saved to {Path(path).resolve()}", timeout=6)
+
+    def action_search(self) -> None:
+        """/ : type to keep only the log lines that contain the text (Esc clears it)."""
+        self.action_show_tab("tab-exchanges")
+        self.query_one("#filter", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":  # Enter: done typing, read the log
+            self.log_view.focus()
+        elif self.controls in event.input.ancestors:  # Enter in a number field arms, as in any form
+            self.action_arm()
+
+    def on_key(self, event: events.Key) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if event.key == "escape" and self.focused is filter_input:  # Esc clears the search, then leaves it
+            event.stop()
+            if filter_input.value:
+                filter_input.value = ""
+            else:
+                self.log_view.focus()
+
+    def action_arm_for_selected(self) -> None:
+        """A popup with every knob, aimed at the selected requestor."""
+        if (peer := self._selected_requestor()) is None:
+            return
+
+        def armed(command: ArmKnobs | None) -> None:
+            if command is not None:
+                self.engine.send(command)
+
+        title = f"Next response for node {node_id(peer[1])}" + ("" if peer[0] == 1 else f" on fabric {peer[0]}")
+        self.push_screen(ArmScreen(title, peer, self.engine.images()), armed)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

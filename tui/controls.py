@@ -1,78 +1,168 @@
-"""The next-response panel: every policy knob, one-shot or sticky, for all requestors or one node.
+"""The next-response form: every policy knob, one-shot or sticky, for all requestors or one node,
+with what an SDK requestor will do about it shown next to the control that sets it.
 
-It only reads its widgets into ``(Knob, value)`` pairs and shows what the engine reports as armed
-and used; the app sends the commands."""
+It only reads its widgets into ``(Knob, value)`` pairs; the app (or the arm popup) sends the
+command. What is armed and who used it is shown by :class:`ArmedView`, outside the form's scroll,
+so it is never below the fold."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
 
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.ota.catalog import CatalogEntry
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ota_provider.core.wording import bdx_status, enum_name, short_node_id
 
-from .format import clock, node_id
+from .format import clock
 
-__all__ = ["ALL_REQUESTORS", "NextResponsePanel"]
+__all__ = ["ALL_REQUESTORS", "ArmedView", "NextResponseForm", "knob_hints"]
 
 ALL_REQUESTORS = "all"
 DEFAULT_FAULT_DELAY = 5.0
 
-QUERY_STATUS_CHOICES = [("updateAvailable", QueryImageStatus.UPDATE_AVAILABLE), ("busy", QueryImageStatus.BUSY),
-                        ("updateNotAvailable", QueryImageStatus.NOT_AVAILABLE)]  # fmt: skip
-CONSENT_STATE_CHOICES = [("consent: granted", UserConsentState.GRANTED),
-                         ("consent: obtaining", UserConsentState.DEFERRED),
-                         ("consent: denied", UserConsentState.DENIED)]  # fmt: skip
-APPLY_ACTION_CHOICES = [("proceed", ApplyUpdateAction.PROCEED),
-                        ("awaitNextAction", ApplyUpdateAction.AWAIT_NEXT_ACTION),
-                        ("discontinue", ApplyUpdateAction.DISCONTINUE)]  # fmt: skip
+
+def _choices(members) -> list[tuple[str, Any]]:
+    """Select options named as the SDK app's flags name them (``busy``, ``deferred``)."""
+    return [(enum_name(member), member) for member in members]
+
+
+QUERY_STATUS_CHOICES = _choices((QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY,
+                                 QueryImageStatus.NOT_AVAILABLE))  # fmt: skip
+CONSENT_STATE_CHOICES = _choices((UserConsentState.GRANTED, UserConsentState.DEFERRED, UserConsentState.DENIED))
+APPLY_ACTION_CHOICES = _choices(ApplyUpdateAction)
 FAULT_CHOICES = [("drop block N", Knob.DROP_BLOCK.name), ("delay block N", Knob.DELAY_BLOCK.name),
                  ("corrupt block N", Knob.CORRUPT_BLOCK.name),
-                 ("end at block N", Knob.END_TRANSFER.name)]  # fmt: skip
+                 ("end the transfer at block N", Knob.END_TRANSFER.name)]  # fmt: skip
+END_STATUS_CHOICES = [(bdx_status(code), int(code)) for code in BdxStatus]
 NUMBER_KNOBS = (("query-delay", Knob.QUERY_DELAY), ("apply-delay", Knob.APPLY_DELAY),
                 ("ignore-query", Knob.IGNORE_QUERY), ("ignore-apply", Knob.IGNORE_APPLY))  # fmt: skip
+SELECTS = ("query-status", "consent-state", "apply-action", "forced-image", "fault")
+INPUTS = ("query-delay", "ignore-query", "apply-delay", "ignore-apply", "fault-block", "fault-delay")
+
+# What an SDK requestor does with each answer (OTA_PROVIDER_SPEC.md §2.6, §2.7, §5): the knob's
+# consequences are often decided by the requestor, not by us, and a technician should see them.
+_HINTS = {
+    (Knob.QUERY_STATUS, QueryImageStatus.BUSY): "busy: an SDK requestor asks again after max(120 s, delay) and "
+    "moves on to its next provider after 3 Busy answers",
+    (Knob.QUERY_STATUS, QueryImageStatus.NOT_AVAILABLE): "updateNotAvailable: with no other provider, an SDK "
+    "requestor waits for its periodic query (24 h by default)",
+    (Knob.CONSENT_STATE, UserConsentState.DEFERRED): "deferred answers Busy: the requestor asks again after "
+    "max(120 s, delay)",
+    (Knob.CONSENT_STATE, UserConsentState.DENIED): "denied answers updateNotAvailable",
+    (Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION): "awaitNextAction: the requestor sends "
+    "ApplyUpdateRequest again after max(delay, 120 s)",
+    (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE): "discontinue: the requestor drops the image and goes Idle",
+}
+_KNOB_HINTS = {
+    Knob.IGNORE_QUERY: "ignored query: an SDK requestor times out, retries once at once over a new session, "
+    "then waits for its periodic query",
+    Knob.IGNORE_APPLY: "ignored apply: an SDK requestor times out, goes Idle and waits for its periodic query",
+    Knob.CONSENT_NEEDED: "consent needed: told only to a requestor that can consent; it then asks its user",
+    Knob.DROP_BLOCK: "dropped block: the requestor retransmits its BlockQuery; an SDK requestor ends a stalled "
+    "download after 300 to 600 s",
+    Knob.CORRUPT_BLOCK: "corrupt block: the requestor finds out only when it checks the image's digest",
+}
 
 
-class NextResponsePanel(VerticalScroll):
+def knob_hints(knobs: list[tuple[Knob, Any]]) -> list[str]:
+    """What a requestor will do about these knobs, one line each."""
+    hints = [_HINTS.get((knob, value)) or _KNOB_HINTS.get(knob) for knob, value in knobs]
+    return [hint for hint in dict.fromkeys(hints) if hint]
+
+
+class Toggle(Checkbox):
+    """A checkbox whose state reads without colour: ``X`` when on, blank when off."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # Textual's class attribute, read on every render
+        return "X" if self.value else " "
+
+
+class Choice(RadioButton):
+    """A radio button whose state reads without colour: a dot only on the chosen one."""
+
+    @property
+    def BUTTON_INNER(self) -> str:
+        return "●" if self.value else " "
+
+
+def _row(*widgets, id: str | None = None) -> Horizontal:
+    return Horizontal(*widgets, classes="row", id=id)
+
+
+def _number(widget_id: str, kind: str) -> Input:
+    # valid_empty: an empty optional field is "unchanged", not an error drawn in red.
+    return Input(id=widget_id, type=kind, compact=True, valid_empty=True, classes="number")
+
+
+class NextResponseForm(VerticalScroll):
+    """The controls. Labels sit beside their fields (a placeholder vanishes once there is a value)."""
+
     def compose(self) -> ComposeResult:
-        yield Label("QueryImage status")
-        yield Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True)
-        yield Input(placeholder="busy delay, seconds", id="query-delay", type="integer", compact=True)
-        yield Checkbox("user consent needed", id="consent", compact=True)
-        yield Select(CONSENT_STATE_CHOICES, id="consent-state", prompt="provider consent", compact=True)
-        yield Input(placeholder="ignore N queries", id="ignore-query", type="integer", compact=True)
-        yield Label("ApplyUpdate action")
-        yield Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True)
-        yield Input(placeholder="apply delay, seconds", id="apply-delay", type="integer", compact=True)
-        yield Input(placeholder="ignore N applies", id="ignore-apply", type="integer", compact=True)
-        yield Label("Image and faults")
-        yield Select([], id="forced-image", prompt="image: newest", compact=True)
-        yield Select(FAULT_CHOICES, id="fault", prompt="no fault", compact=True)
-        yield Input(placeholder="fault at block N", id="fault-block", type="integer", compact=True)
-        yield Input(placeholder="fault delay, seconds", id="fault-delay", type="number", compact=True)
-        yield Label("Scope and target")
+        yield _row(
+            Label("QueryImage", classes="head"),
+            Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True),
+        )
+        yield _row(
+            Label("delay", classes="sub"),
+            _number("query-delay", "integer"),
+            Label("s", classes="unit"),
+            Label("ignore", classes="pair"),
+            _number("ignore-query", "integer"),
+        )
+        yield _row(Toggle("consent needed", id="consent", compact=True))
+        yield _row(
+            Label("provider", classes="sub"),
+            Select(CONSENT_STATE_CHOICES, id="consent-state", prompt="unchanged", compact=True),
+        )
+        yield _row(
+            Label("ApplyUpdate", classes="head"),
+            Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True),
+        )
+        yield _row(
+            Label("delay", classes="sub"),
+            _number("apply-delay", "integer"),
+            Label("s", classes="unit"),
+            Label("ignore", classes="pair"),
+            _number("ignore-apply", "integer"),
+        )
+        yield _row(
+            Label("Image", classes="head"), Select([], id="forced-image", prompt="newest applicable", compact=True)
+        )
+        yield _row(Label("Fault", classes="head"), Select(FAULT_CHOICES, id="fault", prompt="none", compact=True))
+        yield _row(
+            Label("block", classes="sub"),
+            _number("fault-block", "integer"),
+            Label("delay", classes="pair"),
+            _number("fault-delay", "number"),
+            Label("s", classes="unit"),
+        )
+        yield _row(Label("status", classes="sub"),
+                   Select(END_STATUS_CHOICES, id="fault-status", value=int(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR),
+                          allow_blank=False, compact=True), id="fault-status-row")  # fmt: skip
         with RadioSet(id="scope", compact=True):
-            yield RadioButton("one-shot", value=True, id="one-shot")
-            yield RadioButton("sticky", id="sticky")
-        yield Select([("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS, allow_blank=False,
-                     compact=True)  # fmt: skip
+            yield Choice("one-shot", value=True, id="one-shot")
+            yield Choice("sticky", id="sticky")
+        yield _row(Label("for", classes="head"),
+                   Select([("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS, allow_blank=False,
+                          compact=True))  # fmt: skip
+        yield Static("", id="hint")
         with Horizontal(id="buttons"):
-            yield Button("Arm", id="arm", variant="primary", compact=True)
-            yield Button("Clear", id="clear", compact=True)
-        yield Static("nothing armed", id="armed")
-        yield Static("", id="used")
+            yield Button("Arm (a)", id="arm", variant="primary", compact=True)
+            yield Button("Clear (r)", id="clear", compact=True)
 
     def on_mount(self) -> None:
         # References cached once: the app's timer may call in while the screen tears down.
-        self.armed_view = self.query_one("#armed", Static)
-        self.used_view = self.query_one("#used", Static)
         self.target_select = self.query_one("#target", Select)
         self.image_select = self.query_one("#forced-image", Select)
+        self.hint_view = self.query_one("#hint", Static)
+        self._show_fault_fields()
 
     # ------------------------------------------------------------------ reading the controls
 
@@ -114,7 +204,7 @@ class NextResponsePanel(VerticalScroll):
             delay = self.query_one("#fault-delay", Input).value.strip()
             return knob, (block, float(delay) if delay else DEFAULT_FAULT_DELAY)
         if knob == Knob.END_TRANSFER:
-            return knob, (block, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+            return knob, (block, BdxStatus(self.query_one("#fault-status", Select).value))
         return knob, block
 
     @property
@@ -131,17 +221,41 @@ class NextResponsePanel(VerticalScroll):
 
     def reset(self) -> None:
         """Every control back to "unchanged" (scope and target stay as chosen)."""
-        for select_id in ("#query-status", "#consent-state", "#apply-action", "#forced-image", "#fault"):
-            self.query_one(select_id, Select).clear()
-        for input_id in ("#query-delay", "#ignore-query", "#apply-delay", "#ignore-apply", "#fault-block",
-                         "#fault-delay"):  # fmt: skip
-            self.query_one(input_id, Input).value = ""
+        for select_id in SELECTS:
+            self.query_one(f"#{select_id}", Select).clear()
+        for input_id in INPUTS:
+            self.query_one(f"#{input_id}", Input).value = ""
         self.query_one("#consent", Checkbox).value = False
+
+    # ------------------------------------------------------------------ reacting to the user
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "fault":
+            self._show_fault_fields()
+        self._show_hints()
+
+    def on_checkbox_changed(self, _: Checkbox.Changed) -> None:
+        self._show_hints()
+
+    def on_input_changed(self, _: Input.Changed) -> None:
+        self._show_hints()
+
+    def _show_fault_fields(self) -> None:
+        """The status choice matters only for "end the transfer"; the fields only with a fault."""
+        fault = self.query_one("#fault", Select)
+        self.query_one("#fault-status-row").display = fault.value == Knob.END_TRANSFER.name
+
+    def _show_hints(self) -> None:
+        try:
+            knobs = self.knobs()
+        except ValueError:  # a half-filled fault: no hint for it yet
+            return
+        self.hint_view.update("\n".join(f"▸ {hint}" for hint in knob_hints(knobs)))
 
     # ------------------------------------------------------------------ showing state
 
     def show_images(self, entries: tuple[CatalogEntry, ...]) -> None:
-        self.image_select.set_options([(f"offer {e.path.name} (v{e.software_version})", e.designator) for e in entries])
+        self.image_select.set_options([(f"{e.path.name} (v{e.software_version})", e.designator) for e in entries])
 
     def offer_image(self, designator: str) -> None:
         self.image_select.value = designator
@@ -155,11 +269,30 @@ class NextResponsePanel(VerticalScroll):
         select = self.target_select
         current = select.value
         options = [("all requestors", ALL_REQUESTORS)] + [
-            (f"{node_id(node)} (fabric {fabric})", f"{fabric}:{node}") for fabric, node in peers
+            (f"node {short_node_id(node)}" + ("" if fabric == 1 else f" (fabric {fabric})"), f"{fabric}:{node}")
+            for fabric, node in peers
         ]
         select.set_options(options)
         select.value = current if current in {value for _, value in options} else ALL_REQUESTORS
 
-    def show_armed(self, armed: tuple[str, ...], used: list[tuple[float, tuple[int, int], str]]) -> None:
-        self.armed_view.update("\n".join(f"armed: {line}" for line in armed) or "nothing armed")
-        self.used_view.update("\n".join(f"{clock(at)} {node_id(peer[1])} used {what}" for at, peer, what in used))
+    def aim_at(self, peer: tuple[int, int]) -> None:
+        """Target one requestor (the arm popup for the selected row)."""
+        self.show_targets([peer])
+        self.target_select.value = f"{peer[0]}:{peer[1]}"
+
+
+class ArmedView(Vertical):
+    """What is armed and which node used what, always on screen under the form."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("nothing armed", id="armed")
+        yield Static("", id="used")
+
+    def on_mount(self) -> None:
+        self.armed_view = self.query_one("#armed", Static)
+        self.used_view = self.query_one("#used", Static)
+
+    def show(self, armed: tuple[str, ...], used: list[tuple[float, tuple[int, int], str]]) -> None:
+        self.armed_view.update("\n".join(armed) or "nothing armed")  # the box's title says "Armed"
+        self.used_view.update("\n".join(f"{clock(at)} {short_node_id(peer[1])} used {what}" for at, peer, what in used))
+        self.used_view.display = bool(used)  # no blank row under "nothing armed"

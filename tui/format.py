@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import time
 
-__all__ = ["bar", "clock", "duration", "node_id", "peer_key", "rate", "size"]
+from ota_provider.core.wording import short_node_id
+
+__all__ = ["bar", "clock", "duration", "node_id", "peer_key", "peer_name", "rate", "shorten_node_ids", "size"]
+
+_LONG_NODE_ID = re.compile(r"\bnode 0x0*([0-9A-F]{4,16})\b")
 
 
 def node_id(node: int) -> str:
+    """The full form, where there is room: the detail, the Commissioning tab."""
     return f"0x{node:016X}"
+
+
+def peer_name(peer: tuple[int, int]) -> str:
+    """A requestor in a table: its short node id, and its fabric when it is not the first."""
+    return short_node_id(peer[1]) + ("" if peer[0] == 1 else f"/{peer[0]}")
+
+
+def shorten_node_ids(line: str) -> str:
+    """``node 0x000000000000D002`` -> ``node D002`` in a log line shown on screen (exports keep
+    the full form, as the headless lines and the SDK's logs print it)."""
+    return _LONG_NODE_ID.sub(r"node \1", line)
 
 
 def peer_key(peer: tuple[int, int]) -> str:

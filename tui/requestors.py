@@ -21,6 +21,7 @@ from ota_provider.core.events import (
     TransferSnapshot,
     TransferStarted,
 )
+from ota_provider.core.wording import spec_name
 
 __all__ = ["RequestorRow", "RequestorTable"]
 
@@ -88,7 +89,7 @@ class RequestorTable:
             status = event.details["status"]
             row.state = _QUERY_STATES.get(status, status.lower())
             row.offered_version = event.details.get("softwareVersion")
-            row.last_exchange = f"QueryImage -> {status}"
+            row.last_exchange = f"QueryImage -> {spec_name(status)}"
             return row.peer
         if isinstance(event, QueryImageIgnored | ApplyUpdateIgnored) and event.peer:
             row = self._row(event.peer, event.at)
@@ -97,7 +98,8 @@ class RequestorTable:
         if isinstance(event, ApplyUpdateAnswered) and event.peer:
             row = self._row(event.peer, event.at)
             action = event.details["action"]
-            row.state, row.last_exchange = _APPLY_STATES.get(action, action.lower()), f"ApplyUpdate -> {action}"
+            row.state = _APPLY_STATES.get(action, action.lower())
+            row.last_exchange = f"ApplyUpdate -> {spec_name(action)}"
             return row.peer
         if isinstance(event, NotifyUpdateApplied) and event.peer:
             row = self._row(event.peer, event.at)

@@ -12,25 +12,37 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Log, Markdown
 
+from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.events import TransferSnapshot
+from ota_provider.core.ota.catalog import CatalogEntry
 from ota_provider.core.ota.history import HistoryRow
+from ota_provider.core.wording import spec_name, yes_no
 
+from .controls import NextResponseForm
 from .format import clock, size
 from .log_view import MeasuredLog
 from .requestors import RequestorRow
 
-__all__ = ["ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
+__all__ = ["ArmScreen", "ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
 
 
 HEX_FIELDS = {"vendorId": 4, "productId": 4}  # shown as Matter documents them: 0xFFF1
+ENUM_FIELDS = {"status", "action", "protocolsSupported"}  # carried by member name (BUSY), shown as the spec's
 
 
 def _value(key: str, value: Any) -> str:
+    """A decoded field in words: spec names for enums, yes/no, hex where Matter documents it so."""
     if key in HEX_FIELDS and isinstance(value, int):
         return f"0x{value:0{HEX_FIELDS[key]}X}"
+    if isinstance(value, bool):
+        return yes_no(value)
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, list | dict):
+    if isinstance(value, str):
+        return spec_name(value) if key in ENUM_FIELDS else value
+    if isinstance(value, list):
+        return "; ".join(spec_name(item) if key in ENUM_FIELDS else str(item) for item in value)
+    if isinstance(value, dict):
         return json.dumps(value, default=str)
     return str(value)
 
@@ -143,7 +155,8 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+    # q answers No: a second q after "quit?" must not quit, and must not ask again.
+    BINDINGS: ClassVar = [Binding("escape,n,q", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -161,3 +174,53 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ArmScreen(ModalScreen[ArmKnobs | None]):
+    """Every knob for one requestor, over the main screen: the selected row's node is the target.
+    Enter in a field or a arms and closes; Esc or q closes with nothing armed."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "dismiss(None)", "Close"), Binding("a", "arm", "Arm")]
+
+    def __init__(self, title: str, peer: tuple[int, int], images: tuple[CatalogEntry, ...]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.peer = peer
+        self.images = images
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="arm-popup") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "Enter or a arms · Esc closes"
+            yield NextResponseForm(id="popup-form")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        form = self.query_one(NextResponseForm)
+        form.show_images(self.images)
+        form.aim_at(self.peer)
+        form.query_one("#query-status").focus()
+
+    def action_arm(self) -> None:
+        form = self.query_one(NextResponseForm)
+        try:
+            knobs = form.knobs()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if not knobs:
+            self.notify("set a control first: nothing to arm", severity="warning")
+            return
+        self.dismiss(ArmKnobs(tuple(knobs), sticky=form.sticky, target=form.target))
+
+    def on_input_submitted(self, event) -> None:
+        event.stop()
+        self.action_arm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "arm":
+            self.action_arm()
+        else:  # "Clear (r)": every knob, as on the main screen
+            self.dismiss(None)
+            self.app.action_clear_knobs()

@@ -17,9 +17,20 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..wording import bdx_status, enum_name, short_node_id, yes_no
 from .types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
-__all__ = ["ApplyDecision", "ArmedKnob", "Knob", "OtaPolicy", "Peer", "QueryDecision", "policy_from_sdk_flags"]
+__all__ = [
+    "KNOB_LABELS",
+    "ApplyDecision",
+    "ArmedKnob",
+    "Knob",
+    "OtaPolicy",
+    "Peer",
+    "QueryDecision",
+    "describe_value",
+    "policy_from_sdk_flags",
+]
 
 Peer = tuple[int, int]  # (fabric index, node id)
 
@@ -69,10 +80,45 @@ class ArmedKnob:
     target: Peer | None = None  # None: every requestor
 
     def describe(self) -> str:
-        value = self.value.name if isinstance(self.value, enum.Enum) else self.value
+        """In words: ``QueryImage status busy (one-shot, all requestors)``."""
         scope = "sticky" if self.sticky else "one-shot"
-        who = "all requestors" if self.target is None else f"node 0x{self.target[1]:016X} (fabric {self.target[0]})"
-        return f"{self.knob.value} = {value} ({scope}, {who})"
+        who = "all requestors" if self.target is None else f"node {short_node_id(self.target[1])}" + (
+            "" if self.target[0] == 1 else f" on fabric {self.target[0]}")  # fmt: skip
+        return f"{KNOB_LABELS[self.knob]} {describe_value(self.knob, self.value)} ({scope}, {who})"
+
+
+KNOB_LABELS = {
+    Knob.QUERY_STATUS: "QueryImage status",
+    Knob.QUERY_DELAY: "busy delay",
+    Knob.CONSENT_NEEDED: "user consent needed",
+    Knob.CONSENT_STATE: "provider consent",
+    Knob.IGNORE_QUERY: "ignore QueryImage",
+    Knob.FORCED_DESIGNATOR: "offer image",
+    Knob.APPLY_ACTION: "ApplyUpdate action",
+    Knob.APPLY_DELAY: "apply delay",
+    Knob.IGNORE_APPLY: "ignore ApplyUpdateRequest",
+    Knob.DROP_BLOCK: "drop block",
+    Knob.DELAY_BLOCK: "delay block",
+    Knob.CORRUPT_BLOCK: "corrupt block",
+    Knob.END_TRANSFER: "end transfer",
+}
+
+
+def describe_value(knob: Knob, value: Any) -> str:
+    """A knob's value in words and units (never a tuple or an enum repr)."""
+    if knob in (Knob.QUERY_DELAY, Knob.APPLY_DELAY):
+        return f"{value} s"
+    if knob in _COUNTERS:
+        return f"{value} more" if value != 1 else "the next one"
+    if knob == Knob.CONSENT_NEEDED:
+        return yes_no(value)
+    if knob == Knob.FORCED_DESIGNATOR:
+        return repr(value) if value.strip() != value or not value else value
+    if knob == Knob.DELAY_BLOCK:
+        return f"{value[0]} by {value[1]:g} s"
+    if knob == Knob.END_TRANSFER:
+        return f"at block {value[0]} with StatusReport {bdx_status(value[1])}"
+    return enum_name(value)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from ota_provider.core.events import (
 )
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.history import HistoryRow
+from ota_provider.core.ota.policy import ArmedKnob, Knob
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import IMAGE_LIST
 
@@ -101,8 +103,10 @@ class FakeEngine:
         return self.now
 
     def armed(self) -> tuple[str, ...]:
-        return ("query status = BUSY (one-shot, all requestors)",
-                "apply action = AWAIT_NEXT_ACTION (sticky, node 0x000000000000D003 (fabric 1))")  # fmt: skip
+        # As the real policy words them.
+        return (ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY).describe(),
+                ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True,
+                          target=(1, 0xD003)).describe())  # fmt: skip
 
     def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
         rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UPDATE_AVAILABLE version 3", {}),

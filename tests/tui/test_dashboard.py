@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 
 import pytest
 
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import ProviderEngine
 from ota_provider.core.events import EngineError, Stopped
+from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
-from ota_provider.tui.screens import ConfirmScreen
-from tests.engine_helpers import requestor, start_engine
+from ota_provider.tui.screens import ArmScreen, ConfirmScreen
+from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.ota.test_catalog import SAMPLES
 from tests.tui.fake_engine import scripted_dashboard, settle
 
@@ -66,7 +70,7 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "BUSY", query_status=BUSY)
+            await arm(pilot, app, "QueryImage status busy", query_status=BUSY)
             client, driver = await requestor(engine, tmp_path, 0x7001)
             try:
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1)).status for _ in range(2)]
@@ -81,8 +85,8 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
 
     statuses, row, used = asyncio.run(scenario())
     assert statuses == [BUSY, UA]
-    assert row == ["0x0000000000007001", "1 -> 3", "offered"]
-    assert "0x0000000000007001 used query status = BUSY (one-shot, all requestors)" in used
+    assert row == ["7001", "1 -> 3", "offered"]
+    assert "7001 used QueryImage status busy (one-shot, all requestors)" in used
 
 
 def test_sticky_apply_action_for_one_node(engine, tmp_path):
@@ -101,7 +105,7 @@ def test_sticky_apply_action_for_one_node(engine, tmp_path):
                 app.query_one("#arm").scroll_visible(animate=False)
                 await pilot.pause(0.1)
                 await pilot.click("#arm")
-                await until(pilot, lambda: "sticky, node 0x0000000000007002" in str(app.query_one("#armed").render()))
+                await until(pilot, lambda: "sticky, node 7002" in str(app.query_one("#armed").render()))
                 actions = [(await client.apply_update(offer.update_token, 3)).action for _ in range(2)]
                 actions.append((await other.apply_update(other_offer.update_token, 3)).action)
             finally:
@@ -153,18 +157,18 @@ def test_log_filter_and_status_line(engine, tmp_path):
             finally:
                 driver.close()
             await until(pilot, lambda: any("QueryImage" in line for line in app.log_view.lines))
-            app.query_one("#filter").value = "update_available"
+            app.query_one("#filter").value = "updateavailable"
 
             def filtered_only():
                 lines = list(app.log_view.lines)
-                return bool(lines) and all("UPDATE_AVAILABLE" in line for line in lines)
+                return bool(lines) and all("UpdateAvailable" in line for line in lines)
 
             await until(pilot, filtered_only)
             filtered = list(app.log_view.lines)
             return filtered, app.sub_title, str(app.query_one("#where").render())
 
     filtered, sub_title, where = asyncio.run(scenario())
-    assert filtered and all("UPDATE_AVAILABLE" in line for line in filtered)
+    assert filtered and all("UpdateAvailable" in line for line in filtered)
     assert f"UDP {engine.port}" in where and "fabric 1: 0x1 (demo)" in where
     assert "1 requestors" in sub_title
 
@@ -190,7 +194,7 @@ def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
 
     lines, screen_after = asyncio.run(scenario())
     text = "\n".join(lines)
-    assert "QueryImageResponse" in text and "      status = NOT_AVAILABLE" in text
+    assert "QueryImageResponse" in text and "      status = NotAvailable" in text
     assert "      softwareVersion = 3" in text and "      vendorId = 0xFFF1" in text  # every decoded field
     assert " query: " in text.split("History")[-1]  # its history rows too
     assert screen_after == "Screen"
@@ -218,17 +222,22 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
             return rows
 
     assert asyncio.run(scenario()) >= 1
-    (csv_file,) = tmp_path.glob("ota-provider-history-*.csv")
+    exports = engine.storage / "exports"  # the default folder: the state directory's exports/
+    (csv_file,) = exports.glob("ota-provider-history-*.csv")
     assert "NOT_AVAILABLE" in csv_file.read_text()
-    (log_file,) = tmp_path.glob("ota-provider-log-*.txt")
-    assert "QueryImage" in log_file.read_text()
+    (log_file,) = exports.glob("ota-provider-log-*.txt")
+    lines = log_file.read_text().splitlines()
+    assert any("QueryImage" in line for line in lines)
+    # Every exported line carries its date (ISO 8601, UTC, milliseconds) and the full node id.
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", line) for line in lines)
+    assert any("node 0x0000000000007030" in line for line in lines)
 
 
 def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "corrupt block = 3", fault="CORRUPT_BLOCK", fault_block="3", forced_image="1")
+            await arm(pilot, app, "corrupt block 3", fault="CORRUPT_BLOCK", fault_block="3", forced_image="1")
             client, driver = await requestor(engine, tmp_path, 0x7040)
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 3)  # up to date, but the image is forced
@@ -249,11 +258,11 @@ def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "consent needed = True", consent=True)
+            await arm(pilot, app, "user consent needed yes", consent=True)
             client, driver = await requestor(engine, tmp_path, 0x7050)
             try:
                 asked = [(await client.query_image(0xFFF1, 0x8000, 1)).user_consent_needed for _ in range(2)]
-                await arm(pilot, app, "consent state = DENIED", consent=False, consent_state=UserConsentState.DENIED)
+                await arm(pilot, app, "provider consent denied", consent=False, consent_state=UserConsentState.DENIED)
                 # provider-side consent is asked only when the requestor will not ask its user
                 statuses = [(await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=False)).status
                             for _ in range(2)]  # fmt: skip
@@ -270,8 +279,10 @@ def test_ignore_n_queries_and_one_shot_apply_action(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "ignore queries = 2", ignore_query="2", apply_action=ApplyUpdateAction.DISCONTINUE)
-            await until(pilot, lambda: "DISCONTINUE" in armed_text(app))
+            await arm(
+                pilot, app, "ignore QueryImage 2 more", ignore_query="2", apply_action=ApplyUpdateAction.DISCONTINUE
+            )
+            await until(pilot, lambda: "discontinue" in armed_text(app))
             client, driver = await requestor(engine, tmp_path, 0x7060)
             outcomes = []
             try:
@@ -394,7 +405,7 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
 
     shown, commands, copied = asyncio.run(scenario())
     assert copied == ("MT:Y.K90AFN00KA0648G00", "34970112332")  # y: the QR payload; Y: the manual code
-    assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "PROCEED" in shown[1]
+    assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "Proceed" in shown[1]
     for title in ("Pause transfer", "Abort transfer", "Open commissioning window", "Remove fabric", "Reload images",
                   "Arm the next-response controls", "Throttle transfer", "SVG screenshot",
                   "Copy setup code"):  # fmt: skip
@@ -412,7 +423,7 @@ def test_a_stopped_engine_is_shown():
             return str(app.query_one("#where").render()), [n.message for n in app._notifications]
 
     where, messages = asyncio.run(scenario())
-    assert where.startswith("PROVIDER STOPPED · UDP 5540")
+    assert where.startswith("PROVIDER STOPPED · ") and "UDP 5540" in where
     assert "engine stopped: disk full" in messages and any("the provider stopped" in m for m in messages)
 
 
@@ -448,8 +459,9 @@ def test_resizing_with_transfers_running_keeps_serving_and_fits_the_final_width(
     columns, narrow_after, result, following, code = asyncio.run(scenario())
     assert result.size > 0 and code in (None, 0)
     assert columns[160] == ["#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state"]
-    assert columns[120] == columns[100] == columns[80] == narrow_after == ["#", "node", "progress", "rate", "ETA",
-                                                                          "state"]  # fmt: skip
+    assert columns[120] == ["#", "node", "progress", "bytes", "rate", "ETA", "state"]
+    assert columns[100] == narrow_after == ["#", "node", "progress", "rate", "ETA", "state"]
+    assert columns[80] == ["#", "node", "progress", "state"]
     assert following
 
 
@@ -465,14 +477,14 @@ def test_a_display_fault_is_shown_and_the_provider_keeps_serving(engine, tmp_pat
                     raise fault
 
             monkeypatch.setattr(app, "_show_header", broken_header)
-            await until(pilot, lambda: any("dashboard error" in line for _, line in app._lines))
+            await until(pilot, lambda: any("dashboard error" in line.text for line in app._lines))
             client, driver = await requestor(engine, tmp_path, 0x70A0)
             try:
                 status = (await client.query_image(0xFFF1, 0x8000, 1)).status
             finally:
                 driver.close()
             await pilot.pause(0.3)
-            return status, app.is_running, [line for _, line in app._lines if "dashboard error" in line]
+            return status, app.is_running, [line.text for line in app._lines if "dashboard error" in line.text]
 
     status, running, faults = asyncio.run(scenario())
     assert status == UA and running
@@ -485,7 +497,7 @@ def test_one_press_of_arm_shapes_one_response_or_nothing(engine, tmp_path):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "query delay = 30", query_status=BUSY, query_delay="30")
+            await arm(pilot, app, "busy delay 30 s", query_status=BUSY, query_delay="30")
             client, driver = await requestor(engine, tmp_path, 0x70B0)
             try:
                 first = await client.query_image(0xFFF1, 0x8000, 1)
@@ -561,7 +573,7 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
                     await pilot.pause(0.5)
                 finally:
                     driver.close()
-                errors = [line for _, line in app._lines if "image catalog not reloaded" in line]
+                errors = [line.text for line in app._lines if "image catalog not reloaded" in line.text]
                 return before, options, errors
 
         before, options, errors = asyncio.run(scenario())
@@ -584,7 +596,7 @@ def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_pat
                 await pilot.pause(0.2)
                 before = list(app.screen.query_one("#detail-log").lines)
                 await client.query_image(0xFFF1, 0x8000, 1)  # while the detail is open
-                await until(pilot, lambda: "UPDATE_AVAILABLE" in "\n".join(app.screen.query_one("#detail-log").lines))
+                await until(pilot, lambda: "UpdateAvailable" in "\n".join(app.screen.query_one("#detail-log").lines))
                 after = list(app.screen.query_one("#detail-log").lines)
             finally:
                 driver.close()
@@ -594,7 +606,7 @@ def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_pat
     assert "UPDATE_AVAILABLE" not in "\n".join(before)
     exchanges = [line for line in after if line.startswith("  ") and not line.startswith("      ")]
     assert "QueryImageResponse" in exchanges[0]  # the newest exchange first
-    assert "status = UPDATE_AVAILABLE" in "\n".join(after[: after.index(exchanges[1])])
+    assert "status = UpdateAvailable" in "\n".join(after[: after.index(exchanges[1])])
 
 
 def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
@@ -606,7 +618,7 @@ def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
                 await until(pilot, lambda: app.requestor_table.row_count == 2)
                 app.requestor_table.focus()
                 await pilot.press("down", "b")  # the second requestor, then Busy once: two keys
-                await until(pilot, lambda: "query status = BUSY" in armed_text(app))
+                await until(pilot, lambda: "QueryImage status busy" in armed_text(app))
                 where = str(app.where_view.render())
                 answers = [(await client.query_image(0xFFF1, 0x8000, 1)).status for client, _ in clients]
                 again = (await clients[1][0].query_image(0xFFF1, 0x8000, 1)).status
@@ -625,7 +637,7 @@ def test_a_one_shot_arm_returns_the_panel_to_unchanged(engine):
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(160, 48)) as pilot:
-            await arm(pilot, app, "BUSY", query_status=BUSY, query_delay="30")
+            await arm(pilot, app, "QueryImage status busy", query_status=BUSY, query_delay="30")
             await until(pilot, lambda: app.query_one("#query-status").is_blank())
             return app.query_one("#query-delay").value, app.controls.knobs()
 
@@ -656,3 +668,166 @@ def test_quitting_with_transfers_running_asks_first(slow_engine, tmp_path):
     question, still_running, size, where = asyncio.run(scenario())
     assert "1 transfer(s) running" in question and still_running and size > 0
     assert "window open " in where and ", code 3497-011-2332" in where
+
+
+def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp_path):
+    """n on a requestor row: a popup aimed at that node; Enter in a field arms and closes it."""
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            clients = await queried(engine, tmp_path, (0x7111, 0x7112), version=1)
+            try:
+                await until(pilot, lambda: app.requestor_table.row_count == 2)
+                app.requestor_table.focus()
+                await pilot.press("down", "n")
+                await until(pilot, lambda: isinstance(app.screen, ArmScreen))
+                popup = app.screen
+                knob_ids = {w.id for w in popup.query("Select, Input, Checkbox, RadioButton")}
+                target = popup.query_one("#target").value
+                popup.query_one("#query-status").value = BUSY
+                popup.query_one("#query-delay").focus()
+                await pilot.press("4", "5", "enter")
+                await until(pilot, lambda: "busy delay 45 s (one-shot, node 7112)" in armed_text(app))
+                closed = not isinstance(app.screen, ArmScreen)
+                answers = [await client.query_image(0xFFF1, 0x8000, 1) for client, _ in clients]
+            finally:
+                for _, driver in clients:
+                    driver.close()
+            return knob_ids, target, closed, answers
+
+    knob_ids, target, closed, answers = asyncio.run(scenario())
+    every_knob = {"query-status", "query-delay", "ignore-query", "consent", "consent-state", "apply-action",
+                  "apply-delay", "ignore-apply", "forced-image", "fault", "fault-block", "fault-delay",
+                  "fault-status", "one-shot", "sticky", "target"}  # fmt: skip
+    assert every_knob <= knob_ids and target == f"1:{0x7112}" and closed
+    assert [a.status for a in answers] == [UA, BUSY] and answers[1].delayed_action_time == 45
+
+
+def test_the_form_at_rest_shows_no_errors_and_reads_without_colour(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            delay = app.query_one("#query-delay")
+            at_rest = [w.id for w in app.query("NextResponseForm Input") if w.has_class("-invalid")]
+            delay.focus()
+            await pilot.press("minus", "tab")  # a lone "-" is not a number: now it is drawn invalid
+            await pilot.pause(0.1)
+            typed_invalid = delay.has_class("-invalid")
+            consent = app.query_one("#consent")
+            off = str(consent.render())
+            consent.value = True
+            on = str(consent.render())
+            scope = [str(app.query_one(f"#{i}").render()) for i in ("one-shot", "sticky")]
+            delay.value = ""
+            app.query_one("#query-status").value = BUSY
+            await pilot.pause(0.1)
+            hint = str(app.query_one("#hint").render())
+            return at_rest, typed_invalid, off, on, scope, hint
+
+    at_rest, typed_invalid, off, on, scope, hint = asyncio.run(scenario())
+    assert at_rest == [] and typed_invalid
+    assert "X" not in off and "X" in on  # the glyph, not only the colour, says on or off
+    assert "●" in scope[0] and "●" not in scope[1]
+    assert "120 s" in hint and "3 Busy" in hint  # the SDK requestor's own rule, next to the knob
+
+
+def test_end_the_transfer_with_the_status_report_the_user_chose(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.query_one("#fault").value = "END_TRANSFER"
+            await pilot.pause(0.1)
+            shown = app.query_one("#fault-status-row").display
+            await arm(pilot, app, "end transfer at block 2 with StatusReport 0x0019 responder busy",
+                      fault_block="2", fault_status=int(BdxStatus.RESPONDER_BUSY))  # fmt: skip
+            client, driver = await requestor(engine, tmp_path, 0x7121)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                with pytest.raises(DownloadError) as failure:
+                    await client.download(offer.image_uri, tmp_path / "e.ota")
+            finally:
+                driver.close()
+            return shown, failure.value.status_report
+
+    shown, report = asyncio.run(scenario())
+    assert shown and report.protocol_code == BdxStatus.RESPONDER_BUSY
+
+
+def test_q_in_a_confirmation_answers_no_and_never_asks_twice(slow_engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(slow_engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            client, driver = await requestor(slow_engine, tmp_path, 0x7131)
+            try:
+                offer = await client.query_image(0xFFF1, 0x8000, 1)
+                download = asyncio.ensure_future(client.download(offer.image_uri, tmp_path / "q.ota"))
+                await until(pilot, lambda: bool(app._stats and app._stats.transfers))
+                await pilot.press("q")
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                await pilot.press("q")  # the habitual second q: "no", not a second question
+                await pilot.pause(0.3)
+                screens = len(app.screen_stack)
+                running = app.is_running
+                await asyncio.wait_for(download, 30)
+            finally:
+                driver.close()
+            return screens, running
+
+    assert asyncio.run(scenario()) == (1, True)
+
+
+def test_slash_searches_the_log_and_escape_clears_then_leaves(engine, tmp_path):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            ((_, driver),) = await queried(engine, tmp_path, (0x7141,), version=1)
+            driver.close()
+            await until(pilot, lambda: any("UpdateAvailable" in line for line in app.log_view.lines))
+            await pilot.press("c", "slash")  # from another tab: / comes back to the log
+            focused = app.focused.id if app.focused else None
+            tab = app.query_one("#tabs").active
+            await pilot.press(*"updateavailable")
+            await until(pilot, lambda: all("UpdateAvailable" in line for line in app.log_view.lines))
+            await pilot.press("escape")
+            cleared = app.query_one("#filter").value
+            await until(pilot, lambda: any("QueryImage VID" in line for line in app.log_view.lines))
+            await pilot.press("escape")
+            return focused, tab, cleared, app.focused.id if app.focused else None
+
+    assert asyncio.run(scenario()) == ("filter", "tab-exchanges", "", "log")
+
+
+def test_an_uncommissioned_start_opens_where_the_code_is(tmp_path):
+    config = ProviderConfig(image_list=IMAGE_LIST, port=0)
+    engine = ProviderEngine(config, ImageCatalog.from_list(IMAGE_LIST), storage=tmp_path, dnssd=False, host="::1")
+    engine.start()
+    try:
+
+        async def scenario():
+            app = ProviderDashboard(engine)
+            async with app.run_test(size=(160, 48)) as pilot:
+                await until(pilot, lambda: app.query_one("#tabs").active == "tab-commissioning")
+                await pilot.pause(0.2)
+                return str(app.query_one("#codes").render()), app.query_one("#qr").region.height
+
+        codes, qr_rows = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    assert "3497-011-2332" in codes and qr_rows >= 14
+
+
+def test_at_80x24_the_header_keeps_its_counts_and_the_footer_help_and_quit(engine):
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.5)
+            keys = {key.key: key.region for key in app.query("FooterKey")}
+            header = app.query_one("HeaderTitle")
+            title = f"{app.title} — {app.sub_title}"
+            return keys, header.region.width, title
+
+    keys, header_width, title = asyncio.run(scenario())
+    for key in ("question_mark", "q"):
+        assert keys[key].width > 0 and keys[key].right <= 80, key
+    assert "requestors" in title and "failed" in title and len(title) <= header_width

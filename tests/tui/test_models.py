@@ -88,11 +88,11 @@ def test_requestor_rows_follow_the_update_flow():
     asked = {"vendorId": 0xFFF1, "productId": 0x8000, "softwareVersion": 1}
     steps = [
         (QueryImageReceived("query", PEER, asked, at=1.0), "querying", "QueryImage"),
-        (query(), "offered", "QueryImage -> UPDATE_AVAILABLE"),
+        (query(), "offered", "QueryImage -> UpdateAvailable"),
         (transfer_event(TransferStarted, snapshot()), "downloading", "BDX ReceiveInit"),
         (transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")), "downloaded", "BDX complete"),
         (ApplyUpdateAnswered("apply answered", PEER, {"action": "PROCEED"}, at=2.0), "applying",
-         "ApplyUpdate -> PROCEED"),
+         "ApplyUpdate -> Proceed"),
         (NotifyUpdateApplied("notify", PEER, {"softwareVersion": 3}, at=3.0), "applied", "NotifyUpdateApplied"),
     ]  # fmt: skip
     for event, state, last in steps:

@@ -1,5 +1,6 @@
-"""SVG snapshots of the dashboard at 160x48 and 100x30: the main screen, a requestor's detail, the
-Commissioning tab and the help screen, over a scripted engine with frozen times and stats.
+"""SVG snapshots of the dashboard at 160x48 and 100x30 (the main screen also at 120x40 and 80x24):
+the main screen, a requestor's detail, the Commissioning tab, the help screen and the arm popup,
+over a scripted engine with frozen times and stats.
 
 After a deliberate change to the layout: ``pytest tests/tui/test_snapshots.py --snapshot-update``,
 then look at the new SVGs before committing them."""
@@ -13,7 +14,8 @@ import pytest
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = [(160, 48), (100, 30)]
-SIZE_IDS = [f"{w}x{h}" for w, h in SIZES]
+# The main screen also at the other sizes a bench laptop or an SSH window has.
+EXTRA = [("main_screen", (120, 40)), ("main_screen", (80, 24))]
 
 
 @pytest.fixture(autouse=True)
@@ -26,11 +28,11 @@ def utc(monkeypatch):
 
 
 SCENES = {"main_screen": (), "requestor_detail": ("enter",), "commissioning_tab": ("c",),
-          "help_screen": ("question_mark",)}  # fmt: skip
+          "help_screen": ("question_mark",), "arm_popup": ("n",)}  # fmt: skip
+CASES = [(scene, size) for scene in SCENES for size in SIZES] + EXTRA
 
 
-@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-@pytest.mark.parametrize("scene", SCENES)
+@pytest.mark.parametrize(("scene", "size"), CASES, ids=[f"{scene}-{w}x{h}" for scene, (w, h) in CASES])
 def test_screen(snap_compare, scene, size):
     async def show(pilot):
         await settle(pilot)

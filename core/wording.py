@@ -1,0 +1,89 @@
+"""How values read on screen and in log lines: the Matter specification's and the SDK's names, in
+words and units, never a Python repr (``<BdxStatus...: 31>``, ``(4, 3.5)``, ``True``).
+
+The JSON events keep their stable machine names; only the text people read goes through here.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from .codec.status_report import BdxStatus
+from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+
+__all__ = [
+    "BDX_STATUS_WORDS",
+    "SDK_NAMES",
+    "bdx_status",
+    "enum_name",
+    "short_node_id",
+    "spec_name",
+    "yes_no",
+]
+
+# The SDK ota-provider-app's flag values (-q, -u, -a): what its users type and read. Keyed by enum
+# class first: IntEnum members of different classes with the same value are equal dict keys.
+SDK_NAMES: dict[type[enum.Enum], dict[str, str]] = {
+    QueryImageStatus: {"UPDATE_AVAILABLE": "updateAvailable", "BUSY": "busy", "NOT_AVAILABLE": "updateNotAvailable",
+                       "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "downloadProtocolNotSupported"},
+    UserConsentState: {"GRANTED": "granted", "DENIED": "denied", "DEFERRED": "deferred"},
+    ApplyUpdateAction: {"PROCEED": "proceed", "AWAIT_NEXT_ACTION": "awaitNextAction", "DISCONTINUE": "discontinue"},
+}  # fmt: skip
+
+# The specification's enum names (OTA_PROVIDER_SPEC.md §0), for what went over the wire. Events
+# carry the member names (``"BUSY"``), so these are looked up by name.
+_SPEC_NAMES: dict[str, str] = {
+    "UPDATE_AVAILABLE": "UpdateAvailable", "BUSY": "Busy", "NOT_AVAILABLE": "NotAvailable",
+    "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "DownloadProtocolNotSupported",
+    "PROCEED": "Proceed", "AWAIT_NEXT_ACTION": "AwaitNextAction", "DISCONTINUE": "Discontinue",
+    "BDX_SYNCHRONOUS": "BDXSynchronous", "BDX_ASYNCHRONOUS": "BDXAsynchronous", "HTTPS": "HTTPS",
+    "VENDOR_SPECIFIC": "VendorSpecific",
+}  # fmt: skip
+
+# BDX StatusReport protocol codes (Matter core spec, BDX status codes), in words.
+BDX_STATUS_WORDS: dict[BdxStatus, str] = {
+    BdxStatus.LENGTH_TOO_LARGE: "length too large",
+    BdxStatus.LENGTH_TOO_SHORT: "length too short",
+    BdxStatus.LENGTH_MISMATCH: "length mismatch",
+    BdxStatus.LENGTH_REQUIRED: "length required",
+    BdxStatus.BAD_MESSAGE_CONTENTS: "bad message contents",
+    BdxStatus.BAD_BLOCK_COUNTER: "bad block counter",
+    BdxStatus.UNEXPECTED_MESSAGE: "unexpected message",
+    BdxStatus.RESPONDER_BUSY: "responder busy",
+    BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR: "transfer failed, unknown error",
+    BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED: "transfer method not supported",
+    BdxStatus.FILE_DESIGNATOR_UNKNOWN: "file designator unknown",
+    BdxStatus.START_OFFSET_NOT_SUPPORTED: "start offset not supported",
+    BdxStatus.VERSION_NOT_SUPPORTED: "version not supported",
+    BdxStatus.UNKNOWN: "unknown",
+}
+
+
+def spec_name(value: Any) -> str:
+    """``QueryImageStatus.BUSY`` or ``"BUSY"`` -> ``Busy``; anything unknown as it is."""
+    name = value.name if isinstance(value, enum.Enum) else str(value)
+    return _SPEC_NAMES.get(name, name)
+
+
+def enum_name(value: Any) -> str:
+    """The SDK's flag name where there is one, else the member name as words."""
+    if isinstance(value, enum.Enum):
+        return SDK_NAMES.get(type(value), {}).get(value.name) or value.name.replace("_", " ").lower()
+    return str(value)
+
+
+def bdx_status(status: int) -> str:
+    """``0x001F transfer failed, unknown error``: the code a sniffer shows, and what it means."""
+    known = BdxStatus(status) if status in BdxStatus._value2member_map_ else None
+    return f"0x{int(status):04X} {BDX_STATUS_WORDS.get(known, 'unknown code') if known else 'unknown code'}"
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def short_node_id(node: int) -> str:
+    """A node id in hex without its leading zeros, at least four digits: ``D002``. Never ambiguous
+    (two ids differ in value, so in their digits); the full 16 digits are in the detail."""
+    return f"{node:04X}"
