@@ -47,10 +47,11 @@ from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
 from .ota.offer_store import OfferStore
-from .ota.policy import Knob, Peer, policy_from_sdk_flags
+from .ota.policy import KNOB_LABELS, Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
+from .wording import bdx_status
 
 __all__ = [
     "AbortTransfer",
@@ -386,7 +387,7 @@ class ProviderEngine:
             return True, "armed " + "; ".join(a.describe() for a in armed)
         if isinstance(command, DisarmKnob):
             provider.policy.disarm(command.knob, target=command.target)
-            return True, f"disarmed {command.knob.value}"
+            return True, f"disarmed {KNOB_LABELS[command.knob]}"
         if isinstance(command, ClearKnobs):
             provider.policy.clear()
             return True, "every knob disarmed"
@@ -401,7 +402,8 @@ class ProviderEngine:
                                     command.transfer_id, what)  # fmt: skip
         if isinstance(command, AbortTransfer):
             done = bdx.abort(command.transfer_id, command.status, "aborted by the operator")
-            return _transfer_result(done, command.transfer_id, f"aborted with {command.status.name}")
+            what = f"aborted with StatusReport {bdx_status(command.status)}"
+            return _transfer_result(done, command.transfer_id, what)
         if isinstance(command, OpenCommissioningWindow):
             window = node.open_commissioning_window(command.seconds)
             return True, f"commissioning window open for {command.seconds} s (discriminator {window.discriminator})"

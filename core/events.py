@@ -303,8 +303,8 @@ class CommandDone(EngineEvent):
     ok: bool
     message: str
 
-    def text(self) -> str:
-        return f"{type(self.command).__name__}: {self.message}"
+    def text(self) -> str:  # the message says what was done; a refusal says so first
+        return self.message if self.ok else f"refused: {self.message}"
 
     def fields(self) -> dict[str, Any]:
         return {"command": type(self.command).__name__, "ok": self.ok, "message": self.message}

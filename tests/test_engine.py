@@ -60,7 +60,7 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
     engine.drain()
     engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY))
     done = wait_for(engine, lambda e: isinstance(e, CommandDone))[-1]
-    assert done.ok and "query status = BUSY (one-shot, all requestors)" in done.message
+    assert done.ok and "QueryImage status busy (one-shot, all requestors)" in done.message
 
     async def scenario():
         client, driver = await client_for(engine, 0x4001, tmp_path)
@@ -73,7 +73,7 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
     events = engine.drain()
     answers = [e for e in events if isinstance(e, QueryImageAnswered)]
     assert [a.details["status"] for a in answers] == ["BUSY", "UPDATE_AVAILABLE"]
-    assert answers[0].details["used"] == ["query status = BUSY (one-shot, all requestors)"]
+    assert answers[0].details["used"] == ["QueryImage status busy (one-shot, all requestors)"]
     assert answers[0].peer == (1, 0x4001) and answers[1].details["used"] == []
     assert any(isinstance(e, QueryImageReceived) and e.details["softwareVersion"] == 1 for e in events)
     seen = [e for e in events if isinstance(e, RequestorSeen)]

@@ -155,6 +155,15 @@ class LogLine:
         return f"{iso_time(self.at)} {self.text}"
 
 
+def _ending(result: str) -> str:
+    """How a failed transfer ended, in the state column's 12 characters (the log has the reason)."""
+    for words, short in (("idle timeout", "timed out"), ("receiver", "requestor quit"), ("aborted", "aborted"),
+                         ("shutting down", "shut down"), ("StatusReport", "we ended it")):  # fmt: skip
+        if words in result:
+            return short
+    return "failed"
+
+
 def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
     """Replace the table's columns (and drop its rows: the caller shows them again)."""
     table.clear(columns=True)
@@ -200,7 +209,8 @@ class ProviderDashboard(App):
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
-        self._transfer_rows: dict[int, dict[str, str]] = {}
+        self._transfer_rows: dict[int, dict[str, str]] = {}  # transfer id -> the cells shown
+        self._running_cells: dict[int, dict[str, str]] = {}  # transfer id -> every column's cell, last sample
         self._requestor_cells: dict[str, dict[str, str]] = {}
         self._ticks = 0
         self._spark_data: list[float] = []
@@ -466,6 +476,7 @@ class ProviderDashboard(App):
                 self.requestor_table.update_cell(key, column, value, update_width=fitted)
 
     def _transfer_cells(self, t) -> dict[str, str]:
+        """Every column's cell of a running transfer (the column set in use picks from them)."""
         measured = self.meter.rate_of(t.id)
         per_second = measured.per_second if measured else None
         eta = measured.eta(t.total - t.bytes_sent) if measured else None
@@ -476,25 +487,32 @@ class ProviderDashboard(App):
         elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
             state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
         progress = bar(t.bytes_sent / t.total if t.total else None, 6)
-        every = {"#": str(t.id), "node": peer_name(t.peer), "progress": progress,
+        return {"#": str(t.id), "node": peer_name(t.peer), "progress": progress,
                  "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
                  "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
-        return {column: every[column] for column in self._transfer_columns}
 
     def _show_transfers(self, stats: EngineStats) -> None:
-        rows = {t.id: self._transfer_cells(t) for t in stats.transfers}
+        cells = {t.id: self._transfer_cells(t) for t in stats.transfers}
         now = self.clock()
-        for transfer_id, (cells, until) in list(self._ended.items()):
+        # A transfer can leave the stats a moment before its end event is drained: keep its row
+        # until the event says how it ended, so it never blinks out and back.
+        for transfer_id in self._running_cells.keys() - cells.keys() - self._ended.keys():
+            self._ended[transfer_id] = ({**self._running_cells[transfer_id], "rate": "", "ETA": "", "state": "ending"},
+                                        now + KEEP_ENDED_SECONDS)  # fmt: skip
+        self._running_cells = cells
+        rows = {transfer_id: {column: every[column] for column in self._transfer_columns}
+                for transfer_id, every in cells.items()}  # fmt: skip
+        for transfer_id, (ended, until) in list(self._ended.items()):
             if until < now:
                 del self._ended[transfer_id]
             elif transfer_id not in rows:
-                rows[transfer_id] = {column: cells[column] for column in self._transfer_columns}
+                rows[transfer_id] = {column: ended[column] for column in self._transfer_columns}
         self._show_transfer_rows(rows)
 
     def _transfer_ended(self, event: TransferEvent) -> None:
         """A finished or failed transfer stays in the table a while, with how it ended."""
         t = event.snapshot
-        state = "done" if event.kind == "finished" else t.result.removeprefix("failed: ")[:12] or "failed"
+        state = "done" if event.kind == "finished" else _ending(t.result)
         cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
                  "block": str(t.block_size), "rate": "", "ETA": "", "state": state}  # fmt: skip
@@ -845,6 +863,13 @@ class ProviderDashboard(App):
         yield from super().get_system_commands(screen)
         for title, help_text, callback in (
             ("Arm the next-response controls", "send what the controls ask for to the engine", self.action_arm),
+            (
+                "Arm for the selected requestor",
+                "every knob, in a popup aimed at the selected node",
+                self.action_arm_for_selected,
+            ),
+            ("Busy once for the selected requestor", "its next QueryImage gets Busy", self.action_busy_once),
+            ("Search the exchange log", "keep the lines that contain a text", self.action_search),
             ("Clear every knob", "disarm all one-shot and sticky knobs", self.action_clear_knobs),
             ("Pause transfer", "pause the selected BDX transfer", self.action_pause),
             ("Resume transfer", "resume the selected BDX transfer", self.action_resume),
@@ -856,7 +881,7 @@ class ProviderDashboard(App):
             ("Copy setup code", "the MT: QR payload, to the clipboard", self.action_copy_setup_code),
             ("Copy manual code", "the 11-digit manual pairing code, to the clipboard", self.action_copy_manual_code),
             ("Follow the exchange log", "scroll to the newest line and stay there", self.action_follow),
-            ("Export", "the visible log, or the history as CSV", self.action_export),
+            ("Export", "the visible log, or the history as CSV, to the export folder", self.action_export),
             ("SVG screenshot", "save the screen as an SVG file", self.action_screenshot_svg),
             ("Help", "keys and what each panel does", self.action_help),
             ("Show exchanges", "the exchange log tab", lambda: self.action_show_tab("tab-exchanges")),

@@ -112,34 +112,40 @@ class RequestorDetail(ModalScreen[None]):
 HELP = """\
 # Matter OTA Provider
 
-The **Requestors** table has one row per node that asked us for an update; its progress moves in
-5% steps (the Transfers table has the exact figures). **Enter** on a row opens its detail: every
-exchange with its decoded fields, its transfers and its history.
+The **Requestors** table has one row per node that asked us for an update, by short node id
+(D002); its progress moves in 5% steps (the Transfers table has the exact figures). **Enter** on a
+row opens its detail: every exchange with its decoded fields, its transfers and its history.
 
-The **Next response** panel changes what the *next* answers say. Set one or more controls,
+The **Next response** form changes what the *next* answers say. Set one or more controls,
 choose *one-shot* (used once, then disarmed) or *sticky* (until cleared), and a target (all
-requestors or one node), then press **Arm**. The panel lists what is armed, and what was
-used last and by which node. **Clear** disarms everything.
+requestors or one node), then press **Arm** (a, or Enter in a number field). Under the form:
+what an SDK requestor will do about what you set. The **Armed** box lists what is armed, and
+what was used last and by which node; **r** disarms everything. **n** opens the same form in a
+popup, aimed at the selected requestor.
 
 The **Transfers** table has one row per BDX download. Select a row, then:
 **p** pause, **u** resume, **t** throttle (0.1 s, 0.5 s, 2 s per block, then off), **x** abort.
 
 | Key | Action |
 |---|---|
-| a / r | arm the controls / clear every knob |
-| b | Busy once for the selected requestor (its next QueryImage; it retries after 120 s or more) |
+| ? / q | this help / quit (running transfers end with a BDX StatusReport; asks first) |
+| a / r | arm the form / clear every knob |
+| n | every knob for the selected requestor, in a popup |
+| b | Busy once for the selected requestor (its next QueryImage; it asks again after 120 s or more) |
 | p u t x | pause, resume, throttle, abort the selected transfer |
 | e c i h | Exchanges, Commissioning, Images, History tab |
+| / | search the exchange log (Esc clears, then leaves) |
 | f | follow the exchange log again |
 | o | open a commissioning window (15 minutes) |
 | y / Y | copy the MT: setup code / the manual pairing code to the clipboard |
 | Delete | remove the selected fabric (Commissioning tab) |
 | Enter | requestor detail; on the Images tab, offer that image next |
 | l | reload the images |
-| w | write the visible log, or the history as CSV |
-| s | save an SVG screenshot |
+| w | write the visible log (dated lines), or the history as CSV, to the export folder |
+| s | save an SVG screenshot to the export folder |
 | ctrl+p | every action, by name |
-| q | quit: running transfers end with a BDX StatusReport |
+
+In a question, **y** answers yes; **n**, **q** and **Esc** answer no.
 """
 
 

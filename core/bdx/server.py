@@ -19,6 +19,7 @@ from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
+from ..wording import bdx_status
 from .messages import BdxError, TransferInit
 from .sender import BdxSender, FileSource, SenderState
 
@@ -193,7 +194,7 @@ class BdxServer:
             reply = transfer.sender.on_message(message.opcode, message.payload)
         except BdxError as exc:
             transfer.sender.fail(exc.status)
-            self._end(transfer, f"failed: {exc.status.name}")
+            self._end(transfer, f"failed: we sent StatusReport {bdx_status(exc.status)}")
             self._abort(exchange, exc.status)
             return
         if reply is not None:

@@ -94,7 +94,7 @@ def test_the_answer_says_why():
     p.query_image(A, 1, query(1))
     assert reasons[0] == "no download protocol in common"
     assert reasons[1].startswith("up to date")
-    assert reasons[2].startswith("armed: query status = BUSY")
+    assert reasons[2].startswith("armed: QueryImage status busy")
 
 
 def test_offers_survive_in_the_store_and_stale_ones_are_dropped(tmp_path):

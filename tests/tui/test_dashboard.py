@@ -213,7 +213,12 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
                 driver.close()
             await pilot.press("h")
             await pilot.pause(0.1)
-            rows = app.query_one("#history").row_count
+            table = app.query_one("#history")
+            rows = table.row_count
+            # Columns as wide as their content, not cut to the width they had while the tab was hidden.
+            summary = str(table.get_row_at(0)[-1])
+            widths = {str(c.label): c.get_render_width(table) for c in table.columns.values()}
+            assert widths["summary"] >= len(summary) > 4 and widths["time"] >= len("2026-01-01T00:00:00")
             await pilot.press("w")
             await pilot.pause(0.1)
             await pilot.press("e")
@@ -343,7 +348,9 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
                 with pytest.raises(DownloadError) as aborted:
                     await download
                 # The ended transfer stays in the table a while, saying how it ended.
-                await until(pilot, lambda: app.transfer_table.get_row_at(0)[-1] not in ("running", "paced 0.1 s"))
+                await until(
+                    pilot, lambda: app.transfer_table.get_row_at(0)[-1] not in ("running", "paced 0.1 s", "ending")
+                )
                 ended_state = app.transfer_table.get_row_at(0)[-1]
                 await until(pilot, lambda: cell(app, f"1:{0x7070}", "state") == "failed")
             finally:
@@ -351,7 +358,7 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
             return at_pause, still, aborted.value.status_report, ended_state
 
     at_pause, still, report, ended_state = asyncio.run(scenario())
-    assert ended_state != "done" and ended_state
+    assert ended_state == "aborted"
     assert at_pause == still  # nothing moved while paused
     # the requestor was told, in a BDX StatusReport (protocol 0x0002)
     assert (report.protocol_id, report.protocol_code) == (0x0002, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
@@ -831,3 +838,25 @@ def test_at_80x24_the_header_keeps_its_counts_and_the_footer_help_and_quit(engin
     for key in ("question_mark", "q"):
         assert keys[key].width > 0 and keys[key].right <= 80, key
     assert "requestors" in title and "failed" in title and len(title) <= header_width
+
+
+def test_screenshots_and_exports_go_to_the_chosen_folder_and_say_where(tmp_path):
+    engine = start_engine(tmp_path, export_dir=tmp_path / "bench-files")
+    try:
+
+        async def scenario():
+            app = ProviderDashboard(engine)
+            async with app.run_test(size=(160, 48)) as pilot:
+                await pilot.press("s")
+                await pilot.pause(0.3)
+                await pilot.press("w")
+                await pilot.pause(0.3)
+                return [n.message for n in app._notifications]
+
+        messages = asyncio.run(scenario())
+    finally:
+        engine.stop()
+    (svg,) = (tmp_path / "bench-files").glob("ota-provider-screen-*.svg")
+    (log,) = (tmp_path / "bench-files").glob("ota-provider-log-*.txt")
+    assert any(str(svg) in m for m in messages) and any(str(log) in m for m in messages)
+    assert svg.read_text().startswith("<svg")

@@ -1,0 +1,39 @@
+"""Values in words: the spec's and the SDK app's names, never a Python repr."""
+
+from __future__ import annotations
+
+from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UserConsentState
+from ota_provider.core.wording import bdx_status, enum_name, short_node_id, spec_name, yes_no
+from ota_provider.tui.format import peer_name, shorten_node_ids
+
+
+def test_sdk_flag_names_keep_equal_int_enums_apart():
+    # BUSY and AWAIT_NEXT_ACTION are both 1: one table keyed by value alone would mix them up.
+    assert enum_name(QueryImageStatus.BUSY) == "busy"
+    assert enum_name(ApplyUpdateAction.AWAIT_NEXT_ACTION) == "awaitNextAction"
+    assert enum_name(QueryImageStatus.NOT_AVAILABLE) == "updateNotAvailable"  # the SDK's -q value
+    assert enum_name(UserConsentState.DEFERRED) == "deferred"  # the SDK's -u value, not "obtaining"
+
+
+def test_spec_names_from_members_or_the_names_events_carry():
+    assert spec_name("UPDATE_AVAILABLE") == spec_name(QueryImageStatus.UPDATE_AVAILABLE) == "UpdateAvailable"
+    assert spec_name("AWAIT_NEXT_ACTION") == "AwaitNextAction"
+    assert spec_name(DownloadProtocol.BDX_SYNCHRONOUS) == "BDXSynchronous"
+    assert spec_name("SOMETHING_NEW") == "SOMETHING_NEW"  # unknown: as it came
+
+
+def test_bdx_status_codes_in_hex_and_words():
+    assert bdx_status(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR) == "0x001F transfer failed, unknown error"
+    assert bdx_status(0x0019) == "0x0019 responder busy"
+    assert bdx_status(0x0099) == "0x0099 unknown code"
+
+
+def test_node_ids_short_and_unambiguous():
+    assert short_node_id(0xD002) == "D002" and short_node_id(1) == "0001"
+    assert short_node_id(0xFEDCBA9876543210) == "FEDCBA9876543210"
+    assert peer_name((1, 0xD002)) == "D002" and peer_name((2, 0xD002)) == "D002/2"
+    line = "node 0x000000000000D002 (fabric 1): BDX transfer #2 to node 0x0000000000000001"
+    assert shorten_node_ids(line) == "node D002 (fabric 1): BDX transfer #2 to node 0001"
+    assert shorten_node_ids("bdx://0000000000000001/2") == "bdx://0000000000000001/2"  # only node ids
+    assert yes_no(True) == "yes" and yes_no(False) == "no"
