@@ -48,7 +48,7 @@ def _value(key: str, value: Any) -> str:
 
 
 def _transfer_line(t: TransferSnapshot) -> str:
-    return (f"#{t.id} {t.designator}: {t.result}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
+    return (f"#{t.id} image {t.designator}: {t.result}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
             f"{t.block_size} B in {t.seconds:.1f} s")  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..bdx.server import Transfer
 from ..storage.database import Database
+from ..wording import spec_name
 
 __all__ = ["HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
 
@@ -77,9 +78,10 @@ class UpdateHistory:
         if category is None:
             return
         if kind == "query answered":
-            summary = fields["status"] + (f" v{fields['softwareVersion']}" if fields.get("softwareVersion") else "")
+            version = f" v{fields['softwareVersion']}" if fields.get("softwareVersion") else ""
+            summary = spec_name(fields["status"]) + version
         elif kind == "apply answered":
-            summary = f"{fields['action']} delay {fields['delayedActionTime']} s"
+            summary = f"{spec_name(fields['action'])} delay {fields['delayedActionTime']} s"
         elif kind == "notify":
             summary = f"now on version {fields['softwareVersion']}"
         else:

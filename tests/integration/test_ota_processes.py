@@ -99,7 +99,7 @@ def test_three_requestors_download_apply_and_notify(provider, tmp_path):
     assert len(transfers) == 3 and all(r["details"]["result"] == "complete" for r in transfers)
     assert all(r["details"]["bytes"] == IMAGE.stat().st_size and r["details"]["seconds"] >= 0 for r in transfers)
     assert [r["kind"] for r in rows].count("notify") == 3
-    assert {r["summary"] for r in rows if r["kind"] == "query"} == {"UPDATE_AVAILABLE v3"}
+    assert {r["summary"] for r in rows if r["kind"] == "query"} == {"UpdateAvailable v3"}
     as_csv = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--csv"],
                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     assert as_csv.stdout.splitlines()[0] == "id,time,kind,fabric_index,node_id,summary,details"

@@ -109,7 +109,7 @@ class FakeEngine:
                           target=(1, 0xD003)).describe())  # fmt: skip
 
     def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
-        rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UPDATE_AVAILABLE version 3", {}),
+        rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UpdateAvailable v3", {}),
                 HistoryRow(2, T0 + 6, "transfer", 1, 0xD001, "transfer #1 complete, 49237 bytes in 5.0 s", {}),
                 HistoryRow(3, T0 + 7, "notify", 1, 0xD001, "now running version 3", {})]  # fmt: skip
         return [row for row in rows if node_id is None or row.node_id == node_id][-limit:]
