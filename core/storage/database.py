@@ -9,6 +9,7 @@ nothing already committed. The schema version is SQLite's ``user_version``; each
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -85,12 +86,23 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def _owner_only(path: Path) -> None:
+    """The database holds operational private keys: owner-only, made so before SQLite opens it
+    (SQLite gives its -wal and -shm files the database file's mode). An existing file is tightened."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot open the state database {path}: {exc.strerror}") from None
+
+
 class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")

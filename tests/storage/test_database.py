@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -96,3 +97,17 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
         assert db.get_counter("rows") == len(rows)  # both writes of each transaction, or neither
         db.close()
     assert last_committed > 0
+
+
+def test_the_database_is_owner_only_even_if_it_existed_readable(tmp_path):
+    """It holds operational private keys: 0600 from its creation, and tightened when found looser."""
+    fresh = Database(tmp_path / "a" / "state.sqlite3")
+    fresh.set_setting("x", b"1")
+    assert stat.S_IMODE(os.stat(fresh.path).st_mode) == 0o600
+    wal = fresh.path.with_name(fresh.path.name + "-wal")
+    assert not wal.exists() or stat.S_IMODE(os.stat(wal).st_mode) == 0o600
+    loose = tmp_path / "loose.sqlite3"
+    loose.touch(mode=0o644)
+    os.chmod(loose, 0o644)
+    Database(loose)
+    assert stat.S_IMODE(os.stat(loose).st_mode) == 0o600
