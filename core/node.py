@@ -35,6 +35,7 @@ from .exchange.driver import ExchangeDriver
 from .exchange.manager import ExchangeManager, ProtocolHandler
 from .fabric.acl import AccessControlEntry, SubjectDescriptor
 from .fabric.acl_store import AclStore
+from .fabric.authority import FabricAuthority
 from .fabric.demo import DEMO_LABEL, DemoFabric
 from .fabric.failsafe import FailSafe
 from .fabric.store import FabricStore
@@ -315,13 +316,18 @@ class MatterNode:
 
     def join_demo_fabric(self, demo: DemoFabric) -> Fabric:
         """Join the locally minted demo fabric (once; later starts find it in storage)."""
-        root_key = demo.root_key.public_key()
+        return self.join_own_fabric(demo.authority, demo.provider_node_id, DEMO_LABEL, demo.acl_entries)
+
+    def join_own_fabric(self, authority: FabricAuthority, node_id: int, label: str,
+                        acl_entries: Callable[[int], list[AccessControlEntry]]) -> Fabric:  # fmt: skip
+        """Join a fabric whose root we hold (demo, bench) as ``node_id``: once; later starts find it."""
+        root_key = authority.root_key.public_key()
         for fabric in self.fabrics:
-            if fabric.fabric_id == demo.fabric_id and fabric.root_public_key == _raw_point(root_key):
+            if fabric.fabric_id == authority.fabric_id and fabric.root_public_key == _raw_point(root_key):
                 return fabric
-        fabric = demo.fabric_for(demo.provider_node_id, self.fabrics.next_index(), label=DEMO_LABEL)
+        fabric = authority.join(node_id, self.fabrics.next_index(), label=label)
         self.save_fabric(fabric)
-        self.replace_acl(fabric.fabric_index, demo.acl_entries(fabric.fabric_index), record=False)
+        self.replace_acl(fabric.fabric_index, acl_entries(fabric.fabric_index), record=False)
         return fabric
 
     # ------------------------------------------------------------------ OTA

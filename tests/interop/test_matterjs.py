@@ -201,9 +201,10 @@ def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provide
 
 
 def test_two_matterjs_requestors_download_at_once(netns, start_provider, requestors, image, tmp_path):
-    # Paced at 2 ms a block (2.4 s a download), and both requestors query within a second of their
-    # announcement, so the downloads overlap whatever delays matter.js draws.
-    provider = start_provider("-P", "2")
+    # Paced at 5 ms a block (6 s a download), and both requestors query within a second of their
+    # announcement, so the downloads overlap whatever delays matter.js draws. (At 2 ms a block, a
+    # loaded CI machine once let the first download finish before the second requestor's CASE.)
+    provider = start_provider("-P", "5")
     pair = requestors(2, timer_cap_ms=1000)
     for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and(pair), tmp_path):
         ok(outcome)
