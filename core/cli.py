@@ -25,6 +25,8 @@ from typing import NoReturn
 import segno
 
 from .attestation.credentials import AttestationError
+from .commissioner.target import parse_target
+from .commissioner.trust import load_paa_folder
 from .config import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_MAX_BDX_BLOCK_SIZE,
@@ -118,6 +120,22 @@ def _passcode(text: str) -> int:
         return check_passcode(parse_number(text))
     except SetupCodeError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _commission_target(text: str) -> str:
+    try:
+        parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _paa_folder(text: str) -> Path:
+    try:
+        load_paa_folder(Path(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 def _readable_file(text: str) -> Path:
@@ -277,6 +295,23 @@ def build_parser() -> argparse.ArgumentParser:
     attestation.add_argument("--pai", type=_readable_file, metavar="DER", help="product attestation intermediate")
     attestation.add_argument("--dac-key", type=_readable_file, metavar="FILE", help="the DAC's private key, PEM or DER")
     attestation.add_argument("--cd", type=_readable_file, metavar="DER", help="certification declaration (CMS)")
+
+    bench = parser.add_argument_group("commissioning devices onto the bench fabric")
+    bench.add_argument(
+        "--commission", action="append", type=_commission_target, metavar="CODE[@HOST[:PORT]]",
+        help="at start, commission this device onto our own bench fabric (CODE: the 11-digit manual code or the "
+        "MT: QR payload; HOST: IPv4, [IPv6] or a name; PORT: default 5540); repeatable",
+    )  # fmt: skip
+    bench.add_argument(
+        "--paa-trust-store",
+        type=_paa_folder,
+        metavar="DIR",
+        help="production PAA certificates (DER or PEM), trusted besides the bundled test PAAs",
+    )
+    bench.add_argument(
+        "--allow-unverified-attestation", action="store_true",
+        help="commission a device whose attestation fails (the verdict is still shown), as chip-tool's bypass does",
+    )  # fmt: skip
 
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")

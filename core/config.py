@@ -68,4 +68,8 @@ class ProviderConfig:
     demo_requestors: int = DEMO_REQUESTORS
     demo_block_interval: float = DEMO_BLOCK_INTERVAL
     check: bool = False
-    export_dir: Path | None = None  # the dashboard's w/s files; None: the state directory's exports/
+    export_dir: Path | None = None
+    # Commissioning devices onto the bench fabric at start: CODE[@HOST[:PORT]] each.
+    commission: list[str] | None = None
+    paa_trust_store: Path | None = None  # production PAAs, added to the bundled test PAAs
+    allow_unverified_attestation: bool = False  # the dashboard's w/s files; None: the state directory's exports/

@@ -23,6 +23,9 @@ from typing import Any
 from .bdx.server import Transfer
 from .client.demo import DemoRequestors
 from .codec.status_report import BdxStatus
+from .commissioner.bench import Bench
+from .commissioner.target import parse_target
+from .commissioner.trust import trust_store
 from .config import ProviderConfig
 from .events import (
     CommandDone,
@@ -180,6 +183,7 @@ class ProviderEngine:
         self.node: MatterNode | None = None
         self.provider: OtaProvider | None = None
         self.port: int | None = None
+        self.bench: Bench | None = None
 
     # ------------------------------------------------------------------ lifecycle (any thread)
 
@@ -318,6 +322,10 @@ class ProviderEngine:
             raise
         self.port = node.port
         self._post(Listening(node.port, str(self.storage), advertising=self.dnssd))
+        self.bench = Bench(node, trust_store(config), emit=self._post,
+                           allow_unverified=config.allow_unverified_attestation)  # fmt: skip
+        for text in config.commission or ():
+            self.bench.start(parse_target(text))
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -329,6 +337,7 @@ class ProviderEngine:
         try:
             await self._stop.wait()
         finally:
+            await self.bench.aclose()
             if requestors is not None:
                 requestors.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,10 @@ __all__ = [
     "ApplyUpdateReceived",
     "ApplyUpdateRefused",
     "CommandDone",
+    "CommissioningFailed",
+    "CommissioningStage",
     "DemoFabricJoined",
+    "DeviceCommissioned",
     "EngineError",
     "EngineEvent",
     "FabricSummary",
@@ -343,3 +346,60 @@ class Stopped(EngineEvent):
 
     def text(self) -> str:
         return "stopped"
+
+
+# ---------------------------------------------------------------------- commissioning devices
+
+
+@dataclass(frozen=True)
+class CommissioningStage(EngineEvent):
+    """One stage of commissioning a device onto the bench fabric: started, done or failed."""
+
+    name = "CommissioningStage"
+    target: str
+    stage: str
+    state: str
+    seconds: float = 0.0
+    detail: str = ""
+
+    def text(self) -> str:
+        timing = f" in {self.seconds:.2f} s" if self.state != "started" else ""
+        return f"commissioning {self.target}: {self.stage}: {self.state}{timing}" + (
+            f" ({self.detail})" if self.detail else "")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"target": self.target, "stage": self.stage, "state": self.state, "seconds": round(self.seconds, 3),
+                "detail": self.detail}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeviceCommissioned(EngineEvent):
+    name = "DeviceCommissioned"
+    target: str
+    node_id: int
+    fabric_index: int  # ours: the bench fabric's index on this node
+    vendor_id: int
+    product_id: int
+    attestation: str
+
+    def text(self) -> str:
+        return (f"commissioned {self.target} as node 0x{self.node_id:016X} on the bench fabric: VID "
+                f"0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, {self.attestation}")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"target": self.target, "nodeId": self.node_id, "fabricIndex": self.fabric_index,
+                "vendorId": self.vendor_id, "productId": self.product_id, "attestation": self.attestation}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CommissioningFailed(EngineEvent):
+    name = "CommissioningFailed"
+    target: str
+    stage: str
+    reason: str
+
+    def text(self) -> str:
+        return f"commissioning {self.target} failed at {self.stage}: {self.reason}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"target": self.target, "stage": self.stage, "reason": self.reason}

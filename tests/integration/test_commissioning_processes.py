@@ -1,0 +1,51 @@
+"""Our provider commissions another instance of our provider, two processes over real UDP: the
+whole on-network stage list, then the device is on the bench fabric and we on its ACL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from tests.integration.test_ota_processes import IMAGE, start_provider, wait_for
+
+MANUAL_CODE = "34970112332"  # passcode 20202021, discriminator 3840: the defaults
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=20)
+
+
+def test_one_provider_commissions_another(tmp_path):
+    device, device_events = start_provider(tmp_path / "device")
+    port = next(e["port"] for e in device_events if e["event"] == "Listening")
+    try:
+        ours, events = start_provider(tmp_path / "ours", ["--commission", f"{MANUAL_CODE}@[::1]:{port}"])
+        try:
+            assert wait_for(events, lambda ev: any(e["event"] in ("DeviceCommissioned", "CommissioningFailed")
+                                                   for e in ev), timeout=30)  # fmt: skip
+            (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
+            stages = [e["stage"] for e in events if e["event"] == "CommissioningStage" and e["state"] == "done"]
+            fabrics = [e for e in events if e["event"] == "Fabrics"]
+        finally:
+            stop(ours)
+        # The device now lists a second fabric: ours, with us as its administrator.
+        assert wait_for(device_events, lambda ev: any(e["event"] == "Fabrics" and len(e["fabrics"]) == 2
+                                                      for e in ev), timeout=10)  # fmt: skip
+    finally:
+        stop(device)
+    assert done["nodeId"] == 0x10 and (done["vendorId"], done["productId"]) == (0xFFF1, 0x8000)
+    assert "test device" in done["attestation"]
+    assert stages == ["secure pairing (PASE)", "read commissioning info", "arm the fail-safe", "regulatory config",
+                      "device attestation", "operational CSR", "add trusted root", "add NOC",
+                      "operational session (CASE)", "commissioning complete"]  # fmt: skip
+    assert any(f["label"] == "bench" for e in fabrics for f in e["fabrics"])  # we joined our own bench fabric
+
+
+def test_a_bad_code_is_one_line_and_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--storage",
+                             str(tmp_path), "--headless", "--commission", "3497-011-2333@[::1]:5540"],
+                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert result.returncode == 2 and "check digit is wrong" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.stderr  # usage + the line
