@@ -25,8 +25,10 @@ from typing import NoReturn
 import segno
 
 from .attestation.credentials import AttestationError
+from .commissioner.device_store import DeviceStore
 from .commissioner.target import parse_target
 from .commissioner.trust import load_paa_folder
+from .commissioner.watch import UpdateWatch
 from .config import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_MAX_BDX_BLOCK_SIZE,
@@ -173,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(-q -t -u -c -a -p -x -y) set one-shot values for the first response actually sent.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Numbers accept decimal, 0x-hex and 0-octal.\n"
-        f"{PROG} history [--json | --csv] [--node ID] prints the update history.",
+        f"{PROG} history [--json | --csv] [--node ID] prints the update history; {PROG} devices [--json] lists "
+        "the devices commissioned onto the bench fabric.",
     )
     images = parser.add_argument_group("images (give exactly one, unless --demo)")
     images.add_argument("-f", "--filepath", type=_readable_file, metavar="FILE", help="the OTA image file to serve")
@@ -303,11 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
         "MT: QR payload; HOST: IPv4, [IPv6] or a name; PORT: default 5540); repeatable",
     )  # fmt: skip
     bench.add_argument(
-        "--paa-trust-store",
-        type=_paa_folder,
-        metavar="DIR",
-        help="production PAA certificates (DER or PEM), trusted besides the bundled test PAAs",
-    )
+        "--exit-when-updated", action="store_true",
+        help="with --commission and --headless: exit 0 once every commissioned device reports the new version "
+        "itself, 1 with the reason as soon as one cannot be updated",
+    )  # fmt: skip
+    bench.add_argument("--timeout", type=_ranged(1, 86400, "--timeout"), metavar="SECONDS",
+                       help="with --exit-when-updated: exit 1 if the devices are not all updated by then")  # fmt: skip
+    bench.add_argument("--paa-trust-store", type=_paa_folder, metavar="DIR",
+                       help="production PAAs (DER or PEM), trusted besides the bundled test PAAs")  # fmt: skip
     bench.add_argument(
         "--allow-unverified-attestation", action="store_true",
         help="commission a device whose attestation fails (the verdict is still shown), as chip-tool's bypass does",
@@ -357,6 +363,12 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("--dac, --pai, --dac-key and --cd go together")
     if args.json_lines and not args.headless:
         args.headless = True
+    if args.exit_when_updated and not args.commission:
+        parser.error("--exit-when-updated needs --commission CODE[@HOST[:PORT]] (the devices to wait for)")
+    if args.exit_when_updated and not args.headless:
+        parser.error("--exit-when-updated goes with --headless (or --json)")
+    if args.timeout is not None and not args.exit_when_updated:
+        parser.error("--timeout goes with --exit-when-updated")
     if args.demo and not (args.filepath or args.image_list):
         args.image_list = sample_image_list()
     if args.demo:
@@ -506,18 +518,28 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
     engine = build_engine(config, catalog)
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    watch = UpdateWatch(len(config.commission or ())) if config.exit_when_updated else None
+    deadline = time.monotonic() + config.timeout if config.timeout else None
+    outcome: tuple[int, str] | None = None
     try:
         engine.start()
-        while not stop.is_set() and engine.running:
+        while not stop.is_set() and engine.running and outcome is None:
             event = engine.next_event(timeout=0.2)
             if event is not None:
                 emit.event(event.name, event.text(), at=event.at, **event.fields())
+                outcome = watch.feed(event) if watch is not None else None
+            if outcome is None and deadline is not None and time.monotonic() > deadline:
+                outcome = 1, f"not every device was updated within --timeout {config.timeout} s"
     finally:
         engine.stop()
         for event in engine.drain():
             emit.event(event.name, event.text(), at=event.at, **event.fields())
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if outcome is not None:
+        code, line = outcome
+        print(f"{PROG}: {line}" if code == 0 else f"{PROG}: error: {line}", file=sys.stderr)
+        return code
     return 0
 
 
@@ -536,25 +558,36 @@ def _entry_json(entry: CatalogEntry) -> dict[str, object]:
     }
 
 
-def history_main(argv: Sequence[str]) -> int:
-    parser = _Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
+def _state_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--storage", type=Path, metavar="DIR", help="state directory (default: the provider's)")
     where.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file")
+
+
+def _open_state(args: argparse.Namespace) -> Database | None:
+    """The state database the subcommand reads, or None after one line saying why not."""
+    path = args.kvs or (args.storage or default_storage()) / DATABASE_NAME
+    if not path.exists():
+        print(f"{PROG}: error: no state database at {path}; give --storage DIR or --KVS FILE", file=sys.stderr)
+        return None
+    try:
+        return Database(path)
+    except StorageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return None
+
+
+def history_main(argv: Sequence[str]) -> int:
+    parser = _Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
+    _state_arguments(parser)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="one JSON object per line")
     form.add_argument("--csv", action="store_true", help="CSV with a header row")
     parser.add_argument("--node", type=parse_number, metavar="ID", help="only this requestor node id")
     parser.add_argument("--last", type=_ranged(1, 1 << 31, "--last"), metavar="N", help="only the last N rows")
     args = parser.parse_args(argv)
-    path = args.kvs or (args.storage or default_storage()) / DATABASE_NAME
-    if not path.exists():
-        print(f"{PROG}: error: no state database at {path}; give --storage DIR or --KVS FILE", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        db = Database(path)
-    except StorageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    db = _open_state(args)
+    if db is None:
         return EXIT_USAGE
     try:
         rows = UpdateHistory(db).rows(node_id=args.node, limit=args.last)
@@ -569,11 +602,42 @@ def history_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def devices_main(argv: Sequence[str]) -> int:
+    parser = _Parser(prog=f"{PROG} devices", description="list the devices commissioned onto the bench fabric")
+    _state_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args(argv)
+    db = _open_state(args)
+    if db is None:
+        return EXIT_USAGE
+    try:
+        devices = DeviceStore(db).all()
+    finally:
+        db.close()
+    if args.json:
+        sys.stdout.write("".join(json.dumps(d.as_json()) + "\n" for d in devices))
+        return 0
+    if not devices:
+        sys.stdout.write("no devices commissioned yet (ota-provider --commission CODE[@HOST[:PORT]])\n")
+        return 0
+    rows = [("node id", "VID:PID", "product", "version", "state", "address", "attestation")]
+    rows += [(f"0x{d.node_id:016X}", f"{d.vendor_id:04X}:{d.product_id:04X}", d.product_name or "",
+              "" if d.software_version is None else f"{d.software_version} ({d.version_string or ''})", d.state,
+              f"[{d.address}]:{d.port}" if ":" in d.address else f"{d.address}:{d.port}", d.attestation)
+             for d in devices]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    sys.stdout.write("".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+                             for row in rows))  # fmt: skip
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
     """The headless ``ota-provider``; the dashboard's launcher passes its own ``serve``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["history"]:
         return history_main(argv[1:])
+    if argv[:1] == ["devices"]:
+        return devices_main(argv[1:])
     config = parse_config(argv)
     try:
         return run(config, serve=serve if serve and not config.headless else None)

@@ -68,8 +68,10 @@ class ProviderConfig:
     demo_requestors: int = DEMO_REQUESTORS
     demo_block_interval: float = DEMO_BLOCK_INTERVAL
     check: bool = False
-    export_dir: Path | None = None
+    export_dir: Path | None = None  # the dashboard's w/s files; None: the state directory's exports/
     # Commissioning devices onto the bench fabric at start: CODE[@HOST[:PORT]] each.
     commission: list[str] | None = None
     paa_trust_store: Path | None = None  # production PAAs, added to the bundled test PAAs
-    allow_unverified_attestation: bool = False  # the dashboard's w/s files; None: the state directory's exports/
+    allow_unverified_attestation: bool = False
+    exit_when_updated: bool = False
+    timeout: int | None = None  # seconds, with exit_when_updated

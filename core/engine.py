@@ -308,6 +308,8 @@ class ProviderEngine:
                     self._post(RequestorSeen(peer, details["vendorId"], details["productId"],
                                              details["softwareVersion"]))  # fmt: skip
                 self._post(ota_exchange_event(kind, peer, details))
+                if kind == "notify" and peer is not None and self.bench is not None:
+                    self.bench.notified(peer, details["softwareVersion"])  # a bench device: check it itself
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
                                         emit=on_ota, store=OfferStore(node.db),
@@ -322,7 +324,12 @@ class ProviderEngine:
             raise
         self.port = node.port
         self._post(Listening(node.port, str(self.storage), advertising=self.dnssd))
-        self.bench = Bench(node, trust_store(config), emit=self._post,
+        provider = self.provider
+
+        def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now: reloads replace it
+            return provider.catalog.select(vendor_id, product_id, version)
+
+        self.bench = Bench(node, trust_store(config), emit=self._post, select=select,
                            allow_unverified=config.allow_unverified_attestation)  # fmt: skip
         for text in config.commission or ():
             self.bench.start(parse_target(text))

@@ -20,6 +20,7 @@ __all__ = [
     "CommissioningStage",
     "DemoFabricJoined",
     "DeviceCommissioned",
+    "DeviceStep",
     "EngineError",
     "EngineEvent",
     "FabricSummary",
@@ -403,3 +404,22 @@ class CommissioningFailed(EngineEvent):
 
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "stage": self.stage, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class DeviceStep(EngineEvent):
+    """What the provider did with a device it commissioned, or learnt of it: read it, pointed it at
+    us, announced, or why not."""
+
+    name = "DeviceStep"
+    node_id: int
+    step: str
+    state: str  # "done", "skipped", "failed"
+    detail: str = ""
+
+    def text(self) -> str:
+        return f"device 0x{self.node_id:016X}: {self.step}: {self.state}" + (f" ({self.detail})" if self.detail
+                                                                               else "")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "step": self.step, "state": self.state, "detail": self.detail}

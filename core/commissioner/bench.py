@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
-from ..events import CommissioningFailed, CommissioningStage, DeviceCommissioned, EngineEvent
+from ..events import CommissioningFailed, CommissioningStage, DeviceCommissioned, DeviceStep, EngineEvent
 from ..fabric.table import Fabric
+from ..ota.catalog import Selection
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
-from .commission import CommissionedDevice, CommissioningError, StageReport, commission
+from .calls import CallError, DeviceCalls
+from .commission import CommissionedDevice, CommissioningError, StageReport, case_session, commission
+from .device_store import DeviceRecord, DeviceStore
+from .pointing import IDLE, UPDATE_STATES, AnnouncementReason, announce, point_at, read_device
 from .target import CommissionTarget
+
+Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
 
 __all__ = ["Bench"]
 
@@ -24,11 +31,15 @@ log = logging.getLogger(__name__)
 
 
 class Bench:
-    def __init__(self, node, trust: TrustStore, *, emit: Callable[[EngineEvent], None],
-                 allow_unverified: bool = False, timeout: float = 30.0) -> None:  # fmt: skip
+    def __init__(self, node, trust: TrustStore, *, emit: Callable[[EngineEvent], None], select: Selector,
+                 allow_unverified: bool = False, timeout: float = 30.0,
+                 reason: AnnouncementReason = AnnouncementReason.URGENT_UPDATE_AVAILABLE) -> None:  # fmt: skip
         self.node = node
         self.trust = trust
         self.emit = emit
+        self.select = select
+        self.reason = reason
+        self.devices = DeviceStore(node.db)
         self.allow_unverified = allow_unverified
         self.timeout = timeout
         self._fabric: BenchFabric | None = None
@@ -77,7 +88,107 @@ class Bench:
             return None
         self.emit(DeviceCommissioned(name, device.node_id, ours.fabric_index, device.vendor_id, device.product_id,
                                      device.verdict.describe()))  # fmt: skip
+        host, port = address[0], address[1]
+        self.devices.save(DeviceRecord(device.node_id, ours.fabric_index, device.vendor_id, device.product_id, host,
+                                       port, device.verdict.describe(), time.time()))  # fmt: skip
+        await self.update(device.node_id, device.fabric_index_on_device, DeviceCalls(self.node.driver,
+                          device.session, timeout=self.timeout))  # fmt: skip
         return device
+
+    async def update(self, node_id: int, fabric_index_on_device: int, calls: DeviceCalls) -> None:
+        """Read the device, point it at us and, when we have an image for it, announce ourselves."""
+
+        def step(what: str, state: str, detail: str = "") -> None:
+            self.emit(DeviceStep(node_id, what, state, detail))
+
+        try:
+            info = await read_device(calls)
+        except (TimeoutError, CallError) as exc:
+            step("read the device", "failed", str(exc))
+            return
+        self.devices.update(node_id, software_version=info.software_version,
+                            version_string=info.software_version_string, product_name=info.product_name,
+                            requestor_endpoint=info.requestor_endpoint, state=info.state_name)  # fmt: skip
+        step("read the device", "done", f"{info.product_name or 'unnamed'}, VID 0x{info.vendor_id:04X} PID "
+             f"0x{info.product_id:04X}, version {info.software_version} ({info.software_version_string}), "
+             f"{info.state_name}")  # fmt: skip
+        if info.requestor_endpoint is None:
+            step("point it at us", "skipped", "the device has no OTA Requestor cluster: nothing to update")
+            return
+        bench, _ = self._bench_fabric()
+        try:
+            await point_at(calls, info.requestor_endpoint, bench.provider_node_id, fabric_index_on_device)
+        except (TimeoutError, CallError) as exc:
+            step("point it at us", "failed", str(exc))
+            return
+        step("point it at us", "done", f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
+             f"0x{bench.provider_node_id:016X}, endpoint 0")  # fmt: skip
+        offer = self.select(info.vendor_id, info.product_id, info.software_version)
+        if not offer.available:
+            step("announce", "skipped", f"no image applies ({offer.reason}); the device asks us on its own timer")
+            return
+        if info.update_state not in (IDLE, None):
+            state = UPDATE_STATES.get(info.update_state, str(info.update_state))
+            step("announce", "skipped", f"the device is {state}: an SDK requestor ignores AnnounceOTAProvider "
+                 "unless Idle; it asks us when it is Idle again")  # fmt: skip
+            return
+        try:
+            await announce(calls, info.requestor_endpoint, bench.provider_node_id, bench.authority.vendor_id,
+                           self.reason)  # fmt: skip
+        except (TimeoutError, CallError) as exc:
+            step("announce", "failed", str(exc))
+            return
+        when = "about 1 s" if self.reason == AnnouncementReason.URGENT_UPDATE_AVAILABLE else "1 to 600 s"
+        step(
+            "announce",
+            "done",
+            f"{self.reason.name.replace('_', ' ').lower()}, offering "
+            f"{offer.entry.software_version_string if offer.entry else ''}; an SDK requestor queries after {when}",
+        )
+
+    # ------------------------------------------------------------------ after the update
+
+    def notified(self, peer: tuple[int, int], version: int) -> None:
+        """NotifyUpdateApplied from ``peer``: if it is one of our bench devices, ask the device itself."""
+        record = self.devices.get(peer[1])
+        if record is None or record.fabric_index != peer[0]:  # not a device of our bench fabric
+            return
+        task = asyncio.get_running_loop().create_task(self.verify(record, version))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def verify(self, record: DeviceRecord, version: int, attempts: int = 5) -> bool:
+        """A new CASE session to the device (it rebooted) and its own SoftwareVersion: only what the
+        device reports marks the update verified."""
+        _, ours = self._bench_fabric()
+        address = (record.address, record.port, 0, 0)
+        reason = ""
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(2.0)  # still rebooting, or its new session parameters settling
+            try:
+                session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
+                info = await read_device(DeviceCalls(self.node.driver, session, timeout=self.timeout))
+            except (TimeoutError, CallError, ConnectionError) as exc:
+                reason = str(exc)
+                continue
+            self.devices.update(record.node_id, software_version=info.software_version,
+                                version_string=info.software_version_string, state=info.state_name)  # fmt: skip
+            if info.software_version == version:
+                self.emit(
+                    DeviceStep(
+                        record.node_id,
+                        "verified on the device",
+                        "done",
+                        f"it reports version {info.software_version} ({info.software_version_string})",
+                    )
+                )
+                self.devices.update(record.node_id, state="updated")
+                return True
+            reason = f"it reports version {info.software_version}, not {version}"
+            break
+        self.emit(DeviceStep(record.node_id, "verified on the device", "failed", reason))
+        return False
 
     async def aclose(self) -> None:
         for task in list(self.tasks):

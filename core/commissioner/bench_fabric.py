@@ -59,9 +59,9 @@ class BenchFabric:
             key = serialization.load_der_private_key(bytes.fromhex(data["rootKey"]), None)
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise TypeError("the root key is not an EC key")
-            ipk = bytes.fromhex(data["ipk"])
+            ipk, rcac = bytes.fromhex(data["ipk"]), bytes.fromhex(data["rcac"])
             authority = FabricAuthority(int(data["fabricId"]), vendor_id=int(data["vendorId"]), root_key=key,
-                                        rcac_id=int(data["rcacId"]), ipk_epoch_key=ipk)  # fmt: skip
+                                        rcac_id=int(data["rcacId"]), ipk_epoch_key=ipk, rcac_tlv=rcac)  # fmt: skip
             return cls(authority, int(data["providerNodeId"]), int(data["nextNodeId"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise BenchFabricError(f"the bench fabric in {db.path} is damaged ({exc})") from None
@@ -71,8 +71,8 @@ class BenchFabric:
         key = authority.root_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption())  # fmt: skip
         data = {"fabricId": authority.fabric_id, "vendorId": authority.vendor_id, "rcacId": authority.rcac_id,
-                "ipk": authority.ipk_epoch_key.hex(), "rootKey": key.hex(), "providerNodeId": self.provider_node_id,
-                "nextNodeId": self.next_node_id}  # fmt: skip
+                "ipk": authority.ipk_epoch_key.hex(), "rcac": authority.rcac.to_tlv().hex(), "rootKey": key.hex(),
+                "providerNodeId": self.provider_node_id, "nextNodeId": self.next_node_id}  # fmt: skip
         db.set_setting(SETTING, json.dumps(data).encode())
 
     def allocate_node_id(self, db: Database, wanted: int | None = None) -> int:

@@ -32,7 +32,7 @@ from .attestation import AttestationInput, TrustStore, Verdict, verify_attestati
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls
 
-__all__ = ["CommissionedDevice", "CommissioningError", "Stage", "StageReport", "commission"]
+__all__ = ["CommissionedDevice", "CommissioningError", "Stage", "StageReport", "case_session", "commission"]
 
 GENERAL_COMMISSIONING, OPERATIONAL_CREDENTIALS, BASIC_INFORMATION = 0x0030, 0x003E, 0x0028
 DEFAULT_FAILSAFE_SECONDS = 60
@@ -251,18 +251,7 @@ class _Flow:
         return int(fields[1]), f"fabric index {int(fields[1])} on the device, node id 0x{self.node_id:016X}"
 
     async def _case(self):
-        done: asyncio.Future = asyncio.get_running_loop().create_future()
-        initiator = CaseInitiator(self.driver.manager, self.our_fabric, self.node_id,
-                                  on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
-        initiator.start(self.address)
-        self.driver.flush()
-        try:
-            session, error = await asyncio.wait_for(done, self.timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no CASE answer within {self.timeout:g} s") from None
-        if session is None:
-            raise ConnectionError(error)
-        return session, ""
+        return await case_session(self.driver, self.our_fabric, self.node_id, self.address, self.timeout), ""
 
     async def _complete(self, case: SecureSession):
         calls = DeviceCalls(self.driver, case, timeout=self.timeout)
@@ -278,6 +267,23 @@ class _Flow:
         with contextlib.suppress(TimeoutError, CallError, ConnectionError):
             await self.device.invoke(GENERAL_COMMISSIONING, 0x00, {0: UInt(0), 1: UInt(0)}, "ArmFailSafe(0)")
         self.failsafe_armed = False
+
+
+async def case_session(driver: ExchangeDriver, fabric: Fabric, node_id: int, address: tuple,
+                       timeout: float) -> SecureSession:  # fmt: skip
+    """A CASE session to ``node_id`` at ``address``; TimeoutError or ConnectionError saying why not."""
+    done: asyncio.Future = asyncio.get_running_loop().create_future()
+    initiator = CaseInitiator(driver.manager, fabric, node_id,
+                              on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
+    initiator.start(address)
+    driver.flush()
+    try:
+        session, error = await asyncio.wait_for(done, timeout)
+    except TimeoutError:
+        raise TimeoutError(f"no CASE answer within {timeout:g} s") from None
+    if session is None:
+        raise ConnectionError(error)
+    return session
 
 
 def _check_error(stage: Stage, fields, names: dict[int, str]) -> None:

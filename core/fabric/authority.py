@@ -28,9 +28,13 @@ class FabricAuthority:
     rcac_id: int = field(default_factory=lambda: secrets.randbits(63) + 1)
     ipk_epoch_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     valid_from: dt.datetime = DEFAULT_VALID_FROM
+    rcac_tlv: bytes | None = None  # the root certificate minted before, kept: its bytes must not change
 
     def __post_init__(self) -> None:
         self._root_dn = ((RCAC_ID, self.rcac_id), (FABRIC_ID, self.fabric_id))
+        if self.rcac_tlv is not None:
+            self.rcac = MatterCertificate.from_tlv(self.rcac_tlv)
+            return
         self.rcac: MatterCertificate = issue_certificate(
             subject=self._root_dn,
             public_key=self.root_key.public_key(),

@@ -83,6 +83,25 @@ MIGRATIONS: tuple[str, ...] = (
         applied_version   INTEGER
     );
     """,
+    # 5: devices we commissioned onto the bench fabric, and what we last learnt of each
+    """
+    CREATE TABLE devices (
+        node_id            INTEGER PRIMARY KEY,
+        fabric_index       INTEGER NOT NULL,
+        vendor_id          INTEGER NOT NULL,
+        product_id         INTEGER NOT NULL,
+        address            TEXT NOT NULL,
+        port               INTEGER NOT NULL,
+        attestation        TEXT NOT NULL,
+        commissioned       REAL NOT NULL,
+        software_version   INTEGER,
+        version_string     TEXT,
+        product_name       TEXT,
+        requestor_endpoint INTEGER,
+        state              TEXT NOT NULL DEFAULT 'commissioned',
+        updated            REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -3,6 +3,7 @@ whole on-network stage list, then the device is on the bench fabric and we on it
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -23,11 +24,12 @@ def test_one_provider_commissions_another(tmp_path):
     try:
         ours, events = start_provider(tmp_path / "ours", ["--commission", f"{MANUAL_CODE}@[::1]:{port}"])
         try:
-            assert wait_for(events, lambda ev: any(e["event"] in ("DeviceCommissioned", "CommissioningFailed")
-                                                   for e in ev), timeout=30)  # fmt: skip
+            assert wait_for(events, lambda ev: any(e["event"] == "CommissioningFailed" or (
+                e["event"] == "DeviceStep" and e["step"] == "point it at us") for e in ev), timeout=30)  # fmt: skip
             (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
             stages = [e["stage"] for e in events if e["event"] == "CommissioningStage" and e["state"] == "done"]
             fabrics = [e for e in events if e["event"] == "Fabrics"]
+            steps = [(e["step"], e["state"], e["detail"]) for e in events if e["event"] == "DeviceStep"]
         finally:
             stop(ours)
         # The device now lists a second fabric: ours, with us as its administrator.
@@ -41,6 +43,15 @@ def test_one_provider_commissions_another(tmp_path):
                       "device attestation", "operational CSR", "add trusted root", "add NOC",
                       "operational session (CASE)", "commissioning complete"]  # fmt: skip
     assert any(f["label"] == "bench" for e in fabrics for f in e["fabrics"])  # we joined our own bench fabric
+    # Our provider has no OTA Requestor cluster: read, listed as such, and left alone.
+    (read, point) = steps
+    assert read[:2] == ("read the device", "done") and "version 1 (0.1.0)" in read[2] and "no OTA requestor" in read[2]
+    assert point[:2] == ("point it at us", "skipped") and "no OTA Requestor cluster" in point[2]
+    listed = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "devices", "--json", "--storage",
+                             str(tmp_path / "ours" / "state")], capture_output=True, text=True, check=True)  # fmt: skip
+    (record,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (record["nodeId"], record["state"], record["softwareVersion"]) == (0x10, "no OTA requestor", 1)
+    assert record["address"] == "::1" and record["port"] == port
 
 
 def test_a_bad_code_is_one_line_and_exit_2(tmp_path):

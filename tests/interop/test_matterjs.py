@@ -18,8 +18,9 @@ import sys
 import pytest
 
 from ota_provider.core.ota.image import HeaderFields, create_image
+from ota_provider.core.setup_payload import SetupPayload
 from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
-from tests.interop.netns import pair_or_skip
+from tests.interop.netns import CONTROLLER_V6, pair_or_skip
 from tests.interop.peers import REPO, Provider, ok
 
 PASSCODE, DISCRIMINATOR = 20202021, 3840
@@ -228,3 +229,29 @@ def test_without_an_acl_entry_the_matterjs_requestor_is_refused(netns, start_pro
     refused = requestor.wait_for("queryFailed", 60)
     assert refused["status"] == 0x7E, refused  # UnsupportedAccess
     assert not provider.named("QueryImage") and not requestor.events("applying")
+
+
+def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(netns, start_provider, requestors,
+                                                                               image):  # fmt: skip
+    """No other controller: --commission CODE@[address]:port brings the matter.js requestor onto our
+    bench fabric, points it at us and announces; it downloads, applies, reboots and reports."""
+    (requestor,) = requestors(1)
+    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
+                        product_id=0).manual_code()  # fmt: skip
+    provider = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated",
+                              "--timeout", "300")  # fmt: skip
+    (done,) = provider.wait_for("DeviceCommissioned", timeout=60)
+    assert "test device" in done["attestation"]  # matter.js's own test DAC chains to a test PAA we trust
+    steps = {e["step"]: e for e in provider.wait_for("DeviceStep", count=3, timeout=30)}
+    assert steps["read the device"]["state"] == "done" and "Idle" in steps["read the device"]["detail"]
+    assert steps["point it at us"]["state"] == "done"
+    assert steps["announce"]["state"] == "done", steps["announce"]
+    assert_updated(requestor, image[1])
+    notified = provider.wait_for("NotifyUpdateApplied", timeout=60)[0]
+    assert notified["nodeId"] == done["nodeId"] and notified["softwareVersion"] == 2
+    (transfer,) = provider.named("TransferFinished")
+    assert transfer["result"] == "complete" and transfer["bytesSent"] == image[2]
+    # Verified by asking the device itself after its reboot, then --exit-when-updated ends the run with 0.
+    verified = provider.wait_for("DeviceStep", count=4, timeout=60)[-1]
+    assert (verified["step"], verified["state"]) == ("verified on the device", "done"), verified
+    assert provider.proc.wait(timeout=30) == 0

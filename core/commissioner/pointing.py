@@ -1,0 +1,93 @@
+"""After commissioning: what the device is, whether it has an OTA Requestor, and pointing it at us.
+
+Cluster facts (OTA Software Update Requestor 0x002A; INTEROP_MATTERJS.md, OTA_PROVIDER_SPEC.md §5):
+DefaultOTAProviders is a fabric-scoped list, so writing it touches only our fabric's entry (one per
+fabric); an SDK requestor ignores AnnounceOTAProvider unless its UpdateState is Idle, and queries
+about 1 s after an UrgentUpdateAvailable announce but 1..600 s after the other reasons. On a bench
+the technician wants the update now, so the announce is urgent unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..codec import tlv
+from ..codec.tlv import UInt
+from ..im.messages import AttributePath
+from .calls import DeviceCalls
+
+__all__ = [
+    "OTA_REQUESTOR",
+    "UPDATE_STATES",
+    "AnnouncementReason",
+    "DeviceInfo",
+    "announce",
+    "point_at",
+    "read_device",
+]
+
+BASIC_INFORMATION, DESCRIPTOR, OTA_REQUESTOR = 0x0028, 0x001D, 0x002A
+SERVER_LIST = 0x0001
+DEFAULT_OTA_PROVIDERS, UPDATE_POSSIBLE, UPDATE_STATE, UPDATE_STATE_PROGRESS = 0, 1, 2, 3
+ANNOUNCE_OTA_PROVIDER = 0x00
+OUR_PROVIDER_ENDPOINT = 0  # the OTA Provider cluster lives on our root endpoint
+IDLE = 1
+UPDATE_STATES = {0: "Unknown", 1: "Idle", 2: "Querying", 3: "DelayedOnQuery", 4: "Downloading", 5: "Applying",
+                 6: "DelayedOnApply", 7: "RollingBack", 8: "DelayedOnUserConsent"}  # fmt: skip
+
+
+class AnnouncementReason(enum.IntEnum):
+    SIMPLE_ANNOUNCEMENT = 0
+    UPDATE_AVAILABLE = 1
+    URGENT_UPDATE_AVAILABLE = 2
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    vendor_id: int
+    product_id: int
+    software_version: int
+    software_version_string: str
+    product_name: str
+    requestor_endpoint: int | None  # None: the device has no OTA Requestor cluster
+    update_state: int | None = None
+
+    @property
+    def state_name(self) -> str:
+        return "no OTA requestor" if self.requestor_endpoint is None else UPDATE_STATES.get(
+            self.update_state if self.update_state is not None else 0, f"state {self.update_state}")  # fmt: skip
+
+
+async def read_device(calls: DeviceCalls) -> DeviceInfo:
+    """BasicInformation, and the endpoint of the OTA Requestor cluster from the Descriptor."""
+    basic = await calls.read([AttributePath(0, BASIC_INFORMATION, a) for a in (2, 3, 4, 9, 10)],
+                             "the BasicInformation read")  # fmt: skip
+    servers = await calls.read([AttributePath(None, DESCRIPTOR, SERVER_LIST)], "the Descriptor read")
+    endpoint = min((ep for (ep, _, _), clusters in servers.items() if OTA_REQUESTOR in list(clusters or ())),
+                   default=None)  # fmt: skip
+    state = None
+    if endpoint is not None:
+        values = await calls.read([AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE)], "the UpdateState read")
+        state = values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE))
+
+    def value(attribute, default):
+        got = basic.get((0, BASIC_INFORMATION, attribute))
+        return default if got is None else got
+
+    return DeviceInfo(int(value(2, 0)), int(value(4, 0)), int(value(9, 0)), str(value(10, "")), str(value(3, "")),
+                      endpoint, None if state is None else int(state))  # fmt: skip
+
+
+async def point_at(calls: DeviceCalls, endpoint: int, provider_node_id: int, fabric_index: int) -> None:
+    """DefaultOTAProviders := [us] for our fabric; the other fabrics' entries are theirs and stay."""
+    entry = tlv.Structure({1: UInt(provider_node_id), 2: UInt(OUR_PROVIDER_ENDPOINT), 0xFE: UInt(fabric_index)})
+    await calls.write(AttributePath(endpoint, OTA_REQUESTOR, DEFAULT_OTA_PROVIDERS), tlv.Array([entry]),
+                      "the DefaultOTAProviders write")  # fmt: skip
+
+
+async def announce(calls: DeviceCalls, endpoint: int, provider_node_id: int, vendor_id: int,
+                   reason: AnnouncementReason) -> None:  # fmt: skip
+    await calls.invoke(OTA_REQUESTOR, ANNOUNCE_OTA_PROVIDER, {0: UInt(provider_node_id), 1: UInt(vendor_id),
+                       2: UInt(reason), 4: UInt(OUR_PROVIDER_ENDPOINT)}, "AnnounceOTAProvider",
+                       endpoint=endpoint)  # fmt: skip

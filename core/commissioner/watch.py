@@ -1,0 +1,37 @@
+"""``--exit-when-updated``: when a headless run that commissions devices is finished, and how.
+
+Fed the engine's events; says (exit status, one line) once every ``--commission``ed device is
+verified on its new version (0), or as soon as one cannot be (1, saying which and why).
+"""
+
+from __future__ import annotations
+
+from ..events import CommissioningFailed, DeviceCommissioned, DeviceStep, EngineEvent
+
+__all__ = ["UpdateWatch"]
+
+
+class UpdateWatch:
+    def __init__(self, targets: int) -> None:
+        self.targets = targets
+        self.commissioned: set[int] = set()
+        self.verified: set[int] = set()
+
+    def feed(self, event: EngineEvent) -> tuple[int, str] | None:
+        if isinstance(event, CommissioningFailed):
+            return 1, f"{event.target} was not commissioned: {event.stage} failed: {event.reason}"
+        if isinstance(event, DeviceCommissioned):
+            self.commissioned.add(event.node_id)
+            return None
+        if not isinstance(event, DeviceStep) or event.node_id not in self.commissioned:
+            return None
+        device = f"device 0x{event.node_id:016X}"
+        if event.state == "failed":
+            return 1, f"{device}: {event.step} failed: {event.detail}"
+        if event.state == "skipped" and (event.step == "point it at us" or "no image applies" in event.detail):
+            return 1, f"{device} cannot be updated: {event.detail}"
+        if event.step == "verified on the device" and event.state == "done":
+            self.verified.add(event.node_id)
+            if len(self.verified) >= self.targets:
+                return 0, f"{len(self.verified)} device(s) verified on the new version"
+        return None
