@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..dnssd.browser import find_commissionable
 from ..events import CommissioningFailed, CommissioningStage, DeviceCommissioned, DeviceStep, EngineEvent
 from ..fabric.table import Fabric
 from ..ota.catalog import Selection
@@ -22,6 +23,11 @@ from .commission import CommissionedDevice, CommissioningError, StageReport, cas
 from .device_store import DeviceRecord, DeviceStore
 from .pointing import IDLE, UPDATE_STATES, AnnouncementReason, announce, point_at, read_device
 from .target import CommissionTarget
+
+
+def _where(address: tuple) -> str:
+    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
+
 
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
 
@@ -40,6 +46,7 @@ class Bench:
         self.select = select
         self.reason = reason
         self.devices = DeviceStore(node.db)
+        self.discovery_timeout = 15.0
         self.allow_unverified = allow_unverified
         self.timeout = timeout
         self._fabric: BenchFabric | None = None
@@ -63,9 +70,9 @@ class Bench:
     async def commission(self, target: CommissionTarget, node_id: int | None = None) -> CommissionedDevice | None:
         name = target.text or "device"
         try:
-            address = target.address()
+            address = target.address() if target.host is not None else await self._discover(name, target)
         except ValueError as exc:
-            self.emit(CommissioningFailed(name, "address", str(exc)))
+            self.emit(CommissioningFailed(name, "address" if target.host else "discovery", str(exc)))
             return None
         bench, ours = self._bench_fabric()
 
@@ -145,6 +152,28 @@ class Bench:
             f"{self.reason.name.replace('_', ' ').lower()}, offering "
             f"{offer.entry.software_version_string if offer.entry else ''}; an SDK requestor queries after {when}",
         )
+
+    async def _discover(self, name: str, target: CommissionTarget) -> tuple:
+        """Browse DNS-SD for the code's discriminator; ValueError saying what was not found."""
+        payload, short = target.payload, target.short_discriminator
+        shown = (
+            f"{'short ' if short else ''}discriminator {payload.discriminator >> 8 if short else payload.discriminator}"
+        )
+        self.emit(CommissioningStage(name, "discovery", "started", 0.0, f"DNS-SD browse for {shown}"))
+        started = time.monotonic()
+        advertiser = getattr(self.node, "advertiser", None)  # share its mDNS sockets when it has them
+        device = await find_commissionable(discriminator=payload.discriminator, short=short,
+                                           vendor_id=payload.vendor_id, product_id=payload.product_id,
+                                           timeout=self.discovery_timeout,
+                                           zeroconf=advertiser.zeroconf if advertiser else None)  # fmt: skip
+        if device is None:
+            raise ValueError(
+                f"no commissionable device with {shown} answered over DNS-SD within "
+                f"{self.discovery_timeout:g} s: is its commissioning window open? or give @HOST[:PORT]"
+            )
+        self.emit(CommissioningStage(name, "discovery", "done", time.monotonic() - started,
+                                     f"{device.describe()} at {_where(device.addresses[0])}"))  # fmt: skip
+        return device.addresses[0]
 
     # ------------------------------------------------------------------ after the update
 

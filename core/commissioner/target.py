@@ -25,6 +25,7 @@ class CommissionTarget:
     host: str | None = None  # None: find the device by DNS-SD
     port: int = DEFAULT_MATTER_PORT
     text: str = ""  # as the user typed it, for messages
+    short_discriminator: bool = False  # a manual code carries only the discriminator's upper 4 bits
 
     @property
     def passcode(self) -> int:
@@ -52,10 +53,11 @@ class CommissionTarget:
 def parse_target(text: str) -> CommissionTarget:
     code, _, where = text.strip().partition("@")
     payload = _payload(code.strip())
+    short = not code.strip().upper().startswith(QR_PREFIX)
     if not where:
-        return CommissionTarget(payload, text=text)
+        return CommissionTarget(payload, text=text, short_discriminator=short)
     host, port = _host_port(where.strip())
-    return CommissionTarget(payload, host, port, text)
+    return CommissionTarget(payload, host, port, text, short)
 
 
 def _payload(code: str) -> SetupPayload:

@@ -20,7 +20,7 @@ import pytest
 from ota_provider.core.ota.image import HeaderFields, create_image
 from ota_provider.core.setup_payload import SetupPayload
 from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
-from tests.interop.netns import CONTROLLER_V6, pair_or_skip
+from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, pair_or_skip
 from tests.interop.peers import REPO, Provider, ok
 
 PASSCODE, DISCRIMINATOR = 20202021, 3840
@@ -231,16 +231,23 @@ def test_without_an_acl_entry_the_matterjs_requestor_is_refused(netns, start_pro
     assert not provider.named("QueryImage") and not requestor.events("applying")
 
 
+@pytest.mark.parametrize("found_by", ["address", "discovery"])
 def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(netns, start_provider, requestors,
-                                                                               image):  # fmt: skip
-    """No other controller: --commission CODE@[address]:port brings the matter.js requestor onto our
-    bench fabric, points it at us and announces; it downloads, applies, reboots and reports."""
+                                                                               image, found_by):  # fmt: skip
+    """No other controller: --commission CODE[@[address]:port] brings the matter.js requestor onto our
+    bench fabric (found at the address given, or by DNS-SD with the code's discriminator), points it
+    at us and announces; it downloads, applies, reboots and reports, and we check it on the device."""
     (requestor,) = requestors(1)
     code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
                         product_id=0).manual_code()  # fmt: skip
-    provider = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated",
-                              "--timeout", "300")  # fmt: skip
+    target = f"{code}@[{CONTROLLER_V6}]:5551" if found_by == "address" else code
+    provider = start_provider("--commission", target, "--exit-when-updated", "--timeout", "300")
     (done,) = provider.wait_for("DeviceCommissioned", timeout=60)
+    if found_by == "discovery":
+        stages = [e for e in provider.named("CommissioningStage") if e["stage"] == "discovery"]
+        assert f"short discriminator {requestor.discriminator >> 8}" in stages[0]["detail"]
+        (found,) = [e for e in stages if e["state"] == "done"]  # at one of the requestor's own addresses
+        assert any(a in found["detail"] for a in (CONTROLLER_V6, CONTROLLER_V4, "fe80::")), found
     assert "test device" in done["attestation"]  # matter.js's own test DAC chains to a test PAA we trust
     steps = {e["step"]: e for e in provider.wait_for("DeviceStep", count=3, timeout=30)}
     assert steps["read the device"]["state"] == "done" and "Idle" in steps["read the device"]["detail"]
