@@ -310,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --commission and --headless: exit 0 once every commissioned device reports the new version "
         "itself, 1 with the reason as soon as one cannot be updated",
     )  # fmt: skip
+    bench.add_argument(
+        "--stage-timeout",
+        type=_seconds("--stage-timeout"),
+        default=30.0,
+        metavar="SECONDS",
+        help="how long each commissioning stage may wait for the device (default 30, as the SDK)",
+    )
     bench.add_argument("--timeout", type=_ranged(1, 86400, "--timeout"), metavar="SECONDS",
                        help="with --exit-when-updated: exit 1 if the devices are not all updated by then")  # fmt: skip
     bench.add_argument("--paa-trust-store", type=_paa_folder, metavar="DIR",

@@ -330,7 +330,8 @@ class ProviderEngine:
             return provider.catalog.select(vendor_id, product_id, version)
 
         self.bench = Bench(node, trust_store(config), emit=self._post, select=select,
-                           allow_unverified=config.allow_unverified_attestation)  # fmt: skip
+                           allow_unverified=config.allow_unverified_attestation,
+                           timeout=config.stage_timeout)  # fmt: skip
         for text in config.commission or ():
             self.bench.start(parse_target(text))
         self._ready.set()

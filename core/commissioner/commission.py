@@ -149,8 +149,7 @@ class _Flow:
         return result
 
     async def _stages(self, passcode: int) -> CommissionedDevice:
-        pase: SecureSession = await self._stage(Stage.PASE, lambda: establish_pase(
-            self.driver, self.address, passcode, timeout=self.timeout))  # fmt: skip
+        pase: SecureSession = await self._stage(Stage.PASE, lambda: self._pase(passcode))
         self.device = device = DeviceCalls(self.driver, pase, timeout=self.timeout)
         info, _ = await self._stage(Stage.READ, self._read_info)
         expiry = int(info.get((0, GENERAL_COMMISSIONING, 1), {}).get(0, DEFAULT_FAILSAFE_SECONDS) or
@@ -169,6 +168,26 @@ class _Flow:
         return CommissionedDevice(self.node_id, fabric_index, vendor_id, product_id, verdict, self.address, case)
 
     # ------------------------------------------------------------------ stages
+
+    async def _pase(self, passcode: int) -> SecureSession:
+        where = _where(self.address)
+        try:
+            return await establish_pase(self.driver, self.address, passcode, timeout=self.timeout)
+        except ConnectionError as exc:
+            text = str(exc)
+            if "timed out" in text:
+                raise CommissioningError(
+                    Stage.PASE,
+                    f"no answer from {where} within {self.timeout:g} s: is the "
+                    "device on that address, and its commissioning window open?",
+                ) from None
+            if "confirmation" in text:  # the SPAKE2+ confirmations differ: the two sides used other passcodes
+                raise CommissioningError(
+                    Stage.PASE,
+                    f"{where} refused the passcode ({text}): check the setup "
+                    "code, or open a new commissioning window on the device",
+                ) from None
+            raise CommissioningError(Stage.PASE, f"{where}: {text}") from None
 
     async def _read_info(self):
         paths = [AttributePath(0, GENERAL_COMMISSIONING, a) for a in (0, 1, 2, 3)]
@@ -267,6 +286,11 @@ class _Flow:
         with contextlib.suppress(TimeoutError, CallError, ConnectionError):
             await self.device.invoke(GENERAL_COMMISSIONING, 0x00, {0: UInt(0), 1: UInt(0)}, "ArmFailSafe(0)")
         self.failsafe_armed = False
+
+
+def _where(address: tuple) -> str:
+    host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
 
 
 async def case_session(driver: ExchangeDriver, fabric: Fabric, node_id: int, address: tuple,

@@ -60,3 +60,18 @@ def test_a_bad_code_is_one_line_and_exit_2(tmp_path):
                             capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert result.returncode == 2 and "check digit is wrong" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.stderr  # usage + the line
+
+
+def test_an_unreachable_device_ends_exit_when_updated_with_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--storage",
+                             str(tmp_path), "--port", "0", "--json", "--commission", f"{MANUAL_CODE}@[::1]:9",
+                             "--exit-when-updated", "--stage-timeout", "1"],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"ota-provider: error: {MANUAL_CODE}@[::1]:9 was not commissioned: secure pairing (PASE) failed: "
+                    "no answer from [::1]:9 within 1 s: is the device on that address, and its commissioning window "
+                    "open?")  # fmt: skip
+    listed = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "devices", "--json", "--storage",
+                             str(tmp_path)], capture_output=True, text=True, check=True)  # fmt: skip
+    assert listed.stdout == ""  # nothing half-written in our state
