@@ -58,9 +58,11 @@ from .wording import bdx_status
 
 __all__ = [
     "AbortTransfer",
+    "AnswerAttestation",
     "ArmKnob",
     "ArmKnobs",
     "ClearKnobs",
+    "CommissionDevice",
     "DisarmKnob",
     "EngineStats",
     "OpenCommissioningWindow",
@@ -133,6 +135,21 @@ class AbortTransfer:
 @dataclass(frozen=True)
 class OpenCommissioningWindow:
     seconds: int = 900
+
+
+@dataclass(frozen=True)
+class CommissionDevice:
+    """Commission a device onto the bench fabric: CODE[@HOST[:PORT]]. ``ask``: a failed attestation
+    is put to the user (an AttestationQuestion event) instead of refused."""
+
+    target: str
+    ask: bool = False
+
+
+@dataclass(frozen=True)
+class AnswerAttestation:
+    target: str
+    accept: bool
 
 
 @dataclass(frozen=True)
@@ -421,6 +438,16 @@ class ProviderEngine:
             done = bdx.abort(command.transfer_id, command.status, "aborted by the operator")
             what = f"aborted with StatusReport {bdx_status(command.status)}"
             return _transfer_result(done, command.transfer_id, what)
+        if isinstance(command, CommissionDevice):
+            assert self.bench is not None
+            target = parse_target(command.target)  # ValueError: one line saying what is wrong with the code
+            self.bench.start(target, ask=command.ask)
+            return True, f"commissioning {command.target}: started"
+        if isinstance(command, AnswerAttestation):
+            assert self.bench is not None
+            if not self.bench.answer(command.target, command.accept):
+                return False, f"no attestation question is open for {command.target}"
+            return True, f"{'accepted' if command.accept else 'refused'} the attestation of {command.target}"
         if isinstance(command, OpenCommissioningWindow):
             window = node.open_commissioning_window(command.seconds)
             return True, f"commissioning window open for {command.seconds} s (discriminator {window.discriminator})"

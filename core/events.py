@@ -15,6 +15,7 @@ __all__ = [
     "ApplyUpdateIgnored",
     "ApplyUpdateReceived",
     "ApplyUpdateRefused",
+    "AttestationQuestion",
     "CommandDone",
     "CommissioningFailed",
     "CommissioningStage",
@@ -423,3 +424,18 @@ class DeviceStep(EngineEvent):
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "step": self.step, "state": self.state, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class AttestationQuestion(EngineEvent):
+    """A device's attestation failed: commission it anyway? (AnswerAttestation answers.)"""
+
+    name = "AttestationQuestion"
+    target: str
+    verdict: str
+
+    def text(self) -> str:
+        return f"commissioning {self.target}: {self.verdict}; waiting for the user to accept or refuse"
+
+    def fields(self) -> dict[str, Any]:
+        return {"target": self.target, "verdict": self.verdict}

@@ -41,6 +41,7 @@ from textual.widgets import (
 
 from ota_provider.core.engine import (
     AbortTransfer,
+    AnswerAttestation,
     ArmKnobs,
     ClearKnobs,
     EngineStats,
@@ -52,6 +53,7 @@ from ota_provider.core.engine import (
     ThrottleTransfer,
 )
 from ota_provider.core.events import (
+    AttestationQuestion,
     CommandDone,
     EngineError,
     EngineEvent,
@@ -70,6 +72,7 @@ from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
 
+from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import ArmedView, NextResponseForm
 from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, shorten_node_ids, size
@@ -183,6 +186,7 @@ class ProviderDashboard(App):
         Binding("a", "arm", "Arm"),
         Binding("n", "arm_for_selected", "Arm for node"),
         Binding("b", "busy_once", "Busy once", show=False),
+        Binding("d", "add_device", "Add device"),
         Binding("r", "clear_knobs", "Clear"),
         Binding("p", "pause", "Pause"),
         Binding("u", "resume", "Resume"),
@@ -412,9 +416,30 @@ class ProviderDashboard(App):
                             severity="error", timeout=30)  # fmt: skip
         if armed_changed:
             self._show_armed()
+        self._follow_commissioning(events)
         if any(isinstance(e, ImagesChanged) or (isinstance(e, CommandDone) and isinstance(e.command, ReloadImages))
                for e in events):  # fmt: skip
             self._show_images()  # the Images tab and the forced-image list follow the catalog
+
+    def _follow_commissioning(self, events: list[EngineEvent]) -> None:
+        """The Add-device dialog shows its device's stages; a failed attestation asks the user."""
+        for screen in self.screen_stack:
+            if isinstance(screen, AddDeviceScreen):
+                screen.show_events(events)
+        for event in events:
+            if isinstance(event, AttestationQuestion):
+                self._ask_attestation(event)
+
+    def _ask_attestation(self, question: AttestationQuestion) -> None:
+        def answered(yes: bool | None) -> None:
+            self.engine.send(AnswerAttestation(question.target, bool(yes)))
+
+        self.push_screen(ConfirmScreen(f"{question.target}: {question.verdict}. Commission it anyway (as "
+                                       "chip-tool's bypass does)?"), answered)  # fmt: skip
+
+    def action_add_device(self) -> None:
+        """d: commission a device onto the bench fabric, point it at us and announce."""
+        self.push_screen(AddDeviceScreen(self.engine.send))
 
     def _visible(self, line: LogLine) -> bool:
         return (self._kind_filter is None or line.kind == self._kind_filter) and (
@@ -863,6 +888,7 @@ class ProviderDashboard(App):
         yield from super().get_system_commands(screen)
         for title, help_text, callback in (
             ("Arm the next-response controls", "send what the controls ask for to the engine", self.action_arm),
+            ("Add device", "commission a device by its setup code, point it at us, announce", self.action_add_device),
             (
                 "Arm for the selected requestor",
                 "every knob, in a popup aimed at the selected node",

@@ -9,7 +9,7 @@ from ota_provider.core.wording import short_node_id
 
 __all__ = ["bar", "clock", "duration", "node_id", "peer_key", "peer_name", "rate", "shorten_node_ids", "size"]
 
-_LONG_NODE_ID = re.compile(r"\bnode 0x0*([0-9A-F]{4,16})\b")
+_LONG_NODE_ID = re.compile(r"\b(node|device) 0x0*([0-9A-F]{4,16})\b")
 
 
 def node_id(node: int) -> str:
@@ -23,9 +23,9 @@ def peer_name(peer: tuple[int, int]) -> str:
 
 
 def shorten_node_ids(line: str) -> str:
-    """``node 0x000000000000D002`` -> ``node D002`` in a log line shown on screen (exports keep
+    """``node 0x000000000000D002`` -> ``node D002`` (and ``device ...``) in a log line shown on screen (exports keep
     the full form, as the headless lines and the SDK's logs print it)."""
-    return _LONG_NODE_ID.sub(r"node \1", line)
+    return _LONG_NODE_ID.sub(r"\1 \2", line)
 
 
 def peer_key(peer: tuple[int, int]) -> str:

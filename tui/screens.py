@@ -131,6 +131,7 @@ The **Transfers** table has one row per BDX download. Select a row, then:
 | ? / q | this help / quit (running transfers end with a BDX StatusReport; asks first) |
 | a / r | arm the form / clear every knob |
 | n | every knob for the selected requestor, in a popup |
+| d | add a device: commission it by its setup code onto our bench fabric, point it at us, announce |
 | b | Busy once for the selected requestor (its next QueryImage; it asks again after 120 s or more) |
 | p u t x | pause, resume, throttle, abort the selected transfer |
 | e c i h | Exchanges, Commissioning, Images, History tab |

@@ -13,7 +13,14 @@ import time
 from collections.abc import Callable
 
 from ..dnssd.browser import find_commissionable
-from ..events import CommissioningFailed, CommissioningStage, DeviceCommissioned, DeviceStep, EngineEvent
+from ..events import (
+    AttestationQuestion,
+    CommissioningFailed,
+    CommissioningStage,
+    DeviceCommissioned,
+    DeviceStep,
+    EngineEvent,
+)
 from ..fabric.table import Fabric
 from ..ota.catalog import Selection
 from .attestation import TrustStore, Verdict
@@ -33,6 +40,8 @@ Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -
 
 __all__ = ["Bench"]
 
+QUESTION_SECONDS = 45.0  # well inside the device's 60 s fail-safe: an unanswered question is a refusal
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +56,7 @@ class Bench:
         self.reason = reason
         self.devices = DeviceStore(node.db)
         self.discovery_timeout = 15.0
+        self._questions: dict[str, asyncio.Future[bool]] = {}
         self.allow_unverified = allow_unverified
         self.timeout = timeout
         self._fabric: BenchFabric | None = None
@@ -61,13 +71,22 @@ class Bench:
                                                    BENCH_LABEL, BenchFabric.acl_entries)  # fmt: skip
         return self._fabric, self._ours
 
-    def start(self, target: CommissionTarget, node_id: int | None = None) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(self.commission(target, node_id))
+    def start(self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(self.commission(target, node_id, ask=ask))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
-    async def commission(self, target: CommissionTarget, node_id: int | None = None) -> CommissionedDevice | None:
+    def answer(self, target: str, accept: bool) -> bool:
+        """The user's answer to an AttestationQuestion; False if none is open for ``target``."""
+        question = self._questions.pop(target, None)
+        if question is None or question.done():
+            return False
+        question.set_result(accept)
+        return True
+
+    async def commission(self, target: CommissionTarget, node_id: int | None = None, *,
+                         ask: bool = False) -> CommissionedDevice | None:  # fmt: skip
         name = target.text or "device"
         try:
             address = target.address() if target.host is not None else await self._discover(name, target)
@@ -83,7 +102,22 @@ class Bench:
             if self.allow_unverified:
                 self.emit(CommissioningStage(name, "device attestation", "accepted", 0.0,
                                              f"{verdict.describe()}; --allow-unverified-attestation"))  # fmt: skip
-            return self.allow_unverified
+                return True
+            if not ask:
+                return False
+            # The user decides, as chip-tool's bypass lets them; the device's fail-safe runs meanwhile.
+            question = self._questions[name] = asyncio.get_running_loop().create_future()
+            self.emit(AttestationQuestion(name, verdict.describe()))
+            try:
+                accepted = await asyncio.wait_for(question, QUESTION_SECONDS)
+            except TimeoutError:
+                accepted = False
+            finally:
+                self._questions.pop(name, None)
+            if accepted:
+                self.emit(CommissioningStage(name, "device attestation", "accepted", 0.0,
+                                             f"{verdict.describe()}; accepted by the user"))  # fmt: skip
+            return accepted
 
         device_node_id = bench.allocate_node_id(self.node.db, node_id)
         try:
@@ -165,7 +199,9 @@ class Bench:
         device = await find_commissionable(discriminator=payload.discriminator, short=short,
                                            vendor_id=payload.vendor_id, product_id=payload.product_id,
                                            timeout=self.discovery_timeout,
-                                           zeroconf=advertiser.zeroconf if advertiser else None)  # fmt: skip
+                                           zeroconf=advertiser.zeroconf if advertiser else None,
+                                           exclude=frozenset(n.lower() for n in (advertiser.advertised if advertiser
+                                                                                  else ())))  # fmt: skip
         if device is None:
             raise ValueError(
                 f"no commissionable device with {shown} answered over DNS-SD within "

@@ -95,9 +95,11 @@ def _device(info: AsyncServiceInfo) -> CommissionableDevice | None:
 
 
 async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int = 0, product_id: int = 0,
-                              timeout: float = 10.0, zeroconf: AsyncZeroconf | None = None
-                              ) -> CommissionableDevice | None:  # fmt: skip
-    """The first commissionable device matching the code's discriminator (and VID/PID), or None."""
+                              timeout: float = 10.0, zeroconf: AsyncZeroconf | None = None,
+                              exclude: frozenset[str] = frozenset()) -> CommissionableDevice | None:  # fmt: skip
+    """The first commissionable device matching the code's discriminator (and VID/PID), or None.
+    ``exclude``: service names never to accept (our own commissionable instance: with the same
+    default code, a provider would otherwise find and commission itself)."""
     own = zeroconf is None
     zc = zeroconf or AsyncZeroconf(ip_version=IPVersion.All)
     subtype = f"_{'S' if short else 'L'}{discriminator >> 8 if short else discriminator}._sub.{SERVICE}"
@@ -116,6 +118,8 @@ async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int
                 name = await asyncio.wait_for(found.get(), left)
             except TimeoutError:
                 break
+            if name.lower() in exclude:
+                continue
             info = AsyncServiceInfo(SERVICE, name)
             if not await info.async_request(zc.zeroconf, 3000):
                 continue

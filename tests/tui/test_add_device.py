@@ -1,0 +1,102 @@
+"""The Add-device dialog over the real engine and a real device (another instance of our node on
+::1): the stages shown live, the reason shown when one fails, the attestation question asked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ota_provider.core.commissioner.attestation import TrustStore
+from ota_provider.core.node import MatterNode, NodeConfig
+from ota_provider.tui.add_device import AddDeviceScreen
+from ota_provider.tui.app import ProviderDashboard
+from ota_provider.tui.screens import ConfirmScreen
+from tests.engine_helpers import start_engine
+from tests.tui.test_dashboard import until
+
+CODE = "3497-011-2332"  # passcode 20202021, discriminator 3840
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = start_engine(tmp_path / "ours")
+    yield engine
+    engine.stop()
+
+
+def lines(screen):
+    """The dialog's text with its wrapped lines joined again."""
+    return " ".join(" ".join(screen.query_one("#stages").lines).split())
+
+
+async def add_device(pilot, app, text):
+    await pilot.press("d")
+    await until(pilot, lambda: isinstance(app.screen, AddDeviceScreen))
+    screen = app.screen
+    screen.query_one("#code").value = text
+    await pilot.press("enter")
+    return screen
+
+
+def scenario(engine, tmp_path, text, *, passcode=20202021, then=None):
+    async def run():
+        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=passcode, discriminator=3840, port=0,
+                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        await device.start()
+        try:
+            app = ProviderDashboard(engine)
+            async with app.run_test(size=(160, 48)) as pilot:
+                screen = await add_device(pilot, app, text.format(port=device.port))
+                result = await then(pilot, app, screen)
+                return result, [f.fabric_id for f in device.fabrics]
+        finally:
+            device.stop()
+
+    return asyncio.run(run())
+
+
+def test_adding_a_device_shows_every_stage_and_what_followed(engine, tmp_path):
+    async def then(pilot, app, screen):
+        await until(pilot, lambda: "point it at us" in lines(screen), timeout=15)
+        return screen.outcome, lines(screen)
+
+    (outcome, text), fabrics = scenario(engine, tmp_path, CODE + "@[::1]:{port}", then=then)
+    assert outcome == "commissioned" and len(fabrics) == 1
+    for stage in ("secure pairing (PASE): done", "device attestation: done", "add NOC: done",
+                  "commissioning complete: done", "commissioned as node 0010", "read the device: done"):  # fmt: skip
+        assert stage in text, text
+    assert "point it at us: skipped (the device has no OTA Requestor cluster" in text
+
+
+def test_a_wrong_passcode_says_so_in_the_dialog(engine, tmp_path):
+    async def then(pilot, app, screen):
+        await until(pilot, lambda: screen.outcome == "failed", timeout=15)
+        return lines(screen)
+
+    text, fabrics = scenario(engine, tmp_path, CODE + "@[::1]:{port}", passcode=20202022, then=then)
+    assert "FAILED at secure pairing (PASE)" in text and "refused the passcode" in text and fabrics == []
+
+
+def test_a_typo_is_refused_at_once_with_the_reason(engine, tmp_path):
+    async def then(pilot, app, screen):
+        await pilot.pause(0.2)
+        return str(screen.query_one("#add-error").render()), lines(screen)
+
+    (error, text), _ = scenario(engine, tmp_path, "3497-011-2333@[::1]:{port}", then=then)
+    assert "check digit is wrong" in error and text == ""
+
+
+def test_a_failed_attestation_is_asked_and_can_be_accepted(engine, tmp_path):
+    engine.bench.trust = TrustStore(cd_keys=TrustStore.with_test_roots().cd_keys)  # no PAA trusted at all
+
+    async def then(pilot, app, screen):
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=15)
+        question = app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: screen.outcome == "commissioned", timeout=15)
+        return question, lines(screen)
+
+    (question, text), fabrics = scenario(engine, tmp_path, CODE + "@[::1]:{port}", then=then)
+    assert "attestation failed: PAA trust" in question and "Commission it anyway" in question
+    assert "accepted by the user" in text and len(fabrics) == 1
