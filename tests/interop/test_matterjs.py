@@ -262,3 +262,34 @@ def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(ne
     verified = provider.wait_for("DeviceStep", count=4, timeout=60)[-1]
     assert (verified["step"], verified["state"]) == ("verified on the device", "done"), verified
     assert provider.proc.wait(timeout=30) == 0
+
+
+def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(netns, start_provider, requestors,
+                                                                                 image, tmp_path):  # fmt: skip
+    """The matter.js controller commissions the requestor and opens an enhanced commissioning window
+    (as a phone ecosystem does to share a device); our provider joins with that code and updates it;
+    the first fabric still works afterwards and was never touched."""
+    (requestor,) = requestors(1)
+    storage = tmp_path / "controller"
+    first = run_matterjs_controller(netns, storage, [
+        {"do": "commission", "passcode": requestor.passcode, "discriminator": requestor.discriminator, "as": "r",
+         "timeout": 90},
+        {"do": "open-window", "node": "$r", "seconds": 300, "passcode": 20202099, "discriminator": 3500},
+    ], tmp_path)  # fmt: skip
+    node = ok(first[0])["node"]
+    ok(first[1])
+    code = SetupPayload(discriminator=3500, passcode=20202099, vendor_id=0, product_id=0).manual_code()
+    provider = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated",
+                              "--timeout", "300")  # fmt: skip
+    provider.wait_for("DeviceCommissioned", timeout=60)
+    assert_updated(requestor, image[1])
+    assert provider.proc.wait(timeout=60) == 0  # verified on the device
+    again = run_matterjs_controller(netns, storage, [
+        {"do": "read-basic", "node": node},
+        {"do": "read-fabrics", "node": node, "fabricFiltered": False},
+        {"do": "read-requestor", "node": node},
+    ], tmp_path)  # fmt: skip
+    assert ok(again[0])["softwareVersion"] == 2  # the first administrator still reaches it, on the new version
+    labels = sorted(f.get("label", "") for f in ok(again[1])["fabrics"])
+    assert len(labels) == 2 and "matter.js bench" in labels, labels
+    assert ok(again[2])["providers"] == []  # DefaultOTAProviders as the first fabric sees it: ours is not its

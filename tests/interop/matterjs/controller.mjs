@@ -15,15 +15,18 @@
 //   {do: "write-default-providers", node, provider, endpoint?}
 //   {do: "announce", node, provider, vendorId?, reason?}
 //   {do: "read-requestor", node}                                    -> {updateState, progress, providers}
+//   {do: "open-window", node, passcode, discriminator, seconds?}    an enhanced commissioning window
 //   {do: "sleep", seconds}
-import { Environment, Logger, NodeId, Seconds } from "@matter/main";
+import { Crypto, Environment, Logger, NodeId, Seconds } from "@matter/main";
 import {
     AccessControl,
+    AdministratorCommissioning,
     BasicInformation,
     GeneralDiagnostics,
     OperationalCredentials,
     OtaSoftwareUpdateRequestor,
 } from "@matter/main/clusters";
+import { PaseClient } from "@matter/protocol";
 import { CommissioningController } from "@project-chip/matter.js";
 import { readConfig, verdictChannel } from "./verdict.mjs";
 
@@ -149,6 +152,23 @@ const steps = {
             progress: await read(node, cluster, "updateStateProgress"),
             providers: await read(node, cluster, "defaultOtaProviders"),
         };
+    },
+    async "open-window"({ node, seconds, passcode, discriminator }) {
+        // An enhanced commissioning window, as a phone ecosystem opens one to share a device: the
+        // PAKE verifier for a passcode the test chose (it computes the manual code from it), sent
+        // in a timed OpenCommissioningWindow, as PairedNode.openEnhancedCommissioningWindow does.
+        const crypto = Environment.default.get(Crypto);
+        const salt = crypto.randomBytes(32);
+        const iterations = 1000;
+        const pakePasscodeVerifier = await PaseClient.generatePakePasscodeVerifier(crypto, passcode, { iterations, salt });
+        await (await client(node)).invoke({
+            endpointId: 0,
+            clusterId: AdministratorCommissioning.Cluster.id,
+            command: AdministratorCommissioning.Cluster.commands.openCommissioningWindow,
+            request: { commissioningTimeout: seconds ?? 300, pakePasscodeVerifier, salt, iterations, discriminator },
+            timedRequestTimeout: Seconds(10),
+        });
+        return {};
     },
     async sleep({ seconds }) {
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
