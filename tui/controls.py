@@ -96,6 +96,12 @@ def _row(*widgets, id: str | None = None) -> Horizontal:
     return Horizontal(*widgets, classes="row", id=id)
 
 
+def _delay_and_ignore(delay_id: str, ignore_id: str) -> Horizontal:
+    """The row under a command: its DelayedActionTime and how many to leave unanswered."""
+    return _row(Label("delay", classes="sub"), _number(delay_id, "integer"), Label("s", classes="unit"),
+                Label("ignore", classes="pair"), _number(ignore_id, "integer"))  # fmt: skip
+
+
 def _number(widget_id: str, kind: str) -> Input:
     # valid_empty: an empty optional field is "unchanged", not an error drawn in red.
     return Input(id=widget_id, type=kind, compact=True, valid_empty=True, classes="number")
@@ -109,13 +115,7 @@ class NextResponseForm(VerticalScroll):
             Label("QueryImage", classes="head"),
             Select(QUERY_STATUS_CHOICES, id="query-status", prompt="unchanged", compact=True),
         )
-        yield _row(
-            Label("delay", classes="sub"),
-            _number("query-delay", "integer"),
-            Label("s", classes="unit"),
-            Label("ignore", classes="pair"),
-            _number("ignore-query", "integer"),
-        )
+        yield _delay_and_ignore("query-delay", "ignore-query")
         yield _row(Toggle("consent needed", id="consent", compact=True))
         yield _row(
             Label("provider", classes="sub"),
@@ -125,13 +125,7 @@ class NextResponseForm(VerticalScroll):
             Label("ApplyUpdate", classes="head"),
             Select(APPLY_ACTION_CHOICES, id="apply-action", prompt="unchanged", compact=True),
         )
-        yield _row(
-            Label("delay", classes="sub"),
-            _number("apply-delay", "integer"),
-            Label("s", classes="unit"),
-            Label("ignore", classes="pair"),
-            _number("ignore-apply", "integer"),
-        )
+        yield _delay_and_ignore("apply-delay", "ignore-apply")
         yield _row(
             Label("Image", classes="head"), Select([], id="forced-image", prompt="newest applicable", compact=True)
         )
