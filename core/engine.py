@@ -63,6 +63,7 @@ __all__ = [
     "ArmKnobs",
     "ClearKnobs",
     "CommissionDevice",
+    "DeviceAction",
     "DisarmKnob",
     "EngineStats",
     "OpenCommissioningWindow",
@@ -144,6 +145,14 @@ class CommissionDevice:
 
     target: str
     ask: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceAction:
+    """On a device of the bench fabric: "read" it again, "announce" (update now), or "forget" it."""
+
+    node_id: int
+    action: str
 
 
 @dataclass(frozen=True)
@@ -443,6 +452,10 @@ class ProviderEngine:
             target = parse_target(command.target)  # ValueError: one line saying what is wrong with the code
             self.bench.start(target, ask=command.ask)
             return True, f"commissioning {command.target}: started"
+        if isinstance(command, DeviceAction):
+            assert self.bench is not None
+            self.bench.act(command.node_id, command.action)  # ValueError: unknown action or device
+            return True, f"device 0x{command.node_id:016X}: {command.action} started"
         if isinstance(command, AnswerAttestation):
             assert self.bench is not None
             if not self.bench.answer(command.target, command.accept):

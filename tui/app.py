@@ -44,6 +44,7 @@ from ota_provider.core.engine import (
     AnswerAttestation,
     ArmKnobs,
     ClearKnobs,
+    DeviceAction,
     EngineStats,
     OpenCommissioningWindow,
     PauseTransfer,
@@ -436,6 +437,22 @@ class ProviderDashboard(App):
 
         self.push_screen(ConfirmScreen(f"{question.target}: {question.verdict}. Commission it anyway (as "
                                        "chip-tool's bypass does)?"), answered)  # fmt: skip
+
+    def _device_action(self, action: str) -> None:
+        """Re-read, update now or forget the selected requestor, if it is a device of our bench fabric
+        (the engine refuses any other, in words)."""
+        if (peer := self._selected_requestor()) is None:
+            return
+        if action != "forget":
+            self.engine.send(DeviceAction(peer[1], action))
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.engine.send(DeviceAction(peer[1], "forget"))
+
+        self.push_screen(ConfirmScreen(f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
+                                       "the device; its other fabrics stay."), answered)  # fmt: skip
 
     def action_add_device(self) -> None:
         """d: commission a device onto the bench fabric, point it at us and announce."""
@@ -889,6 +906,21 @@ class ProviderDashboard(App):
         for title, help_text, callback in (
             ("Arm the next-response controls", "send what the controls ask for to the engine", self.action_arm),
             ("Add device", "commission a device by its setup code, point it at us, announce", self.action_add_device),
+            (
+                "Update the selected device now",
+                "point it at us and announce again (bench devices)",
+                lambda: self._device_action("announce"),
+            ),
+            (
+                "Re-read the selected device",
+                "its version and UpdateState, over a new CASE session",
+                lambda: self._device_action("read"),
+            ),
+            (
+                "Forget the selected device",
+                "RemoveFabric of our bench fabric on it, after a yes/no",
+                lambda: self._device_action("forget"),
+            ),
             (
                 "Arm for the selected requestor",
                 "every knob, in a popup aimed at the selected node",

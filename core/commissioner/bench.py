@@ -28,7 +28,16 @@ from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
 from .commission import CommissionedDevice, CommissioningError, StageReport, case_session, commission
 from .device_store import DeviceRecord, DeviceStore
-from .pointing import IDLE, UPDATE_STATES, AnnouncementReason, announce, point_at, read_device
+from .pointing import (
+    IDLE,
+    UPDATE_STATES,
+    AnnouncementReason,
+    announce,
+    our_fabric_index,
+    point_at,
+    read_device,
+    remove_our_fabric,
+)
 from .target import CommissionTarget
 
 
@@ -221,6 +230,48 @@ class Bench:
         task = asyncio.get_running_loop().create_task(self.verify(record, version))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    # ------------------------------------------------------------------ actions on a kept device
+
+    ACTIONS = ("read", "announce", "forget")
+
+    def act(self, node_id: int, action: str) -> asyncio.Task:
+        if action not in self.ACTIONS:
+            raise ValueError(f"unknown device action {action!r}: one of {', '.join(self.ACTIONS)}")
+        if self.devices.get(node_id) is None:
+            raise ValueError(f"node 0x{node_id:016X} is not a device of our bench fabric")
+        task = asyncio.get_running_loop().create_task(self._act(node_id, action))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _act(self, node_id: int, action: str) -> None:
+        """Re-read the device, update it now (point and announce again), or forget it (RemoveFabric
+        of our fabric on it, and our record of it)."""
+        record = self.devices.get(node_id)
+        assert record is not None
+        _, ours = self._bench_fabric()
+        where = _where((record.address, record.port))
+        try:
+            session = await case_session(self.node.driver, ours, node_id, (record.address, record.port, 0, 0),
+                                         self.timeout)  # fmt: skip
+            calls = DeviceCalls(self.node.driver, session, timeout=self.timeout)
+            if action == "read":
+                info = await read_device(calls)
+                self.devices.update(node_id, software_version=info.software_version,
+                                    version_string=info.software_version_string, state=info.state_name)  # fmt: skip
+                self.emit(DeviceStep(node_id, "read the device", "done", f"version {info.software_version} "
+                                     f"({info.software_version_string}), {info.state_name}"))  # fmt: skip
+            elif action == "announce":
+                await self.update(node_id, await our_fabric_index(calls), calls)
+            else:
+                await remove_our_fabric(calls, await our_fabric_index(calls))
+                self.devices.delete(node_id)
+                self.emit(DeviceStep(node_id, "forget", "done", "our fabric removed from the device; its other "
+                                     "fabrics are untouched"))  # fmt: skip
+        except (TimeoutError, CallError, ConnectionError) as exc:
+            self.emit(DeviceStep(node_id, {"read": "read the device", "announce": "announce"}.get(action, action),
+                                 "failed", f"{where}: {exc}"))  # fmt: skip
 
     async def verify(self, record: DeviceRecord, version: int, attempts: int = 5) -> bool:
         """A new CASE session to the device (it rebooted) and its own SoftwareVersion: only what the

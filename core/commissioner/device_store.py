@@ -59,6 +59,10 @@ class DeviceStore:
         record = self.get(node_id)
         return None if record is None else self.save(dataclasses.replace(record, **changes))
 
+    def delete(self, node_id: int) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM devices WHERE node_id = ?", (node_id,))
+
     def get(self, node_id: int) -> DeviceRecord | None:
         rows = self.db.query(f"SELECT {', '.join(_FIELDS)} FROM devices WHERE node_id = ?", (node_id,))
         return DeviceRecord(*rows[0]) if rows else None

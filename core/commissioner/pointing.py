@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..codec import tlv
 from ..codec.tlv import UInt
 from ..im.messages import AttributePath
-from .calls import DeviceCalls
+from .calls import CallError, DeviceCalls
 
 __all__ = [
     "OTA_REQUESTOR",
@@ -23,8 +23,10 @@ __all__ = [
     "AnnouncementReason",
     "DeviceInfo",
     "announce",
+    "our_fabric_index",
     "point_at",
     "read_device",
+    "remove_our_fabric",
 ]
 
 BASIC_INFORMATION, DESCRIPTOR, OTA_REQUESTOR = 0x0028, 0x001D, 0x002A
@@ -91,3 +93,20 @@ async def announce(calls: DeviceCalls, endpoint: int, provider_node_id: int, ven
     await calls.invoke(OTA_REQUESTOR, ANNOUNCE_OTA_PROVIDER, {0: UInt(provider_node_id), 1: UInt(vendor_id),
                        2: UInt(reason), 4: UInt(OUR_PROVIDER_ENDPOINT)}, "AnnounceOTAProvider",
                        endpoint=endpoint)  # fmt: skip
+
+
+OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX, REMOVE_FABRIC = 0x003E, 0x0005, 0x0A
+
+
+async def our_fabric_index(calls: DeviceCalls) -> int:
+    """Our fabric's index on the device (CurrentFabricIndex over our CASE session)."""
+    values = await calls.read([AttributePath(0, OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX)],
+                              "the CurrentFabricIndex read", fabric_filtered=True)  # fmt: skip
+    return int(values[(0, OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX)])
+
+
+async def remove_our_fabric(calls: DeviceCalls, fabric_index: int) -> None:
+    """RemoveFabric of our own fabric: the device forgets us; its other fabrics stay."""
+    fields = await calls.invoke(OPERATIONAL_CREDENTIALS, REMOVE_FABRIC, {0: UInt(fabric_index)}, "RemoveFabric")
+    if fields is not None and int(fields[0]) != 0:
+        raise CallError(f"RemoveFabric: the device answered status {int(fields[0])}")

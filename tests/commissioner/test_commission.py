@@ -89,3 +89,37 @@ def test_a_wrong_passcode_fails_at_pase(device_config, tmp_path):
     error, stages, _ = asyncio.run(run(device_config, tmp_path, passcode=20202022))
     assert isinstance(error, CommissioningError) and error.stage == Stage.PASE
     assert [s.stage for s in stages] == [Stage.PASE, Stage.PASE]
+
+
+def test_a_device_that_vanishes_mid_commissioning_fails_in_words_and_keeps_nothing(device_config, tmp_path):
+    """The device goes away once its fail-safe is armed: the next stage times out with what it
+    waited for; the disarm cannot reach it, so its fail-safe expires there and rolls back."""
+
+    async def scenario():
+        device = MatterNode(device_config)
+        await device.start()
+        driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
+        db = Database(tmp_path / "ours.sqlite3")
+        bench = BenchFabric.load_or_create(db)
+
+        def vanish(report):
+            if report.stage == Stage.REGULATORY and report.state == "started":
+                device.stop()  # its socket closes: nothing answers any more
+
+        try:
+            with pytest.raises(CommissioningError) as failure:
+                await commission(driver, ("::1", device.port, 0, 0), PASSCODE, bench,
+                                 bench.authority.join(bench.provider_node_id), bench.allocate_node_id(db),
+                                 TrustStore.with_test_roots(), on_stage=vanish, timeout=1)  # fmt: skip
+            return failure.value
+        finally:
+            driver.close()
+            device.stop()
+
+    error = asyncio.run(scenario())
+    assert error.stage == Stage.REGULATORY and "no answer to SetRegulatoryConfig within 1 s" in error.reason
+    again = MatterNode(device_config)  # restarted, the device has nothing of ours
+    try:
+        assert list(again.fabrics) == []
+    finally:
+        again.stop()
