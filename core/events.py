@@ -21,6 +21,7 @@ __all__ = [
     "CommissioningStage",
     "DemoFabricJoined",
     "DeviceCommissioned",
+    "DeviceState",
     "DeviceStep",
     "EngineError",
     "EngineEvent",
@@ -439,3 +440,25 @@ class AttestationQuestion(EngineEvent):
 
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class DeviceState(EngineEvent):
+    """What a bench device itself reports (a subscription): its UpdateState, progress and version."""
+
+    name = "DeviceState"
+    node_id: int
+    fabric_index: int  # the bench fabric's index on our node: (fabric_index, node_id) is the requestor
+    update_state: str
+    progress: int | None = None
+    software_version: int | None = None
+
+    def text(self) -> str:  # exactly what the device reported, each value by its attribute's name
+        progress = f", UpdateStateProgress {self.progress}%" if self.progress is not None else ""
+        version = f", SoftwareVersion {self.software_version}" if self.software_version is not None else ""
+        return f"device 0x{self.node_id:016X} reports UpdateState {self.update_state}{progress}{version}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "updateState": self.update_state,
+                "progress": self.progress,
+                "softwareVersion": self.software_version}  # fmt: skip

@@ -103,7 +103,8 @@ REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at
 WIDE = 140  # columns: below this, the controls panel narrows
 # The column sets by terminal width (the widest that fits first): what is dropped first is what
 # the detail screen and the other table also show.
-REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "seen")),
+REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "device says",
+                            "seen")),
                      (110, ("node", "version", "state", "progress", "last exchange", "seen")),
                      (100, ("node", "version", "state", "progress", "seen")),
                      (0, ("node", "version", "state", "progress")))  # fmt: skip
@@ -504,6 +505,7 @@ class ProviderDashboard(App):
             "state": row.state,
             "progress": bar(row.progress, 8),
             "last exchange": row.last_exchange,
+            "device says": row.device_says,
             "seen": clock(row.last_seen),
         }
         cells = {column: every[column] for column in self._requestor_columns}

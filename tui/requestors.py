@@ -10,6 +10,7 @@ from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
+    DeviceState,
     EngineEvent,
     NotifyUpdateApplied,
     OtaExchange,
@@ -45,6 +46,7 @@ class RequestorRow:
     state: str = "querying"
     last_exchange: str = ""
     progress: float | None = None  # 0..1 while a transfer runs
+    device_says: str = ""  # a bench device's own UpdateState (and progress), from our subscription
     last_seen: float = 0.0
     exchanges: deque[OtaExchange] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
     transfers: deque[TransferSnapshot] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
@@ -78,6 +80,11 @@ class RequestorTable:
         return peer
 
     def _fold(self, event: EngineEvent) -> Peer | None:
+        if isinstance(event, DeviceState):  # not an exchange: it does not touch "last seen"
+            peer = (event.fabric_index, event.node_id)
+            row = self.rows.get(peer) or self._row(peer, event.at)
+            row.device_says = event.update_state + (f" {event.progress}%" if event.progress is not None else "")
+            return peer
         if isinstance(event, QueryImageReceived) and event.peer:
             row = self._row(event.peer, event.at)
             d = event.details

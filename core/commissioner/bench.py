@@ -18,10 +18,13 @@ from ..events import (
     CommissioningFailed,
     CommissioningStage,
     DeviceCommissioned,
+    DeviceState,
     DeviceStep,
     EngineEvent,
 )
 from ..fabric.table import Fabric
+from ..im.client import ImResult, InteractionClient
+from ..im.messages import AttributePath
 from ..ota.catalog import Selection
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
@@ -29,7 +32,12 @@ from .calls import CallError, DeviceCalls
 from .commission import CommissionedDevice, CommissioningError, StageReport, case_session, commission
 from .device_store import DeviceRecord, DeviceStore
 from .pointing import (
+    BASIC_INFORMATION,
     IDLE,
+    OTA_REQUESTOR,
+    SOFTWARE_VERSION,
+    UPDATE_STATE,
+    UPDATE_STATE_PROGRESS,
     UPDATE_STATES,
     AnnouncementReason,
     announce,
@@ -66,6 +74,11 @@ class Bench:
         self.devices = DeviceStore(node.db)
         self.discovery_timeout = 15.0
         self._questions: dict[str, asyncio.Future[bool]] = {}
+        # Our subscriptions to devices: their reports arrive unsolicited at the node's IM server.
+        self.im_client = InteractionClient(node.driver.manager) if node.driver is not None else None
+        if self.im_client is not None:
+            node.im.report_sink = self.im_client.on_unsolicited
+        self._seen: dict[int, tuple] = {}
         self.allow_unverified = allow_unverified
         self.timeout = timeout
         self._fabric: BenchFabric | None = None
@@ -173,6 +186,7 @@ class Bench:
             return
         step("point it at us", "done", f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
              f"0x{bench.provider_node_id:016X}, endpoint 0")  # fmt: skip
+        await self.follow(node_id, calls.session, info.requestor_endpoint)
         offer = self.select(info.vendor_id, info.product_id, info.software_version)
         if not offer.available:
             step("announce", "skipped", f"no image applies ({offer.reason}); the device asks us on its own timer")
@@ -290,6 +304,8 @@ class Bench:
                 continue
             self.devices.update(record.node_id, software_version=info.software_version,
                                 version_string=info.software_version_string, state=info.state_name)  # fmt: skip
+            if info.requestor_endpoint is not None:  # the reboot ended the old subscription
+                await self.follow(record.node_id, session, info.requestor_endpoint)
             if info.software_version == version:
                 self.emit(
                     DeviceStep(
@@ -305,6 +321,43 @@ class Bench:
             break
         self.emit(DeviceStep(record.node_id, "verified on the device", "failed", reason))
         return False
+
+    async def follow(self, node_id: int, session, endpoint: int) -> None:
+        """Subscribe to the device's UpdateState, UpdateStateProgress and SoftwareVersion; each
+        change becomes a DeviceState event (and the device record's state)."""
+        if self.im_client is None:
+            return
+        paths = [AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE),
+                 AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS),
+                 AttributePath(0, BASIC_INFORMATION, SOFTWARE_VERSION)]  # fmt: skip
+        values: dict = {}
+
+        def seen(new: dict) -> None:
+            values.update(new)
+            state = values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE))
+            now = (UPDATE_STATES.get(state, f"state {state}") if state is not None else "Unknown",
+                   values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS)),
+                   values.get((0, BASIC_INFORMATION, SOFTWARE_VERSION)))  # fmt: skip
+            if self._seen.get(node_id) != now:
+                self._seen[node_id] = now
+                _, ours = self._bench_fabric()
+                self.emit(DeviceState(node_id, ours.fabric_index, *now))
+                self.devices.update(node_id, state=now[0])
+
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.im_client.subscribe(session, paths, 0, 60,
+                                 on_report=lambda report: seen(ImResult(reports=report.reports).values()),
+                                 on_done=lambda r: done.done() or done.set_result(r))  # fmt: skip
+        self.node.driver.flush()
+        try:
+            result = await asyncio.wait_for(done, self.timeout)
+        except TimeoutError:
+            self.emit(DeviceStep(node_id, "follow the device", "failed", "no answer to the SubscribeRequest"))
+            return
+        if result.subscription_id is None:
+            self.emit(DeviceStep(node_id, "follow the device", "failed", result.error or "subscription refused"))
+            return
+        seen(result.values())
 
     async def aclose(self) -> None:
         for task in list(self.tasks):

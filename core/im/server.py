@@ -116,6 +116,9 @@ class InteractionServer:
         self.subject_of = subject_of
         self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0, "subscribe": 0}
         self.subscriptions = SubscriptionManager(self, scheduler)
+        # Reports for subscriptions *we* made as a client (the commissioner following a device)
+        # arrive unsolicited, like requests: they are handed to the client that subscribed.
+        self.report_sink: Callable[[Exchange, Message], None] | None = None
 
     def manager_clock(self) -> float:
         if self._clock is not None:
@@ -164,6 +167,9 @@ class InteractionServer:
                 self.subscriptions.subscribe(interaction, exchange, ctx, SubscribeRequest.decode(message.payload))
             elif opcode == ImOpcode.STATUS_RESPONSE:
                 exchange.close("status received")
+            elif opcode == ImOpcode.REPORT_DATA and self.report_sink is not None:
+                self.report_sink(exchange, message)
+                exchange.close("report handled")
             else:
                 _status_response(exchange, ImStatus.INVALID_ACTION)
                 exchange.close("unexpected IM message")

@@ -262,6 +262,12 @@ def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(ne
     verified = provider.wait_for("DeviceStep", count=4, timeout=60)[-1]
     assert (verified["step"], verified["state"]) == ("verified on the device", "done"), verified
     assert provider.proc.wait(timeout=30) == 0
+    # The device's own view, from our subscriptions: Idle on version 1 when we subscribed, and after
+    # its reboot (a new subscription) version 2. (What it reports in between depends on when
+    # matter.js sends its reports; one run saw UpdateStateProgress 69% still with UpdateState Idle.)
+    states = provider.named("DeviceState")
+    assert (states[0]["updateState"], states[0]["softwareVersion"]) == ("Idle", 1), states
+    assert states[-1]["softwareVersion"] == 2 and states[-1]["progress"] is None, states
 
 
 def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(netns, start_provider, requestors,

@@ -12,6 +12,7 @@ from ota_provider.core.engine import EngineStats, onboarding_payload
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
     ApplyUpdateReceived,
+    DeviceState,
     EngineEvent,
     FabricsChanged,
     FabricSummary,
@@ -81,6 +82,8 @@ def _events() -> list[EngineEvent]:
         events += _query(node, 2 if index % 2 else 1, T0 + 8 + index)
         running = _transfer(index + 2, node, 0, 0)
         events.append(TransferStarted(running, _snapshot(running), at=T0 + 8 + index))
+    # D002 is a device of the bench fabric: its own report, from our subscription.
+    events.append(DeviceState(NODES[1], 1, "Downloading", 75, 1, at=T0 + 12))
     return events
 
 

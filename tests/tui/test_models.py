@@ -11,6 +11,7 @@ from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
     CommandDone,
+    DeviceState,
     EngineError,
     FabricsChanged,
     FaultInjected,
@@ -159,3 +160,11 @@ def test_a_transfer_with_no_new_byte_counts_as_stalled_since_its_last_byte():
     meter.sample(stats(1024), 11.0)
     meter.sample(stats(1024), 14.5)  # nothing new for 3.5 s
     assert meter.rate_of(1).stalled_for(14.5) == 3.5
+
+
+def test_a_bench_devices_own_report_shows_beside_ours():
+    table = RequestorTable()
+    assert table.apply(DeviceState(0x10, 2, "Downloading", 42, 1, at=5.0)) == (2, 0x10)
+    assert table.rows[(2, 0x10)].device_says == "Downloading 42%"
+    table.apply(DeviceState(0x10, 2, "Idle", None, 2, at=6.0))
+    assert table.rows[(2, 0x10)].device_says == "Idle"
