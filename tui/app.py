@@ -699,16 +699,8 @@ class ProviderDashboard(App):
             actions[event.button.id]()
 
     def action_arm(self) -> None:
-        try:
-            knobs = self.controls.knobs()
-        except ValueError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if not knobs:
-            self.notify("set a control first: nothing to arm", severity="warning")
-            return
-        # One command: the engine arms all of them for the same response, or none if one is refused.
-        self.engine.send(ArmKnobs(tuple(knobs), sticky=self.controls.sticky, target=self.controls.target))
+        if (command := self.controls.arm_command(self.notify)) is not None:
+            self.engine.send(command)
 
     def action_clear_knobs(self) -> None:
         self.engine.send(ClearKnobs())

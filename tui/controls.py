@@ -7,6 +7,7 @@ so it is never below the fold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -14,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
 
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.ota.catalog import CatalogEntry
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
@@ -212,6 +214,19 @@ class NextResponseForm(VerticalScroll):
             return None
         fabric, node = value.split(":")
         return int(fabric), int(node)
+
+    def arm_command(self, notify: Callable[..., object]) -> ArmKnobs | None:
+        """What one press of Arm sends: every knob set, for one response (the engine arms all of
+        them or none); None after saying, through ``notify``, why there is nothing to send."""
+        try:
+            knobs = self.knobs()
+        except ValueError as exc:
+            notify(str(exc), severity="error")
+            return None
+        if not knobs:
+            notify("set a control first: nothing to arm", severity="warning")
+            return None
+        return ArmKnobs(tuple(knobs), sticky=self.sticky, target=self.target)
 
     def reset(self) -> None:
         """Every control back to "unchanged" (scope and target stay as chosen)."""

@@ -211,16 +211,9 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
         form.query_one("#query-status").focus()
 
     def action_arm(self) -> None:
-        form = self.query_one(NextResponseForm)
-        try:
-            knobs = form.knobs()
-        except ValueError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        if not knobs:
-            self.notify("set a control first: nothing to arm", severity="warning")
-            return
-        self.dismiss(ArmKnobs(tuple(knobs), sticky=form.sticky, target=form.target))
+        command = self.query_one(NextResponseForm).arm_command(self.notify)
+        if command is not None:
+            self.dismiss(command)
 
     def on_input_submitted(self, event) -> None:
         event.stop()
