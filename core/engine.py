@@ -358,6 +358,7 @@ class ProviderEngine:
         self.bench = Bench(node, trust_store(config), emit=self._post, select=select,
                            allow_unverified=config.allow_unverified_attestation,
                            timeout=config.stage_timeout)  # fmt: skip
+        self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():
             self.bench.start(parse_target(text))
         self._ready.set()

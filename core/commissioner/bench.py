@@ -322,6 +322,27 @@ class Bench:
         self.emit(DeviceStep(record.node_id, "verified on the device", "failed", reason))
         return False
 
+    def reconnect_all(self) -> None:
+        """After a restart: follow every kept device with an OTA Requestor again, by itself."""
+        for record in self.devices.all():
+            if record.requestor_endpoint is not None:
+                task = asyncio.get_running_loop().create_task(self._reconnect(record))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def _reconnect(self, record: DeviceRecord) -> None:
+        _, ours = self._bench_fabric()
+        address = (record.address, record.port, 0, 0)
+        try:
+            session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            self.emit(DeviceStep(record.node_id, "follow the device", "failed",
+                                 f"cannot reach it at {_where(address)} after our restart: {exc}"))  # fmt: skip
+            return
+        assert record.requestor_endpoint is not None
+        await self.follow(record.node_id, session, record.requestor_endpoint)
+        self.emit(DeviceStep(record.node_id, "follow the device", "done", "reconnected after our restart"))
+
     async def follow(self, node_id: int, session, endpoint: int) -> None:
         """Subscribe to the device's UpdateState, UpdateStateProgress and SoftwareVersion; each
         change becomes a DeviceState event (and the device record's state)."""

@@ -299,3 +299,18 @@ def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned
     labels = sorted(f.get("label", "") for f in ok(again[1])["fabrics"])
     assert len(labels) == 2 and "matter.js bench" in labels, labels
     assert ok(again[2])["providers"] == []  # DefaultOTAProviders as the first fabric sees it: ours is not its
+
+
+def test_after_a_restart_our_provider_follows_its_bench_device_again(netns, start_provider, requestors):
+    """The devices are kept: a restarted provider reconnects (CASE) and subscribes again by itself."""
+    (requestor,) = requestors(1)
+    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
+                        product_id=0).manual_code()  # fmt: skip
+    first = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551")
+    first.wait_for("DeviceState", timeout=60)
+    first.stop()
+    again = start_provider()  # same state directory, no --commission
+    (followed,) = again.wait_for("DeviceStep", timeout=60)
+    assert (followed["step"], followed["state"]) == ("follow the device", "done"), followed
+    (state,) = again.wait_for("DeviceState", timeout=30)
+    assert state["nodeId"] == 0x10 and state["softwareVersion"] is not None
