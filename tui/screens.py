@@ -58,6 +58,11 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
     lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}, version {row.versions}, state {row.state}"]
     if row.device_says:  # a bench device: what it reports itself, beside what we saw
         lines.append(f"the device reports UpdateState {row.device_says}")
+        if row.device_says.startswith("Downloading") and not running:
+            lines.append(
+                "  but no BDX transfer of ours runs for it: the requestor waits for its BDX timeout "
+                "(about 5 minutes; the SDK's stall check fires within 300 to 600 s) before it gives up"
+            )
     lines += ["", "Exchanges"]
     for event in reversed(row.exchanges):
         lines.append(f"  {clock(event.at)} {event.name}")
