@@ -21,6 +21,7 @@ __all__ = [
     "CommissioningStage",
     "DemoFabricJoined",
     "DeviceCommissioned",
+    "DeviceEvent",
     "DeviceState",
     "DeviceStep",
     "EngineError",
@@ -462,3 +463,22 @@ class DeviceState(EngineEvent):
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "updateState": self.update_state,
                 "progress": self.progress,
                 "softwareVersion": self.software_version}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeviceEvent(EngineEvent):
+    """An event a bench device emitted (its OTA Requestor cluster): StateTransition, VersionApplied,
+    DownloadError, with its fields in words."""
+
+    name = "DeviceEvent"
+    node_id: int
+    fabric_index: int
+    event: str
+    detail: str
+
+    def text(self) -> str:
+        return f"device 0x{self.node_id:016X} event {self.event}: {self.detail}"
+
+    def fields(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "deviceEvent": self.event,
+                "detail": self.detail}  # fmt: skip

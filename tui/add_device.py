@@ -20,6 +20,8 @@ from ota_provider.core.events import (
     CommissioningFailed,
     CommissioningStage,
     DeviceCommissioned,
+    DeviceEvent,
+    DeviceState,
     DeviceStep,
     EngineEvent,
 )
@@ -85,11 +87,20 @@ class AddDeviceScreen(ModalScreen[None]):
                 self.node_id, self.outcome = event.node_id, "commissioned"
                 log.write_line(f"{clock(event.at)} commissioned as node {short_node_id(event.node_id)}: "
                                f"{event.attestation}")  # fmt: skip
+            elif isinstance(event, DeviceEvent | DeviceState) and event.node_id == self.node_id:
+                log.write_line(f"{clock(event.at)} {_device_line(event)}")
             elif isinstance(event, DeviceStep) and event.node_id == self.node_id:
                 log.write_line(f"{clock(event.at)} {event.step}: {event.state}" +
                                (f" ({event.detail})" if event.detail else ""))  # fmt: skip
                 if event.step == "verified on the device" and event.state == "done":
                     self.outcome = "updated"
+
+
+def _device_line(event: DeviceEvent | DeviceState) -> str:
+    if isinstance(event, DeviceEvent):
+        return f"the device: {event.event}: {event.detail}"
+    progress = f" {event.progress}%" if event.progress is not None else ""
+    return f"the device reports {event.update_state}{progress}, version {event.software_version}"
 
 
 def _line(event: CommissioningStage | CommissioningFailed | AttestationQuestion) -> str:

@@ -10,6 +10,7 @@ from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
+    DeviceEvent,
     DeviceState,
     EngineEvent,
     NotifyUpdateApplied,
@@ -47,6 +48,7 @@ class RequestorRow:
     last_exchange: str = ""
     progress: float | None = None  # 0..1 while a transfer runs
     device_says: str = ""  # a bench device's own UpdateState (and progress), from our subscription
+    device_events: deque[str] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))  # its events, in words
     last_seen: float = 0.0
     exchanges: deque[OtaExchange] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
     transfers: deque[TransferSnapshot] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
@@ -80,6 +82,11 @@ class RequestorTable:
         return peer
 
     def _fold(self, event: EngineEvent) -> Peer | None:
+        if isinstance(event, DeviceEvent):
+            peer = (event.fabric_index, event.node_id)
+            row = self.rows.get(peer) or self._row(peer, event.at)
+            row.device_events.append(f"{event.event}: {event.detail}")
+            return peer
         if isinstance(event, DeviceState):  # not an exchange: it does not touch "last seen"
             peer = (event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)

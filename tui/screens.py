@@ -63,6 +63,8 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
                 "  but no BDX transfer of ours runs for it: the requestor waits for its BDX timeout "
                 "(about 5 minutes; the SDK's stall check fires within 300 to 600 s) before it gives up"
             )
+    if row.device_events:  # newest first, as everything here
+        lines += ["", "Device events"] + [f"  {text}" for text in reversed(row.device_events)]
     lines += ["", "Exchanges"]
     for event in reversed(row.exchanges):
         lines.append(f"  {clock(event.at)} {event.name}")

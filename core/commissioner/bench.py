@@ -18,13 +18,14 @@ from ..events import (
     CommissioningFailed,
     CommissioningStage,
     DeviceCommissioned,
+    DeviceEvent,
     DeviceState,
     DeviceStep,
     EngineEvent,
 )
 from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient
-from ..im.messages import AttributePath
+from ..im.messages import AttributePath, EventPath, ImDecodeError
 from ..ota.catalog import Selection
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
@@ -41,6 +42,7 @@ from .pointing import (
     UPDATE_STATES,
     AnnouncementReason,
     announce,
+    describe_requestor_event,
     our_fabric_index,
     point_at,
     read_device,
@@ -366,9 +368,14 @@ class Bench:
                 self.devices.update(node_id, state=now[0])
 
         done: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.im_client.subscribe(session, paths, 0, 60,
-                                 on_report=lambda report: seen(ImResult(reports=report.reports).values()),
-                                 on_done=lambda r: done.done() or done.set_result(r))  # fmt: skip
+
+        def reported(report) -> None:
+            seen(ImResult(reports=report.reports).values())
+            self._device_events(node_id, report.event_reports)
+
+        self.im_client.subscribe(session, paths, 0, 60, on_report=reported,
+                                 on_done=lambda r: done.done() or done.set_result(r),
+                                 events=[EventPath(endpoint, OTA_REQUESTOR, None)])  # fmt: skip
         self.node.driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)
@@ -379,6 +386,20 @@ class Bench:
             self.emit(DeviceStep(node_id, "follow the device", "failed", result.error or "subscription refused"))
             return
         seen(result.values())
+        self._device_events(node_id, result.event_reports)  # what it emitted before we subscribed
+
+    def _device_events(self, node_id: int, reports) -> None:
+        _, ours = self._bench_fabric()
+        for report in reports:
+            try:
+                data = report[1]
+                path = EventPath.from_tlv(data[0])
+            except (KeyError, TypeError, ValueError, ImDecodeError):
+                continue  # an EventStatusIB, or malformed: nothing to show
+            if path.cluster != OTA_REQUESTOR or path.event is None:
+                continue
+            name, detail = describe_requestor_event(path.event, data.get(7))
+            self.emit(DeviceEvent(node_id, ours.fabric_index, name, detail))
 
     async def aclose(self) -> None:
         for task in list(self.tasks):

@@ -111,3 +111,35 @@ async def remove_our_fabric(calls: DeviceCalls, fabric_index: int) -> None:
     fields = await calls.invoke(OPERATIONAL_CREDENTIALS, REMOVE_FABRIC, {0: UInt(fabric_index)}, "RemoveFabric")
     if fields is not None and int(fields[0]) != 0:
         raise CallError(f"RemoveFabric: the device answered status {int(fields[0])}")
+
+
+# OTA Requestor events (INTEROP_MATTERJS.md, cluster facts), in words.
+_EVENTS = {0: "StateTransition", 1: "VersionApplied", 2: "DownloadError"}
+_REASONS = {0: "Unknown", 1: "Success", 2: "Failure", 3: "TimeOut", 4: "DelayByProvider"}
+
+
+def describe_requestor_event(event_id: int, fields) -> tuple[str, str]:
+    """(event name, its fields in words) for an OTA Requestor event's data."""
+    name = _EVENTS.get(event_id, f"event 0x{event_id:02X}")
+    data = fields if isinstance(fields, dict) else {}
+
+    def get(tag):  # plain numbers (the TLV values are int subclasses with their own repr)
+        value = data.get(tag)
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    if event_id == 0:
+        target = get(3)
+        return name, (
+            f"{UPDATE_STATES.get(get(0), get(0))} -> {UPDATE_STATES.get(get(1), get(1))}, reason "
+            f"{_REASONS.get(get(2), get(2))}" + (f", target version {target}" if target is not None else "")
+        )
+    if event_id == 1:
+        return name, f"now running version {get(0)} (product 0x{int(get(1) or 0):04X})"
+    if event_id == 2:
+        percent = get(2)
+        return name, (
+            f"while downloading version {get(0)}: {get(1)} bytes received"
+            + (f" ({percent}%)" if percent is not None else "")
+            + f", platform code {get(3)}"
+        )
+    return name, str(data)

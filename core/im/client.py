@@ -17,6 +17,7 @@ from .messages import (
     AttributePath,
     AttributeStatus,
     CommandData,
+    EventPath,
     InvokeRequest,
     InvokeResponse,
     ReportData,
@@ -39,6 +40,7 @@ class ImResult:
     done: bool = False
     subscription_id: int | None = None
     max_interval: int | None = None
+    event_reports: list[tlv.Structure] = field(default_factory=list)  # EventReportIBs (reads, priming)
 
     def values(self) -> dict[tuple[int, int, int], Any]:
         """Attribute values by (endpoint, cluster, attribute), list chunks re-assembled."""
@@ -99,6 +101,7 @@ class _ClientExchange:
         elif opcode == ImOpcode.REPORT_DATA:
             report = ReportData.decode(message.payload)
             self.result.reports.extend(report.reports)
+            self.result.event_reports.extend(report.event_reports)
             if report.more_chunked or self.subscribing:
                 exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(ImStatus.SUCCESS).encode())
             else:
@@ -159,12 +162,17 @@ class InteractionClient:
         *,
         on_report: Callable[[ReportData], None],
         on_done: Callable[[ImResult], None] | None = None,
+        events: Sequence[EventPath] = (),
     ) -> ImResult:
-        """Subscribe; register this client for the IM protocol to receive the later reports."""
+        """Subscribe (to attributes, and to ``events`` if any); register this client for the IM
+        protocol to receive the later reports. Events come in each ReportData's event_reports."""
         request = tlv.Structure({
             0: False, 1: tlv.UInt(min_interval), 2: tlv.UInt(max_interval),
             3: tlv.Array(p.to_tlv() for p in paths), 7: True, 0xFF: tlv.UInt(11),
         })  # fmt: skip
+        if events:
+            request[4] = tlv.Array(p.to_tlv() for p in events)
+            request = tlv.Structure(sorted(request.items()))  # context tags in ascending order
 
         def established(result: ImResult) -> None:
             if result.subscription_id is not None:

@@ -268,6 +268,10 @@ def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(ne
     states = provider.named("DeviceState")
     assert (states[0]["updateState"], states[0]["softwareVersion"]) == ("Idle", 1), states
     assert states[-1]["softwareVersion"] == 2 and states[-1]["progress"] is None, states
+    # And its events, in words: the StateTransition into Downloading, and VersionApplied after the reboot.
+    events = [(e["deviceEvent"], e["detail"]) for e in provider.named("DeviceEvent")]
+    assert any(name == "StateTransition" and "-> Downloading" in detail for name, detail in events), events
+    assert ("VersionApplied", "now running version 2 (product 0x8000)") in events, events
 
 
 def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(netns, start_provider, requestors,

@@ -11,6 +11,7 @@ from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
     CommandDone,
+    DeviceEvent,
     DeviceState,
     EngineError,
     FabricsChanged,
@@ -168,3 +169,5 @@ def test_a_bench_devices_own_report_shows_beside_ours():
     assert table.rows[(2, 0x10)].device_says == "Downloading 42%"
     table.apply(DeviceState(0x10, 2, "Idle", None, 2, at=6.0))
     assert table.rows[(2, 0x10)].device_says == "Idle"
+    table.apply(DeviceEvent(0x10, 2, "VersionApplied", "now running version 2 (product 0x8000)", at=7.0))
+    assert list(table.rows[(2, 0x10)].device_events) == ["VersionApplied: now running version 2 (product 0x8000)"]
