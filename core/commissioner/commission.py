@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,6 +39,7 @@ GENERAL_COMMISSIONING, OPERATIONAL_CREDENTIALS, BASIC_INFORMATION = 0x0030, 0x00
 DEFAULT_FAILSAFE_SECONDS = 60
 COUNTRY_CODE = "XX"  # "no country", as the SDK commissioner sends without one
 _INDOOR_OUTDOOR = 2
+_LOCATIONS = {0: "indoor", 1: "outdoor", 2: "indoor and outdoor"}  # RegulatoryLocationTypeEnum
 # NodeOperationalCertStatusEnum (Core spec 11.18.4.7), for AddNOC's answer in words.
 _NOC_STATUS = {1: "invalid public key", 2: "invalid node id", 3: "invalid NOC", 4: "missing CSR",
                5: "fabric table full", 6: "invalid admin subject", 9: "fabric conflict (already on this fabric)",
@@ -132,11 +134,13 @@ class _Flow:
             await self._disarm()
             raise
 
-    async def _stage(self, stage: Stage, work: Callable[[], Awaitable]):
+    async def _stage(self, stage: Stage, work: Callable[[], Awaitable[tuple[Any, str]]]) -> Any:
+        """Run one stage, reported started, then done or failed with its time; ``work`` returns
+        (its value, a detail for the report). Any failure becomes a CommissioningError naming it."""
         self.on_stage(StageReport(stage, "started"))
         started = time.monotonic()
         try:
-            result = await work()
+            value, detail = await work()
         except CommissioningError as exc:
             self.on_stage(StageReport(stage, "failed", time.monotonic() - started, exc.reason))
             raise
@@ -144,35 +148,33 @@ class _Flow:
             reason = str(exc) or type(exc).__name__
             self.on_stage(StageReport(stage, "failed", time.monotonic() - started, reason))
             raise CommissioningError(stage, reason) from None
-        detail = result[1] if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], str) else ""
         self.on_stage(StageReport(stage, "done", time.monotonic() - started, detail))
-        return result
+        return value
 
     async def _stages(self, passcode: int) -> CommissionedDevice:
         pase: SecureSession = await self._stage(Stage.PASE, lambda: self._pase(passcode))
-        self.device = device = DeviceCalls(self.driver, pase, timeout=self.timeout)
-        info, _ = await self._stage(Stage.READ, self._read_info)
+        self.device = DeviceCalls(self.driver, pase, timeout=self.timeout)
+        info = await self._stage(Stage.READ, self._read_info)
         expiry = int(info.get((0, GENERAL_COMMISSIONING, 1), {}).get(0, DEFAULT_FAILSAFE_SECONDS) or
                      DEFAULT_FAILSAFE_SECONDS)  # fmt: skip
         await self._stage(Stage.ARM_FAILSAFE, lambda: self._arm(expiry))
         await self._stage(Stage.REGULATORY, lambda: self._regulatory(info))
         vendor_id, product_id = info[(0, BASIC_INFORMATION, 2)], info[(0, BASIC_INFORMATION, 4)]
-        verdict, _ = await self._stage(Stage.ATTESTATION, lambda: self._attest(pase, vendor_id, product_id))
-        csr_key, _ = await self._stage(Stage.CSR, lambda: self._csr(pase, verdict))
-        await self._stage(Stage.ROOT, lambda: device.invoke(OPERATIONAL_CREDENTIALS, 0x0B, {
-            0: self.bench.authority.rcac.to_tlv()}, "AddTrustedRootCertificate"))  # fmt: skip
-        fabric_index, _ = await self._stage(Stage.NOC, lambda: self._add_noc(csr_key))
-        case, _ = await self._stage(Stage.CASE, self._case)
+        verdict = await self._stage(Stage.ATTESTATION, lambda: self._attest(pase, vendor_id, product_id))
+        csr_key = await self._stage(Stage.CSR, lambda: self._csr(pase, verdict))
+        await self._stage(Stage.ROOT, self._root)
+        fabric_index = await self._stage(Stage.NOC, lambda: self._add_noc(csr_key))
+        case = await self._stage(Stage.CASE, self._case)
         await self._stage(Stage.COMPLETE, lambda: self._complete(case))
         self.failsafe_armed = False
         return CommissionedDevice(self.node_id, fabric_index, vendor_id, product_id, verdict, self.address, case)
 
     # ------------------------------------------------------------------ stages
 
-    async def _pase(self, passcode: int) -> SecureSession:
+    async def _pase(self, passcode: int) -> tuple[SecureSession, str]:
         where = _where(self.address)
         try:
-            return await establish_pase(self.driver, self.address, passcode, timeout=self.timeout)
+            return await establish_pase(self.driver, self.address, passcode, timeout=self.timeout), ""
         except ConnectionError as exc:
             text = str(exc)
             if "timed out" in text:
@@ -218,6 +220,13 @@ class _Flow:
         fields = await self.device.invoke(GENERAL_COMMISSIONING, 0x02, {0: UInt(config), 1: COUNTRY_CODE,
                                           2: UInt(self.breadcrumb)}, "SetRegulatoryConfig")  # fmt: skip
         _check_error(Stage.REGULATORY, fields, _COMMISSIONING_ERROR)
+        return None, f"{_LOCATIONS.get(config, f'location {config}')}, country {COUNTRY_CODE}"
+
+    async def _root(self):
+        assert self.device is not None
+        rcac = self.bench.authority.rcac.to_tlv()
+        await self.device.invoke(OPERATIONAL_CREDENTIALS, 0x0B, {0: rcac}, "AddTrustedRootCertificate")
+        return None, ""
 
     async def _attest(self, pase: SecureSession, vendor_id: int, product_id: int):
         assert self.device is not None
@@ -276,6 +285,7 @@ class _Flow:
         calls = DeviceCalls(self.driver, case, timeout=self.timeout)
         fields = await calls.invoke(GENERAL_COMMISSIONING, 0x04, None, "CommissioningComplete")
         _check_error(Stage.COMPLETE, fields, _COMMISSIONING_ERROR)
+        return None, ""
 
     async def _disarm(self) -> None:
         """ArmFailSafe(0): the device rolls back at once. Best effort: a vanished device lets its
