@@ -52,6 +52,7 @@ from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .transport.port_owner import udp_port_owner
+from .wording import socket_address
 
 PROG = "ota-provider"
 EXIT_USAGE = 2
@@ -630,7 +631,7 @@ def devices_main(argv: Sequence[str]) -> int:
     rows = [("node id", "VID:PID", "product", "version", "state", "address", "attestation")]
     rows += [(f"0x{d.node_id:016X}", f"{d.vendor_id:04X}:{d.product_id:04X}", d.product_name or "",
               "" if d.software_version is None else f"{d.software_version} ({d.version_string or ''})", d.state,
-              f"[{d.address}]:{d.port}" if ":" in d.address else f"{d.address}:{d.port}", d.attestation)
+              socket_address((d.address, d.port)), d.attestation)
              for d in devices]  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     sys.stdout.write("".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"

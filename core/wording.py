@@ -18,6 +18,7 @@ __all__ = [
     "bdx_status",
     "enum_name",
     "short_node_id",
+    "socket_address",
     "spec_name",
     "yes_no",
 ]
@@ -81,6 +82,12 @@ def bdx_status(status: int) -> str:
 
 def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+def socket_address(address: tuple) -> str:
+    """``[fd00::2]:5540`` or ``192.0.2.7:5540`` (an IPv4-mapped address as the IPv4 it is), never a tuple."""
+    host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
+    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
 
 
 def short_node_id(node: int) -> str:

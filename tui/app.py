@@ -145,16 +145,17 @@ def _columns_for(width: int, sets: tuple[tuple[int, tuple[str, ...]], ...]) -> t
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
-    """One exchange-log line: shown with the time of day and short node ids, exported with the
-    date (ISO 8601) and the full ids."""
+    """One exchange-log line: shown with the time of day and short node ids (made once: a filter
+    change re-reads all 5000 lines), exported with the date (ISO 8601) and the full ids."""
 
     kind: str
     at: float
     text: str
+    shown: str = ""
 
-    @property
-    def shown(self) -> str:
-        return f"{clock(self.at)} {shorten_node_ids(self.text)}"
+    @classmethod
+    def of(cls, kind: str, at: float, text: str) -> LogLine:
+        return cls(kind, at, text, f"{clock(at)} {shorten_node_ids(text)}")
 
     @property
     def exported(self) -> str:
@@ -358,7 +359,7 @@ class ProviderDashboard(App):
         text = f"dashboard error (the provider keeps serving): {type(exc).__name__}: {exc}"
         if text != self._last_fault:  # once per distinct fault, not ten times a second
             self._last_fault = text
-            self._lines.append(LogLine("errors", time.time(), text))
+            self._lines.append(LogLine.of("errors", time.time(), text))
             self._write_log([self._lines[-1].shown])
             self.notify(text, severity="error", timeout=10)
 
@@ -377,7 +378,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine(log_kind(e), e.at, e.text()) for e in events]
+        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events]
         self._lines.extend(entries)
         self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up

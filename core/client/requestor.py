@@ -18,7 +18,7 @@ from ..bdx.messages import BdxError, Block, BlockQuery, ReceiveAccept, TransferC
 from ..bdx.uri import parse_bdx_uri
 from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import StatusReport
-from ..exchange.driver import AsyncExchange, ExchangeDriver
+from ..exchange.driver import AsyncExchange, ExchangeDriver, establish_case
 from ..fabric.table import Fabric
 from ..im.client import InteractionClient
 from ..im.messages import CommandData, CommandPath, CommandStatus
@@ -34,7 +34,6 @@ from ..ota.commands import (
 )
 from ..ota.image import ImageError, ImageInfo, verify_image
 from ..ota.types import DownloadProtocol
-from ..session.case import CaseInitiator
 from ..session.secure import SecureSession
 
 __all__ = ["CommandFailed", "DownloadError", "DownloadResult", "OtaRequestorClient"]
@@ -83,19 +82,9 @@ class OtaRequestorClient:
         self.session: SecureSession | None = None
 
     async def connect(self, timeout: float = 10.0) -> SecureSession:
-        done: asyncio.Future = asyncio.get_running_loop().create_future()
-        initiator = CaseInitiator(self.driver.manager, self.fabric, self.provider_node_id,
-                                  on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
-        initiator.start(self.address)
-        self.driver.flush()
-        try:
-            session, error = await asyncio.wait_for(done, timeout)
-        except TimeoutError:
-            raise ConnectionError(f"CASE with {self.address} timed out after {timeout} s") from None
-        if session is None:
-            raise ConnectionError(f"CASE failed: {error}")
-        self.session = session
-        return session
+        self.session = await establish_case(self.driver, self.fabric, self.provider_node_id, self.address,
+                                            timeout=timeout)  # fmt: skip
+        return self.session
 
     # ------------------------------------------------------------------ commands
 

@@ -27,6 +27,7 @@ from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient
 from ..im.messages import AttributePath, EventPath, ImDecodeError
 from ..ota.catalog import Selection
+from ..wording import socket_address
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
@@ -49,11 +50,6 @@ from .pointing import (
     remove_our_fabric,
 )
 from .target import CommissionTarget
-
-
-def _where(address: tuple) -> str:
-    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
-
 
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
 
@@ -87,6 +83,13 @@ class Bench:
         self._ours: Fabric | None = None
         self.tasks: set[asyncio.Task] = set()
 
+    def _spawn(self, work) -> asyncio.Task:
+        """A task the bench owns: kept until done, cancelled when the engine stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
     def _bench_fabric(self) -> tuple[BenchFabric, Fabric]:
         """Joined on first use, so a provider that never commissions shows no bench fabric."""
         if self._fabric is None or self._ours is None:
@@ -96,10 +99,7 @@ class Bench:
         return self._fabric, self._ours
 
     def start(self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(self.commission(target, node_id, ask=ask))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
+        return self._spawn(self.commission(target, node_id, ask=ask))
 
     def answer(self, target: str, accept: bool) -> bool:
         """The user's answer to an AttestationQuestion; False if none is open for ``target``."""
@@ -233,7 +233,7 @@ class Bench:
                 f"{self.discovery_timeout:g} s: is its commissioning window open? or give @HOST[:PORT]"
             )
         self.emit(CommissioningStage(name, "discovery", "done", time.monotonic() - started,
-                                     f"{device.describe()} at {_where(device.addresses[0])}"))  # fmt: skip
+                                     f"{device.describe()} at {socket_address(device.addresses[0])}"))  # fmt: skip
         return device.addresses[0]
 
     # ------------------------------------------------------------------ after the update
@@ -243,9 +243,7 @@ class Bench:
         record = self.devices.get(peer[1])
         if record is None or record.fabric_index != peer[0]:  # not a device of our bench fabric
             return
-        task = asyncio.get_running_loop().create_task(self.verify(record, version))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self.verify(record, version))
 
     # ------------------------------------------------------------------ actions on a kept device
 
@@ -256,10 +254,7 @@ class Bench:
             raise ValueError(f"unknown device action {action!r}: one of {', '.join(self.ACTIONS)}")
         if self.devices.get(node_id) is None:
             raise ValueError(f"node 0x{node_id:016X} is not a device of our bench fabric")
-        task = asyncio.get_running_loop().create_task(self._act(node_id, action))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
+        return self._spawn(self._act(node_id, action))
 
     async def _act(self, node_id: int, action: str) -> None:
         """Re-read the device, update it now (point and announce again), or forget it (RemoveFabric
@@ -267,7 +262,7 @@ class Bench:
         record = self.devices.get(node_id)
         assert record is not None
         _, ours = self._bench_fabric()
-        where = _where((record.address, record.port))
+        where = socket_address((record.address, record.port))
         try:
             session = await case_session(self.node.driver, ours, node_id, (record.address, record.port, 0, 0),
                                          self.timeout)  # fmt: skip
@@ -328,9 +323,7 @@ class Bench:
         """After a restart: follow every kept device with an OTA Requestor again, by itself."""
         for record in self.devices.all():
             if record.requestor_endpoint is not None:
-                task = asyncio.get_running_loop().create_task(self._reconnect(record))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self._spawn(self._reconnect(record))
 
     async def _reconnect(self, record: DeviceRecord) -> None:
         _, ours = self._bench_fabric()
@@ -339,7 +332,7 @@ class Bench:
             session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
         except (TimeoutError, ConnectionError) as exc:
             self.emit(DeviceStep(record.node_id, "follow the device", "failed",
-                                 f"cannot reach it at {_where(address)} after our restart: {exc}"))  # fmt: skip
+                                 f"cannot reach it at {socket_address(address)} after our restart: {exc}"))  # fmt: skip
             return
         assert record.requestor_endpoint is not None
         await self.follow(record.node_id, session, record.requestor_endpoint)

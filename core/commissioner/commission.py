@@ -9,7 +9,6 @@ Nothing is written to our state until the device has accepted its NOC and Commis
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import secrets
@@ -24,11 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..codec import tlv
 from ..codec.tlv import UInt
 from ..crypto.primitives import CryptoError, ecdsa_verify_raw
-from ..exchange.driver import ExchangeDriver, establish_pase
+from ..exchange.driver import ExchangeDriver, establish_case, establish_pase
 from ..fabric.table import Fabric
 from ..im.messages import AttributePath
-from ..session.case import CaseInitiator
 from ..session.secure import SecureSession
+from ..wording import socket_address
 from .attestation import AttestationInput, TrustStore, Verdict, verify_attestation
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls
@@ -172,7 +171,7 @@ class _Flow:
     # ------------------------------------------------------------------ stages
 
     async def _pase(self, passcode: int) -> tuple[SecureSession, str]:
-        where = _where(self.address)
+        where = socket_address(self.address)
         try:
             return await establish_pase(self.driver, self.address, passcode, timeout=self.timeout), ""
         except ConnectionError as exc:
@@ -298,26 +297,10 @@ class _Flow:
         self.failsafe_armed = False
 
 
-def _where(address: tuple) -> str:
-    host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
-    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
-
-
 async def case_session(driver: ExchangeDriver, fabric: Fabric, node_id: int, address: tuple,
                        timeout: float) -> SecureSession:  # fmt: skip
-    """A CASE session to ``node_id`` at ``address``; TimeoutError or ConnectionError saying why not."""
-    done: asyncio.Future = asyncio.get_running_loop().create_future()
-    initiator = CaseInitiator(driver.manager, fabric, node_id,
-                              on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
-    initiator.start(address)
-    driver.flush()
-    try:
-        session, error = await asyncio.wait_for(done, timeout)
-    except TimeoutError:
-        raise TimeoutError(f"no CASE answer within {timeout:g} s") from None
-    if session is None:
-        raise ConnectionError(error)
-    return session
+    """A CASE session to ``node_id`` at ``address``; ConnectionError saying why not."""
+    return await establish_case(driver, fabric, node_id, address, timeout=timeout)
 
 
 def _check_error(stage: Stage, fields, names: dict[int, str]) -> None:
