@@ -156,6 +156,13 @@ class DeviceAction:
 
 
 @dataclass(frozen=True)
+class BrowseCommissionable:
+    """Keep a live list of commissionable devices (CommissionableDevices events) while ``active``."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
 class AnswerAttestation:
     target: str
     accept: bool
@@ -457,6 +464,10 @@ class ProviderEngine:
             assert self.bench is not None
             self.bench.act(command.node_id, command.action)  # ValueError: unknown action or device
             return True, f"device 0x{command.node_id:016X}: {command.action} started"
+        if isinstance(command, BrowseCommissionable):
+            assert self.bench is not None
+            self.bench.browse(command.active)
+            return True, "browsing for commissionable devices" if command.active else "browsing stopped"
         if isinstance(command, AnswerAttestation):
             assert self.bench is not None
             if not self.bench.answer(command.target, command.accept):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .bdx.server import Transfer
+from .dnssd.browser import CommissionableDevice
 from .event_lines import ota_event, transfer_event
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ApplyUpdateRefused",
     "AttestationQuestion",
     "CommandDone",
+    "CommissionableDevices",
     "CommissioningFailed",
     "CommissioningStage",
     "DemoFabricJoined",
@@ -441,6 +443,26 @@ class AttestationQuestion(EngineEvent):
 
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class CommissionableDevices(EngineEvent):
+    """The devices with an open commissioning window that DNS-SD shows now (BrowseCommissionable on),
+    the whole list each time it changes."""
+
+    name = "CommissionableDevices"
+    devices: tuple[CommissionableDevice, ...]
+
+    def text(self) -> str:
+        if not self.devices:
+            return "no commissionable device found (yet)"
+        return f"{len(self.devices)} commissionable device(s): " + "; ".join(d.describe() for d in self.devices)
+
+    def fields(self) -> dict[str, Any]:
+        return {"devices": [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,
+                             "commissioningMode": d.commissioning_mode, "vendorId": d.vendor_id,
+                             "productId": d.product_id, "addresses": [a[0] for a in d.addresses], "port": d.port}
+                            for d in self.devices]}  # fmt: skip
 
 
 @dataclass(frozen=True)

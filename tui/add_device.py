@@ -1,5 +1,5 @@
-"""The Add-device dialog: type the device's setup code (and where it is, if DNS-SD cannot find it),
-and watch each commissioning stage, pointing and announcing happen, with the reason if one fails."""
+"""The Add-device dialog: pick a device from the live DNS-SD list (or say where it is), type its setup
+code, and watch each commissioning stage, pointing and announcing happen, with the reason if one fails."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from ota_provider.core.commissioner.target import parse_target
-from ota_provider.core.engine import CommissionDevice
+from ota_provider.core.commissioner.target import parse_target, where_text
+from ota_provider.core.dnssd.browser import CommissionableDevice
+from ota_provider.core.engine import BrowseCommissionable, CommissionDevice
 from ota_provider.core.events import (
     AttestationQuestion,
+    CommandDone,
+    CommissionableDevices,
     CommissioningFailed,
     CommissioningStage,
     DeviceCommissioned,
@@ -32,8 +36,9 @@ from .log_view import MeasuredLog
 
 __all__ = ["AddDeviceScreen"]
 
-HINT = ("The 11-digit manual code (dashes allowed) or the MT: QR payload. Without @HOST[:PORT] the device is "
-        "found by DNS-SD; with it, e.g. 3497-011-2332@[fd00::2]:5540. Enter starts, Esc closes.")  # fmt: skip
+HINT = ("The 11-digit manual code (dashes allowed) or the MT: QR payload. Pick the device above (Enter), or "
+        "leave it to DNS-SD, or add @HOST[:PORT], e.g. 3497-011-2332@[fd00::2]:5540.")  # fmt: skip
+SEARCHING = "Searching DNS-SD (_matterc._udp) for devices with an open commissioning window..."
 
 
 class AddDeviceScreen(ModalScreen[None]):
@@ -45,11 +50,19 @@ class AddDeviceScreen(ModalScreen[None]):
         self.target: str | None = None
         self.node_id: int | None = None
         self.outcome = ""  # "", "commissioned", "failed", "updated"
+        self.found: tuple[CommissionableDevice, ...] = ()
+        self.picked: CommissionableDevice | None = None
+        self.browse_error = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-device") as box:
             box.border_title = "Add a device to the bench fabric"
-            box.border_subtitle = "Enter starts · Esc closes"
+            box.border_subtitle = "Tab: list / code · Enter picks or starts · Esc closes"
+            yield Label("Devices with an open commissioning window")
+            found = DataTable(id="found", cursor_type="row", zebra_stripes=False)
+            found.add_columns("Device", "VID:PID", "Discriminator", "Window", "Address")
+            yield found
+            yield Static(SEARCHING, id="found-state")
             yield Label("Setup code")
             yield Input(placeholder="3497-011-2332 or MT:... , optionally @HOST[:PORT]", id="code")
             yield Static(HINT, id="add-hint")
@@ -59,10 +72,56 @@ class AddDeviceScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#code", Input).focus()
+        self.send(BrowseCommissionable(True))  # only while the dialog is open: browsing costs mDNS traffic
+
+    def on_unmount(self) -> None:
+        self.send(BrowseCommissionable(False))
+
+    def show_found(self, devices: tuple[CommissionableDevice, ...]) -> None:
+        """The live list: rebuilt on each change, the cursor kept on the same device."""
+        self.found = devices
+        table = self.query_one("#found", DataTable)
+        keep = self.found[table.cursor_row].instance if 0 <= table.cursor_row < len(self.found) else None
+        table.clear()
+        for device in devices:
+            vp = f"{device.vendor_id:04X}:{device.product_id or 0:04X}" if device.vendor_id is not None else "-"
+            mode = {1: "basic", 2: "enhanced"}.get(device.commissioning_mode, f"CM={device.commissioning_mode}")
+            # Text, not markup: "[fd00::2]:5540" and a device's own name are shown as they are.
+            table.add_row(Text(device.name or device.instance), vp, str(device.discriminator), mode,
+                          Text(where_text(device.addresses[0])), key=device.instance)  # fmt: skip
+        rows = [d.instance for d in devices]
+        if keep in rows:
+            table.move_cursor(row=rows.index(keep))
+        if self.picked is not None and self.picked.instance not in rows:
+            self.picked = None  # its window closed: do not commission a stale address
+        self._show_state()
+
+    def _show_state(self) -> None:
+        state = self.query_one("#found-state", Static)
+        if self.picked is not None:
+            state.update(f"Picked {self.picked.describe()}: type its setup code below.")
+        elif self.browse_error:
+            state.update(self.browse_error)
+        elif self.found:
+            state.update(f"{len(self.found)} found: pick one with Enter, or type a code (DNS-SD finds its device).")
+        else:
+            state.update(SEARCHING)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.picked = next((d for d in self.found if d.instance == event.row_key.value), None)
+        self._show_state()
+        self.query_one("#code", Input).focus()
+
+    def _target(self, text: str) -> str:
+        """What to commission: the code, at the picked device's address unless one was typed."""
+        if "@" in text or self.picked is None:
+            return text
+        return f"{text}@{where_text(self.picked.addresses[0])}"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        text = event.value.strip()
+        text = self._target(event.value.strip())
         error = self.query_one("#add-error", Static)
         try:
             parse_target(text)
@@ -78,7 +137,12 @@ class AddDeviceScreen(ModalScreen[None]):
         """The engine's events about this device, one line each (the app forwards every batch)."""
         log = _WrappingLog(self.query_one("#stages", MeasuredLog))
         for event in events:
-            if isinstance(event, CommissioningStage | CommissioningFailed | AttestationQuestion) and (
+            if isinstance(event, CommissionableDevices):
+                self.show_found(event.devices)
+            elif isinstance(event, CommandDone) and isinstance(event.command, BrowseCommissionable) and not event.ok:
+                self.browse_error = event.message
+                self._show_state()
+            elif isinstance(event, CommissioningStage | CommissioningFailed | AttestationQuestion) and (
                     event.target == self.target):  # fmt: skip
                 log.write_line(f"{clock(event.at)} {_line(event)}")
                 if isinstance(event, CommissioningFailed):

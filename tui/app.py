@@ -43,6 +43,7 @@ from ota_provider.core.engine import (
     AbortTransfer,
     AnswerAttestation,
     ArmKnobs,
+    BrowseCommissionable,
     ClearKnobs,
     DeviceAction,
     EngineStats,
@@ -393,8 +394,9 @@ class ProviderDashboard(App):
             if isinstance(event, OtaExchange) and event.peer and event.details.get("used"):
                 self._used.extend((event.at, event.peer, what) for what in event.details["used"])
                 armed_changed = True
-            elif isinstance(event, CommandDone):
-                # Short: the log and the Armed box keep what was done; errors stay longer.
+            elif isinstance(event, CommandDone) and not isinstance(event.command, BrowseCommissionable):
+                # Short: the log and the Armed box keep what was done; errors stay longer. (The
+                # Add-device dialog says itself whether it can browse.)
                 self.notify(event.message, severity="information" if event.ok else "error", timeout=3 if event.ok
                             else 8)  # fmt: skip
                 armed_changed = True

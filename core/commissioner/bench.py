@@ -12,9 +12,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..dnssd.browser import find_commissionable
+from ..dnssd.browser import CommissionableBrowser, find_commissionable
 from ..events import (
     AttestationQuestion,
+    CommissionableDevices,
     CommissioningFailed,
     CommissioningStage,
     DeviceCommissioned,
@@ -82,6 +83,7 @@ class Bench:
         self._fabric: BenchFabric | None = None
         self._ours: Fabric | None = None
         self.tasks: set[asyncio.Task] = set()
+        self._browser: CommissionableBrowser | None = None
 
     def _spawn(self, work) -> asyncio.Task:
         """A task the bench owns: kept until done, cancelled when the engine stops."""
@@ -212,6 +214,27 @@ class Bench:
             f"{offer.entry.software_version_string if offer.entry else ''}; an SDK requestor queries after {when}",
         )
 
+    def _own_instances(self) -> frozenset[str]:
+        advertiser = getattr(self.node, "advertiser", None)
+        return frozenset(n.lower() for n in (advertiser.advertised if advertiser else ()))
+
+    def browse(self, active: bool) -> None:
+        """Start or stop the live list of commissionable devices (the Add-device dialog's), which
+        arrives as CommissionableDevices events. Browsing costs mDNS queries, so only while asked."""
+        if active and self._browser is None:
+            advertiser = getattr(self.node, "advertiser", None)  # its mDNS sockets, on its interfaces
+            if advertiser is None:
+                raise ValueError("DNS-SD is off in this provider: give the device's address, CODE@HOST[:PORT]")
+            self._browser = CommissionableBrowser(
+                lambda devices: self.emit(CommissionableDevices(devices)),
+                zeroconf=advertiser.zeroconf,
+                exclude=self._own_instances,
+            )
+            self._spawn(self._browser.start())
+        elif not active and self._browser is not None:
+            browser, self._browser = self._browser, None
+            self._spawn(browser.stop())
+
     async def _discover(self, name: str, target: CommissionTarget) -> tuple:
         """Browse DNS-SD for the code's discriminator; ValueError saying what was not found."""
         payload, short = target.payload, target.short_discriminator
@@ -225,8 +248,7 @@ class Bench:
                                            vendor_id=payload.vendor_id, product_id=payload.product_id,
                                            timeout=self.discovery_timeout,
                                            zeroconf=advertiser.zeroconf if advertiser else None,
-                                           exclude=frozenset(n.lower() for n in (advertiser.advertised if advertiser
-                                                                                  else ())))  # fmt: skip
+                                           exclude=self._own_instances())  # fmt: skip
         if device is None:
             raise ValueError(
                 f"no commissionable device with {shown} answered over DNS-SD within "
@@ -395,6 +417,9 @@ class Bench:
             self.emit(DeviceEvent(node_id, ours.fabric_index, name, detail))
 
     async def aclose(self) -> None:
+        if self._browser is not None:
+            await self._browser.stop()
+            self._browser = None
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

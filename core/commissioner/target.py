@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..setup_payload import QR_PREFIX, SetupCodeError, SetupPayload, check_passcode
 
-__all__ = ["DEFAULT_MATTER_PORT", "CommissionTarget", "parse_target"]
+__all__ = ["DEFAULT_MATTER_PORT", "CommissionTarget", "parse_target", "where_text"]
 
 DEFAULT_MATTER_PORT = 5540
 
@@ -48,6 +48,16 @@ class CommissionTarget:
             return (f"::ffff:{ip}", self.port, 0, 0)
         scope = socket.if_nametoindex(zone) if zone and not zone.isdigit() else int(zone or 0)
         return (str(ip), self.port, 0, scope)
+
+
+def where_text(address: tuple) -> str:
+    """The ``HOST:PORT`` part of a target for a socket address (a discovered device's), zone kept:
+    ``[fe80::1%3]:5540``, ``192.0.2.7:5540``; :func:`parse_target` reads it back to the same address."""
+    host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
+    if ":" not in host:
+        return f"{host}:{address[1]}"
+    zone = f"%{address[3]}" if len(address) > 3 and address[3] else ""
+    return f"[{host}{zone}]:{address[1]}"
 
 
 def parse_target(text: str) -> CommissionTarget:

@@ -10,12 +10,13 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-__all__ = ["CommissionableDevice", "find_commissionable", "matches"]
+__all__ = ["CommissionableBrowser", "CommissionableDevice", "find_commissionable", "matches"]
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +133,81 @@ async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int
         await browser.async_cancel()
         if own:
             await zc.async_close()
+
+
+class CommissionableBrowser:
+    """A live list of every commissionable device on the network (``_matterc._udp``, no subtype),
+    for a user to pick from. ``on_change`` gets the whole list, as values, each time it changes:
+    a device appears once resolved, goes when it says goodbye (its window closed) or its TTL ends.
+    ``exclude``: our own instance names, never listed."""
+
+    def __init__(
+        self,
+        on_change: Callable[[tuple[CommissionableDevice, ...]], None],
+        *,
+        zeroconf: AsyncZeroconf | None = None,
+        exclude: Callable[[], frozenset[str]] = frozenset,
+    ) -> None:
+        self.on_change = on_change
+        self._zc = zeroconf
+        self._owns_zc = zeroconf is None
+        self._exclude = exclude
+        self._browser: AsyncServiceBrowser | None = None
+        self._devices: dict[str, CommissionableDevice] = {}
+        self._resolving: set[asyncio.Task] = set()
+
+    @property
+    def devices(self) -> tuple[CommissionableDevice, ...]:
+        return tuple(sorted(self._devices.values(), key=lambda d: (d.name or d.instance).lower()))
+
+    @property
+    def running(self) -> bool:
+        return self._browser is not None
+
+    async def start(self) -> None:
+        if self._browser is not None:
+            return
+        if self._zc is None:
+            self._zc = AsyncZeroconf(ip_version=IPVersion.All)
+        self._browser = AsyncServiceBrowser(self._zc.zeroconf, [SERVICE], handlers=[self._changed])
+        self.on_change(self.devices)
+
+    async def stop(self) -> None:
+        if self._browser is not None:
+            await self._browser.async_cancel()
+            self._browser = None
+        for task in list(self._resolving):
+            task.cancel()
+        self._devices.clear()
+        if self._owns_zc and self._zc is not None:
+            await self._zc.async_close()
+            self._zc = None
+
+    def _changed(self, zeroconf, service_type, name, state_change) -> None:
+        if name.lower() in self._exclude():
+            return
+        if state_change == ServiceStateChange.Removed:
+            if self._devices.pop(name, None) is not None:
+                self.on_change(self.devices)
+            return
+        task = asyncio.get_running_loop().create_task(self._resolve(name))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve(self, name: str) -> None:
+        info = AsyncServiceInfo(SERVICE, name)
+        try:
+            resolved = self._zc is not None and await info.async_request(self._zc.zeroconf, 3000)
+        except Exception as exc:  # a malformed record from the network is dropped, never a crash
+            log.debug("could not resolve %s: %s", name, exc)
+            return
+        device = _device(info) if resolved else None
+        if device is None or not device.addresses or self._browser is None:
+            return
+        if device.commissioning_mode == 0:  # extended discovery: advertised, but no window is open
+            if self._devices.pop(name, None) is not None:
+                self.on_change(self.devices)
+            return
+        if self._devices.get(name) != device:
+            self._devices[name] = device
+            self.on_change(self.devices)

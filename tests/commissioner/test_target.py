@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_provider.core.commissioner.target import parse_target
+from ota_provider.core.commissioner.target import parse_target, where_text
 from ota_provider.core.setup_payload import SetupPayload
 
 # Passcode 20202021, discriminator 3840, VID 0xFFF1 PID 0x8000: the codes our own node shows.
@@ -68,3 +68,10 @@ def test_any_text_parses_or_says_why(text):
         parse_target(text)
     except ValueError as exc:
         assert str(exc)
+
+
+@pytest.mark.parametrize("address", [("fd00::2", 5540, 0, 0), ("::ffff:192.0.2.7", 5541, 0, 0),
+                                     ("fe80::1", 5540, 0, 3)])  # fmt: skip
+def test_a_listed_devices_address_reads_back_to_the_same_socket_address(address):
+    """The Add-device dialog writes a picked device's address after the code; the zone survives."""
+    assert parse_target(f"34970112332@{where_text(address)}").address() == address

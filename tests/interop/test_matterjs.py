@@ -274,6 +274,35 @@ def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(ne
     assert ("VersionApplied", "now running version 2 (product 0x8000)") in events, events
 
 
+def test_the_add_device_dialog_lists_matterjs_devices_live_and_commissions_the_picked_one(netns, requestors,
+                                                                                          image, tmp_path):  # fmt: skip
+    """The dashboard in the provider's namespace, over the real engine: the Add-device dialog lists
+    both matter.js devices from DNS-SD (never our own commissionable instance), the technician picks
+    the second and types its code; it is commissioned at the address it was listed with, and leaves
+    the list once its window has closed."""
+    first, second = requestors(2)
+    verdicts = tmp_path / "pilot.jsonl"
+    command = [*netns.prefix(netns.provider), sys.executable, "-m", "tests.interop.add_device_pilot", str(verdicts),
+               str(second.discriminator), str(second.passcode), "--", "-f", image[0], "--storage",
+               str(tmp_path / "provider-state")]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+    lines = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
+    assert result.returncode == 0 and len(lines) == 3, (lines, result.stdout[-3000:], result.stderr[-3000:])
+    found, done, after = lines
+    listed = {row["discriminator"]: row for row in found["found"]}
+    assert {first.discriminator, second.discriminator} <= set(listed), found
+    assert DISCRIMINATOR not in listed, found  # our own window (discriminator 3840) is never offered
+    row = listed[second.discriminator]
+    assert (row["vendorId"], row["productId"], row["mode"]) == (0xFFF1, 0x8000, 1), row
+    assert done["outcome"] == "commissioned" and done["picked"] == row["instance"], done
+    text = " ".join(done["lines"])
+    assert "discovery" not in text and "secure pairing (PASE): done" in text, text  # the listed address was used
+    assert row["address"].removeprefix("::ffff:") in done["target"], done
+    assert "announce: done" in text, text
+    assert second.discriminator not in [r["discriminator"] for r in after["after"]], after
+    assert first.discriminator in [r["discriminator"] for r in after["after"]], after
+
+
 def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(netns, start_provider, requestors,
                                                                                  image, tmp_path):  # fmt: skip
     """The matter.js controller commissions the requestor and opens an enhanced commissioning window

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from ota_provider.core.commissioner.attestation import TrustStore
+from ota_provider.core.dnssd.browser import CommissionableDevice
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
@@ -100,3 +101,42 @@ def test_a_failed_attestation_is_asked_and_can_be_accepted(engine, tmp_path):
     (question, text), fabrics = scenario(engine, tmp_path, CODE + "@[::1]:{port}", then=then)
     assert "attestation failed: PAA trust" in question and "Commission it anyway" in question
     assert "accepted by the user" in text and len(fabrics) == 1
+
+
+def test_a_device_picked_from_the_list_is_commissioned_at_its_listed_address(engine, tmp_path):
+    """The list itself comes from DNS-SD (the namespace test with matter.js devices); here a listed
+    device is the real one on ::1, picked with Enter: the code alone then goes to its address."""
+
+    async def run():
+        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=20202021, discriminator=3840, port=0,
+                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        await device.start()
+        try:
+            app = ProviderDashboard(engine)
+            async with app.run_test(size=(160, 48)) as pilot:
+                await pilot.press("d")
+                await until(pilot, lambda: isinstance(app.screen, AddDeviceScreen))
+                screen = app.screen
+                # This engine runs without DNS-SD (no multicast off the test machine): the dialog says so.
+                await until(pilot, lambda: "DNS-SD is off" in str(screen.query_one("#found-state").render()))
+                listed = CommissionableDevice("8A1B2C3D4E5F6071", 3840, 1, 0xFFF1, 0x8001, "bench light",
+                                              (("::1", device.port, 0, 0),), device.port)  # fmt: skip
+                screen.show_found((listed,))
+                await pilot.pause()
+                table = screen.query_one("#found")
+                shown = [str(cell) for cell in table.get_row_at(0)]
+                table.focus()
+                await pilot.press("enter")
+                state = str(screen.query_one("#found-state").render())
+                focused = app.focused.id
+                screen.query_one("#code").value = CODE
+                await pilot.press("enter")
+                await until(pilot, lambda: screen.outcome == "commissioned", timeout=15)
+                return shown, state, focused, screen.target, lines(screen), len(device.fabrics)
+        finally:
+            device.stop()
+
+    shown, state, focused, target, text, fabrics = asyncio.run(run())
+    assert shown[:4] == ["bench light", "FFF1:8001", "3840", "basic"] and shown[4].startswith("[::1]:"), shown
+    assert state.startswith("Picked bench light: VID 0xFFF1 PID 0x8001") and focused == "code", state
+    assert target.startswith(CODE + "@[::1]:") and "discovery" not in text and fabrics == 1, (target, text)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ota_provider.core.dnssd.browser import CommissionableDevice
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = [(160, 48), (100, 30)]
@@ -39,5 +40,25 @@ def test_screen(snap_compare, scene, size):
         for key in SCENES[scene]:
             await pilot.press(key)
             await pilot.pause(0.2)
+
+    assert snap_compare(scripted_dashboard(), terminal_size=size, run_before=show)
+
+
+LISTED = (
+    CommissionableDevice("8A1B2C3D4E5F6071", 3101, 1, 0xFFF1, 0x8000, "bench requestor",
+                         (("fd42:cafe::1", 5551, 0, 0),), 5551),
+    CommissionableDevice("0441DE87AD917AC4", 3840, 2, 0x130D, 0x0101, "",
+                         (("fe80::a8c1:4eff:fe0b:1", 5540, 0, 3),), 5540),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_add_device_dialog_with_the_live_list(snap_compare, size):
+    async def show(pilot):
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        pilot.app.screen.show_found(LISTED)
+        await pilot.pause(0.2)
 
     assert snap_compare(scripted_dashboard(), terminal_size=size, run_before=show)

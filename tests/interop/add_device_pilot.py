@@ -1,0 +1,85 @@
+"""Runs in the provider's test namespace: the dashboard (a Textual pilot) over the real engine,
+started the way ``ota-provider`` starts it, picks a device from the Add-device dialog's live DNS-SD
+list and commissions it with its code.
+
+    python -m tests.interop.add_device_pilot VERDICTS DISCRIMINATOR PASSCODE -- OTA-PROVIDER-ARGS...
+
+Writes JSON lines to VERDICTS: {"found": [...]} (the list once the device is in it), {"outcome":
+..., "lines": [...]} (the dialog's stage lines), {"after": [...]} (the list once the commissioned
+device's window has closed, or after 30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from ota_provider.core import cli
+from ota_provider.core.setup_payload import SetupPayload
+from ota_provider.tui.add_device import AddDeviceScreen
+from ota_provider.tui.app import ProviderDashboard
+
+
+def _rows(screen: AddDeviceScreen) -> list[dict]:
+    return [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,
+             "mode": d.commissioning_mode, "vendorId": d.vendor_id, "productId": d.product_id,
+             "address": d.addresses[0][0]} for d in screen.found]  # fmt: skip
+
+
+async def _until(pilot, condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await pilot.pause(0.1)
+    return True
+
+
+def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> int:
+    def write(**verdict) -> None:
+        with open(verdicts, "a") as out:
+            out.write(json.dumps(verdict) + "\n")
+
+    async def drive(app: ProviderDashboard) -> None:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("d")
+            await _until(pilot, lambda: isinstance(app.screen, AddDeviceScreen), 10)
+            screen = app.screen
+            listed = await _until(pilot, lambda: discriminator in [d.discriminator for d in screen.found], 30)
+            write(found=_rows(screen), listed=listed)
+            if not listed:
+                return
+            table = screen.query_one("#found")
+            table.focus()
+            table.move_cursor(row=[d.discriminator for d in screen.found].index(discriminator))
+            await pilot.press("enter")  # picks the row and moves to the code field
+            picked = screen.picked
+            code = SetupPayload(discriminator=discriminator, passcode=passcode, vendor_id=0, product_id=0)
+            screen.query_one("#code").value = code.manual_code()
+            await pilot.press("enter")
+            await _until(pilot, lambda: screen.outcome in ("commissioned", "failed"), 90)
+            await _until(pilot, lambda: screen.outcome == "failed" or "announce" in " ".join(
+                screen.query_one("#stages").lines), 30)  # fmt: skip
+            write(outcome=screen.outcome, picked=picked.instance if picked else None, target=screen.target,
+                  lines=list(screen.query_one("#stages").lines))  # fmt: skip
+            await _until(pilot, lambda: discriminator not in [d.discriminator for d in screen.found], 30)
+            write(after=_rows(screen))
+
+    def serve(config, catalog, emit) -> int:
+        engine = cli.build_engine(config, catalog)
+        engine.start()
+        try:
+            asyncio.run(drive(ProviderDashboard(engine)))
+        finally:
+            engine.stop()
+        return 0
+
+    return cli.main(args, serve=serve)
+
+
+if __name__ == "__main__":
+    split = sys.argv.index("--")
+    verdict_file, wanted, code_passcode = sys.argv[1:split]
+    sys.exit(main(verdict_file, int(wanted), int(code_passcode), sys.argv[split + 1 :]))
