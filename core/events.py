@@ -24,6 +24,7 @@ __all__ = [
     "DemoFabricJoined",
     "DeviceCommissioned",
     "DeviceEvent",
+    "DeviceMismatch",
     "DeviceState",
     "DeviceStep",
     "EngineError",
@@ -488,6 +489,25 @@ class DeviceState(EngineEvent):
 
 
 @dataclass(frozen=True)
+class DeviceMismatch(EngineEvent):
+    """A bench device says Downloading, yet no BDX transfer of ours has run for it for ``seconds``."""
+
+    name = "DeviceMismatch"
+    node_id: int
+    fabric_index: int
+    seconds: float
+    advice: str
+
+    def text(self) -> str:
+        return (f"device 0x{self.node_id:016X} says Downloading, but no BDX transfer of ours has run for it for "
+                f"{self.seconds:g} s: {self.advice}")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "seconds": self.seconds,
+                "advice": self.advice}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class DeviceEvent(EngineEvent):
     """An event a bench device emitted (its OTA Requestor cluster): StateTransition, VersionApplied,
     DownloadError, with its fields in words."""
@@ -497,10 +517,11 @@ class DeviceEvent(EngineEvent):
     fabric_index: int
     event: str
     detail: str
+    number: int | None = None  # the device's EventNumber
 
     def text(self) -> str:
         return f"device 0x{self.node_id:016X} event {self.event}: {self.detail}"
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "deviceEvent": self.event,
-                "detail": self.detail}  # fmt: skip
+                "detail": self.detail, "eventNumber": self.number}  # fmt: skip

@@ -98,7 +98,6 @@ TALL = 40  # rows: below this, the Commissioning tab takes the screen
 QR_TAB_HEIGHT = 22  # rows the Commissioning tab needs for the QR code, its codes and the fabrics
 log = logging.getLogger(__name__)
 
-DISAGREE_SECONDS = 10.0  # the device says Downloading with no transfer of ours this long: flag it
 KEEP_ENDED_SECONDS = 30.0  # a finished or failed transfer stays in the table this long
 STALL_SECONDS = 3.0  # no byte for this long: the transfer shows "stalled", not a dwindling rate
 REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
@@ -239,7 +238,6 @@ class ProviderDashboard(App):
         self._stats: EngineStats | None = None
         self._stopped = False
         self._fabrics_seen = False
-        self._disagreeing: dict[tuple[int, int], float] = {}  # peer -> since when device and we disagree
         config = getattr(engine, "config", None)
         storage = getattr(engine, "storage", None)
         self.export_dir = (getattr(config, "export_dir", None) or (Path(storage) / "exports" if storage else
@@ -526,16 +524,11 @@ class ProviderDashboard(App):
                 fitted = column not in COLUMN_WIDTHS
                 self.requestor_table.update_cell(key, column, value, update_width=fitted)
 
-    def _device_says(self, row: RequestorRow) -> str:
-        """What a bench device reports, flagged when it disagrees with what we see for a while: it
-        says Downloading, but no BDX transfer of ours runs for it (it waits for its BDX timeout)."""
-        says = row.device_says
-        running = self._stats is not None and any(t.peer == row.peer for t in self._stats.transfers)
-        if not says.startswith("Downloading") or running:
-            self._disagreeing.pop(row.peer, None)
-            return says
-        since = self._disagreeing.setdefault(row.peer, self.clock())
-        return f"{says} · no BDX" if self.clock() - since >= DISAGREE_SECONDS else says
+    @staticmethod
+    def _device_says(row: RequestorRow) -> str:
+        """What a bench device reports, flagged while the engine says it disagrees with what we see:
+        it says Downloading, but no BDX transfer of ours runs for it (it waits for its BDX timeout)."""
+        return f"{row.device_says} · no BDX" if row.mismatch else row.device_says
 
     def _transfer_cells(self, t) -> dict[str, str]:
         """Every column's cell of a running transfer (the column set in use picks from them)."""

@@ -11,6 +11,7 @@ from ota_provider.core.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
     DeviceEvent,
+    DeviceMismatch,
     DeviceState,
     EngineEvent,
     NotifyUpdateApplied,
@@ -48,6 +49,7 @@ class RequestorRow:
     last_exchange: str = ""
     progress: float | None = None  # 0..1 while a transfer runs
     device_says: str = ""  # a bench device's own UpdateState (and progress), from our subscription
+    mismatch: str = ""  # why the device's view and ours disagree (DeviceMismatch), until they agree again
     device_events: deque[str] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))  # its events, in words
     last_seen: float = 0.0
     exchanges: deque[OtaExchange] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
@@ -91,6 +93,13 @@ class RequestorTable:
             peer = (event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
             row.device_says = event.update_state + (f" {event.progress}%" if event.progress is not None else "")
+            if event.update_state != "Downloading":
+                row.mismatch = ""
+            return peer
+        if isinstance(event, DeviceMismatch):
+            peer = (event.fabric_index, event.node_id)
+            row = self.rows.get(peer) or self._row(peer, event.at)
+            row.mismatch = f"no BDX transfer of ours has run for it for {event.seconds:g} s: {event.advice}"
             return peer
         if isinstance(event, QueryImageReceived) and event.peer:
             row = self._row(event.peer, event.at)
@@ -124,6 +133,7 @@ class RequestorTable:
             row = self._row(event.snapshot.peer, event.at)
             if isinstance(event, TransferStarted):
                 row.state, row.progress, row.last_exchange = "downloading", 0.0, "BDX ReceiveInit"
+                row.mismatch = ""
             elif isinstance(event, TransferFinished):
                 row.state, row.progress, row.last_exchange = "downloaded", 1.0, "BDX complete"
             else:

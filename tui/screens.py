@@ -58,11 +58,8 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
     lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}, version {row.versions}, state {row.state}"]
     if row.device_says:  # a bench device: what it reports itself, beside what we saw
         lines.append(f"the device reports UpdateState {row.device_says}")
-        if row.device_says.startswith("Downloading") and not running:
-            lines.append(
-                "  but no BDX transfer of ours runs for it: the requestor waits for its BDX timeout "
-                "(about 5 minutes; the SDK's stall check fires within 300 to 600 s) before it gives up"
-            )
+        if row.mismatch:
+            lines.append(f"  but {row.mismatch}")
     if row.device_events:  # newest first, as everything here
         lines += ["", "Device events"] + [f"  {text}" for text in reversed(row.device_events)]
     lines += ["", "Exchanges"]

@@ -20,6 +20,7 @@ from ..events import (
     CommissioningStage,
     DeviceCommissioned,
     DeviceEvent,
+    DeviceMismatch,
     DeviceState,
     DeviceStep,
     EngineEvent,
@@ -34,6 +35,7 @@ from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
 from .commission import CommissionedDevice, CommissioningError, StageReport, case_session, commission
 from .device_store import DeviceRecord, DeviceStore
+from .mismatch import DISAGREE_SECONDS, MISMATCH_ADVICE, DownloadWatch
 from .pointing import (
     BASIC_INFORMATION,
     IDLE,
@@ -84,6 +86,8 @@ class Bench:
         self._ours: Fabric | None = None
         self.tasks: set[asyncio.Task] = set()
         self._browser: CommissionableBrowser | None = None
+        self.disagree_seconds = DISAGREE_SECONDS
+        self._watches: dict[int, DownloadWatch] = {}  # devices that say Downloading: is a transfer of ours running?
 
     def _spawn(self, work) -> asyncio.Task:
         """A task the bench owns: kept until done, cancelled when the engine stops."""
@@ -381,6 +385,9 @@ class Bench:
                 _, ours = self._bench_fabric()
                 self.emit(DeviceState(node_id, ours.fabric_index, *now))
                 self.devices.update(node_id, state=now[0])
+                if now[0] == "Downloading" and node_id not in self._watches:
+                    self._watches[node_id] = DownloadWatch(self.disagree_seconds)
+                    self._spawn(self._check_downloading(node_id, ours.fabric_index))
 
         done: asyncio.Future = asyncio.get_running_loop().create_future()
 
@@ -388,9 +395,11 @@ class Bench:
             seen(ImResult(reports=report.reports).values())
             self._device_events(node_id, report.event_reports)
 
+        record = self.devices.get(node_id)
         self.im_client.subscribe(session, paths, 0, 60, on_report=reported,
                                  on_done=lambda r: done.done() or done.set_result(r),
-                                 events=[EventPath(endpoint, OTA_REQUESTOR, None)])  # fmt: skip
+                                 events=[EventPath(endpoint, OTA_REQUESTOR, None)],
+                                 event_min=record.next_event if record else 0)  # fmt: skip
         self.node.driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)
@@ -403,18 +412,42 @@ class Bench:
         seen(result.values())
         self._device_events(node_id, result.event_reports)  # what it emitted before we subscribed
 
+    async def _check_downloading(self, node_id: int, fabric_index: int) -> None:
+        """While the device says Downloading: flag it (DeviceMismatch) once no transfer of ours has
+        run for it for a while, so a stalled requestor is named instead of looking like a hang."""
+        watch, loop = self._watches[node_id], asyncio.get_running_loop()
+        try:
+            while (self._seen.get(node_id) or ("",))[0] == "Downloading":
+                bdx = getattr(self.node, "bdx", None)
+                running = bdx is not None and any(t.peer == (fabric_index, node_id) for t in bdx.transfers.values())
+                if watch.update("Downloading", running, loop.time()):
+                    self.emit(DeviceMismatch(node_id, fabric_index, watch.seconds, MISMATCH_ADVICE))
+                await asyncio.sleep(min(1.0, watch.seconds / 4))
+        finally:
+            self._watches.pop(node_id, None)
+
     def _device_events(self, node_id: int, reports) -> None:
+        """Each OTA Requestor event in words, once: the highest event number seen is kept, and the
+        next subscription asks only for those after it (EventFilter), across our restarts too."""
         _, ours = self._bench_fabric()
+        record = self.devices.get(node_id) if reports else None
+        next_event = record.next_event if record else 0
         for report in reports:
             try:
                 data = report[1]
                 path = EventPath.from_tlv(data[0])
+                number = data[1]
             except (KeyError, TypeError, ValueError, ImDecodeError):
                 continue  # an EventStatusIB, or malformed: nothing to show
+            if not isinstance(number, int) or number < next_event:
+                continue  # already shown (a device may repeat what it reported in a lost report)
+            next_event = number + 1
             if path.cluster != OTA_REQUESTOR or path.event is None:
                 continue
             name, detail = describe_requestor_event(path.event, data.get(7))
-            self.emit(DeviceEvent(node_id, ours.fabric_index, name, detail))
+            self.emit(DeviceEvent(node_id, ours.fabric_index, name, detail, int(number)))
+        if record is not None and next_event != record.next_event:
+            self.devices.update(node_id, next_event=next_event)
 
     async def aclose(self) -> None:
         if self._browser is not None:

@@ -30,6 +30,7 @@ class DeviceRecord:
     requestor_endpoint: int | None = None
     state: str = "commissioned"
     updated: float = 0.0
+    next_event: int = 0  # EventMin for the next subscription: the events before it were shown
 
     def as_json(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "vendorId": self.vendor_id,

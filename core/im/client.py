@@ -25,7 +25,7 @@ from .messages import (
     TimedRequest,
 )
 
-__all__ = ["ImResult", "InteractionClient"]
+__all__ = ["ImResult", "InteractionClient", "subscribe_request"]
 
 
 @dataclass
@@ -163,16 +163,11 @@ class InteractionClient:
         on_report: Callable[[ReportData], None],
         on_done: Callable[[ImResult], None] | None = None,
         events: Sequence[EventPath] = (),
+        event_min: int = 0,
     ) -> ImResult:
-        """Subscribe (to attributes, and to ``events`` if any); register this client for the IM
-        protocol to receive the later reports. Events come in each ReportData's event_reports."""
-        request = tlv.Structure({
-            0: False, 1: tlv.UInt(min_interval), 2: tlv.UInt(max_interval),
-            3: tlv.Array(p.to_tlv() for p in paths), 7: True, 0xFF: tlv.UInt(11),
-        })  # fmt: skip
-        if events:
-            request[4] = tlv.Array(p.to_tlv() for p in events)
-            request = tlv.Structure(sorted(request.items()))  # context tags in ascending order
+        """Subscribe (to attributes, and to ``events`` if any, numbered ``event_min`` or above);
+        register this client for the IM protocol to receive the later reports. Events come in each
+        ReportData's event_reports."""
 
         def established(result: ImResult) -> None:
             if result.subscription_id is not None:
@@ -182,7 +177,8 @@ class InteractionClient:
 
         handler = _ClientExchange(established, subscribing=True)
         exchange = self.manager.new_exchange(session, ProtocolId.INTERACTION_MODEL, handler)
-        exchange.send(ImOpcode.SUBSCRIBE_REQUEST, tlv.encode(request))
+        exchange.send(ImOpcode.SUBSCRIBE_REQUEST, subscribe_request(paths, min_interval, max_interval, events,
+                                                                    event_min))  # fmt: skip
         return handler.result
 
     def _start(self, session: SecureSession, opcode: int, payload: bytes, timed_ms: int | None, on_done) -> ImResult:
@@ -229,3 +225,18 @@ class InteractionClient:
             {0: False, 1: timed_ms is not None, 2: tlv.Array(w.to_tlv() for w in writes), 0xFF: tlv.UInt(11)}
         )
         return self._start(session, ImOpcode.WRITE_REQUEST, tlv.encode(request), timed_ms, on_done)
+
+
+def subscribe_request(paths: Sequence[AttributePath], min_interval: int, max_interval: int,
+                      events: Sequence[EventPath] = (), event_min: int = 0) -> bytes:  # fmt: skip
+    """SubscribeRequestMessage: KeepSubscriptions false, fabric-filtered; EventFilters only with events."""
+    request = tlv.Structure({
+        0: False, 1: tlv.UInt(min_interval), 2: tlv.UInt(max_interval),
+        3: tlv.Array(p.to_tlv() for p in paths), 7: True, 0xFF: tlv.UInt(11),
+    })  # fmt: skip
+    if events:
+        request[4] = tlv.Array(p.to_tlv() for p in events)
+        if event_min:  # EventFilterIB: EventMin (tag 1), for any node
+            request[5] = tlv.Array([tlv.Structure({1: tlv.UInt(event_min)})])
+        request = tlv.Structure(sorted(request.items()))  # context tags in ascending order
+    return tlv.encode(request)

@@ -102,6 +102,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated            REAL NOT NULL
     );
     """,
+    # 6: the next event number to ask each device for, so a resubscription is not handed its
+    # buffered events again (event numbers only grow, across the device's reboots too)
+    """
+    ALTER TABLE devices ADD COLUMN next_event INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

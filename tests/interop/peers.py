@@ -65,6 +65,15 @@ class Provider:
             time.sleep(0.1)
         return self.named(name)
 
+    def wait_until(self, name: str, matches: Callable[[dict], bool], timeout: float = 60) -> dict:
+        """The first ``name`` event that ``matches``."""
+        deadline = time.monotonic() + timeout
+        while not (found := [e for e in self.named(name) if matches(e)]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no matching {name} event within {timeout} s; seen: {self.named(name)[-5:]}")
+            time.sleep(0.1)
+        return found[0]
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

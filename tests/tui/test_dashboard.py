@@ -12,9 +12,10 @@ import pytest
 
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.engine import ProviderEngine
-from ota_provider.core.events import DeviceState, EngineError, Stopped
+from ota_provider.core.events import DeviceMismatch, DeviceState, EngineError, Stopped
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
@@ -863,28 +864,31 @@ def test_screenshots_and_exports_go_to_the_chosen_folder_and_say_where(tmp_path)
 
 
 def test_a_device_that_says_downloading_with_no_transfer_of_ours_is_flagged():
-    """D001's transfer has ended, yet the device reports Downloading: after a while the row says so,
-    and the detail says what the requestor will do (wait for its BDX timeout)."""
-    now = [0.0]
+    """D001's transfer has ended, yet the device reports Downloading: once the engine says they
+    disagree (DeviceMismatch) the row says so, and the detail says what the requestor will do (wait
+    for its BDX timeout); the device's next state clears the flag."""
 
     async def scenario():
         app = scripted_dashboard()
-        start = app.clock()
-        app.clock = lambda: start + now[0]
         app.engine._pending.append(DeviceState(0xD001, 1, "Downloading", 10, 1))
         async with app.run_test(size=(160, 48)) as pilot:
             await settle(pilot)
             early = cell(app, f"1:{0xD001}", "device says")
-            now[0] = 11.0
+            app.engine._pending.append(DeviceMismatch(0xD001, 1, 10.0, MISMATCH_ADVICE))
             await until(pilot, lambda: "no BDX" in cell(app, f"1:{0xD001}", "device says"))
+            late = cell(app, f"1:{0xD001}", "device says")
             running_one = cell(app, f"1:{0xD002}", "device says")  # its transfer runs: no flag
             await pilot.press("enter")  # D001's detail (the first row)
             await until(pilot, lambda: isinstance(app.screen, RequestorDetail))
             await pilot.pause(0.2)
             detail = "\n".join(app.screen.query_one("#detail-log").lines)
-            return early, cell(app, f"1:{0xD001}", "device says"), running_one, detail
+            await pilot.press("escape")
+            app.engine._pending.append(DeviceState(0xD001, 1, "Idle", None, 1))
+            await until(pilot, lambda: cell(app, f"1:{0xD001}", "device says") == "Idle")
+            return early, late, running_one, detail
 
     early, late, running_one, detail = asyncio.run(scenario())
     assert early == "Downloading 10%" and late == "Downloading 10% · no BDX"
     assert running_one == "Downloading 75%"
-    assert "no BDX transfer of ours runs for it" in detail and "BDX timeout" in detail
+    detail = " ".join(detail.split())
+    assert "no BDX transfer of ours has run for it for 10 s" in detail and "BDX timeout" in detail, detail
