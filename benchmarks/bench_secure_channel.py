@@ -17,13 +17,17 @@ import statistics
 import time
 
 from ota_provider.core.codec.protocols import ProtocolId
-from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver, establish_pase
+from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.authority import FabricAuthority
-from ota_provider.core.session.case import CaseInitiator, CaseResponder
-from ota_provider.core.session.pase import PaseCredentials, PaseInitiator, PaseResponder
-from ota_provider.core.session.secure_channel import SecureChannelServer
+from ota_provider.core.securechannel.case_initiator import CaseInitiator
+from ota_provider.core.securechannel.case_responder import CaseResponder
+from ota_provider.core.securechannel.connect import establish_pase
+from ota_provider.core.securechannel.pase_credentials import PaseCredentials
+from ota_provider.core.securechannel.pase_initiator import PaseInitiator
+from ota_provider.core.securechannel.pase_responder import PaseResponder
+from ota_provider.core.securechannel.server import SecureChannelServer
 
 NODE, CLIENT = ("node", 1), ("client", 2)
 

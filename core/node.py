@@ -43,10 +43,11 @@ from .fabric.table import Fabric
 from .im.events import EventLog, EventNumbers, Priority
 from .im.server import InteractionServer
 from .ota.provider import OtaProvider
-from .session.case import CaseResponder
-from .session.pase import PaseCredentials, PaseResponder
+from .securechannel.case_responder import CaseResponder
+from .securechannel.pase_credentials import PaseCredentials
+from .securechannel.pase_responder import PaseResponder
+from .securechannel.server import SecureChannelServer
 from .session.secure import AuthMode, SecureSession, SessionParameters
-from .session.secure_channel import SecureChannelServer
 from .storage.counters import PersistentCounter
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .storage.lock import StateLock

@@ -18,14 +18,15 @@ from ota_provider.core.codec.im_status import ImStatus
 from ota_provider.core.codec.tlv import UInt
 from ota_provider.core.crypto.certificates import FABRIC_ID, NODE_ID, RCAC_ID, issue_certificate
 from ota_provider.core.crypto.primitives import ecdsa_verify_raw
-from ota_provider.core.exchange.driver import ExchangeDriver, establish_pase
+from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.fabric.table import Fabric
 from ota_provider.core.im.client import ImResult, InteractionClient
 from ota_provider.core.im.messages import AttributeData, AttributePath, CommandData, CommandPath
 from ota_provider.core.node import MatterNode, NodeConfig
-from ota_provider.core.session.case import CaseInitiator
+from ota_provider.core.securechannel.case_initiator import CaseInitiator
+from ota_provider.core.securechannel.connect import establish_pase
 
 NODE_ID_ON_FABRIC, ADMIN_ID, OTHER_ID, FABRIC = 0x1234, 112233, 0x5555, 0xFAB1
 

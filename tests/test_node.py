@@ -8,10 +8,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from ota_provider.core.attestation.credentials import AttestationError, DeviceCredentials
-from ota_provider.core.exchange.driver import ExchangeDriver, establish_pase
+from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.authority import FabricAuthority
 from ota_provider.core.node import MatterNode, NodeConfig
+from ota_provider.core.securechannel.connect import establish_pase
 
 
 def config(tmp_path) -> NodeConfig:

@@ -18,7 +18,7 @@ from ..bdx.messages import BdxError, Block, BlockQuery, ReceiveAccept, TransferC
 from ..bdx.uri import parse_bdx_uri
 from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import StatusReport
-from ..exchange.driver import AsyncExchange, ExchangeDriver, establish_case
+from ..exchange.driver import AsyncExchange, ExchangeDriver
 from ..fabric.table import Fabric
 from ..im.client import InteractionClient
 from ..im.messages import CommandData, CommandPath, CommandStatus
@@ -34,6 +34,7 @@ from ..ota.commands import (
 )
 from ..ota.image import ImageError, ImageInfo, verify_image
 from ..ota.types import DownloadProtocol
+from ..securechannel.connect import establish_case
 from ..session.secure import SecureSession
 
 __all__ = ["CommandFailed", "DownloadError", "DownloadResult", "OtaRequestorClient"]

@@ -11,7 +11,7 @@ from ..crypto.primitives import CryptoError
 from ..crypto.spake2p import MAX_ITERATIONS, MIN_ITERATIONS, Spake2pVerifier
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
-from ..session.pase import PaseCredentials
+from ..securechannel.pase_credentials import PaseCredentials
 from .services import NodeServices
 
 WINDOW_NOT_OPEN, WINDOW_ENHANCED_OPEN, WINDOW_BASIC_OPEN = 0, 1, 2

@@ -9,7 +9,7 @@ from ..codec.im_status import ImStatus
 from ..codec.tlv import UInt
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, ImError
-from ..session.messages import DATA_MODEL_REVISION, MAX_PATHS_PER_INVOKE, SPECIFICATION_VERSION
+from ..securechannel.messages import DATA_MODEL_REVISION, MAX_PATHS_PER_INVOKE, SPECIFICATION_VERSION
 from .services import NodeServices
 
 BASIC_INFORMATION_CLUSTER = 0x0028

@@ -11,7 +11,7 @@ from ..fabric.acl import AccessControl, AccessControlEntry, SubjectDescriptor
 from ..fabric.failsafe import FailSafe
 from ..fabric.table import Fabric, FabricTable
 from ..im.events import EventLog
-from ..session.pase import PaseCredentials
+from ..securechannel.pase_credentials import PaseCredentials
 
 __all__ = ["NodeInfo", "NodeServices"]
 

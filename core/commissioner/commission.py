@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..codec import tlv
 from ..codec.tlv import UInt
 from ..crypto.primitives import CryptoError, ecdsa_verify_raw
-from ..exchange.driver import ExchangeDriver, establish_case, establish_pase
+from ..exchange.driver import ExchangeDriver
 from ..fabric.table import Fabric
 from ..im.messages import AttributePath
+from ..securechannel.connect import establish_case, establish_pase
 from ..session.secure import SecureSession
 from ..wording import socket_address
 from .attestation import AttestationInput, TrustStore, Verdict, verify_attestation

@@ -1,18 +1,13 @@
-"""Runs an :class:`ExchangeManager` on asyncio and a UDP endpoint; async helpers for initiators."""
+"""Runs an :class:`ExchangeManager` on asyncio and a UDP endpoint; awaitable initiator exchanges."""
 
 from __future__ import annotations
 
 import asyncio
 
-from ..fabric.table import Fabric
-from ..session.case import CaseInitiator
-from ..session.pase import PaseInitiator
-from ..session.secure import SecureSession
 from ..transport.udp import UdpEndpoint
-from ..wording import socket_address
 from .manager import Exchange, ExchangeManager, Message
 
-__all__ = ["AsyncExchange", "ExchangeDriver", "establish_pase"]
+__all__ = ["AsyncExchange", "ExchangeDriver"]
 
 
 class ExchangeDriver:
@@ -100,48 +95,3 @@ class AsyncExchange:
         if not self.exchange.closing:
             self.exchange.close()
             self.driver.flush()
-
-
-async def establish_pase(
-    driver: ExchangeDriver, address: tuple, passcode: int, *, timeout: float = 30.0
-) -> SecureSession:
-    """Run PASE as the initiator; raise ConnectionError with the reason on failure."""
-    done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
-
-    def finished(session: SecureSession | None, error: str) -> None:
-        if not done.done():
-            done.set_result((session, error))
-
-    initiator = PaseInitiator(driver.manager, passcode, on_done=finished)
-    initiator.start(address)
-    driver.flush()
-    try:
-        session, error = await asyncio.wait_for(done, timeout)
-    except TimeoutError:
-        raise ConnectionError(f"PASE with {address} timed out after {timeout} s") from None
-    if session is None:
-        raise ConnectionError(error)
-    return session
-
-
-async def establish_case(
-    driver: ExchangeDriver, fabric: Fabric, peer_node_id: int, address: tuple, *, timeout: float = 30.0
-) -> SecureSession:
-    """Run CASE as the initiator to ``peer_node_id`` on ``fabric``; raise ConnectionError with the
-    reason on failure (a timeout says which address did not answer)."""
-    done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
-
-    def finished(session: SecureSession | None, error: str) -> None:
-        if not done.done():
-            done.set_result((session, error))
-
-    initiator = CaseInitiator(driver.manager, fabric, peer_node_id, on_done=finished)
-    initiator.start(address)
-    driver.flush()
-    try:
-        session, error = await asyncio.wait_for(done, timeout)
-    except TimeoutError:
-        raise ConnectionError(f"no CASE answer from {socket_address(address)} within {timeout:g} s") from None
-    if session is None:
-        raise ConnectionError(error)
-    return session

@@ -443,6 +443,12 @@ class ExchangeManager:
     def _has_exchanges(self, session: Session) -> bool:
         return any(exchange.session is session for exchange in self._exchanges.values())
 
+    def add_session(self, session: SecureSession) -> None:
+        """Install a newly established session; the least recently used ones evicted to make room
+        are dropped with their exchanges."""
+        for evicted in self.sessions.add(session):
+            self.drop_session(evicted)
+
     def drop_session(self, session: Session) -> None:
         """Forget a session and fail its exchanges (fabric removed, session evicted)."""
         for exchange in list(self._exchanges.values()):

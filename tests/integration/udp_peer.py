@@ -18,12 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver, establish_pase
+from ota_provider.core.exchange.driver import AsyncExchange, ExchangeDriver
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.store import FabricStore
 from ota_provider.core.node import MatterNode, NodeConfig
-from ota_provider.core.session.case import CaseInitiator
+from ota_provider.core.securechannel.case_initiator import CaseInitiator
+from ota_provider.core.securechannel.connect import establish_pase
 from ota_provider.core.storage.database import Database
 from ota_provider.core.transport.udp import UdpEndpoint
 

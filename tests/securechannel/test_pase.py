@@ -6,8 +6,10 @@ import pytest
 
 from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.exchange.manager import ExchangeManager
-from ota_provider.core.session.pase import PaseCredentials, PaseInitiator, PaseResponder
-from ota_provider.core.session.secure_channel import SecureChannelServer
+from ota_provider.core.securechannel.pase_credentials import PaseCredentials
+from ota_provider.core.securechannel.pase_initiator import PaseInitiator
+from ota_provider.core.securechannel.pase_responder import PaseResponder
+from ota_provider.core.securechannel.server import SecureChannelServer
 from tests.exchange.simnet import SimNet
 
 NODE, COMMISSIONER = ("node", 5540), ("commissioner", 5541)

@@ -10,9 +10,10 @@ from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.authority import FabricAuthority
-from ota_provider.core.session.case import CaseInitiator, CaseResponder
+from ota_provider.core.securechannel.case_initiator import CaseInitiator
+from ota_provider.core.securechannel.case_responder import CaseResponder
+from ota_provider.core.securechannel.server import SecureChannelServer
 from ota_provider.core.session.secure import AuthMode
-from ota_provider.core.session.secure_channel import SecureChannelServer
 from tests.exchange.simnet import SimNet
 from tests.exchange.test_mrp import Collector
 

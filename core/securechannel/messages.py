@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..codec.schema import Bool, EmptyAsAbsent, OctetString, StructOf, TLVStruct, UInt16, UInt32, tlv_field
-from .secure import SessionParameters
+from ..session.secure import SessionParameters
 
 __all__ = [
     "Pake1",

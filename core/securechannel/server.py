@@ -7,7 +7,7 @@ import logging
 from ..codec.protocols import SecureChannelOpcode
 from ..codec.status_report import GeneralCode, SecureChannelStatus
 from ..exchange.manager import Exchange, ExchangeDelegate, Message, ProtocolHandler
-from .pase import send_status
+from .status import send_status
 
 __all__ = ["SecureChannelServer"]
 
