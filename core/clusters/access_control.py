@@ -17,7 +17,7 @@ from ..fabric.acl import (
 from ..im.events import EventLog, Priority
 from ..im.model import AttributeSpec, Cluster, ImError, RequestContext
 from ..session.secure import AuthMode
-from .services import NodeServices
+from .services import AccessControlStore
 
 ACCESS_CONTROL_CLUSTER = 0x001F
 ACCESS_CONTROL_ENTRY_CHANGED = 0x00
@@ -48,7 +48,7 @@ class AccessControlCluster(Cluster):
     id = 0x001F
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: AccessControlStore) -> None:
         super().__init__()
         self.services = services
         admin = Privilege.ADMINISTER

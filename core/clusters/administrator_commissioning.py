@@ -12,7 +12,7 @@ from ..crypto.spake2p import MAX_ITERATIONS, MIN_ITERATIONS, Spake2pVerifier
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
 from ..securechannel.pase_credentials import PaseCredentials
-from .services import NodeServices
+from .services import CommissioningWindow
 
 WINDOW_NOT_OPEN, WINDOW_ENHANCED_OPEN, WINDOW_BASIC_OPEN = 0, 1, 2
 BUSY, PAKE_PARAMETER_ERROR, WINDOW_NOT_OPEN_STATUS = 2, 3, 4
@@ -32,7 +32,7 @@ class AdministratorCommissioningCluster(Cluster):
     id = 0x003C
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: CommissioningWindow) -> None:
         super().__init__()
         self.services = services
         self.attribute(AttributeSpec(0x0000, lambda _c: UInt(services.window_status)))

@@ -10,7 +10,7 @@ from ..codec.tlv import UInt
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, ImError
 from ..securechannel.messages import DATA_MODEL_REVISION, MAX_PATHS_PER_INVOKE, SPECIFICATION_VERSION
-from .services import NodeServices
+from .services import Described
 
 BASIC_INFORMATION_CLUSTER = 0x0028
 START_UP, SHUT_DOWN = 0x00, 0x01
@@ -20,7 +20,7 @@ class BasicInformationCluster(Cluster):
     id = 0x0028
     revision = 3
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: Described) -> None:
         super().__init__()
         self.services = services
         info = services.info

@@ -12,7 +12,7 @@ from ..codec.tlv import UInt
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
 from ..session.secure import AuthMode
-from .services import NodeServices
+from .services import Commissioning
 
 OK, VALUE_OUTSIDE_RANGE, INVALID_AUTHENTICATION, NO_FAIL_SAFE, BUSY_WITH_OTHER_ADMIN = 0, 1, 2, 3, 4
 INDOOR, OUTDOOR, INDOOR_OUTDOOR = 0, 1, 2
@@ -41,7 +41,7 @@ class GeneralCommissioningCluster(Cluster):
     id = 0x0030
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: Commissioning) -> None:
         super().__init__()
         self.services = services
         self.attribute(AttributeSpec(0x0000, lambda _c: UInt(self.breadcrumb), self._write_breadcrumb,

@@ -10,7 +10,7 @@ from ..codec.im_status import ImStatus
 from ..codec.tlv import UInt
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError
-from .services import NodeServices
+from .services import Settings
 
 GENERAL_DIAGNOSTICS_CLUSTER = 0x0033
 BOOT_REASON = 0x03
@@ -21,7 +21,7 @@ class GeneralDiagnosticsCluster(Cluster):
     id = 0x0033
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: Settings) -> None:
         super().__init__()
         self._started = time.monotonic()
         raw = services.get_setting("diagnostics/reboot-count")

@@ -10,7 +10,7 @@ from ..codec.schema import TLVStruct, UInt16, tlv_field
 from ..codec.tlv import UInt
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
-from .services import NodeServices
+from .services import Fabrics
 
 IPK_KEY_SET = 0
 
@@ -24,7 +24,7 @@ class GroupKeyManagementCluster(Cluster):
     id = 0x003F
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: Fabrics) -> None:
         super().__init__()
         self.services = services
         manage, admin = Privilege.MANAGE, Privilege.ADMINISTER

@@ -22,7 +22,7 @@ from ..fabric.acl import AccessControlEntry, AccessControlTarget, Privilege
 from ..fabric.table import MAX_FABRICS, Fabric, FabricError
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
 from ..session.secure import AuthMode
-from .services import NodeServices
+from .services import FabricAdmin
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class OperationalCredentialsCluster(Cluster):
     id = 0x003E
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: FabricAdmin) -> None:
         super().__init__()
         self.services = services
         admin = Privilege.ADMINISTER

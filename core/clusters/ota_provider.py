@@ -22,7 +22,7 @@ from ..ota.commands import (
     QueryImage,
 )
 from ..ota.provider import OtaProvider, UnknownUpdateToken
-from .services import NodeServices
+from .services import Fabrics
 
 # An UpdateToken this provider did not issue to the requestor: the command names a resource
 # (the offer) that does not exist for it.
@@ -33,7 +33,7 @@ class OtaProviderCluster(Cluster):
     id = 0x0029
     revision = 1
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: Fabrics) -> None:
         super().__init__()
         self.services = services
         self.provider: OtaProvider | None = None

@@ -1,4 +1,4 @@
-"""What the endpoint-0 clusters need from the node (implemented by :class:`MatterNode`)."""
+"""What the endpoint-0 clusters need from the node, as narrow protocols (implemented by :class:`MatterNode`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ from ..attestation.credentials import DeviceCredentials
 from ..fabric.acl import AccessControl, AccessControlEntry, SubjectDescriptor
 from ..fabric.failsafe import FailSafe
 from ..fabric.table import Fabric, FabricTable
-from ..im.events import EventLog
 from ..securechannel.pase_credentials import PaseCredentials
 
-__all__ = ["NodeInfo", "NodeServices"]
+__all__ = [
+    "AccessControlStore",
+    "Commissioning",
+    "CommissioningWindow",
+    "Described",
+    "FabricAdmin",
+    "Fabrics",
+    "NodeInfo",
+    "NodeServices",
+    "Settings",
+]
 
 
 @dataclass(frozen=True)
@@ -29,14 +38,24 @@ class NodeInfo:
     serial_number: str = "OTA-PROVIDER-0001"
 
 
-class NodeServices(Protocol):
-    info: NodeInfo
-    credentials: DeviceCredentials
+class Settings(Protocol):
+    """Small named values kept in the state database (labels, counters, regulatory choices)."""
+
+    def get_setting(self, key: str) -> bytes | None: ...
+
+    def set_setting(self, key: str, value: bytes) -> None: ...
+
+
+class Fabrics(Protocol):
     fabrics: FabricTable
-    acl: AccessControl
+
+
+class FabricAdmin(Fabrics, Protocol):
+    """Adding, updating and removing this node's fabrics (Operational Credentials)."""
+
+    credentials: DeviceCredentials
     failsafe: FailSafe
     allow_ota_from_fabric: bool
-    events: EventLog
 
     def save_fabric(self, fabric: Fabric) -> None: ...
 
@@ -46,15 +65,22 @@ class NodeServices(Protocol):
         self, fabric_index: int, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
     ) -> None: ...
 
-    def get_setting(self, key: str) -> bytes | None: ...
-
-    def set_setting(self, key: str, value: bytes) -> None: ...
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
-
     def call_soon(self, callback: Callable[[], None]) -> Any: ...
 
-    # commissioning window
+
+class AccessControlStore(Protocol):
+    acl: AccessControl
+
+    def replace_acl(
+        self, fabric_index: int, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None: ...
+
+
+class CommissioningWindow(Fabrics, Protocol):
+    """The node's commissioning window (Administrator Commissioning) and the fail-safe it respects."""
+
+    failsafe: FailSafe
+
     @property
     def window_status(self) -> int: ...
 
@@ -71,4 +97,19 @@ class NodeServices(Protocol):
 
     def close_commissioning_window(self) -> None: ...
 
+
+class Commissioning(Settings, Protocol):
+    """General Commissioning: the fail-safe and the end of commissioning."""
+
+    failsafe: FailSafe
+
     def commissioning_complete(self, fabric_index: int) -> None: ...
+
+
+class Described(Settings, Protocol):
+    info: NodeInfo
+
+
+class NodeServices(FabricAdmin, AccessControlStore, CommissioningWindow, Commissioning, Described, Protocol):
+    """Everything endpoint 0 needs, for the function that assembles it; each cluster takes only
+    the narrow protocol above that it uses (implemented by :class:`MatterNode`)."""

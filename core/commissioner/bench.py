@@ -1,8 +1,9 @@
 """The provider as the commissioner of the devices on its bench: runs commissioning jobs on the
 node's own UDP socket, on the bench fabric, and reports each stage as engine events.
 
-The engine owns one :class:`Bench`; it only needs the node's narrow services: its driver (to send),
-its database (the bench fabric and node ids), and joining a fabric whose root we hold.
+The engine owns one :class:`Bench`; it only needs the node's narrow services (:class:`BenchNode`):
+its driver (to send), its database (the bench fabric and node ids), joining a fabric whose root we
+hold, its IM server (to hand us the devices' reports), its mDNS sockets and its BDX transfers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from ..dnssd.browser import CommissionableBrowser, find_commissionable
 from ..events import (
@@ -54,17 +56,39 @@ from .pointing import (
 )
 from .target import CommissionTarget
 
+if TYPE_CHECKING:  # only named in BenchNode: the bench never builds them
+    from ..bdx.server import BdxServer
+    from ..dnssd.advertiser import MatterAdvertiser
+    from ..exchange.driver import ExchangeDriver
+    from ..fabric.acl import AccessControlEntry
+    from ..fabric.authority import FabricAuthority
+    from ..im.server import InteractionServer
+    from ..storage.database import Database
+
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
 
-__all__ = ["Bench"]
+__all__ = ["Bench", "BenchNode"]
 
 QUESTION_SECONDS = 45.0  # well inside the device's 60 s fail-safe: an unanswered question is a refusal
 
 log = logging.getLogger(__name__)
 
 
+class BenchNode(Protocol):
+    """What the bench uses of the node (implemented by :class:`MatterNode`; tests pass less)."""
+
+    db: Database
+    driver: ExchangeDriver | None
+    im: InteractionServer
+    advertiser: MatterAdvertiser | None
+    bdx: BdxServer | None
+
+    def join_own_fabric(self, authority: FabricAuthority, node_id: int, label: str,
+                        acl_entries: Callable[[int], list[AccessControlEntry]]) -> Fabric: ...  # fmt: skip
+
+
 class Bench:
-    def __init__(self, node, trust: TrustStore, *, emit: Callable[[EngineEvent], None], select: Selector,
+    def __init__(self, node: BenchNode, trust: TrustStore, *, emit: Callable[[EngineEvent], None], select: Selector,
                  allow_unverified: bool = False, timeout: float = 30.0,
                  reason: AnnouncementReason = AnnouncementReason.URGENT_UPDATE_AVAILABLE) -> None:  # fmt: skip
         self.node = node
@@ -219,14 +243,14 @@ class Bench:
         )
 
     def _own_instances(self) -> frozenset[str]:
-        advertiser = getattr(self.node, "advertiser", None)
+        advertiser = self.node.advertiser
         return frozenset(n.lower() for n in (advertiser.advertised if advertiser else ()))
 
     def browse(self, active: bool) -> None:
         """Start or stop the live list of commissionable devices (the Add-device dialog's), which
         arrives as CommissionableDevices events. Browsing costs mDNS queries, so only while asked."""
         if active and self._browser is None:
-            advertiser = getattr(self.node, "advertiser", None)  # its mDNS sockets, on its interfaces
+            advertiser = self.node.advertiser  # its mDNS sockets, on its interfaces
             if advertiser is None:
                 raise ValueError("DNS-SD is off in this provider: give the device's address, CODE@HOST[:PORT]")
             self._browser = CommissionableBrowser(
@@ -247,7 +271,7 @@ class Bench:
         )
         self.emit(CommissioningStage(name, "discovery", "started", 0.0, f"DNS-SD browse for {shown}"))
         started = time.monotonic()
-        advertiser = getattr(self.node, "advertiser", None)  # share its mDNS sockets when it has them
+        advertiser = self.node.advertiser  # share its mDNS sockets when it has them
         device = await find_commissionable(discriminator=payload.discriminator, short=short,
                                            vendor_id=payload.vendor_id, product_id=payload.product_id,
                                            timeout=self.discovery_timeout,
@@ -418,7 +442,7 @@ class Bench:
         watch, loop = self._watches[node_id], asyncio.get_running_loop()
         try:
             while (self._seen.get(node_id) or ("",))[0] == "Downloading":
-                bdx = getattr(self.node, "bdx", None)
+                bdx = self.node.bdx
                 running = bdx is not None and any(t.peer == (fabric_index, node_id) for t in bdx.transfers.values())
                 if watch.update("Downloading", running, loop.time()):
                     self.emit(DeviceMismatch(node_id, fabric_index, watch.seconds, MISMATCH_ADVICE))
