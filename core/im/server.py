@@ -9,18 +9,17 @@ forever on one).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import tlv
 from ..codec.im_status import ImStatus
 from ..codec.protocols import ImOpcode, ProtocolId
 from ..codec.tlv import TLVError
 from ..exchange.manager import Exchange, ExchangeManager, Message
-from ..fabric.acl import AccessControl, Privilege, SubjectDescriptor
+from ..fabric.acl import AccessControl, SubjectDescriptor
 from ..session.secure import AuthMode, SecureSession
-from .events import EventLog, event_min, event_status_report
+from .events import EventLog, event_min
 from .messages import (
     AttributeData,
     AttributePath,
@@ -28,12 +27,10 @@ from .messages import (
     CommandData,
     CommandPath,
     CommandStatus,
-    EventPath,
     ImDecodeError,
     InvokeRequest,
     InvokeResponse,
     ReadRequest,
-    ReportData,
     StatusIB,
     StatusResponse,
     SubscribeRequest,
@@ -41,15 +38,14 @@ from .messages import (
     WriteRequest,
     WriteResponse,
 )
-from .model import AttributeSpec, DataModel, ImError, RequestContext
+from .model import DataModel, ImError, RequestContext
+from .replies import status_response
+from .reports import REPORT_BUDGET, PathAccess, ReportBuilder, ReportChunk
 from .subscriptions import Scheduler, SubscriptionManager
 
 __all__ = ["REPORT_BUDGET", "InteractionServer", "NoResponse"]
 
 log = logging.getLogger(__name__)
-
-REPORT_BUDGET = 1100  # TLV bytes per ReportData, inside a 1280-byte IPv6 datagram with headers and MIC
-FABRIC_INDEX_TAG = 0xFE
 
 
 class NoResponse(Exception):
@@ -59,21 +55,6 @@ class NoResponse(Exception):
 def subject_of(session: SecureSession) -> SubjectDescriptor:
     subject = session.peer_node_id if session.auth_mode == AuthMode.CASE else 0
     return SubjectDescriptor(session.fabric_index, session.auth_mode, subject, session.peer_cats)
-
-
-def _status_response(exchange: Exchange, status: ImStatus) -> None:
-    exchange.send(ImOpcode.STATUS_RESPONSE, StatusResponse(status).encode())
-
-
-@dataclass
-class ReportChunk:
-    """What one ReportData message carries: attribute reports, then event reports."""
-
-    attributes: list[tlv.Structure] = field(default_factory=list)
-    events: list[tlv.Structure] = field(default_factory=list)
-
-    def message(self, **fields: Any) -> ReportData:
-        return ReportData(self.attributes, event_reports=self.events, **fields)
 
 
 @dataclass
@@ -115,6 +96,8 @@ class InteractionServer:
         self.manager = manager
         self.subject_of = subject_of
         self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0, "subscribe": 0}
+        self.access = PathAccess(model, acl)
+        self.reports = ReportBuilder(model, self.access, report_budget, events)
         self.subscriptions = SubscriptionManager(self, scheduler)
         # Reports for subscriptions *we* made as a client (the commissioner following a device)
         # arrive unsolicited, like requests: they are handed to the client that subscribed.
@@ -124,11 +107,6 @@ class InteractionServer:
         if self._clock is not None:
             return self._clock()
         return self.manager.now if self.manager is not None else 0.0
-
-    @staticmethod
-    def _status(exchange: Exchange, status: ImStatus, reason: str) -> None:
-        _status_response(exchange, status)
-        exchange.close(reason)
 
     def _now(self, exchange: Exchange) -> float:
         return self._clock() if self._clock else exchange.manager.now
@@ -159,7 +137,7 @@ class InteractionServer:
                 request = TimedRequest.decode(message.payload)
                 self.requests["timed"] += 1
                 interaction.timed_deadline = self._now(exchange) + request.timeout_ms / 1000
-                _status_response(exchange, ImStatus.SUCCESS)
+                status_response(exchange, ImStatus.SUCCESS)
             elif opcode in (ImOpcode.INVOKE_REQUEST, ImOpcode.WRITE_REQUEST):
                 self._timed_gate(interaction, exchange, ctx, message)
             elif opcode == ImOpcode.SUBSCRIBE_REQUEST:
@@ -171,11 +149,11 @@ class InteractionServer:
                 self.report_sink(exchange, message)
                 exchange.close("report handled")
             else:
-                _status_response(exchange, ImStatus.INVALID_ACTION)
+                status_response(exchange, ImStatus.INVALID_ACTION)
                 exchange.close("unexpected IM message")
         except TLVError as exc:
             log.info("malformed IM message (opcode 0x%02x): %s", message.opcode, exc)
-            _status_response(exchange, ImStatus.INVALID_ACTION)
+            status_response(exchange, ImStatus.INVALID_ACTION)
             exchange.close("malformed IM message")
 
     def _timed_gate(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, message: Message) -> None:
@@ -185,7 +163,7 @@ class InteractionServer:
             # A later chunk of a timed write: the TimedRequest admitted the whole write (the SDK's
             # WriteHandler checks the window once, on the first chunk, and only the flag after).
             if not request.timed_request:
-                _status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
+                status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
                 exchange.close("timed request mismatch")
                 return
             ctx.timed = True
@@ -193,11 +171,11 @@ class InteractionServer:
             return
         deadline, interaction.timed_deadline = interaction.timed_deadline, None
         if request.timed_request != (deadline is not None):
-            _status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
+            status_response(exchange, ImStatus.TIMED_REQUEST_MISMATCH)
             exchange.close("timed request mismatch")
             return
         if deadline is not None and self._now(exchange) > deadline:
-            _status_response(exchange, ImStatus.TIMEOUT)
+            status_response(exchange, ImStatus.TIMEOUT)
             exchange.close("timed request expired")
             return
         ctx.timed = deadline is not None
@@ -210,165 +188,17 @@ class InteractionServer:
 
     # ------------------------------------------------------------------ access
 
-    def _allowed(
-        self, ctx: RequestContext, endpoint: int, cluster: int, privilege: Privilege, cache: dict | None = None
-    ) -> bool:
-        key = (endpoint, cluster, privilege)
-        if cache is not None and key in cache:
-            return cache[key]
-        device_types = self.model.endpoints[endpoint].device_type_ids if endpoint in self.model.endpoints else []
-        allowed = self.acl.check(
-            ctx.subject, endpoint=endpoint, cluster=cluster, privilege=privilege, device_types=device_types
-        )
-        if cache is not None:
-            cache[key] = allowed
-        return allowed
-
     # ------------------------------------------------------------------ read
 
     def _read(self, interaction: _Interaction, exchange: Exchange, ctx: RequestContext, request: ReadRequest) -> None:
         self.requests["read"] += 1
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
-        reports = self._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
-        events = self.collect_events(ctx, request.event_requests, event_min(request.event_filters))
-        interaction.chunks = self._chunk(reports, events)
+        reports = self.reports.attributes(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
+        events = self.reports.events(ctx, request.event_requests, event_min(request.event_filters))
+        interaction.chunks = self.reports.chunk(reports, events)
         self._send_next_chunk(interaction, exchange, None)
 
-    def _collect(
-        self, ctx: RequestContext, paths: Iterable[AttributePath], versions: dict, fabric_filtered: bool
-    ) -> list[tlv.Structure]:
-        ctx.is_fabric_filtered = fabric_filtered
-        reports: list[tlv.Structure] = []
-        for path in paths:
-            reports.extend(self._read_path(ctx, path, versions))
-        return reports
-
-    def _read_path(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
-        if not path.is_wildcard:
-            yield from self._read_concrete(ctx, path, versions)
-            return
-        for endpoint, cluster in self.model.clusters():
-            if path.endpoint is not None and endpoint.id != path.endpoint:
-                continue
-            if path.cluster is not None and cluster.id != path.cluster:
-                continue
-            if versions.get((endpoint.id, cluster.id)) == cluster.data_version:
-                continue
-            for attribute_id in cluster.attribute_ids():
-                if path.attribute is not None and attribute_id != path.attribute:
-                    continue
-                spec = cluster.attribute_spec(attribute_id)
-                if spec is None or not self._allowed(ctx, endpoint.id, cluster.id, spec.read_privilege):
-                    continue
-                concrete = AttributePath(endpoint.id, cluster.id, attribute_id)
-                try:
-                    value = self._value(ctx, spec)
-                except ImError:
-                    continue  # wildcard expansion leaves out what cannot be read
-                yield from self._data_reports(concrete, value, cluster.data_version)
-
-    def _read_concrete(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
-        concrete = AttributePath(path.endpoint, path.cluster, path.attribute)
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ENDPOINT)))
-            return
-        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
-        if cluster is None:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_CLUSTER)))
-            return
-        spec = cluster.attribute_spec(path.attribute)  # type: ignore[arg-type]
-        if spec is None:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)))
-            return
-        if not self._allowed(ctx, endpoint.id, cluster.id, spec.read_privilege):
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ACCESS)))
-            return
-        if versions.get((endpoint.id, cluster.id)) == cluster.data_version:
-            return
-        try:
-            value = self._value(ctx, spec)
-        except ImError as exc:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(exc.status, exc.cluster_status)))
-            return
-        yield from self._data_reports(concrete, value, cluster.data_version)
-
-    def _value(self, ctx: RequestContext, spec: AttributeSpec) -> Any:
-        value = spec.read(ctx)
-        if not spec.fabric_scoped or not isinstance(value, tlv.Array):
-            return value
-        if ctx.is_fabric_filtered:
-            return tlv.Array(
-                v for v in value if isinstance(v, tlv.Structure) and v.get(FABRIC_INDEX_TAG) == ctx.fabric_index
-            )
-        if spec.sensitive_fields:
-            return tlv.Array(_for_reader(v, ctx.fabric_index, spec.sensitive_fields) for v in value)
-        return value
-
-    def _data_reports(self, path: AttributePath, value: Any, version: int) -> Iterable[tlv.Structure]:
-        report = ReportData.data_report(AttributeData(path, value, version))
-        if not isinstance(value, tlv.Array) or len(tlv.encode(report)) <= self.report_budget:
-            yield report
-            return
-        # Too big for one message: replace with an empty list, then append item by item.
-        yield ReportData.data_report(AttributeData(path, tlv.Array(), version))
-        append = AttributePath(path.endpoint, path.cluster, path.attribute, list_index_present=True)
-        for item in value:
-            yield ReportData.data_report(AttributeData(append, item, version))
-
-    def _chunk(self, reports: list[tlv.Structure], events: Iterable[tlv.Structure] = ()) -> list[ReportChunk]:
-        chunks = [ReportChunk()]
-        size = 0
-        for kind, report in [*(("attributes", r) for r in reports), *(("events", e) for e in events)]:
-            length = len(tlv.encode(report))
-            current = chunks[-1]
-            if (current.attributes or current.events) and size + length > self.report_budget:
-                chunks.append(ReportChunk())
-                size = 0
-            getattr(chunks[-1], kind).append(report)
-            size += length
-        return chunks
-
     # ------------------------------------------------------------------ events
-
-    def collect_events(self, ctx: RequestContext, paths: Iterable[EventPath], minimum: int,
-                       cache: dict | None = None) -> list[tlv.Structure]:  # fmt: skip
-        """EventReportIBs for ``paths``: a status for each concrete path we cannot serve, then
-        every logged event numbered ``minimum`` or above that the reader may see."""
-        paths = tuple(paths)
-        if not paths:
-            return []
-        cache = {} if cache is None else cache
-        reports = []
-        for path in paths:
-            if not path.is_wildcard:
-                status = self._event_path_status(ctx, path, cache)
-                if status is not None:
-                    reports.append(event_status_report(path, StatusIB(status)))
-        for record in self.events.since(minimum) if self.events is not None else ():
-            if not any(p.matches(record.endpoint, record.cluster, record.event) for p in paths):
-                continue
-            if record.fabric_index is not None and record.fabric_index != ctx.fabric_index:
-                continue  # a fabric-sensitive event is for its own fabric only
-            cluster = self.model.cluster(record.endpoint, record.cluster)
-            privilege = cluster.event_privilege(record.event) if cluster is not None else None
-            if privilege is not None and self._allowed(ctx, record.endpoint, record.cluster, privilege, cache):
-                reports.append(record.report())
-        return reports
-
-    def _event_path_status(self, ctx: RequestContext, path: EventPath, cache: dict) -> ImStatus | None:
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            return ImStatus.UNSUPPORTED_ENDPOINT
-        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
-        if cluster is None:
-            return ImStatus.UNSUPPORTED_CLUSTER
-        privilege = cluster.event_privilege(path.event)  # type: ignore[arg-type]
-        if privilege is None:
-            return ImStatus.UNSUPPORTED_EVENT
-        if not self._allowed(ctx, endpoint.id, cluster.id, privilege, cache):
-            return ImStatus.UNSUPPORTED_ACCESS
-        return None
 
     def _send_next_chunk(self, interaction: _Interaction, exchange: Exchange, ack: StatusResponse | None) -> None:
         if ack is not None and ack.status != ImStatus.SUCCESS:
@@ -386,7 +216,7 @@ class InteractionServer:
     def _invoke(self, exchange: Exchange, ctx: RequestContext, request: InvokeRequest) -> None:
         self.requests["invoke"] += 1
         if not request.invoke_requests or any(c.path.endpoint is None for c in request.invoke_requests):
-            _status_response(exchange, ImStatus.INVALID_ACTION)
+            status_response(exchange, ImStatus.INVALID_ACTION)
             exchange.close("wildcard or empty invoke")
             return
         commands = request.invoke_requests
@@ -396,7 +226,7 @@ class InteractionServer:
             refs = [c.ref for c in commands]
             paths = [(c.path.endpoint, c.path.cluster, c.path.command) for c in commands]
             if None in refs or len(set(refs)) != len(refs) or len(set(paths)) != len(paths):
-                _status_response(exchange, ImStatus.INVALID_ACTION)
+                status_response(exchange, ImStatus.INVALID_ACTION)
                 exchange.close("batched invoke with missing or repeated command refs or paths")
                 return
         response = InvokeResponse()
@@ -418,7 +248,7 @@ class InteractionServer:
         if len(commands) > 1 and len(encoded) > self.report_budget:
             # We advertise MaxPathsPerInvoke 1 and never chunk an InvokeResponse: a batch whose
             # answers would not fit one message is refused rather than sent oversized.
-            _status_response(exchange, ImStatus.RESOURCE_EXHAUSTED)
+            status_response(exchange, ImStatus.RESOURCE_EXHAUSTED)
             exchange.close("batched invoke response too large for one message")
             return
         exchange.send(ImOpcode.INVOKE_RESPONSE, encoded)
@@ -439,7 +269,7 @@ class InteractionServer:
         spec = cluster.command_spec(path.command)
         if spec is None:
             return status(ImStatus.UNSUPPORTED_COMMAND)
-        if not self._allowed(ctx, endpoint.id, cluster.id, spec.privilege):
+        if not self.access.allowed(ctx, endpoint.id, cluster.id, spec.privilege):
             return status(ImStatus.UNSUPPORTED_ACCESS)
         if spec.timed and not ctx.timed:
             return status(ImStatus.NEEDS_TIMED_INTERACTION)
@@ -492,7 +322,7 @@ class InteractionServer:
             return StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)
         # The privilege check is cached for the whole write, so a chunked ACL write is judged
         # against the ACL as it was when the write began.
-        if not self._allowed(ctx, endpoint.id, cluster.id, spec.write_privilege, cache):
+        if not self.access.allowed(ctx, endpoint.id, cluster.id, spec.write_privilege, cache):
             return StatusIB(ImStatus.UNSUPPORTED_ACCESS)
         if spec.write is None:
             return StatusIB(ImStatus.UNSUPPORTED_WRITE)
@@ -514,11 +344,3 @@ class InteractionServer:
 
 
 PROTOCOL_ID = ProtocolId.INTERACTION_MODEL
-
-
-def _for_reader(entry: Any, fabric_index: int, sensitive: tuple[int, ...]) -> Any:
-    """A fabric-scoped entry as a reader on ``fabric_index`` may see it: whole if it is that
-    fabric's own entry, else without its fabric-sensitive fields."""
-    if not isinstance(entry, tlv.Structure) or entry.get(FABRIC_INDEX_TAG) == fabric_index:
-        return entry
-    return tlv.Structure((tag, v) for tag, v in entry.items() if tag not in sensitive)

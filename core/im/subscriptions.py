@@ -23,6 +23,7 @@ from ..session.secure import SecureSession
 from .events import EventRecord, event_min
 from .messages import AttributePath, EventPath, StatusResponse, SubscribeRequest, SubscribeResponse
 from .model import Cluster, RequestContext
+from .replies import refuse
 
 if TYPE_CHECKING:
     from .server import InteractionServer
@@ -112,19 +113,19 @@ class SubscriptionManager:
 
     def subscribe(self, interaction: Any, exchange: Exchange, ctx: RequestContext, request: SubscribeRequest) -> None:
         if self.scheduler is None:
-            self.server._status(exchange, ImStatus.RESOURCE_EXHAUSTED, "subscriptions need a scheduler")
+            refuse(exchange, ImStatus.RESOURCE_EXHAUSTED, "subscriptions need a scheduler")
             return
         if request.min_interval_floor > request.max_interval_ceiling:
-            self.server._status(exchange, ImStatus.INVALID_ACTION, "MinIntervalFloor above MaxIntervalCeiling")
+            refuse(exchange, ImStatus.INVALID_ACTION, "MinIntervalFloor above MaxIntervalCeiling")
             return
         if not request.attribute_requests and not request.event_requests:
-            self.server._status(exchange, ImStatus.INVALID_ACTION, "nothing to subscribe to")
+            refuse(exchange, ImStatus.INVALID_ACTION, "nothing to subscribe to")
             return
         if not request.keep_subscriptions:
             for old in [s for s in self.subscriptions.values() if self._same_subscriber(s.session, ctx.session)]:
                 self.end(old, "replaced")
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            self.server._status(exchange, ImStatus.RESOURCE_EXHAUSTED, "too many subscriptions")
+            refuse(exchange, ImStatus.RESOURCE_EXHAUSTED, "too many subscriptions")
             return
         max_interval = min(max(request.max_interval_ceiling, request.min_interval_floor, 1),
                            max(PUBLISHER_MAX_INTERVAL_LIMIT, request.max_interval_ceiling))  # fmt: skip
@@ -139,9 +140,9 @@ class SubscriptionManager:
             next_event=event_min(request.event_filters),
         )
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
-        reports = self.server._collect(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
+        reports = self.server.reports.attributes(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
         events = self._events_for(subscription, ctx)
-        interaction.chunks = self.server._chunk(reports, events)
+        interaction.chunks = self.server.reports.chunk(reports, events)
         interaction.subscription = subscription
         self.send_priming_chunk(interaction, exchange, None)
 
@@ -197,7 +198,7 @@ class SubscriptionManager:
         """The subscribed events not reported yet; afterwards, all of them count as reported."""
         if not subscription.event_paths:
             return []
-        events = self.server.collect_events(ctx, subscription.event_paths, subscription.next_event)
+        events = self.server.reports.events(ctx, subscription.event_paths, subscription.next_event)
         last = self.server.events.last_number if self.server.events is not None else None
         if last is not None:
             subscription.next_event = max(subscription.next_event, last + 1)
@@ -234,9 +235,11 @@ class SubscriptionManager:
                 for endpoint, cluster in changed
                 if _matches(path, endpoint, cluster)
             ]
-            reports = self.server._collect(ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered)
+            reports = self.server.reports.attributes(
+                ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered
+            )
         events = self._events_for(subscription, ctx) if subscription.events_pending else []
-        chunks = self.server._chunk(reports, events)  # nothing to say: one empty report, the keep-alive
+        chunks = self.server.reports.chunk(reports, events)  # nothing to say: one empty report, the keep-alive
         handler = _ReportExchange(self, subscription, chunks)
         exchange = manager.new_exchange(subscription.session, ProtocolId.INTERACTION_MODEL, handler)
         subscription.reporting = True

@@ -33,8 +33,9 @@ def test_the_bench_flags_a_device_that_says_downloading_while_no_transfer_of_our
     """The bench's own loop, over a node with no transfer running: one DeviceMismatch, with the advice;
     it ends by itself once the device says something else."""
     events = []
-    node = SimpleNamespace(db=Database(tmp_path / "state.db"), driver=None, advertiser=None,
-                           bdx=SimpleNamespace(transfers={}))
+    node = SimpleNamespace(
+        db=Database(tmp_path / "state.db"), driver=None, advertiser=None, bdx=SimpleNamespace(transfers={})
+    )
     bench = Bench(node, TrustStore.with_test_roots(), emit=events.append, select=lambda *a: None)
     bench.disagree_seconds = 0.3
 
