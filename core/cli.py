@@ -533,7 +533,7 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         engine.start()
         while not stop.is_set() and engine.running and outcome is None:
             event = engine.next_event(timeout=0.2)
-            if event is not None:
+            if event is not None and event.logged:
                 emit.event(event.name, event.text(), at=event.at, **event.fields())
                 outcome = watch.feed(event) if watch is not None else None
             if outcome is None and deadline is not None and time.monotonic() > deadline:
@@ -541,7 +541,8 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
     finally:
         engine.stop()
         for event in engine.drain():
-            emit.event(event.name, event.text(), at=event.at, **event.fields())
+            if event.logged:
+                emit.event(event.name, event.text(), at=event.at, **event.fields())
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if outcome is not None:

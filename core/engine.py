@@ -1,11 +1,13 @@
 """``ProviderEngine``: the Matter node and the OTA provider on their own asyncio loop, in their
 own thread, behind events and commands. This is the only API the front ends use.
 
-- Engine -> front end: typed events (:mod:`.events`) in a bounded, thread-safe queue, drained in
-  batches with :meth:`ProviderEngine.drain`; per-block counters only update the snapshot that
-  :meth:`ProviderEngine.stats` returns, never one event per block.
-- Front end -> engine: immutable commands (below), sent with :meth:`ProviderEngine.send`; each
-  is answered by a :class:`~.events.CommandDone` saying what really happened.
+- Engine -> front ends: typed, value-only events (:mod:`.events`), numbered and fanned out by an
+  :class:`~.api.bus.EventBus` to any number of subscribers, each with its own bounded queue
+  (:meth:`ProviderEngine.subscribe`; :meth:`ProviderEngine.drain` reads the built-in one). Per-block
+  counters never make one event per block: the engine publishes an
+  :class:`~.events.EngineSnapshot` a few times a second instead.
+- Front end -> engine: immutable commands with ids (:mod:`.api.commands`), sent with
+  :meth:`ProviderEngine.send`; each is answered by one :class:`~.events.CommandDone` with its id.
 """
 
 from __future__ import annotations
@@ -13,16 +15,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .api.bus import SUBSCRIBER_QUEUE, EventBus, Subscriber
+from .api.commands import (
+    AbortTransfer,
+    AnswerAttestation,
+    ArmKnob,
+    ArmKnobs,
+    BrowseCommissionable,
+    ClearKnobs,
+    CommissionDevice,
+    DeviceAction,
+    DisarmKnob,
+    OpenCommissioningWindow,
+    PauseTransfer,
+    QueryHistory,
+    ReloadImages,
+    RemoveFabric,
+    ResumeTransfer,
+    ThrottleTransfer,
+)
 from .bdx.server import Transfer
 from .client.demo import DemoRequestors
-from .codec.status_report import BdxStatus
 from .commissioner.bench import Bench
 from .commissioner.target import parse_target
 from .commissioner.trust import trust_store
@@ -32,9 +52,12 @@ from .events import (
     DemoFabricJoined,
     EngineError,
     EngineEvent,
+    EngineSnapshot,
     FabricsChanged,
     FabricSummary,
+    HistoryRows,
     ImagesChanged,
+    ImageSummary,
     Listening,
     RequestorSeen,
     SessionEstablished,
@@ -50,7 +73,7 @@ from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
 from .ota.offer_store import OfferStore
-from .ota.policy import KNOB_LABELS, Knob, Peer, policy_from_sdk_flags
+from .ota.policy import KNOB_LABELS, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
@@ -61,6 +84,7 @@ __all__ = [
     "AnswerAttestation",
     "ArmKnob",
     "ArmKnobs",
+    "BrowseCommissionable",
     "ClearKnobs",
     "CommissionDevice",
     "DeviceAction",
@@ -69,6 +93,7 @@ __all__ = [
     "OpenCommissioningWindow",
     "PauseTransfer",
     "ProviderEngine",
+    "QueryHistory",
     "ReloadImages",
     "RemoveFabric",
     "ResumeTransfer",
@@ -78,104 +103,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 10_000
-
-
-# ---------------------------------------------------------------------- commands
-
-
-@dataclass(frozen=True)
-class ArmKnob:
-    knob: Knob
-    value: Any
-    sticky: bool = False
-    target: Peer | None = None
-
-
-@dataclass(frozen=True)
-class ArmKnobs:
-    """Several knobs for one response: armed together, or none if any value is refused."""
-
-    knobs: tuple[tuple[Knob, Any], ...]
-    sticky: bool = False
-    target: Peer | None = None
-
-
-@dataclass(frozen=True)
-class DisarmKnob:
-    knob: Knob
-    target: Peer | None = None
-
-
-@dataclass(frozen=True)
-class ClearKnobs:
-    pass
-
-
-@dataclass(frozen=True)
-class PauseTransfer:
-    transfer_id: int
-
-
-@dataclass(frozen=True)
-class ResumeTransfer:
-    transfer_id: int
-
-
-@dataclass(frozen=True)
-class ThrottleTransfer:
-    transfer_id: int
-    seconds_per_block: float | None  # None: back to the provider's pacing
-
-
-@dataclass(frozen=True)
-class AbortTransfer:
-    transfer_id: int
-    status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
-
-
-@dataclass(frozen=True)
-class OpenCommissioningWindow:
-    seconds: int = 900
-
-
-@dataclass(frozen=True)
-class CommissionDevice:
-    """Commission a device onto the bench fabric: CODE[@HOST[:PORT]]. ``ask``: a failed attestation
-    is put to the user (an AttestationQuestion event) instead of refused."""
-
-    target: str
-    ask: bool = False
-
-
-@dataclass(frozen=True)
-class DeviceAction:
-    """On a device of the bench fabric: "read" it again, "announce" (update now), or "forget" it."""
-
-    node_id: int
-    action: str
-
-
-@dataclass(frozen=True)
-class BrowseCommissionable:
-    """Keep a live list of commissionable devices (CommissionableDevices events) while ``active``."""
-
-    active: bool
-
-
-@dataclass(frozen=True)
-class AnswerAttestation:
-    target: str
-    accept: bool
-
-
-@dataclass(frozen=True)
-class RemoveFabric:
-    fabric_index: int
-
-
-@dataclass(frozen=True)
-class ReloadImages:
-    pass
+SNAPSHOT_INTERVAL = 0.25  # seconds: the dashboard samples at 10 Hz, a remote one needs no more
 
 
 @dataclass(frozen=True)
@@ -203,8 +131,10 @@ class ProviderEngine:
         self.dnssd = dnssd
         self.host = host
         self.idle_timeout = idle_timeout
-        self._events: queue.Queue[EngineEvent] = queue.Queue(EVENT_QUEUE_SIZE)
-        self._dropped = 0
+        self.bus = EventBus()
+        # The built-in subscriber (drain, next_event): it drops the newest when full, never cuts off.
+        self._events, _ = self.bus.subscribe(capacity=EVENT_QUEUE_SIZE, cut_off=False)
+        self._snapshot: EngineSnapshot | None = None
         self._bytes_done = 0
         self._finished = 0
         self._failed = 0
@@ -246,18 +176,23 @@ class ProviderEngine:
         self._loop.call_soon_threadsafe(self._execute, command)
 
     def drain(self, limit: int = 1000) -> list[EngineEvent]:
-        """Up to ``limit`` pending events, oldest first, without blocking."""
-        out: list[EngineEvent] = []
-        with contextlib.suppress(queue.Empty):
-            while len(out) < limit:
-                out.append(self._events.get_nowait())
-        return out
+        """Up to ``limit`` pending events of the built-in subscriber, oldest first, without blocking."""
+        return self._events.take(limit)
 
     def next_event(self, timeout: float | None = None) -> EngineEvent | None:
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
+        if not self._events.pending() and not self._events.wait(timeout):
             return None
+        taken = self._events.take(1)
+        return taken[0] if taken else None
+
+    def subscribe(self, *, after: int | None = None, capacity: int = SUBSCRIBER_QUEUE,
+                  wake: Callable[[], None] | None = None) -> tuple[Subscriber, int]:  # fmt: skip
+        """Another subscriber of the event stream (a control-socket client): cut off if it lags."""
+        return self.bus.subscribe(after=after, capacity=capacity, wake=wake)
+
+    def snapshot(self) -> EngineSnapshot | None:
+        """The last snapshot the engine published (a value: safe from any thread)."""
+        return self._snapshot
 
     def onboarding(self) -> SetupPayload:
         """The setup payload for commissioning this node (QR code and manual code)."""
@@ -284,15 +219,33 @@ class ProviderEngine:
         transfers = tuple(TransferSnapshot.of(t) for t in list(self.node.bdx.transfers.values())) if (
             self.node and self.node.bdx) else ()  # fmt: skip
         running = sum(t.bytes_sent for t in transfers)
-        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed, self._dropped)
+        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed,
+                           self._events.dropped)  # fmt: skip
 
     # ------------------------------------------------------------------ the engine thread
 
     def _post(self, event: EngineEvent) -> None:
-        try:
-            self._events.put_nowait(event)
-        except queue.Full:
-            self._dropped += 1
+        self.bus.publish(event)
+
+    def _take_snapshot(self) -> EngineSnapshot:
+        stats = self.stats()
+        return EngineSnapshot(stats.transfers, stats.bytes_sent_total, stats.transfers_finished,
+                              stats.transfers_failed, stats.events_dropped, self.armed(),
+                              tuple(_image_summary(e) for e in self.images()), self.bus.subscribers)  # fmt: skip
+
+    async def _publish_snapshots(self) -> None:
+        """A snapshot every SNAPSHOT_INTERVAL while anything changes, at least once a second."""
+        last: tuple | None = None
+        quiet = 0.0
+        while True:
+            snapshot = self._take_snapshot()
+            key = (snapshot.transfers, snapshot.bytes_sent_total, snapshot.transfers_finished,
+                   snapshot.transfers_failed, snapshot.armed, snapshot.images)  # fmt: skip
+            if key != last or quiet >= 1.0:
+                self._snapshot = self.bus.publish(snapshot)
+                last, quiet = key, 0.0
+            await asyncio.sleep(SNAPSHOT_INTERVAL)
+            quiet += SNAPSHOT_INTERVAL
 
     def _run(self) -> None:
         try:
@@ -368,6 +321,7 @@ class ProviderEngine:
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():
             self.bench.start(parse_target(text))
+        snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -379,6 +333,7 @@ class ProviderEngine:
         try:
             await self._stop.wait()
         finally:
+            snapshots.cancel()
             await self.bench.aclose()
             if requestors is not None:
                 requestors.cancel()
@@ -405,19 +360,22 @@ class ProviderEngine:
         history.transfer_event(kind, transfer)
         snapshot = TransferSnapshot.of(transfer)
         if kind == "started":
-            self._post(TransferStarted(transfer, snapshot))
+            self._post(TransferStarted(snapshot))
             return
         self._bytes_done += transfer.sender.bytes_sent
         if kind == "finished":
             self._finished += 1
-            self._post(TransferFinished(transfer, snapshot))
+            self._post(TransferFinished(snapshot))
         else:
             self._failed += 1
-            self._post(TransferFailed(transfer, snapshot))
+            self._post(TransferFailed(snapshot))
 
     # ------------------------------------------------------------------ commands (engine thread)
 
     def _execute(self, command: Any) -> None:
+        if isinstance(command, QueryHistory):  # read off the loop, answered when the rows are there
+            asyncio.get_running_loop().create_task(self._query_history(command))
+            return
         try:
             ok, message = self._apply(command)
         except (ValueError, CatalogError) as exc:
@@ -425,6 +383,16 @@ class ProviderEngine:
         self._post(CommandDone(command, ok, message))
         if self.node is not None and self.node.driver is not None:
             self.node.driver.flush()  # anything the command sent goes out now
+
+    async def _query_history(self, command: QueryHistory) -> None:
+        try:
+            rows = await asyncio.get_running_loop().run_in_executor(None, self.history, command.limit,
+                                                                    command.node_id)  # fmt: skip
+        except Exception as exc:  # a broken database is said in words, never a dead engine
+            self._post(CommandDone(command, False, f"history could not be read: {exc}"))
+            return
+        self._post(HistoryRows(command.id, tuple(rows)))
+        self._post(CommandDone(command, True, f"{len(rows)} history row(s)"))
 
     def _apply(self, command: Any) -> tuple[bool, str]:
         node, provider = self.node, self.provider
@@ -485,6 +453,12 @@ class ProviderEngine:
             provider.catalog = provider.catalog.reload()
             return True, f"{len(provider.catalog.entries)} image(s) loaded"
         return False, f"unknown command {type(command).__name__}"
+
+
+def _image_summary(entry: CatalogEntry) -> ImageSummary:
+    return ImageSummary(entry.designator, str(entry.path), entry.vendor_id, entry.product_id, entry.software_version,
+                        entry.software_version_string, entry.size, entry.min_applicable_version,
+                        entry.max_applicable_version)  # fmt: skip
 
 
 def onboarding_payload(config: ProviderConfig) -> SetupPayload:

@@ -3,9 +3,10 @@ headless output."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .bdx.server import Transfer
+if TYPE_CHECKING:
+    from .events import TransferSnapshot
 from .wording import spec_name, yes_no
 
 __all__ = ["ota_event", "transfer_event"]
@@ -66,32 +67,31 @@ def ota_event(kind: str, peer: tuple[int, int] | None, fields: dict[str, Any]) -
     return _NAMES.get(kind, kind), text
 
 
-def transfer_event(kind: str, transfer: Transfer) -> tuple[str, str, dict[str, Any]] | None:
+def transfer_event(kind: str, t: TransferSnapshot) -> tuple[str, str, dict[str, Any]] | None:
     """(JSON event name, line, fields) for a transfer event; None for per-block progress."""
     if kind == "progress":
         return None
-    sender = transfer.sender
     fields: dict[str, Any] = {
-        "transfer": transfer.id,
-        "fabricIndex": transfer.peer[0],
-        "nodeId": transfer.peer[1],
-        "designator": transfer.designator.decode(errors="replace"),
-        "blockSize": sender.block_size,
-        "bytesSent": sender.bytes_sent,
-        "total": sender.total,
-        "result": transfer.result,
+        "transfer": t.id,
+        "fabricIndex": t.peer[0],
+        "nodeId": t.peer[1],
+        "designator": t.designator,
+        "blockSize": t.block_size,
+        "bytesSent": t.bytes_sent,
+        "total": t.total,
+        "result": t.result,
     }
-    who = _who(transfer.peer)
+    who = _who(t.peer)
     if kind == "started":
-        line = (f"{who}: BDX transfer #{transfer.id} started (image {fields['designator']}), "
-                f"{sender.total} bytes in blocks of {sender.block_size}")  # fmt: skip
+        line = (f"{who}: BDX transfer #{t.id} started (image {t.designator}), "
+                f"{t.total} bytes in blocks of {t.block_size}")  # fmt: skip
         return "TransferStarted", line, fields
-    seconds = transfer.seconds
-    rate = sender.bytes_sent / seconds / 1000 if seconds > 0 else 0.0
+    seconds = t.seconds
+    rate = t.bytes_sent / seconds / 1000 if seconds > 0 else 0.0
     fields.update(seconds=round(seconds, 3), rateKBps=round(rate, 1))
     if kind == "finished":
-        line = (f"{who}: BDX transfer #{transfer.id} complete, {sender.bytes_sent} bytes in {seconds:.2f} s "
+        line = (f"{who}: BDX transfer #{t.id} complete, {t.bytes_sent} bytes in {seconds:.2f} s "
                 f"({rate:.0f} kB/s)")  # fmt: skip
         return "TransferFinished", line, fields
-    line = f"{who}: BDX transfer #{transfer.id} {transfer.result} after {sender.bytes_sent} of {sender.total} bytes"
+    line = f"{who}: BDX transfer #{t.id} {t.result} after {t.bytes_sent} of {t.total} bytes"
     return "TransferFailed", line, fields

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from .bdx.server import Transfer
 from .dnssd.browser import CommissionableDevice
 from .event_lines import ota_event, transfer_event
+from .ota.history import HistoryRow
 
 __all__ = [
     "ApplyUpdateAnswered",
@@ -29,9 +30,12 @@ __all__ = [
     "DeviceStep",
     "EngineError",
     "EngineEvent",
+    "EngineSnapshot",
     "FabricSummary",
     "FabricsChanged",
     "FaultInjected",
+    "HistoryRows",
+    "ImageSummary",
     "ImagesChanged",
     "Listening",
     "NotifyUpdateApplied",
@@ -54,8 +58,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class EngineEvent:
+    """Values only (no live objects, no callables), so any front end, in this process or through
+    the control socket, sees the same thing. ``seq`` is the stream's sequence number, set when the
+    engine publishes the event (0 before)."""
+
     name: ClassVar[str] = "Event"
+    logged: ClassVar[bool] = True  # a line in the log and the headless output (not a snapshot or an answer)
     at: float = field(default_factory=time.time, kw_only=True)
+    seq: int = field(default=0, kw_only=True)
 
     def text(self) -> str:
         return self.name
@@ -190,17 +200,76 @@ class TransferSnapshot:
 
 
 @dataclass(frozen=True)
+class ImageSummary:
+    """One catalog entry as a value: what the front ends show and offer."""
+
+    designator: str
+    path: str
+    vendor_id: int
+    product_id: int
+    software_version: int
+    software_version_string: str
+    size: int
+    min_applicable_version: int | None = None
+    max_applicable_version: int | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class EngineSnapshot(EngineEvent):
+    """What the engine publishes a few times a second while something changes (and once a second
+    otherwise), so no front end reads engine memory from its own thread: the running transfers
+    with their counters, the totals, the armed knobs in words, the images."""
+
+    name = "EngineSnapshot"
+    logged = False
+    transfers: tuple[TransferSnapshot, ...] = ()
+    bytes_sent_total: int = 0
+    transfers_finished: int = 0
+    transfers_failed: int = 0
+    events_dropped: int = 0
+    armed: tuple[str, ...] = ()
+    images: tuple[ImageSummary, ...] = ()
+    subscribers: int = 0
+
+    def text(self) -> str:
+        return (f"{len(self.transfers)} transfer(s) running, {self.bytes_sent_total} bytes sent, "
+                f"{self.transfers_finished} finished, {self.transfers_failed} failed, "
+                f"{len(self.armed)} armed")  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        return {"transfers": len(self.transfers), "bytesSentTotal": self.bytes_sent_total,
+                "transfersFinished": self.transfers_finished, "transfersFailed": self.transfers_failed,
+                "armed": list(self.armed)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HistoryRows(EngineEvent):
+    """The answer to a QueryHistory command (``command_id``), newest first."""
+
+    name = "HistoryRows"
+    logged = False
+    command_id: str
+    rows: tuple[HistoryRow, ...]
+
+    def text(self) -> str:
+        return f"{len(self.rows)} history row(s)"
+
+
+@dataclass(frozen=True)
 class TransferEvent(EngineEvent):
     kind: ClassVar[str] = ""
-    transfer: Transfer = field(repr=False)
     snapshot: TransferSnapshot
 
     def text(self) -> str:
-        described = transfer_event(self.kind, self.transfer)
+        described = transfer_event(self.kind, self.snapshot)
         return described[1] if described else self.name
 
     def fields(self) -> dict[str, Any]:
-        described = transfer_event(self.kind, self.transfer)
+        described = transfer_event(self.kind, self.snapshot)
         return described[2] if described else {}
 
 
@@ -316,8 +385,13 @@ class CommandDone(EngineEvent):
     def text(self) -> str:  # the message says what was done; a refusal says so first
         return self.message if self.ok else f"refused: {self.message}"
 
+    @property
+    def command_id(self) -> str:
+        return getattr(self.command, "id", "")
+
     def fields(self) -> dict[str, Any]:
-        return {"command": type(self.command).__name__, "ok": self.ok, "message": self.message}
+        return {"command": type(self.command).__name__, "id": self.command_id, "ok": self.ok,
+                "message": self.message}  # fmt: skip
 
 
 @dataclass(frozen=True)

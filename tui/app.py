@@ -377,7 +377,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events]
+        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events if e.logged]
         self._lines.extend(entries)
         self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up

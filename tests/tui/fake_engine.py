@@ -71,7 +71,7 @@ def _events() -> list[EngineEvent]:
     ]
     done = _transfer(1, 0xD001, IMAGE_SIZE, 49, "complete")
     events += _query(0xD001, 1, T0 + 1)
-    events += [TransferStarted(done, _snapshot(done), at=T0 + 1), TransferFinished(done, _snapshot(done), at=T0 + 6)]
+    events += [TransferStarted(_snapshot(done), at=T0 + 1), TransferFinished(_snapshot(done), at=T0 + 6)]
     apply = {"updateToken": "a5" * 32, "newVersion": 3}
     events += [ApplyUpdateReceived("apply", (1, 0xD001), apply, at=T0 + 6),
                ApplyUpdateAnswered("apply answered", (1, 0xD001), {"action": "PROCEED", "delayedActionTime": 0,
@@ -81,7 +81,7 @@ def _events() -> list[EngineEvent]:
     for index, node in enumerate(NODES[1:]):
         events += _query(node, 2 if index % 2 else 1, T0 + 8 + index)
         running = _transfer(index + 2, node, 0, 0)
-        events.append(TransferStarted(running, _snapshot(running), at=T0 + 8 + index))
+        events.append(TransferStarted(_snapshot(running), at=T0 + 8 + index))
     # D002 is a device of the bench fabric: its own report, from our subscription.
     events.append(DeviceState(NODES[1], 1, "Downloading", 75, 1, at=T0 + 12))
     return events

@@ -43,10 +43,7 @@ def stats(*transfers, total=0):
 
 
 def transfer_event(cls, snap):
-    sender = SimpleNamespace(block_size=1024, bytes_sent=snap.bytes_sent, total=snap.total)
-    transfer = SimpleNamespace(id=snap.id, peer=snap.peer, designator=b"2", result=snap.result, seconds=1.0,
-                               sender=sender)  # fmt: skip
-    return cls(transfer, snap, at=100.0)
+    return cls(snap, at=100.0)
 
 
 @pytest.mark.parametrize(
