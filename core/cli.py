@@ -48,7 +48,8 @@ from .engine import ProviderEngine, onboarding_payload
 from .fabric.demo import DemoFabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory, iso_time, rows_as_csv, rows_as_text
-from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from .ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
+from .ota.types import ApplyUpdateAction, QueryImageStatus
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .transport.port_owner import udp_port_owner
@@ -57,17 +58,7 @@ from .wording import socket_address
 PROG = "ota-provider"
 EXIT_USAGE = 2
 
-_QUERY_STATUS = {
-    "updateAvailable": QueryImageStatus.UPDATE_AVAILABLE,
-    "busy": QueryImageStatus.BUSY,
-    "updateNotAvailable": QueryImageStatus.NOT_AVAILABLE,
-}
-_APPLY_ACTION = {
-    "proceed": ApplyUpdateAction.PROCEED,
-    "awaitNextAction": ApplyUpdateAction.AWAIT_NEXT_ACTION,
-    "discontinue": ApplyUpdateAction.DISCONTINUE,
-}
-_CONSENT = {state.value: state for state in UserConsentState}
+_QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
 
 _OCTAL = re.compile(r"0[0-7]+")
 
