@@ -35,7 +35,13 @@ class CommissionableDevice:
     port: int
 
     def describe(self) -> str:
-        vp = f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, " if self.vendor_id is not None else ""
+        vp = (
+            ""
+            if self.vendor_id is None
+            else f"VID 0x{self.vendor_id:04X}, "
+            if self.product_id is None
+            else (f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, ")
+        )  # a TXT VP may carry the vendor alone
         mode = {1: "basic window", 2: "enhanced window"}.get(self.commissioning_mode, f"CM={self.commissioning_mode}")
         return f"{self.name or self.instance}: {vp}discriminator {self.discriminator}, {mode}"
 
