@@ -24,6 +24,7 @@ from typing import NoReturn
 
 import segno
 
+from .api.control import ControlError, parse_control_target
 from .attestation.credentials import AttestationError
 from .commissioner.device_store import DeviceStore
 from .commissioner.target import parse_target
@@ -119,6 +120,14 @@ def _passcode(text: str) -> int:
 def _commission_target(text: str) -> str:
     try:
         parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _control_target(text: str) -> str:
+    try:
+        parse_control_target(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
@@ -320,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
+    front.add_argument(
+        "--control", type=_control_target, metavar="PATH|tcp:HOST:PORT",
+        help="open the control socket (for 'ota-provider ctl', the Python client, 'ota-provider attach'): a Unix "
+        "socket, owner-only, or TCP where clients give the control-token file of the state directory",
+    )  # fmt: skip
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
     front.add_argument(
@@ -427,7 +441,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         return 0
     try:
         return (serve or _serve)(config, catalog, emit)
-    except (StorageError, AttestationError, DemoFabricError) as exc:
+    except (StorageError, AttestationError, DemoFabricError, ControlError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -74,5 +74,6 @@ class ProviderConfig:
     paa_trust_store: Path | None = None  # production PAAs, added to the bundled test PAAs
     allow_unverified_attestation: bool = False
     exit_when_updated: bool = False
+    control: str | None = None  # the control socket: PATH or tcp:HOST:PORT
     stage_timeout: float = 30.0  # seconds each commissioning stage may wait for the device
     timeout: int | None = None  # seconds, with exit_when_updated

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +43,7 @@ from .api.commands import (
     ResumeTransfer,
     ThrottleTransfer,
 )
+from .api.control import TOKEN_FILE, ControlServer, parse_control_target
 from .bdx.server import Transfer
 from .client.demo import DemoRequestors
 from .commissioner.bench import Bench
@@ -147,6 +150,7 @@ class ProviderEngine:
         self.provider: OtaProvider | None = None
         self.port: int | None = None
         self.bench: Bench | None = None
+        self.control: ControlServer | None = None
 
     # ------------------------------------------------------------------ lifecycle (any thread)
 
@@ -189,6 +193,13 @@ class ProviderEngine:
                   wake: Callable[[], None] | None = None) -> tuple[Subscriber, int]:  # fmt: skip
         """Another subscriber of the event stream (a control-socket client): cut off if it lags."""
         return self.bus.subscribe(after=after, capacity=capacity, wake=wake)
+
+    def identity(self) -> dict[str, Any]:
+        """Who this engine is, for a control client's hello."""
+        onboarding = self.onboarding()
+        return {"product": "ota-provider", "version": _version(), "pid": os.getpid(), "port": self.port,
+                "storage": str(self.storage), "manualCode": onboarding.manual_code(), "qrCode": onboarding.qr_code(),
+                "seq": self.bus.seq}  # fmt: skip
 
     def snapshot(self) -> EngineSnapshot | None:
         """The last snapshot the engine published (a value: safe from any thread)."""
@@ -309,7 +320,20 @@ class ProviderEngine:
             node.stop()
             raise
         self.port = node.port
-        self._post(Listening(node.port, str(self.storage), advertising=self.dnssd))
+        self.control = None
+        if config.control:
+            self.control = ControlServer(parse_control_target(config.control), subscribe=self.bus.subscribe,
+                                         send=self.send, identity=self.identity, snapshot=self.snapshot,
+                                         storage=self.storage)  # fmt: skip
+            try:
+                await self.control.start()
+            except BaseException:
+                node.stop()
+                raise
+        where = self.control.target.describe() if self.control is not None else None
+        if self.control is not None and self.control.target.path is None:
+            where = f"tcp:{self.control.target.host}:{self.control.port} (token in {self.storage / TOKEN_FILE})"
+        self._post(Listening(node.port, str(self.storage), advertising=self.dnssd, control=where))
         provider = self.provider
 
         def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now: reloads replace it
@@ -334,6 +358,8 @@ class ProviderEngine:
             await self._stop.wait()
         finally:
             snapshots.cancel()
+            if self.control is not None:
+                await self.control.close()
             await self.bench.aclose()
             if requestors is not None:
                 requestors.cancel()
@@ -453,6 +479,13 @@ class ProviderEngine:
             provider.catalog = provider.catalog.reload()
             return True, f"{len(provider.catalog.entries)} image(s) loaded"
         return False, f"unknown command {type(command).__name__}"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("matter-ota-provider")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _image_summary(entry: CatalogEntry) -> ImageSummary:

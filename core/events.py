@@ -300,13 +300,16 @@ class Listening(EngineEvent):
     port: int
     storage: str
     advertising: bool = False  # DNS-SD on
+    control: str | None = None  # the control socket, if one is open
 
     def text(self) -> str:
         dnssd = "advertised over DNS-SD" if self.advertising else "DNS-SD off"
-        return f"listening on UDP port {self.port} ({dnssd}); state in {self.storage}"
+        control = f"; control socket {self.control}" if self.control else ""
+        return f"listening on UDP port {self.port} ({dnssd}); state in {self.storage}{control}"
 
     def fields(self) -> dict[str, Any]:
-        return {"port": self.port, "storage": self.storage, "advertising": self.advertising}
+        return {"port": self.port, "storage": self.storage, "advertising": self.advertising,
+                "control": self.control}  # fmt: skip
 
 
 @dataclass(frozen=True)

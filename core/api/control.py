@@ -1,0 +1,350 @@
+"""The control socket: the engine protocol as JSON lines, for ``ota-provider ctl``, the Python client
+and a dashboard that attaches (README "The control socket" has the schema).
+
+A Unix socket, mode 0600 from its creation (owner only), or ``tcp:HOST:PORT`` where every client
+first proves it holds the token file. Runs on the engine's own loop. Each connection has its own
+bounded event queue: a client that stops reading is cut off with a message saying where to
+resume, and never slows the engine or another client. Bad input gets an ``error`` message; the
+connection, and the engine, go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..events import CommandDone, EngineEvent, EngineSnapshot, HistoryRows
+from .bus import Subscriber
+from .wire import PROTOCOL_VERSION, WireError, command_from_json, event_to_json, to_data
+
+__all__ = [
+    "MAX_LINE",
+    "TOKEN_FILE",
+    "ControlError",
+    "ControlServer",
+    "ControlTarget",
+    "parse_control_target",
+    "read_token",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024  # bytes in one message from a client
+MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued to a client that does not read: past this it is cut off
+CLIENT_QUEUE = 20_000  # events queued for one client
+TOKEN_FILE = "control-token"
+
+
+class ControlError(RuntimeError):
+    """The control socket cannot be opened; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ControlTarget:
+    path: Path | None = None  # a Unix socket
+    host: str | None = None  # or TCP
+    port: int = 0
+
+    def describe(self) -> str:
+        return str(self.path) if self.path is not None else f"tcp:{self.host}:{self.port}"
+
+
+def parse_control_target(text: str) -> ControlTarget:
+    """``PATH`` or ``tcp:HOST:PORT``; ValueError in one line."""
+    if text.startswith("tcp:"):
+        host, _, port = text[4:].rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"control address {text!r}: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:5580")
+        return ControlTarget(host=host, port=int(port))
+    if not text:
+        raise ValueError("control socket: give a path, e.g. /run/ota-provider.sock")
+    return ControlTarget(path=Path(text).expanduser())
+
+
+def read_token(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ControlError(f"cannot read the control token {path}: {exc.strerror}") from None
+
+
+def _token(storage: Path) -> str:
+    """The TCP clients' shared secret, created once in the state directory, owner-only."""
+    path = storage / TOKEN_FILE
+    if path.exists():
+        return read_token(path)
+    token = secrets.token_hex(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+class ControlServer:
+    def __init__(self, target: ControlTarget, *, subscribe: Callable[..., tuple[Subscriber, int]],
+                 send: Callable[[Any], None], identity: Callable[[], dict[str, Any]],
+                 snapshot: Callable[[], EngineSnapshot | None], storage: Path) -> None:  # fmt: skip
+        self.target = target
+        self.subscribe = subscribe
+        self.send = send
+        self.identity = identity
+        self.snapshot = snapshot
+        self.storage = storage
+        self.token: str | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self.connections: set[_Connection] = set()
+        self.cut_off = 0  # clients cut off for not reading
+
+    async def start(self) -> None:
+        if self.target.path is None:
+            self.token = _token(self.storage)
+            try:
+                self._server = await asyncio.start_server(self._accept, self.target.host, self.target.port,
+                                                          limit=MAX_LINE)  # fmt: skip
+            except OSError as exc:
+                raise ControlError(f"cannot listen on {self.target.describe()}: {exc.strerror}") from None
+            return
+        path = self.target.path
+        _clear_stale(path)
+        previous = os.umask(0o177)  # the socket is owner-only from the moment it exists
+        try:
+            self._server = await asyncio.start_unix_server(self._accept, path, limit=MAX_LINE)
+        except OSError as exc:
+            raise ControlError(f"cannot create the control socket {path}: {exc.strerror}") from None
+        finally:
+            os.umask(previous)
+        os.chmod(path, 0o600)
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (when the target asked for port 0)."""
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        for connection in list(self.connections):
+            connection.close()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        if self.target.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.target.path.unlink()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = _Connection(self, reader, writer)
+        self.connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self.connections.discard(connection)
+            connection.close()
+
+
+def _clear_stale(path: Path) -> None:
+    """A socket left by a provider that was killed is removed; a live one, or another file, is not."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlError(f"{path} exists and is not a socket: choose another --control path")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()  # nobody listens: stale
+        return
+    finally:
+        probe.close()
+    raise ControlError(f"another provider is listening on {path}: stop it or choose another --control path")
+
+
+class _Connection:
+    def __init__(self, server: ControlServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.authenticated = server.token is None
+        self.forwarding = False
+        self.snapshots = False
+        self.pending: set[str] = set()  # ids of this client's commands not answered yet
+        self.history: dict[str, list] = {}
+        self._scheduled = False
+        self.closed = False
+        # From the first moment, so no answer to this client's commands is ever missed.
+        self.events, _ = server.subscribe(capacity=CLIENT_QUEUE, wake=self._wake)
+
+    # ------------------------------------------------------------------ out
+
+    def write(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.writer.write(json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n")
+        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            self.cut("it stopped reading")
+
+    def error(self, text: str, **extra: Any) -> None:
+        self.write({"type": "error", "message": text, **extra})
+
+    def cut(self, why: str) -> None:
+        """Drop a client that cannot keep up, telling it where to resume."""
+        if self.closed:
+            return
+        self.server.cut_off += 1
+        log.info("control client cut off: %s", why)
+        message = {"type": "error", "message": f"cut off: {why}; subscribe again with after={self.events.last_seq}",
+                   "resumeAfter": self.events.last_seq}  # fmt: skip
+        with contextlib.suppress(Exception):
+            self.writer.write(json.dumps(message).encode() + b"\n")
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.events.close()
+            with contextlib.suppress(Exception):
+                self.writer.close()
+
+    def _wake(self) -> None:  # from the publishing thread
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon_threadsafe(self._pump)
+
+    def _pump(self) -> None:
+        self._scheduled = False
+        if self.closed:
+            return
+        for event in self.events.take(5000):
+            self._deliver(event)
+            if self.closed:
+                return
+        if self.events.lagged:
+            self.cut(f"it fell {self.events.dropped} events behind")
+        elif self.events.pending():
+            self._wake()
+
+    def _deliver(self, event: EngineEvent) -> None:
+        if isinstance(event, HistoryRows) and event.command_id in self.pending:
+            self.history[event.command_id] = [to_data(r) for r in event.rows]
+        if isinstance(event, CommandDone) and event.command_id in self.pending:
+            self.pending.discard(event.command_id)
+            result: dict[str, Any] = {"type": "result", "id": event.command_id, "ok": event.ok,
+                                      "message": event.message, "seq": event.seq}  # fmt: skip
+            if event.command_id in self.history:
+                result["rows"] = self.history.pop(event.command_id)
+            self.write(result)
+        if not self.forwarding or (isinstance(event, EngineSnapshot) and not self.snapshots):
+            return
+        self.write(event_to_json(event))
+
+    # ------------------------------------------------------------------ in
+
+    async def run(self) -> None:
+        self.write({"type": "hello", "protocol": PROTOCOL_VERSION, "engine": self.server.identity(),
+                    "seq": self.events.last_seq, "needsToken": self.server.token is not None})  # fmt: skip
+        while not self.closed:
+            try:
+                line = await self.reader.readline()
+            except ValueError:  # longer than MAX_LINE
+                self.error(f"a message is one JSON object on one line of at most {MAX_LINE} bytes")
+                return
+            except (ConnectionError, asyncio.IncompleteReadError):
+                return
+            if not line:
+                return
+            if line.strip():
+                self.handle(line)
+
+    def handle(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.error(f"not JSON: {exc}")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self.error('a message is a JSON object with a "type"')
+            return
+        kind = message["type"]
+        if kind == "hello":
+            self._hello(message)
+            return
+        if not self.authenticated:
+            self.error("send hello with the token first (the control-token file in the provider's state directory)")
+            self.close()
+            return
+        handler = {"command": self._command, "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+                   "snapshot": self._snapshot, "ping": self._ping}.get(kind)  # fmt: skip
+        if handler is None:
+            self.error(f"unknown message type {kind!r}: hello, command, subscribe, unsubscribe, snapshot or ping")
+            return
+        handler(message)
+
+    def _hello(self, message: dict[str, Any]) -> None:
+        protocol = message.get("protocol")
+        if protocol != PROTOCOL_VERSION:
+            self.error(f"protocol version {protocol!r} is not spoken here (this provider speaks {PROTOCOL_VERSION}): "
+                       "use the ota-provider of the same release")  # fmt: skip
+            self.close()
+            return
+        if self.server.token is not None:
+            offered = message.get("token")
+            if not isinstance(offered, str) or not hmac.compare_digest(offered, self.server.token):
+                self.error("wrong token: give the control-token file from the provider's state directory")
+                self.close()
+                return
+            self.authenticated = True
+        self.write({"type": "welcome", "protocol": PROTOCOL_VERSION})
+
+    def _command(self, message: dict[str, Any]) -> None:
+        try:
+            command = command_from_json(message)
+        except WireError as exc:
+            self.error(str(exc), id=message.get("id"))
+            return
+        self.pending.add(command.id)
+        self.server.send(command)
+
+    def _subscribe(self, message: dict[str, Any]) -> None:
+        after = message.get("after")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            self.error("subscribe: after is the last sequence number seen (an integer), or absent")
+            return
+        self.snapshots = bool(message.get("snapshots", False))
+        missed = 0
+        if after is not None:  # replay from the bus: a new queue that starts after ``after``
+            for event in self.events.take(CLIENT_QUEUE):  # answers still owed to this client first
+                self._deliver(event)
+            self.events.close()
+            self.events, missed = self.server.subscribe(after=after, capacity=CLIENT_QUEUE, wake=self._wake)
+        self.forwarding = True
+        self.write({"type": "subscribed", "seq": self.events.last_seq, "missed": missed})
+        self._wake()
+
+    def _unsubscribe(self, message: dict[str, Any]) -> None:
+        self.forwarding = False
+        self.write({"type": "unsubscribed"})
+
+    def _snapshot(self, message: dict[str, Any]) -> None:
+        snapshot = self.server.snapshot()
+        if snapshot is None:
+            self.error("no snapshot yet: the engine is starting")
+            return
+        self.write({"type": "snapshot", **event_to_json(snapshot)})
+
+    def _ping(self, message: dict[str, Any]) -> None:
+        self.write({"type": "pong"})
