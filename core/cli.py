@@ -652,6 +652,10 @@ def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
         return history_main(argv[1:])
     if argv[:1] == ["devices"]:
         return devices_main(argv[1:])
+    if argv[:1] == ["ctl"]:
+        from .ctl import ctl_main  # noqa: PLC0415  (ctl builds on this module)
+
+        return ctl_main(argv[1:])
     config = parse_config(argv)
     try:
         return run(config, serve=serve if serve and not config.headless else None)

@@ -5,7 +5,7 @@ refused with the reason). The same classes go over the control socket as JSON.""
 from __future__ import annotations
 
 import itertools
-import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,11 +34,11 @@ __all__ = [
 ]
 
 _ids = itertools.count(1)
-_PREFIX = f"{os.getpid():x}"
+_PREFIX = secrets.token_hex(4)  # per process: two clients' ids never meet on one provider
 
 
 def _new_id() -> str:
-    """Unique within this process; a client may choose its own ids."""
+    """Unique to this process; a client may choose its own ids."""
     return f"{_PREFIX}-{next(_ids)}"
 
 

@@ -344,7 +344,7 @@ class _Connection:
         if snapshot is None:
             self.error("no snapshot yet: the engine is starting")
             return
-        self.write({"type": "snapshot", **event_to_json(snapshot)})
+        self.write({**event_to_json(snapshot), "type": "snapshot"})
 
     def _ping(self, message: dict[str, Any]) -> None:
         self.write({"type": "pong"})

@@ -1,0 +1,224 @@
+"""``ota-provider ctl``: drive a running provider through its control socket, from a shell or a CI
+script. Each subcommand prints one line per result (or JSON with ``--json``) and exits 0 when the
+provider did it, 1 when it refused or a wait timed out, 2 on a usage error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .api.client import ControlClientError, Provider, Refused, Result
+from .api.control import TOKEN_FILE
+from .api.wire import EVENTS, event_to_json
+from .cli import EXIT_USAGE, PROG, _Parser, _Printer, default_storage, parse_number
+from .codec.status_report import BdxStatus
+from .ota.history import rows_as_text
+from .ota.knob_names import KNOB_NAMES
+
+__all__ = ["ctl_main", "default_socket"]
+
+SOCKET_ENV = "OTA_PROVIDER_CONTROL"
+
+
+def default_socket(storage: Path | None = None) -> str:
+    """Where ``ota-provider --control`` without a path listens: the state directory's control.sock."""
+    return os.environ.get(SOCKET_ENV) or str((storage or default_storage()) / "control.sock")
+
+
+def _knob_help() -> str:
+    return "knobs: " + "; ".join(f"{k.name} {k.takes}" for k in KNOB_NAMES)
+
+
+def _status_name(text: str) -> BdxStatus:
+    try:
+        return BdxStatus(parse_number(text)) if text[:1].isdigit() else BdxStatus[text.upper().replace("-", "_")]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a BDX status (a code such as 0x1F, or a name such as "
+                                         "transfer-failed-unknown-error)") from None  # fmt: skip
+
+
+def _node(text: str) -> int:
+    try:
+        return parse_number(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"node id {text!r} is not a number (decimal or 0x hex)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
+                     epilog=_knob_help())  # fmt: skip
+    parser.add_argument("--socket", metavar="PATH|tcp:HOST:PORT",
+                        help=f"the provider's control socket (default: ${SOCKET_ENV}, or control.sock in the state "
+                        "directory)")  # fmt: skip
+    parser.add_argument("--storage", type=Path, metavar="DIR", help="the provider's state directory (finds its socket)")
+    parser.add_argument("--token-file", type=Path, metavar="FILE",
+                        help=f"for tcp: the provider's {TOKEN_FILE} file (default: the one in --storage)")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for an answer")
+    commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    status = commands.add_parser("status", help="what runs and what is armed")
+    status.add_argument("--json", action="store_true")
+    watch = commands.add_parser("watch", help="print events as they come (Ctrl-C ends)")
+    watch.add_argument("--json", action="store_true", help="one JSON object per line, as --headless --json")
+    watch.add_argument("--after", type=int, metavar="SEQ", help="start after this sequence number")
+    arm = commands.add_parser("arm", help="arm a knob for the next response", epilog=_knob_help())
+    arm.add_argument("knob")
+    arm.add_argument("value")
+    scope = arm.add_mutually_exclusive_group()
+    scope.add_argument("--once", action="store_true", help="the next response only (the default)")
+    scope.add_argument("--sticky", action="store_true", help="every response until disarmed")
+    for sub in (arm, disarm := commands.add_parser("disarm", help="disarm a knob")):
+        sub.add_argument("--node", type=_node, metavar="ID", help="only for this requestor")
+        sub.add_argument("--fabric", type=int, default=1, metavar="N", help="its fabric index (default 1)")
+    disarm.add_argument("knob")
+    commands.add_parser("clear", help="disarm every knob")
+    for verb in ("pause", "resume", "abort"):
+        sub = commands.add_parser(verb, help=f"{verb} a running BDX transfer")
+        sub.add_argument("transfer", type=int)
+        if verb == "abort":
+            sub.add_argument("--status", type=_status_name, default=BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
+                             help="the BDX StatusReport to send (default transfer-failed-unknown-error)")  # fmt: skip
+    throttle = commands.add_parser("throttle", help="pace a transfer: SECONDS per block, or off")
+    throttle.add_argument("transfer", type=int)
+    throttle.add_argument("seconds")
+    window = commands.add_parser("open-window", help="open our commissioning window")
+    window.add_argument("--seconds", type=int, default=900)
+    commands.add_parser("reload", help="load the image files again")
+    history = commands.add_parser("history", help="the update history")
+    history.add_argument("--node", type=_node, metavar="ID")
+    history.add_argument("--last", type=int, default=50, metavar="N")
+    history.add_argument("--json", action="store_true")
+    commission = commands.add_parser("commission", help="commission a device onto the bench fabric")
+    commission.add_argument("code", metavar="CODE[@HOST[:PORT]]")
+    wait = commands.add_parser("wait-for", help="wait for an event (exit 0 when it happens, 1 on timeout)")
+    wait.add_argument(
+        "event", type=_event_name, help="an event name as 'watch --json' prints it, e.g. TransferFinished"
+    )
+    wait.add_argument("--node", type=_node, metavar="ID")
+    wait.add_argument("--timeout", dest="wait_timeout", type=float, default=60.0, metavar="S")
+    wait.add_argument("--json", action="store_true")
+    return parser
+
+
+def ctl_main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    where = args.socket or default_socket(args.storage)
+    token_file = args.token_file or (args.storage / TOKEN_FILE if args.storage else None)
+    if where.startswith("tcp:") and token_file is None:
+        token_file = default_storage() / TOKEN_FILE
+    try:
+        with Provider.attach(where, token_file=token_file if where.startswith("tcp:") else None,
+                             timeout=args.timeout) as provider:  # fmt: skip
+            return _run(provider, args)
+    except Refused as exc:
+        print(f"{PROG} ctl: refused: {exc}", file=sys.stderr)
+        return 1
+    except (ControlClientError, TimeoutError) as exc:
+        print(f"{PROG} ctl: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a knob value, before anything was sent
+        print(f"{PROG} ctl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def _said(result: Result) -> int:
+    print(result.message)
+    return 0
+
+
+def _run(provider: Provider, args: argparse.Namespace) -> int:
+    verb = args.verb
+    if verb == "status":
+        return _status(provider, args.json)
+    if verb in ("watch", "wait-for"):
+        return _watch(provider, args) if verb == "watch" else _wait(provider, args)
+    if verb == "arm":
+        return _said(provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric))
+    if verb == "disarm":
+        return _said(provider.disarm(args.knob, node=args.node, fabric=args.fabric))
+    if verb == "clear":
+        return _said(provider.clear())
+    if verb == "pause":
+        return _said(provider.pause(args.transfer))
+    if verb == "resume":
+        return _said(provider.resume(args.transfer))
+    if verb == "abort":
+        return _said(provider.abort(args.transfer, args.status))
+    if verb == "throttle":
+        seconds = None if args.seconds in ("off", "0") else _seconds(args.seconds)
+        return _said(provider.throttle(args.transfer, seconds))
+    if verb == "open-window":
+        return _said(provider.open_window(args.seconds))
+    if verb == "reload":
+        return _said(provider.reload())
+    if verb == "commission":
+        return _said(provider.commission(args.code))
+    if verb == "history":
+        rows = provider.history(args.last, args.node)
+        if args.json:
+            sys.stdout.write("".join(json.dumps(row.as_json()) + "\n" for row in rows))
+        else:
+            sys.stdout.write(rows_as_text(list(rows)) or "no history yet\n")
+        return 0
+    raise AssertionError(verb)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ValueError(f"throttle: {text!r} is not a number of seconds per block from 0 to 3600, or off")
+    return value
+
+
+def _status(provider: Provider, as_json: bool) -> int:
+    snapshot, engine = provider.snapshot(), provider.engine
+    if as_json:
+        print(json.dumps({"engine": engine, "snapshot": event_to_json(snapshot)["data"]}))
+        return 0
+    print(f"ota-provider {engine.get('version')} (pid {engine.get('pid')}), UDP port {engine.get('port')}, state in "
+          f"{engine.get('storage')}; manual code {engine.get('manualCode')}")  # fmt: skip
+    print(f"transfers: {len(snapshot.transfers)} running, {snapshot.transfers_finished} finished, "
+          f"{snapshot.transfers_failed} failed; {snapshot.bytes_sent_total} bytes sent")  # fmt: skip
+    for t in snapshot.transfers:
+        state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
+        print(f"  #{t.id} node 0x{t.peer[1]:X} (fabric {t.peer[0]}) image {t.designator}: {t.bytes_sent}/{t.total} "
+              f"bytes, {state}")  # fmt: skip
+    print("armed: " + ("nothing" if not snapshot.armed else ""))
+    for line in snapshot.armed:
+        print(f"  {line}")
+    return 0
+
+
+def _watch(provider: Provider, args: argparse.Namespace) -> int:
+    printer = _Printer(sys.stdout, args.json)
+    missed = provider.subscribe(args.after)
+    if missed:
+        print(f"{PROG} ctl: {missed} event(s) after {args.after} are no longer kept by the provider", file=sys.stderr)
+    while True:
+        event = provider.next_event(timeout=3600)
+        if event is not None and event.logged:
+            printer.event(event.name, event.text(), at=event.at, **event.fields(), **({"seq": event.seq} if args.json
+                                                                                       else {}))  # fmt: skip
+
+
+def _event_name(text: str) -> str:
+    if text not in EVENTS:
+        raise argparse.ArgumentTypeError(f"unknown event {text!r}: one of {', '.join(sorted(EVENTS))}")
+    return text
+
+
+def _wait(provider: Provider, args: argparse.Namespace) -> int:
+    event = provider.wait_for(args.event, node=args.node, timeout=args.wait_timeout)
+    _Printer(sys.stdout, args.json).event(event.name, event.text(), at=event.at, **event.fields())
+    return 0
