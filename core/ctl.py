@@ -112,7 +112,7 @@ def ctl_main(argv: Sequence[str]) -> int:
         token_file = default_storage() / TOKEN_FILE
     try:
         with Provider.attach(where, token_file=token_file if where.startswith("tcp:") else None,
-                             timeout=args.timeout) as provider:  # fmt: skip
+                             timeout=args.timeout, subscribe=args.verb == "wait-for") as provider:  # fmt: skip
             return _run(provider, args)
     except Refused as exc:
         print(f"{PROG} ctl: refused: {exc}", file=sys.stderr)

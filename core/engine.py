@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.metadata
 import logging
 import os
@@ -244,6 +245,10 @@ class ProviderEngine:
                               stats.transfers_failed, stats.events_dropped, self.armed(),
                               tuple(_image_summary(e) for e in self.images()), self.bus.subscribers)  # fmt: skip
 
+    def _current_snapshot(self) -> EngineSnapshot:
+        """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""
+        return dataclasses.replace(self._take_snapshot(), seq=self.bus.seq)
+
     async def _publish_snapshots(self) -> None:
         """A snapshot every SNAPSHOT_INTERVAL while anything changes, at least once a second."""
         last: tuple | None = None
@@ -323,7 +328,7 @@ class ProviderEngine:
         self.control = None
         if config.control:
             self.control = ControlServer(parse_control_target(config.control), subscribe=self.bus.subscribe,
-                                         send=self.send, identity=self.identity, snapshot=self.snapshot,
+                                         send=self.send, identity=self.identity, snapshot=self._current_snapshot,
                                          storage=self.storage)  # fmt: skip
             try:
                 await self.control.start()

@@ -46,6 +46,8 @@ from .commands import (
 from .control import MAX_LINE, parse_control_target, read_token
 from .wire import PROTOCOL_VERSION, WireError, command_to_json, event_from_json, from_data
 
+EVENTS_KEPT = 10_000
+
 __all__ = ["AsyncProvider", "ControlClientError", "EventMatch", "Provider", "Refused", "Result"]
 
 
@@ -128,7 +130,7 @@ class Provider(_Commands):
         self.hello = hello
         self.engine: dict[str, Any] = hello.get("engine", {})
         self.timeout = timeout
-        self._events: deque[EngineEvent] = deque()
+        self._events: deque[EngineEvent] = deque(maxlen=EVENTS_KEPT)
         self._results: dict[str, dict[str, Any]] = {}
         self._errors: deque[dict[str, Any]] = deque()
         self.subscribed = False
@@ -136,8 +138,10 @@ class Provider(_Commands):
 
     @classmethod
     def attach(cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None,
-               timeout: float = 10.0) -> Provider:  # fmt: skip
-        """Connect to ``where`` (a socket path or tcp:HOST:PORT) and say hello."""
+               timeout: float = 10.0, subscribe: bool = True) -> Provider:  # fmt: skip
+        """Connect to ``where`` (a socket path or tcp:HOST:PORT) and say hello. With ``subscribe``
+        every event from now on is kept (the last EVENTS_KEPT), so :meth:`wait_for` also finds one
+        that happened before it was called; it consumes the events up to the one it returns."""
         family, address = _address(where)
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
@@ -155,6 +159,8 @@ class Provider(_Commands):
             client.engine = client.hello.get("engine", {})
             client._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
             client._read_message("welcome")
+            if subscribe:
+                client.subscribe()
         except BaseException:
             client.close()
             raise

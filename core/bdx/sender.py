@@ -153,6 +153,12 @@ class BdxSender:
             self.state = SenderState.AWAIT_EOF_ACK
         return (BdxOpcode.BLOCK_EOF if last else BdxOpcode.BLOCK), Block(counter, data).encode()
 
+    def withheld(self, block: bytes) -> None:
+        """The last Block produced never went out (a fault knob dropped it or ended the transfer
+        instead): it no longer counts as sent."""
+        self.bytes_sent -= max(0, len(block) - 4)  # the 4-byte counter is not image data
+        self.blocks_sent -= 1
+
     def fail(self, status: BdxStatus) -> None:
         self.state = SenderState.FAILED
         self.error = status

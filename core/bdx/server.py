@@ -275,9 +275,11 @@ class BdxServer:
             self._arm_timer(transfer, exchange)
             return None
         if action == "drop":
+            transfer.sender.withheld(reply[1])
             self._arm_timer(transfer, exchange)  # the requestor waits; the idle timer will release it
             return None
         if action == "end":
+            transfer.sender.withheld(reply[1])
             self.abort(transfer.id, argument, f"ended at block {counter} by a fault knob")
             return None
         return reply
