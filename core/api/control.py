@@ -65,7 +65,7 @@ def parse_control_target(text: str) -> ControlTarget:
     if text.startswith("tcp:"):
         host, _, port = text[4:].rpartition(":")
         host = host.strip("[]")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port (said in Listening)
             raise ValueError(f"control address {text!r}: write tcp:HOST:PORT, e.g. tcp:127.0.0.1:5580")
         return ControlTarget(host=host, port=int(port))
     if not text:
@@ -106,6 +106,7 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self.connections: set[_Connection] = set()
         self.cut_off = 0  # clients cut off for not reading
+        self.max_buffered = MAX_BUFFERED
 
     async def start(self) -> None:
         if self.target.path is None:
@@ -195,7 +196,7 @@ class _Connection:
         if self.closed:
             return
         self.writer.write(json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n")
-        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+        if self.writer.transport.get_write_buffer_size() > self.server.max_buffered:
             self.cut("it stopped reading")
 
     def error(self, text: str, **extra: Any) -> None:

@@ -1,0 +1,77 @@
+"""``ota-provider ctl`` against a headless provider in its own process: what a shell script sees,
+stdout, stderr and the exit status, for the good and the bad."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ota_provider.core.api.testing import headless_provider
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory):
+    with headless_provider(tmp_path_factory.mktemp("ctl") / "state") as client:
+        yield client
+
+
+def ctl(provider, *args, timeout=30):
+    socket_path = provider.engine["storage"] + "/control.sock"
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, *args],
+                            capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_status_arm_and_disarm(provider):
+    code, out, _ = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "0xD001")
+    assert code == 0 and out == "armed QueryImage status busy (one-shot, node D001)\n"
+    code, out, _ = ctl(provider, "status")
+    assert code == 0 and "transfers: 0 running" in out and "QueryImage status busy (one-shot, node D001)" in out
+    code, out, _ = ctl(provider, "status", "--json")
+    status = json.loads(out)
+    assert status["engine"]["manualCode"] == "34970112332" and len(status["snapshot"]["armed"]) == 1
+    assert ctl(provider, "clear")[:2] == (0, "every knob disarmed\n")
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (("arm", "queryImageStatus", "bussy"), 2, "queryImageStatus is one of updateAvailable, busy, updateNotAvailable"),
+    (("arm", "warpSpeed", "9"), 2, "unknown knob 'warpSpeed': one of queryImageStatus"),
+    (("arm", "delayBlock", "3"), 2, "delayBlock takes BLOCK,VALUE"),
+    (("pause", "99"), 1, "refused: no running transfer #99"),
+    (("abort", "1", "--status", "soon"), 2, "'soon' is not a BDX status"),
+    (("throttle", "1", "fast"), 2, "not a number of seconds per block"),
+    (("wait-for", "Nothing"), 2, "unknown event 'Nothing'"),
+    (("wait-for", "TransferFinished", "--timeout", "0.5"), 1, "no TransferFinished within 0.5 s"),
+    (("commission", "3497-011-2333"), 1, "check digit"),
+])  # fmt: skip
+def test_bad_input_is_one_line_and_a_non_zero_exit(provider, args, code, says):
+    got, out, err = ctl(provider, *args)
+    assert got == code and says in err and len(err.strip().splitlines()) == 1, (got, out, err)
+
+
+def test_no_provider_on_the_socket_says_so(tmp_path):
+    command = [sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", str(tmp_path / "none.sock"), "status"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "no provider answers on" in result.stderr and "--control" in result.stderr
+
+
+def test_watch_prints_json_lines_as_the_headless_output_does(provider):
+    socket_path = provider.engine["storage"] + "/control.sock"
+    watch = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, "watch",
+                              "--json"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        for _ in range(50):  # until the watcher is subscribed, an arm is what it sees
+            ctl(provider, "arm", "ignoreQueryImage", "1")
+            line = watch.stdout.readline()
+            if line:
+                break
+        event = json.loads(line)
+        assert event["event"] == "CommandDone" and event["command"] == "ArmKnob" and event["ok"] is True
+        assert {"time", "seq", "id", "message"} <= set(event)
+    finally:
+        watch.terminate()
+        watch.wait(timeout=10)
+        ctl(provider, "clear")
