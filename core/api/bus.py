@@ -89,7 +89,8 @@ class EventBus:
         with self.lock:
             self.seq += 1
             event = dataclasses.replace(event, seq=self.seq)
-            self._replay.append(event)
+            if event.logged:  # snapshots and answers are not history: they would crowd it out
+                self._replay.append(event)
             for subscriber in self._subscribers:
                 was_empty = not subscriber._queue
                 lagging = subscriber.lagged

@@ -103,10 +103,12 @@ def scope_answers_per_interface(
             known = interfaces()
             if addr is not None:  # unicast: the interface the querier is on
                 scope = v6_flow_scope[1] if len(v6_flow_scope) == 2 else 0
-                # A link-local querier is on every interface's fe80::/64: its scope id names the link.
-                interface = next((i for i in known if scope and i.index == scope), None) or next(
-                    (i for i in known if i.reaches(addr)), None
-                )
+                # A link-local querier is on every interface's fe80::/64: its scope id names the link,
+                # else the socket the query came in on; a subnet decides only if one interface has it.
+                reaching = [i for i in known if i.reaches(addr)]
+                interface = (next((i for i in known if scope and i.index == scope), None)
+                             or (interface_of_sender(transport, known) if transport is not None else None)
+                             or (reaching[0] if len(reaching) == 1 else None))  # fmt: skip
                 scoped = without_foreign_addresses(out, hostname, interface.addresses) if interface else out
                 original(scoped, addr, port, v6_flow_scope, transport)
                 return
