@@ -107,7 +107,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 10_000
-SNAPSHOT_INTERVAL = 0.25  # seconds: the dashboard samples at 10 Hz, a remote one needs no more
+SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,12 @@ class ProviderEngine:
         """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""
         return dataclasses.replace(self._take_snapshot(), seq=self.bus.seq)
 
+    def _publish_snapshot(self) -> None:
+        self._snapshot = self.bus.publish(self._take_snapshot())
+
     async def _publish_snapshots(self) -> None:
-        """A snapshot every SNAPSHOT_INTERVAL while anything changes, at least once a second."""
+        """A snapshot every SNAPSHOT_INTERVAL while anything changes (the dashboard's 10 Hz), at
+        least once a second; and one after every command (what it armed shows at once)."""
         last: tuple | None = None
         quiet = 0.0
         while True:
@@ -350,6 +354,7 @@ class ProviderEngine:
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():
             self.bench.start(parse_target(text))
+        self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         self._ready.set()
         requestors = None
@@ -412,6 +417,7 @@ class ProviderEngine:
         except (ValueError, CatalogError) as exc:
             ok, message = False, str(exc)
         self._post(CommandDone(command, ok, message))
+        self._publish_snapshot()  # what the command changed (armed knobs, a paused transfer) shows at once
         if self.node is not None and self.node.driver is not None:
             self.node.driver.flush()  # anything the command sent goes out now
 

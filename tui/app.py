@@ -39,6 +39,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from ota_provider.core.api.link import EngineLink, LocalLink
 from ota_provider.core.engine import (
     AbortTransfer,
     AnswerAttestation,
@@ -49,6 +50,7 @@ from ota_provider.core.engine import (
     EngineStats,
     OpenCommissioningWindow,
     PauseTransfer,
+    QueryHistory,
     ReloadImages,
     RemoveFabric,
     ResumeTransfer,
@@ -59,8 +61,11 @@ from ota_provider.core.events import (
     CommandDone,
     EngineError,
     EngineEvent,
+    EngineSnapshot,
     FabricsChanged,
+    HistoryRows,
     ImagesChanged,
+    ImageSummary,
     Listening,
     OtaExchange,
     SessionEstablished,
@@ -69,7 +74,7 @@ from ota_provider.core.events import (
     TransferFailed,
     TransferFinished,
 )
-from ota_provider.core.ota.history import iso_time, rows_as_csv
+from ota_provider.core.ota.history import HistoryRow, iso_time, rows_as_csv
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
@@ -91,6 +96,7 @@ STATS_EVERY = 5  # refreshes: progress, rates and the header are sampled twice a
 STATS_EVERY_BUSY = 10  # and once a second while BUSY_TRANSFERS or more run: each repaint of the
 BUSY_TRANSFERS = 5  # transfers table takes the engine thread's GIL time, more so with more rows
 LOG_LINES = 5000
+HISTORY_ROWS = 500  # the History tab and the details: the newest rows
 USED_SHOWN = 4  # knob uses listed under the controls
 THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
 
@@ -213,7 +219,8 @@ class ProviderDashboard(App):
 
     def __init__(self, engine: Any, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
-        self.engine = engine
+        # One code path: the engine in this process or one attached to, both through a link.
+        self.engine: EngineLink = engine if hasattr(engine, "attached") else LocalLink(engine)
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
@@ -238,10 +245,10 @@ class ProviderDashboard(App):
         self._stats: EngineStats | None = None
         self._stopped = False
         self._fabrics_seen = False
-        config = getattr(engine, "config", None)
-        storage = getattr(engine, "storage", None)
-        self.export_dir = (getattr(config, "export_dir", None) or (Path(storage) / "exports" if storage else
-                           Path("exports")))  # fmt: skip
+        self._snapshot: EngineSnapshot | None = None
+        self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
+        self._history_asked: dict[str, Any] = {}  # QueryHistory id -> what the rows are for
+        self.export_dir = self.engine.export_dir
 
     # ------------------------------------------------------------------ layout
 
@@ -294,7 +301,7 @@ class ProviderDashboard(App):
         self.controls.border_title = "Next response (n: one node)"
         self.armed_box.border_title = "Armed (r clears)"
         self.log_view.border_title = "Exchanges"
-        self.commissioning.show_codes(self.engine.onboarding(), self.engine.config)
+        self.commissioning.show_codes(self.engine.onboarding())
         self._show_images()
         self._show_armed()
         self._show_where()
@@ -363,7 +370,16 @@ class ProviderDashboard(App):
             self.notify(text, severity="error", timeout=10)
 
     def _sample(self) -> None:
-        stats = self._stats = self.engine.stats()
+        snapshot = self.engine.snapshot()
+        if snapshot is None:  # the engine has published nothing yet
+            return
+        before, self._snapshot = self._snapshot, snapshot
+        if before is None or snapshot.images != before.images:
+            self._show_images()
+        if before is None or snapshot.armed != before.armed:
+            self._show_armed()
+        stats = self._stats = EngineStats(snapshot.transfers, snapshot.bytes_sent_total, snapshot.transfers_finished,
+                                          snapshot.transfers_failed, snapshot.events_dropped)  # fmt: skip
         now = self.clock()
         self.meter.sample(stats, now)
         changed = self.requestors.sample(stats)
@@ -402,6 +418,8 @@ class ProviderDashboard(App):
                     self.controls.reset()  # armed once: a habitual "a" must not arm it again
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
+            elif isinstance(event, HistoryRows):
+                self._history_arrived(event)
             elif isinstance(event, TransferFinished | TransferFailed):
                 self._transfer_ended(event)
             if isinstance(event, OtaExchange | TransferFinished | TransferFailed):
@@ -614,7 +632,7 @@ class ProviderDashboard(App):
             left = duration(fabrics.window_closes_at - self.clock()) if fabrics.window_closes_at else ""
             code = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
             parts.append(f"window open{f' {left}' if left else ''}, code {code}")
-        armed = self.engine.armed()
+        armed = self._armed()
         parts.append(f"{len(armed)} armed" if armed else "nothing armed")
         if self._listening is not None:
             parts.append(f"UDP {self._listening.port}")
@@ -629,8 +647,14 @@ class ProviderDashboard(App):
             parts.insert(0, "PROVIDER STOPPED")
         self.where_view.update(" · ".join(parts) or "starting")
 
+    def _armed(self) -> tuple[str, ...]:
+        return self._snapshot.armed if self._snapshot is not None else ()
+
+    def _images(self) -> tuple[ImageSummary, ...]:
+        return self._snapshot.images if self._snapshot is not None else ()
+
     def _show_images(self) -> None:
-        entries = self.engine.images()
+        entries = self._images()
         self.controls.show_images(entries)
         table = self.query_one("#images", DataTable)
         table.clear(columns=True)
@@ -638,13 +662,13 @@ class ProviderDashboard(App):
         for entry in entries:
             low = "" if entry.min_applicable_version is None else entry.min_applicable_version
             high = "" if entry.max_applicable_version is None else entry.max_applicable_version
-            table.add_row(entry.designator, entry.path.name, f"{entry.vendor_id:04X}:{entry.product_id:04X}",
+            table.add_row(entry.designator, entry.file_name, f"{entry.vendor_id:04X}:{entry.product_id:04X}",
                           f"{entry.software_version} ({entry.software_version_string})", f"{low}..{high}",
                           size(entry.size), "ok", key=entry.designator)  # fmt: skip
         table.border_title = "Images (Enter: offer next, l: reload)"
 
     def _show_armed(self) -> None:
-        self.armed_box.show(self.engine.armed(), list(self._used))
+        self.armed_box.show(self._armed(), list(self._used))
         self._show_where()  # the status line says whether anything is armed
 
     def _refresh_targets(self) -> None:
@@ -653,17 +677,39 @@ class ProviderDashboard(App):
         except NoMatches:  # the app is closing and the Select's overlay is gone
             return
 
+    def _ask_history(self, purpose: Any = "table", limit: int = HISTORY_ROWS) -> None:
+        """The engine reads the history on its side and answers with HistoryRows: the screen never
+        waits for the database (nor, attached, for the network)."""
+        command = QueryHistory(limit)
+        self._history_asked[command.id] = purpose
+        self.engine.send(command)
+
     def _show_history(self) -> None:
+        self._history_dirty = False
+        self._ask_history()
+
+    def _history_arrived(self, answer: HistoryRows) -> None:
+        purpose = self._history_asked.pop(answer.command_id, None)
+        if purpose is None:
+            return  # another front end asked
+        if isinstance(purpose, tuple) and purpose[0] == "export":
+            self._write_export(purpose[1], rows_as_csv(list(answer.rows)))
+            return
+        self._history = answer.rows
+        self._fill_history_table()
+        if isinstance(self.screen, RequestorDetail):
+            self.screen.refresh_lines()  # its history rows, as soon as they are here
+
+    def _fill_history_table(self) -> None:
         """Newest first. Columns take their content's width: a table filled while its tab was
         hidden would otherwise measure every column at the hidden tab's width."""
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
         for column in ("time", "kind", "node", "summary"):
             table.add_column(column, key=column)
-        for row in reversed(self.engine.history()):
+        for row in reversed(self._history):
             node = "" if row.node_id is None else peer_name((row.fabric_index, row.node_id))
             table.add_row(row.as_json()["time"], row.kind, node, row.summary)
-        self._history_dirty = False
 
     # ------------------------------------------------------------------ screen -> engine
 
@@ -698,9 +744,10 @@ class ProviderDashboard(App):
         def lines() -> list[str]:
             row = self.requestors.rows[peer]
             running = [t for t in (self._stats.transfers if self._stats else ()) if t.peer == peer]
-            history = [h for h in self.engine.history(node_id=peer[1]) if h.fabric_index == peer[0]]
+            history = [h for h in self._history if (h.fabric_index, h.node_id) == peer]
             return detail_lines(row, running, list(reversed(history)))
 
+        self._ask_history()  # the detail shows this node's rows once they are here (it refreshes itself)
         self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}", lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -760,11 +807,14 @@ class ProviderDashboard(App):
         if base is None:
             return
         path = base.with_suffix(".csv" if history else ".txt")
+        if history:  # written when the engine's rows arrive
+            self._ask_history(("export", path), limit=1_000_000)
+            return
+        self._write_export(path, "".join(line.exported + "\n" for line in self._lines if self._visible(line)))
+
+    def _write_export(self, path: Path, text: str) -> None:
         try:
-            if history:
-                path.write_text(rows_as_csv(self.engine.history(limit=1_000_000)))
-            else:
-                path.write_text("".join(line.exported + "\n" for line in self._lines if self._visible(line)))
+            path.write_text(text)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error", timeout=8)
             return
@@ -806,7 +856,7 @@ class ProviderDashboard(App):
                 self.engine.send(command)
 
         title = f"Next response for node {node_id(peer[1])}" + ("" if peer[0] == 1 else f" on fabric {peer[0]}")
-        self.push_screen(ArmScreen(title, peer, self.engine.images()), armed)
+        self.push_screen(ArmScreen(title, peer, self._images()), armed)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Static
 
-from ota_provider.core.config import ProviderConfig
 from ota_provider.core.events import FabricsChanged
 from ota_provider.core.setup_payload import SetupPayload
 
@@ -26,7 +25,7 @@ class CommissioningPane(VerticalScroll):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._codes: tuple[SetupPayload, ProviderConfig] | None = None
+        self._codes: SetupPayload | None = None
         self._fabrics: FabricsChanged | None = None
         self._ready = False
 
@@ -51,20 +50,20 @@ class CommissioningPane(VerticalScroll):
             table.add_column(column, key=column)
         self._ready = True
         if self._codes is not None:
-            self.show_codes(*self._codes)
+            self.show_codes(self._codes)
         if self._fabrics is not None:
             self.show_fabrics(self._fabrics)
 
-    def show_codes(self, onboarding: SetupPayload, config: ProviderConfig) -> None:
-        self._codes = (onboarding, config)
+    def show_codes(self, onboarding: SetupPayload) -> None:
+        self._codes = onboarding
         if not self._ready:
             return
         self.qr_view.update(qr_text(onboarding.qr_code()))
         self.codes_view.update(
             f"QR payload   {onboarding.qr_code()}\n"
             f"Manual code  {SetupPayload.format_manual_code(onboarding.manual_code())}\n"
-            f"Discriminator {config.discriminator}, passcode {config.passcode:08d}\n"
-            f"VID 0x{config.vendor_id:04X}  PID 0x{config.product_id:04X}"
+            f"Discriminator {onboarding.discriminator}, passcode {onboarding.passcode:08d}\n"
+            f"VID 0x{onboarding.vendor_id:04X}  PID 0x{onboarding.product_id:04X}"
         )
 
     def show_fabrics(self, fabrics: FabricsChanged) -> None:

@@ -16,7 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import ArmKnobs
-from ota_provider.core.ota.catalog import CatalogEntry
+from ota_provider.core.events import ImageSummary
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 from ota_provider.core.wording import bdx_status, enum_name, short_node_id
@@ -263,8 +263,8 @@ class NextResponseForm(VerticalScroll):
 
     # ------------------------------------------------------------------ showing state
 
-    def show_images(self, entries: tuple[CatalogEntry, ...]) -> None:
-        self.image_select.set_options([(f"{e.path.name} (v{e.software_version})", e.designator) for e in entries])
+    def show_images(self, entries: tuple[ImageSummary, ...]) -> None:
+        self.image_select.set_options([(f"{e.file_name} (v{e.software_version})", e.designator) for e in entries])
 
     def offer_image(self, designator: str) -> None:
         self.image_select.value = designator

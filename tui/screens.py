@@ -13,8 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Log, Markdown
 
 from ota_provider.core.engine import ArmKnobs
-from ota_provider.core.events import TransferSnapshot
-from ota_provider.core.ota.catalog import CatalogEntry
+from ota_provider.core.events import ImageSummary, TransferSnapshot
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.wording import spec_name, yes_no
 
@@ -195,7 +194,7 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
 
     BINDINGS: ClassVar = [Binding("escape,q", "dismiss(None)", "Close"), Binding("a", "arm", "Arm")]
 
-    def __init__(self, title: str, peer: tuple[int, int], images: tuple[CatalogEntry, ...]) -> None:
+    def __init__(self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...]) -> None:
         super().__init__()
         self.title_text = title
         self.peer = peer

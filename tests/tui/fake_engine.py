@@ -4,9 +4,11 @@ engine in test_dashboard.py; this only holds the screen still."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ota_provider.core.api.commands import QueryHistory
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.engine import EngineStats, onboarding_payload
 from ota_provider.core.events import (
@@ -14,8 +16,11 @@ from ota_provider.core.events import (
     ApplyUpdateReceived,
     DeviceState,
     EngineEvent,
+    EngineSnapshot,
     FabricsChanged,
     FabricSummary,
+    HistoryRows,
+    ImageSummary,
     Listening,
     NotifyUpdateApplied,
     QueryImageAnswered,
@@ -98,18 +103,25 @@ class FakeEngine:
         self.now = EngineStats((_snapshot(running[0]), _snapshot(running[1], paused=True),
                                 _snapshot(running[2], throttle=0.5)), IMAGE_SIZE + 69_632, 1, 0, 0)  # fmt: skip
 
+    # The EngineLink a dashboard holds: values only.
+    attached = False
+    export_dir = Path("exports")
+
     def drain(self, limit: int = 1000) -> list[EngineEvent]:
         out, self._pending = self._pending[:limit], self._pending[limit:]
         return out
 
-    def stats(self) -> EngineStats:
-        return self.now
-
-    def armed(self) -> tuple[str, ...]:
-        # As the real policy words them.
-        return (ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY).describe(),
-                ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True,
-                          target=(1, 0xD003)).describe())  # fmt: skip
+    def snapshot(self) -> EngineSnapshot:
+        now = self.now
+        # The armed knobs as the real policy words them.
+        armed = (ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY).describe(),
+                 ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True,
+                           target=(1, 0xD003)).describe())  # fmt: skip
+        images = tuple(ImageSummary(e.designator, str(e.path), e.vendor_id, e.product_id, e.software_version,
+                                    e.software_version_string, e.size, e.min_applicable_version,
+                                    e.max_applicable_version) for e in self.catalog.entries)  # fmt: skip
+        return EngineSnapshot(now.transfers, now.bytes_sent_total, now.transfers_finished, now.transfers_failed,
+                              now.events_dropped, armed, images, at=T0 + 20)  # fmt: skip
 
     def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
         rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UpdateAvailable v3", {}),
@@ -117,14 +129,17 @@ class FakeEngine:
                 HistoryRow(3, T0 + 7, "notify", 1, 0xD001, "now running version 3", {})]  # fmt: skip
         return [row for row in rows if node_id is None or row.node_id == node_id][-limit:]
 
-    def images(self):
-        return tuple(self.catalog.entries)
-
     def onboarding(self):
         return onboarding_payload(self.config)
 
+    def describe(self) -> str:
+        return "scripted"
+
     def send(self, command: Any) -> None:
         self.sent.append(command)
+        if isinstance(command, QueryHistory):  # answered as the engine answers it
+            self._pending.append(HistoryRows(command.id, tuple(self.history(command.limit, command.node_id)),
+                                             at=T0 + 20))  # fmt: skip
 
 
 def _transfer_minus(transfers: list[SimpleNamespace], less: int) -> list[SimpleNamespace]:
