@@ -139,6 +139,7 @@ class ProviderEngine:
         # The built-in subscriber (drain, next_event): it drops the newest when full, never cuts off.
         self._events, _ = self.bus.subscribe(capacity=EVENT_QUEUE_SIZE, cut_off=False)
         self._snapshot: EngineSnapshot | None = None
+        self._latest: dict[type, Any] = {}
         self._bytes_done = 0
         self._finished = 0
         self._failed = 0
@@ -237,13 +238,16 @@ class ProviderEngine:
     # ------------------------------------------------------------------ the engine thread
 
     def _post(self, event: EngineEvent) -> None:
-        self.bus.publish(event)
+        event = self.bus.publish(event)
+        if isinstance(event, Listening | FabricsChanged):  # the snapshot carries the latest of each
+            self._latest[type(event)] = event
 
     def _take_snapshot(self) -> EngineSnapshot:
         stats = self.stats()
         return EngineSnapshot(stats.transfers, stats.bytes_sent_total, stats.transfers_finished,
                               stats.transfers_failed, stats.events_dropped, self.armed(),
-                              tuple(_image_summary(e) for e in self.images()), self.bus.subscribers)  # fmt: skip
+                              tuple(_image_summary(e) for e in self.images()), self.bus.subscribers,
+                              self._latest.get(Listening), self._latest.get(FabricsChanged))  # fmt: skip
 
     def _current_snapshot(self) -> EngineSnapshot:
         """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""

@@ -234,6 +234,8 @@ class EngineSnapshot(EngineEvent):
     armed: tuple[str, ...] = ()
     images: tuple[ImageSummary, ...] = ()
     subscribers: int = 0
+    listening: Listening | None = None  # the last of these, for a front end that attaches later
+    fabrics: FabricsChanged | None = None
 
     def text(self) -> str:
         return (f"{len(self.transfers)} transfer(s) running, {self.bytes_sent_total} bytes sent, "

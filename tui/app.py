@@ -374,6 +374,15 @@ class ProviderDashboard(App):
         if snapshot is None:  # the engine has published nothing yet
             return
         before, self._snapshot = self._snapshot, snapshot
+        if before is None:  # attached late: where it listens and its fabrics, from the snapshot
+            self._show_events(
+                [
+                    e
+                    for e in (snapshot.listening, snapshot.fabrics)
+                    if e is not None
+                    and (self._listening is None if isinstance(e, Listening) else self._fabrics is None)
+                ]
+            )
         if before is None or snapshot.images != before.images:
             self._show_images()
         if before is None or snapshot.armed != before.armed:
@@ -437,8 +446,12 @@ class ProviderDashboard(App):
             elif isinstance(event, Stopped):  # the engine's thread ended while the screen is still up
                 self._stopped = True
                 self._show_where()
-                self.notify("the provider stopped: requestors get no answers; see the log, then quit (q)",
-                            severity="error", timeout=30)  # fmt: skip
+                if self.engine.attached:
+                    self.notify("the connection to the provider is gone (it may still run): quit (q) and attach "
+                                "again", severity="error", timeout=30)  # fmt: skip
+                else:
+                    self.notify("the provider stopped: requestors get no answers; see the log, then quit (q)",
+                                severity="error", timeout=30)  # fmt: skip
         if armed_changed:
             self._show_armed()
         self._follow_commissioning(events)
@@ -643,8 +656,10 @@ class ProviderDashboard(App):
                       for f in fabrics.fabrics]  # fmt: skip
             if not fabrics.window_open:
                 parts.append("window closed")
+        if self.engine.attached:
+            parts.append(self.engine.describe())
         if self._stopped:
-            parts.insert(0, "PROVIDER STOPPED")
+            parts.insert(0, "CONNECTION LOST" if self.engine.attached else "PROVIDER STOPPED")
         self.where_view.update(" · ".join(parts) or "starting")
 
     def _armed(self) -> tuple[str, ...]:
@@ -942,9 +957,10 @@ class ProviderDashboard(App):
                          answered)  # fmt: skip
 
     async def action_quit(self) -> None:
-        """Quitting ends running transfers (each requestor gets a StatusReport): ask first."""
+        """Quitting ends running transfers (each requestor gets a StatusReport): ask first. An
+        attached dashboard only detaches: the provider and its transfers go on."""
         running = len(self._stats.transfers) if self._stats is not None else 0
-        if not running:
+        if not running or self.engine.attached:
             self.exit()
             return
 

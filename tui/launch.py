@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ota_provider.core import cli
 from ota_provider.core.config import ProviderConfig
@@ -27,7 +28,44 @@ def serve_dashboard(config: ProviderConfig, catalog: ImageCatalog, emit) -> int:
     return 0
 
 
+def attach_main(argv: Sequence[str]) -> int:
+    """``ota-provider attach [PATH|tcp:HOST:PORT]``: the dashboard of a provider running elsewhere
+    (``--headless --control``), in this terminal; quitting detaches, the provider goes on."""
+    from ota_provider.core.api.control import TOKEN_FILE  # noqa: PLC0415
+    from ota_provider.core.api.link import SocketLink  # noqa: PLC0415
+    from ota_provider.core.ctl import default_socket  # noqa: PLC0415
+
+    from .app import ProviderDashboard  # noqa: PLC0415
+
+    parser = cli._Parser(prog=f"{cli.PROG} attach", description="the dashboard of a provider started with --control")
+    parser.add_argument("socket", nargs="?", metavar="PATH|tcp:HOST:PORT",
+                        help="its control socket (default: control.sock in the state directory)")  # fmt: skip
+    parser.add_argument("--storage", type=Path, metavar="DIR", help="the provider's state directory")
+    parser.add_argument("--token-file", type=Path, metavar="FILE", help=f"for tcp: the provider's {TOKEN_FILE}")
+    parser.add_argument(
+        "--export-dir", type=Path, metavar="DIR", help="where w and s write (default ./ota-provider-exports)"
+    )
+    args = parser.parse_args(argv)
+    where = args.socket or default_socket(args.storage)
+    token_file = args.token_file or ((args.storage or cli.default_storage()) / TOKEN_FILE)
+    try:
+        link = SocketLink(where, token_file=token_file if where.startswith("tcp:") else None,
+                          export_dir=args.export_dir)  # fmt: skip
+    except (ConnectionError, OSError, ValueError) as exc:
+        print(f"{cli.PROG} attach: error: {exc}", file=sys.stderr)
+        return 1
+    app = ProviderDashboard(link)
+    try:
+        app.run()
+    finally:
+        link.close()
+    return 1 if app.return_code else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["attach"]:
+        return attach_main(argv[1:])
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     return cli.main(argv, serve=serve_dashboard if interactive else None)
 

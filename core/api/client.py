@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import select
 import socket
 import time
 from collections import deque
@@ -126,7 +127,7 @@ class Provider(_Commands):
 
     def __init__(self, sock: socket.socket, hello: dict[str, Any], *, timeout: float) -> None:
         self._sock = sock
-        self._file = sock.makefile("rwb")
+        self._buffer = bytearray()  # read but not yet split into lines (a socket file breaks on a timeout)
         self.hello = hello
         self.engine: dict[str, Any] = hello.get("engine", {})
         self.timeout = timeout
@@ -174,28 +175,38 @@ class Provider(_Commands):
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self._file.close()
             self._sock.close()
 
     # ------------------------------------------------------------------ the wire
 
     def _write(self, message: dict[str, Any]) -> None:
         try:
-            self._file.write(json.dumps(message).encode() + b"\n")
-            self._file.flush()
+            self._sock.sendall(json.dumps(message).encode() + b"\n")
         except OSError as exc:
             raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
 
+    def _line(self, timeout: float) -> bytes | None:
+        """The next line from the provider, or None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (end := self._buffer.find(b"\n")) < 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
+                return None
+            try:
+                data = self._sock.recv(1 << 16)
+            except OSError as exc:
+                raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
+            if not data:
+                raise ControlClientError("the provider closed the connection" + self._last_error())
+            self._buffer += data
+        line = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
+        return line
+
     def _read_one(self, timeout: float) -> dict[str, Any] | None:
-        self._sock.settimeout(max(0.001, timeout))
-        try:
-            line = self._file.readline(MAX_LINE * 64)
-        except TimeoutError:
+        line = self._line(max(0.0, timeout))
+        if line is None:
             return None
-        except OSError as exc:
-            raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
-        if not line:
-            raise ControlClientError("the provider closed the connection" + self._last_error())
         message = json.loads(line)
         kind = message.get("type")
         if kind == "event":

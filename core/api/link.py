@@ -161,7 +161,7 @@ class SocketLink:
         return self._onboarding
 
     def describe(self) -> str:
-        return f"attached to {self.where} (pid {self.engine.get('pid')})"
+        return f"attached, pid {self.engine.get('pid')}"
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

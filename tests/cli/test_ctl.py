@@ -3,9 +3,12 @@ stdout, stderr and the exit status, for the good and the bad."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -62,11 +65,13 @@ def test_watch_prints_json_lines_as_the_headless_output_does(provider):
     socket_path = provider.engine["storage"] + "/control.sock"
     watch = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, "watch",
                               "--json"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watch.stdout], daemon=True).start()
     try:
-        for _ in range(50):  # until the watcher is subscribed, an arm is what it sees
+        for _ in range(30):  # until the watcher has subscribed, an arm may come too early to be seen
             ctl(provider, "arm", "ignoreQueryImage", "1")
-            line = watch.stdout.readline()
-            if line:
+            with contextlib.suppress(queue.Empty):
+                line = lines.get(timeout=1)
                 break
         event = json.loads(line)
         assert event["event"] == "CommandDone" and event["command"] == "ArmKnob" and event["ok"] is True
