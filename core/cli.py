@@ -329,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
+    front.add_argument("--trace", type=Path, metavar="FILE.jsonl",
+                       help="write every Matter message in and out (decoded, no keys) for a bug report; "
+                       "'ota-provider trace show FILE' prints it")  # fmt: skip
     front.add_argument(
         "--control", type=_control_target, metavar="PATH|tcp:HOST:PORT",
         help="open the control socket (for 'ota-provider ctl', the Python client, 'ota-provider attach'): a Unix "
@@ -652,6 +655,10 @@ def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
         return history_main(argv[1:])
     if argv[:1] == ["devices"]:
         return devices_main(argv[1:])
+    if argv[:1] == ["trace"]:
+        from .trace import show_main  # noqa: PLC0415
+
+        return show_main(argv[1:])
     if argv[:1] == ["ctl"]:
         from .ctl import ctl_main  # noqa: PLC0415  (ctl builds on this module)
 

@@ -75,5 +75,6 @@ class ProviderConfig:
     allow_unverified_attestation: bool = False
     exit_when_updated: bool = False
     control: str | None = None  # the control socket: PATH or tcp:HOST:PORT
+    trace: Path | None = None  # every Matter message in and out, as JSON lines
     stage_timeout: float = 30.0  # seconds each commissioning stage may wait for the device
     timeout: int | None = None  # seconds, with exit_when_updated

@@ -42,6 +42,8 @@ from .api.commands import (
     ReloadImages,
     RemoveFabric,
     ResumeTransfer,
+    StartTrace,
+    StopTrace,
     ThrottleTransfer,
 )
 from .api.control import TOKEN_FILE, ControlServer, parse_control_target
@@ -81,6 +83,7 @@ from .ota.policy import KNOB_LABELS, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
+from .trace import TraceWriter
 from .wording import bdx_status
 
 __all__ = [
@@ -101,6 +104,8 @@ __all__ = [
     "ReloadImages",
     "RemoveFabric",
     "ResumeTransfer",
+    "StartTrace",
+    "StopTrace",
     "ThrottleTransfer",
 ]
 
@@ -153,6 +158,7 @@ class ProviderEngine:
         self.port: int | None = None
         self.bench: Bench | None = None
         self.control: ControlServer | None = None
+        self._trace: TraceWriter | None = None
 
     # ------------------------------------------------------------------ lifecycle (any thread)
 
@@ -328,6 +334,8 @@ class ProviderEngine:
             node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
                            on_transfer=lambda kind, t: self._on_transfer(history, kind, t),
                            pacing=config.poll_interval_ms / 1000, **extra)  # fmt: skip
+            if config.trace is not None:
+                self._start_trace(config.trace)  # from the first message
             await node.start()
         except BaseException:
             node.stop()
@@ -380,6 +388,7 @@ class ProviderEngine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await requestors
             await node.aclose()
+            self._stop_trace()
             self._post(Stopped())
 
     def _on_session(self, session) -> None:
@@ -424,6 +433,26 @@ class ProviderEngine:
         self._publish_snapshot()  # what the command changed (armed knobs, a paused transfer) shows at once
         if self.node is not None and self.node.driver is not None:
             self.node.driver.flush()  # anything the command sent goes out now
+
+    def _start_trace(self, path: Path) -> str:
+        """Trace every message from now on (a trace already running is closed first)."""
+        assert self.node is not None
+        self._stop_trace()
+        try:
+            self._trace = TraceWriter(path)
+        except OSError as exc:
+            raise ValueError(f"cannot write the trace {path}: {exc.strerror or exc}") from None
+        self.node.manager.tracer = self._trace
+        return f"tracing every message to {path}"
+
+    def _stop_trace(self) -> str:
+        if self._trace is None:
+            return "no trace was running"
+        trace, self._trace = self._trace, None
+        if self.node is not None:
+            self.node.manager.tracer = None
+        trace.close()
+        return f"trace {trace.path} closed: {trace.messages} messages"
 
     async def _query_history(self, command: QueryHistory) -> None:
         try:
@@ -490,6 +519,10 @@ class ProviderEngine:
                 return False, f"no fabric {command.fabric_index}"
             node.remove_fabric(command.fabric_index)
             return True, f"fabric {command.fabric_index} removed"
+        if isinstance(command, StartTrace):
+            return True, self._start_trace(Path(command.path))
+        if isinstance(command, StopTrace):
+            return True, self._stop_trace()
         if isinstance(command, ReloadImages):
             provider.catalog = provider.catalog.reload()
             return True, f"{len(provider.catalog.entries)} image(s) loaded"

@@ -42,6 +42,8 @@ from .commands import (
     QueryHistory,
     ReloadImages,
     ResumeTransfer,
+    StartTrace,
+    StopTrace,
     ThrottleTransfer,
 )
 from .control import MAX_LINE, parse_control_target, read_token
@@ -288,6 +290,13 @@ class Provider(_Commands):
 
     def history(self, limit: int = 500, node: int | None = None) -> tuple[HistoryRow, ...]:
         return self.send(QueryHistory(limit, node)).rows
+
+    def trace_start(self, path: str | Path) -> Result:
+        """Every message in and out, from now on, to ``path`` on the provider's machine."""
+        return self.send(StartTrace(str(path)))
+
+    def trace_stop(self) -> Result:
+        return self.send(StopTrace())
 
     def snapshot(self) -> EngineSnapshot:
         self._write({"type": "snapshot"})

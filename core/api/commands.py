@@ -30,6 +30,8 @@ __all__ = [
     "ReloadImages",
     "RemoveFabric",
     "ResumeTransfer",
+    "StartTrace",
+    "StopTrace",
     "ThrottleTransfer",
 ]
 
@@ -150,6 +152,18 @@ class QueryHistory(Command):
 
     limit: int = 500
     node_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StartTrace(Command):
+    """Write every Matter message in and out to ``path`` (JSON lines, owner-only), until StopTrace."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class StopTrace(Command):
+    """Close the trace file."""
 
 
 COMMANDS: dict[str, type[Command]] = {cls.__name__: cls for cls in Command.__subclasses__()}

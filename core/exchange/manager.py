@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
@@ -87,6 +87,21 @@ class ProtocolHandler(Protocol):
         """Handle the message; return the delegate for the rest of the exchange (or None to close)."""
 
 
+@dataclass(frozen=True)
+class Traced:
+    """One message as the trace sees it (the session is read, never kept)."""
+
+    direction: str  # "in" or "out"
+    at: float
+    session: Any
+    counter: int
+    header: PayloadHeader | None  # None: a retransmission of the message with ``counter``
+    payload: bytes
+    duplicate: bool = False
+    retransmission: int = 0
+    exchange_id: int = 0
+
+
 @dataclass
 class _Retransmit:
     datagram: bytes
@@ -148,6 +163,8 @@ class ExchangeManager:
         self.drops: Counter[str] = Counter()
         self.delivered = 0
         self.retransmissions = 0
+        # Sees every message in (after decryption) and out (before encryption), for --trace.
+        self.tracer: Callable[[Traced], None] | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -217,11 +234,16 @@ class ExchangeManager:
         acked = self._process_ack(session, payload_header) if payload_header.ack_counter is not None else None
         if duplicate:
             self.drops["duplicate"] += 1
+            if self.tracer is not None:
+                self._trace("in", session, header.message_counter, payload_header, payload[app_offset:],
+                            duplicate=True)  # fmt: skip
             if payload_header.needs_ack:
                 self._send_standalone_ack(session, payload_header, header.message_counter)
             self._notify_acked(acked)
             return
         session.window.commit(header.message_counter)
+        if self.tracer is not None:
+            self._trace("in", session, header.message_counter, payload_header, payload[app_offset:])
         if (
             payload_header.protocol_id == ProtocolId.SECURE_CHANNEL
             and payload_header.opcode == SecureChannelOpcode.STANDALONE_ACK
@@ -231,6 +253,15 @@ class ExchangeManager:
         message = Message(session, header, payload_header, payload[app_offset:])
         self._dispatch(message)
         self._notify_acked(acked)
+
+    def _trace(self, direction: str, session: Session, counter: int, header: PayloadHeader, payload: bytes,
+               *, duplicate: bool = False) -> None:  # fmt: skip
+        assert self.tracer is not None
+        try:
+            self.tracer(Traced(direction, self.now, session, counter, header, payload, duplicate, 0,
+                               header.exchange_id))  # fmt: skip
+        except Exception:  # a trace never costs a message
+            log.exception("the trace could not take a message")
 
     def _exchange_key(self, session: Session, payload_header: PayloadHeader) -> tuple:
         # The peer set I when *it* initiated; then we are the responder.
@@ -353,6 +384,8 @@ class ExchangeManager:
             return
         if reliable:
             exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0))
+        if self.tracer is not None:
+            self._trace("out", exchange.session, counter, ph, payload)
         self._transmit(exchange.session, datagram)
 
     def _send_standalone_ack(self, session: Session, peer_header: PayloadHeader, counter: int) -> None:
@@ -365,9 +398,11 @@ class ExchangeManager:
             ack_counter=counter,
         )
         try:
-            datagram, _ = self._seal(session, ph.encode())
+            datagram, sent_counter = self._seal(session, ph.encode())
         except CounterExhausted:
             return
+        if self.tracer is not None:
+            self._trace("out", session, sent_counter, ph, b"")
         self._transmit(session, datagram)
 
     def _delay(self, session: Session, retransmissions: int) -> float:
@@ -392,6 +427,9 @@ class ExchangeManager:
                 self.retransmissions += 1
                 entry.due = now + self._delay(exchange.session, entry.sends)
                 entry.sends += 1
+                if self.tracer is not None:
+                    self.tracer(Traced("out", self.now, exchange.session, entry.counter, None, b"", False,
+                                       entry.sends - 1, exchange.exchange_id))  # fmt: skip
                 self._transmit(exchange.session, entry.datagram)
             self._maybe_forget(exchange)
 

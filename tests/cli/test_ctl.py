@@ -80,3 +80,17 @@ def test_watch_prints_json_lines_as_the_headless_output_does(provider):
         watch.terminate()
         watch.wait(timeout=10)
         ctl(provider, "clear")
+
+
+def test_a_trace_started_and_stopped_from_ctl(provider, tmp_path):
+    trace = tmp_path / "bug-1234.jsonl"
+    code, out, _ = ctl(provider, "trace", "start", str(trace))
+    assert code == 0 and out == f"tracing every message to {trace}\n"
+    ctl(provider, "status")
+    code, out, _ = ctl(provider, "trace", "stop")
+    assert code == 0 and out.startswith(f"trace {trace} closed: ") and trace.read_text().startswith('{"trace"')
+    code, _, err = ctl(provider, "trace", "start")
+    assert code == 2 and "trace start needs the FILE" in err
+    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(tmp_path / "none")],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 1 and "cannot read" in result.stderr
