@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from ..exchange.driver import ExchangeDriver
 from ..fabric.table import Fabric
@@ -18,22 +20,8 @@ async def establish_pase(
     driver: ExchangeDriver, address: tuple, passcode: int, *, timeout: float = 30.0
 ) -> SecureSession:
     """Run PASE as the initiator; raise ConnectionError with the reason on failure."""
-    done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
-
-    def finished(session: SecureSession | None, error: str) -> None:
-        if not done.done():
-            done.set_result((session, error))
-
-    initiator = PaseInitiator(driver.manager, passcode, on_done=finished)
-    initiator.start(address)
-    driver.flush()
-    try:
-        session, error = await asyncio.wait_for(done, timeout)
-    except TimeoutError:
-        raise ConnectionError(f"PASE with {address} timed out after {timeout} s") from None
-    if session is None:
-        raise ConnectionError(error)
-    return session
+    return await _handshake(driver, lambda done: PaseInitiator(driver.manager, passcode, on_done=done), address,
+                            timeout, f"PASE with {address} timed out after {timeout} s")  # fmt: skip
 
 
 async def establish_case(
@@ -41,19 +29,26 @@ async def establish_case(
 ) -> SecureSession:
     """Run CASE as the initiator to ``peer_node_id`` on ``fabric``; raise ConnectionError with the
     reason on failure (a timeout says which address did not answer)."""
+    return await _handshake(driver, lambda done: CaseInitiator(driver.manager, fabric, peer_node_id, on_done=done),
+                            address, timeout,
+                            f"no CASE answer from {socket_address(address)} within {timeout:g} s")  # fmt: skip
+
+
+async def _handshake(driver: ExchangeDriver, initiator: Callable[[Callable], Any], address: tuple, timeout: float,
+                     timed_out: str) -> SecureSession:  # fmt: skip
+    """Start the initiator ``initiator(on_done)`` builds and wait for its session or its reason."""
     done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
 
     def finished(session: SecureSession | None, error: str) -> None:
         if not done.done():
             done.set_result((session, error))
 
-    initiator = CaseInitiator(driver.manager, fabric, peer_node_id, on_done=finished)
-    initiator.start(address)
+    initiator(finished).start(address)
     driver.flush()
     try:
         session, error = await asyncio.wait_for(done, timeout)
     except TimeoutError:
-        raise ConnectionError(f"no CASE answer from {socket_address(address)} within {timeout:g} s") from None
+        raise ConnectionError(timed_out) from None
     if session is None:
         raise ConnectionError(error)
     return session
