@@ -150,6 +150,10 @@ class Provider(_Commands):
         sock.settimeout(timeout)
         try:
             sock.connect(address)
+        except PermissionError:
+            sock.close()
+            raise ControlClientError(f"{where} belongs to another user (the control socket is owner-only): run this "
+                                     "as the user the provider runs as") from None  # fmt: skip
         except OSError as exc:
             sock.close()
             raise ControlClientError(f"no provider answers on {where}: {exc.strerror or exc} (is it running with "

@@ -185,7 +185,7 @@ def test_a_socket_of_another_user_cannot_be_used(engine, tmp_path):
     os.close(writer)
     os.waitpid(pid, 0)
     said = os.read(reader, 1000).decode()
-    assert "Permission denied" in said, said
+    assert "belongs to another user (the control socket is owner-only)" in said, said
 
 
 def test_tcp_clients_must_give_the_token(tmp_path):

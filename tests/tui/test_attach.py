@@ -44,8 +44,16 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
             if event is not None:
                 watched.append((event.seq, event.name))
 
+    def arm_and_disarm():  # a third client, changing knobs all along
+        with Provider.attach(tmp_path / "control.sock", subscribe=False) as armer:
+            while not stop.is_set():
+                armer.arm("delayedApplyActionTimeSec", 5, sticky=True)
+                armer.disarm("delayedApplyActionTimeSec")
+
     thread = threading.Thread(target=watch)
     thread.start()
+    third = threading.Thread(target=arm_and_disarm)
+    third.start()
 
     async def scenario():
         app = ProviderDashboard(link)
@@ -73,6 +81,7 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
     finally:
         stop.set()
         thread.join()
+        third.join()
         watcher.close()
         link.close()
     assert answer.status == QueryImageStatus.BUSY
@@ -83,3 +92,4 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
     start, end = max(logged[0][0], watched[0][0]), min(logged[-1][0], watched[-1][0])
     assert [i for i in logged if start <= i[0] <= end] == [i for i in watched if start <= i[0] <= end]
     assert sum(1 for _, name in logged if name == "QueryImageResponse") == 2
+    assert sum(1 for _, name in logged if name == "CommandDone") > 10  # the third client's, among them
