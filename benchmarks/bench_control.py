@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Control-socket clients do not slow the provider: ten requestors (``ota-requestor-sim``) download
+a 16 MiB image at once from ``ota-provider --headless --control``, alternately with no client on
+the socket, and with two clients reading every event and snapshot, a third arming and disarming a
+knob all along, and a fourth that subscribes and never reads (cut off once 4 MiB wait for it:
+whether that happened within a run is printed; tests/api/test_control.py checks the cut itself).
+
+Goal: the aggregate throughput with the clients is at least 99% of the throughput without them.
+Prints one line per figure and a JSON summary last.
+Run: ``.venv/bin/python benchmarks/bench_control.py`` (best inside a network namespace of its own).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.bench_ota import ProviderProcess, make_image, run_sim  # noqa: E402
+from ota_provider.core.api.client import Provider  # noqa: E402
+
+ROUNDS = 3
+REQUESTORS = 10
+
+
+def clients(path: Path, stop: threading.Event) -> tuple[list[threading.Thread], list[int], socket.socket]:
+    """Two readers, an armer, and a silent subscriber, on the socket until ``stop``."""
+    counts = [0, 0]
+
+    def read(index: int) -> None:
+        with Provider.attach(path, subscribe=False) as reader:
+            reader.subscribe(snapshots=True)
+            while not stop.is_set():
+                if reader.next_event(timeout=0.2) is not None:
+                    counts[index] += 1
+
+    def arm() -> None:
+        with Provider.attach(path, subscribe=False) as armer:
+            while not stop.is_set():
+                armer.arm("delayedApplyActionTimeSec", 3, sticky=True)
+                armer.disarm("delayedApplyActionTimeSec")
+
+    silent = socket.socket(socket.AF_UNIX)
+    silent.connect(str(path))
+    silent.sendall(b'{"type":"hello","protocol":1}\n{"type":"subscribe","snapshots":true}\n')
+    threads = [threading.Thread(target=read, args=(0,)), threading.Thread(target=read, args=(1,)),
+               threading.Thread(target=arm)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    return threads, counts, silent
+
+
+def was_cut_off(silent: socket.socket) -> bool:
+    """Whether the provider ended the silent client's connection with its "cut off" message."""
+    silent.settimeout(2)
+    tail = b""
+    try:
+        while data := silent.recv(1 << 20):
+            tail = (tail + data)[-4096:]
+    except TimeoutError:
+        return False  # still connected: it was never cut off
+    finally:
+        silent.close()
+    return b"cut off" in tail
+
+
+def aggregate(steps: list[dict]) -> float:
+    downloads = [s for s in steps if s["step"] == "downloaded"]
+    if len(downloads) != REQUESTORS:
+        raise RuntimeError(f"{len(downloads)} of {REQUESTORS} downloads verified")
+    return sum(s["bytes"] for s in downloads) / max(s["seconds"] for s in downloads)
+
+
+def main() -> int:
+    quiet, busy, events_read, cut_off = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-control-") as name:
+        tmp = Path(name)
+        image = make_image(tmp, 16 << 20)
+        for round_ in range(ROUNDS):
+            for with_clients in (False, True):
+                state = tmp / f"state-{round_}-{int(with_clients)}"
+                path = state / "control.sock"
+                provider = ProviderProcess(image, state, "--headless", "--control", str(path))
+                stop = threading.Event()
+                threads, counts, silent = clients(path, stop) if with_clients else ([], [0, 0], None)
+                try:
+                    steps, _ = run_sim(provider, tmp / f"out-{round_}-{int(with_clients)}", REQUESTORS)
+                finally:
+                    stop.set()
+                    for thread in threads:
+                        thread.join()
+                    if with_clients:
+                        cut_off.append(was_cut_off(silent))
+                    provider.stop()
+                rate = aggregate(steps)
+                (busy if with_clients else quiet).append(rate)
+                if with_clients:
+                    events_read.append(min(counts))
+    quiet_rate, busy_rate = statistics.fmean(quiet), statistics.fmean(busy)
+    ratio = busy_rate / quiet_rate
+    print(f"{'aggregate, 10 transfers, no control client':48s} {quiet_rate / 1e6:8.2f} MB/s")
+    print(f"{'aggregate, 10 transfers, 4 control clients':48s} {busy_rate / 1e6:8.2f} MB/s")
+    print(f"{'with / without':48s} {ratio * 100:8.1f} %")
+    print(f"{'events each reader took, per run (min)':48s} {min(events_read):8d}")
+    print(f"{'the silent client cut off':48s} {sum(cut_off):8d} of {len(cut_off)} runs")
+    summary = {"benchmark": "control_socket", "rounds": ROUNDS, "requestors": REQUESTORS,
+               "image_mib": 16, "no_clients_mb_per_s": round(quiet_rate / 1e6, 2),
+               "with_clients_mb_per_s": round(busy_rate / 1e6, 2), "ratio": round(ratio, 3),
+               "events_read_min": min(events_read), "silent_cut_off_runs": sum(cut_off), "runs": len(cut_off),
+               "goal_ratio": 0.99, "met": ratio >= 0.99}  # fmt: skip
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
