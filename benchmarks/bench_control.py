@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Control-socket clients do not slow the provider: ten requestors (``ota-requestor-sim``) download
 a 16 MiB image at once from ``ota-provider --headless --control``, alternately with no client on
-the socket, and with two clients reading every event and snapshot, a third arming and disarming a
-knob all along, and a fourth that subscribes and never reads (cut off once 4 MiB wait for it:
+the socket, and with two clients reading every event and snapshot (10 a second), a third arming
+and disarming a knob 10 times a second, and a fourth that subscribes and never reads (cut off once 4 MiB wait for it:
 whether that happened within a run is printed; tests/api/test_control.py checks the cut itself).
 
 Goal: the aggregate throughput with the clients is at least 99% of the throughput without them.
@@ -41,9 +41,9 @@ def clients(path: Path, stop: threading.Event) -> tuple[list[threading.Thread], 
                 if reader.next_event(timeout=0.2) is not None:
                     counts[index] += 1
 
-    def arm() -> None:
+    def arm() -> None:  # a busy script: 20 commands a second
         with Provider.attach(path, subscribe=False) as armer:
-            while not stop.is_set():
+            while not stop.wait(0.1):
                 armer.arm("delayedApplyActionTimeSec", 3, sticky=True)
                 armer.disarm("delayedApplyActionTimeSec")
 

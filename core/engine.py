@@ -113,6 +113,7 @@ log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 10_000
 SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
+COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,12 @@ class ProviderEngine:
             if key != last or quiet >= 1.0:
                 self._snapshot = self.bus.publish(snapshot)
                 last, quiet = key, 0.0
-            await asyncio.sleep(SNAPSHOT_INTERVAL)
+            self._snapshot_wanted.clear()
+            # The next one in SNAPSHOT_INTERVAL, or as soon as a command asks (a burst of commands
+            # makes one snapshot, not one each: COMMAND_SNAPSHOT_GAP apart at the least).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._snapshot_wanted.wait(), SNAPSHOT_INTERVAL)
+                await asyncio.sleep(COMMAND_SNAPSHOT_GAP)
             quiet += SNAPSHOT_INTERVAL
 
     def _run(self) -> None:
@@ -366,6 +372,7 @@ class ProviderEngine:
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():
             self.bench.start(parse_target(text))
+        self._snapshot_wanted = asyncio.Event()
         self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         self._ready.set()
@@ -430,7 +437,7 @@ class ProviderEngine:
         except (ValueError, CatalogError) as exc:
             ok, message = False, str(exc)
         self._post(CommandDone(command, ok, message))
-        self._publish_snapshot()  # what the command changed (armed knobs, a paused transfer) shows at once
+        self._snapshot_wanted.set()  # what it changed (armed knobs, a paused transfer) shows soon, coalesced
         if self.node is not None and self.node.driver is not None:
             self.node.driver.flush()  # anything the command sent goes out now
 

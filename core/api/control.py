@@ -19,6 +19,7 @@ import os
 import secrets
 import socket
 import stat
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_LINE = 64 * 1024  # bytes in one message from a client
 MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued to a client that does not read: past this it is cut off
 CLIENT_QUEUE = 20_000  # events queued for one client
+ENCODED_KEPT = 256  # the last events' JSON lines, shared by the clients
 TOKEN_FILE = "control-token"
 
 
@@ -107,6 +109,17 @@ class ControlServer:
         self.connections: set[_Connection] = set()
         self.cut_off = 0  # clients cut off for not reading
         self.max_buffered = MAX_BUFFERED
+        self._encoded: OrderedDict[int, bytes] = OrderedDict()  # seq -> its event message: encoded once
+
+    def encoded(self, event: EngineEvent) -> bytes:
+        """An event's JSON line, made once however many clients get it."""
+        line = self._encoded.get(event.seq)
+        if line is None:
+            line = json.dumps(event_to_json(event), separators=(",", ":"), default=str).encode() + b"\n"
+            self._encoded[event.seq] = line
+            if len(self._encoded) > ENCODED_KEPT:
+                self._encoded.popitem(last=False)
+        return line
 
     async def start(self) -> None:
         if self.target.path is None:
@@ -193,9 +206,12 @@ class _Connection:
     # ------------------------------------------------------------------ out
 
     def write(self, message: dict[str, Any]) -> None:
+        self.write_line(json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n")
+
+    def write_line(self, line: bytes) -> None:
         if self.closed:
             return
-        self.writer.write(json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n")
+        self.writer.write(line)
         if self.writer.transport.get_write_buffer_size() > self.server.max_buffered:
             self.cut("it stopped reading")
 
@@ -251,7 +267,7 @@ class _Connection:
             self.write(result)
         if not self.forwarding or (isinstance(event, EngineSnapshot) and not self.snapshots):
             return
-        self.write(event_to_json(event))
+        self.write_line(self.server.encoded(event))
 
     # ------------------------------------------------------------------ in
 
