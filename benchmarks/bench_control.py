@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,16 +60,18 @@ def clients(path: Path, stop: threading.Event) -> tuple[list[threading.Thread], 
 
 def was_cut_off(silent: socket.socket) -> bool:
     """Whether the provider ended the silent client's connection with its "cut off" message."""
-    silent.settimeout(2)
-    tail = b""
+    silent.settimeout(0.5)
+    tail, deadline = b"", time.monotonic() + 5  # what it was sent before the cut, then the message
     try:
-        while data := silent.recv(1 << 20):
+        while time.monotonic() < deadline and (data := silent.recv(1 << 20)):
             tail = (tail + data)[-4096:]
+            if b"cut off" in tail:
+                return True
     except TimeoutError:
-        return False  # still connected: it was never cut off
+        pass
     finally:
         silent.close()
-    return b"cut off" in tail
+    return False  # still connected: never cut off
 
 
 def aggregate(steps: list[dict]) -> float:
