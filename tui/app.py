@@ -343,7 +343,8 @@ class ProviderDashboard(App):
     # ------------------------------------------------------------------ engine -> screen
 
     def refresh_from_engine(self) -> None:
-        events = self.engine.drain(limit=2000)
+        # Snapshots come ten times a second; the sampling below reads the latest when it is due.
+        events = [e for e in self.engine.drain(limit=2000) if not isinstance(e, EngineSnapshot)]
         busy = self._stats is not None and len(self._stats.transfers) >= BUSY_TRANSFERS
         sample = self._ticks % (STATS_EVERY_BUSY if busy else STATS_EVERY) == 0 or self._stats is None
         self._ticks += 1
