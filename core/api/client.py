@@ -452,6 +452,52 @@ class AsyncProvider(_Commands):
     async def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> Result:
         return await self.send(self.disarm_command(knob, node=node, fabric=fabric))
 
+    async def clear(self) -> Result:
+        return await self.send(ClearKnobs())
+
+    async def pause(self, transfer: int) -> Result:
+        return await self.send(PauseTransfer(transfer))
+
+    async def resume(self, transfer: int) -> Result:
+        return await self.send(ResumeTransfer(transfer))
+
+    async def throttle(self, transfer: int, seconds_per_block: float | None) -> Result:
+        return await self.send(ThrottleTransfer(transfer, seconds_per_block))
+
+    async def abort(self, transfer: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR) -> Result:
+        return await self.send(AbortTransfer(transfer, status))
+
+    async def open_window(self, seconds: int = 900) -> Result:
+        return await self.send(OpenCommissioningWindow(seconds))
+
+    async def reload(self) -> Result:
+        return await self.send(ReloadImages())
+
+    async def commission(self, target: str) -> Result:
+        return await self.send(CommissionDevice(target))
+
+    async def history(self, limit: int = 500, node: int | None = None) -> tuple[HistoryRow, ...]:
+        return (await self.send(QueryHistory(limit, node))).rows
+
+    async def trace_start(self, path: str | Path) -> Result:
+        return await self.send(StartTrace(str(path)))
+
+    async def trace_stop(self) -> Result:
+        return await self.send(StopTrace())
+
+    async def snapshot(self) -> EngineSnapshot:
+        self._write({"type": "snapshot"})
+        event = event_from_json(await self._reply("snapshot"))
+        assert isinstance(event, EngineSnapshot)
+        return event
+
+    async def next_event(self, timeout: float | None = None) -> EngineEvent | None:
+        """The next event (subscribe first), or None after ``timeout``."""
+        try:
+            return await asyncio.wait_for(self._events.get(), self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            return None
+
     async def subscribe(self, after: int | None = None, *, snapshots: bool = False) -> int:
         self._write({"type": "subscribe", **({"after": after} if after is not None else {}), "snapshots": snapshots})
         return int((await self._reply("subscribed")).get("missed", 0))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ota_provider.core.api.client import Refused
+from ota_provider.core.api.client import AsyncProvider, Refused
 from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.exchange.driver import ExchangeDriver
@@ -94,3 +94,24 @@ def test_pause_then_abort_a_running_transfer(ota_provider, tmp_path):
     assert aborted.status_report is not None and aborted.status_report.protocol_code == BdxStatus.RESPONDER_BUSY
     with pytest.raises(Refused, match=f"no running transfer #{transfer}"):
         ota_provider.pause(transfer)
+
+
+def test_the_asyncio_client_has_the_same_verbs(ota_provider, tmp_path):
+    socket_path = ota_provider.engine["storage"] + "/control.sock"
+
+    async def scenario():
+        async with await AsyncProvider.attach(socket_path) as client:
+            await client.subscribe()
+            armed = await client.arm("queryImageStatus", "updateNotAvailable", node=NODE)
+            snapshot = await client.snapshot()
+            with pytest.raises(Refused, match="no running transfer #5"):
+                await client.pause(5)
+            cleared = await client.clear()
+            rows = await client.history(limit=5)
+            event = await client.wait_for("CommandDone", timeout=5)
+            return armed, snapshot, cleared, rows, event
+
+    armed, snapshot, cleared, rows, event = asyncio.run(scenario())
+    assert "updateNotAvailable" in armed.message and len(snapshot.armed) == 1
+    assert cleared.message == "every knob disarmed" and isinstance(rows, tuple)
+    assert event.command_id == armed.id
