@@ -111,7 +111,10 @@ class RequestorDetail(ModalScreen[None]):
         where = log.scroll_y  # a reader who scrolled down stays where they were
         log.clear()
         log.write_lines(lines)
-        log.scroll_to(y=where, animate=False)
+        if where:
+            log.scroll_to(y=where, animate=False)
+        else:  # at the top: stay there once the new lines are laid out (they may come in mid-frame)
+            log.call_after_refresh(log.scroll_home, animate=False)
 
 
 HELP = """\

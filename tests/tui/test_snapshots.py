@@ -12,6 +12,7 @@ import time
 import pytest
 
 from ota_provider.core.dnssd.browser import CommissionableDevice
+from ota_provider.tui.screens import RequestorDetail
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = [(160, 48), (100, 30)]
@@ -40,6 +41,12 @@ def test_screen(snap_compare, scene, size):
         for key in SCENES[scene]:
             await pilot.press(key)
             await pilot.pause(0.2)
+        for _ in range(30):  # a detail shows its history rows once the engine's answer is in
+            screen = pilot.app.screen
+            if not isinstance(screen, RequestorDetail) or screen.lines[-1:] != ["  none yet"]:
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(0.1)
 
     assert snap_compare(scripted_dashboard(), terminal_size=size, run_before=show)
 
