@@ -46,7 +46,7 @@ from .commands import (
     StopTrace,
     ThrottleTransfer,
 )
-from .control import MAX_LINE, parse_control_target, read_token
+from .control import MAX_LINE, parse_control_target, read_token, socket_address_of
 from .wire import PROTOCOL_VERSION, WireError, command_to_json, event_from_json, from_data
 
 EVENTS_KEPT = 10_000
@@ -97,14 +97,6 @@ def _target(node: int | None, fabric: int) -> tuple[int, int] | None:
     return None if node is None else (fabric, node)
 
 
-def _address(where: str | Path) -> tuple[int, Any]:
-    target = parse_control_target(str(where))
-    if target.path is not None:
-        return socket.AF_UNIX, str(target.path)
-    family = socket.AF_INET6 if ":" in (target.host or "") else socket.AF_INET
-    return family, (target.host, target.port)
-
-
 def _result(message: dict[str, Any]) -> Result:
     rows = tuple(from_data(HistoryRow, r) for r in message.get("rows", ()))
     return Result(str(message.get("id")), bool(message.get("ok")), str(message.get("message", "")), rows)
@@ -145,7 +137,7 @@ class Provider(_Commands):
         """Connect to ``where`` (a socket path or tcp:HOST:PORT) and say hello. With ``subscribe``
         every event from now on is kept (the last EVENTS_KEPT), so :meth:`wait_for` also finds one
         that happened before it was called; it consumes the events up to the one it returns."""
-        family, address = _address(where)
+        family, address = socket_address_of(where)
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:

@@ -37,6 +37,7 @@ __all__ = [
     "ControlTarget",
     "parse_control_target",
     "read_token",
+    "socket_address_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ def parse_control_target(text: str) -> ControlTarget:
     if not text:
         raise ValueError("control socket: give a path, e.g. /run/ota-provider.sock")
     return ControlTarget(path=Path(text).expanduser())
+
+
+def socket_address_of(where: str | Path) -> tuple[int, Any]:
+    """The socket family and address a client connects to for ``PATH`` or ``tcp:HOST:PORT``."""
+    target = parse_control_target(str(where))
+    if target.path is not None:
+        return socket.AF_UNIX, str(target.path)
+    family = socket.AF_INET6 if ":" in (target.host or "") else socket.AF_INET
+    return family, (target.host, target.port)
 
 
 def read_token(path: Path) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ..events import EngineError, EngineEvent, EngineSnapshot, Stopped
 from ..setup_payload import SetupPayload
 from .commands import Command
-from .control import MAX_LINE, read_token
+from .control import MAX_LINE, read_token, socket_address_of
 from .wire import PROTOCOL_VERSION, WireError, command_to_json, event_from_json
 
 __all__ = ["EngineLink", "LocalLink", "SocketLink"]
@@ -73,9 +73,7 @@ class SocketLink:
 
     def __init__(self, where: str, *, token: str | None = None, token_file: Path | None = None,
                  export_dir: Path | None = None, timeout: float = 10.0) -> None:  # fmt: skip
-        from .client import _address  # noqa: PLC0415  (one address parser for both clients)
-
-        family, address = _address(where)
+        family, address = socket_address_of(where)
         self.where = where
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)

@@ -48,7 +48,7 @@ def _all_events() -> dict[str, type[EngineEvent]]:
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls.__dict__.get("name") is not None or "name" in vars(cls):
+        if "name" in vars(cls):  # a class that names itself (not a shared base)
             found.setdefault(cls.name, cls)
     found.pop("Event", None)
     return found
