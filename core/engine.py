@@ -62,9 +62,11 @@ from .events import (
     FabricsChanged,
     FabricSummary,
     HistoryRows,
-    ImagesChanged,
     ImageSummary,
     Listening,
+    NotifyUpdateApplied,
+    OtaExchange,
+    QueryImageReceived,
     RequestorSeen,
     SessionEstablished,
     Stopped,
@@ -72,7 +74,6 @@ from .events import (
     TransferFinished,
     TransferSnapshot,
     TransferStarted,
-    ota_exchange_event,
 )
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from .node import MatterNode, NodeConfig
@@ -320,18 +321,15 @@ class ProviderEngine:
 
             seen: set[Peer] = set()
 
-            def on_ota(kind: str, peer: Peer | None, **details: Any) -> None:
-                if kind == "images reloaded":
-                    self._post(ImagesChanged(details["source"], details["count"]))
-                    return
-                history.ota_event(kind, peer, details)
-                if kind == "query" and peer is not None and peer not in seen:
-                    seen.add(peer)
-                    self._post(RequestorSeen(peer, details["vendorId"], details["productId"],
-                                             details["softwareVersion"]))  # fmt: skip
-                self._post(ota_exchange_event(kind, peer, details))
-                if kind == "notify" and peer is not None and self.bench is not None:
-                    self.bench.notified(peer, details["softwareVersion"])  # a bench device: check it itself
+            def on_ota(event: EngineEvent) -> None:
+                if isinstance(event, OtaExchange):
+                    history.ota_exchange(event)
+                if isinstance(event, QueryImageReceived) and event.peer not in seen:
+                    seen.add(event.peer)
+                    self._post(RequestorSeen(event.peer, event.vendor_id, event.product_id, event.software_version))
+                self._post(event)
+                if isinstance(event, NotifyUpdateApplied) and self.bench is not None:
+                    self.bench.notified(event.peer, event.software_version)  # a bench device: check it itself
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
                                         emit=on_ota, store=OfferStore(node.db),

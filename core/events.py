@@ -3,13 +3,27 @@ the fields for a JSON line. The headless output and the dashboard show the same 
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .bdx.server import Transfer
 from .dnssd.browser import CommissionableDevice
-from .event_lines import ota_event, transfer_event
+from .event_base import EngineError, EngineEvent
+from .event_lines import transfer_event
+from .ota.exchanges import (
+    ApplyUpdateAnswered,
+    ApplyUpdateIgnored,
+    ApplyUpdateReceived,
+    ApplyUpdateRefused,
+    FaultInjected,
+    ImagesChanged,
+    NotifyUpdateApplied,
+    NotifyUpdateRefused,
+    OtaExchange,
+    QueryImageAnswered,
+    QueryImageIgnored,
+    QueryImageReceived,
+)
 from .ota.history import HistoryRow
 
 __all__ = [
@@ -52,106 +66,7 @@ __all__ = [
     "TransferFinished",
     "TransferSnapshot",
     "TransferStarted",
-    "ota_exchange_event",
 ]
-
-
-@dataclass(frozen=True)
-class EngineEvent:
-    """Values only (no live objects, no callables), so any front end, in this process or through
-    the control socket, sees the same thing. ``seq`` is the stream's sequence number, set when the
-    engine publishes the event (0 before)."""
-
-    name: ClassVar[str] = "Event"
-    logged: ClassVar[bool] = True  # a line in the log and the headless output (not a snapshot or an answer)
-    at: float = field(default_factory=time.time, kw_only=True)
-    seq: int = field(default=0, kw_only=True)
-
-    def text(self) -> str:
-        return self.name
-
-    def fields(self) -> dict[str, Any]:
-        return {}
-
-
-# ---------------------------------------------------------------------- OTA exchanges
-
-
-@dataclass(frozen=True)
-class OtaExchange(EngineEvent):
-    """One QueryImage / ApplyUpdateRequest / NotifyUpdateApplied step, with every decoded field."""
-
-    kind: str
-    peer: tuple[int, int] | None
-    details: dict[str, Any]
-
-    def text(self) -> str:
-        return ota_event(self.kind, self.peer, self.details)[1]
-
-    def fields(self) -> dict[str, Any]:
-        where = {"fabricIndex": self.peer[0], "nodeId": self.peer[1]} if self.peer else {}
-        return {**where, **self.details}
-
-
-class QueryImageReceived(OtaExchange):
-    name = "QueryImage"
-
-
-class QueryImageAnswered(OtaExchange):
-    name = "QueryImageResponse"
-
-
-class QueryImageIgnored(OtaExchange):
-    name = "QueryImageIgnored"
-
-
-class ApplyUpdateReceived(OtaExchange):
-    name = "ApplyUpdateRequest"
-
-
-class ApplyUpdateAnswered(OtaExchange):
-    name = "ApplyUpdateResponse"
-
-
-class ApplyUpdateIgnored(OtaExchange):
-    name = "ApplyUpdateIgnored"
-
-
-class ApplyUpdateRefused(OtaExchange):
-    name = "ApplyUpdateRefused"
-
-
-class NotifyUpdateApplied(OtaExchange):
-    name = "NotifyUpdateApplied"
-
-
-class NotifyUpdateRefused(OtaExchange):
-    name = "NotifyUpdateAppliedRefused"
-
-
-class FaultInjected(OtaExchange):
-    name = "FaultInjected"
-
-
-_EXCHANGES: dict[str, type[OtaExchange]] = {
-    "query": QueryImageReceived,
-    "query answered": QueryImageAnswered,
-    "query ignored": QueryImageIgnored,
-    "apply": ApplyUpdateReceived,
-    "apply answered": ApplyUpdateAnswered,
-    "apply ignored": ApplyUpdateIgnored,
-    "apply refused": ApplyUpdateRefused,
-    "notify": NotifyUpdateApplied,
-    "notify refused": NotifyUpdateRefused,
-    "fault": FaultInjected,
-}
-
-
-def ota_exchange_event(kind: str, peer: tuple[int, int] | None, details: dict[str, Any]) -> EngineEvent:
-    cls = _EXCHANGES.get(kind)
-    if cls is None:
-        return EngineError(details.get("message", kind))
-    return cls(kind, peer, details)
 
 
 @dataclass(frozen=True)
@@ -397,33 +312,6 @@ class CommandDone(EngineEvent):
     def fields(self) -> dict[str, Any]:
         return {"command": type(self.command).__name__, "id": self.command_id, "ok": self.ok,
                 "message": self.message}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ImagesChanged(EngineEvent):
-    """The image files changed on disk and the catalog was loaded again (the next query uses it)."""
-
-    name = "ImagesChanged"
-    source: str
-    count: int
-
-    def text(self) -> str:
-        return f"images reloaded from {self.source}: {self.count} image(s)"
-
-    def fields(self) -> dict[str, Any]:
-        return {"source": self.source, "count": self.count}
-
-
-@dataclass(frozen=True)
-class EngineError(EngineEvent):
-    name = "Error"
-    message: str
-
-    def text(self) -> str:
-        return f"error: {self.message}"
-
-    def fields(self) -> dict[str, Any]:
-        return {"message": self.message}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ __all__ = [
     "short_node_id",
     "socket_address",
     "spec_name",
+    "who",
     "yes_no",
 ]
 
@@ -94,3 +95,8 @@ def short_node_id(node: int) -> str:
     """A node id in hex without its leading zeros, at least four digits: ``D002``. Never ambiguous
     (two ids differ in value, so in their digits); the full 16 digits are in the detail."""
     return f"{node:04X}"
+
+
+def who(peer: tuple[int, int] | None) -> str:
+    """Whom a line is about: ``node 0x000000000000D001 (fabric 1)``, or the provider itself."""
+    return "provider" if peer is None else f"node 0x{peer[1]:016X} (fabric {peer[0]})"

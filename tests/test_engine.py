@@ -72,10 +72,10 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
     assert asyncio.run(scenario()) == [BUSY, UA]
     events = engine.drain()
     answers = [e for e in events if isinstance(e, QueryImageAnswered)]
-    assert [a.details["status"] for a in answers] == ["BUSY", "UPDATE_AVAILABLE"]
-    assert answers[0].details["used"] == ["QueryImage status busy (one-shot, all requestors)"]
-    assert answers[0].peer == (1, 0x4001) and answers[1].details["used"] == []
-    assert any(isinstance(e, QueryImageReceived) and e.details["softwareVersion"] == 1 for e in events)
+    assert [a.status for a in answers] == [BUSY, UA]
+    assert answers[0].used == ("QueryImage status busy (one-shot, all requestors)",)
+    assert answers[0].peer == (1, 0x4001) and answers[1].used == ()
+    assert any(isinstance(e, QueryImageReceived) and e.software_version == 1 for e in events)
     seen = [e for e in events if isinstance(e, RequestorSeen)]
     assert [(s.peer, s.software_version) for s in seen] == [((1, 0x4001), 1)]  # once, not per query
 

@@ -415,8 +415,8 @@ class ProviderDashboard(App):
             self._show_counts()
         armed_changed = False
         for event in events:
-            if isinstance(event, OtaExchange) and event.peer and event.details.get("used"):
-                self._used.extend((event.at, event.peer, what) for what in event.details["used"])
+            if isinstance(event, OtaExchange) and (used := getattr(event, "used", ())):
+                self._used.extend((event.at, event.peer, what) for what in used)
                 armed_changed = True
             elif isinstance(event, CommandDone) and not isinstance(event.command, BrowseCommissionable):
                 # Short: the log and the Armed box keep what was done; errors stay longer. (The

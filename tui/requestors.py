@@ -24,6 +24,7 @@ from ota_provider.core.events import (
     TransferSnapshot,
     TransferStarted,
 )
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.wording import spec_name
 
 __all__ = ["RequestorRow", "RequestorTable"]
@@ -33,9 +34,11 @@ Peer = tuple[int, int]
 EXCHANGES_KEPT = 500  # per requestor, for its detail screen
 PROGRESS_STEP = 0.05
 
-_APPLY_STATES = {"PROCEED": "applying", "AWAIT_NEXT_ACTION": "waiting", "DISCONTINUE": "discontinued"}
-_QUERY_STATES = {"UPDATE_AVAILABLE": "offered", "BUSY": "busy", "NOT_AVAILABLE": "up to date",
-                 "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "no protocol"}  # fmt: skip
+_APPLY_STATES = {ApplyUpdateAction.PROCEED: "applying", ApplyUpdateAction.AWAIT_NEXT_ACTION: "waiting",
+                 ApplyUpdateAction.DISCONTINUE: "discontinued"}  # fmt: skip
+_QUERY_STATES = {QueryImageStatus.UPDATE_AVAILABLE: "offered", QueryImageStatus.BUSY: "busy",
+                 QueryImageStatus.NOT_AVAILABLE: "up to date",
+                 QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED: "no protocol"}  # fmt: skip
 
 
 @dataclass
@@ -101,32 +104,30 @@ class RequestorTable:
             row = self.rows.get(peer) or self._row(peer, event.at)
             row.mismatch = f"no BDX transfer of ours has run for it for {event.seconds:g} s: {event.advice}"
             return peer
-        if isinstance(event, QueryImageReceived) and event.peer:
+        if isinstance(event, QueryImageReceived):
             row = self._row(event.peer, event.at)
-            d = event.details
-            row.vendor_id, row.product_id, row.current_version = d["vendorId"], d["productId"], d["softwareVersion"]
+            row.vendor_id, row.product_id = event.vendor_id, event.product_id
+            row.current_version = event.software_version
             row.state, row.last_exchange = "querying", "QueryImage"
             return row.peer
-        if isinstance(event, QueryImageAnswered) and event.peer:
+        if isinstance(event, QueryImageAnswered):
             row = self._row(event.peer, event.at)
-            status = event.details["status"]
-            row.state = _QUERY_STATES.get(status, status.lower())
-            row.offered_version = event.details.get("softwareVersion")
-            row.last_exchange = f"QueryImage -> {spec_name(status)}"
+            row.state = _QUERY_STATES[event.status]
+            row.offered_version = event.software_version
+            row.last_exchange = f"QueryImage -> {spec_name(event.status)}"
             return row.peer
-        if isinstance(event, QueryImageIgnored | ApplyUpdateIgnored) and event.peer:
+        if isinstance(event, QueryImageIgnored | ApplyUpdateIgnored):
             row = self._row(event.peer, event.at)
             row.last_exchange = f"{'QueryImage' if isinstance(event, QueryImageIgnored) else 'ApplyUpdate'} ignored"
             return row.peer
-        if isinstance(event, ApplyUpdateAnswered) and event.peer:
+        if isinstance(event, ApplyUpdateAnswered):
             row = self._row(event.peer, event.at)
-            action = event.details["action"]
-            row.state = _APPLY_STATES.get(action, action.lower())
-            row.last_exchange = f"ApplyUpdate -> {spec_name(action)}"
+            row.state = _APPLY_STATES[event.action]
+            row.last_exchange = f"ApplyUpdate -> {spec_name(event.action)}"
             return row.peer
-        if isinstance(event, NotifyUpdateApplied) and event.peer:
+        if isinstance(event, NotifyUpdateApplied):
             row = self._row(event.peer, event.at)
-            row.current_version, row.offered_version = event.details["softwareVersion"], None
+            row.current_version, row.offered_version = event.software_version, None
             row.state, row.last_exchange, row.progress = "applied", "NotifyUpdateApplied", None
             return row.peer
         if isinstance(event, TransferStarted | TransferFinished | TransferFailed):
@@ -139,7 +140,7 @@ class RequestorTable:
             else:
                 row.state, row.progress, row.last_exchange = "failed", None, f"BDX {event.snapshot.result}"
             return row.peer
-        if isinstance(event, OtaExchange) and event.peer:  # requests, refusals, injected faults
+        if isinstance(event, OtaExchange):  # requests, refusals, injected faults
             row = self._row(event.peer, event.at)
             row.last_exchange = event.name
             return row.peer

@@ -65,7 +65,7 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
     for event in reversed(row.exchanges):
         lines.append(f"  {clock(event.at)} {event.name}")
         # Absent and empty fields say nothing: no "None" or "[]" on screen.
-        lines += [f"      {key} = {_value(key, value)}" for key, value in event.details.items()
+        lines += [f"      {key} = {_value(key, value)}" for key, value in event.details().items()
                   if value is not None and value not in ([], "")]  # fmt: skip
     if not row.exchanges:
         lines.append("  none yet")

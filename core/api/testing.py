@@ -4,10 +4,12 @@
     pytest_plugins = ["ota_provider.core.api.testing"]
 
     # test_my_requestor.py
+    from ota_provider.core.ota.types import QueryImageStatus
+
     def test_busy_then_update(ota_provider):
         ota_provider.arm("queryImageStatus", "busy")
         ... # point the requestor at ota_provider.engine["port"] and let it query
-        assert ota_provider.wait_for("QueryImageResponse").details["status"] == "BUSY"
+        assert ota_provider.wait_for("QueryImageResponse").status == QueryImageStatus.BUSY
 
 The fixture starts ``ota-provider --headless --control`` in its own process on a temporary state
 directory (the demo fabric joined, so a requestor holding its file can talk to it at once), and

@@ -142,6 +142,11 @@ def from_data(kind: Any, data: Any, where: str = "value") -> Any:
         if not isinstance(data, kind):
             raise WireError(f"{where}: expected {'text' if kind is str else 'true or false'}, got {data!r}")
         return data
+    if kind is bytes:
+        if isinstance(data, str):
+            with contextlib.suppress(ValueError):
+                return bytes.fromhex(data)
+        raise WireError(f"{where}: expected hexadecimal bytes, got {data!r}")
     if kind is Path:
         if not isinstance(data, str):
             raise WireError(f"{where}: expected a path, got {data!r}")

@@ -13,19 +13,9 @@ from typing import Any
 
 from ..bdx.server import Transfer
 from ..storage.database import Database
-from ..wording import spec_name
+from .exchanges import OtaExchange
 
 __all__ = ["HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
-
-_RECORDED = {
-    "query answered": "query",
-    "query ignored": "query",
-    "apply answered": "apply",
-    "apply ignored": "apply",
-    "apply refused": "apply",
-    "notify": "notify",
-    "notify refused": "notify",
-}
 
 
 def iso_time(at: float) -> str:
@@ -73,20 +63,11 @@ class UpdateHistory:
 
     # ------------------------------------------------------------------ event adapters
 
-    def ota_event(self, kind: str, peer: tuple[int, int] | None, fields: dict[str, Any]) -> None:
-        category = _RECORDED.get(kind)
-        if category is None:
-            return
-        if kind == "query answered":
-            version = f" v{fields['softwareVersion']}" if fields.get("softwareVersion") else ""
-            summary = spec_name(fields["status"]) + version
-        elif kind == "apply answered":
-            summary = f"{spec_name(fields['action'])} delay {fields['delayedActionTime']} s"
-        elif kind == "notify":
-            summary = f"now on version {fields['softwareVersion']}"
-        else:
-            summary = kind
-        self.record(category, peer, summary, fields)
+    def ota_exchange(self, event: OtaExchange) -> None:
+        """Answers, refusals and notifications; a request itself is recorded with its answer."""
+        if event.history is not None:
+            summary = event.summary() if hasattr(event, "summary") else event.name
+            self.record(event.history, event.peer, summary, event.details())
 
     def transfer_event(self, kind: str, transfer: Transfer) -> None:
         if kind not in ("finished", "failed"):

@@ -21,6 +21,8 @@ from typing import Any
 from ..bdx.messages import BdxError
 from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
+from ..event_base import EngineError, EngineEvent
+from . import exchanges as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
 from .offer_store import OfferRecord, OfferStore
@@ -55,7 +57,7 @@ class Offer:
         return self.entry.designator
 
 
-Emit = Callable[..., None]  # emit(kind, peer, **fields)
+Emit = Callable[[EngineEvent], None]
 
 
 @dataclass
@@ -63,7 +65,7 @@ class OtaProvider:
     catalog: ImageCatalog
     policy: OtaPolicy = field(default_factory=OtaPolicy)
     image_uri: str | None = None  # -i: sent verbatim instead of the generated bdx:// URI
-    emit: Emit = lambda *_a, **_k: None
+    emit: Emit = lambda _event: None
     clock: Callable[[], float] = time.time  # wall clock: offers outlive the process (see ``store``)
     offers: OrderedDict[bytes, Offer] = field(default_factory=OrderedDict)
     store: OfferStore | None = None  # where offers persist; None keeps them in memory only
@@ -105,8 +107,9 @@ class OtaProvider:
     def query_image(self, peer: Peer, provider_node_id: int, request: QueryImage) -> QueryImageResponse | None:
         """The response to send, or None to leave the command unanswered (an armed "ignore")."""
         self._refresh_catalog()
-        fields = _query_fields(request)
-        self.emit("query", peer, **fields)
+        self.emit(ev.QueryImageReceived(peer, request.vendor_id, request.product_id, request.software_version,
+                                     tuple(request.protocols_supported), request.hardware_version, request.location,
+                                     request.requestor_can_consent, request.metadata_for_provider))  # fmt: skip
         if self.offer_any and not self.catalog.is_list:
             entry = self.catalog.entries[0]
             selection = Selection(entry, f"offering {entry.describe()} to any requestor (--offer-any)")
@@ -117,9 +120,9 @@ class OtaProvider:
         decision = self.policy.decide_query(
             peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
         )
-        used = [armed.describe() for armed in decision.used]
+        used = tuple(armed.describe() for armed in decision.used)
         if decision.ignored:
-            self.emit("query ignored", peer, used=used)
+            self.emit(ev.QueryImageIgnored(peer, used))
             return None
         status, entry, reason = decision.status, selection.entry, selection.reason
         if decision.forced_designator is not None and status == QueryImageStatus.UPDATE_AVAILABLE:
@@ -142,7 +145,7 @@ class OtaProvider:
                 reason = f"provider consent {decision.consent_consulted.value}"
             elif status == QueryImageStatus.BUSY or (selection.available and decision.used):
                 reason = "armed: " + ", ".join(used)
-            self.emit("query answered", peer, reason=reason, used=used, **_response_fields(response))
+            self.emit(_answered(peer, response, reason, used))
             return response
         assert entry is not None
         offer = self._remember(peer, entry, request.software_version)
@@ -154,7 +157,7 @@ class OtaProvider:
             update_token=offer.token,
             user_consent_needed=decision.user_consent_needed,
         )
-        self.emit("query answered", peer, reason=reason, used=used, **_response_fields(response))
+        self.emit(_answered(peer, response, reason, used))
         return response
 
     def _can_download(self, request: QueryImage) -> bool:
@@ -171,12 +174,12 @@ class OtaProvider:
             if message != self._reload_error:  # once per distinct problem, not on every query
                 self._reload_error = message
                 log.warning("%s", message)
-                self.emit("error", None, message=message)
+                self.emit(EngineError(message))
             return
         self._reload_error = None
         if reloaded is not self.catalog:
             self.catalog = reloaded
-            self.emit("images reloaded", None, source=str(reloaded.source), count=len(reloaded.entries))
+            self.emit(ev.ImagesChanged(str(reloaded.source), len(reloaded.entries)))
 
     def _remember(self, peer: Peer, entry: CatalogEntry, requestor_version: int) -> Offer:
         self._expire()
@@ -206,36 +209,33 @@ class OtaProvider:
     # ------------------------------------------------------------------ ApplyUpdate / NotifyUpdateApplied
 
     def apply_update(self, peer: Peer, request: ApplyUpdateRequest) -> ApplyUpdateResponse | None:
-        fields = {"updateToken": request.update_token.hex().upper(), "newVersion": request.new_version}
-        self.emit("apply", peer, **fields)
+        self.emit(ev.ApplyUpdateReceived(peer, request.update_token, request.new_version))
         try:
             offer = self._offer_for(peer, request.update_token)
         except UnknownUpdateToken as exc:
-            self.emit("apply refused", peer, reason=str(exc), **fields)
+            self.emit(ev.ApplyUpdateRefused(peer, request.update_token, request.new_version, str(exc)))
             raise
         decision = self.policy.decide_apply(peer)
-        used = [armed.describe() for armed in decision.used]
+        used = tuple(armed.describe() for armed in decision.used)
         if decision.ignored:
-            self.emit("apply ignored", peer, used=used)
+            self.emit(ev.ApplyUpdateIgnored(peer, used))
             return None
         offer.apply_requests += 1
         self._persist(offer)
         response = ApplyUpdateResponse(decision.action, decision.delayed_action_time)
-        self.emit("apply answered", peer, action=decision.action.name, delayedActionTime=decision.delayed_action_time,
-                  used=used)  # fmt: skip
+        self.emit(ev.ApplyUpdateAnswered(peer, decision.action, decision.delayed_action_time, used))
         return response
 
     def notify_update_applied(self, peer: Peer, request: NotifyUpdateApplied) -> None:
-        fields = {"updateToken": request.update_token.hex().upper(), "softwareVersion": request.software_version}
         try:
             offer = self._offer_for(peer, request.update_token)
         except UnknownUpdateToken as exc:
-            self.emit("notify refused", peer, reason=str(exc), **fields)
+            self.emit(ev.NotifyUpdateRefused(peer, request.update_token, request.software_version, str(exc)))
             raise
         offer.applied_version = request.software_version
         self._persist(offer)
-        promised = offer.entry.software_version
-        self.emit("notify", peer, promisedVersion=promised, asPromised=request.software_version == promised, **fields)
+        self.emit(ev.NotifyUpdateApplied(peer, request.update_token, request.software_version,
+                                      offer.entry.software_version))  # fmt: skip
 
     # ------------------------------------------------------------------ BDX
 
@@ -246,7 +246,7 @@ class OtaProvider:
         armed = self.policy.fault_for(transfer.peer, counter)
         if armed is None:
             return None
-        self.emit("fault", transfer.peer, transfer=transfer.id, block=counter, used=[armed.describe()])
+        self.emit(ev.FaultInjected(transfer.peer, transfer.id, counter, (armed.describe(),)))
         return {
             Knob.DROP_BLOCK: ("drop", None),
             Knob.DELAY_BLOCK: ("delay", armed.value[1] if isinstance(armed.value, tuple) else 0),
@@ -266,26 +266,7 @@ class OtaProvider:
         )
 
 
-def _query_fields(request: QueryImage) -> dict[str, Any]:
-    return {
-        "vendorId": request.vendor_id,
-        "productId": request.product_id,
-        "softwareVersion": request.software_version,
-        "protocolsSupported": [getattr(p, "name", p) for p in request.protocols_supported],
-        "hardwareVersion": request.hardware_version,
-        "location": request.location,
-        "requestorCanConsent": request.requestor_can_consent,
-        "metadataForProvider": request.metadata_for_provider.hex() if request.metadata_for_provider else None,
-    }
-
-
-def _response_fields(response: QueryImageResponse) -> dict[str, Any]:
-    return {
-        "status": response.status.name,
-        "delayedActionTime": response.delayed_action_time,
-        "imageUri": response.image_uri,
-        "softwareVersion": response.software_version,
-        "softwareVersionString": response.software_version_string,
-        "updateToken": response.update_token.hex().upper() if response.update_token else None,
-        "userConsentNeeded": response.user_consent_needed,
-    }
+def _answered(peer: Peer, response: QueryImageResponse, reason: str, used: tuple[str, ...]) -> ev.QueryImageAnswered:
+    return ev.QueryImageAnswered(peer, response.status, reason, used, response.delayed_action_time, response.image_uri,
+                              response.software_version, response.software_version_string, response.update_token,
+                              response.user_consent_needed)  # fmt: skip

@@ -50,7 +50,7 @@ def test_busy_once_then_update_available(ota_provider, tmp_path):
     assert (first.status, first.delayed_action_time) == (QueryImageStatus.BUSY, 45)
     assert second.status == QueryImageStatus.UPDATE_AVAILABLE and second.software_version == 3
     answered = ota_provider.wait_for("QueryImageResponse", node=NODE, timeout=10)
-    assert answered.details["status"] == "BUSY" and len(answered.details["used"]) == 2
+    assert answered.status == QueryImageStatus.BUSY and len(answered.used) == 2
     assert ota_provider.snapshot().armed == ()  # both one-shot knobs were used up
 
 

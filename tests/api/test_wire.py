@@ -26,10 +26,25 @@ from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
 from ota_provider.core.dnssd.browser import CommissionableDevice
 from ota_provider.core.engine import wait_for
-from ota_provider.core.events import CommandDone, CommissionableDevices, DeviceMismatch, HistoryRows
+from ota_provider.core.events import (
+    ApplyUpdateIgnored,
+    ApplyUpdateReceived,
+    ApplyUpdateRefused,
+    CommandDone,
+    CommissionableDevices,
+    DeviceMismatch,
+    FaultInjected,
+    HistoryRows,
+    ImagesChanged,
+    NotifyUpdateApplied,
+    NotifyUpdateRefused,
+    QueryImageAnswered,
+    QueryImageIgnored,
+    QueryImageReceived,
+)
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import Knob
-from ota_provider.core.ota.types import QueryImageStatus
+from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from tests.engine_helpers import requestor, start_engine
 
 
@@ -75,6 +90,47 @@ def test_events_the_update_did_not_produce_survive_json_too():
     for event in (CommissionableDevices((device,)), DeviceMismatch(0x10, 2, 10.0, MISMATCH_ADVICE),
                   HistoryRows("x-1", (row,)), refused):  # fmt: skip
         assert wire.event_from_json(through_json(wire.event_to_json(event))) == event
+
+
+def test_every_ota_step_the_update_did_not_take_survives_json_with_typed_fields():
+    peer = (2, 0xD001)
+    steps = (
+        QueryImageReceived(peer, 0xFFF1, 0x8000, 1, (DownloadProtocol.BDX_SYNCHRONOUS, 7), 2, "XX", False, b"\x01\xff"),
+        QueryImageIgnored(peer, ("QueryImage ignored (one-shot, all requestors)",)),
+        ApplyUpdateRefused(peer, b"\x00" * 8, 3, "UpdateToken 0000000000000000 was not issued to this requestor"),
+        ApplyUpdateIgnored(peer),
+        NotifyUpdateRefused(peer, b"\x12\x34", 3, "not issued"),
+        FaultInjected(peer, 4, 2, ("corrupt block 2",)),
+        ImagesChanged("/srv/images.json", 3),
+    )
+    for step in steps:
+        assert wire.event_from_json(through_json(wire.event_to_json(step))) == step, step.name
+    received = wire.event_from_json(through_json(wire.event_to_json(steps[0])))
+    assert received.protocols_supported == (DownloadProtocol.BDX_SYNCHRONOUS, 7)  # an unknown one stays a number
+    assert received.metadata_for_provider == b"\x01\xff"
+
+
+def test_ota_steps_print_the_clusters_field_names():
+    # The JSON lines use the field names of the OTA Provider cluster's commands (Core spec 11.20.6.5),
+    # which the headless --json output and `ctl watch --json` have always printed.
+    answered = QueryImageAnswered((1, 0xD001), QueryImageStatus.UPDATE_AVAILABLE, "newer", (), 0,
+                                  "bdx://0000000000000001/v3", 3, "3.0", b"\xab\xcd", True)  # fmt: skip
+    assert answered.fields() == {
+        "fabricIndex": 1, "nodeId": 0xD001, "status": "UPDATE_AVAILABLE", "reason": "newer", "used": [],
+        "delayedActionTime": 0, "imageUri": "bdx://0000000000000001/v3", "softwareVersion": 3,
+        "softwareVersionString": "3.0", "updateToken": "ABCD", "userConsentNeeded": True,
+    }  # fmt: skip
+    notified = NotifyUpdateApplied((1, 0xD001), b"\xab", 2, 3)
+    assert notified.details() == {"updateToken": "AB", "softwareVersion": 2, "promisedVersion": 3,
+                                  "asPromised": False}  # fmt: skip
+    assert notified.text().endswith("now running version 2 (offered version 3)")
+
+
+def test_a_token_that_is_not_hex_is_a_wire_error():
+    message = through_json(wire.event_to_json(ApplyUpdateReceived((1, 2), b"\x01", 3)))
+    message["data"]["update_token"] = "not hex"
+    with pytest.raises(wire.WireError, match="update_token: expected hexadecimal bytes"):
+        wire.event_from_json(message)
 
 
 COMMAND_SAMPLES = [

@@ -9,6 +9,7 @@ from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import SchemaError
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.commands import ApplyUpdateRequest, QueryImage
+from ota_provider.core.ota.exchanges import QueryImageAnswered
 from ota_provider.core.ota.offer_store import OfferStore
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OFFER_LIFETIME, OtaProvider, UnknownUpdateToken
@@ -86,7 +87,7 @@ def test_malformed_query_fields_are_schema_errors(fields):
 
 def test_the_answer_says_why():
     reasons = []
-    p = provider(emit=lambda kind, peer, **f: kind == "query answered" and reasons.append(f["reason"]))
+    p = provider(emit=lambda event: isinstance(event, QueryImageAnswered) and reasons.append(event.reason))
     p.policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
     p.query_image(A, 1, query(1, (DownloadProtocol.HTTPS,)))
     p.query_image(A, 1, query(3))

@@ -18,6 +18,7 @@ from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.ota.catalog import ImageCatalog
+from ota_provider.core.ota.exchanges import FaultInjected
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
@@ -38,7 +39,7 @@ class Bench:
         self.events = []
         self.transfers = []
         self.provider = OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(),
-                                    emit=lambda kind, peer, **f: self.events.append((kind, peer, f)))  # fmt: skip
+                                    emit=self.events.append)  # fmt: skip
         self.node.serve_ota(self.provider, idle_timeout=idle_timeout,
                             on_transfer=lambda kind, t: self.transfers.append((kind, t.peer, t.result)))  # fmt: skip
         self.drivers = []
@@ -96,8 +97,9 @@ def test_query_download_apply_notify(tmp_path):
         assert failed.value.status == ImStatus.NOT_FOUND
         await asyncio.sleep(0.1)  # let the BlockAckEOF land
         assert [t[0] for t in bench.transfers][-1] == "finished"
-        kinds = [e[0] for e in bench.events]
-        assert kinds[:2] == ["query", "query answered"] and "notify" in kinds and "apply refused" in kinds
+        kinds = [e.name for e in bench.events]
+        assert kinds[:2] == ["QueryImage", "QueryImageResponse"]
+        assert "NotifyUpdateApplied" in kinds and "ApplyUpdateRefused" in kinds
 
     run(tmp_path, scenario)
 
@@ -225,8 +227,7 @@ def test_fault_knobs_corrupt_end_delay_and_drop_blocks(tmp_path):
         assert policy.armed == []  # every fault was one-shot
         await asyncio.sleep(1.3)  # the stalled transfer is released by the idle timeout
         assert bench.node.bdx.transfers == {}
-        faults = [f for kind, _peer, f in bench.events if kind == "fault"]
-        assert [f["block"] for f in faults] == [5, 3, 2, 4]
+        assert [e.block for e in bench.events if isinstance(e, FaultInjected)] == [5, 3, 2, 4]
 
     run(tmp_path, scenario, idle_timeout=1.0)
 

@@ -34,7 +34,7 @@ from ota_provider.core.events import (
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import ArmedKnob, Knob
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import IMAGE_LIST
 
@@ -57,15 +57,18 @@ def _snapshot(t: SimpleNamespace, *, paused: bool = False, throttle: float | Non
 
 def _query(node: int, version: int, at: float) -> list[EngineEvent]:
     peer = (1, node)
-    asked = {"vendorId": 0xFFF1, "productId": 0x8000, "softwareVersion": version,
-             "protocolsSupported": ["BDX_SYNCHRONOUS"], "hardwareVersion": None, "location": "XX",
-             "requestorCanConsent": True}  # fmt: skip
-    offered = {"status": "UPDATE_AVAILABLE", "delayedActionTime": 0, "imageUri": "bdx://0000000000000001/2",
-               "softwareVersion": 3, "softwareVersionString": "3.0.0", "updateToken": "a5" * 32,
-               "userConsentNeeded": False, "reason": "", "used": []}  # fmt: skip
-    return [SessionEstablished("CASE", node, 1, at=at), RequestorSeen(peer, 0xFFF1, 0x8000, version, at=at),
-            QueryImageReceived("query", peer, asked, at=at),
-            QueryImageAnswered("query answered", peer, offered, at=at)]  # fmt: skip
+    asked = QueryImageReceived(peer, 0xFFF1, 0x8000, version, (DownloadProtocol.BDX_SYNCHRONOUS,), None, "XX", True,
+                               at=at)  # fmt: skip
+    offered = QueryImageAnswered(peer, QueryImageStatus.UPDATE_AVAILABLE, delayed_action_time=0,
+                                 image_uri="bdx://0000000000000001/2", software_version=3,
+                                 software_version_string="3.0.0", update_token=b"\xa5" * 32,
+                                 user_consent_needed=False, at=at)  # fmt: skip
+    return [
+        SessionEstablished("CASE", node, 1, at=at),
+        RequestorSeen(peer, 0xFFF1, 0x8000, version, at=at),
+        asked,
+        offered,
+    ]
 
 
 def _events() -> list[EngineEvent]:
@@ -77,12 +80,12 @@ def _events() -> list[EngineEvent]:
     done = _transfer(1, 0xD001, IMAGE_SIZE, 49, "complete")
     events += _query(0xD001, 1, T0 + 1)
     events += [TransferStarted(_snapshot(done), at=T0 + 1), TransferFinished(_snapshot(done), at=T0 + 6)]
-    apply = {"updateToken": "a5" * 32, "newVersion": 3}
-    events += [ApplyUpdateReceived("apply", (1, 0xD001), apply, at=T0 + 6),
-               ApplyUpdateAnswered("apply answered", (1, 0xD001), {"action": "PROCEED", "delayedActionTime": 0,
-                                                                    "used": []}, at=T0 + 6),
-               NotifyUpdateApplied("notify", (1, 0xD001), {"softwareVersion": 3, "asPromised": True,
-                                                          "promisedVersion": 3}, at=T0 + 7)]  # fmt: skip
+    token = b"\xa5" * 32
+    events += [
+        ApplyUpdateReceived((1, 0xD001), token, 3, at=T0 + 6),
+        ApplyUpdateAnswered((1, 0xD001), ApplyUpdateAction.PROCEED, 0, at=T0 + 6),
+        NotifyUpdateApplied((1, 0xD001), token, 3, 3, at=T0 + 7),
+    ]
     for index, node in enumerate(NODES[1:]):
         events += _query(node, 2 if index % 2 else 1, T0 + 8 + index)
         running = _transfer(index + 2, node, 0, 0)

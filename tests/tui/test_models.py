@@ -26,6 +26,7 @@ from ota_provider.core.events import (
     TransferSnapshot,
     TransferStarted,
 )
+from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from ota_provider.tui.app import log_kind
 from ota_provider.tui.format import bar, duration, rate, size
 from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
@@ -78,21 +79,24 @@ def test_meter_rates_eta_and_sparkline():
     assert meter.rate_of(1) is None and meter.aggregate == 0.0
 
 
-def query(status="UPDATE_AVAILABLE", version=3, at=1.0):
-    return QueryImageAnswered("query answered", PEER, {"status": status, "softwareVersion": version}, at=at)
+def query(status=QueryImageStatus.UPDATE_AVAILABLE, version=3, at=1.0):
+    return QueryImageAnswered(PEER, status, software_version=version, at=at)
+
+
+def asked(version=1, at=1.0):
+    return QueryImageReceived(PEER, 0xFFF1, 0x8000, version, (DownloadProtocol.BDX_SYNCHRONOUS,), at=at)
 
 
 def test_requestor_rows_follow_the_update_flow():
     table = RequestorTable()
-    asked = {"vendorId": 0xFFF1, "productId": 0x8000, "softwareVersion": 1}
     steps = [
-        (QueryImageReceived("query", PEER, asked, at=1.0), "querying", "QueryImage"),
+        (asked(), "querying", "QueryImage"),
         (query(), "offered", "QueryImage -> UpdateAvailable"),
         (transfer_event(TransferStarted, snapshot()), "downloading", "BDX ReceiveInit"),
         (transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")), "downloaded", "BDX complete"),
-        (ApplyUpdateAnswered("apply answered", PEER, {"action": "PROCEED"}, at=2.0), "applying",
+        (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0, at=2.0), "applying",
          "ApplyUpdate -> Proceed"),
-        (NotifyUpdateApplied("notify", PEER, {"softwareVersion": 3}, at=3.0), "applied", "NotifyUpdateApplied"),
+        (NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0), "applied", "NotifyUpdateApplied"),
     ]  # fmt: skip
     for event, state, last in steps:
         assert table.apply(event) == PEER
@@ -106,13 +110,13 @@ def test_requestor_rows_follow_the_update_flow():
 
 def test_requestor_rows_for_busy_ignored_failed_and_faults():
     table = RequestorTable()
-    table.apply(query("BUSY", None))
+    table.apply(query(QueryImageStatus.BUSY, None))
     assert table.rows[PEER].state == "busy" and table.rows[PEER].versions == "?"
-    table.apply(QueryImageIgnored("query ignored", PEER, {"used": []}, at=2.0))
+    table.apply(QueryImageIgnored(PEER, at=2.0))
     assert table.rows[PEER].last_exchange == "QueryImage ignored"
     table.apply(transfer_event(TransferFailed, snapshot(result="aborted")))
     assert table.rows[PEER].state == "failed" and table.rows[PEER].last_exchange == "BDX aborted"
-    table.apply(FaultInjected("fault", PEER, {"transfer": 1, "block": 3, "used": []}, at=4.0))
+    table.apply(FaultInjected(PEER, 1, 3, at=4.0))
     assert table.rows[PEER].last_exchange == "FaultInjected"
     assert table.apply(Listening(5540, "/tmp")) is None  # not about a requestor
 
@@ -131,11 +135,11 @@ def test_progress_is_sampled_in_steps():
 @pytest.mark.parametrize(
     ("event", "kind"),
     [
-        (QueryImageReceived("query", PEER, {}), "QueryImage"),
+        (asked(), "QueryImage"),
         (query(), "QueryImage"),
-        (ApplyUpdateAnswered("apply answered", PEER, {}), "ApplyUpdate"),
-        (NotifyUpdateApplied("notify", PEER, {}), "Notify"),
-        (FaultInjected("fault", PEER, {}), "BDX"),
+        (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0), "ApplyUpdate"),
+        (NotifyUpdateApplied(PEER, b"", 3, 3), "Notify"),
+        (FaultInjected(PEER, 1, 3), "BDX"),
         (transfer_event(TransferStarted, snapshot()), "BDX"),
         (EngineError("boom"), "errors"),
         (CommandDone(None, False, "no"), "errors"),
