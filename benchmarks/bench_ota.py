@@ -37,9 +37,9 @@ BLOCK = 1024
 def make_image(directory: Path, size: int) -> Path:
     payload = directory / f"payload-{size}.bin"
     with payload.open("wb") as out:
-        chunk = os.urandom(1 << 20)
-        for _ in range(size // len(chunk)):
-            out.write(chunk)
+        chunk = os.urandom(min(size, 1 << 20))
+        for start in range(0, size, len(chunk)):
+            out.write(chunk[: size - start])
     image = directory / f"image-{size}.ota"
     create_image([payload], image, HeaderFields(0xFFF1, 0x8000, 9, "9.0.0"), "sha256")
     payload.unlink()

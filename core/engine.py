@@ -72,6 +72,7 @@ from .events import (
     Stopped,
     TransferFailed,
     TransferFinished,
+    TransferResumed,
     TransferSnapshot,
     TransferStarted,
 )
@@ -413,8 +414,8 @@ class ProviderEngine:
             return  # counters only: the snapshot carries them
         history.transfer_event(kind, transfer)
         snapshot = TransferSnapshot.of(transfer)
-        if kind == "started":
-            self._post(TransferStarted(snapshot))
+        if kind in ("started", "resumed"):
+            self._post(TransferStarted(snapshot) if kind == "started" else TransferResumed(snapshot))
             return
         self._bytes_done += transfer.sender.bytes_sent
         if kind == "finished":

@@ -64,6 +64,7 @@ __all__ = [
     "TransferEvent",
     "TransferFailed",
     "TransferFinished",
+    "TransferResumed",
     "TransferSnapshot",
     "TransferStarted",
 ]
@@ -104,6 +105,10 @@ class TransferSnapshot:
     result: str
     paused: bool
     throttle: float | None = None  # seconds per block set by the operator
+    retransmissions: int = 0  # our Blocks (or ReceiveAccept, BlockEOF) sent again: lost, or their ack was
+    duplicates: int = 0  # the requestor's messages received again: our answer, or our ack, was lost
+    resumed: int = 0  # provider restarts it survived
+    suspended: bool = False  # restored after a restart, waiting for its requestor to ask again
 
     @classmethod
     def of(cls, transfer: Transfer) -> TransferSnapshot:
@@ -111,7 +116,14 @@ class TransferSnapshot:
         return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
                    sender.bytes_sent, sender.total, sender.blocks_sent,
                    transfer.seconds, transfer.result,
-                   transfer.paused, transfer.pacing)  # fmt: skip
+                   transfer.paused, transfer.pacing, transfer.retransmissions, transfer.duplicates,
+                   transfer.resumed, transfer.suspended)  # fmt: skip
+
+    @property
+    def loss_estimate(self) -> float | None:
+        """The share of our messages that had to be sent again: about the loss on the path (each
+        way), as a lost Block and a lost ack of it both cost one retransmission."""
+        return self.retransmissions / (self.blocks + self.retransmissions) if self.blocks else None
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,14 @@ class TransferEvent(EngineEvent):
 class TransferStarted(TransferEvent):
     name = "TransferStarted"
     kind = "started"
+
+
+@dataclass(frozen=True)
+class TransferResumed(TransferEvent):
+    """A transfer of the previous run goes on: its requestor asked again after the provider restarted."""
+
+    name = "TransferResumed"
+    kind = "resumed"
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ from .session.secure import AuthMode, SecureSession, SessionParameters
 from .storage.counters import PersistentCounter
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .storage.lock import StateLock
+from .storage.sessions import SessionStore
+from .storage.transfers import TransferStore
 
 __all__ = ["CommissioningWindow", "MatterNode", "NodeConfig"]
 
@@ -62,6 +64,7 @@ def _raw_point(key) -> bytes:
 log = logging.getLogger(__name__)
 
 PBKDF_ITERATIONS = 1000
+CHECKPOINT_SECONDS = 1.0  # how far behind a restart may find the peers' counters and the transfers
 DEFAULT_WINDOW_SECONDS = 900  # the spec's maximum basic commissioning window is 15 minutes
 
 
@@ -111,6 +114,10 @@ class MatterNode:
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
         self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"))
+        self.session_store = SessionStore(self.db)
+        self._restore_sessions()
+        self.manager.sessions.on_removed = self.session_store.forget
+        self._checkpoint_timer: Any = None
         self.parameters = parameters or SessionParameters()
         self.info = NodeInfo(vendor_id=config.vendor_id, product_id=config.product_id)
         self.allow_ota_from_fabric = config.allow_ota_from_fabric
@@ -179,7 +186,29 @@ class MatterNode:
             self.window = None
         return self.window.credentials if self.window else None
 
+    def _restore_sessions(self) -> None:
+        """The CASE sessions of the previous run, on fabrics we still belong to."""
+        fabrics = {fabric.fabric_index for fabric in self.fabrics}
+        for session in self.session_store.load():
+            if session.fabric_index in fabrics:
+                self.manager.add_session(session)
+            else:
+                self.session_store.forget(session)
+        if len(self.manager.sessions):
+            log.info("%d CASE session(s) kept from the previous run", len(self.manager.sessions))
+
+    def _checkpoint(self) -> None:
+        """Every second: where the peers' counters and the running transfers are, for a restart."""
+        self._checkpoint_timer = self.call_later(CHECKPOINT_SECONDS, self._checkpoint)
+        try:
+            self.session_store.checkpoint(list(self.manager.sessions))
+            if self.bdx is not None:
+                self.bdx.checkpoint()
+        except StorageError as exc:  # a full disk costs the crash safety, not the transfers
+            log.warning("checkpoint not written: %s", exc)
+
     def _on_session(self, session: SecureSession) -> None:
+        self.session_store.keep(session)
         for listener in self.session_listeners:
             listener(session)
 
@@ -358,7 +387,11 @@ class MatterNode:
             on_event=on_transfer,
             pacing=pacing,
             faults=provider.block_fault,
+            store=TransferStore(self.db),
         )
+        restored = self.bdx.restore(self.bdx.store.load(), self.manager.sessions.get)  # type: ignore[union-attr]
+        if restored:
+            log.info("%d BDX transfer(s) of the previous run wait for their requestors", restored)
         self.register(ProtocolId.BDX, self.bdx)
         return self.bdx
 
@@ -381,6 +414,7 @@ class MatterNode:
             self.open_commissioning_window()
         else:
             self._fabrics_changed()
+        self._checkpoint_timer = self.call_later(CHECKPOINT_SECONDS, self._checkpoint)
 
     @property
     def port(self) -> int:
@@ -407,6 +441,11 @@ class MatterNode:
         if self._window_timer is not None:
             self._window_timer.cancel()
             self._window_timer = None
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+            self._checkpoint_timer = None
+            with contextlib.suppress(StorageError):
+                self.session_store.checkpoint(list(self.manager.sessions))
         if self.driver is not None:
             self.driver.close()
             self.driver = None

@@ -82,7 +82,7 @@ from ota_provider.core.setup_payload import SetupPayload
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import ArmedView, NextResponseForm
-from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, shorten_node_ids, size
+from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, resent, shorten_node_ids, size
 from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
@@ -115,15 +115,15 @@ REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "
                      (110, ("node", "version", "state", "progress", "last exchange", "seen")),
                      (100, ("node", "version", "state", "progress", "seen")),
                      (0, ("node", "version", "state", "progress")))  # fmt: skip
-TRANSFER_COLUMNS = ((140, ("#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state")),
-                    (110, ("#", "node", "progress", "bytes", "rate", "ETA", "state")),
+TRANSFER_COLUMNS = ((140, ("#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state")),
+                    (110, ("#", "node", "progress", "bytes", "resent", "rate", "ETA", "state")),
                     (100, ("#", "node", "progress", "rate", "ETA", "state")),
                     (0, ("#", "node", "progress", "state")))  # fmt: skip
 # Columns that change on every sample have a fixed width, so updating them never re-measures the
 # table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content
 # (the node column is written once per row).
 COLUMN_WIDTHS = {"VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
-                 "blocks": 6, "block": 5, "rate": 10, "ETA": 7}  # fmt: skip
+                 "blocks": 6, "block": 5, "resent": 9, "rate": 10, "ETA": 7}  # fmt: skip
 TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
@@ -568,6 +568,10 @@ class ProviderDashboard(App):
         per_second = measured.per_second if measured else None
         eta = measured.eta(t.total - t.bytes_sent) if measured else None
         state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
+        if t.suspended:
+            state = "awaiting requestor"  # restored after a restart; its requestor has not asked since
+        elif t.resumed and state == "running":
+            state = "resumed"
         stalled = measured.stalled_for(self.clock()) if measured and not t.paused else 0.0
         if t.paused:  # nothing moves: no rate, no ETA
             per_second = eta = None
@@ -576,7 +580,7 @@ class ProviderDashboard(App):
         progress = bar(t.bytes_sent / t.total if t.total else None, 6)
         return {"#": str(t.id), "node": peer_name(t.peer), "progress": progress,
                  "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
-                 "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
+                 "resent": resent(t), "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
 
     def _show_transfers(self, stats: EngineStats) -> None:
         cells = {t.id: self._transfer_cells(t) for t in stats.transfers}
@@ -602,7 +606,7 @@ class ProviderDashboard(App):
         state = "done" if event.kind == "finished" else _ending(t.result)
         cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
-                 "block": str(t.block_size), "rate": "", "ETA": "", "state": state}  # fmt: skip
+                 "block": str(t.block_size), "resent": resent(t), "rate": "", "ETA": "", "state": state}  # fmt: skip
         self._ended[t.id] = (cells, self.clock() + KEEP_ENDED_SECONDS)
 
     def _show_transfer_rows(self, current: dict[int, dict[str, str]]) -> None:

@@ -21,6 +21,7 @@ from ota_provider.core.events import (
     QueryImageReceived,
     TransferFailed,
     TransferFinished,
+    TransferResumed,
     TransferSnapshot,
     TransferStarted,
 )
@@ -130,10 +131,13 @@ class RequestorTable:
             row.current_version, row.offered_version = event.software_version, None
             row.state, row.last_exchange, row.progress = "applied", "NotifyUpdateApplied", None
             return row.peer
-        if isinstance(event, TransferStarted | TransferFinished | TransferFailed):
+        if isinstance(event, TransferStarted | TransferResumed | TransferFinished | TransferFailed):
             row = self._row(event.snapshot.peer, event.at)
             if isinstance(event, TransferStarted):
                 row.state, row.progress, row.last_exchange = "downloading", 0.0, "BDX ReceiveInit"
+                row.mismatch = ""
+            elif isinstance(event, TransferResumed):
+                row.state, row.last_exchange = "downloading", "BDX resumed after restart"
                 row.mismatch = ""
             elif isinstance(event, TransferFinished):
                 row.state, row.progress, row.last_exchange = "downloaded", 1.0, "BDX complete"

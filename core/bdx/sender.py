@@ -68,6 +68,7 @@ class BdxSender:
     error: BdxStatus | None = None
     asynchronous: bool = False
     _end: int = field(default=0, repr=False)
+    _rejoining: bool = field(default=False, repr=False)  # restored after a restart: the next query says where
 
     @classmethod
     def accept(cls, init: TransferInit, source: FileSource, *, max_block_size: int) -> tuple[BdxSender, bytes]:
@@ -98,6 +99,37 @@ class BdxSender:
         accept = ReceiveAccept(mode, block_size, init.start_offset, length)
         return sender, accept.encode()
 
+    @classmethod
+    def restored(cls, source: FileSource, *, block_size: int, start_offset: int, end_offset: int, next_counter: int,
+                 offset: int) -> BdxSender:  # fmt: skip
+        """A receiver-drive transfer taken up again after a restart, from a checkpoint that may lag
+        the transfer: the requestor's next BlockQuery (or BlockAckEOF) names the Block it is at, and
+        every Block but the last is ``block_size`` long, so its offset follows from the checkpoint."""
+        if not 0 <= start_offset <= offset <= end_offset <= source.size or block_size <= 0:
+            raise BdxError("the checkpoint does not fit the image", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+        sender = cls(source, block_size, start_offset, next_counter=next_counter, offset=offset,
+                     bytes_sent=offset - start_offset, blocks_sent=next_counter)  # fmt: skip
+        sender._end = end_offset
+        sender._rejoining = True
+        return sender
+
+    def _rejoin(self, counter: int) -> None:
+        """Move to Block ``counter``, which may be behind the checkpoint by one (its Block was being
+        answered when the process died) or ahead of it by any number."""
+        self._rejoining = False
+        offset = self.offset + (counter - self.next_counter) * self.block_size
+        if counter < self.next_counter - 1 or not self.start_offset <= offset <= self._end:
+            raise BdxError(f"BlockQuery {counter} after the restart, the checkpoint was at {self.next_counter}",
+                           BdxStatus.BAD_BLOCK_COUNTER)  # fmt: skip
+        self.state = SenderState.AWAIT_QUERY
+        self.next_counter, self.offset = counter, offset
+        self.bytes_sent, self.blocks_sent = offset - self.start_offset, counter
+
+    def _last_counter_from(self) -> int:
+        """The counter of the final Block, from where the transfer is."""
+        left = self._end - self.offset
+        return self.next_counter - 1 + -(-left // self.block_size)  # ceil: the Blocks still to go
+
     @property
     def total(self) -> int:
         return self._end - self.start_offset
@@ -117,12 +149,19 @@ class BdxSender:
             else:
                 query = BlockQueryWithSkip.decode(payload)
                 counter, skip = query.counter, query.bytes_to_skip
+            if self._rejoining:
+                self._rejoin(counter)
             if counter != self.next_counter:
                 raise BdxError(f"BlockQuery {counter}, expected {self.next_counter}", BdxStatus.BAD_BLOCK_COUNTER)
             return self._next_block(counter, skip)
         if opcode == BdxOpcode.BLOCK_ACK:
             return None  # receiver-drive: only resets the idle timer
         if opcode == BdxOpcode.BLOCK_ACK_EOF:
+            if self._rejoining:  # the BlockEOF went out before the restart: this is its ack
+                self._rejoining = False
+                self.state, self.last_counter = SenderState.AWAIT_EOF_ACK, self._last_counter_from()
+                self.bytes_sent, self.offset = self._end - self.start_offset, self._end
+                self.blocks_sent = self.last_counter + 1
             if self.state != SenderState.AWAIT_EOF_ACK:
                 raise BdxError("BlockAckEOF before the last block", BdxStatus.UNEXPECTED_MESSAGE)
             if BlockQuery.decode(payload).counter != self.last_counter:

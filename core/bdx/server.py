@@ -19,6 +19,7 @@ from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
+from ..storage.transfers import TransferRecord, TransferStore
 from ..wording import bdx_status
 from .messages import BdxError, TransferInit
 from .sender import BdxSender, FileSource, SenderState
@@ -50,6 +51,9 @@ class Transfer:
     paused: bool = False
     pacing: float | None = None  # seconds before each Block; None: the server's setting
     faults: list[str] = field(default_factory=list)  # faults injected, "corrupt block 3": the history keeps them
+    exchange_id: int = 0
+    resumed: int = 0  # provider restarts this transfer has survived
+    suspended: bool = False  # restored after a restart; the requestor has not asked since
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
     _timer: Any = field(default=None, repr=False)
     _deadline: float = field(default=0.0, repr=False)  # idle release time, pushed on by each message
@@ -63,8 +67,17 @@ class Transfer:
     def peer(self) -> tuple[int, int]:
         return (self.session.fabric_index, self.session.peer_node_id)
 
+    @property
+    def retransmissions(self) -> int:
+        return self.exchange.retransmissions if self.exchange is not None else 0
 
-TransferEvent = Callable[[str, "Transfer"], None]  # ("started" | "progress" | "finished" | "failed", transfer)
+    @property
+    def duplicates(self) -> int:
+        return self.exchange.duplicates if self.exchange is not None else 0
+
+
+# ("started" | "resumed" | "progress" | "finished" | "failed", transfer)
+TransferEvent = Callable[[str, "Transfer"], None]
 # For debugging requestors: given a transfer and the Block counter about to go out, None or one of
 # ("drop", None), ("delay", seconds), ("corrupt", None), ("end", BdxStatus).
 FaultHook = Callable[["Transfer", int], "tuple[str, Any] | None"]
@@ -99,6 +112,7 @@ class BdxServer:
         pacing: float = 0.0,
         faults: FaultHook | None = None,
         clock: Callable[[], float] = time.monotonic,  # the scheduler's clock (asyncio's is monotonic)
+        store: TransferStore | None = None,  # where running transfers are checkpointed, to survive a crash
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
@@ -108,7 +122,9 @@ class BdxServer:
         self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
         self.faults = faults
         self.clock = clock
+        self.store = store
         self.transfers: dict[int, Transfer] = {}
+        self._suspended: dict[tuple[int, int], Transfer] = {}  # (local session id, exchange id): restored
         self._next_id = 1
 
     def _emit(self, kind: str, transfer: Transfer) -> None:
@@ -129,6 +145,9 @@ class BdxServer:
         if not isinstance(message.session, SecureSession):
             return None  # BDX runs only on secure sessions
         if message.opcode != BdxOpcode.RECEIVE_INIT:
+            restored = self._suspended.pop((message.session.local_session_id, exchange.exchange_id), None)
+            if restored is not None:
+                return self._take_up(restored, exchange, message)
             self._abort(exchange, BdxStatus.UNEXPECTED_MESSAGE)
             return None
         source = None
@@ -143,41 +162,108 @@ class BdxServer:
                 source.close()
             self._abort(exchange, exc.status)
             return None
-        transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange)
+        transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange,
+                            exchange_id=exchange.exchange_id)  # fmt: skip
         self._next_id += 1
         self.transfers[transfer.id] = transfer
+        if self.store is not None and not sender.asynchronous:  # receiver-drive: the requestor says where it is
+            self.store.begin(self._record(transfer))
         exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
-        self._arm_timer(transfer, exchange)
+        self._arm_timer(transfer)
         self._emit("started", transfer)
         return _TransferExchange(self, transfer)
 
-    def _arm_timer(self, transfer: Transfer, exchange: Exchange) -> None:
+    # ------------------------------------------------------------------ surviving a restart
+
+    @staticmethod
+    def _record(transfer: Transfer) -> TransferRecord:
+        sender = transfer.sender
+        return TransferRecord(transfer.id, transfer.session.local_session_id, transfer.exchange_id,
+                              transfer.designator, str(sender.source.path), sender.block_size, sender.start_offset,
+                              sender.start_offset + sender.total, sender.next_counter, sender.offset,
+                              transfer.seconds, transfer.resumed, tuple(transfer.faults))  # fmt: skip
+
+    def checkpoint(self) -> None:
+        """Write where every running receiver-drive transfer is (one transaction)."""
+        if self.store is None:
+            return
+        self.store.checkpoint([(t.id, t.sender.next_counter, t.sender.offset, t.seconds)
+                               for t in self.transfers.values()
+                               if not t.suspended and not t.sender.asynchronous])  # fmt: skip
+
+    def restore(self, records: list[TransferRecord], session_for: Callable[[int], SecureSession | None]) -> int:
+        """Take up the transfers the previous process was running: each waits, in the table, for its
+        requestor's next message on the same session and exchange (or for the idle timeout).
+        Returns how many were restored; the rest (no session, no image) are dropped."""
+        restored = 0
+        for record in records:
+            self._next_id = max(self._next_id, record.id + 1)
+            session = session_for(record.local_session_id)
+            try:
+                if session is None:
+                    raise BdxError("its session was not kept", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+                sender = BdxSender.restored(FileSource(Path(record.image_path)), block_size=record.block_size,
+                                            start_offset=record.start_offset, end_offset=record.end_offset,
+                                            next_counter=record.next_counter, offset=record.offset)  # fmt: skip
+            except BdxError as exc:
+                log.info("BDX transfer %d not restored: %s", record.id, exc)
+                if self.store is not None:
+                    self.store.end(record.id)
+                continue
+            transfer = Transfer(record.id, session, record.designator, sender, exchange_id=record.exchange_id,
+                                started=time.monotonic() - record.seconds, faults=list(record.faults),
+                                resumed=record.resumed, suspended=True)  # fmt: skip
+            self.transfers[transfer.id] = transfer
+            self._suspended[(session.local_session_id, record.exchange_id)] = transfer
+            self._arm_timer(transfer)
+            restored += 1
+        return restored
+
+    def _take_up(self, transfer: Transfer, exchange: Exchange, message: Message) -> _TransferExchange | None:
+        """The requestor of a restored transfer asked again: the same transfer goes on."""
+        transfer.exchange, transfer.suspended = exchange, False
+        transfer.resumed += 1
+        log.info("BDX transfer %d resumed after a restart", transfer.id)
+        if self.store is not None:
+            self.store.begin(self._record(transfer))
+        self._emit("resumed", transfer)
+        self._on_transfer_message(transfer, exchange, message)
+        return _TransferExchange(self, transfer) if transfer.result == "running" else None
+
+    # ------------------------------------------------------------------ timers
+
+    def _arm_timer(self, transfer: Transfer) -> None:
         if self.scheduler is None or transfer.paused or transfer.result != "running":
             return
         # One timer per transfer, not one per block: each message only moves the deadline, and
         # the timer re-arms itself for what is left when it fires early.
         transfer._deadline = self.clock() + self.idle_timeout
         if transfer._timer is None:
-            transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle_check(transfer, exchange))
+            transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle_check(transfer))
 
-    def _idle_check(self, transfer: Transfer, exchange: Exchange) -> None:
+    def _idle_check(self, transfer: Transfer) -> None:
         transfer._timer = None
         if transfer.result != "running" or transfer.paused:
             return
         remaining = transfer._deadline - self.clock()
         if remaining > 0:
             assert self.scheduler is not None
-            transfer._timer = self.scheduler.call_later(remaining, lambda: self._idle_check(transfer, exchange))
+            transfer._timer = self.scheduler.call_later(remaining, lambda: self._idle_check(transfer))
             return
-        self._idle(transfer, exchange)
+        self._idle(transfer, transfer.exchange)
 
-    def _idle(self, transfer: Transfer, exchange: Exchange) -> None:
+    def _idle(self, transfer: Transfer, exchange: Exchange | None) -> None:
         if transfer.result != "running":
             return
         log.info("BDX transfer %d idle for %.0f s: released", transfer.id, self.idle_timeout)
         transfer.sender.fail(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+        if transfer.suspended:
+            self._suspended.pop((transfer.session.local_session_id, transfer.exchange_id), None)
+            self._end(transfer, f"failed: its requestor did not ask again within {self.idle_timeout:.0f} s of the "
+                                "provider's restart")  # fmt: skip
+            return
         self._end(transfer, "failed: idle timeout")
-        if not exchange.closing:
+        if exchange is not None and not exchange.closing:
             self._abort(exchange, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
 
     def _on_transfer_message(self, transfer: Transfer, exchange: Exchange, message: Message) -> None:
@@ -203,7 +289,7 @@ class BdxServer:
             self._end(transfer, "complete")
             exchange.close("transfer complete")
             return
-        self._arm_timer(transfer, exchange)
+        self._arm_timer(transfer)
 
     def _on_acked(self, transfer: Transfer, exchange: Exchange) -> None:
         """Asynchronous mode: the previous Block (or the ReceiveAccept) arrived; push the next."""
@@ -212,7 +298,7 @@ class BdxServer:
         reply = transfer.sender.push_block()
         if reply is not None:
             self._deliver(transfer, exchange, reply)
-            self._arm_timer(transfer, exchange)
+            self._arm_timer(transfer)
 
     def _deliver(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
         """Send a reply, through the fault knobs, a pause and the pacing."""
@@ -272,11 +358,11 @@ class BdxServer:
             return reply[0], bytes(data)
         if action == "delay" and self.scheduler is not None:
             self.scheduler.call_later(float(argument), lambda: self._send_paced(transfer, exchange, reply))
-            self._arm_timer(transfer, exchange)
+            self._arm_timer(transfer)
             return None
         if action == "drop":
             transfer.sender.withheld(reply[1])
-            self._arm_timer(transfer, exchange)  # the requestor waits; the idle timer will release it
+            self._arm_timer(transfer)  # the requestor waits; the idle timer will release it
             return None
         if action == "end":
             transfer.sender.withheld(reply[1])
@@ -304,7 +390,7 @@ class BdxServer:
         if held is not None and not transfer.exchange.closing:
             transfer.exchange.send(*held)
             self._emit("progress", transfer)
-        self._arm_timer(transfer, transfer.exchange)
+        self._arm_timer(transfer)
         return True
 
     def throttle(self, transfer_id: int, seconds_per_block: float | None) -> bool:
@@ -324,4 +410,6 @@ class BdxServer:
             transfer._timer.cancel()
         transfer.sender.close()
         self.transfers.pop(transfer.id, None)
+        if self.store is not None:
+            self.store.end(transfer.id)
         self._emit("finished" if result == "complete" else "failed", transfer)

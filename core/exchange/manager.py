@@ -108,6 +108,7 @@ class _Retransmit:
     counter: int
     sends: int
     due: float
+    acks: int | None = None  # the peer's message counter this one acknowledges (piggybacked)
 
 
 @dataclass(eq=False)
@@ -125,6 +126,8 @@ class Exchange:
     closed: bool = False
     close_reason: str = ""
     user_data: dict = field(default_factory=dict)
+    retransmissions: int = 0  # our messages sent again (lost, or their ack was)
+    duplicates: int = 0  # the peer's messages received again (our ack, or our answer, was lost)
 
     @property
     def key(self) -> tuple:
@@ -237,7 +240,10 @@ class ExchangeManager:
             if self.tracer is not None:
                 self._trace("in", session, header.message_counter, payload_header, payload[app_offset:],
                             duplicate=True)  # fmt: skip
-            if payload_header.needs_ack:
+            exchange = self._exchanges.get(self._exchange_key(session, payload_header))
+            if exchange is not None:
+                exchange.duplicates += 1
+            if payload_header.needs_ack and not self._resend_answer(exchange, header.message_counter):
                 self._send_standalone_ack(session, payload_header, header.message_counter)
             self._notify_acked(acked)
             return
@@ -383,7 +389,8 @@ class ExchangeManager:
             self._fail_exchange(exchange, "message counter exhausted")
             return
         if reliable:
-            exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0))
+            exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0),
+                                              ph.ack_counter)  # fmt: skip
         if self.tracer is not None:
             self._trace("out", exchange.session, counter, ph, payload)
         self._transmit(exchange.session, datagram)
@@ -424,14 +431,29 @@ class ExchangeManager:
                     exchange.retransmit = None
                     self._fail_exchange(exchange, "no acknowledgement after retransmissions")
                     continue
-                self.retransmissions += 1
-                entry.due = now + self._delay(exchange.session, entry.sends)
-                entry.sends += 1
-                if self.tracer is not None:
-                    self.tracer(Traced("out", self.now, exchange.session, entry.counter, None, b"", False,
-                                       entry.sends - 1, exchange.exchange_id))  # fmt: skip
-                self._transmit(exchange.session, entry.datagram)
+                self._retransmit(exchange, entry)
             self._maybe_forget(exchange)
+
+    def _retransmit(self, exchange: Exchange, entry: _Retransmit) -> None:
+        self.retransmissions += 1
+        exchange.retransmissions += 1
+        entry.due = self.now + self._delay(exchange.session, entry.sends)
+        entry.sends += 1
+        if self.tracer is not None:
+            self.tracer(Traced("out", self.now, exchange.session, entry.counter, None, b"", False,
+                               entry.sends - 1, exchange.exchange_id))  # fmt: skip
+        self._transmit(exchange.session, entry.datagram)
+
+    def _resend_answer(self, exchange: Exchange | None, counter: int) -> bool:
+        """The peer sent ``counter`` again, so it never got our answer, which carried the ack for
+        it (a lost BDX Block, say): send that answer again now rather than when our own timer
+        fires. It is the same message, so one is still all that is in flight on the exchange, and
+        it counts against the same retransmission budget."""
+        entry = exchange.retransmit if exchange is not None else None
+        if entry is None or entry.acks != counter or entry.sends >= self.config.max_transmissions:
+            return False
+        self._retransmit(exchange, entry)  # type: ignore[arg-type]
+        return True
 
     def next_deadline(self) -> float | None:
         deadlines = []

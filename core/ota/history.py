@@ -85,8 +85,13 @@ class UpdateHistory:
             "bytesPerSecond": round(sender.bytes_sent / seconds) if seconds > 0 else None,
             "result": transfer.result,
             "faults": list(transfer.faults),
+            "resumed": transfer.resumed,  # provider restarts it survived (still one transfer, one row)
+            "retransmissions": transfer.retransmissions,
+            "duplicates": transfer.duplicates,
         }
         summary = f"#{transfer.id} {transfer.result}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
+        if transfer.resumed:
+            summary += f", resumed after {transfer.resumed} provider restart(s)"
         if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
             summary += " with injected faults: " + ", ".join(transfer.faults)
         self.record("transfer", transfer.peer, summary, details)

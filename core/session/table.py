@@ -29,6 +29,7 @@ class SessionTable:
         self.max_sessions = max_sessions
         self.in_use = in_use
         self.evicted = 0
+        self.on_removed: Callable[[SecureSession], None] | None = None  # evicted, removed, its fabric gone
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -56,6 +57,8 @@ class SessionTable:
             del self._sessions[victim.local_session_id]
             evicted.append(victim)
             self.evicted += 1
+            if self.on_removed is not None:
+                self.on_removed(victim)
         self._sessions[session.local_session_id] = session
         return evicted
 
@@ -77,7 +80,8 @@ class SessionTable:
         return session
 
     def remove(self, session: SecureSession) -> None:
-        self._sessions.pop(session.local_session_id, None)
+        if self._sessions.pop(session.local_session_id, None) is not None and self.on_removed is not None:
+            self.on_removed(session)
 
     def remove_fabric(self, fabric_index: int) -> list[SecureSession]:
         """Drop every session bound to a removed fabric."""

@@ -18,9 +18,14 @@ _MAX = 0xFFFF_FFFF
 class PersistentCounter(LocalCounter):
     __slots__ = ("_db", "_limit", "_name", "_step")
 
-    def __init__(self, db: Database, name: str, *, step: int = 1024, wraps: bool = True) -> None:
+    def __init__(self, db: Database, name: str, *, step: int = 1024, wraps: bool = True,
+                 start: int | None = None) -> None:  # fmt: skip
+        """``start``: where a new counter begins (a session's, already in use); a stored one resumes."""
         stored = db.get_counter(name)
-        start = random_initial_counter() if stored is None else stored
+        if stored is not None:
+            start = stored
+        elif start is None:
+            start = random_initial_counter()
         super().__init__(start, wraps=wraps)
         self._db, self._name, self._step = db, name, step
         self._reserve(start)

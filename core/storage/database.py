@@ -107,6 +107,40 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE devices ADD COLUMN next_event INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7: the CASE sessions in use and the BDX transfers running, so a provider killed mid-download
+    # answers the requestor's next BlockQuery on the same session, in the same transfer. (The
+    # outgoing counter of each session is a row of `counters`, reserved in blocks.)
+    """
+    CREATE TABLE sessions (
+        local_session_id INTEGER PRIMARY KEY,
+        peer_session_id  INTEGER NOT NULL,
+        auth_mode        INTEGER NOT NULL,
+        is_initiator     INTEGER NOT NULL,
+        fabric_index     INTEGER NOT NULL,
+        local_node_id    INTEGER NOT NULL,
+        peer_node_id     INTEGER NOT NULL,
+        peer_cats        TEXT NOT NULL,
+        keys             BLOB NOT NULL,
+        peer_parameters  TEXT NOT NULL,
+        peer_address     TEXT,
+        peer_counter     INTEGER NOT NULL
+    );
+    CREATE TABLE transfers (
+        id               INTEGER PRIMARY KEY,
+        local_session_id INTEGER NOT NULL,
+        exchange_id      INTEGER NOT NULL,
+        designator       BLOB NOT NULL,
+        image_path       TEXT NOT NULL,
+        block_size       INTEGER NOT NULL,
+        start_offset     INTEGER NOT NULL,
+        end_offset       INTEGER NOT NULL,
+        next_counter     INTEGER NOT NULL,
+        offset           INTEGER NOT NULL,
+        seconds          REAL NOT NULL,
+        resumed          INTEGER NOT NULL DEFAULT 0,
+        faults           TEXT NOT NULL DEFAULT '[]'
+    );
+    """,
 )
 
 
@@ -200,6 +234,10 @@ class Database:
                 "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+
+    def delete_counter(self, name: str) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("DELETE FROM counters WHERE name = ?", (name,))
 
     def integrity_check(self) -> str:
         return self.query("PRAGMA integrity_check")[0][0]

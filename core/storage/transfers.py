@@ -1,0 +1,73 @@
+"""Running BDX transfers, checkpointed, so a provider killed mid-download continues the same
+transfer when the requestor's next BlockQuery (or its retransmission) arrives after the restart.
+
+A row is written when a receiver-drive transfer starts, updated at each checkpoint (about once a
+second, all running transfers in one transaction: a write per Block would cost a disk flush per
+kilobyte), and deleted when the transfer ends in any way. The checkpoint holds the next Block
+counter and its offset in the image; since Blocks are all ``block_size`` long but the last, the
+offset of any later counter follows from it, so the checkpoint may lag the transfer by any number
+of Blocks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .database import Database
+
+__all__ = ["TransferRecord", "TransferStore"]
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    id: int
+    local_session_id: int
+    exchange_id: int
+    designator: bytes
+    image_path: str
+    block_size: int
+    start_offset: int
+    end_offset: int
+    next_counter: int
+    offset: int
+    seconds: float  # how long it had run
+    resumed: int = 0  # restarts it has survived
+    faults: tuple[str, ...] = ()
+
+
+class TransferStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def begin(self, record: TransferRecord) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                "INSERT OR REPLACE INTO transfers (id, local_session_id, exchange_id, designator, image_path,"
+                " block_size, start_offset, end_offset, next_counter, offset, seconds, resumed, faults)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.local_session_id, record.exchange_id, record.designator, record.image_path,
+                 record.block_size, record.start_offset, record.end_offset, record.next_counter, record.offset,
+                 record.seconds, record.resumed, json.dumps(list(record.faults))),
+            )  # fmt: skip
+
+    def checkpoint(self, progress: list[tuple[int, int, int, float]]) -> None:
+        """(id, next counter, its offset, seconds run) of each running transfer, in one transaction."""
+        if not progress:
+            return
+        with self.db.transaction() as cursor:
+            cursor.executemany(
+                "UPDATE transfers SET next_counter = ?, offset = ?, seconds = ? WHERE id = ?",
+                [(counter, offset, seconds, transfer_id) for transfer_id, counter, offset, seconds in progress],
+            )
+
+    def end(self, transfer_id: int) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute("DELETE FROM transfers WHERE id = ?", (transfer_id,))
+
+    def load(self) -> list[TransferRecord]:
+        rows = self.db.query(
+            "SELECT id, local_session_id, exchange_id, designator, image_path, block_size, start_offset, end_offset,"
+            " next_counter, offset, seconds, resumed, faults FROM transfers ORDER BY id"
+        )
+        return [TransferRecord(*row[:12], tuple(json.loads(row[12]))) for row in rows]

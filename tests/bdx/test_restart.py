@@ -1,0 +1,135 @@
+"""A provider that dies mid-download and comes back from its state database, on the simulated
+network with a fake clock: the receiver (written from the spec tables) never notices beyond a
+retransmission, and the image arrives whole. The kept session's counter never repeats a value."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ota_provider.core.bdx.messages import BdxError
+from ota_provider.core.bdx.sender import BdxSender, FileSource
+from ota_provider.core.bdx.server import BdxServer
+from ota_provider.core.codec.protocols import BdxOpcode, ProtocolId
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.session.secure import AuthMode, SecureSession
+from ota_provider.core.storage.database import Database
+from ota_provider.core.storage.sessions import SessionStore
+from ota_provider.core.storage.transfers import TransferStore
+from tests.bdx.receiver import SpecReceiver
+from tests.exchange.simnet import SimNet
+from tests.exchange.test_mrp import KEYS
+from tests.ota.test_catalog import SAMPLES
+
+IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
+A, B = ("requestor", 1), ("provider", 2)
+
+
+def provider_side(net: SimNet, db: Database, events: list) -> tuple[ExchangeManager, BdxServer, SessionStore]:
+    """What the node does at start: the kept sessions into the table, the kept transfers into BDX."""
+    manager = net.add(B, ExchangeManager(rng=random.Random(7)))
+    sessions = SessionStore(db)
+    for session in sessions.load():
+        manager.add_session(session)
+    server = BdxServer(lambda _session, _designator: IMAGE, scheduler=net, clock=lambda: net.now,
+                       on_event=lambda kind, t: events.append((kind, t.id)), store=TransferStore(db))  # fmt: skip
+    server.restore(server.store.load(), manager.sessions.get)  # type: ignore[union-attr]
+    manager.register(ProtocolId.BDX, server)
+    return manager, server, sessions
+
+
+def case_pair(net: SimNet, db: Database, events: list):
+    requestor = net.add(A, ExchangeManager(rng=random.Random(3)))
+    provider, server, store = provider_side(net, db, events)
+    ours = SecureSession(22, 11, KEYS, False, AuthMode.CASE, local_node_id=1, peer_node_id=0x1000, fabric_index=1,
+                         peer_address=A)  # fmt: skip
+    provider.add_session(ours)
+    store.keep(ours)
+    theirs = SecureSession(11, 22, KEYS, True, AuthMode.CASE, local_node_id=0x1000, peer_node_id=1, fabric_index=1,
+                           peer_address=B)  # fmt: skip
+    requestor.add_session(theirs)
+    return requestor, theirs, provider, server, store, ours
+
+
+def deliver_until(net: SimNet, done) -> None:
+    for _ in range(100_000):
+        if done():
+            return
+        net.deliver_all()
+    raise AssertionError("never got there")
+
+
+@pytest.mark.parametrize("lag", [0, 7])  # the checkpoint taken at the crash, or 7 Blocks before it
+def test_a_restarted_provider_answers_the_retransmitted_block_query(tmp_path, lag):
+    net, events = SimNet(), []
+    db = Database(tmp_path / "state.sqlite3")
+    requestor, session, provider, server, store, ours = case_pair(net, db, events)
+    receiver = SpecReceiver(requestor, session, b"0")
+    deliver_until(net, lambda: len(receiver.data) >= 20 * 1024)
+    server.checkpoint()
+    store.checkpoint([ours])
+    deliver_until(net, lambda: len(receiver.data) >= (20 + lag) * 1024)
+    sent_before = {int.from_bytes(out.data[4:8], "little") for out in provider.take_outgoing()}  # lost in the crash
+    last_counter_before = ours.counter.peek
+    del net.nodes[B]  # killed: no goodbye, nothing flushed, its timers gone
+    net.timers.clear()
+    db.close()
+
+    db = Database(tmp_path / "state.sqlite3")
+    events_after: list = []
+    provider, server, _store = provider_side(net, db, events_after)
+    (restored,) = server.transfers.values()
+    assert restored.suspended and restored.id == 1
+    net.run(until=120, done=lambda: receiver.done)
+    assert receiver.done and receiver.status is None
+    assert bytes(receiver.data) == IMAGE.read_bytes()
+    assert events_after[0] == ("resumed", 1) and events_after[-1] == ("finished", 1)
+    (kept,) = provider.sessions
+    assert kept.counter.peek > last_counter_before  # past the reservation: no counter value sent twice
+    assert not sent_before & set(range(last_counter_before, kept.counter.peek))
+    assert TransferStore(db).load() == []  # the finished transfer leaves no row
+
+
+def test_a_transfer_nobody_takes_up_after_the_restart_fails_with_a_reason(tmp_path):
+    net, events = SimNet(), []
+    db = Database(tmp_path / "state.sqlite3")
+    requestor, session, _provider, server, _store, _ours = case_pair(net, db, events)
+    receiver = SpecReceiver(requestor, session, b"0")
+    deliver_until(net, lambda: len(receiver.data) >= 4096)
+    server.checkpoint()
+    del net.nodes[B], net.nodes[A]  # both gone: the requestor never comes back
+    net.timers.clear()
+    db.close()
+    db = Database(tmp_path / "state.sqlite3")
+    ended = []
+    _provider, server, _store = provider_side(net, db, ended)
+    server.on_event = lambda kind, t: ended.append((kind, t.result))
+    net.run(until=400)
+    assert ended[-1][0] == "failed" and "did not ask again within 300 s" in ended[-1][1]
+    assert TransferStore(db).load() == []
+
+
+def test_a_restored_sender_rejoins_where_the_query_says_and_refuses_the_impossible():
+    source = FileSource(IMAGE)
+    size = source.size
+
+    def restored(counter=10, offset=10 * 1024):
+        return BdxSender.restored(FileSource(IMAGE), block_size=1024, start_offset=0, end_offset=size,
+                                  next_counter=counter, offset=offset)  # fmt: skip
+
+    query = lambda n: n.to_bytes(4, "little")  # noqa: E731
+    opcode, block = restored().on_message(BdxOpcode.BLOCK_QUERY, query(9))  # the one being answered at the crash
+    assert opcode == BdxOpcode.BLOCK and block[4:] == IMAGE.read_bytes()[9 * 1024 : 10 * 1024]
+    _, block = restored().on_message(BdxOpcode.BLOCK_QUERY, query(14))  # the checkpoint lagged four Blocks
+    assert block[4:] == IMAGE.read_bytes()[14 * 1024 : 15 * 1024]
+    with pytest.raises(BdxError, match="after the restart"):
+        restored().on_message(BdxOpcode.BLOCK_QUERY, query(8))
+    with pytest.raises(BdxError, match="after the restart"):
+        restored().on_message(BdxOpcode.BLOCK_QUERY, query(size // 1024 + 5))
+    last = -(-size // 1024) - 1
+    finished = restored()
+    assert finished.on_message(BdxOpcode.BLOCK_ACK_EOF, query(last)) is None  # BlockEOF went out before the crash
+    assert finished.state.name == "DONE"
+    with pytest.raises(BdxError, match="checkpoint does not fit"):
+        BdxSender.restored(source, block_size=1024, start_offset=0, end_offset=size + 1, next_counter=0, offset=0)
