@@ -182,6 +182,34 @@ def one_update(netns, start_provider, requestors, image, tmp_path, *provider_fla
     return provider, requestor
 
 
+def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, start_provider, requestors, image,
+                                                                      tmp_path):  # fmt: skip
+    """kill -9 in the middle of the matter.js requestor's download, a restart at once on the same
+    state: the requestor's retransmitted BlockQuery reaches the same session, and the same transfer
+    goes on to the end (no BDX timeout, no second transfer, one history row)."""
+    flags = ("-P", "5")  # 5 ms a Block: about 6 s for the 1.2 MB image, so there is a middle to kill it in
+    provider = start_provider(*flags)
+    (requestor,) = requestors(1)
+    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
+                                           tmp_path):  # fmt: skip
+        ok(outcome)
+    started = provider.wait_for("TransferStarted", timeout=60)[0]
+    time.sleep(1.5)
+    provider.kill()
+    killed = time.monotonic()
+    again = start_provider(*flags)
+    restarted_in = time.monotonic() - killed
+    assert_updated(requestor, image[1], timeout=60)
+    resumed = again.wait_for("TransferResumed", timeout=30)[0]
+    finished = again.wait_for("TransferFinished", timeout=30)[0]
+    assert resumed["transfer"] == finished["transfer"] == started["transfer"], (restarted_in, resumed, finished)
+    assert 0 < resumed["bytesSent"] < finished["bytesSent"] == image[2]
+    assert again.named("TransferStarted") == [] and again.named("TransferFailed") == []
+    transfers = [r for r in history(again) if r["kind"] == "transfer"]
+    assert len(transfers) == 1 and transfers[0]["details"]["resumed"] == 1, transfers
+    print(f"restarted in {restarted_in:.2f} s; resumed at {resumed['bytesSent']} of {image[2]} bytes")
+
+
 def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
     provider, requestor = one_update(netns, start_provider, requestors, image, tmp_path, "-q", "busy", "-t", "5")
     answers = provider.named("QueryImageResponse")

@@ -466,8 +466,8 @@ def test_resizing_with_transfers_running_keeps_serving_and_fits_the_final_width(
 
     columns, narrow_after, result, following, code = asyncio.run(scenario())
     assert result.size > 0 and code in (None, 0)
-    assert columns[160] == ["#", "node", "progress", "bytes", "blocks", "block", "rate", "ETA", "state"]
-    assert columns[120] == ["#", "node", "progress", "bytes", "rate", "ETA", "state"]
+    assert columns[160] == ["#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state"]
+    assert columns[120] == ["#", "node", "progress", "bytes", "resent", "rate", "ETA", "state"]
     assert columns[100] == narrow_after == ["#", "node", "progress", "rate", "ETA", "state"]
     assert columns[80] == ["#", "node", "progress", "state"]
     assert following
