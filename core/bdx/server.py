@@ -164,14 +164,38 @@ class BdxServer:
             return None
         transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange,
                             exchange_id=exchange.exchange_id)  # fmt: skip
-        self._next_id += 1
+        before = self._suspended_for(transfer)
+        if before is None:
+            self._next_id += 1
+        else:  # the requestor gave up on the old exchange and starts again: still the same download
+            transfer.id, transfer.resumed, transfer.faults = before.id, before.resumed + 1, before.faults
+            transfer.started = before.started
         self.transfers[transfer.id] = transfer
         if self.store is not None and not sender.asynchronous:  # receiver-drive: the requestor says where it is
             self.store.begin(self._record(transfer))
         exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
         self._arm_timer(transfer)
-        self._emit("started", transfer)
+        self._emit("started" if before is None else "resumed", transfer)
         return _TransferExchange(self, transfer)
+
+    def _suspended_for(self, transfer: Transfer) -> Transfer | None:
+        """A transfer of the previous run for the same requestor and image, which this ReceiveInit
+        replaces: the old exchange died with the old process (or the requestor gave up on it while
+        we were down), so the requestor opened a new one, perhaps with a StartOffset where it
+        stopped. The old one leaves the table quietly; its number and history carry over."""
+        for old in list(self.transfers.values()):
+            if not (old.suspended or old.resumed) or (old.peer, old.designator) != (transfer.peer, transfer.designator):
+                continue
+            self._suspended.pop((old.session.local_session_id, old.exchange_id), None)
+            if old._timer is not None:
+                old._timer.cancel()
+            old.result = "replaced"  # before the close, so its exchange's end does not end it as failed
+            if old.exchange is not None and not old.exchange.closing:
+                old.exchange.close("replaced by a new ReceiveInit")
+            old.sender.close()
+            del self.transfers[old.id]
+            return old
+        return None
 
     # ------------------------------------------------------------------ surviving a restart
 

@@ -91,6 +91,32 @@ def test_a_restarted_provider_answers_the_retransmitted_block_query(tmp_path, la
     assert TransferStore(db).load() == []  # the finished transfer leaves no row
 
 
+def test_a_new_receive_init_with_a_start_offset_continues_the_restored_transfer(tmp_path):
+    # The requestor's retransmissions ran out while we were down: it opens a new exchange and asks
+    # for the rest. Still one transfer, with its number.
+    net, events = SimNet(), []
+    db = Database(tmp_path / "state.sqlite3")
+    requestor, session, provider, server, store, ours = case_pair(net, db, events)
+    first = SpecReceiver(requestor, session, b"0")
+    deliver_until(net, lambda: len(first.data) >= 8 * 1024)
+    server.checkpoint()
+    store.checkpoint([ours])
+    del net.nodes[B]
+    net.timers.clear()
+    db.close()
+    requestor.drop_session(session)  # its exchange gave up; the session itself is kept below
+    requestor.take_outgoing()
+    requestor.add_session(session)
+    db = Database(tmp_path / "state.sqlite3")
+    events_after: list = []
+    provider, server, _store = provider_side(net, db, events_after)
+    rest = SpecReceiver(requestor, session, b"0", start_offset=len(first.data))
+    net.run(until=120, done=lambda: rest.done)
+    assert bytes(first.data) + bytes(rest.data) == IMAGE.read_bytes()
+    assert events_after == [("resumed", 1), *[("progress", 1)] * (len(events_after) - 2), ("finished", 1)]
+    assert server.transfers == {} and TransferStore(db).load() == []
+
+
 def test_a_transfer_nobody_takes_up_after_the_restart_fails_with_a_reason(tmp_path):
     net, events = SimNet(), []
     db = Database(tmp_path / "state.sqlite3")
