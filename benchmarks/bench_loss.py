@@ -16,9 +16,7 @@ Run: ``.venv/bin/python benchmarks/bench_loss.py`` (best inside a network namesp
 from __future__ import annotations
 
 import json
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_ota import ProviderProcess, make_image, run_sim  # noqa: E402
+from benchmarks.lossy_relay import RelayProcess  # noqa: E402
 
 LOSSES = (0.0, 0.05, 0.10)
 SIZES = (200_000, 1 << 20)
@@ -34,23 +33,9 @@ SEEDS = (1, 2, 3)  # each loss figure is the mean over these relay seeds
 BEFORE_KBPS = 8.2  # 5% each way, 200 kB, before fast recovery (with the matter.js requestor)
 
 
-class RelayProcess:
-    def __init__(self, port: int, loss: float, seed: int) -> None:
-        command = [sys.executable, str(REPO / "benchmarks" / "lossy_relay.py"), "--to", f"[::1]:{port}", "--loss",
-                   str(loss), "--seed", str(seed)]  # fmt: skip
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.port = json.loads(self.proc.stdout.readline())["port"]
-
-    def stop(self) -> dict:
-        self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=10)
-        return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-
-
 def download(image: Path, tmp: Path, name: str, loss: float, seed: int) -> dict:
     provider = ProviderProcess(image, tmp / f"state-{name}")
-    relay = RelayProcess(provider.port, loss, seed)
+    relay = RelayProcess(provider.port, loss, seed=seed)
     try:
         provider.port = relay.port  # the requestor talks to the relay
         steps, _ = run_sim(provider, tmp / f"out-{name}", 1)

@@ -2,7 +2,7 @@
 """Which MRP active interval should the provider advertise? Downloads through a lossy, slow link.
 
 The provider (``ota-provider --demo-fabric``) and ``ota-requestor-sim`` run in separate
-processes; between them, a UDP relay on loopback delays each datagram (a one-way delay with
+processes; between them, a UDP relay on loopback (``lossy_relay.py``) delays each datagram (a one-way delay with
 jitter) and drops some at random, in both directions. The requestor retransmits a lost
 BlockQuery after the provider's advertised active interval (SAI) times the spec's margin, so
 the SAI decides both how long a loss costs and whether a slow answer triggers a needless
@@ -17,10 +17,10 @@ Run: ``.venv/bin/python benchmarks/bench_mrp.py [rounds]``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_ota import ProviderProcess  # noqa: E402
+from benchmarks.lossy_relay import RelayProcess  # noqa: E402
 from ota_provider.core.ota.image import HeaderFields, create_image  # noqa: E402
 
 # one-way delay, jitter, loss
@@ -38,50 +39,21 @@ ACTIVE_INTERVALS_MS = (300, 800, 2000)
 IMAGE_BYTES = 128 * 1024  # 128 blocks of 1 KiB (and a header block)
 
 
-class LossyRelay(asyncio.DatagramProtocol):
-    """Forwards datagrams between one client and the provider, each late and some never."""
-
-    def __init__(self, provider_port: int, delay: float, jitter: float, loss: float, seed: int) -> None:
-        self.provider = ("::1", provider_port)
-        self.delay, self.jitter, self.loss = delay, jitter, loss
-        self.rng = random.Random(seed)
-        self.client: tuple | None = None
-        self.upstream = 0  # datagrams the requestor sent
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, address: tuple) -> None:
-        from_provider = address[:2] == self.provider
-        if not from_provider:
-            self.client = address
-            self.upstream += 1
-        target = self.client if from_provider else self.provider
-        if target is None or self.rng.random() < self.loss:
-            return
-        late = max(0.0, self.delay + self.rng.uniform(-self.jitter, self.jitter))
-        asyncio.get_running_loop().call_later(late, self.transport.sendto, data, target)
-
-
-async def download_through(provider: ProviderProcess, fabric: str, link: tuple, seed: int) -> tuple[float, int]:
-    loop = asyncio.get_running_loop()
-    transport, relay = await loop.create_datagram_endpoint(
-        lambda: LossyRelay(provider.port, *link, seed), local_addr=("::1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
+def download_through(provider: ProviderProcess, fabric: str, link: tuple, seed: int) -> tuple[float, int]:
+    delay, jitter, loss = link
+    relay = RelayProcess(provider.port, loss, seed=seed, delay=delay, jitter=jitter)
     start = time.perf_counter()
-    sim = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric, "--port", str(port), "--json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(sim.communicate(), 600)
-    seconds = time.perf_counter() - start
-    transport.close()
-    steps = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    try:
+        command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric, "--port", str(relay.port),
+                   "--json"]  # fmt: skip
+        sim = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        seconds = time.perf_counter() - start
+        counts = relay.stop()
+    steps = [json.loads(line) for line in sim.stdout.splitlines() if line.strip()]
     if sim.returncode != 0 or not any(s.get("step") == "applied" for s in steps):
         raise RuntimeError(f"download failed: {steps[-1:]}")
-    return seconds, relay.upstream
+    return seconds, counts.get("up forwarded", 0) + counts.get("up dropped", 0)
 
 
 def main() -> int:
@@ -101,7 +73,7 @@ def main() -> int:
                     storage = tmp / f"state-{name}-{interval}-{number}"
                     provider = ProviderProcess(image, storage, "--mrp-active-interval", str(interval))
                     try:
-                        seconds, upstream = asyncio.run(download_through(provider, provider.fabric_file, link, number))
+                        seconds, upstream = download_through(provider, provider.fabric_file, link, number)
                     finally:
                         provider.stop()
                     times.append(seconds)

@@ -96,7 +96,7 @@ def test_a_new_receive_init_with_a_start_offset_continues_the_restored_transfer(
     # for the rest. Still one transfer, with its number.
     net, events = SimNet(), []
     db = Database(tmp_path / "state.sqlite3")
-    requestor, session, provider, server, store, ours = case_pair(net, db, events)
+    requestor, session, _provider, server, store, ours = case_pair(net, db, events)
     first = SpecReceiver(requestor, session, b"0")
     deliver_until(net, lambda: len(first.data) >= 8 * 1024)
     server.checkpoint()
@@ -109,7 +109,7 @@ def test_a_new_receive_init_with_a_start_offset_continues_the_restored_transfer(
     requestor.add_session(session)
     db = Database(tmp_path / "state.sqlite3")
     events_after: list = []
-    provider, server, _store = provider_side(net, db, events_after)
+    _provider, server, _store = provider_side(net, db, events_after)
     rest = SpecReceiver(requestor, session, b"0", start_offset=len(first.data))
     net.run(until=120, done=lambda: rest.done)
     assert bytes(first.data) + bytes(rest.data) == IMAGE.read_bytes()

@@ -18,10 +18,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks.lossy_relay import RelayProcess
 from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.integration.test_ota_processes import wait_for
-
-RELAY = Path(__file__).resolve().parents[2] / "benchmarks" / "lossy_relay.py"
 
 
 def _free_udp_port() -> int:
@@ -62,11 +61,10 @@ def test_a_provider_killed_mid_download_resumes_the_same_transfer(tmp_path):
     state, port = tmp_path / "state", _free_udp_port()
     record = tmp_path / "wire.jsonl"
     first = Provider(image, state, port)
-    relay = subprocess.Popen([sys.executable, str(RELAY), "--to", f"[::1]:{port}", "--loss", "0", "--record",
-                              str(record)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    relay = RelayProcess(port, 0.0, record=record)
     second = None
     try:
-        relay_port = json.loads(relay.stdout.readline())["port"]  # type: ignore[union-attr]
+        relay_port = relay.port
         fabric = next(e["file"] for e in first.events if e["event"] == "DemoFabric")
         requestor = subprocess.Popen([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric,
                                       "--port", str(relay_port), "--json", "--out", str(tmp_path / "out")],
@@ -96,8 +94,7 @@ def test_a_provider_killed_mid_download_resumes_the_same_transfer(tmp_path):
             if process is not None and process.proc.poll() is None:
                 process.proc.send_signal(signal.SIGTERM)
                 process.proc.wait(timeout=20)
-        relay.send_signal(signal.SIGTERM)
-        relay.wait(timeout=10)
+        relay.stop()
     history = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(state),
                               "--json"], capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     transfers = [r for r in map(json.loads, history.stdout.splitlines()) if r["kind"] == "transfer"]
