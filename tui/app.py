@@ -170,7 +170,8 @@ class LogLine:
 
 def _ending(result: str) -> str:
     """How a failed transfer ended, in the state column's 12 characters (the log has the reason)."""
-    for words, short in (("idle timeout", "timed out"), ("receiver", "requestor quit"), ("aborted", "aborted"),
+    for words, short in (("asked for nothing", "timed out"), ("never acknowledged", "no answer"),
+                         ("did not ask again", "not resumed"), ("receiver", "requestor quit"), ("aborted", "aborted"),
                          ("shutting down", "shut down"), ("StatusReport", "we ended it")):  # fmt: skip
         if words in result:
             return short

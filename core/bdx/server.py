@@ -97,7 +97,17 @@ class _TransferExchange:
 
     def on_closed(self, exchange: Exchange, reason: str) -> None:
         if self.transfer.result == "running":
-            self.server._end(self.transfer, f"failed: {reason}")
+            self.server._end(self.transfer, f"failed: {_in_words(self.transfer, exchange, reason)}")
+
+
+def _in_words(transfer: Transfer, exchange: Exchange, reason: str) -> str:
+    """Why an exchange ended, said as what happened to the transfer and what it suggests."""
+    if reason == "no acknowledgement after retransmissions":
+        block = transfer.sender.last_counter
+        what = "the ReceiveAccept" if block is None else f"Block {block}"
+        return (f"{what} was sent {exchange.retransmissions + 1} times and never acknowledged: the requestor "
+                "went away (reset, out of range) or the path to it is down")  # fmt: skip
+    return reason
 
 
 class BdxServer:
@@ -286,7 +296,10 @@ class BdxServer:
             self._end(transfer, f"failed: its requestor did not ask again within {self.idle_timeout:.0f} s of the "
                                 "provider's restart")  # fmt: skip
             return
-        self._end(transfer, "failed: idle timeout")
+        last = transfer.sender.last_counter
+        self._end(transfer, f"failed: the requestor asked for nothing for {self.idle_timeout:.0f} s "
+                            f"(after {'no Block' if last is None else f'Block {last}'}): it stopped the download or "
+                            "lost its session")  # fmt: skip
         if exchange is not None and not exchange.closing:
             self._abort(exchange, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
 

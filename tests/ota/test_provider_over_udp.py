@@ -196,7 +196,7 @@ def test_a_requestor_that_vanishes_is_released_and_others_proceed(tmp_path):
         await asyncio.sleep(1.2)
         assert bench.node.bdx.transfers == {}
         failed = [t for t in bench.transfers if t[0] == "failed"]
-        assert failed and failed[0][1] == (1, 0x3001) and "idle" in failed[0][2]
+        assert failed and failed[0][1] == (1, 0x3001) and "asked for nothing" in failed[0][2]
 
     run(tmp_path, scenario, idle_timeout=1.0)
 

@@ -3,6 +3,7 @@ from engine events, and the exchange-log kinds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -23,12 +24,13 @@ from ota_provider.core.events import (
     QueryImageReceived,
     TransferFailed,
     TransferFinished,
+    TransferResumed,
     TransferSnapshot,
     TransferStarted,
 )
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from ota_provider.tui.app import log_kind
-from ota_provider.tui.format import bar, duration, rate, size
+from ota_provider.tui.format import bar, duration, rate, resent, size
 from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
 from ota_provider.tui.requestors import RequestorTable
 
@@ -172,3 +174,21 @@ def test_a_bench_devices_own_report_shows_beside_ours():
     assert table.rows[(2, 0x10)].device_says == "Idle"
     table.apply(DeviceEvent(0x10, 2, "VersionApplied", "now running version 2 (product 0x8000)", at=7.0))
     assert list(table.rows[(2, 0x10)].device_events) == ["VersionApplied: now running version 2 (product 0x8000)"]
+
+
+def test_a_transfer_resumed_after_a_restart_is_the_same_row_downloading_again():
+    table = RequestorTable()
+    table.apply(transfer_event(TransferStarted, snapshot()))
+    table.apply(transfer_event(TransferResumed, snapshot(sent=4096)))
+    row = table.rows[PEER]
+    assert (row.state, row.last_exchange) == ("downloading", "BDX resumed after restart")
+    assert log_kind(transfer_event(TransferResumed, snapshot())) == "BDX"
+
+
+@pytest.mark.parametrize(
+    ("retransmissions", "blocks", "text"),
+    [(0, 10, "0"), (3, 97, "3 3%"), (1, 500, "1 <1%")],
+)
+def test_the_resent_cell_says_how_much_was_sent_again(retransmissions, blocks, text):
+    t = replace(snapshot(sent=blocks * 1024, total=blocks * 2048), blocks=blocks, retransmissions=retransmissions)
+    assert resent(t) == text
