@@ -11,6 +11,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,7 @@ class MatterNode:
         self._restore_sessions()
         self.manager.sessions.on_removed = self.session_store.forget
         self._checkpoint_timer: Any = None
+        self._slow_work: deque[Callable[[], None]] = deque()
         self.parameters = parameters or SessionParameters()
         self.info = NodeInfo(vendor_id=config.vendor_id, product_id=config.product_id)
         self.allow_ota_from_fabric = config.allow_ota_from_fabric
@@ -135,9 +137,8 @@ class MatterNode:
             local_parameters=self.parameters,
             on_established=self._on_session,
         )
-        self.case = CaseResponder(
-            self.manager, lambda: list(self.fabrics), local_parameters=self.parameters, on_established=self._on_session
-        )
+        self.case = CaseResponder(self.manager, lambda: list(self.fabrics), local_parameters=self.parameters,
+                                  on_established=self._on_session, defer=self.defer_slow)  # fmt: skip
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
         self.events = EventLog(EventNumbers(self.db))
         self.model = build_root_data_model(self)
@@ -284,6 +285,22 @@ class MatterNode:
 
     def call_soon(self, callback: Callable[[], None]) -> Any:
         return asyncio.get_running_loop().call_soon(self._run_and_flush, callback)
+
+    def defer_slow(self, work: Callable[[], None]) -> None:
+        """Public-key work (a CASE handshake's step), one piece per turn of the loop: between two,
+        the loop reads the socket again, so a burst of handshakes never holds up the acks and the
+        Blocks of everyone else."""
+        self._slow_work.append(work)
+        if len(self._slow_work) == 1:
+            asyncio.get_running_loop().call_soon(self._run_slow)
+
+    def _run_slow(self) -> None:
+        work = self._slow_work.popleft()
+        try:
+            self._run_and_flush(work)
+        finally:
+            if self._slow_work:
+                asyncio.get_running_loop().call_soon(self._run_slow)
 
     def _run_and_flush(self, callback: Callable[[], None]) -> None:
         callback()

@@ -84,13 +84,15 @@ class SimRequestor:
         await client.connect()
         self.report(self.node_id, "connected", "CASE session established")
         protocols = (DownloadProtocol.BDX_ASYNCHRONOUS,) if args.asynchronous else (DownloadProtocol.BDX_SYNCHRONOUS,)
+        asked = time.monotonic()
         offer = await client.query_image(args.vendor_id, args.product_id, self.version, protocols=protocols)
+        answered_in = time.monotonic() - asked
         status = QueryImageStatus(offer.status)
         self.report(self.node_id, "queried", f"QueryImage from version {self.version}: {status.name}"
                     + (f", version {offer.software_version} at {offer.image_uri}" if offer.image_uri else ""),
                     status=status.name, softwareVersion=offer.software_version, imageUri=offer.image_uri,
                     delayedActionTime=offer.delayed_action_time,
-                    userConsentNeeded=offer.user_consent_needed)  # fmt: skip
+                    userConsentNeeded=offer.user_consent_needed, seconds=round(answered_in, 4))  # fmt: skip
         if status != QueryImageStatus.UPDATE_AVAILABLE:
             return status in (QueryImageStatus.NOT_AVAILABLE, QueryImageStatus.BUSY)
         assert offer.image_uri is not None and offer.update_token is not None and offer.software_version is not None

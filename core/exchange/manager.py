@@ -142,6 +142,12 @@ class Exchange:
         """Close once any owed ack is sent; an unacknowledged message keeps being retransmitted."""
         self.manager._close_exchange(self, reason)
 
+    def acknowledge(self) -> None:
+        """Send the ack owed for the message being handled now, ahead of an answer that will take
+        a while, so the peer stops retransmitting it."""
+        if self.pending_ack is not None:
+            self.manager._flush_ack(self)
+
 
 class ExchangeManager:
     def __init__(

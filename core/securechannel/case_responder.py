@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -62,8 +63,14 @@ class CaseResponder:
         local_parameters: SessionParameters | None = None,
         on_established: Callable[[SecureSession], None] | None = None,
         resumption: ResumptionStore | None = None,
+        defer: Callable[[Callable[[], None]], Any] | None = None,
     ) -> None:
         self.manager = manager
+        # Sigma1 and Sigma3 cost milliseconds of public-key work each. With ``defer`` (the loop's
+        # call_soon) they are acknowledged at once and worked on after the datagrams already
+        # waiting: 200 requestors opening CASE together then wait for their Sigma2 within CASE's
+        # response timeout, instead of retransmitting into the queue until MRP gives up.
+        self.defer = defer
         self.fabrics = fabrics
         self.local_parameters = local_parameters or SessionParameters()
         self.on_established = on_established
@@ -76,6 +83,10 @@ class CaseResponder:
             send_status(exchange, GeneralCode.FAILURE, SecureChannelStatus.INVALID_PARAMETER)
             return None
         handler = _CaseResponderExchange(self)
+        if self.defer is not None:
+            exchange.acknowledge()
+            self.defer(lambda: None if exchange.closing else handler.on_sigma1(exchange, message))
+            return handler
         handler.on_sigma1(exchange, message)
         return None if exchange.closing else handler
 
@@ -222,6 +233,13 @@ class _CaseResponderExchange:
             self.owner.on_established(session)
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
+        if message.opcode == SecureChannelOpcode.CASE_SIGMA3 and self.owner.defer is not None:
+            exchange.acknowledge()
+            self.owner.defer(lambda: None if exchange.closing else self._on_message(exchange, message))
+            return
+        self._on_message(exchange, message)
+
+    def _on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.STATUS_REPORT:
             if self.resuming is not None:
                 self._finish_resume(exchange, message)

@@ -8,6 +8,7 @@ available, an IPv4 socket on ``0.0.0.0`` is used instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -36,8 +37,21 @@ class _Protocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
+# A burst (200 requestors opening CASE at once, each with a BlockQuery in flight) overflows the
+# kernel's default 208 KiB receive buffer while the loop works through a handshake: every datagram
+# dropped there costs its sender a retransmission. 4 MiB holds a few thousand; the kernel caps
+# it at net.core.rmem_max.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def _roomy(sock: socket.socket) -> socket.socket:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    return sock
+
+
 def _dual_stack_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock = _roomy(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
     try:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         # No SO_REUSEADDR: on UDP it lets a second process bind the same port silently, and the
@@ -70,7 +84,14 @@ class UdpEndpoint:
                 if host is not None:
                     raise
                 log.info("IPv6 unavailable (%s); using IPv4 only", exc)
-        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host or "0.0.0.0", port))
+        sock = _roomy(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        try:
+            sock.bind((host or "0.0.0.0", port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
         return cls(transport, protocol)  # type: ignore[arg-type]
 
     @property

@@ -146,3 +146,25 @@ def test_resumption_with_a_forged_mic_falls_back_to_full_case(authority):
     net.run()
     assert second.result is not None and not second.resumed
     assert responder.resumed == 0
+
+
+def test_a_deferred_responder_acknowledges_sigma1_and_sigma3_before_working_on_them(authority):
+    # The node defers the public-key work so a burst of handshakes cannot hold up the acks: the
+    # initiator's Sigma1 and Sigma3 are acknowledged at once (a standalone ack), their answers follow.
+    node_fabric = authority.join(NODE_ID, fabric_index=1)
+    client_fabric = authority.join(CLIENT_ID)
+    net = SimNet()
+    node = net.add(NODE, ExchangeManager())
+    client = net.add(CLIENT, ExchangeManager())
+    established, work = [], []
+    responder = CaseResponder(node, lambda: [node_fabric], on_established=established.append, defer=work.append)
+    node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
+    initiator = CaseInitiator(client, client_fabric, NODE_ID)
+    initiator.start(NODE)
+    for _step in range(2):  # Sigma1, then Sigma3
+        while net.deliver_all():
+            pass
+        assert len(work) == 1 and client.exchanges[0].retransmit is None  # acknowledged, not yet answered
+        work.pop()()
+    net.run()
+    assert initiator.error is None and len(established) == 1
