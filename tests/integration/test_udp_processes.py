@@ -83,9 +83,14 @@ def test_mrp_across_processes_with_20_percent_loss_each_way(responder):
     assert summary["dropped_by_loss"] > 0 and summary["retransmissions"] > 0
     assert proc.stdout.readline().startswith("SESSION ")
     node = json.loads(proc.stdout.readline())
-    # Every request reached the other side exactly once, in order.
-    assert node["received"] == [f"from client {i}" for i in range(20)]
-    assert summary["received_back"] == [f"from node {i}" for i in range(10)]
+    # Every request reached the other side at most once, in order; one that did not had all five
+    # of its transmissions lost (20% on each side: 0.6% a message), and its sender said so.
+    sent, sent_back = [f"from client {i}" for i in range(20)], [f"from node {i}" for i in range(10)]
+    assert node["received"] == [m for m in sent if m in node["received"]]
+    assert summary["received_back"] == [m for m in sent_back if m in summary["received_back"]]
+    assert len(sent) - len(node["received"]) <= 20 - summary["echo_ok"]
+    assert len(sent_back) - len(summary["received_back"]) <= 10 - node["echo_back_ok"]
+    assert len(node["received"]) >= 18 and len(summary["received_back"]) >= 8
     assert node["dropped_by_loss"] > 0
 
 

@@ -188,7 +188,8 @@ def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, sta
     state: the requestor's retransmitted BlockQuery reaches the same session, and the same transfer
     goes on to the end (no BDX timeout, no second transfer, one history row)."""
     flags = ("-P", "5")  # 5 ms a Block: about 6 s for the 1.2 MB image, so there is a middle to kill it in
-    provider = start_provider(*flags)
+    traces = tmp_path / "before.jsonl", tmp_path / "after.jsonl"  # every message, for the counters
+    provider = start_provider(*flags, "--trace", str(traces[0]))
     (requestor,) = requestors(1)
     for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
                                            tmp_path):  # fmt: skip
@@ -197,7 +198,7 @@ def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, sta
     time.sleep(1.5)
     provider.kill()
     killed = time.monotonic()
-    again = start_provider(*flags)
+    again = start_provider(*flags, "--trace", str(traces[1]))
     restarted_in = time.monotonic() - killed
     assert_updated(requestor, image[1], timeout=60)
     resumed = again.wait_for("TransferResumed", timeout=30)[0]
@@ -207,7 +208,21 @@ def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, sta
     assert again.named("TransferStarted") == [] and again.named("TransferFailed") == []
     transfers = [r for r in history(again) if r["kind"] == "transfer"]
     assert len(transfers) == 1 and transfers[0]["details"]["resumed"] == 1, transfers
+    # No message counter of ours sent in both lives of the kept session: the restart went past the reservation.
+    sent = [_counters_sent(trace) for trace in traces]
+    shared = sent[0].keys() & sent[1].keys()
+    assert shared and all(not sent[0][session] & sent[1][session] for session in shared), shared
     print(f"restarted in {restarted_in:.2f} s; resumed at {resumed['bytesSent']} of {image[2]} bytes")
+
+
+def _counters_sent(trace) -> dict[int, set[int]]:
+    """The message counters we sent on each CASE session (by local session id), from a --trace file."""
+    sent: dict[int, set[int]] = {}
+    for line in trace.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("dir") == "out" and entry.get("session", {}).get("kind") == "CASE":
+            sent.setdefault(entry["session"]["local"], set()).add(entry["counter"])
+    return sent
 
 
 def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
