@@ -43,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_LINE = 64 * 1024  # bytes in one message from a client
+SNAPSHOT_BACKLOG = 64 * 1024  # unread bytes past which a client's next snapshot is skipped, not queued
 MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued to a client that does not read: past this it is cut off
 CLIENT_QUEUE = 20_000  # events queued for one client
 ENCODED_KEPT = 256  # the last events' JSON lines, shared by the clients
@@ -206,6 +207,7 @@ class _Connection:
         self.authenticated = server.token is None
         self.forwarding = False
         self.snapshots = False
+        self.snapshots_skipped = 0  # snapshots not sent because the client had not read the ones before
         self.pending: set[str] = set()  # ids of this client's commands not answered yet
         self.history: dict[str, list] = {}
         self._scheduled = False
@@ -276,6 +278,11 @@ class _Connection:
                 result["rows"] = self.history.pop(event.command_id)
             self.write(result)
         if not self.forwarding or (isinstance(event, EngineSnapshot) and not self.snapshots):
+            return
+        if isinstance(event, EngineSnapshot) and self.writer.transport.get_write_buffer_size() > SNAPSHOT_BACKLOG:
+            # A snapshot is state, not history: one that waits behind unread ones says nothing the
+            # next will not. A client that stops reading gets none queued (and costs no encoding).
+            self.snapshots_skipped += 1
             return
         self.write_line(self.server.encoded(event))
 

@@ -17,10 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ota_provider.core.api import control
 from ota_provider.core.api.client import ControlClientError, Provider, Refused
+from ota_provider.core.api.commands import ArmKnob
 from ota_provider.core.api.control import TOKEN_FILE, ControlError
 from ota_provider.core.api.wire import PROTOCOL_VERSION
 from ota_provider.core.engine import ProviderEngine
+from ota_provider.core.ota.policy import Knob
 from tests.engine_helpers import requestor, start_engine
 
 
@@ -302,3 +305,26 @@ def test_whatever_a_client_sends_the_engine_answers_the_next_ping(engine, tmp_pa
     raw.close()
     with Provider.attach(tmp_path / "control.sock", subscribe=False) as client:
         assert client.snapshot() is not None
+
+
+def test_a_client_that_stops_reading_gets_no_snapshots_queued(engine, tmp_path, monkeypatch):
+    # Snapshots are state: behind unread ones, the next says nothing new. A silent subscriber's
+    # backlog stops growing with them (events still queue, and cut it off when it is too far behind).
+    monkeypatch.setattr(control, "SNAPSHOT_BACKLOG", 8 * 1024)
+    silent = socket.socket(socket.AF_UNIX)
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    silent.connect(str(tmp_path / "control.sock"))
+    silent.sendall(json.dumps({"type": "hello", "protocol": 1}).encode() + b"\n" +
+                   json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not engine.control.connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (connection,) = engine.control.connections
+    while time.monotonic() < deadline:
+        if connection.snapshots_skipped >= 5:
+            break
+        engine.send(ArmKnob(Knob.QUERY_DELAY, 5))  # each command brings a snapshot
+        time.sleep(0.05)
+    assert connection.snapshots_skipped >= 5
+    assert engine.control.cut_off == 0  # the skipped snapshots did not count against it
+    silent.close()
