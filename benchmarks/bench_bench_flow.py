@@ -38,6 +38,15 @@ def _at(event: dict) -> float:
     return dt.datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
 
 
+def version_2_image(folder: Path, size: int) -> Path:
+    """A version-2 image for the matter.js requestor (VID 0xFFF1, PID 0x8000) of ``size`` payload bytes."""
+    payload = folder / "payload.bin"
+    payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(size))
+    image = folder / "image-v2.ota"
+    create_image([payload], image, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
+    return image
+
+
 def one_round(pair: NetnsPair, tmp: Path, image: Path, found_by: str, number: int) -> dict:
     requestor = MatterJsRequestor(pair, tmp / "requestor", port=5551, passcode=20202031 + number,
                                   discriminator=3101 + number).start()  # fmt: skip
@@ -70,10 +79,7 @@ def main() -> int:
         return 0
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        payload = Path(folder) / "payload.bin"
-        payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(IMAGE_BYTES))
-        image = Path(folder) / "image-v2.ota"
-        create_image([payload], image, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
+        image = version_2_image(Path(folder), IMAGE_BYTES)
         pair = NetnsPair.create()
         try:
             for found_by in ("address", "discovery"):

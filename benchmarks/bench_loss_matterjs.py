@@ -16,7 +16,6 @@ Run: ``sudo .venv/bin/python benchmarks/bench_loss_matterjs.py [rounds]``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import statistics
@@ -28,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ota_provider.core.ota.image import HeaderFields, create_image  # noqa: E402
+from benchmarks.bench_bench_flow import version_2_image  # noqa: E402
 from ota_provider.core.setup_payload import SetupPayload  # noqa: E402
 from tests.interop.matterjs_peers import MatterJsRequestor, matterjs_unavailable  # noqa: E402
 from tests.interop.netns import CONTROLLER_V6, NetnsPair, netns_unavailable  # noqa: E402
@@ -78,10 +77,7 @@ def main() -> int:
         return 0
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
-        payload = Path(folder) / "payload.bin"
-        payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(IMAGE_BYTES))
-        image = Path(folder) / "image-v2.ota"
-        create_image([payload], image, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
+        image = version_2_image(Path(folder), IMAGE_BYTES)
         pair = NetnsPair.create()
         try:
             for loss in LOSSES:
