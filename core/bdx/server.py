@@ -110,6 +110,28 @@ def _in_words(transfer: Transfer, exchange: Exchange, reason: str) -> str:
     return reason
 
 
+# What a requestor's BDX StatusReport usually means, and where to look (Core spec 11.22.5, status codes).
+_ABORT_MEANINGS = {
+    BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR: "it gave up on its side (a write to its storage, its image check, or "
+                                             "its own timeout); its log says which",
+    BdxStatus.LENGTH_TOO_LARGE: "the image is larger than it can store",
+    BdxStatus.LENGTH_MISMATCH: "the bytes it received do not add up to the length it expected",
+    BdxStatus.BAD_BLOCK_COUNTER: "it and we disagree on the Block number (a Block lost or repeated)",
+    BdxStatus.BAD_MESSAGE_CONTENTS: "it could not read one of our messages",
+    BdxStatus.UNEXPECTED_MESSAGE: "one of our messages came when it did not expect it",
+    BdxStatus.RESPONDER_BUSY: "it is busy with another transfer",
+}  # fmt: skip
+
+
+def _requestor_abort(report: StatusReport) -> str:
+    """``StatusReport 0x001F transfer failed, unknown error: it gave up on its side ...``"""
+    if report.protocol_id != ProtocolId.BDX:
+        return f"StatusReport {report.describe()}"
+    known = BdxStatus(report.protocol_code) if report.protocol_code in BdxStatus._value2member_map_ else None
+    meaning = _ABORT_MEANINGS.get(known) if known is not None else None
+    return f"StatusReport {bdx_status(report.protocol_code)}" + (f": {meaning}" if meaning else "")
+
+
 class BdxServer:
     def __init__(
         self,
@@ -306,11 +328,11 @@ class BdxServer:
     def _on_transfer_message(self, transfer: Transfer, exchange: Exchange, message: Message) -> None:
         if message.protocol_id == ProtocolId.SECURE_CHANNEL and message.opcode == SecureChannelOpcode.STATUS_REPORT:
             try:
-                detail = StatusReport.decode(message.payload).describe()
+                detail = _requestor_abort(StatusReport.decode(message.payload))
             except ValueError:
-                detail = "malformed StatusReport"
+                detail = "a malformed StatusReport"
             transfer.sender.fail(BdxStatus.UNKNOWN)
-            self._end(transfer, f"failed: receiver sent {detail}")
+            self._end(transfer, f"failed: the receiver (requestor) ended it with {detail}")
             exchange.close("receiver aborted")
             return
         try:

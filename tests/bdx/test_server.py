@@ -197,3 +197,22 @@ def test_sender_drive_only_is_refused():
     net.run(until=30)
     assert receiver.status is not None and receiver.status.protocol_code == BdxStatus.TRANSFER_METHOD_NOT_SUPPORTED
     assert server.transfers == {}
+
+
+def test_a_requestor_that_ends_the_transfer_is_said_in_words():
+    net, a, sa, server, _events = setup()
+    ended = []
+    server.on_event = lambda kind, t: kind == "failed" and ended.append(t.result)
+    receiver = SpecReceiver(a, sa, b"0")
+    for _ in range(100):
+        if len(receiver.data) >= 3 * 1024:
+            break
+        net.deliver_all()
+    # StatusReport (Core spec 4.10.1): GeneralCode FAILURE (1), ProtocolId BDX (vendor 0, 0x0002),
+    # ProtocolCode 0x001F TRANSFER_FAILED_UNKNOWN_ERROR, little-endian as on the wire.
+    report = bytes.fromhex("0100020000001f00")
+    receiver.exchange.send(0x40, report, reliable=False, protocol_id=ProtocolId.SECURE_CHANNEL)
+    net.run(until=60)
+    (result,) = ended
+    assert result.startswith("failed: the receiver (requestor) ended it with StatusReport 0x001F")
+    assert "it gave up on its side" in result and server.transfers == {}
