@@ -396,6 +396,7 @@ class MatterNode:
             return provider.authorize_download((session.fabric_index, session.peer_node_id), designator)
 
         self.model.endpoints[0].clusters[0x0029].attach(provider)  # type: ignore[attr-defined]
+        checkpoints = TransferStore(self.db)
         self.bdx = BdxServer(
             authorize,
             max_block_size=max_block_size,
@@ -404,9 +405,9 @@ class MatterNode:
             on_event=on_transfer,
             pacing=pacing,
             faults=provider.block_fault,
-            store=TransferStore(self.db),
+            store=checkpoints,
         )
-        restored = self.bdx.restore(self.bdx.store.load(), self.manager.sessions.get)  # type: ignore[union-attr]
+        restored = self.bdx.restore(checkpoints.load(), self.manager.sessions.get)
         if restored:
             log.info("%d BDX transfer(s) of the previous run wait for their requestors", restored)
         self.register(ProtocolId.BDX, self.bdx)

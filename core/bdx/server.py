@@ -19,8 +19,8 @@ from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
-from ..storage.transfers import TransferRecord, TransferStore
 from ..wording import bdx_status
+from .checkpoint import TransferCheckpoints, TransferRecord
 from .messages import BdxError, TransferInit
 from .sender import BdxSender, FileSource, SenderState
 
@@ -144,7 +144,7 @@ class BdxServer:
         pacing: float = 0.0,
         faults: FaultHook | None = None,
         clock: Callable[[], float] = time.monotonic,  # the scheduler's clock (asyncio's is monotonic)
-        store: TransferStore | None = None,  # where running transfers are checkpointed, to survive a crash
+        store: TransferCheckpoints | None = None,  # where running transfers are checkpointed, to survive a crash
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size

@@ -12,31 +12,16 @@ of Blocks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
+from ..bdx.checkpoint import TransferRecord
 from .database import Database
 
-__all__ = ["TransferRecord", "TransferStore"]
-
-
-@dataclass(frozen=True)
-class TransferRecord:
-    id: int
-    local_session_id: int
-    exchange_id: int
-    designator: bytes
-    image_path: str
-    block_size: int
-    start_offset: int
-    end_offset: int
-    next_counter: int
-    offset: int
-    seconds: float  # how long it had run
-    resumed: int = 0  # restarts it has survived
-    faults: tuple[str, ...] = ()
+__all__ = ["TransferStore"]
 
 
 class TransferStore:
+    """The state database's :class:`~ota_provider.core.bdx.checkpoint.TransferCheckpoints`."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
