@@ -52,6 +52,18 @@ def case_pair(net: SimNet, db: Database, events: list):
     return requestor, theirs, provider, server, store, ours
 
 
+def kill_and_restart(net: SimNet, tmp_path, db: Database, events: list, *, requestor_too: bool = False):
+    """The provider killed (no goodbye, nothing flushed, its timers gone) and started again on the
+    same state: its new manager, BDX server and session store."""
+    del net.nodes[B]
+    if requestor_too:
+        del net.nodes[A]
+    net.timers.clear()
+    db.close()
+    db = Database(tmp_path / "state.sqlite3")
+    return (db, *provider_side(net, db, events))
+
+
 def deliver_until(net: SimNet, done) -> None:
     for _ in range(100_000):
         if done():
@@ -72,13 +84,8 @@ def test_a_restarted_provider_answers_the_retransmitted_block_query(tmp_path, la
     deliver_until(net, lambda: len(receiver.data) >= (20 + lag) * 1024)
     sent_before = {int.from_bytes(out.data[4:8], "little") for out in provider.take_outgoing()}  # lost in the crash
     last_counter_before = ours.counter.peek
-    del net.nodes[B]  # killed: no goodbye, nothing flushed, its timers gone
-    net.timers.clear()
-    db.close()
-
-    db = Database(tmp_path / "state.sqlite3")
     events_after: list = []
-    provider, server, _store = provider_side(net, db, events_after)
+    db, provider, server, _store = kill_and_restart(net, tmp_path, db, events_after)
     (restored,) = server.transfers.values()
     assert restored.suspended and restored.id == 1
     net.run(until=120, done=lambda: receiver.done)
@@ -101,15 +108,11 @@ def test_a_new_receive_init_with_a_start_offset_continues_the_restored_transfer(
     deliver_until(net, lambda: len(first.data) >= 8 * 1024)
     server.checkpoint()
     store.checkpoint([ours])
-    del net.nodes[B]
-    net.timers.clear()
-    db.close()
+    events_after: list = []
+    db, _provider, server, _store = kill_and_restart(net, tmp_path, db, events_after)
     requestor.drop_session(session)  # its exchange gave up; the session itself is kept below
     requestor.take_outgoing()
     requestor.add_session(session)
-    db = Database(tmp_path / "state.sqlite3")
-    events_after: list = []
-    _provider, server, _store = provider_side(net, db, events_after)
     rest = SpecReceiver(requestor, session, b"0", start_offset=len(first.data))
     net.run(until=120, done=lambda: rest.done)
     assert bytes(first.data) + bytes(rest.data) == IMAGE.read_bytes()
@@ -124,12 +127,8 @@ def test_a_transfer_nobody_takes_up_after_the_restart_fails_with_a_reason(tmp_pa
     receiver = SpecReceiver(requestor, session, b"0")
     deliver_until(net, lambda: len(receiver.data) >= 4096)
     server.checkpoint()
-    del net.nodes[B], net.nodes[A]  # both gone: the requestor never comes back
-    net.timers.clear()
-    db.close()
-    db = Database(tmp_path / "state.sqlite3")
-    ended = []
-    _provider, server, _store = provider_side(net, db, ended)
+    ended: list = []
+    db, _provider, server, _store = kill_and_restart(net, tmp_path, db, ended, requestor_too=True)  # never back
     server.on_event = lambda kind, t: ended.append((kind, t.result))
     net.run(until=400)
     assert ended[-1][0] == "failed" and "did not ask again within 300 s" in ended[-1][1]
