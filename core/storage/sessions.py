@@ -1,7 +1,7 @@
 """CASE sessions that outlive the process, so a provider killed mid-download keeps talking to the
 requestor on the session the requestor still has (Matter sessions are not meant to survive a
-reboot; a requestor whose session is gone on our side retries into silence for its whole BDX
-timeout, connectedhomeip#23573).
+reboot; a requestor whose session is gone on our side retries on it into silence, every datagram
+dropped as "unknown session", until its BDX timeout).
 
 What is kept, in the state database (owner-only, like the operational keys beside it): the
 session's ids, keys, peer and parameters; the outgoing message counter, reserved in blocks as the
