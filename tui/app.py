@@ -570,7 +570,7 @@ class ProviderDashboard(App):
         eta = measured.eta(t.total - t.bytes_sent) if measured else None
         state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
         if t.suspended:
-            state = "awaiting requestor"  # restored after a restart; its requestor has not asked since
+            state = "restored"  # after a restart, its requestor has not asked since (12 characters: the column)
         elif t.resumed and state == "running":
             state = "resumed"
         stalled = measured.stalled_for(self.clock()) if measured and not t.paused else 0.0
