@@ -574,7 +574,7 @@ class ProviderDashboard(App):
         elif t.resumed and state == "running":
             state = "resumed"
         stalled = measured.stalled_for(self.clock()) if measured and not t.paused else 0.0
-        if t.paused:  # nothing moves: no rate, no ETA
+        if t.paused or t.suspended:  # nothing moves, and it says why: no rate, no ETA
             per_second = eta = None
         elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
             state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
