@@ -2,6 +2,11 @@
 
 Protocols above the secure channel (Interaction Model, BDX) register with :meth:`register`.
 The node runs on the caller's asyncio loop; the engine gives it a loop of its own.
+
+Time: the node has one clock, given to every machine in it, and is itself the one machine its
+driver polls (:meth:`MatterNode.next_deadline`, :meth:`MatterNode.poll`): the exchanges' MRP
+timers, subscriptions, the fail-safe, BDX idle release and pacing, the commissioning window,
+the crash checkpoint and work queued for the next turn (see ``core/timers.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -54,6 +58,7 @@ from .storage.database import DATABASE_NAME, Database, StorageError
 from .storage.lock import StateLock
 from .storage.sessions import SessionStore
 from .storage.transfers import TransferStore
+from .timers import Clock, Deadlines, TimerGroup, earliest
 
 __all__ = ["CommissioningWindow", "MatterNode", "NodeConfig"]
 
@@ -88,18 +93,21 @@ class NodeConfig:
 @dataclass
 class CommissioningWindow:
     credentials: PaseCredentials
-    deadline: float
+    deadline: float  # on the node's clock
     discriminator: int = 0
     opener: tuple[int, int] | None = None  # (fabric index, vendor id) for an enhanced window
+    clock: Clock = time.monotonic
 
     @property
     def seconds_left(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+        return max(0.0, self.deadline - self.clock())
 
 
 class MatterNode:
-    def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None) -> None:
+    def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None,
+                 clock: Clock = time.monotonic) -> None:  # fmt: skip
         self.config = config
+        self.clock = clock
         database = config.storage / (config.database_name or DATABASE_NAME)
         try:
             config.storage.mkdir(parents=True, exist_ok=True)
@@ -114,19 +122,23 @@ class MatterNode:
             raise
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
-        self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"))
+        self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"),
+                                       clock=clock)  # fmt: skip
         self.session_store = SessionStore(self.db)
         self._restore_sessions()
         self.manager.sessions.on_removed = self.session_store.forget
-        self._checkpoint_timer: Any = None
+        self._deadlines: Deadlines[str] = Deadlines()  # "window": it closes; "checkpoint": the next one
+        self._soon: list[Callable[[], None]] = []  # for the next poll, after what is being sent now
         self._slow_work: deque[Callable[[], None]] = deque()
+        self._queued_at = 0.0  # when the first of _soon / _slow_work was queued: their deadline
+        self._checkpointing = False
         self.parameters = parameters or SessionParameters()
         self.info = NodeInfo(vendor_id=config.vendor_id, product_id=config.product_id)
         self.allow_ota_from_fabric = config.allow_ota_from_fabric
         self.acl_store = AclStore(self.db)
         self.acl = self.acl_store.load()
         self.credentials = self._load_attestation()
-        self.failsafe = FailSafe(self, self._roll_back)
+        self.failsafe = FailSafe(self._roll_back, clock=clock)
         self.fabric_listeners: list[Callable[[], None]] = []
         self.window: CommissioningWindow | None = None
         self.session_listeners: list[Callable[[SecureSession], None]] = []
@@ -142,12 +154,12 @@ class MatterNode:
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
         self.events = EventLog(EventNumbers(self.db))
         self.model = build_root_data_model(self)
-        self.im = InteractionServer(self.model, self.acl, manager=self.manager, scheduler=self, events=self.events)
+        self.im = InteractionServer(self.model, self.acl, manager=self.manager, events=self.events)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.bdx: BdxServer | None = None
+        self.timers = TimerGroup([self.manager, self.im.subscriptions, self.failsafe])  # BDX joins in serve_ota
         self.driver: ExchangeDriver | None = None
         self.advertiser: MatterAdvertiser | None = None
-        self._window_timer: Any = None
         self._dnssd_task: asyncio.Task | None = None
 
     def _load_credentials(self) -> PaseCredentials:
@@ -198,9 +210,9 @@ class MatterNode:
         if len(self.manager.sessions):
             log.info("%d CASE session(s) kept from the previous run", len(self.manager.sessions))
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, now: float) -> None:
         """Every second: where the peers' counters and the running transfers are, for a restart."""
-        self._checkpoint_timer = self.call_later(CHECKPOINT_SECONDS, self._checkpoint)
+        self._deadlines.set("checkpoint", now + CHECKPOINT_SECONDS)
         try:
             self.session_store.checkpoint(list(self.manager.sessions))
             if self.bdx is not None:
@@ -225,21 +237,17 @@ class MatterNode:
         self.pase.failed_attempts = 0
         self.window = CommissioningWindow(
             credentials or self._credentials,
-            time.monotonic() + seconds,
+            self.clock() + seconds,
             self.config.discriminator if discriminator is None else discriminator,
             opener,
+            self.clock,
         )
-        if self._window_timer is not None:
-            self._window_timer.cancel()
-        with contextlib.suppress(RuntimeError):  # no running loop: the window just expires lazily
-            self._window_timer = self.call_later(seconds, self.close_commissioning_window)
+        self._deadlines.set("window", self.window.deadline)
         self._fabrics_changed()
         return self.window
 
     def close_commissioning_window(self) -> None:
-        if self._window_timer is not None:
-            self._window_timer.cancel()
-            self._window_timer = None
+        self._deadlines.cancel("window")
         self.window = None
         self._fabrics_changed()
 
@@ -280,32 +288,45 @@ class MatterNode:
     def set_setting(self, key: str, value: bytes) -> None:
         self.db.set_setting(key, value)
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
-        return asyncio.get_running_loop().call_later(delay, self._run_and_flush, callback)
-
-    def call_soon(self, callback: Callable[[], None]) -> Any:
-        return asyncio.get_running_loop().call_soon(self._run_and_flush, callback)
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at the next poll, after what is being sent now has gone out."""
+        self._queue_now()
+        self._soon.append(callback)
 
     def defer_slow(self, work: Callable[[], None]) -> None:
-        """Public-key work (a CASE handshake's step), one piece per turn of the loop: between two,
-        the loop reads the socket again, so a burst of handshakes never holds up the acks and the
-        Blocks of everyone else."""
+        """Public-key work (a CASE handshake's step), one piece per poll: between two, the loop
+        reads the socket again, so a burst of handshakes never holds up the acks and the Blocks of
+        everyone else."""
+        self._queue_now()
         self._slow_work.append(work)
-        if len(self._slow_work) == 1:
-            asyncio.get_running_loop().call_soon(self._run_slow)
 
-    def _run_slow(self) -> None:
-        work = self._slow_work.popleft()
-        try:
-            self._run_and_flush(work)
-        finally:
-            if self._slow_work:
-                asyncio.get_running_loop().call_soon(self._run_slow)
+    def _queue_now(self) -> None:
+        if not self._soon and not self._slow_work:
+            self._queued_at = self.clock()
 
-    def _run_and_flush(self, callback: Callable[[], None]) -> None:
-        callback()
-        if self.driver is not None:
-            self.driver.flush()
+    # ------------------------------------------------------------------ time
+
+    def next_deadline(self) -> float | None:
+        queued = self._queued_at if self._soon or self._slow_work else None
+        return earliest((queued, self._deadlines.next(), self.timers.next_deadline()))
+
+    def poll(self, now: float) -> None:
+        """Run every machine's due work, then the node's own: the window, the checkpoint, and
+        what was queued for this turn."""
+        self.timers.poll(now)
+        for key in self._deadlines.pop_due(now):
+            if key == "window":
+                log.info("commissioning window closed after its timeout")
+                self.close_commissioning_window()
+            elif key == "checkpoint":
+                self._checkpoint(now)
+        soon, self._soon = self._soon, []
+        for callback in soon:
+            callback()
+        if self._slow_work:
+            self._slow_work.popleft()()
+        if self._soon or self._slow_work:
+            self._queued_at = now
 
     def replace_acl(
         self,
@@ -400,13 +421,14 @@ class MatterNode:
         self.bdx = BdxServer(
             authorize,
             max_block_size=max_block_size,
-            scheduler=self,
             idle_timeout=idle_timeout,
             on_event=on_transfer,
             pacing=pacing,
             faults=provider.block_fault,
             store=checkpoints,
+            clock=self.clock,
         )
+        self.timers.add(self.bdx)
         restored = self.bdx.restore(checkpoints.load(), self.manager.sessions.get)
         if restored:
             log.info("%d BDX transfer(s) of the previous run wait for their requestors", restored)
@@ -419,7 +441,8 @@ class MatterNode:
         self.manager.register(protocol_id, handler)
 
     async def start(self, driver_class: type[ExchangeDriver] = ExchangeDriver) -> None:
-        self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host)
+        self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host,
+                                              machine=self)  # fmt: skip
         # The mandatory boot events (Basic Information StartUp, General Diagnostics BootReason).
         self.events.record(0, BASIC_INFORMATION_CLUSTER, START_UP, Priority.CRITICAL,
                            tlv.Structure({0: UInt(self.info.software_version)}))  # fmt: skip
@@ -432,7 +455,9 @@ class MatterNode:
             self.open_commissioning_window()
         else:
             self._fabrics_changed()
-        self._checkpoint_timer = self.call_later(CHECKPOINT_SECONDS, self._checkpoint)
+        self._checkpointing = True
+        self._deadlines.set("checkpoint", self.clock() + CHECKPOINT_SECONDS)
+        self.driver.flush()
 
     @property
     def port(self) -> int:
@@ -456,12 +481,10 @@ class MatterNode:
         self.stop()
 
     def stop(self) -> None:
-        if self._window_timer is not None:
-            self._window_timer.cancel()
-            self._window_timer = None
-        if self._checkpoint_timer is not None:
-            self._checkpoint_timer.cancel()
-            self._checkpoint_timer = None
+        self._deadlines.cancel("window")
+        self._deadlines.cancel("checkpoint")
+        if self._checkpointing:
+            self._checkpointing = False
             with contextlib.suppress(StorageError):
                 self.session_store.checkpoint(list(self.manager.sessions))
         if self.driver is not None:

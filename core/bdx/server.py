@@ -4,6 +4,9 @@ Who may download what is decided by ``authorize`` (the OTA provider binds a desi
 the requestor it was offered to); errors go back as a StatusReport with the BDX protocol
 code. An idle transfer is released after ``idle_timeout`` seconds, so a requestor that
 stops asking cannot hold a transfer forever.
+
+The server's timers (idle release, paced and delayed Blocks) are deadlines on the clock it is
+given, run by :meth:`BdxServer.poll` (see ``core/timers.py``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
+from ..timers import Clock, Deadlines
 from ..wording import bdx_status
 from .checkpoint import TransferCheckpoints, TransferRecord
 from .messages import BdxError, TransferInit
@@ -31,10 +35,6 @@ log = logging.getLogger(__name__)
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds; the spec asks for at least five minutes
 
 
-class Scheduler(Protocol):
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
-
-
 Authorize = Callable[[SecureSession, bytes], Path]  # raises BdxError to refuse
 
 
@@ -44,7 +44,7 @@ class Transfer:
     session: SecureSession
     designator: bytes
     sender: BdxSender
-    started: float = field(default_factory=time.monotonic)
+    started: float = 0.0  # on the server's clock
     finished: float | None = None
     result: str = "running"
     exchange: Exchange | None = field(default=None, repr=False)
@@ -54,14 +54,13 @@ class Transfer:
     exchange_id: int = 0
     resumed: int = 0  # provider restarts this transfer has survived
     suspended: bool = False  # restored after a restart; the requestor has not asked since
+    clock: Clock = field(default=time.monotonic, repr=False)
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
-    _timer: Any = field(default=None, repr=False)
-    _deadline: float = field(default=0.0, repr=False)  # idle release time, pushed on by each message
 
     @property
     def seconds(self) -> float:
         """How long it ran (or has been running)."""
-        return (self.finished or time.monotonic()) - self.started
+        return (self.finished or self.clock()) - self.started
 
     @property
     def peer(self) -> tuple[int, int]:
@@ -138,17 +137,15 @@ class BdxServer:
         authorize: Authorize,
         *,
         max_block_size: int = 1024,
-        scheduler: Scheduler | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         on_event: TransferEvent | None = None,
         pacing: float = 0.0,
         faults: FaultHook | None = None,
-        clock: Callable[[], float] = time.monotonic,  # the scheduler's clock (asyncio's is monotonic)
+        clock: Clock = time.monotonic,  # the node's clock: deadlines and transfer times are on it
         store: TransferCheckpoints | None = None,  # where running transfers are checkpointed, to survive a crash
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
-        self.scheduler = scheduler
         self.idle_timeout = idle_timeout
         self.on_event = on_event
         self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
@@ -158,6 +155,10 @@ class BdxServer:
         self.transfers: dict[int, Transfer] = {}
         self._suspended: dict[tuple[int, int], Transfer] = {}  # (local session id, exchange id): restored
         self._next_id = 1
+        # ("idle", transfer id): its release; ("send", n): a paced or delayed reply in self._sends.
+        self._deadlines: Deadlines[tuple[str, int]] = Deadlines()
+        self._sends: dict[int, tuple[Transfer, Exchange, tuple[int, bytes]]] = {}
+        self._send_numbers = 0
 
     def _emit(self, kind: str, transfer: Transfer) -> None:
         if self.on_event:
@@ -195,7 +196,7 @@ class BdxServer:
             self._abort(exchange, exc.status)
             return None
         transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange,
-                            exchange_id=exchange.exchange_id)  # fmt: skip
+                            exchange_id=exchange.exchange_id, started=self.clock(), clock=self.clock)  # fmt: skip
         before = self._suspended_for(transfer)
         if before is None:
             self._next_id += 1
@@ -219,8 +220,7 @@ class BdxServer:
             if not (old.suspended or old.resumed) or (old.peer, old.designator) != (transfer.peer, transfer.designator):
                 continue
             self._suspended.pop((old.session.local_session_id, old.exchange_id), None)
-            if old._timer is not None:
-                old._timer.cancel()
+            self._deadlines.cancel(("idle", old.id))
             old.result = "replaced"  # before the close, so its exchange's end does not end it as failed
             if old.exchange is not None and not old.exchange.closing:
                 old.exchange.close("replaced by a new ReceiveInit")
@@ -267,8 +267,8 @@ class BdxServer:
                     self.store.end(record.id)
                 continue
             transfer = Transfer(record.id, session, record.designator, sender, exchange_id=record.exchange_id,
-                                started=time.monotonic() - record.seconds, faults=list(record.faults),
-                                resumed=record.resumed, suspended=True)  # fmt: skip
+                                started=self.clock() - record.seconds, faults=list(record.faults),
+                                resumed=record.resumed, suspended=True, clock=self.clock)  # fmt: skip
             self.transfers[transfer.id] = transfer
             self._suspended[(session.local_session_id, record.exchange_id)] = transfer
             self._arm_timer(transfer)
@@ -288,25 +288,27 @@ class BdxServer:
 
     # ------------------------------------------------------------------ timers
 
-    def _arm_timer(self, transfer: Transfer) -> None:
-        if self.scheduler is None or transfer.paused or transfer.result != "running":
-            return
-        # One timer per transfer, not one per block: each message only moves the deadline, and
-        # the timer re-arms itself for what is left when it fires early.
-        transfer._deadline = self.clock() + self.idle_timeout
-        if transfer._timer is None:
-            transfer._timer = self.scheduler.call_later(self.idle_timeout, lambda: self._idle_check(transfer))
+    def next_deadline(self) -> float | None:
+        return self._deadlines.next()
 
-    def _idle_check(self, transfer: Transfer) -> None:
-        transfer._timer = None
-        if transfer.result != "running" or transfer.paused:
+    def poll(self, now: float) -> None:
+        """Release the idle transfers and send the paced Blocks that are due."""
+        for kind, number in self._deadlines.pop_due(now):
+            if kind == "send":
+                self._send_paced(*self._sends.pop(number))
+            elif (transfer := self.transfers.get(number)) is not None and not transfer.paused:
+                self._idle(transfer, transfer.exchange)
+
+    def _arm_timer(self, transfer: Transfer) -> None:
+        """Each message moves the transfer's idle release on."""
+        if transfer.paused or transfer.result != "running":
             return
-        remaining = transfer._deadline - self.clock()
-        if remaining > 0:
-            assert self.scheduler is not None
-            transfer._timer = self.scheduler.call_later(remaining, lambda: self._idle_check(transfer))
-            return
-        self._idle(transfer, transfer.exchange)
+        self._deadlines.set(("idle", transfer.id), self.clock() + self.idle_timeout)
+
+    def _send_later(self, delay: float, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
+        self._send_numbers += 1
+        self._sends[self._send_numbers] = (transfer, exchange, reply)
+        self._deadlines.set(("send", self._send_numbers), self.clock() + delay)
 
     def _idle(self, transfer: Transfer, exchange: Exchange | None) -> None:
         if transfer.result != "running":
@@ -369,8 +371,8 @@ class BdxServer:
         pacing = self.pacing if transfer.pacing is None else transfer.pacing
         if transfer.paused:
             transfer._held = reply
-        elif pacing > 0 and self.scheduler is not None:
-            self.scheduler.call_later(pacing, lambda: self._send_paced(transfer, exchange, reply))
+        elif pacing > 0:
+            self._send_later(pacing, transfer, exchange, reply)
         else:
             exchange.send(*reply)
             self._emit("progress", transfer)
@@ -415,8 +417,8 @@ class BdxServer:
             data = bytearray(reply[1])
             data[4 + (len(data) - 4) // 2] ^= 0xFF
             return reply[0], bytes(data)
-        if action == "delay" and self.scheduler is not None:
-            self.scheduler.call_later(float(argument), lambda: self._send_paced(transfer, exchange, reply))
+        if action == "delay":
+            self._send_later(float(argument), transfer, exchange, reply)
             self._arm_timer(transfer)
             return None
         if action == "drop":
@@ -435,9 +437,7 @@ class BdxServer:
         if transfer is None:
             return False
         transfer.paused = True
-        if transfer._timer is not None:
-            transfer._timer.cancel()
-            transfer._timer = None
+        self._deadlines.cancel(("idle", transfer.id))
         return True
 
     def resume(self, transfer_id: int) -> bool:
@@ -464,9 +464,8 @@ class BdxServer:
         if transfer.result != "running":
             return
         transfer.result = result
-        transfer.finished = time.monotonic()
-        if transfer._timer is not None:
-            transfer._timer.cancel()
+        transfer.finished = self.clock()
+        self._deadlines.cancel(("idle", transfer.id))
         transfer.sender.close()
         self.transfers.pop(transfer.id, None)
         if self.store is not None:

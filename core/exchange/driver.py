@@ -1,11 +1,20 @@
-"""Runs an :class:`ExchangeManager` on asyncio and a UDP endpoint; awaitable initiator exchanges."""
+"""Runs an :class:`ExchangeManager` on asyncio and a UDP endpoint; awaitable initiator exchanges.
+
+The driver owns the loop's one timer: it is armed for the earliest deadline of the machine it
+drives (the manager alone, or a node with all its protocol machines, see ``core/timers.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
+from ..timers import Timed
 from ..transport.udp import UdpEndpoint
 from .manager import Exchange, ExchangeManager, Message
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AsyncExchange", "ExchangeDriver"]
 
@@ -13,12 +22,17 @@ __all__ = ["AsyncExchange", "ExchangeDriver"]
 class ExchangeDriver:
     """Feeds datagrams and timer ticks into the manager and sends what it queues."""
 
-    def __init__(self, manager: ExchangeManager, endpoint: UdpEndpoint | None = None) -> None:
+    def __init__(self, manager: ExchangeManager, endpoint: UdpEndpoint | None = None, *,
+                 machine: Timed | None = None) -> None:  # fmt: skip
         self.manager = manager
         self.endpoint = endpoint
+        self.machine: Timed = machine or manager
+        if manager.clock is None:  # made without one: on the real network it reads the real clock
+            manager.clock = time.monotonic
+        self.clock = manager.clock
         self._timer: asyncio.TimerHandle | None = None
+        self._armed_for: float | None = None
         self._loop = asyncio.get_running_loop()
-        manager._clock = self._loop.time  # sends made by application code see the real time
 
     @classmethod
     async def open(
@@ -29,25 +43,30 @@ class ExchangeDriver:
         return driver
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
-        self.manager.receive(data, address, self._loop.time())
-        self.flush()
+        try:
+            self.manager.receive(data, address, self.clock())
+        finally:
+            self.flush()
 
     def flush(self) -> None:
         """Send everything queued and re-arm the timer; call after sending from application code."""
         assert self.endpoint is not None
         for out in self.manager.take_outgoing():
             self.endpoint.send(out.data, out.address)
-        deadline = self.manager.next_deadline()
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+        deadline = self.machine.next_deadline()
+        if self._timer is not None and deadline != self._armed_for:
             self._timer.cancel()
             self._timer = None
         if deadline is not None and self._timer is None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._armed_for = deadline
+            self._timer = self._loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self.manager.poll(self._loop.time())
-        self.flush()
+        try:
+            self.machine.poll(self.clock())
+        finally:  # a failing machine must not leave every other timer unarmed
+            self.flush()
 
     def close(self) -> None:
         if self._timer is not None:

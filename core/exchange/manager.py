@@ -164,7 +164,7 @@ class ExchangeManager:
         self.config = config or MrpConfig()
         self.unencrypted_counter = unencrypted_counter or LocalCounter(wraps=True)
         self._rng = rng or random.Random()
-        self._clock = clock
+        self.clock = clock  # None: sans-IO, the time is what receive() and poll() were last given
         self._handlers: dict[int, ProtocolHandler] = {}
         self._exchanges: dict[tuple, Exchange] = {}
         self._outgoing: list[Outgoing] = []
@@ -180,7 +180,7 @@ class ExchangeManager:
     @property
     def now(self) -> float:
         """The driver's clock when it has one; otherwise the time of the last receive/poll."""
-        return self._clock() if self._clock is not None else self._now
+        return self.clock() if self.clock is not None else self._now
 
     def register(self, protocol_id: int, handler: ProtocolHandler) -> None:
         self._handlers[protocol_id] = handler

@@ -41,7 +41,7 @@ from .messages import (
 from .model import DataModel, ImError, RequestContext
 from .replies import status_response
 from .reports import REPORT_BUDGET, PathAccess, ReportBuilder, ReportChunk
-from .subscriptions import Scheduler, SubscriptionManager
+from .subscriptions import SubscriptionManager
 
 __all__ = ["REPORT_BUDGET", "InteractionServer", "NoResponse"]
 
@@ -85,7 +85,6 @@ class InteractionServer:
         clock: Callable[[], float] | None = None,
         report_budget: int = REPORT_BUDGET,
         manager: ExchangeManager | None = None,
-        scheduler: Scheduler | None = None,
         events: EventLog | None = None,
     ) -> None:
         self.model = model
@@ -98,7 +97,7 @@ class InteractionServer:
         self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0, "subscribe": 0}
         self.access = PathAccess(model, acl)
         self.reports = ReportBuilder(model, self.access, report_budget, events)
-        self.subscriptions = SubscriptionManager(self, scheduler)
+        self.subscriptions = SubscriptionManager(self)
         # Reports for subscriptions *we* made as a client (the commissioner following a device)
         # arrive unsolicited, like requests: they are handed to the client that subscribed.
         self.report_sink: Callable[[Exchange, Message], None] | None = None

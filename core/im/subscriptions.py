@@ -4,22 +4,23 @@ After the priming reports and the SubscribeResponse, the node reports again when
 attribute of a subscribed cluster changes (no sooner than MinIntervalFloor after the
 previous report) and sends an empty keep-alive report when MaxInterval would otherwise pass
 in silence. Each report is a new exchange that the subscriber must answer with a
-StatusResponse; a report that is not answered ends the subscription.
+StatusResponse; a report that is not answered ends the subscription. When each report is due is
+a deadline run by :meth:`SubscriptionManager.poll` (see ``core/timers.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..codec import tlv
 from ..codec.im_status import ImStatus
 from ..codec.protocols import ImOpcode, ProtocolId
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..session.secure import SecureSession
+from ..timers import Deadlines
 from .events import EventRecord, event_min
 from .messages import AttributePath, EventPath, StatusResponse, SubscribeRequest, SubscribeResponse
 from .model import Cluster, RequestContext
@@ -36,10 +37,6 @@ MAX_SUBSCRIPTIONS = 32
 PUBLISHER_MAX_INTERVAL_LIMIT = 3600  # seconds
 
 
-class Scheduler(Protocol):
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
-
-
 @dataclass(eq=False)
 class Subscription:
     id: int
@@ -50,7 +47,6 @@ class Subscription:
     max_interval: int
     dirty: set[tuple[int, int]] = field(default_factory=set)  # (endpoint, cluster) changed since the last report
     last_report: float = 0.0
-    timer: Any = None
     reporting: bool = False
     active: bool = False
     event_paths: tuple[EventPath, ...] = ()
@@ -100,10 +96,10 @@ class _ReportExchange:
 
 
 class SubscriptionManager:
-    def __init__(self, server: InteractionServer, scheduler: Scheduler | None) -> None:
+    def __init__(self, server: InteractionServer) -> None:
         self.server = server
-        self.scheduler = scheduler
         self.subscriptions: dict[int, Subscription] = {}
+        self._due: Deadlines[int] = Deadlines()  # subscription id: when its next report goes out
         for endpoint, cluster in server.model.clusters():
             cluster.listeners.append(lambda c, e=endpoint.id: self._cluster_changed(e, c))
         if server.events is not None:
@@ -112,9 +108,6 @@ class SubscriptionManager:
     # ------------------------------------------------------------------ set-up (priming)
 
     def subscribe(self, interaction: Any, exchange: Exchange, ctx: RequestContext, request: SubscribeRequest) -> None:
-        if self.scheduler is None:
-            refuse(exchange, ImStatus.RESOURCE_EXHAUSTED, "subscriptions need a scheduler")
-            return
         if request.min_interval_floor > request.max_interval_ceiling:
             refuse(exchange, ImStatus.INVALID_ACTION, "MinIntervalFloor above MaxIntervalCeiling")
             return
@@ -205,18 +198,24 @@ class SubscriptionManager:
         subscription.events_pending = False
         return events
 
+    def next_deadline(self) -> float | None:
+        return self._due.next()
+
+    def poll(self, now: float) -> None:
+        """Send the reports that are due."""
+        for subscription_id in self._due.pop_due(now):
+            if (subscription := self.subscriptions.get(subscription_id)) is not None:
+                self._report(subscription)
+
     def _schedule(self, subscription: Subscription) -> None:
-        if subscription.timer is not None:
-            subscription.timer.cancel()
-        if subscription.reporting or self.scheduler is None:
+        if subscription.reporting:
+            self._due.cancel(subscription.id)
             return
         urgent = subscription.dirty or subscription.events_pending
         due = subscription.last_report + (subscription.min_interval if urgent else subscription.max_interval)
-        delay = max(0.0, due - self._now())
-        subscription.timer = self.scheduler.call_later(delay, lambda: self._report(subscription))
+        self._due.set(subscription.id, due)
 
     def _report(self, subscription: Subscription) -> None:
-        subscription.timer = None
         if not subscription.active:
             return
         manager: ExchangeManager = self.server.manager
@@ -255,8 +254,6 @@ class SubscriptionManager:
 
     def end(self, subscription: Subscription, reason: str) -> None:
         subscription.active = False
-        if subscription.timer is not None:
-            subscription.timer.cancel()
-            subscription.timer = None
+        self._due.cancel(subscription.id)
         self.subscriptions.pop(subscription.id, None)
         log.info("subscription 0x%08x ended: %s", subscription.id, reason)

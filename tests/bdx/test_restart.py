@@ -32,10 +32,11 @@ def provider_side(net: SimNet, db: Database, events: list) -> tuple[ExchangeMana
     sessions = SessionStore(db)
     for session in sessions.load():
         manager.add_session(session)
-    server = BdxServer(lambda _session, _designator: IMAGE, scheduler=net, clock=lambda: net.now,
+    server = BdxServer(lambda _session, _designator: IMAGE, clock=net.clock,
                        on_event=lambda kind, t: events.append((kind, t.id)), store=TransferStore(db))  # fmt: skip
     server.restore(server.store.load(), manager.sessions.get)  # type: ignore[union-attr]
     manager.register(ProtocolId.BDX, server)
+    net.watch(server)
     return manager, server, sessions
 
 
@@ -58,7 +59,7 @@ def kill_and_restart(net: SimNet, tmp_path, db: Database, events: list, *, reque
     del net.nodes[B]
     if requestor_too:
         del net.nodes[A]
-    net.timers.clear()
+    net.machines.clear()
     db.close()
     db = Database(tmp_path / "state.sqlite3")
     return (db, *provider_side(net, db, events))

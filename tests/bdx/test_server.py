@@ -26,9 +26,10 @@ def setup(loss=0.0, seed=1, designators=None, **kwargs):
             raise BdxError("unknown designator", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
         return allowed[designator]
 
-    server = BdxServer(authorize, scheduler=net, clock=lambda: net.now, on_event=lambda kind, t: events.append(kind),
+    server = BdxServer(authorize, clock=net.clock, on_event=lambda kind, t: events.append(kind),
                        **kwargs)  # fmt: skip
     b.register(ProtocolId.BDX, server)
+    net.watch(server)
     return net, a, sa, server, events
 
 

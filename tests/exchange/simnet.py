@@ -1,4 +1,7 @@
-"""An in-memory network for sans-IO tests: managers, a fake clock, configurable datagram loss."""
+"""An in-memory network for sans-IO tests: managers, a fake clock, configurable datagram loss.
+
+Time moves only when :meth:`SimNet.run` jumps it to the next deadline of a manager or of another
+machine that was added (a BDX server, subscriptions, a whole node: see ``core/timers.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import random
 from dataclasses import dataclass, field
 
 from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.timers import Timed, earliest
 
 
 @dataclass
@@ -17,19 +21,26 @@ class SimNet:
     sent: int = 0
     lost: int = 0
 
+    machines: list[Timed] = field(default_factory=list)  # polled besides the managers
+
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.timers: list[_Timer] = []
 
-    def call_later(self, delay: float, callback) -> _Timer:
-        """A scheduler for components that need timers (subscriptions), on the simulated clock."""
-        timer = _Timer(self.now + delay, callback)
-        self.timers.append(timer)
-        return timer
+    def clock(self) -> float:
+        return self.now
 
     def add(self, address: tuple, manager: ExchangeManager) -> ExchangeManager:
         self.nodes[address] = manager
         return manager
+
+    def watch(self, machine: Timed) -> Timed:
+        """Poll ``machine`` on the simulated clock too."""
+        self.machines.append(machine)
+        return machine
+
+    def next_deadline(self) -> float | None:
+        return earliest([m.next_deadline() for m in self.nodes.values()] +
+                        [m.next_deadline() for m in self.machines])  # fmt: skip
 
     def deliver_all(self) -> bool:
         """Move every queued datagram once; True if anything moved."""
@@ -53,26 +64,12 @@ class SimNet:
                 pass
             if done():
                 return
-            self.timers = [t for t in self.timers if not t.cancelled]
-            deadlines = [d for m in self.nodes.values() if (d := m.next_deadline()) is not None]
-            deadlines += [t.due for t in self.timers]
-            if not deadlines:
+            deadline = self.next_deadline()
+            if deadline is None or deadline > until:
                 return
-            if min(deadlines) > until:
-                return
-            self.now = max(self.now, min(deadlines))
-            for timer in [t for t in self.timers if t.due <= self.now]:
-                self.timers.remove(timer)
-                timer.callback()
-            for manager in self.nodes.values():
+            self.now = max(self.now, deadline)
+            for machine in self.machines:
+                if (due := machine.next_deadline()) is not None and due <= self.now:
+                    machine.poll(self.now)
+            for manager in list(self.nodes.values()):
                 manager.poll(self.now)
-
-
-@dataclass
-class _Timer:
-    due: float
-    callback: object
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True

@@ -86,9 +86,10 @@ def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_
     cluster = TestCluster()
     model.add(Endpoint(0, [(0x0016, 1)], {cluster.id: cluster}))
     model.add(Endpoint(1, [(0x0014, 1)], {}))
-    server = InteractionServer(model, acl or AccessControl(), clock=lambda: net.now, manager=node, scheduler=net,
+    server = InteractionServer(model, acl or AccessControl(), clock=net.clock, manager=node,
                                events=events)  # fmt: skip
     node.register(ProtocolId.INTERACTION_MODEL, server)
+    net.watch(server.subscriptions)
     case = auth_mode == AuthMode.CASE
     node_session = SecureSession(10, 20, KEYS, False, auth_mode, local_node_id=0x64 if case else 0,
                                  peer_node_id=peer_node_id if case else 0, fabric_index=fabric_index,

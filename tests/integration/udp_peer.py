@@ -44,8 +44,8 @@ class RecordingEcho(EchoServer):
 class LossyDriver(ExchangeDriver):
     """Drops a seeded share of incoming and outgoing datagrams, to test MRP across processes."""
 
-    def __init__(self, manager, loss: float = 0.0, seed: int = 1) -> None:
-        super().__init__(manager)
+    def __init__(self, manager, loss: float = 0.0, seed: int = 1, **kwargs) -> None:
+        super().__init__(manager, **kwargs)
         self.loss = loss
         self.rng = random.Random(seed)
         self.dropped = 0
@@ -103,8 +103,8 @@ async def responder(args) -> None:
     node.register(ECHO_PROTOCOL, echo)
 
     class ConfiguredLossyDriver(LossyDriver):
-        def __init__(self, manager) -> None:
-            super().__init__(manager, args.loss, args.seed)
+        def __init__(self, manager, **kwargs) -> None:
+            super().__init__(manager, args.loss, args.seed, **kwargs)
 
     await node.start(ConfiguredLossyDriver if args.loss else ExchangeDriver)
     driver = node.driver
