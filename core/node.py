@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import time
 from collections import deque
@@ -105,7 +106,8 @@ class CommissioningWindow:
 
 class MatterNode:
     def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None,
-                 clock: Clock = time.monotonic) -> None:  # fmt: skip
+                 clock: Clock = time.monotonic, rng: random.Random | None = None) -> None:  # fmt: skip
+        """``clock`` and ``rng`` (MRP jitter, exchange ids) are given by simulations, to replay a run."""
         self.config = config
         self.clock = clock
         database = config.storage / (config.database_name or DATABASE_NAME)
@@ -123,7 +125,7 @@ class MatterNode:
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
         self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"),
-                                       clock=clock)  # fmt: skip
+                                       clock=clock, rng=rng)  # fmt: skip
         self.session_store = SessionStore(self.db)
         self._restore_sessions()
         self.manager.sessions.on_removed = self.session_store.forget
@@ -152,7 +154,7 @@ class MatterNode:
         self.case = CaseResponder(self.manager, lambda: list(self.fabrics), local_parameters=self.parameters,
                                   on_established=self._on_session, defer=self.defer_slow)  # fmt: skip
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
-        self.events = EventLog(EventNumbers(self.db))
+        self.events = EventLog(EventNumbers(self.db), clock=clock)
         self.model = build_root_data_model(self)
         self.im = InteractionServer(self.model, self.acl, manager=self.manager, events=self.events)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
@@ -443,21 +445,27 @@ class MatterNode:
     async def start(self, driver_class: type[ExchangeDriver] = ExchangeDriver) -> None:
         self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host,
                                               machine=self)  # fmt: skip
+        if self.config.dnssd:
+            interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
+            self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
+        self.begin()
+        self.driver.flush()
+
+    def begin(self) -> None:
+        """Everything a start does but open the socket: the boot events, the commissioning window
+        of a node nobody has commissioned, the checkpoints. The simulated network of the tests
+        calls it alone and then delivers datagrams to :attr:`manager` and polls the node."""
         # The mandatory boot events (Basic Information StartUp, General Diagnostics BootReason).
         self.events.record(0, BASIC_INFORMATION_CLUSTER, START_UP, Priority.CRITICAL,
                            tlv.Structure({0: UInt(self.info.software_version)}))  # fmt: skip
         self.events.record(0, GENERAL_DIAGNOSTICS_CLUSTER, BOOT_REASON, Priority.CRITICAL,
                            tlv.Structure({0: UInt(BOOT_REASON_UNSPECIFIED)}))  # fmt: skip
-        if self.config.dnssd:
-            interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
-            self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
         if all(f.label == DEMO_LABEL for f in self.fabrics):  # no commissioner has added us yet
             self.open_commissioning_window()
         else:
             self._fabrics_changed()
         self._checkpointing = True
         self._deadlines.set("checkpoint", self.clock() + CHECKPOINT_SECONDS)
-        self.driver.flush()
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import secrets
+import time
 
 import pytest
 from cryptography import x509
@@ -27,6 +28,7 @@ from ota_provider.core.im.messages import AttributeData, AttributePath, CommandD
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.securechannel.case_initiator import CaseInitiator
 from ota_provider.core.securechannel.connect import establish_pase
+from tests.clock import JumpingClock
 
 NODE_ID_ON_FABRIC, ADMIN_ID, OTHER_ID, FABRIC = 0x1234, 112233, 0x5555, 0xFAB1
 
@@ -76,9 +78,9 @@ class Commissioner:
                              ipk_epoch_key=self.ipk_epoch, vendor_id=0xFFF1, operational_key=key)  # fmt: skip
 
 
-async def started(config: NodeConfig) -> tuple[MatterNode, ExchangeDriver, InteractionClient]:
+async def started(config: NodeConfig, clock=time.monotonic) -> tuple[MatterNode, ExchangeDriver, InteractionClient]:
     """The node listening on ::1, and an IM client with its own UDP socket."""
-    node = MatterNode(config)
+    node = MatterNode(config, clock=clock)
     await node.start()
     driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
     client = InteractionClient(driver.manager)
@@ -187,14 +189,17 @@ def test_full_commissioning_then_access_control(node_config):
 
 def test_fail_safe_expiry_rolls_back_an_uncommitted_fabric(node_config):
     async def scenario():
-        node, driver, client = await started(node_config)
+        clock = JumpingClock()
+        node, driver, client = await started(node_config, clock)
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
             added = await add_noc(client, pase, commissioner, failsafe_seconds=1)
             assert added.invoke.responses[0].fields[0] == 0
             assert len(node.fabrics) == 1
-            await asyncio.sleep(1.3)  # the 1-second fail-safe expires
+            clock.jump(0.9, node)
+            assert len(node.fabrics) == 1  # not yet
+            clock.jump(0.2, node)  # the 1-second fail-safe expires
             assert len(node.fabrics) == 0 and node.acl.entries == []
             assert node.db.get_setting("commissioning/breadcrumb") == bytes(8)
         finally:

@@ -374,8 +374,15 @@ class BdxServer:
         elif pacing > 0:
             self._send_later(pacing, transfer, exchange, reply)
         else:
-            exchange.send(*reply)
-            self._emit("progress", transfer)
+            self._send(transfer, exchange, reply)
+
+    def _send(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
+        if exchange.retransmit is not None and not transfer.sender.asynchronous:
+            # The requestor asked for the next Block, so it has the last one; only its ack was lost
+            # (or came from a previous life of ours, after a restart): stop sending that one.
+            exchange.supersede()
+        exchange.send(*reply)
+        self._emit("progress", transfer)
 
     def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
               reason: str = "aborted") -> bool:  # fmt: skip
@@ -399,8 +406,7 @@ class BdxServer:
         if transfer.paused:
             transfer._held = reply
             return
-        exchange.send(*reply)
-        self._emit("progress", transfer)
+        self._send(transfer, exchange, reply)
 
     def _inject_fault(
         self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]
@@ -447,8 +453,7 @@ class BdxServer:
         transfer.paused = False
         held, transfer._held = transfer._held, None
         if held is not None and not transfer.exchange.closing:
-            transfer.exchange.send(*held)
-            self._emit("progress", transfer)
+            self._send(transfer, transfer.exchange, held)
         self._arm_timer(transfer)
         return True
 

@@ -11,6 +11,7 @@ from ..fabric.acl import AccessControl, AccessControlEntry, SubjectDescriptor
 from ..fabric.failsafe import FailSafe
 from ..fabric.table import Fabric, FabricTable
 from ..securechannel.pase_credentials import PaseCredentials
+from ..timers import Clock
 
 __all__ = [
     "AccessControlStore",
@@ -108,6 +109,7 @@ class Commissioning(Settings, Protocol):
 
 class Described(Settings, Protocol):
     info: NodeInfo
+    clock: Clock  # the node's one clock: up time and the time snapshot read it
 
 
 class NodeServices(FabricAdmin, AccessControlStore, CommissioningWindow, Commissioning, Described, Protocol):

@@ -142,6 +142,11 @@ class Exchange:
         """Close once any owed ack is sent; an unacknowledged message keeps being retransmitted."""
         self.manager._close_exchange(self, reason)
 
+    def supersede(self) -> None:
+        """Stop retransmitting our unacknowledged message: the peer has shown it got it although
+        its ack never came (a BlockQuery for the next Block says the last Block arrived)."""
+        self.retransmit = None
+
     def acknowledge(self) -> None:
         """Send the ack owed for the message being handled now, ahead of an answer that will take
         a while, so the peer stops retransmitting it."""
@@ -370,7 +375,6 @@ class ExchangeManager:
         if session.peer_address is None:
             self._drop("no peer address")
             return
-        session.last_activity = self.now
         self._outgoing.append(Outgoing(session.peer_address, datagram))
 
     def _send_on_exchange(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import struct
-import time
 from dataclasses import dataclass, field
 
 from ..codec.message import MessageHeader
@@ -80,7 +79,6 @@ class SecureSession:
     peer_address: tuple[str, int] | None = None
     counter: LocalCounter = field(default_factory=LocalCounter)
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=False, initial=0))
-    last_activity: float = field(default_factory=time.monotonic)
     last_peer_activity: float = 0.0
 
     @property

@@ -7,7 +7,6 @@ responder answers with it as the destination node id (Core spec 4.13.2.1).
 from __future__ import annotations
 
 import secrets
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ class UnsecuredSession:
     peer_address: tuple[str, int] | None
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=True))
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
-    last_activity: float = field(default_factory=time.monotonic)
     last_peer_activity: float = 0.0
 
     def header(self, counter: int) -> bytes:

@@ -19,6 +19,8 @@ class SpecReceiver:
     def __init__(self, manager, session, designator: bytes, *, max_block=1024, start_offset=0, skip_at=None,
                  bad_counter_at=None, asynchronous=False, transfer_control=None):  # fmt: skip
         self.data = bytearray()
+        self.asked_for = 0  # the Block counter of the last BlockQuery (receiver-drive)
+        self.unasked: list[int] = []  # Blocks that came with another counter: an SDK receiver aborts on one
         self.accept = None
         self.status = None
         self.done = False
@@ -56,6 +58,9 @@ class SpecReceiver:
                 self._query(exchange, 0)
         elif message.opcode in (BLOCK, BLOCK_EOF):
             counter = struct.unpack_from("<I", message.payload)[0]
+            if not self.asynchronous and counter != self.asked_for:
+                self.unasked.append(counter)
+                return
             self.data += message.payload[4:]
             if message.opcode == BLOCK_EOF:
                 exchange.send(BLOCK_ACK_EOF, struct.pack("<I", counter))
@@ -70,6 +75,7 @@ class SpecReceiver:
                 self._query(exchange, counter + 1)
 
     def _query(self, exchange, counter):
+        self.asked_for = counter
         if self.bad_counter_at is not None and counter == self.bad_counter_at:
             counter += 5
         if self.skip_at is not None and counter == self.skip_at[0]:

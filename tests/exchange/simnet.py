@@ -5,6 +5,8 @@ machine that was added (a BDX server, subscriptions, a whole node: see ``core/ti
 
 from __future__ import annotations
 
+import heapq
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -20,11 +22,13 @@ class SimNet:
     now: float = 0.0
     sent: int = 0
     lost: int = 0
+    latency: float = 0.0  # one way, seconds; 0: a datagram arrives in the same instant
 
     machines: list[Timed] = field(default_factory=list)  # polled besides the managers
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.in_flight: list[tuple[float, int, tuple, tuple, bytes]] = []  # (arrival, n, to, from, data)
 
     def clock(self) -> float:
         return self.now
@@ -39,8 +43,9 @@ class SimNet:
         return machine
 
     def next_deadline(self) -> float | None:
+        arrival = self.in_flight[0][0] if self.in_flight else None
         return earliest([m.next_deadline() for m in self.nodes.values()] +
-                        [m.next_deadline() for m in self.machines])  # fmt: skip
+                        [m.next_deadline() for m in self.machines] + [arrival])  # fmt: skip
 
     def deliver_all(self) -> bool:
         """Move every queued datagram once; True if anything moved."""
@@ -52,9 +57,19 @@ class SimNet:
                 if self.rng.random() < self.loss:
                     self.lost += 1
                     continue
+                if self.latency:
+                    # Arrivals on a 1 ms grid: the run jumps between a few thousand instants, not one per datagram.
+                    arrival = math.ceil(round((self.now + self.latency) * 1000, 6)) / 1000
+                    heapq.heappush(self.in_flight, (arrival, self.sent, out.address, source, out.data))
+                    continue
                 target = self.nodes.get(out.address)
                 if target is not None:
                     target.receive(out.data, source, self.now)
+        while self.in_flight and self.in_flight[0][0] <= self.now:
+            _arrival, _n, address, source, data = heapq.heappop(self.in_flight)
+            moved = True
+            if (target := self.nodes.get(address)) is not None:
+                target.receive(data, source, self.now)
         return moved
 
     def run(self, until: float = 60.0, done=lambda: False) -> None:

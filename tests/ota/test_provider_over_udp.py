@@ -22,6 +22,7 @@ from ota_provider.core.ota.exchanges import FaultInjected
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
+from tests.clock import JumpingClock
 from tests.ota.test_catalog import SAMPLES
 
 V3 = SAMPLES / "sample-fff1-8000-v3.ota"
@@ -33,8 +34,9 @@ class Bench:
     def __init__(self, tmp_path, idle_timeout=300.0):
         self.tmp = tmp_path
         self.demo = DemoFabric.generate()
+        self.clock = JumpingClock()
         self.node = MatterNode(NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0,
-                                          host="::1"))  # fmt: skip
+                                          host="::1"), clock=self.clock)  # fmt: skip
         self.node.join_demo_fabric(self.demo)
         self.events = []
         self.transfers = []
@@ -193,7 +195,7 @@ def test_a_requestor_that_vanishes_is_released_and_others_proceed(tmp_path):
         offer2 = await other.query_image(0xFFF1, 0x8000, 1)
         result = await other.download(offer2.image_uri, bench.tmp / "other.ota")
         assert result.size == V3.stat().st_size
-        await asyncio.sleep(1.2)
+        bench.clock.jump(1.2, bench.node)  # past the idle timeout
         assert bench.node.bdx.transfers == {}
         failed = [t for t in bench.transfers if t[0] == "failed"]
         assert failed and failed[0][1] == (1, 0x3001) and "asked for nothing" in failed[0][2]
@@ -225,7 +227,7 @@ def test_fault_knobs_corrupt_end_delay_and_drop_blocks(tmp_path):
         with pytest.raises(TimeoutError):
             await download("dropped.ota", block_timeout=0.5)
         assert policy.armed == []  # every fault was one-shot
-        await asyncio.sleep(1.3)  # the stalled transfer is released by the idle timeout
+        bench.clock.jump(1.3, bench.node)  # the stalled transfer is released by the idle timeout
         assert bench.node.bdx.transfers == {}
         assert [e.block for e in bench.events if isinstance(e, FaultInjected)] == [5, 3, 2, 4]
 
