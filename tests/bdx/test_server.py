@@ -217,3 +217,20 @@ def test_a_requestor_that_ends_the_transfer_is_said_in_words():
     (result,) = ended
     assert result.startswith("failed: the receiver (requestor) ended it with StatusReport 0x001F")
     assert "it gave up on its side" in result and server.transfers == {}
+
+
+def test_a_query_for_the_next_block_supersedes_our_unacknowledged_block():
+    """After a restart, the requestor may ack a Block of our previous life and ask for the next
+    one: the Block we sent meanwhile is then never acked. The query shows it is not needed."""
+    net, a, sa, server, events = setup()
+
+    class NoAckFor4(SpecReceiver):
+        def _query(self, exchange, counter):
+            if counter == 4:
+                exchange.pending_ack = None  # the ack for Block 3 never reaches the provider
+            super()._query(exchange, counter)
+
+    receiver = NoAckFor4(a, sa, b"0")
+    net.run(until=60)
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes() and receiver.unasked == []
+    assert events[-1] == "finished" and server.transfers == {}
