@@ -445,7 +445,7 @@ class ProviderEngine:
         assert self.node is not None
         self._stop_trace()
         try:
-            self._trace = TraceWriter(path)
+            self._trace = TraceWriter(path, self.node.clock)
         except OSError as exc:
             raise ValueError(f"cannot write the trace {path}: {exc.strerror or exc}") from None
         self.node.manager.tracer = self._trace

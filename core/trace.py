@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -199,13 +199,14 @@ def record(traced: Traced, started: float) -> dict[str, Any]:
 class TraceWriter:
     """Appends the records to FILE (created owner-only); safe to call from the engine's thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: the node's, on which the traced messages are timed."""
         self.path = path
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)
         self._out: TextIO = os.fdopen(descriptor, "w", buffering=1 << 16)
         self._lock = threading.Lock()
-        self.started = time.monotonic()
+        self.started = clock()
         self.messages = 0
         self._out.write(json.dumps({"trace": "ota-provider", "version": 1, "started": time.time()}) + "\n")
 
