@@ -56,6 +56,7 @@ from .config import ProviderConfig
 from .events import (
     CommandDone,
     DemoFabricJoined,
+    DeviceEvent,
     EngineError,
     EngineEvent,
     EngineSnapshot,
@@ -116,6 +117,8 @@ log = logging.getLogger(__name__)
 EVENT_QUEUE_SIZE = 10_000
 SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
+AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
+PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that requestor ended is about it
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class ProviderEngine:
         self._bytes_done = 0
         self._finished = 0
         self._failed = 0
+        self._last_transfer: dict[Peer, tuple[float, int, str]] = {}  # how each requestor's last transfer ended
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -365,7 +369,8 @@ class ProviderEngine:
         def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now: reloads replace it
             return provider.catalog.select(vendor_id, product_id, version)
 
-        self.bench = Bench(node, trust_store(config), emit=self._post, select=select,
+        self.bench = Bench(node, trust_store(config), emit=lambda event: self._on_bench_event(history, event),
+                           select=select,
                            allow_unverified=config.allow_unverified_attestation,
                            timeout=config.stage_timeout)  # fmt: skip
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
@@ -418,12 +423,29 @@ class ProviderEngine:
             self._post(TransferStarted(snapshot) if kind == "started" else TransferResumed(snapshot))
             return
         self._bytes_done += transfer.sender.bytes_sent
+        self._last_transfer[transfer.peer] = (time.monotonic(), transfer.id, transfer.result)
         if kind == "finished":
             self._finished += 1
             self._post(TransferFinished(snapshot))
         else:
             self._failed += 1
             self._post(TransferFailed(snapshot))
+
+    def _on_bench_event(self, history: UpdateHistory, event: EngineEvent) -> None:
+        """A bench device's DownloadError is said with how our side of the download ended, and
+        kept in the history with VersionApplied: one account of a failed update from both ends."""
+        if isinstance(event, DeviceEvent) and event.event in ("DownloadError", "VersionApplied"):
+            peer = (event.fabric_index, event.node_id)
+            last = self._last_transfer.get(peer)
+            if event.event == "DownloadError" and last is not None and time.monotonic() - last[0] < PAIRING_SECONDS:
+                _, number, result = last
+                ours = f"our side: transfer #{number} {result}"
+                if result == "complete":
+                    ours += AFTER_A_COMPLETE_TRANSFER
+                event = dataclasses.replace(event, ours=ours)
+            summary = f"{event.event}: {event.detail}" + (f"; {event.ours}" if event.ours else "")
+            history.record("device", peer, summary, event.fields())
+        self._post(event)
 
     # ------------------------------------------------------------------ commands (engine thread)
 

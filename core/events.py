@@ -505,10 +505,12 @@ class DeviceEvent(EngineEvent):
     event: str
     detail: str
     number: int | None = None  # the device's EventNumber
+    ours: str | None = None  # for a DownloadError: how our side of that download ended, in words
 
     def text(self) -> str:
-        return f"device 0x{self.node_id:016X} event {self.event}: {self.detail}"
+        ours = f"; {self.ours}" if self.ours else ""
+        return f"device 0x{self.node_id:016X} event {self.event}: {self.detail}{ours}"
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "deviceEvent": self.event,
-                "detail": self.detail, "eventNumber": self.number}  # fmt: skip
+                "detail": self.detail, "eventNumber": self.number, "ours": self.ours}  # fmt: skip

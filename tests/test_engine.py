@@ -21,6 +21,7 @@ from ota_provider.core.engine import (
 from ota_provider.core.events import (
     CommandDone,
     DemoFabricJoined,
+    DeviceEvent,
     Listening,
     QueryImageAnswered,
     QueryImageReceived,
@@ -249,3 +250,29 @@ def test_the_history_keeps_injected_faults_and_the_transfer_number(engine, tmp_p
     (row,) = [r for r in engine.history(node_id=0x4011) if r.kind == "transfer"]
     assert row.details["faults"] == ["corrupt block 2"] and row.details["transfer"] >= 1
     assert row.summary.startswith(f"#{row.details['transfer']} ") and "injected faults: corrupt block 2" in row.summary
+
+
+def test_a_device_download_error_is_told_with_how_our_side_of_it_ended(engine, tmp_path):
+    """The device's DownloadError (as the bench reads it from the device's OTA Requestor cluster)
+    and our transfer's end are one account: in the event, the headless line and the history."""
+
+    async def scenario():
+        client, driver = await client_for(engine, 0x4030, tmp_path)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 2)
+            return await client.download(offer.image_uri, tmp_path / "d.ota")
+        finally:
+            driver.close()
+
+    asyncio.run(scenario())
+    finished = wait_for(engine, lambda e: isinstance(e, TransferFinished))[-1]
+    fabric_index = finished.snapshot.peer[0]
+    error = DeviceEvent(0x4030, fabric_index, "DownloadError", "while downloading version 3: 49237 bytes received "
+                        "(100%), platform code -5", 7)  # fmt: skip
+    engine._loop.call_soon_threadsafe(engine.bench.emit, error)
+    told = wait_for(engine, lambda e: isinstance(e, DeviceEvent))[-1]
+    assert told.ours == (f"our side: transfer #{finished.snapshot.id} complete (every byte sent and acknowledged: "
+                         "the device failed after, in its storage or its check)")  # fmt: skip
+    assert told.text().endswith(told.ours) and "platform code -5" in told.text()
+    row = [r for r in engine.history(node_id=0x4030) if r.kind == "device"][-1]
+    assert row.summary.startswith("DownloadError: while downloading version 3") and told.ours in row.summary

@@ -91,7 +91,7 @@ class RequestorTable:
         if isinstance(event, DeviceEvent):
             peer = (event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
-            row.device_events.append(f"{event.event}: {event.detail}")
+            row.device_events.append(f"{event.event}: {event.detail}" + (f"; {event.ours}" if event.ours else ""))
             return peer
         if isinstance(event, DeviceState):  # not an exchange: it does not touch "last seen"
             peer = (event.fabric_index, event.node_id)
