@@ -7,27 +7,39 @@ all of them establish CASE, query and download at the same time. Figures: QueryI
 as the requestors measured it (p50, p99, worst), the time until every download was verified,
 the provider's peak RSS and its CPU time (user + system) over the run.
 
+With ``--attached``, the provider also has ``--control`` and the dashboard runs as ``ota-provider
+attach`` in a 160x48 pseudo-terminal of its own, showing all the requestors: keys switch between
+the Exchanges and Commissioning tabs through the run, and the key-to-screen latency (p50, p95,
+worst) and the dashboard's CPU say whether it stays responsive with 200 rows.
+
 Prints one line per figure and a JSON summary last.
-Run: ``.venv/bin/python benchmarks/bench_scale.py [requestors]`` (best in a network namespace of its own).
+Run: ``.venv/bin/python benchmarks/bench_scale.py [requestors [processes]] [--attached]`` (best in a
+network namespace of its own).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_ota import ProviderProcess, make_image  # noqa: E402
+from benchmarks.bench_dashboard import COLUMNS, KEYS, ROWS, Terminal  # noqa: E402
+from benchmarks.bench_ota import CLOCK_TICKS, ProviderProcess, make_image  # noqa: E402
 
-REQUESTORS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-PROCESSES = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+ATTACHED = "--attached" in sys.argv
+ARGS = [arg for arg in sys.argv[1:] if arg != "--attached"]
+REQUESTORS = int(ARGS[0]) if ARGS else 200
+PROCESSES = int(ARGS[1]) if len(ARGS) > 1 else 4
+KEY_GAP = 0.5  # seconds between two key presses while the requestors run
 IMAGE_SIZE = 256 << 10
 FIRST_NODE = 0x10000
 
@@ -43,25 +55,69 @@ def sim_command(provider: ProviderProcess, tmp: Path, n: int, count: int) -> lis
             str(tmp / f"out-{n}")]  # fmt: skip
 
 
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def attach(tmp: Path) -> Terminal:
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
+           "LINES": str(ROWS)}  # fmt: skip
+    screen = Terminal([sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage", str(tmp / "state")],
+                      env)  # fmt: skip
+    if screen.seen_after(time.monotonic() - 1, "attached, pid", timeout=20) is None:
+        raise RuntimeError("the attached dashboard did not come up")
+    return screen
+
+
+def press_keys(screen: Terminal, running: threading.Event, latencies: list[float]) -> None:
+    """Switch tabs every KEY_GAP seconds while the requestors run; each key's time to the screen."""
+    press = 0
+    while running.is_set():
+        key, marker = KEYS[press % len(KEYS)]
+        latency = screen.seen_after(screen.press(key), marker)
+        latencies.append(float("inf") if latency is None else latency)
+        press += 1
+        time.sleep(KEY_GAP)
+
+
 def main() -> int:
+    latencies: list[float] = []
+    dashboard_cpu = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as name:
         tmp = Path(name)
         image = make_image(tmp, IMAGE_SIZE)
-        provider = ProviderProcess(image, tmp / "state")
+        flags = ("--control", str(tmp / "state" / "control.sock")) if ATTACHED else ()
+        provider = ProviderProcess(image, tmp / "state", *flags)
+        screen = attach(tmp) if ATTACHED else None
+        running = threading.Event()
         try:
             cpu_before = provider.cpu_seconds()
+            screen_cpu_before = process_cpu(screen.process.pid) if screen else 0.0
             per_process = REQUESTORS // PROCESSES
             started = time.monotonic()
             sims = [subprocess.Popen(sim_command(provider, tmp, n, per_process), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True) for n in range(PROCESSES)]  # fmt: skip
+            keys = None
+            if screen is not None:
+                running.set()
+                keys = threading.Thread(target=press_keys, args=(screen, running, latencies), daemon=True)
+                keys.start()
             steps = []
             for sim in sims:
                 out, _ = sim.communicate(timeout=1800)
                 steps += [json.loads(line) for line in out.splitlines() if line.strip()]
             wall = time.monotonic() - started
+            running.clear()
+            if keys is not None:
+                keys.join(10)
             cpu = provider.cpu_seconds() - cpu_before
             rss = provider.peak_rss_mb()
+            if screen is not None:
+                dashboard_cpu = process_cpu(screen.process.pid) - screen_cpu_before
         finally:
+            if screen is not None:
+                screen.stop("q")
             provider.stop()
     queried = [s for s in steps if s["step"] == "queried"]
     latencies = [s["seconds"] for s in queried]
@@ -83,6 +139,16 @@ def main() -> int:
                             "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None},
                "seconds": round(wall, 1), "provider_peak_rss_mb": round(rss, 1), "provider_cpu_s": round(cpu, 1),
                "met": verified == REQUESTORS == len(queried)}  # fmt: skip
+    if ATTACHED:
+        finite = sorted(x for x in latencies if x != float("inf"))
+        k50, k95 = (percentile(finite, 0.5), percentile(finite, 0.95)) if finite else (float("inf"),) * 2
+        worst_key = max(latencies) if latencies else float("inf")
+        print(f"{'attached dashboard: key to screen':40s} {k50 * 1e3:8.0f} / {k95 * 1e3:.0f} / "
+              f"{worst_key * 1e3:.0f} ms (p50 / p95 / worst, {len(latencies)} keys)")  # fmt: skip
+        print(f"{'attached dashboard CPU':40s} {dashboard_cpu:8.1f} s  ({dashboard_cpu / wall * 100:.0f}% of a core)")
+        summary["attached"] = {"keys": len(latencies), "key_ms": {"p50": round(k50 * 1e3, 1),
+                               "p95": round(k95 * 1e3, 1), "worst": round(worst_key * 1e3, 1)},
+                               "dashboard_cpu_s": round(dashboard_cpu, 1)}  # fmt: skip
     if errors:
         print(json.dumps(errors[:3]))
     print(json.dumps(summary))

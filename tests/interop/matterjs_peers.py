@@ -56,7 +56,8 @@ class MatterJsRequestor:
 
     def __init__(self, netns: NetnsPair, workdir: Path, *, port: int, passcode: int, discriminator: int,
                  version: int = 1, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
-                 timer_cap_ms: int | None = None) -> None:  # fmt: skip
+                 timer_cap_ms: int | None = None, light: bool = False) -> None:  # fmt: skip
+        """``light``: an On/Off Light endpoint besides the root, as a product has (see requestor.mjs)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
         self.passcode, self.discriminator = passcode, discriminator
@@ -72,7 +73,10 @@ class MatterJsRequestor:
             "version": version,
             "timeFactor": TIME_FACTOR,
             "maxRestarts": 1,
+            "light": light,
         }
+        if timer_cap_ms is not None:
+            settings["timerCapMs"] = timer_cap_ms
         self.config = _config(workdir / "config.json", **settings)
         self.proc: subprocess.Popen | None = None
 

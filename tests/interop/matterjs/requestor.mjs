@@ -4,7 +4,10 @@
 //
 //     node requestor.mjs CONFIG.json
 // CONFIG: {verdict, storage, port, passcode, discriminator, vendorId, productId, version,
-//          timeFactor, timerCapMs?, maxRestarts}
+//          timeFactor, timerCapMs?, maxRestarts, light?}
+// light: an On/Off Light on endpoint 1 as well, as a product has. matter.js then treats peers it
+// knows nothing of (the provider) as a "fast" network, not with its conservative profile, which
+// adds 1.5 s to every MRP retransmission (@matter/node ServerNetworkRuntime#detectFallbackProfile).
 // Verdict lines (JSON): ready (pairing codes), state, progress, applying, restarted,
 // versionApplied, downloadError, timer, stopped.
 import { fork } from "node:child_process";
@@ -12,6 +15,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { Environment, LogDestination, Logger, LogLevel, NodeId, ServerNode, Time } from "@matter/main";
 import { OtaSoftwareUpdateRequestorServer } from "@matter/main/behaviors/ota-software-update-requestor";
+import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
 import { compressOtaTimers, readConfig, verdictChannel } from "./verdict.mjs";
 
 const config = await readConfig();
@@ -78,6 +82,7 @@ async function runNode(version) {
         },
         otaSoftwareUpdateRequestor: { canConsent: false, updateInProgressDetails: inProgressDetails() },
     });
+    if (config.light) await node.add(OnOffLightDevice, { id: "light" });
     const ota = node.eventsOf(BenchRequestor);
     ota.stateTransition.on(({ previousState, newState, reason, targetSoftwareVersion }) =>
         say({ event: "state", previousState, newState, reason, targetSoftwareVersion }),
