@@ -150,16 +150,22 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
     assert stats.transfers_finished == 1 and stats.transfers_failed == 1 and stats.events_dropped == 0
 
 
-def test_finished_transfers_count_in_the_stats(engine, tmp_path):
+def update_once(engine, node_id: int, destination):
+    """One requestor queries (as version 2) and downloads what it is offered."""
+
     async def scenario():
-        client, driver = await client_for(engine, 0x4020, tmp_path)
+        client, driver = await client_for(engine, node_id, destination.parent)
         try:
             offer = await client.query_image(0xFFF1, 0x8000, 2)
-            return await client.download(offer.image_uri, tmp_path / "c.ota")
+            return await client.download(offer.image_uri, destination)
         finally:
             driver.close()
 
-    result = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_finished_transfers_count_in_the_stats(engine, tmp_path):
+    result = update_once(engine, 0x4020, tmp_path / "c.ota")
     wait_for(engine, lambda e: isinstance(e, TransferFinished))
     assert engine.stats().bytes_sent_total == result.size
 
@@ -256,15 +262,7 @@ def test_a_device_download_error_is_told_with_how_our_side_of_it_ended(engine, t
     """The device's DownloadError (as the bench reads it from the device's OTA Requestor cluster)
     and our transfer's end are one account: in the event, the headless line and the history."""
 
-    async def scenario():
-        client, driver = await client_for(engine, 0x4030, tmp_path)
-        try:
-            offer = await client.query_image(0xFFF1, 0x8000, 2)
-            return await client.download(offer.image_uri, tmp_path / "d.ota")
-        finally:
-            driver.close()
-
-    asyncio.run(scenario())
+    update_once(engine, 0x4030, tmp_path / "d.ota")
     finished = wait_for(engine, lambda e: isinstance(e, TransferFinished))[-1]
     fabric_index = finished.snapshot.peer[0]
     error = DeviceEvent(0x4030, fabric_index, "DownloadError", "while downloading version 3: 49237 bytes received "
