@@ -3,9 +3,11 @@
 
 The provider commissions a matter.js OTA Requestor device by address across a veth pair (as
 ``bench_bench_flow.py`` does) and offers it a 200 kB image. Once the provider reports the BDX
-transfer started, nftables rules on both namespaces' input hooks drop that share of the Matter
-UDP datagrams (``numgen random``; mDNS is spared): the loss hits the download, not the
-commissioning. Goodput is the transfer's bytes over its duration, from the provider's own
+device is commissioned and pointed at us (before its QueryImage), nftables rules on both
+namespaces' input hooks drop that share of the Matter UDP datagrams (``numgen random``; mDNS is
+spared): the loss hits the query and the whole download, not the commissioning. (Waiting for the
+transfer to start was too late: lossless, 200 kB take 0.2 s, so a round could finish before the
+rules were in.) Goodput is the transfer's bytes over its duration, from the provider's own
 TransferFinished event.
 
 Goal (5% each way): at least 3x the 8.2 kB/s this requestor got before fast recovery.
@@ -65,7 +67,9 @@ def one_round(pair: NetnsPair, tmp: Path, image: Path, loss: float, number: int,
                         image=str(image))  # fmt: skip
     try:
         provider.start()
-        provider.wait_for("TransferStarted", timeout=300)
+        provider.wait_until(
+            "CommissioningStage", lambda e: (e.get("stage"), e.get("state")) == ("point it at us", "done"), 300
+        )
         lose(pair, loss)
         finished = provider.wait_for("TransferFinished", timeout=600)[0]
     finally:
