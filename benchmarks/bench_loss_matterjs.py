@@ -2,10 +2,10 @@
 """Goodput of the matter.js OTA requestor downloading from us over a lossy link.
 
 The provider commissions a matter.js OTA Requestor device by address across a veth pair (as
-``bench_bench_flow.py`` does) and offers it a 200 kB image. Once the provider reports the BDX
-device is commissioned and pointed at us (before its QueryImage), nftables rules on both
+``bench_bench_flow.py`` does) and offers it a 200 kB image. Once the device is commissioned
+(CommissioningComplete, before it is pointed at us and queries), nftables rules on both
 namespaces' input hooks drop that share of the Matter UDP datagrams (``numgen random``; mDNS is
-spared): the loss hits the query and the whole download, not the commissioning. (Waiting for the
+spared): the loss hits the pointing, the query and the whole download, not the commissioning. (Waiting for the
 transfer to start was too late: lossless, 200 kB take 0.2 s, so a round could finish before the
 rules were in.) Goodput is the transfer's bytes over its duration, from the provider's own
 TransferFinished event.
@@ -67,9 +67,8 @@ def one_round(pair: NetnsPair, tmp: Path, image: Path, loss: float, number: int,
                         image=str(image))  # fmt: skip
     try:
         provider.start()
-        provider.wait_until(
-            "CommissioningStage", lambda e: (e.get("stage"), e.get("state")) == ("point it at us", "done"), 300
-        )
+        provider.wait_until("CommissioningStage", lambda e: (e.get("stage"), e.get("state")) == (
+            "commissioning complete", "done"), 300)  # fmt: skip
         lose(pair, loss)
         finished = provider.wait_for("TransferFinished", timeout=600)[0]
     finally:
