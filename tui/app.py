@@ -795,15 +795,17 @@ class ProviderDashboard(App):
         self._make_room_for_qr()
 
     def _make_room_for_qr(self) -> None:
-        """The tab area is tall enough for the whole QR code; on a short terminal the Commissioning
-        tab takes the screen instead. Inline styles, not a screen class: a class change restyles
-        every widget, and a key press should not wait for that."""
+        """The tab area is tall enough for the whole QR code, whichever tab shows: then switching
+        tabs changes only what is in it, and the tables above keep their size (a relayout of the
+        whole screen on every tab key was most of the key's time to the screen). On a short
+        terminal the Commissioning tab takes the screen instead. Inline styles, not a screen
+        class: a class change restyles every widget, and a key press should not wait for that."""
         short = self.size.height < TALL
         onboarding = self.query_one("#tabs", TabbedContent).active == "tab-commissioning"
         top, tabs = self.query_one("#top"), self.query_one("#tabs")
         top.display = not (short and onboarding)
-        # The QR code needs its rows only on its own tab; the log shares the screen otherwise.
-        tabs.styles.height = QR_TAB_HEIGHT if onboarding and not short else "2fr"
+        tabs.styles.height = "2fr"
+        tabs.styles.min_height = 6 if short else QR_TAB_HEIGHT
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True
