@@ -31,7 +31,7 @@ class ExchangeDriver:
             manager.clock = time.monotonic
         self.clock = manager.clock
         self._timer: asyncio.TimerHandle | None = None
-        self._armed_for: float | None = None
+        self._armed_for = 0.0  # when the armed timer fires
         self._loop = asyncio.get_running_loop()
 
     @classmethod
@@ -54,12 +54,12 @@ class ExchangeDriver:
         for out in self.manager.take_outgoing():
             self.endpoint.send(out.data, out.address)
         deadline = self.machine.next_deadline()
-        if self._timer is not None and deadline != self._armed_for:
+        if deadline is None or (self._timer is not None and self._armed_for <= deadline):
+            return  # a timer armed earlier fires first, polls what is due by then and re-arms
+        if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
-        if deadline is not None and self._timer is None:
-            self._armed_for = deadline
-            self._timer = self._loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
+        self._armed_for = deadline
+        self._timer = self._loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
