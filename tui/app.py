@@ -245,6 +245,7 @@ class ProviderDashboard(App):
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineStats | None = None
         self._stopped = False
+        self._where_text = ""  # what the status line shows
         self._fabrics_seen = False
         self._snapshot: EngineSnapshot | None = None
         self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
@@ -666,7 +667,12 @@ class ProviderDashboard(App):
             parts.append(self.engine.describe())
         if self._stopped:
             parts.insert(0, "CONNECTION LOST" if self.engine.attached else "PROVIDER STOPPED")
-        self.where_view.update(" · ".join(parts) or "starting")
+        text = " · ".join(parts) or "starting"
+        if text != self._where_text:
+            # A layout of the whole screen only when the line may have changed its height (the
+            # window's countdown, once a second, keeps the length): it is most of a frame's time.
+            self.where_view.update(text, layout=len(text) != len(self._where_text))
+            self._where_text = text
 
     def _armed(self) -> tuple[str, ...]:
         return self._snapshot.armed if self._snapshot is not None else ()
