@@ -44,7 +44,7 @@ from benchmarks.bench_ota import make_image  # noqa: E402
 COLUMNS, ROWS = 160, 48
 REQUESTORS = 10
 WINDOW = 15.0  # seconds of ten concurrent transfers measured, per run
-ROUNDS = 2  # headless and dashboard runs, alternated
+ROUNDS = 4  # runs of each mode, the order reversed every other round
 IMAGE_SIZE = 32 << 20
 KEY_PRESSES = int(os.environ.get("BENCH_DASHBOARD_KEYS", "20"))
 KEYS = (("c", "Manual code"), ("e", "filter the log"))
@@ -227,16 +227,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as name:
         tmp = Path(name)
         image = make_image(tmp, IMAGE_SIZE)
-        for round_ in range(1 if only_dashboard else ROUNDS):  # alternated, so drift hits all alike
-            if not only_dashboard:
-                headless_runs.append(run(image, tmp, f"headless-{round_}", "headless")[0])
-            figures, keys = run(image, tmp, f"dashboard-{round_}", "dashboard")
-            dashboard_runs.append(figures)
-            latencies += keys
-            if not only_dashboard:
-                figures, keys = run(image, tmp, f"attached-{round_}", "attached")
-                attached_runs.append(figures)
-                attached_latencies += keys
+        modes = ["dashboard"] if only_dashboard else ["headless", "dashboard", "attached"]
+        runs = {"headless": headless_runs, "dashboard": dashboard_runs, "attached": attached_runs}
+        keys_of = {"headless": [], "dashboard": latencies, "attached": attached_latencies}
+        for round_ in range(1 if only_dashboard else ROUNDS):
+            # Every other round in the reverse order: on this machine a run is often faster just
+            # because it comes second, so a fixed order would favour one mode.
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                figures, keys = run(image, tmp, f"{mode}-{round_}", mode)
+                runs[mode].append(figures)
+                keys_of[mode].extend(keys)
 
     def mean(runs: list[tuple[float, float, float]], index: int) -> float:
         return statistics.fmean(run[index] for run in runs) if runs else 0.0
