@@ -82,7 +82,7 @@ def press_keys(screen: Terminal, running: threading.Event, latencies: list[float
 
 
 def main() -> int:
-    latencies: list[float] = []
+    key_latencies: list[float] = []
     dashboard_cpu = 0.0
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as name:
         tmp = Path(name)
@@ -101,7 +101,7 @@ def main() -> int:
             keys = None
             if screen is not None:
                 running.set()
-                keys = threading.Thread(target=press_keys, args=(screen, running, latencies), daemon=True)
+                keys = threading.Thread(target=press_keys, args=(screen, running, key_latencies), daemon=True)
                 keys.start()
             steps = []
             for sim in sims:
@@ -140,13 +140,13 @@ def main() -> int:
                "seconds": round(wall, 1), "provider_peak_rss_mb": round(rss, 1), "provider_cpu_s": round(cpu, 1),
                "met": verified == REQUESTORS == len(queried)}  # fmt: skip
     if ATTACHED:
-        finite = sorted(x for x in latencies if x != float("inf"))
+        finite = sorted(x for x in key_latencies if x != float("inf"))
         k50, k95 = (percentile(finite, 0.5), percentile(finite, 0.95)) if finite else (float("inf"),) * 2
-        worst_key = max(latencies) if latencies else float("inf")
+        worst_key = max(key_latencies) if key_latencies else float("inf")
         print(f"{'attached dashboard: key to screen':40s} {k50 * 1e3:8.0f} / {k95 * 1e3:.0f} / "
-              f"{worst_key * 1e3:.0f} ms (p50 / p95 / worst, {len(latencies)} keys)")  # fmt: skip
+              f"{worst_key * 1e3:.0f} ms (p50 / p95 / worst, {len(key_latencies)} keys)")  # fmt: skip
         print(f"{'attached dashboard CPU':40s} {dashboard_cpu:8.1f} s  ({dashboard_cpu / wall * 100:.0f}% of a core)")
-        summary["attached"] = {"keys": len(latencies), "key_ms": {"p50": round(k50 * 1e3, 1),
+        summary["attached"] = {"keys": len(key_latencies), "key_ms": {"p50": round(k50 * 1e3, 1),
                                "p95": round(k95 * 1e3, 1), "worst": round(worst_key * 1e3, 1)},
                                "dashboard_cpu_s": round(dashboard_cpu, 1)}  # fmt: skip
     if errors:
