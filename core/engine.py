@@ -423,7 +423,7 @@ class ProviderEngine:
             self._post(TransferStarted(snapshot) if kind == "started" else TransferResumed(snapshot))
             return
         self._bytes_done += transfer.sender.bytes_sent
-        self._last_transfer[transfer.peer] = (time.monotonic(), transfer.id, transfer.result)
+        self._last_transfer[transfer.peer] = (transfer.clock(), transfer.id, transfer.result)
         if kind == "finished":
             self._finished += 1
             self._post(TransferFinished(snapshot))
@@ -431,13 +431,16 @@ class ProviderEngine:
             self._failed += 1
             self._post(TransferFailed(snapshot))
 
+    def _now(self) -> float:
+        return self.node.clock() if self.node is not None else time.monotonic()
+
     def _on_bench_event(self, history: UpdateHistory, event: EngineEvent) -> None:
         """A bench device's DownloadError is said with how our side of the download ended, and
         kept in the history with VersionApplied: one account of a failed update from both ends."""
         if isinstance(event, DeviceEvent) and event.event in ("DownloadError", "VersionApplied"):
             peer = (event.fabric_index, event.node_id)
             last = self._last_transfer.get(peer)
-            if event.event == "DownloadError" and last is not None and time.monotonic() - last[0] < PAIRING_SECONDS:
+            if event.event == "DownloadError" and last is not None and self._now() - last[0] < PAIRING_SECONDS:
                 _, number, result = last
                 ours = f"our side: transfer #{number} {result}"
                 if result == "complete":

@@ -35,8 +35,11 @@ class Timed(Protocol):
 
 
 def earliest(deadlines: Iterable[float | None]) -> float | None:
-    found = [deadline for deadline in deadlines if deadline is not None]
-    return min(found) if found else None
+    first = None
+    for deadline in deadlines:  # a plain loop: the driver asks after every datagram
+        if deadline is not None and (first is None or deadline < first):
+            first = deadline
+    return first
 
 
 class Deadlines(Generic[K]):
@@ -117,7 +120,7 @@ class TimerGroup:
         self.machines.append(machine)
 
     def next_deadline(self) -> float | None:
-        return earliest(machine.next_deadline() for machine in self.machines)
+        return earliest([machine.next_deadline() for machine in self.machines])
 
     def poll(self, now: float) -> None:
         for machine in self.machines:

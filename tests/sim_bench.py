@@ -78,14 +78,12 @@ class SimBench:
         node.serve_ota(self.provider, idle_timeout=self.idle_timeout,
                        on_transfer=lambda kind, t: self.transfers.append((kind, t.id, t.result)))  # fmt: skip
         node.begin()
-        self.net.add(PROVIDER, node.manager)
-        self.net.watch(node)
+        self.net.add(PROVIDER, node.manager, machine=node)
         self.node = node
 
     def kill(self) -> None:
         """As kill -9: the process and its timers are gone, nothing is flushed or said."""
-        del self.net.nodes[PROVIDER]
-        self.net.machines.remove(self.node)
+        self.net.remove(PROVIDER)
         self.node.db.close()
         self.node.state_lock.release()
 

@@ -7,14 +7,11 @@ drives (the manager alone, or a node with all its protocol machines, see ``core/
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
 from ..timers import Timed
 from ..transport.udp import UdpEndpoint
 from .manager import Exchange, ExchangeManager, Message
-
-log = logging.getLogger(__name__)
 
 __all__ = ["AsyncExchange", "ExchangeDriver"]
 

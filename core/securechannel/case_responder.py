@@ -66,9 +66,9 @@ class CaseResponder:
         defer: Callable[[Callable[[], None]], Any] | None = None,
     ) -> None:
         self.manager = manager
-        # Sigma1 and Sigma3 cost milliseconds of public-key work each. With ``defer`` (the loop's
-        # call_soon) they are acknowledged at once and worked on after the datagrams already
-        # waiting: 200 requestors opening CASE together then wait for their Sigma2 within CASE's
+        # Sigma1 and Sigma3 cost milliseconds of public-key work each. With ``defer`` (the node's
+        # defer_slow: one piece per poll) they are acknowledged at once and worked on after the
+        # datagrams already waiting: 200 requestors opening CASE together then wait for their Sigma2 within CASE's
         # response timeout, instead of retransmitting into the queue until MRP gives up.
         self.defer = defer
         self.fabrics = fabrics

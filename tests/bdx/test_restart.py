@@ -56,9 +56,9 @@ def case_pair(net: SimNet, db: Database, events: list):
 def kill_and_restart(net: SimNet, tmp_path, db: Database, events: list, *, requestor_too: bool = False):
     """The provider killed (no goodbye, nothing flushed, its timers gone) and started again on the
     same state: its new manager, BDX server and session store."""
-    del net.nodes[B]
+    net.remove(B)
     if requestor_too:
-        del net.nodes[A]
+        net.remove(A)
     net.machines.clear()
     db.close()
     db = Database(tmp_path / "state.sqlite3")

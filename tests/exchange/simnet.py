@@ -25,6 +25,7 @@ class SimNet:
     latency: float = 0.0  # one way, seconds; 0: a datagram arrives in the same instant
 
     machines: list[Timed] = field(default_factory=list)  # polled besides the managers
+    polled: dict[tuple, Timed] = field(default_factory=dict)  # polled instead of that address's manager
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -33,9 +34,20 @@ class SimNet:
     def clock(self) -> float:
         return self.now
 
-    def add(self, address: tuple, manager: ExchangeManager) -> ExchangeManager:
+    def add(self, address: tuple, manager: ExchangeManager, *, machine: Timed | None = None) -> ExchangeManager:
+        """``machine``: what polls this manager itself (a whole node), polled in its place."""
         self.nodes[address] = manager
+        if machine is not None:
+            self.polled[address] = machine
         return manager
+
+    def remove(self, address: tuple) -> None:
+        """The host at ``address`` is gone (powered off, killed): what is sent to it is lost."""
+        del self.nodes[address]
+        self.polled.pop(address, None)
+
+    def _pollers(self) -> list[Timed]:
+        return [self.polled.get(address, manager) for address, manager in self.nodes.items()] + self.machines
 
     def watch(self, machine: Timed) -> Timed:
         """Poll ``machine`` on the simulated clock too."""
@@ -44,8 +56,7 @@ class SimNet:
 
     def next_deadline(self) -> float | None:
         arrival = self.in_flight[0][0] if self.in_flight else None
-        return earliest([m.next_deadline() for m in self.nodes.values()] +
-                        [m.next_deadline() for m in self.machines] + [arrival])  # fmt: skip
+        return earliest([m.next_deadline() for m in self._pollers()] + [arrival])
 
     def deliver_all(self) -> bool:
         """Move every queued datagram once; True if anything moved."""
@@ -83,8 +94,6 @@ class SimNet:
             if deadline is None or deadline > until:
                 return
             self.now = max(self.now, deadline)
-            for machine in self.machines:
+            for machine in self._pollers():
                 if (due := machine.next_deadline()) is not None and due <= self.now:
                     machine.poll(self.now)
-            for manager in list(self.nodes.values()):
-                manager.poll(self.now)

@@ -88,7 +88,7 @@ def test_a_requestor_that_stops_asking_is_released_after_the_idle_timeout(tmp_pa
 def test_a_requestor_that_vanishes_fails_once_our_block_goes_unacknowledged(tmp_path):
     bench = SimBench.open(tmp_path, idle_timeout=300.0)
     quitter, other = start_and_interrupt(bench)
-    del bench.net.nodes[quitter.address]  # it loses power mid-download
+    bench.net.remove(quitter.address)  # it loses power mid-download
     other.query()
     bench.run(until=bench.net.now + 60)
     assert other.step == "notified"
