@@ -33,6 +33,7 @@ from ota_provider.core.wording import short_node_id
 
 from .format import clock
 from .log_view import MeasuredLog
+from .steady_scroll import Table
 
 __all__ = ["AddDeviceScreen"]
 
@@ -59,7 +60,7 @@ class AddDeviceScreen(ModalScreen[None]):
             box.border_title = "Add a device to the bench fabric"
             box.border_subtitle = "Tab: list / code · Enter picks or starts · Esc closes"
             yield Label("Devices with an open commissioning window")
-            found = DataTable(id="found", cursor_type="row", zebra_stripes=False)
+            found = Table(id="found", cursor_type="row", zebra_stripes=False)
             found.add_columns("Device", "VID:PID", "Discriminator", "Window", "Address")
             yield found
             yield Static(SEARCHING, id="found-state")

@@ -15,6 +15,7 @@ from ota_provider.core.setup_payload import SetupPayload
 from .format import duration, node_id
 from .qr import qr_text
 from .readout import Readout
+from .steady_scroll import Table
 
 __all__ = ["CommissioningPane"]
 
@@ -38,7 +39,7 @@ class CommissioningPane(VerticalScroll):
                 with Horizontal(id="commissioning-buttons"):
                     yield Button("Open window (o)", id="open-window", compact=True)
                     yield Button("Remove fabric (Del)", id="remove-fabric", variant="error", compact=True)
-                yield DataTable(id="fabrics", cursor_type="row")
+                yield Table(id="fabrics", cursor_type="row")
 
     def on_mount(self) -> None:
         # References cached once: the app's timer may call in while the screen tears down.

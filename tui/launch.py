@@ -17,7 +17,7 @@ def serve_dashboard(config: ProviderConfig, catalog: ImageCatalog, emit) -> int:
 
     engine = cli.build_engine(config, catalog)
     engine.start()
-    app = ProviderDashboard(engine)
+    app = ProviderDashboard(engine, freeze_heap=True)
     try:
         app.run()
     finally:
@@ -54,7 +54,7 @@ def attach_main(argv: Sequence[str]) -> int:
     except (ConnectionError, OSError, ValueError) as exc:
         print(f"{cli.PROG} attach: error: {exc}", file=sys.stderr)
         return 1
-    app = ProviderDashboard(link)
+    app = ProviderDashboard(link, freeze_heap=True)
     try:
         app.run()
     finally:

@@ -1,4 +1,5 @@
-"""The dashboard's logs: Textual's Log, measuring new lines on the UI thread.
+"""The dashboard's logs: Textual's Log, measuring new lines on the UI thread, and not repainted
+by a layout that left them as they were (see steady_scroll).
 
 Textual's Log measures the width of new lines in a thread worker that calls back into the app;
 a worker still running when the app exits fails with NoActiveAppError (seen when a pilot test
@@ -12,10 +13,12 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.widgets import Log
 
+from .steady_scroll import SteadyScroll
+
 __all__ = ["MeasuredLog"]
 
 
-class MeasuredLog(Log):
+class MeasuredLog(SteadyScroll, Log):
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         if lines:
             self._update_maximum_width(updates, max(cell_len(self._process_line(line)) for line in lines))

@@ -15,10 +15,10 @@ def modules_from_text(text):
         if not line.plain:
             continue
         top, bottom = [], []
-        for span in line.spans:
-            style = span.style
-            top.append(style.color.name == DARK)
-            bottom.append(style.bgcolor.name == DARK)
+        for span in line.spans:  # a span is a run of equal cells
+            style, cells = span.style, span.end - span.start
+            top += [style.color.name == DARK] * cells
+            bottom += [style.bgcolor.name == DARK] * cells
         rows += [top, bottom]
     return rows
 
@@ -31,3 +31,4 @@ def test_every_module_is_drawn_in_hex_colours():
     colours = {span.style.color.name for span in text.spans} | {span.style.bgcolor.name for span in text.spans}
     assert colours == {DARK, LIGHT}
     assert len(text.plain.splitlines()) == (len(expected) + 1) // 2  # two modules per cell, 15 rows here
+    assert all(len(line.plain) == len(expected[0]) for line in text.split("\n") if line.plain)
