@@ -5,11 +5,13 @@ provider did it, 1 when it refused or a wait timed out, 2 on a usage error."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .api.client import ControlClientError, Provider, Refused, Result
 from .api.control import TOKEN_FILE
@@ -48,17 +50,27 @@ def _node(text: str) -> int:
         raise argparse.ArgumentTypeError(f"node id {text!r} is not a number (decimal or 0x hex)") from None
 
 
+def _where_options(parser: argparse.ArgumentParser, default: Any = None) -> argparse.ArgumentParser:
+    """Where the provider is. Given before the command or after it (``ctl watch --socket P``):
+    after it, a missing one leaves what came before (SUPPRESS), so neither place undoes the other."""
+    parser.add_argument("--socket", metavar="PATH|tcp:HOST:PORT", default=default,
+                        help=f"the provider's control socket (default: ${SOCKET_ENV}, or control.sock in the state "
+                        "directory)")  # fmt: skip
+    parser.add_argument("--storage", type=Path, metavar="DIR", default=default,
+                        help="the provider's state directory (finds its socket)")  # fmt: skip
+    parser.add_argument("--token-file", type=Path, metavar="FILE", default=default,
+                        help=f"for tcp: the provider's {TOKEN_FILE} file (default: the one in --storage)")  # fmt: skip
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
                      epilog=_knob_help())  # fmt: skip
-    parser.add_argument("--socket", metavar="PATH|tcp:HOST:PORT",
-                        help=f"the provider's control socket (default: ${SOCKET_ENV}, or control.sock in the state "
-                        "directory)")  # fmt: skip
-    parser.add_argument("--storage", type=Path, metavar="DIR", help="the provider's state directory (finds its socket)")
-    parser.add_argument("--token-file", type=Path, metavar="FILE",
-                        help=f"for tcp: the provider's {TOKEN_FILE} file (default: the one in --storage)")  # fmt: skip
+    _where_options(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for an answer")
-    commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    where = _where_options(argparse.ArgumentParser(add_help=False), default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND",
+                                     parser_class=functools.partial(_Parser, parents=[where]))  # fmt: skip
 
     status = commands.add_parser("status", help="what runs and what is armed")
     status.add_argument("--json", action="store_true")

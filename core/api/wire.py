@@ -60,14 +60,27 @@ EVENTS: dict[str, type[EngineEvent]] = _all_events()
 # ---------------------------------------------------------------------- values
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # what JSON takes as it is: most of a snapshot
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, or None for any other class (asked once per class: a snapshot
+    of ten transfers is some 250 values, encoded ten times a second while transfers run)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def to_data(value: Any) -> Any:
     """A JSON value for ``value`` (dataclasses by field, enums by name, tuples as lists)."""
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
     if isinstance(value, Knob):
         return wire_name(value)
     if isinstance(value, enum.Enum):
         return value.name
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if (names := _field_names(cls)) is not None:
+        return {name: to_data(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [to_data(v) for v in value]
     if isinstance(value, dict):

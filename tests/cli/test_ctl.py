@@ -61,6 +61,20 @@ def test_no_provider_on_the_socket_says_so(tmp_path):
     assert result.returncode == 1 and "no provider answers on" in result.stderr and "--control" in result.stderr
 
 
+def test_where_the_provider_is_may_follow_the_command(provider, tmp_path):
+    """``ctl status --socket P`` as well as ``ctl --socket P status``; after the command it wins."""
+    socket_path = provider.engine["storage"] + "/control.sock"
+    base = [sys.executable, "-m", "ota_provider.core.cli", "ctl"]
+    after = subprocess.run([*base, "status", "--socket", socket_path], capture_output=True, text=True, check=False)
+    assert after.returncode == 0 and "transfers: 0 running" in after.stdout
+    both = subprocess.run([*base, "--socket", str(tmp_path / "none.sock"), "status", "--socket", socket_path],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert both.returncode == 0, both.stderr
+    by_storage = subprocess.run([*base, "clear", "--storage", provider.engine["storage"]], capture_output=True,
+                                text=True, check=False)  # fmt: skip
+    assert (by_storage.returncode, by_storage.stdout) == (0, "every knob disarmed\n")
+
+
 def test_watch_prints_json_lines_as_the_headless_output_does(provider):
     socket_path = provider.engine["storage"] + "/control.sock"
     watch = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, "watch",
