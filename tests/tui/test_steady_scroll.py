@@ -1,5 +1,6 @@
-"""Tables and logs are drawn again when they change, not on every layout of the screen; their
-scrollbars still follow their content and their size."""
+"""Tables and logs redo their scrollbars when their sizes change, not on every layout of the
+screen, and still follow their content and their size; the dashboard's other choices for quick
+keys (no animations, the start-up heap frozen by the program only)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class CountingTable(Table):
 
 class TablesAndTabs(App):
     CSS = "#table { height: 8; } #tabs { height: 1fr; }"
+    rows = 0  # the table's rows at start
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -41,8 +43,6 @@ class TablesAndTabs(App):
         table.add_columns("a", "b")
         for row in range(self.rows):
             table.add_row(str(row), "x" * 10)
-
-    rows = 0
 
 
 async def _switch_tabs(pilot, app, times: int) -> None:
