@@ -299,7 +299,7 @@ def paired(image: Path, tmp: Path) -> list[tuple[str, float, float]]:
 def paired_ratios(windows: list[tuple[str, float, float]]) -> tuple[list[float], list[float]]:
     """Each attached window against the mean of the detached ones either side, and each detached
     window against the one before it (what nothing changed looks like)."""
-    attached, detached = [], []
+    attached = []
     for i, (kind, rate, _) in enumerate(windows):
         if kind == "attached" and 0 < i < len(windows) - 1:
             attached.append(rate / ((windows[i - 1][1] + windows[i + 1][1]) / 2))

@@ -1,5 +1,5 @@
-"""The dashboard's logs: Textual's Log, measuring new lines on the UI thread, and not repainted
-by a layout that left them as they were (see steady_scroll).
+"""The dashboard's logs: Textual's Log, measuring new lines on the UI thread, and not redoing its
+scrollbars on a layout that left its sizes alone (see steady_scroll).
 
 Textual's Log measures the width of new lines in a thread worker that calls back into the app;
 a worker still running when the app exits fails with NoActiveAppError (seen when a pilot test

@@ -19,7 +19,7 @@ def qr_text(payload: str, border: int = 2) -> Text:
     if len(matrix) % 2:
         matrix.append([0] * len(matrix[0]))
     styles = {(upper, lower): Style(color=DARK if upper else LIGHT, bgcolor=DARK if lower else LIGHT)
-              for upper in (0, 1) for lower in (0, 1)}  # fmt: skip
+              for upper in (False, True) for lower in (False, True)}  # fmt: skip
     text = Text(no_wrap=True)
     for top, bottom in zip(matrix[::2], matrix[1::2], strict=True):
         # "▀" paints the upper module in the foreground and the lower one in the background. One

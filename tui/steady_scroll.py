@@ -1,12 +1,13 @@
-"""Tables and logs that are not repainted by a layout that did not change them.
+"""Tables and logs that do not redo their scrollbars on a layout that left their sizes alone.
 
 On every layout of the screen Textual hands each widget the virtual size the compositor worked
 out. A ScrollView (DataTable, Log) keeps a virtual size of its own, set from its content, which
 differs from the compositor's whenever a scrollbar shows; it compares the two, finds them
-different on every layout and redoes its scrollbars, and the whole table is drawn again. A tab
-key lays the screen out, so every tab key repainted every table and the log (measured in an
-attached dashboard with ten transfers: each table drawn once per key, 5-15 ms each, beside one
-frame of a few milliseconds).
+different on every layout and redoes its scrollbars, which draws them and the table under them
+again. A tab key lays the screen out, so every tab key did this for every table and the log.
+Measured: in an attached dashboard with ten transfers, 40 tab keys drew the two tables 62 times
+(23 with this, 18 with no keys at all); in the dashboard's pilot, the screen updates of 40 tab
+keys took 8-10% less time.
 
 Here the scrollbars are redone only when what they depend on changed: the widget's size, the
 space inside its gutter, or its own virtual size. Textual is pinned exactly, so the private hook
@@ -39,4 +40,4 @@ class SteadyScroll:
 
 
 class Table(SteadyScroll, DataTable):
-    """A DataTable repainted only when its rows, its cursor or its size change."""
+    """A DataTable whose scrollbars are redone only when its size or its rows change."""
