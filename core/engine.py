@@ -460,6 +460,9 @@ class ProviderEngine:
             ok, message = self._apply(command)
         except (ValueError, CatalogError) as exc:
             ok, message = False, str(exc)
+        except Exception as exc:  # every command gets its one answer, whatever went wrong in it
+            log.exception("command %s failed", type(command).__name__)
+            ok, message = False, f"{type(command).__name__} failed: {exc}"
         self._post(CommandDone(command, ok, message))
         self._snapshot_wanted.set()  # what it changed (armed knobs, a paused transfer) shows soon, coalesced
         if self.node is not None and self.node.driver is not None:

@@ -155,9 +155,8 @@ class Provider(_Commands):
         client = cls(sock, {}, timeout=timeout)
         try:
             client.hello = client._read_message("hello")
-            client.engine = client.hello.get("engine", {})
             client._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-            client._read_message("welcome")
+            client.engine = client._read_message("welcome").get("engine", {})  # told only once the token is proved
             if subscribe:
                 client.subscribe()
         except BaseException:
@@ -372,9 +371,8 @@ class AsyncProvider(_Commands):
         client = cls(reader, writer, {}, timeout)
         client._task = asyncio.get_running_loop().create_task(client._read_loop())
         client.hello = await client._reply("hello")
-        client.engine = client.hello.get("engine", {})
         client._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-        await client._reply("welcome")
+        client.engine = (await client._reply("welcome")).get("engine", {})  # told only once the token is proved
         return client
 
     async def __aenter__(self) -> AsyncProvider:

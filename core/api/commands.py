@@ -44,6 +44,23 @@ def _new_id() -> str:
     return f"{_PREFIX}-{next(_ids)}"
 
 
+# Ranges a command's values must lie in, checked when the command is made (on the wire, or by a
+# front end), so the engine never meets a value it cannot act on.
+WINDOW_SECONDS = (180, 900)  # a commissioning window (Core spec 11.19.8.1: 3 to 15 minutes)
+NODE_ID = (1, 0xFFFF_FFEF_FFFF_FFFF)  # an operational node id (Core spec 2.5.5.1)
+FABRIC_INDEX = (1, 254)
+TRANSFER_ID = (1, 2**63 - 1)
+HISTORY_LIMIT = (1, 100_000)
+SECONDS_PER_BLOCK = (0.0, 3600.0)
+
+
+def _check_range(what: str, value: float, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ValueError(f"{what} is {value!r}: it must be from {low:g} to {high:g}"
+                         if abs(value) < 1e15 else f"{what} must be from {low:g} to {high:g}")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Command:
     VERSION: ClassVar[int] = 1  # of this command's fields, checked on the wire
@@ -82,10 +99,16 @@ class ClearKnobs(Command):
 class PauseTransfer(Command):
     transfer_id: int
 
+    def __post_init__(self) -> None:
+        _check_range("transfer_id", self.transfer_id, TRANSFER_ID)
+
 
 @dataclass(frozen=True)
 class ResumeTransfer(Command):
     transfer_id: int
+
+    def __post_init__(self) -> None:
+        _check_range("transfer_id", self.transfer_id, TRANSFER_ID)
 
 
 @dataclass(frozen=True)
@@ -93,16 +116,27 @@ class ThrottleTransfer(Command):
     transfer_id: int
     seconds_per_block: float | None  # None: back to the provider's pacing
 
+    def __post_init__(self) -> None:
+        _check_range("transfer_id", self.transfer_id, TRANSFER_ID)
+        if self.seconds_per_block is not None:
+            _check_range("seconds_per_block", self.seconds_per_block, SECONDS_PER_BLOCK)
+
 
 @dataclass(frozen=True)
 class AbortTransfer(Command):
     transfer_id: int
     status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
 
+    def __post_init__(self) -> None:
+        _check_range("transfer_id", self.transfer_id, TRANSFER_ID)
+
 
 @dataclass(frozen=True)
 class OpenCommissioningWindow(Command):
     seconds: int = 900
+
+    def __post_init__(self) -> None:
+        _check_range("seconds", self.seconds, WINDOW_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -120,6 +154,9 @@ class DeviceAction(Command):
 
     node_id: int
     action: str
+
+    def __post_init__(self) -> None:
+        _check_range("node_id", self.node_id, NODE_ID)
 
 
 @dataclass(frozen=True)
@@ -139,6 +176,9 @@ class AnswerAttestation(Command):
 class RemoveFabric(Command):
     fabric_index: int
 
+    def __post_init__(self) -> None:
+        _check_range("fabric_index", self.fabric_index, FABRIC_INDEX)
+
 
 @dataclass(frozen=True)
 class ReloadImages(Command):
@@ -152,6 +192,11 @@ class QueryHistory(Command):
 
     limit: int = 500
     node_id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range("limit", self.limit, HISTORY_LIMIT)
+        if self.node_id is not None:
+            _check_range("node_id", self.node_id, NODE_ID)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ first proves it holds the token file. Runs on the engine's own loop. Each connec
 bounded event queue: a client that stops reading is cut off with a message saying where to
 resume, and never slows the engine or another client. Bad input gets an ``error`` message; the
 connection, and the engine, go on.
+
+What a client sees before it has proved the token (TCP): the protocol version and that a token is
+needed, nothing about the node (its setup code would let anyone commission it). It subscribes to
+nothing, must prove the token within AUTH_SECONDS, and is one of a bounded number of connections in
+total and per address, so a crowd of silent or slow connections costs the engine nothing lasting.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued to a client that does not read: p
 CLIENT_QUEUE = 20_000  # events queued for one client
 ENCODED_KEPT = 256  # the last events' JSON lines, shared by the clients
 TOKEN_FILE = "control-token"
+TOKEN_MIN_LENGTH = 32  # characters: the token made here has 64 (32 random bytes, hex)
+AUTH_SECONDS = 5.0  # an unauthenticated TCP connection is closed after this
+MAX_CONNECTIONS = 256  # clients at once, authenticated or not
+MAX_UNAUTHENTICATED = 64  # connections that have not proved the token yet (TCP)
+MAX_PER_ADDRESS = 32  # TCP connections from one address
 
 
 class ControlError(RuntimeError):
@@ -87,16 +97,40 @@ def socket_address_of(where: str | Path) -> tuple[int, Any]:
 
 
 def read_token(path: Path) -> str:
+    """The token in ``path``; ControlError in one line if it cannot be read or is too short to be one."""
     try:
-        return path.read_text().strip()
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ControlError(f"cannot read the control token {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(token) < TOKEN_MIN_LENGTH:
+        raise ControlError(f"the control token {path} is {'empty' if not token else 'too short'}: delete it and "
+                           "restart the provider to have a new one made")  # fmt: skip
+    return token
+
+
+def check_token_file(path: Path) -> None:
+    """The provider trusts its token file only if it is a regular file of its own user that nobody
+    else can read or write: anyone who could write it could choose the token."""
+    try:
+        info = path.lstat()
     except OSError as exc:
         raise ControlError(f"cannot read the control token {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ControlError(f"the control token {path} is not a regular file: remove it and restart the provider")
+    if info.st_uid != os.geteuid():
+        raise ControlError(f"the control token {path} belongs to another user (uid {info.st_uid}): remove it and "
+                           "restart the provider")  # fmt: skip
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ControlError(f"the control token {path} can be read or written by others (mode {mode:04o}): "
+                           "chmod 600 it, or remove it to have a new one made")  # fmt: skip
 
 
 def _token(storage: Path) -> str:
     """The TCP clients' shared secret, created once in the state directory, owner-only."""
     path = storage / TOKEN_FILE
-    if path.exists():
+    if path.exists() or path.is_symlink():
+        check_token_file(path)
         return read_token(path)
     token = secrets.token_hex(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -118,7 +152,14 @@ class ControlServer:
         self.token: str | None = None
         self._server: asyncio.AbstractServer | None = None
         self.connections: set[_Connection] = set()
+        self.per_address: dict[str, int] = {}
         self.cut_off = 0  # clients cut off for not reading
+        self.refused = 0  # connections closed at once: too many in total, unauthenticated, or from one address
+        self.timed_out = 0  # connections that did not prove the token in time
+        self.max_connections = MAX_CONNECTIONS
+        self.max_unauthenticated = MAX_UNAUTHENTICATED
+        self.max_per_address = MAX_PER_ADDRESS
+        self.auth_seconds = AUTH_SECONDS
         self.max_buffered = MAX_BUFFERED
         self._encoded: OrderedDict[int, bytes] = OrderedDict()  # seq -> its event message: encoded once
 
@@ -169,13 +210,38 @@ class ControlServer:
             with contextlib.suppress(FileNotFoundError):
                 self.target.path.unlink()
 
+    def _admit(self, address: str) -> str | None:
+        """Why a new connection from ``address`` is refused, or None."""
+        if len(self.connections) >= self.max_connections:
+            return f"too many control clients ({self.max_connections}): close one and try again"
+        if self.token is not None:
+            unauthenticated = sum(1 for c in self.connections if not c.authenticated)
+            if unauthenticated >= self.max_unauthenticated:
+                return "too many clients are still saying hello: try again in a few seconds"
+            if self.per_address.get(address, 0) >= self.max_per_address:
+                return f"too many control clients from {address} ({self.max_per_address})"
+        return None
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) and peer else "local"
+        refusal = self._admit(address)
+        if refusal is not None:
+            self.refused += 1
+            with contextlib.suppress(Exception):
+                writer.write(json.dumps({"type": "error", "message": refusal}).encode() + b"\n")
+                writer.close()
+            return
         connection = _Connection(self, reader, writer)
         self.connections.add(connection)
+        self.per_address[address] = self.per_address.get(address, 0) + 1
         try:
             await connection.run()
         finally:
             self.connections.discard(connection)
+            left = self.per_address.pop(address, 1) - 1
+            if left:
+                self.per_address[address] = left
             connection.close()
 
 
@@ -212,8 +278,14 @@ class _Connection:
         self.history: dict[str, list] = {}
         self._scheduled = False
         self.closed = False
-        # From the first moment, so no answer to this client's commands is ever missed.
-        self.events, _ = server.subscribe(capacity=CLIENT_QUEUE, wake=self._wake)
+        self.events: Subscriber | None = None
+        if self.authenticated:
+            self._listen()
+
+    def _listen(self) -> None:
+        """Subscribe to the engine's events, before any command, so no answer is ever missed. Only an
+        authenticated client does: one still saying hello holds no queue."""
+        self.events, _ = self.server.subscribe(capacity=CLIENT_QUEUE, wake=self._wake)
 
     # ------------------------------------------------------------------ out
 
@@ -236,8 +308,9 @@ class _Connection:
             return
         self.server.cut_off += 1
         log.info("control client cut off: %s", why)
-        message = {"type": "error", "message": f"cut off: {why}; subscribe again with after={self.events.last_seq}",
-                   "resumeAfter": self.events.last_seq}  # fmt: skip
+        last_seq = self.events.last_seq if self.events is not None else 0
+        message = {"type": "error", "message": f"cut off: {why}; subscribe again with after={last_seq}",
+                   "resumeAfter": last_seq}  # fmt: skip
         with contextlib.suppress(Exception):
             self.writer.write(json.dumps(message).encode() + b"\n")
         self.close()
@@ -245,7 +318,8 @@ class _Connection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.events.close()
+            if self.events is not None:
+                self.events.close()
             with contextlib.suppress(Exception):
                 self.writer.close()
 
@@ -256,7 +330,7 @@ class _Connection:
 
     def _pump(self) -> None:
         self._scheduled = False
-        if self.closed:
+        if self.closed or self.events is None:
             return
         for event in self.events.take(5000):
             self._deliver(event)
@@ -289,11 +363,21 @@ class _Connection:
     # ------------------------------------------------------------------ in
 
     async def run(self) -> None:
-        self.write({"type": "hello", "protocol": PROTOCOL_VERSION, "engine": self.server.identity(),
-                    "seq": self.events.last_seq, "needsToken": self.server.token is not None})  # fmt: skip
+        hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
+                                 "needsToken": self.server.token is not None}  # fmt: skip
+        if self.authenticated:  # the owner-only Unix socket: whoever connects is the provider's user
+            hello.update(engine=self.server.identity(), seq=self.events.last_seq if self.events else 0)
+        self.write(hello)
         while not self.closed:
             try:
-                line = await self.reader.readline()
+                if self.authenticated:
+                    line = await self.reader.readline()
+                else:
+                    line = await asyncio.wait_for(self.reader.readline(), self.server.auth_seconds)
+            except TimeoutError:
+                self.server.timed_out += 1
+                self.error(f"no hello with the token within {self.server.auth_seconds:g} s")
+                return
             except ValueError:  # longer than MAX_LINE
                 self.error(f"a message is one JSON object on one line of at most {MAX_LINE} bytes")
                 return
@@ -309,6 +393,9 @@ class _Connection:
             message = json.loads(line)
         except (UnicodeDecodeError, ValueError) as exc:
             self.error(f"not JSON: {exc}")
+            return
+        except RecursionError:
+            self.error("not JSON this provider reads: nested too deeply")
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self.error('a message is a JSON object with a "type"')
@@ -342,7 +429,11 @@ class _Connection:
                 self.close()
                 return
             self.authenticated = True
-        self.write({"type": "welcome", "protocol": PROTOCOL_VERSION})
+        if self.events is None:
+            self._listen()
+        assert self.events is not None
+        self.write({"type": "welcome", "protocol": PROTOCOL_VERSION, "engine": self.server.identity(),
+                    "seq": self.events.last_seq})  # fmt: skip
 
     def _command(self, message: dict[str, Any]) -> None:
         try:
@@ -360,6 +451,7 @@ class _Connection:
             return
         self.snapshots = bool(message.get("snapshots", False))
         missed = 0
+        assert self.events is not None
         if after is not None:  # replay from the bus: a new queue that starts after ``after``
             for event in self.events.take(CLIENT_QUEUE):  # answers still owed to this client first
                 self._deliver(event)

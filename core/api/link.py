@@ -89,10 +89,9 @@ class SocketLink:
         self._snapshot: EngineSnapshot | None = None
         if token is None and token_file is not None:
             token = read_token(token_file)
-        hello = self._expect("hello")
-        self.engine: dict[str, Any] = hello.get("engine", {})
+        self._expect("hello")
         self._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-        self._expect("welcome")
+        self.engine: dict[str, Any] = self._expect("welcome").get("engine", {})  # told once the token is proved
         # Whatever the provider still holds, from its start if it can: the requestors seen so far.
         self._write({"type": "subscribe", "after": 0, "snapshots": True})
         self._expect("subscribed")

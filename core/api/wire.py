@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import enum
 import functools
+import math
 import types
 import typing
 from pathlib import Path
@@ -60,6 +61,7 @@ EVENTS: dict[str, type[EngineEvent]] = _all_events()
 # ---------------------------------------------------------------------- values
 
 
+INT_RANGE = 2**64  # integers on the wire: node ids are unsigned 64-bit, nothing is wider
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what JSON takes as it is: most of a snapshot
 
 
@@ -144,12 +146,18 @@ def from_data(kind: Any, data: Any, where: str = "value") -> Any:
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _dataclass(kind, data, where)
     if kind is float:
+        if isinstance(data, float) and not math.isfinite(data):
+            raise WireError(f"{where}: expected a finite number, got {data!r}")
         if isinstance(data, bool) or not isinstance(data, int | float):
             raise WireError(f"{where}: expected a number, got {data!r}")
+        if isinstance(data, int) and not -INT_RANGE <= data < INT_RANGE:
+            raise WireError(f"{where}: a number out of range")
         return float(data)
     if kind is int:
         if isinstance(data, bool) or not isinstance(data, int):
             raise WireError(f"{where}: expected an integer, got {data!r}")
+        if not -INT_RANGE <= data < INT_RANGE:  # nothing on this wire is wider than 64 bits
+            raise WireError(f"{where}: an integer out of range (at most 64 bits)")
         return data
     if kind in (str, bool):
         if not isinstance(data, kind):

@@ -70,7 +70,8 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     assert raw.hello["type"] == "hello" and raw.hello["protocol"] == PROTOCOL_VERSION
     assert raw.hello["engine"]["port"] == engine.port and raw.hello["engine"]["manualCode"] == "34970112332"
     raw.send({"type": "hello", "protocol": PROTOCOL_VERSION})
-    assert raw.read() == {"type": "welcome", "protocol": PROTOCOL_VERSION}
+    welcome = raw.read()
+    assert welcome["type"] == "welcome" and welcome["engine"]["manualCode"] == "34970112332"
     raw.send({"type": "ping"})
     assert raw.read() == {"type": "pong"}
     raw.send({"type": "snapshot"})
@@ -104,6 +105,20 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     (b'{"type": "command", "command": "PauseTransfer", "args": {"transfer_id": "x"}}\n', "expected an integer"),
     (b'{"type": "subscribe", "after": -3}\n', "after is the last sequence number"),
     (b"\xff\xfe\n", "not JSON"),
+    (b"[" * 30_000 + b"]" * 30_000 + b"\n", "nested too deeply"),
+    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 1' + b"0" * 400
+     + b"}}\n", "out of range"),
+    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": -5}}\n',
+     "seconds is -5: it must be from 180 to 900"),
+    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 901}}\n',
+     "seconds is 901: it must be from 180 to 900"),
+    (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 1208925819614629174706176, '
+     b'"action": "read"}}\n', "out of range"),
+    (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 18446744073709551615, '
+     b'"action": "read"}}\n', "node_id must be from 1 to"),
+    (b'{"type": "command", "command": "ThrottleTransfer", "id": "t", "args": {"transfer_id": 1, '
+     b'"seconds_per_block": 1e999}}\n', "a finite number"),
+    (b'{"type": "command", "command": "QueryHistory", "id": "h", "args": {"limit": 0}}\n', "limit is 0"),
 ])  # fmt: skip
 def test_bad_input_gets_an_error_and_the_connection_goes_on(engine, tmp_path, line, says):
     raw = Raw(tmp_path / "control.sock")
@@ -189,6 +204,57 @@ def test_a_socket_of_another_user_cannot_be_used(engine, tmp_path):
     os.waitpid(pid, 0)
     said = os.read(reader, 1000).decode()
     assert "belongs to another user (the control socket is owner-only)" in said, said
+
+
+def test_every_command_gets_one_answer_even_when_its_handler_fails(engine, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OverflowError("a value the handler could not take")
+
+    monkeypatch.setattr(engine.node, "open_commissioning_window", broken)
+    with Provider.attach(tmp_path / "control.sock") as client:
+        with pytest.raises(Refused, match="OpenCommissioningWindow failed: a value the handler could not take"):
+            client.open_window(300)
+        assert client.snapshot().images  # and the engine goes on
+
+
+@pytest.mark.parametrize(("content", "mode", "says"), [
+    ("", 0o600, "is empty"),
+    ("abc", 0o600, "too short"),
+    ("f" * 64, 0o666, r"can be read or written by others \(mode 0666\)"),
+    ("f" * 64, 0o640, r"\(mode 0640\)"),
+])  # fmt: skip
+def test_a_token_file_that_anyone_could_have_written_is_refused_in_one_line(tmp_path, content, mode, says):
+    state = tmp_path / "state"
+    state.mkdir()
+    token = state / TOKEN_FILE
+    token.write_text(content)
+    os.chmod(token, mode)
+    with pytest.raises(ControlError, match=says) as refused:
+        start_engine(state, control="tcp:127.0.0.1:0")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_token_file_that_is_a_symlink_is_refused(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (tmp_path / "elsewhere").write_text("f" * 64)
+    os.chmod(tmp_path / "elsewhere", 0o600)
+    (state / TOKEN_FILE).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ControlError, match="not a regular file"):
+        start_engine(state, control="tcp:127.0.0.1:0")
+
+
+def test_a_client_with_an_empty_token_is_not_welcomed(tmp_path):
+    engine = start_engine(tmp_path / "state", control="tcp:127.0.0.1:0")
+    try:
+        with pytest.raises(ControlClientError, match="wrong token"):
+            Provider.attach(f"tcp:127.0.0.1:{engine.control.port}", token="")
+        empty = tmp_path / "empty-token"
+        empty.write_text("")
+        with pytest.raises(ControlError, match="is empty"):
+            Provider.attach(f"tcp:127.0.0.1:{engine.control.port}", token_file=empty)
+    finally:
+        engine.stop()
 
 
 def test_tcp_clients_must_give_the_token(tmp_path):

@@ -1,0 +1,89 @@
+"""The control socket over TCP against a client that has no token, in a provider process: it learns
+nothing about the node (no setup code, so it cannot commission the provider onto a fabric of its
+own), holds no event queue, and is closed after a few seconds; a crowd of such clients is capped."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import time
+
+from tests.integration.test_ota_processes import start_provider
+
+
+def _control_port(events) -> int:
+    listening = next(e for e in events if e["event"] == "Listening")
+    return int(re.match(r"tcp:127\.0\.0\.1:(\d+)", listening["control"]).group(1))
+
+
+def test_an_unauthenticated_tcp_client_learns_nothing_and_is_closed(tmp_path):
+    proc, events = start_provider(tmp_path, ["--control", "tcp:127.0.0.1:0"])
+    try:
+        port = _control_port(events)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        file = raw.makefile("rwb")
+        hello_line = file.readline()
+        hello = json.loads(hello_line)
+        assert hello == {"type": "hello", "protocol": 1, "needsToken": True}
+        assert b"MT:" not in hello_line and b"manualCode" not in hello_line
+        for message in ({"type": "snapshot"}, {"type": "subscribe"}):
+            probe = socket.create_connection(("127.0.0.1", port), timeout=10)
+            probe_file = probe.makefile("rwb")
+            probe_file.readline()
+            probe_file.write(json.dumps(message).encode() + b"\n")
+            probe_file.flush()
+            answer = probe_file.read()  # until the provider closes it
+            assert b"send hello with the token first" in answer and b"MT:" not in answer
+            probe.close()
+        started = time.monotonic()
+        rest = file.read()  # says nothing: closed by the provider after its auth timeout
+        assert b"no hello with the token within 5 s" in rest and b"MT:" not in rest
+        assert 4 < time.monotonic() - started < 15
+        raw.close()
+        token = (tmp_path / "state" / "control-token").read_text().strip()
+        good = socket.create_connection(("127.0.0.1", port), timeout=10)
+        good_file = good.makefile("rwb")
+        good_file.readline()
+        good_file.write(json.dumps({"type": "hello", "protocol": 1, "token": token}).encode() + b"\n")
+        good_file.flush()
+        welcome = json.loads(good_file.readline())
+        assert welcome["type"] == "welcome" and welcome["engine"]["qrCode"].startswith("MT:")
+        good.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_a_crowd_of_silent_tcp_clients_is_capped_and_the_owner_still_gets_in(tmp_path):
+    proc, events = start_provider(tmp_path, ["--control", "tcp:127.0.0.1:0"])
+    crowd = []
+    try:
+        port = _control_port(events)
+        for _ in range(300):
+            crowd.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        refused = 0
+        for sock in crowd:
+            line = sock.makefile("rb").readline()
+            refused += b"try again" in line or b"too many" in line
+        assert refused >= 300 - 64, refused
+        token = (tmp_path / "state" / "control-token").read_text().strip()
+        deadline = time.monotonic() + 15  # the silent ones are closed within the auth timeout
+        while True:
+            good = socket.create_connection(("127.0.0.1", port), timeout=10)
+            good_file = good.makefile("rwb")
+            if json.loads(good_file.readline())["type"] == "hello":
+                break
+            good.close()
+            assert time.monotonic() < deadline, "the owner never got in"
+            time.sleep(0.5)
+        good_file.write(json.dumps({"type": "hello", "protocol": 1, "token": token}).encode() + b"\n")
+        good_file.flush()
+        assert json.loads(good_file.readline())["type"] == "welcome"
+        good.close()
+    finally:
+        for sock in crowd:
+            sock.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
