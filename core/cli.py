@@ -53,6 +53,7 @@ from .ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
 from .ota.types import ApplyUpdateAction, QueryImageStatus
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
+from .trace import TraceError
 from .transport.port_owner import udp_port_owner
 from .wording import socket_address
 
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--trace", type=Path, metavar="FILE.jsonl",
                        help="write every Matter message in and out (decoded, no keys) for a bug report; "
                        "'ota-provider trace show FILE' prints it")  # fmt: skip
+    front.add_argument("--trace-dir", type=Path, metavar="DIR",
+                       help="where traces started over the control socket go (only there, as new files; "
+                       "default: traces/ in the state directory)")  # fmt: skip
     front.add_argument(
         "--control", type=_control_target, metavar="PATH|tcp:HOST:PORT",
         help="open the control socket (for 'ota-provider ctl', the Python client, 'ota-provider attach'): a Unix "
@@ -444,7 +448,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         return 0
     try:
         return (serve or _serve)(config, catalog, emit)
-    except (StorageError, AttestationError, DemoFabricError, ControlError) as exc:
+    except (StorageError, AttestationError, DemoFabricError, ControlError, TraceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true")
     trace = commands.add_parser("trace", help="start or stop writing every message to a file (JSON lines)")
     trace.add_argument("action", choices=("start", "stop"))
-    trace.add_argument("file", nargs="?", type=Path, help="with start: the trace file (on the provider's machine)")
+    trace.add_argument("file", nargs="?", help="with start: a new file name in the provider's trace folder "
+                       "(its --trace-dir; default traces/ in its state directory)")  # fmt: skip
     commission = commands.add_parser("commission", help="commission a device onto the bench fabric")
     commission.add_argument("code", metavar="CODE[@HOST[:PORT]]")
     wait = commands.add_parser("wait-for", help="wait for an event (exit 0 when it happens, 1 on timeout)")
@@ -179,7 +180,7 @@ def _run(provider: Provider, args: argparse.Namespace) -> int:
     if verb == "trace":
         if args.action == "start" and args.file is None:
             raise ValueError("trace start needs the FILE to write")
-        return _said(provider.trace_start(args.file.resolve()) if args.action == "start" else provider.trace_stop())
+        return _said(provider.trace_start(args.file) if args.action == "start" else provider.trace_stop())
     if verb == "history":
         rows = provider.history(args.last, args.node)
         if args.json:

@@ -86,7 +86,7 @@ from .ota.policy import KNOB_LABELS, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
-from .trace import TraceWriter
+from .trace import TraceWriter, open_named_trace, open_operator_trace
 from .wording import bdx_status
 
 __all__ = [
@@ -343,8 +343,8 @@ class ProviderEngine:
             node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
                            on_transfer=lambda kind, t: self._on_transfer(history, kind, t),
                            pacing=config.poll_interval_ms / 1000, **extra)  # fmt: skip
-            if config.trace is not None:
-                self._start_trace(config.trace)  # from the first message
+            if config.trace is not None:  # from the first message
+                self._begin_trace(config.trace, open_operator_trace(config.trace, self.storage))
             await node.start()
         except BaseException:
             node.stop()
@@ -468,14 +468,21 @@ class ProviderEngine:
         if self.node is not None and self.node.driver is not None:
             self.node.driver.flush()  # anything the command sent goes out now
 
-    def _start_trace(self, path: Path) -> str:
-        """Trace every message from now on (a trace already running is closed first)."""
+    @property
+    def trace_dir(self) -> Path:
+        """Where traces started over the control socket go: only there."""
+        return self.config.trace_dir or self.storage / "traces"
+
+    def _start_trace(self, name: str) -> str:
+        """Trace every message from now on to a new file in the trace folder (a trace already running
+        is closed first); TraceError says why not."""
+        path, descriptor = open_named_trace(self.trace_dir, name)
+        return self._begin_trace(path, descriptor)
+
+    def _begin_trace(self, path: Path, descriptor: int) -> str:
         assert self.node is not None
         self._stop_trace()
-        try:
-            self._trace = TraceWriter(path, self.node.clock)
-        except OSError as exc:
-            raise ValueError(f"cannot write the trace {path}: {exc.strerror or exc}") from None
+        self._trace = TraceWriter(path, descriptor, self.node.clock)
         self.node.manager.tracer = self._trace
         return f"tracing every message to {path}"
 
@@ -554,7 +561,7 @@ class ProviderEngine:
             node.remove_fabric(command.fabric_index)
             return True, f"fabric {command.fabric_index} removed"
         if isinstance(command, StartTrace):
-            return True, self._start_trace(Path(command.path))
+            return True, self._start_trace(command.path)
         if isinstance(command, StopTrace):
             return True, self._stop_trace()
         if isinstance(command, ReloadImages):

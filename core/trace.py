@@ -3,6 +3,12 @@ writes one JSON line per Matter message in and out, after decryption: the sessio
 protocol and opcode, MRP flags and counters, the time, and the decoded Interaction Model, BDX and
 OTA fields. ``ota-provider trace show FILE`` prints it as a readable timeline.
 
+Where traces go: ``--trace FILE`` is the operator's own choice at start (a regular file, never
+through a symlink, never onto the state files). A trace started over the control socket is only a
+*name* in the trace directory (``--trace-dir``, default ``traces/`` in the state directory), created
+new (never an existing file, FIFO or symlink), so a control client cannot make the provider write,
+truncate or chmod any other file.
+
 Never written: keys and passcodes. Session keys never reach the exchange layer's messages; the
 handshakes' payloads (PASE, CASE: randoms, shares, encrypted certificates) are left out; and the
 few commands that carry secrets have those fields replaced by ``"<redacted>"``: AddNOC's IPK,
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import sys
 import threading
 import time
@@ -29,7 +36,8 @@ from .codec.status_report import StatusReport
 from .exchange.manager import Traced
 from .session.secure import SecureSession
 
-__all__ = ["REDACTED", "TraceWriter", "describe_line", "show_main"]
+__all__ = ["REDACTED", "TraceError", "TraceWriter", "describe_line", "open_named_trace", "open_operator_trace",
+           "show_main"]  # fmt: skip
 
 REDACTED = "<redacted>"
 # (cluster, command) -> the field tags that hold secrets, in requests as in responses.
@@ -196,14 +204,82 @@ def record(traced: Traced, started: float) -> dict[str, Any]:
     return line
 
 
-class TraceWriter:
-    """Appends the records to FILE (created owner-only); safe to call from the engine's thread."""
+class TraceError(ValueError):
+    """A trace file cannot be written there; the message says why and what to do, in one line."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.monotonic) -> None:
-        """``clock``: the node's, on which the traced messages are timed."""
+
+# Files of the state directory a trace must never land on (the database and its journals, the lock,
+# the control token, the demo fabric).
+STATE_FILE_PREFIXES = ("ota-provider.sqlite3", "control-token", "demo-fabric.json")
+
+
+def open_operator_trace(path: Path, storage: Path | None = None) -> int:
+    """The descriptor of ``--trace FILE``: created or truncated, owner-only, a regular file reached
+    without following a symlink at its last step, and not one of the state files."""
+    if not path.parent.is_dir():
+        raise TraceError(f"cannot write the trace {path}: the folder {path.parent} does not exist")
+    if storage is not None and path.resolve().parent == storage.resolve() and \
+            path.name.startswith(STATE_FILE_PREFIXES):  # fmt: skip
+        raise TraceError(f"{path} is one of the provider's state files: write the trace elsewhere")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise TraceError(f"cannot write the trace {path}: {exc.strerror or exc}") from None
+    if not _regular(descriptor):
+        os.close(descriptor)
+        raise TraceError(f"cannot write the trace {path}: it is not a regular file")
+    os.ftruncate(descriptor, 0)
+    os.fchmod(descriptor, 0o600)
+    os.set_blocking(descriptor, True)
+    return descriptor
+
+
+def open_named_trace(directory: Path, name: str) -> tuple[Path, int]:
+    """A new trace file ``name`` in the trace directory: the path and an owner-only descriptor.
+
+    ``name`` is a file name (or a path whose folder is the trace directory itself). The directory is
+    made owner-only if missing and must be a real directory of this user; the file is created anew
+    relative to the directory's descriptor, so no symlink on the way, nor one in its place, is
+    followed, and an existing file (the database, a FIFO, a decoy) is never opened."""
+    given = Path(name)
+    if given.is_absolute() or len(given.parts) > 1:
+        if given.parent.resolve() != directory.resolve():
+            raise TraceError(f"traces started over the control socket go into {directory}: give a file name")
+        given = Path(given.name)
+    if not given.name or given.name in (".", "..") or given.name.startswith("."):
+        raise TraceError(f"{name!r} is not a trace file name: give one such as update.jsonl")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.lstat()
+    except OSError as exc:
+        raise TraceError(f"cannot make the trace folder {directory}: {exc.strerror or exc}") from None
+    if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.geteuid():
+        raise TraceError(f"the trace folder {directory} is not a folder of this user: remove it or choose another "
+                         "--trace-dir")  # fmt: skip
+    folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        descriptor = os.open(given.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                             dir_fd=folder)  # fmt: skip
+    except FileExistsError:
+        raise TraceError(f"{directory / given.name} exists already: give a new trace file name") from None
+    except OSError as exc:
+        raise TraceError(f"cannot write the trace {directory / given.name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(folder)
+    return directory / given.name, descriptor
+
+
+def _regular(descriptor: int) -> bool:
+    return stat.S_ISREG(os.fstat(descriptor).st_mode)
+
+
+class TraceWriter:
+    """Appends the records to an open, owner-only trace file; safe to call from the engine's thread."""
+
+    def __init__(self, path: Path, descriptor: int, clock: Callable[[], float] = time.monotonic) -> None:
+        """``descriptor``: from :func:`open_operator_trace` or :func:`open_named_trace`; ``clock``: the
+        node's, on which the traced messages are timed."""
         self.path = path
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)
         self._out: TextIO = os.fdopen(descriptor, "w", buffering=1 << 16)
         self._lock = threading.Lock()
         self.started = clock()

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 import subprocess
 import sys
+
+import pytest
 
 from ota_provider.core.api.commands import CommissionDevice, StopTrace
 from ota_provider.core.engine import wait_for
@@ -92,3 +95,46 @@ def test_a_full_update_traced_holds_every_message_and_no_secret(tmp_path):
         f"\ntrace: {len(records)} messages, {len(text)} bytes for a {downloaded}-byte download; the BDX "
         f"records alone {bdx / downloaded * 1e6 / 1024:.0f} KiB per MB downloaded (1024-byte blocks)"
     )
+
+
+def test_the_operators_trace_file_is_never_a_symlink_a_fifo_a_state_file_or_in_a_missing_folder(tmp_path):
+    from ota_provider.core.trace import TraceError, open_operator_trace  # noqa: PLC0415
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "ota-provider.sqlite3").write_bytes(b"SQLite format 3\x00")
+    decoy = tmp_path / "decoy"
+    decoy.write_text("keep")
+    (tmp_path / "link.jsonl").symlink_to(decoy)
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    for path, says in [(state / "ota-provider.sqlite3", "one of the provider's state files"),
+                       (tmp_path / "link.jsonl", "cannot write the trace"),
+                       (tmp_path / "pipe.jsonl", "cannot write the trace"),
+                       (tmp_path / "nowhere" / "t.jsonl", "the folder .*nowhere does not exist")]:  # fmt: skip
+        with pytest.raises(TraceError, match=says):
+            open_operator_trace(path, state)
+    assert decoy.read_text() == "keep" and (state / "ota-provider.sqlite3").read_bytes() == b"SQLite format 3\x00"
+    descriptor = open_operator_trace(tmp_path / "fine.jsonl", state)
+    os.close(descriptor)
+    assert stat.S_IMODE((tmp_path / "fine.jsonl").stat().st_mode) == 0o600
+
+
+def test_a_named_trace_is_made_new_in_an_owner_only_folder(tmp_path):
+    from ota_provider.core.trace import TraceError, open_named_trace  # noqa: PLC0415
+
+    folder = tmp_path / "traces"
+    path, descriptor = open_named_trace(folder, "a.jsonl")
+    os.close(descriptor)
+    assert path == folder / "a.jsonl" and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    with pytest.raises(TraceError, match="exists already"):
+        open_named_trace(folder, "a.jsonl")
+    for name in ("", ".", "..", ".hidden", "sub/a.jsonl", "/etc/passwd"):
+        with pytest.raises(TraceError):
+            open_named_trace(folder, name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    linked = tmp_path / "linked"
+    linked.symlink_to(elsewhere)
+    with pytest.raises(TraceError, match="not a folder of this user"):
+        open_named_trace(linked, "b.jsonl")
+    assert not list(elsewhere.iterdir())

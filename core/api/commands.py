@@ -201,7 +201,8 @@ class QueryHistory(Command):
 
 @dataclass(frozen=True)
 class StartTrace(Command):
-    """Write every Matter message in and out to ``path`` (JSON lines, owner-only), until StopTrace."""
+    """Write every Matter message in and out to a new file ``path`` in the provider's trace folder
+    (a file name; JSON lines, owner-only), until StopTrace."""
 
     path: str
 

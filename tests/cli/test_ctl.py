@@ -9,6 +9,7 @@ import queue
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -97,8 +98,8 @@ def test_watch_prints_json_lines_as_the_headless_output_does(provider):
 
 
 def test_a_trace_started_and_stopped_from_ctl(provider, tmp_path):
-    trace = tmp_path / "bug-1234.jsonl"
-    code, out, _ = ctl(provider, "trace", "start", str(trace))
+    trace = Path(provider.engine["storage"]) / "traces" / "bug-1234.jsonl"
+    code, out, _ = ctl(provider, "trace", "start", "bug-1234.jsonl")
     assert code == 0 and out == f"tracing every message to {trace}\n"
     ctl(provider, "status")
     code, out, _ = ctl(provider, "trace", "stop")

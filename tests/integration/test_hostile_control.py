@@ -5,10 +5,14 @@ own), holds no event queue, and is closed after a few seconds; a crowd of such c
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
+import stat
 import time
+
+import pytest
 
 from tests.integration.test_ota_processes import start_provider
 
@@ -87,3 +91,47 @@ def test_a_crowd_of_silent_tcp_clients_is_capped_and_the_owner_still_gets_in(tmp
             sock.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_start_trace_cannot_write_outside_the_trace_folder(tmp_path):
+    """StartTrace over the control socket of a provider process, at the state database, at a symlink
+    to a decoy, at a FIFO and at a path elsewhere: each refused in one line, nothing touched, and the
+    provider serves on (its database intact after a restart)."""
+    from ota_provider.core.api.client import Provider, Refused  # noqa: PLC0415
+
+    state = tmp_path / "state"
+    control = tmp_path / "control.sock"
+    proc, _events = start_provider(tmp_path, ["--control", str(control)])
+    database = state / "ota-provider.sqlite3"
+    decoy = tmp_path / "passwd"
+    decoy.write_text("root:x:0:0::/root:/bin/bash\n")
+    os.chmod(decoy, 0o644)
+    traces = state / "traces"
+    traces.mkdir(mode=0o700, exist_ok=True)
+    (traces / "link.jsonl").symlink_to(decoy)
+    (traces / "db.jsonl").symlink_to(database)
+    os.mkfifo(traces / "pipe.jsonl")
+    before = database.read_bytes()
+    try:
+        with Provider.attach(control) as client:
+            refusals = [(str(database), "go into"), (str(decoy), "go into"), ("../ota-provider.sqlite3", "go into"),
+                        ("link.jsonl", "exists already"), ("db.jsonl", "exists already"),
+                        ("pipe.jsonl", "exists already"), ("..", "not a trace file name")]  # fmt: skip
+            for name, says in refusals:
+                with pytest.raises(Refused, match=says):
+                    client.trace_start(name)
+            said = client.trace_start("bug.jsonl").message
+            assert said == f"tracing every message to {traces / 'bug.jsonl'}"
+            assert client.trace_stop().ok
+            assert stat.S_IMODE((traces / "bug.jsonl").stat().st_mode) == 0o600
+        assert decoy.read_text() == "root:x:0:0::/root:/bin/bash\n" and stat.S_IMODE(decoy.stat().st_mode) == 0o644
+        assert database.read_bytes()[:16] == before[:16] == b"SQLite format 3\x00"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    again, events = start_provider(tmp_path)  # the same state: the fabrics are still there
+    try:
+        assert any(e["event"] == "Listening" for e in events)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(timeout=20)
