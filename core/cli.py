@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -46,7 +47,9 @@ from .config import (
     ProviderConfig,
 )
 from .engine import ProviderEngine, onboarding_payload
+from .fabric.acl import AclError
 from .fabric.demo import DemoFabricError
+from .fabric.table import FabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import UpdateHistory, iso_time, rows_as_csv, rows_as_text
 from .ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
@@ -333,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--trace", type=Path, metavar="FILE.jsonl",
                        help="write every Matter message in and out (decoded, no keys) for a bug report; "
                        "'ota-provider trace show FILE' prints it")  # fmt: skip
+    front.add_argument(
+        "--history-max-rows",
+        type=_ranged(1000, 100_000_000, "history rows"),
+        default=100_000,
+        metavar="N",
+        help="update history rows kept in the state directory; the oldest go first (default 100000)",
+    )
     front.add_argument("--trace-dir", type=Path, metavar="DIR",
                        help="where traces started over the control socket go (only there, as new files; "
                        "default: traces/ in the state directory)")  # fmt: skip
@@ -451,7 +461,19 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except (StorageError, AttestationError, DemoFabricError, ControlError, TraceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (FabricError, AclError) as exc:
+        print(f"{PROG}: error: the state in {config.storage or default_storage()} is damaged: {exc}; restore it from a "
+              "backup, or move it away to start a node with no fabrics", file=sys.stderr)  # fmt: skip
+        return 1
+    except sqlite3.Error as exc:
+        print(f"{PROG}: error: the state database in {config.storage or default_storage()} cannot be written: {exc}"
+              + (" (free some space on its disk)" if "full" in str(exc) else ""), file=sys.stderr)  # fmt: skip
+        return 1
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"{PROG}: error: no space left for the state in {config.storage or default_storage()}: "
+                  f"{exc.strerror}; free some space on its disk", file=sys.stderr)  # fmt: skip
+            return 1
         if exc.errno == errno.EADDRINUSE:
             owner = udp_port_owner(config.port)
             print(f"{PROG}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
@@ -592,7 +614,7 @@ def _open_state(args: argparse.Namespace) -> Database | None:
         print(f"{PROG}: error: no state database at {path}; give --storage DIR or --KVS FILE", file=sys.stderr)
         return None
     try:
-        return Database(path)
+        return Database(path, read_only=True)
     except StorageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return None
@@ -612,6 +634,9 @@ def history_main(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     try:
         rows = UpdateHistory(db).rows(node_id=args.node, limit=args.last)
+    except sqlite3.DatabaseError as exc:
+        print(f"{PROG}: error: the history in {db.path} cannot be read: {exc}", file=sys.stderr)
+        return 1
     finally:
         db.close()
     if args.json:

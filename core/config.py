@@ -76,6 +76,7 @@ class ProviderConfig:
     exit_when_updated: bool = False
     control: str | None = None  # the control socket: PATH or tcp:HOST:PORT
     trace: Path | None = None  # every Matter message in and out, as JSON lines
+    history_max_rows: int = 100_000  # update history rows kept; the oldest go first
     trace_dir: Path | None = None  # where control clients' traces go; None: the state directory's traces/
     stage_timeout: float = 30.0  # seconds each commissioning stage may wait for the device
     timeout: int | None = None  # seconds, with exit_when_updated

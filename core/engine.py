@@ -55,6 +55,7 @@ from .commissioner.trust import trust_store
 from .config import ProviderConfig
 from .events import (
     CommandDone,
+    CommissioningRolledBack,
     DemoFabricJoined,
     DeviceEvent,
     EngineError,
@@ -313,6 +314,8 @@ class ProviderEngine:
         ), parameters=SessionParameters(config.mrp_idle_interval_ms, config.mrp_active_interval_ms,
                                         config.mrp_active_threshold_ms))  # fmt: skip
         self.node = node
+        if node.rolled_back_at_start is not None:
+            self._post(CommissioningRolledBack(*node.rolled_back_at_start))
         try:
             node.session_listeners.append(self._on_session)
             node.fabric_listeners.append(self._on_fabrics)
@@ -322,7 +325,8 @@ class ProviderEngine:
                 demo = DemoFabric.load_or_create(fabric_file)
                 fabric = node.join_demo_fabric(demo)
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
-            history = UpdateHistory(node.db)
+            history = UpdateHistory(node.db, max_rows=config.history_max_rows,
+                                    on_error=lambda message: self._post(EngineError(message)))  # fmt: skip
 
             seen: set[Peer] = set()
 

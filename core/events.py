@@ -35,6 +35,7 @@ __all__ = [
     "CommandDone",
     "CommissionableDevices",
     "CommissioningFailed",
+    "CommissioningRolledBack",
     "CommissioningStage",
     "DemoFabricJoined",
     "DeviceCommissioned",
@@ -296,6 +297,25 @@ class FabricsChanged(EngineEvent):
     def fields(self) -> dict[str, Any]:
         return {"fabrics": [f.as_json() for f in self.fabrics], "windowOpen": self.window_open,
                 "windowClosesAt": self.window_closes_at}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CommissioningRolledBack(EngineEvent):
+    """At start: a commissioning that the last run did not complete (it was killed after AddNOC or
+    UpdateNOC) is undone, as the fail-safe would have done."""
+
+    name = "CommissioningRolledBack"
+    fabric_index: int
+    change: str  # "added": the fabric was removed; "updated": its previous credentials are back
+
+    def text(self) -> str:
+        if self.change == "added":
+            return (f"fabric {self.fabric_index}, added by a commissioning the last run never completed, "
+                    "was removed (commission it again)")  # fmt: skip
+        return f"fabric {self.fabric_index} got back its credentials from before an UpdateNOC that never completed"
+
+    def fields(self) -> dict[str, Any]:
+        return {"fabricIndex": self.fabric_index, "change": self.change}
 
 
 @dataclass(frozen=True)

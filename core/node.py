@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import serialization
 
@@ -45,10 +46,11 @@ from .fabric.authority import FabricAuthority
 from .fabric.demo import DEMO_LABEL, DemoFabric
 from .fabric.failsafe import FailSafe
 from .fabric.store import FabricStore
-from .fabric.table import Fabric
+from .fabric.table import Fabric, FabricError
 from .im.events import EventLog, EventNumbers, Priority
 from .im.server import InteractionServer
 from .ota.provider import OtaProvider
+from .securechannel.admission import HandshakeQueue
 from .securechannel.case_responder import CaseResponder
 from .securechannel.pase_credentials import PaseCredentials
 from .securechannel.pase_responder import PaseResponder
@@ -69,6 +71,16 @@ def _raw_point(key) -> bytes:
 
 
 log = logging.getLogger(__name__)
+
+PROVISIONAL = "failsafe/provisional"  # what an armed fail-safe covers, until CommissioningComplete
+
+
+class RolledBack(NamedTuple):
+    """What a commissioning cut short by a crash had changed, undone at the next start."""
+
+    fabric_index: int
+    change: str  # "added" (AddNOC) or "updated" (UpdateNOC)
+
 
 PBKDF_ITERATIONS = 1000
 CHECKPOINT_SECONDS = 1.0  # how far behind a restart may find the peers' counters and the transfers
@@ -131,7 +143,7 @@ class MatterNode:
         self.manager.sessions.on_removed = self.session_store.forget
         self._deadlines: Deadlines[str] = Deadlines()  # "window": it closes; "checkpoint": the next one
         self._soon: list[Callable[[], None]] = []  # for the next poll, after what is being sent now
-        self._slow_work: deque[Callable[[], None]] = deque()
+        self._slow_work = HandshakeQueue()  # unauthenticated public-key work, sources in turn
         self._queued_at = 0.0  # when the first of _soon / _slow_work was queued: their deadline
         self._checkpointing = False
         self.parameters = parameters or SessionParameters()
@@ -150,6 +162,7 @@ class MatterNode:
             self._window_credentials,
             local_parameters=self.parameters,
             on_established=self._on_session,
+            defer=self.defer_slow,
         )
         self.case = CaseResponder(self.manager, lambda: list(self.fabrics), local_parameters=self.parameters,
                                   on_established=self._on_session, defer=self.defer_slow)  # fmt: skip
@@ -163,6 +176,7 @@ class MatterNode:
         self.driver: ExchangeDriver | None = None
         self.advertiser: MatterAdvertiser | None = None
         self._dnssd_task: asyncio.Task | None = None
+        self.rolled_back_at_start = self._roll_back_interrupted_commissioning()
 
     def _load_credentials(self) -> PaseCredentials:
         salt = self.db.get_setting("pase/salt")
@@ -182,9 +196,13 @@ class MatterNode:
             return credentials
         stored = {name: self.db.get_setting(f"attestation/{name}") for name in ("dac", "pai", "dac_key", "cd")}
         if all(stored.values()):
-            credentials = DeviceCredentials.from_storage(stored)  # type: ignore[arg-type]
-            if (credentials.vendor_id, credentials.product_id) == (self.config.vendor_id, self.config.product_id):
-                return credentials
+            try:
+                credentials = DeviceCredentials.from_storage(stored)  # type: ignore[arg-type]
+            except (ValueError, IndexError, TypeError) as exc:  # our own test DAC, damaged: a new one is made
+                log.warning("the stored test attestation credentials are damaged (%s): new ones are made", exc)
+            else:
+                if (credentials.vendor_id, credentials.product_id) == (self.config.vendor_id, self.config.product_id):
+                    return credentials
         credentials = DeviceCredentials.generate(self.config.vendor_id, self.config.product_id)
         with self.db.transaction() as cursor:
             for name, value in credentials.to_storage().items():
@@ -265,18 +283,22 @@ class MatterNode:
         return self.window.opener if self.window else None
 
     def commissioning_complete(self, fabric_index: int) -> None:
-        """CommissioningComplete: the window closes and PASE sessions end."""
+        """CommissioningComplete: what the fail-safe covered is kept, the window closes and PASE
+        sessions end."""
+        self.db.delete_setting(PROVISIONAL)
         self.close_commissioning_window()
         for session in list(self.manager.sessions):
             if session.auth_mode == AuthMode.PASE:
                 self.call_soon(lambda s=session: self.manager.drop_session(s))
 
     def _roll_back(self, failsafe: FailSafe) -> None:
-        if failsafe.added_fabric is not None:
-            self.remove_fabric(failsafe.added_fabric)
-        if failsafe.updated_fabric is not None:
-            self.fabric_store.save(failsafe.updated_fabric)
-        self.db.set_setting("commissioning/breadcrumb", bytes(8))
+        with self.db.transaction():
+            if failsafe.added_fabric is not None:
+                self.remove_fabric(failsafe.added_fabric)
+            if failsafe.updated_fabric is not None:
+                self.fabric_store.save(failsafe.updated_fabric)
+            self.db.set_setting("commissioning/breadcrumb", bytes(8))
+            self.db.delete_setting(PROVISIONAL)
         # The PASE session may be carrying the command that disarmed the fail-safe: end it after the reply.
         for session in list(self.manager.sessions):
             if session.auth_mode == AuthMode.PASE:
@@ -295,12 +317,23 @@ class MatterNode:
         self._queue_now()
         self._soon.append(callback)
 
-    def defer_slow(self, work: Callable[[], None]) -> None:
-        """Public-key work (a CASE handshake's step), one piece per poll: between two, the loop
-        reads the socket again, so a burst of handshakes never holds up the acks and the Blocks of
-        everyone else."""
+    def defer_slow(self, source: object, work: Callable[[], None]) -> bool:
+        """Public-key work (a handshake's step) from ``source``, one piece per poll, sources in turn:
+        between two, the loop reads the socket again, so a burst of handshakes never holds up the
+        acks and the Blocks of everyone else, and one host's burst never holds up another's
+        handshake. False: that source, or everyone, has queued enough (the handshake is answered
+        Busy)."""
         self._queue_now()
-        self._slow_work.append(work)
+        return self._slow_work.offer(source, work)
+
+    def _run(self, work: Callable[[], None]) -> None:
+        """A handler's error is logged and counted, never raised out of the poll: the rest of the
+        turn's work still runs."""
+        try:
+            work()
+        except Exception:
+            log.exception("handler error in queued work")
+            self.manager.drops["handler error"] += 1
 
     def _queue_now(self) -> None:
         if not self._soon and not self._slow_work:
@@ -324,9 +357,10 @@ class MatterNode:
                 self._checkpoint(now)
         soon, self._soon = self._soon, []
         for callback in soon:
-            callback()
-        if self._slow_work:
-            self._slow_work.popleft()()
+            self._run(callback)
+        work = self._slow_work.take()
+        if work is not None:
+            self._run(work)
         if self._soon or self._slow_work:
             self._queued_at = now
 
@@ -350,13 +384,63 @@ class MatterNode:
     def add_fabric(self, fabric: Fabric) -> None:
         self.save_fabric(fabric)
 
+    def add_provisional_fabric(self, fabric: Fabric, entries: list[AccessControlEntry],
+                               changed_by: SubjectDescriptor | None = None) -> None:  # fmt: skip
+        """AddNOC: the fabric, its ACL and the fail-safe's record of them in one transaction, so a
+        crash leaves either none of them or all three, and the next start rolls back what was never
+        committed (Core spec 11.10.7.2: the fail-safe's changes are undone on a reboot, too)."""
+        try:
+            with self.db.transaction():
+                self.fabric_store.save(fabric)
+                self.replace_acl(fabric.fabric_index, entries, changed_by)
+                self.db.set_setting(PROVISIONAL, json.dumps({"added": fabric.fabric_index}).encode())
+        except BaseException:  # nothing was written: the tables in memory say the same
+            if self.fabrics.get(fabric.fabric_index) is not None:
+                self.fabrics.remove(fabric.fabric_index)
+            self.acl.replace_fabric(fabric.fabric_index, [])
+            raise
+        self._fabrics_changed()
+
+    def update_provisional_fabric(self, fabric: Fabric, previous: Fabric) -> None:
+        """UpdateNOC: the new credentials and the previous ones to restore, in one transaction."""
+        with self.db.transaction():
+            self.fabric_store.save(fabric)
+            self.db.set_setting(PROVISIONAL, json.dumps({"updated": FabricStore.to_record(previous)}).encode())
+        self._fabrics_changed()
+
+    def _roll_back_interrupted_commissioning(self) -> RolledBack | None:
+        """Undo what an armed fail-safe covered when the process died before CommissioningComplete."""
+        stored = self.db.get_setting(PROVISIONAL)
+        if stored is None:
+            return None
+        try:
+            record = json.loads(stored)
+            previous = FabricStore.from_record(record["updated"]) if "updated" in record else None
+            added = int(record["added"]) if "added" in record else None
+        except (ValueError, KeyError, TypeError, FabricError) as exc:
+            log.warning("the record of an interrupted commissioning is unreadable (%s): left as it is", exc)
+            self.db.delete_setting(PROVISIONAL)
+            return None
+        with self.db.transaction():
+            if added is not None and self.fabrics.get(added) is not None:
+                self.remove_fabric(added)
+            if previous is not None:
+                self.fabric_store.save(previous)
+            self.db.set_setting("commissioning/breadcrumb", bytes(8))
+            self.db.delete_setting(PROVISIONAL)
+        undone = RolledBack(added if added is not None else previous.fabric_index,  # type: ignore[union-attr]
+                            "added" if added is not None else "updated")  # fmt: skip
+        log.warning("the provider stopped during a commissioning: fabric %d %s then is rolled back", *undone)
+        return undone
+
     def save_fabric(self, fabric: Fabric) -> None:
         self.fabric_store.save(fabric)
         self._fabrics_changed()
 
     def remove_fabric(self, fabric_index: int) -> None:
-        self.fabric_store.remove(fabric_index)
-        self.acl_store.remove_fabric(fabric_index)
+        with self.db.transaction():  # a fabric and its ACL go together
+            self.fabric_store.remove(fabric_index)
+            self.acl_store.remove_fabric(fabric_index)
         self.case.resumption.remove_fabric(fabric_index)
         for session in self.manager.sessions.remove_fabric(fabric_index):
             self.manager.drop_session(session)

@@ -326,3 +326,60 @@ def test_other_fabrics_entries_are_read_without_their_fabric_sensitive_fields(no
             node.stop()
 
     asyncio.run(scenario())
+
+
+def _crash(node: MatterNode, driver) -> None:
+    """As kill -9: nothing is flushed, rolled back or said; only the process's files close."""
+    driver.close()
+    if node.driver is not None:
+        node.driver.close()
+    node.db.close()
+    node.state_lock.release()
+
+
+def test_a_crash_after_addnoc_is_rolled_back_at_the_next_start(node_config):
+    async def scenario():
+        node, driver, client = await started(node_config)
+        pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
+        added = await add_noc(client, pase, Commissioner(), failsafe_seconds=60)
+        assert added.invoke.responses[0].fields[0] == 0 and len(node.fabrics) == 1
+        _crash(node, driver)
+
+    asyncio.run(scenario())
+    again = MatterNode(node_config)
+    try:
+        assert len(again.fabrics) == 0 and again.acl.entries == []
+        assert again.rolled_back_at_start == (1, "added")
+        assert again.db.get_setting("failsafe/provisional") is None
+    finally:
+        again.stop()
+    third = MatterNode(node_config)
+    assert third.rolled_back_at_start is None  # a second start has nothing to undo
+    third.stop()
+
+
+def test_a_committed_fabric_survives_a_crash_and_an_uncommitted_one_never_lacks_its_acl(node_config, monkeypatch):
+    """AddNOC writes the fabric, its ACL and the fail-safe's record in one transaction: a failure
+    between the fabric and the ACL leaves neither (it once left a fabric nobody could administer)."""
+    from ota_provider.core.fabric.acl_store import AclStore  # noqa: PLC0415
+
+    def failing(self, fabric_index, entries):
+        raise OSError("disk gone between the fabric and its ACL")
+
+    async def scenario():
+        node, driver, client = await started(node_config)
+        pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
+        with monkeypatch.context() as patch:
+            patch.setattr(AclStore, "replace_fabric", failing)
+            added = await add_noc(client, pase, Commissioner(), failsafe_seconds=60)
+        assert added.invoke.responses[0].status.status == ImStatus.FAILURE  # answered, not left to time out
+        assert len(node.fabrics) == 0
+        _crash(node, driver)
+
+    asyncio.run(scenario())
+    again = MatterNode(node_config)
+    try:
+        rows = again.db.query("SELECT fabric_index FROM fabrics")
+        assert rows == [] and len(again.fabrics) == 0
+    finally:
+        again.stop()

@@ -9,6 +9,7 @@ app only talks to the engine through ``drain``, ``stats``, ``armed``, ``history`
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -846,9 +847,10 @@ class ProviderDashboard(App):
         self.log_view.scroll_end(animate=False)
 
     def _export_path(self, name: str) -> Path | None:
-        """A new file in the export folder (made on first use), or None after saying why not."""
+        """A new file in the export folder (made on first use, owner-only like the state: logs name the
+        requestors and fabrics of the bench), or None after saying why not."""
         try:
-            self.export_dir.mkdir(parents=True, exist_ok=True)
+            self.export_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             self.notify(f"cannot write to {self.export_dir}: {exc.strerror or exc}; give --export-dir DIR",
                         severity="error", timeout=8)  # fmt: skip
@@ -870,7 +872,9 @@ class ProviderDashboard(App):
 
     def _write_export(self, path: Path, text: str) -> None:
         try:
-            path.write_text(text)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                out.write(text)
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error", timeout=8)
             return
@@ -880,6 +884,8 @@ class ProviderDashboard(App):
         base = self._export_path("screen")
         if base is not None:
             path = self.save_screenshot(filename=base.with_suffix(".svg").name, path=str(base.parent))
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)
             self.notify(f"screenshot saved to {Path(path).resolve()}", timeout=6)
 
     def action_search(self) -> None:

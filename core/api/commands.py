@@ -50,7 +50,7 @@ WINDOW_SECONDS = (180, 900)  # a commissioning window (Core spec 11.19.8.1: 3 to
 NODE_ID = (1, 0xFFFF_FFEF_FFFF_FFFF)  # an operational node id (Core spec 2.5.5.1)
 FABRIC_INDEX = (1, 254)
 TRANSFER_ID = (1, 2**63 - 1)
-HISTORY_LIMIT = (1, 100_000)
+HISTORY_LIMIT = (1, 1_000_000)  # rows: an export asks for all the history keeps
 SECONDS_PER_BLOCK = (0.0, 3600.0)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from ..codec.protocols import BdxOpcode
 from ..codec.status_report import BdxStatus
@@ -31,26 +31,57 @@ class SenderState(enum.Enum):
     FAILED = "failed"
 
 
+class _SharedFile:
+    """One open descriptor of an image file, shared by every transfer of it (3000 transfers once held
+    3000 descriptors and starved the control socket and everyone else's downloads at 1024)."""
+
+    def __init__(self, path: Path, key: tuple) -> None:
+        self.key = key
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.size = os.fstat(self.fd).st_size
+        self.users = 0
+
+
+_shared: dict[tuple, _SharedFile] = {}
+_shared_lock = threading.Lock()
+
+
 class FileSource:
-    """An image file opened once for the transfer."""
+    """An image file for one transfer: the same file on disk (device, inode, size and time) is open
+    once for all its transfers; one replaced on disk gets a descriptor of its own."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._file: BinaryIO = path.open("rb")
-            self.size = os.fstat(self._file.fileno()).st_size
+            info = os.stat(path)
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            with _shared_lock:
+                shared = _shared.get(key)
+                if shared is None:
+                    shared = _shared[key] = _SharedFile(path, key)
+                shared.users += 1
         except OSError as exc:
             raise BdxError(f"cannot open {path}: {exc.strerror}", BdxStatus.FILE_DESIGNATOR_UNKNOWN) from None
+        self._shared: _SharedFile | None = shared
+        self.size = shared.size
 
     def read(self, offset: int, size: int) -> bytes:
+        if self._shared is None:
+            raise BdxError(f"{self.path} was closed", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
         try:
-            self._file.seek(offset)
-            return self._file.read(size)
+            return os.pread(self._shared.fd, size, offset)
         except OSError as exc:
             raise BdxError(f"cannot read {self.path}: {exc.strerror}", BdxStatus.FILE_DESIGNATOR_UNKNOWN) from None
 
     def close(self) -> None:
-        self._file.close()
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        with _shared_lock:
+            shared.users -= 1
+            if shared.users == 0:
+                _shared.pop(shared.key, None)
+                os.close(shared.fd)
 
 
 @dataclass

@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "FaultHook", "Transfer", "Transf
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds; the spec asks for at least five minutes
+MAX_TRANSFERS = 512  # running at once; past it a ReceiveInit is answered ResponderBusy
 
 
 Authorize = Callable[[SecureSession, bytes], Path]  # raises BdxError to refuse
@@ -143,6 +144,7 @@ class BdxServer:
         faults: FaultHook | None = None,
         clock: Clock = time.monotonic,  # the node's clock: deadlines and transfer times are on it
         store: TransferCheckpoints | None = None,  # where running transfers are checkpointed, to survive a crash
+        max_transfers: int = MAX_TRANSFERS,
     ) -> None:
         self.authorize = authorize
         self.max_block_size = max_block_size
@@ -153,6 +155,8 @@ class BdxServer:
         self.clock = clock
         self.store = store
         self.transfers: dict[int, Transfer] = {}
+        self.max_transfers = max_transfers
+        self.refused_busy = 0  # ReceiveInits answered ResponderBusy: max_transfers were running
         self._suspended: dict[tuple[int, int], Transfer] = {}  # (local session id, exchange id): restored
         self._next_id = 1
         # ("idle", transfer id): its release; ("send", n): a paced or delayed reply in self._sends.
@@ -187,6 +191,10 @@ class BdxServer:
         try:
             init = TransferInit.decode(message.payload)
             path = self.authorize(message.session, init.file_designator)
+            self._replace_running(message.session, init.file_designator)
+            if sum(1 for t in self.transfers.values() if not t.suspended) >= self.max_transfers:
+                self.refused_busy += 1
+                raise BdxError(f"{self.max_transfers} transfers are running", BdxStatus.RESPONDER_BUSY)
             source = FileSource(path)
             sender, accept = BdxSender.accept(init, source, max_block_size=self.max_block_size)
         except BdxError as exc:
@@ -210,6 +218,17 @@ class BdxServer:
         self._arm_timer(transfer)
         self._emit("started" if before is None else "resumed", transfer)
         return _TransferExchange(self, transfer)
+
+    def _replace_running(self, session: SecureSession, designator: bytes) -> None:
+        """One running transfer per requestor and image: a new ReceiveInit from the same requestor for
+        the same image means it gave up on the old one (its timer ran out, it restarted), so the old
+        one ends now instead of holding its place until the idle timeout."""
+        peer = (session.fabric_index, session.peer_node_id)
+        for old in list(self.transfers.values()):
+            if not old.suspended and not old.resumed and (old.peer, old.designator) == (peer, designator):
+                if old.exchange is not None and not old.exchange.closing:
+                    old.exchange.close("replaced by a new ReceiveInit")
+                self._end(old, "replaced by a new ReceiveInit from the requestor")
 
     def _suspended_for(self, transfer: Transfer) -> Transfer | None:
         """A transfer of the previous run for the same requestor and image, which this ReceiveInit

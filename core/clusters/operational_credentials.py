@@ -225,13 +225,12 @@ class OperationalCredentialsCluster(Cluster):
         for other in self.services.fabrics:
             if (other.root_public_key, other.fabric_id) == (fabric.root_public_key, fabric.fabric_id):
                 return _noc_response(FABRIC_CONFLICT)
-        self.services.save_fabric(fabric)
         entries = [AccessControlEntry(index, Privilege.ADMINISTER, AuthMode.CASE, subjects=(subject,))]
         if self.services.allow_ota_from_fabric:
             ota = (AccessControlTarget(cluster=OTA_PROVIDER_CLUSTER),)
             entries.append(AccessControlEntry(index, Privilege.OPERATE, AuthMode.CASE, targets=ota))
-        self.services.replace_acl(index, entries, changed_by=ctx.subject if ctx.session.auth_mode == AuthMode.CASE
-                                  else None)  # fmt: skip
+        changed_by = ctx.subject if ctx.session.auth_mode == AuthMode.CASE else None
+        self.services.add_provisional_fabric(fabric, entries, changed_by)
         failsafe.added_fabric = index
         # The fail-safe now belongs to the new fabric (the SDK's SetAddNocCommandInvoked), so the
         # commissioner may re-arm it over CASE on that fabric (matter.js does, in its reconnect step).
@@ -274,7 +273,7 @@ class OperationalCredentialsCluster(Cluster):
         if updated.fabric_id != current.fabric_id:
             return _noc_response(INVALID_NOC, text="the fabric id may not change")
         failsafe.updated_fabric = current
-        self.services.save_fabric(updated)
+        self.services.update_provisional_fabric(updated, current)
         self.changed()
         return _noc_response(OK, current.fabric_index)
 

@@ -60,6 +60,11 @@ class FabricAdmin(Fabrics, Protocol):
 
     def save_fabric(self, fabric: Fabric) -> None: ...
 
+    def add_provisional_fabric(self, fabric: Fabric, entries: list[AccessControlEntry],
+                               changed_by: SubjectDescriptor | None = None) -> None: ...  # fmt: skip
+
+    def update_provisional_fabric(self, fabric: Fabric, previous: Fabric) -> None: ...
+
     def remove_fabric(self, fabric_index: int) -> None: ...
 
     def replace_acl(

@@ -42,6 +42,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# How long a handshake a peer opened may wait for the peer's next message (after our PBKDFParamResponse,
+# Pake2, Sigma2): past it the exchange is failed and its unsecured session freed. The SDK's responders
+# wait its "high processing time" of 30 s for the next step; twice that is left here.
+HANDSHAKE_STEP_SECONDS = 60.0
+
 Address = tuple  # (host, port) or (host, port, flowinfo, scope_id) for IPv6
 Session = SecureSession | UnsecuredSession
 
@@ -128,6 +133,7 @@ class Exchange:
     user_data: dict = field(default_factory=dict)
     retransmissions: int = 0  # our messages sent again (lost, or their ack was)
     duplicates: int = 0  # the peer's messages received again (our ack, or our answer, was lost)
+    expires: float | None = None  # a handshake a peer opened: failed if its next message has not come by then
 
     @property
     def key(self) -> tuple:
@@ -165,7 +171,7 @@ class ExchangeManager:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.sessions = sessions or SessionTable(in_use=self._has_exchanges)
-        self.unsecured = UnsecuredSessions(in_use=self._has_exchanges)
+        self.unsecured = UnsecuredSessions(on_evict=self.drop_session)
         self.config = config or MrpConfig()
         self.unencrypted_counter = unencrypted_counter or LocalCounter(wraps=True)
         self._rng = rng or random.Random()
@@ -315,7 +321,7 @@ class ExchangeManager:
                     self._send_standalone_ack(message.session, ph, message.header.message_counter)
                 return
             exchange = Exchange(self, message.session, ph.exchange_id, False, ph.protocol_id)
-            self._exchanges[key] = exchange
+            self._add_exchange(key, exchange)
             self._note_received(exchange, message)
             self.delivered += 1
             try:
@@ -346,6 +352,8 @@ class ExchangeManager:
             exchange.close("handler error")
 
     def _note_received(self, exchange: Exchange, message: Message) -> None:
+        if not exchange.is_initiator and isinstance(exchange.session, UnsecuredSession):
+            exchange.expires = self.now + HANDSHAKE_STEP_SECONDS
         if message.payload_header.needs_ack:
             if exchange.pending_ack is not None:  # never leave an older message unacknowledged
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
@@ -361,8 +369,12 @@ class ExchangeManager:
             if key not in self._exchanges:
                 break
         exchange = Exchange(self, session, exchange_id, True, protocol_id, delegate)
-        self._exchanges[key] = exchange
+        self._add_exchange(key, exchange)
         return exchange
+
+    def _add_exchange(self, key: tuple, exchange: Exchange) -> None:
+        self._exchanges[key] = exchange
+        exchange.session.open_exchanges += 1
 
     def _seal(self, session: Session, payload: bytes) -> tuple[bytes, int]:
         if isinstance(session, SecureSession):
@@ -433,6 +445,12 @@ class ExchangeManager:
         """Run every timer that is due: standalone acks and retransmissions."""
         self._now = now
         for exchange in list(self._exchanges.values()):
+            if exchange.expires is not None and exchange.expires <= now and not exchange.closed:
+                self.drops["handshake timed out"] += 1
+                exchange.retransmit = None
+                exchange.pending_ack = None
+                self._fail_exchange(exchange, "the peer's next handshake message never came")
+                continue
             if exchange.pending_ack is not None and exchange.ack_due <= now:
                 self._flush_ack(exchange)
             entry = exchange.retransmit
@@ -468,6 +486,8 @@ class ExchangeManager:
     def next_deadline(self) -> float | None:
         deadlines = []
         for exchange in self._exchanges.values():
+            if exchange.expires is not None:
+                deadlines.append(exchange.expires)
             if exchange.pending_ack is not None:
                 deadlines.append(exchange.ack_due)
             if exchange.retransmit is not None:
@@ -506,12 +526,13 @@ class ExchangeManager:
         if exchange.closed:
             return
         exchange.closed = True
-        self._exchanges.pop(exchange.key, None)
+        if self._exchanges.pop(exchange.key, None) is not None:
+            exchange.session.open_exchanges -= 1
         if exchange.delegate is not None:
             exchange.delegate.on_closed(exchange, exchange.close_reason)
 
     def _has_exchanges(self, session: Session) -> bool:
-        return any(exchange.session is session for exchange in self._exchanges.values())
+        return session.open_exchanges > 0
 
     def add_session(self, session: SecureSession) -> None:
         """Install a newly established session; the least recently used ones evicted to make room

@@ -37,6 +37,25 @@ class FabricStore:
             self.table.add(fabric)
         return self.table
 
+    @staticmethod
+    def to_record(fabric: Fabric) -> dict[str, object]:
+        """The fabric as JSON-ready values (the fail-safe keeps the one an UpdateNOC replaced)."""
+        key_der = fabric.operational_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        blobs = {"rcac": fabric.rcac, "icac": fabric.icac, "noc": fabric.noc, "ipk": fabric.ipk_epoch_key,
+                 "key": key_der}  # fmt: skip
+        return {"index": fabric.fabric_index, "vendor": fabric.vendor_id, "label": fabric.label,
+                **{name: value.hex() if value is not None else None for name, value in blobs.items()}}  # fmt: skip
+
+    @staticmethod
+    def from_record(record: dict) -> Fabric:
+        def blob(name: str) -> bytes | None:
+            return bytes.fromhex(record[name]) if record.get(name) is not None else None
+
+        key = load_der_private_key(blob("key"), password=None)  # type: ignore[arg-type]
+        return Fabric.create(record["index"], rcac=blob("rcac"), icac=blob("icac"), noc=blob("noc"),
+                             ipk_epoch_key=blob("ipk"), vendor_id=record["vendor"], operational_key=key,
+                             label=record["label"])  # fmt: skip
+
     def save(self, fabric: Fabric) -> None:
         """Insert or replace the fabric, then update the in-memory table."""
         key_der = fabric.operational_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())

@@ -281,6 +281,11 @@ class InteractionServer:
         except TLVError as exc:
             log.info("invalid fields for %s: %s", path, exc)
             return status(ImStatus.INVALID_COMMAND)
+        except NoResponse:
+            raise  # the handler's way of leaving the command unanswered (an armed "ignore")
+        except Exception:  # a storage error, a bug: the invoker still gets its answer, never silence
+            log.exception("command %s failed", path)
+            return status(ImStatus.FAILURE)
         if result is None:
             return status(ImStatus.SUCCESS)
         response_id, fields = result

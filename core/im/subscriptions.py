@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,10 @@ __all__ = ["MAX_SUBSCRIPTIONS", "Subscription", "SubscriptionManager"]
 log = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 32
+# Every fabric is guaranteed this many (Core spec 8.5.1: at least 3 subscriptions per fabric): when the
+# table is full, a fabric below it takes the place of the oldest subscription of the fabric that
+# holds the most, so no fabric can hold all of them and lock the others out.
+SUBSCRIPTIONS_PER_FABRIC = 3
 PUBLISHER_MAX_INTERVAL_LIMIT = 3600  # seconds
 
 
@@ -105,6 +110,19 @@ class SubscriptionManager:
         if server.events is not None:
             server.events.listeners.append(self._event_logged)
 
+    def _make_room(self, fabric_index: int) -> bool:
+        """End the oldest subscription of the fabric holding the most, if ``fabric_index`` is below its
+        guaranteed share and that fabric above it."""
+        held = Counter(s.session.fabric_index for s in self.subscriptions.values())
+        if held[fabric_index] >= SUBSCRIPTIONS_PER_FABRIC:
+            return False
+        greediest, count = held.most_common(1)[0]
+        if count <= SUBSCRIPTIONS_PER_FABRIC:
+            return False
+        oldest = next(s for s in self.subscriptions.values() if s.session.fabric_index == greediest)
+        self.end(oldest, f"evicted: fabric {fabric_index} needs its guaranteed share")
+        return True
+
     # ------------------------------------------------------------------ set-up (priming)
 
     def subscribe(self, interaction: Any, exchange: Exchange, ctx: RequestContext, request: SubscribeRequest) -> None:
@@ -117,7 +135,7 @@ class SubscriptionManager:
         if not request.keep_subscriptions:
             for old in [s for s in self.subscriptions.values() if self._same_subscriber(s.session, ctx.session)]:
                 self.end(old, "replaced")
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS and not self._make_room(ctx.session.fabric_index):
             refuse(exchange, ImStatus.RESOURCE_EXHAUSTED, "too many subscriptions")
             return
         max_interval = min(max(request.max_interval_ceiling, request.min_interval_floor, 1),

@@ -1,11 +1,18 @@
 """The update history in the state database: every query answered, transfer, apply and
-notification, one committed row each (a crash loses nothing already written)."""
+notification, one committed row each (a crash loses nothing already written).
+
+Bounded: a requestor asking the same question again and again (one looping QueryImage added 511
+rows a second) gets one row whose ``repeated`` count goes up, and past ``max_rows`` the oldest rows
+are deleted. A storage error (a full disk) never stops an answer: the row is skipped and the
+trouble said once through ``on_error``."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -15,7 +22,18 @@ from ..bdx.server import Transfer
 from ..storage.database import Database
 from .exchanges import OtaExchange
 
-__all__ = ["HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
+__all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ROWS = 100_000  # rows kept; the oldest go first (about 40 MB of database)
+PRUNE_EVERY = 500  # rows written between two prunings
+COALESCED = frozenset({"query"})  # kinds whose repeats of the same answer share one row
+VOLATILE = frozenset({"update_token", "updateToken"})  # new in every answer, so not part of "the same answer"
+
+
+def _without(details: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k not in keys}
 
 
 def iso_time(at: float) -> str:
@@ -40,26 +58,70 @@ class HistoryRow:
 
 
 class UpdateHistory:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time, *, max_rows: int = DEFAULT_MAX_ROWS,
+                 on_error: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
+        self.max_rows = max_rows
+        self.on_error = on_error
+        self.failing = False  # the last write failed (said once, until one succeeds again)
+        self.skipped = 0  # rows not written because of a storage error
+        self._written = 0
+        # peer -> (row id, kind, summary, details) of its last row: a repeat of it only counts
+        self._last: dict[tuple[int, int], tuple[int, str, str, dict[str, Any]]] = {}
 
     def record(self, kind: str, peer: tuple[int, int] | None, summary: str, details: dict[str, Any]) -> None:
         fabric_index, node_id = peer if peer else (None, None)
-        with self.db.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO history (time, kind, fabric_index, node_id, summary, details) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.clock(), kind, fabric_index, node_id, summary, json.dumps(details, default=str)),
-            )
+        now = self.clock()
+        try:
+            with self.db.transaction() as cursor:
+                last = self._last.get(peer) if peer is not None else None
+                same = _without(details, VOLATILE)
+                if kind in COALESCED and last is not None and last[1:] == (kind, summary, same):
+                    row_id = last[0]
+                    cursor.execute("UPDATE history SET details = json_set(details, '$.repeated', "
+                                   "coalesce(json_extract(details, '$.repeated'), 1) + 1, '$.lastTime', ?) "
+                                   "WHERE id = ?", (iso_time(now), row_id))  # fmt: skip
+                    if cursor.rowcount:
+                        self._recovered()
+                        return
+                row = (now, kind, fabric_index, node_id, summary, json.dumps(details, default=str))
+                cursor.execute("INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
+                               "VALUES (?, ?, ?, ?, ?, ?)", row)  # fmt: skip
+                if peer is not None:
+                    self._last[peer] = (cursor.lastrowid or 0, kind, summary, same)
+                self._written += 1
+                if self._written % PRUNE_EVERY == 0:
+                    cursor.execute("DELETE FROM history WHERE id <= (SELECT max(id) FROM history) - ?",
+                                   (self.max_rows,))  # fmt: skip
+        except (sqlite3.Error, OSError) as exc:
+            self.skipped += 1
+            if not self.failing:
+                self.failing = True
+                message = f"the update history cannot be written ({exc}): updates go on, their rows are not kept"
+                log.warning("%s", message)
+                if self.on_error is not None:
+                    self.on_error(message)
+            return
+        self._recovered()
+
+    def _recovered(self) -> None:
+        if self.failing:
+            self.failing = False
+            log.warning("the update history is written again (%d rows were not kept)", self.skipped)
 
     def rows(self, *, node_id: int | None = None, limit: int | None = None) -> list[HistoryRow]:
+        """The last ``limit`` rows (all without one), oldest first; only those are read."""
         sql = "SELECT id, time, kind, fabric_index, node_id, summary, details FROM history"
         params: tuple = ()
         if node_id is not None:
             sql += " WHERE node_id = ?"
             params = (node_id,)
-        rows = [HistoryRow(*row[:6], json.loads(row[6])) for row in self.db.query(sql + " ORDER BY id", params)]
-        return rows[-limit:] if limit else rows
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [HistoryRow(*row[:6], _details(row[6])) for row in reversed(self.db.query(sql, params))]
 
     # ------------------------------------------------------------------ event adapters
 
@@ -95,6 +157,15 @@ class UpdateHistory:
         if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
             summary += " with injected faults: " + ", ".join(transfer.faults)
         self.record("transfer", transfer.peer, summary, details)
+
+
+def _details(stored: Any) -> dict[str, Any]:
+    """A row's details; one damaged value is shown as it is stored, never the end of a listing."""
+    try:
+        details = json.loads(stored)
+    except (TypeError, ValueError):
+        return {"unreadable": str(stored)[:200]}
+    return details if isinstance(details, dict) else {"unreadable": str(stored)[:200]}
 
 
 def rows_as_csv(rows: list[HistoryRow]) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,11 @@ __all__ = ["MAX_OFFERS", "OFFER_LIFETIME", "Offer", "OtaProvider", "UnknownUpdat
 
 log = logging.getLogger(__name__)
 
-MAX_OFFERS = 1024  # remembered offers; the oldest is forgotten first
+MAX_OFFERS = 1024  # remembered offers in all
+# A requestor uses only its latest offer (a few kept for a query racing an apply), and no fabric may
+# push another's offers out: past its share, a fabric's own oldest offer is forgotten first.
+OFFERS_PER_REQUESTOR = 4
+OFFERS_PER_FABRIC = 256
 OFFER_LIFETIME = 7 * 24 * 3600.0  # seconds an UpdateToken stays good (a requestor may apply days later)
 TOKEN_LENGTH = 32
 
@@ -73,6 +78,7 @@ class OtaProvider:
     # as the SDK's ota-provider-app does (some SDK test scripts rely on it).
     offer_any: bool = False
     _reload_error: str | None = field(default=None, repr=False)
+    _storage_failing: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is None:
@@ -91,16 +97,32 @@ class OtaProvider:
         self._expire()
 
     def _persist(self, offer: Offer) -> None:
-        if self.store is not None:
-            self.store.save(OfferRecord(offer.token, offer.peer[0], offer.peer[1], offer.designator,
-                                        str(offer.entry.path), offer.entry.software_version, offer.issued,
-                                        offer.requestor_version, offer.apply_requests,
-                                        offer.applied_version))  # fmt: skip
+        self._stored(lambda store: store.save(OfferRecord(
+            offer.token, offer.peer[0], offer.peer[1], offer.designator, str(offer.entry.path),
+            offer.entry.software_version, offer.issued, offer.requestor_version, offer.apply_requests,
+            offer.applied_version)))  # fmt: skip
 
     def _forget_oldest(self) -> None:
         token, _ = self.offers.popitem(last=False)
-        if self.store is not None:
-            self.store.delete([token])
+        self._stored(lambda store: store.delete([token]))
+
+    def _stored(self, write: Callable[[OfferStore], None]) -> None:
+        """Keep an offer change on disk; a storage error (a full disk) is said once and the requestor
+        is answered from memory all the same (the offer is lost only if the provider restarts)."""
+        if self.store is None:
+            return
+        try:
+            write(self.store)
+        except (sqlite3.Error, OSError) as exc:
+            if not self._storage_failing:
+                self._storage_failing = True
+                message = f"offers cannot be saved ({exc}): requestors are answered, but a restart forgets their offers"
+                log.warning("%s", message)
+                self.emit(EngineError(message))
+            return
+        if self._storage_failing:
+            self._storage_failing = False
+            log.warning("offers are saved again")
 
     # ------------------------------------------------------------------ QueryImage
 
@@ -187,9 +209,26 @@ class OtaProvider:
         offer = Offer(token, peer, entry, self.clock(), requestor_version)
         self.offers[token] = offer
         self._persist(offer)
-        while len(self.offers) > MAX_OFFERS:
-            self._forget_oldest()
+        self._keep_within_quotas(peer)
         return offer
+
+    def _keep_within_quotas(self, peer: Peer) -> None:
+        """The oldest offers of this requestor beyond its share, then of its fabric beyond the
+        fabric's share, then (all fabrics within their shares) of the fabric holding the most."""
+        mine = [t for t, o in self.offers.items() if o.peer == peer]
+        stale = mine[: max(0, len(mine) - OFFERS_PER_REQUESTOR)]
+        fabric = [t for t, o in self.offers.items() if o.peer[0] == peer[0] and t not in stale]
+        stale += fabric[: max(0, len(fabric) - OFFERS_PER_FABRIC)]
+        for token in stale:
+            del self.offers[token]
+        while len(self.offers) > MAX_OFFERS:
+            held = Counter(o.peer[0] for o in self.offers.values())
+            greediest = held.most_common(1)[0][0]
+            token = next(t for t, o in self.offers.items() if o.peer[0] == greediest)
+            del self.offers[token]
+            stale.append(token)
+        if stale:
+            self._stored(lambda store: store.delete(stale))
 
     def _expire(self) -> None:
         cutoff = self.clock() - OFFER_LIFETIME

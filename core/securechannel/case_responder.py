@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -28,6 +27,7 @@ from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.table import Fabric
 from ..session.secure import AuthMode, SecureSession, SessionParameters
 from ..session.unsecured import UnsecuredSession
+from .admission import BUSY_WAIT_MS, source_of
 from .case_keys import (
     RESUME1_NONCE,
     RESUME2_NONCE,
@@ -45,7 +45,7 @@ from .case_keys import (
 )
 from .messages import SessionParameterStruct, Sigma1, Sigma2, Sigma2Resume, Sigma2Tbe, Sigma3, Sigma3Tbe, SigmaTbs
 from .sessions import NewSession
-from .status import send_status
+from .status import send_busy, send_status
 
 __all__ = ["CaseResponder"]
 
@@ -63,13 +63,15 @@ class CaseResponder:
         local_parameters: SessionParameters | None = None,
         on_established: Callable[[SecureSession], None] | None = None,
         resumption: ResumptionStore | None = None,
-        defer: Callable[[Callable[[], None]], Any] | None = None,
+        defer: Callable[[object, Callable[[], None]], bool] | None = None,
     ) -> None:
         self.manager = manager
         # Sigma1 and Sigma3 cost milliseconds of public-key work each. With ``defer`` (the node's
-        # defer_slow: one piece per poll) they are acknowledged at once and worked on after the
-        # datagrams already waiting: 200 requestors opening CASE together then wait for their Sigma2 within CASE's
-        # response timeout, instead of retransmitting into the queue until MRP gives up.
+        # defer_slow: one piece per poll, sources served in turn, see admission.py) they are
+        # acknowledged at once and worked on after the datagrams already waiting: 200 requestors
+        # opening CASE together then wait for their Sigma2 within CASE's response timeout, instead of
+        # retransmitting into the queue until MRP gives up. ``defer`` says False when the source's
+        # share of the queue is full: the handshake is answered Busy.
         self.defer = defer
         self.fabrics = fabrics
         self.local_parameters = local_parameters or SessionParameters()
@@ -77,6 +79,7 @@ class CaseResponder:
         self.resumption = resumption or ResumptionStore()
         self.failures = 0
         self.resumed = 0
+        self.busy = 0  # handshakes answered Busy: the admission queue was full
 
     def on_unsolicited(self, exchange: Exchange, message: Message) -> _CaseResponderExchange | None:
         if not isinstance(message.session, UnsecuredSession):
@@ -84,8 +87,16 @@ class CaseResponder:
             return None
         handler = _CaseResponderExchange(self)
         if self.defer is not None:
+
+            def work() -> None:
+                if not exchange.closing:
+                    handler.on_sigma1(exchange, message)
+
+            if not self.defer(source_of(message), work):
+                self.busy += 1
+                send_busy(exchange, BUSY_WAIT_MS)
+                return None
             exchange.acknowledge()
-            self.defer(lambda: None if exchange.closing else handler.on_sigma1(exchange, message))
             return handler
         handler.on_sigma1(exchange, message)
         return None if exchange.closing else handler
@@ -228,14 +239,25 @@ class _CaseResponderExchange:
             ResumptionRecord(new_id, record.shared_secret, record.fabric_index, record.peer_node_id, record.peer_cats)
         )
         self.owner.resumed += 1
+        self.local_session_id = 0  # the session holds it now
         exchange.close("CASE resumed")
         if self.owner.on_established:
             self.owner.on_established(session)
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.CASE_SIGMA3 and self.owner.defer is not None:
+
+            def work() -> None:
+                if not exchange.closing:
+                    self._on_message(exchange, message)
+
+            if not self.owner.defer(source_of(message), work):
+                self.owner.busy += 1
+                self.released()
+                send_busy(exchange, BUSY_WAIT_MS)
+                exchange.close("busy")
+                return
             exchange.acknowledge()
-            self.owner.defer(lambda: None if exchange.closing else self._on_message(exchange, message))
             return
         self._on_message(exchange, message)
 
@@ -284,10 +306,18 @@ class _CaseResponderExchange:
         self.owner.resumption.put(
             ResumptionRecord(self.resumption_id, self.shared, fabric.fabric_index, identity.node_id, identity.cats)
         )
+        self.local_session_id = 0  # the session holds it now
         send_status(exchange, GeneralCode.SUCCESS, SecureChannelStatus.SESSION_ESTABLISHMENT_SUCCESS)
         exchange.close("CASE established")
         if self.owner.on_established:
             self.owner.on_established(session)
 
+    def released(self) -> None:
+        """Give back the session id reserved for a handshake that will not complete (a handshake
+        abandoned by its peer, timed out or evicted would otherwise hold one of the 65535 for ever)."""
+        if self.local_session_id:
+            self.owner.manager.sessions.release_id(self.local_session_id)
+            self.local_session_id = 0
+
     def on_closed(self, exchange: Exchange, reason: str) -> None:
-        pass
+        self.released()

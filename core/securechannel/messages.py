@@ -30,6 +30,9 @@ SPECIFICATION_VERSION = 0x01030000
 MAX_PATHS_PER_INVOKE = 1
 
 
+MAX_INTERVAL_MS = 3_600_000  # the largest idle or active retransmission interval a peer may ask for
+
+
 @dataclass(frozen=True)
 class SessionParameterStruct(TLVStruct):
     """session-parameter-struct (Core spec 4.13.1.4)."""
@@ -55,16 +58,15 @@ class SessionParameterStruct(TLVStruct):
         )
 
     def to_parameters(self) -> SessionParameters:
+        """The peer's MRP parameters, each interval capped at the spec's maximum of one hour (Core
+        spec 4.12.8, SESSION_IDLE_INTERVAL and SESSION_ACTIVE_INTERVAL): a peer asking for 0xFFFFFFFF
+        ms would have our first retransmission wait 54 days and keep its session busy as long."""
         defaults = SessionParameters()
-        return SessionParameters(
-            idle_interval_ms=self.idle_interval if self.idle_interval is not None else defaults.idle_interval_ms,
-            active_interval_ms=self.active_interval
-            if self.active_interval is not None
-            else defaults.active_interval_ms,
-            active_threshold_ms=self.active_threshold
-            if self.active_threshold is not None
-            else defaults.active_threshold_ms,
-        )
+        idle = self.idle_interval if self.idle_interval is not None else defaults.idle_interval_ms
+        active = self.active_interval if self.active_interval is not None else defaults.active_interval_ms
+        threshold = self.active_threshold if self.active_threshold is not None else defaults.active_threshold_ms
+        idle, active = min(idle, MAX_INTERVAL_MS), min(active, MAX_INTERVAL_MS)
+        return SessionParameters(idle_interval_ms=idle, active_interval_ms=active, active_threshold_ms=threshold)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ..crypto.spake2p import Spake2pVerifierSession
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..session.secure import AuthMode, SecureSession, SessionParameters, derive_session_keys
 from ..session.unsecured import UnsecuredSession
+from .admission import BUSY_WAIT_MS, source_of
 from .messages import (
     Pake1,
     Pake2,
@@ -28,7 +29,7 @@ from .messages import (
 )
 from .pase_credentials import CONTEXT_PREFIX, PaseCredentials
 from .sessions import NewSession
-from .status import send_status
+from .status import send_busy, send_status
 
 __all__ = ["DEFAULT_MAX_FAILED_ATTEMPTS", "PaseResponder"]
 
@@ -49,6 +50,7 @@ class PaseResponder:
         on_established: Callable[[SecureSession], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
         max_failed_attempts: int = DEFAULT_MAX_FAILED_ATTEMPTS,
+        defer: Callable[[object, Callable[[], None]], bool] | None = None,
     ) -> None:
         self.manager = manager
         self._credentials = credentials  # None while no commissioning window is open
@@ -57,6 +59,8 @@ class PaseResponder:
         self.on_failed = on_failed
         self.max_failed_attempts = max_failed_attempts
         self.failed_attempts = 0
+        self.defer = defer
+        self.busy = 0  # requests answered Busy: the admission queue was full
 
     def on_unsolicited(self, exchange: Exchange, message: Message) -> _PaseResponderExchange | None:
         credentials = self._credentials()
@@ -67,6 +71,18 @@ class PaseResponder:
             send_status(exchange, GeneralCode.FAILURE, SecureChannelStatus.INVALID_PARAMETER)
             return None
         handler = _PaseResponderExchange(self, credentials)
+        if self.defer is not None:  # the verifier's first share is public-key work: in turn, see admission.py
+
+            def work() -> None:
+                if not exchange.closing:
+                    handler.on_request(exchange, message)
+
+            if not self.defer(source_of(message), work):
+                self.busy += 1
+                send_busy(exchange, BUSY_WAIT_MS)
+                return None
+            exchange.acknowledge()
+            return handler
         handler.on_request(exchange, message)
         return None if exchange.closing else handler
 
@@ -157,6 +173,7 @@ class _PaseResponderExchange:
             peer_parameters=self.peer_parameters,
             peer_address=message.session.peer_address,
         ).open(self.owner.manager)
+        self.local_session_id = 0  # the session holds it now
         send_status(exchange, GeneralCode.SUCCESS, SecureChannelStatus.SESSION_ESTABLISHMENT_SUCCESS)
         exchange.close("PASE established")
         self.owner.failed_attempts = 0
@@ -176,4 +193,6 @@ class _PaseResponderExchange:
         exchange.close(f"peer aborted: {detail}")
 
     def on_closed(self, exchange: Exchange, reason: str) -> None:
-        pass
+        if self.local_session_id:  # abandoned, timed out or evicted: its reserved id is free again
+            self.owner.manager.sessions.release_id(self.local_session_id)
+            self.local_session_id = 0

@@ -80,6 +80,7 @@ class SecureSession:
     counter: LocalCounter = field(default_factory=LocalCounter)
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=False, initial=0))
     last_peer_activity: float = 0.0
+    open_exchanges: int = 0  # kept by the exchange manager: a session with one is in use
 
     @property
     def encrypt_key(self) -> bytes:

@@ -33,6 +33,7 @@ class UnsecuredSession:
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=True))
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
     last_peer_activity: float = 0.0
+    open_exchanges: int = 0  # kept by the exchange manager: a session with one carries a handshake
 
     def header(self, counter: int) -> bytes:
         if self.is_initiator:
@@ -41,35 +42,45 @@ class UnsecuredSession:
 
 
 class UnsecuredSessions:
-    """Bounded set of unsecured sessions.
+    """Bounded set of unsecured sessions, least recently active first.
 
-    When full, the least recently used session that carries no open exchange makes room. A session
-    with a handshake in progress is never evicted (evicting one broke every handshake past the
-    16th when 20 requestors opened CASE at once: their Sigma3 found no session). When every
-    session is busy, a new one is refused: the peer's MRP retransmits, as with the SDK's
-    fixed-size pool of unauthenticated sessions that are held while in use.
+    When full, the least recently active session that carries no open exchange makes room; if every
+    one carries a handshake, the least recently active handshake a peer opened with us is evicted
+    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1
+    asking for hour-long retransmission intervals, a PBKDFParamRequest never followed by Pake1)
+    slows new handshakes but never locks them out until restart: the newest handshake, a
+    legitimate one among them, is the last to go. Only when every session is one we opened
+    ourselves is a new one refused. Established sessions live elsewhere and are never touched.
+    A burst of real requestors (200 opening CASE at once) fits without evicting anyone.
     """
 
     def __init__(
         self,
         max_sessions: int = DEFAULT_MAX_UNSECURED_SESSIONS,
-        in_use: Callable[[UnsecuredSession], bool] = lambda _session: False,
+        on_evict: Callable[[UnsecuredSession], None] = lambda _session: None,
     ) -> None:
         self._sessions: OrderedDict[tuple, UnsecuredSession] = OrderedDict()
         self.max_sessions = max_sessions
-        self.in_use = in_use
+        self.on_evict = on_evict
         self.refused = 0
+        self.evicted_handshakes = 0
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def _store(self, key: tuple, session: UnsecuredSession) -> UnsecuredSession | None:
         if len(self._sessions) >= self.max_sessions:
-            idle = next((k for k, s in self._sessions.items() if not self.in_use(s)), None)
-            if idle is None:
-                self.refused += 1
-                return None
-            del self._sessions[idle]
+            idle = next((k for k, s in self._sessions.items() if not s.open_exchanges), None)
+            if idle is not None:
+                del self._sessions[idle]
+            else:
+                victim = next((k for k, s in self._sessions.items() if not s.is_initiator), None)
+                if victim is None:
+                    self.refused += 1
+                    return None
+                evicted = self._sessions.pop(victim)
+                self.evicted_handshakes += 1
+                self.on_evict(evicted)
         self._sessions[key] = session
         return session
 

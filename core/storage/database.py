@@ -154,20 +154,52 @@ def _owner_only(path: Path) -> None:
         raise StorageError(f"cannot open the state database {path}: {exc.strerror}") from None
 
 
+def _refuse_emptied(path: Path) -> None:
+    """An empty database file where one was (truncated, a failed copy) would start a blank node and
+    lose every fabric without a word: refuse, and say what to do."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"cannot open the state database {path}: {exc.strerror}") from None
+    if size == 0 and not path.with_name(path.name + "-wal").exists():
+        raise StorageError(f"the state database {path} is empty (0 bytes): its fabrics and keys are gone; restore it "
+                           "from a backup, or delete it to start a node with no fabrics")  # fmt: skip
+
+
 class Database:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """``read_only``: for the commands that only look (history, devices): nothing is created,
+        chmodded or migrated, and a read-only copy of a state directory can be read."""
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open, the outermost one counting
         try:
+            if read_only:
+                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None, check_same_thread=False)  # fmt: skip
+                if self.schema_version > len(MIGRATIONS):
+                    raise StorageError(f"the state database {self.path} is from a newer ota-provider: upgrade it")
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_emptied(self.path)
             _owner_only(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._check()
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open the state database {self.path}: {exc}") from None
+
+    def _check(self) -> None:
+        """SQLite's quick check at start: a damaged file is refused in words, not met mid-update."""
+        verdict = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+        if verdict != "ok":
+            raise StorageError(f"the state database {self.path} is damaged ({verdict}): restore it from a backup, "
+                               "or move it away to start a node with no fabrics")  # fmt: skip
 
     @classmethod
     def in_directory(cls, directory: str | Path) -> Database:
@@ -193,15 +225,27 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
-        """One atomic change: committed when the block ends, rolled back if it raises."""
+        """One atomic change: committed when the block ends, rolled back if it raises. A transaction
+        opened inside another is part of it, so changes that belong together (a fabric, its ACL and
+        the fail-safe's record of them) are written by their own stores and still land together."""
         with self._lock:
             cursor = self._conn.cursor()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield cursor
+                finally:
+                    self._depth -= 1
+                return
             cursor.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield cursor
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             cursor.execute("COMMIT")
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -220,6 +264,10 @@ class Database:
                 "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def delete_setting(self, key: str) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("DELETE FROM settings WHERE key = ?", (key,))
 
     # ------------------------------------------------------------------ counters
 

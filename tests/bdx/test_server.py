@@ -87,14 +87,42 @@ def test_errors_are_status_reports_with_the_bdx_code(kwargs, status):
     assert server.transfers == {}
 
 
-def test_several_transfers_at_once():
+def test_a_new_receive_init_of_the_same_image_replaces_the_requestors_running_transfer():
+    """One running transfer per requestor and image: 3000 ReceiveInits once held 3000 files open."""
     net, a, sa, server, events = setup()
     receivers = [SpecReceiver(a, sa, b"0") for _ in range(3)]
     net.deliver_all()
-    assert len(server.transfers) == 3
+    assert len(server.transfers) == 1
     net.run(until=60)
-    assert all(bytes(r.data) == IMAGE.read_bytes() for r in receivers)
-    assert events.count("finished") == 3
+    assert bytes(receivers[-1].data) == IMAGE.read_bytes()
+    assert events.count("finished") == 1 and events.count("failed") == 2
+
+
+def test_past_the_cap_a_receive_init_is_answered_responder_busy():
+    net, a, sa, server, _events = setup(designators={b"0": IMAGE, b"1": IMAGE})
+    server.max_transfers = 1
+    first = SpecReceiver(a, sa, b"0")
+    net.deliver_all()
+    other = SpecReceiver(a, sa, b"1")  # another image: nothing to replace, and no room
+    net.run(until=60)
+    assert server.refused_busy == 1 and other.status.protocol_code == BdxStatus.RESPONDER_BUSY
+    assert first.done and bytes(first.data) == IMAGE.read_bytes()
+
+
+def test_every_transfer_of_one_image_shares_one_open_file():
+    from ota_provider.core.bdx import sender  # noqa: PLC0415
+
+    def users() -> int:  # transfers of other tests may still hold the file
+        return sum(f.users for f in sender._shared.values() if f.key[1] == IMAGE.stat().st_ino)
+
+    net, a, sa, server, _events = setup(designators={b"0": IMAGE, b"1": IMAGE})
+    before, files = users(), len(sender._shared)
+    SpecReceiver(a, sa, b"0")
+    SpecReceiver(a, sa, b"1")
+    net.deliver_all()
+    assert len(server.transfers) == 2 and users() == before + 2 and len(sender._shared) == max(files, 1)
+    net.run(until=60)
+    assert users() == before  # let go with each transfer
 
 
 @pytest.mark.parametrize("seed", range(3))

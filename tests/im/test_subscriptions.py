@@ -66,3 +66,26 @@ def test_wildcard_subscription_reports_only_changed_clusters():
     paths = {AttributeData.from_tlv(r[1]).path.cluster for r in report.reports if 1 in r}
     assert paths == {C}
     assert values(report)[2] == tlv.Array(["x"])
+
+
+def test_a_fabric_holding_every_subscription_gives_one_up_to_a_fabric_below_its_guaranteed_share():
+    from ota_provider.core.im.subscriptions import MAX_SUBSCRIPTIONS, SUBSCRIPTIONS_PER_FABRIC, Subscription  # noqa: PLC0415
+    from ota_provider.core.session.secure import AuthMode, SecureSession  # noqa: PLC0415
+    from tests.exchange.test_mrp import KEYS  # noqa: PLC0415
+
+    net, client, session, _cluster, server = build(AuthMode.CASE, fabric_index=1)
+    greedy = SecureSession(30, 40, KEYS, False, AuthMode.CASE, peer_node_id=0x99, fabric_index=2)
+    held = server.subscriptions.subscriptions
+    for n in range(MAX_SUBSCRIPTIONS):  # another fabric's requestor holds them all
+        held[1000 + n] = Subscription(1000 + n, greedy, (AttributePath(0, C, 1),), True, 0, 60)
+    result = client.subscribe(session, [AttributePath(0, C, 1)], 0, 60, on_report=lambda r: None)
+    net.run(until=1)
+    assert result.error is None and result.subscription_id is not None  # not RESOURCE_EXHAUSTED
+    assert 1000 not in held and len(held) == MAX_SUBSCRIPTIONS  # the greedy fabric's oldest went
+    by_fabric = [s.session.fabric_index for s in held.values()]
+    assert by_fabric.count(1) == 1 and by_fabric.count(2) == MAX_SUBSCRIPTIONS - 1
+    for n in range(1, SUBSCRIPTIONS_PER_FABRIC):  # fabric 1 reaches its guaranteed share
+        held.pop(1000 + n)
+        held[2000 + n] = Subscription(2000 + n, session, (AttributePath(0, C, 1),), True, 0, 60)
+    assert not server.subscriptions._make_room(1)  # beyond its share, it takes nobody's place
+    assert server.subscriptions._make_room(3)  # a third fabric still gets in

@@ -121,3 +121,20 @@ def test_offer_any_offers_the_file_to_every_requestor_as_the_sdk_app_does():
     assert checked.query_image(A, 1, other_product_up_to_date).status == QueryImageStatus.NOT_AVAILABLE
     offered = anyone.query_image(A, 1, other_product_up_to_date)
     assert (offered.status, offered.software_version) == (QueryImageStatus.UPDATE_AVAILABLE, 3)
+
+
+def test_one_fabric_flooding_queries_cannot_take_away_another_fabrics_offer(tmp_path):
+    from ota_provider.core.ota.provider import MAX_OFFERS, OFFERS_PER_FABRIC, OFFERS_PER_REQUESTOR  # noqa: PLC0415
+
+    p = provider(store=OfferStore(Database(tmp_path / "state.db")))
+    kept = p.query_image(A, 1, query(1))
+    for _ in range(MAX_OFFERS + 1):  # one requestor of fabric 2, with only Operate on the OTA cluster
+        p.query_image(B, 1, query(1))
+    assert p.apply_update(A, ApplyUpdateRequest(kept.update_token, 3)) is not None
+    assert p.authorize_download(A, b"2").name == "sample-fff1-8000-v3.ota"
+    assert sum(1 for o in p.offers.values() if o.peer == B) == OFFERS_PER_REQUESTOR
+    for node in range(2 * OFFERS_PER_FABRIC):  # many requestors of fabric 2
+        p.query_image((2, 0x100 + node), 1, query(1))
+    assert sum(1 for o in p.offers.values() if o.peer[0] == 2) == OFFERS_PER_FABRIC
+    assert p.apply_update(A, ApplyUpdateRequest(kept.update_token, 3)) is not None
+    assert len(p.store.load()) == len(p.offers)  # the store forgets what memory forgets

@@ -157,7 +157,8 @@ def test_a_deferred_responder_acknowledges_sigma1_and_sigma3_before_working_on_t
     node = net.add(NODE, ExchangeManager())
     client = net.add(CLIENT, ExchangeManager())
     established, work = [], []
-    responder = CaseResponder(node, lambda: [node_fabric], on_established=established.append, defer=work.append)
+    responder = CaseResponder(node, lambda: [node_fabric], on_established=established.append,
+                              defer=lambda _source, piece: work.append(piece) or True)  # fmt: skip
     node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
     initiator = CaseInitiator(client, client_fabric, NODE_ID)
     initiator.start(NODE)
@@ -168,3 +169,47 @@ def test_a_deferred_responder_acknowledges_sigma1_and_sigma3_before_working_on_t
         work.pop()()
     net.run()
     assert initiator.error is None and len(established) == 1
+
+
+def test_a_rejected_sigma3_that_did_not_acknowledge_sigma2_is_answered_not_raised(authority):
+    """A peer's Sigma3 shows that our Sigma2 arrived even when it carries no ack: the refusal
+    supersedes Sigma2 (it once raised ExchangeError out of the node's poll, and no StatusReport went)."""
+    from ota_provider.core.codec.protocols import SecureChannelOpcode  # noqa: PLC0415
+    from ota_provider.core.codec.status_report import StatusReport  # noqa: PLC0415
+
+    node_fabric = authority.join(NODE_ID, fabric_index=1)
+    net = SimNet()
+    node = net.add(NODE, ExchangeManager())
+    client = net.add(CLIENT, ExchangeManager())
+    work = []
+    responder = CaseResponder(node, lambda: [node_fabric], defer=lambda _source, piece: work.append(piece) or True)
+    node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
+
+    class Replies:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        def on_message(self, exchange, message):
+            self.messages.append(message)
+
+        def on_closed(self, exchange, reason):
+            pass
+
+    replies = Replies()
+    initiator = CaseInitiator(client, authority.join(CLIENT_ID), NODE_ID)
+    exchange = initiator.start(NODE)
+    while net.deliver_all():
+        pass
+    work.pop()()  # Sigma1 answered with Sigma2
+    exchange.delegate = replies  # the initiator's answer is ours to write
+    while net.deliver_all():
+        pass
+    exchange.pending_ack = None  # no ack for Sigma2 on the Sigma3
+    exchange.send(SecureChannelOpcode.CASE_SIGMA3, b"\x15\x18")
+    while net.deliver_all():
+        pass
+    work.pop()()  # must not raise
+    while net.deliver_all():
+        pass
+    (report,) = [m for m in replies.messages if m.opcode == SecureChannelOpcode.STATUS_REPORT]
+    assert StatusReport.decode(report.payload).protocol_code != 0 and responder.failures == 1

@@ -64,17 +64,29 @@ def test_an_idle_older_session_of_the_same_peer_goes_first():
     assert table.add(session(table)) == [old]
 
 
-def test_unsecured_sessions_in_a_handshake_are_never_evicted():
-    busy: set[int] = set()
-    sessions = UnsecuredSessions(max_sessions=2, in_use=lambda s: s.ephemeral_node_id in busy)
+def test_a_full_unsecured_table_frees_an_idle_session_then_the_oldest_handshake_a_peer_opened():
+    evicted = []
+    sessions = UnsecuredSessions(max_sessions=3, on_evict=evicted.append)
 
     def sigma1_from(node_id: int):
         return sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), ("::1", 5000))
 
-    first, second = sigma1_from(1), sigma1_from(2)
-    busy.update({1, 2})
-    assert sigma1_from(3) is None and sessions.refused == 1  # refused, not evicting a live handshake
-    assert sigma1_from(1) is first and sigma1_from(2) is second
-    busy.discard(1)  # the first handshake is over
-    assert sigma1_from(3) is not None and len(sessions) == 2
-    assert sigma1_from(2) is second
+    first, second, third = sigma1_from(1), sigma1_from(2), sigma1_from(3)
+    first.open_exchanges = third.open_exchanges = 1  # handshakes in progress; the second one is over
+    fourth = sigma1_from(4)
+    assert fourth is not None and sessions.evicted_handshakes == 0 and evicted == []  # the idle second went
+    fourth.open_exchanges = 1
+    sigma1_from(1)  # the first is active again: the third is now the least recently active
+    fifth = sigma1_from(5)
+    assert fifth is not None and evicted == [third] and sessions.evicted_handshakes == 1
+    assert sigma1_from(1) is first and sigma1_from(4) is fourth  # the others are untouched
+    assert second not in (first, fourth, fifth)
+
+
+def test_sessions_we_opened_ourselves_are_never_evicted_for_a_peers_handshake():
+    sessions = UnsecuredSessions(max_sessions=2)
+    ours = [sessions.new_initiator(("::1", 5540)) for _ in range(2)]
+    for session in ours:
+        session.open_exchanges = 1
+    stranger = sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=9), ("::1", 5000))
+    assert stranger is None and sessions.refused == 1 and len(sessions) == 2

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shutil
+import stat
 
 import pytest
 
@@ -232,6 +233,9 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
     (csv_file,) = exports.glob("ota-provider-history-*.csv")
     assert "NOT_AVAILABLE" in csv_file.read_text()
     (log_file,) = exports.glob("ota-provider-log-*.txt")
+    # Owner-only, like the state: exports name the bench's requestors and fabrics.
+    assert stat.S_IMODE(exports.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in (csv_file, log_file)} == {0o600}
     lines = log_file.read_text().splitlines()
     assert any("QueryImage" in line for line in lines)
     # Every exported line carries its date (ISO 8601, UTC, milliseconds) and the full node id.

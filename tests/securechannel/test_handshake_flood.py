@@ -1,0 +1,141 @@
+"""Handshakes from peers with no credentials against a whole node on the fake clock: 512 of them
+left unfinished (a Sigma1 asking for hour-long retransmission intervals, a PBKDFParamRequest whose
+answer is acknowledged and never followed by Pake1) no longer lock out new PASE and CASE; a flood
+from one host waits behind nobody else's handshake; every handshake step has a deadline; and a
+handler error in queued work never escapes the node's poll."""
+
+from __future__ import annotations
+
+import os
+
+from ota_provider.core.codec.message import MessageHeader, PayloadHeader
+from ota_provider.core.codec.protocols import ProtocolId, SecureChannelOpcode
+from ota_provider.core.exchange.manager import HANDSHAKE_STEP_SECONDS, ExchangeManager
+from ota_provider.core.securechannel.case_initiator import CaseInitiator
+from ota_provider.core.securechannel.messages import PbkdfParamRequest, SessionParameterStruct, Sigma1
+from ota_provider.core.securechannel.pase_initiator import PaseInitiator
+from ota_provider.core.session.unsecured import DEFAULT_MAX_UNSECURED_SESSIONS
+from tests.sim_bench import PROVIDER, SimBench
+
+NEVER = 0xFFFF_FFFF  # ms: the largest interval the struct can carry
+GREEDY = SessionParameterStruct(idle_interval=NEVER, active_interval=NEVER, active_threshold=0xFFFF)
+
+
+def _datagram(ephemeral: int, opcode: int, payload: bytes, *, counter: int = 1, exchange_id: int = 1,
+              ack: int | None = None) -> bytes:  # fmt: skip
+    header = MessageHeader(message_counter=counter, source_node_id=ephemeral).encode()
+    protocol = PayloadHeader(exchange_id=exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL, opcode=opcode,
+                             initiator=True, needs_ack=opcode != SecureChannelOpcode.STANDALONE_ACK,
+                             ack_counter=ack)  # fmt: skip
+    return header + protocol.encode() + payload
+
+
+def _sigma1(ephemeral: int) -> bytes:
+    sigma1 = Sigma1(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
+                    destination_id=os.urandom(32), initiator_eph_pub_key=b"\x04" + os.urandom(64),
+                    initiator_session_params=GREEDY)  # fmt: skip
+    return _datagram(ephemeral, SecureChannelOpcode.CASE_SIGMA1, sigma1.encode())
+
+
+def _pbkdf_request(ephemeral: int) -> bytes:
+    request = PbkdfParamRequest(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
+                                passcode_id=0, has_pbkdf_parameters=False, initiator_session_params=GREEDY)  # fmt: skip
+    return _datagram(ephemeral, SecureChannelOpcode.PBKDF_PARAM_REQUEST, request.encode())
+
+
+def _flood(bench: SimBench, make, count: int, *, ack_answers: bool = False) -> None:
+    """``count`` handshakes from four hosts, each from a new ephemeral node id; with ``ack_answers``
+    the node's answer to each is acknowledged (so only a deadline can end the handshake)."""
+    manager = bench.node.manager
+    for n in range(count):
+        manager.receive(make(1000 + n), (f"attacker-{n % 4}", 40000), bench.net.now)
+    bench.net.run(until=bench.net.now + 0.5)
+    if ack_answers:
+        for out in manager.take_outgoing():
+            header, offset = MessageHeader.decode(out.data)
+            answer, _ = PayloadHeader.decode(out.data[offset:])
+            if answer.needs_ack:
+                ack = _datagram(header.destination_node_id, SecureChannelOpcode.STANDALONE_ACK, b"", counter=2,
+                                exchange_id=answer.exchange_id, ack=header.message_counter)  # fmt: skip
+                manager.receive(ack, out.address, bench.net.now)
+    else:
+        manager.take_outgoing()  # lost: the attacker never answers
+
+
+def _case(bench: SimBench, node_id: int = 0xD001) -> CaseInitiator:
+    client = bench.net.add(("requestor", 5540 + node_id % 1000), ExchangeManager(clock=bench.net.clock))
+    initiator = CaseInitiator(client, bench.demo.fabric_for(node_id), bench.demo.provider_node_id)
+    initiator.start(PROVIDER)
+    bench.net.run(until=bench.net.now + 30, done=lambda: initiator.result is not None or initiator.error is not None)
+    return initiator
+
+
+def _pase(bench: SimBench) -> PaseInitiator:
+    client = bench.net.add(("commissioner", 5540), ExchangeManager(clock=bench.net.clock))
+    initiator = PaseInitiator(client, 20202021)
+    initiator.start(PROVIDER)
+    bench.net.run(until=bench.net.now + 30, done=lambda: initiator.result is not None or initiator.error is not None)
+    return initiator
+
+
+def test_512_unfinished_sigma1s_asking_for_54_day_retransmissions_do_not_lock_out_case(tmp_path):
+    bench = SimBench.open(tmp_path)
+    _flood(bench, _sigma1, DEFAULT_MAX_UNSECURED_SESSIONS)
+    busy = [s for s in bench.node.manager.unsecured._sessions.values() if s.open_exchanges]
+    assert len(busy) == DEFAULT_MAX_UNSECURED_SESSIONS  # every one waits for the ack of its StatusReport
+    assert all(s.peer_parameters.idle_interval_ms == 3_600_000 for s in busy)  # capped at the spec's hour
+    for attempt in range(3):  # at once, and again later: never locked out
+        initiator = _case(bench, 0xD001 + attempt)
+        assert initiator.error is None and initiator.result is not None, initiator.error
+        bench.net.run(until=bench.net.now + 30)
+    assert bench.node.manager.unsecured.evicted_handshakes >= 1
+
+
+def test_512_pbkdf_requests_acknowledged_and_never_followed_by_pake1_do_not_lock_out_pase(tmp_path):
+    bench = SimBench.open(tmp_path)
+    bench.node.open_commissioning_window()
+    _flood(bench, _pbkdf_request, DEFAULT_MAX_UNSECURED_SESSIONS, ack_answers=True)
+    manager = bench.node.manager
+    assert sum(1 for s in manager.unsecured._sessions.values() if s.open_exchanges) == DEFAULT_MAX_UNSECURED_SESSIONS
+    initiator = _pase(bench)
+    assert initiator.error is None and initiator.result is not None, initiator.error
+    bench.net.run(until=bench.net.now + HANDSHAKE_STEP_SECONDS + 1)  # every abandoned step meets its deadline
+    assert not any(s.open_exchanges for s in manager.unsecured._sessions.values())
+    assert manager.drops["handshake timed out"] >= DEFAULT_MAX_UNSECURED_SESSIONS - 1
+    assert not manager.sessions._reserved  # the session ids they reserved are free again
+    assert _case(bench).result is not None
+
+
+def test_a_flood_from_one_host_does_not_queue_ahead_of_another_hosts_handshake(tmp_path):
+    bench = SimBench.open(tmp_path, latency=0.0)
+    manager = bench.node.manager
+    for n in range(300):  # 300 Sigma1s queued for public-key work before anyone else's
+        manager.receive(_sigma1(1000 + n), ("attacker", 40000), bench.net.now)
+    queued = len(bench.node._slow_work)
+    assert queued == 256  # the rest were answered Busy at once
+    assert bench.node.case.busy == 300 - queued
+    client = bench.net.add(("requestor", 5541), ExchangeManager(clock=bench.net.clock))
+    initiator = CaseInitiator(client, bench.demo.fabric_for(0xD001), bench.demo.provider_node_id)
+    initiator.start(PROVIDER)
+    pieces = 0
+    while initiator.result is None and initiator.error is None:
+        assert pieces < 10, "the requestor's handshake waited behind the flood"
+        while bench.net.deliver_all():
+            pass
+        bench.node.poll(bench.net.now)  # one piece of public-key work per poll
+        pieces += 1
+    assert initiator.error is None and len(bench.node._slow_work) > 200  # the flood still waits its turn
+
+
+def test_a_handler_error_in_queued_work_is_counted_and_the_rest_of_the_poll_runs(tmp_path):
+    bench = SimBench.open(tmp_path)
+    ran = []
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a handler")
+
+    bench.node.call_soon(broken)
+    bench.node.call_soon(lambda: ran.append("after"))
+    bench.node.defer_slow("somewhere", broken)
+    bench.node.poll(bench.net.now)
+    assert ran == ["after"] and bench.node.manager.drops["handler error"] == 2
