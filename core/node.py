@@ -72,6 +72,7 @@ def _raw_point(key) -> bytes:
 
 log = logging.getLogger(__name__)
 
+SLOW_SHARE = 0.5  # of the engine's time, at most, for handshake work while established sessions are busy
 PROVISIONAL = "failsafe/provisional"  # what an armed fail-safe covers, until CommissioningComplete
 
 
@@ -144,6 +145,8 @@ class MatterNode:
         self._deadlines: Deadlines[str] = Deadlines()  # "window": it closes; "checkpoint": the next one
         self._soon: list[Callable[[], None]] = []  # for the next poll, after what is being sent now
         self._slow_work = HandshakeQueue()  # unauthenticated public-key work, sources in turn
+        self._slow_resume = 0.0  # no handshake work before then: established traffic's share
+        self._secure_seen = 0  # manager.delivered_secure when the last piece ran
         self._queued_at = 0.0  # when the first of _soon / _slow_work was queued: their deadline
         self._checkpointing = False
         self.parameters = parameters or SessionParameters()
@@ -342,8 +345,9 @@ class MatterNode:
     # ------------------------------------------------------------------ time
 
     def next_deadline(self) -> float | None:
-        queued = self._queued_at if self._soon or self._slow_work else None
-        return earliest((queued, self._deadlines.next(), self.timers.next_deadline()))
+        soon = self._queued_at if self._soon else None
+        slow = max(self._queued_at, self._slow_resume) if self._slow_work else None
+        return earliest((soon, slow, self._deadlines.next(), self.timers.next_deadline()))
 
     def poll(self, now: float) -> None:
         """Run every machine's due work, then the node's own: the window, the checkpoint, and
@@ -358,11 +362,25 @@ class MatterNode:
         soon, self._soon = self._soon, []
         for callback in soon:
             self._run(callback)
-        work = self._slow_work.take()
-        if work is not None:
-            self._run(work)
+        if self._slow_work and now >= self._slow_resume:
+            self._run_slow(now)
         if self._soon or self._slow_work:
             self._queued_at = now
+
+    def _run_slow(self, now: float) -> None:
+        """One piece of handshake work. While established sessions have traffic, handshakes get at
+        most SLOW_SHARE of the engine's time: after a piece that took d seconds, the next waits
+        d * (1 - share) / share, and the socket is served meanwhile (a PBKDFParamRequest flood at
+        300/s otherwise took one turn of the loop in two from every running download)."""
+        work = self._slow_work.take()
+        if work is None:
+            return
+        started = time.perf_counter()
+        self._run(work)
+        spent = time.perf_counter() - started
+        if self.manager.delivered_secure != self._secure_seen:
+            self._secure_seen = self.manager.delivered_secure
+            self._slow_resume = now + spent * (1 - SLOW_SHARE) / SLOW_SHARE
 
     def replace_acl(
         self,

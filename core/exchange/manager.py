@@ -27,6 +27,7 @@ from ..session.counters import CounterExhausted, LocalCounter
 from ..session.secure import SecureSession
 from ..session.table import SessionTable
 from ..session.unsecured import UnsecuredSession, UnsecuredSessions
+from ..timers import Deadlines
 from .mrp import MrpConfig, retransmit_delay
 
 __all__ = [
@@ -178,10 +179,14 @@ class ExchangeManager:
         self.clock = clock  # None: sans-IO, the time is what receive() and poll() were last given
         self._handlers: dict[int, ProtocolHandler] = {}
         self._exchanges: dict[tuple, Exchange] = {}
+        # exchange key -> when it next needs the poll (its ack, retransmission or handshake deadline):
+        # poll() and next_deadline() touch only those, not every open exchange (a flood holds hundreds).
+        self._due: Deadlines[tuple] = Deadlines()
         self._outgoing: list[Outgoing] = []
         self._now = 0.0
         self.drops: Counter[str] = Counter()
         self.delivered = 0
+        self.delivered_secure = 0  # on established sessions: the work unauthenticated handshakes must not starve
         self.retransmissions = 0
         # Sees every message in (after decryption) and out (before encryption), for --trace.
         self.tracer: Callable[[Traced], None] | None = None
@@ -324,6 +329,8 @@ class ExchangeManager:
             self._add_exchange(key, exchange)
             self._note_received(exchange, message)
             self.delivered += 1
+            if isinstance(message.session, SecureSession):
+                self.delivered_secure += 1
             try:
                 exchange.delegate = handler.on_unsolicited(exchange, message)
             except Exception:  # a protocol handler bug must not take the receive path down
@@ -339,6 +346,8 @@ class ExchangeManager:
             return
         self._note_received(exchange, message)
         self.delivered += 1
+        if isinstance(message.session, SecureSession):
+            self.delivered_secure += 1
         if exchange.delegate is not None:
             try:
                 exchange.delegate.on_message(exchange, message)
@@ -359,6 +368,7 @@ class ExchangeManager:
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
             exchange.pending_ack = message.header.message_counter
             exchange.ack_due = self.now + self.config.standalone_ack_timeout
+        self._schedule(exchange)
 
     # ------------------------------------------------------------------ send
 
@@ -413,6 +423,7 @@ class ExchangeManager:
         if reliable:
             exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0),
                                               ph.ack_counter)  # fmt: skip
+            self._schedule(exchange)
         if self.tracer is not None:
             self._trace("out", exchange.session, counter, ph, payload)
         self._transmit(exchange.session, datagram)
@@ -442,10 +453,13 @@ class ExchangeManager:
     # ------------------------------------------------------------------ timers and closing
 
     def poll(self, now: float) -> None:
-        """Run every timer that is due: standalone acks and retransmissions."""
+        """Run every timer that is due: standalone acks, retransmissions and handshake deadlines."""
         self._now = now
-        for exchange in list(self._exchanges.values()):
-            if exchange.expires is not None and exchange.expires <= now and not exchange.closed:
+        for key in self._due.pop_due(now):
+            exchange = self._exchanges.get(key)
+            if exchange is None or exchange.closed:
+                continue
+            if exchange.expires is not None and exchange.expires <= now:
                 self.drops["handshake timed out"] += 1
                 exchange.retransmit = None
                 exchange.pending_ack = None
@@ -461,6 +475,19 @@ class ExchangeManager:
                     continue
                 self._retransmit(exchange, entry)
             self._maybe_forget(exchange)
+            if not exchange.closed:
+                self._schedule(exchange)
+
+    def _schedule(self, exchange: Exchange) -> None:
+        """Note when the exchange next needs the poll. An entry left early by an ack that came since
+        is harmless: the poll finds nothing due and schedules the exchange again."""
+        times = [t for t in (exchange.ack_due if exchange.pending_ack is not None else None,
+                             exchange.retransmit.due if exchange.retransmit is not None else None,
+                             exchange.expires) if t is not None]  # fmt: skip
+        if times:
+            self._due.set(exchange.key, min(times))
+        else:
+            self._due.cancel(exchange.key)
 
     def _retransmit(self, exchange: Exchange, entry: _Retransmit) -> None:
         self.retransmissions += 1
@@ -484,15 +511,7 @@ class ExchangeManager:
         return True
 
     def next_deadline(self) -> float | None:
-        deadlines = []
-        for exchange in self._exchanges.values():
-            if exchange.expires is not None:
-                deadlines.append(exchange.expires)
-            if exchange.pending_ack is not None:
-                deadlines.append(exchange.ack_due)
-            if exchange.retransmit is not None:
-                deadlines.append(exchange.retransmit.due)
-        return min(deadlines) if deadlines else None
+        return self._due.next()
 
     def _flush_ack(self, exchange: Exchange) -> None:
         counter, exchange.pending_ack = exchange.pending_ack, None
@@ -526,6 +545,7 @@ class ExchangeManager:
         if exchange.closed:
             return
         exchange.closed = True
+        self._due.cancel(exchange.key)
         if self._exchanges.pop(exchange.key, None) is not None:
             exchange.session.open_exchanges -= 1
         if exchange.delegate is not None:

@@ -7,7 +7,7 @@ responder answers with it as the destination node id (Core spec 4.13.2.1).
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +19,11 @@ __all__ = ["DEFAULT_MAX_UNSECURED_SESSIONS", "UnsecuredSession", "UnsecuredSessi
 
 # Enough for a bench of 100+ requestors opening CASE at once; an idle entry costs a few hundred bytes.
 DEFAULT_MAX_UNSECURED_SESSIONS = 512
+
+
+def _host(session: UnsecuredSession) -> object:
+    """The peer's host (its address without the port): the unit a flood is counted in."""
+    return session.peer_address[0] if session.peer_address else None
 
 
 class UnsecuredSessionLimit(RuntimeError):
@@ -34,6 +39,7 @@ class UnsecuredSession:
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
     last_peer_activity: float = 0.0
     open_exchanges: int = 0  # kept by the exchange manager: a session with one carries a handshake
+    key: tuple = field(default=(), repr=False)  # its key in UnsecuredSessions
 
     def header(self, counter: int) -> bytes:
         if self.is_initiator:
@@ -44,14 +50,14 @@ class UnsecuredSession:
 class UnsecuredSessions:
     """Bounded set of unsecured sessions, least recently active first.
 
-    When full, the least recently active session that carries no open exchange makes room; if every
-    one carries a handshake, the least recently active handshake a peer opened with us is evicted
-    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1
-    asking for hour-long retransmission intervals, a PBKDFParamRequest never followed by Pake1)
-    slows new handshakes but never locks them out until restart: the newest handshake, a
-    legitimate one among them, is the last to go. Only when every session is one we opened
-    ourselves is a new one refused. Established sessions live elsewhere and are never touched.
-    A burst of real requestors (200 opening CASE at once) fits without evicting anyone.
+    When full, the least recently active session makes room if it carries no open exchange;
+    otherwise the least recently active session of the host holding the most sessions is evicted
+    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1 asking for hour-long retransmission intervals, a PBKDFParamRequest never
+    followed by Pake1) from one host slows new handshakes but never locks them out until restart,
+    and never pushes out the handshake of another host while it holds more. Only when every
+    session is one we opened ourselves is a new one refused. Established sessions live elsewhere
+    and are never touched. A burst of real requestors (200 opening CASE at once) fits without
+    evicting anyone.
     """
 
     def __init__(
@@ -64,24 +70,43 @@ class UnsecuredSessions:
         self.on_evict = on_evict
         self.refused = 0
         self.evicted_handshakes = 0
+        self._per_host: Counter[object] = Counter()  # responder sessions per peer host
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def _store(self, key: tuple, session: UnsecuredSession) -> UnsecuredSession | None:
         if len(self._sessions) >= self.max_sessions:
-            idle = next((k for k, s in self._sessions.items() if not s.open_exchanges), None)
-            if idle is not None:
-                del self._sessions[idle]
+            oldest_key, oldest = next(iter(self._sessions.items()))
+            if not oldest.open_exchanges:  # the least recently active one is idle: it goes
+                self._forget(oldest_key)
             else:
-                victim = next((k for k, s in self._sessions.items() if not s.is_initiator), None)
+                victim = self._busiest_hosts_oldest()
                 if victim is None:
                     self.refused += 1
                     return None
-                evicted = self._sessions.pop(victim)
+                evicted = self._forget(victim)
                 self.evicted_handshakes += 1
                 self.on_evict(evicted)
         self._sessions[key] = session
+        session.key = key
+        if not session.is_initiator:
+            self._per_host[_host(session)] += 1
+        return session
+
+    def _busiest_hosts_oldest(self) -> tuple | None:
+        if not self._per_host:
+            return None
+        busiest = self._per_host.most_common(1)[0][0]
+        return next((k for k, s in self._sessions.items() if not s.is_initiator and _host(s) == busiest), None)
+
+    def _forget(self, key: tuple) -> UnsecuredSession:
+        session = self._sessions.pop(key)
+        if not session.is_initiator:
+            host = _host(session)
+            self._per_host[host] -= 1
+            if self._per_host[host] <= 0:
+                del self._per_host[host]
         return session
 
     def for_incoming(self, header: MessageHeader, address: tuple[str, int]) -> UnsecuredSession | None:
@@ -110,6 +135,5 @@ class UnsecuredSessions:
         return session
 
     def remove(self, session: UnsecuredSession) -> None:
-        for key, value in list(self._sessions.items()):
-            if value is session:
-                del self._sessions[key]
+        if self._sessions.get(session.key) is session:
+            self._forget(session.key)

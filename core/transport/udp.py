@@ -21,22 +21,6 @@ MAX_UDP_PAYLOAD = 1280  # Matter's IPv6 minimum-MTU budget for a message
 DatagramHandler = Callable[[bytes, tuple], None]
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, handler: DatagramHandler) -> None:
-        self.handler = handler
-        self.errors = 0
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        try:
-            self.handler(data, addr)
-        except Exception:  # a handler bug must not stop the socket; it is logged and counted
-            self.errors += 1
-            log.exception("error while handling a datagram from %s", addr)
-
-    def error_received(self, exc: Exception) -> None:  # ICMP errors, e.g. port unreachable
-        log.debug("UDP error: %s", exc)
-
-
 # A burst (200 requestors opening CASE at once, each with a BlockQuery in flight) overflows the
 # kernel's default 208 KiB receive buffer while the loop works through a handshake: every datagram
 # dropped there costs its sender a retransmission. 4 MiB holds a few thousand; the kernel caps
@@ -64,22 +48,32 @@ def _dual_stack_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Datagrams read per wake-up of the loop. asyncio's datagram transport reads one per turn of the
+# loop, and a turn may also run a piece of handshake work (milliseconds of P-256): under a flood of
+# cheap datagrams a requestor's next message then waited behind the whole socket backlog, one
+# datagram per piece. Draining the socket each turn keeps every peer's latency to about one piece.
+READ_BATCH = 256
+
+
 class UdpEndpoint:
-    def __init__(self, transport: asyncio.DatagramTransport, protocol: _Protocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
+    """One UDP socket read in batches straight from the loop's selector; sends that would block are
+    dropped and counted (MRP retransmits them, as any loss)."""
+
+    def __init__(self, sock: socket.socket, handler: DatagramHandler) -> None:
+        self._sock = sock
+        self._handler = handler
+        self._loop = asyncio.get_running_loop()
+        self._closed = False
         self.sent = 0
         self.send_errors = 0
+        self.errors = 0  # handler errors, logged
+        self._loop.add_reader(sock.fileno(), self._read_ready)
 
     @classmethod
     async def open(cls, handler: DatagramHandler, port: int = 5540, host: str | None = None) -> UdpEndpoint:
-        loop = asyncio.get_running_loop()
-        protocol = _Protocol(handler)
         if host is None or ":" in host:
             try:
-                sock = _dual_stack_socket(host or "::", port)
-                transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
-                return cls(transport, protocol)  # type: ignore[arg-type]
+                return cls(_dual_stack_socket(host or "::", port), handler)
             except OSError as exc:
                 if host is not None:
                     raise
@@ -91,27 +85,49 @@ class UdpEndpoint:
             sock.close()
             raise
         sock.setblocking(False)
-        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, sock=sock)
-        return cls(transport, protocol)  # type: ignore[arg-type]
+        return cls(sock, handler)
+
+    def _read_ready(self) -> None:
+        for _ in range(READ_BATCH):
+            try:
+                data, address = self._sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP errors (port unreachable) surface here on some kernels
+                log.debug("UDP receive error: %s", exc)
+                continue
+            try:
+                self._handler(data, address)
+            except Exception:  # a handler bug must not stop the socket; it is logged and counted
+                self.errors += 1
+                log.exception("error while handling a datagram from %s", address)
+            if self._closed:
+                return
 
     @property
     def local_address(self) -> tuple:
-        return self._transport.get_extra_info("sockname")
+        return self._sock.getsockname()
 
     @property
     def port(self) -> int:
         return self.local_address[1]
 
     def send(self, data: bytes, address: tuple) -> None:
-        family = self._transport.get_extra_info("socket").family
-        if family == socket.AF_INET6 and "." in address[0] and ":" not in address[0]:
+        if self._closed:
+            return
+        if self._sock.family == socket.AF_INET6 and "." in address[0] and ":" not in address[0]:
             address = ("::ffff:" + address[0], address[1], 0, 0)  # IPv4 peer on the dual-stack socket
         try:
-            self._transport.sendto(data, address)
+            self._sock.sendto(data, address)
             self.sent += 1
         except OSError as exc:
             self.send_errors += 1
             log.debug("send to %s failed: %s", address, exc)
 
     def close(self) -> None:
-        self._transport.close()
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()

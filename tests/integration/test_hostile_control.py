@@ -135,3 +135,24 @@ def test_start_trace_cannot_write_outside_the_trace_folder(tmp_path):
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(timeout=20)
+
+
+def test_a_sigma1_flood_over_udp_does_not_lock_out_a_requestor(tmp_path):
+    """600 Sigma1s (more than the 512 unsecured sessions) asking for 54-day retransmission intervals,
+    from another loopback address, never answered: a requestor then establishes CASE, queries and
+    downloads at once, and again after the flood's handshakes have timed out."""
+    from benchmarks.handshake_flood import flood  # noqa: PLC0415
+    from tests.integration.test_ota_processes import sim  # noqa: PLC0415
+
+    proc, events = start_provider(tmp_path)
+    try:
+        port = next(e["port"] for e in events if e["event"] == "Listening")
+        assert flood(port, sigma1_rate=3000, pbkdf_rate=0, seconds=0.25) >= 600
+        started = time.monotonic()
+        result, steps = sim(events, tmp_path, "-n", "1")
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert [s["step"] for s in steps if s["step"] in ("connected", "downloaded")] == ["connected", "downloaded"]
+        assert time.monotonic() - started < 30
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)

@@ -6,41 +6,16 @@ handler error in queued work never escapes the node's poll."""
 
 from __future__ import annotations
 
-import os
-
+from benchmarks.handshake_flood import datagram as _datagram
+from benchmarks.handshake_flood import pbkdf_request as _pbkdf_request
+from benchmarks.handshake_flood import sigma1 as _sigma1
 from ota_provider.core.codec.message import MessageHeader, PayloadHeader
-from ota_provider.core.codec.protocols import ProtocolId, SecureChannelOpcode
+from ota_provider.core.codec.protocols import SecureChannelOpcode
 from ota_provider.core.exchange.manager import HANDSHAKE_STEP_SECONDS, ExchangeManager
 from ota_provider.core.securechannel.case_initiator import CaseInitiator
-from ota_provider.core.securechannel.messages import PbkdfParamRequest, SessionParameterStruct, Sigma1
 from ota_provider.core.securechannel.pase_initiator import PaseInitiator
 from ota_provider.core.session.unsecured import DEFAULT_MAX_UNSECURED_SESSIONS
 from tests.sim_bench import PROVIDER, SimBench
-
-NEVER = 0xFFFF_FFFF  # ms: the largest interval the struct can carry
-GREEDY = SessionParameterStruct(idle_interval=NEVER, active_interval=NEVER, active_threshold=0xFFFF)
-
-
-def _datagram(ephemeral: int, opcode: int, payload: bytes, *, counter: int = 1, exchange_id: int = 1,
-              ack: int | None = None) -> bytes:  # fmt: skip
-    header = MessageHeader(message_counter=counter, source_node_id=ephemeral).encode()
-    protocol = PayloadHeader(exchange_id=exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL, opcode=opcode,
-                             initiator=True, needs_ack=opcode != SecureChannelOpcode.STANDALONE_ACK,
-                             ack_counter=ack)  # fmt: skip
-    return header + protocol.encode() + payload
-
-
-def _sigma1(ephemeral: int) -> bytes:
-    sigma1 = Sigma1(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
-                    destination_id=os.urandom(32), initiator_eph_pub_key=b"\x04" + os.urandom(64),
-                    initiator_session_params=GREEDY)  # fmt: skip
-    return _datagram(ephemeral, SecureChannelOpcode.CASE_SIGMA1, sigma1.encode())
-
-
-def _pbkdf_request(ephemeral: int) -> bytes:
-    request = PbkdfParamRequest(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
-                                passcode_id=0, has_pbkdf_parameters=False, initiator_session_params=GREEDY)  # fmt: skip
-    return _datagram(ephemeral, SecureChannelOpcode.PBKDF_PARAM_REQUEST, request.encode())
 
 
 def _flood(bench: SimBench, make, count: int, *, ack_answers: bool = False) -> None:

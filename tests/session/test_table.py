@@ -64,7 +64,7 @@ def test_an_idle_older_session_of_the_same_peer_goes_first():
     assert table.add(session(table)) == [old]
 
 
-def test_a_full_unsecured_table_frees_an_idle_session_then_the_oldest_handshake_a_peer_opened():
+def test_a_full_unsecured_table_frees_the_oldest_session_if_idle_else_the_oldest_handshake():
     evicted = []
     sessions = UnsecuredSessions(max_sessions=3, on_evict=evicted.append)
 
@@ -72,15 +72,15 @@ def test_a_full_unsecured_table_frees_an_idle_session_then_the_oldest_handshake_
         return sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), ("::1", 5000))
 
     first, second, third = sigma1_from(1), sigma1_from(2), sigma1_from(3)
-    first.open_exchanges = third.open_exchanges = 1  # handshakes in progress; the second one is over
+    second.open_exchanges = third.open_exchanges = 1  # handshakes in progress; the first one is over
     fourth = sigma1_from(4)
-    assert fourth is not None and sessions.evicted_handshakes == 0 and evicted == []  # the idle second went
+    assert fourth is not None and sessions.evicted_handshakes == 0 and evicted == []  # the idle first went
     fourth.open_exchanges = 1
-    sigma1_from(1)  # the first is active again: the third is now the least recently active
+    assert sigma1_from(2) is second  # active again: the third is now the least recently active
     fifth = sigma1_from(5)
     assert fifth is not None and evicted == [third] and sessions.evicted_handshakes == 1
-    assert sigma1_from(1) is first and sigma1_from(4) is fourth  # the others are untouched
-    assert second not in (first, fourth, fifth)
+    assert sigma1_from(2) is second and sigma1_from(4) is fourth  # the others are untouched
+    assert first not in (second, fourth, fifth)
 
 
 def test_sessions_we_opened_ourselves_are_never_evicted_for_a_peers_handshake():
@@ -90,3 +90,20 @@ def test_sessions_we_opened_ourselves_are_never_evicted_for_a_peers_handshake():
         session.open_exchanges = 1
     stranger = sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=9), ("::1", 5000))
     assert stranger is None and sessions.refused == 1 and len(sessions) == 2
+
+
+def test_a_full_table_evicts_the_handshakes_of_the_host_holding_the_most_not_the_newcomers():
+    evicted = []
+    sessions = UnsecuredSessions(max_sessions=4, on_evict=evicted.append)
+
+    def sigma1(node_id: int, host: str):
+        session = sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), (host, 5000))
+        session.open_exchanges = 1
+        return session
+
+    requestor = sigma1(1, "requestor")  # the oldest of all, but its host holds one session
+    flood = [sigma1(10 + n, "attacker") for n in range(3)]
+    for n in range(20):  # the flood goes on: only its own handshakes make room
+        sigma1(100 + n, "attacker")
+    assert requestor not in evicted and flood[0] in evicted and len(evicted) == 20
+    assert sessions.for_incoming(MessageHeader(message_counter=2, source_node_id=1), ("requestor", 5000)) is requestor
