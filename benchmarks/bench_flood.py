@@ -149,8 +149,9 @@ def main() -> int:
         finally:
             with contextlib.suppress(Exception):
                 provider.stop()
-    summary: dict[str, object] = {"rounds": ROUNDS, "parts": sorted(PARTS), "imageBytes": IMAGE_SIZE, "sigma1PerSecond": SIGMA1_RATE,
-                                  "pbkdfPerSecond": PBKDF_RATE, "controlConnections": CONTROL_CONNECTIONS,
+    summary: dict[str, object] = {"rounds": ROUNDS, "parts": sorted(PARTS), "imageBytes": IMAGE_SIZE,
+                                  "sigma1PerSecond": SIGMA1_RATE, "pbkdfPerSecond": PBKDF_RATE,
+                                  "controlConnections": CONTROL_CONNECTIONS,
                                   "controlConnectionsOpened": crowd_opened}  # fmt: skip
     for figure in ("case", "download", "total"):
         quiet = [r[figure] for r in results["quiet"]]

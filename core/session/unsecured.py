@@ -52,12 +52,12 @@ class UnsecuredSessions:
 
     When full, the least recently active session makes room if it carries no open exchange;
     otherwise the least recently active session of the host holding the most sessions is evicted
-    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1 asking for hour-long retransmission intervals, a PBKDFParamRequest never
-    followed by Pake1) from one host slows new handshakes but never locks them out until restart,
-    and never pushes out the handshake of another host while it holds more. Only when every
-    session is one we opened ourselves is a new one refused. Established sessions live elsewhere
-    and are never touched. A burst of real requestors (200 opening CASE at once) fits without
-    evicting anyone.
+    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1
+    asking for hour-long retransmission intervals, a PBKDFParamRequest never followed by Pake1)
+    from one host slows new handshakes but never locks them out until restart, and never pushes out
+    the handshake of another host while it holds more. Only when every session is one we opened
+    ourselves is a new one refused. Established sessions live elsewhere and are never touched. A
+    burst of real requestors (200 opening CASE at once) fits without evicting anyone.
     """
 
     def __init__(
