@@ -79,6 +79,7 @@ from .events import (
     TransferStarted,
 )
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
+from .log_rate import limit_repeats
 from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
@@ -304,6 +305,7 @@ class ProviderEngine:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        limit_repeats("asyncio")  # a resource error met on every turn of the loop is said, not flooded
         self._stop = asyncio.Event()
         config = self.config
         node = MatterNode(NodeConfig(

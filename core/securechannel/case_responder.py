@@ -27,7 +27,6 @@ from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.table import Fabric
 from ..session.secure import AuthMode, SecureSession, SessionParameters
 from ..session.unsecured import UnsecuredSession
-from .admission import BUSY_WAIT_MS, source_of
 from .case_keys import (
     RESUME1_NONCE,
     RESUME2_NONCE,
@@ -45,7 +44,7 @@ from .case_keys import (
 )
 from .messages import SessionParameterStruct, Sigma1, Sigma2, Sigma2Resume, Sigma2Tbe, Sigma3, Sigma3Tbe, SigmaTbs
 from .sessions import NewSession
-from .status import send_busy, send_status
+from .status import Defer, defer_or_busy, send_status
 
 __all__ = ["CaseResponder"]
 
@@ -63,7 +62,7 @@ class CaseResponder:
         local_parameters: SessionParameters | None = None,
         on_established: Callable[[SecureSession], None] | None = None,
         resumption: ResumptionStore | None = None,
-        defer: Callable[[object, Callable[[], None]], bool] | None = None,
+        defer: Defer | None = None,
     ) -> None:
         self.manager = manager
         # Sigma1 and Sigma3 cost milliseconds of public-key work each. With ``defer`` (the node's
@@ -87,16 +86,9 @@ class CaseResponder:
             return None
         handler = _CaseResponderExchange(self)
         if self.defer is not None:
-
-            def work() -> None:
-                if not exchange.closing:
-                    handler.on_sigma1(exchange, message)
-
-            if not self.defer(source_of(message), work):
+            if not defer_or_busy(self.defer, exchange, message, lambda: handler.on_sigma1(exchange, message)):
                 self.busy += 1
-                send_busy(exchange, BUSY_WAIT_MS)
                 return None
-            exchange.acknowledge()
             return handler
         handler.on_sigma1(exchange, message)
         return None if exchange.closing else handler
@@ -246,18 +238,10 @@ class _CaseResponderExchange:
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.CASE_SIGMA3 and self.owner.defer is not None:
-
-            def work() -> None:
-                if not exchange.closing:
-                    self._on_message(exchange, message)
-
-            if not self.owner.defer(source_of(message), work):
+            if not defer_or_busy(self.owner.defer, exchange, message, lambda: self._on_message(exchange, message)):
                 self.owner.busy += 1
                 self.released()
-                send_busy(exchange, BUSY_WAIT_MS)
                 exchange.close("busy")
-                return
-            exchange.acknowledge()
             return
         self._on_message(exchange, message)
 

@@ -17,7 +17,6 @@ from ..crypto.spake2p import Spake2pVerifierSession
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..session.secure import AuthMode, SecureSession, SessionParameters, derive_session_keys
 from ..session.unsecured import UnsecuredSession
-from .admission import BUSY_WAIT_MS, source_of
 from .messages import (
     Pake1,
     Pake2,
@@ -29,7 +28,7 @@ from .messages import (
 )
 from .pase_credentials import CONTEXT_PREFIX, PaseCredentials
 from .sessions import NewSession
-from .status import send_busy, send_status
+from .status import Defer, defer_or_busy, send_status
 
 __all__ = ["DEFAULT_MAX_FAILED_ATTEMPTS", "PaseResponder"]
 
@@ -50,7 +49,7 @@ class PaseResponder:
         on_established: Callable[[SecureSession], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
         max_failed_attempts: int = DEFAULT_MAX_FAILED_ATTEMPTS,
-        defer: Callable[[object, Callable[[], None]], bool] | None = None,
+        defer: Defer | None = None,
     ) -> None:
         self.manager = manager
         self._credentials = credentials  # None while no commissioning window is open
@@ -72,16 +71,9 @@ class PaseResponder:
             return None
         handler = _PaseResponderExchange(self, credentials)
         if self.defer is not None:  # the verifier's first share is public-key work: in turn, see admission.py
-
-            def work() -> None:
-                if not exchange.closing:
-                    handler.on_request(exchange, message)
-
-            if not self.defer(source_of(message), work):
+            if not defer_or_busy(self.defer, exchange, message, lambda: handler.on_request(exchange, message)):
                 self.busy += 1
-                send_busy(exchange, BUSY_WAIT_MS)
                 return None
-            exchange.acknowledge()
             return handler
         handler.on_request(exchange, message)
         return None if exchange.closing else handler

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
 from ..codec.status_report import GeneralCode, SecureChannelStatus, StatusReport
-from ..exchange.manager import Exchange
+from ..exchange.manager import Exchange, Message
+from .admission import BUSY_WAIT_MS, source_of
 
-__all__ = ["send_busy", "send_status"]
+__all__ = ["Defer", "defer_or_busy", "send_busy", "send_status"]
+
+Defer = Callable[[object, Callable[[], None]], bool]  # (source host, work) -> queued; see admission.py
 
 
 def send_status(exchange: Exchange, general: GeneralCode, code: SecureChannelStatus, *, reliable: bool = True) -> None:
@@ -25,3 +30,18 @@ def send_busy(exchange: Exchange, wait_ms: int) -> None:
     report = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
                           wait_ms.to_bytes(2, "little"))  # fmt: skip
     exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=False)
+
+
+def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None]) -> bool:
+    """Queue a handshake step's public-key work for its turn and acknowledge the message now (so the
+    peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy."""
+
+    def work() -> None:
+        if not exchange.closing:  # timed out, evicted or aborted while it waited
+            step()
+
+    if not defer(source_of(message), work):
+        send_busy(exchange, BUSY_WAIT_MS)
+        return False
+    exchange.acknowledge()
+    return True

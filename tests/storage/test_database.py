@@ -107,7 +107,7 @@ def test_the_database_is_owner_only_even_if_it_existed_readable(tmp_path):
     wal = fresh.path.with_name(fresh.path.name + "-wal")
     assert not wal.exists() or stat.S_IMODE(os.stat(wal).st_mode) == 0o600
     loose = tmp_path / "loose.sqlite3"
-    loose.touch(mode=0o644)
+    Database(loose).close()
     os.chmod(loose, 0o644)
     Database(loose)
     assert stat.S_IMODE(os.stat(loose).st_mode) == 0o600
