@@ -471,6 +471,12 @@ class ExchangeManager:
             if entry is not None and entry.due <= now:
                 if entry.sends >= self.config.max_transmissions:
                     exchange.retransmit = None
+                    if exchange.expires is not None and not exchange.closing:
+                        # A handshake step we answered: a peer starved of CPU may still send its next
+                        # step late (a Sigma3 after our Sigma2's retransmissions ran out was answered
+                        # INVALID_PARAMETER as unsolicited, and CASE failed). It waits for its deadline.
+                        self._schedule(exchange)
+                        continue
                     self._fail_exchange(exchange, "no acknowledgement after retransmissions")
                     continue
                 self._retransmit(exchange, entry)

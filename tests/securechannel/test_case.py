@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 
 import pytest
 
@@ -213,3 +214,39 @@ def test_a_rejected_sigma3_that_did_not_acknowledge_sigma2_is_answered_not_raise
         pass
     (report,) = [m for m in replies.messages if m.opcode == SecureChannelOpcode.STATUS_REPORT]
     assert StatusReport.decode(report.payload).protocol_code != 0 and responder.failures == 1
+
+
+def test_a_starved_initiators_late_sigma3_still_finds_its_handshake(authority):
+    """A requestor process starved of CPU (200 opening CASE from four processes on two cores) sends its
+    Sigma3 after our Sigma2's retransmissions have run out. The handshake waits for its step
+    deadline, not for MRP: the late Sigma3 completes it (it was answered INVALID_PARAMETER as an
+    unsolicited message, and CASE failed)."""
+    net = SimNet(latency=0.01)
+    node = net.add(NODE, ExchangeManager())
+    client = net.add(CLIENT, ExchangeManager())
+    established: list = []
+    responder = CaseResponder(
+        node, lambda: [authority.join(NODE_ID, fabric_index=1)], on_established=established.append
+    )
+    node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
+    initiator = CaseInitiator(client, authority.join(CLIENT_ID), NODE_ID)
+    initiator.start(NODE)
+    held: list = []
+    while not held:  # until the client's Sigma3 is on its way: it is held back
+        step_end = net.now + 0.002
+        net.run(until=step_end)
+        net.now = max(net.now, step_end)
+        if initiator._step.name == "STATUS":  # Sigma3 sent, the StatusReport awaited
+            held = [entry for entry in net.in_flight if entry[3] == CLIENT and entry[2] == NODE]
+        assert net.now < 5
+    net.in_flight = [entry for entry in net.in_flight if entry not in held]
+    heapq.heapify(net.in_flight)
+    net.remove(CLIENT)  # starved: it neither receives nor sends
+    net.run(until=net.now + 30)  # Sigma2 is retransmitted into the void, and MRP gives up
+    assert node.retransmissions >= 4
+    net.add(CLIENT, client)
+    for _arrival, _n, _to, source, data in held:
+        node.receive(data, source, net.now)
+    net.run(until=net.now + 10)
+    assert initiator.error is None and initiator.result is not None and len(established) == 1
+    assert responder.failures == 0
