@@ -36,11 +36,15 @@ from benchmarks.bench_dashboard import COLUMNS, KEYS, ROWS, Terminal  # noqa: E4
 from benchmarks.bench_ota import CLOCK_TICKS, ProviderProcess, make_image  # noqa: E402
 
 ATTACHED = "--attached" in sys.argv
-ARGS = [arg for arg in sys.argv[1:] if arg != "--attached"]
+# --handshakes: each requestor establishes CASE and queries, already up to date: no download, so a
+# thousand of them measure the handshakes (``bench_scale.py 1000 8 --handshakes``, three runs).
+HANDSHAKES = "--handshakes" in sys.argv
+ARGS = [arg for arg in sys.argv[1:] if arg not in ("--attached", "--handshakes")]
 REQUESTORS = int(ARGS[0]) if ARGS else 200
 PROCESSES = int(ARGS[1]) if len(ARGS) > 1 else 4
 KEY_GAP = 0.5  # seconds between two key presses while the requestors run
 IMAGE_SIZE = 256 << 10
+IMAGE_VERSION = 9  # make_image's: a requestor reporting it is up to date
 FIRST_NODE = 0x10000
 
 
@@ -52,7 +56,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def sim_command(provider: ProviderProcess, tmp: Path, n: int, count: int) -> list[str]:
     return [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", provider.fabric_file, "--port",
             str(provider.port), "-n", str(count), "--first-node-id", str(FIRST_NODE + n * count), "--json", "--out",
-            str(tmp / f"out-{n}")]  # fmt: skip
+            str(tmp / f"out-{n}"), *(("--versions", str(IMAGE_VERSION)) if HANDSHAKES else ())]  # fmt: skip
 
 
 def process_cpu(pid: int) -> float:
@@ -128,17 +132,21 @@ def main() -> int:
     )
     print(f"{'requestors (processes)':40s} {REQUESTORS:8d}  ({PROCESSES})")
     print(f"{'queries answered':40s} {len(queried):8d}")
+    connected = sum(1 for s in steps if s["step"] == "connected")
+    print(f"{'CASE established':40s} {connected:8d}")
     print(f"{'downloads verified':40s} {verified:8d}  ({len(errors)} errors)")
     print(f"{'QueryImage round trip p50 / p99 / worst':40s} {p50 * 1e3:8.1f} / {p99 * 1e3:.1f} / {worst * 1e3:.1f} ms")
     print(f"{'all done in':40s} {wall:8.1f} s  ({REQUESTORS * IMAGE_SIZE / wall / 1e6:.2f} MB/s aggregate)")
     print(f"{'provider peak RSS':40s} {rss:8.1f} MB")
     print(f"{'provider CPU':40s} {cpu:8.1f} s  ({cpu / wall * 100:.0f}% of a core)")
     summary = {"benchmark": "scale", "requestors": REQUESTORS, "processes": PROCESSES, "image_bytes": IMAGE_SIZE,
+               "handshakes_only": HANDSHAKES, "case_established": connected,
                "queries_answered": len(queried), "downloads_verified": verified, "errors": len(errors),
                "query_ms": {"p50": round(p50 * 1e3, 1), "p99": round(p99 * 1e3, 1), "worst": round(worst * 1e3, 1),
                             "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None},
                "seconds": round(wall, 1), "provider_peak_rss_mb": round(rss, 1), "provider_cpu_s": round(cpu, 1),
-               "met": verified == REQUESTORS == len(queried)}  # fmt: skip
+               "met": (connected == REQUESTORS == len(queried) if HANDSHAKES
+                       else verified == REQUESTORS == len(queried))}  # fmt: skip
     if ATTACHED:
         finite = sorted(x for x in key_latencies if x != float("inf"))
         k50, k95 = (percentile(finite, 0.5), percentile(finite, 0.95)) if finite else (float("inf"),) * 2

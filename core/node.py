@@ -320,14 +320,14 @@ class MatterNode:
         self._queue_now()
         self._soon.append(callback)
 
-    def defer_slow(self, source: object, work: Callable[[], None]) -> bool:
+    def defer_slow(self, source: object, work: Callable[[], None], *, always: bool = False) -> bool:
         """Public-key work (a handshake's step) from ``source``, one piece per poll, sources in turn:
         between two, the loop reads the socket again, so a burst of handshakes never holds up the
         acks and the Blocks of everyone else, and one host's burst never holds up another's
         handshake. False: that source, or everyone, has queued enough (the handshake is answered
         Busy)."""
         self._queue_now()
-        return self._slow_work.offer(source, work)
+        return self._slow_work.offer(source, work, always=always)
 
     def _run(self, work: Callable[[], None]) -> None:
         """A handler's error is logged and counted, never raised out of the poll: the rest of the

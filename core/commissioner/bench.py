@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..dnssd.browser import CommissionableBrowser, find_commissionable
+from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
+from ..dnssd.scoping import is_local_address
 from ..events import (
     AttestationQuestion,
     CommissionableDevices,
@@ -35,7 +36,7 @@ from ..wording import socket_address
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
-from .commission import CommissionedDevice, CommissioningError, StageReport, case_session, commission
+from .commission import CommissionedDevice, CommissioningError, Stage, StageReport, case_session, commission
 from .device_store import DeviceRecord, DeviceStore
 from .mismatch import DISAGREE_SECONDS, MISMATCH_ADVICE, DownloadWatch
 from .pointing import (
@@ -143,7 +144,8 @@ class Bench:
                          ask: bool = False) -> CommissionedDevice | None:  # fmt: skip
         name = target.text or "device"
         try:
-            address = target.address() if target.host is not None else await self._discover(name, target)
+            candidates = [target.address()] if target.host is not None else [
+                d.addresses[0] for d in await self._discover(name, target)]  # fmt: skip
         except ValueError as exc:
             self.emit(CommissioningFailed(name, "address" if target.host else "discovery", str(exc)))
             return None
@@ -174,12 +176,22 @@ class Bench:
             return accepted
 
         device_node_id = bench.allocate_node_id(self.node.db, node_id)
-        try:
-            device = await commission(self.node.driver, address, target.passcode, bench, ours, device_node_id,
-                                      self.trust, accept_unverified=accept, on_stage=report,
-                                      timeout=self.timeout)  # fmt: skip
-        except CommissioningError as exc:
-            self.emit(CommissioningFailed(name, exc.stage.value, exc.reason))
+        device = None
+        for number, address in enumerate(candidates, 1):
+            try:
+                device = await commission(self.node.driver, address, target.passcode, bench, ours, device_node_id,
+                                          self.trust, accept_unverified=accept, on_stage=report,
+                                          timeout=self.timeout)  # fmt: skip
+                break
+            except CommissioningError as exc:
+                if exc.stage == Stage.PASE and number < len(candidates):  # not the device with this code
+                    self.emit(CommissioningStage(name, Stage.PASE.value, "failed", 0.0,
+                                                 f"{socket_address(address)}: {exc.reason}; trying the next device "
+                                                 f"({number + 1} of {len(candidates)})"))  # fmt: skip
+                    continue
+                self.emit(CommissioningFailed(name, exc.stage.value, exc.reason))
+                return None
+        if device is None:
             return None
         self.emit(DeviceCommissioned(name, device.node_id, ours.fabric_index, device.vendor_id, device.product_id,
                                      device.verdict.describe()))  # fmt: skip
@@ -242,9 +254,15 @@ class Bench:
             f"{offer.entry.software_version_string if offer.entry else ''}; an SDK requestor queries after {when}",
         )
 
-    def _own_instances(self) -> frozenset[str]:
+    def _is_ours(self, device: CommissionableDevice) -> bool:
+        """Our own commissionable instance, by its name or by where it answers (our UDP port on an
+        address of this host). Asked of each device as it is found: at start-up our own record may
+        still be on its way out when discovery begins, so a list of names taken once missed it."""
         advertiser = self.node.advertiser
-        return frozenset(n.lower() for n in (advertiser.advertised if advertiser else ()))
+        names = {n.lower().removesuffix("." + SERVICE) for n in (advertiser.advertised if advertiser else ())}
+        if device.instance.lower() in names:
+            return True
+        return device.port == self.node.port and any(is_local_address(a[0]) for a in device.addresses)
 
     def browse(self, active: bool) -> None:
         """Start or stop the live list of commissionable devices (the Add-device dialog's), which
@@ -256,15 +274,16 @@ class Bench:
             self._browser = CommissionableBrowser(
                 lambda devices: self.emit(CommissionableDevices(devices)),
                 zeroconf=advertiser.zeroconf,
-                exclude=self._own_instances,
+                exclude=self._is_ours,
             )
             self._spawn(self._browser.start())
         elif not active and self._browser is not None:
             browser, self._browser = self._browser, None
             self._spawn(browser.stop())
 
-    async def _discover(self, name: str, target: CommissionTarget) -> tuple:
-        """Browse DNS-SD for the code's discriminator; ValueError saying what was not found."""
+    async def _discover(self, name: str, target: CommissionTarget) -> list[CommissionableDevice]:
+        """Browse DNS-SD for the code's discriminator: the devices to try, in order; ValueError
+        saying what was not found."""
         payload, short = target.payload, target.short_discriminator
         shown = (
             f"{'short ' if short else ''}discriminator {payload.discriminator >> 8 if short else payload.discriminator}"
@@ -272,19 +291,20 @@ class Bench:
         self.emit(CommissioningStage(name, "discovery", "started", 0.0, f"DNS-SD browse for {shown}"))
         started = time.monotonic()
         advertiser = self.node.advertiser  # share its mDNS sockets when it has them
-        device = await find_commissionable(discriminator=payload.discriminator, short=short,
-                                           vendor_id=payload.vendor_id, product_id=payload.product_id,
-                                           timeout=self.discovery_timeout,
-                                           zeroconf=advertiser.zeroconf if advertiser else None,
-                                           exclude=self._own_instances())  # fmt: skip
-        if device is None:
+        devices = await find_commissionable(discriminator=payload.discriminator, short=short,
+                                            vendor_id=payload.vendor_id, product_id=payload.product_id,
+                                            timeout=self.discovery_timeout,
+                                            zeroconf=advertiser.zeroconf if advertiser else None,
+                                            exclude=self._is_ours)  # fmt: skip
+        if not devices:
             raise ValueError(
                 f"no commissionable device with {shown} answered over DNS-SD within "
                 f"{self.discovery_timeout:g} s: is its commissioning window open? or give @HOST[:PORT]"
             )
-        self.emit(CommissioningStage(name, "discovery", "done", time.monotonic() - started,
-                                     f"{device.describe()} at {socket_address(device.addresses[0])}"))  # fmt: skip
-        return device.addresses[0]
+        listed = "; ".join(f"{d.describe()} at {socket_address(d.addresses[0])}" for d in devices)
+        detail = listed if len(devices) == 1 else f"{len(devices)} devices, tried in this order: {listed}"
+        self.emit(CommissioningStage(name, "discovery", "done", time.monotonic() - started, detail))
+        return devices
 
     # ------------------------------------------------------------------ after the update
 

@@ -21,6 +21,7 @@ __all__ = ["CommissionableBrowser", "CommissionableDevice", "find_commissionable
 log = logging.getLogger(__name__)
 
 SERVICE = "_matterc._udp.local."
+SETTLE_SECONDS = 1.5  # after the first device matching a code, how long others may still answer
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,14 @@ def _device(info: AsyncServiceInfo) -> CommissionableDevice | None:
 
 async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int = 0, product_id: int = 0,
                               timeout: float = 10.0, zeroconf: AsyncZeroconf | None = None,
-                              exclude: frozenset[str] = frozenset()) -> CommissionableDevice | None:  # fmt: skip
-    """The first commissionable device matching the code's discriminator (and VID/PID), or None.
-    ``exclude``: service names never to accept (our own commissionable instance: with the same
-    default code, a provider would otherwise find and commission itself)."""
+                              exclude: Callable[[CommissionableDevice], bool] = lambda _device: False,
+                              settle: float = SETTLE_SECONDS) -> list[CommissionableDevice]:  # fmt: skip
+    """Every commissionable device matching the code's discriminator (and VID/PID), in the order to
+    try them: an exact long discriminator first, then by instance name. The browse ends ``settle``
+    seconds after the first match (several devices often answer one short discriminator: dev kits
+    ship with the same test code), or at ``timeout`` with none. ``exclude``: devices never to
+    accept (our own commissionable instance: with the same default code, a provider would otherwise
+    find and commission itself), asked of each device as it is found."""
     own = zeroconf is None
     zc = zeroconf or AsyncZeroconf(ip_version=IPVersion.All)
     subtype = f"_{'S' if short else 'L'}{discriminator >> 8 if short else discriminator}._sub.{SERVICE}"
@@ -119,22 +124,24 @@ async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int
     browser = AsyncServiceBrowser(zc.zeroconf, [subtype], handlers=[changed])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    devices: dict[str, CommissionableDevice] = {}
     try:
         while (left := deadline - loop.time()) > 0:
             try:
                 name = await asyncio.wait_for(found.get(), left)
             except TimeoutError:
                 break
-            if name.lower() in exclude:
-                continue
             info = AsyncServiceInfo(SERVICE, name)
             if not await info.async_request(zc.zeroconf, 3000):
                 continue
             device = _device(info)
-            if device and device.addresses and matches(device, discriminator=discriminator, short=short,
-                                                       vendor_id=vendor_id, product_id=product_id):  # fmt: skip
-                return device
-        return None
+            if device and device.addresses and not exclude(device) and matches(
+                    device, discriminator=discriminator, short=short, vendor_id=vendor_id,
+                    product_id=product_id):  # fmt: skip
+                if not devices:
+                    deadline = min(deadline, loop.time() + settle)
+                devices[device.instance.lower()] = device
+        return sorted(devices.values(), key=lambda d: (d.discriminator != discriminator, d.instance))
     finally:
         await browser.async_cancel()
         if own:
@@ -145,14 +152,14 @@ class CommissionableBrowser:
     """A live list of every commissionable device on the network (``_matterc._udp``, no subtype),
     for a user to pick from. ``on_change`` gets the whole list, as values, each time it changes:
     a device appears once resolved, goes when it says goodbye (its window closed) or its TTL ends.
-    ``exclude``: our own instance names, never listed."""
+    ``exclude``: says which devices are our own, never listed."""
 
     def __init__(
         self,
         on_change: Callable[[tuple[CommissionableDevice, ...]], None],
         *,
         zeroconf: AsyncZeroconf | None = None,
-        exclude: Callable[[], frozenset[str]] = frozenset,
+        exclude: Callable[[CommissionableDevice], bool] = lambda _device: False,
     ) -> None:
         self.on_change = on_change
         self._zc = zeroconf
@@ -190,8 +197,6 @@ class CommissionableBrowser:
             self._zc = None
 
     def _changed(self, zeroconf, service_type, name, state_change) -> None:
-        if name.lower() in self._exclude():
-            return
         if state_change == ServiceStateChange.Removed:
             if self._devices.pop(name, None) is not None:
                 self.on_change(self.devices)
@@ -208,7 +213,7 @@ class CommissionableBrowser:
             log.debug("could not resolve %s: %s", name, exc)
             return
         device = _device(info) if resolved else None
-        if device is None or not device.addresses or self._browser is None:
+        if device is None or not device.addresses or self._browser is None or self._exclude(device):
             return
         if device.commissioning_mode == 0:  # extended discovery: advertised, but no window is open
             if self._devices.pop(name, None) is not None:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import ifaddr
 from zeroconf import DNSAddress, DNSOutgoing, Zeroconf
 
-__all__ = ["InterfaceAddresses", "interfaces_now", "scope_answers_per_interface", "without_foreign_addresses"]
+__all__ = ["InterfaceAddresses", "interfaces_now", "is_local_address", "scope_answers_per_interface",
+           "without_foreign_addresses"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,22 @@ def interfaces_now() -> list[InterfaceAddresses]:
             networks.append(ipaddress.ip_network(f"{text}/{ip.network_prefix}", strict=False))
         found.append(InterfaceAddresses(adapter.nice_name, adapter.index or 0, frozenset(packed), tuple(networks)))
     return found
+
+
+def is_local_address(address: str) -> bool:
+    """``address`` (an IPv4-mapped one too) is one of this host's own: a loopback address or one
+    on any interface now."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return True
+    family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+    packed = socket.inet_pton(family, str(ip))
+    return any(packed in interface.addresses for interface in interfaces_now())
 
 
 def without_foreign_addresses(out: DNSOutgoing, hostname: str, keep: frozenset[bytes]) -> DNSOutgoing:

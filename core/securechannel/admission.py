@@ -43,10 +43,13 @@ class HandshakeQueue:
     def __len__(self) -> int:
         return self._queued
 
-    def offer(self, source: object, work: Work) -> bool:
-        """Queue ``work`` for ``source``; False when that source, or everyone, has queued enough."""
+    def offer(self, source: object, work: Work, *, always: bool = False) -> bool:
+        """Queue ``work`` for ``source``; False when that source, or everyone, has queued enough.
+        ``always``: the second step of a handshake already under way (Sigma3), queued whatever the
+        bounds, since refusing it would waste the first; there is at most one per unsecured session."""
         queue = self._sources.get(source)
-        if self._queued >= self.max_queued or (queue is not None and len(queue) >= self.max_per_source):
+        full = self._queued >= self.max_queued or (queue is not None and len(queue) >= self.max_per_source)
+        if full and not always:
             self.refused += 1
             return False
         if queue is None:

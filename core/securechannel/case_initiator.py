@@ -42,7 +42,7 @@ from .case_keys import (
 )
 from .messages import SessionParameterStruct, Sigma1, Sigma2, Sigma2Resume, Sigma2Tbe, Sigma3, Sigma3Tbe, SigmaTbs
 from .sessions import NewSession
-from .status import send_status
+from .status import busy_wait, send_status
 
 __all__ = ["CaseInitiator"]
 
@@ -77,6 +77,7 @@ class CaseInitiator:
         self.on_done = on_done
         self.result: SecureSession | None = None
         self.error: str | None = None
+        self.busy_wait: float | None = None  # seconds, when the responder answered Busy
         self._eph_key = ec.generate_private_key(ec.SECP256R1())
         self._own_eph = public_key_bytes(self._eph_key.public_key())
         self._local_session_id = 0
@@ -136,7 +137,9 @@ class CaseInitiator:
 
     def _on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.STATUS_REPORT and self._step != _Step.STATUS:
-            self._finish(exchange, None, f"responder refused: {StatusReport.decode(message.payload).describe()}")
+            report = StatusReport.decode(message.payload)
+            self.busy_wait = busy_wait(report)  # the caller may try again after that long
+            self._finish(exchange, None, f"responder refused: {report.describe()}")
             return
         if self._step == _Step.SIGMA2 and message.opcode == SecureChannelOpcode.CASE_SIGMA2:
             self._on_sigma2(exchange, message)
@@ -145,6 +148,7 @@ class CaseInitiator:
         elif self._step == _Step.STATUS and message.opcode == SecureChannelOpcode.STATUS_REPORT:
             report = StatusReport.decode(message.payload)
             if not report.is_success:
+                self.busy_wait = busy_wait(report)
                 self._finish(exchange, None, f"CASE failed: {report.describe()}")
                 return
             session = self._session.open(self.manager)

@@ -238,10 +238,8 @@ class _CaseResponderExchange:
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.CASE_SIGMA3 and self.owner.defer is not None:
-            if not defer_or_busy(self.owner.defer, exchange, message, lambda: self._on_message(exchange, message)):
-                self.owner.busy += 1
-                self.released()
-                exchange.close("busy")
+            defer_or_busy(self.owner.defer, exchange, message, lambda: self._on_message(exchange, message),
+                          always=True)  # fmt: skip
             return
         self._on_message(exchange, message)
 

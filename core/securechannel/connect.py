@@ -36,19 +36,28 @@ async def establish_case(
 
 async def _handshake(driver: ExchangeDriver, initiator: Callable[[Callable], Any], address: tuple, timeout: float,
                      timed_out: str) -> SecureSession:  # fmt: skip
-    """Start the initiator ``initiator(on_done)`` builds and wait for its session or its reason."""
-    done: asyncio.Future[tuple[SecureSession | None, str]] = asyncio.get_running_loop().create_future()
+    """Start the initiator ``initiator(on_done)`` builds and wait for its session or its reason. A
+    responder that answers Busy is asked again after the time it gave, within ``timeout`` (as the
+    SDK's session setup does): a crowd of requestors from one host is served in turn, not refused."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        done: asyncio.Future[tuple[SecureSession | None, str]] = loop.create_future()
 
-    def finished(session: SecureSession | None, error: str) -> None:
-        if not done.done():
-            done.set_result((session, error))
+        def finished(session: SecureSession | None, error: str, done=done) -> None:
+            if not done.done():
+                done.set_result((session, error))
 
-    initiator(finished).start(address)
-    driver.flush()
-    try:
-        session, error = await asyncio.wait_for(done, timeout)
-    except TimeoutError:
-        raise ConnectionError(timed_out) from None
-    if session is None:
-        raise ConnectionError(error)
-    return session
+        attempt = initiator(finished)
+        attempt.start(address)
+        driver.flush()
+        try:
+            session, error = await asyncio.wait_for(done, max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            raise ConnectionError(timed_out) from None
+        if session is not None:
+            return session
+        wait = getattr(attempt, "busy_wait", None)
+        if wait is None or loop.time() + wait >= deadline:
+            raise ConnectionError(error)
+        await asyncio.sleep(wait)

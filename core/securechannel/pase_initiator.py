@@ -17,7 +17,7 @@ from ..session.secure import AuthMode, SecureSession, SessionParameters, derive_
 from .messages import Pake1, Pake2, Pake3, PbkdfParamRequest, PbkdfParamResponse, SessionParameterStruct
 from .pase_credentials import CONTEXT_PREFIX
 from .sessions import NewSession
-from .status import send_status
+from .status import busy_wait, send_status
 
 __all__ = ["PaseInitiator"]
 
@@ -39,6 +39,7 @@ class PaseInitiator:
         self.on_done = on_done
         self.result: SecureSession | None = None
         self.error: str | None = None
+        self.busy_wait: float | None = None  # seconds, when the responder answered Busy
         self._request_bytes = b""
         self._local_session_id = 0
         self._peer_session_id = 0
@@ -79,7 +80,9 @@ class PaseInitiator:
     def _on_message(self, exchange: Exchange, message: Message) -> None:
         opcode = message.opcode
         if opcode == SecureChannelOpcode.STATUS_REPORT and self._expected != SecureChannelOpcode.STATUS_REPORT:
-            self._finish(exchange, None, f"responder refused: {StatusReport.decode(message.payload).describe()}")
+            report = StatusReport.decode(message.payload)
+            self.busy_wait = busy_wait(report)  # the caller may try again after that long
+            self._finish(exchange, None, f"responder refused: {report.describe()}")
             return
         if opcode != self._expected:
             raise CryptoError(f"unexpected opcode 0x{opcode:02x}")

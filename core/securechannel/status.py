@@ -9,9 +9,9 @@ from ..codec.status_report import GeneralCode, SecureChannelStatus, StatusReport
 from ..exchange.manager import Exchange, Message
 from .admission import BUSY_WAIT_MS, source_of
 
-__all__ = ["Defer", "defer_or_busy", "send_busy", "send_status"]
+__all__ = ["Defer", "busy_wait", "defer_or_busy", "send_busy", "send_status"]
 
-Defer = Callable[[object, Callable[[], None]], bool]  # (source host, work) -> queued; see admission.py
+Defer = Callable[..., bool]  # (source host, work, always=False) -> queued; see admission.py
 
 
 def send_status(exchange: Exchange, general: GeneralCode, code: SecureChannelStatus, *, reliable: bool = True) -> None:
@@ -32,16 +32,27 @@ def send_busy(exchange: Exchange, wait_ms: int) -> None:
     exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=False)
 
 
-def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None]) -> bool:
+def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None], *,
+                  always: bool = False) -> bool:  # fmt: skip
     """Queue a handshake step's public-key work for its turn and acknowledge the message now (so the
-    peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy."""
+    peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy.
+    ``always``: a later step of a handshake under way, queued whatever the bounds."""
 
     def work() -> None:
         if not exchange.closing:  # timed out, evicted or aborted while it waited
             step()
 
-    if not defer(source_of(message), work):
+    if not defer(source_of(message), work, always=always):
         send_busy(exchange, BUSY_WAIT_MS)
         return False
     exchange.acknowledge()
     return True
+
+
+def busy_wait(report: StatusReport) -> float | None:
+    """The seconds a Busy answer asks the initiator to wait before trying again, or None if the
+    report is not Busy (Core spec 4.11.1.4: the minimum wait, milliseconds, in the protocol data)."""
+    if report.general_code != GeneralCode.BUSY or report.protocol_code != SecureChannelStatus.BUSY:
+        return None
+    wait_ms = int.from_bytes(report.protocol_data[:2], "little") if len(report.protocol_data) >= 2 else 0
+    return max(wait_ms, 100) / 1000  # never a tight loop, whatever the responder asked

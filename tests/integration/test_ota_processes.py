@@ -235,3 +235,24 @@ def test_a_hundred_requestors_in_one_sim_all_complete(provider, tmp_path):
     result, steps = sim(events, tmp_path, "-n", "100")
     assert result.returncode == 0, [s for s in steps if s["step"] == "error"][:3]
     assert sum(s["step"] == "applied" for s in steps) == 100
+
+
+def test_320_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path):
+    """Eight ota-requestor-sim processes of 40 requestors each, all at once, each up to date (CASE and
+    QueryImage, no download): every CASE succeeds. (200 from four processes once left two failed
+    with INVALID_PARAMETER: a starved requestor's late Sigma3 found its handshake gone.)"""
+    _, events = provider
+    fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
+    port = next(e["port"] for e in events if e["event"] == "Listening")
+    procs = [subprocess.Popen([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file,
+                               "--port", str(port), "-n", "40", "--first-node-id", str(0x3000 + 40 * n),
+                               "--versions", "3", "--json", "--out", str(tmp_path / f"out-{n}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(8)]  # fmt: skip
+    steps = []
+    for proc in procs:
+        out, _err = proc.communicate(timeout=300)
+        steps += [json.loads(line) for line in out.splitlines() if line.strip()]
+    errors = [s for s in steps if s["step"] == "error"]
+    assert not errors, errors[:5]
+    assert sum(s["step"] == "connected" for s in steps) == 320
+    assert sum(s["step"] == "queried" and s["status"] == "NOT_AVAILABLE" for s in steps) == 320

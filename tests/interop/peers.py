@@ -26,13 +26,17 @@ SAMPLE_IMAGE = str(REPO / "sample_images" / "sample-fff1-8000-v3.ota")
 class Provider:
     """`ota-provider --json` in the provider's namespace; its events are collected as they come."""
 
-    def __init__(self, netns: NetnsPair, storage: Path, *args: str, image: str = SAMPLE_IMAGE) -> None:
+    def __init__(self, netns: NetnsPair, storage: Path, *args: str, image: str = SAMPLE_IMAGE,
+                 namespace: str | None = None) -> None:  # fmt: skip
+        """``namespace``: the provider's by default; the controller's for a second provider acting
+        as a device under test."""
         self.netns, self.storage, self.args, self.image = netns, storage, args, image
+        self.namespace = namespace or netns.provider
         self.proc: subprocess.Popen | None = None
         self.events: list[dict] = []
 
     def start(self) -> None:
-        command = [*self.netns.prefix(self.netns.provider), sys.executable, "-m", "ota_provider.core.cli",
+        command = [*self.netns.prefix(self.namespace), sys.executable, "-m", "ota_provider.core.cli",
                    "-f", self.image, "--storage", str(self.storage), "--json", *self.args]  # fmt: skip
         self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 30

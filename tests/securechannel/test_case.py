@@ -159,7 +159,7 @@ def test_a_deferred_responder_acknowledges_sigma1_and_sigma3_before_working_on_t
     client = net.add(CLIENT, ExchangeManager())
     established, work = [], []
     responder = CaseResponder(node, lambda: [node_fabric], on_established=established.append,
-                              defer=lambda _source, piece: work.append(piece) or True)  # fmt: skip
+                              defer=lambda _source, piece, **_: work.append(piece) or True)  # fmt: skip
     node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
     initiator = CaseInitiator(client, client_fabric, NODE_ID)
     initiator.start(NODE)
@@ -183,7 +183,7 @@ def test_a_rejected_sigma3_that_did_not_acknowledge_sigma2_is_answered_not_raise
     node = net.add(NODE, ExchangeManager())
     client = net.add(CLIENT, ExchangeManager())
     work = []
-    responder = CaseResponder(node, lambda: [node_fabric], defer=lambda _source, piece: work.append(piece) or True)
+    responder = CaseResponder(node, lambda: [node_fabric], defer=lambda _source, piece, **_: work.append(piece) or True)
     node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
 
     class Replies:

@@ -6,15 +6,21 @@ handler error in queued work never escapes the node's poll."""
 
 from __future__ import annotations
 
+import asyncio
+
 from benchmarks.handshake_flood import datagram as _datagram
 from benchmarks.handshake_flood import pbkdf_request as _pbkdf_request
 from benchmarks.handshake_flood import sigma1 as _sigma1
+from ota_provider.core.client.requestor import OtaRequestorClient
 from ota_provider.core.codec.message import MessageHeader, PayloadHeader
 from ota_provider.core.codec.protocols import SecureChannelOpcode
+from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import HANDSHAKE_STEP_SECONDS, ExchangeManager
+from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from ota_provider.core.securechannel.case_initiator import CaseInitiator
 from ota_provider.core.securechannel.pase_initiator import PaseInitiator
 from ota_provider.core.session.unsecured import DEFAULT_MAX_UNSECURED_SESSIONS
+from tests.engine_helpers import start_engine
 from tests.sim_bench import PROVIDER, SimBench
 
 
@@ -114,3 +120,29 @@ def test_a_handler_error_in_queued_work_is_counted_and_the_rest_of_the_poll_runs
     bench.node.defer_slow("somewhere", broken)
     bench.node.poll(bench.net.now)
     assert ran == ["after"] and bench.node.manager.drops["handler error"] == 2
+
+
+def test_requestors_answered_busy_try_again_after_the_wait_and_all_get_in(tmp_path):
+    """Past its host's share of the handshake queue a Sigma1 is answered Busy with a wait; our
+    initiator (as the SDK's session setup) tries again after it, so a crowd from one host is served
+    in turn instead of refused. A Sigma3 is never refused: its handshake is half done."""
+    engine = start_engine(tmp_path / "state")
+    engine.node._slow_work.max_per_source = 2  # a small share, so that ten at once meet it
+    demo = DemoFabric.load(tmp_path / "state" / DEMO_FABRIC_FILE)
+
+    async def crowd() -> list[bool]:
+        drivers = [await ExchangeDriver.open(ExchangeManager(), port=0, host="::1") for _ in range(10)]
+        clients = [OtaRequestorClient(driver, demo.fabric_for(0xD000 + n), demo.provider_node_id,
+                                      ("::1", engine.port, 0, 0)) for n, driver in enumerate(drivers)]  # fmt: skip
+        try:
+            await asyncio.gather(*(client.connect(timeout=30) for client in clients))
+            return [client.session is not None for client in clients]
+        finally:
+            for driver in drivers:
+                driver.close()
+
+    try:
+        assert all(asyncio.run(crowd()))
+        assert engine.node.case.busy > 0  # some were told to wait, and got in after
+    finally:
+        engine.stop()
