@@ -81,7 +81,9 @@ class SimRequestor:
             driver.close()
 
     async def _run(self, client: OtaRequestorClient, args: argparse.Namespace, out_dir: Path) -> bool:
-        await client.connect()
+        # A device keeps trying to reach its provider; 60 s covers a provider answering Busy to a
+        # crowd of a thousand from one host, served in turn.
+        await client.connect(timeout=CONNECT_SECONDS)
         self.report(self.node_id, "connected", "CASE session established")
         protocols = (DownloadProtocol.BDX_ASYNCHRONOUS,) if args.asynchronous else (DownloadProtocol.BDX_SYNCHRONOUS,)
         asked = time.monotonic()
@@ -128,6 +130,9 @@ async def simulate(args: argparse.Namespace, report) -> int:
                       for i in range(args.count)]  # fmt: skip
         results = await asyncio.gather(*(r.run(args, demo, out_dir) for r in requestors))
     return 0 if all(results) else 1
+
+
+CONNECT_SECONDS = 60.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
+from ..codec.status_report import GeneralCode, SecureChannelStatus, StatusReport
 from ..crypto.primitives import CryptoError
 from ..session.counters import CounterExhausted, LocalCounter
 from ..session.secure import SecureSession
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+BUSY_WAIT_MS = 500  # what a Busy answer asks an initiator to wait before it tries again
 
 # How long a handshake a peer opened may wait for the peer's next message (after our PBKDFParamResponse,
 # Pake2, Sigma2): past it the exchange is failed and its unsecured session freed. The SDK's responders
@@ -172,7 +175,7 @@ class ExchangeManager:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.sessions = sessions or SessionTable(in_use=self._has_exchanges)
-        self.unsecured = UnsecuredSessions(on_evict=self.drop_session)
+        self.unsecured = UnsecuredSessions(on_evict=self._evicted)
         self.config = config or MrpConfig()
         self.unencrypted_counter = unencrypted_counter or LocalCounter(wraps=True)
         self._rng = rng or random.Random()
@@ -187,6 +190,7 @@ class ExchangeManager:
         self.drops: Counter[str] = Counter()
         self.delivered = 0
         self.delivered_secure = 0  # on established sessions: the work unauthenticated handshakes must not starve
+        self.busy_without_state = 0  # handshakes answered Busy because the unsecured table had no room
         self.retransmissions = 0
         # Sees every message in (after decryption) and out (before encryption), for --trace.
         self.tracer: Callable[[Traced], None] | None = None
@@ -233,9 +237,10 @@ class ExchangeManager:
             self._drop("group message")
             return
         if header.session_id == 0:
-            session = self.unsecured.for_incoming(header, address)
+            session = self.unsecured.for_incoming(header, address, self.now)
             if session is None:
                 self._drop("no unsecured session")
+                self._busy_without_state(header, data[offset:], address)
                 return
             payload = data[offset:]
         else:
@@ -281,6 +286,31 @@ class ExchangeManager:
         message = Message(session, header, payload_header, payload[app_offset:])
         self._dispatch(message)
         self._notify_acked(acked)
+
+    def _busy_without_state(self, header: MessageHeader, payload: bytes, address: Address) -> None:
+        """No room for the session a peer's PBKDFParamRequest or Sigma1 would open: answer Busy with
+        the time to wait, acknowledging the request, and keep nothing (Core spec 4.11.1.4). The
+        peer tries again after the wait instead of retransmitting into a full table until its
+        MRP gives up (a burst of 1000 handshakes from one host once failed that way)."""
+        try:
+            request, _ = PayloadHeader.decode(payload)
+        except MessageError:
+            return
+        if (
+            request.protocol_id != ProtocolId.SECURE_CHANNEL
+            or not request.initiator
+            or header.source_node_id is None
+            or request.opcode not in (SecureChannelOpcode.PBKDF_PARAM_REQUEST, SecureChannelOpcode.CASE_SIGMA1)
+        ):
+            return  # fmt: skip
+        answer = PayloadHeader(exchange_id=request.exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL,
+                               opcode=SecureChannelOpcode.STATUS_REPORT, initiator=False, needs_ack=False,
+                               ack_counter=header.message_counter if request.needs_ack else None)  # fmt: skip
+        busy = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
+                            BUSY_WAIT_MS.to_bytes(2, "little"))  # fmt: skip
+        out = MessageHeader(message_counter=self.unencrypted_counter.next(), destination_node_id=header.source_node_id)
+        self.busy_without_state += 1
+        self._outgoing.append(Outgoing(address, out.encode() + answer.encode() + busy.encode()))
 
     def _trace(self, direction: str, session: Session, counter: int, header: PayloadHeader, payload: bytes,
                *, duplicate: bool = False) -> None:  # fmt: skip
@@ -553,7 +583,12 @@ class ExchangeManager:
         exchange.closed = True
         self._due.cancel(exchange.key)
         if self._exchanges.pop(exchange.key, None) is not None:
-            exchange.session.open_exchanges -= 1
+            session = exchange.session
+            session.open_exchanges -= 1
+            if isinstance(session, UnsecuredSession) and not session.is_initiator and not session.open_exchanges:
+                # The handshake a peer opened is over (established, refused or timed out): its
+                # unsecured session has nothing more to carry, and the table keeps only live ones.
+                self.unsecured.remove(session)
         if exchange.delegate is not None:
             exchange.delegate.on_closed(exchange, exchange.close_reason)
 
@@ -565,6 +600,18 @@ class ExchangeManager:
         are dropped with their exchanges."""
         for evicted in self.sessions.add(session):
             self.drop_session(evicted)
+
+    def _evicted(self, session: UnsecuredSession) -> None:
+        """A stale handshake made room for a new one: its peer is told Busy (it tries again after
+        the wait, rather than waiting for an answer that will never come), then it is dropped."""
+        for exchange in [e for e in self._exchanges.values() if e.session is session and not e.is_initiator]:
+            if not exchange.closing:
+                busy = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
+                                    BUSY_WAIT_MS.to_bytes(2, "little"))  # fmt: skip
+                exchange.retransmit = None
+                exchange.send(SecureChannelOpcode.STATUS_REPORT, busy.encode(), reliable=False,
+                              protocol_id=ProtocolId.SECURE_CHANNEL)  # fmt: skip
+        self.drop_session(session)
 
     def drop_session(self, session: Session) -> None:
         """Forget a session and fail its exchanges (fabric removed, session evicted)."""

@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
+from ..exchange.manager import BUSY_WAIT_MS  # what a Busy answer asks the initiator to wait
+
 __all__ = ["BUSY_WAIT_MS", "MAX_PER_SOURCE", "MAX_QUEUED", "HandshakeQueue", "source_of"]
 
 MAX_PER_SOURCE = 256  # pieces queued for one address: more than a bench opens at once from one host
 MAX_QUEUED = 1024  # pieces queued in all: about 3 s of the engine's time at ~3 ms each
-BUSY_WAIT_MS = 500  # what a Busy answer asks the initiator to wait before it tries again
 
 Work = Callable[[], None]
 

@@ -38,13 +38,19 @@ def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Call
     peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy.
     ``always``: a later step of a handshake under way, queued whatever the bounds."""
 
+    session = exchange.session
+
     def work() -> None:
-        if not exchange.closing:  # timed out, evicted or aborted while it waited
+        if hasattr(session, "awaiting_us"):
+            session.awaiting_us -= 1
+        if not exchange.closing:  # timed out or aborted while it waited
             step()
 
     if not defer(source_of(message), work, always=always):
         send_busy(exchange, BUSY_WAIT_MS)
         return False
+    if hasattr(session, "awaiting_us"):  # an unsecured session: not stale while its step waits for us
+        session.awaiting_us += 1
     exchange.acknowledge()
     return True
 

@@ -19,6 +19,8 @@ __all__ = ["DEFAULT_MAX_UNSECURED_SESSIONS", "UnsecuredSession", "UnsecuredSessi
 
 # Enough for a bench of 100+ requestors opening CASE at once; an idle entry costs a few hundred bytes.
 DEFAULT_MAX_UNSECURED_SESSIONS = 512
+STALE_SECONDS = 5.0  # a handshake whose peer said nothing for this long may make room for a new one
+SCAN_LIMIT = 32  # sessions looked at for one that may make room
 
 
 def _host(session: UnsecuredSession) -> object:
@@ -39,6 +41,7 @@ class UnsecuredSession:
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
     last_peer_activity: float = 0.0
     open_exchanges: int = 0  # kept by the exchange manager: a session with one carries a handshake
+    awaiting_us: int = 0  # steps of its handshake queued for our public-key work: never stale meanwhile
     key: tuple = field(default=(), repr=False)  # its key in UnsecuredSessions
 
     def header(self, counter: int) -> bytes:
@@ -50,14 +53,16 @@ class UnsecuredSession:
 class UnsecuredSessions:
     """Bounded set of unsecured sessions, least recently active first.
 
-    When full, the least recently active session makes room if it carries no open exchange;
-    otherwise the least recently active session of the host holding the most sessions is evicted
-    (``on_evict`` fails its exchanges). So a flood of handshakes that are never finished (a Sigma1
-    asking for hour-long retransmission intervals, a PBKDFParamRequest never followed by Pake1)
-    from one host slows new handshakes but never locks them out until restart, and never pushes out
-    the handshake of another host while it holds more. Only when every session is one we opened
-    ourselves is a new one refused. Established sessions live elsewhere and are never touched. A
-    burst of real requestors (200 opening CASE at once) fits without evicting anyone.
+    One host may hold at most a quarter of them, so a flood from a few hosts (Sigma1s asking for
+    hour-long retransmission intervals, PBKDFParamRequests never followed by Pake1) never fills the
+    table for the others. When a host is at its share, or the table is full, a session makes room
+    only if it is idle (its handshake is over) or stale (no message from its peer for STALE_SECONDS):
+    a handshake that makes progress is never evicted, so a burst of 1000 real requestors from one
+    host is served in turn instead of evicting one another. Otherwise the new session is refused
+    (``None``) and the exchange manager answers the peer Busy without keeping any state. When the
+    table is full the stale handshake to go is the oldest of the host holding the most sessions.
+    ``on_evict`` fails an evicted handshake's exchanges. Established sessions live elsewhere and are
+    never touched.
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class UnsecuredSessions:
     ) -> None:
         self._sessions: OrderedDict[tuple, UnsecuredSession] = OrderedDict()
         self.max_sessions = max_sessions
+        self.max_per_host = max(1, max_sessions // 4)
         self.on_evict = on_evict
         self.refused = 0
         self.evicted_handshakes = 0
@@ -75,30 +81,44 @@ class UnsecuredSessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def _store(self, key: tuple, session: UnsecuredSession) -> UnsecuredSession | None:
-        if len(self._sessions) >= self.max_sessions:
-            oldest_key, oldest = next(iter(self._sessions.items()))
-            if not oldest.open_exchanges:  # the least recently active one is idle: it goes
-                self._forget(oldest_key)
-            else:
-                victim = self._busiest_hosts_oldest()
-                if victim is None:
-                    self.refused += 1
-                    return None
-                evicted = self._forget(victim)
+    def _store(self, key: tuple, session: UnsecuredSession, now: float) -> UnsecuredSession | None:
+        host = None if session.is_initiator else _host(session)
+        if host is not None and self._per_host[host] >= self.max_per_host:
+            victim = self._replaceable(now, host)
+        elif len(self._sessions) >= self.max_sessions:
+            busiest = self._per_host.most_common(1)[0][0] if self._per_host else None
+            victim = self._replaceable(now, busiest)
+        else:
+            victim = ()
+        if victim is None:
+            self.refused += 1
+            return None
+        if victim:
+            evicted = self._forget(victim)
+            if evicted.open_exchanges:
                 self.evicted_handshakes += 1
                 self.on_evict(evicted)
         self._sessions[key] = session
         session.key = key
-        if not session.is_initiator:
-            self._per_host[_host(session)] += 1
+        if host is not None:
+            self._per_host[host] += 1
         return session
 
-    def _busiest_hosts_oldest(self) -> tuple | None:
-        if not self._per_host:
-            return None
-        busiest = self._per_host.most_common(1)[0][0]
-        return next((k for k, s in self._sessions.items() if not s.is_initiator and _host(s) == busiest), None)
+    def _replaceable(self, now: float, host: object) -> tuple | None:
+        """The key of the least recently active session that may make room: one of ``host`` (None:
+        any peer's) that is idle or stale. Only the oldest SCAN_LIMIT are looked at: the ones
+        further on are younger still."""
+        looked = 0
+        for key, session in self._sessions.items():
+            if session.is_initiator or (host is not None and _host(session) != host):
+                continue
+            if not session.open_exchanges or (not session.awaiting_us and
+                                              now - session.last_peer_activity >= STALE_SECONDS):  # fmt: skip
+                return key
+            looked += 1
+            if looked >= SCAN_LIMIT:
+                break
+        return None
 
     def _forget(self, key: tuple) -> UnsecuredSession:
         session = self._sessions.pop(key)
@@ -109,13 +129,16 @@ class UnsecuredSessions:
                 del self._per_host[host]
         return session
 
-    def for_incoming(self, header: MessageHeader, address: tuple[str, int]) -> UnsecuredSession | None:
-        """The session an incoming unsecured message belongs to (creating a responder session)."""
+    def for_incoming(self, header: MessageHeader, address: tuple[str, int],
+                     now: float = 0.0) -> UnsecuredSession | None:  # fmt: skip
+        """The session an incoming unsecured message belongs to (creating a responder session);
+        None when there is no room for a new one (see the class)."""
         if header.source_node_id is not None and header.destination_node_id is None:
             key = ("responder", address, header.source_node_id)
             session = self._sessions.get(key)
             if session is None:
-                session = self._store(key, UnsecuredSession(header.source_node_id, False, address))
+                fresh = UnsecuredSession(header.source_node_id, False, address, last_peer_activity=now)
+                session = self._store(key, fresh, now)
                 if session is None:
                     return None
             self._sessions.move_to_end(key)
@@ -129,7 +152,7 @@ class UnsecuredSessions:
 
     def new_initiator(self, address: tuple[str, int]) -> UnsecuredSession:
         node_id = secrets.randbits(64) or 1
-        session = self._store(("initiator", node_id), UnsecuredSession(node_id, True, address))
+        session = self._store(("initiator", node_id), UnsecuredSession(node_id, True, address), 0.0)
         if session is None:
             raise UnsecuredSessionLimit(f"{self.max_sessions} session handshakes already in progress")
         return session

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ota_provider.core.codec.message import MessageHeader
 from ota_provider.core.session.secure import AuthMode, SecureSession, SessionKeys
 from ota_provider.core.session.table import SessionTable
-from ota_provider.core.session.unsecured import UnsecuredSessions
+from ota_provider.core.session.unsecured import STALE_SECONDS, UnsecuredSessions
 
 KEYS = SessionKeys(bytes(16), bytes(16), bytes(16))
 
@@ -64,23 +64,40 @@ def test_an_idle_older_session_of_the_same_peer_goes_first():
     assert table.add(session(table)) == [old]
 
 
-def test_a_full_unsecured_table_frees_the_oldest_session_if_idle_else_the_oldest_handshake():
+def _sigma1(sessions, node_id: int, host: str = "::1", now: float = 0.0):
+    return sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), (host, 5000), now)
+
+
+def test_a_full_table_makes_room_from_idle_or_stale_sessions_never_a_handshake_making_progress():
     evicted = []
-    sessions = UnsecuredSessions(max_sessions=3, on_evict=evicted.append)
+    sessions = UnsecuredSessions(max_sessions=4, on_evict=evicted.append)
+    sessions.max_per_host = 4  # the table's own bound, not a host's share, is what this is about
+    first, second = _sigma1(sessions, 1, "a"), _sigma1(sessions, 2, "a")
+    third, fourth = _sigma1(sessions, 3, "b"), _sigma1(sessions, 4, "b")
+    for session in (first, second, third, fourth):
+        session.open_exchanges = 1
+    second.open_exchanges = 0  # its handshake is over
+    assert _sigma1(sessions, 5, "c", now=1.0) is not None and second not in sessions._sessions.values()
+    assert evicted == []  # an idle session made room: nothing failed
+    sessions._sessions[next(iter(sessions._sessions))].open_exchanges = 1
+    assert _sigma1(sessions, 6, "c", now=2.0) is None and sessions.refused == 1  # all making progress: refused
+    assert _sigma1(sessions, 6, "c", now=0.0 + STALE_SECONDS + 0.1) is not None  # the first went stale
+    assert evicted == [third] and sessions.evicted_handshakes == 1  # of "b", the host holding the most
 
-    def sigma1_from(node_id: int):
-        return sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), ("::1", 5000))
 
-    first, second, third = sigma1_from(1), sigma1_from(2), sigma1_from(3)
-    second.open_exchanges = third.open_exchanges = 1  # handshakes in progress; the first one is over
-    fourth = sigma1_from(4)
-    assert fourth is not None and sessions.evicted_handshakes == 0 and evicted == []  # the idle first went
-    fourth.open_exchanges = 1
-    assert sigma1_from(2) is second  # active again: the third is now the least recently active
-    fifth = sigma1_from(5)
-    assert fifth is not None and evicted == [third] and sessions.evicted_handshakes == 1
-    assert sigma1_from(2) is second and sigma1_from(4) is fourth  # the others are untouched
-    assert first not in (second, fourth, fifth)
+def test_one_host_holds_at_most_a_quarter_of_the_table_and_makes_room_only_from_its_own():
+    evicted = []
+    sessions = UnsecuredSessions(max_sessions=16, on_evict=evicted.append)
+    requestor = _sigma1(sessions, 1, "requestor")
+    requestor.open_exchanges = 1
+    flood = [_sigma1(sessions, 10 + n, "attacker") for n in range(4)]
+    for session in flood:
+        session.open_exchanges = 1
+    assert _sigma1(sessions, 99, "attacker", now=1.0) is None  # at its share, all fresh: refused
+    assert _sigma1(sessions, 99, "attacker", now=STALE_SECONDS + 1) is not None  # its own oldest went stale
+    assert evicted == [flood[0]] and requestor in sessions._sessions.values()
+    others = [_sigma1(sessions, 200 + n, "other", now=STALE_SECONDS + 1) for n in range(4)]
+    assert all(s is not None for s in others)  # the rest of the table is the others'
 
 
 def test_sessions_we_opened_ourselves_are_never_evicted_for_a_peers_handshake():
@@ -92,18 +109,11 @@ def test_sessions_we_opened_ourselves_are_never_evicted_for_a_peers_handshake():
     assert stranger is None and sessions.refused == 1 and len(sessions) == 2
 
 
-def test_a_full_table_evicts_the_handshakes_of_the_host_holding_the_most_not_the_newcomers():
-    evicted = []
-    sessions = UnsecuredSessions(max_sessions=4, on_evict=evicted.append)
-
-    def sigma1(node_id: int, host: str):
-        session = sessions.for_incoming(MessageHeader(message_counter=1, source_node_id=node_id), (host, 5000))
-        session.open_exchanges = 1
-        return session
-
-    requestor = sigma1(1, "requestor")  # the oldest of all, but its host holds one session
-    flood = [sigma1(10 + n, "attacker") for n in range(3)]
-    for n in range(20):  # the flood goes on: only its own handshakes make room
-        sigma1(100 + n, "attacker")
-    assert requestor not in evicted and flood[0] in evicted and len(evicted) == 20
-    assert sessions.for_incoming(MessageHeader(message_counter=2, source_node_id=1), ("requestor", 5000)) is requestor
+def test_a_handshake_waiting_for_our_work_is_never_stale():
+    sessions = UnsecuredSessions(max_sessions=16)
+    waiting = _sigma1(sessions, 1, "requestor")
+    waiting.open_exchanges = waiting.awaiting_us = 1  # its Sigma1 is queued for our public-key work
+    for n in range(3):
+        _sigma1(sessions, 10 + n, "requestor").open_exchanges = 1
+    assert _sigma1(sessions, 99, "requestor", now=STALE_SECONDS * 10) is not None  # another, stale one made room
+    assert waiting in sessions._sessions.values()
