@@ -27,6 +27,7 @@ import segno
 
 from .api.control import ControlError, parse_control_target
 from .attestation.credentials import AttestationError
+from .bdx.sender import UDP_BLOCK_LIMIT
 from .commissioner.device_store import DeviceStore
 from .commissioner.target import parse_target
 from .commissioner.trust import load_paa_folder
@@ -45,6 +46,7 @@ from .config import (
     DEMO_REQUESTORS,
     MAX_DEMO_REQUESTORS,
     ProviderConfig,
+    installed_version,
 )
 from .engine import ProviderEngine, onboarding_payload
 from .fabric.acl import AclError
@@ -183,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} history [--json | --csv] [--node ID] prints the update history; {PROG} devices [--json] lists "
         "the devices commissioned onto the bench fabric.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {installed_version()}")
     images = parser.add_argument_group("images (give exactly one, unless --demo)")
     images.add_argument("-f", "--filepath", type=_readable_file, metavar="FILE", help="the OTA image file to serve")
     images.add_argument(
@@ -354,11 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
     front.add_argument(
-        "--demo-requestors", type=_ranged(1, MAX_DEMO_REQUESTORS, "--demo-requestors"), default=DEMO_REQUESTORS,
+        "--demo-requestors", type=_ranged(1, MAX_DEMO_REQUESTORS, "--demo-requestors"), default=None,
         metavar="N", help=f"with --demo, how many simulated requestors run (default {DEMO_REQUESTORS})",
     )  # fmt: skip
     front.add_argument(
-        "--demo-block-interval", type=_seconds("--demo-block-interval"), default=DEMO_BLOCK_INTERVAL, metavar="S",
+        "--demo-block-interval", type=_seconds("--demo-block-interval"), default=None, metavar="S",
         help=f"with --demo, seconds each simulated requestor waits between blocks, so downloads can be watched "
         f"(default {DEMO_BLOCK_INTERVAL}; 0 downloads at full speed)",
     )  # fmt: skip
@@ -399,6 +402,12 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("--exit-when-updated goes with --headless (or --json)")
     if args.timeout is not None and not args.exit_when_updated:
         parser.error("--timeout goes with --exit-when-updated")
+    for flag, dest, default in (("--demo-requestors", "demo_requestors", DEMO_REQUESTORS),
+                                ("--demo-block-interval", "demo_block_interval", DEMO_BLOCK_INTERVAL)):  # fmt: skip
+        if getattr(args, dest) is not None and not args.demo:
+            parser.error(f"{flag} goes with --demo (the simulated requestors run only in the demo)")
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
     if args.demo and not (args.filepath or args.image_list):
         args.image_list = sample_image_list()
     if args.demo:
@@ -505,10 +514,13 @@ class _Printer:
             )
             self.event("Onboarding", "", qrCode=onboarding.qr_code(), manualCode=onboarding.manual_code(),
                        discriminator=config.discriminator)  # fmt: skip
+            for note in startup_notes(config):
+                self.event("Note", note, note=note)
             return
         lines = _catalog_lines(catalog)
         if not catalog.entries:
             lines.append("  warning: no images: every query gets NotAvailable")
+        lines += [f"  note: {note}" for note in startup_notes(config)]
         lines += [
             "",
             f"Commissioning: discriminator {config.discriminator}, passcode {config.passcode:08d}",
@@ -519,6 +531,19 @@ class _Printer:
         if self.out.isatty():
             # Half-block rendering keeps the code square and small enough for a phone to scan.
             segno.make(onboarding.qr_code(), error="m").terminal(out=self.out, compact=True, border=2)
+
+
+def startup_notes(config: ProviderConfig) -> list[str]:
+    """What the provider will do differently from what a flag seems to ask, said once at start."""
+    notes = []
+    if config.max_bdx_block_size > UDP_BLOCK_LIMIT:
+        notes.append(f"-m {config.max_bdx_block_size}: blocks over UDP carry at most {UDP_BLOCK_LIMIT} bytes "
+                     "(what fits a Matter message); larger proposals are answered with that")  # fmt: skip
+    uri = config.image_uri
+    if uri is not None and not uri.lower().startswith(("bdx://", "https://")):
+        notes.append(f"-i {uri!r} is neither a bdx:// nor an https:// URI: requestors get it as it is (the "
+                     "certification scripts use this to test an invalid ImageURI)")  # fmt: skip
+    return notes
 
 
 def storage_problem(config: ProviderConfig) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +81,11 @@ class ProviderConfig:
     trace_dir: Path | None = None  # where control clients' traces go; None: the state directory's traces/
     stage_timeout: float = 30.0  # seconds each commissioning stage may wait for the device
     timeout: int | None = None  # seconds, with exit_when_updated
+
+
+def installed_version() -> str:
+    """The installed package's version (``--version``, the control socket's identity)."""
+    try:
+        return importlib.metadata.version("matter-ota-provider")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib.metadata
 import logging
 import os
 import threading
@@ -52,7 +51,7 @@ from .client.demo import DemoRequestors
 from .commissioner.bench import Bench
 from .commissioner.target import parse_target
 from .commissioner.trust import trust_store
-from .config import ProviderConfig
+from .config import ProviderConfig, installed_version
 from .events import (
     CommandDone,
     CommissioningRolledBack,
@@ -84,7 +83,7 @@ from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
 from .ota.offer_store import OfferStore
-from .ota.policy import KNOB_LABELS, Peer, policy_from_sdk_flags
+from .ota.policy import KNOB_LABELS, Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
@@ -214,7 +213,7 @@ class ProviderEngine:
     def identity(self) -> dict[str, Any]:
         """Who this engine is, for a control client's hello."""
         onboarding = self.onboarding()
-        return {"product": "ota-provider", "version": _version(), "pid": os.getpid(), "port": self.port,
+        return {"product": "ota-provider", "version": installed_version(), "pid": os.getpid(), "port": self.port,
                 "storage": str(self.storage), "manualCode": onboarding.manual_code(), "qrCode": onboarding.qr_code(),
                 "seq": self.bus.seq}  # fmt: skip
 
@@ -515,6 +514,12 @@ class ProviderEngine:
         node, provider = self.node, self.provider
         assert node is not None and provider is not None and node.bdx is not None
         bdx = node.bdx
+        if isinstance(command, ArmKnob | ArmKnobs):
+            knobs = [(command.knob, command.value)] if isinstance(command, ArmKnob) else list(command.knobs)
+            for knob, value in knobs:  # refused now, not met by the next query as a silent NotAvailable
+                if knob == Knob.FORCED_DESIGNATOR and provider.catalog.entry_for_designator(str(value)) is None:
+                    served = ", ".join(e.designator for e in provider.catalog.entries) or "none"
+                    raise ValueError(f"no image {value!r} to force: the images served are {served}")
         if isinstance(command, ArmKnob):
             armed = provider.policy.arm(command.knob, command.value, sticky=command.sticky, target=command.target)
             return True, f"armed {armed.describe()}"
@@ -574,13 +579,6 @@ class ProviderEngine:
             provider.catalog = provider.catalog.reload()
             return True, f"{len(provider.catalog.entries)} image(s) loaded"
         return False, f"unknown command {type(command).__name__}"
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("matter-ota-provider")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _image_summary(entry: CatalogEntry) -> ImageSummary:

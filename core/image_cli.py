@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import installed_version
 from .ota.image import (
     CREATE_DIGEST_ALGORITHMS,
     HeaderFields,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Matter OTA (Over-the-air update) image utility",
         fromfile_prefix_chars="@",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {installed_version()}")
     commands = parser.add_subparsers(dest="subcommand", title="valid subcommands", required=True)
 
     create = commands.add_parser("create", help="Create OTA image")

@@ -251,6 +251,8 @@ def _clear_stale(path: Path) -> None:
         mode = path.lstat().st_mode
     except FileNotFoundError:
         return
+    except OSError as exc:  # a file where a folder should be, no permission
+        raise ControlError(f"cannot create the control socket {path}: {exc.strerror}") from None
     if not stat.S_ISSOCK(mode):
         raise ControlError(f"{path} exists and is not a socket: choose another --control path")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import installed_version
 from ..exchange.driver import ExchangeDriver
 from ..exchange.manager import ExchangeManager
 from ..fabric.demo import DemoFabric, DemoFabricError
@@ -36,6 +37,13 @@ def _number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number (decimal or 0x-hex)") from None
 
 
+def _at_least_one(text: str) -> int:
+    count = _number(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one requestor")
+    return count
+
+
 def _versions(text: str) -> list[int]:
     return [_number(part) for part in text.split(",") if part]
 
@@ -46,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the provider's demo-fabric.json (ota-provider --demo-fabric prints it)")  # fmt: skip
     parser.add_argument("--host", default="::1", help="provider address (default ::1)")
     parser.add_argument("--port", type=_number, default=5540, help="provider UDP port (default 5540)")
-    parser.add_argument("-n", "--count", type=_number, default=1, help="number of requestors (default 1)")
+    parser.add_argument("--version", action="version", version=f"{PROG} {installed_version()}")
+    parser.add_argument("-n", "--count", type=_at_least_one, default=1, help="number of requestors (default 1)")
     parser.add_argument("--vendor-id", type=_number, default=0xFFF1, help="VID the requestors report")
     parser.add_argument("--product-id", type=_number, default=0x8000, help="PID the requestors report")
     parser.add_argument("--versions", type=_versions, default=[1], metavar="V[,V...]",

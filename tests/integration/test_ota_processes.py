@@ -237,15 +237,17 @@ def test_a_hundred_requestors_in_one_sim_all_complete(provider, tmp_path):
     assert sum(s["step"] == "applied" for s in steps) == 100
 
 
-def test_320_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path):
-    """Eight ota-requestor-sim processes of 40 requestors each, all at once, each up to date (CASE and
-    QueryImage, no download): every CASE succeeds. (200 from four processes once left two failed
-    with INVALID_PARAMETER: a starved requestor's late Sigma3 found its handshake gone.)"""
+def test_160_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path):
+    """Eight ota-requestor-sim processes of 20 requestors each, all at once, each up to date (CASE and
+    QueryImage, no download): every CASE succeeds, those past the host's 128 unsecured sessions after
+    a Busy. (200 from four processes once left two failed with INVALID_PARAMETER: a starved
+    requestor's late Sigma3 found its handshake gone. bench_scale.py 1000 8 --handshakes is the
+    full-size run.)"""
     _, events = provider
     fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
     port = next(e["port"] for e in events if e["event"] == "Listening")
     procs = [subprocess.Popen([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file,
-                               "--port", str(port), "-n", "40", "--first-node-id", str(0x3000 + 40 * n),
+                               "--port", str(port), "-n", "20", "--first-node-id", str(0x3000 + 20 * n),
                                "--versions", "3", "--json", "--out", str(tmp_path / f"out-{n}")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(8)]  # fmt: skip
     steps = []
@@ -254,5 +256,5 @@ def test_320_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path)
         steps += [json.loads(line) for line in out.splitlines() if line.strip()]
     errors = [s for s in steps if s["step"] == "error"]
     assert not errors, errors[:5]
-    assert sum(s["step"] == "connected" for s in steps) == 320
-    assert sum(s["step"] == "queried" and s["status"] == "NOT_AVAILABLE" for s in steps) == 320
+    assert sum(s["step"] == "connected" for s in steps) == 160
+    assert sum(s["step"] == "queried" and s["status"] == "NOT_AVAILABLE" for s in steps) == 160
