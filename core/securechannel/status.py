@@ -7,6 +7,7 @@ from collections.abc import Callable
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
 from ..codec.status_report import GeneralCode, SecureChannelStatus, StatusReport
 from ..exchange.manager import Exchange, Message
+from ..session.unsecured import UnsecuredSession
 from .admission import BUSY_WAIT_MS, source_of
 
 __all__ = ["Defer", "busy_wait", "defer_or_busy", "send_busy", "send_status"]
@@ -37,11 +38,11 @@ def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Call
     """Queue a handshake step's public-key work for its turn and acknowledge the message now (so the
     peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy.
     ``always``: a later step of a handshake under way, queued whatever the bounds."""
-
     session = exchange.session
+    unsecured = isinstance(session, UnsecuredSession)  # not stale while its step waits for us
 
     def work() -> None:
-        if hasattr(session, "awaiting_us"):
+        if unsecured:
             session.awaiting_us -= 1
         if not exchange.closing:  # timed out or aborted while it waited
             step()
@@ -49,7 +50,7 @@ def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Call
     if not defer(source_of(message), work, always=always):
         send_busy(exchange, BUSY_WAIT_MS)
         return False
-    if hasattr(session, "awaiting_us"):  # an unsecured session: not stale while its step waits for us
+    if unsecured:
         session.awaiting_us += 1
     exchange.acknowledge()
     return True
