@@ -12,6 +12,7 @@ to answer and which armed knobs the answer consumed, so the engine can report wh
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class ArmedKnob:
     value: Any
     sticky: bool = False
     target: Peer | None = None  # None: every requestor
+    group: int = 0  # the knobs armed together (one press of Arm): they shape one response of one node
+    first_response: bool = False  # the SDK app's flags: spent by the first response sent, whatever it is
 
     def describe(self) -> str:
         """In words: ``QueryImage status busy (one-shot, all requestors)``."""
@@ -119,6 +122,11 @@ def describe_value(knob: Knob, value: Any) -> str:
     if knob == Knob.END_TRANSFER:
         return f"at block {value[0]} with StatusReport {bdx_status(value[1])}"
     return enum_name(value)
+
+
+# The knobs that shape a QueryImageResponse, and those that shape an ApplyUpdateResponse.
+QUERY_KNOBS = (Knob.QUERY_STATUS, Knob.QUERY_DELAY, Knob.CONSENT_NEEDED, Knob.FORCED_DESIGNATOR, Knob.CONSENT_STATE)
+APPLY_KNOBS = (Knob.APPLY_ACTION, Knob.APPLY_DELAY)
 
 
 @dataclass(frozen=True)
@@ -164,11 +172,13 @@ class OtaPolicy:
 
     # ------------------------------------------------------------------ arming
 
-    def arm(self, knob: Knob, value: Any, *, sticky: bool = False, target: Peer | None = None) -> ArmedKnob:
+    def arm(self, knob: Knob, value: Any, *, sticky: bool = False, target: Peer | None = None,
+            group: int | None = None, first_response: bool = False) -> ArmedKnob:  # fmt: skip
         """Arm a knob, replacing any armed knob of the same kind and target."""
         _check(knob, value)
         self.disarm(knob, target=target)
-        armed = ArmedKnob(next(self._ids), knob, value, sticky, target)
+        number = next(self._ids)
+        armed = ArmedKnob(number, knob, value, sticky, target, group or number, first_response)
         if not (knob in _COUNTERS and value == 0):
             self.armed.append(armed)
         return armed
@@ -180,7 +190,10 @@ class OtaPolicy:
         for shapes one response, never half of it."""
         for knob, value in knobs:
             _check(knob, value)
-        return [self.arm(knob, value, sticky=sticky, target=target) for knob, value in knobs]
+        armed: list[ArmedKnob] = []
+        for knob, value in knobs:
+            armed.append(self.arm(knob, value, sticky=sticky, target=target, group=armed[0].id if armed else None))
+        return armed
 
     def disarm(self, knob: Knob, *, target: Peer | None = None) -> None:
         self.armed = [a for a in self.armed if not (a.knob == knob and a.target == target)]
@@ -203,7 +216,7 @@ class OtaPolicy:
             index = self.armed.index(armed)
             left = armed.value - 1
             if left > 0:
-                self.armed[index] = ArmedKnob(armed.id, armed.knob, left, armed.sticky, armed.target)
+                self.armed[index] = dataclasses.replace(armed, value=left)
             else:
                 self.armed.pop(index)
         elif not armed.sticky:
@@ -223,19 +236,16 @@ class OtaPolicy:
         if ignore is not None:
             self._consume(ignore)
             return QueryDecision(ignored=True, used=(ignore,))
-        used: list[ArmedKnob] = []
+        found = {knob: self._find(knob, peer) for knob in QUERY_KNOBS}
 
-        def take(knob: Knob, default: Any) -> Any:
-            armed = self._find(knob, peer)
-            if armed is None:
-                return default
-            used.append(armed)
-            return armed.value
+        def value(knob: Knob, default: Any) -> Any:
+            armed = found[knob]
+            return default if armed is None else armed.value
 
-        status = take(Knob.QUERY_STATUS, QueryImageStatus.UPDATE_AVAILABLE)
-        delay = take(Knob.QUERY_DELAY, 0)
-        consent_needed = take(Knob.CONSENT_NEEDED, False) and requestor_can_consent
-        forced = take(Knob.FORCED_DESIGNATOR, None)
+        status = value(Knob.QUERY_STATUS, QueryImageStatus.UPDATE_AVAILABLE)
+        delay = value(Knob.QUERY_DELAY, 0)
+        consent_needed = bool(value(Knob.CONSENT_NEEDED, False)) and requestor_can_consent
+        forced = value(Knob.FORCED_DESIGNATOR, None)
         consulted = None
         if status == QueryImageStatus.UPDATE_AVAILABLE:
             if forced is None and not image_available:
@@ -243,21 +253,52 @@ class OtaPolicy:
             # As the SDK: the provider-side consent is asked only when the requestor is not
             # itself going to ask its user, and only for an update that would be offered.
             elif not consent_needed:
-                consulted = take(Knob.CONSENT_STATE, None)
+                consulted = value(Knob.CONSENT_STATE, None)
                 if consulted == UserConsentState.DENIED:
                     status = QueryImageStatus.NOT_AVAILABLE
                 elif consulted == UserConsentState.DEFERRED:
                     status = QueryImageStatus.BUSY
-        for armed in used:
-            self._consume(armed)
+        offered = status == QueryImageStatus.UPDATE_AVAILABLE
+        # A knob is used (and a one-shot spent) only by a response it shaped: "consent needed" is
+        # not spent on a requestor that was up to date, nor a busy delay on an offer.
+        shaped = {
+            Knob.QUERY_STATUS: found[Knob.QUERY_STATUS] is not None and status == found[Knob.QUERY_STATUS].value,
+            Knob.QUERY_DELAY: status == QueryImageStatus.BUSY,
+            Knob.CONSENT_NEEDED: offered and requestor_can_consent,
+            Knob.FORCED_DESIGNATOR: offered,
+            Knob.CONSENT_STATE: consulted is not None,
+        }
+        used = [found[knob] for knob in QUERY_KNOBS if found[knob] is not None and shaped[knob]]
+        first = [a for a in found.values() if a is not None and a.first_response and a not in used]
+        self._spend(used, peer, QUERY_KNOBS)
+        for armed in first:  # as the SDK app: its flags' values are for the first response only
+            if armed in self.armed:
+                self._consume(armed)
         return QueryDecision(
             status=status,
             delayed_action_time=delay if status == QueryImageStatus.BUSY else 0,
-            user_consent_needed=bool(consent_needed),
-            forced_designator=forced,
+            user_consent_needed=bool(consent_needed) and offered,
+            forced_designator=forced if offered else None,
             consent_consulted=consulted,
             used=tuple(used),
         )
+
+    def _spend(self, used: list[ArmedKnob], peer: Peer, phase: tuple[Knob, ...]) -> None:
+        """Consume the knobs a response used, and with them the one-shot knobs of this phase armed in
+        the same press of Arm for every requestor: one Arm shapes one response of one node, never
+        two nodes' halves. That press's knobs for the later phase (the ApplyUpdate answer) follow
+        this node."""
+        groups = {armed.group for armed in used}
+        for armed in used:
+            self._consume(armed)
+        for armed in list(self.armed):
+            if armed.group not in groups or armed.target is not None or armed.sticky:
+                continue
+            position = self.armed.index(armed)
+            if armed.knob in phase:
+                self.armed.pop(position)
+            else:
+                self.armed[position] = dataclasses.replace(armed, target=peer)
 
     def decide_apply(self, peer: Peer) -> ApplyDecision:
         ignore = self._find(Knob.IGNORE_APPLY, peer)
@@ -267,8 +308,7 @@ class OtaPolicy:
         used = [a for a in (self._find(Knob.APPLY_ACTION, peer), self._find(Knob.APPLY_DELAY, peer)) if a]
         action = next((a.value for a in used if a.knob == Knob.APPLY_ACTION), ApplyUpdateAction.PROCEED)
         delay = next((a.value for a in used if a.knob == Knob.APPLY_DELAY), 0)
-        for armed in used:
-            self._consume(armed)
+        self._spend(used, peer, APPLY_KNOBS)
         return ApplyDecision(action=action, delayed_action_time=delay, used=tuple(used))
 
     def fault_for(self, peer: Peer, counter: int) -> ArmedKnob | None:
@@ -286,17 +326,17 @@ def policy_from_sdk_flags(config: Any) -> OtaPolicy:
     which the SDK applies to every response."""
     policy = OtaPolicy()
     if config.query_image_status != QueryImageStatus.UPDATE_AVAILABLE:
-        policy.arm(Knob.QUERY_STATUS, QueryImageStatus(config.query_image_status))
+        policy.arm(Knob.QUERY_STATUS, QueryImageStatus(config.query_image_status), first_response=True)
     if config.delayed_query_action_time:
-        policy.arm(Knob.QUERY_DELAY, config.delayed_query_action_time)
+        policy.arm(Knob.QUERY_DELAY, config.delayed_query_action_time, first_response=True)
     if config.user_consent_needed:
         policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
     if config.user_consent_state is not None:
-        policy.arm(Knob.CONSENT_STATE, config.user_consent_state)
+        policy.arm(Knob.CONSENT_STATE, config.user_consent_state)  # spent when consulted, as the SDK app
     if config.apply_update_action != ApplyUpdateAction.PROCEED:
-        policy.arm(Knob.APPLY_ACTION, ApplyUpdateAction(config.apply_update_action))
+        policy.arm(Knob.APPLY_ACTION, ApplyUpdateAction(config.apply_update_action), first_response=True)
     if config.delayed_apply_action_time:
-        policy.arm(Knob.APPLY_DELAY, config.delayed_apply_action_time)
+        policy.arm(Knob.APPLY_DELAY, config.delayed_apply_action_time, first_response=True)
     policy.arm(Knob.IGNORE_QUERY, config.ignore_query_image)
     policy.arm(Knob.IGNORE_APPLY, config.ignore_apply_update)
     return policy

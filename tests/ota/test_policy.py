@@ -54,9 +54,9 @@ def test_a_knob_for_one_node_leaves_the_others_alone_and_wins_over_the_general_o
     assert statuses(policy, 1, peer=B) == [NA]  # the one-shot for B is used; the general one remains
 
 
-def test_delay_is_sent_only_with_busy_but_consumed_by_the_first_response():
+def test_an_sdk_flags_delay_is_sent_only_with_busy_but_consumed_by_the_first_response():
     policy = OtaPolicy()
-    policy.arm(Knob.QUERY_DELAY, 60)
+    policy.arm(Knob.QUERY_DELAY, 60, first_response=True)  # -t 60: the SDK app's first-response value
     first = policy.decide_query(A, requestor_can_consent=False, image_available=True)
     assert (first.status, first.delayed_action_time) == (UA, 0)
     assert policy.armed == []
@@ -166,3 +166,26 @@ def test_arm_all_arms_every_knob_or_none():
     assert [a.knob for a in armed] == [Knob.QUERY_STATUS, Knob.QUERY_DELAY]
     decision = policy.decide_query((1, 5), requestor_can_consent=False, image_available=True)
     assert (decision.status, decision.delayed_action_time, len(decision.used)) == (QueryImageStatus.BUSY, 30, 2)
+
+
+def test_a_one_shot_armed_by_the_operator_is_spent_only_by_a_response_it_changes():
+    policy = OtaPolicy()
+    policy.arm(Knob.CONSENT_NEEDED, True)
+    up_to_date = policy.decide_query(A, requestor_can_consent=True, image_available=False)
+    assert up_to_date.status == NA and not up_to_date.used and len(policy.armed) == 1
+    offered = policy.decide_query(A, requestor_can_consent=True, image_available=True)
+    assert offered.user_consent_needed and policy.armed == []
+
+
+def test_knobs_armed_together_for_all_requestors_shape_one_response_of_one_node():
+    """ "consent needed" and "provider consent deferred" armed in one press once went to two nodes;
+    and the press's ApplyUpdate knob follows the node that got its query answer."""
+    policy = OtaPolicy()
+    policy.arm_all([(Knob.CONSENT_NEEDED, True), (Knob.CONSENT_STATE, UserConsentState.DEFERRED),
+                    (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE)])  # fmt: skip
+    first = policy.decide_query(A, requestor_can_consent=True, image_available=True)
+    assert first.user_consent_needed and first.status == UA
+    second = policy.decide_query(B, requestor_can_consent=False, image_available=True)
+    assert second.status == UA and not second.used  # the deferral went with the first node's response
+    assert policy.decide_apply(B).action == ApplyUpdateAction.PROCEED
+    assert policy.decide_apply(A).action == ApplyUpdateAction.DISCONTINUE
