@@ -20,6 +20,7 @@ from .cli import EXIT_USAGE, PROG, _Parser, _Printer, default_storage, parse_num
 from .codec.status_report import BdxStatus
 from .ota.history import rows_as_text
 from .ota.knob_names import KNOB_NAMES
+from .setup_payload import SetupPayload
 
 __all__ = ["ctl_main", "default_socket"]
 
@@ -206,8 +207,9 @@ def _status(provider: Provider, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"engine": engine, "snapshot": event_to_json(snapshot)["data"]}))
         return 0
+    manual_code = SetupPayload.format_manual_code(str(engine.get("manualCode", "")))  # as printed on labels
     print(f"ota-provider {engine.get('version')} (pid {engine.get('pid')}), UDP port {engine.get('port')}, state in "
-          f"{engine.get('storage')}; manual code {engine.get('manualCode')}")  # fmt: skip
+          f"{engine.get('storage')}; manual code {manual_code}")  # fmt: skip
     print(f"transfers: {len(snapshot.transfers)} running, {snapshot.transfers_finished} finished, "
           f"{snapshot.transfers_failed} failed; {snapshot.bytes_sent_total} bytes sent")  # fmt: skip
     for t in snapshot.transfers:

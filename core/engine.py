@@ -527,7 +527,8 @@ class ProviderEngine:
             armed = provider.policy.arm_all(list(command.knobs), sticky=command.sticky, target=command.target)
             return True, "armed " + "; ".join(a.describe() for a in armed)
         if isinstance(command, DisarmKnob):
-            provider.policy.disarm(command.knob, target=command.target)
+            if not provider.policy.disarm(command.knob, target=command.target):
+                return True, f"{KNOB_LABELS[command.knob]} was not armed: nothing to disarm"
             return True, f"disarmed {KNOB_LABELS[command.knob]}"
         if isinstance(command, ClearKnobs):
             provider.policy.clear()

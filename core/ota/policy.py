@@ -195,8 +195,11 @@ class OtaPolicy:
             armed.append(self.arm(knob, value, sticky=sticky, target=target, group=armed[0].id if armed else None))
         return armed
 
-    def disarm(self, knob: Knob, *, target: Peer | None = None) -> None:
-        self.armed = [a for a in self.armed if not (a.knob == knob and a.target == target)]
+    def disarm(self, knob: Knob, *, target: Peer | None = None) -> int:
+        """Disarm ``knob`` for ``target``; how many armed knobs that removed."""
+        kept = [a for a in self.armed if not (a.knob == knob and a.target == target)]
+        removed, self.armed = len(self.armed) - len(kept), kept
+        return removed
 
     def clear(self) -> None:
         self.armed.clear()

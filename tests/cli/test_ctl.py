@@ -34,10 +34,13 @@ def test_status_arm_and_disarm(provider):
     assert code == 0 and out == "armed QueryImage status busy (one-shot, node D001)\n"
     code, out, _ = ctl(provider, "status")
     assert code == 0 and "transfers: 0 running" in out and "QueryImage status busy (one-shot, node D001)" in out
+    assert "manual code 3497-011-2332" in out  # grouped as on labels and on the dashboard
     code, out, _ = ctl(provider, "status", "--json")
     status = json.loads(out)
     assert status["engine"]["manualCode"] == "34970112332" and len(status["snapshot"]["armed"]) == 1
     assert ctl(provider, "clear")[:2] == (0, "every knob disarmed\n")
+    assert ctl(provider, "disarm", "applyUpdateAction")[:2] == (
+        0, "ApplyUpdate action was not armed: nothing to disarm\n")  # fmt: skip
 
 
 @pytest.mark.parametrize(("args", "code", "says"), [
