@@ -88,6 +88,21 @@ class StatusReport:
     def is_success(self) -> bool:
         return self.general_code == GeneralCode.SUCCESS
 
+    @classmethod
+    def busy(cls, wait_ms: int) -> StatusReport:
+        """Secure Channel Busy: the responder cannot take the handshake now; the protocol data is the
+        minimum time to wait before trying again, milliseconds, 16-bit little-endian (Core spec
+        4.11.1.4; the SDK's StatusReport::MakeBusyStatusReportMessage)."""
+        return cls(GeneralCode.BUSY, 0x0000, SecureChannelStatus.BUSY, wait_ms.to_bytes(2, "little"))
+
+    @property
+    def busy_wait_ms(self) -> int | None:
+        """The minimum wait a Secure Channel Busy asks for, or None if this is not one."""
+        if (self.general_code, self.protocol_id, self.protocol_code) != (GeneralCode.BUSY, 0x0000,
+                                                                         SecureChannelStatus.BUSY):  # fmt: skip
+            return None
+        return int.from_bytes(self.protocol_data[:2], "little") if len(self.protocol_data) >= 2 else 0
+
     def encode(self) -> bytes:
         full_protocol = (self.vendor_id << 16) | self.protocol_id
         return struct.pack(_FORMAT, self.general_code, full_protocol, self.protocol_code) + self.protocol_data

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
-from ..codec.status_report import GeneralCode, SecureChannelStatus, StatusReport
+from ..codec.status_report import StatusReport
 from ..crypto.primitives import CryptoError
 from ..session.counters import CounterExhausted, LocalCounter
 from ..session.secure import SecureSession
@@ -306,8 +306,7 @@ class ExchangeManager:
         answer = PayloadHeader(exchange_id=request.exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL,
                                opcode=SecureChannelOpcode.STATUS_REPORT, initiator=False, needs_ack=False,
                                ack_counter=header.message_counter if request.needs_ack else None)  # fmt: skip
-        busy = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
-                            BUSY_WAIT_MS.to_bytes(2, "little"))  # fmt: skip
+        busy = StatusReport.busy(BUSY_WAIT_MS)
         out = MessageHeader(message_counter=self.unencrypted_counter.next(), destination_node_id=header.source_node_id)
         self.busy_without_state += 1
         self._outgoing.append(Outgoing(address, out.encode() + answer.encode() + busy.encode()))
@@ -606,11 +605,11 @@ class ExchangeManager:
         the wait, rather than waiting for an answer that will never come), then it is dropped."""
         for exchange in [e for e in self._exchanges.values() if e.session is session and not e.is_initiator]:
             if not exchange.closing:
-                busy = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
-                                    BUSY_WAIT_MS.to_bytes(2, "little"))  # fmt: skip
                 exchange.retransmit = None
-                exchange.send(SecureChannelOpcode.STATUS_REPORT, busy.encode(), reliable=False,
-                              protocol_id=ProtocolId.SECURE_CHANNEL)  # fmt: skip
+                busy = StatusReport.busy(BUSY_WAIT_MS).encode()
+                exchange.send(
+                    SecureChannelOpcode.STATUS_REPORT, busy, reliable=False, protocol_id=ProtocolId.SECURE_CHANNEL
+                )
         self.drop_session(session)
 
     def drop_session(self, session: Session) -> None:

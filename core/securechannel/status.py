@@ -28,9 +28,7 @@ def send_status(exchange: Exchange, general: GeneralCode, code: SecureChannelSta
 def send_busy(exchange: Exchange, wait_ms: int) -> None:
     """Busy with the minimum time to wait before trying again (Core spec 4.11.1.4), unreliable: it costs
     the responder no retransmission state, and an initiator that misses it retransmits its request."""
-    report = StatusReport(GeneralCode.BUSY, ProtocolId.SECURE_CHANNEL, SecureChannelStatus.BUSY,
-                          wait_ms.to_bytes(2, "little"))  # fmt: skip
-    exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=False)
+    exchange.send(SecureChannelOpcode.STATUS_REPORT, StatusReport.busy(wait_ms).encode(), reliable=False)
 
 
 def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None], *,
@@ -59,7 +57,5 @@ def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Call
 def busy_wait(report: StatusReport) -> float | None:
     """The seconds a Busy answer asks the initiator to wait before trying again, or None if the
     report is not Busy (Core spec 4.11.1.4: the minimum wait, milliseconds, in the protocol data)."""
-    if report.general_code != GeneralCode.BUSY or report.protocol_code != SecureChannelStatus.BUSY:
-        return None
-    wait_ms = int.from_bytes(report.protocol_data[:2], "little") if len(report.protocol_data) >= 2 else 0
-    return max(wait_ms, 100) / 1000  # never a tight loop, whatever the responder asked
+    wait_ms = report.busy_wait_ms
+    return None if wait_ms is None else max(wait_ms, 100) / 1000  # never a tight loop, whatever it asked

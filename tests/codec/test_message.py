@@ -242,3 +242,15 @@ def test_fuzz_status_report():
     corpus = [bytes.fromhex("0100020000005100"), bytes.fromhex("00000300f1ff0700aabb")]
     inputs = fuzz_inputs(corpus, count=100_000, seed=0x5352)
     assert assert_only_raises(StatusReport.decode, MessageError, inputs) == 100_000
+
+
+def test_a_secure_channel_busy_is_laid_out_as_the_sdk_builds_it():
+    """The SDK's StatusReport::MakeBusyStatusReportMessage (its TestStatusReport uses 5000 ms):
+    GeneralCode kBusy (8), protocol Secure Channel (0), ProtocolCode kProtocolCodeBusy (4), then the
+    minimum wait in milliseconds, 16 bits little-endian: 08 00 | 00 00 00 00 | 04 00 | 88 13."""
+    from ota_provider.core.codec.status_report import StatusReport  # noqa: PLC0415
+
+    sdk_bytes = bytes.fromhex("08000000000004008813")
+    assert StatusReport.busy(5000).encode() == sdk_bytes
+    assert StatusReport.decode(sdk_bytes).busy_wait_ms == 5000
+    assert StatusReport.decode(bytes.fromhex("0100000000000200")).busy_wait_ms is None  # a failure, not Busy
