@@ -105,13 +105,14 @@ USED_SHOWN = 4  # knob uses listed under the controls
 THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
 
 TALL = 40  # rows: below this, the Commissioning tab takes the screen
-QR_TAB_HEIGHT = 22  # rows the Commissioning tab needs for the QR code, its codes and the fabrics
 log = logging.getLogger(__name__)
 
 KEEP_ENDED_SECONDS = 30.0  # a finished or failed transfer stays in the table this long
 STALL_SECONDS = 3.0  # no byte for this long: the transfer shows "stalled", not a dwindling rate
 REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
 WIDE = 140  # columns: below this, the controls panel narrows
+RATE_WIDTH = 24  # columns of the status line's aggregate rate (app.tcss: #rate)
+MIN_STATUS_ROOM = 40  # columns the status line's words always get
 # The column sets by terminal width (the widest that fits first): what is dropped first is what
 # the detail screen and the other table also show.
 REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "device says",
@@ -341,7 +342,8 @@ class ProviderDashboard(App):
     def on_resize(self, event: events.Resize) -> None:
         if self._requestor_columns:  # after on_mount
             self._fit_columns(event.size.width)  # the new size: self.size may still be the old one
-            self._make_room_for_qr()
+            self._make_room_for_qr(event.size.height)
+            self._show_where(event.size.width)
             # The log's new width is known once the layout has run; a burst of resizes rewraps once.
             if self._rewrap_timer is not None:
                 self._rewrap_timer.stop()
@@ -671,9 +673,11 @@ class ProviderDashboard(App):
         if history != self._spark_data:  # a new sample each second; repaint only then
             self._spark_data = self.spark.data = history
 
-    def _show_where(self) -> None:
-        """The status line, most urgent first (a narrow terminal cuts its end): the open window and
-        its code, what is armed, then where we listen and our fabrics."""
+    def _show_where(self, width: int | None = None) -> None:
+        """The status line, one row, most urgent first: the open window and its code, what is
+        armed, whether this screen is attached, then where we listen and our fabrics. What does not
+        fit the width is left out whole (the Commissioning tab has all of it), never wrapped or cut
+        in the middle of a code. ``width``: the new width, while a resize is handled."""
         parts = []
         fabrics = self._fabrics
         if fabrics is not None and fabrics.window_open:  # what a technician types into chip-tool, and how long
@@ -682,24 +686,29 @@ class ProviderDashboard(App):
             parts.append(f"window open{f' {left}' if left else ''}, code {code}")
         armed = self._armed()
         parts.append(f"{len(armed)} armed" if armed else "nothing armed")
+        if self.engine.attached:
+            parts.append(self.engine.describe())
         if self._listening is not None:
             parts.append(f"UDP {self._listening.port}")
             parts.append("DNS-SD on" if self._listening.advertising else "DNS-SD off")
         if fabrics is not None:
-            # Our node id in short hex here (the Commissioning tab has the full one): the line must fit.
+            # Our node id in short hex here (the Commissioning tab has the full one).
             parts += [f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "")
                       for f in fabrics.fabrics]  # fmt: skip
             if not fabrics.window_open:
                 parts.append("window closed")
-        if self.engine.attached:
-            parts.append(self.engine.describe())
         if self._stopped:
             parts.insert(0, "CONNECTION LOST" if self.engine.attached else "PROVIDER STOPPED")
-        text = " · ".join(parts) or "starting"
+        room = max(MIN_STATUS_ROOM, (self.size.width if width is None else width) - RATE_WIDTH - 2)
+        shown: list[str] = []
+        for part in parts:
+            if len(" · ".join([*shown, part])) <= room:
+                shown.append(part)
+        text = " · ".join(shown) or "starting"
         if text != self._where_text:
-            # A layout of the whole screen only when the line may have changed its height (the
-            # window's countdown, once a second, keeps the length): it is most of a frame's time.
-            self.where_view.update(text, layout=len(text) != len(self._where_text))
+            # Repainted, not laid out: the line is one row whatever it says (a layout of the whole
+            # screen is most of a frame's time, and the window's countdown changes once a second).
+            self.where_view.update(text, layout=False)
             self._where_text = text
 
     def _armed(self) -> tuple[str, ...]:
@@ -828,18 +837,17 @@ class ProviderDashboard(App):
             self._show_history()
         self._make_room_for_qr()
 
-    def _make_room_for_qr(self) -> None:
-        """The tab area is tall enough for the whole QR code, whichever tab shows: then switching
-        tabs changes only what is in it, and the tables above keep their size (a relayout of the
-        whole screen on every tab key was most of the key's time to the screen). On a short
-        terminal the Commissioning tab takes the screen instead. Inline styles, not a screen
-        class: a class change restyles every widget, and a key press should not wait for that."""
-        short = self.size.height < TALL
+    def _make_room_for_qr(self, height: int | None = None) -> None:
+        """On a short terminal the Commissioning tab takes the screen (the QR code needs it); on a
+        tall one the tab area is always tall enough for it (app.tcss, ``.-tall #tabs``), so that
+        switching tabs changes only what is in it and the tables above keep their size (a relayout
+        of the whole screen on every tab key was most of the key's time to the screen).
+
+        ``height``: the new height, while a resize is handled (``self.size`` is still the old one:
+        judged by it, a tall-to-short resize kept the tall layout and pushed half the panels off)."""
+        short = (self.size.height if height is None else height) < TALL
         onboarding = self.query_one("#tabs", TabbedContent).active == "tab-commissioning"
-        top, tabs = self.query_one("#top"), self.query_one("#tabs")
-        top.display = not (short and onboarding)
-        tabs.styles.height = "2fr"
-        tabs.styles.min_height = 6 if short else QR_TAB_HEIGHT
+        self.query_one("#top").display = not (short and onboarding)
 
     def action_follow(self) -> None:
         self.log_view.auto_scroll = True
