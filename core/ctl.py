@@ -21,6 +21,7 @@ from .codec.status_report import BdxStatus
 from .ota.history import rows_as_text
 from .ota.knob_names import KNOB_NAMES
 from .setup_payload import SetupPayload
+from .wording import plural
 
 __all__ = ["ctl_main", "default_socket"]
 
@@ -226,7 +227,10 @@ def _watch(provider: Provider, args: argparse.Namespace) -> int:
     printer = _Printer(sys.stdout, args.json)
     missed = provider.subscribe(args.after)
     if missed:
-        print(f"{PROG} ctl: {missed} event(s) after {args.after} are no longer kept by the provider", file=sys.stderr)
+        print(
+            f"{PROG} ctl: {plural(missed, 'event')} after {args.after} are no longer kept by the provider",
+            file=sys.stderr,
+        )
     while True:
         event = provider.next_event(timeout=3600)
         if event is not None and event.logged:

@@ -88,7 +88,7 @@ from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
 from .trace import TraceWriter, open_named_trace, open_operator_trace
-from .wording import bdx_status
+from .wording import bdx_status, plural
 
 __all__ = [
     "AbortTransfer",
@@ -117,6 +117,7 @@ log = logging.getLogger(__name__)
 
 EVENT_QUEUE_SIZE = 10_000
 SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
+IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often (a stat of each)
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
 PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that requestor ended is about it
@@ -290,6 +291,13 @@ class ProviderEngine:
                 await asyncio.sleep(COMMAND_SNAPSHOT_GAP)
             quiet += SNAPSHOT_INTERVAL
 
+    async def _watch_images(self, provider: OtaProvider) -> None:
+        """The image files and list read again when they change on disk, not only when a requestor
+        next asks: the Images tab, ``ctl images`` and the forced-image choices follow the files."""
+        while True:
+            await asyncio.sleep(IMAGE_WATCH_SECONDS)
+            provider.refresh_catalog()
+
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
@@ -384,6 +392,7 @@ class ProviderEngine:
         self._snapshot_wanted = asyncio.Event()
         self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
+        watch = asyncio.get_running_loop().create_task(self._watch_images(provider))
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -396,6 +405,7 @@ class ProviderEngine:
             await self._stop.wait()
         finally:
             snapshots.cancel()
+            watch.cancel()
             if self.control is not None:
                 await self.control.close()
             await self.bench.aclose()
@@ -508,7 +518,7 @@ class ProviderEngine:
             self._post(CommandDone(command, False, f"history could not be read: {exc}"))
             return
         self._post(HistoryRows(command.id, tuple(rows)))
-        self._post(CommandDone(command, True, f"{len(rows)} history row(s)"))
+        self._post(CommandDone(command, True, f"{plural(len(rows), 'history row')}"))
 
     def _apply(self, command: Any) -> tuple[bool, str]:
         node, provider = self.node, self.provider
@@ -578,7 +588,7 @@ class ProviderEngine:
             return True, self._stop_trace()
         if isinstance(command, ReloadImages):
             provider.catalog = provider.catalog.reload()
-            return True, f"{len(provider.catalog.entries)} image(s) loaded"
+            return True, f"{plural(len(provider.catalog.entries), 'image')} loaded"
         return False, f"unknown command {type(command).__name__}"
 
 

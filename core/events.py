@@ -25,6 +25,7 @@ from .ota.exchanges import (
     QueryImageReceived,
 )
 from .ota.history import HistoryRow
+from .wording import plural
 
 __all__ = [
     "ApplyUpdateAnswered",
@@ -166,7 +167,7 @@ class EngineSnapshot(EngineEvent):
     fabrics: FabricsChanged | None = None
 
     def text(self) -> str:
-        return (f"{len(self.transfers)} transfer(s) running, {self.bytes_sent_total} bytes sent, "
+        return (f"{plural(len(self.transfers), 'transfer')} running, {self.bytes_sent_total} bytes sent, "
                 f"{self.transfers_finished} finished, {self.transfers_failed} failed, "
                 f"{len(self.armed)} armed")  # fmt: skip
 
@@ -186,7 +187,7 @@ class HistoryRows(EngineEvent):
     rows: tuple[HistoryRow, ...]
 
     def text(self) -> str:
-        return f"{len(self.rows)} history row(s)"
+        return f"{plural(len(self.rows), 'history row')}"
 
 
 @dataclass(frozen=True)
@@ -464,7 +465,7 @@ class CommissionableDevices(EngineEvent):
     def text(self) -> str:
         if not self.devices:
             return "no commissionable device found (yet)"
-        return f"{len(self.devices)} commissionable device(s): " + "; ".join(d.describe() for d in self.devices)
+        return f"{plural(len(self.devices), 'commissionable device')}: " + "; ".join(d.describe() for d in self.devices)
 
     def fields(self) -> dict[str, Any]:
         return {"devices": [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,

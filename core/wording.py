@@ -17,6 +17,7 @@ __all__ = [
     "SDK_NAMES",
     "bdx_status",
     "enum_name",
+    "plural",
     "short_node_id",
     "socket_address",
     "spec_name",
@@ -100,3 +101,9 @@ def short_node_id(node: int) -> str:
 def who(peer: tuple[int, int] | None) -> str:
     """Whom a line is about: ``node 0x000000000000D001 (fabric 1)``, or the provider itself."""
     return "provider" if peer is None else f"node 0x{peer[1]:016X} (fabric {peer[0]})"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 transfer``, ``2 transfers``: a count and its noun as a person writes them (nouns with a
+    plain "s" plural only: that is every noun the tools count)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -4,6 +4,9 @@ client in this thread checking what actually went over the wire."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import shutil
 
 import pytest
 
@@ -32,7 +35,7 @@ from ota_provider.core.events import (
 )
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
-from tests.engine_helpers import requestor, start_engine
+from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.ota.test_catalog import SAMPLES
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
@@ -274,3 +277,44 @@ def test_a_device_download_error_is_told_with_how_our_side_of_it_ended(engine, t
     assert told.text().endswith(told.ours) and "platform code -5" in told.text()
     row = [r for r in engine.history(node_id=0x4030) if r.kind == "device"][-1]
     assert row.summary.startswith("DownloadError: while downloading version 3") and told.ours in row.summary
+
+
+def test_a_changed_image_list_is_read_again_without_waiting_for_a_query(tmp_path):
+    """The Images tab and ctl images follow the files: a list edited on disk is loaded within
+    seconds, with no requestor asking."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for ota in SAMPLES.glob("*.ota"):
+        shutil.copy(ota, images)
+    text = re.sub(r"(?m)^\s*//.*$|/\*.*?\*/", "", IMAGE_LIST.read_text())  # JSON with comments -> JSON
+    listing = json.loads(text)
+    (images / "list.json").write_text(json.dumps(listing))
+    engine = start_engine(tmp_path / "state", image_list=images / "list.json")
+    try:
+        wait_for(engine, lambda e: isinstance(e, Listening))
+        assert len(engine.snapshot().images) == 3
+        listing["deviceSoftwareVersionModel"].pop()
+        (images / "list.json").write_text(json.dumps(listing))
+        changed = wait_for(engine, lambda e: e.name == "ImagesChanged", timeout=10)[-1]
+        assert changed.count == 2 and "2 images" in changed.text()
+        for _ in range(20):
+            if len(engine.snapshot().images) == 2:
+                break
+            asyncio.run(asyncio.sleep(0.1))
+        assert [i.software_version for i in engine.snapshot().images] == [1, 2]
+    finally:
+        engine.stop()
+
+
+def test_transfer_numbers_go_on_across_restarts_of_one_state_directory(tmp_path):
+    """'#2' names one transfer in a state directory: a restarted provider does not begin at #1 again
+    (the history had two different '#1's)."""
+    numbers = []
+    for run in range(2):
+        engine = start_engine(tmp_path)
+        try:
+            update_once(engine, 0x4030 + run, tmp_path / f"{run}.ota")
+            numbers.append(wait_for(engine, lambda e: isinstance(e, TransferFinished))[-1].snapshot.id)
+        finally:
+            engine.stop()
+    assert numbers == [1, 2]

@@ -81,10 +81,11 @@ from ota_provider.core.ota.history import HistoryRow, iso_time, rows_as_csv
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
+from ota_provider.core.wording import plural
 
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
-from .controls import ArmedView, NextResponseForm
+from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, resent, shorten_node_ids, size
 from .log_view import MeasuredLog
 from .meter import ThroughputMeter
@@ -130,6 +131,11 @@ TRANSFER_COLUMNS = ((140, ("#", "node", "progress", "bytes", "blocks", "block", 
 COLUMN_WIDTHS = {"VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
                  "blocks": 6, "block": 5, "resent": 9, "rate": 10, "ETA": 7}  # fmt: skip
 TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
+TAB_NAMES = {"tab-exchanges": "Exchanges", "tab-commissioning": "Commissioning", "tab-images": "Images",
+             "tab-history": "History"}  # fmt: skip
+# The widget a tab key puts the keyboard in.
+TAB_FOCUS = {"tab-exchanges": "#log", "tab-commissioning": "#fabrics", "tab-images": "#images",
+             "tab-history": "#history"}  # fmt: skip
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
 
@@ -148,6 +154,14 @@ def log_kind(event: EngineEvent) -> str:
     if isinstance(event, SessionEstablished | FabricsChanged):
         return "commissioning"
     return "provider"
+
+
+def _screen_only(event: EngineEvent) -> bool:
+    """An answer to what the screen asked for itself (history rows for a table, a browse for the
+    Add-device dialog): it shows where it was asked for, not as a log line and a toast."""
+    return (
+        isinstance(event, CommandDone) and event.ok and isinstance(event.command, QueryHistory | BrowseCommissionable)
+    )
 
 
 def _columns_for(width: int, sets: tuple[tuple[int, tuple[str, ...]], ...]) -> tuple[str, ...]:
@@ -277,6 +291,7 @@ class ProviderDashboard(App):
         self._snapshot: EngineSnapshot | None = None
         self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
         self._history_asked: dict[str, Any] = {}  # QueryHistory id -> what the rows are for
+        self._form_arms: dict[str, bool] = {}  # ids of the ArmKnobs the form sent, not answered yet
         self.export_dir = self.engine.export_dir
 
     # ------------------------------------------------------------------ layout
@@ -298,17 +313,17 @@ class ProviderDashboard(App):
                 yield NextResponseForm(id="controls")
                 yield ArmedView(id="armed-box")
         with TabbedContent(id="tabs"):
-            with TabPane("Exchanges", id="tab-exchanges"):
+            with TabPane(TAB_NAMES["tab-exchanges"], id="tab-exchanges"):
                 with Horizontal(id="log-bar"):
                     yield Input(placeholder="filter the log (text)", id="filter", compact=True)
                     yield Select([(kind, kind) for kind in LOG_KINDS], id="kind", prompt="every kind", compact=True)
                     yield Static("", id="follow-state")
                 yield MeasuredLog(id="log", max_lines=LOG_LINES)
-            with TabPane("Commissioning", id="tab-commissioning"):
+            with TabPane(TAB_NAMES["tab-commissioning"], id="tab-commissioning"):
                 yield CommissioningPane(id="commissioning")
-            with TabPane("Images", id="tab-images"):
+            with TabPane(TAB_NAMES["tab-images"], id="tab-images"):
                 yield Table(id="images", cursor_type="row")
-            with TabPane("History", id="tab-history"):
+            with TabPane(TAB_NAMES["tab-history"], id="tab-history"):
                 yield Table(id="history", cursor_type="row")
         yield Footer()
 
@@ -325,11 +340,11 @@ class ProviderDashboard(App):
         self.aggregate_view = self.query_one("#aggregate", Readout)
         self.rate_view = self.query_one("#rate", Readout)
         self._fit_columns()
-        self.requestor_table.border_title = "Requestors (Enter: detail)"
-        self.query_one("#transfer-box").border_title = "Transfers (p pause, u resume, t throttle, x abort)"
-        self.controls.border_title = "Next response (n: one node)"
+        self._panel_titles = {self.requestor_table: "Requestors (Enter: detail)",
+                              self.query_one("#transfer-box"): "Transfers (p pause, u resume, t throttle, x abort)",
+                              self.controls: "Next response (n: one node)"}  # fmt: skip
+        self._show_focus()
         self.armed_box.border_title = "Armed (r clears)"
-        self.log_view.border_title = "Exchanges"
         self.commissioning.show_codes(self.engine.onboarding())
         self._show_images()
         self._show_armed()
@@ -435,7 +450,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events if e.logged]
+        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events if e.logged and not _screen_only(e)]
         self._lines.extend(entries)
         self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up
@@ -450,14 +465,16 @@ class ProviderDashboard(App):
             if isinstance(event, OtaExchange) and (used := getattr(event, "used", ())):
                 self._used.extend((event.at, event.peer, what) for what in used)
                 armed_changed = True
-            elif isinstance(event, CommandDone) and not isinstance(event.command, BrowseCommissionable):
+            elif isinstance(event, CommandDone) and not _screen_only(event):
                 # Short: the log and the Armed box keep what was done; errors stay longer. (The
                 # Add-device dialog says itself whether it can browse.)
                 self.notify(event.message, severity="information" if event.ok else "error", timeout=3 if event.ok
                             else 8)  # fmt: skip
                 armed_changed = True
-                if event.ok and isinstance(event.command, ArmKnobs) and not event.command.sticky:
-                    self.controls.reset()  # armed once: a habitual "a" must not arm it again
+                if self._form_arms.pop(event.command_id, False) and event.ok:
+                    # What the form armed, one-shot or sticky, is now in the Armed box: a habitual "a"
+                    # must not arm it again. (Another front end's arm leaves a half-set form alone.)
+                    self.controls.reset()
             elif isinstance(event, EngineError):
                 self.notify(event.message, severity="error", timeout=8)
             elif isinstance(event, HistoryRows):
@@ -493,10 +510,15 @@ class ProviderDashboard(App):
             self._show_images()  # the Images tab and the forced-image list follow the catalog
 
     def _follow_commissioning(self, events: list[EngineEvent]) -> None:
-        """The Add-device dialog shows its device's stages; a failed attestation asks the user."""
+        """The Add-device dialog shows its device's stages, the arm popup the engine's answer; a
+        failed attestation asks the user."""
         for screen in self.screen_stack:
             if isinstance(screen, AddDeviceScreen):
                 screen.show_events(events)
+            elif isinstance(screen, ArmScreen):
+                for event in events:
+                    if isinstance(event, CommandDone):
+                        screen.answered(event)
         for event in events:
             if isinstance(event, AttestationQuestion):
                 self._ask_attestation(event)
@@ -523,6 +545,23 @@ class ProviderDashboard(App):
 
         self.push_screen(ConfirmScreen(f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
                                        "the device; its other fabrics stay."), answered)  # fmt: skip
+
+    def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        self._show_focus()
+
+    def _show_focus(self) -> None:
+        """A mark on the panel, or the tab, that has the keyboard on the main screen."""
+        main = self.screen_stack[0]
+        focused = main.focused
+        within = set() if focused is None else {focused, *focused.ancestors}
+        for panel, title in self._panel_titles.items():
+            panel.border_title = f"{FOCUS_MARK}{title}" if panel in within else title
+        tabs = main.query_one("#tabs", TabbedContent)
+        for pane in tabs.query(TabPane):
+            label = f"{FOCUS_MARK}{TAB_NAMES[pane.id]}" if pane in within else TAB_NAMES[pane.id]
+            tab = tabs.get_tab(pane)
+            if str(tab.label) != label:
+                tab.label = label
 
     def action_add_device(self) -> None:
         """d: commission a device onto the bench fabric, point it at us and announce."""
@@ -639,7 +678,9 @@ class ProviderDashboard(App):
         cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
                  "block": str(t.block_size), "resent": resent(t), "rate": "", "ETA": "", "state": state}  # fmt: skip
-        self._ended[t.id] = (cells, self.clock() + KEEP_ENDED_SECONDS)
+        # From when it ended, not from when this screen heard of it: an attached dashboard is told
+        # of the provider's earlier transfers at once, and must not show them as just finished.
+        self._ended[t.id] = (cells, min(event.at, self.clock()) + KEEP_ENDED_SECONDS)
 
     def _show_transfer_rows(self, current: dict[int, dict[str, str]]) -> None:
         table = self.transfer_table
@@ -660,7 +701,7 @@ class ProviderDashboard(App):
         stats = self._stats
         running = len(stats.transfers) if stats else 0
         done = f"{stats.transfers_finished} done, {stats.transfers_failed} failed" if stats else ""
-        self.sub_title = f"{len(self.requestors.rows)} requestors · {running} transfers · {done}"
+        self.sub_title = f"{plural(len(self.requestors.rows), 'requestor')} · {plural(running, 'transfer')} · {done}"
         # The counts must fit the header at 80 columns: the title gives way.
         self.title = self.TITLE if self.size.width >= 100 else "OTA Provider"
 
@@ -822,15 +863,18 @@ class ProviderDashboard(App):
 
     def action_arm(self) -> None:
         if (command := self.controls.arm_command(self.notify)) is not None:
+            self._form_arms[command.id] = True
             self.engine.send(command)
 
     def action_clear_knobs(self) -> None:
         self.engine.send(ClearKnobs())
 
     def action_show_tab(self, tab: str) -> None:
+        """Show a tab and put the keyboard in it (focus left in a hidden tab is lost to the user)."""
         self.query_one("#tabs", TabbedContent).active = tab
         if tab == "tab-history":
             self._show_history()
+        self.query_one(TAB_FOCUS[tab]).focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-history":
@@ -904,8 +948,10 @@ class ProviderDashboard(App):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":  # Enter: done typing, read the log
             self.log_view.focus()
-        elif self.controls in event.input.ancestors:  # Enter in a number field arms, as in any form
-            self.action_arm()
+        elif self.controls in event.input.ancestors:
+            # Enter moves on, as Tab does: a technician pressing Enter through the fields must not
+            # arm a half-set form (arming is a or the Arm button, a deliberate key).
+            self.screen.focus_next()
 
     def on_key(self, event: events.Key) -> None:
         filter_input = self.query_one("#filter", Input)
@@ -921,12 +967,8 @@ class ProviderDashboard(App):
         if (peer := self._selected_requestor()) is None:
             return
 
-        def armed(command: ArmKnobs | None) -> None:
-            if command is not None:
-                self.engine.send(command)
-
         title = f"Next response for node {node_id(peer[1])}" + ("" if peer[0] == 1 else f" on fabric {peer[0]}")
-        self.push_screen(ArmScreen(title, peer, self._images()), armed)
+        self.push_screen(ArmScreen(title, peer, self._images(), self.engine.send))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -1023,7 +1065,7 @@ class ProviderDashboard(App):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(f"{running} transfer(s) running: quitting ends them. Quit?"), answered)
+        self.push_screen(ConfirmScreen(f"{plural(running, 'transfer')} running: quitting ends them. Quit?"), answered)
 
     # ------------------------------------------------------------------ command palette
 

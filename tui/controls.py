@@ -23,9 +23,12 @@ from ota_provider.core.wording import bdx_status, enum_name, short_node_id
 
 from .format import clock
 
-__all__ = ["ALL_REQUESTORS", "ArmedView", "NextResponseForm", "knob_hints"]
+__all__ = ["ALL_REQUESTORS", "FOCUS_MARK", "ArmedView", "NextResponseForm", "knob_hints"]
 
 ALL_REQUESTORS = "all"
+# Beside a panel's title, or a field's name, while the keyboard is in it: focus shows in plain text
+# too (a terminal capture, a screen reader, a monochrome terminal), not only as a colour.
+FOCUS_MARK = "▶ "
 DEFAULT_FAULT_DELAY = 5.0
 
 
@@ -66,10 +69,22 @@ _KNOB_HINTS = {
     "then waits for its periodic query",
     Knob.IGNORE_APPLY: "ignored apply: an SDK requestor times out, goes Idle and waits for its periodic query",
     Knob.CONSENT_NEEDED: "consent needed: told only to a requestor that can consent; it then asks its user",
-    Knob.DROP_BLOCK: "dropped block: the requestor retransmits its BlockQuery; an SDK requestor ends a stalled "
-    "download after 300 to 600 s",
+    # The BlockQuery is acknowledged (MRP) and never answered: nothing is retransmitted, the
+    # requestor just waits (the SDK's OTARequestor: its BDX idle timeout, 5 minutes).
+    Knob.DROP_BLOCK: "dropped block: its BlockQuery is acknowledged, never answered; the download stalls until "
+    "the requestor gives up (an SDK requestor after 300 s) and queries again",
     Knob.CORRUPT_BLOCK: "corrupt block: the requestor finds out only when it checks the image's digest",
 }
+
+
+# What the keyboard is on, in words, for the form's border (the focus shows in plain text too).
+FIELD_NAMES = {"query-status": "QueryImage status", "query-delay": "QueryImage delay, s",
+               "ignore-query": "QueryImages to ignore", "consent": "consent needed",
+               "consent-state": "provider consent", "apply-action": "ApplyUpdate action",
+               "apply-delay": "ApplyUpdate delay, s", "ignore-apply": "ApplyUpdates to ignore",
+               "forced-image": "image to offer", "fault": "fault", "fault-block": "fault's block number",
+               "fault-delay": "block delay, s", "fault-status": "end status", "scope": "one-shot or sticky",
+               "target": "for which requestor", "arm": "Arm", "clear": "Clear"}  # fmt: skip
 
 
 def knob_hints(knobs: list[tuple[Knob, Any]]) -> list[str]:
@@ -104,9 +119,24 @@ def _delay_and_ignore(delay_id: str, ignore_id: str) -> Horizontal:
                 Label("ignore", classes="pair"), _number(ignore_id, "integer"))  # fmt: skip
 
 
-def _number(widget_id: str, kind: str) -> Input:
+class NumberInput(Input):
+    """A number field that takes only what a number is written with. Any other key is not its to
+    swallow: a letter reaches the dashboard's keys (``a`` arms, ``?`` helps), and the footer keeps
+    showing them while the field has focus."""
+
+    NUMBER_CHARACTERS = frozenset("0123456789.-+")
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character in self.NUMBER_CHARACTERS
+
+    async def _on_key(self, event) -> None:
+        if event.is_printable and event.character not in self.NUMBER_CHARACTERS:
+            event.prevent_default()  # Input's own handler would take it; not stopped: it bubbles to the bindings
+
+
+def _number(widget_id: str, kind: str) -> NumberInput:
     # valid_empty: an empty optional field is "unchanged", not an error drawn in red.
-    return Input(id=widget_id, type=kind, compact=True, valid_empty=True, classes="number")
+    return NumberInput(id=widget_id, type=kind, compact=True, valid_empty=True, classes="number")
 
 
 class NextResponseForm(VerticalScroll):
@@ -152,6 +182,23 @@ class NextResponseForm(VerticalScroll):
         with Horizontal(id="buttons"):
             yield Button("Arm (a)", id="arm", variant="primary", compact=True)
             yield Button("Clear (r)", id="clear", compact=True)
+
+    def focused_field(self) -> str:
+        """The control the keyboard is on, in words ("" when it is elsewhere)."""
+        focused = self.screen.focused
+        if focused is None or (focused is not self and self not in focused.ancestors):
+            return ""
+        return next((FIELD_NAMES[w.id] for w in (focused, *focused.ancestors) if w.id in FIELD_NAMES), "")
+
+    def on_descendant_focus(self, _) -> None:
+        self.border_subtitle = f"{FOCUS_MARK}{self.focused_field()}"
+
+    def on_descendant_blur(self, _) -> None:
+        self.call_after_refresh(self._after_blur)  # focus may have moved to another field of the form
+
+    def _after_blur(self) -> None:
+        field = self.focused_field()
+        self.border_subtitle = f"{FOCUS_MARK}{field}" if field else ""
 
     def on_mount(self) -> None:
         # References cached once: the app's timer may call in while the screen tears down.

@@ -14,6 +14,7 @@ from ota_provider.core.events import (
     DeviceMismatch,
     DeviceState,
     EngineEvent,
+    FaultInjected,
     NotifyUpdateApplied,
     OtaExchange,
     QueryImageAnswered,
@@ -40,6 +41,9 @@ _APPLY_STATES = {ApplyUpdateAction.PROCEED: "applying", ApplyUpdateAction.AWAIT_
 _QUERY_STATES = {QueryImageStatus.UPDATE_AVAILABLE: "offered", QueryImageStatus.BUSY: "busy",
                  QueryImageStatus.NOT_AVAILABLE: "up to date",
                  QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED: "no protocol"}  # fmt: skip
+
+# States in which a row's progress bar is over: the transfer's end event has been folded in.
+_DOWNLOAD_ENDED = frozenset(("downloaded", "failed", *_APPLY_STATES.values(), "applied"))
 
 
 @dataclass
@@ -144,7 +148,11 @@ class RequestorTable:
             else:
                 row.state, row.progress, row.last_exchange = "failed", None, f"BDX {event.snapshot.result}"
             return row.peer
-        if isinstance(event, OtaExchange):  # requests, refusals, injected faults
+        if isinstance(event, FaultInjected):  # in words: the class name means nothing on a bench
+            row = self._row(event.peer, event.at)
+            row.last_exchange = f"BDX fault at block {event.block}"
+            return row.peer
+        if isinstance(event, OtaExchange):  # requests and refusals: the spec's command names
             row = self._row(event.peer, event.at)
             row.last_exchange = event.name
             return row.peer
@@ -155,7 +163,9 @@ class RequestorTable:
         changed = set()
         for transfer in stats.transfers:
             row = self.rows.get(transfer.peer)
-            if row is not None and transfer.total:
+            # Not once its download ended: a snapshot taken before the transfer's end (or, attached,
+            # one that arrives after NotifyUpdateApplied) must not put an applied node back at 95%.
+            if row is not None and transfer.total and row.state not in _DOWNLOAD_ENDED:
                 # In steps: the overview needs no finer grain, and each repaint of the table costs
                 # the engine thread GIL time. The transfers table has the exact figures.
                 progress = int(transfer.bytes_sent / transfer.total / PROGRESS_STEP) * PROGRESS_STEP

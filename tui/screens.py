@@ -10,14 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, Log, Markdown
+from textual.widgets import Button, Footer, Label, Log, Markdown, Static
 
 from ota_provider.core.engine import ArmKnobs
-from ota_provider.core.events import ImageSummary, TransferSnapshot
+from ota_provider.core.events import CommandDone, ImageSummary, TransferSnapshot
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.wording import spec_name, yes_no
 
-from .controls import NextResponseForm
+from .controls import FOCUS_MARK, NextResponseForm
 from .format import clock, size
 from .log_view import MeasuredLog
 from .requestors import RequestorRow
@@ -126,7 +126,7 @@ row opens its detail: every exchange with its decoded fields, its transfers and 
 
 The **Next response** form changes what the *next* answers say. Set one or more controls,
 choose *one-shot* (used once, then disarmed) or *sticky* (until cleared), and a target (all
-requestors or one node), then press **Arm** (a, or Enter in a number field). Under the form:
+requestors or one node), then press **Arm** (a; Enter moves to the next field). Under the form:
 what an SDK requestor will do about what you set. The **Armed** box lists what is armed, and
 what was used last and by which node; **r** disarms everything. **n** opens the same form in a
 popup, aimed at the selected requestor.
@@ -193,21 +193,28 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class ArmScreen(ModalScreen[ArmKnobs | None]):
     """Every knob for one requestor, over the main screen: the selected row's node is the target.
-    Enter in a field or a arms and closes; Esc or q closes with nothing armed."""
+    a (or the Arm button) sends the knobs and the popup stays open until the engine answers: armed,
+    it closes; refused, it says why and keeps every value for a fix. Enter moves to the next field.
+    Esc or q closes with nothing armed."""
 
     BINDINGS: ClassVar = [Binding("escape,q", "dismiss(None)", "Close"), Binding("a", "arm", "Arm")]
+    SUBTITLE = "a arms · Enter: next field · Esc closes"
 
-    def __init__(self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...]) -> None:
+    def __init__(self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...],
+                 send: Callable[[ArmKnobs], object]) -> None:  # fmt: skip
         super().__init__()
         self.title_text = title
         self.peer = peer
         self.images = images
+        self.send = send
+        self.waiting_for: ArmKnobs | None = None  # sent, not answered yet
 
     def compose(self) -> ComposeResult:
         with Vertical(id="arm-popup") as box:
             box.border_title = self.title_text
-            box.border_subtitle = "Enter or a arms · Esc closes"
+            box.border_subtitle = self.SUBTITLE
             yield NextResponseForm(id="popup-form")
+            yield Static("", id="arm-error")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -216,14 +223,39 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
         form.aim_at(self.peer)
         form.query_one("#query-status").focus()
 
+    def on_descendant_focus(self, _) -> None:
+        field = self.query_one(NextResponseForm).focused_field()
+        self.query_one("#arm-popup").border_subtitle = f"{FOCUS_MARK}{field} · {self.SUBTITLE}" if field else (
+            self.SUBTITLE)  # fmt: skip
+
     def action_arm(self) -> None:
-        command = self.query_one(NextResponseForm).arm_command(self.notify)
+        if self.waiting_for is not None:
+            return  # one at a time: the engine's answer decides whether the popup closes
+        command = self.query_one(NextResponseForm).arm_command(self._say)
         if command is not None:
+            self.waiting_for = command
+            self._say("arming…", severity="information")
+            self.send(command)
+
+    def answered(self, done: CommandDone) -> None:
+        """The engine's answer to a command; this popup's arm closes it only when accepted."""
+        if self.waiting_for is None or done.command_id != self.waiting_for.id:
+            return
+        command, self.waiting_for = self.waiting_for, None
+        if done.ok:
             self.dismiss(command)
+        else:
+            self._say(f"refused: {done.message}", severity="error")
+
+    def _say(self, message: str, severity: str = "information", **_: Any) -> None:
+        """In the popup, not in a toast behind it: what was refused stays beside the values."""
+        error = self.query_one("#arm-error", Static)
+        error.set_class(severity == "error", "-error")
+        error.update(message)
 
     def on_input_submitted(self, event) -> None:
         event.stop()
-        self.action_arm()
+        self.focus_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -297,6 +297,9 @@ class _Connection:
     def write_line(self, line: bytes) -> None:
         if self.closed:
             return
+        if self.writer.transport.is_closing():  # the peer is gone: every write after would be logged by asyncio
+            self.close()
+            return
         self.writer.write(line)
         if self.writer.transport.get_write_buffer_size() > self.server.max_buffered:
             self.cut("it stopped reading")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 from collections import deque
@@ -97,10 +98,19 @@ class SocketLink:
         self._expect("subscribed")
         self._write({"type": "snapshot"})
         self._sock.settimeout(None)
-        self.export_dir = export_dir or Path.cwd() / "ota-provider-exports"
+        self.export_dir = export_dir or self._default_export_dir()
         self._onboarding = SetupPayload.from_qr_code(self.engine["qrCode"])
         self._thread = threading.Thread(target=self._read_all, name="ota-provider-link", daemon=True)
         self._thread.start()
+
+    def _default_export_dir(self) -> Path:
+        """Where the provider's own dashboard writes: its state directory's exports/, when this user
+        can write there (the usual case: the socket is owner-only); else a folder in the working
+        directory."""
+        storage = self.engine.get("storage")
+        if storage and os.access(storage, os.W_OK | os.X_OK):
+            return Path(storage) / "exports"
+        return Path.cwd() / "ota-provider-exports"
 
     def _write(self, message: dict[str, Any]) -> None:
         data = json.dumps(message).encode() + b"\n"

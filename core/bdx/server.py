@@ -158,7 +158,8 @@ class BdxServer:
         self.max_transfers = max_transfers
         self.refused_busy = 0  # ReceiveInits answered ResponderBusy: max_transfers were running
         self._suspended: dict[tuple[int, int], Transfer] = {}  # (local session id, exchange id): restored
-        self._next_id = 1
+        # Numbered on from the state's last one: "#5" names one transfer in a state directory.
+        self._next_id = store.last_number() + 1 if store is not None else 1
         # ("idle", transfer id): its release; ("send", n): a paced or delayed reply in self._sends.
         self._deadlines: Deadlines[tuple[str, int]] = Deadlines()
         self._sends: dict[int, tuple[Transfer, Exchange, tuple[int, bytes]]] = {}
@@ -208,6 +209,8 @@ class BdxServer:
         before = self._suspended_for(transfer)
         if before is None:
             self._next_id += 1
+            if self.store is not None:
+                self.store.numbered(transfer.id)
         else:  # the requestor gave up on the old exchange and starts again: still the same download
             transfer.id, transfer.resumed, transfer.faults = before.id, before.resumed + 1, before.faults
             transfer.started = before.started

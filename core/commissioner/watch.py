@@ -7,6 +7,7 @@ verified on its new version (0), or as soon as one cannot be (1, saying which an
 from __future__ import annotations
 
 from ..events import CommissioningFailed, DeviceCommissioned, DeviceStep, EngineEvent
+from ..wording import plural
 
 __all__ = ["UpdateWatch"]
 
@@ -33,5 +34,5 @@ class UpdateWatch:
         if event.step == "verified on the device" and event.state == "done":
             self.verified.add(event.node_id)
             if len(self.verified) >= self.targets:
-                return 0, f"{len(self.verified)} device(s) verified on the new version"
+                return 0, f"{plural(len(self.verified), 'device')} verified on the new version"
         return None

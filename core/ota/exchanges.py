@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..event_base import EngineEvent, dataclass_fields, peer_fields
-from ..wording import spec_name, who, yes_no
+from ..wording import plural, spec_name, who, yes_no
 from .types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 
 __all__ = [
@@ -221,7 +221,7 @@ class ImagesChanged(EngineEvent):
     count: int
 
     def text(self) -> str:
-        return f"images reloaded from {self.source}: {self.count} image(s)"
+        return f"images reloaded from {self.source}: {plural(self.count, 'image')}"
 
     def fields(self) -> dict[str, Any]:
         return {"source": self.source, "count": self.count}

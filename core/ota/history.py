@@ -20,6 +20,7 @@ from typing import Any
 
 from ..bdx.server import Transfer
 from ..storage.database import Database
+from ..wording import plural
 from .exchanges import OtaExchange
 
 __all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
@@ -153,7 +154,7 @@ class UpdateHistory:
         }
         summary = f"#{transfer.id} {transfer.result}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
         if transfer.resumed:
-            summary += f", resumed after {transfer.resumed} provider restart(s)"
+            summary += f", resumed after {plural(transfer.resumed, 'provider restart')}"
         if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
             summary += " with injected faults: " + ", ".join(transfer.faults)
         self.record("transfer", transfer.peer, summary, details)

@@ -128,7 +128,7 @@ class OtaProvider:
 
     def query_image(self, peer: Peer, provider_node_id: int, request: QueryImage) -> QueryImageResponse | None:
         """The response to send, or None to leave the command unanswered (an armed "ignore")."""
-        self._refresh_catalog()
+        self.refresh_catalog()
         self.emit(ev.QueryImageReceived(peer, request.vendor_id, request.product_id, request.software_version,
                                      tuple(request.protocols_supported), request.hardware_version, request.location,
                                      request.requestor_can_consent, request.metadata_for_provider))  # fmt: skip
@@ -188,7 +188,8 @@ class OtaProvider:
             return DownloadProtocol.HTTPS in protocols
         return bool(protocols & {DownloadProtocol.BDX_SYNCHRONOUS, DownloadProtocol.BDX_ASYNCHRONOUS})
 
-    def _refresh_catalog(self) -> None:
+    def refresh_catalog(self) -> None:
+        """The catalog again if a file changed on disk (ImagesChanged), else nothing."""
         try:
             reloaded = self.catalog.reload_if_changed()
         except CatalogError as exc:  # keep serving what was valid; say why the new files are not used

@@ -18,6 +18,8 @@ from .database import Database
 
 __all__ = ["TransferStore"]
 
+LAST_NUMBER = "bdx.last_transfer_number"  # settings key
+
 
 class TransferStore:
     """The state database's :class:`~ota_provider.core.bdx.checkpoint.TransferCheckpoints`."""
@@ -56,3 +58,13 @@ class TransferStore:
             " next_counter, offset, seconds, resumed, faults FROM transfers ORDER BY id"
         )
         return [TransferRecord(*row[:12], tuple(json.loads(row[12]))) for row in rows]
+
+    def last_number(self) -> int:
+        value = self.db.get_setting(LAST_NUMBER)
+        try:
+            return max(0, int(value or b"0"))
+        except ValueError:  # a damaged value: the numbers of the transfers kept still count (restore)
+            return 0
+
+    def numbered(self, transfer_id: int) -> None:
+        self.db.set_setting(LAST_NUMBER, str(transfer_id).encode())

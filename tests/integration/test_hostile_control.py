@@ -10,10 +10,12 @@ import re
 import signal
 import socket
 import stat
+import struct
 import time
 
 import pytest
 
+from ota_provider.core.api.client import Provider
 from tests.integration.test_ota_processes import start_provider
 
 
@@ -156,3 +158,32 @@ def test_a_sigma1_flood_over_udp_does_not_lock_out_a_requestor(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_a_watch_client_that_dies_costs_the_provider_no_warning(tmp_path):
+    """A `ctl watch` whose connection is reset mid-stream: the provider stops writing to it at once
+    (it printed asyncio's untimestamped "socket.send() raised exception." for every event after)."""
+    proc, events = start_provider(tmp_path, ["--control", "tcp:127.0.0.1:0"])
+    try:
+        port = _control_port(events)
+        token = (tmp_path / "state" / "control-token").read_text().strip()
+        watchers = []
+        for _ in range(4):
+            watcher = socket.create_connection(("127.0.0.1", port), timeout=10)
+            hello = {"type": "hello", "protocol": 1, "token": token}
+            watcher.sendall(json.dumps(hello).encode() + b'\n{"type":"subscribe"}\n')
+            watcher.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            watchers.append(watcher)
+        time.sleep(0.5)
+        with Provider.attach(f"tcp:127.0.0.1:{port}", token=token) as provider:
+            for round_ in range(60):
+                if round_ == 5:
+                    for watcher in watchers:  # reset, not closed: the provider learns it on its next send
+                        watcher.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        watcher.close()
+                assert provider.arm("queryImageStatus", "busy").ok
+                assert provider.disarm("queryImageStatus").ok
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    assert "socket.send() raised exception" not in stderr, stderr[-2000:]

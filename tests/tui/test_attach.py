@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -93,3 +94,35 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
     assert [i for i in logged if start <= i[0] <= end] == [i for i in watched if start <= i[0] <= end]
     assert sum(1 for _, name in logged if name == "QueryImageResponse") == 2
     assert sum(1 for _, name in logged if name == "CommandDone") > 10  # the third client's, among them
+
+
+def test_attached_exports_go_to_the_state_directory_and_old_transfers_are_not_shown_as_just_ended(engine, tmp_path):
+    """The attached dashboard writes where the provider's own does (its state directory's exports/,
+    not the working directory), and a transfer that ended before it attached is not kept in the
+    table as if it had just finished."""
+
+    async def update_before_attaching():
+        client, driver = await requestor(engine, tmp_path, 0xD011)
+        try:
+            offer = await client.query_image(0xFFF1, 0x8000, 1)
+            await client.download(offer.image_uri, tmp_path / "before.ota")
+        finally:
+            driver.close()
+
+    asyncio.run(update_before_attaching())
+    time.sleep(0.5)
+    link = SocketLink(str(tmp_path / "control.sock"))
+
+    async def scenario():
+        app = ProviderDashboard(link, clock=lambda: time.time() + 60)  # a minute after it ended
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.requestor_table.row_count == 1)
+            await pilot.pause(0.5)
+            return app.transfer_table.row_count, app.export_dir
+
+    try:
+        rows, export_dir = asyncio.run(scenario())
+    finally:
+        link.close()
+    assert export_dir == tmp_path / "exports"
+    assert rows == 0

@@ -678,12 +678,13 @@ def test_quitting_with_transfers_running_asks_first(slow_engine, tmp_path):
             return question, still_running, result.size, where
 
     question, still_running, size, where = asyncio.run(scenario())
-    assert "1 transfer(s) running" in question and still_running and size > 0
+    assert "1 transfer running" in question and still_running and size > 0
     assert "window open " in where and ", code 3497-011-2332" in where
 
 
 def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp_path):
-    """n on a requestor row: a popup aimed at that node; Enter in a field arms and closes it."""
+    """n on a requestor row: a popup aimed at that node; a arms, and the popup closes once the engine
+    has armed it (Enter only moves to the next field)."""
 
     async def scenario():
         app = ProviderDashboard(engine)
@@ -700,8 +701,12 @@ def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp
                 popup.query_one("#query-status").value = BUSY
                 popup.query_one("#query-delay").focus()
                 await pilot.press("4", "5", "enter")
+                await pilot.pause(0.3)
+                moved_on = isinstance(app.screen, ArmScreen) and app.focused.id == "ignore-query"
+                await pilot.press("a")
                 await until(pilot, lambda: "busy delay 45 s (one-shot, node 7112)" in armed_text(app))
-                closed = not isinstance(app.screen, ArmScreen)
+                await until(pilot, lambda: not isinstance(app.screen, ArmScreen))
+                closed = moved_on
                 answers = [await client.query_image(0xFFF1, 0x8000, 1) for client, _ in clients]
             finally:
                 for _, driver in clients:

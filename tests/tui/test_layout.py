@@ -94,3 +94,35 @@ def test_the_log_comes_back_with_e_after_the_commissioning_tab_on_a_short_screen
     hidden, faults = asyncio.run(scenario())
     assert hidden is False
     assert faults == []
+
+
+def test_the_abort_question_is_shown_whole():
+    async def scenario():
+        app = scripted_dashboard()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            app.transfer_table.focus()
+            await pilot.press("x")
+            await pilot.pause(0.3)
+            label, box = app.screen.query_one("#confirm Label"), app.screen.query_one("#confirm")
+            return str(label.render()), label.region, box.region
+
+    question, label, box = asyncio.run(scenario())
+    assert question.startswith("Abort transfer #2?") and question.endswith("StatusReport.")
+    assert label.right <= box.right - 1 and label.x >= box.x
+    assert label.height * label.width >= len(question) and label.height >= 2  # wrapped, not cut
+
+
+def test_toasts_sit_top_right_clear_of_the_log_and_the_footer():
+    async def scenario():
+        app = scripted_dashboard()
+        async with app.run_test(size=(160, 48), notifications=True) as pilot:
+            await settle(pilot)
+            app.notify("written to /tmp/x")
+            await pilot.pause(0.3)
+            toast = app.screen.query_one("Toast").region
+            return toast, app.query_one("#log").region, app.query_one("Footer").region
+
+    toast, log, footer = asyncio.run(scenario())
+    assert toast.y <= 3 and toast.right >= 150  # under the header and the status line, at the right
+    assert not toast.overlaps(log) and not toast.overlaps(footer)

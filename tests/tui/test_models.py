@@ -119,7 +119,7 @@ def test_requestor_rows_for_busy_ignored_failed_and_faults():
     table.apply(transfer_event(TransferFailed, snapshot(result="aborted")))
     assert table.rows[PEER].state == "failed" and table.rows[PEER].last_exchange == "BDX aborted"
     table.apply(FaultInjected(PEER, 1, 3, at=4.0))
-    assert table.rows[PEER].last_exchange == "FaultInjected"
+    assert table.rows[PEER].last_exchange == "BDX fault at block 3"  # words, not the event's class name
     assert table.apply(Listening(5540, "/tmp")) is None  # not about a requestor
 
 
@@ -132,6 +132,16 @@ def test_progress_is_sampled_in_steps():
     assert table.sample(stats(snapshot(sent=5_120, total=10_000))) == {PEER}
     assert table.rows[PEER].progress == pytest.approx(0.5)
     assert table.sample(stats(snapshot(sent=10, total=10, peer=(1, 0xBEEF)))) == set()  # a node never seen
+
+
+def test_a_late_snapshot_does_not_put_an_applied_node_back_at_95_percent():
+    table = RequestorTable()
+    table.apply(query())
+    table.sample(stats(snapshot(sent=9_600, total=10_000)))
+    table.apply(transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")))
+    table.apply(NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0))
+    assert table.sample(stats(snapshot(sent=9_600, total=10_000))) == set()  # taken before the end
+    assert (table.rows[PEER].state, table.rows[PEER].progress) == ("applied", None)
 
 
 @pytest.mark.parametrize(
