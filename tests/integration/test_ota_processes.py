@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ota_provider.core.api.client import Provider
 from ota_provider.core.client.requestor import CommandFailed, OtaRequestorClient
 from ota_provider.core.codec.im_status import ImStatus
 from ota_provider.core.exchange.driver import ExchangeDriver
@@ -258,3 +259,59 @@ def test_160_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path)
     assert not errors, errors[:5]
     assert sum(s["step"] == "connected" for s in steps) == 160
     assert sum(s["step"] == "queried" and s["status"] == "NOT_AVAILABLE" for s in steps) == 160
+
+
+@pytest.mark.parametrize("provider_flags", [["-q", "busy", "-t", "1", "-a", "awaitNextAction", "-p", "2"]])
+def test_the_sim_with_sdk_timers_waits_out_busy_and_await_next_action_then_updates(provider, tmp_path):
+    """Busy, then an offer; AwaitNextAction, then Proceed: with --sdk-timers the sim asks again after
+    the SDK's max(120 s, DelayedActionTime), here shrunk by --time-scale, and ends on the new version."""
+    _proc, events = provider
+    result, steps = sim(events, tmp_path, "--sdk-timers", "--time-scale", "0.005")
+    assert result.returncode == 0, result.stderr
+    assert [s["step"] for s in steps] == ["connected", "queried", "waiting", "queried", "downloaded", "apply",
+                                          "waiting", "apply", "applied"]  # fmt: skip
+    queried = [s for s in steps if s["step"] == "queried"]
+    assert [(s["status"], s["attempt"]) for s in queried] == [("BUSY", 1), ("UPDATE_AVAILABLE", 2)]
+    waits = [(s["sdkSeconds"], s["seconds"]) for s in steps if s["step"] == "waiting"]
+    assert waits == [(120, 0.6), (120, 0.6)]  # the SDK's 120 s floor over DelayedActionTime 1 s and 2 s
+    assert [s["action"] for s in steps if s["step"] == "apply"] == ["AWAIT_NEXT_ACTION", "PROCEED"]
+    wait_for(events, lambda seen: any(e["event"] == "NotifyUpdateApplied" for e in seen))
+
+
+def test_the_sim_gives_up_on_a_provider_that_stays_busy_after_its_query_budget(tmp_path):
+    sock = tmp_path / "control.sock"
+    proc, events = start_provider(tmp_path, ["--control", str(sock)])
+    try:
+        with Provider.attach(sock, subscribe=False) as control:
+            assert control.arm("queryImageStatus", "busy", sticky=True).ok
+        result, steps = sim(events, tmp_path, "--sdk-timers", "--time-scale", "0.001", "--query-budget", "2")
+        plain, plain_steps = sim(events, tmp_path)  # without the timers: it stops at the first Busy, as before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert result.returncode == 1
+    assert [s["step"] for s in steps] == ["connected", "queried", "waiting", "queried", "gave-up"]
+    assert steps[-1]["queries"] == 2
+    assert plain.returncode == 0 and [s["step"] for s in plain_steps] == ["connected", "queried"]
+
+
+def test_the_sims_lines_use_the_specs_names_as_the_dashboard_does(tmp_path):
+    proc, events = start_provider(tmp_path)
+    try:
+        fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
+        port = next(e["port"] for e in events if e["event"] == "Listening")
+        command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file, "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert result.returncode == 0
+    assert ": UpdateAvailable, version 3" in result.stdout and "ApplyUpdate: Proceed, delay 0 s" in result.stdout
+    assert "UPDATE_AVAILABLE" not in result.stdout and "PROCEED" not in result.stdout
+
+
+def test_sim_timer_flags_without_sdk_timers_are_one_line(tmp_path):
+    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(tmp_path / "f.json"),
+               "--time-scale", "0.1"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "add --sdk-timers" in result.stderr

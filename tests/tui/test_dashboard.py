@@ -901,3 +901,27 @@ def test_a_device_that_says_downloading_with_no_transfer_of_ours_is_flagged():
     assert running_one == "Downloading 75%"
     detail = " ".join(detail.split())
     assert "no BDX transfer of ours has run for it for 10 s" in detail and "BDX timeout" in detail, detail
+
+
+def test_the_history_tab_refreshing_writes_nothing_into_the_log_or_toasts(engine, tmp_path):
+    """Rows the screen asked for show in the History tab, not as "N history rows" lines in the
+    exchange log (and its exports) and a toast on every refresh."""
+
+    async def scenario():
+        app = ProviderDashboard(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            clients = await queried(engine, tmp_path, (0x7201,), version=1)
+            try:
+                await pilot.press("h")
+                await until(pilot, lambda: app.query_one("#history").row_count >= 1)
+                app.requestor_table.focus()
+                await pilot.press("enter")  # a detail asks for the history too
+                await pilot.pause(1.0)
+            finally:
+                for _, driver in clients:
+                    driver.close()
+            return [line.text for line in app._lines], [n.message for n in app._notifications]
+
+    lines, toasts = asyncio.run(scenario())
+    assert not [line for line in lines if "history row" in line]
+    assert not [toast for toast in toasts if "history row" in toast]
