@@ -46,10 +46,19 @@ def _status_name(text: str) -> BdxStatus:
 
 
 def _node(text: str) -> int:
+    """A node id as a number (decimal, 0x-hex), or as the dashboard shows it (``D001``: hex)."""
     try:
         return parse_number(text)
+    except argparse.ArgumentTypeError:
+        pass
+    try:
+        node = int(text, 16)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"node id {text!r} is not a number (decimal or 0x hex)") from None
+        raise argparse.ArgumentTypeError(f"node id {text!r} is not a number (0x-hex, decimal, or hex as the "
+                                         "dashboard shows it: D001)") from None  # fmt: skip
+    if not 0 <= node <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise argparse.ArgumentTypeError(f"node id {text!r} is more than 64 bits")
+    return node
 
 
 def _where_options(parser: argparse.ArgumentParser, default: Any = None) -> argparse.ArgumentParser:
@@ -85,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     scope = arm.add_mutually_exclusive_group()
     scope.add_argument("--once", action="store_true", help="the next response only (the default)")
     scope.add_argument("--sticky", action="store_true", help="every response until disarmed")
+    arm.add_argument(
+        "--unseen",
+        action="store_true",
+        help="with --node: arm for a node that has never queried this provider (refused otherwise)",
+    )
     for sub in (arm, disarm := commands.add_parser("disarm", help="disarm a knob")):
         sub.add_argument("--node", type=_node, metavar="ID", help="only for this requestor")
         sub.add_argument("--fabric", type=int, default=1, metavar="N", help="its fabric index (default 1)")
@@ -159,7 +173,10 @@ def _run(provider: Provider, args: argparse.Namespace) -> int:
     if verb in ("watch", "wait-for"):
         return _watch(provider, args) if verb == "watch" else _wait(provider, args)
     if verb == "arm":
-        return _said(provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric))
+        if args.unseen and args.node is None:
+            raise ValueError("--unseen goes with --node ID (the node that has not queried yet)")
+        return _said(provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric,
+                                  unseen=args.unseen))  # fmt: skip
     if verb == "disarm":
         return _said(provider.disarm(args.knob, node=args.node, fabric=args.fabric))
     if verb == "clear":

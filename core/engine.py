@@ -88,7 +88,7 @@ from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
 from .trace import TraceWriter, open_named_trace, open_operator_trace
-from .wording import bdx_status, plural
+from .wording import bdx_status, plural, short_node_id
 
 __all__ = [
     "AbortTransfer",
@@ -164,6 +164,8 @@ class ProviderEngine:
         self._startup_error: BaseException | None = None
         self.node: MatterNode | None = None
         self.provider: OtaProvider | None = None
+        self._seen: set[Peer] = set()  # requestors that queried us in this run
+        self._history: UpdateHistory | None = None
         self.port: int | None = None
         self.bench: Bench | None = None
         self.control: ControlServer | None = None
@@ -336,8 +338,9 @@ class ProviderEngine:
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
             history = UpdateHistory(node.db, max_rows=config.history_max_rows,
                                     on_error=lambda message: self._post(EngineError(message)))  # fmt: skip
+            self._history = history
 
-            seen: set[Peer] = set()
+            seen = self._seen
 
             def on_ota(event: EngineEvent) -> None:
                 if isinstance(event, OtaExchange):
@@ -520,12 +523,30 @@ class ProviderEngine:
         self._post(HistoryRows(command.id, tuple(rows)))
         self._post(CommandDone(command, True, f"{plural(len(rows), 'history row')}"))
 
+    def _knows(self, peer: Peer) -> bool:
+        """A requestor this provider has heard from: this run, its history, or a device of its bench."""
+        if peer in self._seen or (self._history is not None and self._history.knows(peer)):
+            return True
+        device = self.bench.devices.get(peer[1]) if self.bench is not None else None
+        return device is not None and device.fabric_index == peer[0]
+
+    def _unseen_target(self, peer: Peer) -> str:
+        """Why an arm for ``peer`` is refused, and what the user may have meant."""
+        fabric = "" if peer[0] == 1 else f" on fabric {peer[0]}"
+        text = f"node 0x{peer[1]:X}{fabric} has never queried this provider"
+        digits = str(peer[1])
+        if len(digits) <= 16 and (hexadecimal := (peer[0], int(digits, 16))) != peer and self._knows(hexadecimal):
+            text += f" (did you mean 0x{hexadecimal[1]:X}, shown as {short_node_id(hexadecimal[1])}?)"
+        return text + "; arm it anyway with --unseen (it applies when that node first asks)"
+
     def _apply(self, command: Any) -> tuple[bool, str]:
         node, provider = self.node, self.provider
         assert node is not None and provider is not None and node.bdx is not None
         bdx = node.bdx
         if isinstance(command, ArmKnob | ArmKnobs):
             knobs = [(command.knob, command.value)] if isinstance(command, ArmKnob) else list(command.knobs)
+            if command.target is not None and not command.unseen and not self._knows(command.target):
+                raise ValueError(self._unseen_target(command.target))
             for knob, value in knobs:  # refused now, not met by the next query as a silent NotAvailable
                 if knob == Knob.FORCED_DESIGNATOR and provider.catalog.entry_for_designator(str(value)) is None:
                     served = ", ".join(e.designator for e in provider.catalog.entries) or "none"

@@ -85,12 +85,14 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
 
 
 def test_a_knob_for_one_node_and_bad_values_are_refused(engine, tmp_path):
-    engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY, sticky=True, target=(1, 0x4002)))
+    engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY, sticky=True, target=(1, 0x4002)))  # never seen: refused
+    engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY, sticky=True, target=(1, 0x4002), unseen=True))
     engine.send(ArmKnob(Knob.QUERY_DELAY, -5))
     engine.send(RemoveFabric(9))
     dones = [e for e in wait_for(engine, lambda e: isinstance(e, CommandDone) and isinstance(e.command, RemoveFabric))
              if isinstance(e, CommandDone)]  # fmt: skip
-    assert [d.ok for d in dones] == [True, False, False]
+    assert [d.ok for d in dones] == [False, True, False, False]
+    assert "node 0x4002 has never queried this provider" in dones[0].message
 
     async def scenario():
         targeted, d1 = await client_for(engine, 0x4002, tmp_path)

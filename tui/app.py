@@ -1017,7 +1017,7 @@ class ProviderDashboard(App):
         """One key: the selected requestor's next QueryImage gets Busy (the requestor retries no
         sooner than 120 s, and gives up on a provider after three)."""
         if (peer := self._selected_requestor()) is not None:
-            self.engine.send(ArmKnobs(((Knob.QUERY_STATUS, QueryImageStatus.BUSY),), target=peer))
+            self.engine.send(ArmKnobs(((Knob.QUERY_STATUS, QueryImageStatus.BUSY),), target=peer, unseen=True))
 
     def _selected_transfer(self) -> int | None:
         table = self.transfer_table

@@ -273,7 +273,8 @@ class NextResponseForm(VerticalScroll):
         if not knobs:
             notify("set a control first: nothing to arm", severity="warning")
             return None
-        return ArmKnobs(tuple(knobs), sticky=self.sticky, target=self.target)
+        # unseen: the target was picked from the nodes on screen, not typed
+        return ArmKnobs(tuple(knobs), sticky=self.sticky, target=self.target, unseen=True)
 
     def reset(self) -> None:
         """Every control back to "unchanged" (scope and target stay as chosen)."""

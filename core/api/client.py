@@ -106,10 +106,12 @@ class _Commands:
     """The verbs, shared by the sync and asyncio clients: each builds one command."""
 
     @staticmethod
-    def arm_command(knob: str, value: Any, *, sticky: bool = False, node: int | None = None,
-                    fabric: int = 1) -> ArmKnob:  # fmt: skip
+    def arm_command(knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
+                    unseen: bool = False) -> ArmKnob:  # fmt: skip
+        """``unseen``: arm for a node that has never queried this provider (refused otherwise: a
+        mistyped node id would wait silently for a node that never comes)."""
         parsed, typed = parse_knob(knob, value)
-        return ArmKnob(parsed, typed, sticky=sticky, target=_target(node, fabric))
+        return ArmKnob(parsed, typed, sticky=sticky, target=_target(node, fabric), unseen=unseen)
 
     @staticmethod
     def disarm_command(knob: str, *, node: int | None = None, fabric: int = 1) -> DisarmKnob:
@@ -251,10 +253,12 @@ class Provider(_Commands):
             raise Refused(result.message)
         return result
 
-    def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1) -> Result:
+    def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
+            unseen: bool = False) -> Result:  # fmt: skip
         """Arm one knob by its name (``queryImageStatus``, ``dropBlock`` ...) for the next response
-        (``sticky``: every response until disarmed), for every requestor or ``node`` only."""
-        return self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric))
+        (``sticky``: every response until disarmed), for every requestor or ``node`` only (one that
+        has queried this provider, unless ``unseen``)."""
+        return self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric, unseen=unseen))
 
     def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> Result:
         return self.send(self.disarm_command(knob, node=node, fabric=fabric))
@@ -436,8 +440,8 @@ class AsyncProvider(_Commands):
         return result
 
     async def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None,
-                  fabric: int = 1) -> Result:  # fmt: skip
-        return await self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric))
+                  fabric: int = 1, unseen: bool = False) -> Result:  # fmt: skip
+        return await self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric, unseen=unseen))
 
     async def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> Result:
         return await self.send(self.disarm_command(knob, node=node, fabric=fabric))

@@ -73,6 +73,7 @@ class ArmKnob(Command):
     value: Any
     sticky: bool = False
     target: Peer | None = None
+    unseen: bool = False  # a target this provider has never heard from is armed anyway (else refused)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ArmKnobs(Command):
     knobs: tuple[tuple[Knob, Any], ...]
     sticky: bool = False
     target: Peer | None = None
+    unseen: bool = False  # a target this provider has never heard from is armed anyway (else refused)
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,13 @@ class UpdateHistory:
             params += (limit,)
         return [HistoryRow(*row[:6], _details(row[6])) for row in reversed(self.db.query(sql, params))]
 
+    def knows(self, peer: tuple[int, int]) -> bool:
+        """Whether this node has a row in the history (it asked us something, in any run)."""
+        try:
+            return bool(self.db.query("SELECT 1 FROM history WHERE fabric_index = ? AND node_id = ? LIMIT 1", peer))
+        except sqlite3.Error:  # an unreadable history knows nobody: the caller asks the user instead
+            return False
+
     # ------------------------------------------------------------------ event adapters
 
     def ota_exchange(self, event: OtaExchange) -> None:

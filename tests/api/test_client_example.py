@@ -39,8 +39,8 @@ def run(provider, tmp_path, scenario):
 
 
 def test_busy_once_then_update_available(ota_provider, tmp_path):
-    armed = ota_provider.arm("queryImageStatus", "busy", node=NODE)
-    ota_provider.arm("delayedQueryActionTimeSec", 45, node=NODE)
+    armed = ota_provider.arm("queryImageStatus", "busy", node=NODE, unseen=True)  # before it first asks
+    ota_provider.arm("delayedQueryActionTimeSec", 45, node=NODE, unseen=True)
     assert "busy" in armed.message and "one-shot" in armed.message
 
     async def two_queries(client):
@@ -102,7 +102,7 @@ def test_the_asyncio_client_has_the_same_verbs(ota_provider, tmp_path):
     async def scenario():
         async with await AsyncProvider.attach(socket_path) as client:
             await client.subscribe()
-            armed = await client.arm("queryImageStatus", "updateNotAvailable", node=NODE)
+            armed = await client.arm("queryImageStatus", "updateNotAvailable", node=NODE, unseen=True)
             snapshot = await client.snapshot()
             with pytest.raises(Refused, match="no running transfer #5"):
                 await client.pause(5)

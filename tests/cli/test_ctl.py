@@ -30,7 +30,10 @@ def ctl(provider, *args, timeout=30):
 
 
 def test_status_arm_and_disarm(provider):
-    code, out, _ = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "0xD001")
+    code, out, err = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "0xD001")
+    assert code == 1 and out == "" and err.count("\n") == 1  # a node that never asked: said, not silently armed
+    assert "node 0xD001 has never queried this provider" in err and "--unseen" in err
+    code, out, _ = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "D001", "--unseen")  # as shown
     assert code == 0 and out == "armed QueryImage status busy (one-shot, node D001)\n"
     code, out, _ = ctl(provider, "status")
     assert code == 0 and "transfers: 0 running" in out and "QueryImage status busy (one-shot, node D001)" in out
@@ -53,6 +56,8 @@ def test_status_arm_and_disarm(provider):
     (("wait-for", "Nothing"), 2, "unknown event 'Nothing'"),
     (("wait-for", "TransferFinished", "--timeout", "0.5"), 1, "no TransferFinished within 0.5 s"),
     (("commission", "3497-011-2333"), 1, "check digit"),
+    (("arm", "queryImageStatus", "busy", "--unseen"), 2, "--unseen goes with --node ID"),
+    (("arm", "queryImageStatus", "busy", "--node", "D00G"), 2, "is not a number (0x-hex, decimal, or hex as"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_a_non_zero_exit(provider, args, code, says):
     got, out, err = ctl(provider, *args)
@@ -112,3 +117,18 @@ def test_a_trace_started_and_stopped_from_ctl(provider, tmp_path):
     result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(tmp_path / "none")],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 1 and "cannot read" in result.stderr
+
+
+def test_a_node_id_typed_in_decimal_for_one_shown_in_hex_gets_a_suggestion(provider):
+    """The dashboard shows node 0x1000 as "1000"; typed as --node 1000 it reads as decimal: the
+    refusal names the node that did query."""
+    fabric = Path(provider.engine["storage"]) / "demo-fabric.json"
+    sim = subprocess.run([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(fabric), "--port",
+                          str(provider.engine["port"]), "--first-node-id", "0x1000"],
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert sim.returncode == 0, sim.stderr
+    code, _, err = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "1000")
+    assert code == 1 and "did you mean 0x1000, shown as 1000?" in err
+    code, out, _ = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "0x1000")  # seen: no --unseen needed
+    assert code == 0 and "node 1000" in out
+    assert ctl(provider, "clear")[0] == 0
