@@ -43,6 +43,7 @@ from textual.widgets import (
 )
 
 from ota_provider.core.api.link import EngineLink, LocalLink
+from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import (
     AbortTransfer,
     AnswerAttestation,
@@ -79,9 +80,9 @@ from ota_provider.core.events import (
 )
 from ota_provider.core.ota.history import HistoryRow, iso_time, rows_as_csv
 from ota_provider.core.ota.policy import Knob
-from ota_provider.core.ota.types import QueryImageStatus
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.setup_payload import SetupPayload
-from ota_provider.core.wording import plural
+from ota_provider.core.wording import plural, short_node_id
 
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
@@ -91,7 +92,7 @@ from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
-from .screens import ArmScreen, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
+from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 from .steady_scroll import Table
 
 __all__ = ["LOG_KINDS", "ProviderDashboard", "log_kind"]
@@ -133,6 +134,10 @@ COLUMN_WIDTHS = {"VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "
 TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
 TAB_NAMES = {"tab-exchanges": "Exchanges", "tab-commissioning": "Commissioning", "tab-images": "Images",
              "tab-history": "History"}  # fmt: skip
+# One key each on the selected requestor's row (b, v, g, z): the knob of its next response.
+ROW_FAULTS = {"not-available": (Knob.QUERY_STATUS, QueryImageStatus.NOT_AVAILABLE),
+              "ignore-query": (Knob.IGNORE_QUERY, 1),
+              "discontinue": (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE)}  # fmt: skip
 # The widget a tab key puts the keyboard in.
 TAB_FOCUS = {"tab-exchanges": "#log", "tab-commissioning": "#fabrics", "tab-images": "#images",
              "tab-history": "#history"}  # fmt: skip
@@ -232,6 +237,11 @@ class ProviderDashboard(App):
         Binding("a", "arm", "Arm"),
         Binding("n", "arm_for_selected", "Arm for node"),
         Binding("b", "busy_once", "Busy once", show=False),
+        Binding("v", "row_fault('not-available')", "NotAvailable once", show=False),
+        Binding("g", "row_fault('ignore-query')", "Ignore next query", show=False),
+        Binding("z", "row_fault('discontinue')", "Discontinue next apply", show=False),
+        Binding("k", "block_fault('drop')", "Drop block N", show=False),
+        Binding("j", "block_fault('end')", "End at block N", show=False),
         Binding("d", "add_device", "Add device"),
         Binding("r", "clear_knobs", "Clear"),
         Binding("p", "pause", "Pause"),
@@ -1019,6 +1029,27 @@ class ProviderDashboard(App):
         if (peer := self._selected_requestor()) is not None:
             self.engine.send(ArmKnobs(((Knob.QUERY_STATUS, QueryImageStatus.BUSY),), target=peer, unseen=True))
 
+    def action_row_fault(self, name: str) -> None:
+        """One key, one response of the selected requestor shaped (one-shot, that node only)."""
+        if (peer := self._selected_requestor()) is not None:
+            self.engine.send(ArmKnobs((ROW_FAULTS[name],), target=peer, unseen=True))
+
+    def action_block_fault(self, name: str) -> None:
+        """Drop block N, or end the transfer at block N, of the selected requestor's next transfer:
+        N asked on one line."""
+        if (peer := self._selected_requestor()) is None:
+            return
+        what = "Drop block" if name == "drop" else "End the transfer (TransferFailedUnknownError) at block"
+
+        def answered(block: int | None) -> None:
+            if block is None:
+                return
+            value = block if name == "drop" else (block, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+            knob = Knob.DROP_BLOCK if name == "drop" else Knob.END_TRANSFER
+            self.engine.send(ArmKnobs(((knob, value),), target=peer, unseen=True))
+
+        self.push_screen(BlockPrompt(f"{what} N of node {short_node_id(peer[1])}'s next transfer, N ="), answered)
+
     def _selected_transfer(self) -> int | None:
         table = self.transfer_table
         if table.row_count == 0:
@@ -1095,6 +1126,31 @@ class ProviderDashboard(App):
                 self.action_arm_for_selected,
             ),
             ("Busy once for the selected requestor", "its next QueryImage gets Busy", self.action_busy_once),
+            (
+                "NotAvailable once for the selected requestor",
+                "its next QueryImage gets UpdateNotAvailable",
+                lambda: self.action_row_fault("not-available"),
+            ),
+            (
+                "Ignore the selected requestor's next query",
+                "its next QueryImage gets no answer",
+                lambda: self.action_row_fault("ignore-query"),
+            ),
+            (
+                "Discontinue the selected requestor's next apply",
+                "its next ApplyUpdateRequest gets Discontinue",
+                lambda: self.action_row_fault("discontinue"),
+            ),
+            (
+                "Drop block N for the selected requestor",
+                "its next transfer stalls at block N",
+                lambda: self.action_block_fault("drop"),
+            ),
+            (
+                "End the transfer at block N for the selected requestor",
+                "a BDX StatusReport instead of block N",
+                lambda: self.action_block_fault("end"),
+            ),
             ("Search the exchange log", "keep the lines that contain a text", self.action_search),
             ("Clear every knob", "disarm all one-shot and sticky knobs", self.action_clear_knobs),
             ("Pause transfer", "pause the selected BDX transfer", self.action_pause),

@@ -17,12 +17,12 @@ from ota_provider.core.events import CommandDone, ImageSummary, TransferSnapshot
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.wording import spec_name, yes_no
 
-from .controls import FOCUS_MARK, NextResponseForm
+from .controls import FOCUS_MARK, NextResponseForm, NumberInput
 from .format import clock, size
 from .log_view import MeasuredLog
 from .requestors import RequestorRow
 
-__all__ = ["ArmScreen", "ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
+__all__ = ["ArmScreen", "BlockPrompt", "ConfirmScreen", "HelpScreen", "RequestorDetail", "detail_lines"]
 
 
 HEX_FIELDS = {"vendorId": 4, "productId": 4}  # shown as Matter documents them: 0xFFF1
@@ -141,6 +141,9 @@ The **Transfers** table has one row per BDX download. Select a row, then:
 | n | every knob for the selected requestor, in a popup |
 | d | add a device: commission it by its setup code onto our bench fabric, point it at us, announce |
 | b | Busy once for the selected requestor (its next QueryImage; it asks again after 120 s or more) |
+| v / g | the selected requestor's next QueryImage: NotAvailable / left unanswered |
+| z | Discontinue the selected requestor's next ApplyUpdateRequest |
+| k / j | drop block N / end the transfer at block N, in the selected requestor's next transfer (asks N) |
 | p u t x | pause, resume, throttle, abort the selected transfer |
 | e c i h | Exchanges, Commissioning, Images, History tab |
 | / | search the exchange log (Esc clears, then leaves) |
@@ -189,6 +192,33 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class BlockPrompt(ModalScreen[int | None]):
+    """One line: which block a fault hits. Enter answers, Esc cancels."""
+
+    BINDINGS: ClassVar = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="block-prompt") as box:
+            box.border_subtitle = "Enter arms · Esc cancels"
+            yield Label(self.question)
+            yield NumberInput(id="block-number", type="integer", compact=True, valid_empty=True, classes="number")
+
+    def on_mount(self) -> None:
+        self.query_one("#block-number").focus()
+
+    def on_input_submitted(self, event) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text.isdigit():
+            self.notify("give the block number: 0 is the first block", severity="warning")
+            return
+        self.dismiss(int(text))
 
 
 class ArmScreen(ModalScreen[ArmKnobs | None]):

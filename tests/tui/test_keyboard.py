@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
+from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.events import CommandDone
 from ota_provider.core.ota.policy import Knob
-from ota_provider.core.ota.types import ApplyUpdateAction
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.tui.controls import FOCUS_MARK
 from ota_provider.tui.screens import ArmScreen
 from tests.tui.fake_engine import scripted_dashboard, settle
@@ -162,3 +163,39 @@ def test_a_sticky_arm_empties_the_form_but_another_front_ends_arm_does_not():
     assert emptied
     assert kept == DISCONTINUE
     assert [c.sticky for c in sent] == [True, True]  # the scope stays as chosen
+
+
+def test_one_key_per_common_fault_on_the_selected_row():
+    """b v g z arm one response of the selected requestor; k and j ask for the block on one line."""
+
+    async def scenario(app, pilot):
+        app.requestor_table.focus()
+        await pilot.press("down")  # the second row
+        for key in ("b", "v", "g", "z"):
+            await pilot.press(key)
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        prompt = type(app.screen).__name__
+        await pilot.press("4", "0", "enter")
+        await pilot.pause(0.2)
+        await pilot.press("j")
+        await pilot.pause(0.2)
+        await pilot.press("escape")  # cancelled: nothing armed
+        await pilot.pause(0.2)
+        await pilot.press("j")
+        await pilot.pause(0.2)
+        await pilot.press("7", "enter")
+        await pilot.pause(0.2)
+        return prompt, arms(app)
+
+    prompt, sent = run(scenario)
+    assert prompt == "BlockPrompt"
+    assert [c.knobs for c in sent] == [
+        ((Knob.QUERY_STATUS, QueryImageStatus.BUSY),),
+        ((Knob.QUERY_STATUS, QueryImageStatus.NOT_AVAILABLE),),
+        ((Knob.IGNORE_QUERY, 1),),
+        ((Knob.APPLY_ACTION, DISCONTINUE),),
+        ((Knob.DROP_BLOCK, 40),),
+        ((Knob.END_TRANSFER, (7, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)),),
+    ]
+    assert {c.target for c in sent} == {(1, 0xD002)} and not any(c.sticky for c in sent)
