@@ -13,8 +13,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zeroconf import IPVersion, ServiceStateChange
+from zeroconf import DNSOutgoing, DNSQuestion, IPVersion, RecordUpdateListener, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+from zeroconf.const import _CLASS_IN, _FLAGS_QR_QUERY, _TYPE_SRV
 
 __all__ = ["CommissionableBrowser", "CommissionableDevice", "find_commissionable", "matches"]
 
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 
 SERVICE = "_matterc._udp.local."
 SETTLE_SECONDS = 1.5  # after the first device matching a code, how long others may still answer
+# A listed device must keep answering: one killed without a goodbye would otherwise stay listed
+# until its PTR record's TTL ends (75 minutes from zeroconf and the SDK), long after it is gone.
+CHECK_SECONDS = 4.0  # how often the listed devices are looked at
+PROBE_AFTER = 8.0  # seconds without a word from a device: it is asked for its SRV record
+GONE_AFTER = 20.0  # seconds without a word, asked twice or more: no longer listed
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,9 @@ class CommissionableBrowser:
         self._browser: AsyncServiceBrowser | None = None
         self._devices: dict[str, CommissionableDevice] = {}
         self._resolving: set[asyncio.Task] = set()
+        self._heard: dict[str, float] = {}  # listed name (lower case) -> when it last said anything
+        self._listener = _HeardFrom(self._heard_from)
+        self._checker: asyncio.Task | None = None
 
     @property
     def devices(self) -> tuple[CommissionableDevice, ...]:
@@ -183,12 +192,19 @@ class CommissionableBrowser:
         if self._zc is None:
             self._zc = AsyncZeroconf(ip_version=IPVersion.All)
         self._browser = AsyncServiceBrowser(self._zc.zeroconf, [SERVICE], handlers=[self._changed])
+        self._zc.zeroconf.async_add_listener(self._listener, None)
+        self._checker = asyncio.get_running_loop().create_task(self._keep_checking())
         self.on_change(self.devices)
 
     async def stop(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+            self._checker = None
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
+            if self._zc is not None:
+                self._zc.zeroconf.async_remove_listener(self._listener)
         for task in list(self._resolving):
             task.cancel()
         self._devices.clear()
@@ -198,6 +214,7 @@ class CommissionableBrowser:
 
     def _changed(self, zeroconf, service_type, name, state_change) -> None:
         if state_change == ServiceStateChange.Removed:
+            self._heard.pop(name.lower(), None)
             if self._devices.pop(name, None) is not None:
                 self.on_change(self.devices)
             return
@@ -216,9 +233,51 @@ class CommissionableBrowser:
         if device is None or not device.addresses or self._browser is None or self._exclude(device):
             return
         if device.commissioning_mode == 0:  # extended discovery: advertised, but no window is open
+            self._heard.pop(name.lower(), None)
             if self._devices.pop(name, None) is not None:
                 self.on_change(self.devices)
             return
+        self._heard.setdefault(name.lower(), asyncio.get_running_loop().time())
         if self._devices.get(name) != device:
             self._devices[name] = device
             self.on_change(self.devices)
+
+    def _heard_from(self, name: str) -> None:
+        key = name.lower()
+        if key in self._heard:
+            self._heard[key] = asyncio.get_running_loop().time()
+
+    async def _keep_checking(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            self.check(asyncio.get_running_loop().time())
+
+    def check(self, now: float) -> list[str]:
+        """Ask the devices that have been quiet for their SRV record, and stop listing those that
+        stayed quiet (killed, unplugged, off the network). Returns the names asked."""
+        gone = [name for name in self._devices if now - self._heard.get(name.lower(), now) >= GONE_AFTER]
+        for name in gone:
+            del self._devices[name]
+            self._heard.pop(name.lower(), None)
+        if gone:
+            self.on_change(self.devices)
+        quiet = [name for name in self._devices if now - self._heard.get(name.lower(), now) >= PROBE_AFTER]
+        if quiet and self._zc is not None:
+            # Questions only, no known answers: a responder that sees its own record among the
+            # known answers stays silent (RFC 6762 7.1), and silence is what is being tested.
+            out = DNSOutgoing(_FLAGS_QR_QUERY)
+            for name in quiet:
+                out.add_question(DNSQuestion(name, _TYPE_SRV, _CLASS_IN))
+            self._zc.zeroconf.async_send(out)
+        return quiet
+
+
+class _HeardFrom(RecordUpdateListener):
+    """Every record received, whatever the cache already held: the name it is for was heard."""
+
+    def __init__(self, heard: Callable[[str], None]) -> None:
+        self._heard = heard
+
+    def async_update_records(self, zc, now, records) -> None:
+        for update in records:
+            self._heard(update.new.name)
