@@ -302,6 +302,7 @@ class ProviderDashboard(App):
         self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
         self._history_asked: dict[str, Any] = {}  # QueryHistory id -> what the rows are for
         self._form_arms: dict[str, bool] = {}  # ids of the ArmKnobs the form sent, not answered yet
+        self._panel_titles: dict[Any, str] = {}  # panel -> its title without the focus mark (on_mount)
         self.export_dir = self.engine.export_dir
 
     # ------------------------------------------------------------------ layout
@@ -561,6 +562,8 @@ class ProviderDashboard(App):
 
     def _show_focus(self) -> None:
         """A mark on the panel, or the tab, that has the keyboard on the main screen."""
+        if not self._panel_titles:  # a focus before the screen is mounted: on_mount shows it
+            return
         main = self.screen_stack[0]
         focused = main.focused
         within = set() if focused is None else {focused, *focused.ancestors}

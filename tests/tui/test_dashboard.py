@@ -172,7 +172,7 @@ def test_log_filter_and_status_line(engine, tmp_path):
     filtered, sub_title, where = asyncio.run(scenario())
     assert filtered and all("UpdateAvailable" in line for line in filtered)
     assert f"UDP {engine.port}" in where and "fabric 1: 0x1 (demo)" in where
-    assert "1 requestors" in sub_title
+    assert "1 requestor · 0 transfers" in sub_title  # a count and its noun as written
 
 
 def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
