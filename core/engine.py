@@ -46,6 +46,7 @@ from .api.commands import (
     ThrottleTransfer,
 )
 from .api.control import TOKEN_FILE, ControlServer, parse_control_target
+from .bdx.outcome import TransferEnd
 from .bdx.server import Transfer
 from .client.demo import DemoRequestors
 from .commissioner.bench import Bench
@@ -88,7 +89,7 @@ from .ota.provider import OtaProvider
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
 from .trace import TraceWriter, open_named_trace, open_operator_trace
-from .wording import bdx_status, plural, short_node_id
+from .wording import bdx_status, plural, short_node_id, transfer_end_text
 
 __all__ = [
     "AbortTransfer",
@@ -156,7 +157,7 @@ class ProviderEngine:
         self._bytes_done = 0
         self._finished = 0
         self._failed = 0
-        self._last_transfer: dict[Peer, tuple[float, int, str]] = {}  # how each requestor's last transfer ended
+        self._last_transfer: dict[Peer, tuple[float, int, TransferEnd]] = {}  # how each requestor's last transfer ended
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -441,7 +442,7 @@ class ProviderEngine:
             self._post(TransferStarted(snapshot) if kind == "started" else TransferResumed(snapshot))
             return
         self._bytes_done += transfer.sender.bytes_sent
-        self._last_transfer[transfer.peer] = (transfer.clock(), transfer.id, transfer.result)
+        self._last_transfer[transfer.peer] = (transfer.clock(), transfer.id, transfer.end)
         if kind == "finished":
             self._finished += 1
             self._post(TransferFinished(snapshot))
@@ -459,9 +460,9 @@ class ProviderEngine:
             peer = (event.fabric_index, event.node_id)
             last = self._last_transfer.get(peer)
             if event.event == "DownloadError" and last is not None and self._now() - last[0] < PAIRING_SECONDS:
-                _, number, result = last
-                ours = f"our side: transfer #{number} {result}"
-                if result == "complete":
+                _, number, end = last
+                ours = f"our side: transfer #{number} {transfer_end_text(end)}"
+                if end.complete:
                     ours += AFTER_A_COMPLETE_TRANSFER
                 event = dataclasses.replace(event, ours=ours)
             summary = f"{event.event}: {event.detail}" + (f"; {event.ours}" if event.ours else "")
@@ -574,7 +575,7 @@ class ProviderEngine:
             return _transfer_result(bdx.throttle(command.transfer_id, command.seconds_per_block),
                                     command.transfer_id, what)  # fmt: skip
         if isinstance(command, AbortTransfer):
-            done = bdx.abort(command.transfer_id, command.status, "aborted by the operator")
+            done = bdx.abort(command.transfer_id, command.status)
             what = f"aborted with StatusReport {bdx_status(command.status)}"
             return _transfer_result(done, command.transfer_id, what)
         if isinstance(command, CommissionDevice):

@@ -24,6 +24,7 @@ def transfer_event(kind: str, t: TransferSnapshot) -> tuple[str, str, dict[str, 
         "bytesSent": t.bytes_sent,
         "total": t.total,
         "result": t.result,
+        "outcome": t.end.outcome.name,
         "retransmissions": t.retransmissions,
         "duplicates": t.duplicates,
     }

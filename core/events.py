@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .bdx.outcome import TransferEnd
 from .bdx.server import Transfer
 from .dnssd.browser import CommissionableDevice
 from .event_base import EngineError, EngineEvent
@@ -25,7 +26,7 @@ from .ota.exchanges import (
     QueryImageReceived,
 )
 from .ota.history import HistoryRow
-from .wording import plural
+from .wording import plural, transfer_end_text
 
 __all__ = [
     "ApplyUpdateAnswered",
@@ -104,7 +105,7 @@ class TransferSnapshot:
     total: int
     blocks: int
     seconds: float
-    result: str
+    end: TransferEnd  # how it ended (Outcome.RUNNING while it runs)
     paused: bool
     throttle: float | None = None  # seconds per block set by the operator
     retransmissions: int = 0  # our Blocks (or ReceiveAccept, BlockEOF) sent again: lost, or their ack was
@@ -117,9 +118,14 @@ class TransferSnapshot:
         sender = transfer.sender
         return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
                    sender.bytes_sent, sender.total, sender.blocks_sent,
-                   transfer.seconds, transfer.result,
+                   transfer.seconds, transfer.end,
                    transfer.paused, transfer.pacing, transfer.retransmissions, transfer.duplicates,
                    transfer.resumed, transfer.suspended)  # fmt: skip
+
+    @property
+    def result(self) -> str:
+        """How it ended, in words (the log's, the history's)."""
+        return transfer_end_text(self.end)
 
     @property
     def loss_estimate(self) -> float | None:

@@ -579,7 +579,7 @@ class MatterNode:
         packets), then stop."""
         self.events.record(0, BASIC_INFORMATION_CLUSTER, SHUT_DOWN, Priority.CRITICAL, tlv.Structure())
         if self.bdx is not None and self.bdx.transfers and self.driver is not None:
-            self.bdx.abort_all("provider shutting down")
+            self.bdx.abort_all()
             self.driver.flush()
             await asyncio.sleep(0.05)  # let the StatusReports be retransmitted once if lost
         if self.advertiser is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from .bdx.outcome import Outcome, TransferEnd
 from .codec.status_report import BdxStatus
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
@@ -21,6 +22,7 @@ __all__ = [
     "short_node_id",
     "socket_address",
     "spec_name",
+    "transfer_end_text",
     "who",
     "yes_no",
 ]
@@ -107,3 +109,61 @@ def plural(count: int, noun: str) -> str:
     """``1 transfer``, ``2 transfers``: a count and its noun as a person writes them (nouns with a
     plain "s" plural only: that is every noun the tools count)."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# What a requestor's BDX StatusReport usually means, and where to look (Core spec 11.22.5, status codes).
+_ABORT_MEANINGS = {
+    BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR: "it gave up on its side (a write to its storage, its image check, or "
+                                             "its own timeout); its log says which",
+    BdxStatus.LENGTH_TOO_LARGE: "the image is larger than it can store",
+    BdxStatus.LENGTH_MISMATCH: "the bytes it received do not add up to the length it expected",
+    BdxStatus.BAD_BLOCK_COUNTER: "it and we disagree on the Block number (a Block lost or repeated)",
+    BdxStatus.BAD_MESSAGE_CONTENTS: "it could not read one of our messages",
+    BdxStatus.UNEXPECTED_MESSAGE: "one of our messages came when it did not expect it",
+    BdxStatus.RESPONDER_BUSY: "it is busy with another transfer",
+}  # fmt: skip
+
+
+def _requestor_status(end: TransferEnd) -> str:
+    """``StatusReport 0x001F transfer failed, unknown error: it gave up on its side ...``"""
+    if end.status is None:
+        return "a malformed StatusReport"
+    if end.status_protocol is not None:  # not BDX's: as the codec describes it
+        return f"StatusReport {end.reason}"
+    known = BdxStatus(end.status) if end.status in BdxStatus._value2member_map_ else None
+    meaning = _ABORT_MEANINGS.get(known) if known is not None else None
+    return f"StatusReport {bdx_status(end.status)}" + (f": {meaning}" if meaning else "")
+
+
+def transfer_end_text(end: TransferEnd) -> str:
+    """How a transfer ended, in the words of the log, the history and the detail screen."""
+    outcome = end.outcome
+    if outcome is Outcome.RUNNING:
+        return "running"
+    if outcome is Outcome.COMPLETE:
+        return "complete"
+    if outcome is Outcome.REPLACED:
+        return "replaced by a new ReceiveInit from the requestor"
+    if outcome is Outcome.UNACKNOWLEDGED:
+        what = "the ReceiveAccept" if end.block is None else f"Block {end.block}"
+        why = (f"{what} was sent {end.sends} times and never acknowledged: the requestor went away (reset, out "
+               "of range) or the path to it is down")  # fmt: skip
+    elif outcome is Outcome.NOT_RESUMED:
+        why = f"its requestor did not ask again within {end.seconds or 0:.0f} s of the provider's restart"
+    elif outcome is Outcome.IDLE:
+        after = "no Block" if end.block is None else f"Block {end.block}"
+        why = (f"the requestor asked for nothing for {end.seconds or 0:.0f} s (after {after}): it stopped the "
+               "download or lost its session")  # fmt: skip
+    elif outcome is Outcome.REQUESTOR_ENDED:
+        why = f"the receiver (requestor) ended it with {_requestor_status(end)}"
+    elif outcome is Outcome.PROTOCOL_ERROR:
+        why = f"we sent StatusReport {bdx_status(end.status or 0)}"
+    elif outcome is Outcome.ABORTED:
+        why = "aborted by the operator"
+    elif outcome is Outcome.FAULT_ENDED:
+        why = f"ended at block {end.block} by a fault knob"
+    elif outcome is Outcome.SHUT_DOWN:
+        why = "provider shutting down"
+    else:  # CLOSED: the exchange layer said why
+        why = end.reason
+    return f"failed: {why}"

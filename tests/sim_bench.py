@@ -76,7 +76,7 @@ class SimBench:
         self.provider = OtaProvider(ImageCatalog.from_file(IMAGE), emit=self.ota_events.append,
                                     store=OfferStore(node.db), clock=self.net.clock)  # fmt: skip
         node.serve_ota(self.provider, idle_timeout=self.idle_timeout,
-                       on_transfer=lambda kind, t: self.transfers.append((kind, t.id, t.result)))  # fmt: skip
+                       on_transfer=lambda kind, t: self.transfers.append((kind, t.id, t.end)))  # fmt: skip
         node.begin()
         self.net.add(PROVIDER, node.manager, machine=node)
         self.node = node

@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from ota_provider.core.bdx.outcome import Outcome
 from ota_provider.core.cli import parse_config
 from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
@@ -150,7 +151,8 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
 
     events, error = asyncio.run(scenario())
     assert error.status_report is not None and "TRANSFER_FAILED" in str(error).upper().replace(" ", "_")
-    assert "aborted by the operator" in next(e for e in events if isinstance(e, TransferFailed)).snapshot.result
+    aborted = next(e for e in events if isinstance(e, TransferFailed)).snapshot
+    assert aborted.end.outcome is Outcome.ABORTED and "aborted by the operator" in aborted.result  # value, and words
     stats = engine.stats()
     assert stats.transfers_finished == 1 and stats.transfers_failed == 1 and stats.events_dropped == 0
 

@@ -87,7 +87,7 @@ from ota_provider.core.wording import plural, short_node_id
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
-from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, resent, shorten_node_ids, size
+from .format import bar, clock, duration, ending, node_id, peer_key, peer_name, rate, resent, shorten_node_ids, size
 from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
@@ -190,16 +190,6 @@ class LogLine:
     @property
     def exported(self) -> str:
         return f"{iso_time(self.at)} {self.text}"
-
-
-def _ending(result: str) -> str:
-    """How a failed transfer ended, in the state column's 12 characters (the log has the reason)."""
-    for words, short in (("asked for nothing", "timed out"), ("never acknowledged", "no answer"),
-                         ("did not ask again", "not resumed"), ("receiver", "requestor quit"), ("aborted", "aborted"),
-                         ("shutting down", "shut down"), ("StatusReport", "we ended it")):  # fmt: skip
-        if words in result:
-            return short
-    return "failed"
 
 
 def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
@@ -687,7 +677,7 @@ class ProviderDashboard(App):
     def _transfer_ended(self, event: TransferEvent) -> None:
         """A finished or failed transfer stays in the table a while, with how it ended."""
         t = event.snapshot
-        state = "done" if event.kind == "finished" else _ending(t.result)
+        state = "done" if event.kind == "finished" else ending(t.end)
         cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
                  "block": str(t.block_size), "resent": resent(t), "rate": "", "ETA": "", "state": state}  # fmt: skip

@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 import time
 
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.events import TransferSnapshot
 from ota_provider.core.wording import short_node_id
 
-__all__ = ["bar", "clock", "duration", "node_id", "peer_key", "peer_name", "rate", "resent", "shorten_node_ids", "size"]
+__all__ = [
+    "bar",
+    "clock",
+    "duration",
+    "ending",
+    "node_id",
+    "peer_key",
+    "peer_name",
+    "rate",
+    "resent",
+    "shorten_node_ids",
+    "size",
+]
 
 _LONG_NODE_ID = re.compile(r"\b(node|device) 0x0*([0-9A-F]{4,16})\b")
 
@@ -74,3 +87,14 @@ def resent(transfer: TransferSnapshot) -> str:
     if not transfer.retransmissions or share is None:
         return str(transfer.retransmissions)
     return f"{transfer.retransmissions} {share:.0%}" if share >= 0.01 else f"{transfer.retransmissions} <1%"
+
+
+# How a transfer ended, in a table cell's 12 characters (the log has the whole story).
+_ENDINGS = {Outcome.COMPLETE: "done", Outcome.IDLE: "timed out", Outcome.UNACKNOWLEDGED: "no answer",
+            Outcome.NOT_RESUMED: "not resumed", Outcome.REQUESTOR_ENDED: "requestor quit", Outcome.ABORTED: "aborted",
+            Outcome.SHUT_DOWN: "shut down", Outcome.PROTOCOL_ERROR: "we ended it", Outcome.FAULT_ENDED: "fault ended",
+            Outcome.REPLACED: "replaced", Outcome.RUNNING: "running"}  # fmt: skip
+
+
+def ending(end: TransferEnd) -> str:
+    return _ENDINGS.get(end.outcome, "failed")

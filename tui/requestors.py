@@ -29,6 +29,8 @@ from ota_provider.core.events import (
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.wording import spec_name
 
+from .format import ending
+
 __all__ = ["RequestorRow", "RequestorTable"]
 
 Peer = tuple[int, int]
@@ -146,7 +148,7 @@ class RequestorTable:
             elif isinstance(event, TransferFinished):
                 row.state, row.progress, row.last_exchange = "downloaded", 1.0, "BDX complete"
             else:
-                row.state, row.progress, row.last_exchange = "failed", None, f"BDX {event.snapshot.result}"
+                row.state, row.progress, row.last_exchange = "failed", None, f"BDX {ending(event.snapshot.end)}"
             return row.peer
         if isinstance(event, FaultInjected):  # in words: the class name means nothing on a bench
             row = self._row(event.peer, event.at)

@@ -23,9 +23,9 @@ from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
 from ..timers import Clock, Deadlines
-from ..wording import bdx_status
 from .checkpoint import TransferCheckpoints, TransferRecord
 from .messages import BdxError, TransferInit
+from .outcome import RUNNING, Outcome, TransferEnd
 from .sender import BdxSender, FileSource, SenderState
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "FaultHook", "Transfer", "TransferEvent"]
@@ -47,7 +47,7 @@ class Transfer:
     sender: BdxSender
     started: float = 0.0  # on the server's clock
     finished: float | None = None
-    result: str = "running"
+    end: TransferEnd = RUNNING  # how it ended (Outcome.RUNNING until it does)
     exchange: Exchange | None = field(default=None, repr=False)
     paused: bool = False
     pacing: float | None = None  # seconds before each Block; None: the server's setting
@@ -66,6 +66,10 @@ class Transfer:
     @property
     def peer(self) -> tuple[int, int]:
         return (self.session.fabric_index, self.session.peer_node_id)
+
+    @property
+    def running(self) -> bool:
+        return self.end.running
 
     @property
     def retransmissions(self) -> int:
@@ -96,40 +100,28 @@ class _TransferExchange:
             self.server._on_acked(self.transfer, exchange)
 
     def on_closed(self, exchange: Exchange, reason: str) -> None:
-        if self.transfer.result == "running":
-            self.server._end(self.transfer, f"failed: {_in_words(self.transfer, exchange, reason)}")
+        if self.transfer.running:
+            self.server._end(self.transfer, _closed(self.transfer, exchange, reason))
 
 
-def _in_words(transfer: Transfer, exchange: Exchange, reason: str) -> str:
-    """Why an exchange ended, said as what happened to the transfer and what it suggests."""
+def _closed(transfer: Transfer, exchange: Exchange, reason: str) -> TransferEnd:
+    """How a transfer ended when its exchange closed under it."""
     if reason == "no acknowledgement after retransmissions":
-        block = transfer.sender.last_counter
-        what = "the ReceiveAccept" if block is None else f"Block {block}"
-        return (f"{what} was sent {exchange.retransmissions + 1} times and never acknowledged: the requestor "
-                "went away (reset, out of range) or the path to it is down")  # fmt: skip
-    return reason
+        return TransferEnd(Outcome.UNACKNOWLEDGED, block=transfer.sender.last_counter,
+                           sends=exchange.retransmissions + 1)  # fmt: skip
+    return TransferEnd(Outcome.CLOSED, reason=reason)
 
 
-# What a requestor's BDX StatusReport usually means, and where to look (Core spec 11.22.5, status codes).
-_ABORT_MEANINGS = {
-    BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR: "it gave up on its side (a write to its storage, its image check, or "
-                                             "its own timeout); its log says which",
-    BdxStatus.LENGTH_TOO_LARGE: "the image is larger than it can store",
-    BdxStatus.LENGTH_MISMATCH: "the bytes it received do not add up to the length it expected",
-    BdxStatus.BAD_BLOCK_COUNTER: "it and we disagree on the Block number (a Block lost or repeated)",
-    BdxStatus.BAD_MESSAGE_CONTENTS: "it could not read one of our messages",
-    BdxStatus.UNEXPECTED_MESSAGE: "one of our messages came when it did not expect it",
-    BdxStatus.RESPONDER_BUSY: "it is busy with another transfer",
-}  # fmt: skip
-
-
-def _requestor_abort(report: StatusReport) -> str:
-    """``StatusReport 0x001F transfer failed, unknown error: it gave up on its side ...``"""
+def _requestor_ended(payload: bytes) -> TransferEnd:
+    """The receiver's StatusReport, as the values it carries."""
+    try:
+        report = StatusReport.decode(payload)
+    except ValueError:  # malformed: it ended it, with nothing readable
+        return TransferEnd(Outcome.REQUESTOR_ENDED)
     if report.protocol_id != ProtocolId.BDX:
-        return f"StatusReport {report.describe()}"
-    known = BdxStatus(report.protocol_code) if report.protocol_code in BdxStatus._value2member_map_ else None
-    meaning = _ABORT_MEANINGS.get(known) if known is not None else None
-    return f"StatusReport {bdx_status(report.protocol_code)}" + (f": {meaning}" if meaning else "")
+        return TransferEnd(Outcome.REQUESTOR_ENDED, status=report.protocol_code, status_protocol=report.protocol_id,
+                           reason=report.describe())  # fmt: skip
+    return TransferEnd(Outcome.REQUESTOR_ENDED, status=report.protocol_code)
 
 
 class BdxServer:
@@ -231,7 +223,7 @@ class BdxServer:
             if not old.suspended and not old.resumed and (old.peer, old.designator) == (peer, designator):
                 if old.exchange is not None and not old.exchange.closing:
                     old.exchange.close("replaced by a new ReceiveInit")
-                self._end(old, "replaced by a new ReceiveInit from the requestor")
+                self._end(old, TransferEnd(Outcome.REPLACED))
 
     def _suspended_for(self, transfer: Transfer) -> Transfer | None:
         """A transfer of the previous run for the same requestor and image, which this ReceiveInit
@@ -243,7 +235,7 @@ class BdxServer:
                 continue
             self._suspended.pop((old.session.local_session_id, old.exchange_id), None)
             self._deadlines.cancel(("idle", old.id))
-            old.result = "replaced"  # before the close, so its exchange's end does not end it as failed
+            old.end = TransferEnd(Outcome.REPLACED)  # before the close, so its exchange's end does not end it
             if old.exchange is not None and not old.exchange.closing:
                 old.exchange.close("replaced by a new ReceiveInit")
             old.sender.close()
@@ -306,7 +298,7 @@ class BdxServer:
             self.store.begin(self._record(transfer))
         self._emit("resumed", transfer)
         self._on_transfer_message(transfer, exchange, message)
-        return _TransferExchange(self, transfer) if transfer.result == "running" else None
+        return _TransferExchange(self, transfer) if transfer.running else None
 
     # ------------------------------------------------------------------ timers
 
@@ -323,7 +315,7 @@ class BdxServer:
 
     def _arm_timer(self, transfer: Transfer) -> None:
         """Each message moves the transfer's idle release on."""
-        if transfer.paused or transfer.result != "running":
+        if transfer.paused or not transfer.running:
             return
         self._deadlines.set(("idle", transfer.id), self.clock() + self.idle_timeout)
 
@@ -333,50 +325,42 @@ class BdxServer:
         self._deadlines.set(("send", self._send_numbers), self.clock() + delay)
 
     def _idle(self, transfer: Transfer, exchange: Exchange | None) -> None:
-        if transfer.result != "running":
+        if not transfer.running:
             return
         log.info("BDX transfer %d idle for %.0f s: released", transfer.id, self.idle_timeout)
         transfer.sender.fail(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
         if transfer.suspended:
             self._suspended.pop((transfer.session.local_session_id, transfer.exchange_id), None)
-            self._end(transfer, f"failed: its requestor did not ask again within {self.idle_timeout:.0f} s of the "
-                                "provider's restart")  # fmt: skip
+            self._end(transfer, TransferEnd(Outcome.NOT_RESUMED, seconds=self.idle_timeout))
             return
-        last = transfer.sender.last_counter
-        self._end(transfer, f"failed: the requestor asked for nothing for {self.idle_timeout:.0f} s "
-                            f"(after {'no Block' if last is None else f'Block {last}'}): it stopped the download or "
-                            "lost its session")  # fmt: skip
+        self._end(transfer, TransferEnd(Outcome.IDLE, block=transfer.sender.last_counter, seconds=self.idle_timeout))
         if exchange is not None and not exchange.closing:
             self._abort(exchange, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
 
     def _on_transfer_message(self, transfer: Transfer, exchange: Exchange, message: Message) -> None:
         if message.protocol_id == ProtocolId.SECURE_CHANNEL and message.opcode == SecureChannelOpcode.STATUS_REPORT:
-            try:
-                detail = _requestor_abort(StatusReport.decode(message.payload))
-            except ValueError:
-                detail = "a malformed StatusReport"
             transfer.sender.fail(BdxStatus.UNKNOWN)
-            self._end(transfer, f"failed: the receiver (requestor) ended it with {detail}")
+            self._end(transfer, _requestor_ended(message.payload))
             exchange.close("receiver aborted")
             return
         try:
             reply = transfer.sender.on_message(message.opcode, message.payload)
         except BdxError as exc:
             transfer.sender.fail(exc.status)
-            self._end(transfer, f"failed: we sent StatusReport {bdx_status(exc.status)}")
+            self._end(transfer, TransferEnd(Outcome.PROTOCOL_ERROR, status=int(exc.status)))
             self._abort(exchange, exc.status)
             return
         if reply is not None:
             self._deliver(transfer, exchange, reply)
         if transfer.sender.state == SenderState.DONE:
-            self._end(transfer, "complete")
+            self._end(transfer, TransferEnd(Outcome.COMPLETE))
             exchange.close("transfer complete")
             return
         self._arm_timer(transfer)
 
     def _on_acked(self, transfer: Transfer, exchange: Exchange) -> None:
         """Asynchronous mode: the previous Block (or the ReceiveAccept) arrived; push the next."""
-        if transfer.result != "running" or transfer._held is not None:
+        if not transfer.running or transfer._held is not None:
             return
         reply = transfer.sender.push_block()
         if reply is not None:
@@ -407,23 +391,25 @@ class BdxServer:
         self._emit("progress", transfer)
 
     def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
-              reason: str = "aborted") -> bool:  # fmt: skip
-        """End a transfer now with a StatusReport to the requestor; False if it is not running."""
+              outcome: Outcome = Outcome.ABORTED, *, block: int | None = None) -> bool:  # fmt: skip
+        """End a transfer now with a StatusReport to the requestor; False if it is not running.
+        ``outcome``: who ended it (an operator, a fault knob at ``block``, the provider's shutdown)."""
         transfer = self.transfers.get(transfer_id)
         if transfer is None:
             return False
         transfer.sender.fail(status)
-        self._end(transfer, f"failed: {reason}")
+        self._end(transfer, TransferEnd(outcome, status=int(status), block=block))
         if transfer.exchange is not None and not transfer.exchange.closing:
             self._abort(transfer.exchange, status)
         return True
 
-    def abort_all(self, reason: str) -> None:
+    def abort_all(self) -> None:
+        """The provider is shutting down: every transfer ends with a StatusReport."""
         for transfer_id in list(self.transfers):
-            self.abort(transfer_id, reason=reason)
+            self.abort(transfer_id, outcome=Outcome.SHUT_DOWN)
 
     def _send_paced(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
-        if transfer.result != "running" or exchange.closing:
+        if not transfer.running or exchange.closing:
             return
         if transfer.paused:
             transfer._held = reply
@@ -455,7 +441,7 @@ class BdxServer:
             return None
         if action == "end":
             transfer.sender.withheld(reply[1])
-            self.abort(transfer.id, argument, f"ended at block {counter} by a fault knob")
+            self.abort(transfer.id, argument, Outcome.FAULT_ENDED, block=counter)
             return None
         return reply
 
@@ -487,14 +473,14 @@ class BdxServer:
         transfer.pacing = seconds_per_block
         return True
 
-    def _end(self, transfer: Transfer, result: str) -> None:
-        if transfer.result != "running":
+    def _end(self, transfer: Transfer, end: TransferEnd) -> None:
+        if not transfer.running:
             return
-        transfer.result = result
+        transfer.end = end
         transfer.finished = self.clock()
         self._deadlines.cancel(("idle", transfer.id))
         transfer.sender.close()
         self.transfers.pop(transfer.id, None)
         if self.store is not None:
             self.store.end(transfer.id)
-        self._emit("finished" if result == "complete" else "failed", transfer)
+        self._emit("finished" if end.complete else "failed", transfer)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..bdx.server import Transfer
 from ..storage.database import Database
-from ..wording import plural
+from ..wording import plural, transfer_end_text
 from .exchanges import OtaExchange
 
 __all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
@@ -153,13 +153,15 @@ class UpdateHistory:
             "blockSize": sender.block_size,
             "seconds": round(seconds, 3),
             "bytesPerSecond": round(sender.bytes_sent / seconds) if seconds > 0 else None,
-            "result": transfer.result,
+            "result": transfer_end_text(transfer.end),
+            "outcome": transfer.end.outcome.name,
             "faults": list(transfer.faults),
             "resumed": transfer.resumed,  # provider restarts it survived (still one transfer, one row)
             "retransmissions": transfer.retransmissions,
             "duplicates": transfer.duplicates,
         }
-        summary = f"#{transfer.id} {transfer.result}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
+        ended = transfer_end_text(transfer.end)
+        summary = f"#{transfer.id} {ended}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
         if transfer.resumed:
             summary += f", resumed after {plural(transfer.resumed, 'provider restart')}"
         if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from ota_provider.core.bdx.messages import BdxError
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.bdx.sender import BdxSender, FileSource
 from ota_provider.core.bdx.server import BdxServer
 from ota_provider.core.codec.protocols import BdxOpcode, ProtocolId
@@ -130,9 +131,9 @@ def test_a_transfer_nobody_takes_up_after_the_restart_fails_with_a_reason(tmp_pa
     server.checkpoint()
     ended: list = []
     db, _provider, server, _store = kill_and_restart(net, tmp_path, db, ended, requestor_too=True)  # never back
-    server.on_event = lambda kind, t: ended.append((kind, t.result))
+    server.on_event = lambda kind, t: ended.append((kind, t.end))
     net.run(until=400)
-    assert ended[-1][0] == "failed" and "did not ask again within 300 s" in ended[-1][1]
+    assert ended[-1] == ("failed", TransferEnd(Outcome.NOT_RESUMED, seconds=300.0))
     assert TransferStore(db).load() == []
 
 

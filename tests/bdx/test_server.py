@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from ota_provider.core.bdx.messages import BdxError
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.bdx.server import BdxServer
 from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.wording import transfer_end_text
 from tests.bdx.receiver import SpecReceiver
 from tests.exchange.test_mrp import paired
 from tests.ota.test_catalog import SAMPLES
@@ -231,7 +233,7 @@ def test_sender_drive_only_is_refused():
 def test_a_requestor_that_ends_the_transfer_is_said_in_words():
     net, a, sa, server, _events = setup()
     ended = []
-    server.on_event = lambda kind, t: kind == "failed" and ended.append(t.result)
+    server.on_event = lambda kind, t: kind == "failed" and ended.append(t.end)
     receiver = SpecReceiver(a, sa, b"0")
     for _ in range(100):
         if len(receiver.data) >= 3 * 1024:
@@ -242,9 +244,13 @@ def test_a_requestor_that_ends_the_transfer_is_said_in_words():
     report = bytes.fromhex("0100020000001f00")
     receiver.exchange.send(0x40, report, reliable=False, protocol_id=ProtocolId.SECURE_CHANNEL)
     net.run(until=60)
-    (result,) = ended
-    assert result.startswith("failed: the receiver (requestor) ended it with StatusReport 0x001F")
-    assert "it gave up on its side" in result and server.transfers == {}
+    (end,) = ended
+    assert end == TransferEnd(Outcome.REQUESTOR_ENDED, status=BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
+    assert server.transfers == {}
+    # and in words, where the log and the history say it
+    words = transfer_end_text(end)
+    assert words.startswith("failed: the receiver (requestor) ended it with StatusReport 0x001F")
+    assert "it gave up on its side" in words
 
 
 def test_a_query_for_the_next_block_supersedes_our_unacknowledged_block():

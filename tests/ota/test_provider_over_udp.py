@@ -9,6 +9,7 @@ import hashlib
 
 import pytest
 
+from ota_provider.core.bdx.outcome import Outcome
 from ota_provider.core.bdx.uri import parse_bdx_uri
 from ota_provider.core.client.requestor import CommandFailed, DownloadError, OtaRequestorClient
 from ota_provider.core.codec.im_status import ImStatus
@@ -43,7 +44,7 @@ class Bench:
         self.provider = OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(),
                                     emit=self.events.append)  # fmt: skip
         self.node.serve_ota(self.provider, idle_timeout=idle_timeout,
-                            on_transfer=lambda kind, t: self.transfers.append((kind, t.peer, t.result)))  # fmt: skip
+                            on_transfer=lambda kind, t: self.transfers.append((kind, t.peer, t.end)))  # fmt: skip
         self.drivers = []
 
     async def start(self):
@@ -198,7 +199,7 @@ def test_a_requestor_that_vanishes_is_released_and_others_proceed(tmp_path):
         bench.clock.jump(1.2, bench.node)  # past the idle timeout
         assert bench.node.bdx.transfers == {}
         failed = [t for t in bench.transfers if t[0] == "failed"]
-        assert failed and failed[0][1] == (1, 0x3001) and "asked for nothing" in failed[0][2]
+        assert failed and failed[0][1] == (1, 0x3001) and failed[0][2].outcome is Outcome.IDLE
 
     run(tmp_path, scenario, idle_timeout=1.0)
 

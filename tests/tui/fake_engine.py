@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ota_provider.core.api.commands import QueryHistory
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.engine import EngineStats, onboarding_payload
 from ota_provider.core.events import (
@@ -43,15 +44,17 @@ IMAGE_SIZE = 49_237
 NODES = (0xD001, 0xD002, 0xD003, 0xD004)
 
 
-def _transfer(transfer_id: int, node: int, sent: int, blocks: int, result: str = "running") -> SimpleNamespace:
+def _transfer(
+    transfer_id: int, node: int, sent: int, blocks: int, outcome: Outcome = Outcome.RUNNING
+) -> SimpleNamespace:
     sender = SimpleNamespace(block_size=1024, bytes_sent=sent, total=IMAGE_SIZE, blocks_sent=blocks)
-    return SimpleNamespace(id=transfer_id, peer=(1, node), designator=b"2", sender=sender, result=result,
+    return SimpleNamespace(id=transfer_id, peer=(1, node), designator=b"2", sender=sender, end=TransferEnd(outcome),
                            seconds=5.0, paused=False, pacing=None)  # fmt: skip
 
 
 def _snapshot(t: SimpleNamespace, *, paused: bool = False, throttle: float | None = None) -> TransferSnapshot:
     s = t.sender
-    return TransferSnapshot(t.id, t.peer, "2", s.block_size, s.bytes_sent, s.total, s.blocks_sent, t.seconds, t.result,
+    return TransferSnapshot(t.id, t.peer, "2", s.block_size, s.bytes_sent, s.total, s.blocks_sent, t.seconds, t.end,
                             paused, throttle)  # fmt: skip
 
 
@@ -77,7 +80,7 @@ def _events() -> list[EngineEvent]:
         Listening(5540, "/var/lib/ota-provider", advertising=True, at=T0),
         FabricsChanged(fabrics, window_closes_at=T0 + 754.0, at=T0),
     ]
-    done = _transfer(1, 0xD001, IMAGE_SIZE, 49, "complete")
+    done = _transfer(1, 0xD001, IMAGE_SIZE, 49, Outcome.COMPLETE)
     events += _query(0xD001, 1, T0 + 1)
     events += [TransferStarted(_snapshot(done), at=T0 + 1), TransferFinished(_snapshot(done), at=T0 + 6)]
     token = b"\xa5" * 32

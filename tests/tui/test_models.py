@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.engine import EngineStats
 from ota_provider.core.events import (
     ApplyUpdateAnswered,
@@ -35,10 +36,11 @@ from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
 from ota_provider.tui.requestors import RequestorTable
 
 PEER = (1, 0xD001)
+COMPLETE = Outcome.COMPLETE
 
 
-def snapshot(transfer_id=1, sent=0, total=10_000, peer=PEER, result="running"):
-    return TransferSnapshot(transfer_id, peer, "2", 1024, sent, total, sent // 1024, 1.0, result, False)
+def snapshot(transfer_id=1, sent=0, total=10_000, peer=PEER, outcome=Outcome.RUNNING):
+    return TransferSnapshot(transfer_id, peer, "2", 1024, sent, total, sent // 1024, 1.0, TransferEnd(outcome), False)
 
 
 def stats(*transfers, total=0):
@@ -95,7 +97,7 @@ def test_requestor_rows_follow_the_update_flow():
         (asked(), "querying", "QueryImage"),
         (query(), "offered", "QueryImage -> UpdateAvailable"),
         (transfer_event(TransferStarted, snapshot()), "downloading", "BDX ReceiveInit"),
-        (transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")), "downloaded", "BDX complete"),
+        (transfer_event(TransferFinished, snapshot(sent=10_000, outcome=COMPLETE)), "downloaded", "BDX complete"),
         (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0, at=2.0), "applying",
          "ApplyUpdate -> Proceed"),
         (NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0), "applied", "NotifyUpdateApplied"),
@@ -107,7 +109,7 @@ def test_requestor_rows_follow_the_update_flow():
     assert row.versions == "3" and row.last_seen == 3.0
     assert [e.name for e in row.exchanges] == ["QueryImage", "QueryImageResponse", "ApplyUpdateResponse",
                                                "NotifyUpdateApplied"]  # fmt: skip
-    assert [t.result for t in row.transfers] == ["complete"]
+    assert [t.end.outcome for t in row.transfers] == [Outcome.COMPLETE]
 
 
 def test_requestor_rows_for_busy_ignored_failed_and_faults():
@@ -116,7 +118,7 @@ def test_requestor_rows_for_busy_ignored_failed_and_faults():
     assert table.rows[PEER].state == "busy" and table.rows[PEER].versions == "?"
     table.apply(QueryImageIgnored(PEER, at=2.0))
     assert table.rows[PEER].last_exchange == "QueryImage ignored"
-    table.apply(transfer_event(TransferFailed, snapshot(result="aborted")))
+    table.apply(transfer_event(TransferFailed, snapshot(outcome=Outcome.ABORTED)))
     assert table.rows[PEER].state == "failed" and table.rows[PEER].last_exchange == "BDX aborted"
     table.apply(FaultInjected(PEER, 1, 3, at=4.0))
     assert table.rows[PEER].last_exchange == "BDX fault at block 3"  # words, not the event's class name
@@ -138,7 +140,7 @@ def test_a_late_snapshot_does_not_put_an_applied_node_back_at_95_percent():
     table = RequestorTable()
     table.apply(query())
     table.sample(stats(snapshot(sent=9_600, total=10_000)))
-    table.apply(transfer_event(TransferFinished, snapshot(sent=10_000, result="complete")))
+    table.apply(transfer_event(TransferFinished, snapshot(sent=10_000, outcome=Outcome.COMPLETE)))
     table.apply(NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0))
     assert table.sample(stats(snapshot(sent=9_600, total=10_000))) == set()  # taken before the end
     assert (table.rows[PEER].state, table.rows[PEER].progress) == ("applied", None)
