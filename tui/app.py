@@ -552,7 +552,7 @@ class ProviderDashboard(App):
 
     def _show_focus(self) -> None:
         """A mark on the panel, or the tab, that has the keyboard on the main screen."""
-        if not self._panel_titles:  # a focus before the screen is mounted: on_mount shows it
+        if not self._panel_titles or not self.screen_stack:  # before on_mount, or while the app closes
             return
         main = self.screen_stack[0]
         focused = main.focused

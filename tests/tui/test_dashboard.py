@@ -838,7 +838,8 @@ def test_at_80x24_the_header_keeps_its_counts_and_the_footer_help_and_quit(engin
     async def scenario():
         app = ProviderDashboard(engine)
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.5)
+            # The footer is composed again when the keyboard's place changes its keys: read it laid out.
+            await until(pilot, lambda: any(k.key == "question_mark" and k.region.width for k in app.query("FooterKey")))
             keys = {key.key: key.region for key in app.query("FooterKey")}
             header = app.query_one("HeaderTitle")
             title = f"{app.title} — {app.sub_title}"
