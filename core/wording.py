@@ -135,35 +135,37 @@ def _requestor_status(end: TransferEnd) -> str:
     return f"StatusReport {bdx_status(end.status)}" + (f": {meaning}" if meaning else "")
 
 
+# The endings that need no figure.
+_END_WORDS = {
+    Outcome.RUNNING: "running",
+    Outcome.COMPLETE: "complete",
+    Outcome.REPLACED: "replaced by a new ReceiveInit from the requestor",
+    Outcome.ABORTED: "failed: aborted by the operator",
+    Outcome.SHUT_DOWN: "failed: provider shutting down",
+}
+
+
 def transfer_end_text(end: TransferEnd) -> str:
     """How a transfer ended, in the words of the log, the history and the detail screen."""
-    outcome = end.outcome
-    if outcome is Outcome.RUNNING:
-        return "running"
-    if outcome is Outcome.COMPLETE:
-        return "complete"
-    if outcome is Outcome.REPLACED:
-        return "replaced by a new ReceiveInit from the requestor"
-    if outcome is Outcome.UNACKNOWLEDGED:
-        what = "the ReceiveAccept" if end.block is None else f"Block {end.block}"
-        why = (f"{what} was sent {end.sends} times and never acknowledged: the requestor went away (reset, out "
-               "of range) or the path to it is down")  # fmt: skip
-    elif outcome is Outcome.NOT_RESUMED:
-        why = f"its requestor did not ask again within {end.seconds or 0:.0f} s of the provider's restart"
-    elif outcome is Outcome.IDLE:
-        after = "no Block" if end.block is None else f"Block {end.block}"
-        why = (f"the requestor asked for nothing for {end.seconds or 0:.0f} s (after {after}): it stopped the "
-               "download or lost its session")  # fmt: skip
-    elif outcome is Outcome.REQUESTOR_ENDED:
-        why = f"the receiver (requestor) ended it with {_requestor_status(end)}"
-    elif outcome is Outcome.PROTOCOL_ERROR:
-        why = f"we sent StatusReport {bdx_status(end.status or 0)}"
-    elif outcome is Outcome.ABORTED:
-        why = "aborted by the operator"
-    elif outcome is Outcome.FAULT_ENDED:
-        why = f"ended at block {end.block} by a fault knob"
-    elif outcome is Outcome.SHUT_DOWN:
-        why = "provider shutting down"
-    else:  # CLOSED: the exchange layer said why
-        why = end.reason
+    if end.outcome in _END_WORDS:
+        return _END_WORDS[end.outcome]
+    block = "no Block" if end.block is None else f"Block {end.block}"
+    match end.outcome:
+        case Outcome.UNACKNOWLEDGED:
+            what = "the ReceiveAccept" if end.block is None else block
+            why = (f"{what} was sent {end.sends} times and never acknowledged: the requestor went away (reset, "
+                   "out of range) or the path to it is down")  # fmt: skip
+        case Outcome.NOT_RESUMED:
+            why = f"its requestor did not ask again within {end.seconds or 0:.0f} s of the provider's restart"
+        case Outcome.IDLE:
+            why = (f"the requestor asked for nothing for {end.seconds or 0:.0f} s (after {block}): it stopped the "
+                   "download or lost its session")  # fmt: skip
+        case Outcome.REQUESTOR_ENDED:
+            why = f"the receiver (requestor) ended it with {_requestor_status(end)}"
+        case Outcome.PROTOCOL_ERROR:
+            why = f"we sent StatusReport {bdx_status(end.status or 0)}"
+        case Outcome.FAULT_ENDED:
+            why = f"ended at block {end.block} by a fault knob"
+        case _:  # CLOSED: the exchange layer said why
+            why = end.reason
     return f"failed: {why}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UserConsentState
-from ota_provider.core.wording import bdx_status, enum_name, short_node_id, spec_name, yes_no
+from ota_provider.core.wording import bdx_status, enum_name, short_node_id, spec_name, transfer_end_text, yes_no
 from ota_provider.tui.format import peer_name, shorten_node_ids
 
 
@@ -37,3 +38,26 @@ def test_node_ids_short_and_unambiguous():
     assert shorten_node_ids(line) == "node D002 (fabric 1): BDX transfer #2 to node 0001"
     assert shorten_node_ids("bdx://0000000000000001/2") == "bdx://0000000000000001/2"  # only node ids
     assert yes_no(True) == "yes" and yes_no(False) == "no"
+
+
+def test_every_transfer_ending_has_its_words():
+    """The presentation module says each outcome; the words the log and the history had before
+    the outcome became a value are kept."""
+    said = {
+        TransferEnd(Outcome.COMPLETE): "complete",
+        TransferEnd(Outcome.IDLE, block=7, seconds=300.0): "failed: the requestor asked for nothing for 300 s "
+        "(after Block 7): it stopped the download or lost its session",
+        TransferEnd(Outcome.IDLE, seconds=300.0): "failed: the requestor asked for nothing for 300 s (after no "
+        "Block): it stopped the download or lost its session",
+        TransferEnd(Outcome.UNACKNOWLEDGED, sends=5): "failed: the ReceiveAccept was sent 5 times and never "
+        "acknowledged: the requestor went away (reset, out of range) or the path to it is down",
+        TransferEnd(Outcome.PROTOCOL_ERROR, status=0x53): "failed: we sent StatusReport 0x0053 version not supported",
+        TransferEnd(Outcome.REQUESTOR_ENDED): "failed: the receiver (requestor) ended it with a malformed StatusReport",
+        TransferEnd(Outcome.FAULT_ENDED, status=0x5F, block=3): "failed: ended at block 3 by a fault knob",
+        TransferEnd(Outcome.ABORTED, status=0x5F): "failed: aborted by the operator",
+        TransferEnd(Outcome.SHUT_DOWN, status=0x5F): "failed: provider shutting down",
+        TransferEnd(Outcome.CLOSED, reason="session removed"): "failed: session removed",
+    }
+    for end, words in said.items():
+        assert transfer_end_text(end) == words, end
+    assert {end.outcome for end in said} | {Outcome.RUNNING, Outcome.REPLACED, Outcome.NOT_RESUMED} == set(Outcome)
