@@ -185,5 +185,6 @@ def test_a_watch_client_that_dies_costs_the_provider_no_warning(tmp_path):
                 assert provider.disarm("queryImageStatus").ok
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=20)
+        proc.wait(timeout=20)  # its stdout is start_provider's: only stderr is read here
+        stderr = proc.stderr.read()
     assert "socket.send() raised exception" not in stderr, stderr[-2000:]
