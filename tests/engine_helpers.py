@@ -10,7 +10,7 @@ from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from ota_provider.core.ota.catalog import ImageCatalog
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 IMAGE_LIST = SAMPLES / "image-list.json"
 

@@ -38,7 +38,7 @@ from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from ota_provider.core.session.secure import AuthMode, SecureSession
 from tests.bdx.receiver import SpecReceiver
 from tests.exchange.simnet import SimNet
-from tests.exchange.test_mrp import KEYS
+from tests.helpers.mrp import KEYS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"

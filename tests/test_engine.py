@@ -37,7 +37,7 @@ from ota_provider.core.events import (
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
 

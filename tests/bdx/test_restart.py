@@ -20,8 +20,8 @@ from ota_provider.core.storage.sessions import SessionStore
 from ota_provider.core.storage.transfers import TransferStore
 from tests.bdx.receiver import SpecReceiver
 from tests.exchange.simnet import SimNet
-from tests.exchange.test_mrp import KEYS
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.mrp import KEYS
+from tests.helpers.samples import SAMPLES
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 A, B = ("requestor", 1), ("provider", 2)

@@ -12,8 +12,8 @@ from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.wording import transfer_end_text
 from tests.bdx.receiver import SpecReceiver
-from tests.exchange.test_mrp import paired
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.mrp import paired
+from tests.helpers.samples import SAMPLES
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 

@@ -14,7 +14,7 @@ import pytest
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.storage.database import Database
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 IMAGE = str(SAMPLES / "sample-fff1-8000-v3.ota")
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ota_provider.core.image_cli import main
-from tests.ota.test_image import PAYLOAD, hand_built_image
+from tests.helpers.images import PAYLOAD, hand_built_image
 
 
 @pytest.fixture

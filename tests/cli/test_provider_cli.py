@@ -16,7 +16,7 @@ import pytest
 from ota_provider.core.cli import build_parser, main, parse_config, parse_number, run
 from ota_provider.core.ota.policy import policy_from_sdk_flags
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 SDK_FLAGS = [
     ("-a", "--applyUpdateAction"),

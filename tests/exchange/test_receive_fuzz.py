@@ -6,8 +6,8 @@ import random
 
 from ota_provider.core.codec.message import MessageHeader
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST
-from tests.exchange.test_mrp import A, Collector, RecordingEcho, paired
 from tests.fuzzing import fuzz_inputs
+from tests.helpers.mrp import A, Collector, RecordingEcho, paired
 
 
 def test_flood_of_malformed_datagrams_is_dropped_while_valid_traffic_flows():

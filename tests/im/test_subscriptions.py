@@ -71,7 +71,7 @@ def test_wildcard_subscription_reports_only_changed_clusters():
 def test_a_fabric_holding_every_subscription_gives_one_up_to_a_fabric_below_its_guaranteed_share():
     from ota_provider.core.im.subscriptions import MAX_SUBSCRIPTIONS, SUBSCRIPTIONS_PER_FABRIC, Subscription  # noqa: PLC0415
     from ota_provider.core.session.secure import AuthMode, SecureSession  # noqa: PLC0415
-    from tests.exchange.test_mrp import KEYS  # noqa: PLC0415
+    from tests.helpers.mrp import KEYS  # noqa: PLC0415
 
     net, client, session, _cluster, server = build(AuthMode.CASE, fabric_index=1)
     greedy = SecureSession(30, 40, KEYS, False, AuthMode.CASE, peer_node_id=0x99, fabric_index=2)

@@ -4,18 +4,11 @@ whole on-network stage list, then the device is on the bench fabric and we on it
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
-from tests.integration.test_ota_processes import IMAGE, start_provider, wait_for
-
-MANUAL_CODE = "34970112332"  # passcode 20202021, discriminator 3840: the defaults
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=20)
+from tests.helpers.commissioning import MANUAL_CODE, stop
+from tests.helpers.processes import IMAGE, start_provider, wait_for
 
 
 def test_one_provider_commissions_another(tmp_path):

@@ -12,8 +12,8 @@ import pytest
 
 from ota_provider.core.fabric.acl import Privilege
 from ota_provider.core.node import MatterNode, NodeConfig
-from tests.integration.test_commissioning_processes import MANUAL_CODE, stop
-from tests.integration.test_ota_processes import start_provider, wait_for
+from tests.helpers.commissioning import MANUAL_CODE, stop
+from tests.helpers.processes import start_provider, wait_for
 
 DEMO_INDEX = 1  # the device's own demo fabric, there before and after: the "old fabric set"
 

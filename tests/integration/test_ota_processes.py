@@ -8,8 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,36 +19,12 @@ from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.ota.types import ApplyUpdateAction
-from tests.ota.test_catalog import SAMPLES
-
-IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
+from tests.helpers.processes import IMAGE, start_provider, wait_for
 
 
 @pytest.fixture
 def provider_flags():
     return []
-
-
-def start_provider(tmp_path, flags=(), port=0):
-    """``ota-provider --json --demo-fabric`` on loopback; its events are collected as they come."""
-    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", str(port), "--storage",
-               str(tmp_path / "state"), "--json", "--demo-fabric", *flags]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    events: list[dict] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (events and events[-1]["event"] == "Listening"):
-        line = proc.stdout.readline()
-        if not line:
-            break
-        events.append(json.loads(line))
-    assert events and events[-1]["event"] == "Listening", proc.stderr.read()[-2000:]
-
-    def collect():
-        for line in proc.stdout:
-            events.append(json.loads(line))
-
-    threading.Thread(target=collect, daemon=True).start()
-    return proc, events
 
 
 @pytest.fixture
@@ -68,15 +42,6 @@ def sim(events, tmp_path, *args):
                "--json", "--out", str(tmp_path / "out"), *args]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     return result, [json.loads(line) for line in result.stdout.splitlines()]
-
-
-def wait_for(events, predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(events):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_three_requestors_download_apply_and_notify(provider, tmp_path):

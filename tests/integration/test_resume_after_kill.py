@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.lossy_relay import RelayProcess
 from ota_provider.core.ota.image import HeaderFields, create_image
-from tests.integration.test_ota_processes import wait_for
+from tests.helpers.processes import wait_for
 
 
 def _free_udp_port() -> int:

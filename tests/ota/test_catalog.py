@@ -11,9 +11,7 @@ import pytest
 from ota_provider.core.ota.catalog import CatalogError, ImageCatalog, strip_json_comments
 from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.fuzzing import assert_only_raises, fuzz_inputs
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "sample_images"
+from tests.helpers.samples import SAMPLES
 
 
 def make_image(folder: Path, name: str, *, vid=0xFFF1, pid=0x8000, version=2, version_string=None, **extra) -> Path:

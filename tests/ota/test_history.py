@@ -15,7 +15,7 @@ from ota_provider.core.ota.history import PRUNE_EVERY, UpdateHistory
 from ota_provider.core.ota.offer_store import OfferStore
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.storage.database import Database
-from tests.ota.test_provider import A, provider, query
+from tests.helpers.provider_model import A, provider, query
 
 PEER = (1, 0xD001)
 

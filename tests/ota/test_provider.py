@@ -15,18 +15,8 @@ from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OFFER_LIFETIME, OtaProvider, UnknownUpdateToken
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from ota_provider.core.storage.database import Database
-from tests.ota.test_catalog import SAMPLES
-
-A, B = (1, 0x10), (2, 0x10)  # the same node id on two fabrics is two requestors
-BDX = (DownloadProtocol.BDX_SYNCHRONOUS,)
-
-
-def provider(**kwargs):
-    return OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(), **kwargs)
-
-
-def query(version, protocols=BDX):
-    return QueryImage(0xFFF1, 0x8000, version, protocols)
+from tests.helpers.provider_model import BDX, A, B, provider, query
+from tests.helpers.samples import SAMPLES
 
 
 def test_a_forced_image_is_offered_even_as_a_downgrade():

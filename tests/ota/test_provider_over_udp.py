@@ -24,7 +24,7 @@ from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from tests.clock import JumpingClock
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 V3 = SAMPLES / "sample-fff1-8000-v3.ota"
 

@@ -16,7 +16,7 @@ from ota_provider.core.securechannel.case_responder import CaseResponder
 from ota_provider.core.securechannel.server import SecureChannelServer
 from ota_provider.core.session.secure import AuthMode
 from tests.exchange.simnet import SimNet
-from tests.exchange.test_mrp import Collector
+from tests.helpers.mrp import Collector
 
 NODE, CLIENT = ("node", 5540), ("client", 5541)
 NODE_ID, CLIENT_ID = 0x0000_0000_0000_0064, 0x0000_0000_0001_B669

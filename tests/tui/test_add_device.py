@@ -14,7 +14,7 @@ from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ConfirmScreen
 from tests.engine_helpers import start_engine
-from tests.tui.test_dashboard import until
+from tests.helpers.dashboard import until
 
 CODE = "3497-011-2332"  # passcode 20202021, discriminator 3840
 

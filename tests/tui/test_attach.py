@@ -14,7 +14,7 @@ from ota_provider.core.api.link import SocketLink
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import requestor, start_engine
-from tests.tui.test_dashboard import armed_text, cell, until
+from tests.helpers.dashboard import armed_text, cell, until
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, Use
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ArmScreen, ConfirmScreen, RequestorDetail
 from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.dashboard import arm, armed_text, cell, queried, until
+from tests.helpers.samples import SAMPLES
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY
@@ -33,39 +34,6 @@ def engine(tmp_path):
     engine = start_engine(tmp_path)
     yield engine
     engine.stop()
-
-
-def cell(app, peer_key, column):
-    return app.requestor_table.get_cell(peer_key, column)
-
-
-def armed_text(app):
-    return str(app.query_one("#armed").render())
-
-
-async def arm(pilot, app, expect, **controls):
-    """Set the controls (by widget id, "_" for "-"), press a, wait until the engine reports ``expect``
-    as armed."""
-    for widget_id, value in controls.items():
-        app.query_one(f"#{widget_id.replace('_', '-')}").value = value
-    await pilot.press("a")
-    await until(pilot, lambda: expect in armed_text(app))
-
-
-async def queried(engine, tmp_path, nodes, *, version):
-    """Connected clients for ``nodes``, each having sent one QueryImage from ``version``; the
-    caller closes their drivers."""
-    clients = [await requestor(engine, tmp_path, node) for node in nodes]
-    for client, _ in clients:
-        await client.query_image(0xFFF1, 0x8000, version)
-    return clients
-
-
-async def until(pilot, condition, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, tmp_path):

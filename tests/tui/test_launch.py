@@ -9,7 +9,7 @@ from ota_provider.core.config import ProviderConfig
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.tui import app as dashboard
 from ota_provider.tui.launch import serve_dashboard
-from tests.ota.test_catalog import SAMPLES
+from tests.helpers.samples import SAMPLES
 
 
 def test_core_and_the_headless_path_do_not_import_textual():

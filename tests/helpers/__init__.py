@@ -1,0 +1,1 @@
+"""What more than one test module uses: fixtures, builders and waits (a test module never imports another)."""

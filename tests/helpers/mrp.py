@@ -1,0 +1,50 @@
+"""Two exchange managers on a simulated network with fixed session keys, and what they received."""
+
+from __future__ import annotations
+
+import random
+
+from ota_provider.core.exchange.echo import EchoServer
+from ota_provider.core.exchange.manager import ExchangeManager
+from ota_provider.core.session.secure import AuthMode, SecureSession, SessionKeys
+from tests.exchange.simnet import SimNet
+
+A, B = ("a", 1), ("b", 2)
+
+
+KEYS = SessionKeys(bytes(range(16)), bytes(range(16, 32)), bytes(16))
+
+
+def paired(loss=0.0, seed=1):
+    """Two managers sharing a secure session (keys preset, as after PASE); every RNG seeded."""
+    net = SimNet(loss=loss, seed=seed)
+    a = net.add(A, ExchangeManager(rng=random.Random(seed + 100)))
+    b = net.add(B, ExchangeManager(rng=random.Random(seed + 200)))
+    sa = SecureSession(11, 22, KEYS, True, AuthMode.PASE, peer_address=B)
+    sb = SecureSession(22, 11, KEYS, False, AuthMode.PASE, peer_address=A)
+    a.sessions.add(sa)
+    b.sessions.add(sb)
+    return net, a, b, sa, sb
+
+
+class RecordingEcho(EchoServer):
+    def __init__(self):
+        super().__init__()
+        self.payloads = []
+
+    def on_unsolicited(self, exchange, message):
+        self.payloads.append(message.payload)
+        return super().on_unsolicited(exchange, message)
+
+
+class Collector:
+    def __init__(self):
+        self.messages = []
+        self.closed = []
+
+    def on_message(self, exchange, message):
+        self.messages.append(message.payload)
+        exchange.close()
+
+    def on_closed(self, exchange, reason):
+        self.closed.append(reason)
