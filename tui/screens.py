@@ -103,6 +103,8 @@ class RequestorDetail(ModalScreen[None]):
         self.set_interval(self.REFRESH_SECONDS, self.refresh_lines)
 
     def refresh_lines(self) -> None:
+        if not self.query("#detail-log"):  # the app's history answer came before the screen was composed
+            return  # (on_mount shows the lines)
         lines = self.source()
         if lines == self.lines:
             return

@@ -42,3 +42,12 @@ def wait_for(events, predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def sim(events, tmp_path, *args):
+    fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
+    port = next(e["port"] for e in events if e["event"] == "Listening")
+    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file, "--port", str(port),
+               "--json", "--out", str(tmp_path / "out"), *args]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return result, [json.loads(line) for line in result.stdout.splitlines()]

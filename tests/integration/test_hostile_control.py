@@ -16,7 +16,7 @@ import time
 import pytest
 
 from ota_provider.core.api.client import Provider
-from tests.helpers.processes import start_provider
+from tests.helpers.processes import sim, start_provider
 
 
 def _control_port(events) -> int:
@@ -144,7 +144,6 @@ def test_a_sigma1_flood_over_udp_does_not_lock_out_a_requestor(tmp_path):
     from another loopback address, never answered: a requestor then establishes CASE, queries and
     downloads at once, and again after the flood's handshakes have timed out."""
     from benchmarks.handshake_flood import flood  # noqa: PLC0415
-    from tests.helpers.processes import sim  # noqa: PLC0415
 
     proc, events = start_provider(tmp_path)
     try:

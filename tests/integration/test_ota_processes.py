@@ -19,7 +19,7 @@ from ota_provider.core.exchange.driver import ExchangeDriver
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.ota.types import ApplyUpdateAction
-from tests.helpers.processes import IMAGE, start_provider, wait_for
+from tests.helpers.processes import IMAGE, sim, start_provider, wait_for
 
 
 @pytest.fixture
@@ -33,15 +33,6 @@ def provider(tmp_path, provider_flags):
     yield proc, events
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
-
-
-def sim(events, tmp_path, *args):
-    fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
-    port = next(e["port"] for e in events if e["event"] == "Listening")
-    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file, "--port", str(port),
-               "--json", "--out", str(tmp_path / "out"), *args]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    return result, [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_three_requestors_download_apply_and_notify(provider, tmp_path):

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from ota_provider.tui.screens import RequestorDetail
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = ((80, 24), (100, 30), (120, 40), (160, 48))
@@ -126,3 +127,21 @@ def test_toasts_sit_top_right_clear_of_the_log_and_the_footer():
     toast, log, footer = asyncio.run(scenario())
     assert toast.y <= 3 and toast.right >= 150  # under the header and the status line, at the right
     assert not toast.overlaps(log) and not toast.overlaps(footer)
+
+
+def test_a_detail_answered_before_it_is_composed_shows_no_dashboard_error():
+    """The history rows a detail asks for can arrive before its screen is composed: it showed
+    "dashboard error ... No nodes match '#detail-log'" instead of the detail."""
+
+    async def scenario():
+        app = scripted_dashboard()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            detail = RequestorDetail("node D001", lambda: ["VID:PID FFF1:8000"])
+            detail.refresh_lines()  # as the app does when rows arrive, before the screen is up
+            await app.push_screen(detail)
+            await pilot.pause(0.2)
+            return detail.lines, [line.text for line in app._lines if "dashboard error" in line.text]
+
+    lines, errors = asyncio.run(scenario())
+    assert lines == ["VID:PID FFF1:8000"] and errors == []
