@@ -522,7 +522,7 @@ class ProviderEngine:
             self._post(CommandDone(command, False, f"history could not be read: {exc}"))
             return
         self._post(HistoryRows(command.id, tuple(rows)))
-        self._post(CommandDone(command, True, f"{plural(len(rows), 'history row')}"))
+        self._post(CommandDone(command, True, plural(len(rows), "history row")))
 
     def _knows(self, peer: Peer) -> bool:
         """A requestor this provider has heard from: this run, its history, or a device of its bench."""

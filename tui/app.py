@@ -677,7 +677,7 @@ class ProviderDashboard(App):
     def _transfer_ended(self, event: TransferEvent) -> None:
         """A finished or failed transfer stays in the table a while, with how it ended."""
         t = event.snapshot
-        state = "done" if event.kind == "finished" else ending(t.end)
+        state = ending(t.end)  # "done" for a complete one
         cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
                  else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
                  "block": str(t.block_size), "resent": resent(t), "rate": "", "ETA": "", "state": state}  # fmt: skip
