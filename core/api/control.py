@@ -150,7 +150,7 @@ class ControlServer:
         self.snapshot = snapshot
         self.storage = storage
         self.token: str | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self.connections: set[_Connection] = set()
         self.per_address: dict[str, int] = {}
         self.cut_off = 0  # clients cut off for not reading

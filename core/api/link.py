@@ -155,7 +155,7 @@ class SocketLink:
             self._events.append(EngineError(f"cannot reach the provider on {self.where}: {exc.strerror or exc}"))
 
     def drain(self, limit: int = 1000) -> list[EngineEvent]:
-        out = []
+        out: list[EngineEvent] = []
         with contextlib.suppress(IndexError):
             while len(out) < limit:
                 out.append(self._events.popleft())

@@ -65,11 +65,15 @@ INT_RANGE = 2**64  # integers on the wire: node ids are unsigned 64-bit, nothing
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # what JSON takes as it is: most of a snapshot
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...] | None:
     """A dataclass's field names, or None for any other class (asked once per class: a snapshot
     of ten transfers is some 250 values, encoded ten times a second while transfers run)."""
-    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+    if cls not in _FIELD_NAMES:
+        _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+    return _FIELD_NAMES[cls]
 
 
 def to_data(value: Any) -> Any:
@@ -245,8 +249,8 @@ def command_from_json(message: Any) -> Command:
     if not isinstance(message, dict):
         raise WireError("a command is a JSON object")
     name = message.get("command")
-    cls = COMMANDS.get(name)  # type: ignore[arg-type]
-    if cls is None:
+    cls = COMMANDS.get(name) if isinstance(name, str) else None
+    if name is None or cls is None:
         raise WireError(f"unknown command {name!r}: one of {', '.join(sorted(COMMANDS))}")
     version = message.get("version", cls.VERSION)
     if version != cls.VERSION:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from ..timers import Timed
 from ..transport.udp import UdpEndpoint
-from .manager import Exchange, ExchangeManager, Message
+from .manager import Exchange, ExchangeManager, Message, Session
 
 __all__ = ["AsyncExchange", "ExchangeDriver"]
 
@@ -33,9 +34,9 @@ class ExchangeDriver:
 
     @classmethod
     async def open(
-        cls, manager: ExchangeManager, port: int = 5540, host: str | None = None, **kwargs
+        cls, manager: ExchangeManager, port: int = 5540, host: str | None = None, *, machine: Timed | None = None
     ) -> ExchangeDriver:
-        driver = cls(manager, **kwargs)
+        driver = cls(manager, machine=machine)
         driver.endpoint = await UdpEndpoint.open(driver.datagram_received, port=port, host=host)
         return driver
 
@@ -75,7 +76,7 @@ class ExchangeDriver:
 class AsyncExchange:
     """An initiator-side exchange whose responses are awaited."""
 
-    def __init__(self, driver: ExchangeDriver, session, protocol_id: int) -> None:
+    def __init__(self, driver: ExchangeDriver, session: Session, protocol_id: int) -> None:
         self.driver = driver
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
         self._closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -94,8 +95,9 @@ class AsyncExchange:
 
     async def receive(self, timeout: float) -> Message:
         """The next message, or TimeoutError; ConnectionError if the exchange failed meanwhile."""
-        getter = asyncio.ensure_future(self._queue.get())
-        done, _ = await asyncio.wait({getter, self._closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        getter: asyncio.Future[Message] = asyncio.ensure_future(self._queue.get())
+        either: set[asyncio.Future[Any]] = {getter, self._closed}
+        done, _ = await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if getter in done:
             return getter.result()
         getter.cancel()

@@ -122,7 +122,7 @@ class UpdateHistory:
         if limit:
             sql += " LIMIT ?"
             params += (limit,)
-        return [HistoryRow(*row[:6], _details(row[6])) for row in reversed(self.db.query(sql, params))]
+        return [_row(row) for row in reversed(self.db.query(sql, params))]
 
     def knows(self, peer: tuple[int, int]) -> bool:
         """Whether this node has a row in the history (it asked us something, in any run)."""
@@ -167,6 +167,11 @@ class UpdateHistory:
         if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
             summary += " with injected faults: " + ", ".join(transfer.faults)
         self.record("transfer", transfer.peer, summary, details)
+
+
+def _row(stored: tuple[Any, ...]) -> HistoryRow:
+    row_id, time, kind, fabric_index, node_id, summary, details = stored
+    return HistoryRow(row_id, time, kind, fabric_index, node_id, summary, _details(details))
 
 
 def _details(stored: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..codec import tlv
 from ..codec.schema import (
@@ -325,27 +325,26 @@ def read_image_info(source: str | os.PathLike[str] | BinaryIO, *, check_file_siz
 
     For a path, the file's size must equal TotalSize unless ``check_file_size`` is off.
     """
-    if not hasattr(source, "read"):
-        path = Path(source)  # type: ignore[arg-type]
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
         try:
-            with path.open("rb") as stream:
-                info = read_image_info(stream)
-                actual = os.fstat(stream.fileno()).st_size
+            with path.open("rb") as file:
+                info = read_image_info(file)
+                actual = os.fstat(file.fileno()).st_size
         except OSError as exc:
             raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
         if check_file_size and actual != info.total_size:
             what = "truncated" if actual < info.total_size else "has trailing data"
             raise ImageError(f"image {what}: header says {info.total_size} bytes, file has {actual}")
         return info
-    stream: BinaryIO = source  # type: ignore[assignment]
     accumulator = HeaderAccumulator()
     while True:
-        chunk = stream.read(accumulator.bytes_needed)
+        chunk = source.read(accumulator.bytes_needed)
         if not chunk:
             raise ImageError("truncated: the file ends inside the image header")
-        info = accumulator.feed(chunk)
-        if info is not None:
-            return info
+        parsed = accumulator.feed(chunk)
+        if parsed is not None:
+            return parsed
 
 
 @dataclass(frozen=True)
@@ -429,7 +428,8 @@ class HeaderFields:
 
     def with_changes(self, changes: Mapping[str, object]) -> HeaderFields:
         """A copy with every non-None value of ``changes`` applied."""
-        return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
+        given: dict[str, Any] = {key: value for key, value in changes.items() if value is not None}
+        return dataclasses.replace(self, **given)
 
     def validate(self) -> list[str]:
         """The SDK tool's checks for ``create``; raises on an error, returns warnings."""

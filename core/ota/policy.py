@@ -156,11 +156,18 @@ def _check(knob: Knob, value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, enum.Enum) and not 0 <= value <= 0xFFFF_FFFF:
         raise ValueError(f"{knob.value}: {value} is outside 0..4294967295")
     if knob == Knob.DELAY_BLOCK and not (
-        len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], int | float) and value[1] >= 0
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], int | float)
+        and value[1] >= 0
     ):
         raise ValueError(f"{knob.value}: give (block number, seconds), not {value!r}")
     if knob == Knob.END_TRANSFER and not (
-        len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], enum.IntEnum)
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], enum.IntEnum)
     ):
         raise ValueError(f"{knob.value}: give (block number, BDX status), not {value!r}")
 
@@ -264,14 +271,15 @@ class OtaPolicy:
         offered = status == QueryImageStatus.UPDATE_AVAILABLE
         # A knob is used (and a one-shot spent) only by a response it shaped: "consent needed" is
         # not spent on a requestor that was up to date, nor a busy delay on an offer.
+        status_knob = found[Knob.QUERY_STATUS]
         shaped = {
-            Knob.QUERY_STATUS: found[Knob.QUERY_STATUS] is not None and status == found[Knob.QUERY_STATUS].value,
+            Knob.QUERY_STATUS: status_knob is not None and status == status_knob.value,
             Knob.QUERY_DELAY: status == QueryImageStatus.BUSY,
             Knob.CONSENT_NEEDED: offered and requestor_can_consent,
             Knob.FORCED_DESIGNATOR: offered,
             Knob.CONSENT_STATE: consulted is not None,
         }
-        used = [found[knob] for knob in QUERY_KNOBS if found[knob] is not None and shaped[knob]]
+        used = [armed for knob in QUERY_KNOBS if (armed := found[knob]) is not None and shaped[knob]]
         first = [a for a in found.values() if a is not None and a.first_response and a not in used]
         self._spend(used, peer, QUERY_KNOBS)
         for armed in first:  # as the SDK app: its flags' values are for the first response only

@@ -133,8 +133,8 @@ class OtaProvider:
                                      tuple(request.protocols_supported), request.hardware_version, request.location,
                                      request.requestor_can_consent, request.metadata_for_provider))  # fmt: skip
         if self.offer_any and not self.catalog.is_list:
-            entry = self.catalog.entries[0]
-            selection = Selection(entry, f"offering {entry.describe()} to any requestor (--offer-any)")
+            only = self.catalog.entries[0]
+            selection = Selection(only, f"offering {only.describe()} to any requestor (--offer-any)")
         else:
             selection = self.catalog.select(
                 request.vendor_id, request.product_id, request.software_version, request.hardware_version
