@@ -12,7 +12,6 @@ import argparse
 import errno
 import json
 import os
-import re
 import signal
 import sqlite3
 import sys
@@ -21,13 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
 
 import segno
 
 from .api.control import ControlError, parse_control_target
 from .attestation.credentials import AttestationError
 from .bdx.sender import UDP_BLOCK_LIMIT
+from .cli_common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 from .commissioner.device_store import DeviceStore
 from .commissioner.target import parse_target
 from .commissioner.trust import load_paa_folder
@@ -53,32 +52,17 @@ from .fabric.acl import AclError
 from .fabric.demo import DemoFabricError
 from .fabric.table import FabricError
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
-from .ota.history import UpdateHistory, iso_time, rows_as_csv, rows_as_text
+from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from .ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
 from .ota.types import ApplyUpdateAction, QueryImageStatus
+from .presentation.lines import event_fields, event_text
+from .presentation.words import socket_address
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .trace import TraceError
 from .transport.port_owner import udp_port_owner
-from .wording import socket_address
-
-PROG = "ota-provider"
-EXIT_USAGE = 2
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
-
-_OCTAL = re.compile(r"0[0-7]+")
-
-
-def parse_number(text: str) -> int:
-    """Decimal, 0x-hex or leading-0 octal, as ``strtoul(text, NULL, 0)`` reads them."""
-    cleaned = text.strip()
-    try:
-        if _OCTAL.fullmatch(cleaned):
-            return int(cleaned, 8)
-        return int(cleaned, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use decimal, 0x-hex or 0-octal)") from None
 
 
 def _ranged(low: int, high: int, what: str) -> Callable[[str], int]:
@@ -167,15 +151,8 @@ def _image_uri(text: str) -> str:
     return text
 
 
-class _Parser(argparse.ArgumentParser):
-    """One line on stderr for every usage error, not the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Matter OTA Software Update Provider with a live dashboard. "
         "Flags match the SDK's ota-provider-app; the SDK's first-response flags "
@@ -492,20 +469,8 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         return 1
 
 
-class _Printer:
-    """Events as human lines or JSON lines (the dashboard will show the same events)."""
-
-    def __init__(self, out, json_lines: bool) -> None:
-        self.out = out
-        self.json_lines = json_lines
-
-    def event(self, name: str, text: str, *, at: float | None = None, **fields: object) -> None:
-        """One line per event, stamped with its time (ISO 8601, UTC, milliseconds)."""
-        stamp = iso_time(time.time() if at is None else at)
-        if self.json_lines:
-            print(json.dumps({"event": name, "time": stamp, **fields}), file=self.out, flush=True)
-        else:
-            print(f"{stamp} {text}", file=self.out, flush=True)
+class _Printer(LinePrinter):
+    """The serving provider's output: its start-up block, then a line per event."""
 
     def startup(self, catalog, onboarding: SetupPayload, config: ProviderConfig) -> None:
         if self.json_lines:
@@ -568,11 +533,6 @@ def storage_problem(config: ProviderConfig) -> str | None:
     return None
 
 
-def default_storage() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "ota-provider"
-
-
 def build_engine(config: ProviderConfig, catalog: ImageCatalog) -> ProviderEngine:
     storage, database = config.storage or default_storage(), None
     if config.kvs is not None:
@@ -593,7 +553,7 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         while not stop.is_set() and engine.running and outcome is None:
             event = engine.next_event(timeout=0.2)
             if event is not None and event.logged:
-                emit.event(event.name, event.text(), at=event.at, **event.fields())
+                emit.event(event.name, event_text(event), at=event.at, **event_fields(event))
                 outcome = watch.feed(event) if watch is not None else None
             if outcome is None and deadline is not None and time.monotonic() > deadline:
                 outcome = 1, f"not every device was updated within --timeout {config.timeout} s"
@@ -601,7 +561,7 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         engine.stop()
         for event in engine.drain():
             if event.logged:
-                emit.event(event.name, event.text(), at=event.at, **event.fields())
+                emit.event(event.name, event_text(event), at=event.at, **event_fields(event))
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if outcome is not None:
@@ -646,7 +606,7 @@ def _open_state(args: argparse.Namespace) -> Database | None:
 
 
 def history_main(argv: Sequence[str]) -> int:
-    parser = _Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
+    parser = Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
     _state_arguments(parser)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -674,7 +634,7 @@ def history_main(argv: Sequence[str]) -> int:
 
 
 def devices_main(argv: Sequence[str]) -> int:
-    parser = _Parser(prog=f"{PROG} devices", description="list the devices commissioned onto the bench fabric")
+    parser = Parser(prog=f"{PROG} devices", description="list the devices commissioned onto the bench fabric")
     _state_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)

@@ -16,12 +16,14 @@ from typing import Any
 from .api.client import ControlClientError, Provider, Refused, Result
 from .api.control import TOKEN_FILE
 from .api.wire import EVENTS, event_to_json
-from .cli import EXIT_USAGE, PROG, _Parser, _Printer, default_storage, parse_number
+from .cli_common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 from .codec.status_report import BdxStatus
 from .ota.history import rows_as_text
 from .ota.knob_names import KNOB_NAMES
+from .presentation.knobs import armed_text
+from .presentation.lines import event_fields, event_text
+from .presentation.words import plural
 from .setup_payload import SetupPayload
-from .wording import plural
 
 __all__ = ["ctl_main", "default_socket"]
 
@@ -75,13 +77,13 @@ def _where_options(parser: argparse.ArgumentParser, default: Any = None) -> argp
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
+    parser = Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
                      epilog=_knob_help())  # fmt: skip
     _where_options(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for an answer")
     where = _where_options(argparse.ArgumentParser(add_help=False), default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND",
-                                     parser_class=functools.partial(_Parser, parents=[where]))  # fmt: skip
+                                     parser_class=functools.partial(Parser, parents=[where]))  # fmt: skip
 
     status = commands.add_parser("status", help="what runs and what is armed")
     status.add_argument("--json", action="store_true")
@@ -235,13 +237,13 @@ def _status(provider: Provider, as_json: bool) -> int:
         print(f"  #{t.id} node 0x{t.peer[1]:X} (fabric {t.peer[0]}) image {t.designator}: {t.bytes_sent}/{t.total} "
               f"bytes, {state}")  # fmt: skip
     print("armed: " + ("nothing" if not snapshot.armed else ""))
-    for line in snapshot.armed:
-        print(f"  {line}")
+    for armed in snapshot.armed:
+        print(f"  {armed_text(armed)}")
     return 0
 
 
 def _watch(provider: Provider, args: argparse.Namespace) -> int:
-    printer = _Printer(sys.stdout, args.json)
+    printer = LinePrinter(sys.stdout, args.json)
     missed = provider.subscribe(args.after)
     if missed:
         print(
@@ -251,8 +253,8 @@ def _watch(provider: Provider, args: argparse.Namespace) -> int:
     while True:
         event = provider.next_event(timeout=3600)
         if event is not None and event.logged:
-            printer.event(event.name, event.text(), at=event.at, **event.fields(), **({"seq": event.seq} if args.json
-                                                                                       else {}))  # fmt: skip
+            numbered = {"seq": event.seq} if args.json else {}
+            printer.event(event.name, event_text(event), at=event.at, **event_fields(event), **numbered)
 
 
 def _event_name(text: str) -> str:
@@ -263,5 +265,5 @@ def _event_name(text: str) -> str:
 
 def _wait(provider: Provider, args: argparse.Namespace) -> int:
     event = provider.wait_for(args.event, node=args.node, timeout=args.wait_timeout)
-    _Printer(sys.stdout, args.json).event(event.name, event.text(), at=event.at, **event.fields())
+    LinePrinter(sys.stdout, args.json).event(event.name, event_text(event), at=event.at, **event_fields(event))
     return 0

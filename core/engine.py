@@ -46,7 +46,7 @@ from .api.commands import (
     ThrottleTransfer,
 )
 from .api.control import TOKEN_FILE, ControlServer, parse_control_target
-from .bdx.outcome import TransferEnd
+from .bdx.outcome import TransferEnd, TransferStep
 from .bdx.server import Transfer
 from .client.demo import DemoRequestors
 from .commissioner.bench import Bench
@@ -84,12 +84,14 @@ from .node import MatterNode, NodeConfig
 from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from .ota.history import HistoryRow, UpdateHistory
 from .ota.offer_store import OfferStore
-from .ota.policy import KNOB_LABELS, Knob, Peer, policy_from_sdk_flags
+from .ota.policy import ArmedKnob, Knob, Peer, policy_from_sdk_flags
 from .ota.provider import OtaProvider
+from .presentation.history import exchange_history, transfer_history
+from .presentation.knobs import KNOB_LABELS, armed_text
+from .presentation.words import bdx_status, plural, short_node_id, transfer_end_text
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
 from .trace import TraceWriter, open_named_trace, open_operator_trace
-from .wording import bdx_status, plural, short_node_id, transfer_end_text
 
 __all__ = [
     "AbortTransfer",
@@ -240,11 +242,11 @@ class ProviderEngine:
             return []
         return UpdateHistory(self.node.db).rows(node_id=node_id, limit=limit)
 
-    def armed(self) -> tuple[str, ...]:
-        """What the armed knobs will do, one line each (a snapshot, safe from any thread)."""
+    def armed(self) -> tuple[ArmedKnob, ...]:
+        """The armed knobs (values: a copy, safe from any thread)."""
         if self.provider is None:
             return ()
-        return tuple(armed.describe() for armed in tuple(self.provider.policy.armed))
+        return tuple(self.provider.policy.armed)
 
     def stats(self) -> EngineStats:
         transfers = tuple(TransferSnapshot.of(t) for t in list(self.node.bdx.transfers.values())) if (
@@ -344,8 +346,8 @@ class ProviderEngine:
             seen = self._seen
 
             def on_ota(event: EngineEvent) -> None:
-                if isinstance(event, OtaExchange):
-                    history.ota_exchange(event)
+                if isinstance(event, OtaExchange) and (row := exchange_history(event)) is not None:
+                    history.record(*row)
                 if isinstance(event, QueryImageReceived) and event.peer not in seen:
                     seen.add(event.peer)
                     self._post(RequestorSeen(event.peer, event.vendor_id, event.product_id, event.software_version))
@@ -358,7 +360,7 @@ class ProviderEngine:
                                         offer_any=config.offer_any)  # fmt: skip
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
             node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
-                           on_transfer=lambda kind, t: self._on_transfer(history, kind, t),
+                           on_transfer=lambda step, t: self._on_transfer(history, step, t),
                            pacing=config.poll_interval_ms / 1000, **extra)  # fmt: skip
             if config.trace is not None:  # from the first message
                 self._begin_trace(config.trace, open_operator_trace(config.trace, self.storage))
@@ -433,17 +435,18 @@ class ProviderEngine:
         closes_at = time.time() + window.seconds_left if window is not None else None
         self._post(FabricsChanged(fabrics, closes_at))
 
-    def _on_transfer(self, history: UpdateHistory, kind: str, transfer: Transfer) -> None:
-        if kind == "progress":
-            return  # counters only: the snapshot carries them
-        history.transfer_event(kind, transfer)
+    def _on_transfer(self, history: UpdateHistory, step: TransferStep, transfer: Transfer) -> None:
         snapshot = TransferSnapshot.of(transfer)
-        if kind in ("started", "resumed"):
-            self._post(TransferStarted(snapshot) if kind == "started" else TransferResumed(snapshot))
+        if step is TransferStep.STARTED:
+            self._post(TransferStarted(snapshot))
             return
+        if step is TransferStep.RESUMED:
+            self._post(TransferResumed(snapshot))
+            return
+        history.record(*transfer_history(transfer))
         self._bytes_done += transfer.sender.bytes_sent
         self._last_transfer[transfer.peer] = (transfer.clock(), transfer.id, transfer.end)
-        if kind == "finished":
+        if transfer.end.complete:
             self._finished += 1
             self._post(TransferFinished(snapshot))
         else:
@@ -554,10 +557,10 @@ class ProviderEngine:
                     raise ValueError(f"no image {value!r} to force: the images served are {served}")
         if isinstance(command, ArmKnob):
             armed = provider.policy.arm(command.knob, command.value, sticky=command.sticky, target=command.target)
-            return True, f"armed {armed.describe()}"
+            return True, f"armed {armed_text(armed)}"
         if isinstance(command, ArmKnobs):
             armed = provider.policy.arm_all(list(command.knobs), sticky=command.sticky, target=command.target)
-            return True, "armed " + "; ".join(a.describe() for a in armed)
+            return True, "armed " + "; ".join(armed_text(a) for a in armed)
         if isinstance(command, DisarmKnob):
             if not provider.policy.disarm(command.knob, target=command.target):
                 return True, f"{KNOB_LABELS[command.knob]} was not armed: nothing to disarm"

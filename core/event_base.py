@@ -23,9 +23,6 @@ class EngineEvent:
     at: float = field(default_factory=time.time, kw_only=True)
     seq: int = field(default=0, kw_only=True)
 
-    def text(self) -> str:
-        return self.name
-
     def fields(self) -> dict[str, Any]:
         return {}
 
@@ -34,9 +31,6 @@ class EngineEvent:
 class EngineError(EngineEvent):
     name = "Error"
     message: str
-
-    def text(self) -> str:
-        return f"error: {self.message}"
 
     def fields(self) -> dict[str, Any]:
         return {"message": self.message}

@@ -4,13 +4,12 @@ the fields for a JSON line. The headless output and the dashboard show the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from .bdx.outcome import TransferEnd
 from .bdx.server import Transfer
 from .dnssd.browser import CommissionableDevice
 from .event_base import EngineError, EngineEvent
-from .event_lines import transfer_event
 from .ota.exchanges import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
@@ -26,7 +25,7 @@ from .ota.exchanges import (
     QueryImageReceived,
 )
 from .ota.history import HistoryRow
-from .wording import plural, transfer_end_text
+from .ota.policy import ArmedKnob
 
 __all__ = [
     "ApplyUpdateAnswered",
@@ -83,10 +82,6 @@ class RequestorSeen(EngineEvent):
     product_id: int
     software_version: int
 
-    def text(self) -> str:
-        return (f"new requestor: node 0x{self.peer[1]:016X} (fabric {self.peer[0]}), "
-                f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, version {self.software_version}")  # fmt: skip
-
     def fields(self) -> dict[str, Any]:
         return {"fabricIndex": self.peer[0], "nodeId": self.peer[1], "vendorId": self.vendor_id,
                 "productId": self.product_id, "softwareVersion": self.software_version}  # fmt: skip
@@ -121,11 +116,6 @@ class TransferSnapshot:
                    transfer.seconds, transfer.end,
                    transfer.paused, transfer.pacing, transfer.retransmissions, transfer.duplicates,
                    transfer.resumed, transfer.suspended)  # fmt: skip
-
-    @property
-    def result(self) -> str:
-        """How it ended, in words (the log's, the history's)."""
-        return transfer_end_text(self.end)
 
     @property
     def loss_estimate(self) -> float | None:
@@ -166,16 +156,11 @@ class EngineSnapshot(EngineEvent):
     transfers_finished: int = 0
     transfers_failed: int = 0
     events_dropped: int = 0
-    armed: tuple[str, ...] = ()
+    armed: tuple[ArmedKnob, ...] = ()
     images: tuple[ImageSummary, ...] = ()
     subscribers: int = 0
     listening: Listening | None = None  # the last of these, for a front end that attaches later
     fabrics: FabricsChanged | None = None
-
-    def text(self) -> str:
-        return (f"{plural(len(self.transfers), 'transfer')} running, {self.bytes_sent_total} bytes sent, "
-                f"{self.transfers_finished} finished, {self.transfers_failed} failed, "
-                f"{len(self.armed)} armed")  # fmt: skip
 
     def fields(self) -> dict[str, Any]:
         return {"transfers": len(self.transfers), "bytesSentTotal": self.bytes_sent_total,
@@ -192,28 +177,15 @@ class HistoryRows(EngineEvent):
     command_id: str
     rows: tuple[HistoryRow, ...]
 
-    def text(self) -> str:
-        return f"{plural(len(self.rows), 'history row')}"
-
 
 @dataclass(frozen=True)
 class TransferEvent(EngineEvent):
-    kind: ClassVar[str] = ""
     snapshot: TransferSnapshot
-
-    def text(self) -> str:
-        described = transfer_event(self.kind, self.snapshot)
-        return described[1] if described else self.name
-
-    def fields(self) -> dict[str, Any]:
-        described = transfer_event(self.kind, self.snapshot)
-        return described[2] if described else {}
 
 
 @dataclass(frozen=True)
 class TransferStarted(TransferEvent):
     name = "TransferStarted"
-    kind = "started"
 
 
 @dataclass(frozen=True)
@@ -221,19 +193,16 @@ class TransferResumed(TransferEvent):
     """A transfer of the previous run goes on: its requestor asked again after the provider restarted."""
 
     name = "TransferResumed"
-    kind = "resumed"
 
 
 @dataclass(frozen=True)
 class TransferFinished(TransferEvent):
     name = "TransferFinished"
-    kind = "finished"
 
 
 @dataclass(frozen=True)
 class TransferFailed(TransferEvent):
     name = "TransferFailed"
-    kind = "failed"
 
 
 # ---------------------------------------------------------------------- the node
@@ -247,11 +216,6 @@ class Listening(EngineEvent):
     advertising: bool = False  # DNS-SD on
     control: str | None = None  # the control socket, if one is open
 
-    def text(self) -> str:
-        dnssd = "advertised over DNS-SD" if self.advertising else "DNS-SD off"
-        control = f"; control socket {self.control}" if self.control else ""
-        return f"listening on UDP port {self.port} ({dnssd}); state in {self.storage}{control}"
-
     def fields(self) -> dict[str, Any]:
         return {"port": self.port, "storage": self.storage, "advertising": self.advertising,
                 "control": self.control}  # fmt: skip
@@ -263,9 +227,6 @@ class SessionEstablished(EngineEvent):
     auth: str
     peer_node_id: int
     fabric_index: int
-
-    def text(self) -> str:
-        return f"session established: {self.auth} with node 0x{self.peer_node_id:016X} (fabric {self.fabric_index})"
 
     def fields(self) -> dict[str, Any]:
         return {"auth": self.auth, "peerNodeId": self.peer_node_id, "fabricIndex": self.fabric_index}
@@ -296,11 +257,6 @@ class FabricsChanged(EngineEvent):
     def window_open(self) -> bool:
         return self.window_closes_at is not None
 
-    def text(self) -> str:
-        listed = ", ".join(f"#{f.index} node 0x{f.node_id:016X}" + (f" ({f.label})" if f.label else "")
-                           for f in self.fabrics)  # fmt: skip
-        return "fabrics: " + (listed or "none") + (" (commissioning window open)" if self.window_open else "")
-
     def fields(self) -> dict[str, Any]:
         return {"fabrics": [f.as_json() for f in self.fabrics], "windowOpen": self.window_open,
                 "windowClosesAt": self.window_closes_at}  # fmt: skip
@@ -315,12 +271,6 @@ class CommissioningRolledBack(EngineEvent):
     fabric_index: int
     change: str  # "added": the fabric was removed; "updated": its previous credentials are back
 
-    def text(self) -> str:
-        if self.change == "added":
-            return (f"fabric {self.fabric_index}, added by a commissioning the last run never completed, "
-                    "was removed (commission it again)")  # fmt: skip
-        return f"fabric {self.fabric_index} got back its credentials from before an UpdateNOC that never completed"
-
     def fields(self) -> dict[str, Any]:
         return {"fabricIndex": self.fabric_index, "change": self.change}
 
@@ -331,10 +281,6 @@ class DemoFabricJoined(EngineEvent):
     fabric_index: int
     node_id: int
     file: str
-
-    def text(self) -> str:
-        return (f"demo fabric: provider is node 0x{self.node_id:016X} (fabric {self.fabric_index}); "
-                f"requestors: ota-requestor-sim --fabric {self.file}")  # fmt: skip
 
     def fields(self) -> dict[str, Any]:
         return {"fabricIndex": self.fabric_index, "nodeId": self.node_id, "file": self.file}
@@ -349,9 +295,6 @@ class CommandDone(EngineEvent):
     ok: bool
     message: str
 
-    def text(self) -> str:  # the message says what was done; a refusal says so first
-        return self.message if self.ok else f"refused: {self.message}"
-
     @property
     def command_id(self) -> str:
         return getattr(self.command, "id", "")
@@ -364,9 +307,6 @@ class CommandDone(EngineEvent):
 @dataclass(frozen=True)
 class Stopped(EngineEvent):
     name = "Stopped"
-
-    def text(self) -> str:
-        return "stopped"
 
 
 # ---------------------------------------------------------------------- commissioning devices
@@ -383,11 +323,6 @@ class CommissioningStage(EngineEvent):
     seconds: float = 0.0
     detail: str = ""
 
-    def text(self) -> str:
-        timing = f" in {self.seconds:.2f} s" if self.state != "started" else ""
-        return f"commissioning {self.target}: {self.stage}: {self.state}{timing}" + (
-            f" ({self.detail})" if self.detail else "")  # fmt: skip
-
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "stage": self.stage, "state": self.state, "seconds": round(self.seconds, 3),
                 "detail": self.detail}  # fmt: skip
@@ -403,10 +338,6 @@ class DeviceCommissioned(EngineEvent):
     product_id: int
     attestation: str
 
-    def text(self) -> str:
-        return (f"commissioned {self.target} as node 0x{self.node_id:016X} on the bench fabric: VID "
-                f"0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, {self.attestation}")  # fmt: skip
-
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "nodeId": self.node_id, "fabricIndex": self.fabric_index,
                 "vendorId": self.vendor_id, "productId": self.product_id, "attestation": self.attestation}  # fmt: skip
@@ -418,9 +349,6 @@ class CommissioningFailed(EngineEvent):
     target: str
     stage: str
     reason: str
-
-    def text(self) -> str:
-        return f"commissioning {self.target} failed at {self.stage}: {self.reason}"
 
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "stage": self.stage, "reason": self.reason}
@@ -437,10 +365,6 @@ class DeviceStep(EngineEvent):
     state: str  # "done", "skipped", "failed"
     detail: str = ""
 
-    def text(self) -> str:
-        return f"device 0x{self.node_id:016X}: {self.step}: {self.state}" + (f" ({self.detail})" if self.detail
-                                                                               else "")  # fmt: skip
-
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "step": self.step, "state": self.state, "detail": self.detail}
 
@@ -453,9 +377,6 @@ class AttestationQuestion(EngineEvent):
     target: str
     verdict: str
 
-    def text(self) -> str:
-        return f"commissioning {self.target}: {self.verdict}; waiting for the user to accept or refuse"
-
     def fields(self) -> dict[str, Any]:
         return {"target": self.target, "verdict": self.verdict}
 
@@ -467,11 +388,6 @@ class CommissionableDevices(EngineEvent):
 
     name = "CommissionableDevices"
     devices: tuple[CommissionableDevice, ...]
-
-    def text(self) -> str:
-        if not self.devices:
-            return "no commissionable device found (yet)"
-        return f"{plural(len(self.devices), 'commissionable device')}: " + "; ".join(d.describe() for d in self.devices)
 
     def fields(self) -> dict[str, Any]:
         return {"devices": [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,
@@ -491,11 +407,6 @@ class DeviceState(EngineEvent):
     progress: int | None = None
     software_version: int | None = None
 
-    def text(self) -> str:  # exactly what the device reported, each value by its attribute's name
-        progress = f", UpdateStateProgress {self.progress}%" if self.progress is not None else ""
-        version = f", SoftwareVersion {self.software_version}" if self.software_version is not None else ""
-        return f"device 0x{self.node_id:016X} reports UpdateState {self.update_state}{progress}{version}"
-
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "updateState": self.update_state,
                 "progress": self.progress,
@@ -511,10 +422,6 @@ class DeviceMismatch(EngineEvent):
     fabric_index: int
     seconds: float
     advice: str
-
-    def text(self) -> str:
-        return (f"device 0x{self.node_id:016X} says Downloading, but no BDX transfer of ours has run for it for "
-                f"{self.seconds:g} s: {self.advice}")  # fmt: skip
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "seconds": self.seconds,
@@ -533,10 +440,6 @@ class DeviceEvent(EngineEvent):
     detail: str
     number: int | None = None  # the device's EventNumber
     ours: str | None = None  # for a DownloadError: how our side of that download ended, in words
-
-    def text(self) -> str:
-        ours = f"; {self.ours}" if self.ours else ""
-        return f"device 0x{self.node_id:016X} event {self.event}: {self.detail}{ours}"
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "deviceEvent": self.event,

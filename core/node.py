@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from .attestation.credentials import AttestationError, DeviceCredentials
 from .bdx.messages import BdxError
-from .bdx.server import DEFAULT_IDLE_TIMEOUT, BdxServer, TransferEvent
+from .bdx.server import DEFAULT_IDLE_TIMEOUT, BdxServer, TransferListener
 from .clusters.access_control import record_acl_changes
 from .clusters.basic_information import BASIC_INFORMATION_CLUSTER, SHUT_DOWN, START_UP
 from .clusters.general_diagnostics import BOOT_REASON, BOOT_REASON_UNSPECIFIED, GENERAL_DIAGNOSTICS_CLUSTER
@@ -510,7 +510,7 @@ class MatterNode:
         *,
         max_block_size: int = 1024,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        on_transfer: TransferEvent | None = None,
+        on_transfer: TransferListener | None = None,
         pacing: float = 0.0,
     ) -> BdxServer:
         """Answer the OTA Provider commands with ``provider`` and serve its offers over BDX."""
@@ -526,7 +526,7 @@ class MatterNode:
             authorize,
             max_block_size=max_block_size,
             idle_timeout=idle_timeout,
-            on_event=on_transfer,
+            listener=on_transfer,
             pacing=pacing,
             faults=provider.block_fault,
             store=checkpoints,

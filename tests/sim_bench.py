@@ -39,6 +39,7 @@ from ota_provider.core.session.secure import AuthMode, SecureSession
 from tests.bdx.receiver import SpecReceiver
 from tests.exchange.simnet import SimNet
 from tests.helpers.mrp import KEYS
+from tests.helpers.transfers import told
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
@@ -76,7 +77,7 @@ class SimBench:
         self.provider = OtaProvider(ImageCatalog.from_file(IMAGE), emit=self.ota_events.append,
                                     store=OfferStore(node.db), clock=self.net.clock)  # fmt: skip
         node.serve_ota(self.provider, idle_timeout=self.idle_timeout,
-                       on_transfer=lambda kind, t: self.transfers.append((kind, t.id, t.end)))  # fmt: skip
+                       on_transfer=lambda step, t: self.transfers.append((told(step, t), t.id, t.end)))  # fmt: skip
         node.begin()
         self.net.add(PROVIDER, node.manager, machine=node)
         self.node = node

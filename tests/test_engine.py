@@ -36,6 +36,8 @@ from ota_provider.core.events import (
 )
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
+from ota_provider.core.presentation.lines import event_text
+from ota_provider.core.presentation.words import transfer_end_text
 from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.helpers.samples import SAMPLES
 
@@ -78,7 +80,7 @@ def test_a_one_shot_knob_changes_exactly_the_next_response_and_says_who_used_it(
     events = engine.drain()
     answers = [e for e in events if isinstance(e, QueryImageAnswered)]
     assert [a.status for a in answers] == [BUSY, UA]
-    assert answers[0].used == ("QueryImage status busy (one-shot, all requestors)",)
+    assert [(u.knob, u.value, u.sticky, u.target) for u in answers[0].used] == [(Knob.QUERY_STATUS, BUSY, False, None)]
     assert answers[0].peer == (1, 0x4001) and answers[1].used == ()
     assert any(isinstance(e, QueryImageReceived) and e.software_version == 1 for e in events)
     seen = [e for e in events if isinstance(e, RequestorSeen)]
@@ -152,7 +154,9 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
     events, error = asyncio.run(scenario())
     assert error.status_report is not None and "TRANSFER_FAILED" in str(error).upper().replace(" ", "_")
     aborted = next(e for e in events if isinstance(e, TransferFailed)).snapshot
-    assert aborted.end.outcome is Outcome.ABORTED and "aborted by the operator" in aborted.result  # value, and words
+    assert aborted.end.outcome is Outcome.ABORTED and "aborted by the operator" in transfer_end_text(
+        aborted.end
+    )  # value, and words
     stats = engine.stats()
     assert stats.transfers_finished == 1 and stats.transfers_failed == 1 and stats.events_dropped == 0
 
@@ -278,7 +282,7 @@ def test_a_device_download_error_is_told_with_how_our_side_of_it_ended(engine, t
     told = wait_for(engine, lambda e: isinstance(e, DeviceEvent))[-1]
     assert told.ours == (f"our side: transfer #{finished.snapshot.id} complete (every byte sent and acknowledged: "
                          "the device failed after, in its storage or its check)")  # fmt: skip
-    assert told.text().endswith(told.ours) and "platform code -5" in told.text()
+    assert event_text(told).endswith(told.ours) and "platform code -5" in event_text(told)
     row = [r for r in engine.history(node_id=0x4030) if r.kind == "device"][-1]
     assert row.summary.startswith("DownloadError: while downloading version 3") and told.ours in row.summary
 
@@ -300,7 +304,7 @@ def test_a_changed_image_list_is_read_again_without_waiting_for_a_query(tmp_path
         listing["deviceSoftwareVersionModel"].pop()
         (images / "list.json").write_text(json.dumps(listing))
         changed = wait_for(engine, lambda e: e.name == "ImagesChanged", timeout=10)[-1]
-        assert changed.count == 2 and "2 images" in changed.text()
+        assert changed.count == 2 and "2 images" in event_text(changed)
         for _ in range(20):
             if len(engine.snapshot().images) == 2:
                 break

@@ -29,7 +29,7 @@ from ota_provider.core.events import (
     DeviceStep,
     EngineEvent,
 )
-from ota_provider.core.wording import short_node_id
+from ota_provider.core.presentation.words import short_node_id
 
 from .format import clock
 from .log_view import MeasuredLog

@@ -79,10 +79,11 @@ from ota_provider.core.events import (
     TransferFinished,
 )
 from ota_provider.core.ota.history import HistoryRow, iso_time, rows_as_csv
-from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.core.presentation.lines import event_text
+from ota_provider.core.presentation.words import plural, short_node_id
 from ota_provider.core.setup_payload import SetupPayload
-from ota_provider.core.wording import plural, short_node_id
 
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
@@ -279,7 +280,7 @@ class ProviderDashboard(App):
         self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
         self._transfer_columns: tuple[str, ...] = ()
         self._lines: deque[LogLine] = deque(maxlen=LOG_LINES)
-        self._used: deque[tuple[float, tuple[int, int], str]] = deque(maxlen=USED_SHOWN)
+        self._used: deque[tuple[float, tuple[int, int], ArmedKnob]] = deque(maxlen=USED_SHOWN)
         self._text_filter = ""
         self._kind_filter: str | None = None
         self._listening: Listening | None = None
@@ -451,7 +452,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine.of(log_kind(e), e.at, e.text()) for e in events if e.logged and not _screen_only(e)]
+        entries = [LogLine.of(log_kind(e), e.at, event_text(e)) for e in events if e.logged and not _screen_only(e)]
         self._lines.extend(entries)
         self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up
@@ -755,7 +756,7 @@ class ProviderDashboard(App):
             self.where_view.update(text, layout=False)
             self._where_text = text
 
-    def _armed(self) -> tuple[str, ...]:
+    def _armed(self) -> tuple[ArmedKnob, ...]:
         return self._snapshot.armed if self._snapshot is not None else ()
 
     def _images(self) -> tuple[ImageSummary, ...]:

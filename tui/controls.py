@@ -17,9 +17,10 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.events import ImageSummary
-from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
-from ota_provider.core.wording import bdx_status, enum_name, short_node_id
+from ota_provider.core.presentation.knobs import armed_text
+from ota_provider.core.presentation.words import bdx_status, enum_name, short_node_id
 
 from .format import clock
 
@@ -349,7 +350,9 @@ class ArmedView(Vertical):
         self.armed_view = self.query_one("#armed", Static)
         self.used_view = self.query_one("#used", Static)
 
-    def show(self, armed: tuple[str, ...], used: list[tuple[float, tuple[int, int], str]]) -> None:
-        self.armed_view.update("\n".join(armed) or "nothing armed")  # the box's title says "Armed"
-        self.used_view.update("\n".join(f"{clock(at)} {short_node_id(peer[1])} used {what}" for at, peer, what in used))
+    def show(self, armed: tuple[ArmedKnob, ...], used: list[tuple[float, tuple[int, int], ArmedKnob]]) -> None:
+        self.armed_view.update("\n".join(map(armed_text, armed)) or "nothing armed")  # the box's title says "Armed"
+        self.used_view.update(
+            "\n".join(f"{clock(at)} {short_node_id(peer[1])} used {armed_text(what)}" for at, peer, what in used)
+        )
         self.used_view.display = bool(used)  # no blank row under "nothing armed"

@@ -7,7 +7,7 @@ import time
 
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.events import TransferSnapshot
-from ota_provider.core.wording import short_node_id
+from ota_provider.core.presentation.words import short_node_id
 
 __all__ = [
     "bar",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ota_provider.core import cli
+from ota_provider.core.cli_common import PROG, Parser, default_storage
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.ota.catalog import ImageCatalog
 
@@ -23,7 +24,7 @@ def serve_dashboard(config: ProviderConfig, catalog: ImageCatalog, emit) -> int:
     finally:
         engine.stop()
     if app.return_code:  # the dashboard ended on an error (Textual printed it): say so, exit non-zero
-        print(f"{cli.PROG}: error: the dashboard stopped on an error; the provider stopped with it", file=sys.stderr)
+        print(f"{PROG}: error: the dashboard stopped on an error; the provider stopped with it", file=sys.stderr)
         return 1
     return 0
 
@@ -37,7 +38,7 @@ def attach_main(argv: Sequence[str]) -> int:
 
     from .app import ProviderDashboard  # noqa: PLC0415
 
-    parser = cli._Parser(prog=f"{cli.PROG} attach", description="the dashboard of a provider started with --control")
+    parser = Parser(prog=f"{PROG} attach", description="the dashboard of a provider started with --control")
     parser.add_argument("socket", nargs="?", metavar="PATH|tcp:HOST:PORT",
                         help="its control socket (default: control.sock in the state directory)")  # fmt: skip
     parser.add_argument("--storage", type=Path, metavar="DIR", help="the provider's state directory")
@@ -47,12 +48,12 @@ def attach_main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     where = args.socket or default_socket(args.storage)
-    token_file = args.token_file or ((args.storage or cli.default_storage()) / TOKEN_FILE)
+    token_file = args.token_file or ((args.storage or default_storage()) / TOKEN_FILE)
     try:
         link = SocketLink(where, token_file=token_file if where.startswith("tcp:") else None,
                           export_dir=args.export_dir)  # fmt: skip
     except (ConnectionError, OSError, ValueError) as exc:
-        print(f"{cli.PROG} attach: error: {exc}", file=sys.stderr)
+        print(f"{PROG} attach: error: {exc}", file=sys.stderr)
         return 1
     app = ProviderDashboard(link, freeze_heap=True)
     try:

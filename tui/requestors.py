@@ -27,7 +27,7 @@ from ota_provider.core.events import (
     TransferStarted,
 )
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
-from ota_provider.core.wording import spec_name
+from ota_provider.core.presentation.words import spec_name
 
 from .format import ending
 

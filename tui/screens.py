@@ -15,7 +15,7 @@ from textual.widgets import Button, Footer, Label, Log, Markdown, Static
 from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.events import CommandDone, ImageSummary, TransferSnapshot
 from ota_provider.core.ota.history import HistoryRow
-from ota_provider.core.wording import spec_name, yes_no
+from ota_provider.core.presentation.words import spec_name, transfer_end_text, yes_no
 
 from .controls import FOCUS_MARK, NextResponseForm, NumberInput
 from .format import clock, size
@@ -47,7 +47,8 @@ def _value(key: str, value: Any) -> str:
 
 
 def _transfer_line(t: TransferSnapshot) -> str:
-    return (f"#{t.id} image {t.designator}: {t.result}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
+    ended = transfer_end_text(t.end)
+    return (f"#{t.id} image {t.designator}: {ended}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
             f"{t.block_size} B in {t.seconds:.1f} s")  # fmt: skip
 
 

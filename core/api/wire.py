@@ -21,7 +21,7 @@ from typing import Any
 
 from ..events import EngineEvent
 from ..ota.knob_names import knob_by_name, knob_value_to_wire, parse_knob, wire_name
-from ..ota.policy import Knob
+from ..ota.policy import ArmedKnob, Knob
 from .commands import COMMANDS, ArmKnob, ArmKnobs, Command
 
 __all__ = [
@@ -36,7 +36,9 @@ __all__ = [
     "to_data",
 ]
 
-PROTOCOL_VERSION = 1
+# 2: an event travels once, as its value under its class's name (1 sent its line and its
+# headless fields as well, and named it as the headless output does).
+PROTOCOL_VERSION = 2
 
 
 class WireError(ValueError):
@@ -50,8 +52,8 @@ def _all_events() -> dict[str, type[EngineEvent]]:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         if "name" in vars(cls):  # a class that names itself (not a shared base)
-            found.setdefault(cls.name, cls)
-    found.pop("Event", None)
+            found.setdefault(cls.__name__, cls)
+    found.pop("EngineEvent", None)
     return found
 
 
@@ -83,6 +85,9 @@ def to_data(value: Any) -> Any:
         return value
     if isinstance(value, Knob):
         return wire_name(value)
+    if cls is ArmedKnob:  # its value as a command gives it: the knob's own JSON form
+        fields = {name: to_data(getattr(value, name)) for name in _field_names(cls) or ()}
+        return {**fields, "value": knob_value_to_wire(value.knob, value.value)}
     if isinstance(value, enum.Enum):
         return value.name
     if (names := _field_names(cls)) is not None:
@@ -147,6 +152,12 @@ def from_data(kind: Any, data: Any, where: str = "value") -> Any:
         if not isinstance(data, str) or data not in kind.__members__:
             raise WireError(f"{where}: one of {', '.join(kind.__members__)}, not {data!r}")
         return kind[data]
+    if kind is ArmedKnob:
+        armed = _dataclass(kind, {**data, "value": None} if isinstance(data, dict) else data, where)
+        try:
+            return dataclasses.replace(armed, value=parse_knob(wire_name(armed.knob), data.get("value"))[1])
+        except ValueError as exc:
+            raise WireError(f"{where}.value: {exc}") from None
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _dataclass(kind, data, where)
     if kind is float:
@@ -210,25 +221,25 @@ def _dataclass(cls: type, data: Any, where: str) -> Any:
 
 
 def event_to_json(event: EngineEvent) -> dict[str, Any]:
-    """``data`` rebuilds the event; ``text`` and ``fields`` are what the headless output prints."""
+    """One shape: the event's class name and its value (``data``); a client words it itself."""
     data = to_data(event)
     if "command" in data and isinstance(getattr(event, "command", None), Command):
         data["command"] = command_to_json(event.command)  # type: ignore[attr-defined]
-    return {"type": "event", "name": event.name, "seq": event.seq, "at": event.at, "text": event.text(),
-            "fields": to_data(event.fields()), "data": data}  # fmt: skip
+    return {"type": "event", "name": type(event).__name__, "seq": event.seq, "at": event.at, "data": data}
 
 
 def event_from_json(message: Any) -> EngineEvent:
     if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
         raise WireError("an event message has a name and data")
-    cls = EVENTS.get(message.get("name"))  # type: ignore[arg-type]
+    name = message.get("name")
+    cls = EVENTS.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise WireError(f"unknown event {message.get('name')!r}")
+        raise WireError(f"unknown event {name!r}")
     data = dict(message["data"])
     if isinstance(data.get("command"), dict):
         with contextlib.suppress(WireError):  # an answer to a command this client does not know: kept as sent
             data["command"] = command_from_json(data["command"])
-    return _dataclass(cls, data, cls.name)
+    return _dataclass(cls, data, cls.__name__)
 
 
 # ---------------------------------------------------------------------- commands

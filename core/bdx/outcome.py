@@ -1,7 +1,7 @@
 """How a BDX transfer ended, as a value: what happened, and the figures that go with it.
 
 The BDX layer decides the outcome; it makes no sentence. The presentation module
-(``core/wording.py``: ``transfer_end_text``) says it in words for the log, the history and the
+(``core/presentation/words.py``: ``transfer_end_text``) says it in words for the log, the history and the
 dashboard, and the dashboard's short state column maps the outcome itself, so rewording a message
 changes no behaviour.
 """
@@ -27,6 +27,15 @@ class Outcome(enum.Enum):
     NOT_RESUMED = "not resumed"  # after a provider restart, its requestor did not ask again within ``seconds``
     UNACKNOWLEDGED = "unacknowledged"  # Block ``block`` (None: the ReceiveAccept) sent ``sends`` times, never acked
     CLOSED = "closed"  # its exchange closed for another reason (``reason``)
+
+
+class TransferStep(enum.Enum):
+    """What a transfer's listener is told: it started, it resumed after a provider restart, it
+    ended (its ``end`` says how). Blocks are counted, not told: the snapshots carry the counters."""
+
+    STARTED = enum.auto()
+    RESUMED = enum.auto()
+    ENDED = enum.auto()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,10 @@ from ..session.secure import SecureSession
 from ..timers import Clock, Deadlines
 from .checkpoint import TransferCheckpoints, TransferRecord
 from .messages import BdxError, TransferInit
-from .outcome import RUNNING, Outcome, TransferEnd
+from .outcome import RUNNING, Outcome, TransferEnd, TransferStep
 from .sender import BdxSender, FileSource, SenderState
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "FaultHook", "Transfer", "TransferEvent"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "BdxServer", "FaultHook", "Transfer", "TransferListener"]
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class Transfer:
         return self.exchange.duplicates if self.exchange is not None else 0
 
 
-# ("started" | "resumed" | "progress" | "finished" | "failed", transfer)
-TransferEvent = Callable[[str, "Transfer"], None]
+# Told of each transfer's start, resumption after a restart, and end (its ``end`` says how).
+TransferListener = Callable[[TransferStep, "Transfer"], None]
 # For debugging requestors: given a transfer and the Block counter about to go out, None or one of
 # ("drop", None), ("delay", seconds), ("corrupt", None), ("end", BdxStatus).
 FaultHook = Callable[["Transfer", int], "tuple[str, Any] | None"]
@@ -131,7 +131,7 @@ class BdxServer:
         *,
         max_block_size: int = 1024,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        on_event: TransferEvent | None = None,
+        listener: TransferListener | None = None,
         pacing: float = 0.0,
         faults: FaultHook | None = None,
         clock: Clock = time.monotonic,  # the node's clock: deadlines and transfer times are on it
@@ -141,7 +141,7 @@ class BdxServer:
         self.authorize = authorize
         self.max_block_size = max_block_size
         self.idle_timeout = idle_timeout
-        self.on_event = on_event
+        self.listener = listener
         self.pacing = pacing  # seconds between a BlockQuery and its Block, to emulate a slow link
         self.faults = faults
         self.clock = clock
@@ -157,9 +157,9 @@ class BdxServer:
         self._sends: dict[int, tuple[Transfer, Exchange, tuple[int, bytes]]] = {}
         self._send_numbers = 0
 
-    def _emit(self, kind: str, transfer: Transfer) -> None:
-        if self.on_event:
-            self.on_event(kind, transfer)
+    def _tell(self, step: TransferStep, transfer: Transfer) -> None:
+        if self.listener:
+            self.listener(step, transfer)
 
     @staticmethod
     def _abort(exchange: Exchange, status: BdxStatus) -> None:
@@ -211,7 +211,7 @@ class BdxServer:
             self.store.begin(self._record(transfer))
         exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
         self._arm_timer(transfer)
-        self._emit("started" if before is None else "resumed", transfer)
+        self._tell(TransferStep.STARTED if before is None else TransferStep.RESUMED, transfer)
         return _TransferExchange(self, transfer)
 
     def _replace_running(self, session: SecureSession, designator: bytes) -> None:
@@ -296,7 +296,7 @@ class BdxServer:
         log.info("BDX transfer %d resumed after a restart", transfer.id)
         if self.store is not None:
             self.store.begin(self._record(transfer))
-        self._emit("resumed", transfer)
+        self._tell(TransferStep.RESUMED, transfer)
         self._on_transfer_message(transfer, exchange, message)
         return _TransferExchange(self, transfer) if transfer.running else None
 
@@ -388,7 +388,6 @@ class BdxServer:
             # (or came from a previous life of ours, after a restart): stop sending that one.
             exchange.supersede()
         exchange.send(*reply)
-        self._emit("progress", transfer)
 
     def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
               outcome: Outcome = Outcome.ABORTED, *, block: int | None = None) -> bool:  # fmt: skip
@@ -483,4 +482,4 @@ class BdxServer:
         self.transfers.pop(transfer.id, None)
         if self.store is not None:
             self.store.end(transfer.id)
-        self._emit("finished" if end.complete else "failed", transfer)
+        self._tell(TransferStep.ENDED, transfer)

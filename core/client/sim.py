@@ -32,7 +32,7 @@ from ..exchange.driver import ExchangeDriver
 from ..exchange.manager import ExchangeManager
 from ..fabric.demo import DemoFabric, DemoFabricError
 from ..ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
-from ..wording import plural, spec_name
+from ..presentation.words import plural, spec_name
 from .requestor import CommandFailed, DownloadError, OtaRequestorClient
 
 PROG = "ota-requestor-sim"

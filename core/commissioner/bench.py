@@ -32,7 +32,7 @@ from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient
 from ..im.messages import AttributePath, EventPath, ImDecodeError
 from ..ota.catalog import Selection
-from ..wording import socket_address
+from ..presentation.words import socket_address
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls

@@ -26,9 +26,9 @@ from ..crypto.primitives import CryptoError, ecdsa_verify_raw
 from ..exchange.driver import ExchangeDriver
 from ..fabric.table import Fabric
 from ..im.messages import AttributePath
+from ..presentation.words import socket_address
 from ..securechannel.connect import establish_case, establish_pase
 from ..session.secure import SecureSession
-from ..wording import socket_address
 from .attestation import AttestationInput, TrustStore, Verdict, verify_attestation
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls

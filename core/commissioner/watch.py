@@ -7,7 +7,7 @@ verified on its new version (0), or as soon as one cannot be (1, saying which an
 from __future__ import annotations
 
 from ..events import CommissioningFailed, DeviceCommissioned, DeviceStep, EngineEvent
-from ..wording import plural
+from ..presentation.words import plural
 
 __all__ = ["UpdateWatch"]
 

@@ -97,7 +97,9 @@ class InteractionServer:
         self.requests: dict[str, int] = {"read": 0, "write": 0, "invoke": 0, "timed": 0, "refused": 0, "subscribe": 0}
         self.access = PathAccess(model, acl)
         self.reports = ReportBuilder(model, self.access, report_budget, events)
-        self.subscriptions = SubscriptionManager(self)
+        self.subscriptions = SubscriptionManager(
+            model, self.reports, events, subject_of, lambda: self.manager, self.manager_clock
+        )
         # Reports for subscriptions *we* made as a client (the commissioner following a device)
         # arrive unsolicited, like requests: they are handed to the client that subscribed.
         self.report_sink: Callable[[Exchange, Message], None] | None = None

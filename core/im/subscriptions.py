@@ -13,22 +13,22 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..codec import tlv
 from ..codec.im_status import ImStatus
 from ..codec.protocols import ImOpcode, ProtocolId
 from ..exchange.manager import Exchange, ExchangeManager, Message
+from ..fabric.acl import SubjectDescriptor
 from ..session.secure import SecureSession
 from ..timers import Deadlines
-from .events import EventRecord, event_min
+from .events import EventLog, EventRecord, event_min
 from .messages import AttributePath, EventPath, StatusResponse, SubscribeRequest, SubscribeResponse
-from .model import Cluster, RequestContext
+from .model import Cluster, DataModel, RequestContext
 from .replies import refuse
-
-if TYPE_CHECKING:
-    from .server import InteractionServer
+from .reports import ReportBuilder
 
 __all__ = ["MAX_SUBSCRIPTIONS", "Subscription", "SubscriptionManager"]
 
@@ -101,14 +101,30 @@ class _ReportExchange:
 
 
 class SubscriptionManager:
-    def __init__(self, server: InteractionServer) -> None:
-        self.server = server
+    """Takes what it needs, not the server: the model it watches, the report builder, the event
+    log, who a session's subject is, and where the exchange manager and the clock are (both may be
+    given to the server after it is made)."""
+
+    def __init__(
+        self,
+        model: DataModel,
+        reports: ReportBuilder,
+        events: EventLog | None,
+        subject_of: Callable[[SecureSession], SubjectDescriptor],
+        manager: Callable[[], ExchangeManager | None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.reports = reports
+        self.events = events
+        self.subject_of = subject_of
+        self._manager = manager
+        self._clock = clock
         self.subscriptions: dict[int, Subscription] = {}
         self._due: Deadlines[int] = Deadlines()  # subscription id: when its next report goes out
-        for endpoint, cluster in server.model.clusters():
+        for endpoint, cluster in model.clusters():
             cluster.listeners.append(lambda c, e=endpoint.id: self._cluster_changed(e, c))
-        if server.events is not None:
-            server.events.listeners.append(self._event_logged)
+        if events is not None:
+            events.listeners.append(self._event_logged)
 
     def _make_room(self, fabric_index: int) -> bool:
         """End the oldest subscription of the fabric holding the most, if ``fabric_index`` is below its
@@ -151,9 +167,9 @@ class SubscriptionManager:
             next_event=event_min(request.event_filters),
         )
         versions = {(f.endpoint, f.cluster): f.data_version for f in request.data_version_filters}
-        reports = self.server.reports.attributes(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
+        reports = self.reports.attributes(ctx, request.attribute_requests, versions, request.is_fabric_filtered)
         events = self._events_for(subscription, ctx)
-        interaction.chunks = self.server.reports.chunk(reports, events)
+        interaction.chunks = self.reports.chunk(reports, events)
         interaction.subscription = subscription
         self.send_priming_chunk(interaction, exchange, None)
 
@@ -189,7 +205,7 @@ class SubscriptionManager:
     # ------------------------------------------------------------------ reporting
 
     def _now(self) -> float:
-        return self.server.manager_clock()
+        return self._clock()
 
     def _cluster_changed(self, endpoint: int, cluster: Cluster) -> None:
         for subscription in list(self.subscriptions.values()):
@@ -209,8 +225,8 @@ class SubscriptionManager:
         """The subscribed events not reported yet; afterwards, all of them count as reported."""
         if not subscription.event_paths:
             return []
-        events = self.server.reports.events(ctx, subscription.event_paths, subscription.next_event)
-        last = self.server.events.last_number if self.server.events is not None else None
+        events = self.reports.events(ctx, subscription.event_paths, subscription.next_event)
+        last = self.events.last_number if self.events is not None else None
         if last is not None:
             subscription.next_event = max(subscription.next_event, last + 1)
         subscription.events_pending = False
@@ -236,12 +252,12 @@ class SubscriptionManager:
     def _report(self, subscription: Subscription) -> None:
         if not subscription.active:
             return
-        manager: ExchangeManager = self.server.manager
+        manager = self._manager()
         if manager is None or manager.sessions.get(subscription.session.local_session_id) is not subscription.session:
             self.end(subscription, "session closed")
             return
         reports: list[tlv.Structure] = []
-        ctx = RequestContext(subscription.session, self.server.subject_of(subscription.session))
+        ctx = RequestContext(subscription.session, self.subject_of(subscription.session))
         if subscription.dirty:
             changed = subscription.dirty
             subscription.dirty = set()
@@ -252,11 +268,9 @@ class SubscriptionManager:
                 for endpoint, cluster in changed
                 if _matches(path, endpoint, cluster)
             ]
-            reports = self.server.reports.attributes(
-                ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered
-            )
+            reports = self.reports.attributes(ctx, tuple(dict.fromkeys(narrowed)), {}, subscription.fabric_filtered)
         events = self._events_for(subscription, ctx) if subscription.events_pending else []
-        chunks = self.server.reports.chunk(reports, events)  # nothing to say: one empty report, the keep-alive
+        chunks = self.reports.chunk(reports, events)  # nothing to say: one empty report, the keep-alive
         handler = _ReportExchange(self, subscription, chunks)
         exchange = manager.new_exchange(subscription.session, ProtocolId.INTERACTION_MODEL, handler)
         subscription.reporting = True

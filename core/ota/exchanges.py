@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..event_base import EngineEvent, dataclass_fields, peer_fields
-from ..wording import plural, spec_name, who, yes_no
+from .policy import ArmedKnob
 from .types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 
 __all__ = [
@@ -50,10 +50,6 @@ class OtaExchange(EngineEvent):
         """The step's own fields, without the requestor's address (the history's details column)."""
         return dataclass_fields(self, skip=("peer",))
 
-    def _armed(self) -> str:
-        used: tuple[str, ...] = getattr(self, "used", ())
-        return f"  [armed: {'; '.join(used)}]" if used else ""
-
 
 @dataclass(frozen=True)
 class QueryImageReceived(OtaExchange):
@@ -67,12 +63,6 @@ class QueryImageReceived(OtaExchange):
     requestor_can_consent: bool | None = None
     metadata_for_provider: bytes | None = None
 
-    def text(self) -> str:
-        hardware = f" hw {self.hardware_version}" if self.hardware_version is not None else ""
-        return (f"{who(self.peer)}: QueryImage VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X} version "
-                f"{self.software_version}{hardware}, protocols {', '.join(map(spec_name, self.protocols_supported))}, "
-                f"can consent: {yes_no(bool(self.requestor_can_consent))}")  # fmt: skip
-
 
 @dataclass(frozen=True)
 class QueryImageAnswered(OtaExchange):
@@ -82,7 +72,7 @@ class QueryImageAnswered(OtaExchange):
     history = "query"
     status: QueryImageStatus
     reason: str = ""
-    used: tuple[str, ...] = ()
+    used: tuple[ArmedKnob, ...] = ()
     delayed_action_time: int | None = None
     image_uri: str | None = None
     software_version: int | None = None
@@ -90,29 +80,12 @@ class QueryImageAnswered(OtaExchange):
     update_token: bytes | None = None
     user_consent_needed: bool | None = None
 
-    def text(self) -> str:
-        if self.status == QueryImageStatus.UPDATE_AVAILABLE:
-            detail = f"version {self.software_version} ({self.software_version_string}) at {self.image_uri}"
-        elif self.status == QueryImageStatus.BUSY:
-            detail = f"retry in {self.delayed_action_time} s"
-        else:
-            detail = self.reason
-        consent = ", user consent needed" if self.user_consent_needed else ""
-        return f"{who(self.peer)}: -> {spec_name(self.status)}: {detail}{consent}{self._armed()}"
-
-    def summary(self) -> str:
-        version = f" v{self.software_version}" if self.software_version else ""
-        return spec_name(self.status) + version
-
 
 @dataclass(frozen=True)
 class QueryImageIgnored(OtaExchange):
     name = "QueryImageIgnored"
     history = "query"
-    used: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        return f"{who(self.peer)}: QueryImage left unanswered{self._armed()}"
+    used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,9 +94,6 @@ class ApplyUpdateReceived(OtaExchange):
     update_token: bytes
     new_version: int
 
-    def text(self) -> str:
-        return f"{who(self.peer)}: ApplyUpdateRequest for version {self.new_version}"
-
 
 @dataclass(frozen=True)
 class ApplyUpdateAnswered(OtaExchange):
@@ -131,23 +101,14 @@ class ApplyUpdateAnswered(OtaExchange):
     history = "apply"
     action: ApplyUpdateAction
     delayed_action_time: int
-    used: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        return f"{who(self.peer)}: -> {spec_name(self.action)}, delay {self.delayed_action_time} s{self._armed()}"
-
-    def summary(self) -> str:
-        return f"{spec_name(self.action)} delay {self.delayed_action_time} s"
+    used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
 class ApplyUpdateIgnored(OtaExchange):
     name = "ApplyUpdateIgnored"
     history = "apply"
-    used: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        return f"{who(self.peer)}: ApplyUpdateRequest left unanswered{self._armed()}"
+    used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,9 +120,6 @@ class ApplyUpdateRefused(OtaExchange):
     update_token: bytes
     new_version: int
     reason: str
-
-    def text(self) -> str:
-        return f"{who(self.peer)}: ApplyUpdateRequest refused: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -179,13 +137,6 @@ class NotifyUpdateApplied(OtaExchange):
     def details(self) -> dict[str, Any]:
         return {**super().details(), "asPromised": self.as_promised}
 
-    def text(self) -> str:
-        promise = "" if self.as_promised else f" (offered version {self.promised_version})"
-        return f"{who(self.peer)}: NotifyUpdateApplied: now running version {self.software_version}{promise}"
-
-    def summary(self) -> str:
-        return f"now on version {self.software_version}"
-
 
 @dataclass(frozen=True)
 class NotifyUpdateRefused(OtaExchange):
@@ -195,9 +146,6 @@ class NotifyUpdateRefused(OtaExchange):
     software_version: int
     reason: str
 
-    def text(self) -> str:
-        return f"{who(self.peer)}: NotifyUpdateApplied refused: {self.reason}"
-
 
 @dataclass(frozen=True)
 class FaultInjected(OtaExchange):
@@ -206,10 +154,7 @@ class FaultInjected(OtaExchange):
     name = "FaultInjected"
     transfer: int
     block: int
-    used: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        return f"{who(self.peer)}: BDX transfer #{self.transfer} block {self.block}: fault injected{self._armed()}"
+    used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,9 +164,6 @@ class ImagesChanged(EngineEvent):
     name = "ImagesChanged"
     source: str
     count: int
-
-    def text(self) -> str:
-        return f"images reloaded from {self.source}: {plural(self.count, 'image')}"
 
     def fields(self) -> dict[str, Any]:
         return {"source": self.source, "count": self.count}

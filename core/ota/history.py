@@ -18,10 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..bdx.server import Transfer
 from ..storage.database import Database
-from ..wording import plural, transfer_end_text
-from .exchanges import OtaExchange
 
 __all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
 
@@ -130,43 +127,6 @@ class UpdateHistory:
             return bool(self.db.query("SELECT 1 FROM history WHERE fabric_index = ? AND node_id = ? LIMIT 1", peer))
         except sqlite3.Error:  # an unreadable history knows nobody: the caller asks the user instead
             return False
-
-    # ------------------------------------------------------------------ event adapters
-
-    def ota_exchange(self, event: OtaExchange) -> None:
-        """Answers, refusals and notifications; a request itself is recorded with its answer."""
-        if event.history is not None:
-            summary = event.summary() if hasattr(event, "summary") else event.name
-            self.record(event.history, event.peer, summary, event.details())
-
-    def transfer_event(self, kind: str, transfer: Transfer) -> None:
-        if kind not in ("finished", "failed"):
-            return
-        sender = transfer.sender
-        seconds = transfer.seconds
-        details = {
-            "transfer": transfer.id,  # the number the log and the dashboard show
-            "designator": transfer.designator.decode(errors="replace"),
-            "bytes": sender.bytes_sent,
-            "total": sender.total,
-            "blocks": sender.blocks_sent,
-            "blockSize": sender.block_size,
-            "seconds": round(seconds, 3),
-            "bytesPerSecond": round(sender.bytes_sent / seconds) if seconds > 0 else None,
-            "result": transfer_end_text(transfer.end),
-            "outcome": transfer.end.outcome.name,
-            "faults": list(transfer.faults),
-            "resumed": transfer.resumed,  # provider restarts it survived (still one transfer, one row)
-            "retransmissions": transfer.retransmissions,
-            "duplicates": transfer.duplicates,
-        }
-        ended = transfer_end_text(transfer.end)
-        summary = f"#{transfer.id} {ended}: {sender.bytes_sent}/{sender.total} bytes in {seconds:.2f} s"
-        if transfer.resumed:
-            summary += f", resumed after {plural(transfer.resumed, 'provider restart')}"
-        if transfer.faults:  # a "complete" transfer with a corrupted block did not deliver the image
-            summary += " with injected faults: " + ", ".join(transfer.faults)
-        self.record("transfer", transfer.peer, summary, details)
 
 
 def _row(stored: tuple[Any, ...]) -> HistoryRow:

@@ -18,18 +18,15 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..wording import bdx_status, enum_name, short_node_id, yes_no
 from .types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
 __all__ = [
-    "KNOB_LABELS",
     "ApplyDecision",
     "ArmedKnob",
     "Knob",
     "OtaPolicy",
     "Peer",
     "QueryDecision",
-    "describe_value",
     "policy_from_sdk_flags",
 ]
 
@@ -69,7 +66,7 @@ _VALUE_TYPES: dict[Knob, type | tuple[type, ...]] = {
     Knob.END_TRANSFER: tuple,
 }
 FAULTS = (Knob.DROP_BLOCK, Knob.DELAY_BLOCK, Knob.CORRUPT_BLOCK, Knob.END_TRANSFER)
-_COUNTERS = (Knob.IGNORE_QUERY, Knob.IGNORE_APPLY)
+COUNTERS = (Knob.IGNORE_QUERY, Knob.IGNORE_APPLY)
 
 
 @dataclass(frozen=True)
@@ -81,47 +78,6 @@ class ArmedKnob:
     target: Peer | None = None  # None: every requestor
     group: int = 0  # the knobs armed together (one press of Arm): they shape one response of one node
     first_response: bool = False  # the SDK app's flags: spent by the first response sent, whatever it is
-
-    def describe(self) -> str:
-        """In words: ``QueryImage status busy (one-shot, all requestors)``."""
-        scope = "sticky" if self.sticky else "one-shot"
-        who = "all requestors" if self.target is None else f"node {short_node_id(self.target[1])}" + (
-            "" if self.target[0] == 1 else f" on fabric {self.target[0]}")  # fmt: skip
-        return f"{KNOB_LABELS[self.knob]} {describe_value(self.knob, self.value)} ({scope}, {who})"
-
-
-KNOB_LABELS = {
-    Knob.QUERY_STATUS: "QueryImage status",
-    Knob.QUERY_DELAY: "busy delay",
-    Knob.CONSENT_NEEDED: "user consent needed",
-    Knob.CONSENT_STATE: "provider consent",
-    Knob.IGNORE_QUERY: "ignore QueryImage",
-    Knob.FORCED_DESIGNATOR: "offer image",
-    Knob.APPLY_ACTION: "ApplyUpdate action",
-    Knob.APPLY_DELAY: "apply delay",
-    Knob.IGNORE_APPLY: "ignore ApplyUpdateRequest",
-    Knob.DROP_BLOCK: "drop block",
-    Knob.DELAY_BLOCK: "delay block",
-    Knob.CORRUPT_BLOCK: "corrupt block",
-    Knob.END_TRANSFER: "end transfer",
-}
-
-
-def describe_value(knob: Knob, value: Any) -> str:
-    """A knob's value in words and units (never a tuple or an enum repr)."""
-    if knob in (Knob.QUERY_DELAY, Knob.APPLY_DELAY):
-        return f"{value} s"
-    if knob in _COUNTERS:
-        return f"{value} more" if value != 1 else "the next one"
-    if knob == Knob.CONSENT_NEEDED:
-        return yes_no(value)
-    if knob == Knob.FORCED_DESIGNATOR:
-        return repr(value) if value.strip() != value or not value else value
-    if knob == Knob.DELAY_BLOCK:
-        return f"{value[0]} by {value[1]:g} s"
-    if knob == Knob.END_TRANSFER:
-        return f"at block {value[0]} with StatusReport {bdx_status(value[1])}"
-    return enum_name(value)
 
 
 # The knobs that shape a QueryImageResponse, and those that shape an ApplyUpdateResponse.
@@ -186,7 +142,7 @@ class OtaPolicy:
         self.disarm(knob, target=target)
         number = next(self._ids)
         armed = ArmedKnob(number, knob, value, sticky, target, group or number, first_response)
-        if not (knob in _COUNTERS and value == 0):
+        if not (knob in COUNTERS and value == 0):
             self.armed.append(armed)
         return armed
 
@@ -222,7 +178,7 @@ class OtaPolicy:
         return general
 
     def _consume(self, armed: ArmedKnob) -> None:
-        if armed.knob in _COUNTERS:
+        if armed.knob in COUNTERS:
             index = self.armed.index(armed)
             left = armed.value - 1
             if left > 0:

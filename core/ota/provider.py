@@ -142,7 +142,7 @@ class OtaProvider:
         decision = self.policy.decide_query(
             peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
         )
-        used = tuple(armed.describe() for armed in decision.used)
+        used = decision.used
         if decision.ignored:
             self.emit(ev.QueryImageIgnored(peer, used))
             return None
@@ -166,7 +166,7 @@ class OtaProvider:
             elif decision.consent_consulted is not None:
                 reason = f"provider consent {decision.consent_consulted.value}"
             elif status == QueryImageStatus.BUSY or (selection.available and decision.used):
-                reason = "armed: " + ", ".join(used)
+                reason = ""  # the knobs it used say why (``used``)
             self.emit(_answered(peer, response, reason, used))
             return response
         assert entry is not None
@@ -256,7 +256,7 @@ class OtaProvider:
             self.emit(ev.ApplyUpdateRefused(peer, request.update_token, request.new_version, str(exc)))
             raise
         decision = self.policy.decide_apply(peer)
-        used = tuple(armed.describe() for armed in decision.used)
+        used = decision.used
         if decision.ignored:
             self.emit(ev.ApplyUpdateIgnored(peer, used))
             return None
@@ -286,7 +286,7 @@ class OtaProvider:
         armed = self.policy.fault_for(transfer.peer, counter)
         if armed is None:
             return None
-        self.emit(ev.FaultInjected(transfer.peer, transfer.id, counter, (armed.describe(),)))
+        self.emit(ev.FaultInjected(transfer.peer, transfer.id, counter, (armed,)))
         return {
             Knob.DROP_BLOCK: ("drop", None),
             Knob.DELAY_BLOCK: ("delay", armed.value[1] if isinstance(armed.value, tuple) else 0),

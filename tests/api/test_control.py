@@ -90,7 +90,7 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     event = raw.until("event")
     while event["name"] != "CommandDone":
         event = raw.until("event")
-    assert event["data"]["command"]["id"] == "c" and event["fields"]["ok"] is True
+    assert event["data"]["command"]["id"] == "c" and event["data"]["ok"] is True
     raw.send({"type": "unsubscribe"})
     assert raw.until("unsubscribed")
     raw.close()
@@ -143,7 +143,7 @@ def test_another_protocol_version_is_refused_in_one_line(engine, tmp_path):
     raw = Raw(tmp_path / "control.sock")
     raw.send({"type": "hello", "protocol": 99})
     error = raw.until("error")
-    assert "protocol version 99 is not spoken here (this provider speaks 1)" in error["message"]
+    assert "protocol version 99 is not spoken here (this provider speaks 2)" in error["message"]
     assert raw.file.readline() == b""  # and the connection is closed
     raw.close()
 
@@ -302,7 +302,7 @@ def test_two_front_ends_see_one_order_while_a_third_arms_and_a_silent_one_is_cut
     silent = socket.socket(socket.AF_UNIX)
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     silent.connect(str(path))
-    silent.sendall(json.dumps({"type": "hello", "protocol": 1}).encode() + b"\n" +
+    silent.sendall(json.dumps({"type": "hello", "protocol": 2}).encode() + b"\n" +
                    json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
 
     def arm_repeatedly():
@@ -380,7 +380,7 @@ def test_a_client_that_stops_reading_gets_no_snapshots_queued(engine, tmp_path, 
     silent = socket.socket(socket.AF_UNIX)
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     silent.connect(str(tmp_path / "control.sock"))
-    silent.sendall(json.dumps({"type": "hello", "protocol": 1}).encode() + b"\n" +
+    silent.sendall(json.dumps({"type": "hello", "protocol": 2}).encode() + b"\n" +
                    json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
     deadline = time.monotonic() + 30
     while not engine.control.connections and time.monotonic() < deadline:

@@ -43,8 +43,9 @@ from ota_provider.core.events import (
     QueryImageReceived,
 )
 from ota_provider.core.ota.history import HistoryRow
-from ota_provider.core.ota.policy import Knob
+from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
+from ota_provider.core.presentation.lines import event_text
 from tests.engine_helpers import requestor, start_engine
 
 
@@ -80,7 +81,8 @@ def test_every_event_of_a_real_update_survives_json(tmp_path):
     for event in events:
         encoded = through_json(wire.event_to_json(event))
         assert wire.event_from_json(encoded) == event, event.name
-        assert encoded["seq"] == event.seq > 0 and encoded["text"] == event.text()
+        assert encoded["seq"] == event.seq > 0 and encoded["name"] == type(event).__name__
+        assert set(encoded) == {"type", "name", "seq", "at", "data"}  # one shape: the value alone
 
 
 def test_events_the_update_did_not_produce_survive_json_too():
@@ -96,11 +98,12 @@ def test_every_ota_step_the_update_did_not_take_survives_json_with_typed_fields(
     peer = (2, 0xD001)
     steps = (
         QueryImageReceived(peer, 0xFFF1, 0x8000, 1, (DownloadProtocol.BDX_SYNCHRONOUS, 7), 2, "XX", False, b"\x01\xff"),
-        QueryImageIgnored(peer, ("QueryImage ignored (one-shot, all requestors)",)),
+        QueryImageIgnored(peer, (ArmedKnob(3, Knob.IGNORE_QUERY, 1, group=3),)),
         ApplyUpdateRefused(peer, b"\x00" * 8, 3, "UpdateToken 0000000000000000 was not issued to this requestor"),
         ApplyUpdateIgnored(peer),
         NotifyUpdateRefused(peer, b"\x12\x34", 3, "not issued"),
-        FaultInjected(peer, 4, 2, ("corrupt block 2",)),
+        FaultInjected(peer, 4, 2, (ArmedKnob(5, Knob.CORRUPT_BLOCK, 2, target=peer),)),
+        FaultInjected(peer, 4, 3, (ArmedKnob(6, Knob.END_TRANSFER, (3, BdxStatus.UNKNOWN), sticky=True),)),
         ImagesChanged("/srv/images.json", 3),
     )
     for step in steps:
@@ -123,7 +126,7 @@ def test_ota_steps_print_the_clusters_field_names():
     notified = NotifyUpdateApplied((1, 0xD001), b"\xab", 2, 3)
     assert notified.details() == {"updateToken": "AB", "softwareVersion": 2, "promisedVersion": 3,
                                   "asPromised": False}  # fmt: skip
-    assert notified.text().endswith("now running version 2 (offered version 3)")
+    assert event_text(notified).endswith("now running version 2 (offered version 3)")
 
 
 def test_a_token_that_is_not_hex_is_a_wire_error():

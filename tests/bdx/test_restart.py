@@ -22,6 +22,7 @@ from tests.bdx.receiver import SpecReceiver
 from tests.exchange.simnet import SimNet
 from tests.helpers.mrp import KEYS
 from tests.helpers.samples import SAMPLES
+from tests.helpers.transfers import COMPLETE, RESUMED, told
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 A, B = ("requestor", 1), ("provider", 2)
@@ -33,8 +34,12 @@ def provider_side(net: SimNet, db: Database, events: list) -> tuple[ExchangeMana
     sessions = SessionStore(db)
     for session in sessions.load():
         manager.add_session(session)
-    server = BdxServer(lambda _session, _designator: IMAGE, clock=net.clock,
-                       on_event=lambda kind, t: events.append((kind, t.id)), store=TransferStore(db))  # fmt: skip
+    server = BdxServer(
+        lambda _session, _designator: IMAGE,
+        clock=net.clock,
+        listener=lambda step, t: events.append((told(step, t), t.id)),
+        store=TransferStore(db),
+    )
     server.restore(server.store.load(), manager.sessions.get)  # type: ignore[union-attr]
     manager.register(ProtocolId.BDX, server)
     net.watch(server)
@@ -93,7 +98,7 @@ def test_a_restarted_provider_answers_the_retransmitted_block_query(tmp_path, la
     net.run(until=120, done=lambda: receiver.done)
     assert receiver.done and receiver.status is None
     assert bytes(receiver.data) == IMAGE.read_bytes()
-    assert events_after[0] == ("resumed", 1) and events_after[-1] == ("finished", 1)
+    assert events_after[0] == (RESUMED, 1) and events_after[-1] == (COMPLETE, 1)
     (kept,) = provider.sessions
     assert kept.counter.peek > last_counter_before  # past the reservation: no counter value sent twice
     assert not sent_before & set(range(last_counter_before, kept.counter.peek))
@@ -118,7 +123,7 @@ def test_a_new_receive_init_with_a_start_offset_continues_the_restored_transfer(
     rest = SpecReceiver(requestor, session, b"0", start_offset=len(first.data))
     net.run(until=120, done=lambda: rest.done)
     assert bytes(first.data) + bytes(rest.data) == IMAGE.read_bytes()
-    assert events_after == [("resumed", 1), *[("progress", 1)] * (len(events_after) - 2), ("finished", 1)]
+    assert events_after == [(RESUMED, 1), (COMPLETE, 1)]
     assert server.transfers == {} and TransferStore(db).load() == []
 
 
@@ -131,9 +136,9 @@ def test_a_transfer_nobody_takes_up_after_the_restart_fails_with_a_reason(tmp_pa
     server.checkpoint()
     ended: list = []
     db, _provider, server, _store = kill_and_restart(net, tmp_path, db, ended, requestor_too=True)  # never back
-    server.on_event = lambda kind, t: ended.append((kind, t.end))
+    server.listener = lambda step, t: ended.append((told(step, t), t.end))
     net.run(until=400)
-    assert ended[-1] == ("failed", TransferEnd(Outcome.NOT_RESUMED, seconds=300.0))
+    assert ended[-1] == (Outcome.NOT_RESUMED, TransferEnd(Outcome.NOT_RESUMED, seconds=300.0))
     assert TransferStore(db).load() == []
 
 

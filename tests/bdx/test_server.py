@@ -6,14 +6,15 @@ from __future__ import annotations
 import pytest
 
 from ota_provider.core.bdx.messages import BdxError
-from ota_provider.core.bdx.outcome import Outcome, TransferEnd
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd, TransferStep
 from ota_provider.core.bdx.server import BdxServer
 from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.wording import transfer_end_text
+from ota_provider.core.presentation.words import transfer_end_text
 from tests.bdx.receiver import SpecReceiver
 from tests.helpers.mrp import paired
 from tests.helpers.samples import SAMPLES
+from tests.helpers.transfers import COMPLETE, STARTED, failed, told
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 
@@ -28,7 +29,7 @@ def setup(loss=0.0, seed=1, designators=None, **kwargs):
             raise BdxError("unknown designator", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
         return allowed[designator]
 
-    server = BdxServer(authorize, clock=net.clock, on_event=lambda kind, t: events.append(kind),
+    server = BdxServer(authorize, clock=net.clock, listener=lambda step, t: events.append(told(step, t)),
                        **kwargs)  # fmt: skip
     b.register(ProtocolId.BDX, server)
     net.watch(server)
@@ -42,7 +43,7 @@ def test_full_download_is_byte_identical():
     assert receiver.done and receiver.status is None
     assert bytes(receiver.data) == IMAGE.read_bytes()
     assert receiver.accept == (0x20, 1024, 0, 0)
-    assert events[0] == "started" and events[-1] == "finished"
+    assert events[0] is STARTED and events[-1] is COMPLETE
     assert server.transfers == {}
 
 
@@ -97,7 +98,7 @@ def test_a_new_receive_init_of_the_same_image_replaces_the_requestors_running_tr
     assert len(server.transfers) == 1
     net.run(until=60)
     assert bytes(receivers[-1].data) == IMAGE.read_bytes()
-    assert events.count("finished") == 1 and events.count("failed") == 2
+    assert events.count(COMPLETE) == 1 and sum(map(failed, events)) == 2
 
 
 def test_past_the_cap_a_receive_init_is_answered_responder_busy():
@@ -147,7 +148,7 @@ def test_idle_transfer_is_released():
     net.run(until=20)
     assert len(server.transfers) == 1
     net.run(until=40)
-    assert server.transfers == {} and events[-1] == "failed"
+    assert server.transfers == {} and failed(events[-1])
 
 
 def test_pacing_spaces_blocks_to_emulate_a_slow_link(tmp_path):
@@ -162,12 +163,13 @@ def test_pacing_spaces_blocks_to_emulate_a_slow_link(tmp_path):
 
 def test_pause_holds_the_next_block_and_resume_sends_it():
     net, a, sa, server, _ = setup()
+    net.latency = 0.01  # one hop per step of the run: it stops right after the third Block
     receiver = SpecReceiver(a, sa, b"0")
-    server.on_event = lambda kind, t: kind == "progress" and t.sender.blocks_sent == 3 and server.pause(t.id)
+    net.run(until=60, done=lambda: any(t.sender.blocks_sent == 3 for t in server.transfers.values()))
+    (transfer_id,) = server.transfers
+    assert server.pause(transfer_id)
     net.run(until=400)  # far beyond the idle timeout: a paused transfer is not released
     assert not receiver.done and len(receiver.data) == 3 * 1024  # the fourth block is held
-    (transfer_id,) = server.transfers
-    server.on_event = None
     assert server.resume(transfer_id)
     net.run(until=800)
     assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
@@ -177,19 +179,25 @@ def test_throttle_one_transfer_and_abort_another_mid_block(tmp_path):
     image = tmp_path / "four.bin"
     image.write_bytes(bytes(4000))
     net, a, sa, server, _ = setup(designators={b"s": image, b"0": IMAGE})
+    net.latency = 0.01  # one hop per step of the run: it stops right after the second Block
 
-    def operator(kind, transfer):
-        if kind == "started" and transfer.designator == b"s":
+    def operator(step, transfer):
+        if step is STARTED and transfer.designator == b"s":
             server.throttle(transfer.id, 1.0)
-        if kind == "progress" and transfer.designator == b"0" and transfer.sender.blocks_sent == 2:
-            server.abort(transfer.id, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR, "operator abort")
 
-    server.on_event = operator
+    def doomed_at_block_2():
+        return [t for t in server.transfers.values() if t.designator == b"0" and t.sender.blocks_sent == 2]
+
+    server.listener = operator
     slow = SpecReceiver(a, sa, b"s")
     doomed = SpecReceiver(a, sa, b"0")
+    net.run(until=60, done=lambda: bool(doomed_at_block_2()))
+    (transfer,) = doomed_at_block_2()
+    server.abort(transfer.id, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
     net.run(until=60, done=lambda: slow.done)
     assert slow.done and len(slow.data) == 4000 and net.now >= 3.0
     assert doomed.status is not None and doomed.status.protocol_code == BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR
+    net.run(until=net.now + 5, done=lambda: not server.transfers)  # the slow one's BlockAckEOF on its way
     assert server.transfers == {} and not server.abort(99)
 
 
@@ -201,7 +209,7 @@ def test_asynchronous_mode_pushes_blocks_without_queries(loss):
     assert receiver.accept[0] == 0x40  # exactly one mode bit: ASYNC
     assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes()
     net.run(until=400)
-    assert events[-1] == "finished" and server.transfers == {}
+    assert events[-1] is COMPLETE and server.transfers == {}
 
 
 @pytest.mark.parametrize(
@@ -233,7 +241,7 @@ def test_sender_drive_only_is_refused():
 def test_a_requestor_that_ends_the_transfer_is_said_in_words():
     net, a, sa, server, _events = setup()
     ended = []
-    server.on_event = lambda kind, t: kind == "failed" and ended.append(t.end)
+    server.listener = lambda step, t: step is TransferStep.ENDED and ended.append(t.end)
     receiver = SpecReceiver(a, sa, b"0")
     for _ in range(100):
         if len(receiver.data) >= 3 * 1024:
@@ -267,4 +275,4 @@ def test_a_query_for_the_next_block_supersedes_our_unacknowledged_block():
     receiver = NoAckFor4(a, sa, b"0")
     net.run(until=60)
     assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes() and receiver.unasked == []
-    assert events[-1] == "finished" and server.transfers == {}
+    assert events[-1] is COMPLETE and server.transfers == {}

@@ -9,6 +9,7 @@ from ota_provider.core.commissioner.attestation import TrustStore
 from ota_provider.core.commissioner.bench import Bench
 from ota_provider.core.commissioner.mismatch import DownloadWatch
 from ota_provider.core.events import DeviceMismatch
+from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.storage.database import Database
 
 
@@ -50,4 +51,4 @@ def test_the_bench_flags_a_device_that_says_downloading_while_no_transfer_of_our
     asyncio.run(scenario())
     (flag,) = [e for e in events if isinstance(e, DeviceMismatch)]
     assert (flag.node_id, flag.fabric_index, flag.seconds) == (0x10, 2, 0.3)
-    assert "BDX timeout" in flag.text() and 0x10 not in bench._watches
+    assert "BDX timeout" in event_text(flag) and 0x10 not in bench._watches

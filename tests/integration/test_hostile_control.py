@@ -32,7 +32,7 @@ def test_an_unauthenticated_tcp_client_learns_nothing_and_is_closed(tmp_path):
         file = raw.makefile("rwb")
         hello_line = file.readline()
         hello = json.loads(hello_line)
-        assert hello == {"type": "hello", "protocol": 1, "needsToken": True}
+        assert hello == {"type": "hello", "protocol": 2, "needsToken": True}
         assert b"MT:" not in hello_line and b"manualCode" not in hello_line
         for message in ({"type": "snapshot"}, {"type": "subscribe"}):
             probe = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -52,7 +52,7 @@ def test_an_unauthenticated_tcp_client_learns_nothing_and_is_closed(tmp_path):
         good = socket.create_connection(("127.0.0.1", port), timeout=10)
         good_file = good.makefile("rwb")
         good_file.readline()
-        good_file.write(json.dumps({"type": "hello", "protocol": 1, "token": token}).encode() + b"\n")
+        good_file.write(json.dumps({"type": "hello", "protocol": 2, "token": token}).encode() + b"\n")
         good_file.flush()
         welcome = json.loads(good_file.readline())
         assert welcome["type"] == "welcome" and welcome["engine"]["qrCode"].startswith("MT:")
@@ -84,7 +84,7 @@ def test_a_crowd_of_silent_tcp_clients_is_capped_and_the_owner_still_gets_in(tmp
             good.close()
             assert time.monotonic() < deadline, "the owner never got in"
             time.sleep(0.5)
-        good_file.write(json.dumps({"type": "hello", "protocol": 1, "token": token}).encode() + b"\n")
+        good_file.write(json.dumps({"type": "hello", "protocol": 2, "token": token}).encode() + b"\n")
         good_file.flush()
         assert json.loads(good_file.readline())["type"] == "welcome"
         good.close()
@@ -169,7 +169,7 @@ def test_a_watch_client_that_dies_costs_the_provider_no_warning(tmp_path):
         watchers = []
         for _ in range(4):
             watcher = socket.create_connection(("127.0.0.1", port), timeout=10)
-            hello = {"type": "hello", "protocol": 1, "token": token}
+            hello = {"type": "hello", "protocol": 2, "token": token}
             watcher.sendall(json.dumps(hello).encode() + b'\n{"type":"subscribe"}\n')
             watcher.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
             watchers.append(watcher)

@@ -8,6 +8,7 @@ from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.ota.policy import Knob, OtaPolicy, policy_from_sdk_flags
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ota_provider.core.presentation.knobs import armed_text
 
 A, B = (1, 0x1001), (1, 0x1002)
 UA, BUSY, NA = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY, QueryImageStatus.NOT_AVAILABLE
@@ -138,15 +139,15 @@ def test_bad_values_are_refused(knob, value):
         OtaPolicy().arm(knob, value)
 
 
-def test_describe_says_what_is_armed_for_whom():
+def test_armed_text_says_what_is_armed_for_whom():
     armed = OtaPolicy().arm(Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE, sticky=True, target=B)
-    assert armed.describe() == "ApplyUpdate action discontinue (sticky, node 1002)"
+    assert armed_text(armed) == "ApplyUpdate action discontinue (sticky, node 1002)"
     on_second_fabric = OtaPolicy().arm(Knob.END_TRANSFER, (4, BdxStatus.RESPONDER_BUSY), target=(2, 0xD002))
-    assert on_second_fabric.describe() == (
+    assert armed_text(on_second_fabric) == (
         "end transfer at block 4 with StatusReport 0x0019 responder busy (one-shot, node D002 on fabric 2)"
     )
     delayed = OtaPolicy().arm(Knob.DELAY_BLOCK, (3, 2.5))
-    assert delayed.describe() == "delay block 3 by 2.5 s (one-shot, all requestors)"
+    assert armed_text(delayed) == "delay block 3 by 2.5 s (one-shot, all requestors)"
 
 
 def test_a_fault_hits_only_its_block_and_the_targeted_node():

@@ -76,16 +76,17 @@ def test_malformed_query_fields_are_schema_errors(fields):
 
 
 def test_the_answer_says_why():
-    reasons = []
-    p = provider(emit=lambda event: isinstance(event, QueryImageAnswered) and reasons.append(event.reason))
+    answers = []
+    p = provider(emit=lambda event: isinstance(event, QueryImageAnswered) and answers.append(event))
     p.policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
     p.query_image(A, 1, query(1, (DownloadProtocol.HTTPS,)))
     p.query_image(A, 1, query(3))
     p.policy.arm(Knob.QUERY_STATUS, QueryImageStatus.BUSY)
     p.query_image(A, 1, query(1))
+    reasons = [answer.reason for answer in answers]
     assert reasons[0] == "no download protocol in common"
     assert reasons[1].startswith("up to date")
-    assert reasons[2].startswith("armed: QueryImage status busy")
+    assert reasons[2] == "" and [armed.knob for armed in answers[2].used] == [Knob.QUERY_STATUS]  # the knob says why
 
 
 def test_offers_survive_in_the_store_and_stale_ones_are_dropped(tmp_path):

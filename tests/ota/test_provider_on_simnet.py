@@ -11,6 +11,8 @@ import pytest
 
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.ota.types import ApplyUpdateAction
+from tests.helpers.transfers import COMPLETE, RESUMED, STARTED
+from tests.helpers.transfers import failed as ended_badly
 from tests.sim_bench import IMAGE, SimBench
 
 
@@ -32,7 +34,7 @@ def test_200_requestors_query_download_apply_and_notify_at_once(tmp_path):
     image = IMAGE.read_bytes()
     assert all(r.image == image for r in bench.requestors)  # every download verified, byte for byte
     assert all(r.apply is not None and r.apply.action == ApplyUpdateAction.PROCEED for r in bench.requestors)
-    finished = [t for t in bench.transfers if t[0] == "finished"]
+    finished = [t for t in bench.transfers if t[0] is COMPLETE]
     assert len(finished) == 200 and len({t[1] for t in finished}) == 200
     assert bench.node.bdx is not None and bench.node.bdx.transfers == {}
     latencies = sorted(r.query_latency for r in bench.requestors if r.query_latency is not None)
@@ -57,9 +59,9 @@ def test_a_provider_killed_mid_download_resumes_every_transfer(tmp_path, seed):
     assert [(r.node_id, r.error) for r in bench.requestors if r.step != "notified"] == []
     assert all(r.image == IMAGE.read_bytes() for r in bench.requestors)
     kinds = [kind for kind, _id, _result in bench.transfers]
-    assert kinds.count("started") == 20 and kinds.count("finished") == 20
-    assert kinds.count("resumed") == len(downloading)  # the same transfers, taken up: no second row
-    assert "failed" not in kinds
+    assert kinds.count(STARTED) == 20 and kinds.count(COMPLETE) == 20
+    assert kinds.count(RESUMED) == len(downloading)  # the same transfers, taken up: no second row
+    assert not any(map(ended_badly, kinds))
 
 
 def start_and_interrupt(bench: SimBench):
@@ -82,7 +84,7 @@ def test_a_requestor_that_stops_asking_is_released_after_the_idle_timeout(tmp_pa
     bench.net.run(until=before + 400, done=lambda: not bench.node.bdx.transfers)
     assert bench.node.bdx.transfers == {}
     assert 290 < bench.net.now - before <= 300  # five minutes after its last BlockQuery, on the fake clock
-    failed = [t for t in bench.transfers if t[0] == "failed"]
+    failed = [t for t in bench.transfers if ended_badly(t[0])]
     assert len(failed) == 1 and failed[0][2] == TransferEnd(Outcome.IDLE, block=failed[0][2].block, seconds=300.0)
 
 
@@ -95,5 +97,5 @@ def test_a_requestor_that_vanishes_fails_once_our_block_goes_unacknowledged(tmp_
     assert other.step == "notified"
     bench.net.run(until=bench.net.now + 60, done=lambda: not bench.node.bdx.transfers)
     assert bench.node.bdx.transfers == {} and bench.net.now < 30  # MRP's budget, not the idle timeout
-    failed = [t for t in bench.transfers if t[0] == "failed"]
+    failed = [t for t in bench.transfers if ended_badly(t[0])]
     assert len(failed) == 1 and failed[0][2].outcome is Outcome.UNACKNOWLEDGED and failed[0][2].sends > 1

@@ -25,6 +25,8 @@ from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from tests.clock import JumpingClock
 from tests.helpers.samples import SAMPLES
+from tests.helpers.transfers import COMPLETE, told
+from tests.helpers.transfers import failed as ended_badly
 
 V3 = SAMPLES / "sample-fff1-8000-v3.ota"
 
@@ -43,8 +45,11 @@ class Bench:
         self.transfers = []
         self.provider = OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(),
                                     emit=self.events.append)  # fmt: skip
-        self.node.serve_ota(self.provider, idle_timeout=idle_timeout,
-                            on_transfer=lambda kind, t: self.transfers.append((kind, t.peer, t.end)))  # fmt: skip
+        self.node.serve_ota(
+            self.provider,
+            idle_timeout=idle_timeout,
+            on_transfer=lambda step, t: self.transfers.append((told(step, t), t.peer, t.end)),
+        )
         self.drivers = []
 
     async def start(self):
@@ -99,7 +104,7 @@ def test_query_download_apply_notify(tmp_path):
             await client.notify_update_applied(b"12345678", 3)
         assert failed.value.status == ImStatus.NOT_FOUND
         await asyncio.sleep(0.1)  # let the BlockAckEOF land
-        assert [t[0] for t in bench.transfers][-1] == "finished"
+        assert [t[0] for t in bench.transfers][-1] is COMPLETE
         kinds = [e.name for e in bench.events]
         assert kinds[:2] == ["QueryImage", "QueryImageResponse"]
         assert "NotifyUpdateApplied" in kinds and "ApplyUpdateRefused" in kinds
@@ -180,7 +185,7 @@ def test_ten_requestors_download_at_once(tmp_path):
         )
         assert all(r.path.read_bytes() == V3.read_bytes() for r in results)
         await asyncio.sleep(0.1)
-        assert sum(1 for t in bench.transfers if t[0] == "finished") == 10
+        assert sum(1 for t in bench.transfers if t[0] is COMPLETE) == 10
 
     run(tmp_path, scenario)
 
@@ -198,7 +203,7 @@ def test_a_requestor_that_vanishes_is_released_and_others_proceed(tmp_path):
         assert result.size == V3.stat().st_size
         bench.clock.jump(1.2, bench.node)  # past the idle timeout
         assert bench.node.bdx.transfers == {}
-        failed = [t for t in bench.transfers if t[0] == "failed"]
+        failed = [t for t in bench.transfers if ended_badly(t[0])]
         assert failed and failed[0][1] == (1, 0x3001) and failed[0][2].outcome is Outcome.IDLE
 
     run(tmp_path, scenario, idle_timeout=1.0)

@@ -119,10 +119,10 @@ class FakeEngine:
 
     def snapshot(self) -> EngineSnapshot:
         now = self.now
-        # The armed knobs as the real policy words them.
-        armed = (ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY).describe(),
-                 ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True,
-                           target=(1, 0xD003)).describe())  # fmt: skip
+        armed = (
+            ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY),
+            ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True, target=(1, 0xD003)),
+        )
         images = tuple(ImageSummary(e.designator, str(e.path), e.vendor_id, e.product_id, e.software_version,
                                     e.software_version_string, e.size, e.min_applicable_version,
                                     e.max_applicable_version) for e in self.catalog.entries)  # fmt: skip

@@ -5,7 +5,14 @@ from __future__ import annotations
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UserConsentState
-from ota_provider.core.wording import bdx_status, enum_name, short_node_id, spec_name, transfer_end_text, yes_no
+from ota_provider.core.presentation.words import (
+    bdx_status,
+    enum_name,
+    short_node_id,
+    spec_name,
+    transfer_end_text,
+    yes_no,
+)
 from ota_provider.tui.format import peer_name, shorten_node_ids
 
 

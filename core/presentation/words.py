@@ -9,9 +9,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .bdx.outcome import Outcome, TransferEnd
-from .codec.status_report import BdxStatus
-from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ..bdx.outcome import Outcome, TransferEnd
+from ..codec.status_report import BdxStatus
+from ..ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
 __all__ = [
     "BDX_STATUS_WORDS",
