@@ -27,7 +27,7 @@ from . import exchanges as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
 from .offer_store import OfferRecord, OfferStore
-from .policy import Knob, OtaPolicy, Peer
+from .policy import ArmedKnob, Knob, OtaPolicy, Peer
 from .types import DownloadProtocol, QueryImageStatus
 
 __all__ = ["MAX_OFFERS", "OFFER_LIFETIME", "Offer", "OtaProvider", "UnknownUpdateToken"]
@@ -306,7 +306,7 @@ class OtaProvider:
         )
 
 
-def _answered(peer: Peer, response: QueryImageResponse, reason: str, used: tuple[str, ...]) -> ev.QueryImageAnswered:
+def _answered(peer: Peer, response: QueryImageResponse, reason: str, used: tuple[ArmedKnob, ...]) -> ev.QueryImageAnswered:
     return ev.QueryImageAnswered(peer, response.status, reason, used, response.delayed_action_time, response.image_uri,
                               response.software_version, response.software_version_string, response.update_token,
                               response.user_consent_needed)  # fmt: skip
