@@ -306,7 +306,9 @@ class OtaProvider:
         )
 
 
-def _answered(peer: Peer, response: QueryImageResponse, reason: str, used: tuple[ArmedKnob, ...]) -> ev.QueryImageAnswered:
+def _answered(
+    peer: Peer, response: QueryImageResponse, reason: str, used: tuple[ArmedKnob, ...]
+) -> ev.QueryImageAnswered:
     return ev.QueryImageAnswered(peer, response.status, reason, used, response.delayed_action_time, response.image_uri,
                               response.software_version, response.software_version_string, response.update_token,
                               response.user_consent_needed)  # fmt: skip
