@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_ota import ProviderProcess, make_image, run_sim  # noqa: E402
-from ota_provider.core.api.client import Provider  # noqa: E402
+from ota_provider.core.api.client import ProviderClient  # noqa: E402
 
 ROUNDS = 3
 REQUESTORS = 10
@@ -40,14 +40,14 @@ def clients(path: Path, stop: threading.Event, *, silent_only: bool = False,
     counts = [0, 0]
 
     def read(index: int) -> None:
-        with Provider.attach(path, subscribe=False) as reader:
+        with ProviderClient.attach(path, subscribe=False) as reader:
             reader.subscribe(snapshots=True)
             while not stop.is_set():
                 if reader.next_event(timeout=0.2) is not None:
                     counts[index] += 1
 
     def arm() -> None:  # a busy script: 20 commands a second
-        with Provider.attach(path, subscribe=False) as armer:
+        with ProviderClient.attach(path, subscribe=False) as armer:
             while not stop.wait(0.1):
                 armer.arm("delayedApplyActionTimeSec", 3, sticky=True)
                 armer.disarm("delayedApplyActionTimeSec")

@@ -28,7 +28,6 @@ from .attestation.credentials import AttestationError
 from .bdx.sender import UDP_BLOCK_LIMIT
 from .cli_common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 from .commissioner.device_store import DeviceStore
-from .commissioner.target import parse_target
 from .commissioner.trust import load_paa_folder
 from .commissioner.watch import UpdateWatch
 from .config import (
@@ -58,6 +57,7 @@ from .ota.types import ApplyUpdateAction, QueryImageStatus
 from .presentation.lines import event_fields, event_text
 from .presentation.words import socket_address
 from .setup_payload import SetupCodeError, SetupPayload, check_passcode
+from .setup_target import parse_target
 from .storage.database import DATABASE_NAME, Database, StorageError
 from .trace import TraceError
 from .transport.port_owner import udp_port_owner

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .api.client import ControlClientError, Provider, Refused, Result
+from .api.client import ControlClientError, ProviderClient, Refused, Result
 from .api.control import TOKEN_FILE
 from .api.wire import EVENTS, event_to_json
 from .cli_common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
@@ -145,7 +145,7 @@ def ctl_main(argv: Sequence[str]) -> int:
     if where.startswith("tcp:") and token_file is None:
         token_file = default_storage() / TOKEN_FILE
     try:
-        with Provider.attach(where, token_file=token_file if where.startswith("tcp:") else None,
+        with ProviderClient.attach(where, token_file=token_file if where.startswith("tcp:") else None,
                              timeout=args.timeout, subscribe=args.verb == "wait-for") as provider:  # fmt: skip
             return _run(provider, args)
     except Refused as exc:
@@ -168,7 +168,7 @@ def _said(result: Result) -> int:
     return 0
 
 
-def _run(provider: Provider, args: argparse.Namespace) -> int:
+def _run(provider: ProviderClient, args: argparse.Namespace) -> int:
     verb = args.verb
     if verb == "status":
         return _status(provider, args.json)
@@ -222,7 +222,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _status(provider: Provider, as_json: bool) -> int:
+def _status(provider: ProviderClient, as_json: bool) -> int:
     snapshot, engine = provider.snapshot(), provider.engine
     if as_json:
         print(json.dumps({"engine": engine, "snapshot": event_to_json(snapshot)["data"]}))
@@ -242,7 +242,7 @@ def _status(provider: Provider, as_json: bool) -> int:
     return 0
 
 
-def _watch(provider: Provider, args: argparse.Namespace) -> int:
+def _watch(provider: ProviderClient, args: argparse.Namespace) -> int:
     printer = LinePrinter(sys.stdout, args.json)
     missed = provider.subscribe(args.after)
     if missed:
@@ -263,7 +263,7 @@ def _event_name(text: str) -> str:
     return text
 
 
-def _wait(provider: Provider, args: argparse.Namespace) -> int:
+def _wait(provider: ProviderClient, args: argparse.Namespace) -> int:
     event = provider.wait_for(args.event, node=args.node, timeout=args.wait_timeout)
     LinePrinter(sys.stdout, args.json).event(event.name, event_text(event), at=event.at, **event_fields(event))
     return 0

@@ -46,14 +46,7 @@ from .api.commands import (
     ThrottleTransfer,
 )
 from .api.control import TOKEN_FILE, ControlServer, parse_control_target
-from .bdx.outcome import TransferEnd, TransferStep
-from .bdx.server import Transfer
-from .client.demo import DemoRequestors
-from .commissioner.bench import Bench
-from .commissioner.target import parse_target
-from .commissioner.trust import trust_store
-from .config import ProviderConfig, installed_version
-from .events import (
+from .api.events import (
     CommandDone,
     CommissioningRolledBack,
     DemoFabricJoined,
@@ -66,8 +59,7 @@ from .events import (
     HistoryRows,
     ImageSummary,
     Listening,
-    NotifyUpdateApplied,
-    OtaExchange,
+    OtaEvent,
     QueryImageReceived,
     RequestorSeen,
     SessionEstablished,
@@ -77,7 +69,14 @@ from .events import (
     TransferResumed,
     TransferSnapshot,
     TransferStarted,
+    UpdateAppliedNotified,
 )
+from .bdx.outcome import TransferEnd, TransferStep
+from .bdx.server import Transfer
+from .client.demo import DemoRequestors
+from .commissioner.bench import Bench
+from .commissioner.trust import trust_store
+from .config import ProviderConfig, installed_version
 from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from .log_rate import limit_repeats
 from .node import MatterNode, NodeConfig
@@ -91,6 +90,7 @@ from .presentation.knobs import KNOB_LABELS, armed_text
 from .presentation.words import bdx_status, plural, short_node_id, transfer_end_text
 from .session.secure import SessionParameters
 from .setup_payload import DiscoveryCapability, SetupPayload
+from .setup_target import parse_target
 from .trace import TraceWriter, open_named_trace, open_operator_trace
 
 __all__ = [
@@ -124,6 +124,28 @@ IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often 
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
 PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that requestor ended is about it
+
+
+def transfer_snapshot(transfer: Transfer) -> TransferSnapshot:
+    """A running or ended transfer as the value the front ends see."""
+    sender = transfer.sender
+    return TransferSnapshot(
+        transfer.id,
+        transfer.peer,
+        transfer.designator.decode(errors="replace"),
+        sender.block_size,
+        sender.bytes_sent,
+        sender.total,
+        sender.blocks_sent,
+        transfer.seconds,
+        transfer.end,
+        transfer.paused,
+        transfer.pacing,
+        transfer.retransmissions,
+        transfer.duplicates,
+        transfer.resumed,
+        transfer.suspended,
+    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +271,7 @@ class ProviderEngine:
         return tuple(self.provider.policy.armed)
 
     def stats(self) -> EngineStats:
-        transfers = tuple(TransferSnapshot.of(t) for t in list(self.node.bdx.transfers.values())) if (
+        transfers = tuple(transfer_snapshot(t) for t in list(self.node.bdx.transfers.values())) if (
             self.node and self.node.bdx) else ()  # fmt: skip
         running = sum(t.bytes_sent for t in transfers)
         return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed,
@@ -346,13 +368,13 @@ class ProviderEngine:
             seen = self._seen
 
             def on_ota(event: EngineEvent) -> None:
-                if isinstance(event, OtaExchange) and (row := exchange_history(event)) is not None:
+                if isinstance(event, OtaEvent) and (row := exchange_history(event)) is not None:
                     history.record(*row)
                 if isinstance(event, QueryImageReceived) and event.peer not in seen:
                     seen.add(event.peer)
                     self._post(RequestorSeen(event.peer, event.vendor_id, event.product_id, event.software_version))
                 self._post(event)
-                if isinstance(event, NotifyUpdateApplied) and self.bench is not None:
+                if isinstance(event, UpdateAppliedNotified) and self.bench is not None:
                     self.bench.notified(event.peer, event.software_version)  # a bench device: check it itself
 
             self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
@@ -436,7 +458,7 @@ class ProviderEngine:
         self._post(FabricsChanged(fabrics, closes_at))
 
     def _on_transfer(self, history: UpdateHistory, step: TransferStep, transfer: Transfer) -> None:
-        snapshot = TransferSnapshot.of(transfer)
+        snapshot = transfer_snapshot(transfer)
         if step is TransferStep.STARTED:
             self._post(TransferStarted(snapshot))
             return
@@ -589,7 +611,7 @@ class ProviderEngine:
         if isinstance(command, DeviceAction):
             assert self.bench is not None
             self.bench.act(command.node_id, command.action)  # ValueError: unknown action or device
-            return True, f"device 0x{command.node_id:016X}: {command.action} started"
+            return True, f"device 0x{command.node_id:016X}: {command.action.value} started"
         if isinstance(command, BrowseCommissionable):
             assert self.bench is not None
             self.bench.browse(command.active)

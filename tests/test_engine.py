@@ -10,6 +10,19 @@ import shutil
 
 import pytest
 
+from ota_provider.core.api.events import (
+    CommandDone,
+    DemoFabricJoined,
+    DeviceEvent,
+    Listening,
+    QueryImageAnswered,
+    QueryImageReceived,
+    RequestorSeen,
+    TransferFailed,
+    TransferFinished,
+    TransferStarted,
+    UpdateAppliedNotified,
+)
 from ota_provider.core.bdx.outcome import Outcome
 from ota_provider.core.cli import parse_config
 from ota_provider.core.client.requestor import DownloadError
@@ -21,18 +34,6 @@ from ota_provider.core.engine import (
     RemoveFabric,
     ResumeTransfer,
     wait_for,
-)
-from ota_provider.core.events import (
-    CommandDone,
-    DemoFabricJoined,
-    DeviceEvent,
-    Listening,
-    QueryImageAnswered,
-    QueryImageReceived,
-    RequestorSeen,
-    TransferFailed,
-    TransferFinished,
-    TransferStarted,
 )
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
@@ -187,7 +188,7 @@ def test_demo_requestors_update_themselves(tmp_path):
         applied = set()
 
         def all_applied(event):
-            if type(event).__name__ == "NotifyUpdateApplied":
+            if isinstance(event, UpdateAppliedNotified):
                 applied.add(event.peer[1])
             return len(applied) == 3
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from ota_provider.core.api.events import RequestorSeen
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UserConsentState
+from ota_provider.core.ota.types import (
+    ApplyUpdateAction,
+    DownloadProtocol,
+    QueryImageStatus,
+    UpdateState,
+    UserConsentState,
+    update_state,
+)
+from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.presentation.words import (
     bdx_status,
     enum_name,
+    node_text,
     short_node_id,
+    short_node_ids,
     spec_name,
     transfer_end_text,
+    update_state_name,
+    who,
     yes_no,
 )
-from ota_provider.tui.format import peer_name, shorten_node_ids
+from ota_provider.tui.format import peer_name
 
 
 def test_sdk_flag_names_keep_equal_int_enums_apart():
@@ -41,9 +54,13 @@ def test_node_ids_short_and_unambiguous():
     assert short_node_id(0xD002) == "D002" and short_node_id(1) == "0001"
     assert short_node_id(0xFEDCBA9876543210) == "FEDCBA9876543210"
     assert peer_name((1, 0xD002)) == "D002" and peer_name((2, 0xD002)) == "D002/2"
-    line = "node 0x000000000000D002 (fabric 1): BDX transfer #2 to node 0x0000000000000001"
-    assert shorten_node_ids(line) == "node D002 (fabric 1): BDX transfer #2 to node 0001"
-    assert shorten_node_ids("bdx://0000000000000001/2") == "bdx://0000000000000001/2"  # only node ids
+    assert who((1, 0xD002)) == "node 0x000000000000D002 (fabric 1)"
+    with short_node_ids():
+        assert who((1, 0xD002)) == "node D002 (fabric 1)" and node_text(1) == "0001"
+    assert node_text(1) == "0x0000000000000001"  # only within
+    seen = RequestorSeen((1, 0xD002), 0xFFF1, 0x8000, 1)
+    assert "node 0x000000000000D002 (fabric 1)" in event_text(seen)
+    assert "node D002 (fabric 1)" in event_text(seen, short_ids=True)
     assert yes_no(True) == "yes" and yes_no(False) == "no"
 
 
@@ -68,3 +85,9 @@ def test_every_transfer_ending_has_its_words():
     for end, words in said.items():
         assert transfer_end_text(end) == words, end
     assert {end.outcome for end in said} | {Outcome.RUNNING, Outcome.REPLACED, Outcome.NOT_RESUMED} == set(Outcome)
+
+
+def test_update_states_in_the_specs_words():
+    assert update_state_name(UpdateState.DELAYED_ON_USER_CONSENT) == "DelayedOnUserConsent"
+    assert update_state_name(update_state(4)) == "Downloading" and update_state(None) is UpdateState.UNKNOWN
+    assert update_state_name(update_state(9)) == "state 9"  # a newer device's state is shown, not dropped

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from ota_provider.core.api.commands import CommissionDevice, StopTrace
+from ota_provider.core.api.events import DeviceStep
 from ota_provider.core.engine import wait_for
-from ota_provider.core.events import DeviceStep
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.session.secure import SecureSession
 from ota_provider.core.setup_payload import SetupPayload

@@ -14,10 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from ota_provider.core.commissioner.target import parse_target, where_text
-from ota_provider.core.dnssd.browser import CommissionableDevice
-from ota_provider.core.engine import BrowseCommissionable, CommissionDevice
-from ota_provider.core.events import (
+from ota_provider.core.api.commands import BrowseCommissionable, CommissionDevice
+from ota_provider.core.api.events import (
     AttestationQuestion,
     CommandDone,
     CommissionableDevices,
@@ -27,9 +25,12 @@ from ota_provider.core.events import (
     DeviceEvent,
     DeviceState,
     DeviceStep,
+    DeviceStepKind,
     EngineEvent,
+    StepState,
 )
-from ota_provider.core.presentation.words import short_node_id
+from ota_provider.core.api.values import CommissionableDevice, parse_target, where_text
+from ota_provider.core.presentation.words import short_node_id, update_state_name
 
 from .format import clock
 from .log_view import MeasuredLog
@@ -157,7 +158,7 @@ class AddDeviceScreen(ModalScreen[None]):
             elif isinstance(event, DeviceStep) and event.node_id == self.node_id:
                 log.write_line(f"{clock(event.at)} {event.step}: {event.state}" +
                                (f" ({event.detail})" if event.detail else ""))  # fmt: skip
-                if event.step == "verified on the device" and event.state == "done":
+                if event.step is DeviceStepKind.VERIFIED and event.state is StepState.DONE:
                     self.outcome = "updated"
 
 
@@ -165,7 +166,7 @@ def _device_line(event: DeviceEvent | DeviceState) -> str:
     if isinstance(event, DeviceEvent):
         return f"the device: {event.event}: {event.detail}"
     progress = f" {event.progress}%" if event.progress is not None else ""
-    return f"the device reports {event.update_state}{progress}, version {event.software_version}"
+    return f"the device reports {update_state_name(event.update_state)}{progress}, version {event.software_version}"
 
 
 def _line(event: CommissioningStage | CommissioningFailed | AttestationQuestion) -> str:

@@ -42,16 +42,14 @@ from textual.widgets import (
     TabPane,
 )
 
-from ota_provider.core.api.link import EngineLink, LocalLink
-from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.engine import (
+from ota_provider.core.api.commands import (
     AbortTransfer,
     AnswerAttestation,
     ArmKnobs,
     BrowseCommissionable,
     ClearKnobs,
     DeviceAction,
-    EngineStats,
+    DeviceActionKind,
     OpenCommissioningWindow,
     PauseTransfer,
     QueryHistory,
@@ -60,35 +58,54 @@ from ota_provider.core.engine import (
     ResumeTransfer,
     ThrottleTransfer,
 )
-from ota_provider.core.events import (
+from ota_provider.core.api.events import (
+    ApplyUpdateAnswered,
+    ApplyUpdateIgnored,
+    ApplyUpdateReceived,
+    ApplyUpdateRefused,
     AttestationQuestion,
     CommandDone,
     EngineError,
     EngineEvent,
     EngineSnapshot,
     FabricsChanged,
+    FaultInjected,
     HistoryRows,
     ImagesChanged,
     ImageSummary,
     Listening,
-    OtaExchange,
+    NotifyUpdateRefused,
+    OtaEvent,
+    QueryImageAnswered,
+    QueryImageIgnored,
+    QueryImageReceived,
     SessionEstablished,
     Stopped,
     TransferEvent,
     TransferFailed,
     TransferFinished,
+    UpdateAppliedNotified,
 )
-from ota_provider.core.ota.history import HistoryRow, iso_time, rows_as_csv
-from ota_provider.core.ota.policy import ArmedKnob, Knob
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
+from ota_provider.core.api.link import EngineLink, LocalLink
+from ota_provider.core.api.values import (
+    ApplyUpdateAction,
+    ArmedKnob,
+    BdxStatus,
+    HistoryRow,
+    Knob,
+    QueryImageStatus,
+    SetupPayload,
+    UpdateState,
+    iso_time,
+    rows_as_csv,
+)
 from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.presentation.words import plural, short_node_id
-from ota_provider.core.setup_payload import SetupPayload
 
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
-from .format import bar, clock, duration, ending, node_id, peer_key, peer_name, rate, resent, shorten_node_ids, size
+from .format import bar, clock, duration, ending, node_id, peer_key, peer_name, rate, resent, size
 from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
@@ -147,13 +164,13 @@ LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "err
 
 def log_kind(event: EngineEvent) -> str:
     """The exchange-log kind of an event, for the kind filter."""
-    if isinstance(event, OtaExchange):
-        if event.name.startswith("QueryImage"):
-            return "QueryImage"
-        if event.name.startswith("ApplyUpdate"):
-            return "ApplyUpdate"
-        return "BDX" if event.name == "FaultInjected" else "Notify"
-    if isinstance(event, TransferEvent):
+    if isinstance(event, QueryImageReceived | QueryImageAnswered | QueryImageIgnored):
+        return "QueryImage"
+    if isinstance(event, ApplyUpdateReceived | ApplyUpdateAnswered | ApplyUpdateIgnored | ApplyUpdateRefused):
+        return "ApplyUpdate"
+    if isinstance(event, UpdateAppliedNotified | NotifyUpdateRefused):
+        return "Notify"
+    if isinstance(event, TransferEvent | FaultInjected):
         return "BDX"
     if isinstance(event, EngineError) or (isinstance(event, CommandDone) and not event.ok):
         return "errors"
@@ -185,8 +202,13 @@ class LogLine:
     shown: str = ""
 
     @classmethod
-    def of(cls, kind: str, at: float, text: str) -> LogLine:
-        return cls(kind, at, text, f"{clock(at)} {shorten_node_ids(text)}")
+    def of(cls, kind: str, at: float, text: str, short: str | None = None) -> LogLine:
+        """``short``: the same words with short node ids (the line as an event renders on screen)."""
+        return cls(kind, at, text, f"{clock(at)} {text if short is None else short}")
+
+    @classmethod
+    def of_event(cls, event: EngineEvent) -> LogLine:
+        return cls.of(log_kind(event), event.at, event_text(event), event_text(event, short_ids=True))
 
     @property
     def exported(self) -> str:
@@ -285,7 +307,7 @@ class ProviderDashboard(App):
         self._kind_filter: str | None = None
         self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
-        self._stats: EngineStats | None = None
+        self._stats: EngineSnapshot | None = None
         self._stopped = False
         self._where_text = ""  # what the status line shows
         self._fabrics_seen = False
@@ -437,12 +459,11 @@ class ProviderDashboard(App):
             self._show_images()
         if before is None or snapshot.armed != before.armed:
             self._show_armed()
-        stats = self._stats = EngineStats(snapshot.transfers, snapshot.bytes_sent_total, snapshot.transfers_finished,
-                                          snapshot.transfers_failed, snapshot.events_dropped)  # fmt: skip
+        stats = self._stats = snapshot
         now = self.clock()
         self.meter.sample(stats, now)
         changed = self.requestors.sample(stats)
-        changed |= {peer for peer, row in self.requestors.rows.items() if row.device_says.startswith("Downloading")}
+        changed |= {peer for peer, row in self.requestors.rows.items() if row.device_state is UpdateState.DOWNLOADING}
         for peer in changed:  # and the rows whose device-side flag depends on time
             self._show_requestor(self.requestors.rows[peer])
         self._show_transfers(stats)
@@ -452,7 +473,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine.of(log_kind(e), e.at, event_text(e)) for e in events if e.logged and not _screen_only(e)]
+        entries = [LogLine.of_event(e) for e in events if e.logged and not _screen_only(e)]
         self._lines.extend(entries)
         self._write_log([line.shown for line in entries if self._visible(line)])
         # dict, not set: new rows appear in the order the requestors showed up
@@ -464,7 +485,7 @@ class ProviderDashboard(App):
             self._show_counts()
         armed_changed = False
         for event in events:
-            if isinstance(event, OtaExchange) and (used := getattr(event, "used", ())):
+            if isinstance(event, OtaEvent) and (used := getattr(event, "used", ())):
                 self._used.extend((event.at, event.peer, what) for what in used)
                 armed_changed = True
             elif isinstance(event, CommandDone) and not _screen_only(event):
@@ -483,7 +504,7 @@ class ProviderDashboard(App):
                 self._history_arrived(event)
             elif isinstance(event, TransferFinished | TransferFailed):
                 self._transfer_ended(event)
-            if isinstance(event, OtaExchange | TransferFinished | TransferFailed):
+            if isinstance(event, OtaEvent | TransferFinished | TransferFailed):
                 self._history_dirty = True
             elif isinstance(event, Listening):
                 self._listening = event
@@ -532,18 +553,18 @@ class ProviderDashboard(App):
         self.push_screen(ConfirmScreen(f"{question.target}: {question.verdict}. Commission it anyway (as "
                                        "chip-tool's bypass does)?"), answered)  # fmt: skip
 
-    def _device_action(self, action: str) -> None:
+    def _device_action(self, action: DeviceActionKind) -> None:
         """Re-read, update now or forget the selected requestor, if it is a device of our bench fabric
         (the engine refuses any other, in words)."""
         if (peer := self._selected_requestor()) is None:
             return
-        if action != "forget":
+        if action is not DeviceActionKind.FORGET:
             self.engine.send(DeviceAction(peer[1], action))
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.engine.send(DeviceAction(peer[1], "forget"))
+                self.engine.send(DeviceAction(peer[1], DeviceActionKind.FORGET))
 
         self.push_screen(ConfirmScreen(f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
                                        "the device; its other fabrics stay."), answered)  # fmt: skip
@@ -657,7 +678,7 @@ class ProviderDashboard(App):
                  "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
                  "resent": resent(t), "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
 
-    def _show_transfers(self, stats: EngineStats) -> None:
+    def _show_transfers(self, stats: EngineSnapshot) -> None:
         cells = {t.id: self._transfer_cells(t) for t in stats.transfers}
         now = self.clock()
         # A transfer can leave the stats a moment before its end event is drained: keep its row
@@ -709,7 +730,7 @@ class ProviderDashboard(App):
         # The counts must fit the header at 80 columns: the title gives way.
         self.title = self.TITLE if self.size.width >= 100 else "OTA Provider"
 
-    def _show_header(self, stats: EngineStats) -> None:
+    def _show_header(self, stats: EngineSnapshot) -> None:
         self._show_counts()
         aggregate = rate(self.meter.aggregate)
         self.rate_view.text = f"{aggregate} aggregate"
@@ -1102,17 +1123,17 @@ class ProviderDashboard(App):
             (
                 "Update the selected device now",
                 "point it at us and announce again (bench devices)",
-                lambda: self._device_action("announce"),
+                lambda: self._device_action(DeviceActionKind.ANNOUNCE),
             ),
             (
                 "Re-read the selected device",
                 "its version and UpdateState, over a new CASE session",
-                lambda: self._device_action("read"),
+                lambda: self._device_action(DeviceActionKind.READ),
             ),
             (
                 "Forget the selected device",
                 "RemoveFabric of our bench fabric on it, after a yes/no",
-                lambda: self._device_action("forget"),
+                lambda: self._device_action(DeviceActionKind.FORGET),
             ),
             (
                 "Arm for the selected requestor",

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Static
 
-from ota_provider.core.events import FabricsChanged
-from ota_provider.core.setup_payload import SetupPayload
+from ota_provider.core.api.events import FabricsChanged
+from ota_provider.core.api.values import SetupPayload
 
 from .format import duration, node_id
 from .qr import qr_text

@@ -14,11 +14,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
 
-from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.engine import ArmKnobs
-from ota_provider.core.events import ImageSummary
-from ota_provider.core.ota.policy import ArmedKnob, Knob
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ota_provider.core.api.commands import ArmKnobs
+from ota_provider.core.api.events import ImageSummary
+from ota_provider.core.api.values import (
+    ApplyUpdateAction,
+    ArmedKnob,
+    BdxStatus,
+    Knob,
+    QueryImageStatus,
+    UserConsentState,
+)
 from ota_provider.core.presentation.knobs import armed_text
 from ota_provider.core.presentation.words import bdx_status, enum_name, short_node_id
 

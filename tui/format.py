@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import time
 
-from ota_provider.core.bdx.outcome import Outcome, TransferEnd
-from ota_provider.core.events import TransferSnapshot
+from ota_provider.core.api.events import TransferSnapshot
+from ota_provider.core.api.values import Outcome, TransferEnd
 from ota_provider.core.presentation.words import short_node_id
 
 __all__ = [
@@ -19,11 +18,8 @@ __all__ = [
     "peer_name",
     "rate",
     "resent",
-    "shorten_node_ids",
     "size",
 ]
-
-_LONG_NODE_ID = re.compile(r"\b(node|device) 0x0*([0-9A-F]{4,16})\b")
 
 
 def node_id(node: int) -> str:
@@ -34,12 +30,6 @@ def node_id(node: int) -> str:
 def peer_name(peer: tuple[int, int]) -> str:
     """A requestor in a table: its short node id, and its fabric when it is not the first."""
     return short_node_id(peer[1]) + ("" if peer[0] == 1 else f"/{peer[0]}")
-
-
-def shorten_node_ids(line: str) -> str:
-    """``node 0x000000000000D002`` -> ``node D002`` (and ``device ...``) in a log line shown on screen (exports keep
-    the full form, as the headless lines and the SDK's logs print it)."""
-    return _LONG_NODE_ID.sub(r"\1 \2", line)
 
 
 def peer_key(peer: tuple[int, int]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from ota_provider.core.engine import EngineStats
+from ota_provider.core.api.events import EngineSnapshot
 
 __all__ = ["SPARK_SAMPLES", "ThroughputMeter", "TransferRate"]
 
@@ -37,7 +37,7 @@ class ThroughputMeter:
         self.aggregate: float = 0.0
         self._second: tuple[int, float] | None = None
 
-    def sample(self, stats: EngineStats, now: float) -> None:
+    def sample(self, stats: EngineSnapshot, now: float) -> None:
         for transfer in stats.transfers:
             rate = self.rates.get(transfer.id)
             if rate is None:

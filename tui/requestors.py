@@ -6,17 +6,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ota_provider.core.engine import EngineStats
-from ota_provider.core.events import (
+from ota_provider.core.api.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
     DeviceEvent,
     DeviceMismatch,
     DeviceState,
     EngineEvent,
+    EngineSnapshot,
     FaultInjected,
-    NotifyUpdateApplied,
-    OtaExchange,
+    OtaEvent,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
@@ -25,9 +24,10 @@ from ota_provider.core.events import (
     TransferResumed,
     TransferSnapshot,
     TransferStarted,
+    UpdateAppliedNotified,
 )
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
-from ota_provider.core.presentation.words import spec_name
+from ota_provider.core.api.values import ApplyUpdateAction, QueryImageStatus, UpdateState
+from ota_provider.core.presentation.words import spec_name, update_state_name
 
 from .format import ending
 
@@ -58,11 +58,21 @@ class RequestorRow:
     state: str = "querying"
     last_exchange: str = ""
     progress: float | None = None  # 0..1 while a transfer runs
-    device_says: str = ""  # a bench device's own UpdateState (and progress), from our subscription
+    device_state: UpdateState | int | None = None  # a bench device's own UpdateState, from our subscription
+    device_progress: int | None = None  # and its UpdateStateProgress
+
+    @property
+    def device_says(self) -> str:
+        """The device's own UpdateState (and progress), in the spec's words; empty for a device we do not follow."""
+        if self.device_state is None:
+            return ""
+        progress = f" {self.device_progress}%" if self.device_progress is not None else ""
+        return update_state_name(self.device_state) + progress
+
     mismatch: str = ""  # why the device's view and ours disagree (DeviceMismatch), until they agree again
     device_events: deque[str] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))  # its events, in words
     last_seen: float = 0.0
-    exchanges: deque[OtaExchange] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
+    exchanges: deque[OtaEvent] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
     transfers: deque[TransferSnapshot] = field(default_factory=lambda: deque(maxlen=EXCHANGES_KEPT))
 
     @property
@@ -87,7 +97,7 @@ class RequestorTable:
         peer = self._fold(event)
         if peer is not None:
             row = self.rows[peer]
-            if isinstance(event, OtaExchange):
+            if isinstance(event, OtaEvent):
                 row.exchanges.append(event)
             elif isinstance(event, TransferFinished | TransferFailed):
                 row.transfers.append(event.snapshot)
@@ -102,8 +112,8 @@ class RequestorTable:
         if isinstance(event, DeviceState):  # not an exchange: it does not touch "last seen"
             peer = (event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
-            row.device_says = event.update_state + (f" {event.progress}%" if event.progress is not None else "")
-            if event.update_state != "Downloading":
+            row.device_state, row.device_progress = event.update_state, event.progress
+            if event.update_state is not UpdateState.DOWNLOADING:
                 row.mismatch = ""
             return peer
         if isinstance(event, DeviceMismatch):
@@ -132,7 +142,7 @@ class RequestorTable:
             row.state = _APPLY_STATES[event.action]
             row.last_exchange = f"ApplyUpdate -> {spec_name(event.action)}"
             return row.peer
-        if isinstance(event, NotifyUpdateApplied):
+        if isinstance(event, UpdateAppliedNotified):
             row = self._row(event.peer, event.at)
             row.current_version, row.offered_version = event.software_version, None
             row.state, row.last_exchange, row.progress = "applied", "NotifyUpdateApplied", None
@@ -154,13 +164,13 @@ class RequestorTable:
             row = self._row(event.peer, event.at)
             row.last_exchange = f"BDX fault at block {event.block}"
             return row.peer
-        if isinstance(event, OtaExchange):  # requests and refusals: the spec's command names
+        if isinstance(event, OtaEvent):  # requests and refusals: the spec's command names
             row = self._row(event.peer, event.at)
             row.last_exchange = event.name
             return row.peer
         return None
 
-    def sample(self, stats: EngineStats) -> set[Peer]:
+    def sample(self, stats: EngineSnapshot) -> set[Peer]:
         """Progress of running transfers from the stats snapshot; return the rows that changed."""
         changed = set()
         for transfer in stats.transfers:

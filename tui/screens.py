@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Log, Markdown, Static
 
-from ota_provider.core.engine import ArmKnobs
-from ota_provider.core.events import CommandDone, ImageSummary, TransferSnapshot
-from ota_provider.core.ota.history import HistoryRow
+from ota_provider.core.api.commands import ArmKnobs
+from ota_provider.core.api.events import CommandDone, ImageSummary, TransferSnapshot
+from ota_provider.core.api.values import HistoryRow
 from ota_provider.core.presentation.words import spec_name, transfer_end_text, yes_no
 
 from .controls import FOCUS_MARK, NextResponseForm, NumberInput

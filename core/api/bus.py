@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from ..events import EngineEvent
+from .events import EngineEvent
 
 __all__ = ["EventBus", "Subscriber"]
 

@@ -1,33 +1,32 @@
 """A client of a running provider's control socket, for scripts and a requestor team's test suite:
 
-    from ota_provider.core.api.client import Provider
+    from ota_provider.core.api.client import ProviderClient
 
-    with Provider.attach("/run/ota-provider.sock") as provider:
+    with ProviderClient.attach("/run/ota-provider.sock") as provider:
         provider.arm("queryImageStatus", "busy")                 # the next QueryImage only
         provider.wait_for("QueryImageResponse", node=0xD001, timeout=60)
         done = provider.wait_for("TransferFinished", timeout=300)
 
 Every call that changes the provider returns its :class:`Result` (what the engine did) or raises
 :class:`Refused` with the engine's reason. Events arrive as the engine's own event values.
-:class:`AsyncProvider` is the same for asyncio.
+:class:`AsyncProviderClient` is the same for asyncio. Both drive one sans-IO
+:class:`~.session.ClientSession` and write each verb once (:class:`Verbs`); ``Provider`` and
+``AsyncProvider`` are their earlier names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import select
 import socket
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ..codec.status_report import BdxStatus
-from ..events import EngineEvent, EngineSnapshot
 from ..ota.history import HistoryRow
 from ..ota.knob_names import knob_by_name, parse_knob
 from .commands import (
@@ -46,12 +45,22 @@ from .commands import (
     StopTrace,
     ThrottleTransfer,
 )
-from .control import MAX_LINE, parse_control_target, read_token, socket_address_of
-from .wire import PROTOCOL_VERSION, WireError, command_to_json, event_from_json, from_data
+from .control import parse_control_target, read_token, socket_address_of
+from .events import EngineEvent, EngineSnapshot
+from .session import EVENTS_KEPT, ClientSession, Phase, Result
 
-EVENTS_KEPT = 10_000
-
-__all__ = ["AsyncProvider", "ControlClientError", "EventMatch", "Provider", "Refused", "Result"]
+__all__ = [
+    "EVENTS_KEPT",
+    "AsyncProvider",
+    "AsyncProviderClient",
+    "ControlClientError",
+    "EventMatch",
+    "Provider",
+    "ProviderClient",
+    "Refused",
+    "Result",
+    "Verbs",
+]
 
 
 class ControlClientError(RuntimeError):
@@ -63,16 +72,8 @@ class Refused(ControlClientError):
 
 
 @dataclass(frozen=True)
-class Result:
-    id: str
-    ok: bool
-    message: str
-    rows: tuple[HistoryRow, ...] = ()
-
-
-@dataclass(frozen=True)
 class EventMatch:
-    """What :meth:`Provider.wait_for` waits for: an event name, optionally one node's."""
+    """What :meth:`ProviderClient.wait_for` waits for: an event name, optionally one node's."""
 
     name: str
     node: int | None = None
@@ -97,45 +98,104 @@ def _target(node: int | None, fabric: int) -> tuple[int, int] | None:
     return None if node is None else (fabric, node)
 
 
-def _result(message: dict[str, Any]) -> Result:
-    rows = tuple(from_data(HistoryRow, r) for r in message.get("rows", ()))
-    return Result(str(message.get("id")), bool(message.get("ok")), str(message.get("message", "")), rows)
+def _checked(session: ClientSession, command: Command, check: bool) -> Result:
+    """The answer to ``command`` (which has come), or Refused."""
+    if command.id in session.refused:
+        raise Refused(session.refused.pop(command.id))
+    result = session.results.pop(command.id)
+    if check and not result.ok:
+        raise Refused(result.message)
+    return result
 
 
-class _Commands:
-    """The verbs, shared by the sync and asyncio clients: each builds one command."""
+def _timeout_text(what: str, seconds: float, session: ClientSession) -> str:
+    return f"no {what} from the provider within {seconds:g} s" + session.last_error()
 
-    @staticmethod
-    def arm_command(knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
-                    unseen: bool = False) -> ArmKnob:  # fmt: skip
-        """``unseen``: arm for a node that has never queried this provider (refused otherwise: a
-        mistyped node id would wait silently for a node that never comes)."""
+
+R = TypeVar("R", Result, Awaitable[Result])
+
+
+class Verbs(Generic[R]):
+    """Each verb once: it builds its command and hands it to ``send`` (a Result from the blocking
+    client, an awaitable one from the asyncio client)."""
+
+    def send(self, command: Command) -> R:
+        raise NotImplementedError
+
+    def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
+            unseen: bool = False) -> R:  # fmt: skip
+        """Arm one knob by its name (``queryImageStatus``, ``dropBlock`` ...) for the next response
+        (``sticky``: every response until disarmed), for every requestor or ``node`` only (one that
+        has queried this provider, unless ``unseen``: a mistyped node id would otherwise wait
+        silently for a node that never comes)."""
         parsed, typed = parse_knob(knob, value)
-        return ArmKnob(parsed, typed, sticky=sticky, target=_target(node, fabric), unseen=unseen)
+        return self.send(ArmKnob(parsed, typed, sticky=sticky, target=_target(node, fabric), unseen=unseen))
 
-    @staticmethod
-    def disarm_command(knob: str, *, node: int | None = None, fabric: int = 1) -> DisarmKnob:
-        return DisarmKnob(knob_by_name(knob).knob, target=_target(node, fabric))
+    def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> R:
+        return self.send(DisarmKnob(knob_by_name(knob).knob, target=_target(node, fabric)))
+
+    def clear(self) -> R:
+        return self.send(ClearKnobs())
+
+    def pause(self, transfer: int) -> R:
+        return self.send(PauseTransfer(transfer))
+
+    def resume(self, transfer: int) -> R:
+        return self.send(ResumeTransfer(transfer))
+
+    def throttle(self, transfer: int, seconds_per_block: float | None) -> R:
+        return self.send(ThrottleTransfer(transfer, seconds_per_block))
+
+    def abort(self, transfer: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR) -> R:
+        return self.send(AbortTransfer(transfer, status))
+
+    def open_window(self, seconds: int = 900) -> R:
+        return self.send(OpenCommissioningWindow(seconds))
+
+    def reload(self) -> R:
+        return self.send(ReloadImages())
+
+    def commission(self, target: str) -> R:
+        return self.send(CommissionDevice(target))
+
+    def query_history(self, limit: int = 500, node: int | None = None) -> R:
+        """The history's rows come in the result (``rows``)."""
+        return self.send(QueryHistory(limit, node))
+
+    def trace_start(self, path: str | Path) -> R:
+        """Every message in and out, from now on, to ``path`` on the provider's machine."""
+        return self.send(StartTrace(str(path)))
+
+    def trace_stop(self) -> R:
+        return self.send(StopTrace())
 
 
-class Provider(_Commands):
+class ProviderClient(Verbs[Result]):
     """A blocking client over one connection."""
 
-    def __init__(self, sock: socket.socket, hello: dict[str, Any], *, timeout: float) -> None:
+    def __init__(self, sock: socket.socket, session: ClientSession, *, timeout: float) -> None:
         self._sock = sock
-        self._buffer = bytearray()  # read but not yet split into lines (a socket file breaks on a timeout)
-        self.hello = hello
-        self.engine: dict[str, Any] = hello.get("engine", {})
+        self.session = session
         self.timeout = timeout
-        self._events: deque[EngineEvent] = deque(maxlen=EVENTS_KEPT)
-        self._results: dict[str, dict[str, Any]] = {}
-        self._errors: deque[dict[str, Any]] = deque()
         self.subscribed = False
-        self.last_seq = 0
+
+    @property
+    def hello(self) -> dict[str, Any]:
+        greeted = self.session.hello
+        return {} if greeted is None else {"protocol": greeted.protocol, "needsToken": greeted.needs_token,
+                                           **({"engine": greeted.engine} if greeted.engine else {})}  # fmt: skip
+
+    @property
+    def engine(self) -> dict[str, Any]:
+        return self.session.engine
+
+    @property
+    def last_seq(self) -> int:
+        return self.session.last_seq
 
     @classmethod
     def attach(cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None,
-               timeout: float = 10.0, subscribe: bool = True) -> Provider:  # fmt: skip
+               timeout: float = 10.0, subscribe: bool = True) -> ProviderClient:  # fmt: skip
         """Connect to ``where`` (a socket path or tcp:HOST:PORT) and say hello. With ``subscribe``
         every event from now on is kept (the last EVENTS_KEPT), so :meth:`wait_for` also finds one
         that happened before it was called; it consumes the events up to the one it returns."""
@@ -154,11 +214,9 @@ class Provider(_Commands):
                                      "--control?)") from None  # fmt: skip
         if token is None and token_file is not None:
             token = read_token(Path(token_file))
-        client = cls(sock, {}, timeout=timeout)
+        client = cls(sock, ClientSession(token), timeout=timeout)
         try:
-            client.hello = client._read_message("hello")
-            client._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-            client.engine = client._read_message("welcome").get("engine", {})  # told only once the token is proved
+            client._until(lambda: client.session.phase is Phase.READY, "welcome", handshake=True)
             if subscribe:
                 client.subscribe()
         except BaseException:
@@ -166,7 +224,7 @@ class Provider(_Commands):
             raise
         return client
 
-    def __enter__(self) -> Provider:
+    def __enter__(self) -> ProviderClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,152 +236,82 @@ class Provider(_Commands):
 
     # ------------------------------------------------------------------ the wire
 
-    def _write(self, message: dict[str, Any]) -> None:
-        try:
-            self._sock.sendall(json.dumps(message).encode() + b"\n")
-        except OSError as exc:
-            raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
-
-    def _line(self, timeout: float) -> bytes | None:
-        """The next line from the provider, or None after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while (end := self._buffer.find(b"\n")) < 0:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._sock], [], [], left)[0]:
-                return None
+    def _flush(self) -> None:
+        if data := self.session.data_to_send():
             try:
-                data = self._sock.recv(1 << 16)
+                self._sock.sendall(data)
             except OSError as exc:
                 raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
-            if not data:
-                raise ControlClientError("the provider closed the connection" + self._last_error())
-            self._buffer += data
-        line = bytes(self._buffer[: end + 1])
-        del self._buffer[: end + 1]
-        return line
 
-    def _read_one(self, timeout: float) -> dict[str, Any] | None:
-        line = self._line(max(0.0, timeout))
-        if line is None:
-            return None
-        message = json.loads(line)
-        kind = message.get("type")
-        if kind == "event":
-            with contextlib.suppress(WireError):  # an event of a newer provider: skipped, not fatal
-                event = event_from_json(message)
-                self.last_seq = event.seq
-                self._events.append(event)
-        elif kind == "result":
-            self._results[str(message.get("id"))] = message
-        elif kind == "error":
-            self._errors.append(message)
-        return message
+    def _pump(self, timeout: float) -> bool:
+        """Read what the provider sent within ``timeout`` into the session; False if nothing came."""
+        self._flush()
+        if self.session.phase is Phase.CLOSED:
+            raise ControlClientError("the provider closed the connection" + self.session.last_error())
+        if timeout <= 0 or not select.select([self._sock], [], [], timeout)[0]:
+            return False
+        try:
+            data = self._sock.recv(1 << 16)
+        except OSError as exc:
+            raise ControlClientError(f"the provider closed the connection: {exc.strerror or exc}") from None
+        self.session.receive_data(data)
+        self._flush()
+        if not data:
+            raise ControlClientError("the provider closed the connection" + self.session.last_error())
+        return True
 
-    def _last_error(self) -> str:
-        return f": {self._errors[-1]['message']}" if self._errors else ""
-
-    def _read_message(self, kind: str, timeout: float | None = None) -> dict[str, Any]:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while (left := deadline - time.monotonic()) > 0:
-            message = self._read_one(left)
-            if message is None:
-                break
-            if message.get("type") == kind:
-                return message
-            if message.get("type") == "error" and kind in ("hello", "welcome", "subscribed"):
-                raise ControlClientError(message["message"])
-        raise ControlClientError(f"no {kind} from the provider within {self.timeout:g} s" + self._last_error())
+    def _until(self, done: Callable[[], bool], what: str, timeout: float | None = None, *,
+               handshake: bool = False) -> None:  # fmt: skip
+        seconds = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
+        errors = len(self.session.errors)
+        while not done():
+            if handshake and len(self.session.errors) > errors:  # refused while saying hello
+                raise ControlClientError(self.session.errors[-1])
+            if not self._pump(deadline - time.monotonic()) and time.monotonic() >= deadline:
+                raise ControlClientError(_timeout_text(what, seconds, self.session))
 
     # ------------------------------------------------------------------ commands
 
     def send(self, command: Command, *, timeout: float | None = None, check: bool = True) -> Result:
         """Send ``command`` and wait for its result; Refused with the reason if ``check``."""
-        self._write(command_to_json(command))
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while command.id not in self._results:
-            errors = [e for e in self._errors if e.get("id") == command.id]
-            if errors:
-                raise Refused(errors[-1]["message"])
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ControlClientError(f"no answer to {type(command).__name__} within {self.timeout:g} s")
-            self._read_one(left)
-        result = _result(self._results.pop(command.id))
-        if check and not result.ok:
-            raise Refused(result.message)
-        return result
-
-    def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
-            unseen: bool = False) -> Result:  # fmt: skip
-        """Arm one knob by its name (``queryImageStatus``, ``dropBlock`` ...) for the next response
-        (``sticky``: every response until disarmed), for every requestor or ``node`` only (one that
-        has queried this provider, unless ``unseen``)."""
-        return self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric, unseen=unseen))
-
-    def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> Result:
-        return self.send(self.disarm_command(knob, node=node, fabric=fabric))
-
-    def clear(self) -> Result:
-        return self.send(ClearKnobs())
-
-    def pause(self, transfer: int) -> Result:
-        return self.send(PauseTransfer(transfer))
-
-    def resume(self, transfer: int) -> Result:
-        return self.send(ResumeTransfer(transfer))
-
-    def throttle(self, transfer: int, seconds_per_block: float | None) -> Result:
-        return self.send(ThrottleTransfer(transfer, seconds_per_block))
-
-    def abort(self, transfer: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR) -> Result:
-        return self.send(AbortTransfer(transfer, status))
-
-    def open_window(self, seconds: int = 900) -> Result:
-        return self.send(OpenCommissioningWindow(seconds))
-
-    def reload(self) -> Result:
-        return self.send(ReloadImages())
-
-    def commission(self, target: str) -> Result:
-        return self.send(CommissionDevice(target))
+        self.session.send_command(command)
+        answered = lambda: command.id in self.session.results or command.id in self.session.refused  # noqa: E731
+        self._until(answered, f"answer to {type(command).__name__}", timeout)
+        return _checked(self.session, command, check)
 
     def history(self, limit: int = 500, node: int | None = None) -> tuple[HistoryRow, ...]:
-        return self.send(QueryHistory(limit, node)).rows
-
-    def trace_start(self, path: str | Path) -> Result:
-        """Every message in and out, from now on, to ``path`` on the provider's machine."""
-        return self.send(StartTrace(str(path)))
-
-    def trace_stop(self) -> Result:
-        return self.send(StopTrace())
+        return self.query_history(limit, node).rows
 
     def snapshot(self) -> EngineSnapshot:
-        self._write({"type": "snapshot"})
-        message = self._read_message("snapshot")
-        event = event_from_json(message)
-        assert isinstance(event, EngineSnapshot)
-        return event
+        before = self.session.snapshots
+        self.session.request_snapshot()
+        self._until(lambda: self.session.snapshots > before, "snapshot", handshake=True)
+        assert self.session.snapshot is not None
+        return self.session.snapshot
 
     # ------------------------------------------------------------------ events
 
     def subscribe(self, after: int | None = None, *, snapshots: bool = False) -> int:
         """Start receiving events (those after sequence number ``after`` first, if the provider
         still holds them); returns how many of those it no longer had."""
-        self._write({"type": "subscribe", **({"after": after} if after is not None else {}), "snapshots": snapshots})
+        before = self.session.subscriptions
+        self.session.subscribe(after, snapshots=snapshots)
         self.subscribed = True
-        return int(self._read_message("subscribed").get("missed", 0))
+        self._until(lambda: self.session.subscriptions > before, "subscribed", handshake=True)
+        return self.session.missed
 
     def next_event(self, timeout: float | None = None) -> EngineEvent | None:
         """The next event (subscribe first), or None after ``timeout``."""
         if not self.subscribed:
             self.subscribe()
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while not self._events:
+        while not self.session.events:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._read_one(left)
-        return self._events.popleft()
+            self._pump(left)
+        return self.session.events.popleft()
 
     def wait_for(self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None,
                  timeout: float = 60.0) -> EngineEvent:  # fmt: skip
@@ -344,42 +332,45 @@ class Provider(_Commands):
                            f"last seen: {', '.join(seen[-8:]) or 'nothing'}")  # fmt: skip
 
 
-class AsyncProvider(_Commands):
+class AsyncProviderClient(Verbs[Awaitable[Result]]):
     """The asyncio client: the same verbs, awaited."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hello: dict[str, Any],
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: ClientSession,
                  timeout: float) -> None:  # fmt: skip
         self._reader, self._writer = reader, writer
-        self.hello = hello
-        self.engine: dict[str, Any] = hello.get("engine", {})
+        self.session = session
         self.timeout = timeout
-        self._events: asyncio.Queue[EngineEvent] = asyncio.Queue()
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._changed = asyncio.Event()  # set each time the session took something in
         self._task: asyncio.Task | None = None
         self.closed_because = ""
 
+    @property
+    def engine(self) -> dict[str, Any]:
+        return self.session.engine
+
     @classmethod
     async def attach(cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None,
-                     timeout: float = 10.0) -> AsyncProvider:  # fmt: skip
+                     timeout: float = 10.0) -> AsyncProviderClient:  # fmt: skip
         target = parse_control_target(str(where))
         try:
             if target.path is not None:
-                reader, writer = await asyncio.open_unix_connection(target.path, limit=MAX_LINE * 64)
+                reader, writer = await asyncio.open_unix_connection(target.path)
             else:
-                reader, writer = await asyncio.open_connection(target.host, target.port, limit=MAX_LINE * 64)
+                reader, writer = await asyncio.open_connection(target.host, target.port)
         except OSError as exc:
             raise ControlClientError(f"no provider answers on {where}: {exc.strerror or exc}") from None
         if token is None and token_file is not None:
             token = read_token(Path(token_file))
-        client = cls(reader, writer, {}, timeout)
+        client = cls(reader, writer, ClientSession(token), timeout)
         client._task = asyncio.get_running_loop().create_task(client._read_loop())
-        client.hello = await client._reply("hello")
-        client._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-        client.engine = (await client._reply("welcome")).get("engine", {})  # told only once the token is proved
+        try:
+            await client._until(lambda: client.session.phase is Phase.READY, "welcome", handshake=True)
+        except BaseException:
+            await client.close()
+            raise
         return client
 
-    async def __aenter__(self) -> AsyncProvider:
+    async def __aenter__(self) -> AsyncProviderClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -392,115 +383,84 @@ class AsyncProvider(_Commands):
         with contextlib.suppress(Exception):
             await self._writer.wait_closed()
 
-    def _write(self, message: dict[str, Any]) -> None:
-        self._writer.write(json.dumps(message).encode() + b"\n")
+    def _flush(self) -> None:
+        if data := self.session.data_to_send():
+            self._writer.write(data)
 
     async def _read_loop(self) -> None:
         try:
-            while line := await self._reader.readline():
-                message = json.loads(line)
-                kind = message.get("type")
-                if kind == "event":
-                    with contextlib.suppress(WireError):
-                        self._events.put_nowait(event_from_json(message))
-                elif kind in ("result", "error") and str(message.get("id")) in self._waiting:
-                    future = self._waiting.pop(str(message.get("id")))
-                    if not future.done():
-                        future.set_result(message)
-                else:
-                    await self._replies.put(message)
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+            while True:
+                data = await self._reader.read(1 << 16)
+                self.session.receive_data(data)
+                self._flush()
+                self._changed.set()
+                if not data:
+                    break
+        except (ConnectionError, OSError) as exc:
             self.closed_because = str(exc)
-        await self._replies.put({"type": "closed"})
+            self.session.receive_data(b"")
+            self._changed.set()
 
-    async def _reply(self, kind: str) -> dict[str, Any]:
-        while True:
-            try:
-                message = await asyncio.wait_for(self._replies.get(), self.timeout)
-            except TimeoutError:
-                raise ControlClientError(f"no {kind} from the provider within {self.timeout:g} s") from None
-            if message.get("type") == kind:
-                return message
-            if message.get("type") in ("error", "closed"):
-                raise ControlClientError(message.get("message", "the provider closed the connection"))
+    async def _until(self, done: Callable[[], bool], what: str, *, handshake: bool = False) -> None:
+        errors = len(self.session.errors)
+        try:
+            async with asyncio.timeout(self.timeout):
+                while not done():
+                    if handshake and len(self.session.errors) > errors:
+                        raise ControlClientError(self.session.errors[-1])
+                    if self.session.phase is Phase.CLOSED:
+                        raise ControlClientError("the provider closed the connection" + self.session.last_error())
+                    self._changed.clear()
+                    self._flush()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise ControlClientError(_timeout_text(what, self.timeout, self.session)) from None
 
     async def send(self, command: Command, *, check: bool = True) -> Result:
-        future = asyncio.get_running_loop().create_future()
-        self._waiting[command.id] = future
-        self._write(command_to_json(command))
-        try:
-            message = await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            raise ControlClientError(f"no answer to {type(command).__name__} within {self.timeout:g} s") from None
-        if message.get("type") == "error":
-            raise Refused(message["message"])
-        result = _result(message)
-        if check and not result.ok:
-            raise Refused(result.message)
-        return result
-
-    async def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None,
-                  fabric: int = 1, unseen: bool = False) -> Result:  # fmt: skip
-        return await self.send(self.arm_command(knob, value, sticky=sticky, node=node, fabric=fabric, unseen=unseen))
-
-    async def disarm(self, knob: str, *, node: int | None = None, fabric: int = 1) -> Result:
-        return await self.send(self.disarm_command(knob, node=node, fabric=fabric))
-
-    async def clear(self) -> Result:
-        return await self.send(ClearKnobs())
-
-    async def pause(self, transfer: int) -> Result:
-        return await self.send(PauseTransfer(transfer))
-
-    async def resume(self, transfer: int) -> Result:
-        return await self.send(ResumeTransfer(transfer))
-
-    async def throttle(self, transfer: int, seconds_per_block: float | None) -> Result:
-        return await self.send(ThrottleTransfer(transfer, seconds_per_block))
-
-    async def abort(self, transfer: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR) -> Result:
-        return await self.send(AbortTransfer(transfer, status))
-
-    async def open_window(self, seconds: int = 900) -> Result:
-        return await self.send(OpenCommissioningWindow(seconds))
-
-    async def reload(self) -> Result:
-        return await self.send(ReloadImages())
-
-    async def commission(self, target: str) -> Result:
-        return await self.send(CommissionDevice(target))
+        self.session.send_command(command)
+        answered = lambda: command.id in self.session.results or command.id in self.session.refused  # noqa: E731
+        await self._until(answered, f"answer to {type(command).__name__}")
+        return _checked(self.session, command, check)
 
     async def history(self, limit: int = 500, node: int | None = None) -> tuple[HistoryRow, ...]:
-        return (await self.send(QueryHistory(limit, node))).rows
-
-    async def trace_start(self, path: str | Path) -> Result:
-        return await self.send(StartTrace(str(path)))
-
-    async def trace_stop(self) -> Result:
-        return await self.send(StopTrace())
+        return (await self.query_history(limit, node)).rows
 
     async def snapshot(self) -> EngineSnapshot:
-        self._write({"type": "snapshot"})
-        event = event_from_json(await self._reply("snapshot"))
-        assert isinstance(event, EngineSnapshot)
-        return event
+        before = self.session.snapshots
+        self.session.request_snapshot()
+        await self._until(lambda: self.session.snapshots > before, "snapshot", handshake=True)
+        assert self.session.snapshot is not None
+        return self.session.snapshot
 
     async def next_event(self, timeout: float | None = None) -> EngineEvent | None:
-        """The next event (subscribe first), or None after ``timeout``."""
-        try:
-            return await asyncio.wait_for(self._events.get(), self.timeout if timeout is None else timeout)
-        except TimeoutError:
-            return None
+        """The next event, or None after ``timeout``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                while not self.session.events:
+                    if self.session.phase is Phase.CLOSED:
+                        return None
+                    self._changed.clear()
+                    await self._changed.wait()
+                return self.session.events.popleft()
+        return None
 
     async def subscribe(self, after: int | None = None, *, snapshots: bool = False) -> int:
-        self._write({"type": "subscribe", **({"after": after} if after is not None else {}), "snapshots": snapshots})
-        return int((await self._reply("subscribed")).get("missed", 0))
+        before = self.session.subscriptions
+        self.session.subscribe(after, snapshots=snapshots)
+        await self._until(lambda: self.session.subscriptions > before, "subscribed", handshake=True)
+        return self.session.missed
 
     async def wait_for(self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None,
                        timeout: float = 60.0) -> EngineEvent:  # fmt: skip
         match = EventMatch(name, node) if isinstance(name, str) else name
         async with asyncio.timeout(timeout):
             while True:
-                event = await self._events.get()
-                if match(event):
+                event = await self.next_event(timeout)
+                if event is None and self.session.phase is Phase.CLOSED:
+                    raise ControlClientError("the provider closed the connection" + self.session.last_error())
+                if event is not None and match(event):
                     return event
+
+
+Provider = ProviderClient  # the earlier names, kept for scripts that use them
+AsyncProvider = AsyncProviderClient

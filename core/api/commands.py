@@ -1,9 +1,10 @@
 """What a front end asks of the engine: immutable values, each with an id; the engine answers every
-command with exactly one :class:`~ota_provider.core.events.CommandDone` carrying that id (done, or
+command with exactly one :class:`~ota_provider.core.api.events.CommandDone` carrying that id (done, or
 refused with the reason). The same classes go over the control socket as JSON."""
 
 from __future__ import annotations
 
+import enum
 import itertools
 import secrets
 from dataclasses import dataclass, field
@@ -150,12 +151,19 @@ class CommissionDevice(Command):
     ask: bool = False
 
 
+class DeviceActionKind(enum.Enum):
+    READ = "read"  # the words of the engine's answer ("device ...: read started")
+    ANNOUNCE = "announce"
+    FORGET = "forget"
+
+
 @dataclass(frozen=True)
 class DeviceAction(Command):
-    """On a device of the bench fabric: "read" it again, "announce" (update now), or "forget" it."""
+    """On a device of the bench fabric: read it again, announce (update now), or forget it."""
 
+    VERSION = 2  # 2: ``action`` by member name (READ, ANNOUNCE, FORGET)
     node_id: int
-    action: str
+    action: DeviceActionKind
 
     def __post_init__(self) -> None:
         _check_range("node_id", self.node_id, NODE_ID)

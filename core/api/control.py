@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -30,9 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..events import CommandDone, EngineEvent, EngineSnapshot, HistoryRows
 from .bus import Subscriber
-from .wire import PROTOCOL_VERSION, WireError, command_from_json, event_to_json, to_data
+from .events import CommandDone, EngineEvent, EngineSnapshot, HistoryRows
+from .session import (
+    MAX_LINE,
+    CommandReceived,
+    HelloAccepted,
+    Phase,
+    Request,
+    ServerSession,
+    SnapshotWanted,
+    SubscribeWanted,
+    UnsubscribeWanted,
+    encode,
+)
+from .wire import event_to_json, to_data
 
 __all__ = [
     "MAX_LINE",
@@ -47,7 +58,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_LINE = 64 * 1024  # bytes in one message from a client
 SNAPSHOT_BACKLOG = 64 * 1024  # unread bytes past which a client's next snapshot is skipped, not queued
 MAX_BUFFERED = 4 * 1024 * 1024  # bytes queued to a client that does not read: past this it is cut off
 CLIENT_QUEUE = 20_000  # events queued for one client
@@ -267,12 +277,15 @@ def _clear_stale(path: Path) -> None:
 
 
 class _Connection:
+    """Drives one :class:`ServerSession` over one stream: its bytes in, its requests acted on (the
+    engine's bus, its commands), its bytes out; a client that stops reading is cut off."""
+
     def __init__(self, server: ControlServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
         self.loop = asyncio.get_running_loop()
-        self.authenticated = server.token is None
+        self.session = ServerSession(server.token, authenticated=server.token is None)
         self.forwarding = False
         self.snapshots = False
         self.snapshots_skipped = 0  # snapshots not sent because the client had not read the ones before
@@ -284,6 +297,10 @@ class _Connection:
         if self.authenticated:
             self._listen()
 
+    @property
+    def authenticated(self) -> bool:
+        return self.session.authenticated
+
     def _listen(self) -> None:
         """Subscribe to the engine's events, before any command, so no answer is ever missed. Only an
         authenticated client does: one still saying hello holds no queue."""
@@ -292,20 +309,27 @@ class _Connection:
     # ------------------------------------------------------------------ out
 
     def write(self, message: dict[str, Any]) -> None:
-        self.write_line(json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n")
+        self.session.send(message)
+        self._flush()
 
     def write_line(self, line: bytes) -> None:
-        if self.closed:
+        self.session.send_encoded(line)
+        self._flush()
+
+    def error(self, text: str, **extra: Any) -> None:
+        self.session.error(text, **extra)
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.session.data_to_send()
+        if self.closed or not data:
             return
         if self.writer.transport.is_closing():  # the peer is gone: every write after would be logged by asyncio
             self.close()
             return
-        self.writer.write(line)
+        self.writer.write(data)
         if self.writer.transport.get_write_buffer_size() > self.server.max_buffered:
             self.cut("it stopped reading")
-
-    def error(self, text: str, **extra: Any) -> None:
-        self.write({"type": "error", "message": text, **extra})
 
     def cut(self, why: str) -> None:
         """Drop a client that cannot keep up, telling it where to resume."""
@@ -317,12 +341,13 @@ class _Connection:
         message = {"type": "error", "message": f"cut off: {why}; subscribe again with after={last_seq}",
                    "resumeAfter": last_seq}  # fmt: skip
         with contextlib.suppress(Exception):
-            self.writer.write(json.dumps(message).encode() + b"\n")
+            self.writer.write(encode(message))
         self.close()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.session.close()
             if self.events is not None:
                 self.events.close()
             with contextlib.suppress(Exception):
@@ -368,93 +393,57 @@ class _Connection:
     # ------------------------------------------------------------------ in
 
     async def run(self) -> None:
-        hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL_VERSION,
-                                 "needsToken": self.server.token is not None}  # fmt: skip
-        if self.authenticated:  # the owner-only Unix socket: whoever connects is the provider's user
-            hello.update(engine=self.server.identity(), seq=self.events.last_seq if self.events else 0)
-        self.write(hello)
+        self.session.greet(self.server.identity(), self.events.last_seq if self.events else 0)
+        self._flush()
+        # A client that has not proved the token has AUTH_SECONDS in all, however it trickles its bytes.
+        deadline = self.loop.time() + self.server.auth_seconds
         while not self.closed:
             try:
                 if self.authenticated:
-                    line = await self.reader.readline()
+                    data = await self.reader.read(1 << 16)
                 else:
-                    line = await asyncio.wait_for(self.reader.readline(), self.server.auth_seconds)
+                    data = await asyncio.wait_for(self.reader.read(1 << 16), max(0.0, deadline - self.loop.time()))
             except TimeoutError:
                 self.server.timed_out += 1
                 self.error(f"no hello with the token within {self.server.auth_seconds:g} s")
                 return
-            except ValueError:  # longer than MAX_LINE
-                self.error(f"a message is one JSON object on one line of at most {MAX_LINE} bytes")
-                return
             except (ConnectionError, asyncio.IncompleteReadError):
                 return
-            if not line:
+            if not data:
                 return
-            if line.strip():
-                self.handle(line)
+            self.handle(data)
 
-    def handle(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except (UnicodeDecodeError, ValueError) as exc:
-            self.error(f"not JSON: {exc}")
-            return
-        except RecursionError:
-            self.error("not JSON this provider reads: nested too deeply")
-            return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            self.error('a message is a JSON object with a "type"')
-            return
-        kind = message["type"]
-        if kind == "hello":
-            self._hello(message)
-            return
-        if not self.authenticated:
-            self.error("send hello with the token first (the control-token file in the provider's state directory)")
+    def handle(self, data: bytes) -> None:
+        """Bytes from the client: each request it completes acted on, the answers sent."""
+        for request in self.session.receive_data(data):
+            self._act(request)
+        self._flush()
+        if self.session.phase is Phase.CLOSED:
             self.close()
-            return
-        handler = {"command": self._command, "subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
-                   "snapshot": self._snapshot, "ping": self._ping}.get(kind)  # fmt: skip
-        if handler is None:
-            self.error(f"unknown message type {kind!r}: hello, command, subscribe, unsubscribe, snapshot or ping")
-            return
-        handler(message)
 
-    def _hello(self, message: dict[str, Any]) -> None:
-        protocol = message.get("protocol")
-        if protocol != PROTOCOL_VERSION:
-            self.error(f"protocol version {protocol!r} is not spoken here (this provider speaks {PROTOCOL_VERSION}): "
-                       "use the ota-provider of the same release")  # fmt: skip
-            self.close()
-            return
-        if self.server.token is not None:
-            offered = message.get("token")
-            if not isinstance(offered, str) or not hmac.compare_digest(offered, self.server.token):
-                self.error("wrong token: give the control-token file from the provider's state directory")
-                self.close()
-                return
-            self.authenticated = True
-        if self.events is None:
-            self._listen()
-        assert self.events is not None
-        self.write({"type": "welcome", "protocol": PROTOCOL_VERSION, "engine": self.server.identity(),
-                    "seq": self.events.last_seq})  # fmt: skip
+    def _act(self, request: Request) -> None:
+        match request:
+            case HelloAccepted():
+                if self.events is None:
+                    self._listen()
+                assert self.events is not None
+                self.session.welcome(self.server.identity(), self.events.last_seq)
+            case CommandReceived(command):
+                self.pending.add(command.id)
+                self.server.send(command)
+            case SubscribeWanted(after, snapshots):
+                self._subscribe(after, snapshots)
+            case UnsubscribeWanted():
+                self.forwarding = False
+            case SnapshotWanted():
+                snapshot = self.server.snapshot()
+                if snapshot is None:
+                    self.session.error("no snapshot yet: the engine is starting")
+                else:
+                    self.session.send({**event_to_json(snapshot), "type": "snapshot"})
 
-    def _command(self, message: dict[str, Any]) -> None:
-        try:
-            command = command_from_json(message)
-        except WireError as exc:
-            self.error(str(exc), id=message.get("id"))
-            return
-        self.pending.add(command.id)
-        self.server.send(command)
-
-    def _subscribe(self, message: dict[str, Any]) -> None:
-        after = message.get("after")
-        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
-            self.error("subscribe: after is the last sequence number seen (an integer), or absent")
-            return
-        self.snapshots = bool(message.get("snapshots", False))
+    def _subscribe(self, after: int | None, snapshots: bool) -> None:
+        self.snapshots = snapshots
         missed = 0
         assert self.events is not None
         if after is not None:  # replay from the bus: a new queue that starts after ``after``
@@ -465,17 +454,3 @@ class _Connection:
         self.forwarding = True
         self.write({"type": "subscribed", "seq": self.events.last_seq, "missed": missed})
         self._wake()
-
-    def _unsubscribe(self, message: dict[str, Any]) -> None:
-        self.forwarding = False
-        self.write({"type": "unsubscribed"})
-
-    def _snapshot(self, message: dict[str, Any]) -> None:
-        snapshot = self.server.snapshot()
-        if snapshot is None:
-            self.error("no snapshot yet: the engine is starting")
-            return
-        self.write({**event_to_json(snapshot), "type": "snapshot"})
-
-    def _ping(self, message: dict[str, Any]) -> None:
-        self.write({"type": "pong"})

@@ -7,19 +7,19 @@ thread of its own."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..events import EngineError, EngineEvent, EngineSnapshot, Stopped
 from ..setup_payload import SetupPayload
 from .commands import Command
-from .control import MAX_LINE, read_token, socket_address_of
-from .wire import PROTOCOL_VERSION, WireError, command_to_json, event_from_json
+from .control import read_token, socket_address_of
+from .events import EngineError, EngineEvent, EngineSnapshot, Stopped
+from .session import ClientSession, Closed, EventReceived, Phase, ProviderError, Refused
 
 __all__ = ["EngineLink", "LocalLink", "SocketLink"]
 
@@ -68,7 +68,8 @@ class LocalLink:
 
 
 class SocketLink:
-    """A provider in another process: its control socket, read by a thread of ours."""
+    """A provider in another process: its control socket, read by a thread of ours through one
+    :class:`~.session.ClientSession`."""
 
     attached = True
 
@@ -84,19 +85,20 @@ class SocketLink:
             self._sock.close()
             raise ConnectionError(f"no provider answers on {where}: {exc.strerror or exc} (is it running with "
                                   "--control?)") from None  # fmt: skip
-        self._reader = self._sock.makefile("rb")
         self._lock = threading.Lock()
         self._events: deque[EngineEvent] = deque(maxlen=EVENTS_BUFFERED)
-        self._snapshot: EngineSnapshot | None = None
         if token is None and token_file is not None:
             token = read_token(token_file)
-        self._expect("hello")
-        self._write({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": token} if token else {})})
-        self.engine: dict[str, Any] = self._expect("welcome").get("engine", {})  # told once the token is proved
+        self.session = ClientSession(token)
+        self._until(lambda: self.session.phase is Phase.READY)  # the token proved: told who it is
         # Whatever the provider still holds, from its start if it can: the requestors seen so far.
-        self._write({"type": "subscribe", "after": 0, "snapshots": True})
-        self._expect("subscribed")
-        self._write({"type": "snapshot"})
+        self.session.subscribe(0, snapshots=True)
+        self._until(lambda: self.session.subscriptions > 0)
+        self.session.request_snapshot()
+        self._flush()
+        self.engine: dict[str, Any] = self.session.engine
+        self._events.extend(self.session.events)  # what came with the answers
+        self.session.events.clear()
         self._sock.settimeout(None)
         self.export_dir = export_dir or self._default_export_dir()
         self._onboarding = SetupPayload.from_qr_code(self.engine["qrCode"])
@@ -112,45 +114,50 @@ class SocketLink:
             return Path(storage) / "exports"
         return Path.cwd() / "ota-provider-exports"
 
-    def _write(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode() + b"\n"
+    def _flush(self) -> None:
         with self._lock:
-            self._sock.sendall(data)
+            if data := self.session.data_to_send():
+                self._sock.sendall(data)
 
-    def _expect(self, kind: str) -> dict[str, Any]:
-        while True:
-            line = self._reader.readline(MAX_LINE * 64)
-            if not line:
-                raise ConnectionError(f"the provider on {self.where} closed the connection")
-            message = json.loads(line)
-            if message.get("type") == kind:
-                return message
-            if message.get("type") == "error":
-                raise ConnectionError(message["message"])
+    def _until(self, done: Callable[[], bool]) -> None:
+        """The handshake, blocking (the socket's timeout bounds each read)."""
+        errors = len(self.session.errors)
+        while not done():
+            self._flush()
+            if len(self.session.errors) > errors:
+                raise ConnectionError(self.session.errors[-1])
+            data = self._sock.recv(1 << 16)
+            for received in self.session.receive_data(data):
+                if isinstance(received, Closed):
+                    raise ConnectionError(f"{received.reason} ({self.where})")
 
     def _read_all(self) -> None:
         reason = "the provider closed the connection"
         try:
-            while line := self._reader.readline(MAX_LINE * 64):
-                message = json.loads(line)
-                kind = message.get("type")
-                if kind in ("event", "snapshot"):
-                    with contextlib.suppress(WireError):  # a newer provider's event: left out
-                        event = event_from_json(message)
-                        if isinstance(event, EngineSnapshot):
-                            self._snapshot = event
-                        if kind == "event":
+            while True:
+                data = self._sock.recv(1 << 16)
+                for received in self.session.receive_data(data):
+                    match received:
+                        case EventReceived(event):
                             self._events.append(event)
-                elif kind == "error":
-                    self._events.append(EngineError(f"control socket: {message.get('message')}"))
-        except (OSError, ValueError) as exc:
+                        case ProviderError(message) | Refused(_, message):
+                            self._events.append(EngineError(f"control socket: {message}"))
+                        case Closed(why):
+                            reason = why
+                self.session.events.clear()  # handed over above: the session need not keep them
+                self._flush()
+                if not data:
+                    break
+        except OSError as exc:
             reason = f"the connection to the provider failed: {exc}"
         self._events.append(EngineError(f"{reason} ({self.where}); the provider itself may still run"))
         self._events.append(Stopped())
 
     def send(self, command: Command) -> None:
         try:
-            self._write(command_to_json(command))
+            with self._lock:
+                self.session.send_command(command)
+                self._sock.sendall(self.session.data_to_send())
         except OSError as exc:
             self._events.append(EngineError(f"cannot reach the provider on {self.where}: {exc.strerror or exc}"))
 
@@ -162,7 +169,7 @@ class SocketLink:
         return out
 
     def snapshot(self) -> EngineSnapshot | None:
-        return self._snapshot
+        return self.session.snapshot
 
     def onboarding(self) -> SetupPayload:
         return self._onboarding

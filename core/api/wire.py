@@ -19,10 +19,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from ..events import EngineEvent
 from ..ota.knob_names import knob_by_name, knob_value_to_wire, parse_knob, wire_name
 from ..ota.policy import ArmedKnob, Knob
 from .commands import COMMANDS, ArmKnob, ArmKnobs, Command
+from .events import EngineEvent
 
 __all__ = [
     "EVENTS",

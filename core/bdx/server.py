@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
@@ -24,6 +23,7 @@ from ..exchange.manager import Exchange, Message
 from ..session.secure import SecureSession
 from ..timers import Clock, Deadlines
 from .checkpoint import TransferCheckpoints, TransferRecord
+from .faults import Fault, FaultKind
 from .messages import BdxError, TransferInit
 from .outcome import RUNNING, Outcome, TransferEnd, TransferStep
 from .sender import BdxSender, FileSource, SenderState
@@ -82,9 +82,9 @@ class Transfer:
 
 # Told of each transfer's start, resumption after a restart, and end (its ``end`` says how).
 TransferListener = Callable[[TransferStep, "Transfer"], None]
-# For debugging requestors: given a transfer and the Block counter about to go out, None or one of
-# ("drop", None), ("delay", seconds), ("corrupt", None), ("end", BdxStatus).
-FaultHook = Callable[["Transfer", int], "tuple[str, Any] | None"]
+# For debugging requestors: given a transfer and the Block counter about to go out, the fault to
+# inject into it, or None.
+FaultHook = Callable[["Transfer", int], Fault | None]
 
 
 class _TransferExchange:
@@ -106,7 +106,7 @@ class _TransferExchange:
 
 def _closed(transfer: Transfer, exchange: Exchange, reason: str) -> TransferEnd:
     """How a transfer ended when its exchange closed under it."""
-    if reason == "no acknowledgement after retransmissions":
+    if exchange.unacknowledged:
         return TransferEnd(Outcome.UNACKNOWLEDGED, block=transfer.sender.last_counter,
                            sends=exchange.retransmissions + 1)  # fmt: skip
     return TransferEnd(Outcome.CLOSED, reason=reason)
@@ -423,25 +423,25 @@ class BdxServer:
         fault = self.faults(transfer, counter)
         if fault is None:
             return reply
-        action, argument = fault
-        log.info("BDX transfer %d: fault %s on block %d", transfer.id, action, counter)
-        transfer.faults.append(f"{action} block {counter}")
-        if action == "corrupt" and len(reply[1]) > 4:
-            data = bytearray(reply[1])
-            data[4 + (len(data) - 4) // 2] ^= 0xFF
-            return reply[0], bytes(data)
-        if action == "delay":
-            self._send_later(float(argument), transfer, exchange, reply)
-            self._arm_timer(transfer)
-            return None
-        if action == "drop":
-            transfer.sender.withheld(reply[1])
-            self._arm_timer(transfer)  # the requestor waits; the idle timer will release it
-            return None
-        if action == "end":
-            transfer.sender.withheld(reply[1])
-            self.abort(transfer.id, argument, Outcome.FAULT_ENDED, block=counter)
-            return None
+        log.info("BDX transfer %d: fault %s on block %d", transfer.id, fault.kind.value, counter)
+        transfer.faults.append(f"{fault.kind.value} block {counter}")
+        match fault.kind:
+            case FaultKind.CORRUPT if len(reply[1]) > 4:
+                data = bytearray(reply[1])
+                data[4 + (len(data) - 4) // 2] ^= 0xFF
+                return reply[0], bytes(data)
+            case FaultKind.DELAY:
+                self._send_later(fault.seconds, transfer, exchange, reply)
+                self._arm_timer(transfer)
+                return None
+            case FaultKind.DROP:
+                transfer.sender.withheld(reply[1])
+                self._arm_timer(transfer)  # the requestor waits; the idle timer will release it
+                return None
+            case FaultKind.END:
+                transfer.sender.withheld(reply[1])
+                self.abort(transfer.id, fault.status, Outcome.FAULT_ENDED, block=counter)
+                return None
         return reply
 
     def pause(self, transfer_id: int) -> bool:

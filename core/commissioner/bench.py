@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
-from ..dnssd.scoping import is_local_address
-from ..events import (
+from ..api.commands import DeviceActionKind
+from ..api.events import (
     AttestationQuestion,
     CommissionableDevices,
     CommissioningFailed,
@@ -26,13 +25,19 @@ from ..events import (
     DeviceMismatch,
     DeviceState,
     DeviceStep,
+    DeviceStepKind,
     EngineEvent,
+    StepState,
 )
+from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
+from ..dnssd.scoping import is_local_address
 from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient
 from ..im.messages import AttributePath, EventPath, ImDecodeError
 from ..ota.catalog import Selection
-from ..presentation.words import socket_address
+from ..ota.types import UpdateState, update_state
+from ..presentation.words import socket_address, update_state_name
+from ..setup_target import CommissionTarget
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
@@ -41,13 +46,12 @@ from .device_store import DeviceRecord, DeviceStore
 from .mismatch import DISAGREE_SECONDS, MISMATCH_ADVICE, DownloadWatch
 from .pointing import (
     BASIC_INFORMATION,
-    IDLE,
     OTA_REQUESTOR,
     SOFTWARE_VERSION,
     UPDATE_STATE,
     UPDATE_STATE_PROGRESS,
-    UPDATE_STATES,
     AnnouncementReason,
+    DeviceInfo,
     announce,
     describe_requestor_event,
     our_fabric_index,
@@ -55,7 +59,6 @@ from .pointing import (
     read_device,
     remove_our_fabric,
 )
-from .target import CommissionTarget
 
 if TYPE_CHECKING:  # only named in BenchNode: the bench never builds them
     from ..bdx.server import BdxServer
@@ -156,7 +159,7 @@ class Bench:
 
         async def accept(verdict: Verdict) -> bool:
             if self.allow_unverified:
-                self.emit(CommissioningStage(name, "device attestation", "accepted", 0.0,
+                self.emit(CommissioningStage(name, "device attestation", StepState.ACCEPTED, 0.0,
                                              f"{verdict.describe()}; --allow-unverified-attestation"))  # fmt: skip
                 return True
             if not ask:
@@ -171,7 +174,7 @@ class Bench:
             finally:
                 self._questions.pop(name, None)
             if accepted:
-                self.emit(CommissioningStage(name, "device attestation", "accepted", 0.0,
+                self.emit(CommissioningStage(name, "device attestation", StepState.ACCEPTED, 0.0,
                                              f"{verdict.describe()}; accepted by the user"))  # fmt: skip
             return accepted
 
@@ -185,7 +188,7 @@ class Bench:
                 break
             except CommissioningError as exc:
                 if exc.stage == Stage.PASE and number < len(candidates):  # not the device with this code
-                    self.emit(CommissioningStage(name, Stage.PASE.value, "failed", 0.0,
+                    self.emit(CommissioningStage(name, Stage.PASE.value, StepState.FAILED, 0.0,
                                                  f"{socket_address(address)}: {exc.reason}; trying the next device "
                                                  f"({number + 1} of {len(candidates)})"))  # fmt: skip
                     continue
@@ -205,51 +208,57 @@ class Bench:
     async def update(self, node_id: int, fabric_index_on_device: int, calls: DeviceCalls) -> None:
         """Read the device, point it at us and, when we have an image for it, announce ourselves."""
 
-        def step(what: str, state: str, detail: str = "") -> None:
-            self.emit(DeviceStep(node_id, what, state, detail))
+        def step(what: DeviceStepKind, state: StepState, detail: str = "", *, no_image: bool = False) -> None:
+            self.emit(DeviceStep(node_id, what, state, detail, no_image))
 
         try:
             info = await read_device(calls)
         except (TimeoutError, CallError) as exc:
-            step("read the device", "failed", str(exc))
+            step(DeviceStepKind.READ, StepState.FAILED, str(exc))
             return
         self.devices.update(node_id, software_version=info.software_version,
                             version_string=info.software_version_string, product_name=info.product_name,
-                            requestor_endpoint=info.requestor_endpoint, state=info.state_name)  # fmt: skip
-        step("read the device", "done", f"{info.product_name or 'unnamed'}, VID 0x{info.vendor_id:04X} PID "
+                            requestor_endpoint=info.requestor_endpoint, state=_state_words(info))  # fmt: skip
+        step(DeviceStepKind.READ, StepState.DONE, f"{info.product_name or 'unnamed'}, VID 0x{info.vendor_id:04X} PID "
              f"0x{info.product_id:04X}, version {info.software_version} ({info.software_version_string}), "
-             f"{info.state_name}")  # fmt: skip
+             f"{_state_words(info)}")  # fmt: skip
         if info.requestor_endpoint is None:
-            step("point it at us", "skipped", "the device has no OTA Requestor cluster: nothing to update")
+            step(DeviceStepKind.POINT, StepState.SKIPPED, "the device has no OTA Requestor cluster: nothing to update")
             return
         bench, _ = self._bench_fabric()
         try:
             await point_at(calls, info.requestor_endpoint, bench.provider_node_id, fabric_index_on_device)
         except (TimeoutError, CallError) as exc:
-            step("point it at us", "failed", str(exc))
+            step(DeviceStepKind.POINT, StepState.FAILED, str(exc))
             return
-        step("point it at us", "done", f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
+        step(DeviceStepKind.POINT, StepState.DONE, f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
              f"0x{bench.provider_node_id:016X}, endpoint 0")  # fmt: skip
         await self.follow(node_id, calls.session, info.requestor_endpoint)
         offer = self.select(info.vendor_id, info.product_id, info.software_version)
         if not offer.available:
-            step("announce", "skipped", f"no image applies ({offer.reason}); the device asks us on its own timer")
+            step(
+                DeviceStepKind.ANNOUNCE,
+                StepState.SKIPPED,
+                f"no image applies ({offer.reason}); the device asks us on its own timer",
+                no_image=True,
+            )
             return
-        if info.update_state not in (IDLE, None):
-            state = UPDATE_STATES.get(info.update_state, str(info.update_state))
-            step("announce", "skipped", f"the device is {state}: an SDK requestor ignores AnnounceOTAProvider "
-                 "unless Idle; it asks us when it is Idle again")  # fmt: skip
+        if info.update_state is not None and info.state is not UpdateState.IDLE:
+            state = update_state_name(info.state)
+            why = (f"the device is {state}: an SDK requestor ignores AnnounceOTAProvider unless Idle; "
+                   "it asks us when it is Idle again")  # fmt: skip
+            step(DeviceStepKind.ANNOUNCE, StepState.SKIPPED, why)
             return
         try:
             await announce(calls, info.requestor_endpoint, bench.provider_node_id, bench.authority.vendor_id,
                            self.reason)  # fmt: skip
         except (TimeoutError, CallError) as exc:
-            step("announce", "failed", str(exc))
+            step(DeviceStepKind.ANNOUNCE, StepState.FAILED, str(exc))
             return
         when = "about 1 s" if self.reason == AnnouncementReason.URGENT_UPDATE_AVAILABLE else "1 to 600 s"
         step(
-            "announce",
-            "done",
+            DeviceStepKind.ANNOUNCE,
+            StepState.DONE,
             f"{self.reason.name.replace('_', ' ').lower()}, offering "
             f"{offer.entry.software_version_string if offer.entry else ''}; an SDK requestor queries after {when}",
         )
@@ -288,7 +297,7 @@ class Bench:
         shown = (
             f"{'short ' if short else ''}discriminator {payload.discriminator >> 8 if short else payload.discriminator}"
         )
-        self.emit(CommissioningStage(name, "discovery", "started", 0.0, f"DNS-SD browse for {shown}"))
+        self.emit(CommissioningStage(name, "discovery", StepState.STARTED, 0.0, f"DNS-SD browse for {shown}"))
         started = time.monotonic()
         advertiser = self.node.advertiser  # share its mDNS sockets when it has them
         devices = await find_commissionable(discriminator=payload.discriminator, short=short,
@@ -303,7 +312,7 @@ class Bench:
             )
         listed = "; ".join(f"{d.describe()} at {socket_address(d.addresses[0])}" for d in devices)
         detail = listed if len(devices) == 1 else f"{len(devices)} devices, tried in this order: {listed}"
-        self.emit(CommissioningStage(name, "discovery", "done", time.monotonic() - started, detail))
+        self.emit(CommissioningStage(name, "discovery", StepState.DONE, time.monotonic() - started, detail))
         return devices
 
     # ------------------------------------------------------------------ after the update
@@ -317,16 +326,12 @@ class Bench:
 
     # ------------------------------------------------------------------ actions on a kept device
 
-    ACTIONS = ("read", "announce", "forget")
-
-    def act(self, node_id: int, action: str) -> asyncio.Task:
-        if action not in self.ACTIONS:
-            raise ValueError(f"unknown device action {action!r}: one of {', '.join(self.ACTIONS)}")
+    def act(self, node_id: int, action: DeviceActionKind) -> asyncio.Task:
         if self.devices.get(node_id) is None:
             raise ValueError(f"node 0x{node_id:016X} is not a device of our bench fabric")
         return self._spawn(self._act(node_id, action))
 
-    async def _act(self, node_id: int, action: str) -> None:
+    async def _act(self, node_id: int, action: DeviceActionKind) -> None:
         """Re-read the device, update it now (point and announce again), or forget it (RemoveFabric
         of our fabric on it, and our record of it)."""
         record = self.devices.get(node_id)
@@ -337,22 +342,30 @@ class Bench:
             session = await case_session(self.node.driver, ours, node_id, (record.address, record.port, 0, 0),
                                          self.timeout)  # fmt: skip
             calls = DeviceCalls(self.node.driver, session, timeout=self.timeout)
-            if action == "read":
+            if action is DeviceActionKind.READ:
                 info = await read_device(calls)
                 self.devices.update(node_id, software_version=info.software_version,
-                                    version_string=info.software_version_string, state=info.state_name)  # fmt: skip
-                self.emit(DeviceStep(node_id, "read the device", "done", f"version {info.software_version} "
-                                     f"({info.software_version_string}), {info.state_name}"))  # fmt: skip
-            elif action == "announce":
+                                    version_string=info.software_version_string, state=_state_words(info))  # fmt: skip
+                self.emit(DeviceStep(node_id, DeviceStepKind.READ, StepState.DONE, f"version {info.software_version} "
+                                     f"({info.software_version_string}), {_state_words(info)}"))  # fmt: skip
+            elif action is DeviceActionKind.ANNOUNCE:
                 await self.update(node_id, await our_fabric_index(calls), calls)
             else:
                 await remove_our_fabric(calls, await our_fabric_index(calls))
                 self.devices.delete(node_id)
-                self.emit(DeviceStep(node_id, "forget", "done", "our fabric removed from the device; its other "
-                                     "fabrics are untouched"))  # fmt: skip
+                self.emit(
+                    DeviceStep(
+                        node_id,
+                        DeviceStepKind.FORGET,
+                        StepState.DONE,
+                        "our fabric removed from the device; its other fabrics are untouched",
+                    )
+                )
         except (TimeoutError, CallError, ConnectionError) as exc:
-            self.emit(DeviceStep(node_id, {"read": "read the device", "announce": "announce"}.get(action, action),
-                                 "failed", f"{where}: {exc}"))  # fmt: skip
+            kind = {DeviceActionKind.READ: DeviceStepKind.READ, DeviceActionKind.ANNOUNCE: DeviceStepKind.ANNOUNCE}.get(
+                action, DeviceStepKind.FORGET
+            )
+            self.emit(DeviceStep(node_id, kind, StepState.FAILED, f"{where}: {exc}"))
 
     async def verify(self, record: DeviceRecord, version: int, attempts: int = 5) -> bool:
         """A new CASE session to the device (it rebooted) and its own SoftwareVersion: only what the
@@ -370,15 +383,15 @@ class Bench:
                 reason = str(exc)
                 continue
             self.devices.update(record.node_id, software_version=info.software_version,
-                                version_string=info.software_version_string, state=info.state_name)  # fmt: skip
+                                version_string=info.software_version_string, state=_state_words(info))  # fmt: skip
             if info.requestor_endpoint is not None:  # the reboot ended the old subscription
                 await self.follow(record.node_id, session, info.requestor_endpoint)
             if info.software_version == version:
                 self.emit(
                     DeviceStep(
                         record.node_id,
-                        "verified on the device",
-                        "done",
+                        DeviceStepKind.VERIFIED,
+                        StepState.DONE,
                         f"it reports version {info.software_version} ({info.software_version_string})",
                     )
                 )
@@ -386,7 +399,7 @@ class Bench:
                 return True
             reason = f"it reports version {info.software_version}, not {version}"
             break
-        self.emit(DeviceStep(record.node_id, "verified on the device", "failed", reason))
+        self.emit(DeviceStep(record.node_id, DeviceStepKind.VERIFIED, StepState.FAILED, reason))
         return False
 
     def reconnect_all(self) -> None:
@@ -401,12 +414,12 @@ class Bench:
         try:
             session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
         except (TimeoutError, ConnectionError) as exc:
-            self.emit(DeviceStep(record.node_id, "follow the device", "failed",
+            self.emit(DeviceStep(record.node_id, DeviceStepKind.FOLLOW, StepState.FAILED,
                                  f"cannot reach it at {socket_address(address)} after our restart: {exc}"))  # fmt: skip
             return
         assert record.requestor_endpoint is not None
         await self.follow(record.node_id, session, record.requestor_endpoint)
-        self.emit(DeviceStep(record.node_id, "follow the device", "done", "reconnected after our restart"))
+        self.emit(DeviceStep(record.node_id, DeviceStepKind.FOLLOW, StepState.DONE, "reconnected after our restart"))
 
     async def follow(self, node_id: int, session, endpoint: int) -> None:
         """Subscribe to the device's UpdateState, UpdateStateProgress and SoftwareVersion; each
@@ -421,15 +434,15 @@ class Bench:
         def seen(new: dict) -> None:
             values.update(new)
             state = values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE))
-            now = (UPDATE_STATES.get(state, f"state {state}") if state is not None else "Unknown",
+            now = (update_state(state),
                    values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS)),
                    values.get((0, BASIC_INFORMATION, SOFTWARE_VERSION)))  # fmt: skip
             if self._seen.get(node_id) != now:
                 self._seen[node_id] = now
                 _, ours = self._bench_fabric()
                 self.emit(DeviceState(node_id, ours.fabric_index, *now))
-                self.devices.update(node_id, state=now[0])
-                if now[0] == "Downloading" and node_id not in self._watches:
+                self.devices.update(node_id, state=update_state_name(now[0]))
+                if now[0] is UpdateState.DOWNLOADING and node_id not in self._watches:
                     self._watches[node_id] = DownloadWatch(self.disagree_seconds)
                     self._spawn(self._check_downloading(node_id, ours.fabric_index))
 
@@ -448,10 +461,11 @@ class Bench:
         try:
             result = await asyncio.wait_for(done, self.timeout)
         except TimeoutError:
-            self.emit(DeviceStep(node_id, "follow the device", "failed", "no answer to the SubscribeRequest"))
+            self.emit(DeviceStep(node_id, DeviceStepKind.FOLLOW, StepState.FAILED, "no answer to the SubscribeRequest"))
             return
         if result.subscription_id is None:
-            self.emit(DeviceStep(node_id, "follow the device", "failed", result.error or "subscription refused"))
+            why = result.error or "subscription refused"
+            self.emit(DeviceStep(node_id, DeviceStepKind.FOLLOW, StepState.FAILED, why))
             return
         seen(result.values())
         self._device_events(node_id, result.event_reports)  # what it emitted before we subscribed
@@ -461,10 +475,10 @@ class Bench:
         run for it for a while, so a stalled requestor is named instead of looking like a hang."""
         watch, loop = self._watches[node_id], asyncio.get_running_loop()
         try:
-            while (self._seen.get(node_id) or ("",))[0] == "Downloading":
+            while (self._seen.get(node_id) or (None,))[0] is UpdateState.DOWNLOADING:
                 bdx = self.node.bdx
                 running = bdx is not None and any(t.peer == (fabric_index, node_id) for t in bdx.transfers.values())
-                if watch.update("Downloading", running, loop.time()):
+                if watch.update(UpdateState.DOWNLOADING, running, loop.time()):
                     self.emit(DeviceMismatch(node_id, fabric_index, watch.seconds, MISMATCH_ADVICE))
                 await asyncio.sleep(min(1.0, watch.seconds / 4))
         finally:
@@ -501,3 +515,8 @@ class Bench:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _state_words(info: DeviceInfo) -> str:
+    """What the device's OTA Requestor says, for a line and the device record."""
+    return "no OTA requestor" if info.requestor_endpoint is None else update_state_name(info.state)

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..api.events import StepState
 from ..codec import tlv
 from ..codec.tlv import UInt
 from ..crypto.primitives import CryptoError, ecdsa_verify_raw
@@ -65,12 +66,12 @@ class Stage(enum.Enum):
 @dataclass(frozen=True)
 class StageReport:
     stage: Stage
-    state: str  # "started", "done", "failed"
+    state: StepState  # STARTED, DONE or FAILED
     seconds: float = 0.0
     detail: str = ""
 
     def text(self) -> str:
-        timing = f" in {self.seconds:.2f} s" if self.state != "started" else ""
+        timing = f" in {self.seconds:.2f} s" if self.state is not StepState.STARTED else ""
         return f"{self.stage.value}: {self.state}{timing}" + (f" ({self.detail})" if self.detail else "")
 
 
@@ -137,18 +138,18 @@ class _Flow:
     async def _stage(self, stage: Stage, work: Callable[[], Awaitable[tuple[Any, str]]]) -> Any:
         """Run one stage, reported started, then done or failed with its time; ``work`` returns
         (its value, a detail for the report). Any failure becomes a CommissioningError naming it."""
-        self.on_stage(StageReport(stage, "started"))
+        self.on_stage(StageReport(stage, StepState.STARTED))
         started = time.monotonic()
         try:
             value, detail = await work()
         except CommissioningError as exc:
-            self.on_stage(StageReport(stage, "failed", time.monotonic() - started, exc.reason))
+            self.on_stage(StageReport(stage, StepState.FAILED, time.monotonic() - started, exc.reason))
             raise
         except (TimeoutError, CallError, ConnectionError, CryptoError, ValueError, KeyError, TypeError) as exc:
             reason = str(exc) or type(exc).__name__
-            self.on_stage(StageReport(stage, "failed", time.monotonic() - started, reason))
+            self.on_stage(StageReport(stage, StepState.FAILED, time.monotonic() - started, reason))
             raise CommissioningError(stage, reason) from None
-        self.on_stage(StageReport(stage, "done", time.monotonic() - started, detail))
+        self.on_stage(StageReport(stage, StepState.DONE, time.monotonic() - started, detail))
         return value
 
     async def _stages(self, passcode: int) -> CommissionedDevice:

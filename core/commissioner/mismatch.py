@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ota.types import UpdateState
+
 __all__ = ["DISAGREE_SECONDS", "MISMATCH_ADVICE", "DownloadWatch"]
 
 DISAGREE_SECONDS = 10.0  # a transfer ends and the device reports its next state within a few seconds
@@ -23,8 +25,8 @@ class DownloadWatch:
     _quiet_since: float | None = None
     _flagged: bool = False
 
-    def update(self, update_state: str, transfer_running: bool, now: float) -> bool:
-        if update_state != "Downloading" or transfer_running:
+    def update(self, state: UpdateState | int, transfer_running: bool, now: float) -> bool:
+        if state is not UpdateState.DOWNLOADING or transfer_running:
             self._quiet_since, self._flagged = None, False
             return False
         if self._quiet_since is None:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from ..codec import tlv
 from ..codec.tlv import UInt
 from ..im.messages import AttributePath
+from ..ota.types import UpdateState, update_state
+from ..presentation.words import update_state_name
 from .calls import CallError, DeviceCalls
 
 __all__ = [
     "OTA_REQUESTOR",
-    "UPDATE_STATES",
     "AnnouncementReason",
     "DeviceInfo",
     "announce",
@@ -35,9 +36,6 @@ DEFAULT_OTA_PROVIDERS, UPDATE_POSSIBLE, UPDATE_STATE, UPDATE_STATE_PROGRESS = 0,
 SOFTWARE_VERSION = 0x0009  # BasicInformation
 ANNOUNCE_OTA_PROVIDER = 0x00
 OUR_PROVIDER_ENDPOINT = 0  # the OTA Provider cluster lives on our root endpoint
-IDLE = 1
-UPDATE_STATES = {0: "Unknown", 1: "Idle", 2: "Querying", 3: "DelayedOnQuery", 4: "Downloading", 5: "Applying",
-                 6: "DelayedOnApply", 7: "RollingBack", 8: "DelayedOnUserConsent"}  # fmt: skip
 
 
 class AnnouncementReason(enum.IntEnum):
@@ -57,9 +55,8 @@ class DeviceInfo:
     update_state: int | None = None
 
     @property
-    def state_name(self) -> str:
-        return "no OTA requestor" if self.requestor_endpoint is None else UPDATE_STATES.get(
-            self.update_state if self.update_state is not None else 0, f"state {self.update_state}")  # fmt: skip
+    def state(self) -> UpdateState | int:
+        return update_state(self.update_state)
 
 
 async def read_device(calls: DeviceCalls) -> DeviceInfo:
@@ -130,7 +127,7 @@ def describe_requestor_event(event_id: int, fields) -> tuple[str, str]:
     if event_id == 0:
         target = get(3)
         return name, (
-            f"{UPDATE_STATES.get(get(0), get(0))} -> {UPDATE_STATES.get(get(1), get(1))}, reason "
+            f"{update_state_name(update_state(get(0)))} -> {update_state_name(update_state(get(1)))}, reason "
             f"{_REASONS.get(get(2), get(2))}" + (f", target version {target}" if target is not None else "")
         )
     if event_id == 1:

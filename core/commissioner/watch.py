@@ -6,7 +6,7 @@ verified on its new version (0), or as soon as one cannot be (1, saying which an
 
 from __future__ import annotations
 
-from ..events import CommissioningFailed, DeviceCommissioned, DeviceStep, EngineEvent
+from ..api.events import CommissioningFailed, DeviceCommissioned, DeviceStep, DeviceStepKind, EngineEvent, StepState
 from ..presentation.words import plural
 
 __all__ = ["UpdateWatch"]
@@ -27,11 +27,11 @@ class UpdateWatch:
         if not isinstance(event, DeviceStep) or event.node_id not in self.commissioned:
             return None
         device = f"device 0x{event.node_id:016X}"
-        if event.state == "failed":
+        if event.state is StepState.FAILED:
             return 1, f"{device}: {event.step} failed: {event.detail}"
-        if event.state == "skipped" and (event.step == "point it at us" or "no image applies" in event.detail):
+        if event.state is StepState.SKIPPED and (event.step is DeviceStepKind.POINT or event.no_image):
             return 1, f"{device} cannot be updated: {event.detail}"
-        if event.step == "verified on the device" and event.state == "done":
+        if event.step is DeviceStepKind.VERIFIED and event.state is StepState.DONE:
             self.verified.add(event.node_id)
             if len(self.verified) >= self.targets:
                 return 0, f"{plural(len(self.verified), 'device')} verified on the new version"

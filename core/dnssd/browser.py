@@ -11,11 +11,12 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from zeroconf import DNSOutgoing, DNSQuestion, IPVersion, RecordUpdateListener, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 from zeroconf.const import _CLASS_IN, _FLAGS_QR_QUERY, _TYPE_SRV
+
+from .devices import CommissionableDevice
 
 __all__ = ["CommissionableBrowser", "CommissionableDevice", "find_commissionable", "matches"]
 
@@ -28,29 +29,6 @@ SETTLE_SECONDS = 1.5  # after the first device matching a code, how long others 
 CHECK_SECONDS = 4.0  # how often the listed devices are looked at
 PROBE_AFTER = 8.0  # seconds without a word from a device: it is asked for its SRV record
 GONE_AFTER = 20.0  # seconds without a word, asked twice or more: no longer listed
-
-
-@dataclass(frozen=True)
-class CommissionableDevice:
-    instance: str
-    discriminator: int
-    commissioning_mode: int  # 1 basic window, 2 enhanced (opened by an administrator)
-    vendor_id: int | None
-    product_id: int | None
-    name: str
-    addresses: tuple[tuple, ...]  # socket addresses, the preferred first
-    port: int
-
-    def describe(self) -> str:
-        vp = (
-            ""
-            if self.vendor_id is None
-            else f"VID 0x{self.vendor_id:04X}, "
-            if self.product_id is None
-            else (f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}, ")
-        )  # a TXT VP may carry the vendor alone
-        mode = {1: "basic window", 2: "enhanced window"}.get(self.commissioning_mode, f"CM={self.commissioning_mode}")
-        return f"{self.name or self.instance}: {vp}discriminator {self.discriminator}, {mode}"
 
 
 def _txt(properties: dict) -> dict[str, str]:

@@ -133,7 +133,8 @@ class Exchange:
     retransmit: _Retransmit | None = None
     closing: bool = False
     closed: bool = False
-    close_reason: str = ""
+    close_reason: str = ""  # in words, for logs
+    unacknowledged: bool = False  # it failed because a message of ours was never acknowledged
     user_data: dict = field(default_factory=dict)
     retransmissions: int = 0  # our messages sent again (lost, or their ack was)
     duplicates: int = 0  # the peer's messages received again (our ack, or our answer, was lost)
@@ -506,6 +507,7 @@ class ExchangeManager:
                         # INVALID_PARAMETER as unsolicited, and CASE failed). It waits for its deadline.
                         self._schedule(exchange)
                         continue
+                    exchange.unacknowledged = True
                     self._fail_exchange(exchange, "no acknowledgement after retransmissions")
                     continue
                 self._retransmit(exchange, entry)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bdx.faults import Fault, FaultKind
 from ..bdx.messages import BdxError
 from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
 from ..event_base import EngineError, EngineEvent
-from . import exchanges as ev
+from . import events as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
 from .offer_store import OfferRecord, OfferStore
@@ -274,12 +275,12 @@ class OtaProvider:
             raise
         offer.applied_version = request.software_version
         self._persist(offer)
-        self.emit(ev.NotifyUpdateApplied(peer, request.update_token, request.software_version,
+        self.emit(ev.UpdateAppliedNotified(peer, request.update_token, request.software_version,
                                       offer.entry.software_version))  # fmt: skip
 
     # ------------------------------------------------------------------ BDX
 
-    def block_fault(self, transfer: Any, counter: int) -> tuple[str, Any] | None:
+    def block_fault(self, transfer: Any, counter: int) -> Fault | None:
         """A fault knob armed for this Block of this requestor's transfer (see :class:`Knob`)."""
         if not self.policy.armed:
             return None
@@ -287,12 +288,14 @@ class OtaProvider:
         if armed is None:
             return None
         self.emit(ev.FaultInjected(transfer.peer, transfer.id, counter, (armed,)))
-        return {
-            Knob.DROP_BLOCK: ("drop", None),
-            Knob.DELAY_BLOCK: ("delay", armed.value[1] if isinstance(armed.value, tuple) else 0),
-            Knob.CORRUPT_BLOCK: ("corrupt", None),
-            Knob.END_TRANSFER: ("end", armed.value[1] if isinstance(armed.value, tuple) else None),
-        }[armed.knob]
+        match armed.knob, armed.value:
+            case Knob.DELAY_BLOCK, (_block, seconds):
+                return Fault(FaultKind.DELAY, seconds=float(seconds))
+            case Knob.END_TRANSFER, (_block, status):
+                return Fault(FaultKind.END, status=status)
+            case Knob.CORRUPT_BLOCK, _:
+                return Fault(FaultKind.CORRUPT)
+        return Fault(FaultKind.DROP)
 
     def authorize_download(self, peer: Peer, designator: bytes) -> Path:
         """The file for a ReceiveInit, only if this designator was offered to this requestor."""

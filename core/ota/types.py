@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ApplyUpdateAction", "DownloadProtocol", "QueryImageStatus", "UserConsentState"]
+__all__ = [
+    "ApplyUpdateAction",
+    "DownloadProtocol",
+    "QueryImageStatus",
+    "UpdateState",
+    "UserConsentState",
+    "update_state",
+]
 
 
 class QueryImageStatus(enum.IntEnum):
@@ -34,3 +41,28 @@ class UserConsentState(enum.Enum):
     GRANTED = "granted"
     DENIED = "denied"
     DEFERRED = "deferred"
+
+
+class UpdateState(enum.IntEnum):
+    """An OTA Requestor's UpdateStateEnum (Core spec 11.20.7.4.x), as a bench device reports it."""
+
+    UNKNOWN = 0
+    IDLE = 1
+    QUERYING = 2
+    DELAYED_ON_QUERY = 3
+    DOWNLOADING = 4
+    APPLYING = 5
+    DELAYED_ON_APPLY = 6
+    ROLLING_BACK = 7
+    DELAYED_ON_USER_CONSENT = 8
+
+
+def update_state(value: int | None) -> UpdateState | int:
+    """A reported UpdateState as the enum; a number the spec does not name stays a number (a newer
+    device's is shown, never dropped); nothing reported is Unknown."""
+    if value is None:
+        return UpdateState.UNKNOWN
+    try:
+        return UpdateState(value)
+    except ValueError:
+        return value

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..bdx.server import Transfer
-from ..ota.exchanges import OtaExchange
+from ..ota.events import OtaEvent
 from .knobs import armed_text
 from .lines import history_summary
 from .words import plural, transfer_end_text
@@ -14,7 +14,7 @@ from .words import plural, transfer_end_text
 Row = tuple[str, tuple[int, int], str, dict[str, Any]]  # (category, peer, summary, details)
 
 
-def exchange_history(event: OtaExchange) -> Row | None:
+def exchange_history(event: OtaEvent) -> Row | None:
     """Answers, refusals and notifications; None for a request (it is recorded with its answer)."""
     if event.history is None:
         return None

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..event_base import EngineError, EngineEvent
-from ..events import (
+from ..api.events import (
     AttestationQuestion,
     CommandDone,
     CommissionableDevices,
@@ -30,28 +29,29 @@ from ..events import (
     Stopped,
     TransferEvent,
 )
-from ..ota.exchanges import (
+from ..event_base import EngineError, EngineEvent
+from ..ota.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
     ApplyUpdateReceived,
     ApplyUpdateRefused,
     FaultInjected,
     ImagesChanged,
-    NotifyUpdateApplied,
     NotifyUpdateRefused,
-    OtaExchange,
+    OtaEvent,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
+    UpdateAppliedNotified,
 )
 from ..ota.policy import ArmedKnob
 from ..ota.types import QueryImageStatus
 from .knobs import armed_text
 from .transfer_lines import transfer_fields, transfer_text
-from .words import plural, spec_name, who, yes_no
+from .words import node_text, plural, short_node_ids, spec_name, update_state_name, who, yes_no
 
 
-def _armed(event: OtaExchange) -> str:
+def _armed(event: OtaEvent) -> str:
     used: tuple[ArmedKnob, ...] = getattr(event, "used", ())
     return f"  [armed: {'; '.join(map(armed_text, used))}]" if used else ""
 
@@ -70,7 +70,7 @@ def _engine_error(event: EngineError) -> str:
 
 
 def _requestor_seen(event: RequestorSeen) -> str:
-    return (f"new requestor: node 0x{event.peer[1]:016X} (fabric {event.peer[0]}), "
+    return (f"new requestor: node {node_text(event.peer[1])} (fabric {event.peer[0]}), "
             f"VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, version {event.software_version}")  # fmt: skip
 
 
@@ -91,11 +91,11 @@ def _listening(event: Listening) -> str:
 
 
 def _session_established(event: SessionEstablished) -> str:
-    return f"session established: {event.auth} with node 0x{event.peer_node_id:016X} (fabric {event.fabric_index})"
+    return f"session established: {event.auth} with node {node_text(event.peer_node_id)} (fabric {event.fabric_index})"
 
 
 def _fabrics_changed(event: FabricsChanged) -> str:
-    listed = ", ".join(f"#{f.index} node 0x{f.node_id:016X}" + (f" ({f.label})" if f.label else "")
+    listed = ", ".join(f"#{f.index} node {node_text(f.node_id)}" + (f" ({f.label})" if f.label else "")
                        for f in event.fabrics)  # fmt: skip
     return "fabrics: " + (listed or "none") + (" (commissioning window open)" if event.window_open else "")
 
@@ -108,7 +108,7 @@ def _commissioning_rolled_back(event: CommissioningRolledBack) -> str:
 
 
 def _demo_fabric_joined(event: DemoFabricJoined) -> str:
-    return (f"demo fabric: provider is node 0x{event.node_id:016X} (fabric {event.fabric_index}); "
+    return (f"demo fabric: provider is node {node_text(event.node_id)} (fabric {event.fabric_index}); "
             f"requestors: ota-requestor-sim --fabric {event.file}")  # fmt: skip
 
 
@@ -127,7 +127,7 @@ def _commissioning_stage(event: CommissioningStage) -> str:
 
 
 def _device_commissioned(event: DeviceCommissioned) -> str:
-    return (f"commissioned {event.target} as node 0x{event.node_id:016X} on the bench fabric: VID "
+    return (f"commissioned {event.target} as node {node_text(event.node_id)} on the bench fabric: VID "
             f"0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, {event.attestation}")  # fmt: skip
 
 
@@ -136,7 +136,7 @@ def _commissioning_failed(event: CommissioningFailed) -> str:
 
 
 def _device_step(event: DeviceStep) -> str:
-    return f"device 0x{event.node_id:016X}: {event.step}: {event.state}" + (f" ({event.detail})" if event.detail
+    return f"device {node_text(event.node_id)}: {event.step}: {event.state}" + (f" ({event.detail})" if event.detail
                                                                            else "")  # fmt: skip
 
 
@@ -153,17 +153,18 @@ def _commissionable_devices(event: CommissionableDevices) -> str:
 def _device_state(event: DeviceState) -> str:
     progress = f", UpdateStateProgress {event.progress}%" if event.progress is not None else ""
     version = f", SoftwareVersion {event.software_version}" if event.software_version is not None else ""
-    return f"device 0x{event.node_id:016X} reports UpdateState {event.update_state}{progress}{version}"
+    state = update_state_name(event.update_state)
+    return f"device {node_text(event.node_id)} reports UpdateState {state}{progress}{version}"
 
 
 def _device_mismatch(event: DeviceMismatch) -> str:
-    return (f"device 0x{event.node_id:016X} says Downloading, but no BDX transfer of ours has run for it for "
+    return (f"device {node_text(event.node_id)} says Downloading, but no BDX transfer of ours has run for it for "
             f"{event.seconds:g} s: {event.advice}")  # fmt: skip
 
 
 def _device_event(event: DeviceEvent) -> str:
     ours = f"; {event.ours}" if event.ours else ""
-    return f"device 0x{event.node_id:016X} event {event.event}: {event.detail}{ours}"
+    return f"device {node_text(event.node_id)} event {event.event}: {event.detail}{ours}"
 
 
 def _query_image_received(event: QueryImageReceived) -> str:
@@ -204,7 +205,7 @@ def _apply_update_refused(event: ApplyUpdateRefused) -> str:
     return f"{who(event.peer)}: ApplyUpdateRequest refused: {event.reason}"
 
 
-def _notify_update_applied(event: NotifyUpdateApplied) -> str:
+def _notify_update_applied(event: UpdateAppliedNotified) -> str:
     promise = "" if event.as_promised else f" (offered version {event.promised_version})"
     return f"{who(event.peer)}: NotifyUpdateApplied: now running version {event.software_version}{promise}"
 
@@ -230,7 +231,7 @@ def _apply_update_answered_summary(event: ApplyUpdateAnswered) -> str:
     return f"{spec_name(event.action)} delay {event.delayed_action_time} s"
 
 
-def _notify_update_applied_summary(event: NotifyUpdateApplied) -> str:
+def _notify_update_applied_summary(event: UpdateAppliedNotified) -> str:
     return f"now on version {event.software_version}"
 
 
@@ -264,7 +265,7 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     ApplyUpdateAnswered: _apply_update_answered,
     ApplyUpdateIgnored: _apply_update_ignored,
     ApplyUpdateRefused: _apply_update_refused,
-    NotifyUpdateApplied: _notify_update_applied,
+    UpdateAppliedNotified: _notify_update_applied,
     NotifyUpdateRefused: _notify_update_refused,
     FaultInjected: _fault_injected,
     ImagesChanged: _images_changed,
@@ -272,12 +273,16 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
 _SUMMARIES: dict[type, Callable[[Any], str]] = {
     QueryImageAnswered: _query_image_answered_summary,
     ApplyUpdateAnswered: _apply_update_answered_summary,
-    NotifyUpdateApplied: _notify_update_applied_summary,
+    UpdateAppliedNotified: _notify_update_applied_summary,
 }
 
 
-def event_text(event: EngineEvent) -> str:
-    """The event's line: the most specific words registered for its class or a base of it."""
+def event_text(event: EngineEvent, *, short_ids: bool = False) -> str:
+    """The event's line: the most specific words registered for its class or a base of it.
+    ``short_ids``: node ids as a screen shows them (``D002``), not in their full 16 digits."""
+    if short_ids:
+        with short_node_ids():
+            return event_text(event)
     for cls in type(event).__mro__:
         if (words := _TEXTS.get(cls)) is not None:
             return words(event)
@@ -302,4 +307,6 @@ def event_fields(event: EngineEvent) -> dict[str, Any]:
         fields["used"] = [armed_text(armed) for armed in getattr(event, "used", ())]
     if isinstance(event, EngineSnapshot):
         fields["armed"] = [armed_text(armed) for armed in event.armed]
+    if isinstance(event, DeviceState):
+        fields["updateState"] = update_state_name(event.update_state)
     return fields

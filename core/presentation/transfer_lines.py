@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import TransferEvent, TransferFinished, TransferResumed, TransferSnapshot, TransferStarted
+from ..api.events import TransferEvent, TransferFinished, TransferResumed, TransferSnapshot, TransferStarted
 from .words import transfer_end_text, who
 
 __all__ = ["transfer_fields", "transfer_text"]

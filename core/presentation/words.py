@@ -6,12 +6,15 @@ The JSON events keep their stable machine names; only the text people read goes 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
+from collections.abc import Iterator
 from typing import Any
 
 from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
-from ..ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ..ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
 
 __all__ = [
     "BDX_STATUS_WORDS",
@@ -100,9 +103,29 @@ def short_node_id(node: int) -> str:
     return f"{node:04X}"
 
 
+# Where a line is shown on a screen, node ids are short (``D002``); the headless lines, exports and
+# the history keep the full form the SDK's logs print. Set for one rendering by :func:`short_node_ids`.
+_SHORT_IDS: contextvars.ContextVar[bool] = contextvars.ContextVar("short_node_ids", default=False)
+
+
+@contextlib.contextmanager
+def short_node_ids() -> Iterator[None]:
+    """Within it, :func:`node_text` gives the short form."""
+    token = _SHORT_IDS.set(True)
+    try:
+        yield
+    finally:
+        _SHORT_IDS.reset(token)
+
+
+def node_text(node: int) -> str:
+    """A node id in a line: ``0x000000000000D002``, or ``D002`` where the line is shown on a screen."""
+    return short_node_id(node) if _SHORT_IDS.get() else f"0x{node:016X}"
+
+
 def who(peer: tuple[int, int] | None) -> str:
     """Whom a line is about: ``node 0x000000000000D001 (fabric 1)``, or the provider itself."""
-    return "provider" if peer is None else f"node 0x{peer[1]:016X} (fabric {peer[0]})"
+    return "provider" if peer is None else f"node {node_text(peer[1])} (fabric {peer[0]})"
 
 
 def plural(count: int, noun: str) -> str:
@@ -169,3 +192,11 @@ def transfer_end_text(end: TransferEnd) -> str:
         case _:  # CLOSED: the exchange layer said why
             why = end.reason
     return f"failed: {why}"
+
+
+def update_state_name(state: UpdateState | int | None) -> str:
+    """``Downloading``, ``DelayedOnQuery``: the spec's name of a reported UpdateState; a number it
+    does not name as ``state 9``."""
+    if isinstance(state, UpdateState):
+        return "".join(word.title() for word in state.name.split("_"))
+    return f"state {state}"

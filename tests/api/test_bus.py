@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from ota_provider.core.api.bus import EventBus
-from ota_provider.core.events import EngineError
+from ota_provider.core.api.events import EngineError
 
 
 def publish(bus, count, start=0):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ota_provider.core.api.client import AsyncProvider, Refused
+from ota_provider.core.api.client import AsyncProviderClient, Refused
 from ota_provider.core.client.requestor import DownloadError, OtaRequestorClient
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.exchange.driver import ExchangeDriver
@@ -100,7 +100,7 @@ def test_the_asyncio_client_has_the_same_verbs(ota_provider, tmp_path):
     socket_path = ota_provider.engine["storage"] + "/control.sock"
 
     async def scenario():
-        async with await AsyncProvider.attach(socket_path) as client:
+        async with await AsyncProviderClient.attach(socket_path) as client:
             await client.subscribe()
             armed = await client.arm("queryImageStatus", "updateNotAvailable", node=NODE, unseen=True)
             snapshot = await client.snapshot()

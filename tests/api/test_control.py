@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ota_provider.core.api import control
-from ota_provider.core.api.client import ControlClientError, Provider, Refused
+from ota_provider.core.api.client import ControlClientError, ProviderClient, Refused
 from ota_provider.core.api.commands import ArmKnob
 from ota_provider.core.api.control import TOKEN_FILE, ControlError
 from ota_provider.core.api.wire import PROTOCOL_VERSION
@@ -113,9 +113,9 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 901}}\n',
      "seconds is 901: it must be from 180 to 900"),
     (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 1208925819614629174706176, '
-     b'"action": "read"}}\n', "out of range"),
+     b'"action": "READ"}}\n', "out of range"),
     (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 18446744073709551615, '
-     b'"action": "read"}}\n', "node_id must be from 1 to"),
+     b'"action": "READ"}}\n', "node_id must be from 1 to"),
     (b'{"type": "command", "command": "ThrottleTransfer", "id": "t", "args": {"transfer_id": 1, '
      b'"seconds_per_block": 1e999}}\n', "a finite number"),
     (b'{"type": "command", "command": "QueryHistory", "id": "h", "args": {"limit": 0}}\n', "limit is 0"),
@@ -135,7 +135,7 @@ def test_a_line_too_long_is_refused_in_words(engine, tmp_path):
     raw.send(b'{"type": "ping", "pad": "' + b"x" * 70_000 + b'"}\n')
     assert "at most 65536 bytes" in raw.until("error")["message"]
     raw.close()
-    with Provider.attach(tmp_path / "control.sock") as client:  # the engine serves the next client
+    with ProviderClient.attach(tmp_path / "control.sock") as client:  # the engine serves the next client
         assert client.snapshot().images
 
 
@@ -149,13 +149,13 @@ def test_another_protocol_version_is_refused_in_one_line(engine, tmp_path):
 
 
 def test_the_client_refusals_and_errors_name_the_problem(engine, tmp_path):
-    with Provider.attach(tmp_path / "control.sock") as client:
+    with ProviderClient.attach(tmp_path / "control.sock") as client:
         with pytest.raises(ValueError, match="queryImageStatus is one of"):
             client.arm("queryImageStatus", "later")
         with pytest.raises(Refused, match="no running transfer #9"):
             client.abort(9)
     with pytest.raises(ControlClientError, match=r"no provider answers on .*nothing\.sock"):
-        Provider.attach(tmp_path / "nothing.sock")
+        ProviderClient.attach(tmp_path / "nothing.sock")
 
 
 def test_a_live_socket_is_refused_and_a_stale_one_replaced(engine, tmp_path):
@@ -168,7 +168,7 @@ def test_a_live_socket_is_refused_and_a_stale_one_replaced(engine, tmp_path):
     listener.close()  # the file stays, nobody listens: as after a kill -9
     third = start_engine(tmp_path / "third", control=str(stale))
     try:
-        with Provider.attach(stale) as client:
+        with ProviderClient.attach(stale) as client:
             assert client.engine["port"] == third.port
     finally:
         third.stop()
@@ -195,7 +195,7 @@ def test_a_socket_of_another_user_cannot_be_used(engine, tmp_path):
         os.setgid(65534)
         os.setuid(65534)
         try:
-            Provider.attach(path, timeout=2)
+            ProviderClient.attach(path, timeout=2)
             os.write(writer, b"connected")
         except ControlClientError as exc:
             os.write(writer, str(exc).encode())
@@ -211,7 +211,7 @@ def test_every_command_gets_one_answer_even_when_its_handler_fails(engine, tmp_p
         raise OverflowError("a value the handler could not take")
 
     monkeypatch.setattr(engine.node, "open_commissioning_window", broken)
-    with Provider.attach(tmp_path / "control.sock") as client:
+    with ProviderClient.attach(tmp_path / "control.sock") as client:
         with pytest.raises(Refused, match="OpenCommissioningWindow failed: a value the handler could not take"):
             client.open_window(300)
         assert client.snapshot().images  # and the engine goes on
@@ -248,11 +248,11 @@ def test_a_client_with_an_empty_token_is_not_welcomed(tmp_path):
     engine = start_engine(tmp_path / "state", control="tcp:127.0.0.1:0")
     try:
         with pytest.raises(ControlClientError, match="wrong token"):
-            Provider.attach(f"tcp:127.0.0.1:{engine.control.port}", token="")
+            ProviderClient.attach(f"tcp:127.0.0.1:{engine.control.port}", token="")
         empty = tmp_path / "empty-token"
         empty.write_text("")
         with pytest.raises(ControlError, match="is empty"):
-            Provider.attach(f"tcp:127.0.0.1:{engine.control.port}", token_file=empty)
+            ProviderClient.attach(f"tcp:127.0.0.1:{engine.control.port}", token_file=empty)
     finally:
         engine.stop()
 
@@ -264,8 +264,8 @@ def test_tcp_clients_must_give_the_token(tmp_path):
         token_file = tmp_path / "state" / TOKEN_FILE
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         with pytest.raises(ControlClientError, match="wrong token"):
-            Provider.attach(f"tcp:127.0.0.1:{port}", token="guess")
-        with Provider.attach(f"tcp:127.0.0.1:{port}", token_file=token_file) as client:
+            ProviderClient.attach(f"tcp:127.0.0.1:{port}", token="guess")
+        with ProviderClient.attach(f"tcp:127.0.0.1:{port}", token_file=token_file) as client:
             assert client.snapshot().images
         raw = socket.create_connection(("127.0.0.1", port), timeout=5)
         file = raw.makefile("rwb")
@@ -288,8 +288,8 @@ def test_two_front_ends_see_one_order_while_a_third_arms_and_a_silent_one_is_cut
     stop = threading.Event()
 
     def watch(names):  # a front end that keeps up: it reads all the time
-        with Provider.attach(path) as watcher:
-            while not stop.is_set() or watcher._events:
+        with ProviderClient.attach(path) as watcher:
+            while not stop.is_set() or watcher.session.events:
                 event = watcher.next_event(timeout=0.2)
                 if event is not None:
                     names.append((event.seq, event.name))
@@ -306,7 +306,7 @@ def test_two_front_ends_see_one_order_while_a_third_arms_and_a_silent_one_is_cut
                    json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
 
     def arm_repeatedly():
-        with Provider.attach(path, subscribe=False) as armer:
+        with ProviderClient.attach(path, subscribe=False) as armer:
             while not stop.is_set():
                 armer.arm("delayedQueryActionTimeSec", 1, sticky=True)
                 armer.disarm("delayedQueryActionTimeSec")
@@ -369,7 +369,7 @@ def test_whatever_a_client_sends_the_engine_answers_the_next_ping(engine, tmp_pa
     except AssertionError:  # a hello with another protocol closes the connection, as it should
         assert any(b'"protocol"' in line for line in lines)
     raw.close()
-    with Provider.attach(tmp_path / "control.sock", subscribe=False) as client:
+    with ProviderClient.attach(tmp_path / "control.sock", subscribe=False) as client:
         assert client.snapshot() is not None
 
 

@@ -22,11 +22,7 @@ from ota_provider.core.api.commands import (
     QueryHistory,
     ThrottleTransfer,
 )
-from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
-from ota_provider.core.dnssd.browser import CommissionableDevice
-from ota_provider.core.engine import wait_for
-from ota_provider.core.events import (
+from ota_provider.core.api.events import (
     ApplyUpdateIgnored,
     ApplyUpdateReceived,
     ApplyUpdateRefused,
@@ -36,12 +32,16 @@ from ota_provider.core.events import (
     FaultInjected,
     HistoryRows,
     ImagesChanged,
-    NotifyUpdateApplied,
     NotifyUpdateRefused,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
+    UpdateAppliedNotified,
 )
+from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
+from ota_provider.core.dnssd.devices import CommissionableDevice
+from ota_provider.core.engine import wait_for
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
@@ -123,7 +123,7 @@ def test_ota_steps_print_the_clusters_field_names():
         "delayedActionTime": 0, "imageUri": "bdx://0000000000000001/v3", "softwareVersion": 3,
         "softwareVersionString": "3.0", "updateToken": "ABCD", "userConsentNeeded": True,
     }  # fmt: skip
-    notified = NotifyUpdateApplied((1, 0xD001), b"\xab", 2, 3)
+    notified = UpdateAppliedNotified((1, 0xD001), b"\xab", 2, 3)
     assert notified.details() == {"updateToken": "AB", "softwareVersion": 2, "promisedVersion": 3,
                                   "asPromised": False}  # fmt: skip
     assert event_text(notified).endswith("now running version 2 (offered version 3)")

@@ -75,9 +75,9 @@ def test_a_misspelt_key_in_an_image_list_is_named(tmp_path):
 def test_forcing_an_image_that_is_not_served_is_refused_at_arm_time(tmp_path):
     engine = start_engine(tmp_path / "state", control=str(tmp_path / "control.sock"))
     try:
-        from ota_provider.core.api.client import Provider  # noqa: PLC0415
+        from ota_provider.core.api.client import ProviderClient  # noqa: PLC0415
 
-        with Provider.attach(tmp_path / "control.sock") as client:
+        with ProviderClient.attach(tmp_path / "control.sock") as client:
             with pytest.raises(Refused, match="no image '7' to force: the images served are 0, 1, 2"):
                 client.arm("forcedImage", "7")
             assert client.arm("forcedImage", "1").ok

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from ota_provider.core.api.events import StepState
 from ota_provider.core.commissioner.attestation import TrustStore, VerdictKind
 from ota_provider.core.commissioner.bench_fabric import BenchFabric
 from ota_provider.core.commissioner.commission import CommissioningError, Stage, commission
@@ -50,7 +51,7 @@ def test_our_provider_commissions_another_instance_of_itself(device_config, tmp_
     result, stages, bench = asyncio.run(run(device_config, tmp_path))
     assert result.verdict.kind == VerdictKind.TEST_DEVICE and result.node_id == 0x10
     assert (result.vendor_id, result.product_id) == (0xFFF1, 0x8000)
-    assert [s.stage for s in stages if s.state == "done"] == list(Stage)  # every stage, in order
+    assert [s.stage for s in stages if s.state is StepState.DONE] == list(Stage)  # every stage, in order
     again = MatterNode(device_config)  # what the device kept, read back from its storage
     try:
         (fabric,) = again.fabrics
@@ -65,7 +66,7 @@ def test_an_untrusted_paa_stops_at_attestation_and_leaves_nothing_on_the_device(
     untrusted = TrustStore(cd_keys=TrustStore.with_test_roots().cd_keys)  # no PAA at all
     error, stages, _ = asyncio.run(run(device_config, tmp_path, trust=untrusted))
     assert isinstance(error, CommissioningError) and error.stage == Stage.ATTESTATION
-    assert "PAA trust" in error.reason and stages[-1].state == "failed"
+    assert "PAA trust" in error.reason and stages[-1].state is StepState.FAILED
     again = MatterNode(device_config)
     try:
         assert list(again.fabrics) == []  # the fail-safe was disarmed: nothing committed
@@ -103,7 +104,7 @@ def test_a_device_that_vanishes_mid_commissioning_fails_in_words_and_keeps_nothi
         bench = BenchFabric.load_or_create(db)
 
         def vanish(report):
-            if report.stage == Stage.REGULATORY and report.state == "started":
+            if report.stage == Stage.REGULATORY and report.state is StepState.STARTED:
                 device.stop()  # its socket closes: nothing answers any more
 
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ota_provider.core.engine import CommissionDevice, DeviceAction
-from ota_provider.core.events import CommandDone, DeviceStep
+from ota_provider.core.api.commands import CommissionDevice, DeviceAction, DeviceActionKind
+from ota_provider.core.api.events import CommandDone, DeviceStep, DeviceStepKind, StepState
 from ota_provider.core.node import MatterNode, NodeConfig
 from tests.engine_helpers import start_engine
 
@@ -31,14 +31,16 @@ def test_reread_then_forget_a_bench_device(tmp_path):
         await device.start()
         try:
             engine.send(CommissionDevice(f"34970112332@[::1]:{device.port}"))
-            await next_matching(engine, lambda e: isinstance(e, DeviceStep) and e.step == "point it at us")
+            await next_matching(engine, lambda e: isinstance(e, DeviceStep) and e.step is DeviceStepKind.POINT)
             on_device = [f.fabric_id for f in device.fabrics]
-            engine.send(DeviceAction(0x10, "read"))
-            read = await next_matching(engine, lambda e: isinstance(e, DeviceStep) and e.step == "read the device")
-            engine.send(DeviceAction(0x99, "read"))
+            engine.send(DeviceAction(0x10, DeviceActionKind.READ))
+            read = await next_matching(engine, lambda e: isinstance(e, DeviceStep) and e.step is DeviceStepKind.READ)
+            engine.send(DeviceAction(0x99, DeviceActionKind.READ))
             refused = await next_matching(engine, lambda e: isinstance(e, CommandDone) and not e.ok)
-            engine.send(DeviceAction(0x10, "forget"))
-            forgot = await next_matching(engine, lambda e: isinstance(e, DeviceStep) and e.step == "forget")
+            engine.send(DeviceAction(0x10, DeviceActionKind.FORGET))
+            forgot = await next_matching(
+                engine, lambda e: isinstance(e, DeviceStep) and e.step is DeviceStepKind.FORGET
+            )
             await asyncio.sleep(0.2)
             return on_device, read, refused, forgot, [f.fabric_id for f in device.fabrics]
         finally:
@@ -49,6 +51,6 @@ def test_reread_then_forget_a_bench_device(tmp_path):
         devices = engine.bench.devices.all()
     finally:
         engine.stop()
-    assert len(on_device) == 1 and read.state == "done" and "no OTA requestor" in read.detail
+    assert len(on_device) == 1 and read.state is StepState.DONE and "no OTA requestor" in read.detail
     assert "not a device of our bench fabric" in refused.message
-    assert forgot.state == "done" and after == [] and devices == []
+    assert forgot.state is StepState.DONE and after == [] and devices == []

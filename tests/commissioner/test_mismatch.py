@@ -5,29 +5,30 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+from ota_provider.core.api.events import DeviceMismatch
 from ota_provider.core.commissioner.attestation import TrustStore
 from ota_provider.core.commissioner.bench import Bench
 from ota_provider.core.commissioner.mismatch import DownloadWatch
-from ota_provider.core.events import DeviceMismatch
+from ota_provider.core.ota.types import UpdateState
 from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.storage.database import Database
 
 
 def test_flagged_once_after_the_quiet_time_and_cleared_by_a_transfer_or_another_state():
     watch = DownloadWatch(seconds=10)
-    assert not watch.update("Downloading", False, 100.0) and watch.watching
-    assert not watch.update("Downloading", False, 109.9)
-    assert watch.update("Downloading", False, 110.0)  # 10 s without a transfer of ours: flag it, once
-    assert not watch.update("Downloading", False, 200.0)
-    assert not watch.update("Downloading", True, 201.0) and not watch.watching  # a transfer runs again
-    assert not watch.update("Downloading", False, 202.0)
-    assert watch.update("Downloading", False, 212.0)  # a second disagreement is flagged again
-    assert not watch.update("Idle", False, 213.0) and not watch.watching
+    assert not watch.update(UpdateState.DOWNLOADING, False, 100.0) and watch.watching
+    assert not watch.update(UpdateState.DOWNLOADING, False, 109.9)
+    assert watch.update(UpdateState.DOWNLOADING, False, 110.0)  # 10 s without a transfer of ours: flag it, once
+    assert not watch.update(UpdateState.DOWNLOADING, False, 200.0)
+    assert not watch.update(UpdateState.DOWNLOADING, True, 201.0) and not watch.watching  # a transfer runs again
+    assert not watch.update(UpdateState.DOWNLOADING, False, 202.0)
+    assert watch.update(UpdateState.DOWNLOADING, False, 212.0)  # a second disagreement is flagged again
+    assert not watch.update(UpdateState.IDLE, False, 213.0) and not watch.watching
 
 
 def test_a_running_transfer_is_never_flagged():
     watch = DownloadWatch(seconds=1)
-    assert not any(watch.update("Downloading", True, float(t)) for t in range(10))
+    assert not any(watch.update(UpdateState.DOWNLOADING, True, float(t)) for t in range(10))
 
 
 def test_the_bench_flags_a_device_that_says_downloading_while_no_transfer_of_ours_runs(tmp_path):
@@ -41,11 +42,11 @@ def test_the_bench_flags_a_device_that_says_downloading_while_no_transfer_of_our
     bench.disagree_seconds = 0.3
 
     async def scenario():
-        bench._seen[0x10] = ("Downloading", 40, 1)
+        bench._seen[0x10] = (UpdateState.DOWNLOADING, 40, 1)
         bench._watches[0x10] = DownloadWatch(bench.disagree_seconds)
         task = asyncio.get_running_loop().create_task(bench._check_downloading(0x10, 2))
         await asyncio.sleep(0.8)
-        bench._seen[0x10] = ("Idle", None, 1)
+        bench._seen[0x10] = (UpdateState.IDLE, None, 1)
         await asyncio.wait_for(task, 2)
 
     asyncio.run(scenario())

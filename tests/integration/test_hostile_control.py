@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ota_provider.core.api.client import Provider
+from ota_provider.core.api.client import ProviderClient
 from tests.helpers.processes import sim, start_provider
 
 
@@ -99,7 +99,7 @@ def test_start_trace_cannot_write_outside_the_trace_folder(tmp_path):
     """StartTrace over the control socket of a provider process, at the state database, at a symlink
     to a decoy, at a FIFO and at a path elsewhere: each refused in one line, nothing touched, and the
     provider serves on (its database intact after a restart)."""
-    from ota_provider.core.api.client import Provider, Refused  # noqa: PLC0415
+    from ota_provider.core.api.client import ProviderClient, Refused  # noqa: PLC0415
 
     state = tmp_path / "state"
     control = tmp_path / "control.sock"
@@ -115,7 +115,7 @@ def test_start_trace_cannot_write_outside_the_trace_folder(tmp_path):
     os.mkfifo(traces / "pipe.jsonl")
     before = database.read_bytes()
     try:
-        with Provider.attach(control) as client:
+        with ProviderClient.attach(control) as client:
             refusals = [(str(database), "go into"), (str(decoy), "go into"), ("../ota-provider.sqlite3", "go into"),
                         ("link.jsonl", "exists already"), ("db.jsonl", "exists already"),
                         ("pipe.jsonl", "exists already"), ("..", "not a trace file name")]  # fmt: skip
@@ -174,7 +174,7 @@ def test_a_watch_client_that_dies_costs_the_provider_no_warning(tmp_path):
             watcher.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
             watchers.append(watcher)
         time.sleep(0.5)
-        with Provider.attach(f"tcp:127.0.0.1:{port}", token=token) as provider:
+        with ProviderClient.attach(f"tcp:127.0.0.1:{port}", token=token) as provider:
             for round_ in range(60):
                 if round_ == 5:
                     for watcher in watchers:  # reset, not closed: the provider learns it on its next send

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ota_provider.core.api.client import Provider
+from ota_provider.core.api.client import ProviderClient
 from ota_provider.core.client.requestor import CommandFailed, OtaRequestorClient
 from ota_provider.core.codec.im_status import ImStatus
 from ota_provider.core.exchange.driver import ExchangeDriver
@@ -238,7 +238,7 @@ def test_the_sim_gives_up_on_a_provider_that_stays_busy_after_its_query_budget(t
     sock = tmp_path / "control.sock"
     proc, events = start_provider(tmp_path, ["--control", str(sock)])
     try:
-        with Provider.attach(sock, subscribe=False) as control:
+        with ProviderClient.attach(sock, subscribe=False) as control:
             assert control.arm("queryImageStatus", "busy", sticky=True).ok
         result, steps = sim(events, tmp_path, "--sdk-timers", "--time-scale", "0.001", "--query-budget", "2")
         plain, plain_steps = sim(events, tmp_path)  # without the timers: it stops at the first Busy, as before

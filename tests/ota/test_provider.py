@@ -9,7 +9,7 @@ from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import SchemaError
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.commands import ApplyUpdateRequest, QueryImage
-from ota_provider.core.ota.exchanges import QueryImageAnswered
+from ota_provider.core.ota.events import QueryImageAnswered
 from ota_provider.core.ota.offer_store import OfferStore
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OFFER_LIFETIME, OtaProvider, UnknownUpdateToken

@@ -19,7 +19,7 @@ from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.ota.catalog import ImageCatalog
-from ota_provider.core.ota.exchanges import FaultInjected
+from ota_provider.core.ota.events import FaultInjected
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus

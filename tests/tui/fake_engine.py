@@ -9,10 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ota_provider.core.api.commands import QueryHistory
-from ota_provider.core.bdx.outcome import Outcome, TransferEnd
-from ota_provider.core.config import ProviderConfig
-from ota_provider.core.engine import EngineStats, onboarding_payload
-from ota_provider.core.events import (
+from ota_provider.core.api.events import (
     ApplyUpdateAnswered,
     ApplyUpdateReceived,
     DeviceState,
@@ -23,7 +20,6 @@ from ota_provider.core.events import (
     HistoryRows,
     ImageSummary,
     Listening,
-    NotifyUpdateApplied,
     QueryImageAnswered,
     QueryImageReceived,
     RequestorSeen,
@@ -31,11 +27,15 @@ from ota_provider.core.events import (
     TransferFinished,
     TransferSnapshot,
     TransferStarted,
+    UpdateAppliedNotified,
 )
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import onboarding_payload
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import ArmedKnob, Knob
-from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
+from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UpdateState
 from ota_provider.tui.app import ProviderDashboard
 from tests.engine_helpers import IMAGE_LIST
 
@@ -87,14 +87,14 @@ def _events() -> list[EngineEvent]:
     events += [
         ApplyUpdateReceived((1, 0xD001), token, 3, at=T0 + 6),
         ApplyUpdateAnswered((1, 0xD001), ApplyUpdateAction.PROCEED, 0, at=T0 + 6),
-        NotifyUpdateApplied((1, 0xD001), token, 3, 3, at=T0 + 7),
+        UpdateAppliedNotified((1, 0xD001), token, 3, 3, at=T0 + 7),
     ]
     for index, node in enumerate(NODES[1:]):
         events += _query(node, 2 if index % 2 else 1, T0 + 8 + index)
         running = _transfer(index + 2, node, 0, 0)
         events.append(TransferStarted(_snapshot(running), at=T0 + 8 + index))
     # D002 is a device of the bench fabric: its own report, from our subscription.
-    events.append(DeviceState(NODES[1], 1, "Downloading", 75, 1, at=T0 + 12))
+    events.append(DeviceState(NODES[1], 1, UpdateState.DOWNLOADING, 75, 1, at=T0 + 12))
     return events
 
 
@@ -105,8 +105,8 @@ class FakeEngine:
         self.sent: list[Any] = []
         self._pending = _events()
         running = [_transfer(2, 0xD002, 38_912, 38), _transfer(3, 0xD003, 21_504, 21), _transfer(4, 0xD004, 9_216, 9)]
-        self.before = EngineStats(tuple(_snapshot(t) for t in _transfer_minus(running, 9_216)), 0, 1, 0, 0)
-        self.now = EngineStats((_snapshot(running[0]), _snapshot(running[1], paused=True),
+        self.before = EngineSnapshot(tuple(_snapshot(t) for t in _transfer_minus(running, 9_216)), 0, 1, 0, 0)
+        self.now = EngineSnapshot((_snapshot(running[0]), _snapshot(running[1], paused=True),
                                 _snapshot(running[2], throttle=0.5)), IMAGE_SIZE + 69_632, 1, 0, 0)  # fmt: skip
 
     # The EngineLink a dashboard holds: values only.

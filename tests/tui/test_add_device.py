@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from ota_provider.core.commissioner.attestation import TrustStore
-from ota_provider.core.dnssd.browser import CommissionableDevice
+from ota_provider.core.dnssd.devices import CommissionableDevice
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ota_provider.core.api.client import Provider
+from ota_provider.core.api.client import ProviderClient
 from ota_provider.core.api.link import SocketLink
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
@@ -35,7 +35,7 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
         return events
 
     link.drain = recording_drain
-    watcher = Provider.attach(tmp_path / "control.sock")
+    watcher = ProviderClient.attach(tmp_path / "control.sock")
     watched: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -46,7 +46,7 @@ def test_the_attached_dashboard_follows_and_drives_the_provider_with_another_cli
                 watched.append((event.seq, event.name))
 
     def arm_and_disarm():  # a third client, changing knobs all along
-        with Provider.attach(tmp_path / "control.sock", subscribe=False) as armer:
+        with ProviderClient.attach(tmp_path / "control.sock", subscribe=False) as armer:
             while not stop.is_set():
                 armer.arm("delayedApplyActionTimeSec", 5, sticky=True)
                 armer.disarm("delayedApplyActionTimeSec")

@@ -11,14 +11,14 @@ import stat
 
 import pytest
 
+from ota_provider.core.api.events import DeviceMismatch, DeviceState, EngineError, Stopped
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.engine import ProviderEngine
-from ota_provider.core.events import DeviceMismatch, DeviceState, EngineError, Stopped
 from ota_provider.core.ota.catalog import ImageCatalog
-from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
+from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ArmScreen, ConfirmScreen, RequestorDetail
 from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
@@ -848,7 +848,7 @@ def test_a_device_that_says_downloading_with_no_transfer_of_ours_is_flagged():
 
     async def scenario():
         app = scripted_dashboard()
-        app.engine._pending.append(DeviceState(0xD001, 1, "Downloading", 10, 1))
+        app.engine._pending.append(DeviceState(0xD001, 1, UpdateState.DOWNLOADING, 10, 1))
         async with app.run_test(size=(160, 48)) as pilot:
             await settle(pilot)
             early = cell(app, f"1:{0xD001}", "device says")
@@ -861,7 +861,7 @@ def test_a_device_that_says_downloading_with_no_transfer_of_ours_is_flagged():
             await pilot.pause(0.2)
             detail = "\n".join(app.screen.query_one("#detail-log").lines)
             await pilot.press("escape")
-            app.engine._pending.append(DeviceState(0xD001, 1, "Idle", None, 1))
+            app.engine._pending.append(DeviceState(0xD001, 1, UpdateState.IDLE, None, 1))
             await until(pilot, lambda: cell(app, f"1:{0xD001}", "device says") == "Idle")
             return early, late, running_one, detail
 

@@ -8,18 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from ota_provider.core.bdx.outcome import Outcome, TransferEnd
-from ota_provider.core.engine import EngineStats
-from ota_provider.core.events import (
+from ota_provider.core.api.events import (
     ApplyUpdateAnswered,
     CommandDone,
     DeviceEvent,
     DeviceState,
     EngineError,
+    EngineSnapshot,
     FabricsChanged,
     FaultInjected,
     Listening,
-    NotifyUpdateApplied,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
@@ -28,8 +26,10 @@ from ota_provider.core.events import (
     TransferResumed,
     TransferSnapshot,
     TransferStarted,
+    UpdateAppliedNotified,
 )
-from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
+from ota_provider.core.bdx.outcome import Outcome, TransferEnd
+from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UpdateState
 from ota_provider.tui.app import log_kind
 from ota_provider.tui.format import bar, duration, rate, resent, size
 from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
@@ -44,7 +44,7 @@ def snapshot(transfer_id=1, sent=0, total=10_000, peer=PEER, outcome=Outcome.RUN
 
 
 def stats(*transfers, total=0):
-    return EngineStats(tuple(transfers), total, 0, 0, 0)
+    return EngineSnapshot(tuple(transfers), total, 0, 0, 0)
 
 
 def transfer_event(cls, snap):
@@ -100,7 +100,7 @@ def test_requestor_rows_follow_the_update_flow():
         (transfer_event(TransferFinished, snapshot(sent=10_000, outcome=COMPLETE)), "downloaded", "BDX complete"),
         (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0, at=2.0), "applying",
          "ApplyUpdate -> Proceed"),
-        (NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0), "applied", "NotifyUpdateApplied"),
+        (UpdateAppliedNotified(PEER, b"\xa5" * 32, 3, 3, at=3.0), "applied", "NotifyUpdateApplied"),
     ]  # fmt: skip
     for event, state, last in steps:
         assert table.apply(event) == PEER
@@ -141,7 +141,7 @@ def test_a_late_snapshot_does_not_put_an_applied_node_back_at_95_percent():
     table.apply(query())
     table.sample(stats(snapshot(sent=9_600, total=10_000)))
     table.apply(transfer_event(TransferFinished, snapshot(sent=10_000, outcome=Outcome.COMPLETE)))
-    table.apply(NotifyUpdateApplied(PEER, b"\xa5" * 32, 3, 3, at=3.0))
+    table.apply(UpdateAppliedNotified(PEER, b"\xa5" * 32, 3, 3, at=3.0))
     assert table.sample(stats(snapshot(sent=9_600, total=10_000))) == set()  # taken before the end
     assert (table.rows[PEER].state, table.rows[PEER].progress) == ("applied", None)
 
@@ -152,7 +152,7 @@ def test_a_late_snapshot_does_not_put_an_applied_node_back_at_95_percent():
         (asked(), "QueryImage"),
         (query(), "QueryImage"),
         (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0), "ApplyUpdate"),
-        (NotifyUpdateApplied(PEER, b"", 3, 3), "Notify"),
+        (UpdateAppliedNotified(PEER, b"", 3, 3), "Notify"),
         (FaultInjected(PEER, 1, 3), "BDX"),
         (transfer_event(TransferStarted, snapshot()), "BDX"),
         (EngineError("boom"), "errors"),
@@ -180,9 +180,9 @@ def test_a_transfer_with_no_new_byte_counts_as_stalled_since_its_last_byte():
 
 def test_a_bench_devices_own_report_shows_beside_ours():
     table = RequestorTable()
-    assert table.apply(DeviceState(0x10, 2, "Downloading", 42, 1, at=5.0)) == (2, 0x10)
+    assert table.apply(DeviceState(0x10, 2, UpdateState.DOWNLOADING, 42, 1, at=5.0)) == (2, 0x10)
     assert table.rows[(2, 0x10)].device_says == "Downloading 42%"
-    table.apply(DeviceState(0x10, 2, "Idle", None, 2, at=6.0))
+    table.apply(DeviceState(0x10, 2, UpdateState.IDLE, None, 2, at=6.0))
     assert table.rows[(2, 0x10)].device_says == "Idle"
     table.apply(DeviceEvent(0x10, 2, "VersionApplied", "now running version 2 (product 0x8000)", at=7.0))
     assert list(table.rows[(2, 0x10)].device_events) == ["VersionApplied: now running version 2 (product 0x8000)"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ota_provider.core.dnssd.browser import CommissionableDevice
+from ota_provider.core.dnssd.devices import CommissionableDevice
 from ota_provider.tui.screens import RequestorDetail
 from tests.tui.fake_engine import scripted_dashboard, settle
 

@@ -3,29 +3,30 @@ the fields for a JSON line. The headless output and the dashboard show the same 
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
-from .bdx.outcome import TransferEnd
-from .bdx.server import Transfer
-from .dnssd.browser import CommissionableDevice
-from .event_base import EngineError, EngineEvent
-from .ota.exchanges import (
+from ..bdx.outcome import TransferEnd
+from ..dnssd.devices import CommissionableDevice
+from ..event_base import EngineError, EngineEvent
+from ..ota.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
     ApplyUpdateReceived,
     ApplyUpdateRefused,
     FaultInjected,
     ImagesChanged,
-    NotifyUpdateApplied,
     NotifyUpdateRefused,
-    OtaExchange,
+    OtaEvent,
     QueryImageAnswered,
     QueryImageIgnored,
     QueryImageReceived,
+    UpdateAppliedNotified,
 )
-from .ota.history import HistoryRow
-from .ota.policy import ArmedKnob
+from ..ota.history import HistoryRow
+from ..ota.policy import ArmedKnob
+from ..ota.types import UpdateState
 
 __all__ = [
     "ApplyUpdateAnswered",
@@ -44,6 +45,7 @@ __all__ = [
     "DeviceMismatch",
     "DeviceState",
     "DeviceStep",
+    "DeviceStepKind",
     "EngineError",
     "EngineEvent",
     "EngineSnapshot",
@@ -54,14 +56,14 @@ __all__ = [
     "ImageSummary",
     "ImagesChanged",
     "Listening",
-    "NotifyUpdateApplied",
     "NotifyUpdateRefused",
-    "OtaExchange",
+    "OtaEvent",
     "QueryImageAnswered",
     "QueryImageIgnored",
     "QueryImageReceived",
     "RequestorSeen",
     "SessionEstablished",
+    "StepState",
     "Stopped",
     "TransferEvent",
     "TransferFailed",
@@ -69,6 +71,7 @@ __all__ = [
     "TransferResumed",
     "TransferSnapshot",
     "TransferStarted",
+    "UpdateAppliedNotified",
 ]
 
 
@@ -107,15 +110,6 @@ class TransferSnapshot:
     duplicates: int = 0  # the requestor's messages received again: our answer, or our ack, was lost
     resumed: int = 0  # provider restarts it survived
     suspended: bool = False  # restored after a restart, waiting for its requestor to ask again
-
-    @classmethod
-    def of(cls, transfer: Transfer) -> TransferSnapshot:
-        sender = transfer.sender
-        return cls(transfer.id, transfer.peer, transfer.designator.decode(errors="replace"), sender.block_size,
-                   sender.bytes_sent, sender.total, sender.blocks_sent,
-                   transfer.seconds, transfer.end,
-                   transfer.paused, transfer.pacing, transfer.retransmissions, transfer.duplicates,
-                   transfer.resumed, transfer.suspended)  # fmt: skip
 
     @property
     def loss_estimate(self) -> float | None:
@@ -312,6 +306,27 @@ class Stopped(EngineEvent):
 # ---------------------------------------------------------------------- commissioning devices
 
 
+class StepState(enum.StrEnum):
+    """How a commissioning stage or a step with a device went (the words are the JSON lines' own)."""
+
+    STARTED = "started"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    ACCEPTED = "accepted"  # an attestation the user or a flag accepted
+
+
+class DeviceStepKind(enum.StrEnum):
+    """What the provider did with a bench device."""
+
+    READ = "read the device"
+    POINT = "point it at us"
+    ANNOUNCE = "announce"
+    FOLLOW = "follow the device"
+    VERIFIED = "verified on the device"
+    FORGET = "forget"
+
+
 @dataclass(frozen=True)
 class CommissioningStage(EngineEvent):
     """One stage of commissioning a device onto the bench fabric: started, done or failed."""
@@ -319,7 +334,7 @@ class CommissioningStage(EngineEvent):
     name = "CommissioningStage"
     target: str
     stage: str
-    state: str
+    state: StepState
     seconds: float = 0.0
     detail: str = ""
 
@@ -361,9 +376,10 @@ class DeviceStep(EngineEvent):
 
     name = "DeviceStep"
     node_id: int
-    step: str
-    state: str  # "done", "skipped", "failed"
+    step: DeviceStepKind
+    state: StepState
     detail: str = ""
+    no_image: bool = False  # an announcement skipped because no image applies to the device
 
     def fields(self) -> dict[str, Any]:
         return {"nodeId": self.node_id, "step": self.step, "state": self.state, "detail": self.detail}
@@ -403,7 +419,7 @@ class DeviceState(EngineEvent):
     name = "DeviceState"
     node_id: int
     fabric_index: int  # the bench fabric's index on our node: (fabric_index, node_id) is the requestor
-    update_state: str
+    update_state: UpdateState | int  # a number the spec does not name stays a number
     progress: int | None = None
     software_version: int | None = None
 

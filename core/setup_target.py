@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from ..setup_payload import QR_PREFIX, SetupCodeError, SetupPayload, check_passcode
+from .setup_payload import QR_PREFIX, SetupCodeError, SetupPayload, check_passcode
 
 __all__ = ["DEFAULT_MATTER_PORT", "CommissionTarget", "parse_target", "where_text"]
 
@@ -43,7 +43,7 @@ class CommissionTarget:
                 infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_DGRAM)
             except socket.gaierror as exc:
                 raise ValueError(f"cannot resolve {host!r}: {exc.strerror}") from None
-            ip = ipaddress.ip_address(infos[0][4][0].partition("%")[0])
+            ip = ipaddress.ip_address(str(infos[0][4][0]).partition("%")[0])
         if ip.version == 4:
             return (f"::ffff:{ip}", self.port, 0, 0)
         scope = socket.if_nametoindex(zone) if zone and not zone.isdigit() else int(zone or 0)

@@ -24,19 +24,19 @@ __all__ = [
     "ApplyUpdateRefused",
     "FaultInjected",
     "ImagesChanged",
-    "NotifyUpdateApplied",
     "NotifyUpdateRefused",
-    "OtaExchange",
+    "OtaEvent",
     "QueryImageAnswered",
     "QueryImageIgnored",
     "QueryImageReceived",
+    "UpdateAppliedNotified",
 ]
 
 Peer = tuple[int, int]
 
 
 @dataclass(frozen=True)
-class OtaExchange(EngineEvent):
+class OtaEvent(EngineEvent):
     """One step with a requestor. ``history`` names the history category it is recorded under
     (None: not recorded, as the request itself is recorded with its answer)."""
 
@@ -52,7 +52,7 @@ class OtaExchange(EngineEvent):
 
 
 @dataclass(frozen=True)
-class QueryImageReceived(OtaExchange):
+class QueryImageReceived(OtaEvent):
     name = "QueryImage"
     vendor_id: int
     product_id: int
@@ -65,7 +65,7 @@ class QueryImageReceived(OtaExchange):
 
 
 @dataclass(frozen=True)
-class QueryImageAnswered(OtaExchange):
+class QueryImageAnswered(OtaEvent):
     """The QueryImageResponse sent, with why (``reason``) and the armed knobs it used."""
 
     name = "QueryImageResponse"
@@ -82,21 +82,21 @@ class QueryImageAnswered(OtaExchange):
 
 
 @dataclass(frozen=True)
-class QueryImageIgnored(OtaExchange):
+class QueryImageIgnored(OtaEvent):
     name = "QueryImageIgnored"
     history = "query"
     used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
-class ApplyUpdateReceived(OtaExchange):
+class ApplyUpdateReceived(OtaEvent):
     name = "ApplyUpdateRequest"
     update_token: bytes
     new_version: int
 
 
 @dataclass(frozen=True)
-class ApplyUpdateAnswered(OtaExchange):
+class ApplyUpdateAnswered(OtaEvent):
     name = "ApplyUpdateResponse"
     history = "apply"
     action: ApplyUpdateAction
@@ -105,14 +105,14 @@ class ApplyUpdateAnswered(OtaExchange):
 
 
 @dataclass(frozen=True)
-class ApplyUpdateIgnored(OtaExchange):
+class ApplyUpdateIgnored(OtaEvent):
     name = "ApplyUpdateIgnored"
     history = "apply"
     used: tuple[ArmedKnob, ...] = ()
 
 
 @dataclass(frozen=True)
-class ApplyUpdateRefused(OtaExchange):
+class ApplyUpdateRefused(OtaEvent):
     """An ApplyUpdateRequest with an UpdateToken this provider never gave that requestor."""
 
     name = "ApplyUpdateRefused"
@@ -123,7 +123,7 @@ class ApplyUpdateRefused(OtaExchange):
 
 
 @dataclass(frozen=True)
-class NotifyUpdateApplied(OtaExchange):
+class UpdateAppliedNotified(OtaEvent):
     name = "NotifyUpdateApplied"
     history = "notify"
     update_token: bytes
@@ -139,7 +139,7 @@ class NotifyUpdateApplied(OtaExchange):
 
 
 @dataclass(frozen=True)
-class NotifyUpdateRefused(OtaExchange):
+class NotifyUpdateRefused(OtaEvent):
     name = "NotifyUpdateAppliedRefused"
     history = "notify"
     update_token: bytes
@@ -148,7 +148,7 @@ class NotifyUpdateRefused(OtaExchange):
 
 
 @dataclass(frozen=True)
-class FaultInjected(OtaExchange):
+class FaultInjected(OtaEvent):
     """An armed fault knob acted on one Block of a transfer."""
 
     name = "FaultInjected"
