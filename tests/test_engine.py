@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from ota_provider.core.api.commands import AbortTransfer, ArmKnob, PauseTransfer, RemoveFabric, ResumeTransfer
 from ota_provider.core.api.events import (
     CommandDone,
     DemoFabricJoined,
@@ -27,14 +28,7 @@ from ota_provider.core.bdx.outcome import Outcome
 from ota_provider.core.cli import parse_config
 from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.engine import (
-    AbortTransfer,
-    ArmKnob,
-    PauseTransfer,
-    RemoveFabric,
-    ResumeTransfer,
-    wait_for,
-)
+from ota_provider.core.engine import wait_for
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.presentation.lines import event_text

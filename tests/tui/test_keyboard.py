@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
+from ota_provider.core.api.commands import ArmKnobs
 from ota_provider.core.api.events import CommandDone
 from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.engine import ArmKnobs
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.tui.controls import FOCUS_MARK

@@ -20,33 +20,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .api.bus import SUBSCRIBER_QUEUE, EventBus, Subscriber
-from .api.commands import (
-    AbortTransfer,
-    AnswerAttestation,
-    ArmKnob,
-    ArmKnobs,
-    BrowseCommissionable,
-    ClearKnobs,
-    CommissionDevice,
-    DeviceAction,
-    DisarmKnob,
-    OpenCommissioningWindow,
-    PauseTransfer,
-    QueryHistory,
-    ReloadImages,
-    RemoveFabric,
-    ResumeTransfer,
-    StartTrace,
-    StopTrace,
-    ThrottleTransfer,
-)
-from .api.control import TOKEN_FILE, ControlServer, parse_control_target
-from .api.events import (
+from ..api.bus import SUBSCRIBER_QUEUE, EventBus, Subscriber
+from ..api.commands import Command, QueryHistory
+from ..api.control import TOKEN_FILE, ControlServer, parse_control_target
+from ..api.events import (
     CommandDone,
     CommissioningRolledBack,
     DemoFabricJoined,
@@ -57,7 +37,6 @@ from .api.events import (
     FabricsChanged,
     FabricSummary,
     HistoryRows,
-    ImageSummary,
     Listening,
     OtaEvent,
     QueryImageReceived,
@@ -67,54 +46,33 @@ from .api.events import (
     TransferFailed,
     TransferFinished,
     TransferResumed,
-    TransferSnapshot,
     TransferStarted,
     UpdateAppliedNotified,
 )
-from .bdx.outcome import TransferEnd, TransferStep
-from .bdx.server import Transfer
-from .client.demo import DemoRequestors
-from .commissioner.bench import Bench
-from .commissioner.trust import trust_store
-from .config import ProviderConfig, installed_version
-from .fabric.demo import DEMO_FABRIC_FILE, DemoFabric
-from .log_rate import limit_repeats
-from .node import MatterNode, NodeConfig
-from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
-from .ota.history import HistoryRow, UpdateHistory
-from .ota.offer_store import OfferStore
-from .ota.policy import ArmedKnob, Knob, Peer, policy_from_sdk_flags
-from .ota.provider import OtaProvider
-from .presentation.history import exchange_history, transfer_history
-from .presentation.knobs import KNOB_LABELS, armed_text
-from .presentation.words import bdx_status, plural, short_node_id, transfer_end_text
-from .session.secure import SessionParameters
-from .setup_payload import DiscoveryCapability, SetupPayload
-from .setup_target import parse_target
-from .trace import TraceWriter, open_named_trace, open_operator_trace
+from ..bdx.outcome import TransferEnd, TransferStep
+from ..bdx.server import Transfer
+from ..client.demo import DemoRequestors
+from ..commissioner.bench import Bench
+from ..commissioner.trust import trust_store
+from ..config import ProviderConfig, installed_version
+from ..fabric.demo import DEMO_FABRIC_FILE, DemoFabric
+from ..log_rate import limit_repeats
+from ..node import MatterNode, NodeConfig
+from ..ota.catalog import CatalogEntry, CatalogError, ImageCatalog
+from ..ota.history import HistoryRow, UpdateHistory
+from ..ota.offer_store import OfferStore
+from ..ota.policy import ArmedKnob, Peer, policy_from_sdk_flags
+from ..ota.provider import OtaProvider
+from ..presentation.history import exchange_history, transfer_history
+from ..presentation.words import plural, short_node_id, transfer_end_text
+from ..session.secure import SessionParameters
+from ..setup_payload import DiscoveryCapability, SetupPayload
+from ..setup_target import parse_target
+from ..trace import TraceWriter, open_named_trace, open_operator_trace
+from .handlers import apply_command
+from .snapshots import EngineStats, image_summary, transfer_snapshot
 
-__all__ = [
-    "AbortTransfer",
-    "AnswerAttestation",
-    "ArmKnob",
-    "ArmKnobs",
-    "BrowseCommissionable",
-    "ClearKnobs",
-    "CommissionDevice",
-    "DeviceAction",
-    "DisarmKnob",
-    "EngineStats",
-    "OpenCommissioningWindow",
-    "PauseTransfer",
-    "ProviderEngine",
-    "QueryHistory",
-    "ReloadImages",
-    "RemoveFabric",
-    "ResumeTransfer",
-    "StartTrace",
-    "StopTrace",
-    "ThrottleTransfer",
-]
+__all__ = ["ProviderEngine", "onboarding_payload", "wait_for"]
 
 log = logging.getLogger(__name__)
 
@@ -124,42 +82,6 @@ IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often 
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
 PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that requestor ended is about it
-
-
-def transfer_snapshot(transfer: Transfer) -> TransferSnapshot:
-    """A running or ended transfer as the value the front ends see."""
-    sender = transfer.sender
-    return TransferSnapshot(
-        transfer.id,
-        transfer.peer,
-        transfer.designator.decode(errors="replace"),
-        sender.block_size,
-        sender.bytes_sent,
-        sender.total,
-        sender.blocks_sent,
-        transfer.seconds,
-        transfer.end,
-        transfer.paused,
-        transfer.pacing,
-        transfer.retransmissions,
-        transfer.duplicates,
-        transfer.resumed,
-        transfer.suspended,
-    )
-
-
-@dataclass(frozen=True)
-class EngineStats:
-    """A snapshot for the front end to sample at its own pace."""
-
-    transfers: tuple[TransferSnapshot, ...]
-    bytes_sent_total: int
-    transfers_finished: int
-    transfers_failed: int
-    events_dropped: int
-
-
-# ---------------------------------------------------------------------- the engine
 
 
 class ProviderEngine:
@@ -217,7 +139,7 @@ class ProviderEngine:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def send(self, command: Any) -> None:
+    def send(self, command: Command) -> None:
         """Queue a command for the engine thread; a CommandDone event answers it."""
         if self._loop is None:
             raise RuntimeError("the engine is not running")
@@ -288,7 +210,7 @@ class ProviderEngine:
         stats = self.stats()
         return EngineSnapshot(stats.transfers, stats.bytes_sent_total, stats.transfers_finished,
                               stats.transfers_failed, stats.events_dropped, self.armed(),
-                              tuple(_image_summary(e) for e in self.images()), self.bus.subscribers,
+                              tuple(image_summary(e) for e in self.images()), self.bus.subscribers,
                               self._latest.get(Listening), self._latest.get(FabricsChanged))  # fmt: skip
 
     def _current_snapshot(self) -> EngineSnapshot:
@@ -442,7 +364,7 @@ class ProviderEngine:
                 with contextlib.suppress(asyncio.CancelledError):
                     await requestors
             await node.aclose()
-            self._stop_trace()
+            self.stop_trace()
             self._post(Stopped())
 
     def _on_session(self, session) -> None:
@@ -496,12 +418,12 @@ class ProviderEngine:
 
     # ------------------------------------------------------------------ commands (engine thread)
 
-    def _execute(self, command: Any) -> None:
+    def _execute(self, command: Command) -> None:
         if isinstance(command, QueryHistory):  # read off the loop, answered when the rows are there
             asyncio.get_running_loop().create_task(self._query_history(command))
             return
         try:
-            ok, message = self._apply(command)
+            ok, message = apply_command(self, command)
         except (ValueError, CatalogError) as exc:
             ok, message = False, str(exc)
         except Exception as exc:  # every command gets its one answer, whatever went wrong in it
@@ -517,7 +439,7 @@ class ProviderEngine:
         """Where traces started over the control socket go: only there."""
         return self.config.trace_dir or self.storage / "traces"
 
-    def _start_trace(self, name: str) -> str:
+    def start_trace(self, name: str) -> str:
         """Trace every message from now on to a new file in the trace folder (a trace already running
         is closed first); TraceError says why not."""
         path, descriptor = open_named_trace(self.trace_dir, name)
@@ -525,12 +447,12 @@ class ProviderEngine:
 
     def _begin_trace(self, path: Path, descriptor: int) -> str:
         assert self.node is not None
-        self._stop_trace()
+        self.stop_trace()
         self._trace = TraceWriter(path, descriptor, self.node.clock)
         self.node.manager.tracer = self._trace
         return f"tracing every message to {path}"
 
-    def _stop_trace(self) -> str:
+    def stop_trace(self) -> str:
         if self._trace is None:
             return "no trace was running"
         trace, self._trace = self._trace, None
@@ -549,109 +471,26 @@ class ProviderEngine:
         self._post(HistoryRows(command.id, tuple(rows)))
         self._post(CommandDone(command, True, plural(len(rows), "history row")))
 
-    def _knows(self, peer: Peer) -> bool:
+    def knows(self, peer: Peer) -> bool:
         """A requestor this provider has heard from: this run, its history, or a device of its bench."""
         if peer in self._seen or (self._history is not None and self._history.knows(peer)):
             return True
         device = self.bench.devices.get(peer[1]) if self.bench is not None else None
         return device is not None and device.fabric_index == peer[0]
 
-    def _unseen_target(self, peer: Peer) -> str:
+    def unseen_target(self, peer: Peer) -> str:
         """Why an arm for ``peer`` is refused, and what the user may have meant."""
         fabric = "" if peer[0] == 1 else f" on fabric {peer[0]}"
         text = f"node 0x{peer[1]:X}{fabric} has never queried this provider"
         digits = str(peer[1])
-        if len(digits) <= 16 and (hexadecimal := (peer[0], int(digits, 16))) != peer and self._knows(hexadecimal):
+        if len(digits) <= 16 and (hexadecimal := (peer[0], int(digits, 16))) != peer and self.knows(hexadecimal):
             text += f" (did you mean 0x{hexadecimal[1]:X}, shown as {short_node_id(hexadecimal[1])}?)"
         return text + "; arm it anyway with --unseen (it applies when that node first asks)"
-
-    def _apply(self, command: Any) -> tuple[bool, str]:
-        node, provider = self.node, self.provider
-        assert node is not None and provider is not None and node.bdx is not None
-        bdx = node.bdx
-        if isinstance(command, ArmKnob | ArmKnobs):
-            knobs = [(command.knob, command.value)] if isinstance(command, ArmKnob) else list(command.knobs)
-            if command.target is not None and not command.unseen and not self._knows(command.target):
-                raise ValueError(self._unseen_target(command.target))
-            for knob, value in knobs:  # refused now, not met by the next query as a silent NotAvailable
-                if knob == Knob.FORCED_DESIGNATOR and provider.catalog.entry_for_designator(str(value)) is None:
-                    served = ", ".join(e.designator for e in provider.catalog.entries) or "none"
-                    raise ValueError(f"no image {value!r} to force: the images served are {served}")
-        if isinstance(command, ArmKnob):
-            armed = provider.policy.arm(command.knob, command.value, sticky=command.sticky, target=command.target)
-            return True, f"armed {armed_text(armed)}"
-        if isinstance(command, ArmKnobs):
-            armed = provider.policy.arm_all(list(command.knobs), sticky=command.sticky, target=command.target)
-            return True, "armed " + "; ".join(armed_text(a) for a in armed)
-        if isinstance(command, DisarmKnob):
-            if not provider.policy.disarm(command.knob, target=command.target):
-                return True, f"{KNOB_LABELS[command.knob]} was not armed: nothing to disarm"
-            return True, f"disarmed {KNOB_LABELS[command.knob]}"
-        if isinstance(command, ClearKnobs):
-            provider.policy.clear()
-            return True, "every knob disarmed"
-        if isinstance(command, PauseTransfer):
-            return _transfer_result(bdx.pause(command.transfer_id), command.transfer_id, "paused")
-        if isinstance(command, ResumeTransfer):
-            return _transfer_result(bdx.resume(command.transfer_id), command.transfer_id, "resumed")
-        if isinstance(command, ThrottleTransfer):
-            what = (f"throttled to one block per {command.seconds_per_block:g} s" if command.seconds_per_block
-                    else "unthrottled")  # fmt: skip
-            return _transfer_result(bdx.throttle(command.transfer_id, command.seconds_per_block),
-                                    command.transfer_id, what)  # fmt: skip
-        if isinstance(command, AbortTransfer):
-            done = bdx.abort(command.transfer_id, command.status)
-            what = f"aborted with StatusReport {bdx_status(command.status)}"
-            return _transfer_result(done, command.transfer_id, what)
-        if isinstance(command, CommissionDevice):
-            assert self.bench is not None
-            target = parse_target(command.target)  # ValueError: one line saying what is wrong with the code
-            self.bench.start(target, ask=command.ask)
-            return True, f"commissioning {command.target}: started"
-        if isinstance(command, DeviceAction):
-            assert self.bench is not None
-            self.bench.act(command.node_id, command.action)  # ValueError: unknown action or device
-            return True, f"device 0x{command.node_id:016X}: {command.action.value} started"
-        if isinstance(command, BrowseCommissionable):
-            assert self.bench is not None
-            self.bench.browse(command.active)
-            return True, "browsing for commissionable devices" if command.active else "browsing stopped"
-        if isinstance(command, AnswerAttestation):
-            assert self.bench is not None
-            if not self.bench.answer(command.target, command.accept):
-                return False, f"no attestation question is open for {command.target}"
-            return True, f"{'accepted' if command.accept else 'refused'} the attestation of {command.target}"
-        if isinstance(command, OpenCommissioningWindow):
-            window = node.open_commissioning_window(command.seconds)
-            return True, f"commissioning window open for {command.seconds} s (discriminator {window.discriminator})"
-        if isinstance(command, RemoveFabric):
-            if node.fabrics.get(command.fabric_index) is None:
-                return False, f"no fabric {command.fabric_index}"
-            node.remove_fabric(command.fabric_index)
-            return True, f"fabric {command.fabric_index} removed"
-        if isinstance(command, StartTrace):
-            return True, self._start_trace(command.path)
-        if isinstance(command, StopTrace):
-            return True, self._stop_trace()
-        if isinstance(command, ReloadImages):
-            provider.catalog = provider.catalog.reload()
-            return True, f"{plural(len(provider.catalog.entries), 'image')} loaded"
-        return False, f"unknown command {type(command).__name__}"
-
-
-def _image_summary(entry: CatalogEntry) -> ImageSummary:
-    return ImageSummary(entry.designator, str(entry.path), entry.vendor_id, entry.product_id, entry.software_version,
-                        entry.software_version_string, entry.size, entry.min_applicable_version,
-                        entry.max_applicable_version)  # fmt: skip
 
 
 def onboarding_payload(config: ProviderConfig) -> SetupPayload:
     return SetupPayload(discriminator=config.discriminator, passcode=config.passcode, vendor_id=config.vendor_id,
                         product_id=config.product_id, discovery=DiscoveryCapability.ON_NETWORK)  # fmt: skip
-
-
-def _transfer_result(done: bool, transfer_id: int, what: str) -> tuple[bool, str]:
-    return (True, f"transfer #{transfer_id} {what}") if done else (False, f"no running transfer #{transfer_id}")
 
 
 def wait_for(engine: ProviderEngine, predicate, timeout: float = 10.0) -> list[EngineEvent]:

@@ -1,0 +1,58 @@
+"""The engine's live objects as the values the front ends see: a transfer, an image, the totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api.events import ImageSummary, TransferSnapshot
+from ..bdx.server import Transfer
+from ..ota.catalog import CatalogEntry
+
+__all__ = ["EngineStats", "image_summary", "transfer_snapshot"]
+
+
+def transfer_snapshot(transfer: Transfer) -> TransferSnapshot:
+    """A running or ended transfer as the value the front ends see."""
+    sender = transfer.sender
+    return TransferSnapshot(
+        transfer.id,
+        transfer.peer,
+        transfer.designator.decode(errors="replace"),
+        sender.block_size,
+        sender.bytes_sent,
+        sender.total,
+        sender.blocks_sent,
+        transfer.seconds,
+        transfer.end,
+        transfer.paused,
+        transfer.pacing,
+        transfer.retransmissions,
+        transfer.duplicates,
+        transfer.resumed,
+        transfer.suspended,
+    )
+
+
+def image_summary(entry: CatalogEntry) -> ImageSummary:
+    return ImageSummary(
+        entry.designator,
+        str(entry.path),
+        entry.vendor_id,
+        entry.product_id,
+        entry.software_version,
+        entry.software_version_string,
+        entry.size,
+        entry.min_applicable_version,
+        entry.max_applicable_version,
+    )
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """The engine's counters, read from its own thread to make the published snapshot."""
+
+    transfers: tuple[TransferSnapshot, ...]
+    bytes_sent_total: int
+    transfers_finished: int
+    transfers_failed: int
+    events_dropped: int
