@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ota_provider.core import cli
-from ota_provider.core.cli_common import PROG, Parser, default_storage
+from ota_provider.core.cli.common import PROG, Parser, default_storage
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.ota.catalog import ImageCatalog
 
@@ -34,7 +34,7 @@ def attach_main(argv: Sequence[str]) -> int:
     (``--headless --control``), in this terminal; quitting detaches, the provider goes on."""
     from ota_provider.core.api.control import TOKEN_FILE  # noqa: PLC0415
     from ota_provider.core.api.link import SocketLink  # noqa: PLC0415
-    from ota_provider.core.ctl import default_socket  # noqa: PLC0415
+    from ota_provider.core.cli.ctl import default_socket  # noqa: PLC0415
 
     from .app import ProviderDashboard  # noqa: PLC0415
 
@@ -64,11 +64,8 @@ def attach_main(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["attach"]:
-        return attach_main(argv[1:])
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    return cli.main(argv, serve=serve_dashboard if interactive else None)
+    return cli.main(argv, serve=serve_dashboard if interactive else None, more={"attach": attach_main})
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def _cli(*args: str, program: str = "ota_provider.core.cli") -> subprocess.Compl
                           check=False)  # fmt: skip
 
 
-@pytest.mark.parametrize("program", ["ota_provider.core.cli", "ota_provider.core.image_cli",
+@pytest.mark.parametrize("program", ["ota_provider.core.cli", "ota_provider.core.cli.image",
                                      "ota_provider.core.client.sim"])  # fmt: skip
 def test_every_program_says_its_version(program):
     result = _cli("--version", program=program)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ota_provider.core.image_cli import main
+from ota_provider.core.cli.image import main
 from tests.helpers.images import PAYLOAD, hand_built_image
 
 
@@ -149,7 +149,7 @@ def test_console_script_prints_no_traceback(tmp_path):
     image = tmp_path / "junk.ota"
     image.write_bytes(b"\x00" * 100)
     result = subprocess.run(
-        [sys.executable, "-m", "ota_provider.core.image_cli", "show", str(image)],
+        [sys.executable, "-m", "ota_provider.core.cli.image", "show", str(image)],
         capture_output=True,
         text=True,
         check=False,

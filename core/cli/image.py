@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import installed_version
-from .ota.image import (
+from ..config import installed_version
+from ..ota.image import (
     CREATE_DIGEST_ALGORITHMS,
     HeaderFields,
     ImageError,

@@ -23,14 +23,13 @@ from pathlib import Path
 
 import segno
 
-from .api.control import ControlError, parse_control_target
-from .attestation.credentials import AttestationError
-from .bdx.sender import UDP_BLOCK_LIMIT
-from .cli_common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
-from .commissioner.device_store import DeviceStore
-from .commissioner.trust import load_paa_folder
-from .commissioner.watch import UpdateWatch
-from .config import (
+from ..api.control import ControlError, parse_control_target
+from ..attestation.credentials import AttestationError
+from ..bdx.sender import UDP_BLOCK_LIMIT
+from ..commissioner.device_store import DeviceStore
+from ..commissioner.trust import load_paa_folder
+from ..commissioner.watch import UpdateWatch
+from ..config import (
     DEFAULT_DISCRIMINATOR,
     DEFAULT_MAX_BDX_BLOCK_SIZE,
     DEFAULT_MRP_ACTIVE_INTERVAL_MS,
@@ -46,21 +45,22 @@ from .config import (
     ProviderConfig,
     installed_version,
 )
-from .engine import ProviderEngine, onboarding_payload
-from .fabric.acl import AclError
-from .fabric.demo import DemoFabricError
-from .fabric.table import FabricError
-from .ota.catalog import CatalogEntry, CatalogError, ImageCatalog
-from .ota.history import UpdateHistory, rows_as_csv, rows_as_text
-from .ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
-from .ota.types import ApplyUpdateAction, QueryImageStatus
-from .presentation.lines import event_fields, event_text
-from .presentation.words import socket_address
-from .setup_payload import SetupCodeError, SetupPayload, check_passcode
-from .setup_target import parse_target
-from .storage.database import DATABASE_NAME, Database, StorageError
-from .trace import TraceError
-from .transport.port_owner import udp_port_owner
+from ..engine import ProviderEngine, onboarding_payload
+from ..fabric.acl import AclError
+from ..fabric.demo import DemoFabricError
+from ..fabric.table import FabricError
+from ..ota.catalog import CatalogEntry, CatalogError, ImageCatalog
+from ..ota.history import UpdateHistory, rows_as_csv, rows_as_text
+from ..ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
+from ..ota.types import ApplyUpdateAction, QueryImageStatus
+from ..presentation.lines import event_fields, event_text
+from ..presentation.words import socket_address
+from ..setup_payload import SetupCodeError, SetupPayload, check_passcode
+from ..setup_target import parse_target
+from ..storage.database import DATABASE_NAME, Database, StorageError
+from ..trace import TraceError
+from ..transport.port_owner import udp_port_owner
+from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
 
@@ -662,21 +662,8 @@ def devices_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
-    """The headless ``ota-provider``; the dashboard's launcher passes its own ``serve``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["history"]:
-        return history_main(argv[1:])
-    if argv[:1] == ["devices"]:
-        return devices_main(argv[1:])
-    if argv[:1] == ["trace"]:
-        from .trace import show_main  # noqa: PLC0415
-
-        return show_main(argv[1:])
-    if argv[:1] == ["ctl"]:
-        from .ctl import ctl_main  # noqa: PLC0415  (ctl builds on this module)
-
-        return ctl_main(argv[1:])
+def serve_main(argv: Sequence[str], serve: Serve | None = None) -> int:
+    """Serve updates: the headless lines, or ``serve`` (the dashboard) when the launcher gives one."""
     config = parse_config(argv)
     try:
         return run(config, serve=serve if serve and not config.headless else None)
@@ -684,7 +671,3 @@ def main(argv: Sequence[str] | None = None, serve: Serve | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from .ota.history import iso_time
+from ..ota.history import iso_time
 
 PROG = "ota-provider"
 EXIT_USAGE = 2
