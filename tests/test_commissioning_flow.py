@@ -28,7 +28,7 @@ from ota_provider.core.im.messages import AttributeData, AttributePath, CommandD
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.securechannel.case_initiator import CaseInitiator
 from ota_provider.core.securechannel.connect import establish_pase
-from tests.clock import JumpingClock
+from tests.helpers.clock import JumpingClock
 
 NODE_ID_ON_FABRIC, ADMIN_ID, OTHER_ID, FABRIC = 0x1234, 112233, 0x5555, 0xFAB1
 

@@ -33,7 +33,7 @@ from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.presentation.words import transfer_end_text
-from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
+from tests.helpers.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.helpers.samples import SAMPLES
 
 UA, BUSY = QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY

@@ -14,7 +14,7 @@ from ota_provider.core.setup_payload import (
     check_passcode,
     verhoeff_check_digit,
 )
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 # The SDK example apps' default onboarding: VID 0xFFF1, PID 0x8000, discriminator 3840, passcode 20202021.
 DEFAULT = SetupPayload(discriminator=3840, passcode=20202021, vendor_id=0xFFF1, product_id=0x8000)

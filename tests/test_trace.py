@@ -19,7 +19,7 @@ from ota_provider.core.engine import wait_for
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.session.secure import SecureSession
 from ota_provider.core.setup_payload import SetupPayload
-from tests.engine_helpers import requestor, start_engine
+from tests.helpers.engine_helpers import requestor, start_engine
 
 PASSCODE = 20202021
 

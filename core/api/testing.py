@@ -28,9 +28,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-import pytest
-
-from .client import ControlClientError, Provider
+from .client import ControlClientError, ProviderClient
 
 __all__ = ["headless_provider", "ota_provider"]
 
@@ -39,7 +37,7 @@ SAMPLE_IMAGE = Path(str(resources.files("ota_provider.sample_images") / "sample-
 
 @contextlib.contextmanager
 def headless_provider(state: Path, *flags: str, image: Path | None = None, timeout: float = 30.0,
-                      log: Path | None = None) -> Iterator[Provider]:  # fmt: skip
+                      log: Path | None = None) -> Iterator[ProviderClient]:  # fmt: skip
     """``ota-provider`` in its own process on ``state``, attached through its control socket."""
     state.mkdir(parents=True, exist_ok=True)
     socket_path = state / "control.sock"
@@ -65,7 +63,7 @@ def headless_provider(state: Path, *flags: str, image: Path | None = None, timeo
         out.close()
 
 
-def _attach(socket_path: Path, proc: subprocess.Popen, timeout: float) -> Provider:
+def _attach(socket_path: Path, proc: subprocess.Popen, timeout: float) -> ProviderClient:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -73,19 +71,26 @@ def _attach(socket_path: Path, proc: subprocess.Popen, timeout: float) -> Provid
                                      "opened (see provider.log in its state directory)")  # fmt: skip
         if socket_path.exists():
             with contextlib.suppress(ControlClientError):
-                return Provider.attach(socket_path)
+                return ProviderClient.attach(socket_path)
         if time.monotonic() > deadline:
             raise ControlClientError(f"no control socket at {socket_path} within {timeout:g} s")
         time.sleep(0.05)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "ota_provider_flags(*flags): more ota-provider flags for the fixture")
+# The pytest plugin: only where pytest is installed (a test extra), so headless_provider above
+# serves any harness, pytest or not.
+try:
+    import pytest
+except ImportError:
+    pass
+else:
 
+    def pytest_configure(config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "ota_provider_flags(*flags): more ota-provider flags for the fixture")
 
-@pytest.fixture
-def ota_provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provider]:
-    marker = request.node.get_closest_marker("ota_provider_flags")
-    flags = marker.args if marker else ()
-    with headless_provider(tmp_path / "ota-provider", *flags) as provider:
-        yield provider
+    @pytest.fixture
+    def ota_provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProviderClient]:
+        marker = request.node.get_closest_marker("ota_provider_flags")
+        flags = marker.args if marker else ()
+        with headless_provider(tmp_path / "ota-provider", *flags) as provider:
+            yield provider

@@ -24,7 +24,7 @@ from ota_provider.core.api.control import TOKEN_FILE, ControlError
 from ota_provider.core.api.wire import PROTOCOL_VERSION
 from ota_provider.core.engine import ProviderEngine
 from ota_provider.core.ota.policy import Knob
-from tests.engine_helpers import requestor, start_engine
+from tests.helpers.engine_helpers import requestor, start_engine
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from ota_provider.core.presentation.lines import event_text
-from tests.engine_helpers import requestor, start_engine
+from tests.helpers.engine_helpers import requestor, start_engine
 
 
 def through_json(value):

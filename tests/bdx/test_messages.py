@@ -16,7 +16,7 @@ from ota_provider.core.bdx.messages import (
     TransferInit,
 )
 from ota_provider.core.codec.status_report import BdxStatus
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 RD = TransferControl.RECEIVER_DRIVE
 

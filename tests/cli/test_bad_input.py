@@ -11,7 +11,7 @@ import pytest
 
 from ota_provider.core.api.client import Refused
 from ota_provider.core.ota.catalog import CatalogError, ImageCatalog
-from tests.engine_helpers import start_engine
+from tests.helpers.engine_helpers import start_engine
 from tests.helpers.samples import SAMPLES
 
 IMAGE = str(SAMPLES / "sample-fff1-8000-v3.ota")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ota_provider.core.codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
 from ota_provider.core.codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ota_provider.core.codec.status_report import BdxStatus, GeneralCode, StatusReport
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 SPEC_COMPLIANCE = [
     # (encoded, session id, session type, security flags, counter, secure, group id)

@@ -19,7 +19,7 @@ from ota_provider.core.codec.schema import (
 from ota_provider.core.codec.tlv import TLVError
 from ota_provider.core.ota.commands import QueryImage  # OTA_PROVIDER_SPEC.md §0.1, QueryImage (0x00)
 from ota_provider.core.ota.types import DownloadProtocol
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 
 @dataclass(frozen=True)

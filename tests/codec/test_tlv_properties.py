@@ -20,7 +20,7 @@ from ota_provider.core.codec.tlv import (
     TLVList,
     UInt,
 )
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 tags = st.one_of(
     st.integers(0, 255),

@@ -8,7 +8,7 @@ import asyncio
 from ota_provider.core.api.commands import CommissionDevice, DeviceAction, DeviceActionKind
 from ota_provider.core.api.events import CommandDone, DeviceStep, DeviceStepKind, StepState
 from ota_provider.core.node import MatterNode, NodeConfig
-from tests.engine_helpers import start_engine
+from tests.helpers.engine_helpers import start_engine
 
 
 async def next_matching(engine, predicate, timeout=15.0):

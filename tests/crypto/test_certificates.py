@@ -21,7 +21,7 @@ from ota_provider.core.crypto.certificates import (
     issue_certificate,
     validate_operational_chain,
 )
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 DATA = Path(__file__).with_name("data")
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)

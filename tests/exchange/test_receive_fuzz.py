@@ -6,7 +6,7 @@ import random
 
 from ota_provider.core.codec.message import MessageHeader
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST
-from tests.fuzzing import fuzz_inputs
+from tests.helpers.fuzzing import fuzz_inputs
 from tests.helpers.mrp import A, Collector, RecordingEcho, paired
 
 

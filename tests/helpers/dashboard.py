@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.engine_helpers import requestor
+from tests.helpers.engine_helpers import requestor
 
 
 def cell(app, peer_key, column):

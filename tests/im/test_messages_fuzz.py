@@ -18,7 +18,7 @@ from ota_provider.core.im.messages import (
     TimedRequest,
     WriteRequest,
 )
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 
 CORPUS = [
     tlv.encode(

@@ -10,7 +10,7 @@ import pytest
 
 from ota_provider.core.ota.catalog import CatalogError, ImageCatalog, strip_json_comments
 from ota_provider.core.ota.image import HeaderFields, create_image
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 from tests.helpers.samples import SAMPLES
 
 

@@ -22,7 +22,7 @@ from ota_provider.core.ota.image import (
     rewrite_header,
     verify_image,
 )
-from tests.fuzzing import assert_only_raises, fuzz_inputs
+from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
 from tests.helpers.images import PAYLOAD, hand_built_image
 
 

@@ -1,4 +1,4 @@
-"""The whole provider node on the simulated network with a fake clock (``tests/sim_bench.py``):
+"""The whole provider node on the simulated network with a fake clock (``tests/helpers/sim_bench.py``):
 200 requestors at once, datagram loss, a kill -9 mid-download and the idle release, each run to
 the end without sleeping and the same way every time."""
 
@@ -11,9 +11,9 @@ import pytest
 
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.ota.types import ApplyUpdateAction
+from tests.helpers.sim_bench import IMAGE, SimBench
 from tests.helpers.transfers import COMPLETE, RESUMED, STARTED
 from tests.helpers.transfers import failed as ended_badly
-from tests.sim_bench import IMAGE, SimBench
 
 
 def query_all(bench: SimBench) -> None:

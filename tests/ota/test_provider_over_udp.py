@@ -23,7 +23,7 @@ from ota_provider.core.ota.events import FaultInjected
 from ota_provider.core.ota.policy import Knob, OtaPolicy
 from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
-from tests.clock import JumpingClock
+from tests.helpers.clock import JumpingClock
 from tests.helpers.samples import SAMPLES
 from tests.helpers.transfers import COMPLETE, told
 from tests.helpers.transfers import failed as ended_badly

@@ -20,8 +20,8 @@ from ota_provider.core.fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from ota_provider.core.securechannel.case_initiator import CaseInitiator
 from ota_provider.core.securechannel.pase_initiator import PaseInitiator
 from ota_provider.core.session.unsecured import DEFAULT_MAX_UNSECURED_SESSIONS, STALE_SECONDS
-from tests.engine_helpers import start_engine
-from tests.sim_bench import PROVIDER, SimBench
+from tests.helpers.engine_helpers import start_engine
+from tests.helpers.sim_bench import PROVIDER, SimBench
 
 
 def _flood(bench: SimBench, make, count: int, *, ack_answers: bool = False) -> None:

@@ -37,7 +37,7 @@ from ota_provider.core.ota.history import HistoryRow
 from ota_provider.core.ota.policy import ArmedKnob, Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UpdateState
 from ota_provider.tui.app import ProviderDashboard
-from tests.engine_helpers import IMAGE_LIST
+from tests.helpers.engine_helpers import IMAGE_LIST
 
 T0 = 1_795_000_000.0  # 2026-11-18 09:46:40 UTC
 IMAGE_SIZE = 49_237

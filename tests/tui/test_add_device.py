@@ -13,8 +13,8 @@ from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ConfirmScreen
-from tests.engine_helpers import start_engine
 from tests.helpers.dashboard import until
+from tests.helpers.engine_helpers import start_engine
 
 CODE = "3497-011-2332"  # passcode 20202021, discriminator 3840
 

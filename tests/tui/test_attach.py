@@ -13,8 +13,8 @@ from ota_provider.core.api.client import ProviderClient
 from ota_provider.core.api.link import SocketLink
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.tui.app import ProviderDashboard
-from tests.engine_helpers import requestor, start_engine
 from tests.helpers.dashboard import armed_text, cell, until
+from tests.helpers.engine_helpers import requestor, start_engine
 
 
 @pytest.fixture

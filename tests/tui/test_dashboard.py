@@ -21,8 +21,8 @@ from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ArmScreen, ConfirmScreen, RequestorDetail
-from tests.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.helpers.dashboard import arm, armed_text, cell, queried, until
+from tests.helpers.engine_helpers import IMAGE_LIST, requestor, start_engine
 from tests.helpers.samples import SAMPLES
 from tests.tui.fake_engine import scripted_dashboard, settle
 

@@ -17,7 +17,7 @@ import pytest
 
 from ota_provider.core.engine import onboarding_payload
 from ota_provider.tui.app import ProviderDashboard
-from tests.engine_helpers import start_engine
+from tests.helpers.engine_helpers import start_engine
 from tests.tui.screen_pixels import ansi_cells, decode_qr, segment_cells
 
 SIZES = [(100, 30), (160, 48)]
