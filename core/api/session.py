@@ -14,6 +14,7 @@ import enum
 import hmac
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,46 +246,64 @@ class ClientSession:
 
     def _read(self, message: dict[str, Any]) -> Received | None:
         kind = message.get("type")
-        if kind == "hello":
-            self.hello = Greeted(message.get("protocol"), bool(message.get("needsToken")), message.get("engine"))
-            self._send({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": self.token} if self.token else {})})
-            return self.hello
-        if kind == "welcome":
-            self.phase = Phase.READY
-            self.engine = dict(message.get("engine") or {})
-            return Welcomed(self.engine, int(message.get("seq") or 0))
-        if kind in ("event", "snapshot"):
-            try:
-                event = event_from_json(message)
-            except WireError:  # an event of a newer provider
-                self.skipped += 1
-                return None
-            if kind == "snapshot" and isinstance(event, EngineSnapshot):
-                self.snapshots += 1
-                self.snapshot = event
-                return SnapshotReceived(event)
-            self.last_seq = event.seq
-            if isinstance(event, EngineSnapshot):
-                self.snapshot = event
-            self.events.append(event)
-            return EventReceived(event)
-        if kind == "result":
-            result = _result(message)
-            self.results[result.id] = result
-            return Answered(result)
-        if kind == "subscribed":
-            self.subscriptions += 1
-            self.missed = int(message.get("missed") or 0)
-            return Subscribed(int(message.get("seq") or 0), self.missed)
-        if kind == "error":
-            text = str(message.get("message", ""))
-            self.errors.append(text)
-            if message.get("id") is not None:
-                self.refused[str(message["id"])] = text
-                return Refused(str(message["id"]), text)
-            resume = message.get("resumeAfter")
-            return ProviderError(text, resume if isinstance(resume, int) else None)
-        return None  # pong, unsubscribed, or a newer provider's message
+        reader = _CLIENT_READERS.get(kind) if isinstance(kind, str) else None
+        return None if reader is None else reader(self, message)  # None: pong, unsubscribed, a newer provider's
+
+    def _greeted(self, message: dict[str, Any]) -> Received:
+        self.hello = Greeted(message.get("protocol"), bool(message.get("needsToken")), message.get("engine"))
+        self._send({"type": "hello", "protocol": PROTOCOL_VERSION, **({"token": self.token} if self.token else {})})
+        return self.hello
+
+    def _welcomed(self, message: dict[str, Any]) -> Received:
+        self.phase = Phase.READY
+        self.engine = dict(message.get("engine") or {})
+        return Welcomed(self.engine, int(message.get("seq") or 0))
+
+    def _event(self, message: dict[str, Any]) -> Received | None:
+        try:
+            event = event_from_json(message)
+        except WireError:  # an event of a newer provider
+            self.skipped += 1
+            return None
+        if message.get("type") == "snapshot" and isinstance(event, EngineSnapshot):  # asked for: not numbered
+            self.snapshots += 1
+            self.snapshot = event
+            return SnapshotReceived(event)
+        self.last_seq = event.seq
+        if isinstance(event, EngineSnapshot):
+            self.snapshot = event
+        self.events.append(event)
+        return EventReceived(event)
+
+    def _answered(self, message: dict[str, Any]) -> Received:
+        result = _result(message)
+        self.results[result.id] = result
+        return Answered(result)
+
+    def _subscribed(self, message: dict[str, Any]) -> Received:
+        self.subscriptions += 1
+        self.missed = int(message.get("missed") or 0)
+        return Subscribed(int(message.get("seq") or 0), self.missed)
+
+    def _error(self, message: dict[str, Any]) -> Received:
+        text = str(message.get("message", ""))
+        self.errors.append(text)
+        if message.get("id") is not None:
+            self.refused[str(message["id"])] = text
+            return Refused(str(message["id"]), text)
+        resume = message.get("resumeAfter")
+        return ProviderError(text, resume if isinstance(resume, int) else None)
+
+
+_CLIENT_READERS: dict[str, Callable[[ClientSession, dict[str, Any]], Received | None]] = {
+    "hello": ClientSession._greeted,
+    "welcome": ClientSession._welcomed,
+    "event": ClientSession._event,
+    "snapshot": ClientSession._event,
+    "result": ClientSession._answered,
+    "subscribed": ClientSession._subscribed,
+    "error": ClientSession._error,
+}
 
 
 def _result(message: dict[str, Any]) -> Result:
@@ -425,15 +444,9 @@ class ServerSession:
             return self._violation(text, fatal=True)
         match kind:
             case "command":
-                try:
-                    return CommandReceived(command_from_json(message))
-                except WireError as exc:
-                    return self._violation(str(exc), id=message.get("id"))
+                return self._command(message)
             case "subscribe":
-                after = message.get("after")
-                if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
-                    return self._violation("subscribe: after is the last sequence number seen (an integer), or absent")
-                return SubscribeWanted(after, bool(message.get("snapshots", False)))
+                return self._subscribe(message)
             case "unsubscribe":
                 self.send({"type": "unsubscribed"})
                 return UnsubscribeWanted()
@@ -444,6 +457,18 @@ class ServerSession:
                 return PingReceived()
         known = "hello, command, subscribe, unsubscribe, snapshot or ping"
         return self._violation(f"unknown message type {kind!r}: {known}")
+
+    def _command(self, message: dict[str, Any]) -> Request:
+        try:
+            return CommandReceived(command_from_json(message))
+        except WireError as exc:
+            return self._violation(str(exc), id=message.get("id"))
+
+    def _subscribe(self, message: dict[str, Any]) -> Request:
+        after = message.get("after")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            return self._violation("subscribe: after is the last sequence number seen (an integer), or absent")
+        return SubscribeWanted(after, bool(message.get("snapshots", False)))
 
     def _hello(self, message: dict[str, Any]) -> Request:
         protocol = message.get("protocol")

@@ -9,7 +9,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,48 +168,37 @@ def _said(result: Result) -> int:
     return 0
 
 
+def _arm(provider: ProviderClient, args: argparse.Namespace) -> Result:
+    if args.unseen and args.node is None:
+        raise ValueError("--unseen goes with --node ID (the node that has not queried yet)")
+    return provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric,
+                        unseen=args.unseen)  # fmt: skip
+
+
+def _throttle(provider: ProviderClient, args: argparse.Namespace) -> Result:
+    seconds = None if args.seconds in ("off", "0") else _seconds(args.seconds)
+    return provider.throttle(args.transfer, seconds)
+
+
+def _trace(provider: ProviderClient, args: argparse.Namespace) -> Result:
+    if args.action == "start" and args.file is None:
+        raise ValueError("trace start needs the FILE to write")
+    return provider.trace_start(args.file) if args.action == "start" else provider.trace_stop()
+
+
+def _history(provider: ProviderClient, args: argparse.Namespace) -> int:
+    rows = provider.history(args.last, args.node)
+    if args.json:
+        sys.stdout.write("".join(json.dumps(row.as_json()) + "\n" for row in rows))
+    else:
+        sys.stdout.write(rows_as_text(list(rows)) or "no history yet\n")
+    return 0
+
+
 def _run(provider: ProviderClient, args: argparse.Namespace) -> int:
-    verb = args.verb
-    if verb == "status":
-        return _status(provider, args.json)
-    if verb in ("watch", "wait-for"):
-        return _watch(provider, args) if verb == "watch" else _wait(provider, args)
-    if verb == "arm":
-        if args.unseen and args.node is None:
-            raise ValueError("--unseen goes with --node ID (the node that has not queried yet)")
-        return _said(provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric,
-                                  unseen=args.unseen))  # fmt: skip
-    if verb == "disarm":
-        return _said(provider.disarm(args.knob, node=args.node, fabric=args.fabric))
-    if verb == "clear":
-        return _said(provider.clear())
-    if verb == "pause":
-        return _said(provider.pause(args.transfer))
-    if verb == "resume":
-        return _said(provider.resume(args.transfer))
-    if verb == "abort":
-        return _said(provider.abort(args.transfer, args.status))
-    if verb == "throttle":
-        seconds = None if args.seconds in ("off", "0") else _seconds(args.seconds)
-        return _said(provider.throttle(args.transfer, seconds))
-    if verb == "open-window":
-        return _said(provider.open_window(args.seconds))
-    if verb == "reload":
-        return _said(provider.reload())
-    if verb == "commission":
-        return _said(provider.commission(args.code))
-    if verb == "trace":
-        if args.action == "start" and args.file is None:
-            raise ValueError("trace start needs the FILE to write")
-        return _said(provider.trace_start(args.file) if args.action == "start" else provider.trace_stop())
-    if verb == "history":
-        rows = provider.history(args.last, args.node)
-        if args.json:
-            sys.stdout.write("".join(json.dumps(row.as_json()) + "\n" for row in rows))
-        else:
-            sys.stdout.write(rows_as_text(list(rows)) or "no history yet\n")
-        return 0
-    raise AssertionError(verb)
+    if (change := _CHANGES.get(args.verb)) is not None:
+        return _said(change(provider, args))
+    return _READS[args.verb](provider, args)
 
 
 def _seconds(text: str) -> float:
@@ -267,3 +256,26 @@ def _wait(provider: ProviderClient, args: argparse.Namespace) -> int:
     event = provider.wait_for(args.event, node=args.node, timeout=args.wait_timeout)
     LinePrinter(sys.stdout, args.json).event(event.name, event_text(event), at=event.at, **event_fields(event))
     return 0
+
+
+# The verbs that change the provider: each says what the engine did.
+_CHANGES: dict[str, Callable[[ProviderClient, argparse.Namespace], Result]] = {
+    "arm": _arm,
+    "disarm": lambda provider, args: provider.disarm(args.knob, node=args.node, fabric=args.fabric),
+    "clear": lambda provider, args: provider.clear(),
+    "pause": lambda provider, args: provider.pause(args.transfer),
+    "resume": lambda provider, args: provider.resume(args.transfer),
+    "abort": lambda provider, args: provider.abort(args.transfer, args.status),
+    "throttle": _throttle,
+    "open-window": lambda provider, args: provider.open_window(args.seconds),
+    "reload": lambda provider, args: provider.reload(),
+    "commission": lambda provider, args: provider.commission(args.code),
+    "trace": _trace,
+}
+# The verbs that read: each prints what it read.
+_READS: dict[str, Callable[[ProviderClient, argparse.Namespace], int]] = {
+    "status": lambda provider, args: _status(provider, args.json),
+    "watch": _watch,
+    "wait-for": _wait,
+    "history": _history,
+}
