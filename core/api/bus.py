@@ -13,8 +13,11 @@ import dataclasses
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import TypeVar
 
 from .events import EngineEvent
+
+E = TypeVar("E", bound=EngineEvent)
 
 __all__ = ["EventBus", "Subscriber"]
 
@@ -83,7 +86,7 @@ class EventBus:
         self.seq = 0  # the last sequence number handed out
         self.cut_off = 0  # subscribers cut off for lagging, in all
 
-    def publish(self, event: EngineEvent) -> EngineEvent:
+    def publish(self, event: E) -> E:
         """Number ``event`` and hand it to every subscriber; returns the numbered event."""
         wakes = []
         with self.lock:

@@ -5,7 +5,6 @@ provider did it, 1 when it refused or a wait timed out, 2 on a usage error."""
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -76,14 +75,20 @@ def _where_options(parser: argparse.ArgumentParser, default: Any = None) -> argp
     return parser
 
 
+class _VerbParser(Parser):
+    """A verb's parser: it takes the where-options as well (``ctl watch --socket P``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        where = _where_options(argparse.ArgumentParser(add_help=False), default=argparse.SUPPRESS)
+        super().__init__(parents=[where], **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
                      epilog=_knob_help())  # fmt: skip
     _where_options(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for an answer")
-    where = _where_options(argparse.ArgumentParser(add_help=False), default=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND",
-                                     parser_class=functools.partial(Parser, parents=[where]))  # fmt: skip
+    commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND", parser_class=_VerbParser)
 
     status = commands.add_parser("status", help="what runs and what is armed")
     status.add_argument("--json", action="store_true")

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def _seconds(what: str) -> Callable[[str], float]:
     return convert
 
 
-def _choice(mapping: dict[str, object], what: str) -> Callable[[str], object]:
+def _choice(mapping: Mapping[str, object], what: str) -> Callable[[str], object]:
     def convert(text: str) -> object:
         if text not in mapping:
             raise argparse.ArgumentTypeError(f"{what} must be one of {', '.join(mapping)}, not {text!r}")

@@ -43,6 +43,7 @@ def local_addresses() -> list[str]:
                 if not str(ip.ip).startswith("127."):
                     addresses.append(str(ip.ip))
             else:
+                assert isinstance(ip.ip, tuple)  # ifaddr: (address, flowinfo, scope id) for IPv6
                 address, _flowinfo, scope = ip.ip
                 if address == "::1":
                     continue

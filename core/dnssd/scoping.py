@@ -51,7 +51,7 @@ def interfaces_now() -> list[InterfaceAddresses]:
     for adapter in ifaddr.get_adapters():
         packed, networks = set(), []
         for ip in adapter.ips:
-            text = ip.ip if ip.is_IPv4 else ip.ip[0]
+            text = ip.ip if isinstance(ip.ip, str) else ip.ip[0]  # IPv6: (address, flowinfo, scope id)
             family = socket.AF_INET if ip.is_IPv4 else socket.AF_INET6
             packed.add(socket.inet_pton(family, text))
             networks.append(ipaddress.ip_network(f"{text}/{ip.network_prefix}", strict=False))

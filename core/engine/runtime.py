@@ -268,7 +268,7 @@ class ProviderEngine:
             storage=self.storage, passcode=config.passcode, discriminator=config.discriminator, port=config.port,
             host=self.host, vendor_id=config.vendor_id, product_id=config.product_id,
             allow_ota_from_fabric=config.allow_ota_from_fabric, database_name=self.database_name, dnssd=self.dnssd,
-            attestation_files=(config.dac, config.pai, config.dac_key, config.cd) if config.dac else None,
+            attestation_files=_attestation_files(config),
         ), parameters=SessionParameters(config.mrp_idle_interval_ms, config.mrp_active_interval_ms,
                                         config.mrp_active_threshold_ms))  # fmt: skip
         self.node = node
@@ -486,6 +486,14 @@ class ProviderEngine:
         if len(digits) <= 16 and (hexadecimal := (peer[0], int(digits, 16))) != peer and self.knows(hexadecimal):
             text += f" (did you mean 0x{hexadecimal[1]:X}, shown as {short_node_id(hexadecimal[1])}?)"
         return text + "; arm it anyway with --unseen (it applies when that node first asks)"
+
+
+def _attestation_files(config: ProviderConfig) -> tuple[Path, Path, Path, Path] | None:
+    """The DAC, PAI, DAC key and CD given together (the command line checks they are), or None."""
+    if config.dac is None:
+        return None
+    assert config.pai is not None and config.dac_key is not None and config.cd is not None
+    return config.dac, config.pai, config.dac_key, config.cd
 
 
 def onboarding_payload(config: ProviderConfig) -> SetupPayload:

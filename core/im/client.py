@@ -28,6 +28,10 @@ from .messages import (
 __all__ = ["ImResult", "InteractionClient", "subscribe_request"]
 
 
+# (endpoint, cluster, attribute) of a report; a wildcard path's part is None.
+AttributeKey = tuple[int | None, int | None, int | None]
+
+
 @dataclass
 class ImResult:
     """What came back: report IBs (reads), an InvokeResponse, write statuses, or a StatusResponse."""
@@ -42,9 +46,9 @@ class ImResult:
     max_interval: int | None = None
     event_reports: list[tlv.Structure] = field(default_factory=list)  # EventReportIBs (reads, priming)
 
-    def values(self) -> dict[tuple[int, int, int], Any]:
+    def values(self) -> dict[AttributeKey, Any]:
         """Attribute values by (endpoint, cluster, attribute), list chunks re-assembled."""
-        out: dict[tuple[int, int, int], Any] = {}
+        out: dict[AttributeKey, Any] = {}
         for report in self.reports:
             if 1 not in report:
                 continue
@@ -56,8 +60,8 @@ class ImResult:
                 out[key] = data.data
         return out
 
-    def statuses(self) -> dict[tuple[int, int, int], int]:
-        out = {}
+    def statuses(self) -> dict[AttributeKey, int]:
+        out: dict[AttributeKey, int] = {}
         for report in self.reports:
             if 0 in report:
                 status = AttributeStatus.from_tlv(report[0])

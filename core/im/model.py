@@ -7,6 +7,7 @@ come from those declarations, so they can never disagree with what the cluster s
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -101,7 +102,7 @@ class Cluster:
         self._attributes[spec.id] = spec
 
     def constant(self, attribute_id: int, value: Any) -> None:
-        self.attribute(AttributeSpec(attribute_id, lambda _ctx, v=value: v))
+        self.attribute(AttributeSpec(attribute_id, functools.partial(_constant, value)))
 
     def command(self, spec: CommandSpec) -> None:
         self._commands[spec.id] = spec
@@ -175,3 +176,7 @@ class DataModel:
             endpoint = self.endpoints[endpoint_id]
             for cluster_id in sorted(endpoint.clusters):
                 yield endpoint, endpoint.clusters[cluster_id]
+
+
+def _constant(value: Any, _ctx: RequestContext) -> Any:
+    return value

@@ -10,6 +10,7 @@ a deadline run by :meth:`SubscriptionManager.poll` (see ``core/timers.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections import Counter
@@ -122,7 +123,7 @@ class SubscriptionManager:
         self.subscriptions: dict[int, Subscription] = {}
         self._due: Deadlines[int] = Deadlines()  # subscription id: when its next report goes out
         for endpoint, cluster in model.clusters():
-            cluster.listeners.append(lambda c, e=endpoint.id: self._cluster_changed(e, c))
+            cluster.listeners.append(functools.partial(self._cluster_changed, endpoint.id))
         if events is not None:
             events.listeners.append(self._event_logged)
 

@@ -37,19 +37,19 @@ def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Call
     peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy.
     ``always``: a later step of a handshake under way, queued whatever the bounds."""
     session = exchange.session
-    unsecured = isinstance(session, UnsecuredSession)  # not stale while its step waits for us
+    unsecured = session if isinstance(session, UnsecuredSession) else None  # not stale while its step waits for us
 
     def work() -> None:
-        if unsecured:
-            session.awaiting_us -= 1
+        if unsecured is not None:
+            unsecured.awaiting_us -= 1
         if not exchange.closing:  # timed out or aborted while it waited
             step()
 
     if not defer(source_of(message), work, always=always):
         send_busy(exchange, BUSY_WAIT_MS)
         return False
-    if unsecured:
-        session.awaiting_us += 1
+    if unsecured is not None:
+        unsecured.awaiting_us += 1
     exchange.acknowledge()
     return True
 

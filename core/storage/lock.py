@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import TextIO
 
 from .database import StorageError
 
@@ -20,7 +21,7 @@ __all__ = ["StateLock"]
 class StateLock:
     def __init__(self, database: Path) -> None:
         self.path = database.with_name(database.name + ".lock")
-        self._file = None
+        self._file: TextIO | None = None
 
     def acquire(self) -> None:
         handle = open(self.path, "a+")  # noqa: SIM115  (held open for the node's life)

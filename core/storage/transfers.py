@@ -57,7 +57,7 @@ class TransferStore:
             "SELECT id, local_session_id, exchange_id, designator, image_path, block_size, start_offset, end_offset,"
             " next_counter, offset, seconds, resumed, faults FROM transfers ORDER BY id"
         )
-        return [TransferRecord(*row[:12], tuple(json.loads(row[12]))) for row in rows]
+        return [_record(row) for row in rows]
 
     def last_number(self) -> int:
         value = self.db.get_setting(LAST_NUMBER)
@@ -68,3 +68,10 @@ class TransferStore:
 
     def numbered(self, transfer_id: int) -> None:
         self.db.set_setting(LAST_NUMBER, str(transfer_id).encode())
+
+
+def _record(row: tuple) -> TransferRecord:
+    (number, session, exchange, designator, path, block_size, start, end, counter, offset, seconds, resumed,
+     faults) = row  # fmt: skip
+    return TransferRecord(number, session, exchange, designator, path, block_size, start, end, counter, offset,
+                          seconds, resumed, tuple(json.loads(faults)))  # fmt: skip
