@@ -48,17 +48,21 @@ def version_2_image(folder: Path, size: int) -> Path:
 
 
 def one_round(pair: NetnsPair, tmp: Path, image: Path, found_by: str, number: int) -> dict:
-    requestor = MatterJsRequestor(pair, tmp / "requestor", port=5551, passcode=20202031 + number,
-                                  discriminator=3101 + number).start()  # fmt: skip
-    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
-                        product_id=0).manual_code()  # fmt: skip
+    requestor = MatterJsRequestor(
+        pair, tmp / "requestor", port=5551, passcode=20202031 + number, discriminator=3101 + number
+    ).start()
+    code = SetupPayload(
+        discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0, product_id=0
+    ).manual_code()
     target = f"{code}@[{CONTROLLER_V6}]:5551" if found_by == "address" else code
-    provider = Provider(pair, tmp / "state", "--commission", target, "--exit-when-updated", "--timeout", "300",
-                        image=str(image))  # fmt: skip
+    provider = Provider(
+        pair, tmp / "state", "--commission", target, "--exit-when-updated", "--timeout", "300", image=str(image)
+    )
     try:
         provider.start()
-        verified = [e for e in provider.wait_for("DeviceStep", count=4, timeout=300)
-                    if e["step"] == "verified on the device"]  # fmt: skip
+        verified = [
+            e for e in provider.wait_for("DeviceStep", count=4, timeout=300) if e["step"] == "verified on the device"
+        ]
         if not verified:
             raise AssertionError(f"not verified: {provider.named('DeviceStep')}")
     finally:
@@ -67,8 +71,11 @@ def one_round(pair: NetnsPair, tmp: Path, image: Path, found_by: str, number: in
     listening = _at(provider.named("Listening")[0])
     first_stage = _at(provider.named("CommissioningStage")[0])
     announced = next(_at(e) for e in provider.named("DeviceStep") if e["step"] == "announce")
-    return {"found_by": found_by, "commission_to_announced_s": round(announced - first_stage, 3),
-            "start_to_verified_s": round(_at(verified[0]) - listening, 3)}  # fmt: skip
+    return {
+        "found_by": found_by,
+        "commission_to_announced_s": round(announced - first_stage, 3),
+        "start_to_verified_s": round(_at(verified[0]) - listening, 3),
+    }
 
 
 def main() -> int:
@@ -87,21 +94,32 @@ def main() -> int:
                     with tempfile.TemporaryDirectory() as round_folder:
                         result = one_round(pair, Path(round_folder), image, found_by, number)
                     results.append(result)
-                    print(f"{found_by:9} round {number + 1}: commission -> announced "
-                          f"{result['commission_to_announced_s']:.3f} s, start -> verified on the device "
-                          f"{result['start_to_verified_s']:.3f} s", flush=True)  # fmt: skip
+                    print(
+                        f"{found_by:9} round {number + 1}: commission -> announced "
+                        f"{result['commission_to_announced_s']:.3f} s, start -> verified on the device "
+                        f"{result['start_to_verified_s']:.3f} s",
+                        flush=True,
+                    )
         finally:
             pair.delete()
-    summary = {"benchmark": "bench_flow", "payload_bytes": IMAGE_BYTES, "goal_announced_s": GOAL_ANNOUNCED_SECONDS,
-               "note": "matter.js's OTA timers run 120 times faster (tests/interop/matterjs_peers.py)"}  # fmt: skip
+    summary = {
+        "benchmark": "bench_flow",
+        "payload_bytes": IMAGE_BYTES,
+        "goal_announced_s": GOAL_ANNOUNCED_SECONDS,
+        "note": "matter.js's OTA timers run 120 times faster (tests/interop/matterjs_peers.py)",
+    }
     for found_by in ("address", "discovery"):
         mine = [r for r in results if r["found_by"] == found_by]
         announced = statistics.median(r["commission_to_announced_s"] for r in mine)
         verified = statistics.median(r["start_to_verified_s"] for r in mine)
-        summary[found_by] = {"commission_to_announced_median_s": round(announced, 3),
-                             "start_to_verified_median_s": round(verified, 3), "rounds": len(mine)}  # fmt: skip
-    summary["goal_met"] = all(summary[f]["commission_to_announced_median_s"] <= GOAL_ANNOUNCED_SECONDS
-                              for f in ("address", "discovery"))  # fmt: skip
+        summary[found_by] = {
+            "commission_to_announced_median_s": round(announced, 3),
+            "start_to_verified_median_s": round(verified, 3),
+            "rounds": len(mine),
+        }
+    summary["goal_met"] = all(
+        summary[f]["commission_to_announced_median_s"] <= GOAL_ANNOUNCED_SECONDS for f in ("address", "discovery")
+    )
     print(json.dumps(summary))
     return 0
 

@@ -31,18 +31,28 @@ GOAL_SECONDS = 1.5
 
 
 def sdk_round(pair: NetnsPair, tmp: Path) -> tuple[dict, dict]:
-    outcomes = run_controller(pair, tmp / "controller.json", [
-        {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
-        {"do": "read-basic", "node": 1},
-    ], tmp)  # fmt: skip
+    outcomes = run_controller(
+        pair,
+        tmp / "controller.json",
+        [
+            {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+            {"do": "read-basic", "node": 1},
+        ],
+        tmp,
+    )
     return outcomes[0], outcomes[1]
 
 
 def matterjs_round(pair: NetnsPair, tmp: Path) -> tuple[dict, dict]:
-    outcomes = run_matterjs_controller(pair, tmp / "controller", [
-        {"do": "commission", "passcode": 20202021, "discriminator": 3840, "as": "p", "timeout": 120},
-        {"do": "read-basic", "node": "$p"},
-    ], tmp)  # fmt: skip
+    outcomes = run_matterjs_controller(
+        pair,
+        tmp / "controller",
+        [
+            {"do": "commission", "passcode": 20202021, "discriminator": 3840, "as": "p", "timeout": 120},
+            {"do": "read-basic", "node": "$p"},
+        ],
+        tmp,
+    )
     return outcomes[0], outcomes[1]
 
 
@@ -88,8 +98,12 @@ def main() -> int:
         pair.delete()
     sdk = next((r for r in results if r["controller"] == "sdk"), None)
     met = bool(sdk and sdk["median_seconds"] is not None and sdk["median_seconds"] <= GOAL_SECONDS)
-    summary = {"benchmark": "commissioning", "goal_seconds_sdk_median": GOAL_SECONDS, "results": results,
-               "goal_met": met}  # fmt: skip
+    summary = {
+        "benchmark": "commissioning",
+        "goal_seconds_sdk_median": GOAL_SECONDS,
+        "results": results,
+        "goal_met": met,
+    }
     print(json.dumps(summary))
     return 0 if all(r["succeeded"] for r in results) else 1
 

@@ -34,8 +34,12 @@ ROUNDS = 3
 REQUESTORS = 10
 
 
-def clients(path: Path, stop: threading.Event, *, silent_only: bool = False,
-            ) -> tuple[list[threading.Thread], list[int], socket.socket]:  # fmt: skip
+def clients(
+    path: Path,
+    stop: threading.Event,
+    *,
+    silent_only: bool = False,
+) -> tuple[list[threading.Thread], list[int], socket.socket]:
     """Two readers, an armer, and a silent subscriber (or that one alone), on the socket until ``stop``."""
     counts = [0, 0]
 
@@ -55,8 +59,11 @@ def clients(path: Path, stop: threading.Event, *, silent_only: bool = False,
     silent = socket.socket(socket.AF_UNIX)
     silent.connect(str(path))
     silent.sendall(b'{"type":"hello","protocol":1}\n{"type":"subscribe","snapshots":true}\n')
-    threads = [threading.Thread(target=read, args=(0,)), threading.Thread(target=read, args=(1,)),
-               threading.Thread(target=arm)]  # fmt: skip
+    threads = [
+        threading.Thread(target=read, args=(0,)),
+        threading.Thread(target=read, args=(1,)),
+        threading.Thread(target=arm),
+    ]
     if silent_only:
         threads = []
     for thread in threads:
@@ -102,8 +109,9 @@ def main() -> int:
                 path = state / "control.sock"
                 provider = ProviderProcess(image, state, "--headless", "--control", str(path))
                 stop = threading.Event()
-                threads, counts, silent = clients(path, stop, silent_only=mode == "silent") if mode != "none" \
-                    else ([], [0, 0], None)  # fmt: skip
+                threads, counts, silent = (
+                    clients(path, stop, silent_only=mode == "silent") if mode != "none" else ([], [0, 0], None)
+                )
                 try:
                     steps, _ = run_sim(provider, tmp / f"out-{round_}-{mode}", REQUESTORS)
                 finally:
@@ -123,12 +131,22 @@ def main() -> int:
     print(f"{'  with 4 control clients (their CPU included)':48s} {busy_rate / 1e6:8.2f} MB/s  ({ratio * 100:.1f} %)")
     print(f"{'events each reader took, per run (min)':48s} {min(events_read):8d}")
     print(f"{'the silent client cut off':48s} {sum(cut_off):8d} of {len(cut_off)} runs")
-    summary = {"benchmark": "control_socket", "rounds": ROUNDS, "requestors": REQUESTORS,
-               "image_mib": 16, "no_clients_mb_per_s": round(quiet_rate / 1e6, 2),
-               "silent_subscriber_mb_per_s": round(silent_rate / 1e6, 2), "silent_ratio": round(silent_ratio, 3),
-               "with_clients_mb_per_s": round(busy_rate / 1e6, 2), "ratio": round(ratio, 3),
-               "events_read_min": min(events_read), "silent_cut_off_runs": sum(cut_off), "runs": len(cut_off),
-               "goal_silent_ratio": 0.99, "met": silent_ratio >= 0.99}  # fmt: skip
+    summary = {
+        "benchmark": "control_socket",
+        "rounds": ROUNDS,
+        "requestors": REQUESTORS,
+        "image_mib": 16,
+        "no_clients_mb_per_s": round(quiet_rate / 1e6, 2),
+        "silent_subscriber_mb_per_s": round(silent_rate / 1e6, 2),
+        "silent_ratio": round(silent_ratio, 3),
+        "with_clients_mb_per_s": round(busy_rate / 1e6, 2),
+        "ratio": round(ratio, 3),
+        "events_read_min": min(events_read),
+        "silent_cut_off_runs": sum(cut_off),
+        "runs": len(cut_off),
+        "goal_silent_ratio": 0.99,
+        "met": silent_ratio >= 0.99,
+    }
     print(json.dumps(summary))
     return 0
 

@@ -85,10 +85,19 @@ def child(stats_file: str, argv: list[str]) -> int:
             while True:
                 if engine.node is not None and engine._thread is not None:
                     stats = engine.stats()
-                    out.write(json.dumps({"t": time.monotonic(), "bytes": stats.bytes_sent_total,
-                                          "active": len(stats.transfers), "ui_cpu": thread_cpu(main_thread),
-                                          "engine_cpu": thread_cpu(engine._thread.native_id),
-                                          "serving": serving[0]}) + "\n")  # fmt: skip
+                    out.write(
+                        json.dumps(
+                            {
+                                "t": time.monotonic(),
+                                "bytes": stats.bytes_sent_total,
+                                "active": len(stats.transfers),
+                                "ui_cpu": thread_cpu(main_thread),
+                                "engine_cpu": thread_cpu(engine._thread.native_id),
+                                "serving": serving[0],
+                            }
+                        )
+                        + "\n"
+                    )
                     out.flush()
                 time.sleep(0.25)
 
@@ -122,8 +131,9 @@ class Terminal:
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                                        start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True
+        )
         os.close(slave)
         self.master = master
         self.chunks: list[tuple[float, str]] = []
@@ -186,22 +196,45 @@ def steady_figures(samples: list[dict]) -> tuple[float, float, float]:
         raise RuntimeError(f"ten transfers never ran together ({len(samples)} samples)")
     first, last = steady[0], steady[-1]
     seconds = last["t"] - first["t"]
-    return ((last["bytes"] - first["bytes"]) / seconds, (last["ui_cpu"] - first["ui_cpu"]) / seconds,
-            (last["engine_cpu"] - first["engine_cpu"]) / seconds)  # fmt: skip
+    return (
+        (last["bytes"] - first["bytes"]) / seconds,
+        (last["ui_cpu"] - first["ui_cpu"]) / seconds,
+        (last["engine_cpu"] - first["engine_cpu"]) / seconds,
+    )
 
 
 def run(image: Path, tmp: Path, name: str, mode: str) -> tuple[tuple[float, float, float], list[float]]:
     """One run: ``headless``, ``dashboard`` (in the provider's process) or ``attached`` (a headless
     provider with --control, and ``ota-provider attach`` in a terminal of its own)."""
     stats_file = tmp / f"{name}.jsonl"
-    argv = [sys.executable, __file__, "--child", str(stats_file), "--demo", "--demo-requestors", str(REQUESTORS),
-            "--demo-block-interval", "0", "-f", str(image), "--port", "0", "--storage", str(tmp / name)]  # fmt: skip
+    argv = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(stats_file),
+        "--demo",
+        "--demo-requestors",
+        str(REQUESTORS),
+        "--demo-block-interval",
+        "0",
+        "-f",
+        str(image),
+        "--port",
+        "0",
+        "--storage",
+        str(tmp / name),
+    ]
     if mode != "dashboard":
         argv.append("--headless")
     if mode == "attached":
         argv += ["--control", str(tmp / name / "control.sock")]
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
-           "LINES": str(ROWS)}  # fmt: skip
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "COLUMNS": str(COLUMNS),
+        "LINES": str(ROWS),
+    }
     terminal = Terminal(argv, env)
     screen = terminal
     latencies: list[float] = []
@@ -213,8 +246,9 @@ def run(image: Path, tmp: Path, name: str, mode: str) -> tuple[tuple[float, floa
                 break
             time.sleep(0.2)
         if mode == "attached":
-            screen = Terminal([sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage",
-                               str(tmp / name)], env)  # fmt: skip
+            screen = Terminal(
+                [sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage", str(tmp / name)], env
+            )
             if screen.seen_after(time.monotonic() - 1, "attached, pid", timeout=20) is None:
                 raise RuntimeError("the attached dashboard did not come up")
         started = time.monotonic()
@@ -241,8 +275,10 @@ def window_figures(samples: list[dict], start: float, end: float) -> tuple[float
         return None
     first, last = window[0], window[-1]
     engine = last["engine_cpu"] - first["engine_cpu"]
-    return ((last["bytes"] - first["bytes"]) / (last["t"] - first["t"]),
-            (last["serving"] - first["serving"]) / engine if engine else 0.0)  # fmt: skip
+    return (
+        (last["bytes"] - first["bytes"]) / (last["t"] - first["t"]),
+        (last["serving"] - first["serving"]) / engine if engine else 0.0,
+    )
 
 
 def paired(image: Path, tmp: Path) -> list[tuple[str, float, float]]:
@@ -253,11 +289,33 @@ def paired(image: Path, tmp: Path) -> list[tuple[str, float, float]]:
     show how far two windows differ with nothing changed. Returns ("detached" | "attached", bytes
     per second, share of the engine thread serving control clients) per window."""
     stats_file = tmp / "paired.jsonl"
-    argv = [sys.executable, __file__, "--child", str(stats_file), "--demo", "--demo-requestors", str(REQUESTORS),
-            "--demo-block-interval", "0", "-f", str(image), "--port", "0", "--storage", str(tmp / "paired"),
-            "--headless", "--control", str(tmp / "paired" / "control.sock")]  # fmt: skip
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
-           "LINES": str(ROWS)}  # fmt: skip
+    argv = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(stats_file),
+        "--demo",
+        "--demo-requestors",
+        str(REQUESTORS),
+        "--demo-block-interval",
+        "0",
+        "-f",
+        str(image),
+        "--port",
+        "0",
+        "--storage",
+        str(tmp / "paired"),
+        "--headless",
+        "--control",
+        str(tmp / "paired" / "control.sock"),
+    ]
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "COLUMNS": str(COLUMNS),
+        "LINES": str(ROWS),
+    }
     provider = Terminal(argv, env)
     windows: list[tuple[str, float, float]] = []
 
@@ -278,8 +336,9 @@ def paired(image: Path, tmp: Path) -> list[tuple[str, float, float]]:
         for _ in range(PAIRS):
             if not measure("detached"):
                 break
-            dashboard = Terminal([sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage",
-                                  str(tmp / "paired")], env)  # fmt: skip
+            dashboard = Terminal(
+                [sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage", str(tmp / "paired")], env
+            )
             try:
                 if dashboard.seen_after(time.monotonic() - 1, "attached, pid", timeout=20) is None:
                     raise RuntimeError("the attached dashboard did not come up")
@@ -359,20 +418,28 @@ def main() -> int:
     print(
         f"{'CPU of the provider main / engine, attached':48s} {attached_ui * 100:8.1f} / {attached_engine * 100:.1f} %"
     )
-    figures = (f"{attached_median * 1e3:6.0f} {attached_p95 * 1e3:6.0f} {attached_worst * 1e3:6.0f} ms  "
-               f"({len(attached_latencies)} keys)")  # fmt: skip
+    figures = (
+        f"{attached_median * 1e3:6.0f} {attached_p95 * 1e3:6.0f} {attached_worst * 1e3:6.0f} ms  "
+        f"({len(attached_latencies)} keys)"
+    )
     print(f"{'attached: key to screen (median, p95, worst)':48s} {figures}")
     against_neighbours, against_previous = paired_ratios(windows)
     serving = [share for kind, _, share in windows if kind == "attached"]
     serving_share = statistics.median(serving) if serving else float("nan")
     paired_median = statistics.median(against_neighbours) if against_neighbours else float("nan")
     null = sorted(against_previous) or [float("nan")]
-    print(f"{'paired windows: attached / detached either side':48s} {paired_median * 100:8.1f} %  (median of "
-          f"{len(against_neighbours)}: {', '.join(f'{r:.2f}' for r in against_neighbours)})")  # fmt: skip
-    print(f"{'paired windows: detached / the detached before':48s} {statistics.median(null) * 100:8.1f} %  "
-          f"(range {null[0]:.2f}-{null[-1]:.2f}: the noise with nothing changed)")  # fmt: skip
-    print(f"{'engine thread serving the attached dashboard':48s} {serving_share * 100:8.2f} %  "
-          f"(so attached = {(1 - serving_share) * 100:.1f}% of headless, less any contention)")  # fmt: skip
+    print(
+        f"{'paired windows: attached / detached either side':48s} {paired_median * 100:8.1f} %  (median of "
+        f"{len(against_neighbours)}: {', '.join(f'{r:.2f}' for r in against_neighbours)})"
+    )
+    print(
+        f"{'paired windows: detached / the detached before':48s} {statistics.median(null) * 100:8.1f} %  "
+        f"(range {null[0]:.2f}-{null[-1]:.2f}: the noise with nothing changed)"
+    )
+    print(
+        f"{'engine thread serving the attached dashboard':48s} {serving_share * 100:8.2f} %  "
+        f"(so attached = {(1 - serving_share) * 100:.1f}% of headless, less any contention)"
+    )
     summary = {
         "benchmark": "dashboard",
         "terminal": f"{COLUMNS}x{ROWS}",

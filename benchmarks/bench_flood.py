@@ -87,8 +87,20 @@ class IdleCrowd:
 
 def requestor(provider: ProviderProcess, out: Path) -> dict[str, float]:
     """One requestor's CASE and download times, read off its lines as they come."""
-    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", provider.fabric_file, "--port",
-               str(provider.port), "-n", "1", "--json", "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.client.sim",
+        "--fabric",
+        provider.fabric_file,
+        "--port",
+        str(provider.port),
+        "-n",
+        "1",
+        "--json",
+        "--out",
+        str(out),
+    ]
     started = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     at: dict[str, float] = {}
@@ -101,8 +113,11 @@ def requestor(provider: ProviderProcess, out: Path) -> dict[str, float]:
     proc.wait(timeout=600)
     if "connected" not in at or "downloaded" not in at:
         raise RuntimeError(f"the requestor did not finish: {proc.stderr.read()[-500:] if proc.stderr else ''}")
-    return {"case": at["connected"], "download": at["downloaded"] - at.get("queried", at["connected"]),
-            "total": at["downloaded"]}  # fmt: skip
+    return {
+        "case": at["connected"],
+        "download": at["downloaded"] - at.get("queried", at["connected"]),
+        "total": at["downloaded"],
+    }
 
 
 def control_port(provider: ProviderProcess) -> int:
@@ -126,11 +141,21 @@ def main() -> int:
                 if mode == "flood":
                     seconds = 120.0
                     if "sigma1" in PARTS:
-                        floods.append(FloodProcess(provider.port, sigma1_rate=SIGMA1_RATE, pbkdf_rate=0,
-                                                   seconds=seconds, source="127.0.0.2"))  # fmt: skip
+                        floods.append(
+                            FloodProcess(
+                                provider.port,
+                                sigma1_rate=SIGMA1_RATE,
+                                pbkdf_rate=0,
+                                seconds=seconds,
+                                source="127.0.0.2",
+                            )
+                        )
                     if "pbkdf" in PARTS:
-                        floods.append(FloodProcess(provider.port, sigma1_rate=0, pbkdf_rate=PBKDF_RATE,
-                                                   seconds=seconds, source="127.0.0.3"))  # fmt: skip
+                        floods.append(
+                            FloodProcess(
+                                provider.port, sigma1_rate=0, pbkdf_rate=PBKDF_RATE, seconds=seconds, source="127.0.0.3"
+                            )
+                        )
                     if "control" in PARTS:
                         crowd = IdleCrowd(port, CONTROL_CONNECTIONS)
                     time.sleep(WARM_UP)
@@ -143,23 +168,33 @@ def main() -> int:
                         crowd.stop()
                         crowd_opened.append(crowd.opened)
                 results[mode].append(figures)
-                print(f"round {number // 2 + 1} {mode:5s}: CASE {figures['case']:.3f} s, download "
-                      f"{figures['download']:.3f} s, total {figures['total']:.3f} s", flush=True)  # fmt: skip
+                print(
+                    f"round {number // 2 + 1} {mode:5s}: CASE {figures['case']:.3f} s, download "
+                    f"{figures['download']:.3f} s, total {figures['total']:.3f} s",
+                    flush=True,
+                )
                 time.sleep(1.0)  # the flood's leftovers time out between rounds
         finally:
             with contextlib.suppress(Exception):
                 provider.stop()
-    summary: dict[str, object] = {"rounds": ROUNDS, "parts": sorted(PARTS), "imageBytes": IMAGE_SIZE,
-                                  "sigma1PerSecond": SIGMA1_RATE, "pbkdfPerSecond": PBKDF_RATE,
-                                  "controlConnections": CONTROL_CONNECTIONS,
-                                  "controlConnectionsOpened": crowd_opened}  # fmt: skip
+    summary: dict[str, object] = {
+        "rounds": ROUNDS,
+        "parts": sorted(PARTS),
+        "imageBytes": IMAGE_SIZE,
+        "sigma1PerSecond": SIGMA1_RATE,
+        "pbkdfPerSecond": PBKDF_RATE,
+        "controlConnections": CONTROL_CONNECTIONS,
+        "controlConnectionsOpened": crowd_opened,
+    }
     for figure in ("case", "download", "total"):
         quiet = [r[figure] for r in results["quiet"]]
         flood = [r[figure] for r in results["flood"]]
         ratio = statistics.median(flood) / statistics.median(quiet)
-        print(f"{figure}: no flood median {statistics.median(quiet):.3f} s ({min(quiet):.3f}-{max(quiet):.3f}), "
-              f"flood median {statistics.median(flood):.3f} s ({min(flood):.3f}-{max(flood):.3f}): "
-              f"{ratio:.2f}x")  # fmt: skip
+        print(
+            f"{figure}: no flood median {statistics.median(quiet):.3f} s ({min(quiet):.3f}-{max(quiet):.3f}), "
+            f"flood median {statistics.median(flood):.3f} s ({min(flood):.3f}-{max(flood):.3f}): "
+            f"{ratio:.2f}x"
+        )
         summary[figure] = {"quiet": quiet, "flood": flood, "ratio": round(ratio, 2)}
     print(json.dumps(summary))
     return 0

@@ -54,21 +54,29 @@ def lose(pair: NetnsPair, share: float) -> None:
         if share:
             subprocess.run([*nft, "add", "table", "inet", "lossy"], check=True)
             subprocess.run([*nft, "add chain inet lossy input { type filter hook input priority 0; }"], check=True)
-            subprocess.run([*nft, f"add rule inet lossy input meta l4proto udp udp dport != 5353 "
-                            f"numgen random mod 1000 < {round(share * 1000)} drop"], check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    *nft,
+                    f"add rule inet lossy input meta l4proto udp udp dport != 5353 "
+                    f"numgen random mod 1000 < {round(share * 1000)} drop",
+                ],
+                check=True,
+            )
 
 
 def one_round(pair: NetnsPair, tmp: Path, image: Path, loss: float, number: int, light: bool) -> float:
-    requestor = MatterJsRequestor(pair, tmp / "requestor", port=5551, passcode=20202031 + number,
-                                  discriminator=3101 + number, light=light).start()  # fmt: skip
-    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
-                        product_id=0).manual_code()  # fmt: skip
-    provider = Provider(pair, tmp / "state", "--commission", f"{code}@[{CONTROLLER_V6}]:5551",
-                        image=str(image))  # fmt: skip
+    requestor = MatterJsRequestor(
+        pair, tmp / "requestor", port=5551, passcode=20202031 + number, discriminator=3101 + number, light=light
+    ).start()
+    code = SetupPayload(
+        discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0, product_id=0
+    ).manual_code()
+    provider = Provider(pair, tmp / "state", "--commission", f"{code}@[{CONTROLLER_V6}]:5551", image=str(image))
     try:
         provider.start()
-        provider.wait_until("CommissioningStage", lambda e: (e.get("stage"), e.get("state")) == (
-            "commissioning complete", "done"), 300)  # fmt: skip
+        provider.wait_until(
+            "CommissioningStage", lambda e: (e.get("stage"), e.get("state")) == ("commissioning complete", "done"), 300
+        )
         lose(pair, loss)
         finished = provider.wait_for("TransferFinished", timeout=600)[0]
     finally:
@@ -96,21 +104,30 @@ def main() -> int:
                     for number in range(rounds):
                         with tempfile.TemporaryDirectory() as round_folder:
                             rates.append(one_round(pair, Path(round_folder), image, loss, number, light))
-                        print(f"{device:11s} loss {loss:4.0%} each way, round {number + 1}: "
-                              f"{rates[-1] / 1000:8.1f} kB/s", flush=True)  # fmt: skip
+                        print(
+                            f"{device:11s} loss {loss:4.0%} each way, round {number + 1}: {rates[-1] / 1000:8.1f} kB/s",
+                            flush=True,
+                        )
                     figures[device][f"{loss:.0%}"] = round(statistics.fmean(rates) / 1000, 1)
         finally:
             pair.delete()
     for device, rates in figures.items():
         for key, rate in rates.items():
-            print(f"{'matter.js ' + device + ', 200 kB, loss ' + key:44s} {rate:8.1f} kB/s  "
-                  f"({rate / rates['0%']:.1%} of lossless)")  # fmt: skip
+            print(
+                f"{'matter.js ' + device + ', 200 kB, loss ' + key:44s} {rate:8.1f} kB/s  "
+                f"({rate / rates['0%']:.1%} of lossless)"
+            )
     at_5 = {device: rates["5%"] for device, rates in figures.items()}
-    summary = {"benchmark": "loss_matterjs", "image_bytes": IMAGE_BYTES, "rounds": rounds, "kB_per_s": figures,
-               "before_kB_per_s_5pct": BEFORE_KBPS,
-               "speedup_5pct": {device: round(rate / BEFORE_KBPS, 1) for device, rate in at_5.items()},
-               "goal_speedup": 3.0,
-               "met": {device: rate >= 3 * BEFORE_KBPS for device, rate in at_5.items()}}  # fmt: skip
+    summary = {
+        "benchmark": "loss_matterjs",
+        "image_bytes": IMAGE_BYTES,
+        "rounds": rounds,
+        "kB_per_s": figures,
+        "before_kB_per_s_5pct": BEFORE_KBPS,
+        "speedup_5pct": {device: round(rate / BEFORE_KBPS, 1) for device, rate in at_5.items()},
+        "goal_speedup": 3.0,
+        "met": {device: rate >= 3 * BEFORE_KBPS for device, rate in at_5.items()},
+    }
     print(json.dumps(summary))
     return 0
 

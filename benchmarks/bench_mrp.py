@@ -44,8 +44,16 @@ def download_through(provider: ProviderProcess, fabric: str, link: tuple, seed: 
     relay = RelayProcess(provider.port, loss, seed=seed, delay=delay, jitter=jitter)
     start = time.perf_counter()
     try:
-        command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric, "--port", str(relay.port),
-                   "--json"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "ota_provider.core.client.sim",
+            "--fabric",
+            fabric,
+            "--port",
+            str(relay.port),
+            "--json",
+        ]
         sim = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     finally:
         seconds = time.perf_counter() - start
@@ -78,14 +86,29 @@ def main() -> int:
                         provider.stop()
                     times.append(seconds)
                     per_block.append(upstream / blocks)
-                    print(f"{name:6s} SAI {interval:4d} ms round {number + 1}: {seconds:6.2f} s, "
-                          f"{per_block[-1]:.2f} datagrams per block from the requestor")  # fmt: skip
-                results.append({"link": name, "active_interval_ms": interval,
-                                "median_seconds": round(statistics.median(times), 2),
-                                "datagrams_per_block": round(statistics.median(per_block), 2)})  # fmt: skip
-    print(json.dumps({"benchmark": "mrp_active_interval", "image_bytes": IMAGE_BYTES, "rounds": rounds,
-                      "links": {k: {"one_way_delay_s": v[0], "jitter_s": v[1], "loss": v[2]} for k, v in LINKS.items()},
-                      "results": results}))  # fmt: skip
+                    print(
+                        f"{name:6s} SAI {interval:4d} ms round {number + 1}: {seconds:6.2f} s, "
+                        f"{per_block[-1]:.2f} datagrams per block from the requestor"
+                    )
+                results.append(
+                    {
+                        "link": name,
+                        "active_interval_ms": interval,
+                        "median_seconds": round(statistics.median(times), 2),
+                        "datagrams_per_block": round(statistics.median(per_block), 2),
+                    }
+                )
+    print(
+        json.dumps(
+            {
+                "benchmark": "mrp_active_interval",
+                "image_bytes": IMAGE_BYTES,
+                "rounds": rounds,
+                "links": {k: {"one_way_delay_s": v[0], "jitter_s": v[1], "loss": v[2]} for k, v in LINKS.items()},
+                "results": results,
+            }
+        )
+    )
     return 0
 
 

@@ -48,8 +48,20 @@ def make_image(directory: Path, size: int) -> Path:
 
 class ProviderProcess:
     def __init__(self, image: Path, storage: Path, *flags: str) -> None:
-        command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(image), "--port", "0", "--storage",
-                   str(storage), "--json", "--demo-fabric", *flags]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "ota_provider.core.cli",
+            "-f",
+            str(image),
+            "--port",
+            "0",
+            "--storage",
+            str(storage),
+            "--json",
+            "--demo-fabric",
+            *flags,
+        ]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.events: list[dict] = []
         for line in self.proc.stdout:
@@ -80,9 +92,23 @@ class ProviderProcess:
 
 
 def run_sim(provider: ProviderProcess, out: Path, count: int, *extra: str) -> tuple[list[dict], float]:
-    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", provider.fabric_file, "--port",
-               str(provider.port), "-n", str(count), "--json", "--out", str(out), "--max-block-size", str(BLOCK),
-               *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.client.sim",
+        "--fabric",
+        provider.fabric_file,
+        "--port",
+        str(provider.port),
+        "-n",
+        str(count),
+        "--json",
+        "--out",
+        str(out),
+        "--max-block-size",
+        str(BLOCK),
+        *extra,
+    ]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     wall = time.monotonic() - started

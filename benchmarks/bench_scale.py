@@ -54,9 +54,23 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def sim_command(provider: ProviderProcess, tmp: Path, n: int, count: int) -> list[str]:
-    return [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", provider.fabric_file, "--port",
-            str(provider.port), "-n", str(count), "--first-node-id", str(FIRST_NODE + n * count), "--json", "--out",
-            str(tmp / f"out-{n}"), *(("--versions", str(IMAGE_VERSION)) if HANDSHAKES else ())]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "ota_provider.core.client.sim",
+        "--fabric",
+        provider.fabric_file,
+        "--port",
+        str(provider.port),
+        "-n",
+        str(count),
+        "--first-node-id",
+        str(FIRST_NODE + n * count),
+        "--json",
+        "--out",
+        str(tmp / f"out-{n}"),
+        *(("--versions", str(IMAGE_VERSION)) if HANDSHAKES else ()),
+    ]
 
 
 def process_cpu(pid: int) -> float:
@@ -65,10 +79,14 @@ def process_cpu(pid: int) -> float:
 
 
 def attach(tmp: Path) -> Terminal:
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": str(COLUMNS),
-           "LINES": str(ROWS)}  # fmt: skip
-    screen = Terminal([sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage", str(tmp / "state")],
-                      env)  # fmt: skip
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "COLUMNS": str(COLUMNS),
+        "LINES": str(ROWS),
+    }
+    screen = Terminal([sys.executable, "-m", "ota_provider.tui.launch", "attach", "--storage", str(tmp / "state")], env)
     if screen.seen_after(time.monotonic() - 1, "attached, pid", timeout=20) is None:
         raise RuntimeError("the attached dashboard did not come up")
     return screen
@@ -100,8 +118,15 @@ def main() -> int:
             screen_cpu_before = process_cpu(screen.process.pid) if screen else 0.0
             per_process = REQUESTORS // PROCESSES
             started = time.monotonic()
-            sims = [subprocess.Popen(sim_command(provider, tmp, n, per_process), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True) for n in range(PROCESSES)]  # fmt: skip
+            sims = [
+                subprocess.Popen(
+                    sim_command(provider, tmp, n, per_process),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for n in range(PROCESSES)
+            ]
             keys = None
             if screen is not None:
                 running.set()
@@ -139,24 +164,41 @@ def main() -> int:
     print(f"{'all done in':40s} {wall:8.1f} s  ({REQUESTORS * IMAGE_SIZE / wall / 1e6:.2f} MB/s aggregate)")
     print(f"{'provider peak RSS':40s} {rss:8.1f} MB")
     print(f"{'provider CPU':40s} {cpu:8.1f} s  ({cpu / wall * 100:.0f}% of a core)")
-    summary = {"benchmark": "scale", "requestors": REQUESTORS, "processes": PROCESSES, "image_bytes": IMAGE_SIZE,
-               "handshakes_only": HANDSHAKES, "case_established": connected,
-               "queries_answered": len(queried), "downloads_verified": verified, "errors": len(errors),
-               "query_ms": {"p50": round(p50 * 1e3, 1), "p99": round(p99 * 1e3, 1), "worst": round(worst * 1e3, 1),
-                            "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None},
-               "seconds": round(wall, 1), "provider_peak_rss_mb": round(rss, 1), "provider_cpu_s": round(cpu, 1),
-               "met": (connected == REQUESTORS == len(queried) if HANDSHAKES
-                       else verified == REQUESTORS == len(queried))}  # fmt: skip
+    summary = {
+        "benchmark": "scale",
+        "requestors": REQUESTORS,
+        "processes": PROCESSES,
+        "image_bytes": IMAGE_SIZE,
+        "handshakes_only": HANDSHAKES,
+        "case_established": connected,
+        "queries_answered": len(queried),
+        "downloads_verified": verified,
+        "errors": len(errors),
+        "query_ms": {
+            "p50": round(p50 * 1e3, 1),
+            "p99": round(p99 * 1e3, 1),
+            "worst": round(worst * 1e3, 1),
+            "mean": round(statistics.fmean(latencies) * 1e3, 1) if latencies else None,
+        },
+        "seconds": round(wall, 1),
+        "provider_peak_rss_mb": round(rss, 1),
+        "provider_cpu_s": round(cpu, 1),
+        "met": (connected == REQUESTORS == len(queried) if HANDSHAKES else verified == REQUESTORS == len(queried)),
+    }
     if ATTACHED:
         finite = sorted(x for x in key_latencies if x != float("inf"))
         k50, k95 = (percentile(finite, 0.5), percentile(finite, 0.95)) if finite else (float("inf"),) * 2
         worst_key = max(key_latencies) if key_latencies else float("inf")
-        print(f"{'attached dashboard: key to screen':40s} {k50 * 1e3:8.0f} / {k95 * 1e3:.0f} / "
-              f"{worst_key * 1e3:.0f} ms (p50 / p95 / worst, {len(key_latencies)} keys)")  # fmt: skip
+        print(
+            f"{'attached dashboard: key to screen':40s} {k50 * 1e3:8.0f} / {k95 * 1e3:.0f} / "
+            f"{worst_key * 1e3:.0f} ms (p50 / p95 / worst, {len(key_latencies)} keys)"
+        )
         print(f"{'attached dashboard CPU':40s} {dashboard_cpu:8.1f} s  ({dashboard_cpu / wall * 100:.0f}% of a core)")
-        summary["attached"] = {"keys": len(key_latencies), "key_ms": {"p50": round(k50 * 1e3, 1),
-                               "p95": round(k95 * 1e3, 1), "worst": round(worst_key * 1e3, 1)},
-                               "dashboard_cpu_s": round(dashboard_cpu, 1)}  # fmt: skip
+        summary["attached"] = {
+            "keys": len(key_latencies),
+            "key_ms": {"p50": round(k50 * 1e3, 1), "p95": round(k95 * 1e3, 1), "worst": round(worst_key * 1e3, 1)},
+            "dashboard_cpu_s": round(dashboard_cpu, 1),
+        }
     if errors:
         print(json.dumps(errors[:3]))
     print(json.dumps(summary))

@@ -34,31 +34,53 @@ NEVER = 0xFFFF_FFFF  # ms: the largest interval the struct can carry (54 days)
 GREEDY = SessionParameterStruct(idle_interval=NEVER, active_interval=NEVER, active_threshold=0xFFFF)
 
 
-def datagram(ephemeral: int, opcode: int, payload: bytes, *, counter: int = 1, exchange_id: int = 1,
-             ack: int | None = None) -> bytes:  # fmt: skip
+def datagram(
+    ephemeral: int, opcode: int, payload: bytes, *, counter: int = 1, exchange_id: int = 1, ack: int | None = None
+) -> bytes:
     """An unsecured message from the initiator ``ephemeral``."""
     header = MessageHeader(message_counter=counter, source_node_id=ephemeral).encode()
-    protocol = PayloadHeader(exchange_id=exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL, opcode=opcode,
-                             initiator=True, needs_ack=opcode != SecureChannelOpcode.STANDALONE_ACK,
-                             ack_counter=ack)  # fmt: skip
+    protocol = PayloadHeader(
+        exchange_id=exchange_id,
+        protocol_id=ProtocolId.SECURE_CHANNEL,
+        opcode=opcode,
+        initiator=True,
+        needs_ack=opcode != SecureChannelOpcode.STANDALONE_ACK,
+        ack_counter=ack,
+    )
     return header + protocol.encode() + payload
 
 
 def sigma1(ephemeral: int) -> bytes:
-    message = Sigma1(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
-                     destination_id=os.urandom(32), initiator_eph_pub_key=b"\x04" + os.urandom(64),
-                     initiator_session_params=GREEDY)  # fmt: skip
+    message = Sigma1(
+        initiator_random=os.urandom(32),
+        initiator_session_id=1 + ephemeral % 60000,
+        destination_id=os.urandom(32),
+        initiator_eph_pub_key=b"\x04" + os.urandom(64),
+        initiator_session_params=GREEDY,
+    )
     return datagram(ephemeral, SecureChannelOpcode.CASE_SIGMA1, message.encode())
 
 
 def pbkdf_request(ephemeral: int) -> bytes:
-    message = PbkdfParamRequest(initiator_random=os.urandom(32), initiator_session_id=1 + ephemeral % 60000,
-                                passcode_id=0, has_pbkdf_parameters=False, initiator_session_params=GREEDY)  # fmt: skip
+    message = PbkdfParamRequest(
+        initiator_random=os.urandom(32),
+        initiator_session_id=1 + ephemeral % 60000,
+        passcode_id=0,
+        has_pbkdf_parameters=False,
+        initiator_session_params=GREEDY,
+    )
     return datagram(ephemeral, SecureChannelOpcode.PBKDF_PARAM_REQUEST, message.encode())
 
 
-def flood(port: int, *, sigma1_rate: float, pbkdf_rate: float, seconds: float, source: str = "127.0.0.2",
-          target: str = "127.0.0.1") -> int:  # fmt: skip
+def flood(
+    port: int,
+    *,
+    sigma1_rate: float,
+    pbkdf_rate: float,
+    seconds: float,
+    source: str = "127.0.0.2",
+    target: str = "127.0.0.1",
+) -> int:
     """Send at the given rates (per second) for ``seconds``; returns how many were sent."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((source, 0))
@@ -81,11 +103,26 @@ def flood(port: int, *, sigma1_rate: float, pbkdf_rate: float, seconds: float, s
 class FloodProcess:
     """The flood in a process of its own, so its CPU is not the measuring process's."""
 
-    def __init__(self, port: int, *, sigma1_rate: float, pbkdf_rate: float, seconds: float,
-                 source: str = "127.0.0.2") -> None:  # fmt: skip
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(port), "--sigma1-rate",
-                                      str(sigma1_rate), "--pbkdf-rate", str(pbkdf_rate), "--seconds", str(seconds),
-                                      "--source", source], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    def __init__(
+        self, port: int, *, sigma1_rate: float, pbkdf_rate: float, seconds: float, source: str = "127.0.0.2"
+    ) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                str(port),
+                "--sigma1-rate",
+                str(sigma1_rate),
+                "--pbkdf-rate",
+                str(pbkdf_rate),
+                "--seconds",
+                str(seconds),
+                "--source",
+                source,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def wait(self) -> int:
         out, _ = self.proc.communicate(timeout=600)
@@ -107,8 +144,15 @@ def main() -> int:
     args = parser.parse_args()
     if not args.source.startswith("127."):
         parser.error("the flood goes from and to loopback only")
-    print(flood(args.port, sigma1_rate=args.sigma1_rate, pbkdf_rate=args.pbkdf_rate, seconds=args.seconds,
-                source=args.source))  # fmt: skip
+    print(
+        flood(
+            args.port,
+            sigma1_rate=args.sigma1_rate,
+            pbkdf_rate=args.pbkdf_rate,
+            seconds=args.seconds,
+            source=args.source,
+        )
+    )
     return 0
 
 

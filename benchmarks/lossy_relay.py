@@ -40,8 +40,17 @@ __all__ = ["Relay", "RelayProcess"]
 class Relay:
     """Runs in :meth:`serve` until :meth:`stop` (SIGTERM in the command)."""
 
-    def __init__(self, upstream: tuple[str, int], loss: float, *, delay: float = 0.0, jitter: float = 0.0,
-                 seed: int = 1, host: str = "::1", record: TextIO | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        loss: float,
+        *,
+        delay: float = 0.0,
+        jitter: float = 0.0,
+        seed: int = 1,
+        host: str = "::1",
+        record: TextIO | None = None,
+    ) -> None:
         self.upstream = upstream
         self.loss, self.delay, self.jitter = loss, delay, jitter
         self.random = random.Random(seed)
@@ -122,10 +131,30 @@ class Relay:
 class RelayProcess:
     """The relay in a process of its own, in front of a provider on ``[::1]:port``."""
 
-    def __init__(self, port: int, loss: float, *, seed: int = 1, delay: float = 0.0, jitter: float = 0.0,
-                 record: Path | None = None) -> None:  # fmt: skip
-        command = [sys.executable, str(Path(__file__).resolve()), "--to", f"[::1]:{port}", "--loss", str(loss),
-                   "--seed", str(seed), "--delay", str(delay), "--jitter", str(jitter)]  # fmt: skip
+    def __init__(
+        self,
+        port: int,
+        loss: float,
+        *,
+        seed: int = 1,
+        delay: float = 0.0,
+        jitter: float = 0.0,
+        record: Path | None = None,
+    ) -> None:
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--to",
+            f"[::1]:{port}",
+            "--loss",
+            str(loss),
+            "--seed",
+            str(seed),
+            "--delay",
+            str(delay),
+            "--jitter",
+            str(jitter),
+        ]
         if record is not None:
             command += ["--record", str(record)]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -61,5 +61,8 @@ def json_value(value: Any) -> Any:
 def dataclass_fields(event: EngineEvent, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every field of ``event`` but ``at``, ``seq`` and ``skip``, camel-cased, as JSON values."""
     left_out = {"at", "seq", *skip}
-    return {camel_case(f.name): json_value(getattr(event, f.name))
-            for f in dataclasses.fields(event) if f.name not in left_out}  # fmt: skip
+    return {
+        camel_case(f.name): json_value(getattr(event, f.name))
+        for f in dataclasses.fields(event)
+        if f.name not in left_out
+    }

@@ -118,8 +118,14 @@ class CommissioningWindow:
 
 
 class MatterNode:
-    def __init__(self, config: NodeConfig, *, parameters: SessionParameters | None = None,
-                 clock: Clock = time.monotonic, rng: random.Random | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        parameters: SessionParameters | None = None,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         """``clock`` and ``rng`` (MRP jitter, exchange ids) are given by simulations, to replay a run."""
         self.config = config
         self.clock = clock
@@ -137,8 +143,9 @@ class MatterNode:
             raise
         self.fabric_store = FabricStore(self.db)
         self.fabrics = self.fabric_store.load()
-        self.manager = ExchangeManager(unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"),
-                                       clock=clock, rng=rng)  # fmt: skip
+        self.manager = ExchangeManager(
+            unencrypted_counter=PersistentCounter(self.db, "unencrypted-counter"), clock=clock, rng=rng
+        )
         self.session_store = SessionStore(self.db)
         self._restore_sessions()
         self.manager.sessions.on_removed = self.session_store.forget
@@ -167,8 +174,13 @@ class MatterNode:
             on_established=self._on_session,
             defer=self.defer_slow,
         )
-        self.case = CaseResponder(self.manager, lambda: list(self.fabrics), local_parameters=self.parameters,
-                                  on_established=self._on_session, defer=self.defer_slow)  # fmt: skip
+        self.case = CaseResponder(
+            self.manager,
+            lambda: list(self.fabrics),
+            local_parameters=self.parameters,
+            on_established=self._on_session,
+            defer=self.defer_slow,
+        )
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
         self.events = EventLog(EventNumbers(self.db), clock=clock)
         self.model = build_root_data_model(self)
@@ -402,8 +414,9 @@ class MatterNode:
     def add_fabric(self, fabric: Fabric) -> None:
         self.save_fabric(fabric)
 
-    def add_provisional_fabric(self, fabric: Fabric, entries: list[AccessControlEntry],
-                               changed_by: SubjectDescriptor | None = None) -> None:  # fmt: skip
+    def add_provisional_fabric(
+        self, fabric: Fabric, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None:
         """AddNOC: the fabric, its ACL and the fail-safe's record of them in one transaction, so a
         crash leaves either none of them or all three, and the next start rolls back what was never
         committed (Core spec 11.10.7.2: the fail-safe's changes are undone on a reboot, too)."""
@@ -446,8 +459,10 @@ class MatterNode:
                 self.fabric_store.save(previous)
             self.db.set_setting("commissioning/breadcrumb", bytes(8))
             self.db.delete_setting(PROVISIONAL)
-        undone = RolledBack(added if added is not None else previous.fabric_index,  # type: ignore[union-attr]
-                            "added" if added is not None else "updated")  # fmt: skip
+        undone = RolledBack(
+            added if added is not None else previous.fabric_index,  # type: ignore[union-attr]
+            "added" if added is not None else "updated",
+        )
         log.warning("the provider stopped during a commissioning: fabric %d %s then is rolled back", *undone)
         return undone
 
@@ -490,8 +505,13 @@ class MatterNode:
         """Join the locally minted demo fabric (once; later starts find it in storage)."""
         return self.join_own_fabric(demo.authority, demo.provider_node_id, DEMO_LABEL, demo.acl_entries)
 
-    def join_own_fabric(self, authority: FabricAuthority, node_id: int, label: str,
-                        acl_entries: Callable[[int], list[AccessControlEntry]]) -> Fabric:  # fmt: skip
+    def join_own_fabric(
+        self,
+        authority: FabricAuthority,
+        node_id: int,
+        label: str,
+        acl_entries: Callable[[int], list[AccessControlEntry]],
+    ) -> Fabric:
         """Join a fabric whose root we hold (demo, bench) as ``node_id``: once; later starts find it."""
         root_key = authority.root_key.public_key()
         for fabric in self.fabrics:
@@ -545,8 +565,7 @@ class MatterNode:
         self.manager.register(protocol_id, handler)
 
     async def start(self, driver_class: type[ExchangeDriver] = ExchangeDriver) -> None:
-        self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host,
-                                              machine=self)  # fmt: skip
+        self.driver = await driver_class.open(self.manager, port=self.config.port, host=self.config.host, machine=self)
         if self.config.dnssd:
             interfaces = list(self.config.dnssd_interfaces) if self.config.dnssd_interfaces else None
             self.advertiser = MatterAdvertiser(self.port, parameters=self.parameters, interfaces=interfaces)
@@ -558,10 +577,20 @@ class MatterNode:
         of a node nobody has commissioned, the checkpoints. The simulated network of the tests
         calls it alone and then delivers datagrams to :attr:`manager` and polls the node."""
         # The mandatory boot events (Basic Information StartUp, General Diagnostics BootReason).
-        self.events.record(0, BASIC_INFORMATION_CLUSTER, START_UP, Priority.CRITICAL,
-                           tlv.Structure({0: UInt(self.info.software_version)}))  # fmt: skip
-        self.events.record(0, GENERAL_DIAGNOSTICS_CLUSTER, BOOT_REASON, Priority.CRITICAL,
-                           tlv.Structure({0: UInt(BOOT_REASON_UNSPECIFIED)}))  # fmt: skip
+        self.events.record(
+            0,
+            BASIC_INFORMATION_CLUSTER,
+            START_UP,
+            Priority.CRITICAL,
+            tlv.Structure({0: UInt(self.info.software_version)}),
+        )
+        self.events.record(
+            0,
+            GENERAL_DIAGNOSTICS_CLUSTER,
+            BOOT_REASON,
+            Priority.CRITICAL,
+            tlv.Structure({0: UInt(BOOT_REASON_UNSPECIFIED)}),
+        )
         if all(f.label == DEMO_LABEL for f in self.fabrics):  # no commissioner has added us yet
             self.open_commissioning_window()
         else:

@@ -74,8 +74,11 @@ def _payload(code: str) -> SetupPayload:
     if not code:
         raise ValueError("no setup code: give the 11-digit manual code or the MT: QR payload")
     try:
-        payload = SetupPayload.from_qr_code(code) if code.upper().startswith(QR_PREFIX) else (
-            SetupPayload.from_manual_code(code))  # fmt: skip
+        payload = (
+            SetupPayload.from_qr_code(code)
+            if code.upper().startswith(QR_PREFIX)
+            else (SetupPayload.from_manual_code(code))
+        )
         check_passcode(payload.passcode)
     except (SetupCodeError, ValueError) as exc:
         raise ValueError(f"setup code {code!r}: {exc}") from None

@@ -36,8 +36,15 @@ from .codec.status_report import StatusReport
 from .exchange.manager import Traced
 from .session.secure import SecureSession
 
-__all__ = ["REDACTED", "TraceError", "TraceWriter", "describe_line", "open_named_trace", "open_operator_trace",
-           "show_main"]  # fmt: skip
+__all__ = [
+    "REDACTED",
+    "TraceError",
+    "TraceWriter",
+    "describe_line",
+    "open_named_trace",
+    "open_operator_trace",
+    "show_main",
+]
 
 REDACTED = "<redacted>"
 # (cluster, command) -> the field tags that hold secrets, in requests as in responses.
@@ -46,12 +53,24 @@ SECRET_FIELDS: dict[tuple[int, int], tuple[int, ...]] = {
     (0x003F, 0x00): (0,),  # GroupKeyManagement KeySetWrite: the group key set with its epoch keys
     (0x003C, 0x00): (1, 4),  # AdministratorCommissioning OpenCommissioningWindow: PAKE verifier, salt
 }
-OTA_COMMANDS = {0x00: "QueryImage", 0x01: "QueryImageResponse", 0x02: "ApplyUpdateRequest",
-                0x03: "ApplyUpdateResponse", 0x04: "NotifyUpdateApplied"}  # fmt: skip
-HANDSHAKES = {SecureChannelOpcode.PBKDF_PARAM_REQUEST, SecureChannelOpcode.PBKDF_PARAM_RESPONSE,
-              SecureChannelOpcode.PASE_PAKE1, SecureChannelOpcode.PASE_PAKE2, SecureChannelOpcode.PASE_PAKE3,
-              SecureChannelOpcode.CASE_SIGMA1, SecureChannelOpcode.CASE_SIGMA2, SecureChannelOpcode.CASE_SIGMA3,
-              SecureChannelOpcode.CASE_SIGMA2_RESUME}  # fmt: skip
+OTA_COMMANDS = {
+    0x00: "QueryImage",
+    0x01: "QueryImageResponse",
+    0x02: "ApplyUpdateRequest",
+    0x03: "ApplyUpdateResponse",
+    0x04: "NotifyUpdateApplied",
+}
+HANDSHAKES = {
+    SecureChannelOpcode.PBKDF_PARAM_REQUEST,
+    SecureChannelOpcode.PBKDF_PARAM_RESPONSE,
+    SecureChannelOpcode.PASE_PAKE1,
+    SecureChannelOpcode.PASE_PAKE2,
+    SecureChannelOpcode.PASE_PAKE3,
+    SecureChannelOpcode.CASE_SIGMA1,
+    SecureChannelOpcode.CASE_SIGMA2,
+    SecureChannelOpcode.CASE_SIGMA3,
+    SecureChannelOpcode.CASE_SIGMA2_RESUME,
+}
 
 
 def _json(value: Any) -> Any:
@@ -144,9 +163,13 @@ def decode_payload(protocol: int, opcode: int, payload: bytes) -> dict[str, Any]
 def _bdx(opcode: int, payload: bytes) -> dict[str, Any]:
     if opcode in (BdxOpcode.RECEIVE_INIT, BdxOpcode.SEND_INIT):
         init = TransferInit.decode(payload)
-        return {"maxBlockSize": init.max_block_size, "designator": init.file_designator.decode(errors="replace"),
-                "startOffset": init.start_offset, "maxLength": init.max_length,
-                "control": int(init.control)}  # fmt: skip
+        return {
+            "maxBlockSize": init.max_block_size,
+            "designator": init.file_designator.decode(errors="replace"),
+            "startOffset": init.start_offset,
+            "maxLength": init.max_length,
+            "control": int(init.control),
+        }
     if opcode == BdxOpcode.RECEIVE_ACCEPT:
         accept = ReceiveAccept.decode(payload)
         return {"maxBlockSize": accept.max_block_size, "length": accept.length, "control": int(accept.control)}
@@ -161,8 +184,11 @@ def _bdx(opcode: int, payload: bytes) -> dict[str, Any]:
 
 
 def _names(protocol: int, opcode: int) -> tuple[str, str]:
-    enums = {ProtocolId.SECURE_CHANNEL: SecureChannelOpcode, ProtocolId.INTERACTION_MODEL: ImOpcode,
-             ProtocolId.BDX: BdxOpcode}  # fmt: skip
+    enums = {
+        ProtocolId.SECURE_CHANNEL: SecureChannelOpcode,
+        ProtocolId.INTERACTION_MODEL: ImOpcode,
+        ProtocolId.BDX: BdxOpcode,
+    }
     try:
         name = ProtocolId(protocol).name
     except ValueError:
@@ -176,8 +202,13 @@ def _names(protocol: int, opcode: int) -> tuple[str, str]:
 
 
 def _session(session: SecureSession) -> dict[str, Any]:
-    return {"kind": session.auth_mode.name, "local": session.local_session_id, "peerSession": session.peer_session_id,
-            "peerNode": f"0x{session.peer_node_id:016X}", "fabricIndex": session.fabric_index}  # fmt: skip
+    return {
+        "kind": session.auth_mode.name,
+        "local": session.local_session_id,
+        "peerSession": session.peer_session_id,
+        "peerNode": f"0x{session.peer_node_id:016X}",
+        "fabricIndex": session.fabric_index,
+    }
 
 
 def record(traced: Traced, started: float) -> dict[str, Any]:
@@ -196,8 +227,9 @@ def record(traced: Traced, started: float) -> dict[str, Any]:
         return line
     header = traced.header
     protocol, opcode = _names(header.protocol_id, header.opcode)
-    line.update(protocol=protocol, opcode=opcode, initiator=header.initiator, reliable=header.needs_ack,
-                ack=header.ack_counter)  # fmt: skip
+    line.update(
+        protocol=protocol, opcode=opcode, initiator=header.initiator, reliable=header.needs_ack, ack=header.ack_counter
+    )
     if traced.duplicate:
         line["duplicate"] = True
     line.update(decode_payload(header.protocol_id, header.opcode, traced.payload))
@@ -218,8 +250,7 @@ def open_operator_trace(path: Path, storage: Path | None = None) -> int:
     without following a symlink at its last step, and not one of the state files."""
     if not path.parent.is_dir():
         raise TraceError(f"cannot write the trace {path}: the folder {path.parent} does not exist")
-    if storage is not None and path.resolve().parent == storage.resolve() and \
-            path.name.startswith(STATE_FILE_PREFIXES):  # fmt: skip
+    if storage is not None and path.resolve().parent == storage.resolve() and path.name.startswith(STATE_FILE_PREFIXES):
         raise TraceError(f"{path} is one of the provider's state files: write the trace elsewhere")
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
@@ -254,12 +285,14 @@ def open_named_trace(directory: Path, name: str) -> tuple[Path, int]:
     except OSError as exc:
         raise TraceError(f"cannot make the trace folder {directory}: {exc.strerror or exc}") from None
     if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.geteuid():
-        raise TraceError(f"the trace folder {directory} is not a folder of this user: remove it or choose another "
-                         "--trace-dir")  # fmt: skip
+        raise TraceError(
+            f"the trace folder {directory} is not a folder of this user: remove it or choose another --trace-dir"
+        )
     folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        descriptor = os.open(given.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                             dir_fd=folder)  # fmt: skip
+        descriptor = os.open(
+            given.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder
+        )
     except FileExistsError:
         raise TraceError(f"{directory / given.name} exists already: give a new trace file name") from None
     except OSError as exc:

@@ -46,8 +46,9 @@ def command(cluster, command_id, fields=None, ref=None):
 
 async def case_session(driver, node, fabric, peer_node_id):
     done = asyncio.get_running_loop().create_future()
-    initiator = CaseInitiator(driver.manager, fabric, peer_node_id,
-                              on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
+    initiator = CaseInitiator(
+        driver.manager, fabric, peer_node_id, on_done=lambda s, e: done.done() or done.set_result((s, e))
+    )
     initiator.start(("::1", node.port, 0, 0))
     driver.flush()
     session, error = await asyncio.wait_for(done, 10)
@@ -61,21 +62,38 @@ class Commissioner:
     def __init__(self):
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         self.root_dn = ((RCAC_ID, 1), (FABRIC_ID, FABRIC))
-        self.rcac = issue_certificate(subject=self.root_dn, public_key=self.root_key.public_key(), issuer=self.root_dn,
-                                      issuer_key=self.root_key, is_ca=True,
-                                      not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+        self.rcac = issue_certificate(
+            subject=self.root_dn,
+            public_key=self.root_key.public_key(),
+            issuer=self.root_dn,
+            issuer_key=self.root_key,
+            is_ca=True,
+            not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        )
         self.ipk_epoch = secrets.token_bytes(16)
 
     def noc_for(self, node_id, public_key):
-        return issue_certificate(subject=((NODE_ID, node_id), (FABRIC_ID, FABRIC)), public_key=public_key,
-                                 issuer=self.root_dn, issuer_key=self.root_key, is_ca=False,
-                                 not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+        return issue_certificate(
+            subject=((NODE_ID, node_id), (FABRIC_ID, FABRIC)),
+            public_key=public_key,
+            issuer=self.root_dn,
+            issuer_key=self.root_key,
+            is_ca=False,
+            not_before=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        )
 
     def fabric_for(self, node_id):
         key = ec.generate_private_key(ec.SECP256R1())
         noc = self.noc_for(node_id, key.public_key()).to_tlv()
-        return Fabric.create(1, rcac=self.rcac.to_tlv(), icac=None, noc=noc,
-                             ipk_epoch_key=self.ipk_epoch, vendor_id=0xFFF1, operational_key=key)  # fmt: skip
+        return Fabric.create(
+            1,
+            rcac=self.rcac.to_tlv(),
+            icac=None,
+            noc=noc,
+            ipk_epoch_key=self.ipk_epoch,
+            vendor_id=0xFFF1,
+            operational_key=key,
+        )
 
 
 async def started(config: NodeConfig, clock=time.monotonic) -> tuple[MatterNode, ExchangeDriver, InteractionClient]:
@@ -104,8 +122,14 @@ async def add_noc(client, pase, commissioner, failsafe_seconds: int, **extra) ->
 
 @pytest.fixture
 def node_config(tmp_path):
-    return NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0, host="::1",
-                      allow_ota_from_fabric=False)  # fmt: skip
+    return NodeConfig(
+        storage=tmp_path / "state",
+        passcode=20202021,
+        discriminator=3840,
+        port=0,
+        host="::1",
+        allow_ota_from_fabric=False,
+    )
 
 
 def test_full_commissioning_then_access_control(node_config):
@@ -114,10 +138,20 @@ def test_full_commissioning_then_access_control(node_config):
         commissioner = Commissioner()
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
-            info = await call(client, "read", pase, [AttributePath(0, 0x28, 2), AttributePath(0, 0x28, 4),
-                                                     AttributePath(0, 0x30, 1), AttributePath(None, 0x31, 0xFFFC),
-                                                     AttributePath(0, 0x38, None), AttributePath(0, 0x46, 6)],
-                              fabric_filtered=False)  # fmt: skip
+            info = await call(
+                client,
+                "read",
+                pase,
+                [
+                    AttributePath(0, 0x28, 2),
+                    AttributePath(0, 0x28, 4),
+                    AttributePath(0, 0x30, 1),
+                    AttributePath(None, 0x31, 0xFFFC),
+                    AttributePath(0, 0x38, None),
+                    AttributePath(0, 0x46, 6),
+                ],
+                fabric_filtered=False,
+            )
             values = info.values()
             assert (values[(0, 0x28, 2)], values[(0, 0x28, 4)]) == (0xFFF1, 0x8000)
             assert values[(0, 0x31, 0xFFFC)] == 4
@@ -146,8 +180,18 @@ def test_full_commissioning_then_access_control(node_config):
             )
             assert root.invoke.responses[0].status.status == ImStatus.SUCCESS
             noc = commissioner.noc_for(NODE_ID_ON_FABRIC, csr.public_key())
-            added = await call(client, "invoke", pase, [command(0x3E, 0x06, tlv.Structure({
-                0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}))])  # fmt: skip
+            added = await call(
+                client,
+                "invoke",
+                pase,
+                [
+                    command(
+                        0x3E,
+                        0x06,
+                        tlv.Structure({0: noc.to_tlv(), 2: commissioner.ipk_epoch, 3: UInt(ADMIN_ID), 4: UInt(0xFFF1)}),
+                    )
+                ],
+            )
             assert added.invoke.responses[0].fields[0] == 0
             fabric_index = added.invoke.responses[0].fields[1]
             # CASE as the admin, CommissioningComplete over it.
@@ -161,11 +205,14 @@ def test_full_commissioning_then_access_control(node_config):
             # Another node of the fabric, without an entry, is refused...
             other = await case_session(driver, node, commissioner.fabric_for(OTHER_ID), NODE_ID_ON_FABRIC)
             denied = await call(client, "read", other, [AttributePath(0, 0x1F, 0), AttributePath(0, 0x28, 2)])
-            assert denied.statuses() == {(0, 0x1F, 0): ImStatus.UNSUPPORTED_ACCESS,
-                                         (0, 0x28, 2): ImStatus.UNSUPPORTED_ACCESS}  # fmt: skip
+            assert denied.statuses() == {
+                (0, 0x1F, 0): ImStatus.UNSUPPORTED_ACCESS,
+                (0, 0x28, 2): ImStatus.UNSUPPORTED_ACCESS,
+            }
             # ...until the admin keeps its own entry and adds an Operate entry for the OTA provider cluster.
-            ota_entry = tlv.Structure({1: UInt(3), 2: UInt(2), 3: None, 4: tlv.Array([tlv.Structure(
-                {0: UInt(0x29), 1: None, 2: None})])})  # fmt: skip
+            ota_entry = tlv.Structure(
+                {1: UInt(3), 2: UInt(2), 3: None, 4: tlv.Array([tlv.Structure({0: UInt(0x29), 1: None, 2: None})])}
+            )
             write = await call(
                 client, "write", admin, [AttributeData(AttributePath(0, 0x1F, 0), tlv.Array([entry, ota_entry]))]
             )
@@ -214,8 +261,10 @@ def test_commissioning_steps_need_the_fail_safe(node_config):
         node, driver, client = await started(node_config)
         try:
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
-            commands = [command(0x3E, 0x04, tlv.Structure({0: bytes(32)}), ref=1),
-                        command(0x3E, 0x0B, tlv.Structure({0: b"x"}), ref=2)]  # fmt: skip
+            commands = [
+                command(0x3E, 0x04, tlv.Structure({0: bytes(32)}), ref=1),
+                command(0x3E, 0x0B, tlv.Structure({0: b"x"}), ref=2),
+            ]
             result = await call(client, "invoke", pase, commands)
             assert [r.status.status for r in result.invoke.responses] == [ImStatus.FAILSAFE_REQUIRED] * 2
         finally:
@@ -235,7 +284,9 @@ def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
             index = added.invoke.responses[0].fields[1]
             entries = node.acl.for_fabric(index)
             assert [(e.privilege.name, [t.cluster for t in e.targets]) for e in entries] == [
-                ("ADMINISTER", []), ("OPERATE", [0x29])]  # fmt: skip
+                ("ADMINISTER", []),
+                ("OPERATE", [0x29]),
+            ]
             # Any node of the fabric may now invoke on the OTA Provider cluster (and nothing else).
             other = await case_session(driver, node, commissioner.fabric_for(OTHER_ID), NODE_ID_ON_FABRIC)
             ota = await call(client, "invoke", other, [command(0x29, 0x00, ref=1), command(0x33, 0x01, ref=2)])

@@ -45,8 +45,13 @@ def run_round(provider, monkeypatch):
 
 
 def offer(**fields):
-    base = {"status": QueryImageStatus.UPDATE_AVAILABLE, "image_uri": "bdx://1/0", "update_token": b"t" * 32,
-            "software_version": 3, "delayed_action_time": None}  # fmt: skip
+    base = {
+        "status": QueryImageStatus.UPDATE_AVAILABLE,
+        "image_uri": "bdx://1/0",
+        "update_token": b"t" * 32,
+        "software_version": 3,
+        "delayed_action_time": None,
+    }
     return SimpleNamespace(**{**base, **fields})
 
 
@@ -59,8 +64,10 @@ def test_busy_is_retried_no_sooner_than_120_s(monkeypatch):
 
 
 def test_await_next_action_resends_apply_without_downloading_again(monkeypatch):
-    answers = [SimpleNamespace(action=ApplyUpdateAction.AWAIT_NEXT_ACTION, delayed_action_time=5),
-               SimpleNamespace(action=ApplyUpdateAction.PROCEED, delayed_action_time=0)]  # fmt: skip
+    answers = [
+        SimpleNamespace(action=ApplyUpdateAction.AWAIT_NEXT_ACTION, delayed_action_time=5),
+        SimpleNamespace(action=ApplyUpdateAction.PROCEED, delayed_action_time=0),
+    ]
     provider = ScriptedProvider(offer(), answers)
     (version, _), waits = run_round(provider, monkeypatch)
     assert provider.calls == ["query", "download", "apply", "apply", "notify"] and version == 3

@@ -87,8 +87,11 @@ def test_a_knob_for_one_node_and_bad_values_are_refused(engine, tmp_path):
     engine.send(ArmKnob(Knob.QUERY_STATUS, BUSY, sticky=True, target=(1, 0x4002), unseen=True))
     engine.send(ArmKnob(Knob.QUERY_DELAY, -5))
     engine.send(RemoveFabric(9))
-    dones = [e for e in wait_for(engine, lambda e: isinstance(e, CommandDone) and isinstance(e.command, RemoveFabric))
-             if isinstance(e, CommandDone)]  # fmt: skip
+    dones = [
+        e
+        for e in wait_for(engine, lambda e: isinstance(e, CommandDone) and isinstance(e.command, RemoveFabric))
+        if isinstance(e, CommandDone)
+    ]
     assert [d.ok for d in dones] == [False, True, False, False]
     assert "node 0x4002 has never queried this provider" in dones[0].message
 
@@ -114,8 +117,11 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
             loop = asyncio.get_running_loop()
 
             def operate():
-                started = [e for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
-                           if isinstance(e, TransferStarted)]  # fmt: skip
+                started = [
+                    e
+                    for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
+                    if isinstance(e, TransferStarted)
+                ]
                 engine.send(PauseTransfer(started[0].snapshot.id))
                 wait_for(engine, lambda e: isinstance(e, CommandDone))
                 paused = [t for t in engine.stats().transfers if t.paused]
@@ -124,20 +130,25 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
                 return paused
 
             engine.drain()
-            download = asyncio.ensure_future(paused_client.download(offer.image_uri, tmp_path / "a.ota",
-                                                                    max_block_size=64))  # fmt: skip
+            download = asyncio.ensure_future(
+                paused_client.download(offer.image_uri, tmp_path / "a.ota", max_block_size=64)
+            )
             paused = await loop.run_in_executor(None, operate)
             result = await download
             assert len(paused) == 1 and result.size == (SAMPLES / "sample-fff1-8000-v3.ota").stat().st_size
 
             def abort_first():
-                started = [e for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
-                           if isinstance(e, TransferStarted)]  # fmt: skip
+                started = [
+                    e
+                    for e in wait_for(engine, lambda e: isinstance(e, TransferStarted))
+                    if isinstance(e, TransferStarted)
+                ]
                 engine.send(AbortTransfer(started[0].snapshot.id))
                 return wait_for(engine, lambda e: isinstance(e, TransferFailed))
 
-            doomed = asyncio.ensure_future(doomed_client.download(offer2.image_uri, tmp_path / "b.ota",
-                                                                  max_block_size=32))  # fmt: skip
+            doomed = asyncio.ensure_future(
+                doomed_client.download(offer2.image_uri, tmp_path / "b.ota", max_block_size=32)
+            )
             events = await loop.run_in_executor(None, abort_first)
             with pytest.raises(DownloadError) as aborted:
                 await doomed
@@ -224,11 +235,24 @@ def test_stopping_ends_a_running_transfer_with_a_status_report(tmp_path):
 def test_mrp_parameters_from_the_command_line_reach_the_peer(tmp_path):
     """--mrp-idle-interval / --mrp-active-interval / --mrp-active-threshold are what a requestor
     learns in the CASE handshake (Sigma2's responder session parameters)."""
-    config = parse_config(["-f", str(SAMPLES / "sample-fff1-8000-v3.ota"), "--mrp-idle-interval", "800",
-                           "--mrp-active-interval", "2000", "--mrp-active-threshold", "5000"])  # fmt: skip
-    engine = start_engine(tmp_path, mrp_idle_interval_ms=config.mrp_idle_interval_ms,
-                          mrp_active_interval_ms=config.mrp_active_interval_ms,
-                          mrp_active_threshold_ms=config.mrp_active_threshold_ms)  # fmt: skip
+    config = parse_config(
+        [
+            "-f",
+            str(SAMPLES / "sample-fff1-8000-v3.ota"),
+            "--mrp-idle-interval",
+            "800",
+            "--mrp-active-interval",
+            "2000",
+            "--mrp-active-threshold",
+            "5000",
+        ]
+    )
+    engine = start_engine(
+        tmp_path,
+        mrp_idle_interval_ms=config.mrp_idle_interval_ms,
+        mrp_active_interval_ms=config.mrp_active_interval_ms,
+        mrp_active_threshold_ms=config.mrp_active_threshold_ms,
+    )
     try:
 
         async def scenario():
@@ -240,7 +264,10 @@ def test_mrp_parameters_from_the_command_line_reach_the_peer(tmp_path):
     finally:
         engine.stop()
     assert (parameters.idle_interval_ms, parameters.active_interval_ms, parameters.active_threshold_ms) == (
-        800, 2000, 5000)  # fmt: skip
+        800,
+        2000,
+        5000,
+    )
 
 
 def test_the_history_keeps_injected_faults_and_the_transfer_number(engine, tmp_path):
@@ -271,12 +298,19 @@ def test_a_device_download_error_is_told_with_how_our_side_of_it_ended(engine, t
     update_once(engine, 0x4030, tmp_path / "d.ota")
     finished = wait_for(engine, lambda e: isinstance(e, TransferFinished))[-1]
     fabric_index = finished.snapshot.peer[0]
-    error = DeviceEvent(0x4030, fabric_index, "DownloadError", "while downloading version 3: 49237 bytes received "
-                        "(100%), platform code -5", 7)  # fmt: skip
+    error = DeviceEvent(
+        0x4030,
+        fabric_index,
+        "DownloadError",
+        "while downloading version 3: 49237 bytes received (100%), platform code -5",
+        7,
+    )
     engine._loop.call_soon_threadsafe(engine.bench.emit, error)
     told = wait_for(engine, lambda e: isinstance(e, DeviceEvent))[-1]
-    assert told.ours == (f"our side: transfer #{finished.snapshot.id} complete (every byte sent and acknowledged: "
-                         "the device failed after, in its storage or its check)")  # fmt: skip
+    assert told.ours == (
+        f"our side: transfer #{finished.snapshot.id} complete (every byte sent and acknowledged: "
+        "the device failed after, in its storage or its check)"
+    )
     assert event_text(told).endswith(told.ours) and "platform code -5" in event_text(told)
     row = [r for r in engine.history(node_id=0x4030) if r.kind == "device"][-1]
     assert row.summary.startswith("DownloadError: while downloading version 3") and told.ours in row.summary

@@ -94,8 +94,11 @@ def test_user_supplied_attestation_files(tmp_path):
     paths = {name: tmp_path / name for name in ("dac.der", "pai.der", "dac-key.pem", "cd.der")}
     paths["dac.der"].write_bytes(creds.dac)
     paths["pai.der"].write_bytes(creds.pai)
-    paths["dac-key.pem"].write_bytes(creds.dac_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    paths["dac-key.pem"].write_bytes(
+        creds.dac_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     paths["cd.der"].write_bytes(creds.certification_declaration)
     files = tuple(paths.values())
     base = config(tmp_path)

@@ -15,8 +15,11 @@ def test_no_test_module_imports_another_test_module():
         if "node_modules" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            modules = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            )
             for module in modules:
                 if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
                     offenders.append(f"{path.relative_to(TESTS)} imports {module}")

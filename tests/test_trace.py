@@ -36,8 +36,16 @@ def test_a_full_update_traced_holds_every_message_and_no_secret(tmp_path):
                 secrets.update(k.hex() for k in (keys.i2r, keys.r2i, keys.attestation_challenge))
 
     async def scenario():
-        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=PASSCODE, discriminator=3840, port=0,
-                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        device = MatterNode(
+            NodeConfig(
+                storage=tmp_path / "device",
+                passcode=PASSCODE,
+                discriminator=3840,
+                port=0,
+                host="::1",
+                allow_ota_from_fabric=False,
+            )
+        )
         await device.start()
         try:
             code = SetupPayload(discriminator=3840, passcode=PASSCODE, vendor_id=0, product_id=0).manual_code()
@@ -69,13 +77,25 @@ def test_a_full_update_traced_holds_every_message_and_no_secret(tmp_path):
     records = [json.loads(line) for line in text.splitlines()][1:]
     assert stat.S_IMODE(trace.stat().st_mode) == 0o600
     ops = [(r.get("protocol"), r.get("opcode")) for r in records]
-    for expected in (("SECURE_CHANNEL", "PBKDF_PARAM_REQUEST"), ("SECURE_CHANNEL", "PASE_PAKE3"),
-                     ("SECURE_CHANNEL", "CASE_SIGMA1"), ("BDX", "RECEIVE_INIT"), ("BDX", "BLOCK_EOF"),
-                     ("BDX", "BLOCK_ACK_EOF"), ("INTERACTION_MODEL", "INVOKE_REQUEST")):  # fmt: skip
+    for expected in (
+        ("SECURE_CHANNEL", "PBKDF_PARAM_REQUEST"),
+        ("SECURE_CHANNEL", "PASE_PAKE3"),
+        ("SECURE_CHANNEL", "CASE_SIGMA1"),
+        ("BDX", "RECEIVE_INIT"),
+        ("BDX", "BLOCK_EOF"),
+        ("BDX", "BLOCK_ACK_EOF"),
+        ("INTERACTION_MODEL", "INVOKE_REQUEST"),
+    ):
         assert expected in ops, expected
     commands = {c for r in records for c in r.get("commands", ())}
-    assert {"0/0x003E/0x06", "0/0x0029/QueryImage", "0/0x0029/QueryImageResponse", "0/0x0029/ApplyUpdateRequest",
-            "0/0x0029/NotifyUpdateApplied", "0/0x0030/0x04"} <= commands, commands  # fmt: skip
+    assert {
+        "0/0x003E/0x06",
+        "0/0x0029/QueryImage",
+        "0/0x0029/QueryImageResponse",
+        "0/0x0029/ApplyUpdateRequest",
+        "0/0x0029/NotifyUpdateApplied",
+        "0/0x0030/0x04",
+    } <= commands, commands
     add_noc = next(r for r in records if "0/0x003E/0x06" in r.get("commands", ()) and r["dir"] == "out")
     assert add_noc["im"]["2"][0]["1"]["2"] == "<redacted>"  # AddNOC's IPKValue
     blocks = [r for r in records if r.get("opcode") in ("BLOCK", "BLOCK_EOF") and r["dir"] == "out"]
@@ -86,8 +106,12 @@ def test_a_full_update_traced_holds_every_message_and_no_secret(tmp_path):
     for secret in {*secrets, bench_ipk, PASSCODE.to_bytes(4, "little").hex()}:
         assert secret.lower() not in lowered, secret
     assert str(PASSCODE) not in text
-    shown = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(trace)],
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    shown = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(trace)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert shown.returncode == 0 and f"{len(records)} messages" in shown.stdout
     assert "0/0x0029/QueryImage" in shown.stdout and "BDX:BLOCK_EOF" in shown.stdout
     bdx = sum(len(line) + 1 for line in text.splitlines()[1:] if '"protocol":"BDX"' in line)
@@ -107,10 +131,12 @@ def test_the_operators_trace_file_is_never_a_symlink_a_fifo_a_state_file_or_in_a
     decoy.write_text("keep")
     (tmp_path / "link.jsonl").symlink_to(decoy)
     os.mkfifo(tmp_path / "pipe.jsonl")
-    for path, says in [(state / "ota-provider.sqlite3", "one of the provider's state files"),
-                       (tmp_path / "link.jsonl", "cannot write the trace"),
-                       (tmp_path / "pipe.jsonl", "cannot write the trace"),
-                       (tmp_path / "nowhere" / "t.jsonl", "the folder .*nowhere does not exist")]:  # fmt: skip
+    for path, says in [
+        (state / "ota-provider.sqlite3", "one of the provider's state files"),
+        (tmp_path / "link.jsonl", "cannot write the trace"),
+        (tmp_path / "pipe.jsonl", "cannot write the trace"),
+        (tmp_path / "nowhere" / "t.jsonl", "the folder .*nowhere does not exist"),
+    ]:
         with pytest.raises(TraceError, match=says):
             open_operator_trace(path, state)
     assert decoy.read_text() == "keep" and (state / "ota-provider.sqlite3").read_bytes() == b"SQLite format 3\x00"

@@ -38,8 +38,10 @@ from .steady_scroll import Table
 
 __all__ = ["AddDeviceScreen"]
 
-HINT = ("The 11-digit manual code (dashes allowed) or the MT: QR payload. Pick the device above (Enter), or "
-        "leave it to DNS-SD, or add @HOST[:PORT], e.g. 3497-011-2332@[fd00::2]:5540.")  # fmt: skip
+HINT = (
+    "The 11-digit manual code (dashes allowed) or the MT: QR payload. Pick the device above (Enter), or "
+    "leave it to DNS-SD, or add @HOST[:PORT], e.g. 3497-011-2332@[fd00::2]:5540."
+)
 SEARCHING = "Searching DNS-SD (_matterc._udp) for devices with an open commissioning window..."
 
 
@@ -89,8 +91,14 @@ class AddDeviceScreen(ModalScreen[None]):
             vp = f"{device.vendor_id:04X}:{device.product_id or 0:04X}" if device.vendor_id is not None else "-"
             mode = {1: "basic", 2: "enhanced"}.get(device.commissioning_mode, f"CM={device.commissioning_mode}")
             # Text, not markup: "[fd00::2]:5540" and a device's own name are shown as they are.
-            table.add_row(Text(device.name or device.instance), vp, str(device.discriminator), mode,
-                          Text(where_text(device.addresses[0])), key=device.instance)  # fmt: skip
+            table.add_row(
+                Text(device.name or device.instance),
+                vp,
+                str(device.discriminator),
+                mode,
+                Text(where_text(device.addresses[0])),
+                key=device.instance,
+            )
         rows = [d.instance for d in devices]
         if keep in rows:
             table.move_cursor(row=rows.index(keep))
@@ -145,19 +153,22 @@ class AddDeviceScreen(ModalScreen[None]):
                 self.browse_error = event.message
                 self._show_state()
             elif isinstance(event, CommissioningStage | CommissioningFailed | AttestationQuestion) and (
-                    event.target == self.target):  # fmt: skip
+                event.target == self.target
+            ):
                 log.write_line(f"{clock(event.at)} {_line(event)}")
                 if isinstance(event, CommissioningFailed):
                     self.outcome = "failed"
             elif isinstance(event, DeviceCommissioned) and event.target == self.target:
                 self.node_id, self.outcome = event.node_id, "commissioned"
-                log.write_line(f"{clock(event.at)} commissioned as node {short_node_id(event.node_id)}: "
-                               f"{event.attestation}")  # fmt: skip
+                log.write_line(
+                    f"{clock(event.at)} commissioned as node {short_node_id(event.node_id)}: {event.attestation}"
+                )
             elif isinstance(event, DeviceEvent | DeviceState) and event.node_id == self.node_id:
                 log.write_line(f"{clock(event.at)} {_device_line(event)}")
             elif isinstance(event, DeviceStep) and event.node_id == self.node_id:
-                log.write_line(f"{clock(event.at)} {event.step}: {event.state}" +
-                               (f" ({event.detail})" if event.detail else ""))  # fmt: skip
+                log.write_line(
+                    f"{clock(event.at)} {event.step}: {event.state}" + (f" ({event.detail})" if event.detail else "")
+                )
                 if event.step is DeviceStepKind.VERIFIED and event.state is StepState.DONE:
                     self.outcome = "updated"
 

@@ -135,30 +135,54 @@ RATE_WIDTH = 24  # columns of the status line's aggregate rate (app.tcss: #rate)
 MIN_STATUS_ROOM = 40  # columns the status line's words always get
 # The column sets by terminal width (the widest that fits first): what is dropped first is what
 # the detail screen and the other table also show.
-REQUESTOR_COLUMNS = ((140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "device says",
-                            "seen")),
-                     (110, ("node", "version", "state", "progress", "last exchange", "seen")),
-                     (100, ("node", "version", "state", "progress", "seen")),
-                     (0, ("node", "version", "state", "progress")))  # fmt: skip
-TRANSFER_COLUMNS = ((140, ("#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state")),
-                    (110, ("#", "node", "progress", "bytes", "resent", "rate", "ETA", "state")),
-                    (100, ("#", "node", "progress", "rate", "ETA", "state")),
-                    (0, ("#", "node", "progress", "state")))  # fmt: skip
+REQUESTOR_COLUMNS = (
+    (140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "device says", "seen")),
+    (110, ("node", "version", "state", "progress", "last exchange", "seen")),
+    (100, ("node", "version", "state", "progress", "seen")),
+    (0, ("node", "version", "state", "progress")),
+)
+TRANSFER_COLUMNS = (
+    (140, ("#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state")),
+    (110, ("#", "node", "progress", "bytes", "resent", "rate", "ETA", "state")),
+    (100, ("#", "node", "progress", "rate", "ETA", "state")),
+    (0, ("#", "node", "progress", "state")),
+)
 # Columns that change on every sample have a fixed width, so updating them never re-measures the
 # table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content
 # (the node column is written once per row).
-COLUMN_WIDTHS = {"VID:PID": 9, "state": 12, "progress": 13, "seen": 8, "#": 3, "bytes": 17,
-                 "blocks": 6, "block": 5, "resent": 9, "rate": 10, "ETA": 7}  # fmt: skip
+COLUMN_WIDTHS = {
+    "VID:PID": 9,
+    "state": 12,
+    "progress": 13,
+    "seen": 8,
+    "#": 3,
+    "bytes": 17,
+    "blocks": 6,
+    "block": 5,
+    "resent": 9,
+    "rate": 10,
+    "ETA": 7,
+}
 TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
-TAB_NAMES = {"tab-exchanges": "Exchanges", "tab-commissioning": "Commissioning", "tab-images": "Images",
-             "tab-history": "History"}  # fmt: skip
+TAB_NAMES = {
+    "tab-exchanges": "Exchanges",
+    "tab-commissioning": "Commissioning",
+    "tab-images": "Images",
+    "tab-history": "History",
+}
 # One key each on the selected requestor's row (b, v, g, z): the knob of its next response.
-ROW_FAULTS = {"not-available": (Knob.QUERY_STATUS, QueryImageStatus.NOT_AVAILABLE),
-              "ignore-query": (Knob.IGNORE_QUERY, 1),
-              "discontinue": (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE)}  # fmt: skip
+ROW_FAULTS = {
+    "not-available": (Knob.QUERY_STATUS, QueryImageStatus.NOT_AVAILABLE),
+    "ignore-query": (Knob.IGNORE_QUERY, 1),
+    "discontinue": (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE),
+}
 # The widget a tab key puts the keyboard in.
-TAB_FOCUS = {"tab-exchanges": "#log", "tab-commissioning": "#fabrics", "tab-images": "#images",
-             "tab-history": "#history"}  # fmt: skip
+TAB_FOCUS = {
+    "tab-exchanges": "#log",
+    "tab-commissioning": "#fabrics",
+    "tab-images": "#images",
+    "tab-history": "#history",
+}
 LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
 
 
@@ -364,9 +388,11 @@ class ProviderDashboard(App):
         self.aggregate_view = self.query_one("#aggregate", Readout)
         self.rate_view = self.query_one("#rate", Readout)
         self._fit_columns()
-        self._panel_titles = {self.requestor_table: "Requestors (Enter: detail)",
-                              self.query_one("#transfer-box"): "Transfers (p pause, u resume, t throttle, x abort)",
-                              self.controls: "Next response (n: one node)"}  # fmt: skip
+        self._panel_titles = {
+            self.requestor_table: "Requestors (Enter: detail)",
+            self.query_one("#transfer-box"): "Transfers (p pause, u resume, t throttle, x abort)",
+            self.controls: "Next response (n: one node)",
+        }
         self._show_focus()
         self.armed_box.border_title = "Armed (r clears)"
         self.commissioning.show_codes(self.engine.onboarding())
@@ -491,8 +517,9 @@ class ProviderDashboard(App):
             elif isinstance(event, CommandDone) and not _screen_only(event):
                 # Short: the log and the Armed box keep what was done; errors stay longer. (The
                 # Add-device dialog says itself whether it can browse.)
-                self.notify(event.message, severity="information" if event.ok else "error", timeout=3 if event.ok
-                            else 8)  # fmt: skip
+                self.notify(
+                    event.message, severity="information" if event.ok else "error", timeout=3 if event.ok else 8
+                )
                 armed_changed = True
                 if self._form_arms.pop(event.command_id, False) and event.ok:
                     # What the form armed, one-shot or sticky, is now in the Armed box: a habitual "a"
@@ -520,16 +547,24 @@ class ProviderDashboard(App):
                 self._stopped = True
                 self._show_where()
                 if self.engine.attached:
-                    self.notify("the connection to the provider is gone (it may still run): quit (q) and attach "
-                                "again", severity="error", timeout=30)  # fmt: skip
+                    self.notify(
+                        "the connection to the provider is gone (it may still run): quit (q) and attach again",
+                        severity="error",
+                        timeout=30,
+                    )
                 else:
-                    self.notify("the provider stopped: requestors get no answers; see the log, then quit (q)",
-                                severity="error", timeout=30)  # fmt: skip
+                    self.notify(
+                        "the provider stopped: requestors get no answers; see the log, then quit (q)",
+                        severity="error",
+                        timeout=30,
+                    )
         if armed_changed:
             self._show_armed()
         self._follow_commissioning(events)
-        if any(isinstance(e, ImagesChanged) or (isinstance(e, CommandDone) and isinstance(e.command, ReloadImages))
-               for e in events):  # fmt: skip
+        if any(
+            isinstance(e, ImagesChanged) or (isinstance(e, CommandDone) and isinstance(e.command, ReloadImages))
+            for e in events
+        ):
             self._show_images()  # the Images tab and the forced-image list follow the catalog
 
     def _follow_commissioning(self, events: list[EngineEvent]) -> None:
@@ -550,8 +585,10 @@ class ProviderDashboard(App):
         def answered(yes: bool | None) -> None:
             self.engine.send(AnswerAttestation(question.target, bool(yes)))
 
-        self.push_screen(ConfirmScreen(f"{question.target}: {question.verdict}. Commission it anyway (as "
-                                       "chip-tool's bypass does)?"), answered)  # fmt: skip
+        self.push_screen(
+            ConfirmScreen(f"{question.target}: {question.verdict}. Commission it anyway (as chip-tool's bypass does)?"),
+            answered,
+        )
 
     def _device_action(self, action: DeviceActionKind) -> None:
         """Re-read, update now or forget the selected requestor, if it is a device of our bench fabric
@@ -566,8 +603,13 @@ class ProviderDashboard(App):
             if yes:
                 self.engine.send(DeviceAction(peer[1], DeviceActionKind.FORGET))
 
-        self.push_screen(ConfirmScreen(f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
-                                       "the device; its other fabrics stay."), answered)  # fmt: skip
+        self.push_screen(
+            ConfirmScreen(
+                f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
+                "the device; its other fabrics stay."
+            ),
+            answered,
+        )
 
     def on_descendant_focus(self, _: events.DescendantFocus) -> None:
         self._show_focus()
@@ -674,9 +716,18 @@ class ProviderDashboard(App):
         elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
             state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
         progress = bar(t.bytes_sent / t.total if t.total else None, 6)
-        return {"#": str(t.id), "node": peer_name(t.peer), "progress": progress,
-                 "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks), "block": str(t.block_size),
-                 "resent": resent(t), "rate": rate(per_second), "ETA": duration(eta), "state": state}  # fmt: skip
+        return {
+            "#": str(t.id),
+            "node": peer_name(t.peer),
+            "progress": progress,
+            "bytes": f"{size(t.bytes_sent)}/{size(t.total)}",
+            "blocks": str(t.blocks),
+            "block": str(t.block_size),
+            "resent": resent(t),
+            "rate": rate(per_second),
+            "ETA": duration(eta),
+            "state": state,
+        }
 
     def _show_transfers(self, stats: EngineSnapshot) -> None:
         cells = {t.id: self._transfer_cells(t) for t in stats.transfers}
@@ -684,11 +735,15 @@ class ProviderDashboard(App):
         # A transfer can leave the stats a moment before its end event is drained: keep its row
         # until the event says how it ended, so it never blinks out and back.
         for transfer_id in self._running_cells.keys() - cells.keys() - self._ended.keys():
-            self._ended[transfer_id] = ({**self._running_cells[transfer_id], "rate": "", "ETA": "", "state": "ending"},
-                                        now + KEEP_ENDED_SECONDS)  # fmt: skip
+            self._ended[transfer_id] = (
+                {**self._running_cells[transfer_id], "rate": "", "ETA": "", "state": "ending"},
+                now + KEEP_ENDED_SECONDS,
+            )
         self._running_cells = cells
-        rows = {transfer_id: {column: every[column] for column in self._transfer_columns}
-                for transfer_id, every in cells.items()}  # fmt: skip
+        rows = {
+            transfer_id: {column: every[column] for column in self._transfer_columns}
+            for transfer_id, every in cells.items()
+        }
         for transfer_id, (ended, until) in list(self._ended.items()):
             if until < now:
                 del self._ended[transfer_id]
@@ -700,9 +755,18 @@ class ProviderDashboard(App):
         """A finished or failed transfer stays in the table a while, with how it ended."""
         t = event.snapshot
         state = ending(t.end)  # "done" for a complete one
-        cells = {"#": str(t.id), "node": peer_name(t.peer), "progress": bar(t.bytes_sent / t.total if t.total
-                 else None, 6), "bytes": f"{size(t.bytes_sent)}/{size(t.total)}", "blocks": str(t.blocks),
-                 "block": str(t.block_size), "resent": resent(t), "rate": "", "ETA": "", "state": state}  # fmt: skip
+        cells = {
+            "#": str(t.id),
+            "node": peer_name(t.peer),
+            "progress": bar(t.bytes_sent / t.total if t.total else None, 6),
+            "bytes": f"{size(t.bytes_sent)}/{size(t.total)}",
+            "blocks": str(t.blocks),
+            "block": str(t.block_size),
+            "resent": resent(t),
+            "rate": "",
+            "ETA": "",
+            "state": state,
+        }
         # From when it ended, not from when this screen heard of it: an attached dashboard is told
         # of the provider's earlier transfers at once, and must not show them as just finished.
         self._ended[t.id] = (cells, min(event.at, self.clock()) + KEEP_ENDED_SECONDS)
@@ -759,8 +823,9 @@ class ProviderDashboard(App):
             parts.append("DNS-SD on" if self._listening.advertising else "DNS-SD off")
         if fabrics is not None:
             # Our node id in short hex here (the Commissioning tab has the full one).
-            parts += [f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "")
-                      for f in fabrics.fabrics]  # fmt: skip
+            parts += [
+                f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "") for f in fabrics.fabrics
+            ]
             if not fabrics.window_open:
                 parts.append("window closed")
         if self._stopped:
@@ -792,9 +857,16 @@ class ProviderDashboard(App):
         for entry in entries:
             low = "" if entry.min_applicable_version is None else entry.min_applicable_version
             high = "" if entry.max_applicable_version is None else entry.max_applicable_version
-            table.add_row(entry.designator, entry.file_name, f"{entry.vendor_id:04X}:{entry.product_id:04X}",
-                          f"{entry.software_version} ({entry.software_version_string})", f"{low}..{high}",
-                          size(entry.size), "ok", key=entry.designator)  # fmt: skip
+            table.add_row(
+                entry.designator,
+                entry.file_name,
+                f"{entry.vendor_id:04X}:{entry.product_id:04X}",
+                f"{entry.software_version} ({entry.software_version_string})",
+                f"{low}..{high}",
+                size(entry.size),
+                "ok",
+                key=entry.designator,
+            )
         table.border_title = "Images (Enter: offer next, l: reload)"
 
     def _show_armed(self) -> None:
@@ -881,8 +953,12 @@ class ProviderDashboard(App):
         self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}", lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"arm": self.action_arm, "clear": self.action_clear_knobs, "open-window": self.action_open_window,
-                   "remove-fabric": self.action_remove_fabric}  # fmt: skip
+        actions = {
+            "arm": self.action_arm,
+            "clear": self.action_clear_knobs,
+            "open-window": self.action_open_window,
+            "remove-fabric": self.action_remove_fabric,
+        }
         if event.button.id in actions:
             actions[event.button.id]()
 
@@ -929,8 +1005,11 @@ class ProviderDashboard(App):
         try:
             self.export_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            self.notify(f"cannot write to {self.export_dir}: {exc.strerror or exc}; give --export-dir DIR",
-                        severity="error", timeout=8)  # fmt: skip
+            self.notify(
+                f"cannot write to {self.export_dir}: {exc.strerror or exc}; give --export-dir DIR",
+                severity="error",
+                timeout=8,
+            )
             return None
         return self.export_dir / f"ota-provider-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -1084,8 +1163,11 @@ class ProviderDashboard(App):
         if (transfer := self._selected_transfer()) is None:
             return
         current = next((t.throttle for t in self._stats.transfers if t.id == transfer), None) if self._stats else None
-        step = THROTTLE_STEPS[(THROTTLE_STEPS.index(current) + 1) % len(THROTTLE_STEPS)] if (
-            current in THROTTLE_STEPS) else THROTTLE_STEPS[0]  # fmt: skip
+        step = (
+            THROTTLE_STEPS[(THROTTLE_STEPS.index(current) + 1) % len(THROTTLE_STEPS)]
+            if (current in THROTTLE_STEPS)
+            else THROTTLE_STEPS[0]
+        )
         self.engine.send(ThrottleTransfer(transfer, step))
 
     def action_abort(self) -> None:
@@ -1096,8 +1178,7 @@ class ProviderDashboard(App):
             if yes:
                 self.engine.send(AbortTransfer(transfer))
 
-        self.push_screen(ConfirmScreen(f"Abort transfer #{transfer}? The requestor gets a BDX StatusReport."),
-                         answered)  # fmt: skip
+        self.push_screen(ConfirmScreen(f"Abort transfer #{transfer}? The requestor gets a BDX StatusReport."), answered)
 
     async def action_quit(self) -> None:
         """Quitting ends running transfers (each requestor gets a StatusReport): ask first. An

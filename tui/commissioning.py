@@ -75,8 +75,14 @@ class CommissioningPane(VerticalScroll):
         table = self.table
         table.clear()
         for f in fabrics.fabrics:
-            table.add_row(str(f.index), f.label or "-", f"0x{f.vendor_id:04X}", node_id(f.node_id),
-                          f"0x{f.fabric_id:016X}", key=str(f.index))  # fmt: skip
+            table.add_row(
+                str(f.index),
+                f.label or "-",
+                f"0x{f.vendor_id:04X}",
+                node_id(f.node_id),
+                f"0x{f.fabric_id:016X}",
+                key=str(f.index),
+            )
         table.border_title = f"Fabrics ({len(fabrics.fabrics)})"
 
     def show_window(self, closes_at: float | None, now: float) -> None:

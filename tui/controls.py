@@ -43,16 +43,24 @@ def _choices(members) -> list[tuple[str, Any]]:
     return [(enum_name(member), member) for member in members]
 
 
-QUERY_STATUS_CHOICES = _choices((QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY,
-                                 QueryImageStatus.NOT_AVAILABLE))  # fmt: skip
+QUERY_STATUS_CHOICES = _choices(
+    (QueryImageStatus.UPDATE_AVAILABLE, QueryImageStatus.BUSY, QueryImageStatus.NOT_AVAILABLE)
+)
 CONSENT_STATE_CHOICES = _choices((UserConsentState.GRANTED, UserConsentState.DEFERRED, UserConsentState.DENIED))
 APPLY_ACTION_CHOICES = _choices(ApplyUpdateAction)
-FAULT_CHOICES = [("drop block N", Knob.DROP_BLOCK.name), ("delay block N", Knob.DELAY_BLOCK.name),
-                 ("corrupt block N", Knob.CORRUPT_BLOCK.name),
-                 ("end the transfer at block N", Knob.END_TRANSFER.name)]  # fmt: skip
+FAULT_CHOICES = [
+    ("drop block N", Knob.DROP_BLOCK.name),
+    ("delay block N", Knob.DELAY_BLOCK.name),
+    ("corrupt block N", Knob.CORRUPT_BLOCK.name),
+    ("end the transfer at block N", Knob.END_TRANSFER.name),
+]
 END_STATUS_CHOICES = [(bdx_status(code), int(code)) for code in BdxStatus]
-NUMBER_KNOBS = (("query-delay", Knob.QUERY_DELAY), ("apply-delay", Knob.APPLY_DELAY),
-                ("ignore-query", Knob.IGNORE_QUERY), ("ignore-apply", Knob.IGNORE_APPLY))  # fmt: skip
+NUMBER_KNOBS = (
+    ("query-delay", Knob.QUERY_DELAY),
+    ("apply-delay", Knob.APPLY_DELAY),
+    ("ignore-query", Knob.IGNORE_QUERY),
+    ("ignore-apply", Knob.IGNORE_APPLY),
+)
 SELECTS = ("query-status", "consent-state", "apply-action", "forced-image", "fault")
 INPUTS = ("query-delay", "ignore-query", "apply-delay", "ignore-apply", "fault-block", "fault-delay")
 
@@ -84,13 +92,25 @@ _KNOB_HINTS = {
 
 
 # What the keyboard is on, in words, for the form's border (the focus shows in plain text too).
-FIELD_NAMES = {"query-status": "QueryImage status", "query-delay": "QueryImage delay, s",
-               "ignore-query": "QueryImages to ignore", "consent": "consent needed",
-               "consent-state": "provider consent", "apply-action": "ApplyUpdate action",
-               "apply-delay": "ApplyUpdate delay, s", "ignore-apply": "ApplyUpdates to ignore",
-               "forced-image": "image to offer", "fault": "fault", "fault-block": "fault's block number",
-               "fault-delay": "block delay, s", "fault-status": "end status", "scope": "one-shot or sticky",
-               "target": "for which requestor", "arm": "Arm", "clear": "Clear"}  # fmt: skip
+FIELD_NAMES = {
+    "query-status": "QueryImage status",
+    "query-delay": "QueryImage delay, s",
+    "ignore-query": "QueryImages to ignore",
+    "consent": "consent needed",
+    "consent-state": "provider consent",
+    "apply-action": "ApplyUpdate action",
+    "apply-delay": "ApplyUpdate delay, s",
+    "ignore-apply": "ApplyUpdates to ignore",
+    "forced-image": "image to offer",
+    "fault": "fault",
+    "fault-block": "fault's block number",
+    "fault-delay": "block delay, s",
+    "fault-status": "end status",
+    "scope": "one-shot or sticky",
+    "target": "for which requestor",
+    "arm": "Arm",
+    "clear": "Clear",
+}
 
 
 def knob_hints(knobs: list[tuple[Knob, Any]]) -> list[str]:
@@ -121,8 +141,13 @@ def _row(*widgets, id: str | None = None) -> Horizontal:
 
 def _delay_and_ignore(delay_id: str, ignore_id: str) -> Horizontal:
     """The row under a command: its DelayedActionTime and how many to leave unanswered."""
-    return _row(Label("delay", classes="sub"), _number(delay_id, "integer"), Label("s", classes="unit"),
-                Label("ignore", classes="pair"), _number(ignore_id, "integer"))  # fmt: skip
+    return _row(
+        Label("delay", classes="sub"),
+        _number(delay_id, "integer"),
+        Label("s", classes="unit"),
+        Label("ignore", classes="pair"),
+        _number(ignore_id, "integer"),
+    )
 
 
 class NumberInput(Input):
@@ -175,15 +200,26 @@ class NextResponseForm(VerticalScroll):
             _number("fault-delay", "number"),
             Label("s", classes="unit"),
         )
-        yield _row(Label("status", classes="sub"),
-                   Select(END_STATUS_CHOICES, id="fault-status", value=int(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR),
-                          allow_blank=False, compact=True), id="fault-status-row")  # fmt: skip
+        yield _row(
+            Label("status", classes="sub"),
+            Select(
+                END_STATUS_CHOICES,
+                id="fault-status",
+                value=int(BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR),
+                allow_blank=False,
+                compact=True,
+            ),
+            id="fault-status-row",
+        )
         with RadioSet(id="scope", compact=True):
             yield Choice("one-shot", value=True, id="one-shot")
             yield Choice("sticky", id="sticky")
-        yield _row(Label("for", classes="head"),
-                   Select([("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS, allow_blank=False,
-                          compact=True))  # fmt: skip
+        yield _row(
+            Label("for", classes="head"),
+            Select(
+                [("all requestors", ALL_REQUESTORS)], id="target", value=ALL_REQUESTORS, allow_blank=False, compact=True
+            ),
+        )
         yield Static("", id="hint")
         with Horizontal(id="buttons"):
             yield Button("Arm (a)", id="arm", variant="primary", compact=True)

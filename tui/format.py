@@ -80,10 +80,19 @@ def resent(transfer: TransferSnapshot) -> str:
 
 
 # How a transfer ended, in a table cell's 12 characters (the log has the whole story).
-_ENDINGS = {Outcome.COMPLETE: "done", Outcome.IDLE: "timed out", Outcome.UNACKNOWLEDGED: "no answer",
-            Outcome.NOT_RESUMED: "not resumed", Outcome.REQUESTOR_ENDED: "requestor quit", Outcome.ABORTED: "aborted",
-            Outcome.SHUT_DOWN: "shut down", Outcome.PROTOCOL_ERROR: "we ended it", Outcome.FAULT_ENDED: "fault ended",
-            Outcome.REPLACED: "replaced", Outcome.RUNNING: "running"}  # fmt: skip
+_ENDINGS = {
+    Outcome.COMPLETE: "done",
+    Outcome.IDLE: "timed out",
+    Outcome.UNACKNOWLEDGED: "no answer",
+    Outcome.NOT_RESUMED: "not resumed",
+    Outcome.REQUESTOR_ENDED: "requestor quit",
+    Outcome.ABORTED: "aborted",
+    Outcome.SHUT_DOWN: "shut down",
+    Outcome.PROTOCOL_ERROR: "we ended it",
+    Outcome.FAULT_ENDED: "fault ended",
+    Outcome.REPLACED: "replaced",
+    Outcome.RUNNING: "running",
+}
 
 
 def ending(end: TransferEnd) -> str:

@@ -39,8 +39,12 @@ def attach_main(argv: Sequence[str]) -> int:
     from .app import ProviderDashboard  # noqa: PLC0415
 
     parser = Parser(prog=f"{PROG} attach", description="the dashboard of a provider started with --control")
-    parser.add_argument("socket", nargs="?", metavar="PATH|tcp:HOST:PORT",
-                        help="its control socket (default: control.sock in the state directory)")  # fmt: skip
+    parser.add_argument(
+        "socket",
+        nargs="?",
+        metavar="PATH|tcp:HOST:PORT",
+        help="its control socket (default: control.sock in the state directory)",
+    )
     parser.add_argument("--storage", type=Path, metavar="DIR", help="the provider's state directory")
     parser.add_argument("--token-file", type=Path, metavar="FILE", help=f"for tcp: the provider's {TOKEN_FILE}")
     parser.add_argument(
@@ -50,8 +54,9 @@ def attach_main(argv: Sequence[str]) -> int:
     where = args.socket or default_socket(args.storage)
     token_file = args.token_file or ((args.storage or default_storage()) / TOKEN_FILE)
     try:
-        link = SocketLink(where, token_file=token_file if where.startswith("tcp:") else None,
-                          export_dir=args.export_dir)  # fmt: skip
+        link = SocketLink(
+            where, token_file=token_file if where.startswith("tcp:") else None, export_dir=args.export_dir
+        )
     except (ConnectionError, OSError, ValueError) as exc:
         print(f"{PROG} attach: error: {exc}", file=sys.stderr)
         return 1

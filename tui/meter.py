@@ -49,8 +49,9 @@ class ThroughputMeter:
             if elapsed < 0.5:  # too short a window: block-sized jumps would make the rate jitter
                 continue
             current = (transfer.bytes_sent - rate.bytes_seen) / elapsed
-            rate.per_second = current if rate.per_second is None else (
-                SMOOTHING * current + (1 - SMOOTHING) * rate.per_second)  # fmt: skip
+            rate.per_second = (
+                current if rate.per_second is None else (SMOOTHING * current + (1 - SMOOTHING) * rate.per_second)
+            )
             rate.bytes_seen, rate.at = transfer.bytes_sent, now
         running = {t.id for t in stats.transfers}
         for gone in self.rates.keys() - running:

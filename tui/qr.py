@@ -18,8 +18,11 @@ def qr_text(payload: str, border: int = 2) -> Text:
     matrix = [list(row) for row in segno.make(payload, error="m").matrix_iter(scale=1, border=border)]
     if len(matrix) % 2:
         matrix.append([0] * len(matrix[0]))
-    styles = {(upper, lower): Style(color=DARK if upper else LIGHT, bgcolor=DARK if lower else LIGHT)
-              for upper in (False, True) for lower in (False, True)}  # fmt: skip
+    styles = {
+        (upper, lower): Style(color=DARK if upper else LIGHT, bgcolor=DARK if lower else LIGHT)
+        for upper in (False, True)
+        for lower in (False, True)
+    }
     text = Text(no_wrap=True)
     for top, bottom in zip(matrix[::2], matrix[1::2], strict=True):
         # "▀" paints the upper module in the foreground and the lower one in the background. One

@@ -38,11 +38,17 @@ Peer = tuple[int, int]
 EXCHANGES_KEPT = 500  # per requestor, for its detail screen
 PROGRESS_STEP = 0.05
 
-_APPLY_STATES = {ApplyUpdateAction.PROCEED: "applying", ApplyUpdateAction.AWAIT_NEXT_ACTION: "waiting",
-                 ApplyUpdateAction.DISCONTINUE: "discontinued"}  # fmt: skip
-_QUERY_STATES = {QueryImageStatus.UPDATE_AVAILABLE: "offered", QueryImageStatus.BUSY: "busy",
-                 QueryImageStatus.NOT_AVAILABLE: "up to date",
-                 QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED: "no protocol"}  # fmt: skip
+_APPLY_STATES = {
+    ApplyUpdateAction.PROCEED: "applying",
+    ApplyUpdateAction.AWAIT_NEXT_ACTION: "waiting",
+    ApplyUpdateAction.DISCONTINUE: "discontinued",
+}
+_QUERY_STATES = {
+    QueryImageStatus.UPDATE_AVAILABLE: "offered",
+    QueryImageStatus.BUSY: "busy",
+    QueryImageStatus.NOT_AVAILABLE: "up to date",
+    QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED: "no protocol",
+}
 
 # States in which a row's progress bar is over: the transfer's end event has been folded in.
 _DOWNLOAD_ENDED = frozenset(("downloaded", "failed", *_APPLY_STATES.values(), "applied"))

@@ -48,8 +48,10 @@ def _value(key: str, value: Any) -> str:
 
 def _transfer_line(t: TransferSnapshot) -> str:
     ended = transfer_end_text(t.end)
-    return (f"#{t.id} image {t.designator}: {ended}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
-            f"{t.block_size} B in {t.seconds:.1f} s")  # fmt: skip
+    return (
+        f"#{t.id} image {t.designator}: {ended}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
+        f"{t.block_size} B in {t.seconds:.1f} s"
+    )
 
 
 def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: list[HistoryRow]) -> list[str]:
@@ -66,8 +68,11 @@ def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: li
     for event in reversed(row.exchanges):
         lines.append(f"  {clock(event.at)} {event.name}")
         # Absent and empty fields say nothing: no "None" or "[]" on screen.
-        lines += [f"      {key} = {_value(key, value)}" for key, value in event.details().items()
-                  if value is not None and value not in ([], "")]  # fmt: skip
+        lines += [
+            f"      {key} = {_value(key, value)}"
+            for key, value in event.details().items()
+            if value is not None and value not in ([], "")
+        ]
     if not row.exchanges:
         lines.append("  none yet")
     lines += ["", "Transfers"]
@@ -233,8 +238,9 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
     BINDINGS: ClassVar = [Binding("escape,q", "dismiss(None)", "Close"), Binding("a", "arm", "Arm")]
     SUBTITLE = "a arms · Enter: next field · Esc closes"
 
-    def __init__(self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...],
-                 send: Callable[[ArmKnobs], object]) -> None:  # fmt: skip
+    def __init__(
+        self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...], send: Callable[[ArmKnobs], object]
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.peer = peer
@@ -258,8 +264,9 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
 
     def on_descendant_focus(self, _) -> None:
         field = self.query_one(NextResponseForm).focused_field()
-        self.query_one("#arm-popup").border_subtitle = f"{FOCUS_MARK}{field} · {self.SUBTITLE}" if field else (
-            self.SUBTITLE)  # fmt: skip
+        self.query_one("#arm-popup").border_subtitle = (
+            f"{FOCUS_MARK}{field} · {self.SUBTITLE}" if field else (self.SUBTITLE)
+        )
 
     def action_arm(self) -> None:
         if self.waiting_for is not None:

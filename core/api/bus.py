@@ -107,8 +107,14 @@ class EventBus:
             wake()
         return event
 
-    def subscribe(self, *, after: int | None = None, capacity: int = SUBSCRIBER_QUEUE,
-                  wake: Callable[[], None] | None = None, cut_off: bool = True) -> tuple[Subscriber, int]:  # fmt: skip
+    def subscribe(
+        self,
+        *,
+        after: int | None = None,
+        capacity: int = SUBSCRIBER_QUEUE,
+        wake: Callable[[], None] | None = None,
+        cut_off: bool = True,
+    ) -> tuple[Subscriber, int]:
         """A new subscriber. With ``after``, the buffered events numbered after it come first;
         returns the subscriber and how many requested events are gone from the buffer (0 when it
         missed nothing)."""

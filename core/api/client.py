@@ -122,8 +122,16 @@ class Verbs(Generic[R]):
     def send(self, command: Command) -> R:
         raise NotImplementedError
 
-    def arm(self, knob: str, value: Any, *, sticky: bool = False, node: int | None = None, fabric: int = 1,
-            unseen: bool = False) -> R:  # fmt: skip
+    def arm(
+        self,
+        knob: str,
+        value: Any,
+        *,
+        sticky: bool = False,
+        node: int | None = None,
+        fabric: int = 1,
+        unseen: bool = False,
+    ) -> R:
         """Arm one knob by its name (``queryImageStatus``, ``dropBlock`` ...) for the next response
         (``sticky``: every response until disarmed), for every requestor or ``node`` only (one that
         has queried this provider, unless ``unseen``: a mistyped node id would otherwise wait
@@ -182,8 +190,15 @@ class ProviderClient(Verbs[Result]):
     @property
     def hello(self) -> dict[str, Any]:
         greeted = self.session.hello
-        return {} if greeted is None else {"protocol": greeted.protocol, "needsToken": greeted.needs_token,
-                                           **({"engine": greeted.engine} if greeted.engine else {})}  # fmt: skip
+        return (
+            {}
+            if greeted is None
+            else {
+                "protocol": greeted.protocol,
+                "needsToken": greeted.needs_token,
+                **({"engine": greeted.engine} if greeted.engine else {}),
+            }
+        )
 
     @property
     def engine(self) -> dict[str, Any]:
@@ -194,8 +209,15 @@ class ProviderClient(Verbs[Result]):
         return self.session.last_seq
 
     @classmethod
-    def attach(cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None,
-               timeout: float = 10.0, subscribe: bool = True) -> ProviderClient:  # fmt: skip
+    def attach(
+        cls,
+        where: str | Path,
+        *,
+        token: str | None = None,
+        token_file: str | Path | None = None,
+        timeout: float = 10.0,
+        subscribe: bool = True,
+    ) -> ProviderClient:
         """Connect to ``where`` (a socket path or tcp:HOST:PORT) and say hello. With ``subscribe``
         every event from now on is kept (the last EVENTS_KEPT), so :meth:`wait_for` also finds one
         that happened before it was called; it consumes the events up to the one it returns."""
@@ -206,12 +228,15 @@ class ProviderClient(Verbs[Result]):
             sock.connect(address)
         except PermissionError:
             sock.close()
-            raise ControlClientError(f"{where} belongs to another user (the control socket is owner-only): run this "
-                                     "as the user the provider runs as") from None  # fmt: skip
+            raise ControlClientError(
+                f"{where} belongs to another user (the control socket is owner-only): run this "
+                "as the user the provider runs as"
+            ) from None
         except OSError as exc:
             sock.close()
-            raise ControlClientError(f"no provider answers on {where}: {exc.strerror or exc} (is it running with "
-                                     "--control?)") from None  # fmt: skip
+            raise ControlClientError(
+                f"no provider answers on {where}: {exc.strerror or exc} (is it running with --control?)"
+            ) from None
         if token is None and token_file is not None:
             token = read_token(Path(token_file))
         client = cls(sock, ClientSession(token), timeout=timeout)
@@ -260,8 +285,9 @@ class ProviderClient(Verbs[Result]):
             raise ControlClientError("the provider closed the connection" + self.session.last_error())
         return True
 
-    def _until(self, done: Callable[[], bool], what: str, timeout: float | None = None, *,
-               handshake: bool = False) -> None:  # fmt: skip
+    def _until(
+        self, done: Callable[[], bool], what: str, timeout: float | None = None, *, handshake: bool = False
+    ) -> None:
         seconds = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
         errors = len(self.session.errors)
@@ -313,8 +339,9 @@ class ProviderClient(Verbs[Result]):
             self._pump(left)
         return self.session.events.popleft()
 
-    def wait_for(self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None,
-                 timeout: float = 60.0) -> EngineEvent:  # fmt: skip
+    def wait_for(
+        self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None, timeout: float = 60.0
+    ) -> EngineEvent:
         """The first event from now on that is called ``name`` (of ``node``), or that the predicate
         accepts; TimeoutError saying what was seen meanwhile."""
         match = EventMatch(name, node) if isinstance(name, str) else name
@@ -328,15 +355,18 @@ class ProviderClient(Verbs[Result]):
                 return event
             seen.append(event.name)
         wanted = name if isinstance(name, str) else "a matching event"
-        raise TimeoutError(f"no {wanted}{f' of node 0x{node:X}' if node is not None else ''} within {timeout:g} s; "
-                           f"last seen: {', '.join(seen[-8:]) or 'nothing'}")  # fmt: skip
+        raise TimeoutError(
+            f"no {wanted}{f' of node 0x{node:X}' if node is not None else ''} within {timeout:g} s; "
+            f"last seen: {', '.join(seen[-8:]) or 'nothing'}"
+        )
 
 
 class AsyncProviderClient(Verbs[Awaitable[Result]]):
     """The asyncio client: the same verbs, awaited."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: ClientSession,
-                 timeout: float) -> None:  # fmt: skip
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: ClientSession, timeout: float
+    ) -> None:
         self._reader, self._writer = reader, writer
         self.session = session
         self.timeout = timeout
@@ -349,8 +379,9 @@ class AsyncProviderClient(Verbs[Awaitable[Result]]):
         return self.session.engine
 
     @classmethod
-    async def attach(cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None,
-                     timeout: float = 10.0) -> AsyncProviderClient:  # fmt: skip
+    async def attach(
+        cls, where: str | Path, *, token: str | None = None, token_file: str | Path | None = None, timeout: float = 10.0
+    ) -> AsyncProviderClient:
         target = parse_control_target(str(where))
         try:
             if target.path is not None:
@@ -450,8 +481,9 @@ class AsyncProviderClient(Verbs[Awaitable[Result]]):
         await self._until(lambda: self.session.subscriptions > before, "subscribed", handshake=True)
         return self.session.missed
 
-    async def wait_for(self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None,
-                       timeout: float = 60.0) -> EngineEvent:  # fmt: skip
+    async def wait_for(
+        self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None, timeout: float = 60.0
+    ) -> EngineEvent:
         match = EventMatch(name, node) if isinstance(name, str) else name
         async with asyncio.timeout(timeout):
             while True:

@@ -58,8 +58,11 @@ SECONDS_PER_BLOCK = (0.0, 3600.0)
 def _check_range(what: str, value: float, bounds: tuple[float, float]) -> None:
     low, high = bounds
     if not low <= value <= high:
-        raise ValueError(f"{what} is {value!r}: it must be from {low:g} to {high:g}"
-                         if abs(value) < 1e15 else f"{what} must be from {low:g} to {high:g}")  # fmt: skip
+        raise ValueError(
+            f"{what} is {value!r}: it must be from {low:g} to {high:g}"
+            if abs(value) < 1e15
+            else f"{what} must be from {low:g} to {high:g}"
+        )
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,10 @@ def read_token(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise ControlError(f"cannot read the control token {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if len(token) < TOKEN_MIN_LENGTH:
-        raise ControlError(f"the control token {path} is {'empty' if not token else 'too short'}: delete it and "
-                           "restart the provider to have a new one made")  # fmt: skip
+        raise ControlError(
+            f"the control token {path} is {'empty' if not token else 'too short'}: delete it and "
+            "restart the provider to have a new one made"
+        )
     return token
 
 
@@ -128,12 +130,15 @@ def check_token_file(path: Path) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise ControlError(f"the control token {path} is not a regular file: remove it and restart the provider")
     if info.st_uid != os.geteuid():
-        raise ControlError(f"the control token {path} belongs to another user (uid {info.st_uid}): remove it and "
-                           "restart the provider")  # fmt: skip
+        raise ControlError(
+            f"the control token {path} belongs to another user (uid {info.st_uid}): remove it and restart the provider"
+        )
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
-        raise ControlError(f"the control token {path} can be read or written by others (mode {mode:04o}): "
-                           "chmod 600 it, or remove it to have a new one made")  # fmt: skip
+        raise ControlError(
+            f"the control token {path} can be read or written by others (mode {mode:04o}): "
+            "chmod 600 it, or remove it to have a new one made"
+        )
 
 
 def _token(storage: Path) -> str:
@@ -150,9 +155,16 @@ def _token(storage: Path) -> str:
 
 
 class ControlServer:
-    def __init__(self, target: ControlTarget, *, subscribe: Callable[..., tuple[Subscriber, int]],
-                 send: Callable[[Any], None], identity: Callable[[], dict[str, Any]],
-                 snapshot: Callable[[], EngineSnapshot | None], storage: Path) -> None:  # fmt: skip
+    def __init__(
+        self,
+        target: ControlTarget,
+        *,
+        subscribe: Callable[..., tuple[Subscriber, int]],
+        send: Callable[[Any], None],
+        identity: Callable[[], dict[str, Any]],
+        snapshot: Callable[[], EngineSnapshot | None],
+        storage: Path,
+    ) -> None:
         self.target = target
         self.subscribe = subscribe
         self.send = send
@@ -187,8 +199,9 @@ class ControlServer:
         if self.target.path is None:
             self.token = _token(self.storage)
             try:
-                self._server = await asyncio.start_server(self._accept, self.target.host, self.target.port,
-                                                          limit=MAX_LINE)  # fmt: skip
+                self._server = await asyncio.start_server(
+                    self._accept, self.target.host, self.target.port, limit=MAX_LINE
+                )
             except OSError as exc:
                 raise ControlError(f"cannot listen on {self.target.describe()}: {exc.strerror}") from None
             return
@@ -338,8 +351,11 @@ class _Connection:
         self.server.cut_off += 1
         log.info("control client cut off: %s", why)
         last_seq = self.events.last_seq if self.events is not None else 0
-        message = {"type": "error", "message": f"cut off: {why}; subscribe again with after={last_seq}",
-                   "resumeAfter": last_seq}  # fmt: skip
+        message = {
+            "type": "error",
+            "message": f"cut off: {why}; subscribe again with after={last_seq}",
+            "resumeAfter": last_seq,
+        }
         with contextlib.suppress(Exception):
             self.writer.write(encode(message))
         self.close()
@@ -376,8 +392,13 @@ class _Connection:
             self.history[event.command_id] = [to_data(r) for r in event.rows]
         if isinstance(event, CommandDone) and event.command_id in self.pending:
             self.pending.discard(event.command_id)
-            result: dict[str, Any] = {"type": "result", "id": event.command_id, "ok": event.ok,
-                                      "message": event.message, "seq": event.seq}  # fmt: skip
+            result: dict[str, Any] = {
+                "type": "result",
+                "id": event.command_id,
+                "ok": event.ok,
+                "message": event.message,
+                "seq": event.seq,
+            }
             if event.command_id in self.history:
                 result["rows"] = self.history.pop(event.command_id)
             self.write(result)

@@ -86,8 +86,13 @@ class RequestorSeen(EngineEvent):
     software_version: int
 
     def fields(self) -> dict[str, Any]:
-        return {"fabricIndex": self.peer[0], "nodeId": self.peer[1], "vendorId": self.vendor_id,
-                "productId": self.product_id, "softwareVersion": self.software_version}  # fmt: skip
+        return {
+            "fabricIndex": self.peer[0],
+            "nodeId": self.peer[1],
+            "vendorId": self.vendor_id,
+            "productId": self.product_id,
+            "softwareVersion": self.software_version,
+        }
 
 
 # ---------------------------------------------------------------------- transfers
@@ -157,9 +162,13 @@ class EngineSnapshot(EngineEvent):
     fabrics: FabricsChanged | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"transfers": len(self.transfers), "bytesSentTotal": self.bytes_sent_total,
-                "transfersFinished": self.transfers_finished, "transfersFailed": self.transfers_failed,
-                "armed": list(self.armed)}  # fmt: skip
+        return {
+            "transfers": len(self.transfers),
+            "bytesSentTotal": self.bytes_sent_total,
+            "transfersFinished": self.transfers_finished,
+            "transfersFailed": self.transfers_failed,
+            "armed": list(self.armed),
+        }
 
 
 @dataclass(frozen=True)
@@ -211,8 +220,7 @@ class Listening(EngineEvent):
     control: str | None = None  # the control socket, if one is open
 
     def fields(self) -> dict[str, Any]:
-        return {"port": self.port, "storage": self.storage, "advertising": self.advertising,
-                "control": self.control}  # fmt: skip
+        return {"port": self.port, "storage": self.storage, "advertising": self.advertising, "control": self.control}
 
 
 @dataclass(frozen=True)
@@ -235,8 +243,13 @@ class FabricSummary:
     label: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "nodeId": self.node_id, "fabricId": self.fabric_id, "vendorId": self.vendor_id,
-                "label": self.label}  # fmt: skip
+        return {
+            "index": self.index,
+            "nodeId": self.node_id,
+            "fabricId": self.fabric_id,
+            "vendorId": self.vendor_id,
+            "label": self.label,
+        }
 
 
 @dataclass(frozen=True)
@@ -252,8 +265,11 @@ class FabricsChanged(EngineEvent):
         return self.window_closes_at is not None
 
     def fields(self) -> dict[str, Any]:
-        return {"fabrics": [f.as_json() for f in self.fabrics], "windowOpen": self.window_open,
-                "windowClosesAt": self.window_closes_at}  # fmt: skip
+        return {
+            "fabrics": [f.as_json() for f in self.fabrics],
+            "windowOpen": self.window_open,
+            "windowClosesAt": self.window_closes_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -294,8 +310,7 @@ class CommandDone(EngineEvent):
         return getattr(self.command, "id", "")
 
     def fields(self) -> dict[str, Any]:
-        return {"command": type(self.command).__name__, "id": self.command_id, "ok": self.ok,
-                "message": self.message}  # fmt: skip
+        return {"command": type(self.command).__name__, "id": self.command_id, "ok": self.ok, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -339,8 +354,13 @@ class CommissioningStage(EngineEvent):
     detail: str = ""
 
     def fields(self) -> dict[str, Any]:
-        return {"target": self.target, "stage": self.stage, "state": self.state, "seconds": round(self.seconds, 3),
-                "detail": self.detail}  # fmt: skip
+        return {
+            "target": self.target,
+            "stage": self.stage,
+            "state": self.state,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -354,8 +374,14 @@ class DeviceCommissioned(EngineEvent):
     attestation: str
 
     def fields(self) -> dict[str, Any]:
-        return {"target": self.target, "nodeId": self.node_id, "fabricIndex": self.fabric_index,
-                "vendorId": self.vendor_id, "productId": self.product_id, "attestation": self.attestation}  # fmt: skip
+        return {
+            "target": self.target,
+            "nodeId": self.node_id,
+            "fabricIndex": self.fabric_index,
+            "vendorId": self.vendor_id,
+            "productId": self.product_id,
+            "attestation": self.attestation,
+        }
 
 
 @dataclass(frozen=True)
@@ -406,10 +432,21 @@ class CommissionableDevices(EngineEvent):
     devices: tuple[CommissionableDevice, ...]
 
     def fields(self) -> dict[str, Any]:
-        return {"devices": [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,
-                             "commissioningMode": d.commissioning_mode, "vendorId": d.vendor_id,
-                             "productId": d.product_id, "addresses": [a[0] for a in d.addresses], "port": d.port}
-                            for d in self.devices]}  # fmt: skip
+        return {
+            "devices": [
+                {
+                    "instance": d.instance,
+                    "name": d.name,
+                    "discriminator": d.discriminator,
+                    "commissioningMode": d.commissioning_mode,
+                    "vendorId": d.vendor_id,
+                    "productId": d.product_id,
+                    "addresses": [a[0] for a in d.addresses],
+                    "port": d.port,
+                }
+                for d in self.devices
+            ]
+        }
 
 
 @dataclass(frozen=True)
@@ -424,9 +461,13 @@ class DeviceState(EngineEvent):
     software_version: int | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "updateState": self.update_state,
-                "progress": self.progress,
-                "softwareVersion": self.software_version}  # fmt: skip
+        return {
+            "nodeId": self.node_id,
+            "fabricIndex": self.fabric_index,
+            "updateState": self.update_state,
+            "progress": self.progress,
+            "softwareVersion": self.software_version,
+        }
 
 
 @dataclass(frozen=True)
@@ -440,8 +481,12 @@ class DeviceMismatch(EngineEvent):
     advice: str
 
     def fields(self) -> dict[str, Any]:
-        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "seconds": self.seconds,
-                "advice": self.advice}  # fmt: skip
+        return {
+            "nodeId": self.node_id,
+            "fabricIndex": self.fabric_index,
+            "seconds": self.seconds,
+            "advice": self.advice,
+        }
 
 
 @dataclass(frozen=True)
@@ -458,5 +503,11 @@ class DeviceEvent(EngineEvent):
     ours: str | None = None  # for a DownloadError: how our side of that download ended, in words
 
     def fields(self) -> dict[str, Any]:
-        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "deviceEvent": self.event,
-                "detail": self.detail, "eventNumber": self.number, "ours": self.ours}  # fmt: skip
+        return {
+            "nodeId": self.node_id,
+            "fabricIndex": self.fabric_index,
+            "deviceEvent": self.event,
+            "detail": self.detail,
+            "eventNumber": self.number,
+            "ours": self.ours,
+        }

@@ -73,8 +73,15 @@ class SocketLink:
 
     attached = True
 
-    def __init__(self, where: str, *, token: str | None = None, token_file: Path | None = None,
-                 export_dir: Path | None = None, timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        where: str,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        export_dir: Path | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         family, address = socket_address_of(where)
         self.where = where
         self._sock = socket.socket(family, socket.SOCK_STREAM)
@@ -83,8 +90,9 @@ class SocketLink:
             self._sock.connect(address)
         except OSError as exc:
             self._sock.close()
-            raise ConnectionError(f"no provider answers on {where}: {exc.strerror or exc} (is it running with "
-                                  "--control?)") from None  # fmt: skip
+            raise ConnectionError(
+                f"no provider answers on {where}: {exc.strerror or exc} (is it running with --control?)"
+            ) from None
         self._lock = threading.Lock()
         self._events: deque[EngineEvent] = deque(maxlen=EVENTS_BUFFERED)
         if token is None and token_file is not None:

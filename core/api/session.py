@@ -356,9 +356,14 @@ class ProtocolViolation:
 
 
 Request = (
-    HelloAccepted | CommandReceived | SubscribeWanted | UnsubscribeWanted | SnapshotWanted | PingReceived
+    HelloAccepted
+    | CommandReceived
+    | SubscribeWanted
+    | UnsubscribeWanted
+    | SnapshotWanted
+    | PingReceived
     | ProtocolViolation
-)  # fmt: skip
+)
 
 
 class ServerSession:
@@ -473,13 +478,16 @@ class ServerSession:
     def _hello(self, message: dict[str, Any]) -> Request:
         protocol = message.get("protocol")
         if protocol != PROTOCOL_VERSION:
-            text = (f"protocol version {protocol!r} is not spoken here (this provider speaks {PROTOCOL_VERSION}): "
-                    "use the ota-provider of the same release")  # fmt: skip
+            text = (
+                f"protocol version {protocol!r} is not spoken here (this provider speaks {PROTOCOL_VERSION}): "
+                "use the ota-provider of the same release"
+            )
             return self._violation(text, fatal=True)
         if self.token is not None:
             offered = message.get("token")
             if not isinstance(offered, str) or not hmac.compare_digest(offered, self.token):
-                return self._violation("wrong token: give the control-token file from the provider's state directory",
-                                       fatal=True)  # fmt: skip
+                return self._violation(
+                    "wrong token: give the control-token file from the provider's state directory", fatal=True
+                )
             self.authenticated = True
         return HelloAccepted()

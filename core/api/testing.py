@@ -36,14 +36,29 @@ SAMPLE_IMAGE = Path(str(resources.files("ota_provider.sample_images") / "sample-
 
 
 @contextlib.contextmanager
-def headless_provider(state: Path, *flags: str, image: Path | None = None, timeout: float = 30.0,
-                      log: Path | None = None) -> Iterator[ProviderClient]:  # fmt: skip
+def headless_provider(
+    state: Path, *flags: str, image: Path | None = None, timeout: float = 30.0, log: Path | None = None
+) -> Iterator[ProviderClient]:
     """``ota-provider`` in its own process on ``state``, attached through its control socket."""
     state.mkdir(parents=True, exist_ok=True)
     socket_path = state / "control.sock"
     image_flags = [] if "--demo" in flags or "-f" in flags or "-o" in flags else ["-f", str(image or SAMPLE_IMAGE)]
-    command = [sys.executable, "-m", "ota_provider.core.cli", *image_flags, "--headless", "--json", "--port", "0",
-               "--storage", str(state), "--control", str(socket_path), "--demo-fabric", *flags]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.cli",
+        *image_flags,
+        "--headless",
+        "--json",
+        "--port",
+        "0",
+        "--storage",
+        str(state),
+        "--control",
+        str(socket_path),
+        "--demo-fabric",
+        *flags,
+    ]
     out = (log or state / "provider.log").open("w")
     proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -67,8 +82,10 @@ def _attach(socket_path: Path, proc: subprocess.Popen, timeout: float) -> Provid
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise ControlClientError(f"the provider exited with status {proc.returncode} before its control socket "
-                                     "opened (see provider.log in its state directory)")  # fmt: skip
+            raise ControlClientError(
+                f"the provider exited with status {proc.returncode} before its control socket "
+                "opened (see provider.log in its state directory)"
+            )
         if socket_path.exists():
             with contextlib.suppress(ControlClientError):
                 return ProviderClient.attach(socket_path)

@@ -251,8 +251,13 @@ def command_to_json(command: Command) -> dict[str, Any]:
         args["value"] = knob_value_to_wire(command.knob, command.value)
     elif isinstance(command, ArmKnobs):
         args["knobs"] = [[wire_name(k), knob_value_to_wire(k, v)] for k, v in command.knobs]
-    return {"type": "command", "command": type(command).__name__, "version": command.VERSION, "id": command.id,
-            "args": args}  # fmt: skip
+    return {
+        "type": "command",
+        "command": type(command).__name__,
+        "version": command.VERSION,
+        "id": command.id,
+        "args": args,
+    }
 
 
 def command_from_json(message: Any) -> Command:

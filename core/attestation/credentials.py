@@ -155,12 +155,18 @@ class DeviceCredentials:
         cd_key = serialization.load_pem_private_key(_resource("Chip-Test-CD-Signing-Key.pem"), None)
         not_before = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
         pai_key = ec.generate_private_key(ec.SECP256R1())
-        pai_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OTA Provider Test PAI"),
-                              _hex_attribute(VID_OID, vendor_id)])  # fmt: skip
+        pai_name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "OTA Provider Test PAI"), _hex_attribute(VID_OID, vendor_id)]
+        )
         pai = _issue(pai_name, pai_key.public_key(), paa, paa_key, ca=True, not_before=not_before)  # type: ignore[arg-type]
         dac_key = ec.generate_private_key(ec.SECP256R1())
-        dac_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OTA Provider Test DAC"),
-                              _hex_attribute(VID_OID, vendor_id), _hex_attribute(PID_OID, product_id)])  # fmt: skip
+        dac_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, "OTA Provider Test DAC"),
+                _hex_attribute(VID_OID, vendor_id),
+                _hex_attribute(PID_OID, product_id),
+            ]
+        )
         dac = _issue(dac_name, dac_key.public_key(), pai, pai_key, ca=False, not_before=not_before)
         cd = CertificationDeclaration(vendor_id, (product_id,)).signed(cd_cert, cd_key)  # type: ignore[arg-type]
         der = serialization.Encoding.DER

@@ -131,15 +131,23 @@ class BdxSender:
         return sender, accept.encode()
 
     @classmethod
-    def restored(cls, source: FileSource, *, block_size: int, start_offset: int, end_offset: int, next_counter: int,
-                 offset: int) -> BdxSender:  # fmt: skip
+    def restored(
+        cls, source: FileSource, *, block_size: int, start_offset: int, end_offset: int, next_counter: int, offset: int
+    ) -> BdxSender:
         """A receiver-drive transfer taken up again after a restart, from a checkpoint that may lag
         the transfer: the requestor's next BlockQuery (or BlockAckEOF) names the Block it is at, and
         every Block but the last is ``block_size`` long, so its offset follows from the checkpoint."""
         if not 0 <= start_offset <= offset <= end_offset <= source.size or block_size <= 0:
             raise BdxError("the checkpoint does not fit the image", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
-        sender = cls(source, block_size, start_offset, next_counter=next_counter, offset=offset,
-                     bytes_sent=offset - start_offset, blocks_sent=next_counter)  # fmt: skip
+        sender = cls(
+            source,
+            block_size,
+            start_offset,
+            next_counter=next_counter,
+            offset=offset,
+            bytes_sent=offset - start_offset,
+            blocks_sent=next_counter,
+        )
         sender._end = end_offset
         sender._rejoining = True
         return sender
@@ -150,8 +158,10 @@ class BdxSender:
         self._rejoining = False
         offset = self.offset + (counter - self.next_counter) * self.block_size
         if counter < self.next_counter - 1 or not self.start_offset <= offset <= self._end:
-            raise BdxError(f"BlockQuery {counter} after the restart, the checkpoint was at {self.next_counter}",
-                           BdxStatus.BAD_BLOCK_COUNTER)  # fmt: skip
+            raise BdxError(
+                f"BlockQuery {counter} after the restart, the checkpoint was at {self.next_counter}",
+                BdxStatus.BAD_BLOCK_COUNTER,
+            )
         self.state = SenderState.AWAIT_QUERY
         self.next_counter, self.offset = counter, offset
         self.bytes_sent, self.blocks_sent = offset - self.start_offset, counter

@@ -107,8 +107,9 @@ class _TransferExchange:
 def _closed(transfer: Transfer, exchange: Exchange, reason: str) -> TransferEnd:
     """How a transfer ended when its exchange closed under it."""
     if exchange.unacknowledged:
-        return TransferEnd(Outcome.UNACKNOWLEDGED, block=transfer.sender.last_counter,
-                           sends=exchange.retransmissions + 1)  # fmt: skip
+        return TransferEnd(
+            Outcome.UNACKNOWLEDGED, block=transfer.sender.last_counter, sends=exchange.retransmissions + 1
+        )
     return TransferEnd(Outcome.CLOSED, reason=reason)
 
 
@@ -119,8 +120,12 @@ def _requestor_ended(payload: bytes) -> TransferEnd:
     except ValueError:  # malformed: it ended it, with nothing readable
         return TransferEnd(Outcome.REQUESTOR_ENDED)
     if report.protocol_id != ProtocolId.BDX:
-        return TransferEnd(Outcome.REQUESTOR_ENDED, status=report.protocol_code, status_protocol=report.protocol_id,
-                           reason=report.describe())  # fmt: skip
+        return TransferEnd(
+            Outcome.REQUESTOR_ENDED,
+            status=report.protocol_code,
+            status_protocol=report.protocol_id,
+            reason=report.describe(),
+        )
     return TransferEnd(Outcome.REQUESTOR_ENDED, status=report.protocol_code)
 
 
@@ -167,8 +172,9 @@ class BdxServer:
         # An abort may come while a Block still awaits its ack (operator abort, shutdown); MRP
         # allows one reliable message per exchange, so the report then goes unreliably.
         reliable = exchange.retransmit is None
-        exchange.send(SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=reliable,
-                      protocol_id=ProtocolId.SECURE_CHANNEL)  # fmt: skip
+        exchange.send(
+            SecureChannelOpcode.STATUS_REPORT, report.encode(), reliable=reliable, protocol_id=ProtocolId.SECURE_CHANNEL
+        )
         exchange.close(f"BDX aborted: {status.name}")
 
     def on_unsolicited(self, exchange: Exchange, message: Message) -> _TransferExchange | None:
@@ -196,8 +202,16 @@ class BdxServer:
                 source.close()
             self._abort(exchange, exc.status)
             return None
-        transfer = Transfer(self._next_id, message.session, init.file_designator, sender, exchange=exchange,
-                            exchange_id=exchange.exchange_id, started=self.clock(), clock=self.clock)  # fmt: skip
+        transfer = Transfer(
+            self._next_id,
+            message.session,
+            init.file_designator,
+            sender,
+            exchange=exchange,
+            exchange_id=exchange.exchange_id,
+            started=self.clock(),
+            clock=self.clock,
+        )
         before = self._suspended_for(transfer)
         if before is None:
             self._next_id += 1
@@ -248,18 +262,33 @@ class BdxServer:
     @staticmethod
     def _record(transfer: Transfer) -> TransferRecord:
         sender = transfer.sender
-        return TransferRecord(transfer.id, transfer.session.local_session_id, transfer.exchange_id,
-                              transfer.designator, str(sender.source.path), sender.block_size, sender.start_offset,
-                              sender.start_offset + sender.total, sender.next_counter, sender.offset,
-                              transfer.seconds, transfer.resumed, tuple(transfer.faults))  # fmt: skip
+        return TransferRecord(
+            transfer.id,
+            transfer.session.local_session_id,
+            transfer.exchange_id,
+            transfer.designator,
+            str(sender.source.path),
+            sender.block_size,
+            sender.start_offset,
+            sender.start_offset + sender.total,
+            sender.next_counter,
+            sender.offset,
+            transfer.seconds,
+            transfer.resumed,
+            tuple(transfer.faults),
+        )
 
     def checkpoint(self) -> None:
         """Write where every running receiver-drive transfer is (one transaction)."""
         if self.store is None:
             return
-        self.store.checkpoint([(t.id, t.sender.next_counter, t.sender.offset, t.seconds)
-                               for t in self.transfers.values()
-                               if not t.suspended and not t.sender.asynchronous])  # fmt: skip
+        self.store.checkpoint(
+            [
+                (t.id, t.sender.next_counter, t.sender.offset, t.seconds)
+                for t in self.transfers.values()
+                if not t.suspended and not t.sender.asynchronous
+            ]
+        )
 
     def restore(self, records: list[TransferRecord], session_for: Callable[[int], SecureSession | None]) -> int:
         """Take up the transfers the previous process was running: each waits, in the table, for its
@@ -272,17 +301,31 @@ class BdxServer:
             try:
                 if session is None:
                     raise BdxError("its session was not kept", BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
-                sender = BdxSender.restored(FileSource(Path(record.image_path)), block_size=record.block_size,
-                                            start_offset=record.start_offset, end_offset=record.end_offset,
-                                            next_counter=record.next_counter, offset=record.offset)  # fmt: skip
+                sender = BdxSender.restored(
+                    FileSource(Path(record.image_path)),
+                    block_size=record.block_size,
+                    start_offset=record.start_offset,
+                    end_offset=record.end_offset,
+                    next_counter=record.next_counter,
+                    offset=record.offset,
+                )
             except BdxError as exc:
                 log.info("BDX transfer %d not restored: %s", record.id, exc)
                 if self.store is not None:
                     self.store.end(record.id)
                 continue
-            transfer = Transfer(record.id, session, record.designator, sender, exchange_id=record.exchange_id,
-                                started=self.clock() - record.seconds, faults=list(record.faults),
-                                resumed=record.resumed, suspended=True, clock=self.clock)  # fmt: skip
+            transfer = Transfer(
+                record.id,
+                session,
+                record.designator,
+                sender,
+                exchange_id=record.exchange_id,
+                started=self.clock() - record.seconds,
+                faults=list(record.faults),
+                resumed=record.resumed,
+                suspended=True,
+                clock=self.clock,
+            )
             self.transfers[transfer.id] = transfer
             self._suspended[(session.local_session_id, record.exchange_id)] = transfer
             self._arm_timer(transfer)
@@ -389,8 +432,14 @@ class BdxServer:
             exchange.supersede()
         exchange.send(*reply)
 
-    def abort(self, transfer_id: int, status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
-              outcome: Outcome = Outcome.ABORTED, *, block: int | None = None) -> bool:  # fmt: skip
+    def abort(
+        self,
+        transfer_id: int,
+        status: BdxStatus = BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
+        outcome: Outcome = Outcome.ABORTED,
+        *,
+        block: int | None = None,
+    ) -> bool:
         """End a transfer now with a StatusReport to the requestor; False if it is not running.
         ``outcome``: who ended it (an operator, a fault knob at ``block``, the provider's shutdown)."""
         transfer = self.transfers.get(transfer_id)

@@ -56,8 +56,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
-def main(argv: Sequence[str] | None = None, serve: Serve | None = None,
-         more: Mapping[str, Subcommand] | None = None) -> int:  # fmt: skip
+def main(
+    argv: Sequence[str] | None = None, serve: Serve | None = None, more: Mapping[str, Subcommand] | None = None
+) -> int:
     """The headless ``ota-provider``; the dashboard's launcher passes its own ``serve`` and its
     subcommands (``attach``) in ``more``."""
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -42,8 +42,9 @@ def _status_name(text: str) -> BdxStatus:
     try:
         return BdxStatus(parse_number(text)) if text[:1].isdigit() else BdxStatus[text.upper().replace("-", "_")]
     except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a BDX status (a code such as 0x1F, or a name such as "
-                                         "transfer-failed-unknown-error)") from None  # fmt: skip
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a BDX status (a code such as 0x1F, or a name such as transfer-failed-unknown-error)"
+        ) from None
 
 
 def _node(text: str) -> int:
@@ -55,8 +56,9 @@ def _node(text: str) -> int:
     try:
         node = int(text, 16)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"node id {text!r} is not a number (0x-hex, decimal, or hex as the "
-                                         "dashboard shows it: D001)") from None  # fmt: skip
+        raise argparse.ArgumentTypeError(
+            f"node id {text!r} is not a number (0x-hex, decimal, or hex as the dashboard shows it: D001)"
+        ) from None
     if not 0 <= node <= 0xFFFF_FFFF_FFFF_FFFF:
         raise argparse.ArgumentTypeError(f"node id {text!r} is more than 64 bits")
     return node
@@ -65,13 +67,22 @@ def _node(text: str) -> int:
 def _where_options(parser: argparse.ArgumentParser, default: Any = None) -> argparse.ArgumentParser:
     """Where the provider is. Given before the command or after it (``ctl watch --socket P``):
     after it, a missing one leaves what came before (SUPPRESS), so neither place undoes the other."""
-    parser.add_argument("--socket", metavar="PATH|tcp:HOST:PORT", default=default,
-                        help=f"the provider's control socket (default: ${SOCKET_ENV}, or control.sock in the state "
-                        "directory)")  # fmt: skip
-    parser.add_argument("--storage", type=Path, metavar="DIR", default=default,
-                        help="the provider's state directory (finds its socket)")  # fmt: skip
-    parser.add_argument("--token-file", type=Path, metavar="FILE", default=default,
-                        help=f"for tcp: the provider's {TOKEN_FILE} file (default: the one in --storage)")  # fmt: skip
+    parser.add_argument(
+        "--socket",
+        metavar="PATH|tcp:HOST:PORT",
+        default=default,
+        help=f"the provider's control socket (default: ${SOCKET_ENV}, or control.sock in the state directory)",
+    )
+    parser.add_argument(
+        "--storage", type=Path, metavar="DIR", default=default, help="the provider's state directory (finds its socket)"
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        default=default,
+        help=f"for tcp: the provider's {TOKEN_FILE} file (default: the one in --storage)",
+    )
     return parser
 
 
@@ -84,8 +95,9 @@ class _VerbParser(Parser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=f"{PROG} ctl", description="drive a running provider through its control socket",
-                     epilog=_knob_help())  # fmt: skip
+    parser = Parser(
+        prog=f"{PROG} ctl", description="drive a running provider through its control socket", epilog=_knob_help()
+    )
     _where_options(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for an answer")
     commands = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND", parser_class=_VerbParser)
@@ -115,8 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(verb, help=f"{verb} a running BDX transfer")
         sub.add_argument("transfer", type=int)
         if verb == "abort":
-            sub.add_argument("--status", type=_status_name, default=BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
-                             help="the BDX StatusReport to send (default transfer-failed-unknown-error)")  # fmt: skip
+            sub.add_argument(
+                "--status",
+                type=_status_name,
+                default=BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR,
+                help="the BDX StatusReport to send (default transfer-failed-unknown-error)",
+            )
     throttle = commands.add_parser("throttle", help="pace a transfer: SECONDS per block, or off")
     throttle.add_argument("transfer", type=int)
     throttle.add_argument("seconds")
@@ -129,8 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true")
     trace = commands.add_parser("trace", help="start or stop writing every message to a file (JSON lines)")
     trace.add_argument("action", choices=("start", "stop"))
-    trace.add_argument("file", nargs="?", help="with start: a new file name in the provider's trace folder "
-                       "(its --trace-dir; default traces/ in its state directory)")  # fmt: skip
+    trace.add_argument(
+        "file",
+        nargs="?",
+        help="with start: a new file name in the provider's trace folder "
+        "(its --trace-dir; default traces/ in its state directory)",
+    )
     commission = commands.add_parser("commission", help="commission a device onto the bench fabric")
     commission.add_argument("code", metavar="CODE[@HOST[:PORT]]")
     wait = commands.add_parser("wait-for", help="wait for an event (exit 0 when it happens, 1 on timeout)")
@@ -150,8 +170,12 @@ def ctl_main(argv: Sequence[str]) -> int:
     if where.startswith("tcp:") and token_file is None:
         token_file = default_storage() / TOKEN_FILE
     try:
-        with ProviderClient.attach(where, token_file=token_file if where.startswith("tcp:") else None,
-                             timeout=args.timeout, subscribe=args.verb == "wait-for") as provider:  # fmt: skip
+        with ProviderClient.attach(
+            where,
+            token_file=token_file if where.startswith("tcp:") else None,
+            timeout=args.timeout,
+            subscribe=args.verb == "wait-for",
+        ) as provider:
             return _run(provider, args)
     except Refused as exc:
         print(f"{PROG} ctl: refused: {exc}", file=sys.stderr)
@@ -176,8 +200,9 @@ def _said(result: Result) -> int:
 def _arm(provider: ProviderClient, args: argparse.Namespace) -> Result:
     if args.unseen and args.node is None:
         raise ValueError("--unseen goes with --node ID (the node that has not queried yet)")
-    return provider.arm(args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric,
-                        unseen=args.unseen)  # fmt: skip
+    return provider.arm(
+        args.knob, args.value, sticky=args.sticky, node=args.node, fabric=args.fabric, unseen=args.unseen
+    )
 
 
 def _throttle(provider: ProviderClient, args: argparse.Namespace) -> Result:
@@ -222,14 +247,20 @@ def _status(provider: ProviderClient, as_json: bool) -> int:
         print(json.dumps({"engine": engine, "snapshot": event_to_json(snapshot)["data"]}))
         return 0
     manual_code = SetupPayload.format_manual_code(str(engine.get("manualCode", "")))  # as printed on labels
-    print(f"ota-provider {engine.get('version')} (pid {engine.get('pid')}), UDP port {engine.get('port')}, state in "
-          f"{engine.get('storage')}; manual code {manual_code}")  # fmt: skip
-    print(f"transfers: {len(snapshot.transfers)} running, {snapshot.transfers_finished} finished, "
-          f"{snapshot.transfers_failed} failed; {snapshot.bytes_sent_total} bytes sent")  # fmt: skip
+    print(
+        f"ota-provider {engine.get('version')} (pid {engine.get('pid')}), UDP port {engine.get('port')}, state in "
+        f"{engine.get('storage')}; manual code {manual_code}"
+    )
+    print(
+        f"transfers: {len(snapshot.transfers)} running, {snapshot.transfers_finished} finished, "
+        f"{snapshot.transfers_failed} failed; {snapshot.bytes_sent_total} bytes sent"
+    )
     for t in snapshot.transfers:
         state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
-        print(f"  #{t.id} node 0x{t.peer[1]:X} (fabric {t.peer[0]}) image {t.designator}: {t.bytes_sent}/{t.total} "
-              f"bytes, {state}")  # fmt: skip
+        print(
+            f"  #{t.id} node 0x{t.peer[1]:X} (fabric {t.peer[0]}) image {t.designator}: {t.bytes_sent}/{t.total} "
+            f"bytes, {state}"
+        )
     print("armed: " + ("nothing" if not snapshot.armed else ""))
     for armed in snapshot.armed:
         print(f"  {armed_text(armed)}")

@@ -166,115 +166,200 @@ def build_parser() -> argparse.ArgumentParser:
     images = parser.add_argument_group("images (give exactly one, unless --demo)")
     images.add_argument("-f", "--filepath", type=_readable_file, metavar="FILE", help="the OTA image file to serve")
     images.add_argument(
-        "-o", "--otaImageList", dest="image_list", type=_readable_file, metavar="LIST.json",
+        "-o",
+        "--otaImageList",
+        dest="image_list",
+        type=_readable_file,
+        metavar="LIST.json",
         help="image list JSON (deviceSoftwareVersionModel), as for the SDK app",
-    )  # fmt: skip
+    )
 
     responses = parser.add_argument_group("responses (the SDK app's flags)")
     responses.add_argument(
-        "-q", "--queryImageStatus", dest="query_image_status", type=_choice(_QUERY_STATUS, "query image status"),
-        default=QueryImageStatus.UPDATE_AVAILABLE, metavar="STATUS",
+        "-q",
+        "--queryImageStatus",
+        dest="query_image_status",
+        type=_choice(_QUERY_STATUS, "query image status"),
+        default=QueryImageStatus.UPDATE_AVAILABLE,
+        metavar="STATUS",
         help="status of the first QueryImageResponse: updateAvailable | busy | updateNotAvailable",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "-t", "--delayedQueryActionTimeSec", dest="delayed_query_action_time",
-        type=_ranged(0, 0xFFFF_FFFF, "delayed query action time"), default=0, metavar="SECONDS",
+        "-t",
+        "--delayedQueryActionTimeSec",
+        dest="delayed_query_action_time",
+        type=_ranged(0, 0xFFFF_FFFF, "delayed query action time"),
+        default=0,
+        metavar="SECONDS",
         help="DelayedActionTime of the first QueryImageResponse (sent only with Busy)",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "-u", "--userConsentState", dest="user_consent_state", type=_choice(_CONSENT, "user consent state"),
-        metavar="STATE", help="provider-side consent for the first consultation: granted | denied | deferred",
-    )  # fmt: skip
+        "-u",
+        "--userConsentState",
+        dest="user_consent_state",
+        type=_choice(_CONSENT, "user consent state"),
+        metavar="STATE",
+        help="provider-side consent for the first consultation: granted | denied | deferred",
+    )
     responses.add_argument(
-        "-c", "--userConsentNeeded", dest="user_consent_needed", action="store_true",
+        "-c",
+        "--userConsentNeeded",
+        dest="user_consent_needed",
+        action="store_true",
         help="set UserConsentNeeded when the requestor says it can ask for consent",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "-a", "--applyUpdateAction", dest="apply_update_action", type=_choice(_APPLY_ACTION, "apply update action"),
-        default=ApplyUpdateAction.PROCEED, metavar="ACTION",
+        "-a",
+        "--applyUpdateAction",
+        dest="apply_update_action",
+        type=_choice(_APPLY_ACTION, "apply update action"),
+        default=ApplyUpdateAction.PROCEED,
+        metavar="ACTION",
         help="Action of the first ApplyUpdateResponse: proceed | awaitNextAction | discontinue",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "-p", "--delayedApplyActionTimeSec", dest="delayed_apply_action_time",
-        type=_ranged(0, 0xFFFF_FFFF, "delayed apply action time"), default=0, metavar="SECONDS",
+        "-p",
+        "--delayedApplyActionTimeSec",
+        dest="delayed_apply_action_time",
+        type=_ranged(0, 0xFFFF_FFFF, "delayed apply action time"),
+        default=0,
+        metavar="SECONDS",
         help="DelayedActionTime of the first ApplyUpdateResponse",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "-x", "--ignoreQueryImage", dest="ignore_query_image", type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
-        default=0, metavar="N", help="do not answer the next N QueryImage commands",
-    )  # fmt: skip
+        "-x",
+        "--ignoreQueryImage",
+        dest="ignore_query_image",
+        type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
+        default=0,
+        metavar="N",
+        help="do not answer the next N QueryImage commands",
+    )
     responses.add_argument(
-        "-y", "--ignoreApplyUpdate", dest="ignore_apply_update", type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
-        default=0, metavar="N", help="do not answer the next N ApplyUpdateRequest commands",
-    )  # fmt: skip
+        "-y",
+        "--ignoreApplyUpdate",
+        dest="ignore_apply_update",
+        type=_ranged(0, 0xFFFF_FFFF, "ignore count"),
+        default=0,
+        metavar="N",
+        help="do not answer the next N ApplyUpdateRequest commands",
+    )
     responses.add_argument(
-        "-i", "--imageUri", dest="image_uri", type=_image_uri, metavar="URI",
+        "-i",
+        "--imageUri",
+        dest="image_uri",
+        type=_image_uri,
+        metavar="URI",
         help="send this ImageURI verbatim instead of bdx://<node id>/<designator>",
-    )  # fmt: skip
+    )
     responses.add_argument(
-        "--offer-any", action="store_true",
+        "--offer-any",
+        action="store_true",
         help="with -f, offer the file to every requestor whatever its VID, PID and version, as the SDK app "
         "does (by default they are checked)",
-    )  # fmt: skip
+    )
 
     transfer = parser.add_argument_group("transfers")
     transfer.add_argument(
-        "-m", "--maxBDXBlockSize", dest="max_bdx_block_size", type=_ranged(1, 0xFFFF, "max BDX block size"),
-        default=DEFAULT_MAX_BDX_BLOCK_SIZE, metavar="BYTES",
+        "-m",
+        "--maxBDXBlockSize",
+        dest="max_bdx_block_size",
+        type=_ranged(1, 0xFFFF, "max BDX block size"),
+        default=DEFAULT_MAX_BDX_BLOCK_SIZE,
+        metavar="BYTES",
         help=f"largest BDX block offered (default {DEFAULT_MAX_BDX_BLOCK_SIZE}; the transport may cap it further)",
-    )  # fmt: skip
+    )
     transfer.add_argument(
-        "-P", "--pollInterval", dest="poll_interval_ms", type=_ranged(0, 3_600_000, "poll interval"),
-        default=0, metavar="MS",
+        "-P",
+        "--pollInterval",
+        dest="poll_interval_ms",
+        type=_ranged(0, 3_600_000, "poll interval"),
+        default=0,
+        metavar="MS",
         help="pace blocks at most one per MS milliseconds to emulate a slow link "
         "(default 0: answer each BlockQuery at once; the SDK app polls every 50 ms)",
-    )  # fmt: skip
+    )
 
     node = parser.add_argument_group("node")
     node.add_argument(
-        "--discriminator", type=_ranged(0, 0xFFF, "discriminator"), default=DEFAULT_DISCRIMINATOR,
+        "--discriminator",
+        type=_ranged(0, 0xFFF, "discriminator"),
+        default=DEFAULT_DISCRIMINATOR,
         help=f"12-bit discriminator (default {DEFAULT_DISCRIMINATOR})",
-    )  # fmt: skip
+    )
     node.add_argument(
-        "--passcode", type=_passcode, default=DEFAULT_PASSCODE,
+        "--passcode",
+        type=_passcode,
+        default=DEFAULT_PASSCODE,
         help=f"setup passcode, 1..99999998 minus trivial values (default {DEFAULT_PASSCODE})",
-    )  # fmt: skip
+    )
     node.add_argument(
-        "--secured-device-port", "--port", dest="port", type=_ranged(0, 0xFFFF, "port"), default=DEFAULT_PORT,
+        "--secured-device-port",
+        "--port",
+        dest="port",
+        type=_ranged(0, 0xFFFF, "port"),
+        default=DEFAULT_PORT,
         help=f"UDP port (default {DEFAULT_PORT}; 0 picks a free one)",
-    )  # fmt: skip
+    )
     node.add_argument(
-        "--vendor-id", type=_ranged(1, 0xFFFE, "vendor id"), default=DEFAULT_VENDOR_ID,
+        "--vendor-id",
+        type=_ranged(1, 0xFFFE, "vendor id"),
+        default=DEFAULT_VENDOR_ID,
         help=f"vendor id of this node (default 0x{DEFAULT_VENDOR_ID:04X})",
-    )  # fmt: skip
+    )
     node.add_argument(
-        "--product-id", type=_ranged(1, 0xFFFE, "product id"), default=DEFAULT_PRODUCT_ID,
+        "--product-id",
+        type=_ranged(1, 0xFFFE, "product id"),
+        default=DEFAULT_PRODUCT_ID,
         help=f"product id of this node (default 0x{DEFAULT_PRODUCT_ID:04X})",
-    )  # fmt: skip
+    )
     node.add_argument("--storage", type=Path, metavar="DIR", help="state directory (node identity, fabrics, history)")
     node.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file (SDK-style spelling)")
     node.add_argument(
-        "--allow-ota-from-fabric", action="store_true",
+        "--allow-ota-from-fabric",
+        action="store_true",
         help="on each new fabric, grant Operate on the OTA Provider cluster (0x0029) to every node of that "
         "fabric, so requestors can query without a hand-written ACL (off by default)",
-    )  # fmt: skip
+    )
 
     # The spec bounds SII and SAI at one hour, SAT at 65535 ms (Core spec 4.3.2.5).
     for flag, dest, high, default, text in (
-        ("--mrp-idle-interval", "mrp_idle_interval_ms", 3_600_000, DEFAULT_MRP_IDLE_INTERVAL_MS,
-         "MRP idle retransmission interval peers use for us"),
-        ("--mrp-active-interval", "mrp_active_interval_ms", 3_600_000, DEFAULT_MRP_ACTIVE_INTERVAL_MS,
-         "MRP active retransmission interval (the SDK app uses 2000 for Thread requestors)"),
-        ("--mrp-active-threshold", "mrp_active_threshold_ms", 65535, DEFAULT_MRP_ACTIVE_THRESHOLD_MS,
-         "how long we count as active after a message"),
-    ):  # fmt: skip
-        node.add_argument(flag, dest=dest, type=_ranged(0 if high == 65535 else 1, high, flag.lstrip("-")),
-                          default=default, metavar="MS", help=f"{text} (default {default} ms)")  # fmt: skip
+        (
+            "--mrp-idle-interval",
+            "mrp_idle_interval_ms",
+            3_600_000,
+            DEFAULT_MRP_IDLE_INTERVAL_MS,
+            "MRP idle retransmission interval peers use for us",
+        ),
+        (
+            "--mrp-active-interval",
+            "mrp_active_interval_ms",
+            3_600_000,
+            DEFAULT_MRP_ACTIVE_INTERVAL_MS,
+            "MRP active retransmission interval (the SDK app uses 2000 for Thread requestors)",
+        ),
+        (
+            "--mrp-active-threshold",
+            "mrp_active_threshold_ms",
+            65535,
+            DEFAULT_MRP_ACTIVE_THRESHOLD_MS,
+            "how long we count as active after a message",
+        ),
+    ):
+        node.add_argument(
+            flag,
+            dest=dest,
+            type=_ranged(0 if high == 65535 else 1, high, flag.lstrip("-")),
+            default=default,
+            metavar="MS",
+            help=f"{text} (default {default} ms)",
+        )
     node.add_argument(
-        "--demo-fabric", action="store_true",
+        "--demo-fabric",
+        action="store_true",
         help="also join a locally minted demo fabric, so ota-requestor-sim can connect with no commissioner "
         "(its credentials go to demo-fabric.json in the state directory; implied by --demo)",
-    )  # fmt: skip
+    )
 
     attestation = parser.add_argument_group(
         "attestation (default: a DAC and PAI minted under the public test PAA, and a test-signed CD)"
@@ -286,15 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = parser.add_argument_group("commissioning devices onto the bench fabric")
     bench.add_argument(
-        "--commission", action="append", type=_commission_target, metavar="CODE[@HOST[:PORT]]",
+        "--commission",
+        action="append",
+        type=_commission_target,
+        metavar="CODE[@HOST[:PORT]]",
         help="at start, commission this device onto our own bench fabric (CODE: the 11-digit manual code or the "
         "MT: QR payload; HOST: IPv4, [IPv6] or a name; PORT: default 5540); repeatable",
-    )  # fmt: skip
+    )
     bench.add_argument(
-        "--exit-when-updated", action="store_true",
+        "--exit-when-updated",
+        action="store_true",
         help="with --commission and --headless: exit 0 once every commissioned device reports the new version "
         "itself, 1 with the reason as soon as one cannot be updated",
-    )  # fmt: skip
+    )
     bench.add_argument(
         "--stage-timeout",
         type=_seconds("--stage-timeout"),
@@ -302,20 +391,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long each commissioning stage may wait for the device (default 30, as the SDK)",
     )
-    bench.add_argument("--timeout", type=_ranged(1, 86400, "--timeout"), metavar="SECONDS",
-                       help="with --exit-when-updated: exit 1 if the devices are not all updated by then")  # fmt: skip
-    bench.add_argument("--paa-trust-store", type=_paa_folder, metavar="DIR",
-                       help="production PAAs (DER or PEM), trusted besides the bundled test PAAs")  # fmt: skip
     bench.add_argument(
-        "--allow-unverified-attestation", action="store_true",
+        "--timeout",
+        type=_ranged(1, 86400, "--timeout"),
+        metavar="SECONDS",
+        help="with --exit-when-updated: exit 1 if the devices are not all updated by then",
+    )
+    bench.add_argument(
+        "--paa-trust-store",
+        type=_paa_folder,
+        metavar="DIR",
+        help="production PAAs (DER or PEM), trusted besides the bundled test PAAs",
+    )
+    bench.add_argument(
+        "--allow-unverified-attestation",
+        action="store_true",
         help="commission a device whose attestation fails (the verdict is still shown), as chip-tool's bypass does",
-    )  # fmt: skip
+    )
 
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
-    front.add_argument("--trace", type=Path, metavar="FILE.jsonl",
-                       help="write every Matter message in and out (decoded, no keys) for a bug report; "
-                       "'ota-provider trace show FILE' prints it")  # fmt: skip
+    front.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="write every Matter message in and out (decoded, no keys) for a bug report; "
+        "'ota-provider trace show FILE' prints it",
+    )
     front.add_argument(
         "--history-max-rows",
         type=_ranged(1000, 100_000_000, "history rows"),
@@ -323,30 +425,44 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="update history rows kept in the state directory; the oldest go first (default 100000)",
     )
-    front.add_argument("--trace-dir", type=Path, metavar="DIR",
-                       help="where traces started over the control socket go (only there, as new files; "
-                       "default: traces/ in the state directory)")  # fmt: skip
     front.add_argument(
-        "--control", type=_control_target, metavar="PATH|tcp:HOST:PORT",
+        "--trace-dir",
+        type=Path,
+        metavar="DIR",
+        help="where traces started over the control socket go (only there, as new files; "
+        "default: traces/ in the state directory)",
+    )
+    front.add_argument(
+        "--control",
+        type=_control_target,
+        metavar="PATH|tcp:HOST:PORT",
         help="open the control socket (for 'ota-provider ctl', the Python client, 'ota-provider attach'): a Unix "
         "socket, owner-only, or TCP where clients give the control-token file of the state directory",
-    )  # fmt: skip
+    )
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
     front.add_argument(
-        "--demo-requestors", type=_ranged(1, MAX_DEMO_REQUESTORS, "--demo-requestors"), default=None,
-        metavar="N", help=f"with --demo, how many simulated requestors run (default {DEMO_REQUESTORS})",
-    )  # fmt: skip
+        "--demo-requestors",
+        type=_ranged(1, MAX_DEMO_REQUESTORS, "--demo-requestors"),
+        default=None,
+        metavar="N",
+        help=f"with --demo, how many simulated requestors run (default {DEMO_REQUESTORS})",
+    )
     front.add_argument(
-        "--demo-block-interval", type=_seconds("--demo-block-interval"), default=None, metavar="S",
+        "--demo-block-interval",
+        type=_seconds("--demo-block-interval"),
+        default=None,
+        metavar="S",
         help=f"with --demo, seconds each simulated requestor waits between blocks, so downloads can be watched "
         f"(default {DEMO_BLOCK_INTERVAL}; 0 downloads at full speed)",
-    )  # fmt: skip
+    )
     front.add_argument(
-        "--export-dir", type=Path, metavar="DIR",
+        "--export-dir",
+        type=Path,
+        metavar="DIR",
         help="where the dashboard writes logs, history and screenshots (w, s; default: exports/ in the state "
         "directory)",
-    )  # fmt: skip
+    )
     front.add_argument(
         "--check", action="store_true", help="check the configuration and images, print the setup codes, and exit"
     )
@@ -379,8 +495,10 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("--exit-when-updated goes with --headless (or --json)")
     if args.timeout is not None and not args.exit_when_updated:
         parser.error("--timeout goes with --exit-when-updated")
-    for flag, dest, default in (("--demo-requestors", "demo_requestors", DEMO_REQUESTORS),
-                                ("--demo-block-interval", "demo_block_interval", DEMO_BLOCK_INTERVAL)):  # fmt: skip
+    for flag, dest, default in (
+        ("--demo-requestors", "demo_requestors", DEMO_REQUESTORS),
+        ("--demo-block-interval", "demo_block_interval", DEMO_BLOCK_INTERVAL),
+    ):
         if getattr(args, dest) is not None and not args.demo:
             parser.error(f"{flag} goes with --demo (the simulated requestors run only in the demo)")
         if getattr(args, dest) is None:
@@ -448,22 +566,34 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (FabricError, AclError) as exc:
-        print(f"{PROG}: error: the state in {config.storage or default_storage()} is damaged: {exc}; restore it from a "
-              "backup, or move it away to start a node with no fabrics", file=sys.stderr)  # fmt: skip
+        print(
+            f"{PROG}: error: the state in {config.storage or default_storage()} is damaged: {exc}; restore it from a "
+            "backup, or move it away to start a node with no fabrics",
+            file=sys.stderr,
+        )
         return 1
     except sqlite3.Error as exc:
-        print(f"{PROG}: error: the state database in {config.storage or default_storage()} cannot be written: {exc}"
-              + (" (free some space on its disk)" if "full" in str(exc) else ""), file=sys.stderr)  # fmt: skip
+        print(
+            f"{PROG}: error: the state database in {config.storage or default_storage()} cannot be written: {exc}"
+            + (" (free some space on its disk)" if "full" in str(exc) else ""),
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            print(f"{PROG}: error: no space left for the state in {config.storage or default_storage()}: "
-                  f"{exc.strerror}; free some space on its disk", file=sys.stderr)  # fmt: skip
+            print(
+                f"{PROG}: error: no space left for the state in {config.storage or default_storage()}: "
+                f"{exc.strerror}; free some space on its disk",
+                file=sys.stderr,
+            )
             return 1
         if exc.errno == errno.EADDRINUSE:
             owner = udp_port_owner(config.port)
-            print(f"{PROG}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
-                  "stop it or choose another --secured-device-port", file=sys.stderr)  # fmt: skip
+            print(
+                f"{PROG}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
+                "stop it or choose another --secured-device-port",
+                file=sys.stderr,
+            )
         else:
             print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -477,8 +607,13 @@ class _Printer(LinePrinter):
             self.event(
                 "ImagesLoaded", "", source=str(catalog.source), entries=[_entry_json(e) for e in catalog.entries]
             )
-            self.event("Onboarding", "", qrCode=onboarding.qr_code(), manualCode=onboarding.manual_code(),
-                       discriminator=config.discriminator)  # fmt: skip
+            self.event(
+                "Onboarding",
+                "",
+                qrCode=onboarding.qr_code(),
+                manualCode=onboarding.manual_code(),
+                discriminator=config.discriminator,
+            )
             for note in startup_notes(config):
                 self.event("Note", note, note=note)
             return
@@ -502,12 +637,16 @@ def startup_notes(config: ProviderConfig) -> list[str]:
     """What the provider will do differently from what a flag seems to ask, said once at start."""
     notes = []
     if config.max_bdx_block_size > UDP_BLOCK_LIMIT:
-        notes.append(f"-m {config.max_bdx_block_size}: blocks over UDP carry at most {UDP_BLOCK_LIMIT} bytes "
-                     "(what fits a Matter message); larger proposals are answered with that")  # fmt: skip
+        notes.append(
+            f"-m {config.max_bdx_block_size}: blocks over UDP carry at most {UDP_BLOCK_LIMIT} bytes "
+            "(what fits a Matter message); larger proposals are answered with that"
+        )
     uri = config.image_uri
     if uri is not None and not uri.lower().startswith(("bdx://", "https://")):
-        notes.append(f"-i {uri!r} is neither a bdx:// nor an https:// URI: requestors get it as it is (the "
-                     "certification scripts use this to test an invalid ImageURI)")  # fmt: skip
+        notes.append(
+            f"-i {uri!r} is neither a bdx:// nor an https:// URI: requestors get it as it is (the "
+            "certification scripts use this to test an invalid ImageURI)"
+        )
     return notes
 
 
@@ -652,13 +791,22 @@ def devices_main(argv: Sequence[str]) -> int:
         sys.stdout.write("no devices commissioned yet (ota-provider --commission CODE[@HOST[:PORT]])\n")
         return 0
     rows = [("node id", "VID:PID", "product", "version", "state", "address", "attestation")]
-    rows += [(f"0x{d.node_id:016X}", f"{d.vendor_id:04X}:{d.product_id:04X}", d.product_name or "",
-              "" if d.software_version is None else f"{d.software_version} ({d.version_string or ''})", d.state,
-              socket_address((d.address, d.port)), d.attestation)
-             for d in devices]  # fmt: skip
+    rows += [
+        (
+            f"0x{d.node_id:016X}",
+            f"{d.vendor_id:04X}:{d.product_id:04X}",
+            d.product_name or "",
+            "" if d.software_version is None else f"{d.software_version} ({d.version_string or ''})",
+            d.state,
+            socket_address((d.address, d.port)),
+            d.attestation,
+        )
+        for d in devices
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    sys.stdout.write("".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
-                             for row in rows))  # fmt: skip
+    sys.stdout.write(
+        "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n" for row in rows)
+    )
     return 0
 
 

@@ -29,9 +29,18 @@ MIN_REQUERY_SECONDS = 120.0
 
 
 class DemoRequestors:
-    def __init__(self, demo: DemoFabric, port: int, *, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
-                 versions: tuple[int, ...] = DEMO_REQUESTOR_VERSIONS, count: int | None = None,
-                 block_interval: float = 0.0, cycle_pause: float = 20.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        demo: DemoFabric,
+        port: int,
+        *,
+        vendor_id: int = 0xFFF1,
+        product_id: int = 0x8000,
+        versions: tuple[int, ...] = DEMO_REQUESTOR_VERSIONS,
+        count: int | None = None,
+        block_interval: float = 0.0,
+        cycle_pause: float = 20.0,
+    ) -> None:
         self.demo = demo
         self.port = port
         self.vendor_id = vendor_id
@@ -51,8 +60,9 @@ class DemoRequestors:
         node_id = FIRST_DEMO_NODE_ID + index
         start_version = version = self.versions[index]
         driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = OtaRequestorClient(driver, self.demo.fabric_for(node_id), self.demo.provider_node_id,
-                                    ("::1", self.port, 0, 0))  # fmt: skip
+        client = OtaRequestorClient(
+            driver, self.demo.fabric_for(node_id), self.demo.provider_node_id, ("::1", self.port, 0, 0)
+        )
         try:
             while True:
                 try:

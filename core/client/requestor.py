@@ -83,8 +83,9 @@ class OtaRequestorClient:
         self.session: SecureSession | None = None
 
     async def connect(self, timeout: float = 10.0) -> SecureSession:
-        self.session = await establish_case(self.driver, self.fabric, self.provider_node_id, self.address,
-                                            timeout=timeout)  # fmt: skip
+        self.session = await establish_case(
+            self.driver, self.fabric, self.provider_node_id, self.address, timeout=timeout
+        )
         return self.session
 
     # ------------------------------------------------------------------ commands
@@ -121,19 +122,22 @@ class OtaRequestorClient:
         requestor_can_consent: bool | None = True,
         timeout: float = 10.0,
     ) -> QueryImageResponse:
-        request = QueryImage(vendor_id, product_id, software_version, protocols, hardware_version, location,
-                             requestor_can_consent)  # fmt: skip
+        request = QueryImage(
+            vendor_id, product_id, software_version, protocols, hardware_version, location, requestor_can_consent
+        )
         fields = await self._invoke("QueryImage", QUERY_IMAGE, request.to_tlv(), timeout)
         return QueryImageResponse.from_tlv(fields)
 
     async def apply_update(self, token: bytes, new_version: int, timeout: float = 10.0) -> ApplyUpdateResponse:
-        fields = await self._invoke("ApplyUpdateRequest", APPLY_UPDATE_REQUEST,
-                                    ApplyUpdateRequest(token, new_version).to_tlv(), timeout)  # fmt: skip
+        fields = await self._invoke(
+            "ApplyUpdateRequest", APPLY_UPDATE_REQUEST, ApplyUpdateRequest(token, new_version).to_tlv(), timeout
+        )
         return ApplyUpdateResponse.from_tlv(fields)
 
     async def notify_update_applied(self, token: bytes, version: int, timeout: float = 10.0) -> None:
-        await self._invoke("NotifyUpdateApplied", NOTIFY_UPDATE_APPLIED,
-                           NotifyUpdateApplied(token, version).to_tlv(), timeout)  # fmt: skip
+        await self._invoke(
+            "NotifyUpdateApplied", NOTIFY_UPDATE_APPLIED, NotifyUpdateApplied(token, version).to_tlv(), timeout
+        )
 
     # ------------------------------------------------------------------ BDX
 
@@ -177,8 +181,9 @@ class OtaRequestorClient:
                     else:
                         if block_interval and blocks:
                             await asyncio.sleep(block_interval)
-                        reply = await exchange.request(BdxOpcode.BLOCK_QUERY, BlockQuery(counter).encode(),
-                                                       block_timeout)  # fmt: skip
+                        reply = await exchange.request(
+                            BdxOpcode.BLOCK_QUERY, BlockQuery(counter).encode(), block_timeout
+                        )
                     block = Block.decode(_expect(reply, BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF))
                     if block.counter != counter:
                         raise DownloadError(f"block {block.counter} where {counter} was expected")

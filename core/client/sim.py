@@ -74,31 +74,53 @@ def _versions(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[1].replace("\n", " "))
-    parser.add_argument("--fabric", type=Path, required=True, metavar="FILE",
-                        help="the provider's demo-fabric.json (ota-provider --demo-fabric prints it)")  # fmt: skip
+    parser.add_argument(
+        "--fabric",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the provider's demo-fabric.json (ota-provider --demo-fabric prints it)",
+    )
     parser.add_argument("--host", default="::1", help="provider address (default ::1)")
     parser.add_argument("--port", type=_number, default=5540, help="provider UDP port (default 5540)")
     parser.add_argument("--version", action="version", version=f"{PROG} {installed_version()}")
     parser.add_argument("-n", "--count", type=_at_least_one, default=1, help="number of requestors (default 1)")
     parser.add_argument("--vendor-id", type=_number, default=0xFFF1, help="VID the requestors report")
     parser.add_argument("--product-id", type=_number, default=0x8000, help="PID the requestors report")
-    parser.add_argument("--versions", type=_versions, default=[1], metavar="V[,V...]",
-                        help="current software versions, assigned round-robin (default 1)")  # fmt: skip
+    parser.add_argument(
+        "--versions",
+        type=_versions,
+        default=[1],
+        metavar="V[,V...]",
+        help="current software versions, assigned round-robin (default 1)",
+    )
     parser.add_argument("--first-node-id", type=_number, default=FIRST_NODE_ID, help="node id of the first requestor")
     parser.add_argument("--max-block-size", type=_number, default=1024, help="BDX block size to propose")
     parser.add_argument("--out", type=Path, help="directory for downloaded images (default: a temporary one)")
-    parser.add_argument("--stop-after-blocks", type=_number, metavar="N",
-                        help="abandon each download after N blocks (to watch the provider release it)")  # fmt: skip
-    parser.add_argument("--asynchronous", action="store_true",
-                        help="list only BDX asynchronous and let the provider push the blocks")  # fmt: skip
-    parser.add_argument("--sdk-timers", action="store_true",
-                        help="after Busy or AwaitNextAction ask again after max(120 s, DelayedActionTime), wait an "
-                             "offer's DelayedActionTime, as the SDK requestor does (default: stop at the first "
-                             "answer that is not an offer or Proceed)")  # fmt: skip
-    parser.add_argument("--query-budget", type=_at_least_one, metavar="N",
-                        help=f"with --sdk-timers: queries answered Busy before giving up (default "
-                             f"{SDK_QUERIES_PER_PROVIDER}, the SDK's), and ApplyUpdateRequests answered "
-                             "AwaitNextAction")  # fmt: skip
+    parser.add_argument(
+        "--stop-after-blocks",
+        type=_number,
+        metavar="N",
+        help="abandon each download after N blocks (to watch the provider release it)",
+    )
+    parser.add_argument(
+        "--asynchronous", action="store_true", help="list only BDX asynchronous and let the provider push the blocks"
+    )
+    parser.add_argument(
+        "--sdk-timers",
+        action="store_true",
+        help="after Busy or AwaitNextAction ask again after max(120 s, DelayedActionTime), wait an "
+        "offer's DelayedActionTime, as the SDK requestor does (default: stop at the first "
+        "answer that is not an offer or Proceed)",
+    )
+    parser.add_argument(
+        "--query-budget",
+        type=_at_least_one,
+        metavar="N",
+        help=f"with --sdk-timers: queries answered Busy before giving up (default "
+        f"{SDK_QUERIES_PER_PROVIDER}, the SDK's), and ApplyUpdateRequests answered "
+        "AwaitNextAction",
+    )
     parser.add_argument(
         "--time-scale",
         type=_scale,
@@ -140,20 +162,35 @@ class SimRequestor:
         if args.sdk_timers and offer.delayed_action_time:  # the SDK requestor honours it even on an offer
             await self._wait(args, offer.delayed_action_time, offer.delayed_action_time, "before downloading")
         target = out_dir / f"requestor-{self.node_id:016X}.ota"
-        result = await client.download(offer.image_uri, target, max_block_size=args.max_block_size,
-                                       stop_after_blocks=args.stop_after_blocks,
-                                       asynchronous=args.asynchronous)  # fmt: skip
-        self.report(self.node_id, "downloaded",
-                    f"{result.size} bytes in {result.blocks} blocks of {result.block_size}, {result.seconds:.2f} s "
-                    f"({result.rate / 1000:.0f} kB/s), digest verified",
-                    bytes=result.size, blocks=result.blocks, seconds=round(result.seconds, 3), path=str(target),
-                    digestOk=True)  # fmt: skip
+        result = await client.download(
+            offer.image_uri,
+            target,
+            max_block_size=args.max_block_size,
+            stop_after_blocks=args.stop_after_blocks,
+            asynchronous=args.asynchronous,
+        )
+        self.report(
+            self.node_id,
+            "downloaded",
+            f"{result.size} bytes in {result.blocks} blocks of {result.block_size}, {result.seconds:.2f} s "
+            f"({result.rate / 1000:.0f} kB/s), digest verified",
+            bytes=result.size,
+            blocks=result.blocks,
+            seconds=round(result.seconds, 3),
+            path=str(target),
+            digestOk=True,
+        )
         for attempt in range(1, args.query_budget + 1):
             applied = await client.apply_update(offer.update_token, offer.software_version)
             action = ApplyUpdateAction(applied.action)
             delay = applied.delayed_action_time
-            self.report(self.node_id, "apply", f"ApplyUpdate: {spec_name(action)}, delay {delay} s",
-                        action=action.name, delayedActionTime=delay)  # fmt: skip
+            self.report(
+                self.node_id,
+                "apply",
+                f"ApplyUpdate: {spec_name(action)}, delay {delay} s",
+                action=action.name,
+                delayedActionTime=delay,
+            )
             if action == ApplyUpdateAction.PROCEED:
                 break
             if action == ApplyUpdateAction.DISCONTINUE or not args.sdk_timers:
@@ -161,11 +198,18 @@ class SimRequestor:
                     self.report(self.node_id, "idle", "Discontinue: the image is dropped, the requestor goes Idle")
                 return True
             if attempt == args.query_budget:
-                self.report(self.node_id, "gave-up", f"{plural(attempt, 'ApplyUpdateRequest')} answered "
-                            "AwaitNextAction: giving up (--query-budget)")  # fmt: skip
+                self.report(
+                    self.node_id,
+                    "gave-up",
+                    f"{plural(attempt, 'ApplyUpdateRequest')} answered AwaitNextAction: giving up (--query-budget)",
+                )
                 return False
-            await self._wait(args, max(SDK_MIN_DELAY_SECONDS, applied.delayed_action_time),
-                             applied.delayed_action_time, "before asking to apply again")  # fmt: skip
+            await self._wait(
+                args,
+                max(SDK_MIN_DELAY_SECONDS, applied.delayed_action_time),
+                applied.delayed_action_time,
+                "before asking to apply again",
+            )
         if args.sdk_timers and applied.delayed_action_time:
             await self._wait(args, applied.delayed_action_time, applied.delayed_action_time, "before applying")
         self.version = offer.software_version
@@ -184,11 +228,19 @@ class SimRequestor:
             offer = await client.query_image(args.vendor_id, args.product_id, self.version, protocols=protocols)
             answered_in = time.monotonic() - asked
             status = QueryImageStatus(offer.status)
-            self.report(self.node_id, "queried", f"QueryImage from version {self.version}: {spec_name(status)}"
-                        + (f", version {offer.software_version} at {offer.image_uri}" if offer.image_uri else ""),
-                        status=status.name, softwareVersion=offer.software_version, imageUri=offer.image_uri,
-                        delayedActionTime=offer.delayed_action_time, userConsentNeeded=offer.user_consent_needed,
-                        seconds=round(answered_in, 4), attempt=attempt)  # fmt: skip
+            self.report(
+                self.node_id,
+                "queried",
+                f"QueryImage from version {self.version}: {spec_name(status)}"
+                + (f", version {offer.software_version} at {offer.image_uri}" if offer.image_uri else ""),
+                status=status.name,
+                softwareVersion=offer.software_version,
+                imageUri=offer.image_uri,
+                delayedActionTime=offer.delayed_action_time,
+                userConsentNeeded=offer.user_consent_needed,
+                seconds=round(answered_in, 4),
+                attempt=attempt,
+            )
             if status == QueryImageStatus.UPDATE_AVAILABLE:
                 return offer
             if status != QueryImageStatus.BUSY or not args.sdk_timers:
@@ -198,8 +250,13 @@ class SimRequestor:
                 break
             delay = offer.delayed_action_time or 0
             await self._wait(args, max(SDK_MIN_DELAY_SECONDS, delay), delay, "before asking again")
-        self.report(self.node_id, "gave-up", f"{plural(args.query_budget, 'query')} answered Busy: the provider is "
-                    "given up (an SDK requestor moves to its next provider)", queries=args.query_budget)  # fmt: skip
+        self.report(
+            self.node_id,
+            "gave-up",
+            f"{plural(args.query_budget, 'query')} answered Busy: the provider is "
+            "given up (an SDK requestor moves to its next provider)",
+            queries=args.query_budget,
+        )
         self.ended_well = False
         return None
 
@@ -208,8 +265,13 @@ class SimRequestor:
         seconds = sdk_seconds * args.time_scale
         told = f"DelayedActionTime {asked} s" if asked else "no DelayedActionTime"
         scaled = "" if args.time_scale == 1 else f" (x{args.time_scale:g}: {seconds:g} s)"
-        self.report(self.node_id, "waiting", f"waiting {sdk_seconds:g} s {why} ({told}){scaled}",
-                    sdkSeconds=sdk_seconds, seconds=round(seconds, 3))  # fmt: skip
+        self.report(
+            self.node_id,
+            "waiting",
+            f"waiting {sdk_seconds:g} s {why} ({told}){scaled}",
+            sdkSeconds=sdk_seconds,
+            seconds=round(seconds, 3),
+        )
         await asyncio.sleep(seconds)
 
 
@@ -218,8 +280,10 @@ async def simulate(args: argparse.Namespace, report) -> int:
     with tempfile.TemporaryDirectory(prefix="ota-sim-") as scratch:
         out_dir = args.out or Path(scratch)
         out_dir.mkdir(parents=True, exist_ok=True)
-        requestors = [SimRequestor(args.first_node_id + i, args.versions[i % len(args.versions)], report)
-                      for i in range(args.count)]  # fmt: skip
+        requestors = [
+            SimRequestor(args.first_node_id + i, args.versions[i % len(args.versions)], report)
+            for i in range(args.count)
+        ]
         results = await asyncio.gather(*(r.run(args, demo, out_dir) for r in requestors))
     return 0 if all(results) else 1
 

@@ -24,8 +24,13 @@ ACCESS_CONTROL_ENTRY_CHANGED = 0x00
 CHANGED, ADDED, REMOVED = 0, 1, 2  # ChangeTypeEnum
 
 
-def record_acl_changes(events: EventLog, fabric_index: int, old: list[AccessControlEntry],
-                       new: list[AccessControlEntry], by: SubjectDescriptor | None) -> None:  # fmt: skip
+def record_acl_changes(
+    events: EventLog,
+    fabric_index: int,
+    old: list[AccessControlEntry],
+    new: list[AccessControlEntry],
+    by: SubjectDescriptor | None,
+) -> None:
     """AccessControlEntryChanged events for a fabric's list going from ``old`` to ``new``, entry by
     position. ``by`` is the writer (None: the commissioner's PASE session, as at AddNOC). The
     event is fabric-sensitive: only that fabric reads it."""
@@ -39,9 +44,22 @@ def record_acl_changes(events: EventLog, fabric_index: int, old: list[AccessCont
             continue
         change = ADDED if before is None else REMOVED if after is None else CHANGED
         latest = (after or before).to_tlv()  # type: ignore[union-attr]
-        events.record(0, ACCESS_CONTROL_CLUSTER, ACCESS_CONTROL_ENTRY_CHANGED, Priority.INFO, tlv.Structure({
-            1: admin_node, 2: admin_passcode, 3: UInt(change), 4: latest, 0xFE: UInt(fabric_index),
-        }), fabric_index=fabric_index)  # fmt: skip
+        events.record(
+            0,
+            ACCESS_CONTROL_CLUSTER,
+            ACCESS_CONTROL_ENTRY_CHANGED,
+            Priority.INFO,
+            tlv.Structure(
+                {
+                    1: admin_node,
+                    2: admin_passcode,
+                    3: UInt(change),
+                    4: latest,
+                    0xFE: UInt(fabric_index),
+                }
+            ),
+            fabric_index=fabric_index,
+        )
 
 
 class AccessControlCluster(Cluster):
@@ -53,8 +71,18 @@ class AccessControlCluster(Cluster):
         self.services = services
         admin = Privilege.ADMINISTER
         # Privilege, AuthMode, Subjects and Targets are fabric-sensitive; only FabricIndex is not.
-        self.attribute(AttributeSpec(0x0000, self._read, self._write, read_privilege=admin, write_privilege=admin,
-                                     is_list=True, fabric_scoped=True, sensitive_fields=(1, 2, 3, 4)))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0000,
+                self._read,
+                self._write,
+                read_privilege=admin,
+                write_privilege=admin,
+                is_list=True,
+                fabric_scoped=True,
+                sensitive_fields=(1, 2, 3, 4),
+            )
+        )
         self.constant(0x0002, UInt(MAX_SUBJECTS_PER_ENTRY))
         self.constant(0x0003, UInt(MAX_TARGETS_PER_ENTRY))
         self.constant(0x0004, UInt(MAX_ENTRIES_PER_FABRIC))
@@ -69,8 +97,10 @@ class AccessControlCluster(Cluster):
             raise ImError(ImStatus.UNSUPPORTED_ACCESS, reason="the ACL is fabric-scoped")
         try:
             if appending:
-                entries = [*self.services.acl.for_fabric(ctx.fabric_index),
-                           AccessControlEntry.from_tlv(value, ctx.fabric_index)]  # fmt: skip
+                entries = [
+                    *self.services.acl.for_fabric(ctx.fabric_index),
+                    AccessControlEntry.from_tlv(value, ctx.fabric_index),
+                ]
             else:
                 if not isinstance(value, tlv.Array):
                     raise ImError(ImStatus.CONSTRAINT_ERROR, reason="the ACL must be written as a list")

@@ -33,10 +33,22 @@ class BasicInformationCluster(Cluster):
         self.constant(0x0002, UInt(info.vendor_id))
         self.constant(0x0003, info.product_name)
         self.constant(0x0004, UInt(info.product_id))
-        self.attribute(AttributeSpec(0x0005, lambda _c: self._text("basic/node-label", ""), self._write_label,
-                                     write_privilege=Privilege.MANAGE))  # fmt: skip
-        self.attribute(AttributeSpec(0x0006, lambda _c: self._text("basic/location", "XX"), self._write_location,
-                                     write_privilege=Privilege.ADMINISTER))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0005,
+                lambda _c: self._text("basic/node-label", ""),
+                self._write_label,
+                write_privilege=Privilege.MANAGE,
+            )
+        )
+        self.attribute(
+            AttributeSpec(
+                0x0006,
+                lambda _c: self._text("basic/location", "XX"),
+                self._write_location,
+                write_privilege=Privilege.ADMINISTER,
+            )
+        )
         self.constant(0x0007, UInt(info.hardware_version))
         self.constant(0x0008, info.hardware_version_string)
         self.constant(0x0009, UInt(info.software_version))

@@ -44,8 +44,11 @@ class GeneralCommissioningCluster(Cluster):
     def __init__(self, services: Commissioning) -> None:
         super().__init__()
         self.services = services
-        self.attribute(AttributeSpec(0x0000, lambda _c: UInt(self.breadcrumb), self._write_breadcrumb,
-                                     write_privilege=Privilege.ADMINISTER))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0000, lambda _c: UInt(self.breadcrumb), self._write_breadcrumb, write_privilege=Privilege.ADMINISTER
+            )
+        )
         self.constant(
             0x0001, tlv.Structure({0: UInt(FAILSAFE_EXPIRY_SECONDS), 1: UInt(MAX_CUMULATIVE_FAILSAFE_SECONDS)})
         )

@@ -28,8 +28,11 @@ class GroupKeyManagementCluster(Cluster):
         super().__init__()
         self.services = services
         manage, admin = Privilege.MANAGE, Privilege.ADMINISTER
-        self.attribute(AttributeSpec(0x0000, lambda _c: tlv.Array(), self._refuse, write_privilege=manage,
-                                     is_list=True, fabric_scoped=True))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0000, lambda _c: tlv.Array(), self._refuse, write_privilege=manage, is_list=True, fabric_scoped=True
+            )
+        )
         self.attribute(AttributeSpec(0x0001, lambda _c: tlv.Array(), is_list=True, fabric_scoped=True))
         self.constant(0x0002, UInt(0))
         self.constant(0x0003, UInt(1))
@@ -51,8 +54,9 @@ class GroupKeyManagementCluster(Cluster):
         if key_set != IPK_KEY_SET or self.services.fabrics.get(ctx.fabric_index) is None:
             raise ImError(ImStatus.NOT_FOUND)
         # Key values are never read back.
-        return 0x02, tlv.Structure({0: tlv.Structure({0: UInt(IPK_KEY_SET), 1: UInt(0), 2: None, 3: None, 4: None,
-                                                        5: None, 6: None, 7: None})})  # fmt: skip
+        return 0x02, tlv.Structure(
+            {0: tlv.Structure({0: UInt(IPK_KEY_SET), 1: UInt(0), 2: None, 3: None, 4: None, 5: None, 6: None, 7: None})}
+        )
 
     def _key_set_remove(self, _ctx, fields) -> None:
         key_set = KeySetRead.from_tlv(fields).group_key_set_id

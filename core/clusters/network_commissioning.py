@@ -19,8 +19,14 @@ class NetworkCommissioningCluster(Cluster):
         super().__init__()
         admin = Privilege.ADMINISTER
         self.attribute(AttributeSpec(0x0000, lambda _c: UInt(1), read_privilege=admin))
-        self.attribute(AttributeSpec(0x0001, lambda _c: tlv.Array([tlv.Structure({0: interface.encode(), 1: True})]),
-                                     read_privilege=admin, is_list=True))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0001,
+                lambda _c: tlv.Array([tlv.Structure({0: interface.encode(), 1: True})]),
+                read_privilege=admin,
+                is_list=True,
+            )
+        )
         self.attribute(AttributeSpec(0x0004, lambda _c: True, lambda _c, _v: None, write_privilege=admin))
         self.constant(0x0005, None)
         self.constant(0x0006, None)

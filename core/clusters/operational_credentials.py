@@ -106,8 +106,11 @@ class OperationalCredentialsCluster(Cluster):
         self.services = services
         admin = Privilege.ADMINISTER
         # NOC and ICAC are fabric-sensitive; the Fabrics list has no fabric-sensitive field.
-        self.attribute(AttributeSpec(0x0000, self._nocs, read_privilege=admin, is_list=True, fabric_scoped=True,
-                                     sensitive_fields=(1, 2)))  # fmt: skip
+        self.attribute(
+            AttributeSpec(
+                0x0000, self._nocs, read_privilege=admin, is_list=True, fabric_scoped=True, sensitive_fields=(1, 2)
+            )
+        )
         self.attribute(AttributeSpec(0x0001, self._fabrics, is_list=True, fabric_scoped=True))
         self.constant(0x0002, UInt(MAX_FABRICS))
         self.attribute(AttributeSpec(0x0003, lambda _c: UInt(len(services.fabrics))))
@@ -216,9 +219,15 @@ class OperationalCredentialsCluster(Cluster):
             return _noc_response(INVALID_ADMIN_SUBJECT)
         index = self.services.fabrics.next_index()
         try:
-            fabric = Fabric.create(index, rcac=failsafe.pending_root, icac=request.icac, noc=request.noc,
-                                   ipk_epoch_key=request.ipk, vendor_id=request.admin_vendor_id,
-                                   operational_key=failsafe.pending_key)  # fmt: skip
+            fabric = Fabric.create(
+                index,
+                rcac=failsafe.pending_root,
+                icac=request.icac,
+                noc=request.noc,
+                ipk_epoch_key=request.ipk,
+                vendor_id=request.admin_vendor_id,
+                operational_key=failsafe.pending_key,
+            )
         except FabricError as exc:
             log.info("AddNOC refused: %s", exc)
             return _noc_response(INVALID_NOC, text=str(exc))
@@ -265,9 +274,16 @@ class OperationalCredentialsCluster(Cluster):
         if isinstance(noc, tuple):
             return noc
         try:
-            updated = Fabric.create(current.fabric_index, rcac=current.rcac, icac=request.icac, noc=request.noc,
-                                    ipk_epoch_key=current.ipk_epoch_key, vendor_id=current.vendor_id,
-                                    operational_key=failsafe.pending_key, label=current.label)  # fmt: skip
+            updated = Fabric.create(
+                current.fabric_index,
+                rcac=current.rcac,
+                icac=request.icac,
+                noc=request.noc,
+                ipk_epoch_key=current.ipk_epoch_key,
+                vendor_id=current.vendor_id,
+                operational_key=failsafe.pending_key,
+                label=current.label,
+            )
         except FabricError as exc:
             return _noc_response(INVALID_NOC, text=str(exc))
         if updated.fabric_id != current.fabric_id:

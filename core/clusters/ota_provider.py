@@ -41,8 +41,9 @@ class OtaProviderCluster(Cluster):
     def attach(self, provider: OtaProvider) -> None:
         self.provider = provider
         self.command(CommandSpec(QUERY_IMAGE, self._query_image, Privilege.OPERATE, response_id=QUERY_IMAGE_RESPONSE))
-        self.command(CommandSpec(APPLY_UPDATE_REQUEST, self._apply_update, Privilege.OPERATE,
-                                 response_id=APPLY_UPDATE_RESPONSE))  # fmt: skip
+        self.command(
+            CommandSpec(APPLY_UPDATE_REQUEST, self._apply_update, Privilege.OPERATE, response_id=APPLY_UPDATE_RESPONSE)
+        )
         self.command(CommandSpec(NOTIFY_UPDATE_APPLIED, self._notify_update_applied, Privilege.OPERATE))
         self.changed()
 

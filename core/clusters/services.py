@@ -60,8 +60,9 @@ class FabricAdmin(Fabrics, Protocol):
 
     def save_fabric(self, fabric: Fabric) -> None: ...
 
-    def add_provisional_fabric(self, fabric: Fabric, entries: list[AccessControlEntry],
-                               changed_by: SubjectDescriptor | None = None) -> None: ...  # fmt: skip
+    def add_provisional_fabric(
+        self, fabric: Fabric, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None: ...
 
     def update_provisional_fabric(self, fabric: Fabric, previous: Fabric) -> None: ...
 

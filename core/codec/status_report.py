@@ -98,8 +98,11 @@ class StatusReport:
     @property
     def busy_wait_ms(self) -> int | None:
         """The minimum wait a Secure Channel Busy asks for, or None if this is not one."""
-        if (self.general_code, self.protocol_id, self.protocol_code) != (GeneralCode.BUSY, 0x0000,
-                                                                         SecureChannelStatus.BUSY):  # fmt: skip
+        if (self.general_code, self.protocol_id, self.protocol_code) != (
+            GeneralCode.BUSY,
+            0x0000,
+            SecureChannelStatus.BUSY,
+        ):
             return None
         return int.from_bytes(self.protocol_data[:2], "little") if len(self.protocol_data) >= 2 else 0
 

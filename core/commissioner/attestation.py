@@ -114,8 +114,11 @@ class TrustStore:
                 continue
             data = path.read_bytes()
             try:
-                paa = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----")
-                       else x509.load_der_x509_certificate(data))  # fmt: skip
+                paa = (
+                    x509.load_pem_x509_certificate(data)
+                    if data.lstrip().startswith(b"-----")
+                    else x509.load_der_x509_certificate(data)
+                )
             except ValueError as exc:
                 raise ValueError(f"{path}: not a DER or PEM certificate ({exc})") from None
             self.paas[_key_id(paa)] = paa
@@ -177,8 +180,9 @@ def _matter_id(certificate: x509.Certificate, oid: x509.ObjectIdentifier, what: 
             raise ValueError
         return int(text, 16)
     except ValueError:
-        raise _Failed("certificate format", f"the {what}'s {'VID' if oid == VID_OID else 'PID'} {text!r} is not "
-                      "four hex digits") from None  # fmt: skip
+        raise _Failed(
+            "certificate format", f"the {what}'s {'VID' if oid == VID_OID else 'PID'} {text!r} is not four hex digits"
+        ) from None
 
 
 def _load(der: bytes, what: str) -> x509.Certificate:
@@ -228,12 +232,16 @@ def decode_certification_declaration(cms_bytes: bytes) -> tuple[CertificationEle
         optional = fields.get
         paas = optional(11)
         elements = CertificationElements(
-            vendor_id=int(fields[1]), product_ids=tuple(int(p) for p in fields[2]),
-            device_type_id=int(fields[3]), certificate_id=str(fields[4]), certification_type=int(fields[8]),
+            vendor_id=int(fields[1]),
+            product_ids=tuple(int(p) for p in fields[2]),
+            device_type_id=int(fields[3]),
+            certificate_id=str(fields[4]),
+            certification_type=int(fields[8]),
             dac_origin_vendor_id=None if optional(9) is None else int(fields[9]),
             dac_origin_product_id=None if optional(10) is None else int(fields[10]),
-            authorized_paa_list=None if paas is None else tuple(bytes(p) for p in paas), signer_key_id=key_id,
-        )  # fmt: skip
+            authorized_paa_list=None if paas is None else tuple(bytes(p) for p in paas),
+            signer_key_id=key_id,
+        )
     except (tlv.TLVError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed Certification Declaration payload: {exc}") from None
     return elements, content, signature
@@ -258,8 +266,9 @@ def verify_attestation(data: AttestationInput, trust: TrustStore, *, now: dt.dat
 
 def _verify(data: AttestationInput, trust: TrustStore, now: dt.datetime) -> Verdict:
     if len(data.elements) > MAX_ELEMENTS_LENGTH:
-        raise _Failed("inputs", f"the attestation elements are {len(data.elements)} bytes, more than "
-                      f"{MAX_ELEMENTS_LENGTH}")  # fmt: skip
+        raise _Failed(
+            "inputs", f"the attestation elements are {len(data.elements)} bytes, more than {MAX_ELEMENTS_LENGTH}"
+        )
     dac, pai = _load(data.dac, "DAC"), _load(data.pai, "PAI")
     dac_vid, dac_pid = _matter_id(dac, VID_OID, "DAC"), _matter_id(dac, PID_OID, "DAC")
     pai_vid, pai_pid = _matter_id(pai, VID_OID, "PAI"), _matter_id(pai, PID_OID, "PAI")
@@ -281,26 +290,31 @@ def _verify(data: AttestationInput, trust: TrustStore, now: dt.datetime) -> Verd
     paa = trust.paas.get(paa_id) if paa_id else None
     if paa is None:
         where = paa_id.hex().upper() if paa_id else "no authority key id"
-        raise _Failed("PAA trust", f"the PAI's issuer ({where}) is not in the PAA trust store; a production "
-                      "device needs --paa-trust-store DIR with its vendor's PAA")  # fmt: skip
+        raise _Failed(
+            "PAA trust",
+            f"the PAI's issuer ({where}) is not in the PAA trust store; a production "
+            "device needs --paa-trust-store DIR with its vendor's PAA",
+        )
     paa_vid, paa_pid = _matter_id(paa, VID_OID, "PAA"), _matter_id(paa, PID_OID, "PAA")
     if paa_vid is not None and pai_vid is not None and paa_vid != pai_vid:
         raise _Failed("VID/PID agreement", f"the PAA's VID 0x{paa_vid:04X} differs from the PAI's 0x{pai_vid:04X}")
     if paa_pid is not None:
         raise _Failed("certificate format", "the PAA carries a product id, which a PAA must not")
     if not dac.not_valid_before_utc <= now <= dac.not_valid_after_utc:
-        raise _Failed("DAC validity", f"the DAC is valid from {dac.not_valid_before_utc:%Y-%m-%d} to "
-                      f"{dac.not_valid_after_utc:%Y-%m-%d}, not now")  # fmt: skip
+        raise _Failed(
+            "DAC validity",
+            f"the DAC is valid from {dac.not_valid_before_utc:%Y-%m-%d} to {dac.not_valid_after_utc:%Y-%m-%d}, not now",
+        )
     _signed_by(pai, paa, "PAI")
     _signed_by(dac, pai, "DAC")
     cd_bytes, nonce = _decode_elements(data.elements)
     if nonce != data.nonce:
-        raise _Failed("attestation nonce", "the attestation elements carry another nonce than the one we sent "
-                      "(a replayed answer)")  # fmt: skip
+        raise _Failed(
+            "attestation nonce", "the attestation elements carry another nonce than the one we sent (a replayed answer)"
+        )
     cd = _verify_cd(cd_bytes, trust)
     _check_cd(cd, data, dac_vid, dac_pid, pai_vid, pai_pid, _key_id(paa))
-    test = (_key_id(paa) in trust.test_paa_ids or cd.signer_key_id == TEST_CD_KEY_ID
-            or cd.certification_type != 2)  # fmt: skip
+    test = _key_id(paa) in trust.test_paa_ids or cd.signer_key_id == TEST_CD_KEY_ID or cd.certification_type != 2
     kind = VerdictKind.TEST_DEVICE if test else VerdictKind.CERTIFIED
     why = "signed with the public test credentials" if test else "certified"
     return Verdict(kind, reason=why if test else "", vendor_id=data.vendor_id, product_id=data.product_id)
@@ -325,28 +339,48 @@ def _hex(values: Iterable[int]) -> str:
     return ", ".join(f"0x{v:04X}" for v in values)
 
 
-def _check_cd(cd: CertificationElements, data: AttestationInput, dac_vid: int, dac_pid: int, pai_vid: int | None,
-              pai_pid: int | None, paa_id: bytes) -> None:  # fmt: skip
+def _check_cd(
+    cd: CertificationElements,
+    data: AttestationInput,
+    dac_vid: int,
+    dac_pid: int,
+    pai_vid: int | None,
+    pai_pid: int | None,
+    paa_id: bytes,
+) -> None:
     if cd.vendor_id != data.vendor_id:
-        raise _Failed("VID/PID agreement", f"BasicInformation says VID 0x{data.vendor_id:04X}, the certification "
-                      f"declaration 0x{cd.vendor_id:04X}")  # fmt: skip
+        raise _Failed(
+            "VID/PID agreement",
+            f"BasicInformation says VID 0x{data.vendor_id:04X}, the certification declaration 0x{cd.vendor_id:04X}",
+        )
     if data.product_id not in cd.product_ids:
-        raise _Failed("VID/PID agreement", f"BasicInformation's PID 0x{data.product_id:04X} is not in the "
-                      f"certification declaration ({_hex(cd.product_ids)})")  # fmt: skip
+        raise _Failed(
+            "VID/PID agreement",
+            f"BasicInformation's PID 0x{data.product_id:04X} is not in the "
+            f"certification declaration ({_hex(cd.product_ids)})",
+        )
     if cd.dac_origin_vendor_id is not None or cd.dac_origin_product_id is not None:
         origin_vid, origin_pid = cd.dac_origin_vendor_id, cd.dac_origin_product_id
         if dac_vid != origin_vid or (pai_vid is not None and pai_vid != origin_vid):
-            raise _Failed("VID/PID agreement", f"the DAC's VID 0x{dac_vid:04X} is not the declaration's DAC origin "
-                          f"VID 0x{origin_vid or 0:04X}")  # fmt: skip
+            raise _Failed(
+                "VID/PID agreement",
+                f"the DAC's VID 0x{dac_vid:04X} is not the declaration's DAC origin VID 0x{origin_vid or 0:04X}",
+            )
         if dac_pid != origin_pid or (pai_pid is not None and pai_pid != origin_pid):
-            raise _Failed("VID/PID agreement", f"the DAC's PID 0x{dac_pid:04X} is not the declaration's DAC origin "
-                          f"PID 0x{origin_pid or 0:04X}")  # fmt: skip
+            raise _Failed(
+                "VID/PID agreement",
+                f"the DAC's PID 0x{dac_pid:04X} is not the declaration's DAC origin PID 0x{origin_pid or 0:04X}",
+            )
     else:
         if dac_vid != cd.vendor_id or (pai_vid is not None and pai_vid != cd.vendor_id):
-            raise _Failed("VID/PID agreement", f"the DAC's VID 0x{dac_vid:04X} differs from the certification "
-                          f"declaration's 0x{cd.vendor_id:04X}")  # fmt: skip
+            raise _Failed(
+                "VID/PID agreement",
+                f"the DAC's VID 0x{dac_vid:04X} differs from the certification declaration's 0x{cd.vendor_id:04X}",
+            )
         if dac_pid not in cd.product_ids:
-            raise _Failed("VID/PID agreement", f"the DAC's PID 0x{dac_pid:04X} is not in the certification "
-                          f"declaration ({_hex(cd.product_ids)})")  # fmt: skip
+            raise _Failed(
+                "VID/PID agreement",
+                f"the DAC's PID 0x{dac_pid:04X} is not in the certification declaration ({_hex(cd.product_ids)})",
+            )
     if cd.authorized_paa_list is not None and paa_id not in cd.authorized_paa_list:
         raise _Failed("certification declaration", "the PAA is not in the declaration's authorized PAA list")

@@ -87,14 +87,27 @@ class BenchNode(Protocol):
     advertiser: MatterAdvertiser | None
     bdx: BdxServer | None
 
-    def join_own_fabric(self, authority: FabricAuthority, node_id: int, label: str,
-                        acl_entries: Callable[[int], list[AccessControlEntry]]) -> Fabric: ...  # fmt: skip
+    def join_own_fabric(
+        self,
+        authority: FabricAuthority,
+        node_id: int,
+        label: str,
+        acl_entries: Callable[[int], list[AccessControlEntry]],
+    ) -> Fabric: ...
 
 
 class Bench:
-    def __init__(self, node: BenchNode, trust: TrustStore, *, emit: Callable[[EngineEvent], None], select: Selector,
-                 allow_unverified: bool = False, timeout: float = 30.0,
-                 reason: AnnouncementReason = AnnouncementReason.URGENT_UPDATE_AVAILABLE) -> None:  # fmt: skip
+    def __init__(
+        self,
+        node: BenchNode,
+        trust: TrustStore,
+        *,
+        emit: Callable[[EngineEvent], None],
+        select: Selector,
+        allow_unverified: bool = False,
+        timeout: float = 30.0,
+        reason: AnnouncementReason = AnnouncementReason.URGENT_UPDATE_AVAILABLE,
+    ) -> None:
         self.node = node
         self.trust = trust
         self.emit = emit
@@ -128,8 +141,9 @@ class Bench:
         """Joined on first use, so a provider that never commissions shows no bench fabric."""
         if self._fabric is None or self._ours is None:
             self._fabric = BenchFabric.load_or_create(self.node.db)
-            self._ours = self.node.join_own_fabric(self._fabric.authority, self._fabric.provider_node_id,
-                                                   BENCH_LABEL, BenchFabric.acl_entries)  # fmt: skip
+            self._ours = self.node.join_own_fabric(
+                self._fabric.authority, self._fabric.provider_node_id, BENCH_LABEL, BenchFabric.acl_entries
+            )
         return self._fabric, self._ours
 
     def start(self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False) -> asyncio.Task:
@@ -143,12 +157,16 @@ class Bench:
         question.set_result(accept)
         return True
 
-    async def commission(self, target: CommissionTarget, node_id: int | None = None, *,
-                         ask: bool = False) -> CommissionedDevice | None:  # fmt: skip
+    async def commission(
+        self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False
+    ) -> CommissionedDevice | None:
         name = target.text or "device"
         try:
-            candidates = [target.address()] if target.host is not None else [
-                d.addresses[0] for d in await self._discover(name, target)]  # fmt: skip
+            candidates = (
+                [target.address()]
+                if target.host is not None
+                else [d.addresses[0] for d in await self._discover(name, target)]
+            )
         except ValueError as exc:
             self.emit(CommissioningFailed(name, "address" if target.host else "discovery", str(exc)))
             return None
@@ -159,8 +177,15 @@ class Bench:
 
         async def accept(verdict: Verdict) -> bool:
             if self.allow_unverified:
-                self.emit(CommissioningStage(name, "device attestation", StepState.ACCEPTED, 0.0,
-                                             f"{verdict.describe()}; --allow-unverified-attestation"))  # fmt: skip
+                self.emit(
+                    CommissioningStage(
+                        name,
+                        "device attestation",
+                        StepState.ACCEPTED,
+                        0.0,
+                        f"{verdict.describe()}; --allow-unverified-attestation",
+                    )
+                )
                 return True
             if not ask:
                 return False
@@ -174,35 +199,74 @@ class Bench:
             finally:
                 self._questions.pop(name, None)
             if accepted:
-                self.emit(CommissioningStage(name, "device attestation", StepState.ACCEPTED, 0.0,
-                                             f"{verdict.describe()}; accepted by the user"))  # fmt: skip
+                self.emit(
+                    CommissioningStage(
+                        name,
+                        "device attestation",
+                        StepState.ACCEPTED,
+                        0.0,
+                        f"{verdict.describe()}; accepted by the user",
+                    )
+                )
             return accepted
 
         device_node_id = bench.allocate_node_id(self.node.db, node_id)
         device = None
         for number, address in enumerate(candidates, 1):
             try:
-                device = await commission(self.node.driver, address, target.passcode, bench, ours, device_node_id,
-                                          self.trust, accept_unverified=accept, on_stage=report,
-                                          timeout=self.timeout)  # fmt: skip
+                device = await commission(
+                    self.node.driver,
+                    address,
+                    target.passcode,
+                    bench,
+                    ours,
+                    device_node_id,
+                    self.trust,
+                    accept_unverified=accept,
+                    on_stage=report,
+                    timeout=self.timeout,
+                )
                 break
             except CommissioningError as exc:
                 if exc.stage == Stage.PASE and number < len(candidates):  # not the device with this code
-                    self.emit(CommissioningStage(name, Stage.PASE.value, StepState.FAILED, 0.0,
-                                                 f"{socket_address(address)}: {exc.reason}; trying the next device "
-                                                 f"({number + 1} of {len(candidates)})"))  # fmt: skip
+                    self.emit(
+                        CommissioningStage(
+                            name,
+                            Stage.PASE.value,
+                            StepState.FAILED,
+                            0.0,
+                            f"{socket_address(address)}: {exc.reason}; trying the next device "
+                            f"({number + 1} of {len(candidates)})",
+                        )
+                    )
                     continue
                 self.emit(CommissioningFailed(name, exc.stage.value, exc.reason))
                 return None
         if device is None:
             return None
-        self.emit(DeviceCommissioned(name, device.node_id, ours.fabric_index, device.vendor_id, device.product_id,
-                                     device.verdict.describe()))  # fmt: skip
+        self.emit(
+            DeviceCommissioned(
+                name, device.node_id, ours.fabric_index, device.vendor_id, device.product_id, device.verdict.describe()
+            )
+        )
         host, port = address[0], address[1]
-        self.devices.save(DeviceRecord(device.node_id, ours.fabric_index, device.vendor_id, device.product_id, host,
-                                       port, device.verdict.describe(), time.time()))  # fmt: skip
-        await self.update(device.node_id, device.fabric_index_on_device, DeviceCalls(self.node.driver,
-                          device.session, timeout=self.timeout))  # fmt: skip
+        self.devices.save(
+            DeviceRecord(
+                device.node_id,
+                ours.fabric_index,
+                device.vendor_id,
+                device.product_id,
+                host,
+                port,
+                device.verdict.describe(),
+                time.time(),
+            )
+        )
+        await self.update(
+            device.node_id,
+            device.fabric_index_on_device,
+            DeviceCalls(self.node.driver, device.session, timeout=self.timeout),
+        )
         return device
 
     async def update(self, node_id: int, fabric_index_on_device: int, calls: DeviceCalls) -> None:
@@ -216,12 +280,21 @@ class Bench:
         except (TimeoutError, CallError) as exc:
             step(DeviceStepKind.READ, StepState.FAILED, str(exc))
             return
-        self.devices.update(node_id, software_version=info.software_version,
-                            version_string=info.software_version_string, product_name=info.product_name,
-                            requestor_endpoint=info.requestor_endpoint, state=_state_words(info))  # fmt: skip
-        step(DeviceStepKind.READ, StepState.DONE, f"{info.product_name or 'unnamed'}, VID 0x{info.vendor_id:04X} PID "
-             f"0x{info.product_id:04X}, version {info.software_version} ({info.software_version_string}), "
-             f"{_state_words(info)}")  # fmt: skip
+        self.devices.update(
+            node_id,
+            software_version=info.software_version,
+            version_string=info.software_version_string,
+            product_name=info.product_name,
+            requestor_endpoint=info.requestor_endpoint,
+            state=_state_words(info),
+        )
+        step(
+            DeviceStepKind.READ,
+            StepState.DONE,
+            f"{info.product_name or 'unnamed'}, VID 0x{info.vendor_id:04X} PID "
+            f"0x{info.product_id:04X}, version {info.software_version} ({info.software_version_string}), "
+            f"{_state_words(info)}",
+        )
         if info.requestor_endpoint is None:
             step(DeviceStepKind.POINT, StepState.SKIPPED, "the device has no OTA Requestor cluster: nothing to update")
             return
@@ -231,8 +304,12 @@ class Bench:
         except (TimeoutError, CallError) as exc:
             step(DeviceStepKind.POINT, StepState.FAILED, str(exc))
             return
-        step(DeviceStepKind.POINT, StepState.DONE, f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
-             f"0x{bench.provider_node_id:016X}, endpoint 0")  # fmt: skip
+        step(
+            DeviceStepKind.POINT,
+            StepState.DONE,
+            f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
+            f"0x{bench.provider_node_id:016X}, endpoint 0",
+        )
         await self.follow(node_id, calls.session, info.requestor_endpoint)
         offer = self.select(info.vendor_id, info.product_id, info.software_version)
         if not offer.available:
@@ -245,13 +322,16 @@ class Bench:
             return
         if info.update_state is not None and info.state is not UpdateState.IDLE:
             state = update_state_name(info.state)
-            why = (f"the device is {state}: an SDK requestor ignores AnnounceOTAProvider unless Idle; "
-                   "it asks us when it is Idle again")  # fmt: skip
+            why = (
+                f"the device is {state}: an SDK requestor ignores AnnounceOTAProvider unless Idle; "
+                "it asks us when it is Idle again"
+            )
             step(DeviceStepKind.ANNOUNCE, StepState.SKIPPED, why)
             return
         try:
-            await announce(calls, info.requestor_endpoint, bench.provider_node_id, bench.authority.vendor_id,
-                           self.reason)  # fmt: skip
+            await announce(
+                calls, info.requestor_endpoint, bench.provider_node_id, bench.authority.vendor_id, self.reason
+            )
         except (TimeoutError, CallError) as exc:
             step(DeviceStepKind.ANNOUNCE, StepState.FAILED, str(exc))
             return
@@ -300,11 +380,15 @@ class Bench:
         self.emit(CommissioningStage(name, "discovery", StepState.STARTED, 0.0, f"DNS-SD browse for {shown}"))
         started = time.monotonic()
         advertiser = self.node.advertiser  # share its mDNS sockets when it has them
-        devices = await find_commissionable(discriminator=payload.discriminator, short=short,
-                                            vendor_id=payload.vendor_id, product_id=payload.product_id,
-                                            timeout=self.discovery_timeout,
-                                            zeroconf=advertiser.zeroconf if advertiser else None,
-                                            exclude=self._is_ours)  # fmt: skip
+        devices = await find_commissionable(
+            discriminator=payload.discriminator,
+            short=short,
+            vendor_id=payload.vendor_id,
+            product_id=payload.product_id,
+            timeout=self.discovery_timeout,
+            zeroconf=advertiser.zeroconf if advertiser else None,
+            exclude=self._is_ours,
+        )
         if not devices:
             raise ValueError(
                 f"no commissionable device with {shown} answered over DNS-SD within "
@@ -339,15 +423,26 @@ class Bench:
         _, ours = self._bench_fabric()
         where = socket_address((record.address, record.port))
         try:
-            session = await case_session(self.node.driver, ours, node_id, (record.address, record.port, 0, 0),
-                                         self.timeout)  # fmt: skip
+            session = await case_session(
+                self.node.driver, ours, node_id, (record.address, record.port, 0, 0), self.timeout
+            )
             calls = DeviceCalls(self.node.driver, session, timeout=self.timeout)
             if action is DeviceActionKind.READ:
                 info = await read_device(calls)
-                self.devices.update(node_id, software_version=info.software_version,
-                                    version_string=info.software_version_string, state=_state_words(info))  # fmt: skip
-                self.emit(DeviceStep(node_id, DeviceStepKind.READ, StepState.DONE, f"version {info.software_version} "
-                                     f"({info.software_version_string}), {_state_words(info)}"))  # fmt: skip
+                self.devices.update(
+                    node_id,
+                    software_version=info.software_version,
+                    version_string=info.software_version_string,
+                    state=_state_words(info),
+                )
+                self.emit(
+                    DeviceStep(
+                        node_id,
+                        DeviceStepKind.READ,
+                        StepState.DONE,
+                        f"version {info.software_version} ({info.software_version_string}), {_state_words(info)}",
+                    )
+                )
             elif action is DeviceActionKind.ANNOUNCE:
                 await self.update(node_id, await our_fabric_index(calls), calls)
             else:
@@ -382,8 +477,12 @@ class Bench:
             except (TimeoutError, CallError, ConnectionError) as exc:
                 reason = str(exc)
                 continue
-            self.devices.update(record.node_id, software_version=info.software_version,
-                                version_string=info.software_version_string, state=_state_words(info))  # fmt: skip
+            self.devices.update(
+                record.node_id,
+                software_version=info.software_version,
+                version_string=info.software_version_string,
+                state=_state_words(info),
+            )
             if info.requestor_endpoint is not None:  # the reboot ended the old subscription
                 await self.follow(record.node_id, session, info.requestor_endpoint)
             if info.software_version == version:
@@ -414,8 +513,14 @@ class Bench:
         try:
             session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
         except (TimeoutError, ConnectionError) as exc:
-            self.emit(DeviceStep(record.node_id, DeviceStepKind.FOLLOW, StepState.FAILED,
-                                 f"cannot reach it at {socket_address(address)} after our restart: {exc}"))  # fmt: skip
+            self.emit(
+                DeviceStep(
+                    record.node_id,
+                    DeviceStepKind.FOLLOW,
+                    StepState.FAILED,
+                    f"cannot reach it at {socket_address(address)} after our restart: {exc}",
+                )
+            )
             return
         assert record.requestor_endpoint is not None
         await self.follow(record.node_id, session, record.requestor_endpoint)
@@ -426,17 +531,21 @@ class Bench:
         change becomes a DeviceState event (and the device record's state)."""
         if self.im_client is None:
             return
-        paths = [AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE),
-                 AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS),
-                 AttributePath(0, BASIC_INFORMATION, SOFTWARE_VERSION)]  # fmt: skip
+        paths = [
+            AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE),
+            AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS),
+            AttributePath(0, BASIC_INFORMATION, SOFTWARE_VERSION),
+        ]
         values: dict = {}
 
         def seen(new: dict) -> None:
             values.update(new)
             state = values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE))
-            now = (update_state(state),
-                   values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS)),
-                   values.get((0, BASIC_INFORMATION, SOFTWARE_VERSION)))  # fmt: skip
+            now = (
+                update_state(state),
+                values.get((endpoint, OTA_REQUESTOR, UPDATE_STATE_PROGRESS)),
+                values.get((0, BASIC_INFORMATION, SOFTWARE_VERSION)),
+            )
             if self._seen.get(node_id) != now:
                 self._seen[node_id] = now
                 _, ours = self._bench_fabric()
@@ -453,10 +562,16 @@ class Bench:
             self._device_events(node_id, report.event_reports)
 
         record = self.devices.get(node_id)
-        self.im_client.subscribe(session, paths, 0, 60, on_report=reported,
-                                 on_done=lambda r: done.done() or done.set_result(r),
-                                 events=[EventPath(endpoint, OTA_REQUESTOR, None)],
-                                 event_min=record.next_event if record else 0)  # fmt: skip
+        self.im_client.subscribe(
+            session,
+            paths,
+            0,
+            60,
+            on_report=reported,
+            on_done=lambda r: done.done() or done.set_result(r),
+            events=[EventPath(endpoint, OTA_REQUESTOR, None)],
+            event_min=record.next_event if record else 0,
+        )
         self.node.driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)

@@ -60,19 +60,33 @@ class BenchFabric:
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise TypeError("the root key is not an EC key")
             ipk, rcac = bytes.fromhex(data["ipk"]), bytes.fromhex(data["rcac"])
-            authority = FabricAuthority(int(data["fabricId"]), vendor_id=int(data["vendorId"]), root_key=key,
-                                        rcac_id=int(data["rcacId"]), ipk_epoch_key=ipk, rcac_tlv=rcac)  # fmt: skip
+            authority = FabricAuthority(
+                int(data["fabricId"]),
+                vendor_id=int(data["vendorId"]),
+                root_key=key,
+                rcac_id=int(data["rcacId"]),
+                ipk_epoch_key=ipk,
+                rcac_tlv=rcac,
+            )
             return cls(authority, int(data["providerNodeId"]), int(data["nextNodeId"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise BenchFabricError(f"the bench fabric in {db.path} is damaged ({exc})") from None
 
     def save(self, db: Database) -> None:
         authority = self.authority
-        key = authority.root_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption())  # fmt: skip
-        data = {"fabricId": authority.fabric_id, "vendorId": authority.vendor_id, "rcacId": authority.rcac_id,
-                "ipk": authority.ipk_epoch_key.hex(), "rcac": authority.rcac.to_tlv().hex(), "rootKey": key.hex(),
-                "providerNodeId": self.provider_node_id, "nextNodeId": self.next_node_id}  # fmt: skip
+        key = authority.root_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        data = {
+            "fabricId": authority.fabric_id,
+            "vendorId": authority.vendor_id,
+            "rcacId": authority.rcac_id,
+            "ipk": authority.ipk_epoch_key.hex(),
+            "rcac": authority.rcac.to_tlv().hex(),
+            "rootKey": key.hex(),
+            "providerNodeId": self.provider_node_id,
+            "nextNodeId": self.next_node_id,
+        }
         db.set_setting(SETTING, json.dumps(data).encode())
 
     def allocate_node_id(self, db: Database, wanted: int | None = None) -> int:
@@ -93,5 +107,12 @@ class BenchFabric:
         """On our own node: Operate on the OTA Provider cluster for the devices we commissioned
         (their NOCs carry DEVICE_CAT), over CASE; nothing for anyone else. One entry, however many
         devices (a CAT subject instead of one subject per device, so the ACL stays in its limits)."""
-        return [AccessControlEntry(fabric_index, Privilege.OPERATE, AuthMode.CASE, subjects=(CAT_SUBJECT,),
-                                   targets=(AccessControlTarget(cluster=OTA_PROVIDER_CLUSTER),))]  # fmt: skip
+        return [
+            AccessControlEntry(
+                fabric_index,
+                Privilege.OPERATE,
+                AuthMode.CASE,
+                subjects=(CAT_SUBJECT,),
+                targets=(AccessControlTarget(cluster=OTA_PROVIDER_CLUSTER),),
+            )
+        ]

@@ -36,8 +36,7 @@ class DeviceCalls:
 
     async def _call(self, method: str, what: str, *args: Any, **kwargs: Any) -> ImResult:
         done: asyncio.Future[ImResult] = asyncio.get_running_loop().create_future()
-        getattr(self.client, method)(self.session, *args, on_done=lambda r: done.done() or done.set_result(r),
-                                     **kwargs)  # fmt: skip
+        getattr(self.client, method)(self.session, *args, on_done=lambda r: done.done() or done.set_result(r), **kwargs)
         self.driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)
@@ -54,8 +53,16 @@ class DeviceCalls:
         result = await self._call("read", what, paths, fabric_filtered=fabric_filtered)
         return result.values()
 
-    async def invoke(self, cluster: int, command: int, fields: dict[int, Any] | None, what: str, *,
-                     endpoint: int = 0, timed_ms: int | None = None) -> Any:  # fmt: skip
+    async def invoke(
+        self,
+        cluster: int,
+        command: int,
+        fields: dict[int, Any] | None,
+        what: str,
+        *,
+        endpoint: int = 0,
+        timed_ms: int | None = None,
+    ) -> Any:
         """The response's fields; a status-only SUCCESS answers None."""
         data = CommandData(CommandPath(endpoint, cluster, command), tlv.Structure(fields or {}))
         result = await self._call("invoke", what, [data], timed_ms=timed_ms)

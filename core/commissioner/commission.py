@@ -42,12 +42,24 @@ COUNTRY_CODE = "XX"  # "no country", as the SDK commissioner sends without one
 _INDOOR_OUTDOOR = 2
 _LOCATIONS = {0: "indoor", 1: "outdoor", 2: "indoor and outdoor"}  # RegulatoryLocationTypeEnum
 # NodeOperationalCertStatusEnum (Core spec 11.18.4.7), for AddNOC's answer in words.
-_NOC_STATUS = {1: "invalid public key", 2: "invalid node id", 3: "invalid NOC", 4: "missing CSR",
-               5: "fabric table full", 6: "invalid admin subject", 9: "fabric conflict (already on this fabric)",
-               10: "label conflict", 11: "invalid fabric index"}  # fmt: skip
+_NOC_STATUS = {
+    1: "invalid public key",
+    2: "invalid node id",
+    3: "invalid NOC",
+    4: "missing CSR",
+    5: "fabric table full",
+    6: "invalid admin subject",
+    9: "fabric conflict (already on this fabric)",
+    10: "label conflict",
+    11: "invalid fabric index",
+}
 # CommissioningErrorEnum (Core spec 11.10.6.1).
-_COMMISSIONING_ERROR = {1: "value outside range", 2: "invalid authentication", 3: "no fail-safe armed",
-                        4: "busy with another administrator"}  # fmt: skip
+_COMMISSIONING_ERROR = {
+    1: "value outside range",
+    2: "invalid authentication",
+    3: "no fail-safe armed",
+    4: "busy with another administrator",
+}
 
 
 class Stage(enum.Enum):
@@ -156,8 +168,9 @@ class _Flow:
         pase: SecureSession = await self._stage(Stage.PASE, lambda: self._pase(passcode))
         self.device = DeviceCalls(self.driver, pase, timeout=self.timeout)
         info = await self._stage(Stage.READ, self._read_info)
-        expiry = int(info.get((0, GENERAL_COMMISSIONING, 1), {}).get(0, DEFAULT_FAILSAFE_SECONDS) or
-                     DEFAULT_FAILSAFE_SECONDS)  # fmt: skip
+        expiry = int(
+            info.get((0, GENERAL_COMMISSIONING, 1), {}).get(0, DEFAULT_FAILSAFE_SECONDS) or DEFAULT_FAILSAFE_SECONDS
+        )
         await self._stage(Stage.ARM_FAILSAFE, lambda: self._arm(expiry))
         await self._stage(Stage.REGULATORY, lambda: self._regulatory(info))
         vendor_id, product_id = info[(0, BASIC_INFORMATION, 2)], info[(0, BASIC_INFORMATION, 4)]
@@ -206,8 +219,9 @@ class _Flow:
     async def _arm(self, seconds: int):
         assert self.device is not None
         self.breadcrumb = 1
-        fields = await self.device.invoke(GENERAL_COMMISSIONING, 0x00, {0: UInt(seconds), 1: UInt(self.breadcrumb)},
-                                          "ArmFailSafe")  # fmt: skip
+        fields = await self.device.invoke(
+            GENERAL_COMMISSIONING, 0x00, {0: UInt(seconds), 1: UInt(self.breadcrumb)}, "ArmFailSafe"
+        )
         _check_error(Stage.ARM_FAILSAFE, fields, _COMMISSIONING_ERROR)
         self.failsafe_armed = True
         return None, f"{seconds} s"
@@ -218,8 +232,12 @@ class _Flow:
         current = info.get((0, GENERAL_COMMISSIONING, 2), capability)
         config = current if capability == _INDOOR_OUTDOOR else capability
         self.breadcrumb += 1
-        fields = await self.device.invoke(GENERAL_COMMISSIONING, 0x02, {0: UInt(config), 1: COUNTRY_CODE,
-                                          2: UInt(self.breadcrumb)}, "SetRegulatoryConfig")  # fmt: skip
+        fields = await self.device.invoke(
+            GENERAL_COMMISSIONING,
+            0x02,
+            {0: UInt(config), 1: COUNTRY_CODE, 2: UInt(self.breadcrumb)},
+            "SetRegulatoryConfig",
+        )
         _check_error(Stage.REGULATORY, fields, _COMMISSIONING_ERROR)
         return None, f"{_LOCATIONS.get(config, f'location {config}')}, country {COUNTRY_CODE}"
 
@@ -233,13 +251,22 @@ class _Flow:
         assert self.device is not None
         chain = {}
         for kind, name in ((2, "PAI"), (1, "DAC")):
-            fields = await self.device.invoke(OPERATIONAL_CREDENTIALS, 0x02, {0: UInt(kind)},
-                                              f"CertificateChainRequest ({name})")  # fmt: skip
+            fields = await self.device.invoke(
+                OPERATIONAL_CREDENTIALS, 0x02, {0: UInt(kind)}, f"CertificateChainRequest ({name})"
+            )
             chain[name] = bytes(fields[0])
         nonce = secrets.token_bytes(32)
         fields = await self.device.invoke(OPERATIONAL_CREDENTIALS, 0x00, {0: nonce}, "AttestationRequest")
-        data = AttestationInput(chain["DAC"], chain["PAI"], bytes(fields[0]), bytes(fields[1]),
-                                pase.keys.attestation_challenge, nonce, vendor_id, product_id)  # fmt: skip
+        data = AttestationInput(
+            chain["DAC"],
+            chain["PAI"],
+            bytes(fields[0]),
+            bytes(fields[1]),
+            pase.keys.attestation_challenge,
+            nonce,
+            vendor_id,
+            product_id,
+        )
         verdict = verify_attestation(data, self.trust)
         if not verdict.ok and not await self.accept_unverified(verdict):
             raise CommissioningError(Stage.ATTESTATION, f"{verdict.check}: {verdict.reason}")
@@ -270,9 +297,17 @@ class _Flow:
     async def _add_noc(self, key: ec.EllipticCurvePublicKey):
         assert self.device is not None
         noc = self.bench.device_noc(self.node_id, key)
-        fields = await self.device.invoke(OPERATIONAL_CREDENTIALS, 0x06, {
-            0: noc.to_tlv(), 2: self.bench.authority.ipk_epoch_key, 3: UInt(self.bench.provider_node_id),
-            4: UInt(self.bench.authority.vendor_id)}, "AddNOC")  # fmt: skip
+        fields = await self.device.invoke(
+            OPERATIONAL_CREDENTIALS,
+            0x06,
+            {
+                0: noc.to_tlv(),
+                2: self.bench.authority.ipk_epoch_key,
+                3: UInt(self.bench.provider_node_id),
+                4: UInt(self.bench.authority.vendor_id),
+            },
+            "AddNOC",
+        )
         status = int(fields[0])
         if status != 0:
             why = _NOC_STATUS.get(status, f"status {status}")
@@ -299,8 +334,9 @@ class _Flow:
         self.failsafe_armed = False
 
 
-async def case_session(driver: ExchangeDriver, fabric: Fabric, node_id: int, address: tuple,
-                       timeout: float) -> SecureSession:  # fmt: skip
+async def case_session(
+    driver: ExchangeDriver, fabric: Fabric, node_id: int, address: tuple, timeout: float
+) -> SecureSession:
     """A CASE session to ``node_id`` at ``address``; ConnectionError saying why not."""
     return await establish_case(driver, fabric, node_id, address, timeout=timeout)
 

@@ -33,12 +33,22 @@ class DeviceRecord:
     next_event: int = 0  # EventMin for the next subscription: the events before it were shown
 
     def as_json(self) -> dict[str, Any]:
-        return {"nodeId": self.node_id, "fabricIndex": self.fabric_index, "vendorId": self.vendor_id,
-                "productId": self.product_id, "address": self.address, "port": self.port,
-                "attestation": self.attestation, "commissioned": self.commissioned,
-                "softwareVersion": self.software_version, "softwareVersionString": self.version_string,
-                "productName": self.product_name, "requestorEndpoint": self.requestor_endpoint,
-                "state": self.state, "updated": self.updated}  # fmt: skip
+        return {
+            "nodeId": self.node_id,
+            "fabricIndex": self.fabric_index,
+            "vendorId": self.vendor_id,
+            "productId": self.product_id,
+            "address": self.address,
+            "port": self.port,
+            "attestation": self.attestation,
+            "commissioned": self.commissioned,
+            "softwareVersion": self.software_version,
+            "softwareVersionString": self.version_string,
+            "productName": self.product_name,
+            "requestorEndpoint": self.requestor_endpoint,
+            "state": self.state,
+            "updated": self.updated,
+        }
 
 
 _FIELDS = [f.name for f in dataclasses.fields(DeviceRecord)]
@@ -52,8 +62,10 @@ class DeviceStore:
     def save(self, record: DeviceRecord) -> DeviceRecord:
         record = dataclasses.replace(record, updated=self.clock())
         with self.db.transaction() as cursor:
-            cursor.execute(f"INSERT OR REPLACE INTO devices ({', '.join(_FIELDS)}) VALUES "
-                           f"({', '.join('?' for _ in _FIELDS)})", dataclasses.astuple(record))  # fmt: skip
+            cursor.execute(
+                f"INSERT OR REPLACE INTO devices ({', '.join(_FIELDS)}) VALUES ({', '.join('?' for _ in _FIELDS)})",
+                dataclasses.astuple(record),
+            )
         return record
 
     def update(self, node_id: int, **changes: Any) -> DeviceRecord | None:
@@ -69,5 +81,6 @@ class DeviceStore:
         return DeviceRecord(*rows[0]) if rows else None
 
     def all(self) -> list[DeviceRecord]:
-        return [DeviceRecord(*row) for row in self.db.query(f"SELECT {', '.join(_FIELDS)} FROM devices "
-                                                            "ORDER BY node_id")]  # fmt: skip
+        return [
+            DeviceRecord(*row) for row in self.db.query(f"SELECT {', '.join(_FIELDS)} FROM devices ORDER BY node_id")
+        ]

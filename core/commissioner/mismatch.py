@@ -12,8 +12,10 @@ from ..ota.types import UpdateState
 __all__ = ["DISAGREE_SECONDS", "MISMATCH_ADVICE", "DownloadWatch"]
 
 DISAGREE_SECONDS = 10.0  # a transfer ends and the device reports its next state within a few seconds
-MISMATCH_ADVICE = ("the requestor waits for its BDX timeout (about 5 minutes; the SDK's stall check fires within 300 "
-                   "to 600 s) before it gives up: 'update now' announces again once it is Idle")  # fmt: skip
+MISMATCH_ADVICE = (
+    "the requestor waits for its BDX timeout (about 5 minutes; the SDK's stall check fires within 300 "
+    "to 600 s) before it gives up: 'update now' announces again once it is Idle"
+)
 
 
 @dataclass

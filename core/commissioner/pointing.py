@@ -61,11 +61,13 @@ class DeviceInfo:
 
 async def read_device(calls: DeviceCalls) -> DeviceInfo:
     """BasicInformation, and the endpoint of the OTA Requestor cluster from the Descriptor."""
-    basic = await calls.read([AttributePath(0, BASIC_INFORMATION, a) for a in (2, 3, 4, 9, 10)],
-                             "the BasicInformation read")  # fmt: skip
+    basic = await calls.read(
+        [AttributePath(0, BASIC_INFORMATION, a) for a in (2, 3, 4, 9, 10)], "the BasicInformation read"
+    )
     servers = await calls.read([AttributePath(None, DESCRIPTOR, SERVER_LIST)], "the Descriptor read")
-    endpoint = min((ep for (ep, _, _), clusters in servers.items() if OTA_REQUESTOR in list(clusters or ())),
-                   default=None)  # fmt: skip
+    endpoint = min(
+        (ep for (ep, _, _), clusters in servers.items() if OTA_REQUESTOR in list(clusters or ())), default=None
+    )
     state = None
     if endpoint is not None:
         values = await calls.read([AttributePath(endpoint, OTA_REQUESTOR, UPDATE_STATE)], "the UpdateState read")
@@ -75,22 +77,37 @@ async def read_device(calls: DeviceCalls) -> DeviceInfo:
         got = basic.get((0, BASIC_INFORMATION, attribute))
         return default if got is None else got
 
-    return DeviceInfo(int(value(2, 0)), int(value(4, 0)), int(value(9, 0)), str(value(10, "")), str(value(3, "")),
-                      endpoint, None if state is None else int(state))  # fmt: skip
+    return DeviceInfo(
+        int(value(2, 0)),
+        int(value(4, 0)),
+        int(value(9, 0)),
+        str(value(10, "")),
+        str(value(3, "")),
+        endpoint,
+        None if state is None else int(state),
+    )
 
 
 async def point_at(calls: DeviceCalls, endpoint: int, provider_node_id: int, fabric_index: int) -> None:
     """DefaultOTAProviders := [us] for our fabric; the other fabrics' entries are theirs and stay."""
     entry = tlv.Structure({1: UInt(provider_node_id), 2: UInt(OUR_PROVIDER_ENDPOINT), 0xFE: UInt(fabric_index)})
-    await calls.write(AttributePath(endpoint, OTA_REQUESTOR, DEFAULT_OTA_PROVIDERS), tlv.Array([entry]),
-                      "the DefaultOTAProviders write")  # fmt: skip
+    await calls.write(
+        AttributePath(endpoint, OTA_REQUESTOR, DEFAULT_OTA_PROVIDERS),
+        tlv.Array([entry]),
+        "the DefaultOTAProviders write",
+    )
 
 
-async def announce(calls: DeviceCalls, endpoint: int, provider_node_id: int, vendor_id: int,
-                   reason: AnnouncementReason) -> None:  # fmt: skip
-    await calls.invoke(OTA_REQUESTOR, ANNOUNCE_OTA_PROVIDER, {0: UInt(provider_node_id), 1: UInt(vendor_id),
-                       2: UInt(reason), 4: UInt(OUR_PROVIDER_ENDPOINT)}, "AnnounceOTAProvider",
-                       endpoint=endpoint)  # fmt: skip
+async def announce(
+    calls: DeviceCalls, endpoint: int, provider_node_id: int, vendor_id: int, reason: AnnouncementReason
+) -> None:
+    await calls.invoke(
+        OTA_REQUESTOR,
+        ANNOUNCE_OTA_PROVIDER,
+        {0: UInt(provider_node_id), 1: UInt(vendor_id), 2: UInt(reason), 4: UInt(OUR_PROVIDER_ENDPOINT)},
+        "AnnounceOTAProvider",
+        endpoint=endpoint,
+    )
 
 
 OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX, REMOVE_FABRIC = 0x003E, 0x0005, 0x0A
@@ -98,8 +115,11 @@ OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX, REMOVE_FABRIC = 0x003E, 0x0005, 0
 
 async def our_fabric_index(calls: DeviceCalls) -> int:
     """Our fabric's index on the device (CurrentFabricIndex over our CASE session)."""
-    values = await calls.read([AttributePath(0, OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX)],
-                              "the CurrentFabricIndex read", fabric_filtered=True)  # fmt: skip
+    values = await calls.read(
+        [AttributePath(0, OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX)],
+        "the CurrentFabricIndex read",
+        fabric_filtered=True,
+    )
     return int(values[(0, OPERATIONAL_CREDENTIALS, CURRENT_FABRIC_INDEX)])
 
 

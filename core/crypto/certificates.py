@@ -354,8 +354,11 @@ class MatterCertificate:
         for tag, value in self.extensions:
             if tag == EXT_BASIC_CONSTRAINTS:
                 is_ca, path_len = value
-                ext = {"extn_id": "basic_constraints", "critical": True,
-                       "extn_value": {"ca": is_ca, "path_len_constraint": path_len}}  # fmt: skip
+                ext = {
+                    "extn_id": "basic_constraints",
+                    "critical": True,
+                    "extn_value": {"ca": is_ca, "path_len_constraint": path_len},
+                }
             elif tag == EXT_KEY_USAGE:
                 bits = {name for i, name in enumerate(_KEY_USAGE_BITS) if value >> i & 1}
                 ext = {"extn_id": "key_usage", "critical": True, "extn_value": bits}

@@ -50,8 +50,9 @@ def _address_order(address: tuple) -> int:
     return 1 if ip.version == 6 else 2
 
 
-def matches(device: CommissionableDevice, *, discriminator: int, short: bool, vendor_id: int = 0,
-            product_id: int = 0) -> bool:  # fmt: skip
+def matches(
+    device: CommissionableDevice, *, discriminator: int, short: bool, vendor_id: int = 0, product_id: int = 0
+) -> bool:
     """The SDK commissioner's acceptance rule for an instance found for a setup code."""
     if device.commissioning_mode == 0:
         return False
@@ -82,14 +83,29 @@ def _device(info: AsyncServiceInfo) -> CommissionableDevice | None:
             scope = int(zone) if zone.isdigit() else (socket.if_nametoindex(zone) if zone else 0)
             addresses.append((str(ip), info.port, 0, scope))
     addresses.sort(key=_address_order)
-    return CommissionableDevice(info.name.removesuffix("." + SERVICE), discriminator, mode, vendor, product,
-                                txt.get("DN", ""), tuple(addresses), info.port or 5540)  # fmt: skip
+    return CommissionableDevice(
+        info.name.removesuffix("." + SERVICE),
+        discriminator,
+        mode,
+        vendor,
+        product,
+        txt.get("DN", ""),
+        tuple(addresses),
+        info.port or 5540,
+    )
 
 
-async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int = 0, product_id: int = 0,
-                              timeout: float = 10.0, zeroconf: AsyncZeroconf | None = None,
-                              exclude: Callable[[CommissionableDevice], bool] = lambda _device: False,
-                              settle: float = SETTLE_SECONDS) -> list[CommissionableDevice]:  # fmt: skip
+async def find_commissionable(
+    *,
+    discriminator: int,
+    short: bool,
+    vendor_id: int = 0,
+    product_id: int = 0,
+    timeout: float = 10.0,
+    zeroconf: AsyncZeroconf | None = None,
+    exclude: Callable[[CommissionableDevice], bool] = lambda _device: False,
+    settle: float = SETTLE_SECONDS,
+) -> list[CommissionableDevice]:
     """Every commissionable device matching the code's discriminator (and VID/PID), in the order to
     try them: an exact long discriminator first, then by instance name. The browse ends ``settle``
     seconds after the first match (several devices often answer one short discriminator: dev kits
@@ -119,9 +135,14 @@ async def find_commissionable(*, discriminator: int, short: bool, vendor_id: int
             if not await info.async_request(zc.zeroconf, 3000):
                 continue
             device = _device(info)
-            if device and device.addresses and not exclude(device) and matches(
-                    device, discriminator=discriminator, short=short, vendor_id=vendor_id,
-                    product_id=product_id):  # fmt: skip
+            if (
+                device
+                and device.addresses
+                and not exclude(device)
+                and matches(
+                    device, discriminator=discriminator, short=short, vendor_id=vendor_id, product_id=product_id
+                )
+            ):
                 if not devices:
                     deadline = min(deadline, loop.time() + settle)
                 devices[device.instance.lower()] = device

@@ -23,8 +23,13 @@ from dataclasses import dataclass
 import ifaddr
 from zeroconf import DNSAddress, DNSOutgoing, Zeroconf
 
-__all__ = ["InterfaceAddresses", "interfaces_now", "is_local_address", "scope_answers_per_interface",
-           "without_foreign_addresses"]  # fmt: skip
+__all__ = [
+    "InterfaceAddresses",
+    "interfaces_now",
+    "is_local_address",
+    "scope_answers_per_interface",
+    "without_foreign_addresses",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +84,7 @@ def without_foreign_addresses(out: DNSOutgoing, hostname: str, keep: frozenset[b
     """A copy of ``out`` whose A/AAAA records for ``hostname`` are only those in ``keep``."""
 
     def ours_elsewhere(record) -> bool:
-        return (isinstance(record, DNSAddress) and record.name.lower() == hostname.lower()
-                and record.address not in keep)  # fmt: skip
+        return isinstance(record, DNSAddress) and record.name.lower() == hostname.lower() and record.address not in keep
 
     if not any(ours_elsewhere(r) for r, _ in out.answers) and not any(ours_elsewhere(r) for r in out.additionals):
         return out
@@ -123,9 +127,11 @@ def scope_answers_per_interface(
                 # A link-local querier is on every interface's fe80::/64: its scope id names the link,
                 # else the socket the query came in on; a subnet decides only if one interface has it.
                 reaching = [i for i in known if i.reaches(addr)]
-                interface = (next((i for i in known if scope and i.index == scope), None)
-                             or (interface_of_sender(transport, known) if transport is not None else None)
-                             or (reaching[0] if len(reaching) == 1 else None))  # fmt: skip
+                interface = (
+                    next((i for i in known if scope and i.index == scope), None)
+                    or (interface_of_sender(transport, known) if transport is not None else None)
+                    or (reaching[0] if len(reaching) == 1 else None)
+                )
                 scoped = without_foreign_addresses(out, hostname, interface.addresses) if interface else out
                 original(scoped, addr, port, v6_flow_scope, transport)
                 return

@@ -85,9 +85,17 @@ PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that re
 
 
 class ProviderEngine:
-    def __init__(self, config: ProviderConfig, catalog: ImageCatalog, *, storage: Path,
-                 database_name: str | None = None, dnssd: bool = True, host: str | None = None,
-                 idle_timeout: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: ProviderConfig,
+        catalog: ImageCatalog,
+        *,
+        storage: Path,
+        database_name: str | None = None,
+        dnssd: bool = True,
+        host: str | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
         self.config = config
         self.catalog = catalog
         self.storage = storage
@@ -155,17 +163,25 @@ class ProviderEngine:
         taken = self._events.take(1)
         return taken[0] if taken else None
 
-    def subscribe(self, *, after: int | None = None, capacity: int = SUBSCRIBER_QUEUE,
-                  wake: Callable[[], None] | None = None) -> tuple[Subscriber, int]:  # fmt: skip
+    def subscribe(
+        self, *, after: int | None = None, capacity: int = SUBSCRIBER_QUEUE, wake: Callable[[], None] | None = None
+    ) -> tuple[Subscriber, int]:
         """Another subscriber of the event stream (a control-socket client): cut off if it lags."""
         return self.bus.subscribe(after=after, capacity=capacity, wake=wake)
 
     def identity(self) -> dict[str, Any]:
         """Who this engine is, for a control client's hello."""
         onboarding = self.onboarding()
-        return {"product": "ota-provider", "version": installed_version(), "pid": os.getpid(), "port": self.port,
-                "storage": str(self.storage), "manualCode": onboarding.manual_code(), "qrCode": onboarding.qr_code(),
-                "seq": self.bus.seq}  # fmt: skip
+        return {
+            "product": "ota-provider",
+            "version": installed_version(),
+            "pid": os.getpid(),
+            "port": self.port,
+            "storage": str(self.storage),
+            "manualCode": onboarding.manual_code(),
+            "qrCode": onboarding.qr_code(),
+            "seq": self.bus.seq,
+        }
 
     def snapshot(self) -> EngineSnapshot | None:
         """The last snapshot the engine published (a value: safe from any thread)."""
@@ -193,11 +209,13 @@ class ProviderEngine:
         return tuple(self.provider.policy.armed)
 
     def stats(self) -> EngineStats:
-        transfers = tuple(transfer_snapshot(t) for t in list(self.node.bdx.transfers.values())) if (
-            self.node and self.node.bdx) else ()  # fmt: skip
+        transfers = (
+            tuple(transfer_snapshot(t) for t in list(self.node.bdx.transfers.values()))
+            if (self.node and self.node.bdx)
+            else ()
+        )
         running = sum(t.bytes_sent for t in transfers)
-        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed,
-                           self._events.dropped)  # fmt: skip
+        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed, self._events.dropped)
 
     # ------------------------------------------------------------------ the engine thread
 
@@ -208,10 +226,18 @@ class ProviderEngine:
 
     def _take_snapshot(self) -> EngineSnapshot:
         stats = self.stats()
-        return EngineSnapshot(stats.transfers, stats.bytes_sent_total, stats.transfers_finished,
-                              stats.transfers_failed, stats.events_dropped, self.armed(),
-                              tuple(image_summary(e) for e in self.images()), self.bus.subscribers,
-                              self._latest.get(Listening), self._latest.get(FabricsChanged))  # fmt: skip
+        return EngineSnapshot(
+            stats.transfers,
+            stats.bytes_sent_total,
+            stats.transfers_finished,
+            stats.transfers_failed,
+            stats.events_dropped,
+            self.armed(),
+            tuple(image_summary(e) for e in self.images()),
+            self.bus.subscribers,
+            self._latest.get(Listening),
+            self._latest.get(FabricsChanged),
+        )
 
     def _current_snapshot(self) -> EngineSnapshot:
         """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""
@@ -227,8 +253,14 @@ class ProviderEngine:
         quiet = 0.0
         while True:
             snapshot = self._take_snapshot()
-            key = (snapshot.transfers, snapshot.bytes_sent_total, snapshot.transfers_finished,
-                   snapshot.transfers_failed, snapshot.armed, snapshot.images)  # fmt: skip
+            key = (
+                snapshot.transfers,
+                snapshot.bytes_sent_total,
+                snapshot.transfers_finished,
+                snapshot.transfers_failed,
+                snapshot.armed,
+                snapshot.images,
+            )
             if key != last or quiet >= 1.0:
                 self._snapshot = self.bus.publish(snapshot)
                 last, quiet = key, 0.0
@@ -264,13 +296,24 @@ class ProviderEngine:
         limit_repeats("asyncio")  # a resource error met on every turn of the loop is said, not flooded
         self._stop = asyncio.Event()
         config = self.config
-        node = MatterNode(NodeConfig(
-            storage=self.storage, passcode=config.passcode, discriminator=config.discriminator, port=config.port,
-            host=self.host, vendor_id=config.vendor_id, product_id=config.product_id,
-            allow_ota_from_fabric=config.allow_ota_from_fabric, database_name=self.database_name, dnssd=self.dnssd,
-            attestation_files=_attestation_files(config),
-        ), parameters=SessionParameters(config.mrp_idle_interval_ms, config.mrp_active_interval_ms,
-                                        config.mrp_active_threshold_ms))  # fmt: skip
+        node = MatterNode(
+            NodeConfig(
+                storage=self.storage,
+                passcode=config.passcode,
+                discriminator=config.discriminator,
+                port=config.port,
+                host=self.host,
+                vendor_id=config.vendor_id,
+                product_id=config.product_id,
+                allow_ota_from_fabric=config.allow_ota_from_fabric,
+                database_name=self.database_name,
+                dnssd=self.dnssd,
+                attestation_files=_attestation_files(config),
+            ),
+            parameters=SessionParameters(
+                config.mrp_idle_interval_ms, config.mrp_active_interval_ms, config.mrp_active_threshold_ms
+            ),
+        )
         self.node = node
         if node.rolled_back_at_start is not None:
             self._post(CommissioningRolledBack(*node.rolled_back_at_start))
@@ -283,8 +326,9 @@ class ProviderEngine:
                 demo = DemoFabric.load_or_create(fabric_file)
                 fabric = node.join_demo_fabric(demo)
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
-            history = UpdateHistory(node.db, max_rows=config.history_max_rows,
-                                    on_error=lambda message: self._post(EngineError(message)))  # fmt: skip
+            history = UpdateHistory(
+                node.db, max_rows=config.history_max_rows, on_error=lambda message: self._post(EngineError(message))
+            )
             self._history = history
 
             seen = self._seen
@@ -299,13 +343,22 @@ class ProviderEngine:
                 if isinstance(event, UpdateAppliedNotified) and self.bench is not None:
                     self.bench.notified(event.peer, event.software_version)  # a bench device: check it itself
 
-            self.provider = OtaProvider(self.catalog, policy_from_sdk_flags(config), image_uri=config.image_uri,
-                                        emit=on_ota, store=OfferStore(node.db),
-                                        offer_any=config.offer_any)  # fmt: skip
+            self.provider = OtaProvider(
+                self.catalog,
+                policy_from_sdk_flags(config),
+                image_uri=config.image_uri,
+                emit=on_ota,
+                store=OfferStore(node.db),
+                offer_any=config.offer_any,
+            )
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
-            node.serve_ota(self.provider, max_block_size=config.max_bdx_block_size,
-                           on_transfer=lambda step, t: self._on_transfer(history, step, t),
-                           pacing=config.poll_interval_ms / 1000, **extra)  # fmt: skip
+            node.serve_ota(
+                self.provider,
+                max_block_size=config.max_bdx_block_size,
+                on_transfer=lambda step, t: self._on_transfer(history, step, t),
+                pacing=config.poll_interval_ms / 1000,
+                **extra,
+            )
             if config.trace is not None:  # from the first message
                 self._begin_trace(config.trace, open_operator_trace(config.trace, self.storage))
             await node.start()
@@ -315,9 +368,14 @@ class ProviderEngine:
         self.port = node.port
         self.control = None
         if config.control:
-            self.control = ControlServer(parse_control_target(config.control), subscribe=self.bus.subscribe,
-                                         send=self.send, identity=self.identity, snapshot=self._current_snapshot,
-                                         storage=self.storage)  # fmt: skip
+            self.control = ControlServer(
+                parse_control_target(config.control),
+                subscribe=self.bus.subscribe,
+                send=self.send,
+                identity=self.identity,
+                snapshot=self._current_snapshot,
+                storage=self.storage,
+            )
             try:
                 await self.control.start()
             except BaseException:
@@ -332,10 +390,14 @@ class ProviderEngine:
         def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now: reloads replace it
             return provider.catalog.select(vendor_id, product_id, version)
 
-        self.bench = Bench(node, trust_store(config), emit=lambda event: self._on_bench_event(history, event),
-                           select=select,
-                           allow_unverified=config.allow_unverified_attestation,
-                           timeout=config.stage_timeout)  # fmt: skip
+        self.bench = Bench(
+            node,
+            trust_store(config),
+            emit=lambda event: self._on_bench_event(history, event),
+            select=select,
+            allow_unverified=config.allow_unverified_attestation,
+            timeout=config.stage_timeout,
+        )
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():
             self.bench.start(parse_target(text))
@@ -373,8 +435,9 @@ class ProviderEngine:
     def _on_fabrics(self) -> None:
         node = self.node
         assert node is not None
-        fabrics = tuple(FabricSummary(f.fabric_index, f.node_id, f.fabric_id, f.vendor_id, f.label)
-                        for f in node.fabrics)  # fmt: skip
+        fabrics = tuple(
+            FabricSummary(f.fabric_index, f.node_id, f.fabric_id, f.vendor_id, f.label) for f in node.fabrics
+        )
         window = node.window
         closes_at = time.time() + window.seconds_left if window is not None else None
         self._post(FabricsChanged(fabrics, closes_at))
@@ -463,8 +526,7 @@ class ProviderEngine:
 
     async def _query_history(self, command: QueryHistory) -> None:
         try:
-            rows = await asyncio.get_running_loop().run_in_executor(None, self.history, command.limit,
-                                                                    command.node_id)  # fmt: skip
+            rows = await asyncio.get_running_loop().run_in_executor(None, self.history, command.limit, command.node_id)
         except Exception as exc:  # a broken database is said in words, never a dead engine
             self._post(CommandDone(command, False, f"history could not be read: {exc}"))
             return
@@ -497,8 +559,13 @@ def _attestation_files(config: ProviderConfig) -> tuple[Path, Path, Path, Path] 
 
 
 def onboarding_payload(config: ProviderConfig) -> SetupPayload:
-    return SetupPayload(discriminator=config.discriminator, passcode=config.passcode, vendor_id=config.vendor_id,
-                        product_id=config.product_id, discovery=DiscoveryCapability.ON_NETWORK)  # fmt: skip
+    return SetupPayload(
+        discriminator=config.discriminator,
+        passcode=config.passcode,
+        vendor_id=config.vendor_id,
+        product_id=config.product_id,
+        discovery=DiscoveryCapability.ON_NETWORK,
+    )
 
 
 def wait_for(engine: ProviderEngine, predicate, timeout: float = 10.0) -> list[EngineEvent]:

@@ -20,8 +20,9 @@ __all__ = ["AsyncExchange", "ExchangeDriver"]
 class ExchangeDriver:
     """Feeds datagrams and timer ticks into the manager and sends what it queues."""
 
-    def __init__(self, manager: ExchangeManager, endpoint: UdpEndpoint | None = None, *,
-                 machine: Timed | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, manager: ExchangeManager, endpoint: UdpEndpoint | None = None, *, machine: Timed | None = None
+    ) -> None:
         self.manager = manager
         self.endpoint = endpoint
         self.machine: Timed = machine or manager

@@ -266,8 +266,7 @@ class ExchangeManager:
         if duplicate:
             self.drops["duplicate"] += 1
             if self.tracer is not None:
-                self._trace("in", session, header.message_counter, payload_header, payload[app_offset:],
-                            duplicate=True)  # fmt: skip
+                self._trace("in", session, header.message_counter, payload_header, payload[app_offset:], duplicate=True)
             exchange = self._exchanges.get(self._exchange_key(session, payload_header))
             if exchange is not None:
                 exchange.duplicates += 1
@@ -303,21 +302,35 @@ class ExchangeManager:
             or header.source_node_id is None
             or request.opcode not in (SecureChannelOpcode.PBKDF_PARAM_REQUEST, SecureChannelOpcode.CASE_SIGMA1)
         ):
-            return  # fmt: skip
-        answer = PayloadHeader(exchange_id=request.exchange_id, protocol_id=ProtocolId.SECURE_CHANNEL,
-                               opcode=SecureChannelOpcode.STATUS_REPORT, initiator=False, needs_ack=False,
-                               ack_counter=header.message_counter if request.needs_ack else None)  # fmt: skip
+            return
+        answer = PayloadHeader(
+            exchange_id=request.exchange_id,
+            protocol_id=ProtocolId.SECURE_CHANNEL,
+            opcode=SecureChannelOpcode.STATUS_REPORT,
+            initiator=False,
+            needs_ack=False,
+            ack_counter=header.message_counter if request.needs_ack else None,
+        )
         busy = StatusReport.busy(BUSY_WAIT_MS)
         out = MessageHeader(message_counter=self.unencrypted_counter.next(), destination_node_id=header.source_node_id)
         self.busy_without_state += 1
         self._outgoing.append(Outgoing(address, out.encode() + answer.encode() + busy.encode()))
 
-    def _trace(self, direction: str, session: Session, counter: int, header: PayloadHeader, payload: bytes,
-               *, duplicate: bool = False) -> None:  # fmt: skip
+    def _trace(
+        self,
+        direction: str,
+        session: Session,
+        counter: int,
+        header: PayloadHeader,
+        payload: bytes,
+        *,
+        duplicate: bool = False,
+    ) -> None:
         assert self.tracer is not None
         try:
-            self.tracer(Traced(direction, self.now, session, counter, header, payload, duplicate, 0,
-                               header.exchange_id))  # fmt: skip
+            self.tracer(
+                Traced(direction, self.now, session, counter, header, payload, duplicate, 0, header.exchange_id)
+            )
         except Exception:  # a trace never costs a message
             log.exception("the trace could not take a message")
 
@@ -451,8 +464,9 @@ class ExchangeManager:
             self._fail_exchange(exchange, "message counter exhausted")
             return
         if reliable:
-            exchange.retransmit = _Retransmit(datagram, counter, 1, self.now + self._delay(exchange.session, 0),
-                                              ph.ack_counter)  # fmt: skip
+            exchange.retransmit = _Retransmit(
+                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ph.ack_counter
+            )
             self._schedule(exchange)
         if self.tracer is not None:
             self._trace("out", exchange.session, counter, ph, payload)
@@ -518,9 +532,15 @@ class ExchangeManager:
     def _schedule(self, exchange: Exchange) -> None:
         """Note when the exchange next needs the poll. An entry left early by an ack that came since
         is harmless: the poll finds nothing due and schedules the exchange again."""
-        times = [t for t in (exchange.ack_due if exchange.pending_ack is not None else None,
-                             exchange.retransmit.due if exchange.retransmit is not None else None,
-                             exchange.expires) if t is not None]  # fmt: skip
+        times = [
+            t
+            for t in (
+                exchange.ack_due if exchange.pending_ack is not None else None,
+                exchange.retransmit.due if exchange.retransmit is not None else None,
+                exchange.expires,
+            )
+            if t is not None
+        ]
         if times:
             self._due.set(exchange.key, min(times))
         else:
@@ -532,8 +552,19 @@ class ExchangeManager:
         entry.due = self.now + self._delay(exchange.session, entry.sends)
         entry.sends += 1
         if self.tracer is not None:
-            self.tracer(Traced("out", self.now, exchange.session, entry.counter, None, b"", False,
-                               entry.sends - 1, exchange.exchange_id))  # fmt: skip
+            self.tracer(
+                Traced(
+                    "out",
+                    self.now,
+                    exchange.session,
+                    entry.counter,
+                    None,
+                    b"",
+                    False,
+                    entry.sends - 1,
+                    exchange.exchange_id,
+                )
+            )
         self._transmit(exchange.session, entry.datagram)
 
     def _resend_answer(self, exchange: Exchange | None, counter: int) -> bool:

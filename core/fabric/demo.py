@@ -94,8 +94,13 @@ class DemoFabric:
             ipk = bytes.fromhex(data["ipkEpochKey"])
             if len(ipk) != 16:
                 raise ValueError("ipkEpochKey must be 16 bytes")
-            authority = FabricAuthority(int(data["fabricId"]), vendor_id=int(data.get("vendorId", DEMO_VENDOR_ID)),
-                                        root_key=key, rcac_id=int(data["rcacId"]), ipk_epoch_key=ipk)  # fmt: skip
+            authority = FabricAuthority(
+                int(data["fabricId"]),
+                vendor_id=int(data.get("vendorId", DEMO_VENDOR_ID)),
+                root_key=key,
+                rcac_id=int(data["rcacId"]),
+                ipk_epoch_key=ipk,
+            )
             return cls(authority, int(data["providerNodeId"]))
         except OSError as exc:
             raise DemoFabricError(f"cannot read the demo fabric file {path}: {exc.strerror}") from None

@@ -30,8 +30,16 @@ class FabricStore:
         for index, rcac, icac, noc, epoch, vendor, label, key_der in rows:
             try:
                 key = load_der_private_key(key_der, password=None)
-                fabric = Fabric.create(index, rcac=rcac, icac=icac, noc=noc, ipk_epoch_key=epoch,
-                                       vendor_id=vendor, operational_key=key, label=label)  # fmt: skip
+                fabric = Fabric.create(
+                    index,
+                    rcac=rcac,
+                    icac=icac,
+                    noc=noc,
+                    ipk_epoch_key=epoch,
+                    vendor_id=vendor,
+                    operational_key=key,
+                    label=label,
+                )
             except (FabricError, ValueError) as exc:
                 raise FabricError(f"stored fabric {index} is unusable: {exc}") from None
             self.table.add(fabric)
@@ -41,10 +49,19 @@ class FabricStore:
     def to_record(fabric: Fabric) -> dict[str, object]:
         """The fabric as JSON-ready values (the fail-safe keeps the one an UpdateNOC replaced)."""
         key_der = fabric.operational_key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-        blobs = {"rcac": fabric.rcac, "icac": fabric.icac, "noc": fabric.noc, "ipk": fabric.ipk_epoch_key,
-                 "key": key_der}  # fmt: skip
-        return {"index": fabric.fabric_index, "vendor": fabric.vendor_id, "label": fabric.label,
-                **{name: value.hex() if value is not None else None for name, value in blobs.items()}}  # fmt: skip
+        blobs = {
+            "rcac": fabric.rcac,
+            "icac": fabric.icac,
+            "noc": fabric.noc,
+            "ipk": fabric.ipk_epoch_key,
+            "key": key_der,
+        }
+        return {
+            "index": fabric.fabric_index,
+            "vendor": fabric.vendor_id,
+            "label": fabric.label,
+            **{name: value.hex() if value is not None else None for name, value in blobs.items()},
+        }
 
     @staticmethod
     def from_record(record: dict) -> Fabric:
@@ -52,9 +69,16 @@ class FabricStore:
             return bytes.fromhex(record[name]) if record.get(name) is not None else None
 
         key = load_der_private_key(blob("key"), password=None)  # type: ignore[arg-type]
-        return Fabric.create(record["index"], rcac=blob("rcac"), icac=blob("icac"), noc=blob("noc"),
-                             ipk_epoch_key=blob("ipk"), vendor_id=record["vendor"], operational_key=key,
-                             label=record["label"])  # fmt: skip
+        return Fabric.create(
+            record["index"],
+            rcac=blob("rcac"),
+            icac=blob("icac"),
+            noc=blob("noc"),
+            ipk_epoch_key=blob("ipk"),
+            vendor_id=record["vendor"],
+            operational_key=key,
+            label=record["label"],
+        )
 
     def save(self, fabric: Fabric) -> None:
         """Insert or replace the fabric, then update the in-memory table."""
@@ -63,9 +87,17 @@ class FabricStore:
             cursor.execute(
                 "INSERT OR REPLACE INTO fabrics (fabric_index, rcac, icac, noc, ipk_epoch_key, vendor_id, label, "
                 "operational_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (fabric.fabric_index, fabric.rcac, fabric.icac, fabric.noc, fabric.ipk_epoch_key,
-                 fabric.vendor_id, fabric.label, key_der),
-            )  # fmt: skip
+                (
+                    fabric.fabric_index,
+                    fabric.rcac,
+                    fabric.icac,
+                    fabric.noc,
+                    fabric.ipk_epoch_key,
+                    fabric.vendor_id,
+                    fabric.label,
+                    key_der,
+                ),
+            )
             if self.table.get(fabric.fabric_index) is None:
                 self.table.add(fabric)
             else:

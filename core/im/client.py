@@ -181,8 +181,9 @@ class InteractionClient:
 
         handler = _ClientExchange(established, subscribing=True)
         exchange = self.manager.new_exchange(session, ProtocolId.INTERACTION_MODEL, handler)
-        exchange.send(ImOpcode.SUBSCRIBE_REQUEST, subscribe_request(paths, min_interval, max_interval, events,
-                                                                    event_min))  # fmt: skip
+        exchange.send(
+            ImOpcode.SUBSCRIBE_REQUEST, subscribe_request(paths, min_interval, max_interval, events, event_min)
+        )
         return handler.result
 
     def _start(self, session: SecureSession, opcode: int, payload: bytes, timed_ms: int | None, on_done) -> ImResult:
@@ -231,13 +232,24 @@ class InteractionClient:
         return self._start(session, ImOpcode.WRITE_REQUEST, tlv.encode(request), timed_ms, on_done)
 
 
-def subscribe_request(paths: Sequence[AttributePath], min_interval: int, max_interval: int,
-                      events: Sequence[EventPath] = (), event_min: int = 0) -> bytes:  # fmt: skip
+def subscribe_request(
+    paths: Sequence[AttributePath],
+    min_interval: int,
+    max_interval: int,
+    events: Sequence[EventPath] = (),
+    event_min: int = 0,
+) -> bytes:
     """SubscribeRequestMessage: KeepSubscriptions false, fabric-filtered; EventFilters only with events."""
-    request = tlv.Structure({
-        0: False, 1: tlv.UInt(min_interval), 2: tlv.UInt(max_interval),
-        3: tlv.Array(p.to_tlv() for p in paths), 7: True, 0xFF: tlv.UInt(11),
-    })  # fmt: skip
+    request = tlv.Structure(
+        {
+            0: False,
+            1: tlv.UInt(min_interval),
+            2: tlv.UInt(max_interval),
+            3: tlv.Array(p.to_tlv() for p in paths),
+            7: True,
+            0xFF: tlv.UInt(11),
+        }
+    )
     if events:
         request[4] = tlv.Array(p.to_tlv() for p in events)
         if event_min:  # EventFilterIB: EventMin (tag 1), for any node

@@ -52,13 +52,15 @@ class EventRecord:
 
     def report(self) -> tlv.Structure:
         """EventReportIB carrying this event's EventDataIB."""
-        data = tlv.Structure({
-            0: EventPath(self.endpoint, self.cluster, self.event).to_tlv(),
-            1: UInt(self.number),
-            2: UInt(int(self.priority)),
-            4: UInt(self.system_ms),
-            7: self.data,
-        })  # fmt: skip
+        data = tlv.Structure(
+            {
+                0: EventPath(self.endpoint, self.cluster, self.event).to_tlv(),
+                1: UInt(self.number),
+                2: UInt(int(self.priority)),
+                4: UInt(self.system_ms),
+                7: self.data,
+            }
+        )
         return tlv.Structure({1: data})
 
 

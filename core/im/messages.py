@@ -109,8 +109,10 @@ class EventPath:
         return self.endpoint is None or self.cluster is None or self.event is None
 
     def matches(self, endpoint: int, cluster: int, event: int) -> bool:
-        return all(want is None or want == got for want, got in
-                   ((self.endpoint, endpoint), (self.cluster, cluster), (self.event, event)))  # fmt: skip
+        return all(
+            want is None or want == got
+            for want, got in ((self.endpoint, endpoint), (self.cluster, cluster), (self.event, event))
+        )
 
     @classmethod
     def from_tlv(cls, value: Any) -> EventPath:

@@ -54,8 +54,9 @@ class PathAccess:
 
 
 class ReportBuilder:
-    def __init__(self, model: DataModel, access: PathAccess, budget: int = REPORT_BUDGET,
-                 events: EventLog | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, model: DataModel, access: PathAccess, budget: int = REPORT_BUDGET, events: EventLog | None = None
+    ) -> None:
         self.model = model
         self.access = access
         self.budget = budget
@@ -160,8 +161,9 @@ class ReportBuilder:
             size += length
         return chunks
 
-    def events(self, ctx: RequestContext, paths: Iterable[EventPath], minimum: int,
-                       cache: dict | None = None) -> list[tlv.Structure]:  # fmt: skip
+    def events(
+        self, ctx: RequestContext, paths: Iterable[EventPath], minimum: int, cache: dict | None = None
+    ) -> list[tlv.Structure]:
         """EventReportIBs for ``paths``: a status for each concrete path we cannot serve, then
         every logged event numbered ``minimum`` or above that the reader may see."""
         paths = tuple(paths)

@@ -155,8 +155,10 @@ class SubscriptionManager:
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS and not self._make_room(ctx.session.fabric_index):
             refuse(exchange, ImStatus.RESOURCE_EXHAUSTED, "too many subscriptions")
             return
-        max_interval = min(max(request.max_interval_ceiling, request.min_interval_floor, 1),
-                           max(PUBLISHER_MAX_INTERVAL_LIMIT, request.max_interval_ceiling))  # fmt: skip
+        max_interval = min(
+            max(request.max_interval_ceiling, request.min_interval_floor, 1),
+            max(PUBLISHER_MAX_INTERVAL_LIMIT, request.max_interval_ceiling),
+        )
         subscription = Subscription(
             id=secrets.randbits(32),
             session=ctx.session,

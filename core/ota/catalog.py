@@ -269,8 +269,9 @@ def _entry_from_json(index: int, raw: Any, list_path: Path, verify: bool) -> Cat
     known = {key.lower(): key for key in (*_SDK_DEFAULTS, *_UINT_BITS)}
     for key in raw:  # unknown keys are ignored, as the SDK does; a misspelt known one is not
         if key not in _SDK_DEFAULTS and key not in _UINT_BITS and str(key).lower() in known:
-            raise CatalogError(f"{where}: unknown key {key!r}: did you mean {known[str(key).lower()]!r}? (keys are "
-                               "case-sensitive)")  # fmt: skip
+            raise CatalogError(
+                f"{where}: unknown key {key!r}: did you mean {known[str(key).lower()]!r}? (keys are case-sensitive)"
+            )
     values = {**_SDK_DEFAULTS, **raw}
 
     def uint(key: str) -> int | None:

@@ -56,8 +56,14 @@ class HistoryRow:
 
 
 class UpdateHistory:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time, *, max_rows: int = DEFAULT_MAX_ROWS,
-                 on_error: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.max_rows = max_rows
@@ -77,21 +83,28 @@ class UpdateHistory:
                 same = _without(details, VOLATILE)
                 if kind in COALESCED and last is not None and last[1:] == (kind, summary, same):
                     row_id = last[0]
-                    cursor.execute("UPDATE history SET details = json_set(details, '$.repeated', "
-                                   "coalesce(json_extract(details, '$.repeated'), 1) + 1, '$.lastTime', ?) "
-                                   "WHERE id = ?", (iso_time(now), row_id))  # fmt: skip
+                    cursor.execute(
+                        "UPDATE history SET details = json_set(details, '$.repeated', "
+                        "coalesce(json_extract(details, '$.repeated'), 1) + 1, '$.lastTime', ?) "
+                        "WHERE id = ?",
+                        (iso_time(now), row_id),
+                    )
                     if cursor.rowcount:
                         self._recovered()
                         return
                 row = (now, kind, fabric_index, node_id, summary, json.dumps(details, default=str))
-                cursor.execute("INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", row)  # fmt: skip
+                cursor.execute(
+                    "INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
                 if peer is not None:
                     self._last[peer] = (cursor.lastrowid or 0, kind, summary, same)
                 self._written += 1
                 if self._written % PRUNE_EVERY == 0:
-                    cursor.execute("DELETE FROM history WHERE id <= (SELECT max(id) FROM history) - ?",
-                                   (self.max_rows,))  # fmt: skip
+                    cursor.execute(
+                        "DELETE FROM history WHERE id <= (SELECT max(id) FROM history) - ?", (self.max_rows,)
+                    )
         except (sqlite3.Error, OSError) as exc:
             self.skipped += 1
             if not self.failing:
@@ -149,9 +162,17 @@ def rows_as_csv(rows: list[HistoryRow]) -> str:
     writer.writerow(["id", "time", "kind", "fabric_index", "node_id", "summary", "details"])
     for row in rows:
         data = row.as_json()
-        writer.writerow([data["id"], data["time"], row.kind, row.fabric_index,
-                         "" if row.node_id is None else f"0x{row.node_id:016X}", row.summary,
-                         json.dumps(row.details, sort_keys=True)])  # fmt: skip
+        writer.writerow(
+            [
+                data["id"],
+                data["time"],
+                row.kind,
+                row.fabric_index,
+                "" if row.node_id is None else f"0x{row.node_id:016X}",
+                row.summary,
+                json.dumps(row.details, sort_keys=True),
+            ]
+        )
     return out.getvalue()
 
 

@@ -142,31 +142,74 @@ def _count(name: str) -> Callable[[Any], int]:
 
 
 KNOB_NAMES: tuple[KnobName, ...] = (
-    KnobName("queryImageStatus", Knob.QUERY_STATUS, _choice(QUERY_STATUSES, "queryImageStatus"),
-             "busy|updateAvailable|updateNotAvailable", "the Status of the next QueryImageResponse"),
-    KnobName("delayedQueryActionTimeSec", Knob.QUERY_DELAY, _count("delayedQueryActionTimeSec"), "SECONDS",
-             "DelayedActionTime sent with Busy"),
-    KnobName("userConsentNeeded", Knob.CONSENT_NEEDED, _bool, "true|false",
-             "UserConsentNeeded (only to a requestor that can consent)"),
-    KnobName("userConsentState", Knob.CONSENT_STATE, _choice(CONSENT_STATES, "userConsentState"),
-             "granted|denied|deferred", "the provider-side consent"),
-    KnobName("applyUpdateAction", Knob.APPLY_ACTION, _choice(APPLY_ACTIONS, "applyUpdateAction"),
-             "proceed|awaitNextAction|discontinue", "the Action of the next ApplyUpdateResponse"),
-    KnobName("delayedApplyActionTimeSec", Knob.APPLY_DELAY, _count("delayedApplyActionTimeSec"), "SECONDS",
-             "DelayedActionTime of the next ApplyUpdateResponse"),
-    KnobName("ignoreQueryImage", Knob.IGNORE_QUERY, _count("ignoreQueryImage"), "COUNT",
-             "leave the next COUNT QueryImage commands unanswered"),
-    KnobName("ignoreApplyUpdate", Knob.IGNORE_APPLY, _count("ignoreApplyUpdate"), "COUNT",
-             "leave the next COUNT ApplyUpdateRequests unanswered"),
-    KnobName("forcedImage", Knob.FORCED_DESIGNATOR, _designator, "DESIGNATOR",
-             "offer this image whatever the versions"),
-    KnobName("dropBlock", Knob.DROP_BLOCK, _count("dropBlock"), "BLOCK",
-             "never send Block BLOCK (the transfer stalls)"),
+    KnobName(
+        "queryImageStatus",
+        Knob.QUERY_STATUS,
+        _choice(QUERY_STATUSES, "queryImageStatus"),
+        "busy|updateAvailable|updateNotAvailable",
+        "the Status of the next QueryImageResponse",
+    ),
+    KnobName(
+        "delayedQueryActionTimeSec",
+        Knob.QUERY_DELAY,
+        _count("delayedQueryActionTimeSec"),
+        "SECONDS",
+        "DelayedActionTime sent with Busy",
+    ),
+    KnobName(
+        "userConsentNeeded",
+        Knob.CONSENT_NEEDED,
+        _bool,
+        "true|false",
+        "UserConsentNeeded (only to a requestor that can consent)",
+    ),
+    KnobName(
+        "userConsentState",
+        Knob.CONSENT_STATE,
+        _choice(CONSENT_STATES, "userConsentState"),
+        "granted|denied|deferred",
+        "the provider-side consent",
+    ),
+    KnobName(
+        "applyUpdateAction",
+        Knob.APPLY_ACTION,
+        _choice(APPLY_ACTIONS, "applyUpdateAction"),
+        "proceed|awaitNextAction|discontinue",
+        "the Action of the next ApplyUpdateResponse",
+    ),
+    KnobName(
+        "delayedApplyActionTimeSec",
+        Knob.APPLY_DELAY,
+        _count("delayedApplyActionTimeSec"),
+        "SECONDS",
+        "DelayedActionTime of the next ApplyUpdateResponse",
+    ),
+    KnobName(
+        "ignoreQueryImage",
+        Knob.IGNORE_QUERY,
+        _count("ignoreQueryImage"),
+        "COUNT",
+        "leave the next COUNT QueryImage commands unanswered",
+    ),
+    KnobName(
+        "ignoreApplyUpdate",
+        Knob.IGNORE_APPLY,
+        _count("ignoreApplyUpdate"),
+        "COUNT",
+        "leave the next COUNT ApplyUpdateRequests unanswered",
+    ),
+    KnobName(
+        "forcedImage", Knob.FORCED_DESIGNATOR, _designator, "DESIGNATOR", "offer this image whatever the versions"
+    ),
+    KnobName(
+        "dropBlock", Knob.DROP_BLOCK, _count("dropBlock"), "BLOCK", "never send Block BLOCK (the transfer stalls)"
+    ),
     KnobName("delayBlock", Knob.DELAY_BLOCK, _delay_block, "BLOCK,SECONDS", "send Block BLOCK late"),
     KnobName("corruptBlock", Knob.CORRUPT_BLOCK, _count("corruptBlock"), "BLOCK", "flip one byte of Block BLOCK"),
-    KnobName("endTransfer", Knob.END_TRANSFER, _end_transfer, "BLOCK,STATUS",
-             "a BDX StatusReport instead of Block BLOCK"),
-)  # fmt: skip
+    KnobName(
+        "endTransfer", Knob.END_TRANSFER, _end_transfer, "BLOCK,STATUS", "a BDX StatusReport instead of Block BLOCK"
+    ),
+)
 _BY_NAME = {k.name.lower(): k for k in KNOB_NAMES}
 _BY_KNOB = {k.knob: k for k in KNOB_NAMES}
 

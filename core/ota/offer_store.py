@@ -30,8 +30,10 @@ class OfferRecord:
     applied_version: int | None = None
 
 
-_COLUMNS = ("token, fabric_index, node_id, designator, image_path, software_version, issued, requestor_version, "
-            "apply_requests, applied_version")  # fmt: skip
+_COLUMNS = (
+    "token, fabric_index, node_id, designator, image_path, software_version, issued, requestor_version, "
+    "apply_requests, applied_version"
+)
 
 
 class OfferStore:
@@ -42,10 +44,19 @@ class OfferStore:
         with self.db.transaction() as cursor:
             cursor.execute(
                 f"INSERT OR REPLACE INTO offers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.token, record.fabric_index, record.node_id, record.designator, record.image_path,
-                 record.software_version, record.issued, record.requestor_version, record.apply_requests,
-                 record.applied_version),
-            )  # fmt: skip
+                (
+                    record.token,
+                    record.fabric_index,
+                    record.node_id,
+                    record.designator,
+                    record.image_path,
+                    record.software_version,
+                    record.issued,
+                    record.requestor_version,
+                    record.apply_requests,
+                    record.applied_version,
+                ),
+            )
 
     def delete(self, tokens: list[bytes]) -> None:
         if tokens:

@@ -135,8 +135,16 @@ class OtaPolicy:
 
     # ------------------------------------------------------------------ arming
 
-    def arm(self, knob: Knob, value: Any, *, sticky: bool = False, target: Peer | None = None,
-            group: int | None = None, first_response: bool = False) -> ArmedKnob:  # fmt: skip
+    def arm(
+        self,
+        knob: Knob,
+        value: Any,
+        *,
+        sticky: bool = False,
+        target: Peer | None = None,
+        group: int | None = None,
+        first_response: bool = False,
+    ) -> ArmedKnob:
         """Arm a knob, replacing any armed knob of the same kind and target."""
         _check(knob, value)
         self.disarm(knob, target=target)

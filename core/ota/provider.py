@@ -87,21 +87,41 @@ class OtaProvider:
         stale = []
         for record in self.store.load():
             entry = self.catalog.entry_for_designator(record.designator)
-            if entry is None or (str(entry.path), entry.software_version) != (record.image_path,
-                                                                             record.software_version):  # fmt: skip
+            if entry is None or (str(entry.path), entry.software_version) != (
+                record.image_path,
+                record.software_version,
+            ):
                 stale.append(record.token)  # that image is no longer served under this designator
                 continue
-            self.offers[record.token] = Offer(record.token, (record.fabric_index, record.node_id), entry,
-                                              record.issued, record.requestor_version, record.apply_requests,
-                                              record.applied_version)  # fmt: skip
+            self.offers[record.token] = Offer(
+                record.token,
+                (record.fabric_index, record.node_id),
+                entry,
+                record.issued,
+                record.requestor_version,
+                record.apply_requests,
+                record.applied_version,
+            )
         self.store.delete(stale)
         self._expire()
 
     def _persist(self, offer: Offer) -> None:
-        self._stored(lambda store: store.save(OfferRecord(
-            offer.token, offer.peer[0], offer.peer[1], offer.designator, str(offer.entry.path),
-            offer.entry.software_version, offer.issued, offer.requestor_version, offer.apply_requests,
-            offer.applied_version)))  # fmt: skip
+        self._stored(
+            lambda store: store.save(
+                OfferRecord(
+                    offer.token,
+                    offer.peer[0],
+                    offer.peer[1],
+                    offer.designator,
+                    str(offer.entry.path),
+                    offer.entry.software_version,
+                    offer.issued,
+                    offer.requestor_version,
+                    offer.apply_requests,
+                    offer.applied_version,
+                )
+            )
+        )
 
     def _forget_oldest(self) -> None:
         token, _ = self.offers.popitem(last=False)
@@ -130,9 +150,19 @@ class OtaProvider:
     def query_image(self, peer: Peer, provider_node_id: int, request: QueryImage) -> QueryImageResponse | None:
         """The response to send, or None to leave the command unanswered (an armed "ignore")."""
         self.refresh_catalog()
-        self.emit(ev.QueryImageReceived(peer, request.vendor_id, request.product_id, request.software_version,
-                                     tuple(request.protocols_supported), request.hardware_version, request.location,
-                                     request.requestor_can_consent, request.metadata_for_provider))  # fmt: skip
+        self.emit(
+            ev.QueryImageReceived(
+                peer,
+                request.vendor_id,
+                request.product_id,
+                request.software_version,
+                tuple(request.protocols_supported),
+                request.hardware_version,
+                request.location,
+                request.requestor_can_consent,
+                request.metadata_for_provider,
+            )
+        )
         if self.offer_any and not self.catalog.is_list:
             only = self.catalog.entries[0]
             selection = Selection(only, f"offering {only.describe()} to any requestor (--offer-any)")
@@ -275,8 +305,9 @@ class OtaProvider:
             raise
         offer.applied_version = request.software_version
         self._persist(offer)
-        self.emit(ev.UpdateAppliedNotified(peer, request.update_token, request.software_version,
-                                      offer.entry.software_version))  # fmt: skip
+        self.emit(
+            ev.UpdateAppliedNotified(peer, request.update_token, request.software_version, offer.entry.software_version)
+        )
 
     # ------------------------------------------------------------------ BDX
 
@@ -312,6 +343,15 @@ class OtaProvider:
 def _answered(
     peer: Peer, response: QueryImageResponse, reason: str, used: tuple[ArmedKnob, ...]
 ) -> ev.QueryImageAnswered:
-    return ev.QueryImageAnswered(peer, response.status, reason, used, response.delayed_action_time, response.image_uri,
-                              response.software_version, response.software_version_string, response.update_token,
-                              response.user_consent_needed)  # fmt: skip
+    return ev.QueryImageAnswered(
+        peer,
+        response.status,
+        reason,
+        used,
+        response.delayed_action_time,
+        response.image_uri,
+        response.software_version,
+        response.software_version_string,
+        response.update_token,
+        response.user_consent_needed,
+    )

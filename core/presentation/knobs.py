@@ -47,6 +47,10 @@ def knob_value_text(knob: Knob, value: Any) -> str:
 def armed_text(armed: ArmedKnob) -> str:
     """What one armed knob does, to whom, and for how long."""
     scope = "sticky" if armed.sticky else "one-shot"
-    who = "all requestors" if armed.target is None else f"node {short_node_id(armed.target[1])}" + (
-        "" if armed.target[0] == 1 else f" on fabric {armed.target[0]}")  # fmt: skip
+    who = (
+        "all requestors"
+        if armed.target is None
+        else f"node {short_node_id(armed.target[1])}"
+        + ("" if armed.target[0] == 1 else f" on fabric {armed.target[0]}")
+    )
     return f"{KNOB_LABELS[armed.knob]} {knob_value_text(armed.knob, armed.value)} ({scope}, {who})"

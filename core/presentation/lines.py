@@ -70,14 +70,18 @@ def _engine_error(event: EngineError) -> str:
 
 
 def _requestor_seen(event: RequestorSeen) -> str:
-    return (f"new requestor: node {node_text(event.peer[1])} (fabric {event.peer[0]}), "
-            f"VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, version {event.software_version}")  # fmt: skip
+    return (
+        f"new requestor: node {node_text(event.peer[1])} (fabric {event.peer[0]}), "
+        f"VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, version {event.software_version}"
+    )
 
 
 def _engine_snapshot(event: EngineSnapshot) -> str:
-    return (f"{plural(len(event.transfers), 'transfer')} running, {event.bytes_sent_total} bytes sent, "
-            f"{event.transfers_finished} finished, {event.transfers_failed} failed, "
-            f"{len(event.armed)} armed")  # fmt: skip
+    return (
+        f"{plural(len(event.transfers), 'transfer')} running, {event.bytes_sent_total} bytes sent, "
+        f"{event.transfers_finished} finished, {event.transfers_failed} failed, "
+        f"{len(event.armed)} armed"
+    )
 
 
 def _history_rows(event: HistoryRows) -> str:
@@ -95,21 +99,26 @@ def _session_established(event: SessionEstablished) -> str:
 
 
 def _fabrics_changed(event: FabricsChanged) -> str:
-    listed = ", ".join(f"#{f.index} node {node_text(f.node_id)}" + (f" ({f.label})" if f.label else "")
-                       for f in event.fabrics)  # fmt: skip
+    listed = ", ".join(
+        f"#{f.index} node {node_text(f.node_id)}" + (f" ({f.label})" if f.label else "") for f in event.fabrics
+    )
     return "fabrics: " + (listed or "none") + (" (commissioning window open)" if event.window_open else "")
 
 
 def _commissioning_rolled_back(event: CommissioningRolledBack) -> str:
     if event.change == "added":
-        return (f"fabric {event.fabric_index}, added by a commissioning the last run never completed, "
-                "was removed (commission it again)")  # fmt: skip
+        return (
+            f"fabric {event.fabric_index}, added by a commissioning the last run never completed, "
+            "was removed (commission it again)"
+        )
     return f"fabric {event.fabric_index} got back its credentials from before an UpdateNOC that never completed"
 
 
 def _demo_fabric_joined(event: DemoFabricJoined) -> str:
-    return (f"demo fabric: provider is node {node_text(event.node_id)} (fabric {event.fabric_index}); "
-            f"requestors: ota-requestor-sim --fabric {event.file}")  # fmt: skip
+    return (
+        f"demo fabric: provider is node {node_text(event.node_id)} (fabric {event.fabric_index}); "
+        f"requestors: ota-requestor-sim --fabric {event.file}"
+    )
 
 
 def _command_done(event: CommandDone) -> str:
@@ -123,12 +132,15 @@ def _stopped(event: Stopped) -> str:
 def _commissioning_stage(event: CommissioningStage) -> str:
     timing = f" in {event.seconds:.2f} s" if event.state != "started" else ""
     return f"commissioning {event.target}: {event.stage}: {event.state}{timing}" + (
-        f" ({event.detail})" if event.detail else "")  # fmt: skip
+        f" ({event.detail})" if event.detail else ""
+    )
 
 
 def _device_commissioned(event: DeviceCommissioned) -> str:
-    return (f"commissioned {event.target} as node {node_text(event.node_id)} on the bench fabric: VID "
-            f"0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, {event.attestation}")  # fmt: skip
+    return (
+        f"commissioned {event.target} as node {node_text(event.node_id)} on the bench fabric: VID "
+        f"0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, {event.attestation}"
+    )
 
 
 def _commissioning_failed(event: CommissioningFailed) -> str:
@@ -136,8 +148,9 @@ def _commissioning_failed(event: CommissioningFailed) -> str:
 
 
 def _device_step(event: DeviceStep) -> str:
-    return f"device {node_text(event.node_id)}: {event.step}: {event.state}" + (f" ({event.detail})" if event.detail
-                                                                           else "")  # fmt: skip
+    return f"device {node_text(event.node_id)}: {event.step}: {event.state}" + (
+        f" ({event.detail})" if event.detail else ""
+    )
 
 
 def _attestation_question(event: AttestationQuestion) -> str:
@@ -158,8 +171,10 @@ def _device_state(event: DeviceState) -> str:
 
 
 def _device_mismatch(event: DeviceMismatch) -> str:
-    return (f"device {node_text(event.node_id)} says Downloading, but no BDX transfer of ours has run for it for "
-            f"{event.seconds:g} s: {event.advice}")  # fmt: skip
+    return (
+        f"device {node_text(event.node_id)} says Downloading, but no BDX transfer of ours has run for it for "
+        f"{event.seconds:g} s: {event.advice}"
+    )
 
 
 def _device_event(event: DeviceEvent) -> str:
@@ -169,9 +184,11 @@ def _device_event(event: DeviceEvent) -> str:
 
 def _query_image_received(event: QueryImageReceived) -> str:
     hardware = f" hw {event.hardware_version}" if event.hardware_version is not None else ""
-    return (f"{who(event.peer)}: QueryImage VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X} version "
-            f"{event.software_version}{hardware}, protocols {', '.join(map(spec_name, event.protocols_supported))}, "
-            f"can consent: {yes_no(bool(event.requestor_can_consent))}")  # fmt: skip
+    return (
+        f"{who(event.peer)}: QueryImage VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X} version "
+        f"{event.software_version}{hardware}, protocols {', '.join(map(spec_name, event.protocols_supported))}, "
+        f"can consent: {yes_no(bool(event.requestor_can_consent))}"
+    )
 
 
 def _query_image_answered(event: QueryImageAnswered) -> str:

@@ -37,14 +37,19 @@ def transfer_text(event: TransferEvent) -> str:
     t = event.snapshot
     who_ = who(t.peer)
     if isinstance(event, TransferStarted):
-        return (f"{who_}: BDX transfer #{t.id} started (image {t.designator}), "
-                f"{t.total} bytes in blocks of {t.block_size}")  # fmt: skip
+        return (
+            f"{who_}: BDX transfer #{t.id} started (image {t.designator}), {t.total} bytes in blocks of {t.block_size}"
+        )
     if isinstance(event, TransferResumed):
-        return (f"{who_}: BDX transfer #{t.id} resumed after the provider restarted, at byte {t.bytes_sent} "
-                f"of {t.total} (block {t.blocks})")  # fmt: skip
+        return (
+            f"{who_}: BDX transfer #{t.id} resumed after the provider restarted, at byte {t.bytes_sent} "
+            f"of {t.total} (block {t.blocks})"
+        )
     if isinstance(event, TransferFinished):
-        return (f"{who_}: BDX transfer #{t.id} complete, {t.bytes_sent} bytes in {t.seconds:.2f} s "
-                f"({_rate(t):.0f} kB/s){_losses(t)}")  # fmt: skip
+        return (
+            f"{who_}: BDX transfer #{t.id} complete, {t.bytes_sent} bytes in {t.seconds:.2f} s "
+            f"({_rate(t):.0f} kB/s){_losses(t)}"
+        )
     ended = transfer_end_text(t.end)
     return f"{who_}: BDX transfer #{t.id} {ended} after {t.bytes_sent} of {t.total} bytes{_losses(t)}"
 
@@ -58,5 +63,7 @@ def _losses(t: TransferSnapshot) -> str:
     """What the path lost, when it lost anything: our messages sent again, the requestor's received again."""
     if not (t.retransmissions or t.duplicates):
         return ""
-    return (f"; {t.retransmissions} of our messages sent again (about {t.loss_estimate or 0:.0%} lost), "
-            f"{t.duplicates} of the requestor's received twice")  # fmt: skip
+    return (
+        f"; {t.retransmissions} of our messages sent again (about {t.loss_estimate or 0:.0%} lost), "
+        f"{t.duplicates} of the requestor's received twice"
+    )

@@ -33,21 +33,31 @@ __all__ = [
 # The SDK ota-provider-app's flag values (-q, -u, -a): what its users type and read. Keyed by enum
 # class first: IntEnum members of different classes with the same value are equal dict keys.
 SDK_NAMES: dict[type[enum.Enum], dict[str, str]] = {
-    QueryImageStatus: {"UPDATE_AVAILABLE": "updateAvailable", "BUSY": "busy", "NOT_AVAILABLE": "updateNotAvailable",
-                       "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "downloadProtocolNotSupported"},
+    QueryImageStatus: {
+        "UPDATE_AVAILABLE": "updateAvailable",
+        "BUSY": "busy",
+        "NOT_AVAILABLE": "updateNotAvailable",
+        "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "downloadProtocolNotSupported",
+    },
     UserConsentState: {"GRANTED": "granted", "DENIED": "denied", "DEFERRED": "deferred"},
     ApplyUpdateAction: {"PROCEED": "proceed", "AWAIT_NEXT_ACTION": "awaitNextAction", "DISCONTINUE": "discontinue"},
-}  # fmt: skip
+}
 
 # The specification's enum names (OTA_PROVIDER_SPEC.md §0), for what went over the wire. Events
 # carry the member names (``"BUSY"``), so these are looked up by name.
 _SPEC_NAMES: dict[str, str] = {
-    "UPDATE_AVAILABLE": "UpdateAvailable", "BUSY": "Busy", "NOT_AVAILABLE": "NotAvailable",
+    "UPDATE_AVAILABLE": "UpdateAvailable",
+    "BUSY": "Busy",
+    "NOT_AVAILABLE": "NotAvailable",
     "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "DownloadProtocolNotSupported",
-    "PROCEED": "Proceed", "AWAIT_NEXT_ACTION": "AwaitNextAction", "DISCONTINUE": "Discontinue",
-    "BDX_SYNCHRONOUS": "BDXSynchronous", "BDX_ASYNCHRONOUS": "BDXAsynchronous", "HTTPS": "HTTPS",
+    "PROCEED": "Proceed",
+    "AWAIT_NEXT_ACTION": "AwaitNextAction",
+    "DISCONTINUE": "Discontinue",
+    "BDX_SYNCHRONOUS": "BDXSynchronous",
+    "BDX_ASYNCHRONOUS": "BDXAsynchronous",
+    "HTTPS": "HTTPS",
     "VENDOR_SPECIFIC": "VendorSpecific",
-}  # fmt: skip
+}
 
 # BDX StatusReport protocol codes (Matter core spec, BDX status codes), in words.
 BDX_STATUS_WORDS: dict[BdxStatus, str] = {
@@ -137,14 +147,14 @@ def plural(count: int, noun: str) -> str:
 # What a requestor's BDX StatusReport usually means, and where to look (Core spec 11.22.5, status codes).
 _ABORT_MEANINGS = {
     BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR: "it gave up on its side (a write to its storage, its image check, or "
-                                             "its own timeout); its log says which",
+    "its own timeout); its log says which",
     BdxStatus.LENGTH_TOO_LARGE: "the image is larger than it can store",
     BdxStatus.LENGTH_MISMATCH: "the bytes it received do not add up to the length it expected",
     BdxStatus.BAD_BLOCK_COUNTER: "it and we disagree on the Block number (a Block lost or repeated)",
     BdxStatus.BAD_MESSAGE_CONTENTS: "it could not read one of our messages",
     BdxStatus.UNEXPECTED_MESSAGE: "one of our messages came when it did not expect it",
     BdxStatus.RESPONDER_BUSY: "it is busy with another transfer",
-}  # fmt: skip
+}
 
 
 def _requestor_status(end: TransferEnd) -> str:
@@ -176,13 +186,17 @@ def transfer_end_text(end: TransferEnd) -> str:
     match end.outcome:
         case Outcome.UNACKNOWLEDGED:
             what = "the ReceiveAccept" if end.block is None else block
-            why = (f"{what} was sent {end.sends} times and never acknowledged: the requestor went away (reset, "
-                   "out of range) or the path to it is down")  # fmt: skip
+            why = (
+                f"{what} was sent {end.sends} times and never acknowledged: the requestor went away (reset, "
+                "out of range) or the path to it is down"
+            )
         case Outcome.NOT_RESUMED:
             why = f"its requestor did not ask again within {end.seconds or 0:.0f} s of the provider's restart"
         case Outcome.IDLE:
-            why = (f"the requestor asked for nothing for {end.seconds or 0:.0f} s (after {block}): it stopped the "
-                   "download or lost its session")  # fmt: skip
+            why = (
+                f"the requestor asked for nothing for {end.seconds or 0:.0f} s (after {block}): it stopped the "
+                "download or lost its session"
+            )
         case Outcome.REQUESTOR_ENDED:
             why = f"the receiver (requestor) ended it with {_requestor_status(end)}"
         case Outcome.PROTOCOL_ERROR:

@@ -238,8 +238,7 @@ class _CaseResponderExchange:
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         if message.opcode == SecureChannelOpcode.CASE_SIGMA3 and self.owner.defer is not None:
-            defer_or_busy(self.owner.defer, exchange, message, lambda: self._on_message(exchange, message),
-                          always=True)  # fmt: skip
+            defer_or_busy(self.owner.defer, exchange, message, lambda: self._on_message(exchange, message), always=True)
             return
         self._on_message(exchange, message)
 

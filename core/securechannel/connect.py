@@ -20,8 +20,13 @@ async def establish_pase(
     driver: ExchangeDriver, address: tuple, passcode: int, *, timeout: float = 30.0
 ) -> SecureSession:
     """Run PASE as the initiator; raise ConnectionError with the reason on failure."""
-    return await _handshake(driver, lambda done: PaseInitiator(driver.manager, passcode, on_done=done), address,
-                            timeout, f"PASE with {address} timed out after {timeout} s")  # fmt: skip
+    return await _handshake(
+        driver,
+        lambda done: PaseInitiator(driver.manager, passcode, on_done=done),
+        address,
+        timeout,
+        f"PASE with {address} timed out after {timeout} s",
+    )
 
 
 async def establish_case(
@@ -29,13 +34,18 @@ async def establish_case(
 ) -> SecureSession:
     """Run CASE as the initiator to ``peer_node_id`` on ``fabric``; raise ConnectionError with the
     reason on failure (a timeout says which address did not answer)."""
-    return await _handshake(driver, lambda done: CaseInitiator(driver.manager, fabric, peer_node_id, on_done=done),
-                            address, timeout,
-                            f"no CASE answer from {socket_address(address)} within {timeout:g} s")  # fmt: skip
+    return await _handshake(
+        driver,
+        lambda done: CaseInitiator(driver.manager, fabric, peer_node_id, on_done=done),
+        address,
+        timeout,
+        f"no CASE answer from {socket_address(address)} within {timeout:g} s",
+    )
 
 
-async def _handshake(driver: ExchangeDriver, initiator: Callable[[Callable], Any], address: tuple, timeout: float,
-                     timed_out: str) -> SecureSession:  # fmt: skip
+async def _handshake(
+    driver: ExchangeDriver, initiator: Callable[[Callable], Any], address: tuple, timeout: float, timed_out: str
+) -> SecureSession:
     """Start the initiator ``initiator(on_done)`` builds and wait for its session or its reason. A
     responder that answers Busy is asked again after the time it gave, within ``timeout`` (as the
     SDK's session setup does): a crowd of requestors from one host is served in turn, not refused."""

@@ -31,8 +31,9 @@ def send_busy(exchange: Exchange, wait_ms: int) -> None:
     exchange.send(SecureChannelOpcode.STATUS_REPORT, StatusReport.busy(wait_ms).encode(), reliable=False)
 
 
-def defer_or_busy(defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None], *,
-                  always: bool = False) -> bool:  # fmt: skip
+def defer_or_busy(
+    defer: Defer, exchange: Exchange, message: Message, step: Callable[[], None], *, always: bool = False
+) -> bool:
     """Queue a handshake step's public-key work for its turn and acknowledge the message now (so the
     peer does not retransmit while it waits); when the queue is full, answer Busy. False: Busy.
     ``always``: a later step of a handshake under way, queued whatever the bounds."""

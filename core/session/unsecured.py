@@ -112,8 +112,9 @@ class UnsecuredSessions:
         for key, session in self._sessions.items():
             if session.is_initiator or (host is not None and _host(session) != host):
                 continue
-            if not session.open_exchanges or (not session.awaiting_us and
-                                              now - session.last_peer_activity >= STALE_SECONDS):  # fmt: skip
+            if not session.open_exchanges or (
+                not session.awaiting_us and now - session.last_peer_activity >= STALE_SECONDS
+            ):
                 return key
             looked += 1
             if looked >= SCAN_LIMIT:
@@ -129,8 +130,9 @@ class UnsecuredSessions:
                 del self._per_host[host]
         return session
 
-    def for_incoming(self, header: MessageHeader, address: tuple[str, int],
-                     now: float = 0.0) -> UnsecuredSession | None:  # fmt: skip
+    def for_incoming(
+        self, header: MessageHeader, address: tuple[str, int], now: float = 0.0
+    ) -> UnsecuredSession | None:
         """The session an incoming unsecured message belongs to (creating a responder session);
         None when there is no room for a new one (see the class)."""
         if header.source_node_id is not None and header.destination_node_id is None:

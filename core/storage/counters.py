@@ -18,8 +18,9 @@ _MAX = 0xFFFF_FFFF
 class PersistentCounter(LocalCounter):
     __slots__ = ("_db", "_limit", "_name", "_step")
 
-    def __init__(self, db: Database, name: str, *, step: int = 1024, wraps: bool = True,
-                 start: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, db: Database, name: str, *, step: int = 1024, wraps: bool = True, start: int | None = None
+    ) -> None:
         """``start``: where a new counter begins (a session's, already in use); a stored one resumes."""
         stored = db.get_counter(name)
         if stored is not None:

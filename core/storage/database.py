@@ -164,8 +164,10 @@ def _refuse_emptied(path: Path) -> None:
     except OSError as exc:
         raise StorageError(f"cannot open the state database {path}: {exc.strerror}") from None
     if size == 0 and not path.with_name(path.name + "-wal").exists():
-        raise StorageError(f"the state database {path} is empty (0 bytes): its fabrics and keys are gone; restore it "
-                           "from a backup, or delete it to start a node with no fabrics")  # fmt: skip
+        raise StorageError(
+            f"the state database {path} is empty (0 bytes): its fabrics and keys are gone; restore it "
+            "from a backup, or delete it to start a node with no fabrics"
+        )
 
 
 class Database:
@@ -177,8 +179,9 @@ class Database:
         self._depth = 0  # transactions open, the outermost one counting
         try:
             if read_only:
-                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                             isolation_level=None, check_same_thread=False)  # fmt: skip
+                self._conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
                 if self.schema_version > len(MIGRATIONS):
                     raise StorageError(f"the state database {self.path} is from a newer ota-provider: upgrade it")
                 return
@@ -198,8 +201,10 @@ class Database:
         """SQLite's quick check at start: a damaged file is refused in words, not met mid-update."""
         verdict = self._conn.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
-            raise StorageError(f"the state database {self.path} is damaged ({verdict}): restore it from a backup, "
-                               "or move it away to start a node with no fabrics")  # fmt: skip
+            raise StorageError(
+                f"the state database {self.path} is damaged ({verdict}): restore it from a backup, "
+                "or move it away to start a node with no fabrics"
+            )
 
     @classmethod
     def in_directory(cls, directory: str | Path) -> Database:

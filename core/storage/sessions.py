@@ -43,8 +43,9 @@ class SessionStore:
         """Persist a newly established CASE session; its counter becomes a persistent one."""
         if session.auth_mode != AuthMode.CASE:
             return  # PASE lives for commissioning only; a restart ends it on both sides anyway
-        session.counter = PersistentCounter(self.db, _counter_name(session.local_session_id), step=COUNTER_STEP,
-                                            wraps=False, start=session.counter.peek)  # fmt: skip
+        session.counter = PersistentCounter(
+            self.db, _counter_name(session.local_session_id), step=COUNTER_STEP, wraps=False, start=session.counter.peek
+        )
         peer = self._peer_checkpoint(session)
         keys = session.keys
         with self.db.transaction() as cursor:
@@ -52,13 +53,27 @@ class SessionStore:
                 "INSERT OR REPLACE INTO sessions (local_session_id, peer_session_id, auth_mode, is_initiator,"
                 " fabric_index, local_node_id, peer_node_id, peer_cats, keys, peer_parameters, peer_address,"
                 " peer_counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session.local_session_id, session.peer_session_id, int(session.auth_mode), int(session.is_initiator),
-                 session.fabric_index, session.local_node_id, session.peer_node_id, json.dumps(session.peer_cats),
-                 keys.i2r + keys.r2i + keys.attestation_challenge,
-                 json.dumps([session.peer_parameters.idle_interval_ms, session.peer_parameters.active_interval_ms,
-                             session.peer_parameters.active_threshold_ms]),
-                 json.dumps(list(session.peer_address)) if session.peer_address else None, peer),
-            )  # fmt: skip
+                (
+                    session.local_session_id,
+                    session.peer_session_id,
+                    int(session.auth_mode),
+                    int(session.is_initiator),
+                    session.fabric_index,
+                    session.local_node_id,
+                    session.peer_node_id,
+                    json.dumps(session.peer_cats),
+                    keys.i2r + keys.r2i + keys.attestation_challenge,
+                    json.dumps(
+                        [
+                            session.peer_parameters.idle_interval_ms,
+                            session.peer_parameters.active_interval_ms,
+                            session.peer_parameters.active_threshold_ms,
+                        ]
+                    ),
+                    json.dumps(list(session.peer_address)) if session.peer_address else None,
+                    peer,
+                ),
+            )
         self._kept[session.local_session_id] = peer
 
     def forget(self, session: SecureSession) -> None:
@@ -71,9 +86,11 @@ class SessionStore:
     def checkpoint(self, sessions: list[SecureSession]) -> int:
         """Write the peer counter of every kept session that moved since; one transaction. Returns
         how many were written."""
-        moved = [(peer, s.local_session_id) for s in sessions
-                 if s.local_session_id in self._kept and (peer := self._peer_checkpoint(s)) != self._kept[
-                     s.local_session_id]]  # fmt: skip
+        moved = [
+            (peer, s.local_session_id)
+            for s in sessions
+            if s.local_session_id in self._kept and (peer := self._peer_checkpoint(s)) != self._kept[s.local_session_id]
+        ]
         if not moved:
             return 0
         with self.db.transaction() as cursor:
@@ -97,13 +114,19 @@ class SessionStore:
             local_id, peer_id, mode, initiator, fabric, local_node, peer_node, cats, keys, params, address, peer = row
             try:
                 session = SecureSession(
-                    local_session_id=local_id, peer_session_id=peer_id,
-                    keys=SessionKeys(keys[:16], keys[16:32], keys[32:48]), is_initiator=bool(initiator),
-                    auth_mode=AuthMode(mode), local_node_id=local_node, peer_node_id=peer_node, fabric_index=fabric,
-                    peer_cats=tuple(json.loads(cats)), peer_parameters=SessionParameters(*json.loads(params)),
+                    local_session_id=local_id,
+                    peer_session_id=peer_id,
+                    keys=SessionKeys(keys[:16], keys[16:32], keys[32:48]),
+                    is_initiator=bool(initiator),
+                    auth_mode=AuthMode(mode),
+                    local_node_id=local_node,
+                    peer_node_id=peer_node,
+                    fabric_index=fabric,
+                    peer_cats=tuple(json.loads(cats)),
+                    peer_parameters=SessionParameters(*json.loads(params)),
                     peer_address=tuple(json.loads(address)) if address else None,
                     window=ReceiveWindow(rollover=False, initial=peer),
-                )  # fmt: skip
+                )
             except (ValueError, TypeError) as exc:  # a damaged row costs that session, not the start
                 log.warning("kept session %s not restored: %s", local_id, exc)
                 continue

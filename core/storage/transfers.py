@@ -33,10 +33,22 @@ class TransferStore:
                 "INSERT OR REPLACE INTO transfers (id, local_session_id, exchange_id, designator, image_path,"
                 " block_size, start_offset, end_offset, next_counter, offset, seconds, resumed, faults)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.id, record.local_session_id, record.exchange_id, record.designator, record.image_path,
-                 record.block_size, record.start_offset, record.end_offset, record.next_counter, record.offset,
-                 record.seconds, record.resumed, json.dumps(list(record.faults))),
-            )  # fmt: skip
+                (
+                    record.id,
+                    record.local_session_id,
+                    record.exchange_id,
+                    record.designator,
+                    record.image_path,
+                    record.block_size,
+                    record.start_offset,
+                    record.end_offset,
+                    record.next_counter,
+                    record.offset,
+                    record.seconds,
+                    record.resumed,
+                    json.dumps(list(record.faults)),
+                ),
+            )
 
     def checkpoint(self, progress: list[tuple[int, int, int, float]]) -> None:
         """(id, next counter, its offset, seconds run) of each running transfer, in one transaction."""
@@ -71,7 +83,21 @@ class TransferStore:
 
 
 def _record(row: tuple) -> TransferRecord:
-    (number, session, exchange, designator, path, block_size, start, end, counter, offset, seconds, resumed,
-     faults) = row  # fmt: skip
-    return TransferRecord(number, session, exchange, designator, path, block_size, start, end, counter, offset,
-                          seconds, resumed, tuple(json.loads(faults)))  # fmt: skip
+    (number, session, exchange, designator, path, block_size, start, end, counter, offset, seconds, resumed, faults) = (
+        row
+    )
+    return TransferRecord(
+        number,
+        session,
+        exchange,
+        designator,
+        path,
+        block_size,
+        start,
+        end,
+        counter,
+        offset,
+        seconds,
+        resumed,
+        tuple(json.loads(faults)),
+    )

@@ -27,8 +27,9 @@ def run(provider, tmp_path, scenario):
 
     async def main():
         driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        client = OtaRequestorClient(driver, demo.fabric_for(NODE), demo.provider_node_id,
-                                    ("::1", provider.engine["port"], 0, 0))  # fmt: skip
+        client = OtaRequestorClient(
+            driver, demo.fabric_for(NODE), demo.provider_node_id, ("::1", provider.engine["port"], 0, 0)
+        )
         try:
             await client.connect()
             return await scenario(client)
@@ -77,8 +78,9 @@ def test_pause_then_abort_a_running_transfer(ota_provider, tmp_path):
 
     async def download_while_controlled(client):
         answer = await client.query_image(0xFFF1, 0x8000, 1)
-        task = asyncio.get_running_loop().create_task(client.download(answer.image_uri, tmp_path / "image.ota",
-                                                                      block_timeout=10))  # fmt: skip
+        task = asyncio.get_running_loop().create_task(
+            client.download(answer.image_uri, tmp_path / "image.ota", block_timeout=10)
+        )
         started = await asyncio.to_thread(ota_provider.wait_for, "TransferStarted", timeout=10)
         transfer = started.snapshot.id
         paused = await asyncio.to_thread(ota_provider.pause, transfer)

@@ -77,8 +77,14 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     raw.send({"type": "snapshot"})
     snapshot = raw.read()
     assert snapshot["type"] == "snapshot" and snapshot["name"] == "EngineSnapshot" and snapshot["data"]["images"]
-    raw.send({"type": "command", "command": "ArmKnob", "id": "mine-7",
-              "args": {"knob": "queryImageStatus", "value": "busy", "sticky": True}})  # fmt: skip
+    raw.send(
+        {
+            "type": "command",
+            "command": "ArmKnob",
+            "id": "mine-7",
+            "args": {"knob": "queryImageStatus", "value": "busy", "sticky": True},
+        }
+    )
     result = raw.until("result")
     assert result["id"] == "mine-7" and result["ok"] and "busy (sticky" in result["message"]
     raw.send({"type": "command", "command": "PauseTransfer", "id": "p", "args": {"transfer_id": 42}})
@@ -96,30 +102,52 @@ def test_the_socket_is_owner_only_and_says_hello_with_the_protocol_and_the_engin
     raw.close()
 
 
-@pytest.mark.parametrize(("line", "says"), [
-    (b"not json\n", "not JSON"),
-    (b"[1, 2]\n", 'a JSON object with a "type"'),
-    (b'{"type": "dance"}\n', "unknown message type 'dance'"),
-    (b'{"type": "command", "command": "ArmKnob", "id": 5, "args": {"knob": "nope", "value": 1}}\n',
-     "unknown knob 'nope'"),
-    (b'{"type": "command", "command": "PauseTransfer", "args": {"transfer_id": "x"}}\n', "expected an integer"),
-    (b'{"type": "subscribe", "after": -3}\n', "after is the last sequence number"),
-    (b"\xff\xfe\n", "not JSON"),
-    (b"[" * 30_000 + b"]" * 30_000 + b"\n", "nested too deeply"),
-    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 1' + b"0" * 400
-     + b"}}\n", "out of range"),
-    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": -5}}\n',
-     "seconds is -5: it must be from 180 to 900"),
-    (b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 901}}\n',
-     "seconds is 901: it must be from 180 to 900"),
-    (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 1208925819614629174706176, '
-     b'"action": "READ"}}\n', "out of range"),
-    (b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 18446744073709551615, '
-     b'"action": "READ"}}\n', "node_id must be from 1 to"),
-    (b'{"type": "command", "command": "ThrottleTransfer", "id": "t", "args": {"transfer_id": 1, '
-     b'"seconds_per_block": 1e999}}\n', "a finite number"),
-    (b'{"type": "command", "command": "QueryHistory", "id": "h", "args": {"limit": 0}}\n', "limit is 0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (b"not json\n", "not JSON"),
+        (b"[1, 2]\n", 'a JSON object with a "type"'),
+        (b'{"type": "dance"}\n', "unknown message type 'dance'"),
+        (
+            b'{"type": "command", "command": "ArmKnob", "id": 5, "args": {"knob": "nope", "value": 1}}\n',
+            "unknown knob 'nope'",
+        ),
+        (b'{"type": "command", "command": "PauseTransfer", "args": {"transfer_id": "x"}}\n', "expected an integer"),
+        (b'{"type": "subscribe", "after": -3}\n', "after is the last sequence number"),
+        (b"\xff\xfe\n", "not JSON"),
+        (b"[" * 30_000 + b"]" * 30_000 + b"\n", "nested too deeply"),
+        (
+            b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 1'
+            + b"0" * 400
+            + b"}}\n",
+            "out of range",
+        ),
+        (
+            b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": -5}}\n',
+            "seconds is -5: it must be from 180 to 900",
+        ),
+        (
+            b'{"type": "command", "command": "OpenCommissioningWindow", "id": "w", "args": {"seconds": 901}}\n',
+            "seconds is 901: it must be from 180 to 900",
+        ),
+        (
+            b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 1208925819614629174706176, '
+            b'"action": "READ"}}\n',
+            "out of range",
+        ),
+        (
+            b'{"type": "command", "command": "DeviceAction", "id": "d", "args": {"node_id": 18446744073709551615, '
+            b'"action": "READ"}}\n',
+            "node_id must be from 1 to",
+        ),
+        (
+            b'{"type": "command", "command": "ThrottleTransfer", "id": "t", "args": {"transfer_id": 1, '
+            b'"seconds_per_block": 1e999}}\n',
+            "a finite number",
+        ),
+        (b'{"type": "command", "command": "QueryHistory", "id": "h", "args": {"limit": 0}}\n', "limit is 0"),
+    ],
+)
 def test_bad_input_gets_an_error_and_the_connection_goes_on(engine, tmp_path, line, says):
     raw = Raw(tmp_path / "control.sock")
     raw.send(line)
@@ -217,12 +245,15 @@ def test_every_command_gets_one_answer_even_when_its_handler_fails(engine, tmp_p
         assert client.snapshot().images  # and the engine goes on
 
 
-@pytest.mark.parametrize(("content", "mode", "says"), [
-    ("", 0o600, "is empty"),
-    ("abc", 0o600, "too short"),
-    ("f" * 64, 0o666, r"can be read or written by others \(mode 0666\)"),
-    ("f" * 64, 0o640, r"\(mode 0640\)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "mode", "says"),
+    [
+        ("", 0o600, "is empty"),
+        ("abc", 0o600, "too short"),
+        ("f" * 64, 0o666, r"can be read or written by others \(mode 0666\)"),
+        ("f" * 64, 0o640, r"\(mode 0640\)"),
+    ],
+)
 def test_a_token_file_that_anyone_could_have_written_is_refused_in_one_line(tmp_path, content, mode, says):
     state = tmp_path / "state"
     state.mkdir()
@@ -302,8 +333,12 @@ def test_two_front_ends_see_one_order_while_a_third_arms_and_a_silent_one_is_cut
     silent = socket.socket(socket.AF_UNIX)
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     silent.connect(str(path))
-    silent.sendall(json.dumps({"type": "hello", "protocol": 2}).encode() + b"\n" +
-                   json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
+    silent.sendall(
+        json.dumps({"type": "hello", "protocol": 2}).encode()
+        + b"\n"
+        + json.dumps({"type": "subscribe", "snapshots": True}).encode()
+        + b"\n"
+    )
 
     def arm_repeatedly():
         with ProviderClient.attach(path, subscribe=False) as armer:
@@ -349,11 +384,18 @@ def test_two_front_ends_see_one_order_while_a_third_arms_and_a_silent_one_is_cut
 
 MESSAGES = st.one_of(
     st.binary(max_size=200),
-    st.dictionaries(st.sampled_from(["type", "command", "args", "id", "after", "protocol", "version", "token"]),
-                    st.one_of(st.none(), st.integers(), st.text(max_size=12), st.lists(st.integers(), max_size=3),
-                              st.dictionaries(st.text(max_size=8), st.integers(), max_size=3)),
-                    max_size=6).map(lambda d: json.dumps(d).encode()),
-)  # fmt: skip
+    st.dictionaries(
+        st.sampled_from(["type", "command", "args", "id", "after", "protocol", "version", "token"]),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.text(max_size=12),
+            st.lists(st.integers(), max_size=3),
+            st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
+        ),
+        max_size=6,
+    ).map(lambda d: json.dumps(d).encode()),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -380,8 +422,12 @@ def test_a_client_that_stops_reading_gets_no_snapshots_queued(engine, tmp_path, 
     silent = socket.socket(socket.AF_UNIX)
     silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     silent.connect(str(tmp_path / "control.sock"))
-    silent.sendall(json.dumps({"type": "hello", "protocol": 2}).encode() + b"\n" +
-                   json.dumps({"type": "subscribe", "snapshots": True}).encode() + b"\n")  # fmt: skip
+    silent.sendall(
+        json.dumps({"type": "hello", "protocol": 2}).encode()
+        + b"\n"
+        + json.dumps({"type": "subscribe", "snapshots": True}).encode()
+        + b"\n"
+    )
     deadline = time.monotonic() + 30
     while not engine.control.connections and time.monotonic() < deadline:
         time.sleep(0.05)

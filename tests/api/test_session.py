@@ -64,8 +64,9 @@ def test_a_client_session_reads_the_provider_in_any_pieces(cut):
     assert session.phase is Phase.READY and session.last_seq == 42 and session.engine["pid"] == 7
     # It answered the provider's hello itself, with the token and the protocol it speaks.
     assert lines(session.data_to_send()) == [{"type": "hello", "protocol": 2, "token": "ab" * 32}]
-    assert session.receive_data(b"") == [Closed("the provider closed the connection: cut off: it stopped "
-                                                "reading; subscribe again with after=43")]  # fmt: skip
+    assert session.receive_data(b"") == [
+        Closed("the provider closed the connection: cut off: it stopped reading; subscribe again with after=43")
+    ]
     assert session.phase is Phase.CLOSED and session.receive_data(b'{"type":"pong"}\n') == []
 
 
@@ -124,10 +125,17 @@ def test_a_server_session_reads_requests_and_answers_bad_ones_in_one_line_each()
         b"[1, 2]\n"
         b'{"type":"ping"}\n'
     )
-    assert requests[:2] == [HelloAccepted(), CommandReceived(ArmKnob(Knob.QUERY_STATUS, QueryImageStatus.BUSY,
-                                                                     sticky=True, id="a"))]  # fmt: skip
-    assert [type(r) for r in requests[2:]] == [ProtocolViolation, ProtocolViolation, SubscribeWanted,
-                                               ProtocolViolation, PingReceived]  # fmt: skip
+    assert requests[:2] == [
+        HelloAccepted(),
+        CommandReceived(ArmKnob(Knob.QUERY_STATUS, QueryImageStatus.BUSY, sticky=True, id="a")),
+    ]
+    assert [type(r) for r in requests[2:]] == [
+        ProtocolViolation,
+        ProtocolViolation,
+        SubscribeWanted,
+        ProtocolViolation,
+        PingReceived,
+    ]
     assert requests[4] == SubscribeWanted(5, True) and not any(getattr(r, "fatal", False) for r in requests)
     said = lines(server.data_to_send())
     assert [m["type"] for m in said] == ["error", "error", "error", "pong"]

@@ -75,9 +75,18 @@ def test_every_event_of_a_real_update_survives_json(tmp_path):
         engine.stop()
     events += engine.drain()
     names = {e.name for e in events}
-    assert {"QueryImage", "QueryImageResponse", "TransferStarted", "TransferFinished", "ApplyUpdateRequest",
-            "NotifyUpdateApplied", "CommandDone", "EngineSnapshot", "HistoryRows",
-            "Listening"} <= names, names  # fmt: skip
+    assert {
+        "QueryImage",
+        "QueryImageResponse",
+        "TransferStarted",
+        "TransferFinished",
+        "ApplyUpdateRequest",
+        "NotifyUpdateApplied",
+        "CommandDone",
+        "EngineSnapshot",
+        "HistoryRows",
+        "Listening",
+    } <= names, names
     for event in events:
         encoded = through_json(wire.event_to_json(event))
         assert wire.event_from_json(encoded) == event, event.name
@@ -89,8 +98,12 @@ def test_events_the_update_did_not_produce_survive_json_too():
     device = CommissionableDevice("8A1B", 3840, 2, 0xFFF1, None, "lamp", (("fe80::1", 5540, 0, 3),), 5540)
     row = HistoryRow(7, 1.5, "query", 1, 0xD001, "QueryImage -> Busy", {"status": "BUSY", "used": ["a"]})
     refused = CommandDone(AbortTransfer(3, BdxStatus.UNKNOWN), False, "no")
-    for event in (CommissionableDevices((device,)), DeviceMismatch(0x10, 2, 10.0, MISMATCH_ADVICE),
-                  HistoryRows("x-1", (row,)), refused):  # fmt: skip
+    for event in (
+        CommissionableDevices((device,)),
+        DeviceMismatch(0x10, 2, 10.0, MISMATCH_ADVICE),
+        HistoryRows("x-1", (row,)),
+        refused,
+    ):
         assert wire.event_from_json(through_json(wire.event_to_json(event))) == event
 
 
@@ -116,16 +129,33 @@ def test_every_ota_step_the_update_did_not_take_survives_json_with_typed_fields(
 def test_ota_steps_print_the_clusters_field_names():
     # The JSON lines use the field names of the OTA Provider cluster's commands (Core spec 11.20.6.5),
     # which the headless --json output and `ctl watch --json` have always printed.
-    answered = QueryImageAnswered((1, 0xD001), QueryImageStatus.UPDATE_AVAILABLE, "newer", (), 0,
-                                  "bdx://0000000000000001/v3", 3, "3.0", b"\xab\xcd", True)  # fmt: skip
+    answered = QueryImageAnswered(
+        (1, 0xD001),
+        QueryImageStatus.UPDATE_AVAILABLE,
+        "newer",
+        (),
+        0,
+        "bdx://0000000000000001/v3",
+        3,
+        "3.0",
+        b"\xab\xcd",
+        True,
+    )
     assert answered.fields() == {
-        "fabricIndex": 1, "nodeId": 0xD001, "status": "UPDATE_AVAILABLE", "reason": "newer", "used": [],
-        "delayedActionTime": 0, "imageUri": "bdx://0000000000000001/v3", "softwareVersion": 3,
-        "softwareVersionString": "3.0", "updateToken": "ABCD", "userConsentNeeded": True,
-    }  # fmt: skip
+        "fabricIndex": 1,
+        "nodeId": 0xD001,
+        "status": "UPDATE_AVAILABLE",
+        "reason": "newer",
+        "used": [],
+        "delayedActionTime": 0,
+        "imageUri": "bdx://0000000000000001/v3",
+        "softwareVersion": 3,
+        "softwareVersionString": "3.0",
+        "updateToken": "ABCD",
+        "userConsentNeeded": True,
+    }
     notified = UpdateAppliedNotified((1, 0xD001), b"\xab", 2, 3)
-    assert notified.details() == {"updateToken": "AB", "softwareVersion": 2, "promisedVersion": 3,
-                                  "asPromised": False}  # fmt: skip
+    assert notified.details() == {"updateToken": "AB", "softwareVersion": 2, "promisedVersion": 3, "asPromised": False}
     assert event_text(notified).endswith("now running version 2 (offered version 3)")
 
 
@@ -158,17 +188,20 @@ def test_commands_without_arguments_are_known_by_name_and_keep_the_clients_id():
         assert wire.command_from_json({"command": name, "id": "mine-1"}) == COMMANDS[name](id="mine-1")
 
 
-@pytest.mark.parametrize(("message", "says"), [
-    ({"command": "ArmKnob", "args": {"knob": "queryImageStatus", "value": "bussy"}}, "one of updateAvailable"),
-    ({"command": "ArmKnob", "args": {"knob": "speed", "value": 1}}, "unknown knob 'speed'"),
-    ({"command": "PauseTransfer", "args": {}}, "transfer_id is missing"),
-    ({"command": "PauseTransfer", "args": {"transfer_id": "3"}}, "expected an integer"),
-    ({"command": "PauseTransfer", "args": {"transfer_id": 3, "speed": 1}}, "unknown field(s) speed"),
-    ({"command": "Reboot"}, "unknown command 'Reboot'"),
-    ({"command": "ClearKnobs", "version": 2}, "version 2 is not supported"),
-    ({"command": "AbortTransfer", "args": {"transfer_id": 1, "status": "NOPE"}}, "one of LENGTH_TOO_LARGE"),
-    ([1, 2], "a command is a JSON object"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ({"command": "ArmKnob", "args": {"knob": "queryImageStatus", "value": "bussy"}}, "one of updateAvailable"),
+        ({"command": "ArmKnob", "args": {"knob": "speed", "value": 1}}, "unknown knob 'speed'"),
+        ({"command": "PauseTransfer", "args": {}}, "transfer_id is missing"),
+        ({"command": "PauseTransfer", "args": {"transfer_id": "3"}}, "expected an integer"),
+        ({"command": "PauseTransfer", "args": {"transfer_id": 3, "speed": 1}}, "unknown field(s) speed"),
+        ({"command": "Reboot"}, "unknown command 'Reboot'"),
+        ({"command": "ClearKnobs", "version": 2}, "version 2 is not supported"),
+        ({"command": "AbortTransfer", "args": {"transfer_id": 1, "status": "NOPE"}}, "one of LENGTH_TOO_LARGE"),
+        ([1, 2], "a command is a JSON object"),
+    ],
+)
 def test_a_malformed_command_is_refused_in_one_line(message, says):
     with pytest.raises(wire.WireError) as refused:
         wire.command_from_json(message)

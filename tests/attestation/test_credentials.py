@@ -82,14 +82,16 @@ SDK_CD_CONTENT_01 = bytes.fromhex(
 
 
 def test_cd_tlv_matches_the_sdk_vector():
-    cd = CertificationDeclaration(0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24",
-                                  version_number=0x2694)  # fmt: skip
+    cd = CertificationDeclaration(
+        0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24", version_number=0x2694
+    )
     assert cd.tlv() == SDK_CD_CONTENT_01
 
 
 def test_cms_envelope_has_the_sdk_layout():
-    cd = CertificationDeclaration(0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24",
-                                  version_number=0x2694)  # fmt: skip
+    cd = CertificationDeclaration(
+        0xFFF1, (0x8000,), device_type_id=0x1234, certificate_id="ZIG20141ZB330001-24", version_number=0x2694
+    )
     key_path = Path(__file__).resolve().parents[2] / "core/attestation/test_credentials"
     cert = x509.load_pem_x509_certificate((key_path / "Chip-Test-CD-Signing-Cert.pem").read_bytes())
     key = serialization.load_pem_private_key((key_path / "Chip-Test-CD-Signing-Key.pem").read_bytes(), None)

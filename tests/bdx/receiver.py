@@ -9,15 +9,34 @@ from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import StatusReport
 
 RECEIVE_INIT, RECEIVE_ACCEPT, BLOCK_QUERY, BLOCK, BLOCK_EOF, BLOCK_ACK, BLOCK_ACK_EOF, QUERY_WITH_SKIP = (
-    0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15)  # fmt: skip
+    0x04,
+    0x05,
+    0x10,
+    0x11,
+    0x12,
+    0x13,
+    0x14,
+    0x15,
+)
 STATUS_REPORT = 0x40
 
 
 class SpecReceiver:
     """Drives one download; ``data`` holds what arrived, ``status`` a StatusReport if one came."""
 
-    def __init__(self, manager, session, designator: bytes, *, max_block=1024, start_offset=0, skip_at=None,
-                 bad_counter_at=None, asynchronous=False, transfer_control=None):  # fmt: skip
+    def __init__(
+        self,
+        manager,
+        session,
+        designator: bytes,
+        *,
+        max_block=1024,
+        start_offset=0,
+        skip_at=None,
+        bad_counter_at=None,
+        asynchronous=False,
+        transfer_control=None,
+    ):
         self.data = bytearray()
         self.asked_for = 0  # the Block counter of the last BlockQuery (receiver-drive)
         self.unasked: list[int] = []  # Blocks that came with another counter: an SDK receiver aborts on one

@@ -26,7 +26,12 @@ def test_sdk_requestor_receive_init():
     data = bytes.fromhex("20 00 0004 0100 30".replace(" ", ""))
     init = TransferInit.decode(data)
     assert (init.control, init.max_block_size, init.file_designator, init.start_offset, init.max_length) == (
-        RD, 1024, b"0", 0, 0)  # fmt: skip
+        RD,
+        1024,
+        b"0",
+        0,
+        0,
+    )
     assert TransferInit(RD, 1024, b"0").encode() == data
 
 
@@ -81,8 +86,13 @@ def test_accept_must_choose_one_mode():
     assert ReceiveAccept.decode(bytes.fromhex("40000004")).control == 0x40  # ASYNC alone
 
 
-@given(st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1), st.binary(min_size=1, max_size=255),
-       st.integers(0, 0xFFFF), st.binary(max_size=20))  # fmt: skip
+@given(
+    st.integers(0, (1 << 64) - 1),
+    st.integers(0, (1 << 64) - 1),
+    st.binary(min_size=1, max_size=255),
+    st.integers(0, 0xFFFF),
+    st.binary(max_size=20),
+)
 def test_init_round_trip(offset, length, designator, block, metadata):
     init = TransferInit(RD, block, designator, offset, length, metadata)
     assert TransferInit.decode(init.encode()) == init
@@ -96,6 +106,11 @@ def test_fuzz_bdx_decoders():
         BlockQueryWithSkip(1, 2).encode(),
         Block(3, b"xyz").encode(),
     ]
-    for decoder in (TransferInit.decode, ReceiveAccept.decode, BlockQuery.decode, BlockQueryWithSkip.decode,
-                    Block.decode):  # fmt: skip
+    for decoder in (
+        TransferInit.decode,
+        ReceiveAccept.decode,
+        BlockQuery.decode,
+        BlockQueryWithSkip.decode,
+        Block.decode,
+    ):
         assert assert_only_raises(decoder, BdxError, fuzz_inputs(corpus, 20_000, seed=0xBD)) == 20_000

@@ -49,12 +49,14 @@ def provider_side(net: SimNet, db: Database, events: list) -> tuple[ExchangeMana
 def case_pair(net: SimNet, db: Database, events: list):
     requestor = net.add(A, ExchangeManager(rng=random.Random(3)))
     provider, server, store = provider_side(net, db, events)
-    ours = SecureSession(22, 11, KEYS, False, AuthMode.CASE, local_node_id=1, peer_node_id=0x1000, fabric_index=1,
-                         peer_address=A)  # fmt: skip
+    ours = SecureSession(
+        22, 11, KEYS, False, AuthMode.CASE, local_node_id=1, peer_node_id=0x1000, fabric_index=1, peer_address=A
+    )
     provider.add_session(ours)
     store.keep(ours)
-    theirs = SecureSession(11, 22, KEYS, True, AuthMode.CASE, local_node_id=0x1000, peer_node_id=1, fabric_index=1,
-                           peer_address=B)  # fmt: skip
+    theirs = SecureSession(
+        11, 22, KEYS, True, AuthMode.CASE, local_node_id=0x1000, peer_node_id=1, fabric_index=1, peer_address=B
+    )
     requestor.add_session(theirs)
     return requestor, theirs, provider, server, store, ours
 
@@ -147,8 +149,9 @@ def test_a_restored_sender_rejoins_where_the_query_says_and_refuses_the_impossib
     size = source.size
 
     def restored(counter=10, offset=10 * 1024):
-        return BdxSender.restored(FileSource(IMAGE), block_size=1024, start_offset=0, end_offset=size,
-                                  next_counter=counter, offset=offset)  # fmt: skip
+        return BdxSender.restored(
+            FileSource(IMAGE), block_size=1024, start_offset=0, end_offset=size, next_counter=counter, offset=offset
+        )
 
     query = lambda n: n.to_bytes(4, "little")  # noqa: E731
     opcode, block = restored().on_message(BdxOpcode.BLOCK_QUERY, query(9))  # the one being answered at the crash

@@ -29,8 +29,7 @@ def setup(loss=0.0, seed=1, designators=None, **kwargs):
             raise BdxError("unknown designator", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
         return allowed[designator]
 
-    server = BdxServer(authorize, clock=net.clock, listener=lambda step, t: events.append(told(step, t)),
-                       **kwargs)  # fmt: skip
+    server = BdxServer(authorize, clock=net.clock, listener=lambda step, t: events.append(told(step, t)), **kwargs)
     b.register(ProtocolId.BDX, server)
     net.watch(server)
     return net, a, sa, server, events

@@ -18,21 +18,26 @@ IMAGE = str(SAMPLES / "sample-fff1-8000-v3.ota")
 
 
 def _cli(*args: str, program: str = "ota_provider.core.cli") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", program, *args], capture_output=True, text=True, timeout=60,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", program, *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
-@pytest.mark.parametrize("program", ["ota_provider.core.cli", "ota_provider.core.cli.image",
-                                     "ota_provider.core.client.sim"])  # fmt: skip
+@pytest.mark.parametrize(
+    "program", ["ota_provider.core.cli", "ota_provider.core.cli.image", "ota_provider.core.client.sim"]
+)
 def test_every_program_says_its_version(program):
     result = _cli("--version", program=program)
     assert result.returncode == 0 and result.stdout.strip().split()[-1][0].isdigit(), result
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--demo-requestors", "3", "-f", IMAGE], "--demo-requestors goes with --demo"),
-    (["--demo-block-interval", "1", "-f", IMAGE], "--demo-block-interval goes with --demo"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--demo-requestors", "3", "-f", IMAGE], "--demo-requestors goes with --demo"),
+        (["--demo-block-interval", "1", "-f", IMAGE], "--demo-block-interval goes with --demo"),
+    ],
+)
 def test_demo_flags_without_the_demo_are_refused(args, says):
     result = _cli(*args)
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
@@ -55,19 +60,44 @@ def test_a_capped_block_size_and_a_uri_that_is_not_one_are_said_at_start(tmp_pat
 
 def test_a_control_socket_under_a_file_is_one_line_about_the_socket(tmp_path):
     (tmp_path / "file").write_text("")
-    result = _cli("-f", IMAGE, "--headless", "--port", "0", "--storage", str(tmp_path / "state"), "--control",
-                  str(tmp_path / "file" / "x.sock"))  # fmt: skip
+    result = _cli(
+        "-f",
+        IMAGE,
+        "--headless",
+        "--port",
+        "0",
+        "--storage",
+        str(tmp_path / "state"),
+        "--control",
+        str(tmp_path / "file" / "x.sock"),
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"ota-provider: error: cannot create the control socket {tmp_path}/file/x.sock: "
-                                      "Not a directory")  # fmt: skip
+    assert result.stderr.strip() == (
+        f"ota-provider: error: cannot create the control socket {tmp_path}/file/x.sock: Not a directory"
+    )
 
 
 def test_a_misspelt_key_in_an_image_list_is_named(tmp_path):
     listing = tmp_path / "list.json"
-    listing.write_text(json.dumps({"deviceSoftwareVersionModel": [{
-        "vendorID": 0xFFF1, "productId": 0x8000, "softwareVersion": 3, "softwareVersionString": "3.0",
-        "cDVersionNumber": 1, "softwareVersionValid": True, "minApplicableSoftwareVersion": 1,
-        "maxApplicableSoftwareVersion": 2, "otaURL": IMAGE}]}))  # fmt: skip
+    listing.write_text(
+        json.dumps(
+            {
+                "deviceSoftwareVersionModel": [
+                    {
+                        "vendorID": 0xFFF1,
+                        "productId": 0x8000,
+                        "softwareVersion": 3,
+                        "softwareVersionString": "3.0",
+                        "cDVersionNumber": 1,
+                        "softwareVersionValid": True,
+                        "minApplicableSoftwareVersion": 1,
+                        "maxApplicableSoftwareVersion": 2,
+                        "otaURL": IMAGE,
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(CatalogError, match="unknown key 'vendorID': did you mean 'vendorId'"):
         ImageCatalog.from_list(listing)
 

@@ -24,8 +24,13 @@ def provider(tmp_path_factory):
 
 def ctl(provider, *args, timeout=30):
     socket_path = provider.engine["storage"] + "/control.sock"
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, *args],
-                            capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -43,22 +48,31 @@ def test_status_arm_and_disarm(provider):
     assert status["engine"]["manualCode"] == "34970112332" and len(status["snapshot"]["armed"]) == 1
     assert ctl(provider, "clear")[:2] == (0, "every knob disarmed\n")
     assert ctl(provider, "disarm", "applyUpdateAction")[:2] == (
-        0, "ApplyUpdate action was not armed: nothing to disarm\n")  # fmt: skip
+        0,
+        "ApplyUpdate action was not armed: nothing to disarm\n",
+    )
 
 
-@pytest.mark.parametrize(("args", "code", "says"), [
-    (("arm", "queryImageStatus", "bussy"), 2, "queryImageStatus is one of updateAvailable, busy, updateNotAvailable"),
-    (("arm", "warpSpeed", "9"), 2, "unknown knob 'warpSpeed': one of queryImageStatus"),
-    (("arm", "delayBlock", "3"), 2, "delayBlock takes BLOCK,VALUE"),
-    (("pause", "99"), 1, "refused: no running transfer #99"),
-    (("abort", "1", "--status", "soon"), 2, "'soon' is not a BDX status"),
-    (("throttle", "1", "fast"), 2, "not a number of seconds per block"),
-    (("wait-for", "Nothing"), 2, "unknown event 'Nothing'"),
-    (("wait-for", "TransferFinished", "--timeout", "0.5"), 1, "no TransferFinished within 0.5 s"),
-    (("commission", "3497-011-2333"), 1, "check digit"),
-    (("arm", "queryImageStatus", "busy", "--unseen"), 2, "--unseen goes with --node ID"),
-    (("arm", "queryImageStatus", "busy", "--node", "D00G"), 2, "is not a number (0x-hex, decimal, or hex as"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (
+            ("arm", "queryImageStatus", "bussy"),
+            2,
+            "queryImageStatus is one of updateAvailable, busy, updateNotAvailable",
+        ),
+        (("arm", "warpSpeed", "9"), 2, "unknown knob 'warpSpeed': one of queryImageStatus"),
+        (("arm", "delayBlock", "3"), 2, "delayBlock takes BLOCK,VALUE"),
+        (("pause", "99"), 1, "refused: no running transfer #99"),
+        (("abort", "1", "--status", "soon"), 2, "'soon' is not a BDX status"),
+        (("throttle", "1", "fast"), 2, "not a number of seconds per block"),
+        (("wait-for", "Nothing"), 2, "unknown event 'Nothing'"),
+        (("wait-for", "TransferFinished", "--timeout", "0.5"), 1, "no TransferFinished within 0.5 s"),
+        (("commission", "3497-011-2333"), 1, "check digit"),
+        (("arm", "queryImageStatus", "busy", "--unseen"), 2, "--unseen goes with --node ID"),
+        (("arm", "queryImageStatus", "busy", "--node", "D00G"), 2, "is not a number (0x-hex, decimal, or hex as"),
+    ],
+)
 def test_bad_input_is_one_line_and_a_non_zero_exit(provider, args, code, says):
     got, out, err = ctl(provider, *args)
     assert got == code and says in err and len(err.strip().splitlines()) == 1, (got, out, err)
@@ -76,18 +90,26 @@ def test_where_the_provider_is_may_follow_the_command(provider, tmp_path):
     base = [sys.executable, "-m", "ota_provider.core.cli", "ctl"]
     after = subprocess.run([*base, "status", "--socket", socket_path], capture_output=True, text=True, check=False)
     assert after.returncode == 0 and "transfers: 0 running" in after.stdout
-    both = subprocess.run([*base, "--socket", str(tmp_path / "none.sock"), "status", "--socket", socket_path],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    both = subprocess.run(
+        [*base, "--socket", str(tmp_path / "none.sock"), "status", "--socket", socket_path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert both.returncode == 0, both.stderr
-    by_storage = subprocess.run([*base, "clear", "--storage", provider.engine["storage"]], capture_output=True,
-                                text=True, check=False)  # fmt: skip
+    by_storage = subprocess.run(
+        [*base, "clear", "--storage", provider.engine["storage"]], capture_output=True, text=True, check=False
+    )
     assert (by_storage.returncode, by_storage.stdout) == (0, "every knob disarmed\n")
 
 
 def test_watch_prints_json_lines_as_the_headless_output_does(provider):
     socket_path = provider.engine["storage"] + "/control.sock"
-    watch = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, "watch",
-                              "--json"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", socket_path, "watch", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watch.stdout], daemon=True).start()
     try:
@@ -114,8 +136,12 @@ def test_a_trace_started_and_stopped_from_ctl(provider, tmp_path):
     assert code == 0 and out.startswith(f"trace {trace} closed: ") and trace.read_text().startswith('{"trace"')
     code, _, err = ctl(provider, "trace", "start")
     assert code == 2 and "trace start needs the FILE" in err
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(tmp_path / "none")],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "trace", "show", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1 and "cannot read" in result.stderr
 
 
@@ -123,9 +149,23 @@ def test_a_node_id_typed_in_decimal_for_one_shown_in_hex_gets_a_suggestion(provi
     """The dashboard shows node 0x1000 as "1000"; typed as --node 1000 it reads as decimal: the
     refusal names the node that did query."""
     fabric = Path(provider.engine["storage"]) / "demo-fabric.json"
-    sim = subprocess.run([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(fabric), "--port",
-                          str(provider.engine["port"]), "--first-node-id", "0x1000"],
-                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    sim = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ota_provider.core.client.sim",
+            "--fabric",
+            str(fabric),
+            "--port",
+            str(provider.engine["port"]),
+            "--first-node-id",
+            "0x1000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert sim.returncode == 0, sim.stderr
     code, _, err = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "1000")
     assert code == 1 and "did you mean 0x1000, shown as 1000?" in err

@@ -21,8 +21,19 @@ IMAGE = str(SAMPLES / "sample-fff1-8000-v3.ota")
 
 def _start(state, *extra) -> subprocess.CompletedProcess:
     """Start the provider on ``state`` and stop it at once with --check's sibling: a short --timeout run."""
-    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--headless", "--port", "0",
-               "--storage", str(state), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.cli",
+        "-f",
+        IMAGE,
+        "--headless",
+        "--port",
+        "0",
+        "--storage",
+        str(state),
+        *extra,
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=8)
@@ -88,8 +99,13 @@ def test_a_damaged_stored_test_dac_is_made_anew(tmp_path):
 def _tiny_disk(tmp_path, size: str):
     mount = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
-                                           capture_output=True, check=False).returncode != 0:  # fmt: skip
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root to mount a small tmpfs")
     try:
         yield mount

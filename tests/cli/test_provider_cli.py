@@ -130,8 +130,27 @@ def test_demo_requestor_options():
 
 
 def test_sdk_response_flags_become_one_shot_knobs():
-    config = parse_config(["-f", IMAGE, "-q", "busy", "-t", "30", "-c", "-u", "denied", "-a", "discontinue",
-                           "-p", "5", "-x", "2", "-y", "1"])  # fmt: skip
+    config = parse_config(
+        [
+            "-f",
+            IMAGE,
+            "-q",
+            "busy",
+            "-t",
+            "30",
+            "-c",
+            "-u",
+            "denied",
+            "-a",
+            "discontinue",
+            "-p",
+            "5",
+            "-x",
+            "2",
+            "-y",
+            "1",
+        ]
+    )
     armed = {a.knob.name: (a.value, a.sticky) for a in policy_from_sdk_flags(config).armed}
     assert armed == {
         "QUERY_STATUS": (QueryImageStatus.BUSY, False),
@@ -183,10 +202,22 @@ def test_console_script_has_no_traceback_on_bad_input(tmp_path):
 
 def test_serving_starts_the_node_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--port", "0", "--storage", str(tmp_path),
-         "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ota_provider.core.cli",
+            "-f",
+            IMAGE,
+            "--port",
+            "0",
+            "--storage",
+            str(tmp_path),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         events = []
         deadline = time.monotonic() + 20
@@ -228,8 +259,13 @@ def _listening(proc) -> dict:
 
 
 def _refused(*args) -> tuple[int, str]:
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--json", *args],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return result.returncode, result.stderr
 
 
@@ -274,9 +310,22 @@ def test_headless_lines_and_json_events_carry_iso_timestamps(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["time"])
-    text = subprocess.Popen([sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--headless",
-                             "--secured-device-port", "0", "--storage", str(tmp_path / "t")],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    text = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ota_provider.core.cli",
+            "-f",
+            IMAGE,
+            "--headless",
+            "--secured-device-port",
+            "0",
+            "--storage",
+            str(tmp_path / "t"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = next(line for line in text.stdout if "listening on UDP port" in line)
     finally:

@@ -70,7 +70,9 @@ def test_a_paa_folder_adds_production_roots(tmp_path, trust):
     empty = TrustStore(cd_keys=trust.cd_keys)
     (tmp_path / "paa.pem").write_bytes(
         next(p for p in trust.paas.values() if "FFF1" in p.subject.rfc4514_string()).public_bytes(
-            serialization.Encoding.PEM))  # fmt: skip
+            serialization.Encoding.PEM
+        )
+    )
     (tmp_path / "notes.txt").write_text("ignored")
     assert empty.add_paa_folder(tmp_path) == 1
     assert verify_attestation(sdk_device(), empty).ok
@@ -93,9 +95,19 @@ def test_a_paa_folder_adds_production_roots(tmp_path, trust):
         (lambda: sdk_device(pai=DAC), "PAA trust"),  # the chain order swapped: no PAA issued the "PAI"
         (lambda: sdk_device(cd=CD_FFF1_8000[:-8]), "certification declaration"),
     ],
-    ids=["replayed nonce", "other key", "PID not declared", "VID differs", "no DAC", "bad PAI", "long elements",
-         "PAI as DAC", "DAC as PAI", "truncated CD"],
-)  # fmt: skip
+    ids=[
+        "replayed nonce",
+        "other key",
+        "PID not declared",
+        "VID differs",
+        "no DAC",
+        "bad PAI",
+        "long elements",
+        "PAI as DAC",
+        "DAC as PAI",
+        "truncated CD",
+    ],
+)
 def test_each_rule_names_its_check(trust, device, check):
     verdict = verify_attestation(device(), trust)
     assert (verdict.kind, verdict.check) == (VerdictKind.FAILED, check), verdict.describe()
@@ -114,10 +126,12 @@ def test_the_dac_must_be_valid_now(trust):
 
 def test_dac_origin_fields_replace_the_vendor_checks(trust):
     # The SDK's CD 02: VID 0xFFF2 with PIDs 0x8001/0x8002, DACs from VID 0xFFF1 PID 0x8000.
-    assert verify_attestation(sdk_device(CD_FFF2_WITH_DAC_ORIGIN_FFF1_8000, vendor_id=0xFFF2, product_id=0x8002),
-                              trust).ok  # fmt: skip
-    wrong = verify_attestation(sdk_device(CD_FFF2_WITH_DAC_ORIGIN_FFF1_8000, vendor_id=0xFFF2, product_id=0x8000),
-                               trust)  # fmt: skip
+    assert verify_attestation(
+        sdk_device(CD_FFF2_WITH_DAC_ORIGIN_FFF1_8000, vendor_id=0xFFF2, product_id=0x8002), trust
+    ).ok
+    wrong = verify_attestation(
+        sdk_device(CD_FFF2_WITH_DAC_ORIGIN_FFF1_8000, vendor_id=0xFFF2, product_id=0x8000), trust
+    )
     assert wrong.check == "VID/PID agreement" and "0x8000" in wrong.reason
 
 
@@ -137,14 +151,26 @@ def test_our_own_node_attests_as_a_test_device(trust):
     ours = DeviceCredentials.generate(0xFFF1, 0x8000)
     nonce = secrets.token_bytes(32)
     elements = attestation_elements(ours.certification_declaration, nonce)
-    data = AttestationInput(ours.dac, ours.pai, elements, sign_with_challenge(ours.dac_key, elements, CHALLENGE),
-                            CHALLENGE, nonce, 0xFFF1, 0x8000)  # fmt: skip
+    data = AttestationInput(
+        ours.dac,
+        ours.pai,
+        elements,
+        sign_with_challenge(ours.dac_key, elements, CHALLENGE),
+        CHALLENGE,
+        nonce,
+        0xFFF1,
+        0x8000,
+    )
     assert verify_attestation(data, trust).kind == VerdictKind.TEST_DEVICE
 
 
 @settings(max_examples=200, deadline=None)
-@given(dac=st.binary(max_size=600), pai=st.binary(max_size=600), elements=st.binary(max_size=1000),
-       signature=st.binary(max_size=80))  # fmt: skip
+@given(
+    dac=st.binary(max_size=600),
+    pai=st.binary(max_size=600),
+    elements=st.binary(max_size=1000),
+    signature=st.binary(max_size=80),
+)
 def test_any_bytes_give_a_verdict_never_an_exception(dac, pai, elements, signature):
     data = AttestationInput(dac, pai, elements, signature, CHALLENGE, NONCE, 0xFFF1, 0x8000)
     assert verify_attestation(data, TEST_TRUST).kind == VerdictKind.FAILED

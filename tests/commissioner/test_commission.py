@@ -21,8 +21,14 @@ PASSCODE = 20202021
 
 @pytest.fixture
 def device_config(tmp_path):
-    return NodeConfig(storage=tmp_path / "device", passcode=PASSCODE, discriminator=3840, port=0, host="::1",
-                      allow_ota_from_fabric=False)  # fmt: skip
+    return NodeConfig(
+        storage=tmp_path / "device",
+        passcode=PASSCODE,
+        discriminator=3840,
+        port=0,
+        host="::1",
+        allow_ota_from_fabric=False,
+    )
 
 
 async def run(device_config, tmp_path, *, passcode=PASSCODE, trust=None, accept=None):
@@ -35,9 +41,18 @@ async def run(device_config, tmp_path, *, passcode=PASSCODE, trust=None, accept=
     stages = []
     kwargs = {"accept_unverified": accept} if accept else {}
     try:
-        result = await commission(driver, ("::1", device.port, 0, 0), passcode, bench, ours,
-                                  bench.allocate_node_id(db), trust or TrustStore.with_test_roots(),
-                                  on_stage=stages.append, timeout=5, **kwargs)  # fmt: skip
+        result = await commission(
+            driver,
+            ("::1", device.port, 0, 0),
+            passcode,
+            bench,
+            ours,
+            bench.allocate_node_id(db),
+            trust or TrustStore.with_test_roots(),
+            on_stage=stages.append,
+            timeout=5,
+            **kwargs,
+        )
         return result, stages, bench
     except CommissioningError as exc:
         await asyncio.sleep(0.2)
@@ -109,9 +124,17 @@ def test_a_device_that_vanishes_mid_commissioning_fails_in_words_and_keeps_nothi
 
         try:
             with pytest.raises(CommissioningError) as failure:
-                await commission(driver, ("::1", device.port, 0, 0), PASSCODE, bench,
-                                 bench.authority.join(bench.provider_node_id), bench.allocate_node_id(db),
-                                 TrustStore.with_test_roots(), on_stage=vanish, timeout=1)  # fmt: skip
+                await commission(
+                    driver,
+                    ("::1", device.port, 0, 0),
+                    PASSCODE,
+                    bench,
+                    bench.authority.join(bench.provider_node_id),
+                    bench.allocate_node_id(db),
+                    TrustStore.with_test_roots(),
+                    on_stage=vanish,
+                    timeout=1,
+                )
             return failure.value
         finally:
             driver.close()

@@ -26,8 +26,16 @@ def test_reread_then_forget_a_bench_device(tmp_path):
     engine = start_engine(tmp_path / "ours")
 
     async def scenario():
-        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=20202021, discriminator=3840, port=0,
-                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        device = MatterNode(
+            NodeConfig(
+                storage=tmp_path / "device",
+                passcode=20202021,
+                discriminator=3840,
+                port=0,
+                host="::1",
+                allow_ota_from_fabric=False,
+            )
+        )
         await device.start()
         try:
             engine.send(CommissionDevice(f"34970112332@[::1]:{device.port}"))

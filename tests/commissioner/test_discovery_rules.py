@@ -21,5 +21,6 @@ def test_a_closed_window_or_another_product_is_not_accepted():
     assert matches(device(mode=2), discriminator=3840, short=False)  # an enhanced window, opened by an admin
     assert not matches(device(vendor=0xFFF2), discriminator=3840, short=False, vendor_id=0xFFF1)
     assert not matches(device(product=0x8001), discriminator=3840, short=False, vendor_id=0xFFF1, product_id=0x8000)
-    assert matches(device(vendor=None, product=None), discriminator=3840, short=False, vendor_id=0xFFF1,
-                   product_id=0x8000)  # no VP in the TXT: nothing to disagree with  # fmt: skip
+    assert matches(
+        device(vendor=None, product=None), discriminator=3840, short=False, vendor_id=0xFFF1, product_id=0x8000
+    )  # no VP in the TXT: nothing to disagree with

@@ -57,7 +57,8 @@ def test_each_mistake_says_what_is_wrong(text, says):
 
 def test_a_forbidden_passcode_in_a_well_formed_code_is_refused():
     code = SetupPayload(discriminator=3840, passcode=12345678, vendor_id=0, product_id=0).manual_code(
-        allow_invalid=True)  # fmt: skip
+        allow_invalid=True
+    )
     with pytest.raises(ValueError, match="passcode"):
         parse_target(code)
 
@@ -70,8 +71,9 @@ def test_any_text_parses_or_says_why(text):
         assert str(exc)
 
 
-@pytest.mark.parametrize("address", [("fd00::2", 5540, 0, 0), ("::ffff:192.0.2.7", 5541, 0, 0),
-                                     ("fe80::1", 5540, 0, 3)])  # fmt: skip
+@pytest.mark.parametrize(
+    "address", [("fd00::2", 5540, 0, 0), ("::ffff:192.0.2.7", 5541, 0, 0), ("fe80::1", 5540, 0, 3)]
+)
 def test_a_listed_devices_address_reads_back_to_the_same_socket_address(address):
     """The Add-device dialog writes a picked device's address after the code; the zone survives."""
     assert parse_target(f"34970112332@{where_text(address)}").address() == address

@@ -63,12 +63,34 @@ def chain():
     root_dn = ((RCAC_ID, 0xCACACACA00000001), (FABRIC_ID, 0xFAB000000000001D))
     ica_dn = ((19, 0xCACACACA00000003), (FABRIC_ID, 0xFAB000000000001D))
     node_dn = ((NODE_ID, 0xDEDEDEDE00010001), (FABRIC_ID, 0xFAB000000000001D), (NOC_CAT, 0xABCD0002))
-    root = issue_certificate(subject=root_dn, public_key=root_key.public_key(), issuer=root_dn, issuer_key=root_key,
-                             is_ca=True, not_before=start, serial=1)  # fmt: skip
-    ica = issue_certificate(subject=ica_dn, public_key=ica_key.public_key(), issuer=root_dn, issuer_key=root_key,
-                            is_ca=True, not_before=start, serial=2, path_len=0)  # fmt: skip
-    noc = issue_certificate(subject=node_dn, public_key=node_key.public_key(), issuer=ica_dn, issuer_key=ica_key,
-                            is_ca=False, not_before=start, serial=3)  # fmt: skip
+    root = issue_certificate(
+        subject=root_dn,
+        public_key=root_key.public_key(),
+        issuer=root_dn,
+        issuer_key=root_key,
+        is_ca=True,
+        not_before=start,
+        serial=1,
+    )
+    ica = issue_certificate(
+        subject=ica_dn,
+        public_key=ica_key.public_key(),
+        issuer=root_dn,
+        issuer_key=root_key,
+        is_ca=True,
+        not_before=start,
+        serial=2,
+        path_len=0,
+    )
+    noc = issue_certificate(
+        subject=node_dn,
+        public_key=node_key.public_key(),
+        issuer=ica_dn,
+        issuer_key=ica_key,
+        is_ca=False,
+        not_before=start,
+        serial=3,
+    )
     return root, ica, noc
 
 
@@ -92,8 +114,14 @@ def test_chain_rejects_wrong_issuer_and_time(chain):
     with pytest.raises(CertificateError, match="not valid"):
         validate_operational_chain(noc, ica, root, at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
     other_key = ec.generate_private_key(ec.SECP256R1())
-    rogue_root = issue_certificate(subject=((RCAC_ID, 1),), public_key=other_key.public_key(), issuer=((RCAC_ID, 1),),
-                                   issuer_key=other_key, is_ca=True, not_before=NOW)  # fmt: skip
+    rogue_root = issue_certificate(
+        subject=((RCAC_ID, 1),),
+        public_key=other_key.public_key(),
+        issuer=((RCAC_ID, 1),),
+        issuer_key=other_key,
+        is_ca=True,
+        not_before=NOW,
+    )
     with pytest.raises(CertificateError):
         validate_operational_chain(noc, ica, rogue_root)
 
@@ -103,10 +131,22 @@ def test_noc_with_out_of_range_node_id_is_rejected(chain):
     key = ec.generate_private_key(ec.SECP256R1())
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_dn = ((RCAC_ID, 7),)
-    root = issue_certificate(subject=root_dn, public_key=root_key.public_key(), issuer=root_dn, issuer_key=root_key,
-                             is_ca=True, not_before=NOW)  # fmt: skip
-    noc = issue_certificate(subject=((NODE_ID, 0xFFFFFFFF00000001), (FABRIC_ID, 1)), public_key=key.public_key(),
-                            issuer=root_dn, issuer_key=root_key, is_ca=False, not_before=NOW)  # fmt: skip
+    root = issue_certificate(
+        subject=root_dn,
+        public_key=root_key.public_key(),
+        issuer=root_dn,
+        issuer_key=root_key,
+        is_ca=True,
+        not_before=NOW,
+    )
+    noc = issue_certificate(
+        subject=((NODE_ID, 0xFFFFFFFF00000001), (FABRIC_ID, 1)),
+        public_key=key.public_key(),
+        issuer=root_dn,
+        issuer_key=root_key,
+        is_ca=False,
+        not_before=NOW,
+    )
     with pytest.raises(CertificateError, match="operational range"):
         validate_operational_chain(noc, None, root)
 

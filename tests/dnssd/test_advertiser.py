@@ -29,8 +29,13 @@ def test_commissionable_and_subtype_answers():
         try:
             await advertiser.set_commissionable(CommissionableService(3840, 0xFFF1, 0x8000, mode=1))
             (name,) = advertiser.advertised
-            for query in ("_matterc._udp.local.", "_L3840._sub._matterc._udp.local.", "_S15._sub._matterc._udp.local.",
-                          "_V65521._sub._matterc._udp.local.", "_CM._sub._matterc._udp.local."):  # fmt: skip
+            for query in (
+                "_matterc._udp.local.",
+                "_L3840._sub._matterc._udp.local.",
+                "_S15._sub._matterc._udp.local.",
+                "_V65521._sub._matterc._udp.local.",
+                "_CM._sub._matterc._udp.local.",
+            ):
                 ptrs = [r for r in answers(zc, query, _TYPE_PTR) if r.type == _TYPE_PTR]
                 assert [(p.name.lower(), p.alias) for p in ptrs] == [(query.lower(), name)], query
             assert answers(zc, "_L1234._sub._matterc._udp.local.", _TYPE_PTR) == []

@@ -49,8 +49,9 @@ class FakeZeroconf:
 def test_each_sender_and_each_unicast_answer_carries_its_own_interface():
     link_local = ipaddress.ip_network("fe80::/64")
     lan = InterfaceAddresses("eth0", 2, frozenset({LAN, LAN6}), (ipaddress.ip_network("192.0.2.0/24"), link_local))
-    docker = InterfaceAddresses("docker0", 3, frozenset({DOCKER}),
-                                (link_local, ipaddress.ip_network("198.51.100.0/24")))  # fmt: skip
+    docker = InterfaceAddresses(
+        "docker0", 3, frozenset({DOCKER}), (link_local, ipaddress.ip_network("198.51.100.0/24"))
+    )
     to_lan, to_docker = FakeTransport("192.0.2.10"), FakeTransport("198.51.100.7")
     zc = FakeZeroconf([to_lan, to_docker])
     scope_answers_per_interface(zc, HOST, interfaces=lambda: [lan, docker])

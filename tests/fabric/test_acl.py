@@ -59,8 +59,16 @@ def test_cat_subjects_match_identifier_and_minimum_version():
 
 
 def test_device_type_and_endpoint_targets():
-    acl = AccessControl([AccessControlEntry(1, P.VIEW, AuthMode.CASE, targets=(
-        AccessControlTarget(device_type=0x0014), AccessControlTarget(endpoint=3)))])  # fmt: skip
+    acl = AccessControl(
+        [
+            AccessControlEntry(
+                1,
+                P.VIEW,
+                AuthMode.CASE,
+                targets=(AccessControlTarget(device_type=0x0014), AccessControlTarget(endpoint=3)),
+            )
+        ]
+    )
     assert acl.check(subject(), endpoint=1, cluster=6, privilege=P.VIEW, device_types=[0x0014])
     assert acl.check(subject(), endpoint=3, cluster=6, privilege=P.VIEW)
     assert not acl.check(subject(), endpoint=2, cluster=6, privilege=P.VIEW, device_types=[0x0016])

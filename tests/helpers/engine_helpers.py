@@ -17,8 +17,9 @@ IMAGE_LIST = SAMPLES / "image-list.json"
 
 def start_engine(storage, image_list=IMAGE_LIST, **config) -> ProviderEngine:
     provider_config = ProviderConfig(image_list=image_list, port=0, demo_fabric=True, **config)
-    engine = ProviderEngine(provider_config, ImageCatalog.from_list(image_list), storage=storage, dnssd=False,
-                            host="::1")  # fmt: skip
+    engine = ProviderEngine(
+        provider_config, ImageCatalog.from_list(image_list), storage=storage, dnssd=False, host="::1"
+    )
     engine.start()
     return engine
 

@@ -74,8 +74,9 @@ class FakeServices:
     def save_fabric(self, fabric: Fabric) -> None:
         self.calls.append(("save_fabric", fabric.fabric_index))
 
-    def add_provisional_fabric(self, fabric: Fabric, entries: list[AccessControlEntry],
-                               changed_by: SubjectDescriptor | None = None) -> None:  # fmt: skip
+    def add_provisional_fabric(
+        self, fabric: Fabric, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None:
         self.fabrics.add(fabric)
         self.acl.entries.extend(entries)
         self.calls.append(("add_provisional_fabric", fabric.fabric_index))
@@ -86,8 +87,9 @@ class FakeServices:
     def remove_fabric(self, fabric_index: int) -> None:
         self.calls.append(("remove_fabric", fabric_index))
 
-    def replace_acl(self, fabric_index: int, entries: list[AccessControlEntry],
-                    changed_by: SubjectDescriptor | None = None) -> None:  # fmt: skip
+    def replace_acl(
+        self, fabric_index: int, entries: list[AccessControlEntry], changed_by: SubjectDescriptor | None = None
+    ) -> None:
         self.acl.entries = [e for e in self.acl.entries if e.fabric_index != fabric_index] + list(entries)
         self.calls.append(("replace_acl", fabric_index))
 

@@ -15,8 +15,20 @@ IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 
 def start_provider(tmp_path, flags=(), port=0):
     """``ota-provider --json --demo-fabric`` on loopback; its events are collected as they come."""
-    command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(IMAGE), "--port", str(port), "--storage",
-               str(tmp_path / "state"), "--json", "--demo-fabric", *flags]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.cli",
+        "-f",
+        str(IMAGE),
+        "--port",
+        str(port),
+        "--storage",
+        str(tmp_path / "state"),
+        "--json",
+        "--demo-fabric",
+        *flags,
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events: list[dict] = []
     deadline = time.monotonic() + 30
@@ -47,7 +59,18 @@ def wait_for(events, predicate, timeout=10.0):
 def sim(events, tmp_path, *args):
     fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
     port = next(e["port"] for e in events if e["event"] == "Listening")
-    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file, "--port", str(port),
-               "--json", "--out", str(tmp_path / "out"), *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.client.sim",
+        "--fabric",
+        fabric_file,
+        "--port",
+        str(port),
+        "--json",
+        "--out",
+        str(tmp_path / "out"),
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     return result, [json.loads(line) for line in result.stdout.splitlines()]

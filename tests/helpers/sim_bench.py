@@ -39,9 +39,9 @@ from ota_provider.core.session.secure import AuthMode, SecureSession
 from tests.bdx.receiver import SpecReceiver
 from tests.exchange.simnet import SimNet
 from tests.helpers.mrp import KEYS
+from tests.helpers.samples import SAMPLES
 from tests.helpers.transfers import told
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
 PROVIDER = ("provider", 5540)
 OTA_PROVIDER_CLUSTER = 0x0029
@@ -62,8 +62,9 @@ class SimBench:
     lives: int = 0  # how many times the provider started
 
     @classmethod
-    def open(cls, tmp_path: Path, *, loss: float = 0.0, seed: int = 1, latency: float = 0.01,
-             idle_timeout: float = 300.0) -> SimBench:  # fmt: skip
+    def open(
+        cls, tmp_path: Path, *, loss: float = 0.0, seed: int = 1, latency: float = 0.01, idle_timeout: float = 300.0
+    ) -> SimBench:
         net = SimNet(loss=loss, seed=seed, latency=latency)
         bench = cls(net, tmp_path / "state", DemoFabric.generate(), idle_timeout)
         bench._start_node()
@@ -71,13 +72,20 @@ class SimBench:
 
     def _start_node(self) -> None:
         self.lives += 1
-        node = MatterNode(NodeConfig(storage=self.storage, passcode=20202021, discriminator=3840),
-                          clock=self.net.clock, rng=random.Random(self.net.seed * 1000 + self.lives))  # fmt: skip
+        node = MatterNode(
+            NodeConfig(storage=self.storage, passcode=20202021, discriminator=3840),
+            clock=self.net.clock,
+            rng=random.Random(self.net.seed * 1000 + self.lives),
+        )
         self.fabric = node.join_demo_fabric(self.demo)
-        self.provider = OtaProvider(ImageCatalog.from_file(IMAGE), emit=self.ota_events.append,
-                                    store=OfferStore(node.db), clock=self.net.clock)  # fmt: skip
-        node.serve_ota(self.provider, idle_timeout=self.idle_timeout,
-                       on_transfer=lambda step, t: self.transfers.append((told(step, t), t.id, t.end)))  # fmt: skip
+        self.provider = OtaProvider(
+            ImageCatalog.from_file(IMAGE), emit=self.ota_events.append, store=OfferStore(node.db), clock=self.net.clock
+        )
+        node.serve_ota(
+            self.provider,
+            idle_timeout=self.idle_timeout,
+            on_transfer=lambda step, t: self.transfers.append((told(step, t), t.id, t.end)),
+        )
         node.begin()
         self.net.add(PROVIDER, node.manager, machine=node)
         self.node = node
@@ -122,14 +130,30 @@ class SimRequestor:
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         ours, theirs = 2000 + number, 40000 + number
         fabric = bench.fabric
-        provider_side = SecureSession(ours, theirs, KEYS, False, AuthMode.CASE, local_node_id=fabric.node_id,
-                                      peer_node_id=node_id, fabric_index=fabric.fabric_index,
-                                      peer_address=self.address)  # fmt: skip
+        provider_side = SecureSession(
+            ours,
+            theirs,
+            KEYS,
+            False,
+            AuthMode.CASE,
+            local_node_id=fabric.node_id,
+            peer_node_id=node_id,
+            fabric_index=fabric.fabric_index,
+            peer_address=self.address,
+        )
         bench.node.manager.add_session(provider_side)
         bench.node.session_store.keep(provider_side)
-        self.session = SecureSession(theirs, ours, KEYS, True, AuthMode.CASE, local_node_id=node_id,
-                                     peer_node_id=fabric.node_id, fabric_index=fabric.fabric_index,
-                                     peer_address=PROVIDER)  # fmt: skip
+        self.session = SecureSession(
+            theirs,
+            ours,
+            KEYS,
+            True,
+            AuthMode.CASE,
+            local_node_id=node_id,
+            peer_node_id=fabric.node_id,
+            fabric_index=fabric.fabric_index,
+            peer_address=PROVIDER,
+        )
         self.manager.add_session(self.session)
         self.step = "idle"
         self.asked_at = 0.0
@@ -169,8 +193,10 @@ class SimRequestor:
             self.apply = ApplyUpdateResponse.from_tlv(fields)
             self.step = "notifying"
             assert self.offer is not None and self.offer.update_token is not None
-            self._invoke(NOTIFY_UPDATE_APPLIED, NotifyUpdateApplied(self.offer.update_token,
-                                                                    self.offer.software_version).to_tlv())  # fmt: skip
+            self._invoke(
+                NOTIFY_UPDATE_APPLIED,
+                NotifyUpdateApplied(self.offer.update_token, self.offer.software_version).to_tlv(),
+            )
         elif self.step == "notifying":
             self.step = "notified"
 

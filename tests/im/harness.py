@@ -77,8 +77,9 @@ class TestCluster(Cluster):
         raise NoResponse
 
 
-def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_id: int = 0x1B669, acl=None,
-          events=None):  # fmt: skip
+def build(
+    auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_id: int = 0x1B669, acl=None, events=None
+):
     net = SimNet(seed=2)
     node = net.add(NODE, ExchangeManager(rng=random.Random(1)))
     client_manager = net.add(CLIENT, ExchangeManager(rng=random.Random(2)))
@@ -86,17 +87,32 @@ def build(auth_mode: AuthMode = AuthMode.PASE, fabric_index: int = 1, peer_node_
     cluster = TestCluster()
     model.add(Endpoint(0, [(0x0016, 1)], {cluster.id: cluster}))
     model.add(Endpoint(1, [(0x0014, 1)], {}))
-    server = InteractionServer(model, acl or AccessControl(), clock=net.clock, manager=node,
-                               events=events)  # fmt: skip
+    server = InteractionServer(model, acl or AccessControl(), clock=net.clock, manager=node, events=events)
     node.register(ProtocolId.INTERACTION_MODEL, server)
     net.watch(server.subscriptions)
     case = auth_mode == AuthMode.CASE
-    node_session = SecureSession(10, 20, KEYS, False, auth_mode, local_node_id=0x64 if case else 0,
-                                 peer_node_id=peer_node_id if case else 0, fabric_index=fabric_index,
-                                 peer_address=CLIENT)  # fmt: skip
-    client_session = SecureSession(20, 10, KEYS, True, auth_mode, local_node_id=node_session.peer_node_id,
-                                   peer_node_id=node_session.local_node_id, fabric_index=fabric_index,
-                                   peer_address=NODE)  # fmt: skip
+    node_session = SecureSession(
+        10,
+        20,
+        KEYS,
+        False,
+        auth_mode,
+        local_node_id=0x64 if case else 0,
+        peer_node_id=peer_node_id if case else 0,
+        fabric_index=fabric_index,
+        peer_address=CLIENT,
+    )
+    client_session = SecureSession(
+        20,
+        10,
+        KEYS,
+        True,
+        auth_mode,
+        local_node_id=node_session.peer_node_id,
+        peer_node_id=node_session.local_node_id,
+        fabric_index=fabric_index,
+        peer_address=NODE,
+    )
     node.sessions.add(node_session)
     client_manager.sessions.add(client_session)
     client = InteractionClient(client_manager)

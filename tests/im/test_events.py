@@ -64,9 +64,14 @@ def test_read_events_with_event_min_statuses_and_fabric_sensitivity():
     first = log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(7)}))
     log.record(0, C, 0x01, Priority.CRITICAL, tlv.Structure({0: UInt(8)}))
     log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(9)}), fabric_index=2)  # another fabric's
-    read = Collect(client, session, ImOpcode.READ_REQUEST, {
-        1: tlv.Array([event_path(0, C, 0x01), event_path(0, C, 0x7F), event_path(3, C, 0x01), event_path()]),
-    })  # fmt: skip
+    read = Collect(
+        client,
+        session,
+        ImOpcode.READ_REQUEST,
+        {
+            1: tlv.Array([event_path(0, C, 0x01), event_path(0, C, 0x7F), event_path(3, C, 0x01), event_path()]),
+        },
+    )
     net.run(until=5)
     data = read.event_data()
     # Two events, once for the concrete path and once for the wildcard: (0, C, 1) and (*, *, *) both match.
@@ -98,10 +103,18 @@ def test_an_events_only_subscription_primes_reports_new_events_and_keeps_alive()
     log = EventLog(EventNumbers(None))
     net, client, session, _, _ = build(events=log)
     old = log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(1)}))
-    subscription = Collect(client, session, ImOpcode.SUBSCRIBE_REQUEST, {
-        0: False, 1: UInt(0), 2: UInt(5), 4: tlv.Array([event_path(0, C, 0x01)]),
-        5: tlv.Array([tlv.Structure({1: UInt(old.number + 1)})]),
-    })  # fmt: skip
+    subscription = Collect(
+        client,
+        session,
+        ImOpcode.SUBSCRIBE_REQUEST,
+        {
+            0: False,
+            1: UInt(0),
+            2: UInt(5),
+            4: tlv.Array([event_path(0, C, 0x01)]),
+            5: tlv.Array([tlv.Structure({1: UInt(old.number + 1)})]),
+        },
+    )
     net.run(until=1)
     assert subscription.reports and numbers(subscription.event_data()) == []  # EventMin excluded the old one
     new = log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(2)}))

@@ -54,8 +54,16 @@ CORPUS = [
     TimedRequest(500).encode(),
     tlv.encode(tlv.Structure({0: True, 1: UInt(0), 2: UInt(60), 3: tlv.Array([AttributePath(0, 0x28, 1).to_tlv()])})),
 ]
-DECODERS = [ReadRequest.decode, InvokeRequest.decode, WriteRequest.decode, ReportData.decode, StatusResponse.decode,
-            TimedRequest.decode, SubscribeRequest.decode, InvokeResponse.decode]  # fmt: skip
+DECODERS = [
+    ReadRequest.decode,
+    InvokeRequest.decode,
+    WriteRequest.decode,
+    ReportData.decode,
+    StatusResponse.decode,
+    TimedRequest.decode,
+    SubscribeRequest.decode,
+    InvokeResponse.decode,
+]
 
 
 def test_fuzz_every_im_decoder():

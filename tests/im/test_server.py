@@ -66,10 +66,14 @@ def test_fabric_filtered_reads_show_only_the_accessing_fabric():
 
 def test_data_version_filter_suppresses_unchanged_clusters():
     net, client, session, cluster, _ = build()
-    request = tlv.Structure({
-        0: tlv.Array([AttributePath(0, C, 0).to_tlv()]),
-        4: tlv.Array([tlv.Structure({0: tlv.TLVList([(1, UInt(0)), (2, UInt(C))]), 1: UInt(cluster.data_version)})]),
-    })  # fmt: skip
+    request = tlv.Structure(
+        {
+            0: tlv.Array([AttributePath(0, C, 0).to_tlv()]),
+            4: tlv.Array(
+                [tlv.Structure({0: tlv.TLVList([(1, UInt(0)), (2, UInt(C))]), 1: UInt(cluster.data_version)})]
+            ),
+        }
+    )
     result = client._start(session, 0x02, tlv.encode(request), None, None)
     net.run()
     assert result.done and result.reports == []
@@ -84,12 +88,17 @@ def invoke(net, client, session, commands, **kwargs):
 
 def test_invoke_returns_data_or_status_for_every_path():
     net, client, session, _cluster, _ = build()
-    result = invoke(net, client, session, [
-        CommandData(CommandPath(0, C, 0), tlv.Structure({0: UInt(41)}), ref=1),
-        CommandData(CommandPath(0, C, 2), tlv.Structure(), ref=2),
-        CommandData(CommandPath(0, C, 9), tlv.Structure(), ref=3),
-        CommandData(CommandPath(5, C, 0), tlv.Structure(), ref=4),
-    ])  # fmt: skip
+    result = invoke(
+        net,
+        client,
+        session,
+        [
+            CommandData(CommandPath(0, C, 0), tlv.Structure({0: UInt(41)}), ref=1),
+            CommandData(CommandPath(0, C, 2), tlv.Structure(), ref=2),
+            CommandData(CommandPath(0, C, 9), tlv.Structure(), ref=3),
+            CommandData(CommandPath(5, C, 0), tlv.Structure(), ref=4),
+        ],
+    )
     responses = {r.ref: r for r in result.invoke.responses}
     bad_fields = invoke(net, client, session, [CommandData(CommandPath(0, C, 0), tlv.Structure({0: "no"}), ref=5)])
     responses[5] = bad_fields.invoke.responses[0]
@@ -117,26 +126,38 @@ def test_deliberately_silent_command_sends_only_an_ack():
 
 def test_writes_list_operations_and_constraints():
     net, client, session, cluster, _ = build()
-    result = client.write(session, [
-        AttributeData(AttributePath(0, C, 1), UInt(55)),
-        AttributeData(AttributePath(0, C, 1), UInt(500)),
-        AttributeData(AttributePath(0, C, 2), tlv.Array(["a"])),
-        AttributeData(AttributePath(0, C, 2, list_index_present=True), "b"),
-        AttributeData(AttributePath(0, C, 0), UInt(1)),
-        AttributeData(AttributePath(0, C, 5), UInt(1)),
-    ])  # fmt: skip
+    result = client.write(
+        session,
+        [
+            AttributeData(AttributePath(0, C, 1), UInt(55)),
+            AttributeData(AttributePath(0, C, 1), UInt(500)),
+            AttributeData(AttributePath(0, C, 2), tlv.Array(["a"])),
+            AttributeData(AttributePath(0, C, 2, list_index_present=True), "b"),
+            AttributeData(AttributePath(0, C, 0), UInt(1)),
+            AttributeData(AttributePath(0, C, 5), UInt(1)),
+        ],
+    )
     net.run()
     codes = [s.status.status for s in result.write_statuses]
-    assert codes == [ImStatus.SUCCESS, ImStatus.CONSTRAINT_ERROR, ImStatus.SUCCESS, ImStatus.SUCCESS,
-                     ImStatus.UNSUPPORTED_WRITE, ImStatus.NEEDS_TIMED_INTERACTION]  # fmt: skip
+    assert codes == [
+        ImStatus.SUCCESS,
+        ImStatus.CONSTRAINT_ERROR,
+        ImStatus.SUCCESS,
+        ImStatus.SUCCESS,
+        ImStatus.UNSUPPORTED_WRITE,
+        ImStatus.NEEDS_TIMED_INTERACTION,
+    ]
     assert cluster.number == 55 and cluster.items == ["a", "b"]
 
 
 def test_acl_enforced_for_case_subjects():
-    acl = AccessControl([
-        AccessControlEntry(1, Privilege.OPERATE, AuthMode.CASE, subjects=(0x1B669,),
-                           targets=(AccessControlTarget(cluster=C),)),
-    ])  # fmt: skip
+    acl = AccessControl(
+        [
+            AccessControlEntry(
+                1, Privilege.OPERATE, AuthMode.CASE, subjects=(0x1B669,), targets=(AccessControlTarget(cluster=C),)
+            ),
+        ]
+    )
     net, client, session, _cluster, _ = build(auth_mode=AuthMode.CASE, acl=acl)
     read = client.read(session, [AttributePath(0, C, 0), AttributePath(0, C, 3), AttributePath(None, C, None)])
     net.run()
@@ -202,11 +223,16 @@ def write_body(value, *, timed, more):
 
 def timed_chunked_write(last_chunk_timed: bool) -> Scripted:
     net, client, session, _, _ = build()
-    script = Scripted(net, client, session, [
-        (TIMED, {0: UInt(500)}),
-        (WRITE, write_body(1, timed=True, more=True)),
-        (WRITE, write_body(2, timed=last_chunk_timed, more=False)),
-    ])  # fmt: skip
+    script = Scripted(
+        net,
+        client,
+        session,
+        [
+            (TIMED, {0: UInt(500)}),
+            (WRITE, write_body(1, timed=True, more=True)),
+            (WRITE, write_body(2, timed=last_chunk_timed, more=False)),
+        ],
+    )
     net.run(until=5)
     return script
 
@@ -243,8 +269,9 @@ def test_suppress_response_runs_the_command_and_sends_only_the_ack():
 )
 def test_bad_batches_are_refused_whole(batch):
     net, client, session, cluster, _ = build()
-    commands = [CommandData(CommandPath(0, C, command), tlv.Structure({0: UInt(1)}), ref=ref).to_tlv()
-                for command, ref in batch]  # fmt: skip
+    commands = [
+        CommandData(CommandPath(0, C, command), tlv.Structure({0: UInt(1)}), ref=ref).to_tlv() for command, ref in batch
+    ]
     script = Scripted(net, client, session, [(INVOKE, {0: False, 1: False, 2: tlv.Array(commands)})])
     net.run(until=5)
     assert script.answers == [(ImOpcode.STATUS_RESPONSE, {0: ImStatus.INVALID_ACTION, 0xFF: 11})]

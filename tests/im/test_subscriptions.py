@@ -19,8 +19,13 @@ def values(report):
 def test_priming_then_report_on_change_then_keep_alive():
     net, client, session, _cluster, _server = build()
     reports = []
-    result = client.subscribe(session, [AttributePath(0, C, 1)], min_interval=2, max_interval=10,
-                              on_report=lambda r: reports.append((net.now, r)))  # fmt: skip
+    result = client.subscribe(
+        session,
+        [AttributePath(0, C, 1)],
+        min_interval=2,
+        max_interval=10,
+        on_report=lambda r: reports.append((net.now, r)),
+    )
     net.run(until=1)
     assert result.done and result.error is None and result.subscription_id is not None
     assert result.max_interval == 10

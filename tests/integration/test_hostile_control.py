@@ -116,9 +116,15 @@ def test_start_trace_cannot_write_outside_the_trace_folder(tmp_path):
     before = database.read_bytes()
     try:
         with ProviderClient.attach(control) as client:
-            refusals = [(str(database), "go into"), (str(decoy), "go into"), ("../ota-provider.sqlite3", "go into"),
-                        ("link.jsonl", "exists already"), ("db.jsonl", "exists already"),
-                        ("pipe.jsonl", "exists already"), ("..", "not a trace file name")]  # fmt: skip
+            refusals = [
+                (str(database), "go into"),
+                (str(decoy), "go into"),
+                ("../ota-provider.sqlite3", "go into"),
+                ("link.jsonl", "exists already"),
+                ("db.jsonl", "exists already"),
+                ("pipe.jsonl", "exists already"),
+                ("..", "not a trace file name"),
+            ]
             for name, says in refusals:
                 with pytest.raises(Refused, match=says):
                     client.trace_start(name)

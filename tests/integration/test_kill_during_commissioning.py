@@ -38,11 +38,17 @@ def _kill_at(tmp_path, stage: str, state: str, *, said: list | None = None) -> t
     what it says at start."""
     device, device_events = start_provider(tmp_path / "device")
     port = next(e["port"] for e in device_events if e["event"] == "Listening")
-    ours, events = start_provider(tmp_path / "ours", ["--commission", f"{MANUAL_CODE}@[::1]:{port}",
-                                                      "--stage-timeout", "3"])  # fmt: skip
+    ours, events = start_provider(
+        tmp_path / "ours", ["--commission", f"{MANUAL_CODE}@[::1]:{port}", "--stage-timeout", "3"]
+    )
     try:
-        hit = wait_for(events, lambda ev: any(e["event"] == "CommissioningStage" and (e["stage"], e["state"]) ==
-                                              (stage, state) for e in ev), timeout=30)  # fmt: skip
+        hit = wait_for(
+            events,
+            lambda ev: any(
+                e["event"] == "CommissioningStage" and (e["stage"], e["state"]) == (stage, state) for e in ev
+            ),
+            timeout=30,
+        )
         device.send_signal(signal.SIGKILL)
         device.wait(timeout=10)
         assert hit, [(e.get("stage"), e.get("state")) for e in events if e["event"] == "CommissioningStage"]

@@ -49,16 +49,26 @@ def test_three_requestors_download_apply_and_notify(provider, tmp_path):
     assert wait_for(events, lambda ev: sum(e["event"] == "TransferFinished" for e in ev) == 3)
     assert sum(e["event"] == "NotifyUpdateApplied" for e in events) == 3
     storage = str(tmp_path / "state")
-    history = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--json"],
-                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    history = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     rows = [json.loads(line) for line in history.stdout.splitlines()]
     transfers = [r for r in rows if r["kind"] == "transfer"]
     assert len(transfers) == 3 and all(r["details"]["result"] == "complete" for r in transfers)
     assert all(r["details"]["bytes"] == IMAGE.stat().st_size and r["details"]["seconds"] >= 0 for r in transfers)
     assert [r["kind"] for r in rows].count("notify") == 3
     assert {r["summary"] for r in rows if r["kind"] == "query"} == {"UpdateAvailable v3"}
-    as_csv = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--csv"],
-                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    as_csv = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", storage, "--csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert as_csv.stdout.splitlines()[0] == "id,time,kind,fabric_index,node_id,summary,details"
     assert len(as_csv.stdout.splitlines()) == len(rows) + 1
 
@@ -80,14 +90,24 @@ def test_an_up_to_date_requestor_is_told_not_available(provider, tmp_path):
 def test_a_bad_fabric_file_is_one_line(tmp_path):
     bad = tmp_path / "demo-fabric.json"
     bad.write_text("{}")
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(bad)],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a demo fabric file" in result.stderr
 
 
 def test_history_without_a_database_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no state database" in result.stderr
 
 
@@ -101,7 +121,10 @@ def test_sdk_flags_shape_the_first_responses_only(provider, tmp_path):
     _, second = sim(events, tmp_path)
     queried = next(s for s in second if s["step"] == "queried")
     assert (queried["status"], queried["delayedActionTime"], queried["userConsentNeeded"]) == (
-        "UPDATE_AVAILABLE", None, True)  # fmt: skip
+        "UPDATE_AVAILABLE",
+        None,
+        True,
+    )
     apply = next(s for s in second if s["step"] == "apply")
     assert (apply["action"], apply["delayedActionTime"]) == ("AWAIT_NEXT_ACTION", 7)
     _, third = sim(events, tmp_path)
@@ -115,9 +138,15 @@ def test_64_concurrent_case_handshakes_from_separate_processes(provider, tmp_pat
     _, events = provider
     fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
     port = next(e["port"] for e in events if e["event"] == "Listening")
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.case_burst", fabric_file, str(port),
-                               str(0x2000 + n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for n in range(64)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.case_burst", fabric_file, str(port), str(0x2000 + n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(64)
+    ]
     try:
         for proc in procs:
             assert proc.stdout.readline().strip() == "READY"
@@ -203,10 +232,32 @@ def test_160_handshakes_from_8_processes_at_once_all_succeed(provider, tmp_path)
     _, events = provider
     fabric_file = next(e["file"] for e in events if e["event"] == "DemoFabric")
     port = next(e["port"] for e in events if e["event"] == "Listening")
-    procs = [subprocess.Popen([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric_file,
-                               "--port", str(port), "-n", "20", "--first-node-id", str(0x3000 + 20 * n),
-                               "--versions", "3", "--json", "--out", str(tmp_path / f"out-{n}")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(8)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ota_provider.core.client.sim",
+                "--fabric",
+                fabric_file,
+                "--port",
+                str(port),
+                "-n",
+                "20",
+                "--first-node-id",
+                str(0x3000 + 20 * n),
+                "--versions",
+                "3",
+                "--json",
+                "--out",
+                str(tmp_path / f"out-{n}"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(8)
+    ]
     steps = []
     for proc in procs:
         out, _err = proc.communicate(timeout=300)
@@ -224,8 +275,17 @@ def test_the_sim_with_sdk_timers_waits_out_busy_and_await_next_action_then_updat
     _proc, events = provider
     result, steps = sim(events, tmp_path, "--sdk-timers", "--time-scale", "0.005")
     assert result.returncode == 0, result.stderr
-    assert [s["step"] for s in steps] == ["connected", "queried", "waiting", "queried", "downloaded", "apply",
-                                          "waiting", "apply", "applied"]  # fmt: skip
+    assert [s["step"] for s in steps] == [
+        "connected",
+        "queried",
+        "waiting",
+        "queried",
+        "downloaded",
+        "apply",
+        "waiting",
+        "apply",
+        "applied",
+    ]
     queried = [s for s in steps if s["step"] == "queried"]
     assert [(s["status"], s["attempt"]) for s in queried] == [("BUSY", 1), ("UPDATE_AVAILABLE", 2)]
     waits = [(s["sdkSeconds"], s["seconds"]) for s in steps if s["step"] == "waiting"]
@@ -267,7 +327,14 @@ def test_the_sims_lines_use_the_specs_names_as_the_dashboard_does(tmp_path):
 
 
 def test_sim_timer_flags_without_sdk_timers_are_one_line(tmp_path):
-    command = [sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", str(tmp_path / "f.json"),
-               "--time-scale", "0.1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ota_provider.core.client.sim",
+        "--fabric",
+        str(tmp_path / "f.json"),
+        "--time-scale",
+        "0.1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "add --sdk-timers" in result.stderr

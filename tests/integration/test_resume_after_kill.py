@@ -39,8 +39,19 @@ def _image(tmp_path: Path, size: int) -> Path:
 
 class Provider:
     def __init__(self, image: Path, state: Path, port: int) -> None:
-        command = [sys.executable, "-m", "ota_provider.core.cli", "-f", str(image), "--port", str(port),
-                   "--storage", str(state), "--json", "--demo-fabric"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "ota_provider.core.cli",
+            "-f",
+            str(image),
+            "--port",
+            str(port),
+            "--storage",
+            str(state),
+            "--json",
+            "--demo-fabric",
+        ]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.events: list[dict] = []
         import threading  # noqa: PLC0415
@@ -66,9 +77,23 @@ def test_a_provider_killed_mid_download_resumes_the_same_transfer(tmp_path):
     try:
         relay_port = relay.port
         fabric = next(e["file"] for e in first.events if e["event"] == "DemoFabric")
-        requestor = subprocess.Popen([sys.executable, "-m", "ota_provider.core.client.sim", "--fabric", fabric,
-                                      "--port", str(relay_port), "--json", "--out", str(tmp_path / "out")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        requestor = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ota_provider.core.client.sim",
+                "--fabric",
+                fabric,
+                "--port",
+                str(relay_port),
+                "--json",
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert wait_for(first.events, lambda ev: any(e["event"] == "TransferStarted" for e in ev), timeout=30)
         time.sleep(1.0)  # well into the download
         first.proc.send_signal(signal.SIGKILL)
@@ -95,8 +120,13 @@ def test_a_provider_killed_mid_download_resumes_the_same_transfer(tmp_path):
                 process.proc.send_signal(signal.SIGTERM)
                 process.proc.wait(timeout=20)
         relay.stop()
-    history = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(state),
-                              "--json"], capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    history = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(state), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     transfers = [r for r in map(json.loads, history.stdout.splitlines()) if r["kind"] == "transfer"]
     assert len(transfers) == 1 and transfers[0]["details"]["resumed"] == 1
     assert transfers[0]["details"]["result"] == "complete"

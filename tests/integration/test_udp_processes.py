@@ -33,9 +33,18 @@ def _spawn(*args: str) -> subprocess.Popen:
 def responder(request):
     params = getattr(request, "param", {})
     extra = ("--state", params["state"]) if "state" in params else ()
-    proc = _spawn("responder", "--loss", str(params.get("loss", 0)), "--seed", "11",
-                  "--echo-back", str(params.get("echo_back", 0)), "--expect", str(params.get("expect", 0)),
-                  *extra)  # fmt: skip
+    proc = _spawn(
+        "responder",
+        "--loss",
+        str(params.get("loss", 0)),
+        "--seed",
+        "11",
+        "--echo-back",
+        str(params.get("echo_back", 0)),
+        "--expect",
+        str(params.get("expect", 0)),
+        *extra,
+    )
     line = proc.stdout.readline()
     assert line.startswith("PORT "), proc.stderr.read()
     yield proc, int(line.split()[1])

@@ -147,17 +147,27 @@ async def initiator(args) -> None:
     while len(echo.payloads) < args.expect_back and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # let the last acks go out
-    print(json.dumps({
-        "pase_seconds": pase_seconds, "echo_ok": sum(results), "count": args.count,
-        "received_back": [p.decode() for p in echo.payloads], "drops": dict(manager.drops),
-        "dropped_by_loss": driver.dropped, "retransmissions": manager.retransmissions,
-    }), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "pase_seconds": pase_seconds,
+                "echo_ok": sum(results),
+                "count": args.count,
+                "received_back": [p.decode() for p in echo.payloads],
+                "drops": dict(manager.drops),
+                "dropped_by_loss": driver.dropped,
+                "retransmissions": manager.retransmissions,
+            }
+        ),
+        flush=True,
+    )
 
 
 async def establish_case(driver, address, fabric, peer_node_id):
     done = asyncio.get_running_loop().create_future()
-    initiator = CaseInitiator(driver.manager, fabric, peer_node_id,
-                              on_done=lambda s, e: done.done() or done.set_result((s, e)))  # fmt: skip
+    initiator = CaseInitiator(
+        driver.manager, fabric, peer_node_id, on_done=lambda s, e: done.done() or done.set_result((s, e))
+    )
     initiator.start(address)
     driver.flush()
     session, error = await asyncio.wait_for(done, 60)

@@ -23,9 +23,18 @@ from ota_provider.tui.app import ProviderDashboard
 
 
 def _rows(screen: AddDeviceScreen) -> list[dict]:
-    return [{"instance": d.instance, "name": d.name, "discriminator": d.discriminator,
-             "mode": d.commissioning_mode, "vendorId": d.vendor_id, "productId": d.product_id,
-             "address": d.addresses[0][0]} for d in screen.found]  # fmt: skip
+    return [
+        {
+            "instance": d.instance,
+            "name": d.name,
+            "discriminator": d.discriminator,
+            "mode": d.commissioning_mode,
+            "vendorId": d.vendor_id,
+            "productId": d.product_id,
+            "address": d.addresses[0][0],
+        }
+        for d in screen.found
+    ]
 
 
 async def _until(pilot, condition, timeout: float) -> bool:
@@ -60,10 +69,17 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> i
             screen.query_one("#code").value = code.manual_code()
             await pilot.press("enter")
             await _until(pilot, lambda: screen.outcome in ("commissioned", "failed"), 90)
-            await _until(pilot, lambda: screen.outcome == "failed" or "announce" in " ".join(
-                screen.query_one("#stages").lines), 30)  # fmt: skip
-            write(outcome=screen.outcome, picked=picked.instance if picked else None, target=screen.target,
-                  lines=list(screen.query_one("#stages").lines))  # fmt: skip
+            await _until(
+                pilot,
+                lambda: screen.outcome == "failed" or "announce" in " ".join(screen.query_one("#stages").lines),
+                30,
+            )
+            write(
+                outcome=screen.outcome,
+                picked=picked.instance if picked else None,
+                target=screen.target,
+                lines=list(screen.query_one("#stages").lines),
+            )
             await _until(pilot, lambda: discriminator not in [d.discriminator for d in screen.found], 30)
             write(after=_rows(screen))
 

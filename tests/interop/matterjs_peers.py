@@ -42,8 +42,12 @@ def require_matterjs() -> None:
 
 
 def _environment(interface: str) -> dict[str, str]:
-    return {**os.environ, "MATTER_MDNS_NETWORKINTERFACE": interface, "MATTER_LOG_FORMAT": "plain",
-            "MATTER_LOG_LEVEL": "notice"}  # fmt: skip
+    return {
+        **os.environ,
+        "MATTER_MDNS_NETWORKINTERFACE": interface,
+        "MATTER_LOG_FORMAT": "plain",
+        "MATTER_LOG_LEVEL": "notice",
+    }
 
 
 def _config(path: Path, **settings) -> str:
@@ -54,9 +58,20 @@ def _config(path: Path, **settings) -> str:
 class MatterJsRequestor:
     """A matter.js OTA Requestor device in the controller's namespace."""
 
-    def __init__(self, netns: NetnsPair, workdir: Path, *, port: int, passcode: int, discriminator: int,
-                 version: int = 1, vendor_id: int = 0xFFF1, product_id: int = 0x8000,
-                 timer_cap_ms: int | None = None, light: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        netns: NetnsPair,
+        workdir: Path,
+        *,
+        port: int,
+        passcode: int,
+        discriminator: int,
+        version: int = 1,
+        vendor_id: int = 0xFFF1,
+        product_id: int = 0x8000,
+        timer_cap_ms: int | None = None,
+        light: bool = False,
+    ) -> None:
         """``light``: an On/Off Light endpoint besides the root, as a product has (see requestor.mjs)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
@@ -83,8 +98,9 @@ class MatterJsRequestor:
     def start(self) -> MatterJsRequestor:
         command = [*self.netns.prefix(self.netns.controller), "node", "requestor.mjs", self.config]
         log = (self.workdir / "requestor.log").open("a")
-        self.proc = subprocess.Popen(command, cwd=MATTERJS, env=_environment(self.netns.controller_if),
-                                     stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.proc = subprocess.Popen(
+            command, cwd=MATTERJS, env=_environment(self.netns.controller_if), stdout=log, stderr=subprocess.STDOUT
+        )
         self.verdicts.wait_for(lambda v: v.get("event") == "ready", 60, "ready verdict from the matter.js requestor")
         return self
 
@@ -105,15 +121,23 @@ class MatterJsRequestor:
         terminate(self.proc)
 
 
-def run_matterjs_controller(netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path,
-                            timeout: float = 300) -> list[dict]:  # fmt: skip
+def run_matterjs_controller(
+    netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path, timeout: float = 300
+) -> list[dict]:
     """Run the matter.js controller over ``steps``; return one outcome per step."""
     tag = time.monotonic_ns()
     verdicts = Verdicts(workdir / f"controller-{tag}.jsonl")
     config = _config(workdir / f"controller-{tag}.json", verdict=str(verdicts.path), storage=str(storage), steps=steps)
     command = [*netns.prefix(netns.controller), "node", "controller.mjs", config]
-    result = subprocess.run(command, cwd=MATTERJS, env=_environment(netns.controller_if), capture_output=True,
-                            text=True, timeout=timeout, check=False)  # fmt: skip
+    result = subprocess.run(
+        command,
+        cwd=MATTERJS,
+        env=_environment(netns.controller_if),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     outcomes = [v for v in verdicts.read() if "step" in v]
     assert len(outcomes) == len(steps), result.stdout[-4000:] + result.stderr[-3000:]
     return outcomes

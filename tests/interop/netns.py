@@ -62,8 +62,10 @@ class NetnsPair:
             _ip("link", "add", veth_p, "type", "veth", "peer", "name", veth_c)
             _ip("link", "set", veth_p, "netns", pair.provider)
             _ip("link", "set", veth_c, "netns", pair.controller)
-            for ns, dev, v6, v4 in ((pair.provider, veth_p, PROVIDER_V6, PROVIDER_V4),
-                                    (pair.controller, veth_c, CONTROLLER_V6, CONTROLLER_V4)):  # fmt: skip
+            for ns, dev, v6, v4 in (
+                (pair.provider, veth_p, PROVIDER_V6, PROVIDER_V4),
+                (pair.controller, veth_c, CONTROLLER_V6, CONTROLLER_V4),
+            ):
                 _ip("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
                 _ip("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
                 _ip("-n", ns, "link", "set", "lo", "up")

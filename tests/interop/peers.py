@@ -26,8 +26,9 @@ SAMPLE_IMAGE = str(REPO / "sample_images" / "sample-fff1-8000-v3.ota")
 class Provider:
     """`ota-provider --json` in the provider's namespace; its events are collected as they come."""
 
-    def __init__(self, netns: NetnsPair, storage: Path, *args: str, image: str = SAMPLE_IMAGE,
-                 namespace: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, netns: NetnsPair, storage: Path, *args: str, image: str = SAMPLE_IMAGE, namespace: str | None = None
+    ) -> None:
         """``namespace``: the provider's by default; the controller's for a second provider acting
         as a device under test."""
         self.netns, self.storage, self.args, self.image = netns, storage, args, image
@@ -36,8 +37,18 @@ class Provider:
         self.events: list[dict] = []
 
     def start(self) -> None:
-        command = [*self.netns.prefix(self.namespace), sys.executable, "-m", "ota_provider.core.cli",
-                   "-f", self.image, "--storage", str(self.storage), "--json", *self.args]  # fmt: skip
+        command = [
+            *self.netns.prefix(self.namespace),
+            sys.executable,
+            "-m",
+            "ota_provider.core.cli",
+            "-f",
+            self.image,
+            "--storage",
+            str(self.storage),
+            "--json",
+            *self.args,
+        ]
         self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

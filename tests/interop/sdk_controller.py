@@ -121,8 +121,9 @@ async def run_step(ctrl, node, step):
             "softwareVersion": values[attrs.SoftwareVersion],
         }
     if do == "read-acl":
-        data = await ctrl.ReadAttribute(node, [(0, Clusters.AccessControl.Attributes.Acl)],
-                                        fabricFiltered=step.get("fabricFiltered", True))  # fmt: skip
+        data = await ctrl.ReadAttribute(
+            node, [(0, Clusters.AccessControl.Attributes.Acl)], fabricFiltered=step.get("fabricFiltered", True)
+        )
         entries = data[0][Clusters.AccessControl][Clusters.AccessControl.Attributes.Acl]
         if not isinstance(entries, list):  # an error status object (e.g. UnsupportedAccess 0x7e)
             raise RuntimeError(f"read failed with status {getattr(entries, 'Reason', entries)}")
@@ -153,16 +154,25 @@ async def run_step(ctrl, node, step):
         return {"status": [str(r.Status) for r in result]}
     if do == "invoke-query-image":
         ota = Clusters.OtaSoftwareUpdateProvider.Commands
-        command = ota.QueryImage(vendorID=step.get("vid", 0xFFF1), productID=step.get("pid", 0x8000),
-                                 softwareVersion=step.get("version", 1), protocolsSupported=[0],
-                                 requestorCanConsent=False)  # fmt: skip
+        command = ota.QueryImage(
+            vendorID=step.get("vid", 0xFFF1),
+            productID=step.get("pid", 0x8000),
+            softwareVersion=step.get("version", 1),
+            protocolsSupported=[0],
+            requestorCanConsent=False,
+        )
         r = await ctrl.SendCommand(node, 0, command)
         if r.updateToken:
             UPDATE_TOKENS[node] = r.updateToken
-        return {"status": int(r.status), "imageURI": r.imageURI, "softwareVersion": r.softwareVersion,
-                "softwareVersionString": r.softwareVersionString, "delayedActionTime": r.delayedActionTime,
-                "updateToken": r.updateToken.hex() if r.updateToken else None,
-                "userConsentNeeded": r.userConsentNeeded}  # fmt: skip
+        return {
+            "status": int(r.status),
+            "imageURI": r.imageURI,
+            "softwareVersion": r.softwareVersion,
+            "softwareVersionString": r.softwareVersionString,
+            "delayedActionTime": r.delayedActionTime,
+            "updateToken": r.updateToken.hex() if r.updateToken else None,
+            "userConsentNeeded": r.userConsentNeeded,
+        }
     if do == "invoke-apply-update":
         token = bytes.fromhex(step["token"]) if "token" in step else UPDATE_TOKENS[node]
         command = Clusters.OtaSoftwareUpdateProvider.Commands.ApplyUpdateRequest(
@@ -183,8 +193,8 @@ async def run_step(ctrl, node, step):
         loop = asyncio.get_running_loop()
         subscription = await ctrl.ReadAttribute(node, [(0, attrs.NodeLabel)], reportInterval=(0, 30))
         subscription.SetAttributeUpdateCallback(
-            lambda path, transaction: loop.call_soon_threadsafe(
-                updates.put_nowait, transaction.GetAttribute(path)))  # fmt: skip
+            lambda path, transaction: loop.call_soon_threadsafe(updates.put_nowait, transaction.GetAttribute(path))
+        )
         await ctrl.WriteAttribute(node, [(0, attrs.NodeLabel(step["label"]))])
         value = await asyncio.wait_for(updates.get(), 10)
         subscription.Shutdown()
@@ -199,14 +209,16 @@ async def run_step(ctrl, node, step):
         acl = Clusters.AccessControl
         loop = asyncio.get_running_loop()
         seen = asyncio.Queue()
-        subscription = await ctrl.ReadEvent(node, [(0, acl.Events.AccessControlEntryChanged, 1)],
-                                            reportInterval=(0, 5))  # fmt: skip
+        subscription = await ctrl.ReadEvent(node, [(0, acl.Events.AccessControlEntryChanged, 1)], reportInterval=(0, 5))
         subscription.SetEventUpdateCallback(lambda event, _t: loop.call_soon_threadsafe(seen.put_nowait, event))
         current = (await ctrl.ReadAttribute(node, [(0, acl.Attributes.Acl)]))[0][acl][acl.Attributes.Acl]
         target = acl.Structs.AccessControlTargetStruct(cluster=0x29, endpoint=NullValue, deviceType=NullValue)
-        added = acl.Structs.AccessControlEntryStruct(privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
-                                                     authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
-                                                     subjects=NullValue, targets=[target])  # fmt: skip
+        added = acl.Structs.AccessControlEntryStruct(
+            privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
+            authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
+            subjects=NullValue,
+            targets=[target],
+        )
         await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl([*current, added]))])
         events = []
         deadline = time.monotonic() + 10
@@ -233,9 +245,14 @@ def _event(result):
     header = result.Header
     data = result.Data
     fields = {k: (int(v) if isinstance(v, int) else str(v)) for k, v in vars(data).items()} if data else {}
-    return {"endpoint": header.EndpointId, "cluster": header.ClusterId, "event": header.EventId,
-            "number": header.EventNumber, "priority": int(getattr(header.Priority, "value", header.Priority)),
-            "data": fields}  # fmt: skip
+    return {
+        "endpoint": header.EndpointId,
+        "cluster": header.ClusterId,
+        "event": header.EventId,
+        "number": header.EventNumber,
+        "priority": int(getattr(header.Priority, "value", header.Priority)),
+        "data": fields,
+    }
 
 
 if __name__ == "__main__":

@@ -28,9 +28,18 @@ def test_a_killed_provider_leaves_the_list_and_a_live_one_stays(netns, tmp_path)
     killed = Provider(netns, tmp_path / "killed", "--port", "5541", "--discriminator", "3002")
     live.start()
     killed.start()
-    watcher = subprocess.Popen([*netns.prefix(netns.controller), sys.executable, "-m",
-                                "tests.interop.commissionable_list", str(WATCH_SECONDS)], cwd=REPO,
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    watcher = subprocess.Popen(
+        [
+            *netns.prefix(netns.controller),
+            sys.executable,
+            "-m",
+            "tests.interop.commissionable_list",
+            str(WATCH_SECONDS),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         lists = []
         while not (lists and len(lists[-1]["names"]) == 2):

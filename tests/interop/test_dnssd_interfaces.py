@@ -33,8 +33,10 @@ def two_networks():
         _ip("link", "add", veth_p, "type", "veth", "peer", "name", veth_o)
         _ip("link", "set", veth_p, "netns", pair.provider)
         _ip("link", "set", veth_o, "netns", other)
-        for ns, dev, v6, v4 in ((pair.provider, veth_p, OTHER_PROVIDER_V6, OTHER_PROVIDER_V4),
-                                (other, veth_o, OTHER_PEER_V6, OTHER_PEER_V4)):  # fmt: skip
+        for ns, dev, v6, v4 in (
+            (pair.provider, veth_p, OTHER_PROVIDER_V6, OTHER_PROVIDER_V4),
+            (other, veth_o, OTHER_PEER_V6, OTHER_PEER_V4),
+        ):
             _ip("-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
             _ip("-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
             _ip("-n", ns, "link", "set", "lo", "up")
@@ -47,8 +49,14 @@ def two_networks():
 
 
 def lookup(namespace: str) -> list[str]:
-    result = subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.interop.dnssd_lookup",
-                             "3840"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-m", "tests.interop.dnssd_lookup", "3840"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     answer = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {"error": result.stderr}
     assert "addresses" in answer, answer
     return answer["addresses"]
@@ -56,8 +64,12 @@ def lookup(namespace: str) -> list[str]:
 
 def provider_addresses(namespace: str, device_prefix: str) -> set[str]:
     shown = subprocess.run(["ip", "-n", namespace, "-j", "addr"], capture_output=True, text=True, check=True)
-    return {a["local"] for link in json.loads(shown.stdout) if link["ifname"].startswith(device_prefix)
-            for a in link.get("addr_info", [])}  # fmt: skip
+    return {
+        a["local"]
+        for link in json.loads(shown.stdout)
+        if link["ifname"].startswith(device_prefix)
+        for a in link.get("addr_info", [])
+    }
 
 
 def test_each_network_hears_only_the_provider_addresses_on_it(two_networks, tmp_path):

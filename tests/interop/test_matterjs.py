@@ -29,8 +29,11 @@ ADMINISTER, OPERATE, CASE = 5, 3, 2
 UPDATE_AVAILABLE, BUSY = "UPDATE_AVAILABLE", "BUSY"
 # UpdateState (OTA Requestor cluster): Idle, Querying, DelayedOnQuery, Downloading, Applying, DelayedOnApply
 IDLE, QUERYING, DELAYED_ON_QUERY, DOWNLOADING, APPLYING, DELAYED_ON_APPLY = 1, 2, 3, 4, 5, 6
-MANDATORY_EVENTS = [["BasicInformation", "startUp"], ["GeneralDiagnostics", "bootReason"],
-                    ["AccessControl", "accessControlEntryChanged"]]  # fmt: skip
+MANDATORY_EVENTS = [
+    ["BasicInformation", "startUp"],
+    ["GeneralDiagnostics", "bootReason"],
+    ["AccessControl", "accessControlEntryChanged"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +75,14 @@ def requestors(netns, tmp_path):
 
     def start(count: int, **options) -> list[MatterJsRequestor]:
         for n in range(len(started), len(started) + count):
-            requestor = MatterJsRequestor(netns, tmp_path / f"requestor-{n}", port=5551 + n, passcode=20202031 + n,
-                                          discriminator=3101 + n, **options)  # fmt: skip
+            requestor = MatterJsRequestor(
+                netns,
+                tmp_path / f"requestor-{n}",
+                port=5551 + n,
+                passcode=20202031 + n,
+                discriminator=3101 + n,
+                **options,
+            )
             started.append(requestor.start())
         return started[-count:]
 
@@ -98,11 +107,21 @@ def commission_provider_and(requestors: list[MatterJsRequestor], acl: bool = Tru
         {"do": "read-basic", "node": "$provider"},
     ]
     if acl:
-        steps += [{"do": "write-acl-add-ota", "node": "$provider"}, {"do": "read-acl", "node": "$provider"},
-                  {"do": "read-events", "node": "$provider", "events": MANDATORY_EVENTS}]  # fmt: skip
+        steps += [
+            {"do": "write-acl-add-ota", "node": "$provider"},
+            {"do": "read-acl", "node": "$provider"},
+            {"do": "read-events", "node": "$provider", "events": MANDATORY_EVENTS},
+        ]
     for n, requestor in enumerate(requestors):
-        steps.append({"do": "commission", "passcode": requestor.passcode, "discriminator": requestor.discriminator,
-                      "as": f"r{n}", "timeout": 90})  # fmt: skip
+        steps.append(
+            {
+                "do": "commission",
+                "passcode": requestor.passcode,
+                "discriminator": requestor.discriminator,
+                "as": f"r{n}",
+                "timeout": 90,
+            }
+        )
     for n in range(len(requestors)):
         steps += [
             {"do": "write-default-providers", "node": f"$r{n}", "provider": "$provider"},
@@ -123,8 +142,13 @@ def assert_updated(requestor: MatterJsRequestor, image_sha256: str, timeout: flo
 
 
 def history(provider: Provider) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--json", "--storage",
-                             str(provider.storage)], cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--json", "--storage", str(provider.storage)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
@@ -164,8 +188,12 @@ def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_
     # The commissioning survives a provider restart (SIGKILL): the controller reads it again.
     provider.kill()
     start_provider()
-    again = run_matterjs_controller(netns, storage, [
-        {"do": "read-basic", "node": provider_node}, {"do": "read-acl", "node": provider_node}], tmp_path)  # fmt: skip
+    again = run_matterjs_controller(
+        netns,
+        storage,
+        [{"do": "read-basic", "node": provider_node}, {"do": "read-acl", "node": provider_node}],
+        tmp_path,
+    )
     assert ok(again[0])["vendorId"] == 0xFFF1
     assert len(ok(again[1])["acl"]) == 2
 
@@ -175,15 +203,17 @@ def one_update(netns, start_provider, requestors, image, tmp_path, *provider_fla
     controller, and the update it made; returns both."""
     provider = start_provider(*provider_flags)
     (requestor,) = requestors(1)
-    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
-                                           tmp_path):  # fmt: skip
+    for outcome in run_matterjs_controller(
+        netns, tmp_path / "controller", commission_provider_and([requestor]), tmp_path
+    ):
         ok(outcome)
     assert_updated(requestor, image[1])
     return provider, requestor
 
 
-def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, start_provider, requestors, image,
-                                                                      tmp_path):  # fmt: skip
+def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(
+    netns, start_provider, requestors, image, tmp_path
+):
     """kill -9 in the middle of the matter.js requestor's download, a restart at once on the same
     state: the requestor's retransmitted BlockQuery reaches the same session, and the same transfer
     goes on to the end (no BDX timeout, no second transfer, one history row)."""
@@ -191,8 +221,9 @@ def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(netns, sta
     traces = tmp_path / "before.jsonl", tmp_path / "after.jsonl"  # every message, for the counters
     provider = start_provider(*flags, "--trace", str(traces[0]))
     (requestor,) = requestors(1)
-    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor]),
-                                           tmp_path):  # fmt: skip
+    for outcome in run_matterjs_controller(
+        netns, tmp_path / "controller", commission_provider_and([requestor]), tmp_path
+    ):
         ok(outcome)
     started = provider.wait_for("TransferStarted", timeout=60)[0]
     time.sleep(1.5)
@@ -237,8 +268,9 @@ def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, 
 
 
 def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provider, requestors, image, tmp_path):
-    provider, requestor = one_update(netns, start_provider, requestors, image, tmp_path, "-a", "awaitNextAction",
-                                     "-p", "5")  # fmt: skip
+    provider, requestor = one_update(
+        netns, start_provider, requestors, image, tmp_path, "-a", "awaitNextAction", "-p", "5"
+    )
     actions = [(a["action"], a["delayedActionTime"]) for a in provider.named("ApplyUpdateResponse")]
     assert actions[:2] == [("AWAIT_NEXT_ACTION", 5), ("PROCEED", 0)]
     assert DELAYED_ON_APPLY in [v["newState"] for v in requestor.events("state")]
@@ -267,8 +299,9 @@ def test_two_matterjs_requestors_download_at_once(netns, start_provider, request
 def test_without_an_acl_entry_the_matterjs_requestor_is_refused(netns, start_provider, requestors, tmp_path):
     provider = start_provider()
     (requestor,) = requestors(1)
-    for outcome in run_matterjs_controller(netns, tmp_path / "controller", commission_provider_and([requestor],
-                                           acl=False), tmp_path):  # fmt: skip
+    for outcome in run_matterjs_controller(
+        netns, tmp_path / "controller", commission_provider_and([requestor], acl=False), tmp_path
+    ):
         ok(outcome)
     refused = requestor.wait_for("queryFailed", 60)
     assert refused["status"] == 0x7E, refused  # UnsupportedAccess
@@ -276,14 +309,16 @@ def test_without_an_acl_entry_the_matterjs_requestor_is_refused(netns, start_pro
 
 
 @pytest.mark.parametrize("found_by", ["address", "discovery"])
-def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(netns, start_provider, requestors,
-                                                                               image, found_by):  # fmt: skip
+def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(
+    netns, start_provider, requestors, image, found_by
+):
     """No other controller: --commission CODE[@[address]:port] brings the matter.js requestor onto our
     bench fabric (found at the address given, or by DNS-SD with the code's discriminator), points it
     at us and announces; it downloads, applies, reboots and reports, and we check it on the device."""
     (requestor,) = requestors(1)
-    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
-                        product_id=0).manual_code()  # fmt: skip
+    code = SetupPayload(
+        discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0, product_id=0
+    ).manual_code()
     target = f"{code}@[{CONTROLLER_V6}]:5551" if found_by == "address" else code
     provider = start_provider("--commission", target, "--exit-when-updated", "--timeout", "300")
     (done,) = provider.wait_for("DeviceCommissioned", timeout=60)
@@ -318,17 +353,29 @@ def test_our_provider_alone_commissions_the_matterjs_requestor_and_updates_it(ne
     assert ("VersionApplied", "now running version 2 (product 0x8000)") in events, events
 
 
-def test_the_add_device_dialog_lists_matterjs_devices_live_and_commissions_the_picked_one(netns, requestors,
-                                                                                          image, tmp_path):  # fmt: skip
+def test_the_add_device_dialog_lists_matterjs_devices_live_and_commissions_the_picked_one(
+    netns, requestors, image, tmp_path
+):
     """The dashboard in the provider's namespace, over the real engine: the Add-device dialog lists
     both matter.js devices from DNS-SD (never our own commissionable instance), the technician picks
     the second and types its code; it is commissioned at the address it was listed with, and leaves
     the list once its window has closed."""
     first, second = requestors(2)
     verdicts = tmp_path / "pilot.jsonl"
-    command = [*netns.prefix(netns.provider), sys.executable, "-m", "tests.interop.add_device_pilot", str(verdicts),
-               str(second.discriminator), str(second.passcode), "--", "-f", image[0], "--storage",
-               str(tmp_path / "provider-state")]  # fmt: skip
+    command = [
+        *netns.prefix(netns.provider),
+        sys.executable,
+        "-m",
+        "tests.interop.add_device_pilot",
+        str(verdicts),
+        str(second.discriminator),
+        str(second.passcode),
+        "--",
+        "-f",
+        image[0],
+        "--storage",
+        str(tmp_path / "provider-state"),
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
     lines = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
     assert result.returncode == 0 and len(lines) == 3, (lines, result.stdout[-3000:], result.stderr[-3000:])
@@ -347,31 +394,48 @@ def test_the_add_device_dialog_lists_matterjs_devices_live_and_commissions_the_p
     assert first.discriminator in [r["discriminator"] for r in after["after"]], after
 
 
-def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(netns, start_provider, requestors,
-                                                                                 image, tmp_path):  # fmt: skip
+def test_multi_admin_our_provider_joins_a_device_another_controller_commissioned(
+    netns, start_provider, requestors, image, tmp_path
+):
     """The matter.js controller commissions the requestor and opens an enhanced commissioning window
     (as a phone ecosystem does to share a device); our provider joins with that code and updates it;
     the first fabric still works afterwards and was never touched."""
     (requestor,) = requestors(1)
     storage = tmp_path / "controller"
-    first = run_matterjs_controller(netns, storage, [
-        {"do": "commission", "passcode": requestor.passcode, "discriminator": requestor.discriminator, "as": "r",
-         "timeout": 90},
-        {"do": "open-window", "node": "$r", "seconds": 300, "passcode": 20202099, "discriminator": 3500},
-    ], tmp_path)  # fmt: skip
+    first = run_matterjs_controller(
+        netns,
+        storage,
+        [
+            {
+                "do": "commission",
+                "passcode": requestor.passcode,
+                "discriminator": requestor.discriminator,
+                "as": "r",
+                "timeout": 90,
+            },
+            {"do": "open-window", "node": "$r", "seconds": 300, "passcode": 20202099, "discriminator": 3500},
+        ],
+        tmp_path,
+    )
     node = ok(first[0])["node"]
     ok(first[1])
     code = SetupPayload(discriminator=3500, passcode=20202099, vendor_id=0, product_id=0).manual_code()
-    provider = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated",
-                              "--timeout", "300")  # fmt: skip
+    provider = start_provider(
+        "--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated", "--timeout", "300"
+    )
     provider.wait_for("DeviceCommissioned", timeout=60)
     assert_updated(requestor, image[1])
     assert provider.proc.wait(timeout=60) == 0  # verified on the device
-    again = run_matterjs_controller(netns, storage, [
-        {"do": "read-basic", "node": node},
-        {"do": "read-fabrics", "node": node, "fabricFiltered": False},
-        {"do": "read-requestor", "node": node},
-    ], tmp_path)  # fmt: skip
+    again = run_matterjs_controller(
+        netns,
+        storage,
+        [
+            {"do": "read-basic", "node": node},
+            {"do": "read-fabrics", "node": node, "fabricFiltered": False},
+            {"do": "read-requestor", "node": node},
+        ],
+        tmp_path,
+    )
     assert ok(again[0])["softwareVersion"] == 2  # the first administrator still reaches it, on the new version
     labels = sorted(f.get("label", "") for f in ok(again[1])["fabrics"])
     assert len(labels) == 2 and "matter.js bench" in labels, labels
@@ -382,10 +446,10 @@ def test_after_a_restart_our_provider_follows_its_bench_device_again(netns, star
     """The devices are kept: a restarted provider reconnects (CASE) and subscribes again by itself,
     asking only for the device's events after those it showed before (EventFilter)."""
     (requestor,) = requestors(1)
-    code = SetupPayload(discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0,
-                        product_id=0).manual_code()  # fmt: skip
-    first = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated", "--timeout",
-                           "300")  # fmt: skip
+    code = SetupPayload(
+        discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0, product_id=0
+    ).manual_code()
+    first = start_provider("--commission", f"{code}@[{CONTROLLER_V6}]:5551", "--exit-when-updated", "--timeout", "300")
     assert first.proc.wait(timeout=300) == 0
     shown = [e["eventNumber"] for e in first.named("DeviceEvent")]
     again = start_provider()  # same state directory, no --commission

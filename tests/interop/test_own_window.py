@@ -38,8 +38,13 @@ def _commission_once(netns, tmp_path) -> dict:
         # The device now lists a second fabric: ours. Our own has none but the bench's.
         device.wait_until("Fabrics", lambda e: len(e["fabrics"]) == 1, timeout=20)
         assert not [f for e in ours.named("Fabrics") for f in e["fabrics"] if f.get("label") != "bench"]
-        return {"discovery": [e["detail"] for e in ours.named("CommissioningStage") if e["stage"] == "discovery"
-                              and e["state"] == "done"]}  # fmt: skip
+        return {
+            "discovery": [
+                e["detail"]
+                for e in ours.named("CommissioningStage")
+                if e["stage"] == "discovery" and e["state"] == "done"
+            ]
+        }
     finally:
         ours.kill()
         device.kill()

@@ -42,9 +42,20 @@ def run_controller(netns: NetnsPair, storage: Path, steps: list[dict], tmp_path:
     verdicts = steps_file.with_suffix(".verdicts")
     env = {**os.environ, "PAA_TRUST_STORE": paa_store(tmp_path / "paa-trust-store")}
     python = os.environ.get("OTA_INTEROP_PYTHON") or str(REPO / ".venv-interop" / "bin" / "python")
-    command = [*netns.prefix(netns.controller), "unshare", "-m", "sh", "-c",
-               'mount -t tmpfs tmpfs /data && exec "$@"', "sh", python, CONTROLLER_SCRIPT, str(storage),
-               str(steps_file), str(verdicts)]  # fmt: skip
+    command = [
+        *netns.prefix(netns.controller),
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        'mount -t tmpfs tmpfs /data && exec "$@"',
+        "sh",
+        python,
+        CONTROLLER_SCRIPT,
+        str(storage),
+        str(steps_file),
+        str(verdicts),
+    ]
     Path("/data").mkdir(exist_ok=True)
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path, check=False)
     outcomes = Verdicts(verdicts).read()
@@ -54,13 +65,18 @@ def run_controller(netns: NetnsPair, storage: Path, steps: list[dict], tmp_path:
 
 def test_commission_by_discovery_read_write_acl_and_survive_restart(sdk_python, netns, provider, tmp_path):
     storage = tmp_path / "controller.json"
-    first = run_controller(netns, storage, [
-        {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
-        {"do": "read-basic", "node": 1},
-        {"do": "read-acl", "node": 1},
-        {"do": "write-acl-add-ota", "node": 1},
-        {"do": "read-acl", "node": 1},
-    ], tmp_path)  # fmt: skip
+    first = run_controller(
+        netns,
+        storage,
+        [
+            {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+            {"do": "read-basic", "node": 1},
+            {"do": "read-acl", "node": 1},
+            {"do": "write-acl-add-ota", "node": 1},
+            {"do": "read-acl", "node": 1},
+        ],
+        tmp_path,
+    )
     commissioned = ok(first[0])
     assert (ok(first[1])["vendorId"], first[1]["productId"], first[1]["softwareVersion"]) == (0xFFF1, 0x8000, 1)
     assert ok(first[2])["acl"] == [{"privilege": 5, "authMode": 2, "subjects": [112233], "targets": None}]
@@ -73,21 +89,31 @@ def test_commission_by_discovery_read_write_acl_and_survive_restart(sdk_python, 
     # Kill the provider mid-life and start it again on the same state: no re-commissioning.
     provider.kill()
     provider.start()
-    again = run_controller(netns, storage, [
-        {"do": "read-basic", "node": 1},
-        {"do": "read-acl", "node": 1},
-        {"do": "subscribe-node-label", "node": 1, "label": "bench 7"},
-    ], tmp_path)  # fmt: skip
+    again = run_controller(
+        netns,
+        storage,
+        [
+            {"do": "read-basic", "node": 1},
+            {"do": "read-acl", "node": 1},
+            {"do": "subscribe-node-label", "node": 1, "label": "bench 7"},
+        ],
+        tmp_path,
+    )
     assert ok(again[0])["vendorId"] == 0xFFF1
     assert len(ok(again[1])["acl"]) == 2
     assert ok(again[2])["reported"] == "bench 7"  # a subscription report on change
 
 
 def test_commission_by_setup_code(sdk_python, netns, provider, tmp_path):
-    outcomes = run_controller(netns, tmp_path / "controller.json", [
-        {"do": "commission-code", "node": 7, "code": "MT:Y.K90AFN00KA0648G00", "timeout": 180},
-        {"do": "read-basic", "node": 7},
-    ], tmp_path)  # fmt: skip
+    outcomes = run_controller(
+        netns,
+        tmp_path / "controller.json",
+        [
+            {"do": "commission-code", "node": 7, "code": "MT:Y.K90AFN00KA0648G00", "timeout": 180},
+            {"do": "read-basic", "node": 7},
+        ],
+        tmp_path,
+    )
     ok(outcomes[0])
     assert ok(outcomes[1])["productId"] == 0x8000
 
@@ -97,16 +123,21 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
 ):
     second = {"id": 445566, "fabric": 1}
     other_fabric = {"id": 778899, "fabric": 2}
-    outcomes = run_controller(netns, tmp_path / "controller.json", [
-        {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
-        {"do": "read-acl", "node": 1, "controller": second},
-        {"do": "invoke-time-snapshot", "node": 1, "controller": second},
-        {"do": "write-acl-add-ota", "node": 1, "subjects": [445566], "all_targets": True},
-        {"do": "invoke-time-snapshot", "node": 1, "controller": second},
-        {"do": "invoke-query-image", "node": 1, "controller": second},
-        {"do": "read-acl", "node": 1, "controller": second},
-        {"do": "open-window", "node": 1, "seconds": 300, "discriminator": 3001},
-    ], tmp_path)  # fmt: skip
+    outcomes = run_controller(
+        netns,
+        tmp_path / "controller.json",
+        [
+            {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+            {"do": "read-acl", "node": 1, "controller": second},
+            {"do": "invoke-time-snapshot", "node": 1, "controller": second},
+            {"do": "write-acl-add-ota", "node": 1, "subjects": [445566], "all_targets": True},
+            {"do": "invoke-time-snapshot", "node": 1, "controller": second},
+            {"do": "invoke-query-image", "node": 1, "controller": second},
+            {"do": "read-acl", "node": 1, "controller": second},
+            {"do": "open-window", "node": 1, "seconds": 300, "discriminator": 3001},
+        ],
+        tmp_path,
+    )
     ok(outcomes[0])
     assert not outcomes[1]["ok"] and "0x7e" in outcomes[1]["error"]  # no entry: UnsupportedAccess
     assert not outcomes[2]["ok"] and "0x7e" in outcomes[2]["error"]
@@ -115,13 +146,24 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
     assert ok(outcomes[5])["status"] == 0  # and QueryImage: UpdateAvailable
     assert not outcomes[6]["ok"] and "0x7e" in outcomes[6]["error"]  # the ACL still needs Administer
     window = ok(outcomes[7])
-    joined = run_controller(netns, tmp_path / "controller.json", [
-        {"do": "commission-discovery", "node": 2, "passcode": window["setupPinCode"], "discriminator": 3001,
-         "controller": other_fabric, "timeout": 120},
-        {"do": "read-basic", "node": 2, "controller": other_fabric},
-        {"do": "read-basic", "node": 1},
-        {"do": "read-acl", "node": 2, "controller": other_fabric, "fabricFiltered": False},
-    ], tmp_path)  # fmt: skip
+    joined = run_controller(
+        netns,
+        tmp_path / "controller.json",
+        [
+            {
+                "do": "commission-discovery",
+                "node": 2,
+                "passcode": window["setupPinCode"],
+                "discriminator": 3001,
+                "controller": other_fabric,
+                "timeout": 120,
+            },
+            {"do": "read-basic", "node": 2, "controller": other_fabric},
+            {"do": "read-basic", "node": 1},
+            {"do": "read-acl", "node": 2, "controller": other_fabric, "fabricFiltered": False},
+        ],
+        tmp_path,
+    )
     ok(joined[0])
     assert ok(joined[1])["vendorId"] == 0xFFF1
     assert ok(joined[2])["vendorId"] == 0xFFF1
@@ -132,23 +174,35 @@ def test_second_controller_needs_an_acl_entry_and_second_fabric_via_enhanced_win
     others = [e for e in acl if e not in own]
     assert len(own) == 1 and own[0]["privilege"] == 5
     assert [(e["fabricIndex"], e["privilege"], e["authMode"], e["subjects"], e["targets"]) for e in others] == [
-        (1, 0, 0, "Null", None)] * 2  # the SDK's decoder fills absent fields with zero / null  # fmt: skip
+        (1, 0, 0, "Null", None)
+    ] * 2  # the SDK's decoder fills absent fields with zero / null
 
 
 def test_sdk_controller_queries_applies_and_notifies(netns, tmp_path):
     provider = Provider(netns, tmp_path / "provider-state")
     provider.start()
     try:
-        outcomes = run_controller(netns, tmp_path / "controller.json", [
-            {"do": "commission-discovery", "node": 0x2A, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
-            {"do": "invoke-query-image", "node": 0x2A, "version": 1},
-            {"do": "invoke-apply-update", "node": 0x2A, "version": 3},
-            {"do": "invoke-apply-update", "node": 0x2A, "token": "00" * 32},
-            {"do": "invoke-notify-applied", "node": 0x2A, "version": 3},
-            {"do": "invoke-notify-applied", "node": 0x2A, "token": "11" * 16},
-            {"do": "invoke-query-image", "node": 0x2A, "version": 3},
-            {"do": "invoke-query-image", "node": 0x2A, "version": 1, "pid": 0x8001},
-        ], tmp_path)  # fmt: skip
+        outcomes = run_controller(
+            netns,
+            tmp_path / "controller.json",
+            [
+                {
+                    "do": "commission-discovery",
+                    "node": 0x2A,
+                    "passcode": 20202021,
+                    "discriminator": 3840,
+                    "timeout": 120,
+                },
+                {"do": "invoke-query-image", "node": 0x2A, "version": 1},
+                {"do": "invoke-apply-update", "node": 0x2A, "version": 3},
+                {"do": "invoke-apply-update", "node": 0x2A, "token": "00" * 32},
+                {"do": "invoke-notify-applied", "node": 0x2A, "version": 3},
+                {"do": "invoke-notify-applied", "node": 0x2A, "token": "11" * 16},
+                {"do": "invoke-query-image", "node": 0x2A, "version": 3},
+                {"do": "invoke-query-image", "node": 0x2A, "version": 1, "pid": 0x8001},
+            ],
+            tmp_path,
+        )
     finally:
         provider.stop()
     ok(outcomes[0])
@@ -173,13 +227,21 @@ def test_sdk_controller_reads_and_subscribes_to_our_events(sdk_python, netns, pr
     """StartUp, BootReason and AccessControlEntryChanged, read and subscribed to (an events-only
     subscription) by the SDK's own controller; event numbers keep growing across a restart."""
     storage = tmp_path / "controller.json"
-    events = [["BasicInformation", "StartUp"], ["GeneralDiagnostics", "BootReason"],
-              ["AccessControl", "AccessControlEntryChanged"]]  # fmt: skip
-    outcomes = run_controller(netns, storage, [
-        {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
-        {"do": "read-events", "node": 1, "events": events},
-        {"do": "subscribe-acl-events-then-write-acl", "node": 1},
-    ], tmp_path)  # fmt: skip
+    events = [
+        ["BasicInformation", "StartUp"],
+        ["GeneralDiagnostics", "BootReason"],
+        ["AccessControl", "AccessControlEntryChanged"],
+    ]
+    outcomes = run_controller(
+        netns,
+        storage,
+        [
+            {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840, "timeout": 120},
+            {"do": "read-events", "node": 1, "events": events},
+            {"do": "subscribe-acl-events-then-write-acl", "node": 1},
+        ],
+        tmp_path,
+    )
     ok(outcomes[0])
     read = ok(outcomes[1])["events"]
     by_cluster = {(e["cluster"], e["event"]): e for e in read}

@@ -27,9 +27,11 @@ def test_a_requestor_asking_the_same_question_in_a_loop_gets_one_row_with_a_coun
     history.record("query", PEER, "UpdateAvailable: v3", {"status": "UPDATE_AVAILABLE"})
     history.record("query", (1, 0xD002), "NotAvailable: up to date", {"status": "NOT_AVAILABLE"})
     rows = history.rows()
-    assert [(r.node_id, r.summary) for r in rows] == [(0xD001, "NotAvailable: up to date"),
-                                                      (0xD001, "UpdateAvailable: v3"),
-                                                      (0xD002, "NotAvailable: up to date")]  # fmt: skip
+    assert [(r.node_id, r.summary) for r in rows] == [
+        (0xD001, "NotAvailable: up to date"),
+        (0xD001, "UpdateAvailable: v3"),
+        (0xD002, "NotAvailable: up to date"),
+    ]
     assert rows[0].details["repeated"] == 1000 and rows[0].details["lastTime"].endswith("Z")
 
 
@@ -52,8 +54,10 @@ def test_one_damaged_row_is_shown_as_it_is_stored_and_the_listing_goes_on(tmp_pa
     history = UpdateHistory(db)
     history.record("transfer", PEER, "#1 complete", {"transfer": 1})
     with db.transaction() as cursor:
-        cursor.execute("INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
-                       "VALUES (0, 'transfer', 1, 1, '#2', '{not json')")  # fmt: skip
+        cursor.execute(
+            "INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
+            "VALUES (0, 'transfer', 1, 1, '#2', '{not json')"
+        )
     rows = history.rows()
     assert rows[0].details == {"transfer": 1} and rows[1].details == {"unreadable": "{not json"}
 
@@ -63,14 +67,21 @@ def test_the_history_command_reads_without_writing_and_survives_a_damaged_row(tm
     db = Database.in_directory(state)
     UpdateHistory(db).record("transfer", PEER, "#1 complete", {"transfer": 1})
     with db.transaction() as cursor:
-        cursor.execute("INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
-                       "VALUES (0, 'transfer', 1, 1, '#2', 'garbage')")  # fmt: skip
+        cursor.execute(
+            "INSERT INTO history (time, kind, fabric_index, node_id, summary, details) "
+            "VALUES (0, 'transfer', 1, 1, '#2', 'garbage')"
+        )
     db.close()
     database = state / "ota-provider.sqlite3"
     database.chmod(0o640)  # as a copy handed over might be
     before = database.read_bytes()
-    result = subprocess.run([sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(state),
-                             "--json"], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "history", "--storage", str(state), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["summary"] for r in rows] == ["#1 complete", "#2"] and rows[1]["details"] == {"unreadable": "garbage"}

@@ -42,16 +42,19 @@ def test_a_word_and_its_json_read_to_the_same_value_the_policy_accepts(name):
     OtaPolicy().arm(knob, value)  # the policy's own type check agrees
 
 
-@pytest.mark.parametrize(("name", "raw", "says"), [
-    ("queryImageStatus", "bussy", "one of updateAvailable, busy, updateNotAvailable"),
-    ("delayedQueryActionTimeSec", "-1", "is a number"),
-    ("ignoreQueryImage", 2**33, "must be 0..4294967295"),
-    ("userConsentNeeded", "maybe", "true or false"),
-    ("delayBlock", "3", "BLOCK,VALUE"),
-    ("endTransfer", "3,0x01", "not a BDX status code"),
-    ("endTransfer", "3,sorry", "or a name (length-too-large"),
-    ("nosuchKnob", "1", "unknown knob 'nosuchKnob': one of queryImageStatus"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "raw", "says"),
+    [
+        ("queryImageStatus", "bussy", "one of updateAvailable, busy, updateNotAvailable"),
+        ("delayedQueryActionTimeSec", "-1", "is a number"),
+        ("ignoreQueryImage", 2**33, "must be 0..4294967295"),
+        ("userConsentNeeded", "maybe", "true or false"),
+        ("delayBlock", "3", "BLOCK,VALUE"),
+        ("endTransfer", "3,0x01", "not a BDX status code"),
+        ("endTransfer", "3,sorry", "or a name (length-too-large"),
+        ("nosuchKnob", "1", "unknown knob 'nosuchKnob': one of queryImageStatus"),
+    ],
+)
 def test_a_bad_value_or_name_is_refused_in_words(name, raw, says):
     with pytest.raises(ValueError, match=None) as refused:
         parse_knob(name, raw)

@@ -111,7 +111,10 @@ def test_ignore_counts_down_per_node():
     policy.arm(Knob.IGNORE_QUERY, 2, target=A)
     assert [policy.decide_query(B, requestor_can_consent=False, image_available=True).ignored] == [False]
     assert [policy.decide_query(A, requestor_can_consent=False, image_available=True).ignored for _ in range(3)] == [
-        True, True, False]  # fmt: skip
+        True,
+        True,
+        False,
+    ]
 
 
 def test_forced_image_is_offered_even_when_nothing_qualifies():
@@ -182,8 +185,13 @@ def test_knobs_armed_together_for_all_requestors_shape_one_response_of_one_node(
     """ "consent needed" and "provider consent deferred" armed in one press once went to two nodes;
     and the press's ApplyUpdate knob follows the node that got its query answer."""
     policy = OtaPolicy()
-    policy.arm_all([(Knob.CONSENT_NEEDED, True), (Knob.CONSENT_STATE, UserConsentState.DEFERRED),
-                    (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE)])  # fmt: skip
+    policy.arm_all(
+        [
+            (Knob.CONSENT_NEEDED, True),
+            (Knob.CONSENT_STATE, UserConsentState.DEFERRED),
+            (Knob.APPLY_ACTION, ApplyUpdateAction.DISCONTINUE),
+        ]
+    )
     first = policy.decide_query(A, requestor_can_consent=True, image_available=True)
     assert first.user_consent_needed and first.status == UA
     second = policy.decide_query(B, requestor_can_consent=False, image_available=True)

@@ -24,13 +24,17 @@ def test_a_forced_image_is_offered_even_as_a_downgrade():
     p.policy.arm(Knob.FORCED_DESIGNATOR, "0")
     response = p.query_image(A, 0x2A, query(3))
     assert (response.status, response.software_version, response.image_uri) == (
-        QueryImageStatus.UPDATE_AVAILABLE, 1, "bdx://000000000000002A/0")  # fmt: skip
+        QueryImageStatus.UPDATE_AVAILABLE,
+        1,
+        "bdx://000000000000002A/0",
+    )
     assert p.query_image(A, 0x2A, query(3)).status == QueryImageStatus.NOT_AVAILABLE  # one-shot
 
 
 def test_image_uri_override_is_sent_verbatim_and_https_needs_the_requestor_to_list_it():
     assert provider(image_uri="bdx://00000000000000FF/x").query_image(A, 1, query(1)).image_uri == (
-        "bdx://00000000000000FF/x")  # fmt: skip
+        "bdx://00000000000000FF/x"
+    )
     https = provider(image_uri="https://example.com/fw.ota")
     assert https.query_image(A, 1, query(1)).status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED
     assert https.query_image(A, 1, query(1, (DownloadProtocol.HTTPS,))).status == QueryImageStatus.UPDATE_AVAILABLE

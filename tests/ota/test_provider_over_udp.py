@@ -38,13 +38,16 @@ class Bench:
         self.tmp = tmp_path
         self.demo = DemoFabric.generate()
         self.clock = JumpingClock()
-        self.node = MatterNode(NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0,
-                                          host="::1"), clock=self.clock)  # fmt: skip
+        self.node = MatterNode(
+            NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0, host="::1"),
+            clock=self.clock,
+        )
         self.node.join_demo_fabric(self.demo)
         self.events = []
         self.transfers = []
-        self.provider = OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(),
-                                    emit=self.events.append)  # fmt: skip
+        self.provider = OtaProvider(
+            ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy(), emit=self.events.append
+        )
         self.node.serve_ota(
             self.provider,
             idle_timeout=idle_timeout,

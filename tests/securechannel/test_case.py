@@ -84,8 +84,9 @@ def test_initiator_certificate_from_another_root_is_rejected(authority):
     # Same fabric id and IPK as the node's fabric, but a NOC signed by a different root.
     impostor_ca = FabricAuthority(fabric_id=authority.fabric_id, ipk_epoch_key=authority.ipk_epoch_key)
     impostor = impostor_ca.join(CLIENT_ID)
-    forged = type(impostor)(**{**impostor.__dict__, "rcac": authority.rcac.to_tlv(),
-                               "root_public_key": authority.rcac.public_key})  # fmt: skip
+    forged = type(impostor)(
+        **{**impostor.__dict__, "rcac": authority.rcac.to_tlv(), "root_public_key": authority.rcac.public_key}
+    )
     net, _, client, responder, established = setup([authority.join(NODE_ID)])
     initiator = CaseInitiator(client, forged, NODE_ID)
     initiator.start(NODE)
@@ -158,8 +159,12 @@ def test_a_deferred_responder_acknowledges_sigma1_and_sigma3_before_working_on_t
     node = net.add(NODE, ExchangeManager())
     client = net.add(CLIENT, ExchangeManager())
     established, work = [], []
-    responder = CaseResponder(node, lambda: [node_fabric], on_established=established.append,
-                              defer=lambda _source, piece, **_: work.append(piece) or True)  # fmt: skip
+    responder = CaseResponder(
+        node,
+        lambda: [node_fabric],
+        on_established=established.append,
+        defer=lambda _source, piece, **_: work.append(piece) or True,
+    )
     node.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(case=responder))
     initiator = CaseInitiator(client, client_fabric, NODE_ID)
     initiator.start(NODE)

@@ -36,8 +36,14 @@ def _flood(bench: SimBench, make, count: int, *, ack_answers: bool = False) -> N
             header, offset = MessageHeader.decode(out.data)
             answer, _ = PayloadHeader.decode(out.data[offset:])
             if answer.needs_ack:
-                ack = _datagram(header.destination_node_id, SecureChannelOpcode.STANDALONE_ACK, b"", counter=2,
-                                exchange_id=answer.exchange_id, ack=header.message_counter)  # fmt: skip
+                ack = _datagram(
+                    header.destination_node_id,
+                    SecureChannelOpcode.STANDALONE_ACK,
+                    b"",
+                    counter=2,
+                    exchange_id=answer.exchange_id,
+                    ack=header.message_counter,
+                )
                 manager.receive(ack, out.address, bench.net.now)
     else:
         manager.take_outgoing()  # lost: the attacker never answers
@@ -50,8 +56,7 @@ def _handshake(bench: SimBench, make, within: float = 30.0):
     while True:
         initiator = make()
         initiator.start(PROVIDER)
-        bench.net.run(until=started + within,
-                      done=lambda i=initiator: i.result is not None or i.error is not None)  # fmt: skip
+        bench.net.run(until=started + within, done=lambda i=initiator: i.result is not None or i.error is not None)
         if initiator.busy_wait is None or bench.net.now >= started + within:
             return initiator, bench.net.now - started
         resume = bench.net.now + initiator.busy_wait
@@ -61,8 +66,9 @@ def _handshake(bench: SimBench, make, within: float = 30.0):
 
 def _case(bench: SimBench, node_id: int = 0xD001) -> CaseInitiator:
     client = bench.net.add(("requestor", 5540 + node_id % 1000), ExchangeManager(clock=bench.net.clock))
-    initiator, _ = _handshake(bench, lambda: CaseInitiator(client, bench.demo.fabric_for(node_id),
-                                                           bench.demo.provider_node_id))  # fmt: skip
+    initiator, _ = _handshake(
+        bench, lambda: CaseInitiator(client, bench.demo.fabric_for(node_id), bench.demo.provider_node_id)
+    )
     return initiator
 
 
@@ -147,8 +153,10 @@ def test_requestors_answered_busy_try_again_after_the_wait_and_all_get_in(tmp_pa
 
     async def crowd() -> list[bool]:
         drivers = [await ExchangeDriver.open(ExchangeManager(), port=0, host="::1") for _ in range(10)]
-        clients = [OtaRequestorClient(driver, demo.fabric_for(0xD000 + n), demo.provider_node_id,
-                                      ("::1", engine.port, 0, 0)) for n, driver in enumerate(drivers)]  # fmt: skip
+        clients = [
+            OtaRequestorClient(driver, demo.fabric_for(0xD000 + n), demo.provider_node_id, ("::1", engine.port, 0, 0))
+            for n, driver in enumerate(drivers)
+        ]
         try:
             await asyncio.gather(*(client.connect(timeout=30) for client in clients))
             return [client.session is not None for client in clients]

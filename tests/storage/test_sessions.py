@@ -10,9 +10,19 @@ KEYS = SessionKeys(bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 48)))
 
 
 def case_session(local_id=5, mode=AuthMode.CASE):
-    return SecureSession(local_id, 900, KEYS, False, mode, local_node_id=1, peer_node_id=0xD001, fabric_index=2,
-                         peer_cats=(0x00010001,), peer_parameters=SessionParameters(800, 400, 5000),
-                         peer_address=("fd00::7", 5541, 0, 0))  # fmt: skip
+    return SecureSession(
+        local_id,
+        900,
+        KEYS,
+        False,
+        mode,
+        local_node_id=1,
+        peer_node_id=0xD001,
+        fabric_index=2,
+        peer_cats=(0x00010001,),
+        peer_parameters=SessionParameters(800, 400, 5000),
+        peer_address=("fd00::7", 5541, 0, 0),
+    )
 
 
 def test_a_kept_session_comes_back_whole_and_never_reuses_a_counter(tmp_path):
@@ -25,7 +35,11 @@ def test_a_kept_session_comes_back_whole_and_never_reuses_a_counter(tmp_path):
     store = SessionStore(db)
     (restored,) = store.load()
     assert (restored.local_session_id, restored.peer_session_id, restored.keys, restored.auth_mode) == (
-        5, 900, KEYS, AuthMode.CASE)  # fmt: skip
+        5,
+        900,
+        KEYS,
+        AuthMode.CASE,
+    )
     assert (restored.peer_node_id, restored.fabric_index, restored.peer_cats) == (0xD001, 2, (0x00010001,))
     assert restored.peer_parameters == SessionParameters(800, 400, 5000)
     assert restored.peer_address == ("fd00::7", 5541, 0, 0)

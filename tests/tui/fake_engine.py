@@ -48,24 +48,41 @@ def _transfer(
     transfer_id: int, node: int, sent: int, blocks: int, outcome: Outcome = Outcome.RUNNING
 ) -> SimpleNamespace:
     sender = SimpleNamespace(block_size=1024, bytes_sent=sent, total=IMAGE_SIZE, blocks_sent=blocks)
-    return SimpleNamespace(id=transfer_id, peer=(1, node), designator=b"2", sender=sender, end=TransferEnd(outcome),
-                           seconds=5.0, paused=False, pacing=None)  # fmt: skip
+    return SimpleNamespace(
+        id=transfer_id,
+        peer=(1, node),
+        designator=b"2",
+        sender=sender,
+        end=TransferEnd(outcome),
+        seconds=5.0,
+        paused=False,
+        pacing=None,
+    )
 
 
 def _snapshot(t: SimpleNamespace, *, paused: bool = False, throttle: float | None = None) -> TransferSnapshot:
     s = t.sender
-    return TransferSnapshot(t.id, t.peer, "2", s.block_size, s.bytes_sent, s.total, s.blocks_sent, t.seconds, t.end,
-                            paused, throttle)  # fmt: skip
+    return TransferSnapshot(
+        t.id, t.peer, "2", s.block_size, s.bytes_sent, s.total, s.blocks_sent, t.seconds, t.end, paused, throttle
+    )
 
 
 def _query(node: int, version: int, at: float) -> list[EngineEvent]:
     peer = (1, node)
-    asked = QueryImageReceived(peer, 0xFFF1, 0x8000, version, (DownloadProtocol.BDX_SYNCHRONOUS,), None, "XX", True,
-                               at=at)  # fmt: skip
-    offered = QueryImageAnswered(peer, QueryImageStatus.UPDATE_AVAILABLE, delayed_action_time=0,
-                                 image_uri="bdx://0000000000000001/2", software_version=3,
-                                 software_version_string="3.0.0", update_token=b"\xa5" * 32,
-                                 user_consent_needed=False, at=at)  # fmt: skip
+    asked = QueryImageReceived(
+        peer, 0xFFF1, 0x8000, version, (DownloadProtocol.BDX_SYNCHRONOUS,), None, "XX", True, at=at
+    )
+    offered = QueryImageAnswered(
+        peer,
+        QueryImageStatus.UPDATE_AVAILABLE,
+        delayed_action_time=0,
+        image_uri="bdx://0000000000000001/2",
+        software_version=3,
+        software_version_string="3.0.0",
+        update_token=b"\xa5" * 32,
+        user_consent_needed=False,
+        at=at,
+    )
     return [
         SessionEstablished("CASE", node, 1, at=at),
         RequestorSeen(peer, 0xFFF1, 0x8000, version, at=at),
@@ -106,8 +123,13 @@ class FakeEngine:
         self._pending = _events()
         running = [_transfer(2, 0xD002, 38_912, 38), _transfer(3, 0xD003, 21_504, 21), _transfer(4, 0xD004, 9_216, 9)]
         self.before = EngineSnapshot(tuple(_snapshot(t) for t in _transfer_minus(running, 9_216)), 0, 1, 0, 0)
-        self.now = EngineSnapshot((_snapshot(running[0]), _snapshot(running[1], paused=True),
-                                _snapshot(running[2], throttle=0.5)), IMAGE_SIZE + 69_632, 1, 0, 0)  # fmt: skip
+        self.now = EngineSnapshot(
+            (_snapshot(running[0]), _snapshot(running[1], paused=True), _snapshot(running[2], throttle=0.5)),
+            IMAGE_SIZE + 69_632,
+            1,
+            0,
+            0,
+        )
 
     # The EngineLink a dashboard holds: values only.
     attached = False
@@ -123,16 +145,37 @@ class FakeEngine:
             ArmedKnob(1, Knob.QUERY_STATUS, QueryImageStatus.BUSY),
             ArmedKnob(2, Knob.APPLY_ACTION, ApplyUpdateAction.AWAIT_NEXT_ACTION, sticky=True, target=(1, 0xD003)),
         )
-        images = tuple(ImageSummary(e.designator, str(e.path), e.vendor_id, e.product_id, e.software_version,
-                                    e.software_version_string, e.size, e.min_applicable_version,
-                                    e.max_applicable_version) for e in self.catalog.entries)  # fmt: skip
-        return EngineSnapshot(now.transfers, now.bytes_sent_total, now.transfers_finished, now.transfers_failed,
-                              now.events_dropped, armed, images, at=T0 + 20)  # fmt: skip
+        images = tuple(
+            ImageSummary(
+                e.designator,
+                str(e.path),
+                e.vendor_id,
+                e.product_id,
+                e.software_version,
+                e.software_version_string,
+                e.size,
+                e.min_applicable_version,
+                e.max_applicable_version,
+            )
+            for e in self.catalog.entries
+        )
+        return EngineSnapshot(
+            now.transfers,
+            now.bytes_sent_total,
+            now.transfers_finished,
+            now.transfers_failed,
+            now.events_dropped,
+            armed,
+            images,
+            at=T0 + 20,
+        )
 
     def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
-        rows = [HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UpdateAvailable v3", {}),
-                HistoryRow(2, T0 + 6, "transfer", 1, 0xD001, "transfer #1 complete, 49237 bytes in 5.0 s", {}),
-                HistoryRow(3, T0 + 7, "notify", 1, 0xD001, "now running version 3", {})]  # fmt: skip
+        rows = [
+            HistoryRow(1, T0 + 1, "query", 1, 0xD001, "UpdateAvailable v3", {}),
+            HistoryRow(2, T0 + 6, "transfer", 1, 0xD001, "transfer #1 complete, 49237 bytes in 5.0 s", {}),
+            HistoryRow(3, T0 + 7, "notify", 1, 0xD001, "now running version 3", {}),
+        ]
         return [row for row in rows if node_id is None or row.node_id == node_id][-limit:]
 
     def onboarding(self):
@@ -144,8 +187,9 @@ class FakeEngine:
     def send(self, command: Any) -> None:
         self.sent.append(command)
         if isinstance(command, QueryHistory):  # answered as the engine answers it
-            self._pending.append(HistoryRows(command.id, tuple(self.history(command.limit, command.node_id)),
-                                             at=T0 + 20))  # fmt: skip
+            self._pending.append(
+                HistoryRows(command.id, tuple(self.history(command.limit, command.node_id)), at=T0 + 20)
+            )
 
 
 def _transfer_minus(transfers: list[SimpleNamespace], less: int) -> list[SimpleNamespace]:

@@ -42,8 +42,16 @@ async def add_device(pilot, app, text):
 
 def scenario(engine, tmp_path, text, *, passcode=20202021, then=None):
     async def run():
-        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=passcode, discriminator=3840, port=0,
-                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        device = MatterNode(
+            NodeConfig(
+                storage=tmp_path / "device",
+                passcode=passcode,
+                discriminator=3840,
+                port=0,
+                host="::1",
+                allow_ota_from_fabric=False,
+            )
+        )
         await device.start()
         try:
             app = ProviderDashboard(engine)
@@ -64,8 +72,14 @@ def test_adding_a_device_shows_every_stage_and_what_followed(engine, tmp_path):
 
     (outcome, text), fabrics = scenario(engine, tmp_path, CODE + "@[::1]:{port}", then=then)
     assert outcome == "commissioned" and len(fabrics) == 1
-    for stage in ("secure pairing (PASE): done", "device attestation: done", "add NOC: done",
-                  "commissioning complete: done", "commissioned as node 0010", "read the device: done"):  # fmt: skip
+    for stage in (
+        "secure pairing (PASE): done",
+        "device attestation: done",
+        "add NOC: done",
+        "commissioning complete: done",
+        "commissioned as node 0010",
+        "read the device: done",
+    ):
         assert stage in text, text
     assert "point it at us: skipped (the device has no OTA Requestor cluster" in text
 
@@ -108,8 +122,16 @@ def test_a_device_picked_from_the_list_is_commissioned_at_its_listed_address(eng
     device is the real one on ::1, picked with Enter: the code alone then goes to its address."""
 
     async def run():
-        device = MatterNode(NodeConfig(storage=tmp_path / "device", passcode=20202021, discriminator=3840, port=0,
-                                       host="::1", allow_ota_from_fabric=False))  # fmt: skip
+        device = MatterNode(
+            NodeConfig(
+                storage=tmp_path / "device",
+                passcode=20202021,
+                discriminator=3840,
+                port=0,
+                host="::1",
+                allow_ota_from_fabric=False,
+            )
+        )
         await device.start()
         try:
             app = ProviderDashboard(engine)
@@ -119,8 +141,16 @@ def test_a_device_picked_from_the_list_is_commissioned_at_its_listed_address(eng
                 screen = app.screen
                 # This engine runs without DNS-SD (no multicast off the test machine): the dialog says so.
                 await until(pilot, lambda: "DNS-SD is off" in str(screen.query_one("#found-state").render()))
-                listed = CommissionableDevice("8A1B2C3D4E5F6071", 3840, 1, 0xFFF1, 0x8001, "bench light",
-                                              (("::1", device.port, 0, 0),), device.port)  # fmt: skip
+                listed = CommissionableDevice(
+                    "8A1B2C3D4E5F6071",
+                    3840,
+                    1,
+                    0xFFF1,
+                    0x8001,
+                    "bench light",
+                    (("::1", device.port, 0, 0),),
+                    device.port,
+                )
                 screen.show_found((listed,))
                 await pilot.pause()
                 table = screen.query_one("#found")

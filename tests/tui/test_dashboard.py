@@ -242,8 +242,9 @@ def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
                 asked = [(await client.query_image(0xFFF1, 0x8000, 1)).user_consent_needed for _ in range(2)]
                 await arm(pilot, app, "provider consent denied", consent=False, consent_state=UserConsentState.DENIED)
                 # provider-side consent is asked only when the requestor will not ask its user
-                statuses = [(await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=False)).status
-                            for _ in range(2)]  # fmt: skip
+                statuses = [
+                    (await client.query_image(0xFFF1, 0x8000, 1, requestor_can_consent=False)).status for _ in range(2)
+                ]
             finally:
                 driver.close()
             return asked, statuses
@@ -299,9 +300,15 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
             received = []
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 1)
-                download = asyncio.ensure_future(client.download(
-                    offer.image_uri, tmp_path / "a.ota", max_block_size=64, block_timeout=10,
-                    on_block=lambda blocks, size: received.append(size)))  # fmt: skip
+                download = asyncio.ensure_future(
+                    client.download(
+                        offer.image_uri,
+                        tmp_path / "a.ota",
+                        max_block_size=64,
+                        block_timeout=10,
+                        on_block=lambda blocks, size: received.append(size),
+                    )
+                )
                 await until(pilot, lambda: app.transfer_table.row_count == 1 and received)
                 app.transfer_table.focus()
                 await pilot.press("p")
@@ -346,8 +353,13 @@ def test_commissioning_window_and_fabric_removal(engine):
             await until(pilot, lambda: fabrics.row_count == 1)
             listed = fabrics.get_row_at(0)
             await pilot.press("o")
-            await until(pilot, lambda: "closes in 15:00" in str(app.query_one("#window").render())
-                        or "closes in 14:5" in str(app.query_one("#window").render()))  # fmt: skip
+            await until(
+                pilot,
+                lambda: (
+                    "closes in 15:00" in str(app.query_one("#window").render())
+                    or "closes in 14:5" in str(app.query_one("#window").render())
+                ),
+            )
             await pilot.press("delete")
             await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
             await pilot.press("y")
@@ -386,9 +398,17 @@ def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
     shown, commands, copied = asyncio.run(scenario())
     assert copied == ("MT:Y.K90AFN00KA0648G00", "34970112332")  # y: the QR payload; Y: the manual code
     assert len(shown) == 2 and "ApplyUpdateRequest for version 3" in shown[0] and "Proceed" in shown[1]
-    for title in ("Pause transfer", "Abort transfer", "Open commissioning window", "Remove fabric", "Reload images",
-                  "Arm the next-response controls", "Throttle transfer", "SVG screenshot",
-                  "Copy setup code"):  # fmt: skip
+    for title in (
+        "Pause transfer",
+        "Abort transfer",
+        "Open commissioning window",
+        "Remove fabric",
+        "Reload images",
+        "Arm the next-response controls",
+        "Throttle transfer",
+        "SVG screenshot",
+        "Copy setup code",
+    ):
         assert title in commands
 
 
@@ -525,9 +545,17 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
     folder.mkdir()
     for name in ("sample-fff1-8000-v1.ota", "sample-fff1-8000-v3.ota"):
         shutil.copy(SAMPLES / name, folder / name)
-    entry = {"vendorId": 65521, "productId": 32768, "softwareVersion": 3, "softwareVersionString": "3.0.0",
-             "cDVersionNumber": 1, "softwareVersionValid": True, "minApplicableSoftwareVersion": 1,
-             "maxApplicableSoftwareVersion": 2, "otaURL": "sample-fff1-8000-v3.ota"}  # fmt: skip
+    entry = {
+        "vendorId": 65521,
+        "productId": 32768,
+        "softwareVersion": 3,
+        "softwareVersionString": "3.0.0",
+        "cDVersionNumber": 1,
+        "softwareVersionValid": True,
+        "minApplicableSoftwareVersion": 1,
+        "maxApplicableSoftwareVersion": 2,
+        "otaURL": "sample-fff1-8000-v3.ota",
+    }
     image_list = folder / "list.json"
     image_list.write_text(json.dumps({"deviceSoftwareVersionModel": [entry]}))
     engine = start_engine(tmp_path / "state", image_list=image_list)
@@ -538,9 +566,14 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
             async with app.run_test(size=(160, 48)) as pilot:
                 images = app.query_one("#images")
                 before = images.row_count
-                older = {**entry, "softwareVersion": 1, "softwareVersionString": "1.0.0",
-                         "minApplicableSoftwareVersion": 0, "maxApplicableSoftwareVersion": 0,
-                         "otaURL": "sample-fff1-8000-v1.ota"}  # fmt: skip
+                older = {
+                    **entry,
+                    "softwareVersion": 1,
+                    "softwareVersionString": "1.0.0",
+                    "minApplicableSoftwareVersion": 0,
+                    "maxApplicableSoftwareVersion": 0,
+                    "otaURL": "sample-fff1-8000-v1.ota",
+                }
                 image_list.write_text(json.dumps({"deviceSoftwareVersionModel": [older, entry]}))
                 client, driver = await requestor(engine, tmp_path / "state", 0x70D0)
                 try:
@@ -682,9 +715,24 @@ def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp
             return knob_ids, target, closed, answers
 
     knob_ids, target, closed, answers = asyncio.run(scenario())
-    every_knob = {"query-status", "query-delay", "ignore-query", "consent", "consent-state", "apply-action",
-                  "apply-delay", "ignore-apply", "forced-image", "fault", "fault-block", "fault-delay",
-                  "fault-status", "one-shot", "sticky", "target"}  # fmt: skip
+    every_knob = {
+        "query-status",
+        "query-delay",
+        "ignore-query",
+        "consent",
+        "consent-state",
+        "apply-action",
+        "apply-delay",
+        "ignore-apply",
+        "forced-image",
+        "fault",
+        "fault-block",
+        "fault-delay",
+        "fault-status",
+        "one-shot",
+        "sticky",
+        "target",
+    }
     assert every_knob <= knob_ids and target == f"1:{0x7112}" and closed
     assert [a.status for a in answers] == [UA, BUSY] and answers[1].delayed_action_time == 45
 
@@ -724,8 +772,13 @@ def test_end_the_transfer_with_the_status_report_the_user_chose(engine, tmp_path
             app.query_one("#fault").value = "END_TRANSFER"
             await pilot.pause(0.1)
             shown = app.query_one("#fault-status-row").display
-            await arm(pilot, app, "end transfer at block 2 with StatusReport 0x0019 responder busy",
-                      fault_block="2", fault_status=int(BdxStatus.RESPONDER_BUSY))  # fmt: skip
+            await arm(
+                pilot,
+                app,
+                "end transfer at block 2 with StatusReport 0x0019 responder busy",
+                fault_block="2",
+                fault_status=int(BdxStatus.RESPONDER_BUSY),
+            )
             client, driver = await requestor(engine, tmp_path, 0x7121)
             try:
                 offer = await client.query_image(0xFFF1, 0x8000, 1)

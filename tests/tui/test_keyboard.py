@@ -66,8 +66,7 @@ def test_focus_is_marked_in_plain_text_on_the_panel_and_the_field():
 def test_the_tab_keys_put_the_keyboard_in_their_tab():
     async def scenario(app, pilot):
         where = {}
-        for key, tab in (("i", "tab-images"), ("c", "tab-commissioning"), ("h", "tab-history"),
-                         ("e", "tab-exchanges")):  # fmt: skip
+        for key, tab in (("i", "tab-images"), ("c", "tab-commissioning"), ("h", "tab-history"), ("e", "tab-exchanges")):
             await pilot.press(key)
             await pilot.pause(0.2)
             label = str(app.query_one("#tabs").get_tab(tab).label)
@@ -75,8 +74,12 @@ def test_the_tab_keys_put_the_keyboard_in_their_tab():
         return where
 
     where = run(scenario)
-    assert where == {"i": ("images", f"{FOCUS_MARK}Images"), "c": ("fabrics", f"{FOCUS_MARK}Commissioning"),
-                     "h": ("history", f"{FOCUS_MARK}History"), "e": ("log", f"{FOCUS_MARK}Exchanges")}  # fmt: skip
+    assert where == {
+        "i": ("images", f"{FOCUS_MARK}Images"),
+        "c": ("fabrics", f"{FOCUS_MARK}Commissioning"),
+        "h": ("history", f"{FOCUS_MARK}History"),
+        "e": ("log", f"{FOCUS_MARK}Exchanges"),
+    }
 
 
 def test_letters_in_a_number_field_reach_the_dashboards_keys_and_the_footer_keeps_them():
@@ -125,8 +128,11 @@ def test_a_refused_arm_keeps_the_popup_and_its_values_then_an_accepted_one_close
         refused = popup.waiting_for
         popup.answered(CommandDone(refused, False, "apply_delay: 5000000000 is outside 0..4294967295"))
         await pilot.pause(0.1)
-        kept = (isinstance(app.screen, ArmScreen), popup.query_one("#apply-delay").value,
-                str(popup.query_one("#arm-error").render()))  # fmt: skip
+        kept = (
+            isinstance(app.screen, ArmScreen),
+            popup.query_one("#apply-delay").value,
+            str(popup.query_one("#arm-error").render()),
+        )
         popup.query_one("#apply-delay").value = "5"
         await pilot.press("a")
         await pilot.pause(0.1)

@@ -23,8 +23,13 @@ def test_core_and_the_headless_path_do_not_import_textual():
 
 def test_without_a_terminal_the_launcher_is_headless():
     image = str(SAMPLES / "sample-fff1-8000-v3.ota")
-    result = subprocess.run([sys.executable, "-m", "ota_provider.tui.launch", "-f", image, "--check"],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.tui.launch", "-f", image, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and "Manual code: 3497-011-2332" in result.stdout
 
 

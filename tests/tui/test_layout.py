@@ -13,8 +13,15 @@ from tests.tui.fake_engine import scripted_dashboard, settle
 
 SIZES = ((80, 24), (100, 30), (120, 40), (160, 48))
 # Every panel a technician reads on the main screen, with the least it must show (rows, columns).
-PANELS = {"#requestors": (3, 30), "#transfer-box": (3, 30), "#controls": (3, 24), "#armed-box": (3, 24),
-          "#tabs": (4, 40), "#log": (2, 40), "Footer": (1, 40)}  # fmt: skip
+PANELS = {
+    "#requestors": (3, 30),
+    "#transfer-box": (3, 30),
+    "#controls": (3, 24),
+    "#armed-box": (3, 24),
+    "#tabs": (4, 40),
+    "#log": (2, 40),
+    "Footer": (1, 40),
+}
 
 
 A, B, C, D = (100, 30), (160, 48), (80, 24), (120, 40)

@@ -60,8 +60,13 @@ def test_bar(fraction, width, text):
 
 
 def test_sizes_rates_and_durations():
-    assert [size(n) for n in (999, 1000, 49_237, 32 << 20, 5e12)] == ["999 B", "1.0 kB", "49.2 kB", "33.6 MB",
-                                                                       "5000.0 GB"]  # fmt: skip
+    assert [size(n) for n in (999, 1000, 49_237, 32 << 20, 5e12)] == [
+        "999 B",
+        "1.0 kB",
+        "49.2 kB",
+        "33.6 MB",
+        "5000.0 GB",
+    ]
     assert rate(None) == "" and rate(9_200) == "9.2 kB/s"
     assert [duration(s) for s in (None, 0, 59.6, 61, 3725)] == ["", "0:00", "1:00", "1:01", "1:02:05"]
 
@@ -98,17 +103,20 @@ def test_requestor_rows_follow_the_update_flow():
         (query(), "offered", "QueryImage -> UpdateAvailable"),
         (transfer_event(TransferStarted, snapshot()), "downloading", "BDX ReceiveInit"),
         (transfer_event(TransferFinished, snapshot(sent=10_000, outcome=COMPLETE)), "downloaded", "BDX complete"),
-        (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0, at=2.0), "applying",
-         "ApplyUpdate -> Proceed"),
+        (ApplyUpdateAnswered(PEER, ApplyUpdateAction.PROCEED, 0, at=2.0), "applying", "ApplyUpdate -> Proceed"),
         (UpdateAppliedNotified(PEER, b"\xa5" * 32, 3, 3, at=3.0), "applied", "NotifyUpdateApplied"),
-    ]  # fmt: skip
+    ]
     for event, state, last in steps:
         assert table.apply(event) == PEER
         row = table.rows[PEER]
         assert (row.state, row.last_exchange) == (state, last)
     assert row.versions == "3" and row.last_seen == 3.0
-    assert [e.name for e in row.exchanges] == ["QueryImage", "QueryImageResponse", "ApplyUpdateResponse",
-                                               "NotifyUpdateApplied"]  # fmt: skip
+    assert [e.name for e in row.exchanges] == [
+        "QueryImage",
+        "QueryImageResponse",
+        "ApplyUpdateResponse",
+        "NotifyUpdateApplied",
+    ]
     assert [t.end.outcome for t in row.transfers] == [Outcome.COMPLETE]
 
 

@@ -64,11 +64,13 @@ def test_in_tmux_as_a_user_runs_it(tmp_path, size):
         return subprocess.run([*tmux, "has-session", "-t", session], check=False, capture_output=True).returncode == 0
 
     def capture(*options: str) -> str:
-        return subprocess.run([*tmux, "capture-pane", "-p", *options, "-t", session], check=False,
-                              capture_output=True, text=True).stdout  # fmt: skip
+        return subprocess.run(
+            [*tmux, "capture-pane", "-p", *options, "-t", session], check=False, capture_output=True, text=True
+        ).stdout
 
-    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command], check=True
+    )
     try:
         deadline = time.monotonic() + 30
         screen = ""

@@ -29,8 +29,13 @@ def utc(monkeypatch):
     time.tzset()
 
 
-SCENES = {"main_screen": (), "requestor_detail": ("enter",), "commissioning_tab": ("c",),
-          "help_screen": ("question_mark",), "arm_popup": ("n",)}  # fmt: skip
+SCENES = {
+    "main_screen": (),
+    "requestor_detail": ("enter",),
+    "commissioning_tab": ("c",),
+    "help_screen": ("question_mark",),
+    "arm_popup": ("n",),
+}
 CASES = [(scene, size) for scene in SCENES for size in SIZES] + EXTRA
 
 
@@ -52,11 +57,13 @@ def test_screen(snap_compare, scene, size):
 
 
 LISTED = (
-    CommissionableDevice("8A1B2C3D4E5F6071", 3101, 1, 0xFFF1, 0x8000, "bench requestor",
-                         (("fd42:cafe::1", 5551, 0, 0),), 5551),
-    CommissionableDevice("0441DE87AD917AC4", 3840, 2, 0x130D, 0x0101, "",
-                         (("fe80::a8c1:4eff:fe0b:1", 5540, 0, 3),), 5540),
-)  # fmt: skip
+    CommissionableDevice(
+        "8A1B2C3D4E5F6071", 3101, 1, 0xFFF1, 0x8000, "bench requestor", (("fd42:cafe::1", 5551, 0, 0),), 5551
+    ),
+    CommissionableDevice(
+        "0441DE87AD917AC4", 3840, 2, 0x130D, 0x0101, "", (("fe80::a8c1:4eff:fe0b:1", 5540, 0, 3),), 5540
+    ),
+)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
