@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -110,7 +110,7 @@ class CommissioningWindow:
     deadline: float  # on the node's clock
     discriminator: int = 0
     opener: tuple[int, int] | None = None  # (fabric index, vendor id) for an enhanced window
-    clock: Clock = time.monotonic
+    clock: Clock = field(kw_only=True)  # the node's
 
     @property
     def seconds_left(self) -> float:
@@ -184,7 +184,7 @@ class MatterNode:
         self.manager.register(ProtocolId.SECURE_CHANNEL, SecureChannelServer(pase=self.pase, case=self.case))
         self.events = EventLog(EventNumbers(self.db), clock=clock)
         self.model = build_root_data_model(self)
-        self.im = InteractionServer(self.model, self.acl, manager=self.manager, events=self.events)
+        self.im = InteractionServer(self.model, self.acl, clock=clock, manager=self.manager, events=self.events)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.bdx: BdxServer | None = None
         self.timers = TimerGroup([self.manager, self.im.subscriptions, self.failsafe])  # BDX joins in serve_ota
@@ -275,7 +275,7 @@ class MatterNode:
             self.clock() + seconds,
             self.config.discriminator if discriminator is None else discriminator,
             opener,
-            self.clock,
+            clock=self.clock,
         )
         self._deadlines.set("window", self.window.deadline)
         self._fabrics_changed()

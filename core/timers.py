@@ -1,10 +1,17 @@
-"""One clock and one timer interface for every protocol machine (the aioquic model).
+"""One clock and one timer interface for every protocol machine.
 
-A machine never schedules a callback and never reads the time behind the caller's back: it says
-when it next needs to run (:meth:`Timed.next_deadline`, on the clock it was given) and does what
-is due when it is called with the time (:meth:`Timed.poll`). One driver owns the loop's single
-timer and polls the machines; the simulated network of the tests does the same with a fake clock,
-so loss, restarts and hundreds of peers run without sleeping.
+The rule (rs-matter's): a machine is given the node's one clock when it is made, and no machine
+has a default. The real clock (``time.monotonic``) is chosen in one place, the node (and the
+asyncio driver for an exchange manager made without one); a simulation gives its fake clock there,
+and every deadline, transfer time and timestamp in the node follows it. A machine reads that clock
+when it handles a message or a command, and never schedules a callback: it says when it next needs
+to run (:meth:`Timed.next_deadline`, on that clock) and does what is due when it is polled with the
+time read from the same clock (:meth:`Timed.poll`). One driver owns the loop's single timer and
+polls the machines; the simulated network of the tests does the same with a fake clock, so loss,
+restarts and hundreds of peers run without sleeping.
+
+An exchange manager made without a clock is sans-IO: its time is what ``receive()`` and ``poll()``
+were last given.
 """
 
 from __future__ import annotations

@@ -309,7 +309,7 @@ def _regular(descriptor: int) -> bool:
 class TraceWriter:
     """Appends the records to an open, owner-only trace file; safe to call from the engine's thread."""
 
-    def __init__(self, path: Path, descriptor: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, path: Path, descriptor: int, clock: Callable[[], float]) -> None:
         """``descriptor``: from :func:`open_operator_trace` or :func:`open_named_trace`; ``clock``: the
         node's, on which the traced messages are timed."""
         self.path = path

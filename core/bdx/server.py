@@ -12,7 +12,6 @@ given, run by :meth:`BdxServer.poll` (see ``core/timers.py``).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +54,7 @@ class Transfer:
     exchange_id: int = 0
     resumed: int = 0  # provider restarts this transfer has survived
     suspended: bool = False  # restored after a restart; the requestor has not asked since
-    clock: Clock = field(default=time.monotonic, repr=False)
+    clock: Clock = field(kw_only=True, repr=False)  # the server's: the node's one clock
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
 
     @property
@@ -139,7 +138,7 @@ class BdxServer:
         listener: TransferListener | None = None,
         pacing: float = 0.0,
         faults: FaultHook | None = None,
-        clock: Clock = time.monotonic,  # the node's clock: deadlines and transfer times are on it
+        clock: Clock,  # the node's clock, required: deadlines and transfer times are on it
         store: TransferCheckpoints | None = None,  # where running transfers are checkpointed, to survive a crash
         max_transfers: int = MAX_TRANSFERS,
     ) -> None:

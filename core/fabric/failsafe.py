@@ -5,7 +5,6 @@ deadline on the node's clock, run by :meth:`FailSafe.poll` (see ``core/timers.py
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ MAX_CUMULATIVE_SECONDS = 900
 @dataclass
 class FailSafe:
     on_expire: Callable[[FailSafe], None]
-    clock: Clock = time.monotonic
+    clock: Clock  # the node's one clock, required
     armed_by_fabric: int | None = None  # fabric index of the arming session (0: a PASE session without one)
     pending_root: bytes | None = None  # RCAC TLV from AddTrustedRootCertificate
     pending_key: ec.EllipticCurvePrivateKey | None = None  # operational key from CSRRequest

@@ -9,7 +9,6 @@ started), which every controller accepts; the event number orders events across 
 from __future__ import annotations
 
 import enum
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -96,7 +95,7 @@ class EventLog:
         numbers: EventNumbers,
         *,
         capacity: int = DEFAULT_CAPACITY,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float],
     ) -> None:
         self.numbers = numbers
         self._events: deque[EventRecord] = deque(maxlen=capacity)

@@ -82,7 +82,7 @@ class InteractionServer:
         model: DataModel,
         acl: AccessControl,
         *,
-        clock: Callable[[], float] | None = None,
+        clock: Callable[[], float],
         report_budget: int = REPORT_BUDGET,
         manager: ExchangeManager | None = None,
         events: EventLog | None = None,
@@ -105,12 +105,10 @@ class InteractionServer:
         self.report_sink: Callable[[Exchange, Message], None] | None = None
 
     def manager_clock(self) -> float:
-        if self._clock is not None:
-            return self._clock()
-        return self.manager.now if self.manager is not None else 0.0
+        return self._clock()
 
     def _now(self, exchange: Exchange) -> float:
-        return self._clock() if self._clock else exchange.manager.now
+        return self._clock()
 
     # ------------------------------------------------------------------ entry points
 

@@ -7,6 +7,8 @@ and answers are read straight from the ReportDataMessage TLV (tag 2 EventReports
 
 from __future__ import annotations
 
+import time
+
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.im_status import ImStatus
 from ota_provider.core.codec.protocols import ImOpcode, ProtocolId
@@ -59,7 +61,7 @@ def numbers(data):
 
 
 def test_read_events_with_event_min_statuses_and_fabric_sensitivity():
-    log = EventLog(EventNumbers(None))
+    log = EventLog(EventNumbers(None), clock=time.monotonic)
     net, client, session, _, _ = build(events=log)
     first = log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(7)}))
     log.record(0, C, 0x01, Priority.CRITICAL, tlv.Structure({0: UInt(8)}))
@@ -89,7 +91,7 @@ def test_read_events_with_event_min_statuses_and_fabric_sensitivity():
 
 
 def test_an_event_needing_administer_is_refused_to_a_viewer():
-    log = EventLog(EventNumbers(None))
+    log = EventLog(EventNumbers(None), clock=time.monotonic)
     log.record(0, C, 0x02, Priority.INFO, tlv.Structure())
     viewer = AccessControl([AccessControlEntry(1, Privilege.VIEW, AuthMode.CASE, subjects=(0x1B669,))])
     net, client, session, _, _ = build(auth_mode=AuthMode.CASE, acl=viewer, events=log)
@@ -100,7 +102,7 @@ def test_an_event_needing_administer_is_refused_to_a_viewer():
 
 
 def test_an_events_only_subscription_primes_reports_new_events_and_keeps_alive():
-    log = EventLog(EventNumbers(None))
+    log = EventLog(EventNumbers(None), clock=time.monotonic)
     net, client, session, _, _ = build(events=log)
     old = log.record(0, C, 0x01, Priority.INFO, tlv.Structure({0: UInt(1)}))
     subscription = Collect(
@@ -127,8 +129,9 @@ def test_an_events_only_subscription_primes_reports_new_events_and_keeps_alive()
 
 def test_event_numbers_keep_growing_across_restarts(tmp_path):
     db = Database.in_directory(tmp_path)
-    first = EventLog(EventNumbers(db))
+    first = EventLog(EventNumbers(db), clock=time.monotonic)
     last = [first.record(0, C, 1, Priority.INFO, tlv.Structure()).number for _ in range(3)][-1]
     db.close()
-    again = EventLog(EventNumbers(Database.in_directory(tmp_path)))  # as after a kill: nothing was flushed
+    # As after a kill: nothing was flushed.
+    again = EventLog(EventNumbers(Database.in_directory(tmp_path)), clock=time.monotonic)
     assert again.record(0, C, 1, Priority.INFO, tlv.Structure()).number > last
