@@ -31,6 +31,7 @@ from .bdx.server import DEFAULT_IDLE_TIMEOUT, BdxServer, TransferListener
 from .clusters.access_control import record_acl_changes
 from .clusters.basic_information import BASIC_INFORMATION_CLUSTER, SHUT_DOWN, START_UP
 from .clusters.general_diagnostics import BOOT_REASON, BOOT_REASON_UNSPECIFIED, GENERAL_DIAGNOSTICS_CLUSTER
+from .clusters.ota_provider import OtaProviderCluster
 from .clusters.root import build_root_data_model
 from .clusters.services import NodeInfo
 from .codec import tlv
@@ -540,7 +541,9 @@ class MatterNode:
                 raise BdxError("BDX is served on operational (CASE) sessions only", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
             return provider.authorize_download((session.fabric_index, session.peer_node_id), designator)
 
-        self.model.endpoints[0].clusters[0x0029].attach(provider)  # type: ignore[attr-defined]
+        ota_cluster = self.model.cluster(0, OtaProviderCluster.id)
+        assert isinstance(ota_cluster, OtaProviderCluster)  # endpoint 0 always has it (clusters/root.py)
+        ota_cluster.attach(provider)
         checkpoints = TransferStore(self.db)
         self.bdx = BdxServer(
             authorize,

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from ..codec.im_status import ImStatus
 from ..fabric.acl import Privilege
-from ..im.model import Cluster, CommandSpec, ImError, RequestContext
-from ..im.server import NoResponse
+from ..im.model import Cluster, CommandSpec, ImError, NoResponse, RequestContext
 from ..ota.commands import (
     APPLY_UPDATE_REQUEST,
     APPLY_UPDATE_RESPONSE,

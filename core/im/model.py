@@ -43,6 +43,10 @@ class ImError(Exception):
         self.cluster_status = cluster_status
 
 
+class NoResponse(Exception):
+    """Raised by a command handler that deliberately sends nothing (only the MRP ack goes out)."""
+
+
 @dataclass
 class RequestContext:
     session: SecureSession
@@ -166,6 +170,17 @@ class DataModel:
     def add(self, endpoint: Endpoint) -> Endpoint:
         self.endpoints[endpoint.id] = endpoint
         return endpoint
+
+    def locate(self, endpoint_id: int | None, cluster_id: int | None) -> tuple[Endpoint, Cluster] | ImStatus:
+        """A concrete path's endpoint and cluster, or the status naming what is missing (the one
+        resolution every Read, Write, Invoke and event path goes through)."""
+        endpoint = self.endpoints.get(endpoint_id) if endpoint_id is not None else None
+        if endpoint is None:
+            return ImStatus.UNSUPPORTED_ENDPOINT
+        cluster = endpoint.clusters.get(cluster_id) if cluster_id is not None else None
+        if cluster is None:
+            return ImStatus.UNSUPPORTED_CLUSTER
+        return endpoint, cluster
 
     def cluster(self, endpoint_id: int, cluster_id: int) -> Cluster | None:
         endpoint = self.endpoints.get(endpoint_id)

@@ -10,12 +10,20 @@ from typing import Any
 
 from ..codec import tlv
 from ..codec.im_status import ImStatus
+from ..codec.protocols import ImOpcode
+from ..exchange.manager import Exchange
 from ..fabric.acl import FABRIC_INDEX_TAG, AccessControl, Privilege
 from .events import EventLog, event_status_report
 from .messages import AttributeData, AttributePath, AttributeStatus, EventPath, ReportData, StatusIB
 from .model import AttributeSpec, DataModel, ImError, RequestContext
 
-__all__ = ["REPORT_BUDGET", "PathAccess", "ReportBuilder", "ReportChunk"]
+__all__ = [
+    "REPORT_BUDGET",
+    "PathAccess",
+    "ReportBuilder",
+    "ReportChunk",
+    "send_next_chunk",
+]
 
 REPORT_BUDGET = 1100  # TLV bytes per ReportData, inside a 1280-byte IPv6 datagram with headers and MIC
 
@@ -29,6 +37,20 @@ class ReportChunk:
 
     def message(self, **fields: Any) -> ReportData:
         return ReportData(self.attributes, event_reports=self.events, **fields)
+
+
+def send_next_chunk(exchange: Exchange, chunks: list[ReportChunk], *, subscription_id: int | None = None) -> bool:
+    """The next ReportData of ``chunks`` on ``exchange`` (a Read's, a priming report's, a
+    subscription's); True while more follow. A Read's last chunk asks for no StatusResponse
+    (SuppressResponse); a subscription's carries its id and is always acknowledged."""
+    chunk = chunks.pop(0)
+    more = bool(chunks)
+    if subscription_id is None:
+        report = chunk.message(more_chunked=more, suppress_response=not more)
+    else:
+        report = chunk.message(subscription_id=subscription_id, more_chunked=more)
+    exchange.send(ImOpcode.REPORT_DATA, report.encode())
+    return more
 
 
 class PathAccess:
@@ -99,14 +121,11 @@ class ReportBuilder:
 
     def _read_concrete(self, ctx: RequestContext, path: AttributePath, versions: dict) -> Iterable[tlv.Structure]:
         concrete = AttributePath(path.endpoint, path.cluster, path.attribute)
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ENDPOINT)))
+        located = self.model.locate(path.endpoint, path.cluster)
+        if isinstance(located, ImStatus):
+            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(located)))
             return
-        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
-        if cluster is None:
-            yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_CLUSTER)))
-            return
+        endpoint, cluster = located
         spec = cluster.attribute_spec(path.attribute)  # type: ignore[arg-type]
         if spec is None:
             yield ReportData.status_report(AttributeStatus(concrete, StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)))
@@ -188,12 +207,10 @@ class ReportBuilder:
         return reports
 
     def _event_path_status(self, ctx: RequestContext, path: EventPath, cache: dict) -> ImStatus | None:
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            return ImStatus.UNSUPPORTED_ENDPOINT
-        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
-        if cluster is None:
-            return ImStatus.UNSUPPORTED_CLUSTER
+        located = self.model.locate(path.endpoint, path.cluster)
+        if isinstance(located, ImStatus):
+            return located
+        endpoint, cluster = located
         privilege = cluster.event_privilege(path.event)  # type: ignore[arg-type]
         if privilege is None:
             return ImStatus.UNSUPPORTED_EVENT

@@ -38,18 +38,14 @@ from .messages import (
     WriteRequest,
     WriteResponse,
 )
-from .model import DataModel, ImError, RequestContext
+from .model import DataModel, ImError, NoResponse, RequestContext
 from .replies import status_response
-from .reports import REPORT_BUDGET, PathAccess, ReportBuilder, ReportChunk
+from .reports import REPORT_BUDGET, PathAccess, ReportBuilder, ReportChunk, send_next_chunk
 from .subscriptions import SubscriptionManager
 
 __all__ = ["REPORT_BUDGET", "InteractionServer", "NoResponse"]
 
 log = logging.getLogger(__name__)
-
-
-class NoResponse(Exception):
-    """Raised by a command handler that deliberately sends nothing (only the MRP ack goes out)."""
 
 
 def subject_of(session: SecureSession) -> SubjectDescriptor:
@@ -204,10 +200,7 @@ class InteractionServer:
             interaction.chunks = []
             exchange.close("client stopped the report")
             return
-        chunk = interaction.chunks.pop(0)
-        more = bool(interaction.chunks)
-        exchange.send(ImOpcode.REPORT_DATA, chunk.message(more_chunked=more, suppress_response=not more).encode())
-        if not more:
+        if not send_next_chunk(exchange, interaction.chunks):
             exchange.close("read done")
 
     # ------------------------------------------------------------------ invoke
@@ -259,12 +252,10 @@ class InteractionServer:
         def status(code: ImStatus, cluster_status: int | None = None) -> CommandStatus:
             return CommandStatus(path, StatusIB(code, cluster_status), command.ref)
 
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            return status(ImStatus.UNSUPPORTED_ENDPOINT)
-        cluster = endpoint.clusters.get(path.cluster)
-        if cluster is None:
-            return status(ImStatus.UNSUPPORTED_CLUSTER)
+        located = self.model.locate(path.endpoint, path.cluster)
+        if isinstance(located, ImStatus):
+            return status(located)
+        endpoint, cluster = located
         spec = cluster.command_spec(path.command)
         if spec is None:
             return status(ImStatus.UNSUPPORTED_COMMAND)
@@ -315,12 +306,10 @@ class InteractionServer:
         path = data.path
         if path.is_wildcard:
             return StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)
-        endpoint = self.model.endpoints.get(path.endpoint)  # type: ignore[arg-type]
-        if endpoint is None:
-            return StatusIB(ImStatus.UNSUPPORTED_ENDPOINT)
-        cluster = endpoint.clusters.get(path.cluster)  # type: ignore[arg-type]
-        if cluster is None:
-            return StatusIB(ImStatus.UNSUPPORTED_CLUSTER)
+        located = self.model.locate(path.endpoint, path.cluster)
+        if isinstance(located, ImStatus):
+            return StatusIB(located)
+        endpoint, cluster = located
         spec = cluster.attribute_spec(path.attribute)  # type: ignore[arg-type]
         if spec is None:
             return StatusIB(ImStatus.UNSUPPORTED_ATTRIBUTE)

@@ -29,7 +29,7 @@ from .events import EventLog, EventRecord, event_min
 from .messages import AttributePath, EventPath, StatusResponse, SubscribeRequest, SubscribeResponse
 from .model import Cluster, DataModel, RequestContext
 from .replies import refuse
-from .reports import ReportBuilder
+from .reports import ReportBuilder, send_next_chunk
 
 __all__ = ["MAX_SUBSCRIPTIONS", "Subscription", "SubscriptionManager"]
 
@@ -77,9 +77,7 @@ class _ReportExchange:
         self.done = False
 
     def send_next(self, exchange: Exchange) -> None:
-        chunk = self.chunks.pop(0)
-        report = chunk.message(subscription_id=self.subscription.id, more_chunked=bool(self.chunks))
-        exchange.send(ImOpcode.REPORT_DATA, report.encode())
+        send_next_chunk(exchange, self.chunks, subscription_id=self.subscription.id)
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         ok = False
@@ -183,9 +181,7 @@ class SubscriptionManager:
             return
         subscription: Subscription = interaction.subscription
         if interaction.chunks:
-            chunk = interaction.chunks.pop(0)
-            report = chunk.message(subscription_id=subscription.id, more_chunked=bool(interaction.chunks))
-            exchange.send(ImOpcode.REPORT_DATA, report.encode())
+            send_next_chunk(exchange, interaction.chunks, subscription_id=subscription.id)
             interaction.awaiting_priming_ack = True
             return
         # Every priming chunk acknowledged: confirm the subscription.

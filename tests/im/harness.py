@@ -11,8 +11,8 @@ from ota_provider.core.codec.tlv import UInt
 from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.acl import AccessControl, Privilege
 from ota_provider.core.im.client import InteractionClient
-from ota_provider.core.im.model import AttributeSpec, Cluster, CommandSpec, DataModel, Endpoint, ImError
-from ota_provider.core.im.server import InteractionServer, NoResponse
+from ota_provider.core.im.model import AttributeSpec, Cluster, CommandSpec, DataModel, Endpoint, ImError, NoResponse
+from ota_provider.core.im.server import InteractionServer
 from ota_provider.core.session.secure import AuthMode, SecureSession, SessionKeys
 from tests.exchange.simnet import SimNet
 
