@@ -13,11 +13,9 @@ import contextlib
 import gc
 import logging
 import os
-import textwrap
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +33,6 @@ from textual.widgets import (
     Header,
     Input,
     Log,
-    Select,
     Sparkline,
     Static,
     TabbedContent,
@@ -59,34 +56,23 @@ from ota_provider.core.api.commands import (
     ThrottleTransfer,
 )
 from ota_provider.core.api.events import (
-    ApplyUpdateAnswered,
-    ApplyUpdateIgnored,
-    ApplyUpdateReceived,
-    ApplyUpdateRefused,
     AttestationQuestion,
     CommandDone,
     EngineError,
     EngineEvent,
     EngineSnapshot,
     FabricsChanged,
-    FaultInjected,
     HistoryRows,
     ImagesChanged,
     ImageSummary,
     Listening,
-    NotifyUpdateRefused,
     OtaEvent,
-    QueryImageAnswered,
-    QueryImageIgnored,
-    QueryImageReceived,
-    SessionEstablished,
     Stopped,
     TransferEvent,
     TransferFailed,
     TransferFinished,
-    UpdateAppliedNotified,
 )
-from ota_provider.core.api.link import EngineLink, LocalLink
+from ota_provider.core.api.link import EngineLink
 from ota_provider.core.api.values import (
     ApplyUpdateAction,
     ArmedKnob,
@@ -96,30 +82,27 @@ from ota_provider.core.api.values import (
     QueryImageStatus,
     SetupPayload,
     UpdateState,
-    iso_time,
     rows_as_csv,
 )
-from ota_provider.core.presentation.lines import event_text
 from ota_provider.core.presentation.words import plural, short_node_id
 
 from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
+from .exchange_log import ExchangeLog, LogLine
 from .format import bar, clock, duration, ending, node_id, peer_key, peer_name, rate, resent, size
-from .log_view import MeasuredLog
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
 from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 from .steady_scroll import Table
 
-__all__ = ["LOG_KINDS", "ProviderDashboard", "log_kind"]
+__all__ = ["ProviderDashboard"]
 
 REFRESH_SECONDS = 0.1  # events are drained this often
 STATS_EVERY = 5  # refreshes: progress, rates and the header are sampled twice a second,
 STATS_EVERY_BUSY = 10  # and once a second while BUSY_TRANSFERS or more run: each repaint of the
 BUSY_TRANSFERS = 5  # transfers table takes the engine thread's GIL time, more so with more rows
-LOG_LINES = 5000
 HISTORY_ROWS = 500  # the History tab and the details: the newest rows
 USED_SHOWN = 4  # knob uses listed under the controls
 THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the provider's pacing
@@ -183,24 +166,6 @@ TAB_FOCUS = {
     "tab-images": "#images",
     "tab-history": "#history",
 }
-LOG_KINDS = ("QueryImage", "ApplyUpdate", "Notify", "BDX", "commissioning", "errors")
-
-
-def log_kind(event: EngineEvent) -> str:
-    """The exchange-log kind of an event, for the kind filter."""
-    if isinstance(event, QueryImageReceived | QueryImageAnswered | QueryImageIgnored):
-        return "QueryImage"
-    if isinstance(event, ApplyUpdateReceived | ApplyUpdateAnswered | ApplyUpdateIgnored | ApplyUpdateRefused):
-        return "ApplyUpdate"
-    if isinstance(event, UpdateAppliedNotified | NotifyUpdateRefused):
-        return "Notify"
-    if isinstance(event, TransferEvent | FaultInjected):
-        return "BDX"
-    if isinstance(event, EngineError) or (isinstance(event, CommandDone) and not event.ok):
-        return "errors"
-    if isinstance(event, SessionEstablished | FabricsChanged):
-        return "commissioning"
-    return "provider"
 
 
 def _screen_only(event: EngineEvent) -> bool:
@@ -213,30 +178,6 @@ def _screen_only(event: EngineEvent) -> bool:
 
 def _columns_for(width: int, sets: tuple[tuple[int, tuple[str, ...]], ...]) -> tuple[str, ...]:
     return next(columns for least, columns in sets if width >= least)
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One exchange-log line: shown with the time of day and short node ids (made once: a filter
-    change re-reads all 5000 lines), exported with the date (ISO 8601) and the full ids."""
-
-    kind: str
-    at: float
-    text: str
-    shown: str = ""
-
-    @classmethod
-    def of(cls, kind: str, at: float, text: str, short: str | None = None) -> LogLine:
-        """``short``: the same words with short node ids (the line as an event renders on screen)."""
-        return cls(kind, at, text, f"{clock(at)} {text if short is None else short}")
-
-    @classmethod
-    def of_event(cls, event: EngineEvent) -> LogLine:
-        return cls.of(log_kind(event), event.at, event_text(event), event_text(event, short_ids=True))
-
-    @property
-    def exported(self) -> str:
-        return f"{iso_time(self.at)} {self.text}"
 
 
 def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
@@ -300,7 +241,7 @@ class ProviderDashboard(App):
         Binding("slash", "search", "Search log", show=False),
     ]
 
-    def __init__(self, engine: Any, *, clock: Callable[[], float] = time.time, freeze_heap: bool = False) -> None:
+    def __init__(self, link: EngineLink, *, clock: Callable[[], float] = time.time, freeze_heap: bool = False) -> None:
         super().__init__()
         # Textual's tab underline slides for 0.3 s, some 17 frames per tab key, each drawing the tab
         # bar and the footer again (0.6-0.9 s of drawing per 40 keys under load, measured).
@@ -308,8 +249,8 @@ class ProviderDashboard(App):
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"
         self._freeze_heap = freeze_heap
-        # One code path: the engine in this process or one attached to, both through a link.
-        self.engine: EngineLink = engine if hasattr(engine, "attached") else LocalLink(engine)
+        # One code path: the engine in this process (LocalLink) or one attached to (SocketLink).
+        self.engine = link
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
@@ -321,14 +262,10 @@ class ProviderDashboard(App):
         self._requestor_columns: tuple[str, ...] = ()
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
-        self._follow_text = ""
         self._history_dirty = False  # new rows to show on the History tab, if it is open
         self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
         self._transfer_columns: tuple[str, ...] = ()
-        self._lines: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._used: deque[tuple[float, tuple[int, int], ArmedKnob]] = deque(maxlen=USED_SHOWN)
-        self._text_filter = ""
-        self._kind_filter: str | None = None
         self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineSnapshot | None = None
@@ -362,11 +299,7 @@ class ProviderDashboard(App):
                 yield ArmedView(id="armed-box")
         with TabbedContent(id="tabs"):
             with TabPane(TAB_NAMES["tab-exchanges"], id="tab-exchanges"):
-                with Horizontal(id="log-bar"):
-                    yield Input(placeholder="filter the log (text)", id="filter", compact=True)
-                    yield Select([(kind, kind) for kind in LOG_KINDS], id="kind", prompt="every kind", compact=True)
-                    yield Static("", id="follow-state")
-                yield MeasuredLog(id="log", max_lines=LOG_LINES)
+                yield ExchangeLog(id="exchange-log")
             with TabPane(TAB_NAMES["tab-commissioning"], id="tab-commissioning"):
                 yield CommissioningPane(id="commissioning")
             with TabPane(TAB_NAMES["tab-images"], id="tab-images"):
@@ -379,6 +312,7 @@ class ProviderDashboard(App):
         # References cached once: timers may fire while the app tears down.
         self.requestor_table = self.query_one("#requestors", DataTable)
         self.transfer_table = self.query_one("#transfers", DataTable)
+        self.exchange_log = self.query_one("#exchange-log", ExchangeLog)
         self.log_view = self.query_one("#log", Log)
         self.controls = self.query_one("#controls", NextResponseForm)
         self.armed_box = self.query_one("#armed-box", ArmedView)
@@ -463,8 +397,7 @@ class ProviderDashboard(App):
         text = f"dashboard error (the provider keeps serving): {type(exc).__name__}: {exc}"
         if text != self._last_fault:  # once per distinct fault, not ten times a second
             self._last_fault = text
-            self._lines.append(LogLine.of("errors", time.time(), text))
-            self._write_log([self._lines[-1].shown])
+            self.exchange_log.add([LogLine.of("errors", time.time(), text)])
             self.notify(text, severity="error", timeout=10)
 
     def _sample(self) -> None:
@@ -499,9 +432,7 @@ class ProviderDashboard(App):
             self._show_where()  # the countdown in the status line
 
     def _show_events(self, events: list[EngineEvent]) -> None:
-        entries = [LogLine.of_event(e) for e in events if e.logged and not _screen_only(e)]
-        self._lines.extend(entries)
-        self._write_log([line.shown for line in entries if self._visible(line)])
+        self.exchange_log.add([LogLine.of_event(e) for e in events if e.logged and not _screen_only(e)])
         # dict, not set: new rows appear in the order the requestors showed up
         changed = dict.fromkeys(peer for event in events if (peer := self.requestors.apply(event)) is not None)
         for peer in changed:
@@ -633,43 +564,6 @@ class ProviderDashboard(App):
     def action_add_device(self) -> None:
         """d: commission a device onto the bench fabric, point it at us and announce."""
         self.push_screen(AddDeviceScreen(self.engine.send))
-
-    def _visible(self, line: LogLine) -> bool:
-        return (self._kind_filter is None or line.kind == self._kind_filter) and (
-            not self._text_filter or self._text_filter in line.shown.lower()
-        )
-
-    def _wrapped(self, lines: list[str]) -> list[str]:
-        """Long lines folded to the log's width, continuation lines indented past the time stamp, so
-        nothing needs scrolling sideways."""
-        shown = self.log_view.scrollable_content_region.width
-        # While another tab is shown the log has no width: wrap at the screen's, less the border.
-        width = max(40, (shown if shown > 0 else self.size.width - 2) - 1)
-        out: list[str] = []
-        for line in lines:
-            if len(line) <= width:
-                out.append(line)
-            else:
-                out += textwrap.wrap(line, width, subsequent_indent=" " * 9, break_on_hyphens=False)
-        return out
-
-    def _write_log(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        lines = self._wrapped(lines)
-        log = self.log_view
-        # Follow the tail unless the user scrolled up to read; "f" or scrolling down resumes.
-        following = log.scroll_y >= log.max_scroll_y - 1
-        log.auto_scroll = following
-        self._show_following(following)
-        log.write_lines(lines)
-
-    def _show_following(self, following: bool) -> None:
-        """In the log's bar, where it is seen (the log itself has no border to carry it)."""
-        text = "" if following else "follow paused: f resumes"
-        if self._follow_text != text:
-            self._follow_text = text
-            self.query_one("#follow-state", Static).update(text)
 
     def _show_requestor(self, row: RequestorRow) -> None:
         key = peer_key(row.peer)
@@ -915,22 +809,9 @@ class ProviderDashboard(App):
 
     # ------------------------------------------------------------------ screen -> engine
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self._text_filter = event.value.strip().lower()
-            self._rewrite_log()
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "kind":
-            self._kind_filter = None if event.select.is_blank() else str(event.value)
-            self._rewrite_log()
-
     def _rewrite_log(self) -> None:
         self._rewrap_timer = None
-        self.log_view.clear()
-        self.log_view.auto_scroll = True
-        self.log_view.write_lines(self._wrapped([line.shown for line in self._lines if self._visible(line)]))
-        self.log_view.scroll_end(animate=False)
+        self.exchange_log.rewrite()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
@@ -995,9 +876,7 @@ class ProviderDashboard(App):
         self.query_one("#top").display = not (short and onboarding)
 
     def action_follow(self) -> None:
-        self.log_view.auto_scroll = True
-        self._show_following(True)
-        self.log_view.scroll_end(animate=False)
+        self.exchange_log.follow()
 
     def _export_path(self, name: str) -> Path | None:
         """A new file in the export folder (made on first use, owner-only like the state: logs name the
@@ -1024,7 +903,7 @@ class ProviderDashboard(App):
         if history:  # written when the engine's rows arrive
             self._ask_history(("export", path), limit=1_000_000)
             return
-        self._write_export(path, "".join(line.exported + "\n" for line in self._lines if self._visible(line)))
+        self._write_export(path, self.exchange_log.export_text())
 
     def _write_export(self, path: Path, text: str) -> None:
         try:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ota_provider.core import cli
+from ota_provider.core.api.link import LocalLink
 from ota_provider.core.cli.common import PROG, Parser, default_storage
 from ota_provider.core.config import ProviderConfig
 from ota_provider.core.ota.catalog import ImageCatalog
@@ -18,7 +19,7 @@ def serve_dashboard(config: ProviderConfig, catalog: ImageCatalog, emit) -> int:
 
     engine = cli.build_engine(config, catalog)
     engine.start()
-    app = ProviderDashboard(engine, freeze_heap=True)
+    app = ProviderDashboard(LocalLink(engine), freeze_heap=True)
     try:
         app.run()
     finally:

@@ -17,6 +17,7 @@ import sys
 import time
 
 from ota_provider.core import cli
+from ota_provider.core.api.link import LocalLink
 from ota_provider.core.setup_payload import SetupPayload
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
@@ -87,7 +88,7 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> i
         engine = cli.build_engine(config, catalog)
         engine.start()
         try:
-            asyncio.run(drive(ProviderDashboard(engine)))
+            asyncio.run(drive(ProviderDashboard(LocalLink(engine))))
         finally:
             engine.stop()
         return 0

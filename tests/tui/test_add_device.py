@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from ota_provider.core.api.link import LocalLink
 from ota_provider.core.commissioner.attestation import TrustStore
 from ota_provider.core.dnssd.devices import CommissionableDevice
 from ota_provider.core.node import MatterNode, NodeConfig
@@ -54,7 +55,7 @@ def scenario(engine, tmp_path, text, *, passcode=20202021, then=None):
         )
         await device.start()
         try:
-            app = ProviderDashboard(engine)
+            app = ProviderDashboard(LocalLink(engine))
             async with app.run_test(size=(160, 48)) as pilot:
                 screen = await add_device(pilot, app, text.format(port=device.port))
                 result = await then(pilot, app, screen)
@@ -134,7 +135,7 @@ def test_a_device_picked_from_the_list_is_commissioned_at_its_listed_address(eng
         )
         await device.start()
         try:
-            app = ProviderDashboard(engine)
+            app = ProviderDashboard(LocalLink(engine))
             async with app.run_test(size=(160, 48)) as pilot:
                 await pilot.press("d")
                 await until(pilot, lambda: isinstance(app.screen, AddDeviceScreen))

@@ -12,6 +12,7 @@ import stat
 import pytest
 
 from ota_provider.core.api.events import DeviceMismatch, DeviceState, EngineError, Stopped
+from ota_provider.core.api.link import LocalLink
 from ota_provider.core.client.requestor import CommandFailed, DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
@@ -38,7 +39,7 @@ def engine(tmp_path):
 
 def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "QueryImage status busy", query_status=BUSY)
             client, driver = await requestor(engine, tmp_path, 0x7001)
@@ -61,7 +62,7 @@ def test_busy_one_shot_from_the_controls_answers_exactly_the_next_query(engine, 
 
 def test_sticky_apply_action_for_one_node(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7002)
             other, other_driver = await requestor(engine, tmp_path, 0x7003)
@@ -89,7 +90,7 @@ def test_sticky_apply_action_for_one_node(engine, tmp_path):
 
 def test_arming_with_nothing_set_says_so(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("a")
             await pilot.pause(0.2)
@@ -100,7 +101,7 @@ def test_arming_with_nothing_set_says_so(engine):
 
 def test_commissioning_and_images_tabs(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("c")
             await pilot.pause(0.1)
@@ -119,7 +120,7 @@ def test_commissioning_and_images_tabs(engine):
 
 def test_log_filter_and_status_line(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7010)
             try:
@@ -145,7 +146,7 @@ def test_log_filter_and_status_line(engine, tmp_path):
 
 def test_enter_on_a_requestor_shows_its_exchanges(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             for node_id in (0x7020, 0x7021):
                 client, driver = await requestor(engine, tmp_path, node_id)
@@ -174,7 +175,7 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7030)
             try:
@@ -213,7 +214,7 @@ def test_history_tab_and_export(engine, tmp_path, monkeypatch):
 
 def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "corrupt block 3", fault="CORRUPT_BLOCK", fault_block="3", forced_image="1")
             client, driver = await requestor(engine, tmp_path, 0x7040)
@@ -234,7 +235,7 @@ def test_fault_and_forced_image_from_the_controls(engine, tmp_path):
 
 def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "user consent needed yes", consent=True)
             client, driver = await requestor(engine, tmp_path, 0x7050)
@@ -256,7 +257,7 @@ def test_consent_one_shot_then_provider_consent_denied(engine, tmp_path):
 
 def test_ignore_n_queries_and_one_shot_apply_action(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(
                 pilot, app, "ignore QueryImage 2 more", ignore_query="2", apply_action=ApplyUpdateAction.DISCONTINUE
@@ -294,7 +295,7 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
     engine = slow_engine
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7070)
             received = []
@@ -346,7 +347,7 @@ def test_pause_throttle_resume_and_abort_a_transfer(slow_engine, tmp_path):
 
 def test_commissioning_window_and_fabric_removal(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await pilot.press("c")
             fabrics = app.query_one("#fabrics")
@@ -373,7 +374,7 @@ def test_commissioning_window_and_fabric_removal(engine):
 
 def test_log_kind_filter_help_and_command_palette(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7080)
             try:
@@ -433,7 +434,7 @@ def test_resizing_with_transfers_running_keeps_serving_and_fits_the_final_width(
     engine = slow_engine
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x7090)
             try:
@@ -467,7 +468,7 @@ def test_resizing_with_transfers_running_keeps_serving_and_fits_the_final_width(
 
 def test_a_display_fault_is_shown_and_the_provider_keeps_serving(engine, tmp_path, monkeypatch):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             faults = iter([RuntimeError("a drawing bug")])
 
@@ -477,14 +478,18 @@ def test_a_display_fault_is_shown_and_the_provider_keeps_serving(engine, tmp_pat
                     raise fault
 
             monkeypatch.setattr(app, "_show_header", broken_header)
-            await until(pilot, lambda: any("dashboard error" in line.text for line in app._lines))
+            await until(pilot, lambda: any("dashboard error" in line.text for line in app.exchange_log.lines))
             client, driver = await requestor(engine, tmp_path, 0x70A0)
             try:
                 status = (await client.query_image(0xFFF1, 0x8000, 1)).status
             finally:
                 driver.close()
             await pilot.pause(0.3)
-            return status, app.is_running, [line.text for line in app._lines if "dashboard error" in line.text]
+            return (
+                status,
+                app.is_running,
+                [line.text for line in app.exchange_log.lines if "dashboard error" in line.text],
+            )
 
     status, running, faults = asyncio.run(scenario())
     assert status == UA and running
@@ -495,7 +500,7 @@ def test_one_press_of_arm_shapes_one_response_or_nothing(engine, tmp_path):
     """Busy with a delay is one response; busy with a delay the engine refuses arms nothing."""
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "busy delay 30 s", query_status=BUSY, query_delay="30")
             client, driver = await requestor(engine, tmp_path, 0x70B0)
@@ -520,7 +525,7 @@ def test_one_press_of_arm_shapes_one_response_or_nothing(engine, tmp_path):
 
 def test_the_target_list_keeps_its_highlight_while_requestors_talk(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             clients = await queried(engine, tmp_path, (0x70C1, 0x70C2), version=3)
             try:
@@ -562,7 +567,7 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
     try:
 
         async def scenario():
-            app = ProviderDashboard(engine)
+            app = ProviderDashboard(LocalLink(engine))
             async with app.run_test(size=(160, 48)) as pilot:
                 images = app.query_one("#images")
                 before = images.row_count
@@ -586,7 +591,7 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
                     await pilot.pause(0.5)
                 finally:
                     driver.close()
-                errors = [line.text for line in app._lines if "image catalog not reloaded" in line.text]
+                errors = [line.text for line in app.exchange_log.lines if "image catalog not reloaded" in line.text]
                 return before, options, errors
 
         before, options, errors = asyncio.run(scenario())
@@ -598,7 +603,7 @@ def test_the_images_follow_an_automatic_reload_and_a_bad_list_is_reported_once(t
 
 def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(engine, tmp_path, 0x70E0)
             try:
@@ -624,7 +629,7 @@ def test_the_requestor_detail_follows_the_requestor_newest_first(engine, tmp_pat
 
 def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             clients = await queried(engine, tmp_path, (0x70F1, 0x70F2), version=1)
             try:
@@ -648,7 +653,7 @@ def test_busy_once_for_the_selected_requestor_is_two_keys(engine, tmp_path):
 
 def test_a_one_shot_arm_returns_the_panel_to_unchanged(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             await arm(pilot, app, "QueryImage status busy", query_status=BUSY, query_delay="30")
             await until(pilot, lambda: app.query_one("#query-status").is_blank())
@@ -659,7 +664,7 @@ def test_a_one_shot_arm_returns_the_panel_to_unchanged(engine):
 
 def test_quitting_with_transfers_running_asks_first(slow_engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(slow_engine)
+        app = ProviderDashboard(LocalLink(slow_engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(slow_engine, tmp_path, 0x7101)
             try:
@@ -688,7 +693,7 @@ def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp
     has armed it (Enter only moves to the next field)."""
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             clients = await queried(engine, tmp_path, (0x7111, 0x7112), version=1)
             try:
@@ -739,7 +744,7 @@ def test_the_arm_popup_reaches_every_knob_for_the_selected_requestor(engine, tmp
 
 def test_the_form_at_rest_shows_no_errors_and_reads_without_colour(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             delay = app.query_one("#query-delay")
             at_rest = [w.id for w in app.query("NextResponseForm Input") if w.has_class("-invalid")]
@@ -767,7 +772,7 @@ def test_the_form_at_rest_shows_no_errors_and_reads_without_colour(engine):
 
 def test_end_the_transfer_with_the_status_report_the_user_chose(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             app.query_one("#fault").value = "END_TRANSFER"
             await pilot.pause(0.1)
@@ -794,7 +799,7 @@ def test_end_the_transfer_with_the_status_report_the_user_chose(engine, tmp_path
 
 def test_q_in_a_confirmation_answers_no_and_never_asks_twice(slow_engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(slow_engine)
+        app = ProviderDashboard(LocalLink(slow_engine))
         async with app.run_test(size=(160, 48)) as pilot:
             client, driver = await requestor(slow_engine, tmp_path, 0x7131)
             try:
@@ -817,7 +822,7 @@ def test_q_in_a_confirmation_answers_no_and_never_asks_twice(slow_engine, tmp_pa
 
 def test_slash_searches_the_log_and_escape_clears_then_leaves(engine, tmp_path):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             ((_, driver),) = await queried(engine, tmp_path, (0x7141,), version=1)
             driver.close()
@@ -843,7 +848,7 @@ def test_an_uncommissioned_start_opens_where_the_code_is(tmp_path):
     try:
 
         async def scenario():
-            app = ProviderDashboard(engine)
+            app = ProviderDashboard(LocalLink(engine))
             async with app.run_test(size=(160, 48)) as pilot:
                 await until(pilot, lambda: app.query_one("#tabs").active == "tab-commissioning")
                 await pilot.pause(0.2)
@@ -857,7 +862,7 @@ def test_an_uncommissioned_start_opens_where_the_code_is(tmp_path):
 
 def test_at_80x24_the_header_keeps_its_counts_and_the_footer_help_and_quit(engine):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(80, 24)) as pilot:
             # The footer is composed again when the keyboard's place changes its keys: read it laid out.
             await until(pilot, lambda: any(k.key == "question_mark" and k.region.width for k in app.query("FooterKey")))
@@ -877,7 +882,7 @@ def test_screenshots_and_exports_go_to_the_chosen_folder_and_say_where(tmp_path)
     try:
 
         async def scenario():
-            app = ProviderDashboard(engine)
+            app = ProviderDashboard(LocalLink(engine))
             async with app.run_test(size=(160, 48)) as pilot:
                 await pilot.press("s")
                 await pilot.pause(0.3)
@@ -930,7 +935,7 @@ def test_the_history_tab_refreshing_writes_nothing_into_the_log_or_toasts(engine
     exchange log (and its exports) and a toast on every refresh."""
 
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=(160, 48)) as pilot:
             clients = await queried(engine, tmp_path, (0x7201,), version=1)
             try:
@@ -942,7 +947,7 @@ def test_the_history_tab_refreshing_writes_nothing_into_the_log_or_toasts(engine
             finally:
                 for _, driver in clients:
                     driver.close()
-            return [line.text for line in app._lines], [n.message for n in app._notifications]
+            return [line.text for line in app.exchange_log.lines], [n.message for n in app._notifications]
 
     lines, toasts = asyncio.run(scenario())
     assert not [line for line in lines if "history row" in line]

@@ -148,7 +148,7 @@ def test_a_detail_answered_before_it_is_composed_shows_no_dashboard_error():
             detail.refresh_lines()  # as the app does when rows arrive, before the screen is up
             await app.push_screen(detail)
             await pilot.pause(0.2)
-            return detail.lines, [line.text for line in app._lines if "dashboard error" in line.text]
+            return detail.lines, [line.text for line in app.exchange_log.lines if "dashboard error" in line.text]
 
     lines, errors = asyncio.run(scenario())
     assert lines == ["VID:PID FFF1:8000"] and errors == []

@@ -30,7 +30,7 @@ from ota_provider.core.api.events import (
 )
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UpdateState
-from ota_provider.tui.app import log_kind
+from ota_provider.tui.exchange_log import log_kind
 from ota_provider.tui.format import bar, duration, rate, resent, size
 from ota_provider.tui.meter import SPARK_SAMPLES, ThroughputMeter
 from ota_provider.tui.requestors import RequestorTable

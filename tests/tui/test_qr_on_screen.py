@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ota_provider.core.api.link import LocalLink
 from ota_provider.core.engine import onboarding_payload
 from ota_provider.tui.app import ProviderDashboard
 from tests.helpers.engine_helpers import start_engine
@@ -33,7 +34,7 @@ def engine(tmp_path_factory):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_commissioning_tab_shows_a_qr_code_that_decodes(engine, size):
     async def scenario():
-        app = ProviderDashboard(engine)
+        app = ProviderDashboard(LocalLink(engine))
         async with app.run_test(size=size) as pilot:
             await pilot.press("c")
             await pilot.pause(0.3)
