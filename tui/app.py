@@ -68,7 +68,6 @@ from ota_provider.core.api.events import (
     Listening,
     OtaEvent,
     Stopped,
-    TransferEvent,
     TransferFailed,
     TransferFinished,
 )
@@ -87,15 +86,17 @@ from ota_provider.core.api.values import (
 from ota_provider.core.presentation.words import plural, short_node_id
 
 from .add_device import AddDeviceScreen
+from .columns import COLUMN_WIDTHS, REQUESTOR_COLUMNS, columns_for, set_columns
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .exchange_log import ExchangeLog, LogLine
-from .format import bar, clock, duration, ending, node_id, peer_key, peer_name, rate, resent, size
+from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, size
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorRow, RequestorTable
 from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 from .steady_scroll import Table
+from .transfers import TransfersTable
 
 __all__ = ["ProviderDashboard"]
 
@@ -110,43 +111,10 @@ THROTTLE_STEPS = (0.1, 0.5, 2.0, None)  # seconds per block, then back to the pr
 TALL = 40  # rows: below this, the Commissioning tab takes the screen
 log = logging.getLogger(__name__)
 
-KEEP_ENDED_SECONDS = 30.0  # a finished or failed transfer stays in the table this long
-STALL_SECONDS = 3.0  # no byte for this long: the transfer shows "stalled", not a dwindling rate
 REWRAP_DELAY = 0.1  # seconds after the last resize before the log is wrapped at its new width
 WIDE = 140  # columns: below this, the controls panel narrows
 RATE_WIDTH = 24  # columns of the status line's aggregate rate (app.tcss: #rate)
 MIN_STATUS_ROOM = 40  # columns the status line's words always get
-# The column sets by terminal width (the widest that fits first): what is dropped first is what
-# the detail screen and the other table also show.
-REQUESTOR_COLUMNS = (
-    (140, ("node", "VID:PID", "version", "state", "progress", "last exchange", "device says", "seen")),
-    (110, ("node", "version", "state", "progress", "last exchange", "seen")),
-    (100, ("node", "version", "state", "progress", "seen")),
-    (0, ("node", "version", "state", "progress")),
-)
-TRANSFER_COLUMNS = (
-    (140, ("#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state")),
-    (110, ("#", "node", "progress", "bytes", "resent", "rate", "ETA", "state")),
-    (100, ("#", "node", "progress", "rate", "ETA", "state")),
-    (0, ("#", "node", "progress", "state")),
-)
-# Columns that change on every sample have a fixed width, so updating them never re-measures the
-# table (a layout pass per cell would cost the engine's thread its GIL time). None: fit the content
-# (the node column is written once per row).
-COLUMN_WIDTHS = {
-    "VID:PID": 9,
-    "state": 12,
-    "progress": 13,
-    "seen": 8,
-    "#": 3,
-    "bytes": 17,
-    "blocks": 6,
-    "block": 5,
-    "resent": 9,
-    "rate": 10,
-    "ETA": 7,
-}
-TRANSFER_WIDTHS = {**COLUMN_WIDTHS, "progress": 11, "state": 12}
 TAB_NAMES = {
     "tab-exchanges": "Exchanges",
     "tab-commissioning": "Commissioning",
@@ -174,17 +142,6 @@ def _screen_only(event: EngineEvent) -> bool:
     return (
         isinstance(event, CommandDone) and event.ok and isinstance(event.command, QueryHistory | BrowseCommissionable)
     )
-
-
-def _columns_for(width: int, sets: tuple[tuple[int, tuple[str, ...]], ...]) -> tuple[str, ...]:
-    return next(columns for least, columns in sets if width >= least)
-
-
-def _set_columns(table: DataTable, columns: tuple[str, ...], widths: dict[str, int]) -> None:
-    """Replace the table's columns (and drop its rows: the caller shows them again)."""
-    table.clear(columns=True)
-    for column in columns:
-        table.add_column(column, key=column, width=widths.get(column))
 
 
 def freeze_startup_heap() -> None:
@@ -254,8 +211,6 @@ class ProviderDashboard(App):
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
-        self._transfer_rows: dict[int, dict[str, str]] = {}  # transfer id -> the cells shown
-        self._running_cells: dict[int, dict[str, str]] = {}  # transfer id -> every column's cell, last sample
         self._requestor_cells: dict[str, dict[str, str]] = {}
         self._ticks = 0
         self._spark_data: list[float] = []
@@ -263,8 +218,6 @@ class ProviderDashboard(App):
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
         self._history_dirty = False  # new rows to show on the History tab, if it is open
-        self._ended: dict[int, tuple[dict[str, str], float]] = {}  # transfer id -> (cells, shown until)
-        self._transfer_columns: tuple[str, ...] = ()
         self._used: deque[tuple[float, tuple[int, int], ArmedKnob]] = deque(maxlen=USED_SHOWN)
         self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
@@ -293,7 +246,7 @@ class ProviderDashboard(App):
                     with Horizontal(id="throughput"):
                         yield Readout(id="aggregate")
                         yield Sparkline([0.0], id="spark")
-                    yield Table(id="transfers", cursor_type="row")
+                    yield TransfersTable(self.meter, self.clock, id="transfers", cursor_type="row")
             with Vertical(id="right"):
                 yield NextResponseForm(id="controls")
                 yield ArmedView(id="armed-box")
@@ -311,7 +264,7 @@ class ProviderDashboard(App):
     def on_mount(self) -> None:
         # References cached once: timers may fire while the app tears down.
         self.requestor_table = self.query_one("#requestors", DataTable)
-        self.transfer_table = self.query_one("#transfers", DataTable)
+        self.transfer_table = self.query_one("#transfers", TransfersTable)
         self.exchange_log = self.query_one("#exchange-log", ExchangeLog)
         self.log_view = self.query_one("#log", Log)
         self.controls = self.query_one("#controls", NextResponseForm)
@@ -351,21 +304,14 @@ class ProviderDashboard(App):
     def _fit_columns(self, width: int | None = None) -> None:
         """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
         width = self.size.width if width is None else width
-        requestor_columns = _columns_for(width, REQUESTOR_COLUMNS)
+        requestor_columns = columns_for(width, REQUESTOR_COLUMNS)
         if requestor_columns != self._requestor_columns:
             self._requestor_columns = requestor_columns
-            _set_columns(self.requestor_table, requestor_columns, COLUMN_WIDTHS)
+            set_columns(self.requestor_table, requestor_columns, COLUMN_WIDTHS)
             self._requestor_cells = {}
             for row in self.requestors.rows.values():
                 self._show_requestor(row)
-        transfer_columns = _columns_for(width, TRANSFER_COLUMNS)
-        if transfer_columns != self._transfer_columns:
-            self._transfer_columns = transfer_columns
-            _set_columns(self.transfer_table, transfer_columns, TRANSFER_WIDTHS)
-            # The rows again, in the new column set (the old cells belong to the old one).
-            self._transfer_rows = {}
-            if self._stats is not None:
-                self._show_transfers(self._stats)
+        self.transfer_table.fit(width)
 
     def on_unmount(self) -> None:
         if hasattr(self, "_refresh_timer"):
@@ -425,7 +371,7 @@ class ProviderDashboard(App):
         changed |= {peer for peer, row in self.requestors.rows.items() if row.device_state is UpdateState.DOWNLOADING}
         for peer in changed:  # and the rows whose device-side flag depends on time
             self._show_requestor(self.requestors.rows[peer])
-        self._show_transfers(stats)
+        self.transfer_table.show(stats)
         self._show_header(stats)
         if self._fabrics is not None and self._fabrics.window_open:
             self.commissioning.show_window(self._fabrics.window_closes_at, now)
@@ -461,7 +407,7 @@ class ProviderDashboard(App):
             elif isinstance(event, HistoryRows):
                 self._history_arrived(event)
             elif isinstance(event, TransferFinished | TransferFailed):
-                self._transfer_ended(event)
+                self.transfer_table.ended(event)
             if isinstance(event, OtaEvent | TransferFinished | TransferFailed):
                 self._history_dirty = True
             elif isinstance(event, Listening):
@@ -593,91 +539,6 @@ class ProviderDashboard(App):
         """What a bench device reports, flagged while the engine says it disagrees with what we see:
         it says Downloading, but no BDX transfer of ours runs for it (it waits for its BDX timeout)."""
         return f"{row.device_says} · no BDX" if row.mismatch else row.device_says
-
-    def _transfer_cells(self, t) -> dict[str, str]:
-        """Every column's cell of a running transfer (the column set in use picks from them)."""
-        measured = self.meter.rate_of(t.id)
-        per_second = measured.per_second if measured else None
-        eta = measured.eta(t.total - t.bytes_sent) if measured else None
-        state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
-        if t.suspended:
-            state = "restored"  # after a restart, its requestor has not asked since (12 characters: the column)
-        elif t.resumed and state == "running":
-            state = "resumed"
-        stalled = measured.stalled_for(self.clock()) if measured and not t.paused else 0.0
-        if t.paused or t.suspended:  # nothing moves, and it says why: no rate, no ETA
-            per_second = eta = None
-        elif stalled >= STALL_SECONDS:  # no byte for a while: say so instead of a decaying rate
-            state, per_second, eta = f"stalled {duration(stalled)}", 0.0, None
-        progress = bar(t.bytes_sent / t.total if t.total else None, 6)
-        return {
-            "#": str(t.id),
-            "node": peer_name(t.peer),
-            "progress": progress,
-            "bytes": f"{size(t.bytes_sent)}/{size(t.total)}",
-            "blocks": str(t.blocks),
-            "block": str(t.block_size),
-            "resent": resent(t),
-            "rate": rate(per_second),
-            "ETA": duration(eta),
-            "state": state,
-        }
-
-    def _show_transfers(self, stats: EngineSnapshot) -> None:
-        cells = {t.id: self._transfer_cells(t) for t in stats.transfers}
-        now = self.clock()
-        # A transfer can leave the stats a moment before its end event is drained: keep its row
-        # until the event says how it ended, so it never blinks out and back.
-        for transfer_id in self._running_cells.keys() - cells.keys() - self._ended.keys():
-            self._ended[transfer_id] = (
-                {**self._running_cells[transfer_id], "rate": "", "ETA": "", "state": "ending"},
-                now + KEEP_ENDED_SECONDS,
-            )
-        self._running_cells = cells
-        rows = {
-            transfer_id: {column: every[column] for column in self._transfer_columns}
-            for transfer_id, every in cells.items()
-        }
-        for transfer_id, (ended, until) in list(self._ended.items()):
-            if until < now:
-                del self._ended[transfer_id]
-            elif transfer_id not in rows:
-                rows[transfer_id] = {column: ended[column] for column in self._transfer_columns}
-        self._show_transfer_rows(rows)
-
-    def _transfer_ended(self, event: TransferEvent) -> None:
-        """A finished or failed transfer stays in the table a while, with how it ended."""
-        t = event.snapshot
-        state = ending(t.end)  # "done" for a complete one
-        cells = {
-            "#": str(t.id),
-            "node": peer_name(t.peer),
-            "progress": bar(t.bytes_sent / t.total if t.total else None, 6),
-            "bytes": f"{size(t.bytes_sent)}/{size(t.total)}",
-            "blocks": str(t.blocks),
-            "block": str(t.block_size),
-            "resent": resent(t),
-            "rate": "",
-            "ETA": "",
-            "state": state,
-        }
-        # From when it ended, not from when this screen heard of it: an attached dashboard is told
-        # of the provider's earlier transfers at once, and must not show them as just finished.
-        self._ended[t.id] = (cells, min(event.at, self.clock()) + KEEP_ENDED_SECONDS)
-
-    def _show_transfer_rows(self, current: dict[int, dict[str, str]]) -> None:
-        table = self.transfer_table
-        for gone in self._transfer_rows.keys() - current.keys():
-            table.remove_row(str(gone))
-        for transfer_id, cells in current.items():
-            before = self._transfer_rows.get(transfer_id)
-            if before is None:
-                table.add_row(*cells.values(), key=str(transfer_id))
-                continue
-            for column, value in cells.items():
-                if before.get(column) != value:
-                    table.update_cell(str(transfer_id), column, value)
-        self._transfer_rows = current
 
     def _show_counts(self) -> None:
         """The header's counters: they change on events only (the rates are repainted Readouts)."""
@@ -1024,11 +885,10 @@ class ProviderDashboard(App):
         self.push_screen(BlockPrompt(f"{what} N of node {short_node_id(peer[1])}'s next transfer, N ="), answered)
 
     def _selected_transfer(self) -> int | None:
-        table = self.transfer_table
-        if table.row_count == 0:
+        transfer = self.transfer_table.selected()
+        if transfer is None:
             self.notify("no transfer running", severity="warning")
-            return None
-        return int(table.get_row_at(table.cursor_row)[0])
+        return transfer
 
     def action_pause(self) -> None:
         if (transfer := self._selected_transfer()) is not None:
