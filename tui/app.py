@@ -86,14 +86,14 @@ from ota_provider.core.api.values import (
 from ota_provider.core.presentation.words import plural, short_node_id
 
 from .add_device import AddDeviceScreen
-from .columns import COLUMN_WIDTHS, REQUESTOR_COLUMNS, columns_for, set_columns
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .exchange_log import ExchangeLog, LogLine
-from .format import bar, clock, duration, node_id, peer_key, peer_name, rate, size
+from .format import duration, node_id, peer_name, rate, size
 from .meter import ThroughputMeter
 from .readout import Readout
-from .requestors import RequestorRow, RequestorTable
+from .requestors import RequestorTable
+from .requestors_table import RequestorsTable
 from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
 from .steady_scroll import Table
 from .transfers import TransfersTable
@@ -211,10 +211,9 @@ class ProviderDashboard(App):
         self.clock = clock
         self.requestors = RequestorTable()
         self.meter = ThroughputMeter()
-        self._requestor_cells: dict[str, dict[str, str]] = {}
         self._ticks = 0
+        self._laid_out = False  # the tables have their columns (on_mount)
         self._spark_data: list[float] = []
-        self._requestor_columns: tuple[str, ...] = ()
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
         self._history_dirty = False  # new rows to show on the History tab, if it is open
@@ -241,7 +240,7 @@ class ProviderDashboard(App):
             yield Readout(id="rate")
         with Horizontal(id="top"):
             with Vertical(id="left"):
-                yield Table(id="requestors", cursor_type="row")
+                yield RequestorsTable(id="requestors", cursor_type="row")
                 with Vertical(id="transfer-box"):
                     with Horizontal(id="throughput"):
                         yield Readout(id="aggregate")
@@ -263,7 +262,7 @@ class ProviderDashboard(App):
 
     def on_mount(self) -> None:
         # References cached once: timers may fire while the app tears down.
-        self.requestor_table = self.query_one("#requestors", DataTable)
+        self.requestor_table = self.query_one("#requestors", RequestorsTable)
         self.transfer_table = self.query_one("#transfers", TransfersTable)
         self.exchange_log = self.query_one("#exchange-log", ExchangeLog)
         self.log_view = self.query_one("#log", Log)
@@ -275,6 +274,7 @@ class ProviderDashboard(App):
         self.aggregate_view = self.query_one("#aggregate", Readout)
         self.rate_view = self.query_one("#rate", Readout)
         self._fit_columns()
+        self._laid_out = True
         self._panel_titles = {
             self.requestor_table: "Requestors (Enter: detail)",
             self.query_one("#transfer-box"): "Transfers (p pause, u resume, t throttle, x abort)",
@@ -292,7 +292,7 @@ class ProviderDashboard(App):
             self.call_after_refresh(freeze_startup_heap)
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._requestor_columns:  # after on_mount
+        if self._laid_out:  # after on_mount
             self._fit_columns(event.size.width)  # the new size: self.size may still be the old one
             self._make_room_for_qr(event.size.height)
             self._show_where(event.size.width)
@@ -304,13 +304,7 @@ class ProviderDashboard(App):
     def _fit_columns(self, width: int | None = None) -> None:
         """Fewer columns on a narrow terminal, so no table needs scrolling sideways."""
         width = self.size.width if width is None else width
-        requestor_columns = columns_for(width, REQUESTOR_COLUMNS)
-        if requestor_columns != self._requestor_columns:
-            self._requestor_columns = requestor_columns
-            set_columns(self.requestor_table, requestor_columns, COLUMN_WIDTHS)
-            self._requestor_cells = {}
-            for row in self.requestors.rows.values():
-                self._show_requestor(row)
+        self.requestor_table.fit(width, list(self.requestors.rows.values()))
         self.transfer_table.fit(width)
 
     def on_unmount(self) -> None:
@@ -370,7 +364,7 @@ class ProviderDashboard(App):
         changed = self.requestors.sample(stats)
         changed |= {peer for peer, row in self.requestors.rows.items() if row.device_state is UpdateState.DOWNLOADING}
         for peer in changed:  # and the rows whose device-side flag depends on time
-            self._show_requestor(self.requestors.rows[peer])
+            self.requestor_table.show(self.requestors.rows[peer])
         self.transfer_table.show(stats)
         self._show_header(stats)
         if self._fabrics is not None and self._fabrics.window_open:
@@ -382,7 +376,7 @@ class ProviderDashboard(App):
         # dict, not set: new rows appear in the order the requestors showed up
         changed = dict.fromkeys(peer for event in events if (peer := self.requestors.apply(event)) is not None)
         for peer in changed:
-            self._show_requestor(self.requestors.rows[peer])
+            self.requestor_table.show(self.requestors.rows[peer])
         if changed:
             self._refresh_targets()
             self._show_counts()
@@ -510,35 +504,6 @@ class ProviderDashboard(App):
     def action_add_device(self) -> None:
         """d: commission a device onto the bench fabric, point it at us and announce."""
         self.push_screen(AddDeviceScreen(self.engine.send))
-
-    def _show_requestor(self, row: RequestorRow) -> None:
-        key = peer_key(row.peer)
-        every = {
-            "node": peer_name(row.peer),
-            "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
-            "version": row.versions,
-            "state": row.state,
-            "progress": bar(row.progress, 8),
-            "last exchange": row.last_exchange,
-            "device says": self._device_says(row),
-            "seen": clock(row.last_seen),
-        }
-        cells = {column: every[column] for column in self._requestor_columns}
-        before = self._requestor_cells.get(key)
-        self._requestor_cells[key] = cells
-        if before is None:
-            self.requestor_table.add_row(*cells.values(), key=key)
-            return
-        for column, value in cells.items():
-            if before.get(column) != value:
-                fitted = column not in COLUMN_WIDTHS
-                self.requestor_table.update_cell(key, column, value, update_width=fitted)
-
-    @staticmethod
-    def _device_says(row: RequestorRow) -> str:
-        """What a bench device reports, flagged while the engine says it disagrees with what we see:
-        it says Downloading, but no BDX transfer of ours runs for it (it waits for its BDX timeout)."""
-        return f"{row.device_says} · no BDX" if row.mismatch else row.device_says
 
     def _show_counts(self) -> None:
         """The header's counters: they change on events only (the rates are repainted Readouts)."""
@@ -850,12 +815,10 @@ class ProviderDashboard(App):
         self.engine.send(ReloadImages())
 
     def _selected_requestor(self) -> tuple[int, int] | None:
-        table = self.requestor_table
-        if table.row_count == 0:
+        peer = self.requestor_table.selected()
+        if peer is None:
             self.notify("no requestor yet", severity="warning")
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return tuple(int(part) for part in key.split(":")) if key else None  # type: ignore[return-value]
+        return peer
 
     def action_busy_once(self) -> None:
         """One key: the selected requestor's next QueryImage gets Busy (the requestor retries no
