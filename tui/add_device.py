@@ -185,7 +185,7 @@ def _line(event: CommissioningStage | CommissioningFailed | AttestationQuestion)
         return f"FAILED at {event.stage}: {event.reason}"
     if isinstance(event, AttestationQuestion):
         return f"{event.verdict}: answer the question to go on"
-    timing = f" in {event.seconds:.2f} s" if event.state != "started" else ""
+    timing = f" in {event.seconds:.2f} s" if event.state is not StepState.STARTED else ""
     return f"{event.stage}: {event.state}{timing}" + (f" ({event.detail})" if event.detail else "")
 
 
