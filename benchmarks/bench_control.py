@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_ota import ProviderProcess, make_image, run_sim  # noqa: E402
 from ota_provider.core.api.client import ProviderClient  # noqa: E402
+from ota_provider.core.api.wire import PROTOCOL_VERSION  # noqa: E402
 
 ROUNDS = 3
 REQUESTORS = 10
@@ -58,7 +59,8 @@ def clients(
 
     silent = socket.socket(socket.AF_UNIX)
     silent.connect(str(path))
-    silent.sendall(b'{"type":"hello","protocol":1}\n{"type":"subscribe","snapshots":true}\n')
+    hello = json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION}).encode()
+    silent.sendall(hello + b'\n{"type":"subscribe","snapshots":true}\n')
     threads = [
         threading.Thread(target=read, args=(0,)),
         threading.Thread(target=read, args=(1,)),
