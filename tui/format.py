@@ -6,7 +6,7 @@ import time
 
 from ota_provider.core.api.events import TransferSnapshot
 from ota_provider.core.api.values import Outcome, TransferEnd
-from ota_provider.core.presentation.words import short_node_id
+from ota_provider.core.presentation.words import node_text, short_node_id
 
 __all__ = [
     "bar",
@@ -24,7 +24,7 @@ __all__ = [
 
 def node_id(node: int) -> str:
     """The full form, where there is room: the detail, the Commissioning tab."""
-    return f"0x{node:016X}"
+    return node_text(node)
 
 
 def peer_name(peer: tuple[int, int]) -> str:

@@ -49,6 +49,7 @@ from ..engine import ProviderEngine, onboarding_payload
 from ..fabric.acl import AclError
 from ..fabric.demo import DemoFabricError
 from ..fabric.table import FabricError
+from ..node_ids import node_text
 from ..ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from ..ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from ..ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
@@ -793,7 +794,7 @@ def devices_main(argv: Sequence[str]) -> int:
     rows = [("node id", "VID:PID", "product", "version", "state", "address", "attestation")]
     rows += [
         (
-            f"0x{d.node_id:016X}",
+            f"{node_text(d.node_id)}",
             f"{d.vendor_id:04X}:{d.product_id:04X}",
             d.product_name or "",
             "" if d.software_version is None else f"{d.software_version} ({d.version_string or ''})",

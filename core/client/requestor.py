@@ -22,6 +22,7 @@ from ..exchange.driver import AsyncExchange, ExchangeDriver
 from ..fabric.table import Fabric
 from ..im.client import InteractionClient
 from ..im.messages import CommandData, CommandPath, CommandStatus
+from ..node_ids import node_text
 from ..ota.commands import (
     APPLY_UPDATE_REQUEST,
     NOTIFY_UPDATE_APPLIED,
@@ -162,7 +163,7 @@ class OtaRequestorClient:
         assert self.session is not None, "connect() first"
         node_id, designator = parse_bdx_uri(image_uri)
         if node_id != self.provider_node_id:
-            raise DownloadError(f"ImageURI names node 0x{node_id:016X}, not the provider")
+            raise DownloadError(f"ImageURI names node {node_text(node_id)}, not the provider")
         exchange = AsyncExchange(self.driver, self.session, ProtocolId.BDX)
         started = time.monotonic()
         mode = TransferControl.ASYNC | TransferControl.SENDER_DRIVE if asynchronous else TransferControl.RECEIVER_DRIVE

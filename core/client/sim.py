@@ -31,6 +31,7 @@ from ..config import installed_version
 from ..exchange.driver import ExchangeDriver
 from ..exchange.manager import ExchangeManager
 from ..fabric.demo import DemoFabric, DemoFabricError
+from ..node_ids import node_text
 from ..ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 from ..presentation.words import plural, spec_name
 from .requestor import CommandFailed, DownloadError, OtaRequestorClient
@@ -304,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json_lines:
             print(json.dumps({"nodeId": node_id, "step": step, **fields}), flush=True)
         else:
-            print(f"[{time.monotonic() - started:7.2f}] node 0x{node_id:016X}: {text}", flush=True)
+            print(f"[{time.monotonic() - started:7.2f}] node {node_text(node_id)}: {text}", flush=True)
 
     try:
         return asyncio.run(simulate(args, report))

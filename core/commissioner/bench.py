@@ -34,6 +34,7 @@ from ..dnssd.scoping import is_local_address
 from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient
 from ..im.messages import AttributePath, EventPath, ImDecodeError
+from ..node_ids import node_text
 from ..ota.catalog import Selection
 from ..ota.types import UpdateState, update_state
 from ..presentation.words import socket_address, update_state_name
@@ -308,7 +309,7 @@ class Bench:
             DeviceStepKind.POINT,
             StepState.DONE,
             f"DefaultOTAProviders on endpoint {info.requestor_endpoint}: node "
-            f"0x{bench.provider_node_id:016X}, endpoint 0",
+            f"{node_text(bench.provider_node_id)}, endpoint 0",
         )
         await self.follow(node_id, calls.session, info.requestor_endpoint)
         offer = self.select(info.vendor_id, info.product_id, info.software_version)
@@ -412,7 +413,7 @@ class Bench:
 
     def act(self, node_id: int, action: DeviceActionKind) -> asyncio.Task:
         if self.devices.get(node_id) is None:
-            raise ValueError(f"node 0x{node_id:016X} is not a device of our bench fabric")
+            raise ValueError(f"node {node_text(node_id)} is not a device of our bench fabric")
         return self._spawn(self._act(node_id, action))
 
     async def _act(self, node_id: int, action: DeviceActionKind) -> None:

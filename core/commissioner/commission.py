@@ -27,6 +27,7 @@ from ..crypto.primitives import CryptoError, ecdsa_verify_raw
 from ..exchange.driver import ExchangeDriver
 from ..fabric.table import Fabric
 from ..im.messages import AttributePath
+from ..node_ids import node_text
 from ..presentation.words import socket_address
 from ..securechannel.connect import establish_case, establish_pase
 from ..session.secure import SecureSession
@@ -312,7 +313,7 @@ class _Flow:
         if status != 0:
             why = _NOC_STATUS.get(status, f"status {status}")
             raise CommissioningError(Stage.NOC, f"the device refused its NOC: {why}")
-        return int(fields[1]), f"fabric index {int(fields[1])} on the device, node id 0x{self.node_id:016X}"
+        return int(fields[1]), f"fabric index {int(fields[1])} on the device, node id {node_text(self.node_id)}"
 
     async def _case(self):
         return await case_session(self.driver, self.our_fabric, self.node_id, self.address, self.timeout), ""

@@ -7,6 +7,7 @@ verified on its new version (0), or as soon as one cannot be (1, saying which an
 from __future__ import annotations
 
 from ..api.events import CommissioningFailed, DeviceCommissioned, DeviceStep, DeviceStepKind, EngineEvent, StepState
+from ..node_ids import node_text
 from ..presentation.words import plural
 
 __all__ = ["UpdateWatch"]
@@ -26,7 +27,7 @@ class UpdateWatch:
             return None
         if not isinstance(event, DeviceStep) or event.node_id not in self.commissioned:
             return None
-        device = f"device 0x{event.node_id:016X}"
+        device = f"device {node_text(event.node_id)}"
         if event.state is StepState.FAILED:
             return 1, f"{device}: {event.step} failed: {event.detail}"
         if event.state is StepState.SKIPPED and (event.step is DeviceStepKind.POINT or event.no_image):

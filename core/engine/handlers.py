@@ -34,6 +34,7 @@ from ..api.commands import (
 )
 from ..commissioner.bench import Bench
 from ..node import MatterNode
+from ..node_ids import node_text
 from ..ota.policy import Knob, Peer
 from ..ota.provider import OtaProvider
 from ..presentation.knobs import KNOB_LABELS, armed_text
@@ -148,7 +149,7 @@ def _commission(engine: EngineParts, command: CommissionDevice) -> Answer:
 
 def _device_action(engine: EngineParts, command: DeviceAction) -> Answer:
     _bench(engine).act(command.node_id, command.action)  # ValueError: not a device of the bench
-    return Answer(True, f"device 0x{command.node_id:016X}: {command.action.value} started")
+    return Answer(True, f"device {node_text(command.node_id)}: {command.action.value} started")
 
 
 def _browse(engine: EngineParts, command: BrowseCommissionable) -> Answer:

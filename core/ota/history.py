@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..node_ids import node_text
 from ..storage.database import Database
 
 __all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
@@ -168,7 +169,7 @@ def rows_as_csv(rows: list[HistoryRow]) -> str:
                 data["time"],
                 row.kind,
                 row.fabric_index,
-                "" if row.node_id is None else f"0x{row.node_id:016X}",
+                "" if row.node_id is None else f"{node_text(row.node_id)}",
                 row.summary,
                 json.dumps(row.details, sort_keys=True),
             ]
@@ -179,6 +180,6 @@ def rows_as_csv(rows: list[HistoryRow]) -> str:
 def rows_as_text(rows: list[HistoryRow]) -> str:
     lines = []
     for row in rows:
-        who = "-" if row.node_id is None else f"0x{row.node_id:016X}/{row.fabric_index}"
+        who = "-" if row.node_id is None else f"{node_text(row.node_id)}/{row.fabric_index}"
         lines.append(f"{row.as_json()['time']}  {row.kind:<8} {who:<21} {row.summary}")
     return "\n".join(lines) + ("\n" if lines else "")

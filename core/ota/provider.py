@@ -24,6 +24,7 @@ from ..bdx.messages import BdxError
 from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
 from ..event_base import EngineError, EngineEvent
+from ..node_ids import node_text
 from . import events as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
@@ -335,7 +336,7 @@ class OtaProvider:
             if offer.peer == peer and offer.designator.encode() == designator:
                 return offer.entry.path
         raise BdxError(
-            f"designator {designator[:64]!r} was not offered to node 0x{peer[1]:016X}",
+            f"designator {designator[:64]!r} was not offered to node {node_text(peer[1])}",
             BdxStatus.FILE_DESIGNATOR_UNKNOWN,
         )
 

@@ -6,14 +6,12 @@ The JSON events keep their stable machine names; only the text people read goes 
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import enum
-from collections.abc import Iterator
 from typing import Any
 
 from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
+from ..node_ids import node_text, short_node_id, short_node_ids
 from ..ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
 
 __all__ = [
@@ -21,8 +19,10 @@ __all__ = [
     "SDK_NAMES",
     "bdx_status",
     "enum_name",
+    "node_text",
     "plural",
     "short_node_id",
+    "short_node_ids",
     "socket_address",
     "spec_name",
     "transfer_end_text",
@@ -105,32 +105,6 @@ def socket_address(address: tuple) -> str:
     """``[fd00::2]:5540`` or ``192.0.2.7:5540`` (an IPv4-mapped address as the IPv4 it is), never a tuple."""
     host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
     return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
-
-
-def short_node_id(node: int) -> str:
-    """A node id in hex without its leading zeros, at least four digits: ``D002``. Never ambiguous
-    (two ids differ in value, so in their digits); the full 16 digits are in the detail."""
-    return f"{node:04X}"
-
-
-# Where a line is shown on a screen, node ids are short (``D002``); the headless lines, exports and
-# the history keep the full form the SDK's logs print. Set for one rendering by :func:`short_node_ids`.
-_SHORT_IDS: contextvars.ContextVar[bool] = contextvars.ContextVar("short_node_ids", default=False)
-
-
-@contextlib.contextmanager
-def short_node_ids() -> Iterator[None]:
-    """Within it, :func:`node_text` gives the short form."""
-    token = _SHORT_IDS.set(True)
-    try:
-        yield
-    finally:
-        _SHORT_IDS.reset(token)
-
-
-def node_text(node: int) -> str:
-    """A node id in a line: ``0x000000000000D002``, or ``D002`` where the line is shown on a screen."""
-    return short_node_id(node) if _SHORT_IDS.get() else f"0x{node:016X}"
 
 
 def who(peer: tuple[int, int] | None) -> str:

@@ -25,6 +25,7 @@ from ..crypto.primitives import (
 )
 from ..exchange.manager import Exchange, ExchangeManager, Message
 from ..fabric.table import Fabric
+from ..node_ids import node_text
 from ..session.secure import AuthMode, SecureSession, SessionParameters
 from .case_keys import (
     RESUME1_NONCE,
@@ -166,7 +167,7 @@ class CaseInitiator:
         tbe = Sigma2Tbe.decode(aes_ccm_decrypt(key, SIGMA2_NONCE, sigma2.encrypted2, b""))
         identity = peer_identity(fabric, tbe.responder_noc, tbe.responder_icac)
         if identity.node_id != self.peer_node_id:
-            raise CryptoError(f"responder is node {identity.node_id:016X}, not {self.peer_node_id:016X}")
+            raise CryptoError(f"responder is node {node_text(identity.node_id)}, not {node_text(self.peer_node_id)}")
         tbs = SigmaTbs(
             sender_noc=tbe.responder_noc,
             sender_icac=tbe.responder_icac,
