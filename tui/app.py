@@ -89,13 +89,14 @@ from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .exchange_log import ExchangeLog, LogLine
-from .format import duration, node_id, peer_name, rate, size
+from .format import duration, node_id, rate, size
+from .history_table import HistoryTable
+from .images_table import ImagesTable
 from .meter import ThroughputMeter
 from .readout import Readout
 from .requestors import RequestorTable
 from .requestors_table import RequestorsTable
 from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
-from .steady_scroll import Table
 from .transfers import TransfersTable
 
 __all__ = ["ProviderDashboard"]
@@ -226,7 +227,7 @@ class ProviderDashboard(App):
         self._fabrics_seen = False
         self._snapshot: EngineSnapshot | None = None
         self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
-        self._history_asked: dict[str, Any] = {}  # QueryHistory id -> what the rows are for
+        self._history_asked: dict[str, Path | None] = {}  # QueryHistory id -> an export file, or None
         self._form_arms: dict[str, bool] = {}  # ids of the ArmKnobs the form sent, not answered yet
         self._panel_titles: dict[Any, str] = {}  # panel -> its title without the focus mark (on_mount)
         self.export_dir = self.engine.export_dir
@@ -255,9 +256,9 @@ class ProviderDashboard(App):
             with TabPane(TAB_NAMES["tab-commissioning"], id="tab-commissioning"):
                 yield CommissioningPane(id="commissioning")
             with TabPane(TAB_NAMES["tab-images"], id="tab-images"):
-                yield Table(id="images", cursor_type="row")
+                yield ImagesTable(id="images", cursor_type="row")
             with TabPane(TAB_NAMES["tab-history"], id="tab-history"):
-                yield Table(id="history", cursor_type="row")
+                yield HistoryTable(id="history", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -571,23 +572,7 @@ class ProviderDashboard(App):
     def _show_images(self) -> None:
         entries = self._images()
         self.controls.show_images(entries)
-        table = self.query_one("#images", DataTable)
-        table.clear(columns=True)
-        table.add_columns("#", "file", "VID:PID", "version", "applies to", "size", "digest")
-        for entry in entries:
-            low = "" if entry.min_applicable_version is None else entry.min_applicable_version
-            high = "" if entry.max_applicable_version is None else entry.max_applicable_version
-            table.add_row(
-                entry.designator,
-                entry.file_name,
-                f"{entry.vendor_id:04X}:{entry.product_id:04X}",
-                f"{entry.software_version} ({entry.software_version_string})",
-                f"{low}..{high}",
-                size(entry.size),
-                "ok",
-                key=entry.designator,
-            )
-        table.border_title = "Images (Enter: offer next, l: reload)"
+        self.query_one("#images", ImagesTable).show(entries)
 
     def _show_armed(self) -> None:
         self.armed_box.show(self._armed(), list(self._used))
@@ -599,9 +584,10 @@ class ProviderDashboard(App):
         except NoMatches:  # the app is closing and the Select's overlay is gone
             return
 
-    def _ask_history(self, purpose: Any = "table", limit: int = HISTORY_ROWS) -> None:
+    def _ask_history(self, purpose: Path | None = None, limit: int = HISTORY_ROWS) -> None:
         """The engine reads the history on its side and answers with HistoryRows: the screen never
-        waits for the database (nor, attached, for the network)."""
+        waits for the database (nor, attached, for the network). ``purpose``: a file to export the
+        rows to; None: the History tab and the detail screen."""
         command = QueryHistory(limit)
         self._history_asked[command.id] = purpose
         self.engine.send(command)
@@ -611,27 +597,16 @@ class ProviderDashboard(App):
         self._ask_history()
 
     def _history_arrived(self, answer: HistoryRows) -> None:
-        purpose = self._history_asked.pop(answer.command_id, None)
-        if purpose is None:
+        if answer.command_id not in self._history_asked:
             return  # another front end asked
-        if isinstance(purpose, tuple) and purpose[0] == "export":
-            self._write_export(purpose[1], rows_as_csv(list(answer.rows)))
+        purpose = self._history_asked.pop(answer.command_id)
+        if isinstance(purpose, Path):  # an export of the history: written where it was asked for
+            self._write_export(purpose, rows_as_csv(list(answer.rows)))
             return
         self._history = answer.rows
-        self._fill_history_table()
+        self.query_one("#history", HistoryTable).show(self._history)
         if isinstance(self.screen, RequestorDetail):
             self.screen.refresh_lines()  # its history rows, as soon as they are here
-
-    def _fill_history_table(self) -> None:
-        """Newest first. Columns take their content's width: a table filled while its tab was
-        hidden would otherwise measure every column at the hidden tab's width."""
-        table = self.query_one("#history", DataTable)
-        table.clear(columns=True)
-        for column in ("time", "kind", "node", "summary"):
-            table.add_column(column, key=column)
-        for row in reversed(self._history):
-            node = "" if row.node_id is None else peer_name((row.fabric_index, row.node_id))
-            table.add_row(row.as_json()["time"], row.kind, node, row.summary)
 
     # ------------------------------------------------------------------ screen -> engine
 
@@ -727,7 +702,7 @@ class ProviderDashboard(App):
             return
         path = base.with_suffix(".csv" if history else ".txt")
         if history:  # written when the engine's rows arrive
-            self._ask_history(("export", path), limit=1_000_000)
+            self._ask_history(path, limit=1_000_000)
             return
         self._write_export(path, self.exchange_log.export_text())
 
