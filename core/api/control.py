@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -189,7 +188,7 @@ class ControlServer:
         """An event's JSON line, made once however many clients get it."""
         line = self._encoded.get(event.seq)
         if line is None:
-            line = json.dumps(event_to_json(event), separators=(",", ":"), default=str).encode() + b"\n"
+            line = encode(event_to_json(event))
             self._encoded[event.seq] = line
             if len(self._encoded) > ENCODED_KEPT:
                 self._encoded.popitem(last=False)
@@ -252,7 +251,7 @@ class ControlServer:
         if refusal is not None:
             self.refused += 1
             with contextlib.suppress(Exception):
-                writer.write(json.dumps({"type": "error", "message": refusal}).encode() + b"\n")
+                writer.write(encode({"type": "error", "message": refusal}))
                 writer.close()
             return
         connection = _Connection(self, reader, writer)

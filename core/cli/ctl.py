@@ -282,10 +282,16 @@ def _watch(provider: ProviderClient, args: argparse.Namespace) -> int:
             printer.event(event.name, event_text(event), at=event.at, **event_fields(event), **numbered)
 
 
+# What wait-for takes: the names the headless lines and ``wait_for`` use (``QueryImageResponse``),
+# or an event's class name as the control socket sends it (``QueryImageAnswered``).
+_EVENT_NAMES = {cls.name: cls.name for cls in EVENTS.values()} | {name: cls.name for name, cls in EVENTS.items()}
+
+
 def _event_name(text: str) -> str:
-    if text not in EVENTS:
-        raise argparse.ArgumentTypeError(f"unknown event {text!r}: one of {', '.join(sorted(EVENTS))}")
-    return text
+    if text not in _EVENT_NAMES:
+        names = sorted({cls.name for cls in EVENTS.values()})
+        raise argparse.ArgumentTypeError(f"unknown event {text!r}: one of {', '.join(names)}")
+    return _EVENT_NAMES[text]
 
 
 def _wait(provider: ProviderClient, args: argparse.Namespace) -> int:

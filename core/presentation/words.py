@@ -13,6 +13,7 @@ from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
 from ..node_ids import node_text, short_node_id, short_node_ids
 from ..ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
+from ..transport.addresses import socket_address
 
 __all__ = [
     "BDX_STATUS_WORDS",
@@ -99,12 +100,6 @@ def bdx_status(status: int) -> str:
 
 def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
-
-
-def socket_address(address: tuple) -> str:
-    """``[fd00::2]:5540`` or ``192.0.2.7:5540`` (an IPv4-mapped address as the IPv4 it is), never a tuple."""
-    host = address[0].removeprefix("::ffff:") if "." in address[0] else address[0]
-    return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
 
 
 def who(peer: tuple[int, int] | None) -> str:

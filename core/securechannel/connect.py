@@ -8,8 +8,8 @@ from typing import Any
 
 from ..exchange.driver import ExchangeDriver
 from ..fabric.table import Fabric
-from ..presentation.words import socket_address
 from ..session.secure import SecureSession
+from ..transport.addresses import socket_address
 from .case_initiator import CaseInitiator
 from .pase_initiator import PaseInitiator
 

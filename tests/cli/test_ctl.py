@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ota_provider.core.api.testing import headless_provider
+from ota_provider.core.cli.ctl import build_parser
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +173,11 @@ def test_a_node_id_typed_in_decimal_for_one_shown_in_hex_gets_a_suggestion(provi
     code, out, _ = ctl(provider, "arm", "queryImageStatus", "busy", "--node", "0x1000")  # seen: no --unseen needed
     assert code == 0 and "node 1000" in out
     assert ctl(provider, "clear")[0] == 0
+
+
+@pytest.mark.parametrize("given", ["QueryImageResponse", "QueryImageAnswered"])
+def test_wait_for_takes_the_headless_name_or_the_class_name(given):
+    # The headless lines (and the Python client's wait_for) say QueryImageResponse; the control
+    # socket names the class. Either is waited for as the headless name the events carry.
+    args = build_parser().parse_args(["wait-for", given])
+    assert args.event == "QueryImageResponse"
