@@ -1,6 +1,7 @@
 """Each endpoint-0 cluster on a data model built from fake node services, against the spec's
-tables (Matter Core spec, chapter 9 and 11: attribute, command and event ids of each cluster), and
-its commands' answers by the spec's status codes. The whole commissioning flows test them
+tables as the reference transcribes them (../shared/reference/MATTER_STACK.md, the table of the
+root node's clusters: attribute, command and event ids of each cluster), and its commands'
+answers by the spec's status codes. The whole commissioning flows test them
 together over the network; these test each alone."""
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from tests.helpers.node_services import context, root_model
 # AcceptedCommandList, GeneratedCommandList.
 GLOBAL = {0xFFFD, 0xFFFC, 0xFFFB, 0xFFF9, 0xFFF8}
 
-# cluster id: (mandatory attributes, accepted commands, generated commands, events), as the spec
-# lists them for a root node on Ethernet with an OTA Provider.
+# cluster id: (mandatory attributes, accepted commands, generated commands, events), as the
+# reference's table lists them for a root node on Ethernet with an OTA Provider (OTA Provider: its
+# row in the same file's summary).
 SPEC = {
-    0x001D: ({0x0000, 0x0001, 0x0002, 0x0003}, set(), set(), set()),  # Descriptor 9.5
-    0x001F: ({0x0000, 0x0002, 0x0003, 0x0004}, set(), set(), {0x00}),  # Access Control 9.10
+    0x001D: ({0x0000, 0x0001, 0x0002, 0x0003}, set(), set(), set()),  # Descriptor
+    0x001F: ({0x0000, 0x0002, 0x0003, 0x0004}, set(), set(), {0x00}),  # Access Control
     0x0028: (
         {
             0x0000,
@@ -46,19 +48,24 @@ SPEC = {
         set(),
         set(),
         {0x00},
-    ),  # Basic Information 11.1
-    0x0029: (set(), {0x00, 0x02, 0x04}, {0x01, 0x03}, set()),  # OTA Software Update Provider 11.20.6
-    0x0030: ({0x0000, 0x0001, 0x0002, 0x0003, 0x0004}, {0x00, 0x02, 0x04}, {0x01, 0x03, 0x05}, set()),  # 11.10
-    0x0031: ({0x0000, 0x0001, 0x0004, 0x0005, 0x0006, 0x0007}, set(), set(), set()),  # Network Commissioning 11.9
-    0x0033: ({0x0000, 0x0001, 0x0008}, {0x00, 0x01}, {0x02}, {0x03}),  # General Diagnostics 11.12
-    0x003C: ({0x0000, 0x0001, 0x0002}, {0x00, 0x02}, set(), set()),  # Administrator Commissioning 11.19
+    ),  # Basic Information
+    0x0029: (set(), {0x00, 0x02, 0x04}, {0x01, 0x03}, set()),  # OTA Software Update Provider
+    0x0030: (
+        {0x0000, 0x0001, 0x0002, 0x0003, 0x0004},
+        {0x00, 0x02, 0x04},
+        {0x01, 0x03, 0x05},
+        set(),
+    ),  # General Commissioning
+    0x0031: ({0x0000, 0x0001, 0x0004, 0x0005, 0x0006, 0x0007}, set(), set(), set()),  # Network Commissioning
+    0x0033: ({0x0000, 0x0001, 0x0008}, {0x00, 0x01}, {0x02}, {0x03}),  # General Diagnostics
+    0x003C: ({0x0000, 0x0001, 0x0002}, {0x00, 0x02}, set(), set()),  # Administrator Commissioning
     0x003E: (
         {0x0000, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005},
         {0x00, 0x02, 0x04, 0x06, 0x07, 0x09, 0x0A, 0x0B},
         {0x01, 0x03, 0x05, 0x08},
         set(),
-    ),  # Operational Credentials 11.18
-    0x003F: ({0x0000, 0x0001, 0x0002, 0x0003}, {0x00, 0x01, 0x03, 0x04}, {0x02, 0x05}, set()),  # 11.2
+    ),  # Operational Credentials
+    0x003F: ({0x0000, 0x0001, 0x0002, 0x0003}, {0x00, 0x01, 0x03, 0x04}, {0x02, 0x05}, set()),  # Group Key Management
 }
 ADMIN = context(AuthMode.CASE, fabric_index=1)
 
