@@ -198,7 +198,7 @@ def test_full_commissioning_then_access_control(node_config):
             admin = await case_session(driver, node, commissioner.fabric_for(ADMIN_ID), NODE_ID_ON_FABRIC)
             complete = await call(client, "invoke", admin, [command(0x30, 0x04)])
             assert complete.invoke.responses[0].fields[0] == 0
-            assert node.window is None and not node.failsafe.armed
+            assert node.windows.window is None and not node.admin.failsafe.armed
             acl = await call(client, "read", admin, [AttributePath(0, 0x1F, 0)])
             (entry,) = acl.values()[(0, 0x1F, 0)]
             assert (entry[1], entry[2], list(entry[3]), entry[0xFE]) == (5, 2, [ADMIN_ID], fabric_index)
@@ -230,7 +230,7 @@ def test_full_commissioning_then_access_control(node_config):
     # Everything survives a restart: fabric, ACL.
     again = MatterNode(node_config)
     assert [f.fabric_index for f in again.fabrics] == [fabric_index]
-    assert len(again.acl.for_fabric(fabric_index)) == 2
+    assert len(again.admin.acl.for_fabric(fabric_index)) == 2
     again.stop()
 
 
@@ -247,7 +247,7 @@ def test_fail_safe_expiry_rolls_back_an_uncommitted_fabric(node_config):
             clock.jump(0.9, node)
             assert len(node.fabrics) == 1  # not yet
             clock.jump(0.2, node)  # the 1-second fail-safe expires
-            assert len(node.fabrics) == 0 and node.acl.entries == []
+            assert len(node.fabrics) == 0 and node.admin.acl.entries == []
             assert node.db.get_setting("commissioning/breadcrumb") == bytes(8)
         finally:
             driver.close()
@@ -282,7 +282,7 @@ def test_allow_ota_from_fabric_adds_an_operate_entry(node_config):
             pase = await establish_pase(driver, ("::1", node.port, 0, 0), 20202021)
             added = await add_noc(client, pase, commissioner, failsafe_seconds=60)
             index = added.invoke.responses[0].fields[1]
-            entries = node.acl.for_fabric(index)
+            entries = node.admin.acl.for_fabric(index)
             assert [(e.privilege.name, [t.cluster for t in e.targets]) for e in entries] == [
                 ("ADMINISTER", []),
                 ("OPERATE", [0x29]),
@@ -330,7 +330,7 @@ def test_an_empty_icac_is_no_icac_and_the_new_fabric_may_re_arm(node_config):
             assert over_case.invoke.responses[0].fields[0] == 0  # not BusyWithOtherAdmin (4)
             complete = await call(client, "invoke", admin, [command(0x30, 0x04)])
             assert complete.invoke.responses[0].fields[0] == 0
-            assert not node.failsafe.armed and [f.fabric_index for f in node.fabrics] == [index]
+            assert not node.admin.failsafe.armed and [f.fabric_index for f in node.fabrics] == [index]
         finally:
             driver.close()
             node.stop()
@@ -346,8 +346,8 @@ def test_other_fabrics_entries_are_read_without_their_fabric_sensitive_fields(no
     async def scenario():
         node = MatterNode(node_config)
         demo = DemoFabric.generate()
-        node.join_demo_fabric(demo)  # fabric 1, with its own ACL entries
-        node.open_commissioning_window()
+        node.admin.join_demo_fabric(demo)  # fabric 1, with its own ACL entries
+        node.windows.open_commissioning_window()
         await node.start()
         driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
         client = InteractionClient(driver.manager)
@@ -399,7 +399,7 @@ def test_a_crash_after_addnoc_is_rolled_back_at_the_next_start(node_config):
     asyncio.run(scenario())
     again = MatterNode(node_config)
     try:
-        assert len(again.fabrics) == 0 and again.acl.entries == []
+        assert len(again.fabrics) == 0 and again.admin.acl.entries == []
         assert again.rolled_back_at_start == (1, "added")
         assert again.db.get_setting("failsafe/provisional") is None
     finally:

@@ -32,10 +32,10 @@ def test_window_opens_at_start_without_fabrics_and_pase_works(tmp_path):
         node = MatterNode(config(tmp_path))
         await node.start()
         try:
-            assert node.window is not None and node.window.seconds_left > 800
+            assert node.windows.window is not None and node.windows.window.seconds_left > 800
             session = await _pase(node)
             assert session.auth_mode.name == "PASE"
-            node.close_commissioning_window()
+            node.windows.close_commissioning_window()
             with pytest.raises(ConnectionError, match="INVALID_PARAMETER"):
                 await _pase(node)
         finally:
@@ -46,7 +46,7 @@ def test_window_opens_at_start_without_fabrics_and_pase_works(tmp_path):
 
 def test_window_stays_closed_when_a_fabric_exists_and_counters_persist(tmp_path):
     first = MatterNode(config(tmp_path))
-    first.add_fabric(FabricAuthority(fabric_id=1).join(0x64))
+    first.admin.save_fabric(FabricAuthority(fabric_id=1).join(0x64))
     used = [first.manager.unencrypted_counter.next() for _ in range(5)]
     salt = first.db.get_setting("pase/salt")
     first.stop()
@@ -55,7 +55,7 @@ def test_window_stays_closed_when_a_fabric_exists_and_counters_persist(tmp_path)
         node = MatterNode(config(tmp_path))
         await node.start()
         try:
-            assert node.window is None and len(node.fabrics) == 1
+            assert node.windows.window is None and len(node.fabrics) == 1
             assert node.db.get_setting("pase/salt") == salt
             assert node.manager.unencrypted_counter.next() > max(used)
         finally:
@@ -68,11 +68,11 @@ def test_expired_window_refuses_pase(tmp_path):
     async def scenario():
         node = MatterNode(config(tmp_path))
         await node.start()
-        node.open_commissioning_window(seconds=0)
+        node.windows.open_commissioning_window(seconds=0)
         try:
             with pytest.raises(ConnectionError):
                 await _pase(node)
-            assert node.window is None
+            assert node.windows.window is None
         finally:
             node.stop()
 
@@ -82,8 +82,8 @@ def test_expired_window_refuses_pase(tmp_path):
 def test_removing_a_fabric_drops_its_sessions(tmp_path):
     node = MatterNode(config(tmp_path))
     authority = FabricAuthority(fabric_id=1)
-    node.add_fabric(authority.join(0x64, fabric_index=1))
-    node.remove_fabric(1)
+    node.admin.save_fabric(authority.join(0x64, fabric_index=1))
+    node.admin.remove_fabric(1)
     assert len(node.fabrics) == 0
     assert node.db.query("SELECT COUNT(*) FROM fabrics")[0][0] == 0
     node.stop()
@@ -103,7 +103,7 @@ def test_user_supplied_attestation_files(tmp_path):
     files = tuple(paths.values())
     base = config(tmp_path)
     node = MatterNode(NodeConfig(**{**base.__dict__, "product_id": 0x8001, "attestation_files": files}))
-    assert node.credentials.dac == creds.dac and node.credentials.product_id == 0x8001
+    assert node.admin.credentials.dac == creds.dac and node.admin.credentials.product_id == 0x8001
     node.stop()
     with pytest.raises(AttestationError, match="--product-id 0x8001"):
         MatterNode(NodeConfig(**{**base.__dict__, "storage": tmp_path / "other", "attestation_files": files}))

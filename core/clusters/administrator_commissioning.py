@@ -12,7 +12,7 @@ from ..crypto.spake2p import MAX_ITERATIONS, MIN_ITERATIONS, Spake2pVerifier
 from ..fabric.acl import Privilege
 from ..im.model import AttributeSpec, Cluster, CommandSpec, ImError, RequestContext
 from ..securechannel.pase_credentials import PaseCredentials
-from .services import CommissioningWindow
+from .services import ArmedFabrics, CommissioningWindow
 
 WINDOW_NOT_OPEN, WINDOW_ENHANCED_OPEN, WINDOW_BASIC_OPEN = 0, 1, 2
 BUSY, PAKE_PARAMETER_ERROR, WINDOW_NOT_OPEN_STATUS = 2, 3, 4
@@ -32,10 +32,11 @@ class AdministratorCommissioningCluster(Cluster):
     id = 0x003C
     revision = 1
 
-    def __init__(self, services: CommissioningWindow) -> None:
+    def __init__(self, window: CommissioningWindow, fabrics: ArmedFabrics) -> None:
         super().__init__()
-        self.services = services
-        self.attribute(AttributeSpec(0x0000, lambda _c: UInt(services.window_status)))
+        self.services = window
+        self.fabrics = fabrics
+        self.attribute(AttributeSpec(0x0000, lambda _c: UInt(window.window_status)))
         self.attribute(AttributeSpec(0x0001, lambda _c: self._opener(0)))
         self.attribute(AttributeSpec(0x0002, lambda _c: self._opener(1)))
         admin = Privilege.ADMINISTER
@@ -48,7 +49,7 @@ class AdministratorCommissioningCluster(Cluster):
 
     def _open(self, ctx: RequestContext, fields) -> None:
         request = OpenCommissioningWindow.from_tlv(fields)
-        if self.services.window_status != WINDOW_NOT_OPEN or self.services.failsafe.armed:
+        if self.services.window_status != WINDOW_NOT_OPEN or self.fabrics.failsafe.armed:
             raise ImError(ImStatus.FAILURE, cluster_status=BUSY)
         if not MIN_TIMEOUT <= request.timeout <= MAX_TIMEOUT or request.discriminator > 0xFFF:
             raise ImError(ImStatus.INVALID_COMMAND)
@@ -58,7 +59,7 @@ class AdministratorCommissioningCluster(Cluster):
             verifier = Spake2pVerifier.from_bytes(request.verifier)
         except CryptoError:
             raise ImError(ImStatus.FAILURE, cluster_status=PAKE_PARAMETER_ERROR) from None
-        fabric = self.services.fabrics.get(ctx.fabric_index)
+        fabric = self.fabrics.fabrics.get(ctx.fabric_index)
         opener = (ctx.fabric_index, fabric.vendor_id if fabric else 0)
         credentials = PaseCredentials(verifier, request.salt, request.iterations)
         self.services.open_commissioning_window(request.timeout, credentials, request.discriminator, opener)
@@ -68,6 +69,6 @@ class AdministratorCommissioningCluster(Cluster):
         if self.services.window_status == WINDOW_NOT_OPEN:
             raise ImError(ImStatus.FAILURE, cluster_status=WINDOW_NOT_OPEN_STATUS)
         self.services.close_commissioning_window()
-        if self.services.failsafe.armed:
-            self.services.failsafe.expire()
+        if self.fabrics.failsafe.armed:
+            self.fabrics.failsafe.expire()
         self.changed()

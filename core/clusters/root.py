@@ -13,25 +13,27 @@ from .group_key_management import GroupKeyManagementCluster
 from .network_commissioning import NetworkCommissioningCluster
 from .operational_credentials import OperationalCredentialsCluster
 from .ota_provider import OtaProviderCluster
-from .services import NodeServices
+from .services import Administration, CommissioningWindow, Described
 
 ROOT_NODE_DEVICE_TYPE = (0x0016, 1)
 OTA_PROVIDER_DEVICE_TYPE = (0x0014, 1)
 
 
-def build_root_data_model(services: NodeServices) -> DataModel:
+def build_root_data_model(described: Described, admin: Administration, window: CommissioningWindow) -> DataModel:
+    """Each cluster gets the one service it uses: ``described`` (who the node is, its settings and
+    clock), ``admin`` (fabrics, ACLs, fail-safe) or ``window``."""
     model = DataModel()
     root = model.add(Endpoint(0, [ROOT_NODE_DEVICE_TYPE, OTA_PROVIDER_DEVICE_TYPE]))
     for cluster in (
-        BasicInformationCluster(services),
-        AccessControlCluster(services),
-        GeneralCommissioningCluster(services),
+        BasicInformationCluster(described),
+        AccessControlCluster(admin),
+        GeneralCommissioningCluster(admin),
         NetworkCommissioningCluster(),
-        OperationalCredentialsCluster(services),
-        GroupKeyManagementCluster(services),
-        AdministratorCommissioningCluster(services),
-        GeneralDiagnosticsCluster(services),
-        OtaProviderCluster(services),
+        OperationalCredentialsCluster(admin),
+        GroupKeyManagementCluster(admin),
+        AdministratorCommissioningCluster(window, admin),
+        GeneralDiagnosticsCluster(described),
+        OtaProviderCluster(admin),
     ):
         root.add(cluster)
     root.add(DescriptorCluster(model, root))

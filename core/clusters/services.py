@@ -1,4 +1,4 @@
-"""What the endpoint-0 clusters need from the node, as narrow protocols (implemented by :class:`MatterNode`)."""
+"""What the endpoint-0 clusters need from the node, as narrow protocols (implemented by the parts in ``core/node/``)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from ..timers import Clock
 
 __all__ = [
     "AccessControlStore",
+    "Administration",
+    "ArmedFabrics",
     "Commissioning",
     "CommissioningWindow",
     "Described",
     "FabricAdmin",
     "Fabrics",
     "NodeInfo",
-    "NodeServices",
     "Settings",
 ]
 
@@ -83,10 +84,14 @@ class AccessControlStore(Protocol):
     ) -> None: ...
 
 
-class CommissioningWindow(Fabrics, Protocol):
-    """The node's commissioning window (Administrator Commissioning) and the fail-safe it respects."""
+class ArmedFabrics(Fabrics, Protocol):
+    """The fabrics and the fail-safe that guards changes to them."""
 
     failsafe: FailSafe
+
+
+class CommissioningWindow(Protocol):
+    """The node's commissioning window (Administrator Commissioning)."""
 
     @property
     def window_status(self) -> int: ...
@@ -118,6 +123,6 @@ class Described(Settings, Protocol):
     clock: Clock  # the node's one clock: up time and the time snapshot read it
 
 
-class NodeServices(FabricAdmin, AccessControlStore, CommissioningWindow, Commissioning, Described, Protocol):
-    """Everything endpoint 0 needs, for the function that assembles it; each cluster takes only
-    the narrow protocol above that it uses (implemented by :class:`MatterNode`)."""
+class Administration(FabricAdmin, AccessControlStore, Commissioning, Protocol):
+    """The fabrics, their ACLs and the fail-safe, as the clusters that change them see them
+    (implemented by the node's ``FabricAdministration``)."""

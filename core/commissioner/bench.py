@@ -79,15 +79,7 @@ QUESTION_SECONDS = 45.0  # well inside the device's 60 s fail-safe: an unanswere
 log = logging.getLogger(__name__)
 
 
-class BenchNode(Protocol):
-    """What the bench uses of the node (implemented by :class:`MatterNode`; tests pass less)."""
-
-    db: Database
-    driver: ExchangeDriver | None
-    im: InteractionServer
-    advertiser: MatterAdvertiser | None
-    bdx: BdxServer | None
-
+class OwnFabrics(Protocol):
     def join_own_fabric(
         self,
         authority: FabricAuthority,
@@ -95,6 +87,21 @@ class BenchNode(Protocol):
         label: str,
         acl_entries: Callable[[int], list[AccessControlEntry]],
     ) -> Fabric: ...
+
+
+class BenchNode(Protocol):
+    """What the bench uses of the node (implemented by :class:`MatterNode`; tests pass less)."""
+
+    db: Database
+    driver: ExchangeDriver | None
+    im: InteractionServer
+    bdx: BdxServer | None
+
+    @property
+    def admin(self) -> OwnFabrics: ...
+
+    @property
+    def advertiser(self) -> MatterAdvertiser | None: ...
 
 
 class Bench:
@@ -142,7 +149,7 @@ class Bench:
         """Joined on first use, so a provider that never commissions shows no bench fabric."""
         if self._fabric is None or self._ours is None:
             self._fabric = BenchFabric.load_or_create(self.node.db)
-            self._ours = self.node.join_own_fabric(
+            self._ours = self.node.admin.join_own_fabric(
                 self._fabric.authority, self._fabric.provider_node_id, BENCH_LABEL, BenchFabric.acl_entries
             )
         return self._fabric, self._ours

@@ -32,6 +32,7 @@ from ..api.commands import (
     StopTrace,
     ThrottleTransfer,
 )
+from ..bdx.server import BdxServer
 from ..commissioner.bench import Bench
 from ..node import MatterNode
 from ..node_ids import node_text
@@ -54,6 +55,7 @@ class EngineParts(Protocol):
 
     node: MatterNode | None
     provider: OtaProvider | None
+    bdx: BdxServer | None
     bench: Bench | None
 
     def knows(self, peer: Peer) -> bool: ...
@@ -67,7 +69,7 @@ class EngineParts(Protocol):
 
 def _parts(engine: EngineParts) -> tuple[MatterNode, OtaProvider]:
     node, provider = engine.node, engine.provider
-    assert node is not None and provider is not None and node.bdx is not None
+    assert node is not None and provider is not None
     return node, provider
 
 
@@ -116,10 +118,9 @@ def _on_transfer(done: bool, transfer_id: int, what: str) -> Answer:
     return Answer(True, f"transfer #{transfer_id} {what}")
 
 
-def _bdx(engine: EngineParts):
-    node, _ = _parts(engine)
-    assert node.bdx is not None
-    return node.bdx
+def _bdx(engine: EngineParts) -> BdxServer:
+    assert engine.bdx is not None
+    return engine.bdx
 
 
 def _pause(engine: EngineParts, command: PauseTransfer) -> Answer:
@@ -164,7 +165,7 @@ def _answer_attestation(engine: EngineParts, command: AnswerAttestation) -> Answ
 
 
 def _open_window(engine: EngineParts, command: OpenCommissioningWindow) -> Answer:
-    window = _parts(engine)[0].open_commissioning_window(command.seconds)
+    window = _parts(engine)[0].windows.open_commissioning_window(command.seconds)
     return Answer(True, f"commissioning window open for {command.seconds} s (discriminator {window.discriminator})")
 
 
@@ -172,7 +173,7 @@ def _remove_fabric(engine: EngineParts, command: RemoveFabric) -> Answer:
     node, _ = _parts(engine)
     if node.fabrics.get(command.fabric_index) is None:
         return Answer(False, f"no fabric {command.fabric_index}")
-    node.remove_fabric(command.fabric_index)
+    node.admin.remove_fabric(command.fabric_index)
     return Answer(True, f"fabric {command.fabric_index} removed")
 
 

@@ -50,7 +50,7 @@ from ..api.events import (
     UpdateAppliedNotified,
 )
 from ..bdx.outcome import TransferEnd, TransferStep
-from ..bdx.server import Transfer
+from ..bdx.server import BdxServer, Transfer
 from ..client.demo import DemoRequestors
 from ..commissioner.bench import Bench
 from ..commissioner.trust import trust_store
@@ -118,6 +118,7 @@ class ProviderEngine:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self.node: MatterNode | None = None
+        self.bdx: BdxServer | None = None  # the node's BDX server, once it serves OTA
         self.provider: OtaProvider | None = None
         self._seen: set[Peer] = set()  # requestors that queried us in this run
         self._history: UpdateHistory | None = None
@@ -210,9 +211,7 @@ class ProviderEngine:
 
     def stats(self) -> EngineStats:
         transfers = (
-            tuple(transfer_snapshot(t) for t in list(self.node.bdx.transfers.values()))
-            if (self.node and self.node.bdx)
-            else ()
+            tuple(transfer_snapshot(t) for t in list(self.bdx.transfers.values())) if self.bdx is not None else ()
         )
         running = sum(t.bytes_sent for t in transfers)
         return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed, self._events.dropped)
@@ -324,7 +323,7 @@ class ProviderEngine:
             if config.demo_fabric:
                 fabric_file = self.storage / DEMO_FABRIC_FILE
                 demo = DemoFabric.load_or_create(fabric_file)
-                fabric = node.join_demo_fabric(demo)
+                fabric = node.admin.join_demo_fabric(demo)
                 self._post(DemoFabricJoined(fabric.fabric_index, fabric.node_id, str(fabric_file)))
             history = UpdateHistory(
                 node.db, max_rows=config.history_max_rows, on_error=lambda message: self._post(EngineError(message))
@@ -352,7 +351,7 @@ class ProviderEngine:
                 offer_any=config.offer_any,
             )
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
-            node.serve_ota(
+            self.bdx = node.serve_ota(
                 self.provider,
                 max_block_size=config.max_bdx_block_size,
                 on_transfer=lambda step, t: self._on_transfer(history, step, t),
@@ -438,7 +437,7 @@ class ProviderEngine:
         fabrics = tuple(
             FabricSummary(f.fabric_index, f.node_id, f.fabric_id, f.vendor_id, f.label) for f in node.fabrics
         )
-        window = node.window
+        window = node.windows.window
         closes_at = time.time() + window.seconds_left if window is not None else None
         self._post(FabricsChanged(fabrics, closes_at))
 
@@ -494,8 +493,8 @@ class ProviderEngine:
             ok, message = False, f"{type(command).__name__} failed: {exc}"
         self._post(CommandDone(command, ok, message))
         self._snapshot_wanted.set()  # what it changed (armed knobs, a paused transfer) shows soon, coalesced
-        if self.node is not None and self.node.driver is not None:
-            self.node.driver.flush()  # anything the command sent goes out now
+        if self.node is not None:
+            self.node.flush()  # anything the command sent goes out now
 
     @property
     def trace_dir(self) -> Path:
@@ -512,7 +511,7 @@ class ProviderEngine:
         assert self.node is not None
         self.stop_trace()
         self._trace = TraceWriter(path, descriptor, self.node.clock)
-        self.node.manager.tracer = self._trace
+        self.node.trace_to(self._trace)
         return f"tracing every message to {path}"
 
     def stop_trace(self) -> str:
@@ -520,7 +519,7 @@ class ProviderEngine:
             return "no trace was running"
         trace, self._trace = self._trace, None
         if self.node is not None:
-            self.node.manager.tracer = None
+            self.node.trace_to(None)
         trace.close()
         return f"trace {trace.path} closed: {trace.messages} messages"
 

@@ -53,7 +53,7 @@ def _one_line(result: subprocess.CompletedProcess, says: str) -> None:
 
 def _node_with_a_fabric(state) -> None:
     node = MatterNode(NodeConfig(storage=state, passcode=20202021, discriminator=3840))
-    node.join_demo_fabric(DemoFabric.generate())
+    node.admin.join_demo_fabric(DemoFabric.generate())
     node.stop()
 
 
@@ -90,7 +90,7 @@ def test_a_damaged_stored_test_dac_is_made_anew(tmp_path):
     db.close()
     node = MatterNode(NodeConfig(storage=tmp_path, passcode=20202021, discriminator=3840))
     try:
-        assert node.credentials.vendor_id == 0xFFF1 and len(node.fabrics) == 1
+        assert node.admin.credentials.vendor_id == 0xFFF1 and len(node.fabrics) == 1
     finally:
         node.stop()
 

@@ -71,7 +71,7 @@ def test_our_provider_commissions_another_instance_of_itself(device_config, tmp_
     try:
         (fabric,) = again.fabrics
         assert fabric.fabric_id == bench.fabric_id and fabric.node_id == 0x10
-        (admin,) = again.acl.for_fabric(fabric.fabric_index)
+        (admin,) = again.admin.acl.for_fabric(fabric.fabric_index)
         assert admin.privilege == Privilege.ADMINISTER and admin.subjects == (bench.provider_node_id,)
     finally:
         again.stop()

@@ -31,11 +31,11 @@ def test_the_node_joins_once_with_an_operate_entry_for_ota(tmp_path):
     demo = DemoFabric.generate()
     config = NodeConfig(storage=tmp_path, passcode=20202021, discriminator=3840, port=0)
     node = MatterNode(config)
-    first = node.join_demo_fabric(demo)
-    assert node.join_demo_fabric(demo).fabric_index == first.fabric_index and len(node.fabrics) == 1
-    (entry,) = node.acl.for_fabric(first.fabric_index)
+    first = node.admin.join_demo_fabric(demo)
+    assert node.admin.join_demo_fabric(demo).fabric_index == first.fabric_index and len(node.fabrics) == 1
+    (entry,) = node.admin.acl.for_fabric(first.fabric_index)
     assert entry.privilege.name == "OPERATE" and [t.cluster for t in entry.targets] == [0x0029]
     node.stop()
     reopened = MatterNode(config)
-    assert reopened.join_demo_fabric(demo).fabric_index == first.fabric_index
+    assert reopened.admin.join_demo_fabric(demo).fabric_index == first.fabric_index
     reopened.stop()

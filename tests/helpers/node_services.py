@@ -103,7 +103,7 @@ class FakeServices:
 def root_model(services: FakeServices | None = None) -> tuple[DataModel, FakeServices]:
     """Endpoint 0 as the node builds it, the OTA Provider cluster serving the sample images."""
     services = services or FakeServices()
-    model = build_root_data_model(services)
+    model = build_root_data_model(services, services, services)
     provider = OtaProvider(ImageCatalog.from_list(SAMPLES / "image-list.json"), OtaPolicy())
     model.endpoints[0].clusters[0x0029].attach(provider)
     return model, services

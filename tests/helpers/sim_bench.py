@@ -77,7 +77,7 @@ class SimBench:
             clock=self.net.clock,
             rng=random.Random(self.net.seed * 1000 + self.lives),
         )
-        self.fabric = node.join_demo_fabric(self.demo)
+        self.fabric = node.admin.join_demo_fabric(self.demo)
         self.provider = OtaProvider(
             ImageCatalog.from_file(IMAGE), emit=self.ota_events.append, store=OfferStore(node.db), clock=self.net.clock
         )

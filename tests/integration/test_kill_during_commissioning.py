@@ -62,7 +62,7 @@ def _kill_at(tmp_path, stage: str, state: str, *, said: list | None = None) -> t
     try:
         indexes = tuple(f.fabric_index for f in node.fabrics if f.fabric_index != DEMO_INDEX)
         for index in indexes:
-            administrators = [e for e in node.acl.for_fabric(index) if e.privilege == Privilege.ADMINISTER]
+            administrators = [e for e in node.admin.acl.for_fabric(index) if e.privilege == Privilege.ADMINISTER]
             assert administrators, f"fabric {index} has no one to administer it after a kill at {stage} {state}"
         assert node.db.get_setting("failsafe/provisional") is None
         assert node.db.integrity_check() == "ok"

@@ -42,7 +42,7 @@ class Bench:
             NodeConfig(storage=tmp_path / "state", passcode=20202021, discriminator=3840, port=0, host="::1"),
             clock=self.clock,
         )
-        self.node.join_demo_fabric(self.demo)
+        self.node.admin.join_demo_fabric(self.demo)
         self.events = []
         self.transfers = []
         self.provider = OtaProvider(

@@ -95,7 +95,7 @@ def test_512_unfinished_sigma1s_asking_for_54_day_retransmissions_do_not_lock_ou
 
 def test_512_pbkdf_requests_acknowledged_and_never_followed_by_pake1_do_not_lock_out_pase(tmp_path):
     bench = SimBench.open(tmp_path)
-    bench.node.open_commissioning_window()
+    bench.node.windows.open_commissioning_window()
     _flood(bench, _pbkdf_request, DEFAULT_MAX_UNSECURED_SESSIONS, ack_answers=True)
     manager = bench.node.manager
     assert sum(1 for s in manager.unsecured._sessions.values() if s.open_exchanges) == DEFAULT_MAX_UNSECURED_SESSIONS
@@ -113,7 +113,7 @@ def test_a_flood_from_one_host_does_not_queue_ahead_of_another_hosts_handshake(t
     manager = bench.node.manager
     for n in range(300):  # 300 Sigma1s queued for public-key work before anyone else's
         manager.receive(_sigma1(1000 + n), ("attacker", 40000), bench.net.now)
-    queued = len(bench.node._slow_work)
+    queued = len(bench.node.work._slow)
     assert queued == 128  # the rest were answered Busy at once: one host holds a quarter of the sessions
     assert bench.node.case.busy + manager.busy_without_state == 300 - queued
     client = bench.net.add(("requestor", 5541), ExchangeManager(clock=bench.net.clock))
@@ -126,7 +126,7 @@ def test_a_flood_from_one_host_does_not_queue_ahead_of_another_hosts_handshake(t
             pass
         bench.node.poll(bench.net.now)  # one piece of public-key work per poll
         pieces += 1
-    assert initiator.error is None and len(bench.node._slow_work) > 100  # the flood still waits its turn
+    assert initiator.error is None and len(bench.node.work._slow) > 100  # the flood still waits its turn
 
 
 def test_a_handler_error_in_queued_work_is_counted_and_the_rest_of_the_poll_runs(tmp_path):
@@ -138,7 +138,7 @@ def test_a_handler_error_in_queued_work_is_counted_and_the_rest_of_the_poll_runs
 
     bench.node.call_soon(broken)
     bench.node.call_soon(lambda: ran.append("after"))
-    bench.node.defer_slow("somewhere", broken)
+    bench.node.work.defer_slow("somewhere", broken)
     bench.node.poll(bench.net.now)
     assert ran == ["after"] and bench.node.manager.drops["handler error"] == 2
 
@@ -148,7 +148,7 @@ def test_requestors_answered_busy_try_again_after_the_wait_and_all_get_in(tmp_pa
     initiator (as the SDK's session setup) tries again after it, so a crowd from one host is served
     in turn instead of refused. A Sigma3 is never refused: its handshake is half done."""
     engine = start_engine(tmp_path / "state")
-    engine.node._slow_work.max_per_source = 2  # a small share, so that ten at once meet it
+    engine.node.work._slow.max_per_source = 2  # a small share, so that ten at once meet it
     demo = DemoFabric.load(tmp_path / "state" / DEMO_FABRIC_FILE)
 
     async def crowd() -> list[bool]:
