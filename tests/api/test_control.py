@@ -238,7 +238,7 @@ def test_every_command_gets_one_answer_even_when_its_handler_fails(engine, tmp_p
     def broken(*args, **kwargs):
         raise OverflowError("a value the handler could not take")
 
-    monkeypatch.setattr(engine.node, "open_commissioning_window", broken)
+    monkeypatch.setattr(engine.node.windows, "open_commissioning_window", broken)
     with ProviderClient.attach(tmp_path / "control.sock") as client:
         with pytest.raises(Refused, match="OpenCommissioningWindow failed: a value the handler could not take"):
             client.open_window(300)
