@@ -228,3 +228,23 @@ def test_the_command_decoder_only_ever_raises_wire_errors(name, args, version, i
 def test_the_event_decoder_only_ever_raises_wire_errors(name, data):
     with contextlib.suppress(wire.WireError):
         wire.event_from_json({"name": name, "data": data})
+
+
+def test_the_json_form_is_written_out_plainly():
+    """What a client in another language reads: tuples as lists, enums and knobs by name, bytes in
+    hex, an armed knob's value as a command gives it (the form the README's table describes)."""
+    received = QueryImageReceived((1, 0xD001), 0xFFF1, 0x8000, 1, (DownloadProtocol.BDX_SYNCHRONOUS, 7))
+    armed = ArmedKnob(4, Knob.QUERY_STATUS, QueryImageStatus.BUSY, sticky=True, target=(1, 0xD001))
+    token = ApplyUpdateReceived((1, 0xD001), b"\xab\x01", 3)
+    assert wire.to_data(received)["peer"] == [1, 0xD001]
+    assert wire.to_data(received)["protocols_supported"] == ["BDX_SYNCHRONOUS", 7]
+    assert wire.to_data(token)["update_token"] == "ab01"
+    assert wire.to_data(armed) == {
+        "id": 4,
+        "knob": "queryImageStatus",
+        "value": "busy",
+        "sticky": True,
+        "target": [1, 0xD001],
+        "group": 0,
+        "first_response": False,
+    }
