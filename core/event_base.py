@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .node_ids import Peer
+
 __all__ = ["EngineError", "EngineEvent", "camel_case", "dataclass_fields", "json_value", "peer_fields"]
 
 
@@ -42,8 +44,8 @@ def camel_case(name: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def peer_fields(peer: tuple[int, int] | None) -> dict[str, int]:
-    return {"fabricIndex": peer[0], "nodeId": peer[1]} if peer else {}
+def peer_fields(peer: Peer | None) -> dict[str, int]:
+    return {"fabricIndex": peer.fabric_index, "nodeId": peer.node_id} if peer else {}
 
 
 def json_value(value: Any) -> Any:

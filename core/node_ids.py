@@ -1,13 +1,31 @@
-"""A node id in words, the one way every line writes it: ``0x000000000000D002`` (the form the SDK's
-logs print), or ``D002`` where a screen shows the line. A leaf: any layer may write a node id."""
+"""Who a peer is (:class:`Peer`: its fabric and its node id there) and a node id in words, the one
+way every line writes it: ``0x000000000000D002`` (the form the SDK's logs print), or ``D002`` where a
+screen shows the line. A leaf: any layer may name a peer."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from typing import NamedTuple
 
-__all__ = ["node_text", "short_node_id", "short_node_ids"]
+__all__ = ["Peer", "hold_peers", "node_text", "short_node_id", "short_node_ids"]
+
+
+class Peer(NamedTuple):
+    """A requestor or device as this node knows it: a node id is unique only within its fabric."""
+
+    fabric_index: int
+    node_id: int
+
+
+def hold_peers(value: object, *fields: str) -> None:
+    """In a frozen dataclass's ``__post_init__``: the named fields hold a :class:`Peer` even when a
+    front end or a test built the value with a plain ``(fabric index, node id)`` pair."""
+    for name in fields:
+        peer = getattr(value, name)
+        if peer is not None and not isinstance(peer, Peer):
+            object.__setattr__(value, name, Peer(*peer))
 
 
 def short_node_id(node: int) -> str:

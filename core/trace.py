@@ -18,6 +18,7 @@ counted, not copied. The file is owner-only.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import os
@@ -94,7 +95,10 @@ def _redact_commands(message: Any) -> Any:
         path = _path(data.get(0))
         if path is None:
             continue
-        secret = SECRET_FIELDS.get((path.get(1), path.get(2)))
+        cluster, command = path.get(1), path.get(2)
+        secret = (
+            SECRET_FIELDS.get((cluster, command)) if isinstance(cluster, int) and isinstance(command, int) else None
+        )
         fields = data.get(1)
         if secret and isinstance(fields, dict):
             data[1] = {tag: (REDACTED if tag in secret else v) for tag, v in fields.items()}
@@ -184,7 +188,7 @@ def _bdx(opcode: int, payload: bytes) -> dict[str, Any]:
 
 
 def _names(protocol: int, opcode: int) -> tuple[str, str]:
-    enums = {
+    enums: dict[int, type[enum.IntEnum]] = {
         ProtocolId.SECURE_CHANNEL: SecureChannelOpcode,
         ProtocolId.INTERACTION_MODEL: ImOpcode,
         ProtocolId.BDX: BdxOpcode,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ota_provider.core.api.events import RequestorSeen
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.types import (
     ApplyUpdateAction,
     DownloadProtocol,
@@ -53,10 +54,10 @@ def test_bdx_status_codes_in_hex_and_words():
 def test_node_ids_short_and_unambiguous():
     assert short_node_id(0xD002) == "D002" and short_node_id(1) == "0001"
     assert short_node_id(0xFEDCBA9876543210) == "FEDCBA9876543210"
-    assert peer_name((1, 0xD002)) == "D002" and peer_name((2, 0xD002)) == "D002/2"
-    assert who((1, 0xD002)) == "node 0x000000000000D002 (fabric 1)"
+    assert peer_name(Peer(1, 0xD002)) == "D002" and peer_name(Peer(2, 0xD002)) == "D002/2"
+    assert who(Peer(1, 0xD002)) == "node 0x000000000000D002 (fabric 1)"
     with short_node_ids():
-        assert who((1, 0xD002)) == "node D002 (fabric 1)" and node_text(1) == "0001"
+        assert who(Peer(1, 0xD002)) == "node D002 (fabric 1)" and node_text(1) == "0001"
     assert node_text(1) == "0x0000000000000001"  # only within
     seen = RequestorSeen((1, 0xD002), 0xFFF1, 0x8000, 1)
     assert "node 0x000000000000D002 (fabric 1)" in event_text(seen)

@@ -78,6 +78,7 @@ from ota_provider.core.api.values import (
     BdxStatus,
     HistoryRow,
     Knob,
+    Peer,
     QueryImageStatus,
     SetupPayload,
     UpdateState,
@@ -89,7 +90,7 @@ from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .exchange_log import ExchangeLog, LogLine
-from .format import duration, node_id, rate, size
+from .format import duration, node_id, peer_from_key, rate, size
 from .history_table import HistoryTable
 from .images_table import ImagesTable
 from .meter import ThroughputMeter
@@ -164,8 +165,9 @@ def freeze_startup_heap() -> None:
 class ProviderDashboard(App):
     TITLE = "Matter OTA Provider"
     CSS_PATH = "app.tcss"
-    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (WIDE, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar = [(0, "-short"), (TALL, "-tall")]
+    # Textual annotates these two as instance attributes, so a ClassVar here is an override error.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]  # noqa: RUF012
     # The footer shows these in order and cuts what does not fit: help and quit come first.
     BINDINGS: ClassVar = [
         Binding("question_mark", "help", "Help"),
@@ -218,7 +220,7 @@ class ProviderDashboard(App):
         self._rewrap_timer: Timer | None = None
         self._last_fault = ""
         self._history_dirty = False  # new rows to show on the History tab, if it is open
-        self._used: deque[tuple[float, tuple[int, int], ArmedKnob]] = deque(maxlen=USED_SHOWN)
+        self._used: deque[tuple[float, Peer, ArmedKnob]] = deque(maxlen=USED_SHOWN)
         self._listening: Listening | None = None
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineSnapshot | None = None
@@ -468,16 +470,16 @@ class ProviderDashboard(App):
         if (peer := self._selected_requestor()) is None:
             return
         if action is not DeviceActionKind.FORGET:
-            self.engine.send(DeviceAction(peer[1], action))
+            self.engine.send(DeviceAction(peer.node_id, action))
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.engine.send(DeviceAction(peer[1], DeviceActionKind.FORGET))
+                self.engine.send(DeviceAction(peer.node_id, DeviceActionKind.FORGET))
 
         self.push_screen(
             ConfirmScreen(
-                f"Forget node {node_id(peer[1])}? RemoveFabric takes our bench fabric off "
+                f"Forget node {node_id(peer.node_id)}? RemoveFabric takes our bench fabric off "
                 "the device; its other fabrics stay."
             ),
             answered,
@@ -497,7 +499,8 @@ class ProviderDashboard(App):
             panel.border_title = f"{FOCUS_MARK}{title}" if panel in within else title
         tabs = main.query_one("#tabs", TabbedContent)
         for pane in tabs.query(TabPane):
-            label = f"{FOCUS_MARK}{TAB_NAMES[pane.id]}" if pane in within else TAB_NAMES[pane.id]
+            name = TAB_NAMES[pane.id or ""]  # every pane is composed with an id (compose)
+            label = f"{FOCUS_MARK}{name}" if pane in within else name
             tab = tabs.get_tab(pane)
             if str(tab.label) != label:
                 tab.label = label
@@ -619,20 +622,20 @@ class ProviderDashboard(App):
         if key is None:
             return
         if event.data_table is self.requestor_table:
-            self.show_requestor_detail(tuple(int(part) for part in key.split(":")))
+            self.show_requestor_detail(peer_from_key(key))
         elif event.data_table.id == "images":
             self.controls.offer_image(key)
             self.notify(f"image {key} selected in the controls: press a (Arm) to offer it next", timeout=5)
 
-    def show_requestor_detail(self, peer: tuple[int, int]) -> None:
+    def show_requestor_detail(self, peer: Peer) -> None:
         def lines() -> list[str]:
             row = self.requestors.rows[peer]
             running = [t for t in (self._stats.transfers if self._stats else ()) if t.peer == peer]
-            history = [h for h in self._history if (h.fabric_index, h.node_id) == peer]
+            history = [h for h in self._history if h.peer == peer]
             return detail_lines(row, running, list(reversed(history)))
 
         self._ask_history()  # the detail shows this node's rows once they are here (it refreshes itself)
-        self.push_screen(RequestorDetail(f"{node_id(peer[1])} on fabric {peer[0]}", lines))
+        self.push_screen(RequestorDetail(f"{node_id(peer.node_id)} on fabric {peer.fabric_index}", lines))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
@@ -751,7 +754,9 @@ class ProviderDashboard(App):
         if (peer := self._selected_requestor()) is None:
             return
 
-        title = f"Next response for node {node_id(peer[1])}" + ("" if peer[0] == 1 else f" on fabric {peer[0]}")
+        title = f"Next response for node {node_id(peer.node_id)}" + (
+            "" if peer.fabric_index == 1 else f" on fabric {peer.fabric_index}"
+        )
         self.push_screen(ArmScreen(title, peer, self._images(), self.engine.send))
 
     def action_help(self) -> None:
@@ -789,7 +794,7 @@ class ProviderDashboard(App):
     def action_reload_images(self) -> None:
         self.engine.send(ReloadImages())
 
-    def _selected_requestor(self) -> tuple[int, int] | None:
+    def _selected_requestor(self) -> Peer | None:
         peer = self.requestor_table.selected()
         if peer is None:
             self.notify("no requestor yet", severity="warning")
@@ -820,7 +825,7 @@ class ProviderDashboard(App):
             knob = Knob.DROP_BLOCK if name == "drop" else Knob.END_TRANSFER
             self.engine.send(ArmKnobs(((knob, value),), target=peer, unseen=True))
 
-        self.push_screen(BlockPrompt(f"{what} N of node {short_node_id(peer[1])}'s next transfer, N ="), answered)
+        self.push_screen(BlockPrompt(f"{what} N of node {short_node_id(peer.node_id)}'s next transfer, N ="), answered)
 
     def _selected_transfer(self) -> int | None:
         transfer = self.transfer_table.selected()

@@ -8,8 +8,9 @@ so it is never below the fold."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
@@ -21,13 +22,14 @@ from ota_provider.core.api.values import (
     ArmedKnob,
     BdxStatus,
     Knob,
+    Peer,
     QueryImageStatus,
     UserConsentState,
 )
 from ota_provider.core.presentation.knobs import armed_text
 from ota_provider.core.presentation.words import bdx_status, enum_name, short_node_id
 
-from .format import clock
+from .format import clock, peer_from_key
 
 __all__ = ["ALL_REQUESTORS", "FOCUS_MARK", "ArmedView", "NextResponseForm", "knob_hints"]
 
@@ -122,8 +124,10 @@ def knob_hints(knobs: list[tuple[Knob, Any]]) -> list[str]:
 class Toggle(Checkbox):
     """A checkbox whose state reads without colour: ``X`` when on, blank when off."""
 
+    # Textual's public attribute for the mark, read on every render: as a property it follows the
+    # value with no watcher to keep in step (a class attribute for mypy, hence the ignore).
     @property
-    def BUTTON_INNER(self) -> str:  # Textual's class attribute, read on every render
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
         return "X" if self.value else " "
 
 
@@ -131,8 +135,15 @@ class Choice(RadioButton):
     """A radio button whose state reads without colour: a dot only on the chosen one."""
 
     @property
-    def BUTTON_INNER(self) -> str:
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # as Toggle's
         return "●" if self.value else " "
+
+
+def _chosen(select: Select) -> Any:
+    """The enum member or number a Select holds; ValueError when nothing is chosen."""
+    if select.is_blank():
+        raise ValueError(f"choose a value for {select.id}")
+    return select.value
 
 
 def _row(*widgets, id: str | None = None) -> Horizontal:
@@ -160,12 +171,14 @@ class NumberInput(Input):
     def check_consume_key(self, key: str, character: str | None) -> bool:
         return character is not None and character in self.NUMBER_CHARACTERS
 
-    async def _on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
+        # Called before Input's own key handler (a subclass's handlers come first): a key that is
+        # not a number's is kept from Input, not stopped, so it bubbles to the bindings.
         if event.is_printable and event.character not in self.NUMBER_CHARACTERS:
-            event.prevent_default()  # Input's own handler would take it; not stopped: it bubbles to the bindings
+            event.prevent_default()
 
 
-def _number(widget_id: str, kind: str) -> NumberInput:
+def _number(widget_id: str, kind: Literal["integer", "number"]) -> NumberInput:
     # valid_empty: an empty optional field is "unchanged", not an error drawn in red.
     return NumberInput(id=widget_id, type=kind, compact=True, valid_empty=True, classes="number")
 
@@ -260,7 +273,7 @@ class NextResponseForm(VerticalScroll):
         knobs: list[tuple[Knob, Any]] = []
         status = self.query_one("#query-status", Select)
         if not status.is_blank():
-            knobs.append((Knob.QUERY_STATUS, QueryImageStatus(status.value)))
+            knobs.append((Knob.QUERY_STATUS, QueryImageStatus(_chosen(status))))
         for widget_id, knob in NUMBER_KNOBS:
             value = self._number(widget_id)
             if value is not None:
@@ -269,10 +282,10 @@ class NextResponseForm(VerticalScroll):
             knobs.append((Knob.CONSENT_NEEDED, True))
         consent = self.query_one("#consent-state", Select)
         if not consent.is_blank():
-            knobs.append((Knob.CONSENT_STATE, UserConsentState(consent.value)))
+            knobs.append((Knob.CONSENT_STATE, UserConsentState(_chosen(consent))))
         action = self.query_one("#apply-action", Select)
         if not action.is_blank():
-            knobs.append((Knob.APPLY_ACTION, ApplyUpdateAction(action.value)))
+            knobs.append((Knob.APPLY_ACTION, ApplyUpdateAction(_chosen(action))))
         image = self.query_one("#forced-image", Select)
         if not image.is_blank():
             knobs.append((Knob.FORCED_DESIGNATOR, str(image.value)))
@@ -289,7 +302,7 @@ class NextResponseForm(VerticalScroll):
             delay = self.query_one("#fault-delay", Input).value.strip()
             return knob, (block, float(delay) if delay else DEFAULT_FAULT_DELAY)
         if knob == Knob.END_TRANSFER:
-            return knob, (block, BdxStatus(self.query_one("#fault-status", Select).value))
+            return knob, (block, BdxStatus(_chosen(self.query_one("#fault-status", Select))))
         return knob, block
 
     @property
@@ -297,12 +310,11 @@ class NextResponseForm(VerticalScroll):
         return self.query_one("#sticky", RadioButton).value
 
     @property
-    def target(self) -> tuple[int, int] | None:
+    def target(self) -> Peer | None:
         value = self.query_one("#target", Select).value
         if value == ALL_REQUESTORS or not isinstance(value, str):
             return None
-        fabric, node = value.split(":")
-        return int(fabric), int(node)
+        return peer_from_key(value)
 
     def arm_command(self, notify: Callable[..., object]) -> ArmKnobs | None:
         """What one press of Arm sends: every knob set, for one response (the engine arms all of
@@ -359,7 +371,7 @@ class NextResponseForm(VerticalScroll):
     def offer_image(self, designator: str) -> None:
         self.image_select.value = designator
 
-    def show_targets(self, peers: list[tuple[int, int]]) -> None:
+    def show_targets(self, peers: list[Peer]) -> None:
         # Rebuilt only when the requestors change: set_options resets an open list's highlight,
         # and Down-Down-Enter must pick the node the user saw.
         if tuple(peers) == getattr(self, "_target_peers", None):
@@ -374,7 +386,7 @@ class NextResponseForm(VerticalScroll):
         select.set_options(options)
         select.value = current if current in {value for _, value in options} else ALL_REQUESTORS
 
-    def aim_at(self, peer: tuple[int, int]) -> None:
+    def aim_at(self, peer: Peer) -> None:
         """Target one requestor (the arm popup for the selected row)."""
         self.show_targets([peer])
         self.target_select.value = f"{peer[0]}:{peer[1]}"
@@ -391,7 +403,7 @@ class ArmedView(Vertical):
         self.armed_view = self.query_one("#armed", Static)
         self.used_view = self.query_one("#used", Static)
 
-    def show(self, armed: tuple[ArmedKnob, ...], used: list[tuple[float, tuple[int, int], ArmedKnob]]) -> None:
+    def show(self, armed: tuple[ArmedKnob, ...], used: list[tuple[float, Peer, ArmedKnob]]) -> None:
         self.armed_view.update("\n".join(map(armed_text, armed)) or "nothing armed")  # the box's title says "Armed"
         self.used_view.update(
             "\n".join(f"{clock(at)} {short_node_id(peer[1])} used {armed_text(what)}" for at, peer, what in used)

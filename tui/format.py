@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ota_provider.core.api.events import TransferSnapshot
-from ota_provider.core.api.values import Outcome, TransferEnd
+from ota_provider.core.api.values import Outcome, Peer, TransferEnd
 from ota_provider.core.presentation.words import node_text, short_node_id
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "duration",
     "ending",
     "node_id",
+    "peer_from_key",
     "peer_key",
     "peer_name",
     "rate",
@@ -27,14 +28,20 @@ def node_id(node: int) -> str:
     return node_text(node)
 
 
-def peer_name(peer: tuple[int, int]) -> str:
+def peer_name(peer: Peer) -> str:
     """A requestor in a table: its short node id, and its fabric when it is not the first."""
-    return short_node_id(peer[1]) + ("" if peer[0] == 1 else f"/{peer[0]}")
+    return short_node_id(peer.node_id) + ("" if peer.fabric_index == 1 else f"/{peer.fabric_index}")
 
 
-def peer_key(peer: tuple[int, int]) -> str:
+def peer_key(peer: Peer) -> str:
     """A table row key for a requestor: ``fabric:node``."""
-    return f"{peer[0]}:{peer[1]}"
+    return f"{peer.fabric_index}:{peer.node_id}"
+
+
+def peer_from_key(key: str) -> Peer:
+    """The requestor a :func:`peer_key` names."""
+    fabric_index, node_id = key.split(":")
+    return Peer(int(fabric_index), int(node_id))
 
 
 def bar(fraction: float | None, width: int = 10) -> str:

@@ -20,5 +20,5 @@ class HistoryTable(Table):
         for column in COLUMNS:
             self.add_column(column, key=column)
         for row in reversed(rows):
-            node = "" if row.node_id is None else peer_name((row.fabric_index, row.node_id))
+            node = "" if row.peer is None else peer_name(row.peer)
             self.add_row(row.as_json()["time"], row.kind, node, row.summary)

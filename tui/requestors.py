@@ -26,14 +26,13 @@ from ota_provider.core.api.events import (
     TransferStarted,
     UpdateAppliedNotified,
 )
-from ota_provider.core.api.values import ApplyUpdateAction, QueryImageStatus, UpdateState
+from ota_provider.core.api.values import ApplyUpdateAction, Peer, QueryImageStatus, UpdateState
 from ota_provider.core.presentation.words import spec_name, update_state_name
 
 from .format import ending
 
 __all__ = ["RequestorRow", "RequestorTable"]
 
-Peer = tuple[int, int]
 
 EXCHANGES_KEPT = 500  # per requestor, for its detail screen
 PROGRESS_STEP = 0.05
@@ -111,19 +110,19 @@ class RequestorTable:
 
     def _fold(self, event: EngineEvent) -> Peer | None:
         if isinstance(event, DeviceEvent):
-            peer = (event.fabric_index, event.node_id)
+            peer = Peer(event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
             row.device_events.append(f"{event.event}: {event.detail}" + (f"; {event.ours}" if event.ours else ""))
             return peer
         if isinstance(event, DeviceState):  # not an exchange: it does not touch "last seen"
-            peer = (event.fabric_index, event.node_id)
+            peer = Peer(event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
             row.device_state, row.device_progress = event.update_state, event.progress
             if event.update_state is not UpdateState.DOWNLOADING:
                 row.mismatch = ""
             return peer
         if isinstance(event, DeviceMismatch):
-            peer = (event.fabric_index, event.node_id)
+            peer = Peer(event.fabric_index, event.node_id)
             row = self.rows.get(peer) or self._row(peer, event.at)
             row.mismatch = f"no BDX transfer of ours has run for it for {event.seconds:g} s: {event.advice}"
             return peer

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ota_provider.core.api.values import Peer
+
 from .columns import COLUMN_WIDTHS, REQUESTOR_COLUMNS, columns_for, set_columns
-from .format import bar, clock, peer_key, peer_name
+from .format import bar, clock, peer_from_key, peer_key, peer_name
 from .requestors import RequestorRow
 from .steady_scroll import Table
 
@@ -54,15 +56,14 @@ class RequestorsTable(Table):
             if before.get(column) != value:
                 self.update_cell(key, column, value, update_width=column not in COLUMN_WIDTHS)
 
-    def selected(self) -> tuple[int, int] | None:
+    def selected(self) -> Peer | None:
         """The requestor under the cursor (fabric index, node id), or None."""
         if self.row_count == 0:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         if not key:
             return None
-        fabric_index, node = key.split(":")
-        return int(fabric_index), int(node)
+        return peer_from_key(key)
 
 
 def _device_says(row: RequestorRow) -> str:

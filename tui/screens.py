@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Log, Markdown, Static
 
-from ota_provider.core.api.commands import ArmKnobs
+from ota_provider.core.api.commands import ArmKnobs, ClearKnobs, Command
 from ota_provider.core.api.events import CommandDone, ImageSummary, TransferSnapshot
-from ota_provider.core.api.values import HistoryRow
+from ota_provider.core.api.values import HistoryRow, Peer
 from ota_provider.core.presentation.words import spec_name, transfer_end_text, yes_no
 
 from .controls import FOCUS_MARK, NextResponseForm, NumberInput
@@ -239,7 +239,7 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
     SUBTITLE = "a arms · Enter: next field · Esc closes"
 
     def __init__(
-        self, title: str, peer: tuple[int, int], images: tuple[ImageSummary, ...], send: Callable[[ArmKnobs], object]
+        self, title: str, peer: Peer, images: tuple[ImageSummary, ...], send: Callable[[Command], object]
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -303,4 +303,4 @@ class ArmScreen(ModalScreen[ArmKnobs | None]):
             self.action_arm()
         else:  # "Clear (r)": every knob, as on the main screen
             self.dismiss(None)
-            self.app.action_clear_knobs()
+            self.send(ClearKnobs())

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ..codec.status_report import BdxStatus
+from ..node_ids import Peer
 from ..ota.history import HistoryRow
 from ..ota.knob_names import knob_by_name, parse_knob
 from .commands import (
@@ -90,12 +91,12 @@ class EventMatch:
 def _node_of(event: EngineEvent) -> int | None:
     peer = getattr(event, "peer", None) or getattr(getattr(event, "snapshot", None), "peer", None)
     if peer:
-        return peer[1]
+        return peer.node_id
     return getattr(event, "node_id", None)
 
 
-def _target(node: int | None, fabric: int) -> tuple[int, int] | None:
-    return None if node is None else (fabric, node)
+def _target(node: int | None, fabric: int) -> Peer | None:
+    return None if node is None else Peer(fabric, node)
 
 
 def _checked(session: ClientSession, command: Command, check: bool) -> Result:

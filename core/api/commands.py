@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..codec.status_report import BdxStatus
-from ..ota.policy import Knob, Peer
+from ..node_ids import Peer, hold_peers
+from ..ota.policy import Knob
 
 __all__ = [
     "COMMANDS",
@@ -79,6 +80,9 @@ class ArmKnob(Command):
     target: Peer | None = None
     unseen: bool = False  # a target this provider has never heard from is armed anyway (else refused)
 
+    def __post_init__(self) -> None:
+        hold_peers(self, "target")
+
 
 @dataclass(frozen=True)
 class ArmKnobs(Command):
@@ -89,11 +93,17 @@ class ArmKnobs(Command):
     target: Peer | None = None
     unseen: bool = False  # a target this provider has never heard from is armed anyway (else refused)
 
+    def __post_init__(self) -> None:
+        hold_peers(self, "target")
+
 
 @dataclass(frozen=True)
 class DisarmKnob(Command):
     knob: Knob
     target: Peer | None = None
+
+    def __post_init__(self) -> None:
+        hold_peers(self, "target")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from ..bdx.outcome import TransferEnd
 from ..dnssd.devices import CommissionableDevice
 from ..event_base import EngineError, EngineEvent
+from ..node_ids import Peer, hold_peers
 from ..ota.events import (
     ApplyUpdateAnswered,
     ApplyUpdateIgnored,
@@ -80,15 +81,18 @@ class RequestorSeen(EngineEvent):
     """The first QueryImage from a requestor since the engine started."""
 
     name = "RequestorSeen"
-    peer: tuple[int, int]
+    peer: Peer
     vendor_id: int
     product_id: int
     software_version: int
 
+    def __post_init__(self) -> None:
+        hold_peers(self, "peer")
+
     def fields(self) -> dict[str, Any]:
         return {
-            "fabricIndex": self.peer[0],
-            "nodeId": self.peer[1],
+            "fabricIndex": self.peer.fabric_index,
+            "nodeId": self.peer.node_id,
             "vendorId": self.vendor_id,
             "productId": self.product_id,
             "softwareVersion": self.software_version,
@@ -101,7 +105,7 @@ class RequestorSeen(EngineEvent):
 @dataclass(frozen=True)
 class TransferSnapshot:
     id: int
-    peer: tuple[int, int]
+    peer: Peer
     designator: str
     block_size: int
     bytes_sent: int
@@ -115,6 +119,9 @@ class TransferSnapshot:
     duplicates: int = 0  # the requestor's messages received again: our answer, or our ack, was lost
     resumed: int = 0  # provider restarts it survived
     suspended: bool = False  # restored after a restart, waiting for its requestor to ask again
+
+    def __post_init__(self) -> None:
+        hold_peers(self, "peer")
 
     @property
     def loss_estimate(self) -> float | None:

@@ -81,7 +81,11 @@ def _is_union(kind: Any) -> bool:
 
 
 def _is_tuple(kind: Any) -> bool:
-    return kind is tuple or typing.get_origin(kind) is tuple
+    return kind is tuple or typing.get_origin(kind) is tuple or _is_named_tuple(kind)
+
+
+def _is_named_tuple(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields")
 
 
 def _armed_to_data(armed: ArmedKnob) -> dict[str, Any]:
@@ -96,8 +100,8 @@ _converter.register_unstructure_hook(Knob, wire_name)
 _converter.register_unstructure_hook(bytes, bytes.hex)
 _converter.register_unstructure_hook(Path, str)
 _converter.register_unstructure_hook(ArmedKnob, _armed_to_data)
-_converter.register_unstructure_hook_func(
-    lambda kind: isinstance(kind, type) and issubclass(kind, tuple) and not hasattr(kind, "_fields"),
+_converter.register_unstructure_hook_func(  # a named tuple too (a Peer): a list, as JSON has no tuples
+    lambda kind: isinstance(kind, type) and issubclass(kind, tuple),
     lambda value: [to_data(v) for v in value],
 )
 _converter.register_unstructure_hook(dict, lambda value: {str(k): to_data(v) for k, v in value.items()})
@@ -177,7 +181,8 @@ def _read_dict(data: Any, _kind: Any) -> dict[str, Any]:
 
 
 def _tuple_reader(kind: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
-    args = typing.get_args(kind)
+    named = _is_named_tuple(kind)
+    args = tuple(typing.get_type_hints(kind).values()) if named else typing.get_args(kind)
 
     def read(data: Any, _kind: Any) -> tuple[Any, ...]:
         if not isinstance(data, list):
@@ -188,7 +193,8 @@ def _tuple_reader(kind: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
             return tuple(_item(args[0], v, i) for i, v in enumerate(data))
         if len(args) != len(data):
             raise WireError(f"expected {len(args)} items, got {len(data)}")
-        return tuple(_item(a, v, i) for i, (a, v) in enumerate(zip(args, data, strict=True)))
+        items = tuple(_item(a, v, i) for i, (a, v) in enumerate(zip(args, data, strict=True)))
+        return kind(*items) if named else items
 
     return read
 

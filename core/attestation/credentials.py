@@ -188,7 +188,10 @@ class DeviceCredentials:
             raise AttestationError(f"cannot load attestation credentials: {exc}") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise AttestationError("the DAC key must be a P-256 key")
-        if certificate.public_key().public_numbers() != key.public_key().public_numbers():
+        public_key = certificate.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.public_numbers() != (
+            key.public_key().public_numbers()
+        ):
             raise AttestationError("the DAC key does not belong to the DAC certificate")
         try:
             vid = int(certificate.subject.get_attributes_for_oid(VID_OID)[0].value, 16)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import BdxStatus, GeneralCode, StatusReport
 from ..exchange.manager import Exchange, Message
+from ..node_ids import Peer
 from ..session.secure import SecureSession
 from ..timers import Clock, Deadlines
 from .checkpoint import TransferCheckpoints, TransferRecord
@@ -63,8 +64,8 @@ class Transfer:
         return (self.finished or self.clock()) - self.started
 
     @property
-    def peer(self) -> tuple[int, int]:
-        return (self.session.fabric_index, self.session.peer_node_id)
+    def peer(self) -> Peer:
+        return Peer(self.session.fabric_index, self.session.peer_node_id)
 
     @property
     def running(self) -> bool:
@@ -231,7 +232,7 @@ class BdxServer:
         """One running transfer per requestor and image: a new ReceiveInit from the same requestor for
         the same image means it gave up on the old one (its timer ran out, it restarted), so the old
         one ends now instead of holding its place until the idle timeout."""
-        peer = (session.fabric_index, session.peer_node_id)
+        peer = Peer(session.fabric_index, session.peer_node_id)
         for old in list(self.transfers.values()):
             if not old.suspended and not old.resumed and (old.peer, old.designator) == (peer, designator):
                 if old.exchange is not None and not old.exchange.closing:

@@ -258,8 +258,8 @@ def _status(provider: ProviderClient, as_json: bool) -> int:
     for t in snapshot.transfers:
         state = "paused" if t.paused else (f"paced {t.throttle:g} s" if t.throttle else "running")
         print(
-            f"  #{t.id} node 0x{t.peer[1]:X} (fabric {t.peer[0]}) image {t.designator}: {t.bytes_sent}/{t.total} "
-            f"bytes, {state}"
+            f"  #{t.id} node 0x{t.peer.node_id:X} (fabric {t.peer.fabric_index}) image {t.designator}: "
+            f"{t.bytes_sent}/{t.total} bytes, {state}"
         )
     print("armed: " + ("nothing" if not snapshot.armed else ""))
     for armed in snapshot.armed:

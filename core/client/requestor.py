@@ -20,7 +20,7 @@ from ..codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ..codec.status_report import StatusReport
 from ..exchange.driver import AsyncExchange, ExchangeDriver
 from ..fabric.table import Fabric
-from ..im.client import InteractionClient
+from ..im.client import InteractionClient, settle
 from ..im.messages import CommandData, CommandPath, CommandStatus
 from ..node_ids import node_text
 from ..ota.commands import (
@@ -95,7 +95,7 @@ class OtaRequestorClient:
         assert self.session is not None, "connect() first"
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         path = CommandPath(PROVIDER_ENDPOINT, OTA_PROVIDER_CLUSTER, command_id)
-        self.im.invoke(self.session, [CommandData(path, fields)], on_done=lambda r: done.done() or done.set_result(r))
+        self.im.invoke(self.session, [CommandData(path, fields)], on_done=settle(done))
         self.driver.flush()
         result = await asyncio.wait_for(done, timeout)
         if result.error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..codec.im_status import ImStatus
 from ..fabric.acl import Privilege
 from ..im.model import Cluster, CommandSpec, ImError, NoResponse, RequestContext
+from ..node_ids import Peer
 from ..ota.commands import (
     APPLY_UPDATE_REQUEST,
     APPLY_UPDATE_RESPONSE,
@@ -46,8 +47,8 @@ class OtaProviderCluster(Cluster):
         self.command(CommandSpec(NOTIFY_UPDATE_APPLIED, self._notify_update_applied, Privilege.OPERATE))
         self.changed()
 
-    def _peer(self, ctx: RequestContext) -> tuple[int, int]:
-        return (ctx.fabric_index, ctx.session.peer_node_id)
+    def _peer(self, ctx: RequestContext) -> Peer:
+        return Peer(ctx.fabric_index, ctx.session.peer_node_id)
 
     def _query_image(self, ctx: RequestContext, fields):
         request = QueryImage.from_tlv(fields)

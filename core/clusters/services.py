@@ -105,7 +105,7 @@ class CommissioningWindow(Protocol):
         credentials: PaseCredentials | None = None,
         discriminator: int | None = None,
         opener: tuple[int, int] | None = None,
-    ) -> None: ...
+    ) -> object: ...
 
     def close_commissioning_window(self) -> None: ...
 
@@ -119,8 +119,11 @@ class Commissioning(Settings, Protocol):
 
 
 class Described(Settings, Protocol):
-    info: NodeInfo
-    clock: Clock  # the node's one clock: up time and the time snapshot read it
+    @property
+    def info(self) -> NodeInfo: ...
+
+    @property
+    def clock(self) -> Clock: ...  # the node's one clock: up time and the time snapshot read it
 
 
 class Administration(FabricAdmin, AccessControlStore, Commissioning, Protocol):

@@ -151,7 +151,7 @@ def _key_id(certificate: x509.Certificate) -> bytes:
     try:
         return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
 
 
 def _authority_key_id(certificate: x509.Certificate) -> bytes | None:

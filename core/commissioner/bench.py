@@ -32,9 +32,9 @@ from ..api.events import (
 from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
 from ..dnssd.scoping import is_local_address
 from ..fabric.table import Fabric
-from ..im.client import ImResult, InteractionClient
+from ..im.client import ImResult, InteractionClient, settle
 from ..im.messages import AttributePath, EventPath, ImDecodeError
-from ..node_ids import node_text
+from ..node_ids import Peer, node_text
 from ..ota.catalog import Selection
 from ..ota.types import UpdateState, update_state
 from ..presentation.words import socket_address, update_state_name
@@ -101,6 +101,9 @@ class BenchNode(Protocol):
     def admin(self) -> OwnFabrics: ...
 
     @property
+    def port(self) -> int: ...
+
+    @property
     def advertiser(self) -> MatterAdvertiser | None: ...
 
 
@@ -137,6 +140,13 @@ class Bench:
         self._browser: CommissionableBrowser | None = None
         self.disagree_seconds = DISAGREE_SECONDS
         self._watches: dict[int, DownloadWatch] = {}  # devices that say Downloading: is a transfer of ours running?
+
+    @property
+    def _driver(self) -> ExchangeDriver:
+        """The node's socket: the bench acts only while the node runs."""
+        if self.node.driver is None:
+            raise RuntimeError("the provider's node is not running")
+        return self.node.driver
 
     def _spawn(self, work) -> asyncio.Task:
         """A task the bench owns: kept until done, cancelled when the engine stops."""
@@ -223,7 +233,7 @@ class Bench:
         for number, address in enumerate(candidates, 1):
             try:
                 device = await commission(
-                    self.node.driver,
+                    self._driver,
                     address,
                     target.passcode,
                     bench,
@@ -273,7 +283,7 @@ class Bench:
         await self.update(
             device.node_id,
             device.fabric_index_on_device,
-            DeviceCalls(self.node.driver, device.session, timeout=self.timeout),
+            DeviceCalls(self._driver, device.session, timeout=self.timeout),
         )
         return device
 
@@ -409,10 +419,10 @@ class Bench:
 
     # ------------------------------------------------------------------ after the update
 
-    def notified(self, peer: tuple[int, int], version: int) -> None:
+    def notified(self, peer: Peer, version: int) -> None:
         """NotifyUpdateApplied from ``peer``: if it is one of our bench devices, ask the device itself."""
-        record = self.devices.get(peer[1])
-        if record is None or record.fabric_index != peer[0]:  # not a device of our bench fabric
+        record = self.devices.get(peer.node_id)
+        if record is None or record.fabric_index != peer.fabric_index:  # not a device of our bench fabric
             return
         self._spawn(self.verify(record, version))
 
@@ -431,10 +441,8 @@ class Bench:
         _, ours = self._bench_fabric()
         where = socket_address((record.address, record.port))
         try:
-            session = await case_session(
-                self.node.driver, ours, node_id, (record.address, record.port, 0, 0), self.timeout
-            )
-            calls = DeviceCalls(self.node.driver, session, timeout=self.timeout)
+            session = await case_session(self._driver, ours, node_id, (record.address, record.port, 0, 0), self.timeout)
+            calls = DeviceCalls(self._driver, session, timeout=self.timeout)
             if action is DeviceActionKind.READ:
                 info = await read_device(calls)
                 self.devices.update(
@@ -480,8 +488,8 @@ class Bench:
             if attempt:
                 await asyncio.sleep(2.0)  # still rebooting, or its new session parameters settling
             try:
-                session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
-                info = await read_device(DeviceCalls(self.node.driver, session, timeout=self.timeout))
+                session = await case_session(self._driver, ours, record.node_id, address, self.timeout)
+                info = await read_device(DeviceCalls(self._driver, session, timeout=self.timeout))
             except (TimeoutError, CallError, ConnectionError) as exc:
                 reason = str(exc)
                 continue
@@ -519,7 +527,7 @@ class Bench:
         _, ours = self._bench_fabric()
         address = (record.address, record.port, 0, 0)
         try:
-            session = await case_session(self.node.driver, ours, record.node_id, address, self.timeout)
+            session = await case_session(self._driver, ours, record.node_id, address, self.timeout)
         except (TimeoutError, ConnectionError) as exc:
             self.emit(
                 DeviceStep(
@@ -576,11 +584,11 @@ class Bench:
             0,
             60,
             on_report=reported,
-            on_done=lambda r: done.done() or done.set_result(r),
+            on_done=settle(done),
             events=[EventPath(endpoint, OTA_REQUESTOR, None)],
             event_min=record.next_event if record else 0,
         )
-        self.node.driver.flush()
+        self._driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)
         except TimeoutError:
@@ -600,7 +608,7 @@ class Bench:
         try:
             while (self._seen.get(node_id) or (None,))[0] is UpdateState.DOWNLOADING:
                 bdx = self.node.bdx
-                running = bdx is not None and any(t.peer == (fabric_index, node_id) for t in bdx.transfers.values())
+                running = bdx is not None and any(t.peer == Peer(fabric_index, node_id) for t in bdx.transfers.values())
                 if watch.update(UpdateState.DOWNLOADING, running, loop.time()):
                     self.emit(DeviceMismatch(node_id, fabric_index, watch.seconds, MISMATCH_ADVICE))
                 await asyncio.sleep(min(1.0, watch.seconds / 4))

@@ -14,7 +14,7 @@ from typing import Any
 from ..codec import tlv
 from ..codec.im_status import ImStatus
 from ..exchange.driver import ExchangeDriver
-from ..im.client import ImResult, InteractionClient
+from ..im.client import ImResult, InteractionClient, settle
 from ..im.messages import AttributeData, AttributePath, CommandData, CommandPath, CommandStatus
 from ..session.secure import SecureSession
 
@@ -36,7 +36,7 @@ class DeviceCalls:
 
     async def _call(self, method: str, what: str, *args: Any, **kwargs: Any) -> ImResult:
         done: asyncio.Future[ImResult] = asyncio.get_running_loop().create_future()
-        getattr(self.client, method)(self.session, *args, on_done=lambda r: done.done() or done.set_result(r), **kwargs)
+        getattr(self.client, method)(self.session, *args, on_done=settle(done), **kwargs)
         self.driver.flush()
         try:
             result = await asyncio.wait_for(done, self.timeout)

@@ -128,7 +128,7 @@ class DistinguishedName:
     def from_tlv(cls, value: Any) -> DistinguishedName:
         if not isinstance(value, TLVList):
             raise CertificateError("DN must be a TLV list")
-        attributes = []
+        attributes: list[tuple[int, int | str]] = []
         for tag, item in value:
             if not isinstance(tag, int) or (tag & 0x7F) not in DN_OIDS:
                 raise CertificateError(f"unknown DN attribute tag {tag!r}")

@@ -466,7 +466,7 @@ class ProviderEngine:
         """A bench device's DownloadError is said with how our side of the download ended, and
         kept in the history with VersionApplied: one account of a failed update from both ends."""
         if isinstance(event, DeviceEvent) and event.event in ("DownloadError", "VersionApplied"):
-            peer = (event.fabric_index, event.node_id)
+            peer = Peer(event.fabric_index, event.node_id)
             last = self._last_transfer.get(peer)
             if event.event == "DownloadError" and last is not None and self._now() - last[0] < PAIRING_SECONDS:
                 _, number, end = last
@@ -536,16 +536,16 @@ class ProviderEngine:
         """A requestor this provider has heard from: this run, its history, or a device of its bench."""
         if peer in self._seen or (self._history is not None and self._history.knows(peer)):
             return True
-        device = self.bench.devices.get(peer[1]) if self.bench is not None else None
-        return device is not None and device.fabric_index == peer[0]
+        device = self.bench.devices.get(peer.node_id) if self.bench is not None else None
+        return device is not None and device.fabric_index == peer.fabric_index
 
     def unseen_target(self, peer: Peer) -> str:
         """Why an arm for ``peer`` is refused, and what the user may have meant."""
-        fabric = "" if peer[0] == 1 else f" on fabric {peer[0]}"
-        text = f"node 0x{peer[1]:X}{fabric} has never queried this provider"
-        digits = str(peer[1])
-        if len(digits) <= 16 and (hexadecimal := (peer[0], int(digits, 16))) != peer and self.knows(hexadecimal):
-            text += f" (did you mean 0x{hexadecimal[1]:X}, shown as {short_node_id(hexadecimal[1])}?)"
+        fabric = "" if peer.fabric_index == 1 else f" on fabric {peer.fabric_index}"
+        text = f"node 0x{peer.node_id:X}{fabric} has never queried this provider"
+        digits = str(peer.node_id)  # the decimal digits of an id the user may have meant as hex
+        if len(digits) <= 16 and (meant := Peer(peer.fabric_index, int(digits, 16))) != peer and self.knows(meant):
+            text += f" (did you mean 0x{meant.node_id:X}, shown as {short_node_id(meant.node_id)}?)"
         return text + "; arm it anyway with --unseen (it applies when that node first asks)"
 
 

@@ -110,8 +110,7 @@ class AccessControlEntry:
         if not isinstance(value, tlv.Structure):
             raise AclError("an ACL entry must be a structure")
         try:
-            privilege = Privilege(value.get(1))
-            auth_mode = AuthMode(value.get(2))
+            privilege, auth_mode = Privilege(_number(value.get(1))), AuthMode(_number(value.get(2)))
         except ValueError:
             raise AclError("unknown privilege or auth mode") from None
         subjects, targets = value.get(3), value.get(4)
@@ -211,3 +210,9 @@ class AccessControl:
                 continue
             return True
         return False
+
+
+def _number(value: object) -> int:
+    if not isinstance(value, int):
+        raise ValueError("not a number")
+    return value

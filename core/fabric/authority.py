@@ -32,10 +32,11 @@ class FabricAuthority:
 
     def __post_init__(self) -> None:
         self._root_dn = ((RCAC_ID, self.rcac_id), (FABRIC_ID, self.fabric_id))
+        self.rcac: MatterCertificate
         if self.rcac_tlv is not None:
             self.rcac = MatterCertificate.from_tlv(self.rcac_tlv)
             return
-        self.rcac: MatterCertificate = issue_certificate(
+        self.rcac = issue_certificate(
             subject=self._root_dn,
             public_key=self.root_key.public_key(),
             issuer=self._root_dn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -29,7 +30,7 @@ class FabricStore:
         )
         for index, rcac, icac, noc, epoch, vendor, label, key_der in rows:
             try:
-                key = load_der_private_key(key_der, password=None)
+                key = _operational_key(key_der)
                 fabric = Fabric.create(
                     index,
                     rcac=rcac,
@@ -68,15 +69,20 @@ class FabricStore:
         def blob(name: str) -> bytes | None:
             return bytes.fromhex(record[name]) if record.get(name) is not None else None
 
-        key = load_der_private_key(blob("key"), password=None)  # type: ignore[arg-type]
+        def required(name: str) -> bytes:
+            value = blob(name)
+            if value is None:
+                raise FabricError(f"the fabric record has no {name}")
+            return value
+
         return Fabric.create(
             record["index"],
-            rcac=blob("rcac"),
+            rcac=required("rcac"),
             icac=blob("icac"),
-            noc=blob("noc"),
-            ipk_epoch_key=blob("ipk"),
+            noc=required("noc"),
+            ipk_epoch_key=required("ipk"),
             vendor_id=record["vendor"],
-            operational_key=key,
+            operational_key=_operational_key(required("key")),
             label=record["label"],
         )
 
@@ -107,3 +113,10 @@ class FabricStore:
         with self.db.transaction() as cursor:
             cursor.execute("DELETE FROM fabrics WHERE fabric_index = ?", (fabric_index,))
             return self.table.remove(fabric_index)
+
+
+def _operational_key(der: bytes) -> ec.EllipticCurvePrivateKey:
+    key = load_der_private_key(der, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise FabricError("the stored operational key is not a P-256 key")
+    return key

@@ -3,6 +3,7 @@ optionally preceded by a TimedRequest. Used by the requestor client and the test
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +26,22 @@ from .messages import (
     TimedRequest,
 )
 
-__all__ = ["ImResult", "InteractionClient", "subscribe_request"]
+__all__ = ["ImResult", "InteractionClient", "settle", "subscribe_request"]
 
 
 # (endpoint, cluster, attribute) of a report; a wildcard path's part is None.
 AttributeKey = tuple[int | None, int | None, int | None]
+
+
+def settle(future: asyncio.Future[ImResult]) -> Callable[[ImResult], None]:
+    """An ``on_done`` that gives ``future`` its result once: an answer after a timeout cancelled
+    the wait is dropped."""
+
+    def done(result: ImResult) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    return done
 
 
 @dataclass

@@ -36,6 +36,7 @@ from ..exchange.driver import ExchangeDriver
 from ..exchange.manager import ExchangeManager, ProtocolHandler, Traced
 from ..im.events import EventLog, EventNumbers, Priority
 from ..im.server import InteractionServer
+from ..node_ids import Peer
 from ..ota.provider import OtaProvider
 from ..securechannel.case_responder import CaseResponder
 from ..securechannel.pase_responder import PaseResponder
@@ -60,7 +61,7 @@ __all__ = ["MatterNode", "NodeDescription"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class NodeDescription:
     """Who the node is, its settings and its clock (``clusters/services.py``: Described)."""
 
@@ -231,7 +232,7 @@ class MatterNode:
         def authorize(session: SecureSession, designator: bytes) -> Path:
             if session.auth_mode != AuthMode.CASE:
                 raise BdxError("BDX is served on operational (CASE) sessions only", BdxStatus.FILE_DESIGNATOR_UNKNOWN)
-            return provider.authorize_download((session.fabric_index, session.peer_node_id), designator)
+            return provider.authorize_download(Peer(session.fabric_index, session.peer_node_id), designator)
 
         ota_cluster = self.model.cluster(0, OtaProviderCluster.id)
         assert isinstance(ota_cluster, OtaProviderCluster)  # endpoint 0 always has it (clusters/root.py)

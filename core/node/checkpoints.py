@@ -20,11 +20,11 @@ class Checkpoints:
     """``writers`` are called in order at each checkpoint; the first (the sessions') once more at
     :meth:`stop`, so a clean stop loses nothing."""
 
-    def __init__(self, writers: list[Callable[[], None]]) -> None:
+    def __init__(self, writers: list[Callable[[], object]]) -> None:
         self._writers = writers
         self._due: float | None = None
 
-    def add(self, writer: Callable[[], None]) -> None:
+    def add(self, writer: Callable[[], object]) -> None:
         self._writers.append(writer)
 
     def start(self, now: float) -> None:

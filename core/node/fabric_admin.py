@@ -4,6 +4,7 @@ joined directly for the fabrics whose root we hold (demo, bench)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -170,7 +171,7 @@ class FabricAdministration:
     def _end_pase_sessions(self) -> None:
         for session in list(self._manager.sessions):
             if session.auth_mode == AuthMode.PASE:
-                self.call_soon(lambda s=session: self._manager.drop_session(s))
+                self.call_soon(functools.partial(self._manager.drop_session, session))
 
     def roll_back_interrupted_commissioning(self) -> RolledBack | None:
         """Undo what an armed fail-safe covered when the process died before CommissioningComplete."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..event_base import EngineEvent, dataclass_fields, peer_fields
+from ..node_ids import Peer, hold_peers
 from .policy import ArmedKnob
 from .types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus
 
@@ -32,8 +33,6 @@ __all__ = [
     "UpdateAppliedNotified",
 ]
 
-Peer = tuple[int, int]
-
 
 @dataclass(frozen=True)
 class OtaEvent(EngineEvent):
@@ -42,6 +41,9 @@ class OtaEvent(EngineEvent):
 
     history: ClassVar[str | None] = None
     peer: Peer
+
+    def __post_init__(self) -> None:
+        hold_peers(self, "peer")
 
     def fields(self) -> dict[str, Any]:
         return {**peer_fields(self.peer), **self.details()}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..node_ids import node_text
+from ..node_ids import Peer, node_text
 from ..storage.database import Database
 
 __all__ = ["DEFAULT_MAX_ROWS", "HistoryRow", "UpdateHistory", "iso_time", "rows_as_csv", "rows_as_text"]
@@ -50,6 +50,13 @@ class HistoryRow:
     summary: str
     details: dict[str, Any]
 
+    @property
+    def peer(self) -> Peer | None:
+        """The requestor or device the row is about (None: the provider's own row)."""
+        if self.fabric_index is None or self.node_id is None:
+            return None
+        return Peer(self.fabric_index, self.node_id)
+
     def as_json(self) -> dict[str, Any]:
         row = asdict(self)
         row["time"] = iso_time(self.time)
@@ -73,9 +80,9 @@ class UpdateHistory:
         self.skipped = 0  # rows not written because of a storage error
         self._written = 0
         # peer -> (row id, kind, summary, details) of its last row: a repeat of it only counts
-        self._last: dict[tuple[int, int], tuple[int, str, str, dict[str, Any]]] = {}
+        self._last: dict[Peer, tuple[int, str, str, dict[str, Any]]] = {}
 
-    def record(self, kind: str, peer: tuple[int, int] | None, summary: str, details: dict[str, Any]) -> None:
+    def record(self, kind: str, peer: Peer | None, summary: str, details: dict[str, Any]) -> None:
         fabric_index, node_id = peer if peer else (None, None)
         now = self.clock()
         try:
@@ -135,7 +142,7 @@ class UpdateHistory:
             params += (limit,)
         return [_row(row) for row in reversed(self.db.query(sql, params))]
 
-    def knows(self, peer: tuple[int, int]) -> bool:
+    def knows(self, peer: Peer) -> bool:
         """Whether this node has a row in the history (it asked us something, in any run)."""
         try:
             return bool(self.db.query("SELECT 1 FROM history WHERE fabric_index = ? AND node_id = ? LIMIT 1", peer))

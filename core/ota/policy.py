@@ -18,6 +18,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..node_ids import Peer, hold_peers
 from .types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
 __all__ = [
@@ -29,8 +30,6 @@ __all__ = [
     "QueryDecision",
     "policy_from_sdk_flags",
 ]
-
-Peer = tuple[int, int]  # (fabric index, node id)
 
 
 class Knob(enum.Enum):
@@ -78,6 +77,9 @@ class ArmedKnob:
     target: Peer | None = None  # None: every requestor
     group: int = 0  # the knobs armed together (one press of Arm): they shape one response of one node
     first_response: bool = False  # the SDK app's flags: spent by the first response sent, whatever it is
+
+    def __post_init__(self) -> None:
+        hold_peers(self, "target")
 
 
 # The knobs that shape a QueryImageResponse, and those that shape an ApplyUpdateResponse.

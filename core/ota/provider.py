@@ -24,12 +24,12 @@ from ..bdx.messages import BdxError
 from ..bdx.uri import make_bdx_uri
 from ..codec.status_report import BdxStatus
 from ..event_base import EngineError, EngineEvent
-from ..node_ids import node_text
+from ..node_ids import Peer, node_text
 from . import events as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
 from .offer_store import OfferRecord, OfferStore
-from .policy import ArmedKnob, Knob, OtaPolicy, Peer
+from .policy import ArmedKnob, Knob, OtaPolicy
 from .types import DownloadProtocol, QueryImageStatus
 
 __all__ = ["MAX_OFFERS", "OFFER_LIFETIME", "Offer", "OtaProvider", "UnknownUpdateToken"]
@@ -96,7 +96,7 @@ class OtaProvider:
                 continue
             self.offers[record.token] = Offer(
                 record.token,
-                (record.fabric_index, record.node_id),
+                Peer(record.fabric_index, record.node_id),
                 entry,
                 record.issued,
                 record.requestor_version,
@@ -111,8 +111,8 @@ class OtaProvider:
             lambda store: store.save(
                 OfferRecord(
                     offer.token,
-                    offer.peer[0],
-                    offer.peer[1],
+                    offer.peer.fabric_index,
+                    offer.peer.node_id,
                     offer.designator,
                     str(offer.entry.path),
                     offer.entry.software_version,
@@ -250,14 +250,14 @@ class OtaProvider:
         fabric's share, then (all fabrics within their shares) of the fabric holding the most."""
         mine = [t for t, o in self.offers.items() if o.peer == peer]
         stale = mine[: max(0, len(mine) - OFFERS_PER_REQUESTOR)]
-        fabric = [t for t, o in self.offers.items() if o.peer[0] == peer[0] and t not in stale]
+        fabric = [t for t, o in self.offers.items() if o.peer.fabric_index == peer.fabric_index and t not in stale]
         stale += fabric[: max(0, len(fabric) - OFFERS_PER_FABRIC)]
         for token in stale:
             del self.offers[token]
         while len(self.offers) > MAX_OFFERS:
-            held = Counter(o.peer[0] for o in self.offers.values())
+            held = Counter(o.peer.fabric_index for o in self.offers.values())
             greediest = held.most_common(1)[0][0]
-            token = next(t for t, o in self.offers.items() if o.peer[0] == greediest)
+            token = next(t for t, o in self.offers.items() if o.peer.fabric_index == greediest)
             del self.offers[token]
             stale.append(token)
         if stale:
@@ -336,7 +336,7 @@ class OtaProvider:
             if offer.peer == peer and offer.designator.encode() == designator:
                 return offer.entry.path
         raise BdxError(
-            f"designator {designator[:64]!r} was not offered to node {node_text(peer[1])}",
+            f"designator {designator[:64]!r} was not offered to node {node_text(peer.node_id)}",
             BdxStatus.FILE_DESIGNATOR_UNKNOWN,
         )
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..bdx.server import Transfer
+from ..node_ids import Peer
 from ..ota.events import OtaEvent
 from .knobs import armed_text
 from .lines import history_summary
 from .words import plural, transfer_end_text
 
-Row = tuple[str, tuple[int, int], str, dict[str, Any]]  # (category, peer, summary, details)
+Row = tuple[str, Peer, str, dict[str, Any]]  # (category, peer, summary, details)
 
 
 def exchange_history(event: OtaEvent) -> Row | None:

@@ -50,7 +50,7 @@ def armed_text(armed: ArmedKnob) -> str:
     who = (
         "all requestors"
         if armed.target is None
-        else f"node {short_node_id(armed.target[1])}"
-        + ("" if armed.target[0] == 1 else f" on fabric {armed.target[0]}")
+        else f"node {short_node_id(armed.target.node_id)}"
+        + ("" if armed.target.fabric_index == 1 else f" on fabric {armed.target.fabric_index}")
     )
     return f"{KNOB_LABELS[armed.knob]} {knob_value_text(armed.knob, armed.value)} ({scope}, {who})"

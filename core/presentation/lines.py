@@ -71,7 +71,7 @@ def _engine_error(event: EngineError) -> str:
 
 def _requestor_seen(event: RequestorSeen) -> str:
     return (
-        f"new requestor: node {node_text(event.peer[1])} (fabric {event.peer[0]}), "
+        f"new requestor: node {node_text(event.peer.node_id)} (fabric {event.peer.fabric_index}), "
         f"VID 0x{event.vendor_id:04X} PID 0x{event.product_id:04X}, version {event.software_version}"
     )
 

@@ -15,8 +15,8 @@ def transfer_fields(event: TransferEvent) -> dict[str, Any]:
     t = event.snapshot
     fields: dict[str, Any] = {
         "transfer": t.id,
-        "fabricIndex": t.peer[0],
-        "nodeId": t.peer[1],
+        "fabricIndex": t.peer.fabric_index,
+        "nodeId": t.peer.node_id,
         "designator": t.designator,
         "blockSize": t.block_size,
         "bytesSent": t.bytes_sent,

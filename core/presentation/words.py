@@ -11,7 +11,7 @@ from typing import Any
 
 from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
-from ..node_ids import node_text, short_node_id, short_node_ids
+from ..node_ids import Peer, node_text, short_node_id, short_node_ids
 from ..ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
 from ..transport.addresses import socket_address
 
@@ -102,9 +102,9 @@ def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def who(peer: tuple[int, int] | None) -> str:
+def who(peer: Peer | None) -> str:
     """Whom a line is about: ``node 0x000000000000D001 (fabric 1)``, or the provider itself."""
-    return "provider" if peer is None else f"node {node_text(peer[1])} (fabric {peer[0]})"
+    return "provider" if peer is None else f"node {node_text(peer.node_id)} (fabric {peer.fabric_index})"
 
 
 def plural(count: int, noun: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.commands import QueryImage
 from ota_provider.core.ota.policy import OtaPolicy
@@ -9,7 +10,7 @@ from ota_provider.core.ota.provider import OtaProvider
 from ota_provider.core.ota.types import DownloadProtocol
 from tests.helpers.samples import SAMPLES
 
-A, B = (1, 0x10), (2, 0x10)  # the same node id on two fabrics is two requestors
+A, B = Peer(1, 0x10), Peer(2, 0x10)  # the same node id on two fabrics is two requestors
 
 
 BDX = (DownloadProtocol.BDX_SYNCHRONOUS,)

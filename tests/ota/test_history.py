@@ -11,13 +11,14 @@ import subprocess
 import sys
 
 from ota_provider.core.event_base import EngineError
+from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.history import PRUNE_EVERY, UpdateHistory
 from ota_provider.core.ota.offer_store import OfferStore
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.storage.database import Database
 from tests.helpers.provider_model import A, provider, query
 
-PEER = (1, 0xD001)
+PEER = Peer(1, 0xD001)
 
 
 def test_a_requestor_asking_the_same_question_in_a_loop_gets_one_row_with_a_count(tmp_path):
@@ -25,7 +26,7 @@ def test_a_requestor_asking_the_same_question_in_a_loop_gets_one_row_with_a_coun
     for n in range(1000):  # the same answer each time, with a new token in every one
         history.record("query", PEER, "NotAvailable: up to date", {"status": "NOT_AVAILABLE", "updateToken": str(n)})
     history.record("query", PEER, "UpdateAvailable: v3", {"status": "UPDATE_AVAILABLE"})
-    history.record("query", (1, 0xD002), "NotAvailable: up to date", {"status": "NOT_AVAILABLE"})
+    history.record("query", Peer(1, 0xD002), "NotAvailable: up to date", {"status": "NOT_AVAILABLE"})
     rows = history.rows()
     assert [(r.node_id, r.summary) for r in rows] == [
         (0xD001, "NotAvailable: up to date"),

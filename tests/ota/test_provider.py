@@ -7,6 +7,7 @@ import pytest
 from ota_provider.core.bdx.messages import BdxError
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import SchemaError
+from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.commands import ApplyUpdateRequest, QueryImage
 from ota_provider.core.ota.events import QueryImageAnswered
@@ -129,7 +130,7 @@ def test_one_fabric_flooding_queries_cannot_take_away_another_fabrics_offer(tmp_
     assert p.authorize_download(A, b"2").name == "sample-fff1-8000-v3.ota"
     assert sum(1 for o in p.offers.values() if o.peer == B) == OFFERS_PER_REQUESTOR
     for node in range(2 * OFFERS_PER_FABRIC):  # many requestors of fabric 2
-        p.query_image((2, 0x100 + node), 1, query(1))
+        p.query_image(Peer(2, 0x100 + node), 1, query(1))
     assert sum(1 for o in p.offers.values() if o.peer[0] == 2) == OFFERS_PER_FABRIC
     assert p.apply_update(A, ApplyUpdateRequest(kept.update_token, 3)) is not None
     assert len(p.store.load()) == len(p.offers)  # the store forgets what memory forgets
