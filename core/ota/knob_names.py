@@ -5,6 +5,7 @@ JSON value, and refuses a bad one with a line saying what it takes."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "CONSENT_STATES",
     "KNOB_NAMES",
     "QUERY_STATUSES",
+    "SDK_WORDS",
     "KnobName",
     "knob_by_name",
     "knob_value_to_wire",
@@ -25,17 +27,26 @@ __all__ = [
     "wire_name",
 ]
 
+# The SDK ota-provider-app's words for these values (its -q, -u and -a flags): what its users type
+# and read, here and in every line the presentation writes. By enum class, then member name:
+# IntEnum members of different classes with the same value are equal dict keys.
+SDK_WORDS: dict[type[enum.Enum], dict[str, str]] = {
+    QueryImageStatus: {
+        "UPDATE_AVAILABLE": "updateAvailable",
+        "BUSY": "busy",
+        "NOT_AVAILABLE": "updateNotAvailable",
+        "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "downloadProtocolNotSupported",  # said, never armed (-q has 3)
+    },
+    UserConsentState: {state.name: state.value for state in UserConsentState},
+    ApplyUpdateAction: {"PROCEED": "proceed", "AWAIT_NEXT_ACTION": "awaitNextAction", "DISCONTINUE": "discontinue"},
+}
 QUERY_STATUSES = {
-    "updateAvailable": QueryImageStatus.UPDATE_AVAILABLE,
-    "busy": QueryImageStatus.BUSY,
-    "updateNotAvailable": QueryImageStatus.NOT_AVAILABLE,
+    word: QueryImageStatus[name]
+    for name, word in SDK_WORDS[QueryImageStatus].items()
+    if name != "DOWNLOAD_PROTOCOL_NOT_SUPPORTED"
 }
-APPLY_ACTIONS = {
-    "proceed": ApplyUpdateAction.PROCEED,
-    "awaitNextAction": ApplyUpdateAction.AWAIT_NEXT_ACTION,
-    "discontinue": ApplyUpdateAction.DISCONTINUE,
-}
-CONSENT_STATES = {state.value: state for state in UserConsentState}
+APPLY_ACTIONS = {word: ApplyUpdateAction[name] for name, word in SDK_WORDS[ApplyUpdateAction].items()}
+CONSENT_STATES = {word: UserConsentState[name] for name, word in SDK_WORDS[UserConsentState].items()}
 _BOOLS = {"true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False, "off": False}
 _MAX_U32 = 0xFFFF_FFFF
 

@@ -12,12 +12,12 @@ from typing import Any
 from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
 from ..node_ids import Peer, node_text, short_node_id, short_node_ids
-from ..ota.types import ApplyUpdateAction, QueryImageStatus, UpdateState, UserConsentState
+from ..ota.knob_names import SDK_WORDS
+from ..ota.types import UpdateState
 from ..transport.addresses import socket_address
 
 __all__ = [
     "BDX_STATUS_WORDS",
-    "SDK_NAMES",
     "bdx_status",
     "enum_name",
     "node_text",
@@ -30,19 +30,6 @@ __all__ = [
     "who",
     "yes_no",
 ]
-
-# The SDK ota-provider-app's flag values (-q, -u, -a): what its users type and read. Keyed by enum
-# class first: IntEnum members of different classes with the same value are equal dict keys.
-SDK_NAMES: dict[type[enum.Enum], dict[str, str]] = {
-    QueryImageStatus: {
-        "UPDATE_AVAILABLE": "updateAvailable",
-        "BUSY": "busy",
-        "NOT_AVAILABLE": "updateNotAvailable",
-        "DOWNLOAD_PROTOCOL_NOT_SUPPORTED": "downloadProtocolNotSupported",
-    },
-    UserConsentState: {"GRANTED": "granted", "DENIED": "denied", "DEFERRED": "deferred"},
-    ApplyUpdateAction: {"PROCEED": "proceed", "AWAIT_NEXT_ACTION": "awaitNextAction", "DISCONTINUE": "discontinue"},
-}
 
 # The specification's enum names (OTA_PROVIDER_SPEC.md §0), for what went over the wire. Events
 # carry the member names (``"BUSY"``), so these are looked up by name.
@@ -88,7 +75,7 @@ def spec_name(value: Any) -> str:
 def enum_name(value: Any) -> str:
     """The SDK's flag name where there is one, else the member name as words."""
     if isinstance(value, enum.Enum):
-        return SDK_NAMES.get(type(value), {}).get(value.name) or value.name.replace("_", " ").lower()
+        return SDK_WORDS.get(type(value), {}).get(value.name) or value.name.replace("_", " ").lower()
     return str(value)
 
 
