@@ -46,6 +46,7 @@ from ..config import (
     installed_version,
 )
 from ..engine import ProviderEngine, onboarding_payload
+from ..engine.snapshots import image_summary
 from ..fabric.acl import AclError
 from ..fabric.demo import DemoFabricError
 from ..fabric.table import FabricError
@@ -54,6 +55,7 @@ from ..ota.catalog import CatalogEntry, CatalogError, ImageCatalog
 from ..ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from ..ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
 from ..ota.types import ApplyUpdateAction, QueryImageStatus
+from ..presentation.images import IMAGE_COLUMNS, image_cells
 from ..presentation.lines import event_fields, event_text
 from ..presentation.words import socket_address
 from ..setup_payload import SetupCodeError, SetupPayload, check_passcode
@@ -515,21 +517,7 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
 
 def _catalog_lines(catalog: ImageCatalog) -> list[str]:
     kind = "image list" if catalog.is_list else "image file"
-    rows = [("#", "file", "VID:PID", "version", "applies", "bytes", "digest")]
-    for entry in catalog.entries:
-        low = "" if entry.min_applicable_version is None else entry.min_applicable_version
-        high = "" if entry.max_applicable_version is None else entry.max_applicable_version
-        rows.append(
-            (
-                entry.designator,
-                entry.path.name,
-                f"{entry.vendor_id:04X}:{entry.product_id:04X}",
-                f"{entry.software_version} ({entry.software_version_string})",
-                f"{low}..{high}",
-                str(entry.size),
-                "ok",
-            )
-        )
+    rows = [IMAGE_COLUMNS, *(image_cells(image_summary(entry)) for entry in catalog.entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"Images ({kind} {catalog.source}):"]
     lines += [

@@ -1,0 +1,27 @@
+"""The image catalog as a table: the columns and the cells of one image, for the list printed at
+start-up and the dashboard's Images tab alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..api.events import ImageSummary
+
+__all__ = ["IMAGE_COLUMNS", "image_cells"]
+
+IMAGE_COLUMNS = ("#", "file", "VID:PID", "version", "applies to", "size", "digest")
+
+
+def image_cells(image: ImageSummary, size: Callable[[int], str] = str) -> tuple[str, ...]:
+    """One row of :data:`IMAGE_COLUMNS`; ``size`` writes the byte count (exact by default)."""
+    low = "" if image.min_applicable_version is None else image.min_applicable_version
+    high = "" if image.max_applicable_version is None else image.max_applicable_version
+    return (
+        image.designator,
+        image.file_name,
+        f"{image.vendor_id:04X}:{image.product_id:04X}",
+        f"{image.software_version} ({image.software_version_string})",
+        f"{low}..{high}",
+        size(image.size),
+        "ok",  # a catalog holds only images whose header and digest were checked when it was read
+    )
