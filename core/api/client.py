@@ -22,7 +22,6 @@ import select
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -49,6 +48,7 @@ from .commands import (
 from .control import parse_control_target, read_token, socket_address_of
 from .events import EngineEvent, EngineSnapshot
 from .session import EVENTS_KEPT, ClientSession, Phase, Result
+from .waiting import EventMatch, EventWait
 
 __all__ = [
     "EVENTS_KEPT",
@@ -70,29 +70,6 @@ class ControlClientError(RuntimeError):
 
 class Refused(ControlClientError):
     """The engine refused a command; the message says why."""
-
-
-@dataclass(frozen=True)
-class EventMatch:
-    """What :meth:`ProviderClient.wait_for` waits for: an event name, optionally one node's."""
-
-    name: str
-    node: int | None = None
-    where: Callable[[EngineEvent], bool] | None = field(default=None, compare=False)
-
-    def __call__(self, event: EngineEvent) -> bool:
-        if event.name != self.name:
-            return False
-        if self.node is not None and _node_of(event) != self.node:
-            return False
-        return self.where is None or self.where(event)
-
-
-def _node_of(event: EngineEvent) -> int | None:
-    peer = getattr(event, "peer", None) or getattr(getattr(event, "snapshot", None), "peer", None)
-    if peer:
-        return peer.node_id
-    return getattr(event, "node_id", None)
 
 
 def _target(node: int | None, fabric: int) -> Peer | None:
@@ -345,21 +322,15 @@ class ProviderClient(Verbs[Result]):
     ) -> EngineEvent:
         """The first event from now on that is called ``name`` (of ``node``), or that the predicate
         accepts; TimeoutError saying what was seen meanwhile."""
-        match = EventMatch(name, node) if isinstance(name, str) else name
-        seen: list[str] = []
+        wait = EventWait(name, node, timeout)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             event = self.next_event(left)
             if event is None:
                 break
-            if match(event):
+            if wait.offer(event):
                 return event
-            seen.append(event.name)
-        wanted = name if isinstance(name, str) else "a matching event"
-        raise TimeoutError(
-            f"no {wanted}{f' of node 0x{node:X}' if node is not None else ''} within {timeout:g} s; "
-            f"last seen: {', '.join(seen[-8:]) or 'nothing'}"
-        )
+        raise wait.timed_out()
 
 
 class AsyncProviderClient(Verbs[Awaitable[Result]]):
@@ -485,14 +456,17 @@ class AsyncProviderClient(Verbs[Awaitable[Result]]):
     async def wait_for(
         self, name: str | Callable[[EngineEvent], bool], *, node: int | None = None, timeout: float = 60.0
     ) -> EngineEvent:
-        match = EventMatch(name, node) if isinstance(name, str) else name
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                if event is None and self.session.phase is Phase.CLOSED:
-                    raise ControlClientError("the provider closed the connection" + self.session.last_error())
-                if event is not None and match(event):
-                    return event
+        wait = EventWait(name, node, timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    event = await self.next_event(timeout)
+                    if event is None and self.session.phase is Phase.CLOSED:
+                        raise ControlClientError("the provider closed the connection" + self.session.last_error())
+                    if event is not None and wait.offer(event):
+                        return event
+        except TimeoutError:
+            raise wait.timed_out() from None
 
 
 Provider = ProviderClient  # the earlier names, kept for scripts that use them

@@ -49,6 +49,7 @@ from ..api.events import (
     TransferStarted,
     UpdateAppliedNotified,
 )
+from ..api.waiting import EventWait
 from ..bdx.outcome import TransferEnd, TransferStep
 from ..bdx.server import BdxServer, Transfer
 from ..client.demo import DemoRequestors
@@ -567,15 +568,17 @@ def onboarding_payload(config: ProviderConfig) -> SetupPayload:
     )
 
 
-def wait_for(engine: ProviderEngine, predicate, timeout: float = 10.0) -> list[EngineEvent]:
-    """Events drained until one satisfies ``predicate`` (for tests and scripts)."""
-    seen: list[EngineEvent] = []
+def wait_for(
+    engine: ProviderEngine, wanted: str | Callable[[EngineEvent], bool], timeout: float = 10.0
+) -> list[EngineEvent]:
+    """Events drained until one is ``wanted`` (a name or a predicate), that one last (for tests and
+    scripts in the provider's own process; a client's ``wait_for`` is the same wait)."""
+    wait = EventWait(wanted, timeout=timeout)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        event = engine.next_event(timeout=max(0.0, deadline - time.monotonic()))
+    while (left := deadline - time.monotonic()) > 0:
+        event = engine.next_event(timeout=left)
         if event is None:
             break
-        seen.append(event)
-        if predicate(event):
-            return seen
-    raise TimeoutError(f"no matching event within {timeout} s; saw {[e.name for e in seen][-10:]}")
+        if wait.offer(event):
+            return wait.seen
+    raise wait.timed_out()
