@@ -11,20 +11,24 @@ context tag and TLV type, so the code reads like the spec table it mirrors (use
 
 Decoding checks types and constraints, ignores unknown context tags (as the spec
 requires for forward compatibility) and raises :class:`SchemaError` (a
-:class:`TLVError`) naming the field on any violation.
+:class:`TLVError`) naming the field on any violation. An optional field takes its
+default when absent; ``omit_default`` leaves it off the wire while it holds it (the
+Interaction Model's empty arrays and false flags).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from . import tlv
 from .tlv import TLVError
 
 __all__ = [
+    "AnyTLV",
     "Bool",
     "Double",
     "EmptyAsAbsent",
@@ -37,6 +41,7 @@ __all__ = [
     "Int64",
     "ListOf",
     "OctetString",
+    "OneOf",
     "SchemaError",
     "StructOf",
     "TLVStruct",
@@ -236,9 +241,19 @@ class ListOf(FieldType):
             raise SchemaError(f"{count} entries, at most {self.max_items} allowed")
 
 
+class _Element(Protocol):
+    """A value with a TLV form of its own: a :class:`TLVStruct`, or a hand-written IM path (a TLV
+    list whose members may be absent)."""
+
+    @classmethod
+    def from_tlv(cls, value: Any) -> Any: ...
+
+    def to_tlv(self) -> Any: ...
+
+
 @dataclass(frozen=True)
 class StructOf(FieldType):
-    struct_class: type[TLVStruct]
+    struct_class: type[_Element]
 
     def to_tlv(self, value: Any) -> Any:
         return value.to_tlv()
@@ -247,12 +262,49 @@ class StructOf(FieldType):
         return self.struct_class.from_tlv(value)
 
 
+class _AnyType(FieldType):
+    """Any TLV value, as it is (a command's fields, an attribute's data)."""
+
+    def to_tlv(self, value: Any) -> Any:
+        return value
+
+    def from_tlv(self, value: Any) -> Any:
+        return value
+
+
+AnyTLV = _AnyType()
+
+
+@dataclass(frozen=True)
+class OneOf(FieldType):
+    """A structure holding exactly one of several members, chosen by the value's class (the IM's
+    InvokeResponseIB: a CommandDataIB under tag 0, or a CommandStatusIB under tag 1)."""
+
+    choices: tuple[tuple[int, type[_Element]], ...]
+
+    def to_tlv(self, value: Any) -> Any:
+        for tag, kind in self.choices:
+            if isinstance(value, kind):
+                return tlv.Structure({tag: value.to_tlv()})
+        raise SchemaError(f"expected one of {', '.join(k.__name__ for _, k in self.choices)}")
+
+    def from_tlv(self, value: Any) -> Any:
+        if not isinstance(value, tlv.Structure):
+            raise SchemaError(f"expected a structure, got {type(value).__name__}")
+        for tag, kind in self.choices:
+            if tag in value:
+                return kind.from_tlv(value[tag])
+        raise SchemaError(f"holds none of {', '.join(k.__name__ for _, k in self.choices)}")
+
+
 @dataclass(frozen=True)
 class _FieldSpec:
     tag: int
     type: FieldType
     optional: bool
     nullable: bool
+    omit_default: bool = False
+    default: Any = None  # what an optional field holds when absent (compared with, never handed out)
 
 
 _NO_DEFAULT: Any = dataclasses.MISSING
@@ -265,23 +317,41 @@ def tlv_field(
     optional: bool = False,
     nullable: bool = False,
     default: Any = _NO_DEFAULT,
+    default_factory: Callable[[], Any] | None = None,
+    omit_default: bool = False,
 ) -> Any:
     """Declare a dataclass field carried under context ``tag``.
 
-    ``optional`` fields default to ``None`` (absent on the wire); ``nullable``
-    fields may carry TLV null.
+    ``optional`` fields default to ``None`` (absent on the wire) unless given a default;
+    ``nullable`` fields may carry TLV null; ``omit_default`` keeps an optional field off the
+    wire while it holds its default.
     """
     if not 0 <= tag <= 0xFF:
         raise ValueError(f"context tag out of range: {tag}")
-    if optional and default is _NO_DEFAULT:
+    if optional and default is _NO_DEFAULT and default_factory is None:
         default = None
-    spec = _FieldSpec(tag, field_type, optional, nullable)
+    if omit_default and not optional:
+        raise ValueError("only an optional field is left off the wire at its default")
+    held = default_factory() if default_factory is not None else (None if default is _NO_DEFAULT else default)
+    spec = _FieldSpec(tag, field_type, optional, nullable, omit_default, held)
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata={"tlv": spec})
     return dataclasses.field(default=default, metadata={"tlv": spec})
 
 
-class TLVStruct:
-    """Base for dataclasses declared with :func:`tlv_field`."""
+def _at_default(value: Any, default: Any) -> bool:
+    if isinstance(value, list | tuple) and isinstance(default, list | tuple):
+        return tuple(value) == tuple(default)
+    return bool(value == default)
 
+
+class TLVStruct:
+    """Base for dataclasses declared with :func:`tlv_field`.
+
+    ``NULL_AS_ABSENT``: a null where an optional field is not nullable is read as the field being
+    absent (the Interaction Model's decoders read it so), not refused."""
+
+    NULL_AS_ABSENT: ClassVar[bool] = False
     _tlv_fields: ClassVar[tuple[tuple[str, _FieldSpec], ...]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -310,6 +380,8 @@ class TLVStruct:
                 elif not spec.optional:
                     raise SchemaError(f"{type(self).__name__}.{name} is mandatory")
                 continue
+            if spec.omit_default and _at_default(value, spec.default):
+                continue
             try:
                 out[spec.tag] = spec.type.to_tlv(value)
             except SchemaError as exc:
@@ -331,6 +403,8 @@ class TLVStruct:
                 continue
             raw = value[spec.tag]
             if raw is None:
+                if spec.optional and not spec.nullable and cls.NULL_AS_ABSENT:
+                    continue
                 if not spec.nullable:
                     raise SchemaError(f"{cls.__name__}.{name} (tag {spec.tag}) is null")
                 kwargs[name] = None

@@ -1,24 +1,41 @@
 """Interaction Model messages and information blocks (Core spec 10.6, 8.x).
 
-Paths are TLV *lists* whose members may be absent (a wildcard); data is arbitrary TLV. So
-these types decode from and encode to the generic TLV values of :mod:`..codec.tlv`, with
-every shape check raising :class:`ImDecodeError` (a TLVError), which the server turns into
-INVALID_ACTION or a per-path status.
+The structures are declared field by field with :mod:`..codec.schema`, so each reads like its spec
+table (tag, type, optional). Paths are TLV *lists* whose members may be absent (a wildcard), and
+ListIndex may be present and null (append): they keep a reader and writer of their own. Data and
+command fields are arbitrary TLV. A shape that does not fit raises a :class:`TLVError`
+(:class:`ImDecodeError` for a path, :class:`SchemaError` for a structure), which the server turns
+into INVALID_ACTION or a per-path status.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ..codec import tlv
-from ..codec.tlv import TLVError, TLVList, UInt
+from ..codec.schema import (
+    AnyTLV,
+    Bool,
+    ListOf,
+    OneOf,
+    SchemaError,
+    StructOf,
+    TLVStruct,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    tlv_field,
+)
+from ..codec.tlv import TLVList, UInt
 
 __all__ = [
     "INTERACTION_MODEL_REVISION",
     "AttributeData",
     "AttributePath",
     "AttributeStatus",
+    "ClusterPath",
     "CommandData",
     "CommandPath",
     "CommandStatus",
@@ -43,36 +60,17 @@ INTERACTION_MODEL_REVISION = 11
 _REVISION_TAG = 0xFF
 
 
-class ImDecodeError(TLVError):
-    """A well-formed TLV element that is not a valid Interaction Model message."""
+class ImDecodeError(SchemaError):
+    """A well-formed TLV element that is not a valid Interaction Model path."""
 
 
-def _struct(value: Any, what: str) -> tlv.Structure:
-    if not isinstance(value, tlv.Structure):
-        raise ImDecodeError(f"{what} must be a structure")
-    return value
-
-
-def _array(value: Any, what: str) -> tlv.Array:
-    if not isinstance(value, tlv.Array):
-        raise ImDecodeError(f"{what} must be an array")
-    return value
-
-
-def _uint(value: Any, bits: int, what: str, *, optional: bool = False) -> int | None:
-    if value is None and optional:
+def _uint(value: Any, bits: int, what: str) -> int | None:
+    """A path member: absent or null is a wildcard (None)."""
+    if value is None:
         return None
     if not isinstance(value, UInt) or value >= 1 << bits:
         raise ImDecodeError(f"{what} must be an unsigned {bits}-bit integer")
     return int(value)
-
-
-def _bool(value: Any, what: str, default: bool = False) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise ImDecodeError(f"{what} must be a boolean")
-    return value
 
 
 def _list_members(value: Any, what: str) -> dict[int, Any]:
@@ -86,9 +84,26 @@ def _list_members(value: Any, what: str) -> dict[int, Any]:
     return members
 
 
-def _with_revision(structure: tlv.Structure) -> tlv.Structure:
-    structure[_REVISION_TAG] = UInt(INTERACTION_MODEL_REVISION)
-    return structure
+def _path_list(members: tuple[tuple[int, int | None], ...]) -> TLVList:
+    """The members that are not wildcards, in tag order."""
+    return TLVList((tag, UInt(value)) for tag, value in members if value is not None)
+
+
+class ImStruct(TLVStruct):
+    """An IM information block: a null where an optional member is expected is read as absent,
+    as the IM decoders of the SDK and of matter.js read it."""
+
+    NULL_AS_ABSENT: ClassVar[bool] = True
+
+
+class ImMessage(ImStruct):
+    """A whole IM message: it carries the InteractionModelRevision (tag 0xFF) when sent, and one
+    received without it, or with another, is read the same."""
+
+    def to_tlv(self) -> tlv.Structure:
+        out = super().to_tlv()
+        out[_REVISION_TAG] = UInt(INTERACTION_MODEL_REVISION)
+        return out
 
 
 # ---------------------------------------------------------------------------- paths
@@ -121,32 +136,15 @@ class EventPath:
         if not isinstance(urgent, bool):
             raise ImDecodeError("IsUrgent must be a boolean")
         return cls(
-            node=_uint(m.get(0), 64, "Node", optional=True),
-            endpoint=_uint(m.get(1), 16, "Endpoint", optional=True),
-            cluster=_uint(m.get(2), 32, "Cluster", optional=True),
-            event=_uint(m.get(3), 32, "Event", optional=True),
+            node=_uint(m.get(0), 64, "Node"),
+            endpoint=_uint(m.get(1), 16, "Endpoint"),
+            cluster=_uint(m.get(2), 32, "Cluster"),
+            event=_uint(m.get(3), 32, "Event"),
             is_urgent=urgent,
         )
 
     def to_tlv(self) -> TLVList:
-        items = TLVList()
-        for tag, value in ((0, self.node), (1, self.endpoint), (2, self.cluster), (3, self.event)):
-            if value is not None:
-                items.append((tag, UInt(value)))
-        return items
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """EventFilterIB: report only events numbered EventMin or above."""
-
-    event_min: int
-    node: int | None = None
-
-    @classmethod
-    def from_tlv(cls, value: Any) -> EventFilter:
-        s = _struct(value, "EventFilterIB")
-        return cls(_uint(s.get(1), 64, "EventMin"), _uint(s.get(0), 64, "Node", optional=True))  # type: ignore[arg-type]
+        return _path_list(((0, self.node), (1, self.endpoint), (2, self.cluster), (3, self.event)))
 
 
 @dataclass(frozen=True)
@@ -169,29 +167,18 @@ class AttributePath:
     def from_tlv(cls, value: Any) -> AttributePath:
         m = _list_members(value, "AttributePathIB")
         list_index_present = 5 in m
-        list_index = m.get(5)
-        if list_index is not None:
-            list_index = _uint(list_index, 16, "ListIndex")
         return cls(
-            node=_uint(m.get(1), 64, "Node", optional=True),
-            endpoint=_uint(m.get(2), 16, "Endpoint", optional=True),
-            cluster=_uint(m.get(3), 32, "Cluster", optional=True),
-            attribute=_uint(m.get(4), 32, "Attribute", optional=True),
-            list_index=list_index,
+            node=_uint(m.get(1), 64, "Node"),
+            endpoint=_uint(m.get(2), 16, "Endpoint"),
+            cluster=_uint(m.get(3), 32, "Cluster"),
+            attribute=_uint(m.get(4), 32, "Attribute"),
+            list_index=_uint(m.get(5), 16, "ListIndex"),
             list_index_present=list_index_present,
-            wildcard_path_flags=_uint(m.get(6), 32, "WildcardPathFlags", optional=True) or 0,
+            wildcard_path_flags=_uint(m.get(6), 32, "WildcardPathFlags") or 0,
         )
 
     def to_tlv(self) -> TLVList:
-        items: TLVList = TLVList()
-        if self.node is not None:
-            items.append((1, UInt(self.node)))
-        if self.endpoint is not None:
-            items.append((2, UInt(self.endpoint)))
-        if self.cluster is not None:
-            items.append((3, UInt(self.cluster)))
-        if self.attribute is not None:
-            items.append((4, UInt(self.attribute)))
+        items = _path_list(((1, self.node), (2, self.endpoint), (3, self.cluster), (4, self.attribute)))
         if self.list_index_present:
             items.append((5, None if self.list_index is None else UInt(self.list_index)))
         return items
@@ -206,202 +193,141 @@ class CommandPath:
     @classmethod
     def from_tlv(cls, value: Any) -> CommandPath:
         m = _list_members(value, "CommandPathIB")
-        cluster, command = m.get(1), m.get(2)
+        cluster, command = _uint(m.get(1), 32, "Cluster"), _uint(m.get(2), 32, "Command")
         if cluster is None or command is None:
             raise ImDecodeError("CommandPathIB needs a cluster and a command")
-        return cls(
-            endpoint=_uint(m.get(0), 16, "Endpoint", optional=True),
-            cluster=_uint(cluster, 32, "Cluster"),  # type: ignore[arg-type]
-            command=_uint(command, 32, "Command"),  # type: ignore[arg-type]
-        )
+        return cls(endpoint=_uint(m.get(0), 16, "Endpoint"), cluster=cluster, command=command)
 
     def to_tlv(self) -> TLVList:
-        items = TLVList()
-        if self.endpoint is not None:
-            items.append((0, UInt(self.endpoint)))
-        items.append((1, UInt(self.cluster)))
-        items.append((2, UInt(self.command)))
-        return items
+        return _path_list(((0, self.endpoint), (1, self.cluster), (2, self.command)))
 
 
 @dataclass(frozen=True)
-class StatusIB:
-    status: int
-    cluster_status: int | None = None
+class ClusterPath:
+    """ClusterPathIB (a TLV list), as a DataVersionFilterIB names its cluster: both given."""
 
-    @classmethod
-    def from_tlv(cls, value: Any) -> StatusIB:
-        s = _struct(value, "StatusIB")
-        return cls(_uint(s.get(0), 16, "Status"), _uint(s.get(1), 16, "ClusterStatus", optional=True))  # type: ignore[arg-type]
-
-    def to_tlv(self) -> tlv.Structure:
-        out = tlv.Structure({0: UInt(self.status)})
-        if self.cluster_status is not None:
-            out[1] = UInt(self.cluster_status)
-        return out
-
-
-@dataclass(frozen=True)
-class DataVersionFilter:
     endpoint: int
     cluster: int
-    data_version: int
+    node: int | None = None
 
     @classmethod
-    def from_tlv(cls, value: Any) -> DataVersionFilter:
-        s = _struct(value, "DataVersionFilterIB")
-        path = _list_members(s.get(0), "ClusterPathIB")
-        endpoint, cluster = path.get(1), path.get(2)
-        return cls(
-            _uint(endpoint, 16, "Endpoint"),  # type: ignore[arg-type]
-            _uint(cluster, 32, "Cluster"),  # type: ignore[arg-type]
-            _uint(s.get(1), 32, "DataVersion"),  # type: ignore[arg-type]
-        )
+    def from_tlv(cls, value: Any) -> ClusterPath:
+        m = _list_members(value, "ClusterPathIB")
+        endpoint, cluster = _uint(m.get(1), 16, "Endpoint"), _uint(m.get(2), 32, "Cluster")
+        if endpoint is None or cluster is None:
+            raise ImDecodeError("ClusterPathIB in a DataVersionFilterIB needs an endpoint and a cluster")
+        return cls(endpoint, cluster, _uint(m.get(0), 64, "Node"))
+
+    def to_tlv(self) -> TLVList:
+        return _path_list(((0, self.node), (1, self.endpoint), (2, self.cluster)))
 
 
-# ---------------------------------------------------------------------------- data and status IBs
+# ---------------------------------------------------------------------------- filters, status, data
 
 
 @dataclass(frozen=True)
-class AttributeData:
-    path: AttributePath
-    data: Any
-    data_version: int | None = None
+class EventFilter(ImStruct):
+    """EventFilterIB: report only events numbered EventMin or above."""
 
-    @classmethod
-    def from_tlv(cls, value: Any) -> AttributeData:
-        s = _struct(value, "AttributeDataIB")
-        if 1 not in s or 2 not in s:
-            raise ImDecodeError("AttributeDataIB needs a path and data")
-        return cls(AttributePath.from_tlv(s[1]), s[2], _uint(s.get(0), 32, "DataVersion", optional=True))
-
-    def to_tlv(self) -> tlv.Structure:
-        out = tlv.Structure()
-        if self.data_version is not None:
-            out[0] = UInt(self.data_version)
-        out[1] = self.path.to_tlv()
-        out[2] = self.data
-        return out
+    event_min: int = tlv_field(1, UInt64)
+    node: int | None = tlv_field(0, UInt64, optional=True)
 
 
 @dataclass(frozen=True)
-class AttributeStatus:
-    path: AttributePath
-    status: StatusIB
+class DataVersionFilter(ImStruct):
+    path: ClusterPath = tlv_field(0, StructOf(ClusterPath))
+    data_version: int = tlv_field(1, UInt32)
 
-    def to_tlv(self) -> tlv.Structure:
-        return tlv.Structure({0: self.path.to_tlv(), 1: self.status.to_tlv()})
+    @property
+    def endpoint(self) -> int:
+        return self.path.endpoint
 
-    @classmethod
-    def from_tlv(cls, value: Any) -> AttributeStatus:
-        s = _struct(value, "AttributeStatusIB")
-        return cls(AttributePath.from_tlv(s.get(0)), StatusIB.from_tlv(s.get(1)))
-
-
-@dataclass(frozen=True)
-class CommandData:
-    path: CommandPath
-    fields: Any = None
-    ref: int | None = None
-
-    @classmethod
-    def from_tlv(cls, value: Any) -> CommandData:
-        s = _struct(value, "CommandDataIB")
-        return cls(CommandPath.from_tlv(s.get(0)), s.get(1), _uint(s.get(2), 16, "CommandRef", optional=True))
-
-    def to_tlv(self) -> tlv.Structure:
-        out = tlv.Structure({0: self.path.to_tlv()})
-        if self.fields is not None:
-            out[1] = self.fields
-        if self.ref is not None:
-            out[2] = UInt(self.ref)
-        return out
+    @property
+    def cluster(self) -> int:
+        return self.path.cluster
 
 
 @dataclass(frozen=True)
-class CommandStatus:
-    path: CommandPath
-    status: StatusIB
-    ref: int | None = None
+class StatusIB(ImStruct):
+    status: int = tlv_field(0, UInt16)
+    cluster_status: int | None = tlv_field(1, UInt16, optional=True)
 
-    def to_tlv(self) -> tlv.Structure:
-        out = tlv.Structure({0: self.path.to_tlv(), 1: self.status.to_tlv()})
-        if self.ref is not None:
-            out[2] = UInt(self.ref)
-        return out
+
+@dataclass(frozen=True)
+class AttributeData(ImStruct):
+    path: AttributePath = tlv_field(1, StructOf(AttributePath))
+    data: Any = tlv_field(2, AnyTLV, nullable=True)  # present, and null for a nullable attribute
+    data_version: int | None = tlv_field(0, UInt32, optional=True)
+
+
+@dataclass(frozen=True)
+class AttributeStatus(ImStruct):
+    path: AttributePath = tlv_field(0, StructOf(AttributePath))
+    status: StatusIB = tlv_field(1, StructOf(StatusIB))
+
+
+@dataclass(frozen=True)
+class CommandData(ImStruct):
+    path: CommandPath = tlv_field(0, StructOf(CommandPath))
+    fields: Any = tlv_field(1, AnyTLV, optional=True)
+    ref: int | None = tlv_field(2, UInt16, optional=True)
+
+
+@dataclass(frozen=True)
+class CommandStatus(ImStruct):
+    path: CommandPath = tlv_field(0, StructOf(CommandPath))
+    status: StatusIB = tlv_field(1, StructOf(StatusIB))
+    ref: int | None = tlv_field(2, UInt16, optional=True)
 
 
 # ---------------------------------------------------------------------------- messages
 
-
-def _decode_message(data: bytes, what: str) -> tlv.Structure:
-    return _struct(tlv.decode(data), what)
-
-
-@dataclass(frozen=True)
-class ReadRequest:
-    attribute_requests: tuple[AttributePath, ...] = ()
-    event_requests: tuple[EventPath, ...] = ()
-    is_fabric_filtered: bool = True
-    data_version_filters: tuple[DataVersionFilter, ...] = ()
-    event_filters: tuple[EventFilter, ...] = ()
-
-    @classmethod
-    def decode(cls, data: bytes) -> ReadRequest:
-        s = _decode_message(data, "ReadRequestMessage")
-        attributes = tuple(AttributePath.from_tlv(p) for p in _array(s.get(0, tlv.Array()), "AttributeRequests"))
-        events = tuple(EventPath.from_tlv(p) for p in _array(s.get(1, tlv.Array()), "EventRequests"))
-        event_filters = tuple(EventFilter.from_tlv(f) for f in _array(s.get(2, tlv.Array()), "EventFilters"))
-        filters = tuple(DataVersionFilter.from_tlv(f) for f in _array(s.get(4, tlv.Array()), "DataVersionFilters"))
-        return cls(attributes, events, _bool(s.get(3), "IsFabricFiltered", True), filters, event_filters)
+_ATTRIBUTE_PATHS = ListOf(StructOf(AttributePath))
+_EVENT_PATHS = ListOf(StructOf(EventPath))
+_EVENT_FILTERS = ListOf(StructOf(EventFilter))
+_VERSION_FILTERS = ListOf(StructOf(DataVersionFilter))
+_ENCODED_IBS = ListOf(AnyTLV)  # report IBs, encoded as they were made
 
 
 @dataclass(frozen=True)
-class SubscribeRequest:
-    keep_subscriptions: bool
-    min_interval_floor: int
-    max_interval_ceiling: int
-    attribute_requests: tuple[AttributePath, ...] = ()
-    event_requests: tuple[EventPath, ...] = ()
-    is_fabric_filtered: bool = True
-    data_version_filters: tuple[DataVersionFilter, ...] = ()
-    event_filters: tuple[EventFilter, ...] = ()
+class ReadRequest(ImMessage):
+    attribute_requests: tuple[AttributePath, ...] = tlv_field(0, _ATTRIBUTE_PATHS, optional=True, default=())
+    event_requests: tuple[EventPath, ...] = tlv_field(1, _EVENT_PATHS, optional=True, default=())
+    is_fabric_filtered: bool = tlv_field(3, Bool, optional=True, default=True)
+    data_version_filters: tuple[DataVersionFilter, ...] = tlv_field(4, _VERSION_FILTERS, optional=True, default=())
+    event_filters: tuple[EventFilter, ...] = tlv_field(2, _EVENT_FILTERS, optional=True, default=())
 
-    @classmethod
-    def decode(cls, data: bytes) -> SubscribeRequest:
-        s = _decode_message(data, "SubscribeRequestMessage")
-        return cls(
-            keep_subscriptions=_bool(s.get(0), "KeepSubscriptions"),
-            min_interval_floor=_uint(s.get(1), 16, "MinIntervalFloor"),  # type: ignore[arg-type]
-            max_interval_ceiling=_uint(s.get(2), 16, "MaxIntervalCeiling"),  # type: ignore[arg-type]
-            attribute_requests=tuple(
-                AttributePath.from_tlv(p) for p in _array(s.get(3, tlv.Array()), "AttributeRequests")
-            ),
-            event_requests=tuple(EventPath.from_tlv(p) for p in _array(s.get(4, tlv.Array()), "EventRequests")),
-            event_filters=tuple(EventFilter.from_tlv(f) for f in _array(s.get(5, tlv.Array()), "EventFilters")),
-            is_fabric_filtered=_bool(s.get(7), "IsFabricFiltered", True),
-            data_version_filters=tuple(
-                DataVersionFilter.from_tlv(f) for f in _array(s.get(8, tlv.Array()), "DataVersionFilters")
-            ),
-        )
+
+@dataclass(frozen=True, kw_only=True)
+class SubscribeRequest(ImMessage):
+    keep_subscriptions: bool = tlv_field(0, Bool, optional=True, default=False)
+    min_interval_floor: int = tlv_field(1, UInt16)
+    max_interval_ceiling: int = tlv_field(2, UInt16)
+    attribute_requests: tuple[AttributePath, ...] = tlv_field(3, _ATTRIBUTE_PATHS, optional=True, default=())
+    event_requests: tuple[EventPath, ...] = tlv_field(4, _EVENT_PATHS, optional=True, default=())
+    is_fabric_filtered: bool = tlv_field(7, Bool, optional=True, default=True)
+    data_version_filters: tuple[DataVersionFilter, ...] = tlv_field(8, _VERSION_FILTERS, optional=True, default=())
+    event_filters: tuple[EventFilter, ...] = tlv_field(5, _EVENT_FILTERS, optional=True, default=())
 
 
 @dataclass(frozen=True)
-class SubscribeResponse:
-    subscription_id: int
-    max_interval: int
-
-    def encode(self) -> bytes:
-        return tlv.encode(_with_revision(tlv.Structure({0: UInt(self.subscription_id), 2: UInt(self.max_interval)})))
+class SubscribeResponse(ImMessage):
+    subscription_id: int = tlv_field(0, UInt32)
+    max_interval: int = tlv_field(2, UInt16)
 
 
 @dataclass
-class ReportData:
-    reports: list[tlv.Structure] = field(default_factory=list)  # encoded AttributeReportIBs
-    subscription_id: int | None = None
-    more_chunked: bool = False
-    suppress_response: bool = False
-    event_reports: list[tlv.Structure] = field(default_factory=list)  # encoded EventReportIBs
+class ReportData(ImMessage):
+    reports: list[tlv.Structure] = tlv_field(1, _ENCODED_IBS, optional=True, default_factory=list, omit_default=True)
+    subscription_id: int | None = tlv_field(0, UInt32, optional=True)
+    more_chunked: bool = tlv_field(3, Bool, optional=True, default=False, omit_default=True)
+    suppress_response: bool = tlv_field(4, Bool, optional=True, default=False, omit_default=True)
+    event_reports: list[tlv.Structure] = tlv_field(
+        2, _ENCODED_IBS, optional=True, default_factory=list, omit_default=True
+    )
+
+    def __post_init__(self) -> None:
+        self.reports, self.event_reports = list(self.reports), list(self.event_reports)  # decoded as tuples
 
     @staticmethod
     def data_report(data: AttributeData) -> tlv.Structure:
@@ -411,146 +337,44 @@ class ReportData:
     def status_report(status: AttributeStatus) -> tlv.Structure:
         return tlv.Structure({0: status.to_tlv()})
 
-    def encode(self) -> bytes:
-        out = tlv.Structure()
-        if self.subscription_id is not None:
-            out[0] = UInt(self.subscription_id)
-        if self.reports:
-            out[1] = tlv.Array(self.reports)
-        if self.event_reports:
-            out[2] = tlv.Array(self.event_reports)
-        if self.more_chunked:
-            out[3] = True
-        if self.suppress_response:
-            out[4] = True
-        return tlv.encode(_with_revision(out))
-
-    @classmethod
-    def decode(cls, data: bytes) -> ReportData:
-        s = _decode_message(data, "ReportDataMessage")
-        return cls(
-            reports=list(_array(s.get(1, tlv.Array()), "AttributeReports")),
-            event_reports=list(_array(s.get(2, tlv.Array()), "EventReports")),
-            subscription_id=_uint(s.get(0), 32, "SubscriptionId", optional=True),
-            more_chunked=_bool(s.get(3), "MoreChunkedMessages"),
-            suppress_response=_bool(s.get(4), "SuppressResponse"),
-        )
-
 
 @dataclass(frozen=True)
-class InvokeRequest:
-    suppress_response: bool
-    timed_request: bool
-    invoke_requests: tuple[CommandData, ...]
-
-    @classmethod
-    def decode(cls, data: bytes) -> InvokeRequest:
-        s = _decode_message(data, "InvokeRequestMessage")
-        return cls(
-            _bool(s.get(0), "SuppressResponse"),
-            _bool(s.get(1), "TimedRequest"),
-            tuple(CommandData.from_tlv(c) for c in _array(s.get(2, tlv.Array()), "InvokeRequests")),
-        )
-
-    def encode(self) -> bytes:
-        return tlv.encode(
-            _with_revision(
-                tlv.Structure(
-                    {
-                        0: self.suppress_response,
-                        1: self.timed_request,
-                        2: tlv.Array(c.to_tlv() for c in self.invoke_requests),
-                    }
-                )
-            )
-        )
+class InvokeRequest(ImMessage):
+    suppress_response: bool = tlv_field(0, Bool, optional=True, default=False)
+    timed_request: bool = tlv_field(1, Bool, optional=True, default=False)
+    invoke_requests: tuple[CommandData, ...] = tlv_field(2, ListOf(StructOf(CommandData)), optional=True, default=())
 
 
 @dataclass
-class InvokeResponse:
-    responses: list[CommandData | CommandStatus] = field(default_factory=list)
-    suppress_response: bool = False
-    more_chunked: bool = False
+class InvokeResponse(ImMessage):
+    responses: list[CommandData | CommandStatus] = tlv_field(
+        1, ListOf(OneOf(((0, CommandData), (1, CommandStatus)))), optional=True, default_factory=list
+    )
+    suppress_response: bool = tlv_field(0, Bool, optional=True, default=False)
+    more_chunked: bool = tlv_field(2, Bool, optional=True, default=False, omit_default=True)
 
-    def encode(self) -> bytes:
-        items = tlv.Array(
-            tlv.Structure({0: r.to_tlv()}) if isinstance(r, CommandData) else tlv.Structure({1: r.to_tlv()})
-            for r in self.responses
-        )
-        out = tlv.Structure({0: self.suppress_response, 1: items})
-        if self.more_chunked:
-            out[2] = True
-        return tlv.encode(_with_revision(out))
-
-    @classmethod
-    def decode(cls, data: bytes) -> InvokeResponse:
-        s = _decode_message(data, "InvokeResponseMessage")
-        responses: list[CommandData | CommandStatus] = []
-        for item in _array(s.get(1, tlv.Array()), "InvokeResponses"):
-            ib = _struct(item, "InvokeResponseIB")
-            if 0 in ib:
-                responses.append(CommandData.from_tlv(ib[0]))
-            elif 1 in ib:
-                st = _struct(ib[1], "CommandStatusIB")
-                responses.append(
-                    CommandStatus(
-                        CommandPath.from_tlv(st.get(0)),
-                        StatusIB.from_tlv(st.get(1)),
-                        _uint(st.get(2), 16, "CommandRef", optional=True),
-                    )
-                )
-            else:
-                raise ImDecodeError("InvokeResponseIB holds neither data nor status")
-        return cls(responses, _bool(s.get(0), "SuppressResponse"), _bool(s.get(2), "MoreChunkedMessages"))
+    def __post_init__(self) -> None:
+        self.responses = list(self.responses)
 
 
 @dataclass(frozen=True)
-class WriteRequest:
-    suppress_response: bool
-    timed_request: bool
-    write_requests: tuple[AttributeData, ...]
-    more_chunked: bool = False
-
-    @classmethod
-    def decode(cls, data: bytes) -> WriteRequest:
-        s = _decode_message(data, "WriteRequestMessage")
-        return cls(
-            _bool(s.get(0), "SuppressResponse"),
-            _bool(s.get(1), "TimedRequest"),
-            tuple(AttributeData.from_tlv(a) for a in _array(s.get(2, tlv.Array()), "WriteRequests")),
-            _bool(s.get(3), "MoreChunkedMessages"),
-        )
+class WriteRequest(ImMessage):
+    suppress_response: bool = tlv_field(0, Bool, optional=True, default=False)
+    timed_request: bool = tlv_field(1, Bool, optional=True, default=False)
+    write_requests: tuple[AttributeData, ...] = tlv_field(2, ListOf(StructOf(AttributeData)), optional=True, default=())
+    more_chunked: bool = tlv_field(3, Bool, optional=True, default=False, omit_default=True)
 
 
 @dataclass
-class WriteResponse:
-    statuses: list[AttributeStatus] = field(default_factory=list)
-
-    def encode(self) -> bytes:
-        return tlv.encode(_with_revision(tlv.Structure({0: tlv.Array(s.to_tlv() for s in self.statuses)})))
+class WriteResponse(ImMessage):
+    statuses: list[AttributeStatus] = tlv_field(0, ListOf(StructOf(AttributeStatus)), default_factory=list)
 
 
 @dataclass(frozen=True)
-class StatusResponse:
-    status: int
-
-    def encode(self) -> bytes:
-        return tlv.encode(_with_revision(tlv.Structure({0: UInt(self.status)})))
-
-    @classmethod
-    def decode(cls, data: bytes) -> StatusResponse:
-        s = _decode_message(data, "StatusResponseMessage")
-        return cls(_uint(s.get(0), 8, "Status"))  # type: ignore[arg-type]
+class StatusResponse(ImMessage):
+    status: int = tlv_field(0, UInt8)
 
 
 @dataclass(frozen=True)
-class TimedRequest:
-    timeout_ms: int
-
-    @classmethod
-    def decode(cls, data: bytes) -> TimedRequest:
-        s = _decode_message(data, "TimedRequestMessage")
-        return cls(_uint(s.get(0), 16, "Timeout"))  # type: ignore[arg-type]
-
-    def encode(self) -> bytes:
-        return tlv.encode(_with_revision(tlv.Structure({0: UInt(self.timeout_ms)})))
+class TimedRequest(ImMessage):
+    timeout_ms: int = tlv_field(0, UInt16)

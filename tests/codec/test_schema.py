@@ -10,9 +10,13 @@ from hypothesis import strategies as st
 
 from ota_provider.core.codec import tlv
 from ota_provider.core.codec.schema import (
+    Bool,
+    ListOf,
+    OneOf,
     SchemaError,
     StructOf,
     TLVStruct,
+    UInt8,
     UInt16,
     tlv_field,
 )
@@ -135,3 +139,52 @@ def test_fuzz_schema_decoder_raises_only_tlv_errors():
     corpus = [QUERY_IMAGE_BYTES, QueryImage(1, 2, 3, (0, 1, 2), 4, "XX", False, b"m" * 40).encode()]
     inputs = fuzz_inputs(corpus, count=100_000, seed=0x5C4E)
     assert assert_only_raises(QueryImage.decode, TLVError, inputs) == 100_000
+
+
+@dataclass
+class _Flags(TLVStruct):
+    """Shaped like the IM's ReportDataMessage: flags and arrays that are absent while false or empty."""
+
+    more: bool = tlv_field(3, Bool, optional=True, default=False, omit_default=True)
+    items: list = tlv_field(1, ListOf(UInt8), optional=True, default_factory=list, omit_default=True)
+    always: bool = tlv_field(0, Bool, optional=True, default=False)
+
+
+def test_an_optional_field_at_its_default_is_left_off_only_when_asked():
+    assert tlv.decode(_Flags().encode()) == tlv.Structure({0: False})
+    assert tlv.decode(_Flags(True, [1]).encode()) == tlv.Structure({0: False, 1: tlv.Array([tlv.UInt(1)]), 3: True})
+    assert _Flags.from_tlv(tlv.Structure()) == _Flags()  # absent: the default, a fresh list each time
+    assert _Flags().items is not _Flags().items
+
+
+@dataclass(frozen=True)
+class _Status(TLVStruct):
+    code: int = tlv_field(0, UInt8)
+
+
+@dataclass(frozen=True)
+class _Data(TLVStruct):
+    value: int = tlv_field(1, UInt8)
+
+
+def test_one_of_reads_and_writes_the_member_its_value_chooses():
+    """InvokeResponseIB (Core spec 10.6.12): a structure with CommandDataIB at tag 0 or
+    CommandStatusIB at tag 1, never both."""
+    choice = OneOf(((0, _Data), (1, _Status)))
+    assert choice.to_tlv(_Status(5)) == tlv.Structure({1: tlv.Structure({0: tlv.UInt(5)})})
+    assert choice.from_tlv(tlv.Structure({0: tlv.Structure({1: tlv.UInt(7)})})) == _Data(7)
+    with pytest.raises(SchemaError, match="holds none of"):
+        choice.from_tlv(tlv.Structure({2: True}))
+
+
+@dataclass(frozen=True)
+class _Lenient(TLVStruct):
+    NULL_AS_ABSENT = True
+    code: int = tlv_field(1, UInt8)
+    node: int | None = tlv_field(0, UInt8, optional=True)
+
+
+def test_a_null_for_an_optional_member_reads_as_absent_where_the_struct_says_so():
+    assert _Lenient.from_tlv(tlv.Structure({0: None, 1: tlv.UInt(2)})) == _Lenient(2)
+    with pytest.raises(SchemaError, match="is null"):
+        _Lenient.from_tlv(tlv.Structure({1: None}))  # a mandatory member is never null
