@@ -84,7 +84,7 @@ def child(stats_file: str, argv: list[str]) -> int:
         with open(stats_file, "a") as out:
             while True:
                 if engine.node is not None and engine._thread is not None:
-                    stats = engine.stats()
+                    stats = engine.take_snapshot()
                     out.write(
                         json.dumps(
                             {

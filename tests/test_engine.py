@@ -124,7 +124,7 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
                 ]
                 engine.send(PauseTransfer(started[0].snapshot.id))
                 wait_for(engine, lambda e: isinstance(e, CommandDone))
-                paused = [t for t in engine.stats().transfers if t.paused]
+                paused = [t for t in engine.take_snapshot().transfers if t.paused]
                 engine.send(ResumeTransfer(started[0].snapshot.id))
                 wait_for(engine, lambda e: isinstance(e, CommandDone) and e.ok)
                 return paused
@@ -163,7 +163,7 @@ def test_pause_resume_and_abort_transfers_from_commands(engine, tmp_path):
     assert aborted.end.outcome is Outcome.ABORTED and "aborted by the operator" in transfer_end_text(
         aborted.end
     )  # value, and words
-    stats = engine.stats()
+    stats = engine.take_snapshot()
     assert stats.transfers_finished == 1 and stats.transfers_failed == 1 and stats.events_dropped == 0
 
 
@@ -184,7 +184,7 @@ def update_once(engine, node_id: int, destination):
 def test_finished_transfers_count_in_the_stats(engine, tmp_path):
     result = update_once(engine, 0x4020, tmp_path / "c.ota")
     wait_for(engine, lambda e: isinstance(e, TransferFinished))
-    assert engine.stats().bytes_sent_total == result.size
+    assert engine.take_snapshot().bytes_sent_total == result.size
 
 
 def test_demo_requestors_update_themselves(tmp_path):
@@ -198,7 +198,7 @@ def test_demo_requestors_update_themselves(tmp_path):
             return len(applied) == 3
 
         wait_for(engine, all_applied, timeout=30)
-        assert engine.stats().transfers_finished == 3
+        assert engine.take_snapshot().transfers_finished == 3
     finally:
         engine.stop()
 

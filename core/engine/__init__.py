@@ -3,6 +3,6 @@ own thread, behind events and commands: ``runtime`` (the thread, the loop, the a
 ``handlers`` (one per command type), ``snapshots`` (live objects as values)."""
 
 from .runtime import ProviderEngine, onboarding_payload, wait_for
-from .snapshots import EngineStats, transfer_snapshot
+from .snapshots import transfer_snapshot
 
-__all__ = ["EngineStats", "ProviderEngine", "onboarding_payload", "transfer_snapshot", "wait_for"]
+__all__ = ["ProviderEngine", "onboarding_payload", "transfer_snapshot", "wait_for"]

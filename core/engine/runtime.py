@@ -71,7 +71,7 @@ from ..setup_payload import DiscoveryCapability, SetupPayload
 from ..setup_target import parse_target
 from ..trace import TraceWriter, open_named_trace, open_operator_trace
 from .handlers import apply_command
-from .snapshots import EngineStats, image_summary, transfer_snapshot
+from .snapshots import image_summary, transfer_snapshot
 
 __all__ = ["ProviderEngine", "onboarding_payload", "wait_for"]
 
@@ -210,12 +210,25 @@ class ProviderEngine:
             return ()
         return tuple(self.provider.policy.armed)
 
-    def stats(self) -> EngineStats:
+    def take_snapshot(self) -> EngineSnapshot:
+        """The engine's state now: the running transfers with their counters, the totals, the armed
+        knobs, the images (values; what the engine publishes a few times a second)."""
         transfers = (
             tuple(transfer_snapshot(t) for t in list(self.bdx.transfers.values())) if self.bdx is not None else ()
         )
         running = sum(t.bytes_sent for t in transfers)
-        return EngineStats(transfers, self._bytes_done + running, self._finished, self._failed, self._events.dropped)
+        return EngineSnapshot(
+            transfers,
+            self._bytes_done + running,
+            self._finished,
+            self._failed,
+            self._events.dropped,
+            self.armed(),
+            tuple(image_summary(e) for e in self.images()),
+            self.bus.subscribers,
+            self._latest.get(Listening),
+            self._latest.get(FabricsChanged),
+        )
 
     # ------------------------------------------------------------------ the engine thread
 
@@ -224,27 +237,12 @@ class ProviderEngine:
         if isinstance(event, Listening | FabricsChanged):  # the snapshot carries the latest of each
             self._latest[type(event)] = event
 
-    def _take_snapshot(self) -> EngineSnapshot:
-        stats = self.stats()
-        return EngineSnapshot(
-            stats.transfers,
-            stats.bytes_sent_total,
-            stats.transfers_finished,
-            stats.transfers_failed,
-            stats.events_dropped,
-            self.armed(),
-            tuple(image_summary(e) for e in self.images()),
-            self.bus.subscribers,
-            self._latest.get(Listening),
-            self._latest.get(FabricsChanged),
-        )
-
     def _current_snapshot(self) -> EngineSnapshot:
         """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""
-        return dataclasses.replace(self._take_snapshot(), seq=self.bus.seq)
+        return dataclasses.replace(self.take_snapshot(), seq=self.bus.seq)
 
     def _publish_snapshot(self) -> None:
-        self._snapshot = self.bus.publish(self._take_snapshot())
+        self._snapshot = self.bus.publish(self.take_snapshot())
 
     async def _publish_snapshots(self) -> None:
         """A snapshot every SNAPSHOT_INTERVAL while anything changes (the dashboard's 10 Hz), at
@@ -252,7 +250,7 @@ class ProviderEngine:
         last: tuple | None = None
         quiet = 0.0
         while True:
-            snapshot = self._take_snapshot()
+            snapshot = self.take_snapshot()
             key = (
                 snapshot.transfers,
                 snapshot.bytes_sent_total,

@@ -1,14 +1,12 @@
-"""The engine's live objects as the values the front ends see: a transfer, an image, the totals."""
+"""The engine's live objects as the values the front ends see: a transfer, an image."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from ..api.events import ImageSummary, TransferSnapshot
 from ..bdx.server import Transfer
 from ..ota.catalog import CatalogEntry
 
-__all__ = ["EngineStats", "image_summary", "transfer_snapshot"]
+__all__ = ["image_summary", "transfer_snapshot"]
 
 
 def transfer_snapshot(transfer: Transfer) -> TransferSnapshot:
@@ -45,14 +43,3 @@ def image_summary(entry: CatalogEntry) -> ImageSummary:
         entry.min_applicable_version,
         entry.max_applicable_version,
     )
-
-
-@dataclass(frozen=True)
-class EngineStats:
-    """The engine's counters, read from its own thread to make the published snapshot."""
-
-    transfers: tuple[TransferSnapshot, ...]
-    bytes_sent_total: int
-    transfers_finished: int
-    transfers_failed: int
-    events_dropped: int
