@@ -34,7 +34,6 @@ from textual.widgets import (
     Input,
     Log,
     Sparkline,
-    Static,
     TabbedContent,
     TabPane,
 )
@@ -90,7 +89,7 @@ from .add_device import AddDeviceScreen
 from .commissioning import CommissioningPane
 from .controls import FOCUS_MARK, ArmedView, NextResponseForm
 from .exchange_log import ExchangeLog, LogLine
-from .format import duration, node_id, peer_from_key, rate, size
+from .format import node_id, peer_from_key, rate, size
 from .history_table import HistoryTable
 from .images_table import ImagesTable
 from .meter import ThroughputMeter
@@ -98,6 +97,7 @@ from .readout import Readout
 from .requestors import RequestorTable
 from .requestors_table import RequestorsTable
 from .screens import ArmScreen, BlockPrompt, ConfirmScreen, HelpScreen, RequestorDetail, detail_lines
+from .status_line import StatusFacts, StatusLine
 from .transfers import TransfersTable
 
 __all__ = ["ProviderDashboard"]
@@ -225,7 +225,6 @@ class ProviderDashboard(App):
         self._fabrics: FabricsChanged | None = None
         self._stats: EngineSnapshot | None = None
         self._stopped = False
-        self._where_text = ""  # what the status line shows
         self._fabrics_seen = False
         self._snapshot: EngineSnapshot | None = None
         self._history: tuple[HistoryRow, ...] = ()  # the last rows the engine sent (History tab, details)
@@ -239,7 +238,7 @@ class ProviderDashboard(App):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="status"):
-            yield Static("starting", id="where")
+            yield StatusLine(id="where")
             yield Readout(id="rate")
         with Horizontal(id="top"):
             with Vertical(id="left"):
@@ -272,7 +271,7 @@ class ProviderDashboard(App):
         self.controls = self.query_one("#controls", NextResponseForm)
         self.armed_box = self.query_one("#armed-box", ArmedView)
         self.commissioning = self.query_one("#commissioning", CommissioningPane)
-        self.where_view = self.query_one("#where", Static)
+        self.where_view = self.query_one("#where", StatusLine)
         self.spark = self.query_one("#spark", Sparkline)
         self.aggregate_view = self.query_one("#aggregate", Readout)
         self.rate_view = self.query_one("#rate", Readout)
@@ -528,43 +527,17 @@ class ProviderDashboard(App):
             self._spark_data = self.spark.data = history
 
     def _show_where(self, width: int | None = None) -> None:
-        """The status line, one row, most urgent first: the open window and its code, what is
-        armed, whether this screen is attached, then where we listen and our fabrics. What does not
-        fit the width is left out whole (the Commissioning tab has all of it), never wrapped or cut
-        in the middle of a code. ``width``: the new width, while a resize is handled."""
-        parts = []
-        fabrics = self._fabrics
-        if fabrics is not None and fabrics.window_open:  # what a technician types into chip-tool, and how long
-            left = duration(fabrics.window_closes_at - self.clock()) if fabrics.window_closes_at else ""
-            code = SetupPayload.format_manual_code(self.engine.onboarding().manual_code())
-            parts.append(f"window open{f' {left}' if left else ''}, code {code}")
-        armed = self._armed()
-        parts.append(f"{len(armed)} armed" if armed else "nothing armed")
-        if self.engine.attached:
-            parts.append(self.engine.describe())
-        if self._listening is not None:
-            parts.append(f"UDP {self._listening.port}")
-            parts.append("DNS-SD on" if self._listening.advertising else "DNS-SD off")
-        if fabrics is not None:
-            # Our node id in short hex here (the Commissioning tab has the full one).
-            parts += [
-                f"fabric {f.index}: 0x{f.node_id:X}" + (f" ({f.label})" if f.label else "") for f in fabrics.fabrics
-            ]
-            if not fabrics.window_open:
-                parts.append("window closed")
-        if self._stopped:
-            parts.insert(0, "CONNECTION LOST" if self.engine.attached else "PROVIDER STOPPED")
+        """The status line; ``width``: the new width, while a resize is handled."""
+        facts = StatusFacts(
+            self._fabrics,
+            SetupPayload.format_manual_code(self.engine.onboarding().manual_code()),
+            len(self._armed()),
+            self.engine.describe() if self.engine.attached else None,
+            self._listening,
+            self._stopped,
+        )
         room = max(MIN_STATUS_ROOM, (self.size.width if width is None else width) - RATE_WIDTH - 2)
-        shown: list[str] = []
-        for part in parts:
-            if len(" · ".join([*shown, part])) <= room:
-                shown.append(part)
-        text = " · ".join(shown) or "starting"
-        if text != self._where_text:
-            # Repainted, not laid out: the line is one row whatever it says (a layout of the whole
-            # screen is most of a frame's time, and the window's countdown changes once a second).
-            self.where_view.update(text, layout=False)
-            self._where_text = text
+        self.where_view.show(facts, self.clock(), room)
 
     def _armed(self) -> tuple[ArmedKnob, ...]:
         return self._snapshot.armed if self._snapshot is not None else ()
