@@ -40,4 +40,5 @@ def test_a_lost_connection_is_said_before_everything():
 def test_what_does_not_fit_is_left_out_whole_never_cut():
     parts = status_parts(facts(), NOW)
     assert fit(parts, 64) == "window open 2:05, code 3497-0112-332 · nothing armed · UDP 5540"
-    assert fit(parts, 10) == "starting"  # not even the first part fits: nothing half-shown
+    assert fit(parts, 10) == "UDP 5540"  # a later, shorter part takes the room a long one left
+    assert fit(parts, 5) == "starting"  # nothing fits: nothing is half-shown
