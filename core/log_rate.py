@@ -1,6 +1,6 @@
 """A logging filter that lets a repeated message through once per interval, saying how many were
 held back: a resource error met on every turn of the loop (asyncio's "socket.accept() out of system
-resource" when descriptors run out) once logged tracebacks at 1.6 MB/s."""
+resource" when descriptors run out) once filled the disk with the same traceback."""
 
 from __future__ import annotations
 

@@ -149,12 +149,12 @@ def _screen_only(event: EngineEvent) -> bool:
 def freeze_startup_heap() -> None:
     """Keep what the dashboard built at start-up out of the full garbage collections.
 
-    A full collection walks every object that outlived the younger ones: the widgets, styles and
-    caches of a dashboard are some 150,000, and one full collection took 76-120 ms here, so a key
-    pressed during one waited that long (the worst key-to-screen times of an attached dashboard).
-    What exists once the first screen is drawn lives as long as the dashboard: it is collected
-    once and frozen (``gc.freeze``), and the full collections after it walk only what came later
-    (17-26 ms median in three measurements). The price, a start-up object caught in a reference
+    A full collection walks every object that outlived the younger ones, and a dashboard's widgets,
+    styles and caches are many: a key pressed during one waited for it (the worst key-to-screen
+    times of an attached dashboard; the README gives the figures ``benchmarks/bench_dashboard.py``
+    measured). What exists once the first screen is drawn lives as long as the dashboard: it is
+    collected once and frozen (``gc.freeze``), and the full collections after it walk only what
+    came later. The price, a start-up object caught in a reference
     cycle that becomes garbage later stays in memory, is bounded by the start-up heap. Only the
     program does this (``freeze_heap=True``), not a test that runs many dashboards in one process.
     """
@@ -203,8 +203,8 @@ class ProviderDashboard(App):
 
     def __init__(self, link: EngineLink, *, clock: Callable[[], float] = time.time, freeze_heap: bool = False) -> None:
         super().__init__()
-        # Textual's tab underline slides for 0.3 s, some 17 frames per tab key, each drawing the tab
-        # bar and the footer again (0.6-0.9 s of drawing per 40 keys under load, measured).
+        # Textual's tab underline slides for 0.3 s, a frame at a time, each drawing the tab bar and
+        # the footer again: under load, keys waited behind it (the README's key-to-screen figures).
         # The dashboard answers keys and stays still; TEXTUAL_ANIMATIONS, when given, still rules.
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             self.animation_level = "none"

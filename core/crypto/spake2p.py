@@ -60,8 +60,8 @@ class Spake2pVerifier:
     @functools.cached_property
     def w0_n(self) -> Point:
         """w0·N, the blinding of every pB this verifier sends: computed once, not per PBKDFParamRequest
-        (the pure-Python multiplication was most of the 2.4 ms each one cost before the peer proved
-        anything)."""
+        (the pure-Python multiplication was most of what each one cost before the peer proved
+        anything; ``benchmarks/bench_secure_channel.py`` measures it)."""
         return SPAKE2P_N * self.w0
 
     @functools.cached_property
