@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from .setup_payload import QR_PREFIX, SetupCodeError, SetupPayload, check_passcode
+from .codec.setup_payload import QR_PREFIX, SetupCodeError, SetupPayload, check_passcode
 
 __all__ = ["DEFAULT_MATTER_PORT", "CommissionTarget", "parse_target", "where_text"]
 

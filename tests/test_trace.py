@@ -15,10 +15,10 @@ import pytest
 
 from ota_provider.core.api.commands import CommissionDevice, StopTrace
 from ota_provider.core.api.events import DeviceStep
+from ota_provider.core.codec.setup_payload import SetupPayload
 from ota_provider.core.engine import wait_for
 from ota_provider.core.node import MatterNode, NodeConfig
 from ota_provider.core.session.secure import SecureSession
-from ota_provider.core.setup_payload import SetupPayload
 from tests.helpers.engine_helpers import requestor, start_engine
 
 PASSCODE = 20202021

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..setup_payload import SetupPayload
+from ..codec.setup_payload import SetupPayload
 from .commands import Command
 from .control import read_token, socket_address_of
 from .events import EngineError, EngineEvent, EngineSnapshot, Stopped

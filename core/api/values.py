@@ -6,13 +6,13 @@ by discovery. Re-exported from where each is defined, so a front end imports the
 from __future__ import annotations
 
 from ..bdx.outcome import Outcome, TransferEnd, TransferStep
+from ..codec.setup_payload import SetupCodeError, SetupPayload
 from ..codec.status_report import BdxStatus
 from ..dnssd.devices import CommissionableDevice
 from ..ota.history import HistoryRow, iso_time, rows_as_csv
 from ..ota.knob_names import knob_by_name, parse_knob, wire_name
 from ..ota.policy import ArmedKnob, Knob, Peer
 from ..ota.types import ApplyUpdateAction, DownloadProtocol, QueryImageStatus, UpdateState, UserConsentState
-from ..setup_payload import SetupCodeError, SetupPayload
 from ..setup_target import CommissionTarget, parse_target, where_text
 
 __all__ = [

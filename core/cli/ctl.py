@@ -15,13 +15,13 @@ from typing import Any
 from ..api.client import ControlClientError, ProviderClient, Refused, Result
 from ..api.control import TOKEN_FILE
 from ..api.wire import EVENTS, event_to_json
+from ..codec.setup_payload import SetupPayload
 from ..codec.status_report import BdxStatus
 from ..ota.history import rows_as_text
 from ..ota.knob_names import KNOB_NAMES
 from ..presentation.knobs import armed_text
 from ..presentation.lines import event_fields, event_text
 from ..presentation.words import plural
-from ..setup_payload import SetupPayload
 from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 
 __all__ = ["ctl_main", "default_socket"]

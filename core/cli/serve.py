@@ -26,6 +26,7 @@ import segno
 from ..api.control import ControlError, parse_control_target
 from ..attestation.credentials import AttestationError
 from ..bdx.sender import UDP_BLOCK_LIMIT
+from ..codec.setup_payload import SetupCodeError, SetupPayload, check_passcode
 from ..commissioner.device_store import DeviceStore
 from ..commissioner.trust import load_paa_folder
 from ..commissioner.watch import UpdateWatch
@@ -58,7 +59,6 @@ from ..ota.types import ApplyUpdateAction, QueryImageStatus
 from ..presentation.images import IMAGE_COLUMNS, image_cells
 from ..presentation.lines import event_fields, event_text
 from ..presentation.words import socket_address
-from ..setup_payload import SetupCodeError, SetupPayload, check_passcode
 from ..setup_target import parse_target
 from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..trace import TraceError

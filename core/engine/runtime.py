@@ -53,6 +53,7 @@ from ..api.waiting import EventWait
 from ..bdx.outcome import TransferEnd, TransferStep
 from ..bdx.server import BdxServer, Transfer
 from ..client.demo import DemoRequestors
+from ..codec.setup_payload import DiscoveryCapability, SetupPayload
 from ..commissioner.bench import Bench
 from ..commissioner.trust import trust_store
 from ..config import ProviderConfig, installed_version
@@ -67,7 +68,6 @@ from ..ota.provider import OtaProvider
 from ..presentation.history import exchange_history, transfer_history
 from ..presentation.words import plural, short_node_id, transfer_end_text
 from ..session.secure import SessionParameters
-from ..setup_payload import DiscoveryCapability, SetupPayload
 from ..setup_target import parse_target
 from ..trace import TraceWriter, open_named_trace, open_operator_trace
 from .handlers import apply_command

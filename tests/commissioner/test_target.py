@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_provider.core.setup_payload import SetupPayload
+from ota_provider.core.codec.setup_payload import SetupPayload
 from ota_provider.core.setup_target import parse_target, where_text
 
 # Passcode 20202021, discriminator 3840, VID 0xFFF1 PID 0x8000: the codes our own node shows.

@@ -18,7 +18,7 @@ import time
 
 from ota_provider.core import cli
 from ota_provider.core.api.link import LocalLink
-from ota_provider.core.setup_payload import SetupPayload
+from ota_provider.core.codec.setup_payload import SetupPayload
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
 

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
+from ota_provider.core.codec.setup_payload import SetupPayload
 from ota_provider.core.ota.image import HeaderFields, create_image
-from ota_provider.core.setup_payload import SetupPayload
 from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
 from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, pair_or_skip
 from tests.interop.peers import REPO, Provider, ok

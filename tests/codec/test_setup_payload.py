@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_provider.core.setup_payload import (
+from ota_provider.core.codec.setup_payload import (
     CommissioningFlow,
     DiscoveryCapability,
     SetupCodeError,
