@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ota_provider.core.ota.image import HeaderFields, create_image  # noqa: E402
 from ota_provider.core.codec.setup_payload import SetupPayload  # noqa: E402
+from ota_provider.core.ota.image import HeaderFields, create_image  # noqa: E402
 from tests.interop.matterjs_peers import MatterJsRequestor, matterjs_unavailable  # noqa: E402
 from tests.interop.netns import CONTROLLER_V6, NetnsPair, netns_unavailable  # noqa: E402
 from tests.interop.peers import Provider  # noqa: E402
