@@ -36,6 +36,7 @@ class ProviderConfig:
     delayed_apply_action_time: int = 0
     query_image_status: QueryImageStatus = QueryImageStatus.UPDATE_AVAILABLE
     delayed_query_action_time: int = 0
+    persist_query_image_status: bool = False  # -q and -t for every response, not the first only
     user_consent_state: UserConsentState | None = None
     ignore_query_image: int = 0
     ignore_apply_update: int = 0
@@ -76,6 +77,9 @@ class ProviderConfig:
     allow_unverified_attestation: bool = False
     exit_when_updated: bool = False
     control: str | None = None  # the control socket: PATH or tcp:HOST:PORT
+    app_pipe: Path | None = None  # the SDK app's out-of-band JSON: requests come in on this FIFO
+    app_pipe_out: Path | None = None  # ... and replies go out on this one
+    sdk_app: bool = False  # run as chip-ota-provider-app: its stdout lines, -f offered to anyone
     trace: Path | None = None  # every Matter message in and out, as JSON lines
     history_max_rows: int = 100_000  # update history rows kept; the oldest go first
     trace_dir: Path | None = None  # where control clients' traces go; None: the state directory's traces/

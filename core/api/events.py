@@ -119,6 +119,9 @@ class TransferSnapshot:
     duplicates: int = 0  # the requestor's messages received again: our answer, or our ack, was lost
     resumed: int = 0  # provider restarts it survived
     suspended: bool = False  # restored after a restart, waiting for its requestor to ask again
+    proposed_block_size: int = 0  # the requestor's ReceiveInit MaxBlockSize (0: not known)
+    start_offset: int = 0  # where the requestor asked to start (its ReceiveInit's StartOffset)
+    start_offset_given: bool = False  # the ReceiveInit carried a StartOffset at all
 
     def __post_init__(self) -> None:
         hold_peers(self, "peer")

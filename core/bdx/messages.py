@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..codec.status_report import BdxStatus
 
@@ -104,6 +104,9 @@ class TransferInit:
     max_length: int = 0
     metadata: bytes = b""
     version: int = VERSION
+    # Read: the STARTOFS bit was set (a requestor may give an offset of 0). Not part of the value's
+    # equality: written, the bit follows the offset.
+    start_offset_given: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
         rc, ranges = _range_fields(self.start_offset, self.max_length)
@@ -135,6 +138,7 @@ class TransferInit:
             max_length=length,
             metadata=bytes(data[pos + designator_length :]),
             version=tc & 0x0F,
+            start_offset_given=bool(rc & RangeControl.STARTOFS),
         )
 
 

@@ -55,6 +55,8 @@ class Transfer:
     exchange_id: int = 0
     resumed: int = 0  # provider restarts this transfer has survived
     suspended: bool = False  # restored after a restart; the requestor has not asked since
+    proposed_block_size: int = 0  # what the requestor's ReceiveInit asked for (0: not known, restored)
+    start_offset_given: bool = False  # its ReceiveInit carried a StartOffset (the STARTOFS bit)
     clock: Clock = field(kw_only=True, repr=False)  # the server's: the node's one clock
     _held: tuple[int, bytes] | None = field(default=None, repr=False)  # the Block waiting for resume
 
@@ -210,6 +212,8 @@ class BdxServer:
             exchange=exchange,
             exchange_id=exchange.exchange_id,
             started=self.clock(),
+            proposed_block_size=init.max_block_size,
+            start_offset_given=init.start_offset_given,
             clock=self.clock,
         )
         before = self._suspended_for(transfer)

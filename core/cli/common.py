@@ -53,6 +53,10 @@ class LinePrinter:
         else:
             print(f"{stamp} {text}", file=self.out, flush=True)
 
+    def plain(self, line: str) -> None:
+        """A line as it is (the SDK app's lines the certification scripts wait for)."""
+        print(line, file=self.out, flush=True)
+
 
 def default_storage() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

@@ -58,11 +58,13 @@ from ..ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
 from ..ota.types import ApplyUpdateAction, QueryImageStatus
 from ..presentation.images import IMAGE_COLUMNS, image_cells
 from ..presentation.lines import event_fields, event_text
+from ..presentation.sdk_lines import sdk_lines
 from ..presentation.words import socket_address
 from ..setup_target import parse_target
 from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..trace import TraceError
 from ..transport.port_owner import udp_port_owner
+from .app_pipe import AppPipe, Observations
 from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
@@ -154,9 +156,9 @@ def _image_uri(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = Parser(
-        prog=PROG,
+        prog=prog,
         description="Matter OTA Software Update Provider with a live dashboard. "
         "Flags match the SDK's ota-provider-app; the SDK's first-response flags "
         "(-q -t -u -c -a -p -x -y) set one-shot values for the first response actually sent.",
@@ -195,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="SECONDS",
         help="DelayedActionTime of the first QueryImageResponse (sent only with Busy)",
+    )
+    responses.add_argument(
+        "--persistQueryImageStatus",
+        dest="persist_query_image_status",
+        action="store_true",
+        help="keep -q and -t for every QueryImageResponse, not the first only (as the SDK app's flag)",
     )
     responses.add_argument(
         "-u",
@@ -442,6 +450,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the control socket (for 'ota-provider ctl', the Python client, 'ota-provider attach'): a Unix "
         "socket, owner-only, or TCP where clients give the control-token file of the state directory",
     )
+    front.add_argument(
+        "--app-pipe",
+        type=Path,
+        metavar="FIFO",
+        help="the SDK app's out-of-band JSON requests (QueryImageSnapshot, GetApplyUpdateRequestStatus, "
+        "GetBDXOffset) are read from this named pipe; made owner-only if missing",
+    )
+    front.add_argument(
+        "--app-pipe-out", type=Path, metavar="FIFO", help="with --app-pipe, the named pipe the replies are written to"
+    )
+    front.add_argument("--sdk-app", action="store_true", help=argparse.SUPPRESS)  # chip-ota-provider-app's mode
     front.add_argument("--json", dest="json_lines", action="store_true", help="with --headless, print JSON lines")
     front.add_argument("--demo", action="store_true", help="serve the bundled sample images (no -f/-o needed)")
     front.add_argument(
@@ -476,8 +495,18 @@ def sample_image_list() -> Path:
     return Path(str(resources.files("ota_provider.sample_images") / "image-list.json"))
 
 
-def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
-    parser = build_parser()
+def _as_the_sdk_app(args: argparse.Namespace) -> None:
+    """chip-ota-provider-app: headless, ``-f`` offered to anyone whatever its version (the SDK app
+    checks nothing; TC-SU-2.2 offers a same-version image on purpose), and the control socket beside
+    the state, so ``ota-provider attach KVS.sock`` watches what the scripts do."""
+    args.headless = True
+    args.offer_any = args.offer_any or args.filepath is not None
+    if args.control is None and args.kvs is not None:
+        args.control = str(args.kvs.with_name(args.kvs.name + ".sock"))
+
+
+def parse_config(argv: Sequence[str] | None = None, prog: str = PROG) -> ProviderConfig:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.filepath and args.image_list:
         parser.error("-f/--filepath and -o/--otaImageList cannot be combined")
@@ -490,6 +519,10 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
     given = [name for name in ("dac", "pai", "dac_key", "cd") if getattr(args, name) is not None]
     if given and len(given) != 4:
         parser.error("--dac, --pai, --dac-key and --cd go together")
+    if (args.app_pipe is None) != (args.app_pipe_out is None):
+        parser.error("--app-pipe and --app-pipe-out go together (requests in, replies out)")
+    if args.sdk_app:
+        _as_the_sdk_app(args)
     if args.json_lines and not args.headless:
         args.headless = True
     if args.exit_when_updated and not args.commission:
@@ -498,6 +531,11 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         parser.error("--exit-when-updated goes with --headless (or --json)")
     if args.timeout is not None and not args.exit_when_updated:
         parser.error("--timeout goes with --exit-when-updated")
+    _demo_defaults(parser, args)
+    return ProviderConfig(**vars(args))
+
+
+def _demo_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for flag, dest, default in (
         ("--demo-requestors", "demo_requestors", DEMO_REQUESTORS),
         ("--demo-block-interval", "demo_block_interval", DEMO_BLOCK_INTERVAL),
@@ -512,7 +550,6 @@ def parse_config(argv: Sequence[str] | None = None) -> ProviderConfig:
         args.demo_fabric = True
         if args.storage is None and args.kvs is None:  # keep the demo's fabric out of the real state
             args.storage = default_storage() / "demo"
-    return ProviderConfig(**vars(args))
 
 
 def _catalog_lines(catalog: ImageCatalog) -> list[str]:
@@ -540,6 +577,10 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except CatalogError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if config.sdk_app and config.kvs is not None and config.kvs.is_file() and config.kvs.stat().st_size == 0:
+        # The certification launcher hands the SDK app a new, empty temporary file as its KVS: a
+        # fresh state, not a damaged database (which ota-provider refuses to overwrite).
+        config.kvs.unlink()
     problem = storage_problem(config)
     if problem is not None:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
@@ -676,16 +717,29 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
     watch = UpdateWatch(len(config.commission or ())) if config.exit_when_updated else None
     deadline = time.monotonic() + config.timeout if config.timeout else None
     outcome: tuple[int, str] | None = None
+    seen, seen_lock = Observations(), threading.Lock()
+    pipe = _app_pipe(config, seen, seen_lock, emit)
     try:
         engine.start()
+        if pipe is not None:
+            pipe.start()
         while not stop.is_set() and engine.running and outcome is None:
             event = engine.next_event(timeout=0.2)
-            if event is not None and event.logged:
+            if event is None:
+                continue
+            with seen_lock:
+                seen.feed(event)
+            if config.sdk_app:
+                for line in sdk_lines(event):
+                    emit.plain(line)
+            if event.logged:
                 emit.event(event.name, event_text(event), at=event.at, **event_fields(event))
                 outcome = watch.feed(event) if watch is not None else None
             if outcome is None and deadline is not None and time.monotonic() > deadline:
                 outcome = 1, f"not every device was updated within --timeout {config.timeout} s"
     finally:
+        if pipe is not None:
+            pipe.stop()
         engine.stop()
         for event in engine.drain():
             if event.logged:
@@ -697,6 +751,17 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         print(f"{PROG}: {line}" if code == 0 else f"{PROG}: error: {line}", file=sys.stderr)
         return code
     return 0
+
+
+def _app_pipe(config: ProviderConfig, seen: Observations, lock: threading.Lock, emit: _Printer) -> AppPipe | None:
+    if config.app_pipe is None or config.app_pipe_out is None:
+        return None
+
+    def said(name: str, reply: dict[str, object]) -> None:
+        what = f"error: {reply['Error']}" if "Error" in reply else "answered"
+        emit.event("AppPipeRequest", f"app pipe: {name} {what}", request=name, reply=reply)
+
+    return AppPipe(config.app_pipe, config.app_pipe_out, seen, lock, on_request=said)
 
 
 def _entry_json(entry: CatalogEntry) -> dict[str, object]:
@@ -799,9 +864,9 @@ def devices_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def serve_main(argv: Sequence[str], serve: Serve | None = None) -> int:
+def serve_main(argv: Sequence[str], serve: Serve | None = None, prog: str = PROG) -> int:
     """Serve updates: the headless lines, or ``serve`` (the dashboard) when the launcher gives one."""
-    config = parse_config(argv)
+    config = parse_config(argv, prog)
     try:
         return run(config, serve=serve if serve and not config.headless else None)
     except KeyboardInterrupt:

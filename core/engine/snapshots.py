@@ -28,6 +28,9 @@ def transfer_snapshot(transfer: Transfer) -> TransferSnapshot:
         transfer.duplicates,
         transfer.resumed,
         transfer.suspended,
+        transfer.proposed_block_size,
+        sender.start_offset,
+        transfer.start_offset_given,
     )
 
 

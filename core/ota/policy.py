@@ -300,12 +300,16 @@ class OtaPolicy:
 
 def policy_from_sdk_flags(config: Any) -> OtaPolicy:
     """The SDK app's ``-q -t -u -c -a -p -x -y`` as knobs: one-shot for everyone, except ``-c``,
-    which the SDK applies to every response."""
+    which the SDK applies to every response, and ``-q``/``-t`` with ``--persistQueryImageStatus``,
+    which the SDK app then keeps for every response (its ``ApplyQueryImageStatusAfterResponse``)."""
     policy = OtaPolicy()
+    persist = bool(getattr(config, "persist_query_image_status", False))
     if config.query_image_status != QueryImageStatus.UPDATE_AVAILABLE:
-        policy.arm(Knob.QUERY_STATUS, QueryImageStatus(config.query_image_status), first_response=True)
+        status = QueryImageStatus(config.query_image_status)
+        policy.arm(Knob.QUERY_STATUS, status, sticky=persist, first_response=not persist)
     if config.delayed_query_action_time:
-        policy.arm(Knob.QUERY_DELAY, config.delayed_query_action_time, first_response=True)
+        delay = config.delayed_query_action_time
+        policy.arm(Knob.QUERY_DELAY, delay, sticky=persist, first_response=not persist)
     if config.user_consent_needed:
         policy.arm(Knob.CONSENT_NEEDED, True, sticky=True)
     if config.user_consent_state is not None:

@@ -77,6 +77,21 @@ def test_sdk_busy_then_denied_consent_then_available():
     assert statuses(policy, 3) == [BUSY, NA, UA]
 
 
+def test_persist_query_image_status_keeps_the_status_and_its_delay_for_every_response():
+    # The SDK app's --persistQueryImageStatus (its TestOTAProviderExample.cpp, 2026): Busy with its
+    # DelayedActionTime, or NotAvailable, answered to every query; without it, the first only.
+    busy = policy_from_sdk_flags(
+        ProviderConfig(query_image_status=BUSY, delayed_query_action_time=60, persist_query_image_status=True)
+    )
+    answers = [busy.decide_query(A, requestor_can_consent=False, image_available=True) for _ in range(3)]
+    assert [(d.status, d.delayed_action_time) for d in answers] == [(BUSY, 60)] * 3
+    assert statuses(busy, 1, peer=B) == [BUSY]  # every requestor, not one
+    kept = policy_from_sdk_flags(ProviderConfig(query_image_status=NA, persist_query_image_status=True))
+    assert statuses(kept, 3) == [NA, NA, NA]
+    once = policy_from_sdk_flags(ProviderConfig(query_image_status=NA))
+    assert statuses(once, 2) == [NA, UA]
+
+
 def test_deferred_consent_maps_to_busy_and_granted_to_available():
     policy = OtaPolicy()
     policy.arm(Knob.CONSENT_STATE, UserConsentState.DEFERRED)
