@@ -15,6 +15,7 @@ from textual.widgets import Button, Footer, Label, Log, Markdown, Static
 from ota_provider.core.api.commands import ArmKnobs, ClearKnobs, Command
 from ota_provider.core.api.events import CommandDone, ImageSummary, TransferSnapshot
 from ota_provider.core.api.values import HistoryRow, Peer
+from ota_provider.core.presentation.transfer_lines import block_size_text
 from ota_provider.core.presentation.words import spec_name, transfer_end_text, yes_no
 
 from .controls import FOCUS_MARK, NextResponseForm, NumberInput
@@ -50,7 +51,7 @@ def _transfer_line(t: TransferSnapshot) -> str:
     ended = transfer_end_text(t.end)
     return (
         f"#{t.id} image {t.designator}: {ended}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
-        f"{t.block_size} B in {t.seconds:.1f} s"
+        f"{block_size_text(t)} in {t.seconds:.1f} s"
     )
 
 

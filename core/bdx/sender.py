@@ -21,7 +21,10 @@ from .messages import BdxError, Block, BlockQuery, BlockQueryWithSkip, ReceiveAc
 
 __all__ = ["UDP_BLOCK_LIMIT", "BdxSender", "FileSource", "SenderState"]
 
-UDP_BLOCK_LIMIT = 1200 - 4  # kMaxAppMessageLen minus the block counter
+# The largest block over UDP: what the specification lets a requestor ask for over a non-TCP
+# transport (a Matter message could carry 1196 bytes of block; the SDK caps near 1174). A larger
+# proposal (a shipping device asks 4096 over UDP) is answered with this.
+UDP_BLOCK_LIMIT = 1024
 
 
 class SenderState(enum.Enum):

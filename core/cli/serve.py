@@ -669,7 +669,7 @@ def startup_notes(config: ProviderConfig) -> list[str]:
     if config.max_bdx_block_size > UDP_BLOCK_LIMIT:
         notes.append(
             f"-m {config.max_bdx_block_size}: blocks over UDP carry at most {UDP_BLOCK_LIMIT} bytes "
-            "(what fits a Matter message); larger proposals are answered with that"
+            "(what the spec lets a requestor ask for over UDP); larger proposals are answered with that"
         )
     uri = config.image_uri
     if uri is not None and not uri.lower().startswith(("bdx://", "https://")):

@@ -8,7 +8,16 @@ from typing import Any
 from ..api.events import TransferEvent, TransferFinished, TransferResumed, TransferSnapshot, TransferStarted
 from .words import transfer_end_text, who
 
-__all__ = ["transfer_fields", "transfer_text"]
+__all__ = ["block_size_text", "transfer_fields", "transfer_text"]
+
+
+def block_size_text(t: TransferSnapshot) -> str:
+    """``1024 B``, or ``1024 B (proposed 4096 -> accepted 1024)`` when the requestor asked for more
+    than a block over UDP may carry (a shipping device proposes 4096; matter.js accepted it and
+    the update looped, matter.js PR #4048)."""
+    if t.proposed_block_size and t.proposed_block_size != t.block_size:
+        return f"{t.block_size} B (proposed {t.proposed_block_size} -> accepted {t.block_size})"
+    return f"{t.block_size} B"
 
 
 def transfer_fields(event: TransferEvent) -> dict[str, Any]:
@@ -27,7 +36,7 @@ def transfer_fields(event: TransferEvent) -> dict[str, Any]:
         "duplicates": t.duplicates,
     }
     if isinstance(event, TransferStarted):
-        return fields
+        return {**fields, "proposedBlockSize": t.proposed_block_size, "startOffset": t.start_offset}
     if isinstance(event, TransferResumed):
         return {**fields, "resumed": t.resumed}
     return {**fields, "seconds": round(t.seconds, 3), "rateKBps": round(_rate(t), 1)}
@@ -38,7 +47,8 @@ def transfer_text(event: TransferEvent) -> str:
     who_ = who(t.peer)
     if isinstance(event, TransferStarted):
         return (
-            f"{who_}: BDX transfer #{t.id} started (image {t.designator}), {t.total} bytes in blocks of {t.block_size}"
+            f"{who_}: BDX transfer #{t.id} started (image {t.designator}), {t.total} bytes in blocks of "
+            f"{block_size_text(t)}" + (f", from byte {t.start_offset}" if t.start_offset else "")
         )
     if isinstance(event, TransferResumed):
         return (

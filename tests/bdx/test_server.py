@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from ota_provider.core.api.events import TransferStarted
 from ota_provider.core.bdx.messages import BdxError
 from ota_provider.core.bdx.outcome import Outcome, TransferEnd, TransferStep
 from ota_provider.core.bdx.server import BdxServer
 from ota_provider.core.codec.protocols import ProtocolId
 from ota_provider.core.codec.status_report import BdxStatus
+from ota_provider.core.engine.snapshots import transfer_snapshot
+from ota_provider.core.presentation.transfer_lines import transfer_text
 from ota_provider.core.presentation.words import transfer_end_text
 from tests.bdx.receiver import SpecReceiver
 from tests.helpers.mrp import paired
@@ -52,6 +55,21 @@ def test_block_size_is_capped_and_offset_echoed():
     net.run(until=60)
     assert receiver.accept == (0x20, 512, 10_000, 0)
     assert bytes(receiver.data) == IMAGE.read_bytes()[10_000:]
+
+
+def test_a_requestor_proposing_4096_over_udp_gets_1024_even_when_the_operator_allows_more():
+    """A shipping Wi-Fi requestor proposes 4096-byte blocks over UDP; over a non-TCP transport a
+    block is at most 1024 (matter.js accepted 4096 and the update looped, its PR #4048)."""
+    net, a, sa, server, _ = setup(max_block_size=4096)  # -m 4096
+    seen = []
+    server.listener = lambda step, t: seen.append(transfer_snapshot(t))
+    receiver = SpecReceiver(a, sa, b"0", max_block=4096)
+    net.run(until=60)
+    assert receiver.accept == (0x20, 1024, 0, 0)
+    assert bytes(receiver.data) == IMAGE.read_bytes()
+    started = seen[0]
+    assert (started.proposed_block_size, started.block_size) == (4096, 1024)
+    assert "blocks of 1024 B (proposed 4096 -> accepted 1024)" in transfer_text(TransferStarted(started))
 
 
 def test_query_with_skip_moves_forward():

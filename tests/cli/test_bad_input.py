@@ -51,11 +51,11 @@ def test_a_sim_of_no_requestors_is_refused():
 def test_a_capped_block_size_and_a_uri_that_is_not_one_are_said_at_start(tmp_path):
     result = _cli("-f", IMAGE, "-m", "5000", "-i", "notauri", "--check", "--storage", str(tmp_path))
     assert result.returncode == 0
-    assert "note: -m 5000: blocks over UDP carry at most 1196 bytes" in result.stdout
+    assert "note: -m 5000: blocks over UDP carry at most 1024 bytes" in result.stdout
     assert "note: -i 'notauri' is neither a bdx:// nor an https:// URI" in result.stdout
     as_json = _cli("-f", IMAGE, "-m", "5000", "--check", "--json", "--storage", str(tmp_path))
     notes = [json.loads(line) for line in as_json.stdout.splitlines() if '"Note"' in line]
-    assert len(notes) == 1 and "1196" in notes[0]["note"]
+    assert len(notes) == 1 and "1024" in notes[0]["note"]
 
 
 def test_a_control_socket_under_a_file_is_one_line_about_the_socket(tmp_path):
