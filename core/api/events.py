@@ -30,6 +30,7 @@ from ..ota.policy import ArmedKnob
 from ..ota.types import UpdateState
 
 __all__ = [
+    "AppPipeAnswered",
     "ApplyUpdateAnswered",
     "ApplyUpdateIgnored",
     "ApplyUpdateReceived",
@@ -189,6 +190,17 @@ class HistoryRows(EngineEvent):
     logged = False
     command_id: str
     rows: tuple[HistoryRow, ...]
+
+
+@dataclass(frozen=True)
+class AppPipeAnswered(EngineEvent):
+    """A request on the SDK app's out-of-band pipe (``--app-pipe``), and what it was answered:
+    the reply's name (SnapshotResponse, Error) and its error, if any."""
+
+    name = "AppPipe"
+    request: str
+    reply: str
+    error: str | None = None
 
 
 @dataclass(frozen=True)

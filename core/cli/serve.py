@@ -23,6 +23,7 @@ from pathlib import Path
 
 import segno
 
+from ..api.app_pipe import AppPipeError
 from ..api.control import ControlError, parse_control_target
 from ..attestation.credentials import AttestationError
 from ..bdx.sender import UDP_BLOCK_LIMIT
@@ -64,7 +65,6 @@ from ..setup_target import parse_target
 from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..trace import TraceError
 from ..transport.port_owner import udp_port_owner
-from .app_pipe import AppPipe, Observations
 from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
@@ -592,7 +592,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         return 0
     try:
         return (serve or _serve)(config, catalog, emit)
-    except (StorageError, AttestationError, DemoFabricError, ControlError, TraceError) as exc:
+    except (StorageError, AttestationError, DemoFabricError, ControlError, TraceError, AppPipeError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (FabricError, AclError) as exc:
@@ -717,18 +717,12 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
     watch = UpdateWatch(len(config.commission or ())) if config.exit_when_updated else None
     deadline = time.monotonic() + config.timeout if config.timeout else None
     outcome: tuple[int, str] | None = None
-    seen, seen_lock = Observations(), threading.Lock()
-    pipe = _app_pipe(config, seen, seen_lock, emit)
     try:
         engine.start()
-        if pipe is not None:
-            pipe.start()
         while not stop.is_set() and engine.running and outcome is None:
             event = engine.next_event(timeout=0.2)
             if event is None:
                 continue
-            with seen_lock:
-                seen.feed(event)
             if config.sdk_app:
                 for line in sdk_lines(event):
                     emit.plain(line)
@@ -738,8 +732,6 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
             if outcome is None and deadline is not None and time.monotonic() > deadline:
                 outcome = 1, f"not every device was updated within --timeout {config.timeout} s"
     finally:
-        if pipe is not None:
-            pipe.stop()
         engine.stop()
         for event in engine.drain():
             if event.logged:
@@ -751,17 +743,6 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
         print(f"{PROG}: {line}" if code == 0 else f"{PROG}: error: {line}", file=sys.stderr)
         return code
     return 0
-
-
-def _app_pipe(config: ProviderConfig, seen: Observations, lock: threading.Lock, emit: _Printer) -> AppPipe | None:
-    if config.app_pipe is None or config.app_pipe_out is None:
-        return None
-
-    def said(name: str, reply: dict[str, object]) -> None:
-        what = f"error: {reply['Error']}" if "Error" in reply else "answered"
-        emit.event("AppPipeRequest", f"app pipe: {name} {what}", request=name, reply=reply)
-
-    return AppPipe(config.app_pipe, config.app_pipe_out, seen, lock, on_request=said)
 
 
 def _entry_json(entry: CatalogEntry) -> dict[str, object]:

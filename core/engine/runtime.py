@@ -23,10 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..api.app_pipe import AppPipe, Observations
 from ..api.bus import SUBSCRIBER_QUEUE, EventBus, Subscriber
 from ..api.commands import Command, QueryHistory
 from ..api.control import TOKEN_FILE, ControlServer, parse_control_target
 from ..api.events import (
+    AppPipeAnswered,
     CommandDone,
     CommissioningRolledBack,
     DemoFabricJoined,
@@ -120,6 +122,9 @@ class ProviderEngine:
         self._startup_error: BaseException | None = None
         self.node: MatterNode | None = None
         self.bdx: BdxServer | None = None  # the node's BDX server, once it serves OTA
+        self.observations = Observations()  # what the SDK app's out-of-band pipe reports
+        self._observed = threading.Lock()  # held by the engine's thread and the pipe's
+        self._pipe: AppPipe | None = None
         self.provider: OtaProvider | None = None
         self._seen: set[Peer] = set()  # requestors that queried us in this run
         self._history: UpdateHistory | None = None
@@ -233,9 +238,34 @@ class ProviderEngine:
     # ------------------------------------------------------------------ the engine thread
 
     def _post(self, event: EngineEvent) -> None:
+        with self._observed:  # what the app pipe reports, kept as the events go by
+            self.observations.feed(event)
         event = self.bus.publish(event)
         if isinstance(event, Listening | FabricsChanged):  # the snapshot carries the latest of each
             self._latest[type(event)] = event
+
+    async def _open_app_pipe(self, node: MatterNode) -> None:
+        """The SDK app's out-of-band pipe, if asked for: ready before Listening says the node is."""
+        config = self.config
+        if config.app_pipe is None or config.app_pipe_out is None:
+            return
+        self._pipe = AppPipe(config.app_pipe, config.app_pipe_out, self.observations, self._observed, self._piped)
+        try:
+            self._pipe.start()
+        except BaseException:
+            if self.control is not None:
+                await self.control.close()
+            node.stop()
+            raise
+
+    def _close_app_pipe(self) -> None:
+        if self._pipe is not None:
+            self._pipe.stop()
+
+    def _piped(self, request: str, reply: dict[str, Any]) -> None:
+        """A request on the app pipe, answered (on the pipe's thread): a line in every front end."""
+        error = reply.get("Error")
+        self._post(AppPipeAnswered(request, str(reply.get("Name")), str(error) if error is not None else None))
 
     def _current_snapshot(self) -> EngineSnapshot:
         """Taken now, on the engine's loop (a control client asked), numbered as the latest event."""
@@ -382,6 +412,7 @@ class ProviderEngine:
         where = self.control.target.describe() if self.control is not None else None
         if self.control is not None and self.control.target.path is None:
             where = f"tcp:{self.control.target.host}:{self.control.port} (token in {self.storage / TOKEN_FILE})"
+        await self._open_app_pipe(node)
         self._post(Listening(node.port, str(self.storage), advertising=self.dnssd, control=where))
         provider = self.provider
 
@@ -416,6 +447,7 @@ class ProviderEngine:
         finally:
             snapshots.cancel()
             watch.cancel()
+            self._close_app_pipe()
             if self.control is not None:
                 await self.control.close()
             await self.bench.aclose()

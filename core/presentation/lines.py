@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.events import (
+    AppPipeAnswered,
     AttestationQuestion,
     CommandDone,
     CommissionableDevices,
@@ -82,6 +83,11 @@ def _engine_snapshot(event: EngineSnapshot) -> str:
         f"{event.transfers_finished} finished, {event.transfers_failed} failed, "
         f"{len(event.armed)} armed"
     )
+
+
+def _app_pipe(event: AppPipeAnswered) -> str:
+    said = f"error: {event.error}" if event.error else "answered"
+    return f"app pipe: {event.request} {said}"
 
 
 def _history_rows(event: HistoryRows) -> str:
@@ -258,6 +264,7 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     RequestorSeen: _requestor_seen,
     EngineSnapshot: _engine_snapshot,
     HistoryRows: _history_rows,
+    AppPipeAnswered: _app_pipe,
     TransferEvent: transfer_text,
     Listening: _listening,
     SessionEstablished: _session_established,

@@ -20,13 +20,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ota_provider.core.api.app_pipe import AppPipe, Observations, answer, split_requests
 from ota_provider.core.api.events import (
     ApplyUpdateReceived,
     QueryImageAnswered,
     QueryImageReceived,
     UpdateAppliedNotified,
 )
-from ota_provider.core.cli.app_pipe import AppPipe, Observations, answer, split_requests
 from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from ota_provider.core.presentation.sdk_lines import QUERY_LINE, READY_LINE

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api.events import (
+from .events import (
     ApplyUpdateReceived,
     EngineEvent,
     QueryImageAnswered,
@@ -38,9 +38,14 @@ from ..api.events import (
     UpdateAppliedNotified,
 )
 
-__all__ = ["CLUSTER", "AppPipe", "Observations", "answer", "split_requests"]
+__all__ = ["CLUSTER", "AppPipe", "AppPipeError", "Observations", "answer", "split_requests"]
 
 log = logging.getLogger(__name__)
+
+
+class AppPipeError(ValueError):
+    """A pipe path that cannot be used, said in one line."""
+
 
 CLUSTER = "OtaSoftwareUpdateProvider"
 MAX_REQUEST = 64 * 1024  # bytes of a request not yet complete: past that, the buffer is dropped
@@ -261,7 +266,10 @@ def _fifo(path: Path) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        os.mkfifo(path, 0o600)
+        try:
+            os.mkfifo(path, 0o600)
+        except OSError as exc:
+            raise AppPipeError(f"cannot make the app pipe {path}: {exc.strerror or exc}") from None
         return
     if not stat.S_ISFIFO(mode):
-        raise ValueError(f"{path} exists and is not a named pipe (FIFO); remove it or give another path")
+        raise AppPipeError(f"{path} exists and is not a named pipe (FIFO); remove it or give another path")
