@@ -38,7 +38,7 @@ from .events import (
     UpdateAppliedNotified,
 )
 
-__all__ = ["CLUSTER", "AppPipe", "AppPipeError", "Observations", "answer", "split_requests"]
+__all__ = ["CLUSTER", "AppPipe", "AppPipeError", "Observations", "answer", "payload", "split_requests"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,11 @@ PAYLOADS = {
     "GetApplyUpdateRequestStatus": _apply_payload,
     "GetBDXOffset": _offset_payload,
 }
+
+
+def payload(name: str, seen: Observations) -> dict[str, Any]:
+    """The payload the pipe answers ``name`` with (one of PAYLOADS)."""
+    return PAYLOADS[name](seen)
 
 
 def answer(request: Any, seen: Observations) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from .commands import (
     DisarmKnob,
     OpenCommissioningWindow,
     PauseTransfer,
+    QueryAppPipe,
     QueryHistory,
     ReloadImages,
     ResumeTransfer,
@@ -143,6 +144,11 @@ class Verbs(Generic[R]):
 
     def commission(self, target: str) -> R:
         return self.send(CommissionDevice(target))
+
+    def query_app_pipe(self, name: str) -> R:
+        """What the SDK app's pipe would answer to ``name`` (QueryImageSnapshot,
+        GetApplyUpdateRequestStatus, GetBDXOffset): the result's ``payload``."""
+        return self.send(QueryAppPipe(name))
 
     def query_history(self, limit: int = 500, node: int | None = None) -> R:
         """The history's rows come in the result (``rows``)."""

@@ -15,6 +15,7 @@ from ..node_ids import Peer, hold_peers
 from ..ota.policy import Knob
 
 __all__ = [
+    "APP_PIPE_QUERIES",
     "COMMANDS",
     "AbortTransfer",
     "AnswerAttestation",
@@ -28,6 +29,7 @@ __all__ = [
     "DisarmKnob",
     "OpenCommissioningWindow",
     "PauseTransfer",
+    "QueryAppPipe",
     "QueryHistory",
     "ReloadImages",
     "RemoveFabric",
@@ -206,6 +208,21 @@ class RemoveFabric(Command):
 @dataclass(frozen=True)
 class ReloadImages(Command):
     """Load the image files again (the next query uses the new catalog)."""
+
+
+APP_PIPE_QUERIES = ("QueryImageSnapshot", "GetApplyUpdateRequestStatus", "GetBDXOffset")
+
+
+@dataclass(frozen=True)
+class QueryAppPipe(Command):
+    """What the SDK app's out-of-band pipe would answer to ``name`` (one of APP_PIPE_QUERIES),
+    answered with an AppPipeReport event: the same three queries for our own scripts."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in APP_PIPE_QUERIES:
+            raise ValueError(f"name is one of {', '.join(APP_PIPE_QUERIES)}, not {self.name!r}")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .bus import Subscriber
-from .events import CommandDone, EngineEvent, EngineSnapshot, HistoryRows
+from .events import AppPipeReport, CommandDone, EngineEvent, EngineSnapshot, HistoryRows
 from .session import (
     MAX_LINE,
     CommandReceived,
@@ -303,6 +303,7 @@ class _Connection:
         self.snapshots_skipped = 0  # snapshots not sent because the client had not read the ones before
         self.pending: set[str] = set()  # ids of this client's commands not answered yet
         self.history: dict[str, list] = {}
+        self.reports: dict[str, dict[str, Any]] = {}  # AppPipeReport payloads, until their result goes
         self._scheduled = False
         self.closed = False
         self.events: Subscriber | None = None
@@ -389,6 +390,8 @@ class _Connection:
     def _deliver(self, event: EngineEvent) -> None:
         if isinstance(event, HistoryRows) and event.command_id in self.pending:
             self.history[event.command_id] = [to_data(r) for r in event.rows]
+        if isinstance(event, AppPipeReport) and event.command_id in self.pending:
+            self.reports[event.command_id] = event.payload
         if isinstance(event, CommandDone) and event.command_id in self.pending:
             self.pending.discard(event.command_id)
             result: dict[str, Any] = {
@@ -400,6 +403,8 @@ class _Connection:
             }
             if event.command_id in self.history:
                 result["rows"] = self.history.pop(event.command_id)
+            if event.command_id in self.reports:
+                result["payload"] = self.reports.pop(event.command_id)
             self.write(result)
         if not self.forwarding or (isinstance(event, EngineSnapshot) and not self.snapshots):
             return

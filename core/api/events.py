@@ -31,6 +31,7 @@ from ..ota.types import UpdateState
 
 __all__ = [
     "AppPipeAnswered",
+    "AppPipeReport",
     "ApplyUpdateAnswered",
     "ApplyUpdateIgnored",
     "ApplyUpdateReceived",
@@ -190,6 +191,17 @@ class HistoryRows(EngineEvent):
     logged = False
     command_id: str
     rows: tuple[HistoryRow, ...]
+
+
+@dataclass(frozen=True)
+class AppPipeReport(EngineEvent):
+    """The answer to a QueryAppPipe command (``command_id``): the pipe's payload for that name."""
+
+    name = "AppPipeReport"
+    logged = False
+    command_id: str
+    query: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

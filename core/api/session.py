@@ -95,6 +95,7 @@ class Result:
     ok: bool
     message: str
     rows: tuple[HistoryRow, ...] = ()
+    payload: dict[str, Any] | None = None  # QueryAppPipe's report
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,14 @@ def _result(message: dict[str, Any]) -> Result:
     rows: tuple[HistoryRow, ...] = ()
     with contextlib.suppress(WireError):
         rows = tuple(from_data(HistoryRow, r) for r in message.get("rows", ()))
-    return Result(str(message.get("id")), bool(message.get("ok")), str(message.get("message", "")), rows)
+    report = message.get("payload")
+    return Result(
+        str(message.get("id")),
+        bool(message.get("ok")),
+        str(message.get("message", "")),
+        rows,
+        dict(report) if isinstance(report, dict) else None,
+    )
 
 
 # ---------------------------------------------------------------------- the server's side

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api.client import ControlClientError, ProviderClient, Refused, Result
+from ..api.commands import APP_PIPE_QUERIES
 from ..api.control import TOKEN_FILE
 from ..api.wire import EVENTS, event_to_json
 from ..codec.setup_payload import SetupPayload
@@ -139,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     window = commands.add_parser("open-window", help="open our commissioning window")
     window.add_argument("--seconds", type=int, default=900)
     commands.add_parser("reload", help="load the image files again")
+    pipe = commands.add_parser(
+        "app-pipe", help="what the SDK app's out-of-band pipe answers (JSON): " + ", ".join(APP_PIPE_QUERIES)
+    )
+    pipe.add_argument("query", choices=APP_PIPE_QUERIES)
     history = commands.add_parser("history", help="the update history")
     history.add_argument("--node", type=_node, metavar="ID")
     history.add_argument("--last", type=int, default=50, metavar="N")
@@ -214,6 +219,12 @@ def _trace(provider: ProviderClient, args: argparse.Namespace) -> Result:
     if args.action == "start" and args.file is None:
         raise ValueError("trace start needs the FILE to write")
     return provider.trace_start(args.file) if args.action == "start" else provider.trace_stop()
+
+
+def _app_pipe(provider: ProviderClient, args: argparse.Namespace) -> int:
+    result = provider.query_app_pipe(args.query)
+    print(json.dumps(result.payload))
+    return 0
 
 
 def _history(provider: ProviderClient, args: argparse.Namespace) -> int:
@@ -320,4 +331,5 @@ _READS: dict[str, Callable[[ProviderClient, argparse.Namespace], int]] = {
     "watch": _watch,
     "wait-for": _wait,
     "history": _history,
+    "app-pipe": _app_pipe,
 }

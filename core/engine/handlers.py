@@ -25,6 +25,7 @@ from ..api.commands import (
     DisarmKnob,
     OpenCommissioningWindow,
     PauseTransfer,
+    QueryAppPipe,
     ReloadImages,
     RemoveFabric,
     ResumeTransfer,
@@ -61,6 +62,8 @@ class EngineParts(Protocol):
     def knows(self, peer: Peer) -> bool: ...
 
     def unseen_target(self, peer: Peer) -> str: ...
+
+    def report_app_pipe(self, command_id: str, query: str) -> None: ...
 
     def start_trace(self, name: str) -> str: ...
 
@@ -191,6 +194,11 @@ def _reload(engine: EngineParts, command: ReloadImages) -> Answer:
     return Answer(True, f"{plural(len(provider.catalog.entries), 'image')} loaded")
 
 
+def _query_app_pipe(engine: EngineParts, command: QueryAppPipe) -> Answer:
+    engine.report_app_pipe(command.id, command.name)
+    return Answer(True, f"{command.name} reported")
+
+
 # QueryHistory is not here: it reads the database off the engine's loop (see ProviderEngine._execute).
 HANDLERS: dict[type[Command], Callable[[EngineParts, Any], Answer]] = {
     ArmKnob: _arm,
@@ -210,6 +218,7 @@ HANDLERS: dict[type[Command], Callable[[EngineParts, Any], Answer]] = {
     StartTrace: _start_trace,
     StopTrace: _stop_trace,
     ReloadImages: _reload,
+    QueryAppPipe: _query_app_pipe,
 }
 
 

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ..api.app_pipe import AppPipe, Observations
+from ..api.app_pipe import payload as app_pipe_payload
 from ..api.bus import SUBSCRIBER_QUEUE, EventBus, Subscriber
 from ..api.commands import Command, QueryHistory
 from ..api.control import TOKEN_FILE, ControlServer, parse_control_target
 from ..api.events import (
     AppPipeAnswered,
+    AppPipeReport,
     CommandDone,
     CommissioningRolledBack,
     DemoFabricJoined,
@@ -261,6 +263,12 @@ class ProviderEngine:
     def _close_app_pipe(self) -> None:
         if self._pipe is not None:
             self._pipe.stop()
+
+    def report_app_pipe(self, command_id: str, query: str) -> None:
+        """What the app pipe would answer to ``query``, as an event (QueryAppPipe's answer)."""
+        with self._observed:
+            report = app_pipe_payload(query, self.observations)
+        self._post(AppPipeReport(command_id, query, report))
 
     def _piped(self, request: str, reply: dict[str, Any]) -> None:
         """A request on the app pipe, answered (on the pipe's thread): a line in every front end."""

@@ -181,3 +181,18 @@ def test_wait_for_takes_the_headless_name_or_the_class_name(given):
     # socket names the class. Either is waited for as the headless name the events carry.
     args = build_parser().parse_args(["wait-for", given])
     assert args.event == "QueryImageResponse"
+
+
+def test_the_app_pipes_three_queries_through_ctl_and_the_client(provider):
+    """The SDK app's out-of-band queries for our own users: the same payloads as the pipe's."""
+    code, out, err = ctl(provider, "app-pipe", "GetBDXOffset")
+    assert (code, err) == (0, "") and json.loads(out) == {"StartOffsetBitSet": False, "StartOffset": 0}
+    code, out, _ = ctl(provider, "app-pipe", "GetApplyUpdateRequestStatus")
+    status = json.loads(out)  # this provider has served updates in the tests before: values vary
+    assert set(status) == {"UpdateToken", "NewVersion", "ApplyUpdateRequestSentStatus", "ApplyUpdateRequestCount"}
+    assert isinstance(status["UpdateToken"], str) and isinstance(status["ApplyUpdateRequestSentStatus"], bool)
+    assert {"VendorID", "ProtocolsSupported", "UpdateToken"} <= set(
+        provider.query_app_pipe("QueryImageSnapshot").payload
+    )
+    code, _, err = ctl(provider, "app-pipe", "Reboot")
+    assert code == 2 and err.count("\n") == 1
