@@ -51,7 +51,7 @@ def _transfer_line(t: TransferSnapshot) -> str:
     ended = transfer_end_text(t.end)
     return (
         f"#{t.id} image {t.designator}: {ended}, {size(t.bytes_sent)} of {size(t.total)}, {t.blocks} blocks of "
-        f"{block_size_text(t)} in {t.seconds:.1f} s"
+        f"{block_size_text(t, ' B')} in {t.seconds:.1f} s"
     )
 
 

@@ -11,13 +11,13 @@ from .words import transfer_end_text, who
 __all__ = ["block_size_text", "transfer_fields", "transfer_text"]
 
 
-def block_size_text(t: TransferSnapshot) -> str:
-    """``1024 B``, or ``1024 B (proposed 4096 -> accepted 1024)`` when the requestor asked for more
+def block_size_text(t: TransferSnapshot, unit: str = "") -> str:
+    """``1024``, or ``1024 (proposed 4096 -> accepted 1024)`` when the requestor asked for more
     than a block over UDP may carry (a shipping device proposes 4096; matter.js accepted it and
-    the update looped, matter.js PR #4048)."""
+    the update looped, matter.js PR #4048); ``unit`` follows the size (`` B``)."""
     if t.proposed_block_size and t.proposed_block_size != t.block_size:
-        return f"{t.block_size} B (proposed {t.proposed_block_size} -> accepted {t.block_size})"
-    return f"{t.block_size} B"
+        return f"{t.block_size}{unit} (proposed {t.proposed_block_size} -> accepted {t.block_size})"
+    return f"{t.block_size}{unit}"
 
 
 def transfer_fields(event: TransferEvent) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def test_a_requestor_proposing_4096_over_udp_gets_1024_even_when_the_operator_al
     assert bytes(receiver.data) == IMAGE.read_bytes()
     started = seen[0]
     assert (started.proposed_block_size, started.block_size) == (4096, 1024)
-    assert "blocks of 1024 B (proposed 4096 -> accepted 1024)" in transfer_text(TransferStarted(started))
+    assert "blocks of 1024 (proposed 4096 -> accepted 1024)" in transfer_text(TransferStarted(started))
 
 
 def test_query_with_skip_moves_forward():
