@@ -248,9 +248,14 @@ class AppPipe:
         try:
             try:
                 self._write(data)
-            except BrokenPipeError:  # the script closed its reader before this reply: wait for its next
+            except BrokenPipeError:
+                # The script closed its reader and has not opened the next one yet. The new writer
+                # is opened (waiting for that reader) before the old one is closed: a reader that
+                # opened in between holds both, and so never sees an end of file.
+                fresh = os.open(self.outbound, os.O_WRONLY)
                 self._close_writer()
-                self._write(data)
+                self._writer = fresh
+                os.write(fresh, data)
             self._linger_until = time.monotonic() + LINGER
         except OSError as exc:
             self._close_writer()

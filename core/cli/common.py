@@ -15,6 +15,7 @@ from typing import NoReturn, TextIO
 from ..ota.history import iso_time
 
 PROG = "ota-provider"
+SDK_PROG = "chip-ota-provider-app"  # the SDK app's name, which the drop-in answers to
 EXIT_USAGE = 2
 
 _OCTAL = re.compile(r"0[0-7]+")

@@ -9,11 +9,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .common import SDK_PROG
 from .serve import serve_main
 
-__all__ = ["SDK_PROG", "main"]
-
-SDK_PROG = "chip-ota-provider-app"
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

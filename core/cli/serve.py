@@ -65,7 +65,7 @@ from ..setup_target import parse_target
 from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..trace import TraceError
 from ..transport.port_owner import udp_port_owner
-from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
+from .common import EXIT_USAGE, PROG, SDK_PROG, LinePrinter, Parser, default_storage, parse_number
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
 
@@ -569,13 +569,14 @@ Serve = Callable[[ProviderConfig, ImageCatalog, "_Printer"], int]
 def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> int:
     """Load the images, print them and the setup codes, then serve (headless unless the front
     end passes its own ``serve``)."""
+    prog = SDK_PROG if config.sdk_app else PROG
     try:
         catalog = ImageCatalog.load(
             filepath=str(config.filepath) if config.filepath else None,
             image_list=str(config.image_list) if config.image_list else None,
         )
     except CatalogError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if config.sdk_app and config.kvs is not None and config.kvs.is_file() and config.kvs.stat().st_size == 0:
         # The certification launcher hands the SDK app a new, empty temporary file as its KVS: a
@@ -583,7 +584,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         config.kvs.unlink()
     problem = storage_problem(config)
     if problem is not None:
-        print(f"{PROG}: error: {problem}", file=sys.stderr)
+        print(f"{prog}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     onboarding = onboarding_payload(config)
     emit = _Printer(out, config.json_lines)
@@ -593,18 +594,18 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     try:
         return (serve or _serve)(config, catalog, emit)
     except (StorageError, AttestationError, DemoFabricError, ControlError, TraceError, AppPipeError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (FabricError, AclError) as exc:
         print(
-            f"{PROG}: error: the state in {config.storage or default_storage()} is damaged: {exc}; restore it from a "
+            f"{prog}: error: the state in {config.storage or default_storage()} is damaged: {exc}; restore it from a "
             "backup, or move it away to start a node with no fabrics",
             file=sys.stderr,
         )
         return 1
     except sqlite3.Error as exc:
         print(
-            f"{PROG}: error: the state database in {config.storage or default_storage()} cannot be written: {exc}"
+            f"{prog}: error: the state database in {config.storage or default_storage()} cannot be written: {exc}"
             + (" (free some space on its disk)" if "full" in str(exc) else ""),
             file=sys.stderr,
         )
@@ -612,7 +613,7 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             print(
-                f"{PROG}: error: no space left for the state in {config.storage or default_storage()}: "
+                f"{prog}: error: no space left for the state in {config.storage or default_storage()}: "
                 f"{exc.strerror}; free some space on its disk",
                 file=sys.stderr,
             )
@@ -620,12 +621,12 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
         if exc.errno == errno.EADDRINUSE:
             owner = udp_port_owner(config.port)
             print(
-                f"{PROG}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
+                f"{prog}: error: UDP port {config.port} is already in use (by {owner or 'another process'}); "
                 "stop it or choose another --secured-device-port",
                 file=sys.stderr,
             )
         else:
-            print(f"{PROG}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"{prog}: error: cannot listen on UDP port {config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
 
@@ -711,6 +712,7 @@ def build_engine(config: ProviderConfig, catalog: ImageCatalog) -> ProviderEngin
 
 def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
     """Run the engine and print its events until SIGINT or SIGTERM."""
+    prog = SDK_PROG if config.sdk_app else PROG
     engine = build_engine(config, catalog)
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
@@ -740,7 +742,7 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
             signal.signal(signum, handler)
     if outcome is not None:
         code, line = outcome
-        print(f"{PROG}: {line}" if code == 0 else f"{PROG}: error: {line}", file=sys.stderr)
+        print(f"{prog}: {line}" if code == 0 else f"{prog}: error: {line}", file=sys.stderr)
         return code
     return 0
 

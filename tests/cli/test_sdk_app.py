@@ -224,3 +224,12 @@ def test_a_flag_the_drop_in_does_not_have_is_refused_in_one_line_with_its_name()
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("chip-ota-provider-app: error: unrecognized arguments: --trace-to")
+
+
+def test_a_pipe_path_that_is_a_regular_file_is_one_line_under_the_drop_ins_name(tmp_path):
+    (tmp_path / "in").write_text("")
+    extra = ["--app-pipe", str(tmp_path / "in"), "--app-pipe-out", str(tmp_path / "out")]
+    command = launcher_command(tmp_path / "kvs", SAMPLES / "sample-fff1-8000-v3.ota", port=0, extra=extra)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"chip-ota-provider-app: error: {tmp_path / 'in'} exists and is not a named pipe")
