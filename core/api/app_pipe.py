@@ -169,8 +169,8 @@ class AppPipe:
     A reply's writer stays open for :data:`LINGER` seconds and the next reply goes through it. A
     script reads a reply, writes its next request and opens ``outbound`` again at once; had the
     writer just been closed, that open could catch it before the close and read an end of file
-    (measured: one exchange in 200 on an idle machine, one in four while the provider works). A
-    script that reads to the end of file gets the reply when the writer closes, LINGER later."""
+    (``tests/cli/test_sdk_app.py`` reopens at once, a hundred times). A script that reads to the
+    end of file gets the reply when the writer closes, LINGER later."""
 
     def __init__(
         self,

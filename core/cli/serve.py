@@ -566,10 +566,15 @@ def _catalog_lines(catalog: ImageCatalog) -> list[str]:
 Serve = Callable[[ProviderConfig, ImageCatalog, "_Printer"], int]
 
 
+def _prog(config: ProviderConfig) -> str:
+    """The name errors are said under: the drop-in answers to the SDK app's."""
+    return SDK_PROG if config.sdk_app else PROG
+
+
 def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> int:
     """Load the images, print them and the setup codes, then serve (headless unless the front
     end passes its own ``serve``)."""
-    prog = SDK_PROG if config.sdk_app else PROG
+    prog = _prog(config)
     try:
         catalog = ImageCatalog.load(
             filepath=str(config.filepath) if config.filepath else None,
@@ -712,7 +717,7 @@ def build_engine(config: ProviderConfig, catalog: ImageCatalog) -> ProviderEngin
 
 def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int:
     """Run the engine and print its events until SIGINT or SIGTERM."""
-    prog = SDK_PROG if config.sdk_app else PROG
+    prog = _prog(config)
     engine = build_engine(config, catalog)
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
