@@ -571,6 +571,24 @@ def _prog(config: ProviderConfig) -> str:
     return SDK_PROG if config.sdk_app else PROG
 
 
+SDK_KVS_HEADER = b"[Default]"  # the SDK's Linux KVS is an INI file with this one section
+
+
+def _adopt_sdk_kvs(kvs: Path, prog: str) -> None:
+    """Make the drop-in's ``--KVS`` file ours. The certification launcher hands the SDK app a new,
+    empty temporary file: a fresh state, not a damaged database (which ota-provider refuses to
+    overwrite). TC-SU-2.2 gives a fixed path that the SDK's own app may have left there: it is
+    moved aside, not lost, and the scripts commission the provider again anyway."""
+    with kvs.open("rb") as file:
+        head = file.read(len(SDK_KVS_HEADER))
+    if not head:
+        kvs.unlink()
+    elif head == SDK_KVS_HEADER:
+        aside = kvs.with_name(kvs.name + ".sdk-kvs")
+        kvs.replace(aside)
+        print(f"{prog}: {kvs} held the SDK app's state; moved it to {aside} and started a fresh one", file=sys.stderr)
+
+
 def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> int:
     """Load the images, print them and the setup codes, then serve (headless unless the front
     end passes its own ``serve``)."""
@@ -583,10 +601,8 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     except CatalogError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if config.sdk_app and config.kvs is not None and config.kvs.is_file() and config.kvs.stat().st_size == 0:
-        # The certification launcher hands the SDK app a new, empty temporary file as its KVS: a
-        # fresh state, not a damaged database (which ota-provider refuses to overwrite).
-        config.kvs.unlink()
+    if config.sdk_app and config.kvs is not None and config.kvs.is_file():
+        _adopt_sdk_kvs(config.kvs, prog)
     problem = storage_problem(config)
     if problem is not None:
         print(f"{prog}: error: {problem}", file=sys.stderr)

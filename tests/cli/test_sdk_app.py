@@ -30,6 +30,8 @@ from ota_provider.core.api.events import (
 from ota_provider.core.node_ids import Peer
 from ota_provider.core.ota.types import DownloadProtocol, QueryImageStatus
 from ota_provider.core.presentation.sdk_lines import QUERY_LINE, READY_LINE
+from tests.helpers.cert_launcher import launcher_command
+from tests.helpers.cert_launcher import pipe_exchange as _exchange
 from tests.helpers.samples import SAMPLES
 
 PEER = Peer(1, 0xD001)
@@ -117,41 +119,12 @@ def test_any_pipe_input_is_split_and_answered_without_an_exception(text):
 # ---------------------------------------------------------------------- the whole drop-in
 
 
-def launcher_command(kvs: Path, image: Path, *, port: int, extra: list[str]) -> list[str]:
-    """The argv ``OTAProviderConfig.build_command`` (matter/testing/apps.py) builds, with this
-    package's entry point as ``app_path``: the common app flags first, then the image, then extras."""
-    return [
-        sys.executable,
-        "-c",
-        "from ota_provider.core.cli.sdk_app import main; raise SystemExit(main())",
-        "--KVS",
-        str(kvs),
-        "--discriminator",
-        "3841",
-        "--passcode",
-        "20202021",
-        "--secured-device-port",
-        str(port),
-        "--filepath",
-        str(image),
-        *extra,
-    ]
-
-
-def _exchange(pipe_in: Path, pipe_out: Path, request: object) -> dict:
-    """As the scripts do: write one JSON object to the in pipe, read one from the out pipe."""
-    with open(pipe_in, "w") as writer:
-        writer.write(json.dumps(request) if not isinstance(request, str) else request)
-    with open(pipe_out) as reader:
-        return json.loads(reader.readline())
-
-
 def test_the_drop_in_starts_as_the_launcher_runs_it_serves_an_update_and_answers_the_pipe(tmp_path):
     kvs = tmp_path / "chip_kvs_provider"
     kvs.write_bytes(b"")  # the launcher's NamedTemporaryFile: an empty file is a fresh state
     pipe_in, pipe_out = tmp_path / "pipe_in", tmp_path / "pipe_out"
     extra = ["--app-pipe", str(pipe_in), "--app-pipe-out", str(pipe_out), "--demo-fabric", "--json"]
-    command = launcher_command(kvs, SAMPLES / "sample-fff1-8000-v3.ota", port=0, extra=extra)
+    command = launcher_command(SAMPLES / "sample-fff1-8000-v3.ota", kvs=kvs, port=0, discriminator=3841, extra=extra)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
@@ -197,7 +170,7 @@ def test_the_drop_in_starts_as_the_launcher_runs_it_serves_an_update_and_answers
 
 
 def test_app_pipe_flags_go_together():
-    command = launcher_command(Path("/tmp/x"), SAMPLES / "sample-fff1-8000-v3.ota", port=0, extra=["--app-pipe", "/p"])
+    command = launcher_command(SAMPLES / "sample-fff1-8000-v3.ota", kvs="/tmp/x", port=0, extra=["--app-pipe", "/p"])
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--app-pipe-out" in result.stderr
 
@@ -220,7 +193,7 @@ def test_a_script_that_reopens_the_pipe_at_once_never_reads_an_empty_reply(tmp_p
 
 
 def test_a_flag_the_drop_in_does_not_have_is_refused_in_one_line_with_its_name():
-    command = launcher_command(Path("/tmp/x"), SAMPLES / "sample-fff1-8000-v3.ota", port=0, extra=["--trace-to", "x"])
+    command = launcher_command(SAMPLES / "sample-fff1-8000-v3.ota", kvs="/tmp/x", port=0, extra=["--trace-to", "x"])
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("chip-ota-provider-app: error: unrecognized arguments: --trace-to")
@@ -229,7 +202,28 @@ def test_a_flag_the_drop_in_does_not_have_is_refused_in_one_line_with_its_name()
 def test_a_pipe_path_that_is_a_regular_file_is_one_line_under_the_drop_ins_name(tmp_path):
     (tmp_path / "in").write_text("")
     extra = ["--app-pipe", str(tmp_path / "in"), "--app-pipe-out", str(tmp_path / "out")]
-    command = launcher_command(tmp_path / "kvs", SAMPLES / "sample-fff1-8000-v3.ota", port=0, extra=extra)
+    command = launcher_command(SAMPLES / "sample-fff1-8000-v3.ota", kvs=tmp_path / "kvs", port=0, extra=extra)
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"chip-ota-provider-app: error: {tmp_path / 'in'} exists and is not a named pipe")
+
+
+def test_a_kvs_the_sdk_app_left_is_moved_aside_and_a_fresh_state_starts(tmp_path):
+    """TC-SU-2.2 gives a fixed --KVS path; the SDK's own app may have left its INI-format KVS there."""
+    kvs = tmp_path / "chip_kvs_provider"
+    kvs.write_text("[Default]\ng/fidx=AQ==\n")  # the SDK's Linux KVS (CHIPLinuxStorageIni)
+    command = launcher_command(SAMPLES / "sample-fff1-8000-v3.ota", kvs=kvs, port=0)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.rstrip("\n") == READY_LINE:
+                break
+        else:
+            raise AssertionError("the drop-in never got ready")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    aside = tmp_path / "chip_kvs_provider.sdk-kvs"
+    assert aside.read_text().startswith("[Default]") and kvs.read_bytes().startswith(b"SQLite format 3")
+    assert f"moved it to {aside}" in stderr and proc.returncode == 0

@@ -6,17 +6,21 @@ skip with the reason when it is missing or the machine cannot run it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.interop.netns import NetnsPair
+from tests.interop.peers import Verdicts
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_PAA = REPO / "core" / "attestation" / "test_credentials" / "Chip-Test-PAA-NoVID-Cert.pem"
+TEST_PAAS = REPO / "core" / "attestation" / "test_credentials"
+CONTROLLER_SCRIPT = Path(__file__).with_name("sdk_controller.py")
 
 
 def controller_python() -> str | None:
@@ -48,9 +52,27 @@ def sdk_command(python: str, *args: str) -> list[str]:
 
 
 def paa_store(directory: Path) -> str:
-    """A PAA trust store for the SDK controller holding the public test PAA our DACs chain to
-    (the controller reads DER files from a directory)."""
+    """A PAA trust store for the SDK controller (a directory of DER files): the public test PAAs our
+    DACs and matter.js's chain to (NoVID and FFF1)."""
     directory.mkdir(parents=True, exist_ok=True)
-    certificate = x509.load_pem_x509_certificate(TEST_PAA.read_bytes())
-    (directory / "Chip-Test-PAA-NoVID-Cert.der").write_bytes(certificate.public_bytes(Encoding.DER))
+    for certificate in TEST_PAAS.glob("*.der"):
+        (directory / certificate.name).write_bytes(certificate.read_bytes())
     return str(directory)
+
+
+def run_sdk_controller(netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path) -> list[dict]:
+    """Run sdk_controller.py over ``steps`` in the controller's namespace (its own /data); one
+    outcome per step."""
+    steps_file = workdir / f"steps-{time.monotonic_ns()}.json"
+    steps_file.write_text(json.dumps(steps))
+    verdicts = steps_file.with_suffix(".verdicts")
+    env = {**os.environ, "PAA_TRUST_STORE": paa_store(workdir / "paa-trust-store")}
+    python = controller_python() or str(REPO / ".venv-interop" / "bin" / "python")
+    command = [
+        *netns.prefix(netns.controller),
+        *sdk_command(python, str(CONTROLLER_SCRIPT), str(storage), str(steps_file), str(verdicts)),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env, cwd=workdir, check=False)
+    outcomes = Verdicts(verdicts).read()
+    assert len(outcomes) == len(steps), result.stdout[-3000:] + result.stderr[-3000:]
+    return outcomes

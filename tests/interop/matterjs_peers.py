@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -71,8 +72,12 @@ class MatterJsRequestor:
         product_id: int = 0x8000,
         timer_cap_ms: int | None = None,
         light: bool = False,
+        can_consent: bool = False,
+        max_restarts: int = 1,
     ) -> None:
-        """``light``: an On/Off Light endpoint besides the root, as a product has (see requestor.mjs)."""
+        """``light``: an On/Off Light endpoint besides the root, as a product has (see requestor.mjs);
+        ``can_consent``: RequestorCanConsent, consent granted at once; ``max_restarts``: how many
+        updates it may apply (each is a restart)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
         self.passcode, self.discriminator = passcode, discriminator
@@ -87,8 +92,9 @@ class MatterJsRequestor:
             "productId": product_id,
             "version": version,
             "timeFactor": TIME_FACTOR,
-            "maxRestarts": 1,
+            "maxRestarts": max_restarts,
             "light": light,
+            "canConsent": can_consent,
         }
         if timer_cap_ms is not None:
             settings["timerCapMs"] = timer_cap_ms
@@ -103,6 +109,15 @@ class MatterJsRequestor:
         )
         self.verdicts.wait_for(lambda v: v.get("event") == "ready", 60, "ready verdict from the matter.js requestor")
         return self
+
+    def reboot(self, timeout: float = 60) -> None:
+        """Restart the device into the version it runs (the scripts' ``restart_requestor``)."""
+        assert self.proc is not None
+        before = len(self.events("ready"))
+        self.proc.send_signal(signal.SIGUSR2)
+        self.verdicts.wait_for(
+            lambda v: v.get("event") == "ready" and len(self.events("ready")) > before, timeout, "ready after a reboot"
+        )
 
     def events(self, name: str) -> list[dict]:
         return [v for v in self.verdicts.read() if v.get("event") == name]

@@ -12,6 +12,12 @@ VERDICTS (a file of its own: the SDK's native log shares stdout and could glue i
   {"do": "invoke-time-snapshot", "node": 1}
   {"do": "subscribe-node-label", "node": 1, "label": "bench"}
   {"do": "open-window", "node": 1, "seconds": 300, "passcode": 20202021, "discriminator": 3841}
+  {"do": "write-provider-acl", "node": 2, "requestor": 1}    (TC_SUTestBase.create_acl_entry)
+  {"do": "announce-provider", "node": 1, "provider": 2}      (TC_SUTestBase.announce_ota_provider)
+  {"do": "read-update-state", "node": 1}
+  {"do": "announce-and-watch", "node": 1, "provider": 2, "until": {"event": 0, "newState": 5}, "seconds": 60}
+     (subscribe to the requestor's StateTransition and DownloadError events, as TC-SU-2.7 does,
+      announce, and collect them until one matches ``until``)
 Controllers: "controller" names one (node id, fabric id) pair: default {"id": 112233, "fabric": 1}.
 """
 
@@ -232,6 +238,79 @@ async def run_step(ctrl, node, step):
                 break
         subscription.Shutdown()
         return {"events": events}
+    if do == "write-provider-acl":
+        # As the certification scripts' create_acl_entry: the whole list replaced by an Administer
+        # entry for this controller and Operate on the provider cluster for the requestor.
+        acl = Clusters.AccessControl
+        entries = [
+            acl.Structs.AccessControlEntryStruct(
+                privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kAdminister,
+                authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
+                subjects=[ctrl.nodeId],
+                targets=NullValue,
+            ),
+            acl.Structs.AccessControlEntryStruct(
+                privilege=acl.Enums.AccessControlEntryPrivilegeEnum.kOperate,
+                authMode=acl.Enums.AccessControlEntryAuthModeEnum.kCase,
+                subjects=[step["requestor"]],
+                targets=[acl.Structs.AccessControlTargetStruct(cluster=0x29, endpoint=NullValue, deviceType=NullValue)],
+            ),
+        ]
+        result = await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl(entries))])
+        return {"status": [str(r.Status) for r in result]}
+    if do == "announce-provider":
+        requestor = Clusters.OtaSoftwareUpdateRequestor
+        command = requestor.Commands.AnnounceOTAProvider(
+            providerNodeID=step["provider"],
+            vendorID=0xFFF1,
+            announcementReason=requestor.Enums.AnnouncementReasonEnum.kUpdateAvailable,
+            metadataForNode=None,
+            endpoint=0,
+        )
+        await ctrl.SendCommand(node, 0, command)
+        return {}
+    if do == "announce-and-watch":
+        requestor = Clusters.OtaSoftwareUpdateRequestor
+        loop = asyncio.get_running_loop()
+        seen = asyncio.Queue()
+        wanted = [(0, requestor.Events.StateTransition, 1), (0, requestor.Events.DownloadError, 1)]
+        subscription = await ctrl.ReadEvent(node, wanted, reportInterval=(0, 5))
+        subscription.SetEventUpdateCallback(lambda event, _t: loop.call_soon_threadsafe(seen.put_nowait, event))
+        first = max([r.Header.EventNumber for r in (await ctrl.ReadEvent(node, wanted))] or [0])
+        if step.get("announce", True):
+            command = requestor.Commands.AnnounceOTAProvider(
+                providerNodeID=step["provider"],
+                vendorID=0xFFF1,
+                announcementReason=requestor.Enums.AnnouncementReasonEnum.kUpdateAvailable,
+                metadataForNode=None,
+                endpoint=0,
+            )
+            await ctrl.SendCommand(node, 0, command)
+        until = step.get("until", {})
+        events = []
+        deadline = time.monotonic() + step.get("seconds", 30)
+        while time.monotonic() < deadline:
+            try:
+                event = await asyncio.wait_for(seen.get(), max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            if event.Header.EventNumber <= first:
+                continue  # from before the announce
+            events.append(_event(event))
+            if (
+                until
+                and all(events[-1]["data"].get(k) == v for k, v in until.items() if k != "event")
+                and (until.get("event") in (None, events[-1]["event"]))
+            ):
+                break
+        subscription.Shutdown()
+        return {"events": events}
+    if do == "read-update-state":
+        attrs = Clusters.OtaSoftwareUpdateRequestor.Attributes
+        data = await ctrl.ReadAttribute(node, [(0, attrs.UpdateState), (0, attrs.UpdateStateProgress)])
+        values = data[0][Clusters.OtaSoftwareUpdateRequestor]
+        progress = values[attrs.UpdateStateProgress]
+        return {"updateState": int(values[attrs.UpdateState]), "progress": None if progress is NullValue else progress}
     if do == "invoke-time-snapshot":
         response = await ctrl.SendCommand(node, 0, Clusters.GeneralDiagnostics.Commands.TimeSnapshot())
         return {"response": str(response)}

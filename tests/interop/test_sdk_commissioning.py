@@ -7,16 +7,13 @@ controller in another, joined by a veth pair. Skips without root; CI runs as roo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.interop.conftest import paa_store
+from tests.interop.conftest import run_sdk_controller
 from tests.interop.netns import NetnsPair, pair_or_skip
-from tests.interop.peers import Provider, Verdicts, ok
+from tests.interop.peers import Provider, ok
 
 REPO = Path(__file__).resolve().parents[2]
 CONTROLLER_SCRIPT = str(Path(__file__).with_name("sdk_controller.py"))
@@ -37,30 +34,7 @@ def provider(netns, tmp_path):
 
 
 def run_controller(netns: NetnsPair, storage: Path, steps: list[dict], tmp_path: Path) -> list[dict]:
-    steps_file = tmp_path / f"steps-{time.monotonic_ns()}.json"
-    steps_file.write_text(json.dumps(steps))
-    verdicts = steps_file.with_suffix(".verdicts")
-    env = {**os.environ, "PAA_TRUST_STORE": paa_store(tmp_path / "paa-trust-store")}
-    python = os.environ.get("OTA_INTEROP_PYTHON") or str(REPO / ".venv-interop" / "bin" / "python")
-    command = [
-        *netns.prefix(netns.controller),
-        "unshare",
-        "-m",
-        "sh",
-        "-c",
-        'mount -t tmpfs tmpfs /data && exec "$@"',
-        "sh",
-        python,
-        CONTROLLER_SCRIPT,
-        str(storage),
-        str(steps_file),
-        str(verdicts),
-    ]
-    Path("/data").mkdir(exist_ok=True)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path, check=False)
-    outcomes = Verdicts(verdicts).read()
-    assert len(outcomes) == len(steps), result.stdout[-3000:] + result.stderr[-3000:]
-    return outcomes
+    return run_sdk_controller(netns, storage, steps, tmp_path)
 
 
 def test_commission_by_discovery_read_write_acl_and_survive_restart(sdk_python, netns, provider, tmp_path):

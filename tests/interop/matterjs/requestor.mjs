@@ -4,11 +4,12 @@
 //
 //     node requestor.mjs CONFIG.json
 // CONFIG: {verdict, storage, port, passcode, discriminator, vendorId, productId, version,
-//          timeFactor, timerCapMs?, maxRestarts, light?}
+//          timeFactor, timerCapMs?, maxRestarts, light?, canConsent?}
 // light: an On/Off Light on endpoint 1 as well, as a product has. matter.js then treats peers it
 // knows nothing of (the provider) as a "fast" network, not with its conservative profile, which
 // adds 1.5 s to every MRP retransmission (@matter/node ServerNetworkRuntime#detectFallbackProfile).
-// Verdict lines (JSON): ready (pairing codes), state, progress, applying, restarted,
+// canConsent: the requestor says it can ask its user; it grants at once (a "consent" verdict).
+// Verdict lines (JSON): ready (pairing codes), state, progress, consent, applying, restarted,
 // versionApplied, downloadError, timer, stopped.
 import { fork } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -30,11 +31,20 @@ if (process.env.BENCH_DEVICE_VERSION !== undefined) {
 let applied; // resolves with the new version when the provider says Proceed
 
 class BenchRequestor extends OtaSoftwareUpdateRequestorServer {
+    async requestUserConsent(newVersion, newVersionString) {
+        say({ event: "consent", version: newVersion, versionString: newVersionString });
+        return true;
+    }
+
     async applyUpdate(newVersion, fileDesignator) {
         const blob = await fileDesignator.openBlob();
         const bytes = new Uint8Array(await blob.arrayBuffer());
         const sha256 = createHash("sha256").update(bytes).digest("hex");
         say({ event: "applying", version: newVersion, bytes: bytes.length, sha256 });
+        // The bootloader consumes the staged image. Left in place, matter.js 0.17.9 validates it
+        // after the reboot (#performUpdateQuery), deletes it as "not newer", and every later
+        // download in that process then fails with "The blob could not be read".
+        await fileDesignator.delete();
         // matter.js 0.17.9 marks updateInProgressDetails non-volatile but does not persist it, so
         // our "bootloader" keeps it across the reboot, as a device's update agent would.
         const { location, updateToken } = this.state.updateInProgressDetails;
@@ -80,7 +90,7 @@ async function runNode(version) {
             softwareVersionString: `v${version}`,
             hardwareVersion: 1,
         },
-        otaSoftwareUpdateRequestor: { canConsent: false, updateInProgressDetails: inProgressDetails() },
+        otaSoftwareUpdateRequestor: { canConsent: !!config.canConsent, updateInProgressDetails: inProgressDetails() },
     });
     if (config.light) await node.add(OnOffLightDevice, { id: "light" });
     const ota = node.eventsOf(BenchRequestor);
@@ -115,7 +125,8 @@ function reportFailedQueries() {
 }
 
 // "Rebooting" is a new process, as on a device: the supervisor (this script without
-// BENCH_DEVICE_VERSION) runs the device as a child and starts it again with the version it applied.
+// BENCH_DEVICE_VERSION) runs the device as a child and starts it again with the version it applied,
+// or with the same version when sent SIGUSR2.
 const REBOOT = 75;
 const deviceVersion = process.env.BENCH_DEVICE_VERSION;
 if (deviceVersion === undefined) {
@@ -125,9 +136,12 @@ if (deviceVersion === undefined) {
             env: { ...process.env, BENCH_DEVICE_VERSION: String(version) },
         });
         const forward = () => child.kill("SIGTERM");
+        const reboot = () => child.kill("SIGUSR2");
         process.once("SIGTERM", forward);
+        process.on("SIGUSR2", reboot);
         const code = await new Promise((resolve) => child.once("exit", (c) => resolve(c)));
         process.off("SIGTERM", forward);
+        process.off("SIGUSR2", reboot);
         if (code !== REBOOT || boots >= (config.maxRestarts ?? 1)) break;
         version = Number(readFileSync(`${config.storage}.next-version`, "utf8"));
         say({ event: "restarted", version });
@@ -136,6 +150,8 @@ if (deviceVersion === undefined) {
     process.exit(0);
 } else {
     const { node, done } = await runNode(Number(deviceVersion));
+    // SIGUSR2: a reboot into the same version (the certification scripts' restart_requestor).
+    process.once("SIGUSR2", () => applied(Number(deviceVersion)));
     const newVersion = await Promise.race([done, stopped()]);
     await node.close();
     if (newVersion !== undefined) writeFileSync(`${config.storage}.next-version`, String(newVersion));

@@ -29,16 +29,18 @@ export async function readConfig() {
 // Durations in the requestor's OTA timers are divided by this factor (the spec's 1..600 s jitter
 // and matter.js's 120 s minimum busy back-off would make each scenario take minutes); the
 // requested duration is reported so the test can still check what the requestor decided.
-// capMs (optional) bounds each compressed duration, for tests that need two requestors to act
-// within the same second.
+// capMs (optional) bounds each compressed duration under an hour (the announce jitter, the busy
+// back-off, DelayedActionTime), for tests that need a requestor to act within a second; the daily
+// periodic query stays compressed only, so a requestor never queries on its own during a test.
 export function compressOtaTimers(Time, factor, say, capMs) {
     if (!factor || factor <= 1) return;
     const original = Time.getTimer;
     Time.getTimer = (name, duration, callback) => {
         if (typeof name === "string" && name.startsWith("OTA")) {
+            const requested = duration;
             say({ event: "timer", name, requestedMs: Number(duration), factor });
             duration = Math.max(10, Math.round(Number(duration) / factor));
-            if (capMs) duration = Math.min(duration, capMs);
+            if (capMs && Number(requested) < 3_600_000) duration = Math.min(duration, capMs);
         }
         return original(name, duration, callback);
     };
