@@ -196,7 +196,7 @@ CASES = {
 }
 
 
-class DropIn:
+class LoopbackDropIn:
     """One drop-in process on loopback, started as the launcher starts it."""
 
     def __init__(self, case: Case, workdir: Path) -> None:
@@ -230,7 +230,7 @@ class DropIn:
 @pytest.fixture(scope="module")
 def drop_ins(tmp_path_factory):
     root = tmp_path_factory.mktemp("sdk-flags")
-    running = {name: DropIn(case, root / f"case-{n}") for n, (name, case) in enumerate(CASES.items())}
+    running = {name: LoopbackDropIn(case, root / f"case-{n}") for n, (name, case) in enumerate(CASES.items())}
     yield running
     for drop_in in running.values():
         drop_in.stop()

@@ -259,15 +259,7 @@ async def run_step(ctrl, node, step):
         result = await ctrl.WriteAttribute(node, [(0, acl.Attributes.Acl(entries))])
         return {"status": [str(r.Status) for r in result]}
     if do == "announce-provider":
-        requestor = Clusters.OtaSoftwareUpdateRequestor
-        command = requestor.Commands.AnnounceOTAProvider(
-            providerNodeID=step["provider"],
-            vendorID=0xFFF1,
-            announcementReason=requestor.Enums.AnnouncementReasonEnum.kUpdateAvailable,
-            metadataForNode=None,
-            endpoint=0,
-        )
-        await ctrl.SendCommand(node, 0, command)
+        await ctrl.SendCommand(node, 0, _announcement(step["provider"]))
         return {}
     if do == "announce-and-watch":
         requestor = Clusters.OtaSoftwareUpdateRequestor
@@ -278,14 +270,7 @@ async def run_step(ctrl, node, step):
         subscription.SetEventUpdateCallback(lambda event, _t: loop.call_soon_threadsafe(seen.put_nowait, event))
         first = max([r.Header.EventNumber for r in (await ctrl.ReadEvent(node, wanted))] or [0])
         if step.get("announce", True):
-            command = requestor.Commands.AnnounceOTAProvider(
-                providerNodeID=step["provider"],
-                vendorID=0xFFF1,
-                announcementReason=requestor.Enums.AnnouncementReasonEnum.kUpdateAvailable,
-                metadataForNode=None,
-                endpoint=0,
-            )
-            await ctrl.SendCommand(node, 0, command)
+            await ctrl.SendCommand(node, 0, _announcement(step["provider"]))
         until = step.get("until", {})
         events = []
         deadline = time.monotonic() + step.get("seconds", 30)
@@ -318,6 +303,18 @@ async def run_step(ctrl, node, step):
         params = await ctrl.OpenCommissioningWindow(node, step.get("seconds", 300), 1000, step["discriminator"], 1)
         return {"setupPinCode": params.setupPinCode, "qr": params.setupQRCode, "manual": params.setupManualCode}
     raise ValueError(f"unknown step {do}")
+
+
+def _announcement(provider: int):
+    """As the certification scripts' announce_ota_provider: UpdateAvailable, vendor 0xFFF1, endpoint 0."""
+    requestor = Clusters.OtaSoftwareUpdateRequestor
+    return requestor.Commands.AnnounceOTAProvider(
+        providerNodeID=provider,
+        vendorID=0xFFF1,
+        announcementReason=requestor.Enums.AnnouncementReasonEnum.kUpdateAvailable,
+        metadataForNode=None,
+        endpoint=0,
+    )
 
 
 def _event(result):

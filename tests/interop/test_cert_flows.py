@@ -129,7 +129,7 @@ class CertBench:
             {"do": "write-provider-acl", "node": PROVIDER_NODE, "requestor": DUT_NODE},
         )
 
-    def announce_until_queried(self, timeout: float = 90, every: float = 15) -> None:
+    def announce_until_queried(self, timeout: float = 90, every: float = 8) -> None:
         """``_announce_until_provider_queried``: announce, and again every ``every`` seconds (60 in
         the scripts) until the provider prints one more QueryImage line."""
         assert self.provider is not None
