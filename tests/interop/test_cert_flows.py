@@ -13,6 +13,9 @@ namespace, the controller and the device in the other. The device's OTA timers r
 times faster (the 120 s minimum after Busy, DelayedActionTime), which is what makes the flows fit
 in the suite; its verdicts still say what it asked for.
 
+These flows are also where matter.js's handling of Busy (it waits at least 120 s, whatever
+DelayedActionTime says) and of AwaitNextAction is checked against this provider.
+
 The module's tests share one bench, as one device on a real bench goes through the scripts in
 turn: each test offers the version after the one the device runs. Each prints its steps: what the
 provider did and what the device did.
@@ -378,6 +381,7 @@ def test_tc_su_2_5_apply_update_actions(bench):
     actions = [(a.action, a.delayed_action_time) for a in provider.of(ApplyUpdateAnswered)]
     assert actions == [(ApplyUpdateAction.AWAIT_NEXT_ACTION, 60), (ApplyUpdateAction.PROCEED, 0)]
     assert DELAYED_ON_APPLY in [state for state, _ in bench.states_since(mark)]
+    assert len(provider.of(TransferFinished)) == 1  # asked again to apply, without downloading again
     bench.step("2.5 awaitNextAction", "AwaitNextAction/60, then Proceed", f"DelayedOnApply, then v{bench.version}")
 
 

@@ -20,15 +20,13 @@ import pytest
 
 from ota_provider.core.codec.setup_payload import SetupPayload
 from ota_provider.core.ota.image import HeaderFields, create_image
-from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs, run_matterjs_controller
+from tests.interop.matterjs_peers import MatterJsRequestor, require_matterjs, run_matterjs_controller
 from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, pair_or_skip
 from tests.interop.peers import REPO, Provider, ok
 
 PASSCODE, DISCRIMINATOR = 20202021, 3840
 ADMINISTER, OPERATE, CASE = 5, 3, 2
-UPDATE_AVAILABLE, BUSY = "UPDATE_AVAILABLE", "BUSY"
-# UpdateState (OTA Requestor cluster): Idle, Querying, DelayedOnQuery, Downloading, Applying, DelayedOnApply
-IDLE, QUERYING, DELAYED_ON_QUERY, DOWNLOADING, APPLYING, DELAYED_ON_APPLY = 1, 2, 3, 4, 5, 6
+UPDATE_AVAILABLE = "UPDATE_AVAILABLE"
 MANDATORY_EVENTS = [
     ["BasicInformation", "startUp"],
     ["GeneralDiagnostics", "bootReason"],
@@ -198,19 +196,6 @@ def test_matterjs_commissions_us_and_its_requestor_updates_from_us(netns, start_
     assert len(ok(again[1])["acl"]) == 2
 
 
-def one_update(netns, start_provider, requestors, image, tmp_path, *provider_flags):
-    """A provider started with ``provider_flags``, one matter.js requestor set up by the matter.js
-    controller, and the update it made; returns both."""
-    provider = start_provider(*provider_flags)
-    (requestor,) = requestors(1)
-    for outcome in run_matterjs_controller(
-        netns, tmp_path / "controller", commission_provider_and([requestor]), tmp_path
-    ):
-        ok(outcome)
-    assert_updated(requestor, image[1])
-    return provider, requestor
-
-
 def test_a_provider_killed_mid_download_resumes_the_matterjs_transfer(
     netns, start_provider, requestors, image, tmp_path
 ):
@@ -254,27 +239,6 @@ def _counters_sent(trace) -> dict[int, set[int]]:
         if entry.get("dir") == "out" and entry.get("session", {}).get("kind") == "CASE":
             sent.setdefault(entry["session"]["local"], set()).add(entry["counter"])
     return sent
-
-
-def test_matterjs_requestor_waits_when_busy_then_updates(netns, start_provider, requestors, image, tmp_path):
-    provider, requestor = one_update(netns, start_provider, requestors, image, tmp_path, "-q", "busy", "-t", "5")
-    answers = provider.named("QueryImageResponse")
-    assert [(a["status"], a["delayedActionTime"]) for a in answers[:2]] == [(BUSY, 5), (UPDATE_AVAILABLE, None)]
-    states = [v["newState"] for v in requestor.events("state")]
-    assert states[:2] == [QUERYING, DELAYED_ON_QUERY] and DOWNLOADING in states
-    # matter.js waits at least 120 s after Busy, whatever DelayedActionTime says (compressed here).
-    retry = [v for v in requestor.events("timer") if v["requestedMs"] == 120_000]
-    assert retry and retry[0]["factor"] == TIME_FACTOR
-
-
-def test_matterjs_requestor_awaits_next_action_then_applies(netns, start_provider, requestors, image, tmp_path):
-    provider, requestor = one_update(
-        netns, start_provider, requestors, image, tmp_path, "-a", "awaitNextAction", "-p", "5"
-    )
-    actions = [(a["action"], a["delayedActionTime"]) for a in provider.named("ApplyUpdateResponse")]
-    assert actions[:2] == [("AWAIT_NEXT_ACTION", 5), ("PROCEED", 0)]
-    assert DELAYED_ON_APPLY in [v["newState"] for v in requestor.events("state")]
-    assert len(provider.named("TransferFinished")) == 1  # the image was not downloaded twice
 
 
 def test_two_matterjs_requestors_download_at_once(netns, start_provider, requestors, image, tmp_path):
