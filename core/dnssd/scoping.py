@@ -48,6 +48,9 @@ class InterfaceAddresses:
             ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            # An IPv4 querier heard on zeroconf's dual-stack socket: "::ffff:169.254.77.1".
+            ip = ip.ipv4_mapped
         return any(ip.version == net.version and ip in net for net in self.networks)
 
 
