@@ -40,6 +40,12 @@ def _ctl(argv: Sequence[str]) -> int:
     return ctl_main(argv)
 
 
+def _ble_scan(argv: Sequence[str]) -> int:
+    from .ble import ble_scan_main  # noqa: PLC0415
+
+    return ble_scan_main(argv)
+
+
 def _image(argv: Sequence[str]) -> int:
     from .image import main as image_main  # noqa: PLC0415
 
@@ -53,6 +59,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "trace": _trace,
     "ctl": _ctl,
     "image": _image,
+    "ble-scan": _ble_scan,
 }
 
 

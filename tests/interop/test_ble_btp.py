@@ -6,6 +6,10 @@ registers the device's advertisement and GATT service and relays to matter.js.""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +55,23 @@ def test_the_device_is_found_by_its_advertisement_and_speaks_btp_with_us(device)
     assert central.segment_size >= 20 and central.stats["packets_out"] >= 3
     assert any(line.startswith("write 656c04") for line in device.lines)  # our handshake request on C1
     assert not any(line.startswith("closed") for line in device.lines), device.lines[-10:]
+
+
+def ble_scan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "ota_provider.core.cli", "ble-scan", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
+
+
+def test_ble_scan_lists_the_device_and_says_in_one_line_what_is_missing(rig, device):
+    listed = ble_scan("--ble-adapter", CENTRAL, "--seconds", "2", "--json", env=rig.env)
+    assert listed.returncode == 0, listed.stderr
+    (found,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (found["discriminator"], found["vendorId"], found["productId"]) == (3840, 0xFFF1, 0x8000)
+    no_adapter = ble_scan("--ble-adapter", "hci7", "--seconds", "1", env=rig.env)
+    assert no_adapter.returncode == 2 and no_adapter.stderr.count("\n") == 1 and "hci7" in no_adapter.stderr
+
+
+def test_ble_scan_without_a_system_bus_is_one_line(tmp_path):
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus.sock'}"}
+    result = ble_scan("--seconds", "1", env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "D-Bus" in result.stderr
