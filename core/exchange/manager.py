@@ -29,6 +29,7 @@ from ..session.secure import SecureSession
 from ..session.table import SessionTable
 from ..session.unsecured import UnsecuredSession, UnsecuredSessions
 from ..timers import Deadlines
+from ..transport.addresses import is_ble
 from .mrp import MrpConfig, retransmit_delay
 
 __all__ = [
@@ -447,6 +448,8 @@ class ExchangeManager:
     ) -> None:
         if exchange.closed or exchange.closing:
             raise ExchangeError("exchange is closed")
+        if is_ble(exchange.session.peer_address):
+            reliable = False  # BTP is reliable itself: no MRP over it (core spec 4.12.1)
         if reliable and exchange.retransmit is not None:
             raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
         ph = PayloadHeader(

@@ -10,6 +10,7 @@ from ota_provider.core.codec.message import MessageHeader, PayloadHeader
 from ota_provider.core.exchange.echo import ECHO_PROTOCOL, ECHO_REQUEST, EchoServer
 from ota_provider.core.exchange.mrp import MrpConfig, retransmit_delay
 from ota_provider.core.session.secure import SessionParameters
+from ota_provider.core.transport.addresses import BleAddress
 from tests.helpers.mrp import A, B, Collector, RecordingEcho, paired
 
 
@@ -33,6 +34,19 @@ def test_echo_round_trip_with_piggybacked_ack():
     # request, response (piggybacking the ack of the request), standalone ack of the response
     assert net.sent == 3
     assert a.exchanges == [] and b.exchanges == []
+
+
+def test_no_mrp_over_a_btp_link():
+    """BTP acknowledges and retransmits itself: over it no message asks for an MRP ack."""
+    ends = BleAddress.of("00:00:00:01:00:01"), BleAddress.of("00:00:00:01:00:02")
+    net, a, b, sa, _ = paired(addresses=ends)
+    b.register(ECHO_PROTOCOL, EchoServer())
+    collector = Collector()
+    a.new_exchange(sa, ECHO_PROTOCOL, collector).send(ECHO_REQUEST, b"ping")
+    net.run()
+    assert collector.messages == [b"ping"]
+    assert net.sent == 2  # the request and the response; over UDP a third, the standalone ack
+    assert a.next_deadline() is None and b.next_deadline() is None  # nothing waits to retransmit
 
 
 @pytest.mark.parametrize("seed", range(5))

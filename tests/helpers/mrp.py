@@ -15,13 +15,14 @@ A, B = ("a", 1), ("b", 2)
 KEYS = SessionKeys(bytes(range(16)), bytes(range(16, 32)), bytes(16))
 
 
-def paired(loss=0.0, seed=1):
+def paired(loss=0.0, seed=1, addresses=(A, B)):
     """Two managers sharing a secure session (keys preset, as after PASE); every RNG seeded."""
     net = SimNet(loss=loss, seed=seed)
-    a = net.add(A, ExchangeManager(rng=random.Random(seed + 100)))
-    b = net.add(B, ExchangeManager(rng=random.Random(seed + 200)))
-    sa = SecureSession(11, 22, KEYS, True, AuthMode.PASE, peer_address=B)
-    sb = SecureSession(22, 11, KEYS, False, AuthMode.PASE, peer_address=A)
+    address_a, address_b = addresses
+    a = net.add(address_a, ExchangeManager(rng=random.Random(seed + 100)))
+    b = net.add(address_b, ExchangeManager(rng=random.Random(seed + 200)))
+    sa = SecureSession(11, 22, KEYS, True, AuthMode.PASE, peer_address=address_b)
+    sb = SecureSession(22, 11, KEYS, False, AuthMode.PASE, peer_address=address_a)
     a.sessions.add(sa)
     b.sessions.add(sb)
     return net, a, b, sa, sb
