@@ -449,7 +449,7 @@ class ExchangeManager:
         if exchange.closed or exchange.closing:
             raise ExchangeError("exchange is closed")
         if is_ble(exchange.session.peer_address):
-            reliable = False  # BTP is reliable itself: no MRP over it (core spec 4.12.1)
+            reliable = False  # BTP acknowledges and retransmits itself: MRP is for UDP only
         if reliable and exchange.retransmit is not None:
             raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
         ph = PayloadHeader(

@@ -137,6 +137,8 @@ class BtpLink:
     async def _run(self) -> None:
         try:
             while True:
+                # Cleared before the work, so a send or an indication during a write wakes the wait.
+                self._wake.clear()
                 now = time.monotonic()
                 while not self._indications.empty():
                     for message in self.central.receive(self._indications.get_nowait(), now):
@@ -147,7 +149,6 @@ class BtpLink:
                     await self.client.write_gatt_char(C1_UUID, packet, response=True)
                 deadline = self.central.next_deadline()
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                self._wake.clear()
                 if self._indications.empty():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), wait)
