@@ -46,6 +46,12 @@ def _ble_scan(argv: Sequence[str]) -> int:
     return ble_scan_main(argv)
 
 
+def _networks(argv: Sequence[str]) -> int:
+    from .networks import networks_main  # noqa: PLC0415
+
+    return networks_main(argv)
+
+
 def _image(argv: Sequence[str]) -> int:
     from .image import main as image_main  # noqa: PLC0415
 
@@ -60,6 +66,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "ctl": _ctl,
     "image": _image,
     "ble-scan": _ble_scan,
+    "networks": _networks,
 }
 
 

@@ -141,6 +141,17 @@ MIGRATIONS: tuple[str, ...] = (
         faults           TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    # 8: named Wi-Fi credentials and Thread datasets for devices commissioned over BLE (secrets:
+    # this file is owner-only, and nothing else ever holds them)
+    """
+    CREATE TABLE network_credentials (
+        name   TEXT PRIMARY KEY,
+        kind   TEXT NOT NULL CHECK (kind IN ('wifi', 'thread')),
+        ssid   BLOB,
+        secret BLOB NOT NULL,
+        added  REAL NOT NULL
+    );
+    """,
 )
 
 
