@@ -93,6 +93,21 @@ async def echo_many(driver, session, count, label) -> list[bool]:
     return results
 
 
+QUIET = 15.0  # s: longer than MRP's five transmissions of one message take (about 10 s here)
+
+
+async def wait_for_payloads(echo: RecordingEcho, expected: int, cap: float = 120.0) -> None:
+    """Until ``expected`` payloads came, or none came for QUIET seconds: a message whose every
+    transmission was lost never comes, and waiting the whole cap for it only made the run long."""
+    deadline, count, last_change = time.monotonic() + cap, len(echo.payloads), time.monotonic()
+    while len(echo.payloads) < expected and time.monotonic() < deadline:
+        if len(echo.payloads) != count:
+            count, last_change = len(echo.payloads), time.monotonic()
+        elif time.monotonic() - last_change > QUIET:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def responder(args) -> None:
     state = args.state or tempfile.mkdtemp(prefix="udp-peer-")
     node = MatterNode(NodeConfig(storage=Path(state), passcode=PASSCODE, discriminator=3840, port=0, host="::1"))
@@ -118,9 +133,7 @@ async def responder(args) -> None:
             print(f"SESSION {session.local_session_id}", flush=True)
             if args.echo_back:
                 results = await echo_many(driver, session, args.echo_back, "from node")
-                deadline = time.monotonic() + 120
-                while len(echo.payloads) < args.expect and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
+                await wait_for_payloads(echo, args.expect)
                 summary = {
                     "echo_back_ok": sum(results),
                     "received": [p.decode() for p in echo.payloads],
@@ -143,9 +156,7 @@ async def initiator(args) -> None:
         session = await establish_pase(driver, ("::1", args.port, 0, 0), args.passcode, timeout=60)
     pase_seconds = time.perf_counter() - start
     results = await echo_many(driver, session, args.count, "from client")
-    deadline = time.monotonic() + 60
-    while len(echo.payloads) < args.expect_back and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await wait_for_payloads(echo, args.expect_back)
     await asyncio.sleep(0.5)  # let the last acks go out
     print(
         json.dumps(
