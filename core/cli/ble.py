@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from ..transport.ble import BleUnavailable, FoundBleDevice, scan
-from .common import EXIT_USAGE, PROG, Parser
+from .common import EXIT_USAGE, PROG, Parser, aligned
 
 __all__ = ["ble_scan_main"]
 
@@ -57,8 +57,6 @@ def ble_scan_main(argv: Sequence[str]) -> int:
     if not devices:
         print(f"no commissionable Matter device heard over BLE in {args.seconds:g} s")
         return 0
-    rows = [("address", "discriminator", "VID:PID", "RSSI", "name"), *(_row(d) for d in devices)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for line in aligned([("address", "discriminator", "VID:PID", "RSSI", "name"), *(_row(d) for d in devices)]):
+        print(line)
     return 0

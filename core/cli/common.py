@@ -9,10 +9,12 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from ..ota.history import iso_time
+from ..storage.database import DATABASE_NAME
 
 PROG = "ota-provider"
 SDK_PROG = "chip-ota-provider-app"  # the SDK app's name, which the drop-in answers to
@@ -62,3 +64,21 @@ class LinePrinter:
 def default_storage() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "ota-provider"
+
+
+def state_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--storage DIR`` or ``--KVS FILE``: the state database a subcommand works on."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--storage", type=Path, metavar="DIR", help="state directory (default: the provider's)")
+    where.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file")
+
+
+def state_path(args: argparse.Namespace) -> Path:
+    """The database file ``state_arguments`` name."""
+    return args.kvs or (args.storage or default_storage()) / DATABASE_NAME
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as lines, each column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..commissioner.credential_store import CredentialStore
 from ..commissioner.network_credentials import CredentialError, WifiCredentials, parse_thread_dataset
-from ..storage.database import DATABASE_NAME, Database, StorageError
-from .common import EXIT_USAGE, PROG, Parser, default_storage
+from ..storage.database import Database, StorageError
+from .common import EXIT_USAGE, PROG, Parser, state_arguments, state_path
 
 __all__ = ["networks_main"]
 
@@ -43,9 +43,7 @@ def _secret(file: Path | None, env: str, prompt: str, what: str, flag: str) -> s
 
 def networks_main(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} networks", description="Wi-Fi credentials and Thread datasets for BLE commissioning")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--storage", type=Path, metavar="DIR", help="state directory (default: the provider's)")
-    where.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file")
+    state_arguments(parser)
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
     wifi = verbs.add_parser("add-wifi", help="keep a Wi-Fi network's credentials under NAME")
     wifi.add_argument("name")
@@ -64,9 +62,8 @@ def networks_main(argv: Sequence[str]) -> int:
     remove = verbs.add_parser("remove", help="forget the network NAME")
     remove.add_argument("name")
     args = parser.parse_args(argv)
-    path = args.kvs or (args.storage or default_storage()) / DATABASE_NAME
     try:
-        db = Database(path)
+        db = Database(state_path(args))
     except StorageError as exc:
         print(f"{PROG} networks: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -62,10 +62,21 @@ from ..presentation.lines import event_fields, event_text
 from ..presentation.sdk_lines import sdk_lines
 from ..presentation.words import socket_address
 from ..setup_target import parse_target
-from ..storage.database import DATABASE_NAME, Database, StorageError
+from ..storage.database import Database, StorageError
 from ..trace import TraceError
 from ..transport.port_owner import udp_port_owner
-from .common import EXIT_USAGE, PROG, SDK_PROG, LinePrinter, Parser, default_storage, parse_number
+from .common import (
+    EXIT_USAGE,
+    PROG,
+    SDK_PROG,
+    LinePrinter,
+    Parser,
+    aligned,
+    default_storage,
+    parse_number,
+    state_arguments,
+    state_path,
+)
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
 
@@ -555,12 +566,7 @@ def _demo_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def _catalog_lines(catalog: ImageCatalog) -> list[str]:
     kind = "image list" if catalog.is_list else "image file"
     rows = [IMAGE_COLUMNS, *(image_cells(image_summary(entry)) for entry in catalog.entries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"Images ({kind} {catalog.source}):"]
-    lines += [
-        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    return lines
+    return [f"Images ({kind} {catalog.source}):", *("  " + line for line in aligned(rows))]
 
 
 Serve = Callable[[ProviderConfig, ImageCatalog, "_Printer"], int]
@@ -783,15 +789,9 @@ def _entry_json(entry: CatalogEntry) -> dict[str, object]:
     }
 
 
-def _state_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--storage", type=Path, metavar="DIR", help="state directory (default: the provider's)")
-    where.add_argument("--KVS", dest="kvs", type=Path, metavar="FILE", help="state database file")
-
-
 def _open_state(args: argparse.Namespace) -> Database | None:
     """The state database the subcommand reads, or None after one line saying why not."""
-    path = args.kvs or (args.storage or default_storage()) / DATABASE_NAME
+    path = state_path(args)
     if not path.exists():
         print(f"{PROG}: error: no state database at {path}; give --storage DIR or --KVS FILE", file=sys.stderr)
         return None
@@ -804,7 +804,7 @@ def _open_state(args: argparse.Namespace) -> Database | None:
 
 def history_main(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} history", description="print the update history kept in the state database")
-    _state_arguments(parser)
+    state_arguments(parser)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="one JSON object per line")
     form.add_argument("--csv", action="store_true", help="CSV with a header row")
@@ -832,7 +832,7 @@ def history_main(argv: Sequence[str]) -> int:
 
 def devices_main(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} devices", description="list the devices commissioned onto the bench fabric")
-    _state_arguments(parser)
+    state_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
     db = _open_state(args)
@@ -861,10 +861,7 @@ def devices_main(argv: Sequence[str]) -> int:
         )
         for d in devices
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    sys.stdout.write(
-        "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n" for row in rows)
-    )
+    sys.stdout.write("".join(line + "\n" for line in aligned(rows)))
     return 0
 
 
