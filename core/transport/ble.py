@@ -144,8 +144,8 @@ class BtpLink:
                     for message in self.central.receive(self._indications.get_nowait(), now):
                         self._messages.put_nowait(message)
                 deadline = self.central.next_deadline()
-                writes = self.central.poll(now) if deadline is not None and now >= deadline else None
-                for packet in writes if writes is not None else self.central.take_writes(now):
+                due = deadline is not None and now >= deadline
+                for packet in self.central.poll(now) if due else self.central.take_writes(now):
                     await self.client.write_gatt_char(C1_UUID, packet, response=True)
                 deadline = self.central.next_deadline()
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())

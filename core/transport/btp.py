@@ -74,18 +74,15 @@ class HandshakeRequest:
         if not 1 <= len(self.versions) <= 8 or any(not 1 <= v <= 15 for v in self.versions):
             raise ValueError("BTP versions are 1 to 8 numbers of 1 to 15")
         nibbles = [*self.versions, *([0] * (8 - len(self.versions)))]
-        # The SDK's layout: the first version in the low nibble of the first byte (04000000 is
-        # version 4 alone, as both stacks send it).
+        # The first version in the low nibble of the first byte, as the SDK and matter.js write it
+        # (04000000 is version 4 alone, all either central sends).
         versions = bytes(nibbles[2 * i] | nibbles[2 * i + 1] << 4 for i in range(4))
         tail = self.att_mtu.to_bytes(2, "little") + bytes((self.window,))
         return bytes((HANDSHAKE_FLAGS, HANDSHAKE_OPCODE)) + versions + tail
 
     @classmethod
     def decode(cls, data: bytes) -> HandshakeRequest:
-        if len(data) != 9:
-            raise BtpError(f"a BTP handshake request is 9 bytes, not {len(data)}")
-        if data[0] != HANDSHAKE_FLAGS or data[1] != HANDSHAKE_OPCODE:
-            raise BtpError("not a BTP handshake request")
+        _handshake(data, 9, "request")
         versions = tuple(v for v in _version_nibbles(data[2:6]) if v)
         if not versions:
             raise BtpError("a BTP handshake request names no version")
@@ -94,6 +91,14 @@ class HandshakeRequest:
 
 def _version_nibbles(field: bytes) -> list[int]:
     return [n for byte in field for n in (byte & 0x0F, byte >> 4)]
+
+
+def _handshake(data: bytes, length: int, what: str) -> None:
+    """A handshake packet's flags, opcode and length (exactly: nothing follows a handshake)."""
+    if len(data) != length:
+        raise BtpError(f"a BTP handshake {what} is {length} bytes, not {len(data)}")
+    if data[0] != HANDSHAKE_FLAGS or data[1] != HANDSHAKE_OPCODE:
+        raise BtpError(f"not a BTP handshake {what}")
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,7 @@ class HandshakeResponse:
 
     @classmethod
     def decode(cls, data: bytes) -> HandshakeResponse:
-        if len(data) != 6:
-            raise BtpError(f"a BTP handshake response is 6 bytes, not {len(data)}")
-        if data[0] != HANDSHAKE_FLAGS or data[1] != HANDSHAKE_OPCODE:
-            raise BtpError("the device's first indication is not a BTP handshake response")
+        _handshake(data, 6, "response")
         return cls(data[2] & 0x0F, int.from_bytes(data[3:5], "little"), data[5])
 
 

@@ -41,7 +41,8 @@ def test_the_handshake_request_both_stacks_send():
 
 
 def test_a_request_with_several_versions_names_them_all():
-    # matter.js reads 04560000 as [4, 5, 6]; the SDK's layout (low nibble first) as [4, 6, 5].
+    # matter.js's test file expects [4, 5, 6]; its 0.17.9 decoder, the SDK and ours read the low nibble
+    # first: [4, 6, 5]. The order is not what matters here.
     assert set(HandshakeRequest.decode(h("656c04560000b90006")).versions) == {4, 5, 6}
 
 
