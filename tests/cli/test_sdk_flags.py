@@ -24,10 +24,10 @@ import pytest
 
 from ota_provider.core.client.requestor import OtaRequestorClient
 from ota_provider.core.exchange.driver import ExchangeDriver
-from ota_provider.core.exchange.manager import ExchangeManager
 from ota_provider.core.fabric.demo import DemoFabric
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from tests.helpers.cert_launcher import launcher_command
+from tests.helpers.engine_helpers import demo_requestor
 from tests.helpers.samples import SAMPLES
 
 IMAGE = SAMPLES / "sample-fff1-8000-v3.ota"
@@ -44,21 +44,15 @@ PROCEED, AWAIT, DISCONTINUE = (
 
 
 class Requestor:
-    """One requestor node on the drop-in's demo fabric."""
+    """One requestor node on the drop-in's demo fabric, connected for the ``async with``."""
 
     def __init__(self, fabric: DemoFabric, port: int, node_id: int) -> None:
         self.fabric, self.port, self.node_id = fabric, port, node_id
         self.driver: ExchangeDriver | None = None
-        self.client: OtaRequestorClient | None = None
 
     async def __aenter__(self) -> OtaRequestorClient:
-        self.driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-        address = ("::1", self.port, 0, 0)
-        self.client = OtaRequestorClient(
-            self.driver, self.fabric.fabric_for(self.node_id), self.fabric.provider_node_id, address
-        )
-        await self.client.connect()
-        return self.client
+        client, self.driver = await demo_requestor(self.fabric, self.port, self.node_id)
+        return client
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.driver is not None

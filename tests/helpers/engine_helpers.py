@@ -26,8 +26,12 @@ def start_engine(storage, image_list=IMAGE_LIST, **config) -> ProviderEngine:
 
 async def requestor(engine: ProviderEngine, storage, node_id: int) -> tuple[OtaRequestorClient, ExchangeDriver]:
     """A connected client for ``node_id`` on the engine's demo fabric; close the driver when done."""
-    demo = DemoFabric.load(storage / DEMO_FABRIC_FILE)
+    return await demo_requestor(DemoFabric.load(storage / DEMO_FABRIC_FILE), engine.port, node_id)
+
+
+async def demo_requestor(demo: DemoFabric, port: int, node_id: int) -> tuple[OtaRequestorClient, ExchangeDriver]:
+    """A connected client for ``node_id`` on ``demo``, to a provider on loopback ``port``."""
     driver = await ExchangeDriver.open(ExchangeManager(), port=0, host="::1")
-    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", engine.port, 0, 0))
+    client = OtaRequestorClient(driver, demo.fabric_for(node_id), demo.provider_node_id, ("::1", port, 0, 0))
     await client.connect()
     return client, driver
