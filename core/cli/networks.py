@@ -44,7 +44,7 @@ def _secret(file: Path | None, env: str, prompt: str, what: str, flag: str) -> s
 def networks_main(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} networks", description="Wi-Fi credentials and Thread datasets for BLE commissioning")
     state_arguments(parser)
-    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    verbs = parser.add_subparsers(dest="verb", metavar="ACTION", required=True, parser_class=Parser)
     wifi = verbs.add_parser("add-wifi", help="keep a Wi-Fi network's credentials under NAME")
     wifi.add_argument("name")
     wifi.add_argument("--ssid", required=True)
