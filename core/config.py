@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .commissioner.network_credentials import ThreadDataset, WifiCredentials
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
 DEFAULT_DISCRIMINATOR = 3840
@@ -75,6 +76,14 @@ class ProviderConfig:
     commission: list[str] | None = None
     paa_trust_store: Path | None = None  # production PAAs, added to the bundled test PAAs
     allow_unverified_attestation: bool = False
+    # Devices reachable only over BLE: the adapter, and the network given to them (--wifi NAME|SSID or
+    # --thread-dataset NAME|HEX as typed; ble_network is what they resolved to, its secrets never in a repr).
+    ble: bool = False
+    ble_adapter: str | None = None
+    wifi: str | None = None
+    wifi_passphrase_file: Path | None = None
+    thread_dataset: str | None = field(default=None, repr=False)  # hex TLVs carry the network key
+    ble_network: WifiCredentials | ThreadDataset | None = None
     exit_when_updated: bool = False
     control: str | None = None  # the control socket: PATH or tcp:HOST:PORT
     app_pipe: Path | None = None  # the SDK app's out-of-band JSON: requests come in on this FIFO

@@ -12,7 +12,8 @@ truncate or chmod any other file.
 Never written: keys and passcodes. Session keys never reach the exchange layer's messages; the
 handshakes' payloads (PASE, CASE: randoms, shares, encrypted certificates) are left out; and the
 few commands that carry secrets have those fields replaced by ``"<redacted>"``: AddNOC's IPK,
-KeySetWrite's epoch keys, OpenCommissioningWindow's PAKE verifier and salt. Block data is
+KeySetWrite's epoch keys, OpenCommissioningWindow's PAKE verifier and salt, a Wi-Fi passphrase
+and a Thread dataset given to a device. Block data is
 counted, not copied. The file is owner-only.
 """
 
@@ -53,6 +54,8 @@ SECRET_FIELDS: dict[tuple[int, int], tuple[int, ...]] = {
     (0x003E, 0x06): (2,),  # OperationalCredentials AddNOC: IPKValue
     (0x003F, 0x00): (0,),  # GroupKeyManagement KeySetWrite: the group key set with its epoch keys
     (0x003C, 0x00): (1, 4),  # AdministratorCommissioning OpenCommissioningWindow: PAKE verifier, salt
+    (0x0031, 0x02): (1,),  # NetworkCommissioning AddOrUpdateWiFiNetwork: the passphrase
+    (0x0031, 0x03): (0,),  # NetworkCommissioning AddOrUpdateThreadNetwork: the dataset (network key, PSKc)
 }
 OTA_COMMANDS = {
     0x00: "QueryImage",

@@ -13,32 +13,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..commissioner.credential_store import CredentialStore
-from ..commissioner.network_credentials import CredentialError, WifiCredentials, parse_thread_dataset
+from ..commissioner.network_credentials import CredentialError, ThreadDataset, WifiCredentials, parse_thread_dataset
 from ..storage.database import Database, StorageError
 from .common import EXIT_USAGE, PROG, Parser, state_arguments, state_path
 
-__all__ = ["networks_main"]
+__all__ = ["SecretRefused", "network_for_commissioning", "networks_main", "read_secret"]
 
 PASSPHRASE_ENV = "OTA_PROVIDER_WIFI_PASSPHRASE"
 DATASET_ENV = "OTA_PROVIDER_THREAD_DATASET"
 
 
-class _Refused(Exception):
+class SecretRefused(Exception):
     """A secret that could not be read: the message is the line to print."""
 
 
-def _secret(file: Path | None, env: str, prompt: str, what: str, flag: str) -> str:
+def read_secret(file: Path | None, env: str, prompt: str, what: str, flag: str) -> str:
     if file is not None:
         try:
             text = sys.stdin.read() if str(file) == "-" else file.read_text()
         except OSError as exc:
-            raise _Refused(f"cannot read {flag} {file}: {exc.strerror}") from None
+            raise SecretRefused(f"cannot read {flag} {file}: {exc.strerror}") from None
         return text.splitlines()[0] if text.strip() else ""
     if env in os.environ:
         return os.environ[env]
     if sys.stdin.isatty():
         return getpass.getpass(prompt)
-    raise _Refused(f"no {what}: give {flag} FILE, ${env}, or run in a terminal to be asked (never a flag value)")
+    raise SecretRefused(f"no {what}: give {flag} FILE, ${env}, or run in a terminal to be asked (never a flag value)")
 
 
 def networks_main(argv: Sequence[str]) -> int:
@@ -69,7 +69,7 @@ def networks_main(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     try:
         return _run(args, CredentialStore(db))
-    except (CredentialError, _Refused) as exc:
+    except (CredentialError, SecretRefused) as exc:
         print(f"{PROG} networks: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace, store: CredentialStore) -> int:
         store.check_name(args.name)
         prompt = f"Wi-Fi passphrase for {args.ssid}: "
         what, flag = "Wi-Fi passphrase", "--passphrase-file"
-        passphrase = "" if args.open else _secret(args.passphrase_file, PASSPHRASE_ENV, prompt, what, flag)
+        passphrase = "" if args.open else read_secret(args.passphrase_file, PASSPHRASE_ENV, prompt, what, flag)
         if not passphrase and not args.open:
             raise CredentialError("an empty passphrase: give --open for an open network")
         credentials = WifiCredentials(args.ssid.encode(), passphrase.encode())
@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace, store: CredentialStore) -> int:
         return 0
     if args.verb == "add-thread":
         store.check_name(args.name)
-        text = _secret(args.dataset_file, DATASET_ENV, "Thread dataset (hex): ", "Thread dataset", "--dataset-file")
+        text = read_secret(args.dataset_file, DATASET_ENV, "Thread dataset (hex): ", "Thread dataset", "--dataset-file")
         dataset = parse_thread_dataset(text)
         store.put(args.name, dataset)
         print(f"kept {args.name}: {dataset.describe()}")
@@ -108,3 +108,30 @@ def _run(args: argparse.Namespace, store: CredentialStore) -> int:
     for network in [] if args.json else networks:
         print(f"{network.name}  {network.credentials.describe()}")
     return 0
+
+
+def network_for_commissioning(
+    store: CredentialStore, wifi: str | None, passphrase_file: Path | None, thread: str | None
+) -> WifiCredentials | ThreadDataset | None:
+    """``--wifi NAME|SSID`` / ``--thread-dataset NAME|HEX`` as credentials. A name kept by ``networks``
+    is used as kept; a new SSID's passphrase is read as ``networks add-wifi`` reads it, and a new
+    network is kept under its SSID (or ``thread-<XPAN>``) for the next device. CredentialError or
+    SecretRefused: the line to print."""
+    if wifi is not None:
+        kept = store.get(wifi)
+        if kept is not None and isinstance(kept.credentials, WifiCredentials) and passphrase_file is None:
+            return kept.credentials
+        prompt = f"Wi-Fi passphrase for {wifi}: "
+        passphrase = read_secret(passphrase_file, PASSPHRASE_ENV, prompt, "Wi-Fi passphrase", "--wifi-passphrase-file")
+        credentials = WifiCredentials(wifi.encode(), passphrase.encode())
+        if CredentialStore.NAME.fullmatch(wifi):
+            store.put(wifi, credentials)
+        return credentials
+    if thread is not None:
+        kept = store.get(thread)
+        if kept is not None and isinstance(kept.credentials, ThreadDataset):
+            return kept.credentials
+        dataset = parse_thread_dataset(thread)
+        store.put(f"thread-{dataset.extended_pan_id.hex()}", dataset)
+        return dataset
+    return None

@@ -9,6 +9,7 @@ an error here instead of a silent 0. A bad value is one line on stderr and exit 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -28,7 +29,9 @@ from ..api.control import ControlError, parse_control_target
 from ..attestation.credentials import AttestationError
 from ..bdx.sender import UDP_BLOCK_LIMIT
 from ..codec.setup_payload import SetupCodeError, SetupPayload, check_passcode
+from ..commissioner.credential_store import CredentialStore
 from ..commissioner.device_store import DeviceStore
+from ..commissioner.network_credentials import CredentialError
 from ..commissioner.trust import load_paa_folder
 from ..commissioner.watch import UpdateWatch
 from ..config import (
@@ -62,7 +65,7 @@ from ..presentation.lines import event_fields, event_text
 from ..presentation.sdk_lines import sdk_lines
 from ..presentation.words import socket_address
 from ..setup_target import parse_target
-from ..storage.database import Database, StorageError
+from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..trace import TraceError
 from ..transport.port_owner import udp_port_owner
 from .common import (
@@ -77,6 +80,7 @@ from .common import (
     state_arguments,
     state_path,
 )
+from .networks import SecretRefused, network_for_commissioning
 
 _QUERY_STATUS, _APPLY_ACTION, _CONSENT = QUERY_STATUSES, APPLY_ACTIONS, CONSENT_STATES  # the one table of names
 
@@ -165,6 +169,75 @@ def _image_uri(text: str) -> str:
     if not 1 <= len(text.encode("utf-8")) <= 256:
         raise argparse.ArgumentTypeError("image URI must be 1..256 bytes")
     return text
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Commissioning the devices under test onto our bench fabric, over IP or BLE."""
+    bench = parser.add_argument_group("commissioning devices onto the bench fabric")
+    bench.add_argument(
+        "--commission",
+        action="append",
+        type=_commission_target,
+        metavar="CODE[@HOST[:PORT]]",
+        help="at start, commission this device onto our own bench fabric (CODE: the 11-digit manual code or the "
+        "MT: QR payload; HOST: IPv4, [IPv6] or a name; PORT: default 5540); repeatable",
+    )
+    bench.add_argument(
+        "--exit-when-updated",
+        action="store_true",
+        help="with --commission and --headless: exit 0 once every commissioned device reports the new version "
+        "itself, 1 with the reason as soon as one cannot be updated",
+    )
+    bench.add_argument(
+        "--stage-timeout",
+        type=_seconds("--stage-timeout"),
+        default=30.0,
+        metavar="SECONDS",
+        help="how long each commissioning stage may wait for the device (default 30, as the SDK)",
+    )
+    bench.add_argument(
+        "--timeout",
+        type=_ranged(1, 86400, "--timeout"),
+        metavar="SECONDS",
+        help="with --exit-when-updated: exit 1 if the devices are not all updated by then",
+    )
+    bench.add_argument(
+        "--paa-trust-store",
+        type=_paa_folder,
+        metavar="DIR",
+        help="production PAAs (DER or PEM), trusted besides the bundled test PAAs",
+    )
+    bench.add_argument(
+        "--ble",
+        action="store_true",
+        help="reach the --commission devices over Bluetooth LE (a QR code that says BLE does, given a network), "
+        "then give them --wifi or --thread-dataset",
+    )
+    bench.add_argument("--ble-adapter", metavar="hciN", help="the Bluetooth adapter (default: the first powered one)")
+    joined = bench.add_mutually_exclusive_group()
+    joined.add_argument(
+        "--wifi",
+        metavar="NAME|SSID",
+        help="the Wi-Fi network for devices commissioned over BLE: a name kept by `ota-provider networks`, or an "
+        "SSID (its passphrase from --wifi-passphrase-file, $OTA_PROVIDER_WIFI_PASSPHRASE or a prompt; kept)",
+    )
+    joined.add_argument(
+        "--thread-dataset",
+        metavar="NAME|HEX",
+        help="the Thread network for devices commissioned over BLE: a name kept by `ota-provider networks`, or "
+        "the operational dataset's hex TLVs (`ot-ctl dataset active -x`; kept)",
+    )
+    bench.add_argument(
+        "--wifi-passphrase-file",
+        type=Path,
+        metavar="FILE",
+        help="the --wifi passphrase: the first line of FILE ('-': stdin), never a flag value",
+    )
+    bench.add_argument(
+        "--allow-unverified-attestation",
+        action="store_true",
+        help="commission a device whose attestation fails (the verdict is still shown), as chip-tool's bypass does",
+    )
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -391,45 +464,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     attestation.add_argument("--dac-key", type=_readable_file, metavar="FILE", help="the DAC's private key, PEM or DER")
     attestation.add_argument("--cd", type=_readable_file, metavar="DER", help="certification declaration (CMS)")
 
-    bench = parser.add_argument_group("commissioning devices onto the bench fabric")
-    bench.add_argument(
-        "--commission",
-        action="append",
-        type=_commission_target,
-        metavar="CODE[@HOST[:PORT]]",
-        help="at start, commission this device onto our own bench fabric (CODE: the 11-digit manual code or the "
-        "MT: QR payload; HOST: IPv4, [IPv6] or a name; PORT: default 5540); repeatable",
-    )
-    bench.add_argument(
-        "--exit-when-updated",
-        action="store_true",
-        help="with --commission and --headless: exit 0 once every commissioned device reports the new version "
-        "itself, 1 with the reason as soon as one cannot be updated",
-    )
-    bench.add_argument(
-        "--stage-timeout",
-        type=_seconds("--stage-timeout"),
-        default=30.0,
-        metavar="SECONDS",
-        help="how long each commissioning stage may wait for the device (default 30, as the SDK)",
-    )
-    bench.add_argument(
-        "--timeout",
-        type=_ranged(1, 86400, "--timeout"),
-        metavar="SECONDS",
-        help="with --exit-when-updated: exit 1 if the devices are not all updated by then",
-    )
-    bench.add_argument(
-        "--paa-trust-store",
-        type=_paa_folder,
-        metavar="DIR",
-        help="production PAAs (DER or PEM), trusted besides the bundled test PAAs",
-    )
-    bench.add_argument(
-        "--allow-unverified-attestation",
-        action="store_true",
-        help="commission a device whose attestation fails (the verdict is still shown), as chip-tool's bypass does",
-    )
+    _bench_arguments(parser)
 
     front = parser.add_argument_group("front end")
     front.add_argument("--headless", action="store_true", help="print events as lines instead of the dashboard")
@@ -542,6 +577,8 @@ def parse_config(argv: Sequence[str] | None = None, prog: str = PROG) -> Provide
         parser.error("--exit-when-updated goes with --headless (or --json)")
     if args.timeout is not None and not args.exit_when_updated:
         parser.error("--timeout goes with --exit-when-updated")
+    if args.wifi_passphrase_file is not None and args.wifi is None:
+        parser.error("--wifi-passphrase-file goes with --wifi SSID")
     _demo_defaults(parser, args)
     return ProviderConfig(**vars(args))
 
@@ -613,6 +650,12 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     if problem is not None:
         print(f"{prog}: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if config.wifi is not None or config.thread_dataset is not None:
+        try:
+            config = dataclasses.replace(config, ble_network=_ble_network(config))
+        except (CredentialError, SecretRefused, StorageError) as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     onboarding = onboarding_payload(config)
     emit = _Printer(out, config.json_lines)
     emit.startup(catalog, onboarding, config)
@@ -706,6 +749,20 @@ def startup_notes(config: ProviderConfig) -> list[str]:
             "certification scripts use this to test an invalid ImageURI)"
         )
     return notes
+
+
+def _ble_network(config: ProviderConfig):
+    """The --wifi / --thread-dataset network, read (and kept) before anything starts: a prompt
+    for a passphrase must come before the dashboard takes the terminal."""
+    directory = config.storage or default_storage()
+    directory.mkdir(parents=True, exist_ok=True)
+    db = Database(config.kvs or directory / DATABASE_NAME)
+    try:
+        return network_for_commissioning(
+            CredentialStore(db), config.wifi, config.wifi_passphrase_file, config.thread_dataset
+        )
+    finally:
+        db.close()
 
 
 def storage_problem(config: ProviderConfig) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..api.commands import DeviceActionKind
@@ -30,6 +30,7 @@ from ..api.events import (
     StepState,
 )
 from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
+from ..dnssd.operational import find_operational
 from ..dnssd.scoping import is_local_address
 from ..fabric.table import Fabric
 from ..im.client import ImResult, InteractionClient, settle
@@ -39,12 +40,31 @@ from ..ota.catalog import Selection
 from ..ota.types import UpdateState, update_state
 from ..presentation.words import socket_address, update_state_name
 from ..setup_target import CommissionTarget
+from ..transport.ble import BleUnavailable, FoundBleDevice
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
-from .commission import CommissionedDevice, CommissioningError, Stage, StageReport, case_session, commission
+from .commission import (
+    CommissionedDevice,
+    CommissioningError,
+    NetworkSetup,
+    Stage,
+    StageReport,
+    case_session,
+    commission,
+)
 from .device_store import DeviceRecord, DeviceStore
 from .mismatch import DISAGREE_SECONDS, MISMATCH_ADVICE, DownloadWatch
+from .over_ble import (
+    LINK_ERRORS,
+    BleSettings,
+    LinkLost,
+    close_link,
+    find_over_ble,
+    open_link,
+    wants_ble,
+    while_linked,
+)
 from .pointing import (
     BASIC_INFORMATION,
     OTA_REQUESTOR,
@@ -118,8 +138,10 @@ class Bench:
         allow_unverified: bool = False,
         timeout: float = 30.0,
         reason: AnnouncementReason = AnnouncementReason.URGENT_UPDATE_AVAILABLE,
+        ble: BleSettings | None = None,
     ) -> None:
         self.node = node
+        self.ble = ble
         self.trust = trust
         self.emit = emit
         self.select = select
@@ -175,23 +197,8 @@ class Bench:
         question.set_result(accept)
         return True
 
-    async def commission(
-        self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False
-    ) -> CommissionedDevice | None:
-        name = target.text or "device"
-        try:
-            candidates = (
-                [target.address()]
-                if target.host is not None
-                else [d.addresses[0] for d in await self._discover(name, target)]
-            )
-        except ValueError as exc:
-            self.emit(CommissioningFailed(name, "address" if target.host else "discovery", str(exc)))
-            return None
-        bench, ours = self._bench_fabric()
-
-        def report(stage: StageReport) -> None:
-            self.emit(CommissioningStage(name, stage.stage.value, stage.state, stage.seconds, stage.detail))
+    def _acceptor(self, name: str, ask: bool) -> Callable[[Verdict], Awaitable[bool]]:
+        """Whether to commission a device whose attestation fails: the flag says yes, or the user is asked."""
 
         async def accept(verdict: Verdict) -> bool:
             if self.allow_unverified:
@@ -228,33 +235,72 @@ class Bench:
                 )
             return accepted
 
+        return accept
+
+    async def _candidates(self, name: str, target: CommissionTarget, over_ble: bool) -> list:
+        """The devices to try for a code, in order: BLE advertisements, or socket addresses."""
+        if over_ble:
+            return await self._discover_ble(name, target)
+        if target.host is not None:
+            return [target.address()]
+        return [d.addresses[0] for d in await self._discover(name, target)]
+
+    async def commission(
+        self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False
+    ) -> CommissionedDevice | None:
+        name = target.text or "device"
+        over_ble = wants_ble(target, self.ble)
+        try:
+            candidates = await self._candidates(name, target, over_ble)
+        except (ValueError, BleUnavailable) as exc:
+            where = "BLE discovery" if over_ble else "address" if target.host else "discovery"
+            self.emit(CommissioningFailed(name, where, str(exc)))
+            return None
+        bench, ours = self._bench_fabric()
+
+        current: list[Stage] = [Stage.PASE]  # the stage under way, for a BLE link lost meanwhile
+
+        def report(stage: StageReport) -> None:
+            if stage.state is StepState.STARTED:
+                current[0] = stage.stage
+            self.emit(CommissioningStage(name, stage.stage.value, stage.state, stage.seconds, stage.detail))
+
+        accept = self._acceptor(name, ask)
         device_node_id = bench.allocate_node_id(self.node.db, node_id)
+
+        async def run(address: tuple, network: NetworkSetup | None = None) -> CommissionedDevice:
+            return await commission(
+                self._driver,
+                address,
+                target.passcode,
+                bench,
+                ours,
+                device_node_id,
+                self.trust,
+                accept_unverified=accept,
+                on_stage=report,
+                timeout=self.timeout,
+                network=network,
+            )
+
         device = None
-        for number, address in enumerate(candidates, 1):
+        for number, candidate in enumerate(candidates, 1):
             try:
-                device = await commission(
-                    self._driver,
-                    address,
-                    target.passcode,
-                    bench,
-                    ours,
-                    device_node_id,
-                    self.trust,
-                    accept_unverified=accept,
-                    on_stage=report,
-                    timeout=self.timeout,
-                )
+                if over_ble:
+                    device = await self._commission_over_ble(name, candidate, ours, run, current)
+                else:
+                    device = await run(candidate)
                 break
             except CommissioningError as exc:
-                if exc.stage == Stage.PASE and number < len(candidates):  # not the device with this code
+                if exc.stage in (Stage.PASE, Stage.BLE) and number < len(candidates):  # not the device with this code
+                    where = f"BLE {candidate.address}" if over_ble else socket_address(candidate)
                     self.emit(
                         CommissioningStage(
                             name,
-                            Stage.PASE.value,
+                            exc.stage.value,
                             StepState.FAILED,
                             0.0,
-                            f"{socket_address(address)}: {exc.reason}; trying the next device "
-                            f"({number + 1} of {len(candidates)})",
+                            f"{where}: {exc.reason}; trying the next device ({number + 1} of {len(candidates)})",
                         )
                     )
                     continue
@@ -267,7 +313,7 @@ class Bench:
                 name, device.node_id, ours.fabric_index, device.vendor_id, device.product_id, device.verdict.describe()
             )
         )
-        host, port = address[0], address[1]
+        host, port = device.address[0], device.address[1]
         self.devices.save(
             DeviceRecord(
                 device.node_id,
@@ -387,6 +433,63 @@ class Bench:
         elif not active and self._browser is not None:
             browser, self._browser = self._browser, None
             self._spawn(browser.stop())
+
+    async def _discover_ble(self, name: str, target: CommissionTarget) -> list[FoundBleDevice]:
+        """The BLE advertisements answering the code; ValueError saying what was not found."""
+        assert self.ble is not None
+        if self.ble.network is None:
+            raise ValueError(
+                "a device reached over BLE needs a network to join: give --wifi NAME|SSID or --thread-dataset NAME"
+            )
+        payload, short = target.payload, target.short_discriminator
+        shown = (
+            f"{'short ' if short else ''}discriminator {payload.discriminator >> 8 if short else payload.discriminator}"
+        )
+        adapter = self.ble.adapter or "the first adapter"
+        self.emit(CommissioningStage(name, "BLE discovery", StepState.STARTED, 0.0, f"scanning {adapter} for {shown}"))
+        started = time.monotonic()
+        devices = await find_over_ble(target, self.ble.adapter, self.discovery_timeout)
+        if not devices:
+            raise ValueError(
+                f"no BLE advertisement with {shown} within {self.discovery_timeout:g} s on {adapter}: is the "
+                "device powered and advertising (most stop after 15 minutes: power-cycle it)?"
+            )
+        listed = "; ".join(f"{_ble_words(d)}" for d in devices)
+        detail = listed if len(devices) == 1 else f"{len(devices)} devices, tried in this order: {listed}"
+        self.emit(CommissioningStage(name, "BLE discovery", StepState.DONE, time.monotonic() - started, detail))
+        return devices
+
+    async def _commission_over_ble(self, name, found: FoundBleDevice, ours: Fabric, run, current) -> CommissionedDevice:
+        """Connect and run BTP, then commission over it: the device's network is given after its NOC
+        and it is found on IP by its operational name; the link is closed once CASE runs on IP."""
+        assert self.ble is not None and self.ble.network is not None
+        self.emit(CommissioningStage(name, Stage.BLE.value, StepState.STARTED, 0.0, f"BLE {found.address}"))
+        started = time.monotonic()
+        try:
+            address, link = await open_link(self._driver, found, self.ble.adapter, self.timeout)
+        except LINK_ERRORS as exc:
+            reason = str(exc) or type(exc).__name__
+            self.emit(CommissioningStage(name, Stage.BLE.value, StepState.FAILED, time.monotonic() - started, reason))
+            raise CommissioningError(Stage.BLE, reason) from None
+        btp = link.central
+        detail = f"BTP segment {btp.segment_size} bytes, window {btp.remote_window}"
+        self.emit(CommissioningStage(name, Stage.BLE.value, StepState.DONE, time.monotonic() - started, detail))
+        advertiser = self.node.advertiser
+
+        async def find_on_ip(node_id: int) -> list[tuple]:
+            instance = f"{ours.compressed_fabric_id.hex().upper()}-{node_id:016X}"
+            zeroconf = advertiser.zeroconf if advertiser else None
+            return await find_operational(instance, timeout=self.timeout, zeroconf=zeroconf)
+
+        network = NetworkSetup(self.ble.network, find_on_ip)
+        after_join = (Stage.JOIN, Stage.FIND, Stage.CASE, Stage.COMPLETE)
+        try:
+            return await while_linked(link, run(address, network), lambda: current[0] not in after_join)
+        except LinkLost as exc:
+            self.emit(CommissioningStage(name, current[0].value, StepState.FAILED, 0.0, str(exc)))
+            raise CommissioningError(current[0], f"{exc}: is the device still powered and in range?") from None
+        finally:
+            await close_link(self._driver, address, link)
 
     async def _discover(self, name: str, target: CommissionTarget) -> list[CommissionableDevice]:
         """Browse DNS-SD for the code's discriminator: the devices to try, in order; ValueError
@@ -651,3 +754,11 @@ class Bench:
 def _state_words(info: DeviceInfo) -> str:
     """What the device's OTA Requestor says, for a line and the device record."""
     return "no OTA requestor" if info.requestor_endpoint is None else update_state_name(info.state)
+
+
+def _ble_words(device: FoundBleDevice) -> str:
+    ad = device.advertisement
+    vp = f"VID 0x{ad.vendor_id:04X} PID 0x{ad.product_id:04X}, " if ad.vendor_id else ""
+    rssi = f", RSSI {device.rssi} dBm" if device.rssi is not None else ""
+    named = f"{device.name!r} " if device.name else ""
+    return f"{named}{vp}discriminator {ad.discriminator} at BLE {device.address}{rssi}"

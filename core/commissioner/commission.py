@@ -1,6 +1,10 @@
-"""Commissioning a device onto the bench fabric over IP, stage by stage as the SDK's commissioner
-does it on the on-network path (MATTER_STACK.md §4.2): PASE, read the commissioning info, arm the
-fail-safe, regulatory config, attestation, CSR, root certificate, NOC, CASE, CommissioningComplete.
+"""Commissioning a device onto the bench fabric, stage by stage as the SDK's commissioner does it
+(MATTER_STACK.md §4.2): PASE, read the commissioning info, arm the fail-safe, regulatory config,
+attestation, CSR, root certificate, NOC, CASE, CommissioningComplete.
+
+A device reached over BLE (PASE over BTP) is given its network after its NOC, as the SDK does: the
+Wi-Fi credentials or Thread dataset, ConnectNetwork, then it is looked for on IP by its operational
+name, and CASE runs there.
 
 Each stage is timed and reported (``on_stage``); a failure names its stage and says why, and the
 fail-safe is disarmed if the device still listens (otherwise it expires there and rolls back).
@@ -34,8 +38,17 @@ from ..session.secure import SecureSession
 from .attestation import AttestationInput, TrustStore, Verdict, verify_attestation
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls
+from .network_setup import Credentials, Joined, NetworkRefused, add_network, connect_network, find_interface
 
-__all__ = ["CommissionedDevice", "CommissioningError", "Stage", "StageReport", "case_session", "commission"]
+__all__ = [
+    "CommissionedDevice",
+    "CommissioningError",
+    "NetworkSetup",
+    "Stage",
+    "StageReport",
+    "case_session",
+    "commission",
+]
 
 GENERAL_COMMISSIONING, OPERATIONAL_CREDENTIALS, BASIC_INFORMATION = 0x0030, 0x003E, 0x0028
 DEFAULT_FAILSAFE_SECONDS = 60
@@ -64,6 +77,7 @@ _COMMISSIONING_ERROR = {
 
 
 class Stage(enum.Enum):
+    BLE = "BLE connect"
     PASE = "secure pairing (PASE)"
     READ = "read commissioning info"
     ARM_FAILSAFE = "arm the fail-safe"
@@ -72,6 +86,9 @@ class Stage(enum.Enum):
     CSR = "operational CSR"
     ROOT = "add trusted root"
     NOC = "add NOC"
+    NETWORK = "network credentials"
+    JOIN = "join the network"
+    FIND = "find on IP"
     CASE = "operational session (CASE)"
     COMPLETE = "commissioning complete"
 
@@ -107,6 +124,15 @@ class CommissionedDevice:
 
 
 Confirm = Callable[[Verdict], Awaitable[bool]]
+FindOnIp = Callable[[int], Awaitable[list[tuple]]]  # node id -> its addresses ([] if not found)
+
+
+@dataclass(frozen=True)
+class NetworkSetup:
+    """For a device reached over BLE: the network to give it, and how to find it on IP afterwards."""
+
+    credentials: Credentials
+    find_on_ip: FindOnIp
 
 
 async def _refuse(_: Verdict) -> bool:
@@ -125,9 +151,12 @@ async def commission(
     accept_unverified: Confirm = _refuse,
     on_stage: Callable[[StageReport], None] = lambda report: None,
     timeout: float = 30.0,
+    network: NetworkSetup | None = None,
 ) -> CommissionedDevice:
-    """Commission the device at ``address`` as ``node_id``; raise CommissioningError naming the stage."""
+    """Commission the device at ``address`` as ``node_id``; raise CommissioningError naming the stage.
+    ``network``: give the device this network after its NOC and continue on IP (a BLE device)."""
     flow = _Flow(driver, address, bench, our_fabric, node_id, trust, accept_unverified, on_stage, timeout)
+    flow.network = network
     return await flow.run(passcode)
 
 
@@ -136,6 +165,8 @@ class _Flow:
         self.driver, self.address, self.bench, self.our_fabric = driver, address, bench, our_fabric
         self.node_id, self.trust, self.accept_unverified, self.on_stage = node_id, trust, accept_unverified, on_stage
         self.timeout = timeout
+        self.network: NetworkSetup | None = None
+        self.failsafe_seconds = DEFAULT_FAILSAFE_SECONDS
         self.device: DeviceCalls | None = None
         self.failsafe_armed = False
         self.breadcrumb = 0
@@ -158,7 +189,16 @@ class _Flow:
         except CommissioningError as exc:
             self.on_stage(StageReport(stage, StepState.FAILED, time.monotonic() - started, exc.reason))
             raise
-        except (TimeoutError, CallError, ConnectionError, CryptoError, ValueError, KeyError, TypeError) as exc:
+        except (
+            TimeoutError,
+            CallError,
+            ConnectionError,
+            CryptoError,
+            NetworkRefused,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as exc:
             reason = str(exc) or type(exc).__name__
             self.on_stage(StageReport(stage, StepState.FAILED, time.monotonic() - started, reason))
             raise CommissioningError(stage, reason) from None
@@ -179,6 +219,11 @@ class _Flow:
         csr_key = await self._stage(Stage.CSR, lambda: self._csr(pase, verdict))
         await self._stage(Stage.ROOT, self._root)
         fabric_index = await self._stage(Stage.NOC, lambda: self._add_noc(csr_key))
+        if self.network is not None:
+            network = self.network
+            endpoint = await self._stage(Stage.NETWORK, lambda: self._give_network(network))
+            joined = await self._stage(Stage.JOIN, lambda: self._join(network, endpoint))
+            await self._stage(Stage.FIND, lambda: self._find(network, joined))
         case = await self._stage(Stage.CASE, self._case)
         await self._stage(Stage.COMPLETE, lambda: self._complete(case))
         self.failsafe_armed = False
@@ -219,6 +264,7 @@ class _Flow:
 
     async def _arm(self, seconds: int):
         assert self.device is not None
+        self.failsafe_seconds = seconds
         self.breadcrumb = 1
         fields = await self.device.invoke(
             GENERAL_COMMISSIONING, 0x00, {0: UInt(seconds), 1: UInt(self.breadcrumb)}, "ArmFailSafe"
@@ -314,6 +360,40 @@ class _Flow:
             why = _NOC_STATUS.get(status, f"status {status}")
             raise CommissioningError(Stage.NOC, f"the device refused its NOC: {why}")
         return int(fields[1]), f"fabric index {int(fields[1])} on the device, node id {node_text(self.node_id)}"
+
+    async def _give_network(self, network: NetworkSetup):
+        assert self.device is not None
+        endpoint = await find_interface(self.device, network.credentials)
+        self.breadcrumb += 1
+        await add_network(self.device, endpoint, network.credentials, self.breadcrumb)
+        return endpoint, f"{network.credentials.describe()} on endpoint {endpoint}"
+
+    async def _join(self, network: NetworkSetup, endpoint: int):
+        assert self.device is not None
+        # A fresh fail-safe for joining, finding and CASE, as the SDK re-arms before it enables Wi-Fi.
+        self.breadcrumb += 1
+        fields = await self.device.invoke(
+            GENERAL_COMMISSIONING,
+            0x00,
+            {0: UInt(self.failsafe_seconds), 1: UInt(self.breadcrumb)},
+            "ArmFailSafe",
+        )
+        _check_error(Stage.JOIN, fields, _COMMISSIONING_ERROR)
+        self.breadcrumb += 1
+        joined = await connect_network(self.device, endpoint, network.credentials, self.breadcrumb)
+        return joined, "joined" if joined.answered else "no answer (the device may have switched its radio)"
+
+    async def _find(self, network: NetworkSetup, joined: Joined):
+        addresses = await network.find_on_ip(self.node_id)
+        if not addresses:
+            said = "said it joined" if joined.answered else "did not answer ConnectNetwork"
+            raise CommissioningError(
+                Stage.FIND,
+                f"the device {said} but does not answer on IP as {node_text(self.node_id)}: is this host on "
+                f"that network, and does the network pass mDNS and IPv6 between them?",
+            )
+        self.address = addresses[0]
+        return addresses[0], socket_address(addresses[0])
 
     async def _case(self):
         return await case_session(self.driver, self.our_fabric, self.node_id, self.address, self.timeout), ""

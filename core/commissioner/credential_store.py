@@ -40,6 +40,8 @@ class StoredNetwork:
 
 
 class CredentialStore:
+    NAME = NAME
+
     def __init__(self, db: Database) -> None:
         self.db = db
 

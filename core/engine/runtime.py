@@ -59,6 +59,7 @@ from ..bdx.server import BdxServer, Transfer
 from ..client.demo import DemoRequestors
 from ..codec.setup_payload import DiscoveryCapability, SetupPayload
 from ..commissioner.bench import Bench
+from ..commissioner.over_ble import BleSettings
 from ..commissioner.trust import trust_store
 from ..config import ProviderConfig, installed_version
 from ..fabric.demo import DEMO_FABRIC_FILE, DemoFabric
@@ -434,6 +435,9 @@ class ProviderEngine:
             select=select,
             allow_unverified=config.allow_unverified_attestation,
             timeout=config.stage_timeout,
+            ble=BleSettings(config.ble_adapter, config.ble_network, config.ble)
+            if config.ble or config.ble_network is not None
+            else None,
         )
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():

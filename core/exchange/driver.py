@@ -2,19 +2,34 @@
 
 The driver owns the loop's one timer: it is armed for the earliest deadline of the machine it
 drives (the manager alone, or a node with all its protocol machines, see ``core/timers.py``).
+
+Besides the UDP socket, a message link to one peer (a BTP session over BLE, while a device is
+commissioned) can be attached under that peer's address: what the manager sends there goes over
+the link, what the link receives comes in from that address, as datagrams do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from ..timers import Timed
 from ..transport.udp import UdpEndpoint
 from .manager import Exchange, ExchangeManager, Message, Session
 
-__all__ = ["AsyncExchange", "ExchangeDriver"]
+__all__ = ["AsyncExchange", "ExchangeDriver", "MessageLink"]
+
+log = logging.getLogger(__name__)
+
+
+class MessageLink(Protocol):
+    """A reliable, ordered carrier of whole Matter messages to one peer (``transport/ble.BtpLink``)."""
+
+    def post(self, message: bytes) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> bytes: ...
 
 
 class ExchangeDriver:
@@ -32,6 +47,7 @@ class ExchangeDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0  # when the armed timer fires
         self._loop = asyncio.get_running_loop()
+        self._links: dict[tuple, tuple[MessageLink, asyncio.Task[None]]] = {}
 
     @classmethod
     async def open(
@@ -51,7 +67,11 @@ class ExchangeDriver:
         """Send everything queued and re-arm the timer; call after sending from application code."""
         assert self.endpoint is not None
         for out in self.manager.take_outgoing():
-            self.endpoint.send(out.data, out.address)
+            attached = self._links.get(out.address)
+            if attached is not None:
+                attached[0].post(out.data)
+            else:
+                self.endpoint.send(out.data, out.address)
         deadline = self.machine.next_deadline()
         if deadline is None or (self._timer is not None and self._armed_for <= deadline):
             return  # a timer armed earlier fires first, polls what is due by then and re-arms
@@ -67,7 +87,29 @@ class ExchangeDriver:
         finally:  # a failing machine must not leave every other timer unarmed
             self.flush()
 
+    def attach(self, address: tuple, link: MessageLink) -> None:
+        """Carry messages to and from ``address`` over ``link`` until :meth:`detach`."""
+
+        async def pump() -> None:
+            while True:
+                try:
+                    message = await link.receive()
+                except Exception as exc:  # the link ended: its peer's exchanges time out or fail there
+                    log.info("link to %s ended: %s", address, exc)
+                    return
+                self.datagram_received(message, address)
+
+        self.detach(address)
+        self._links[address] = (link, self._loop.create_task(pump()))
+
+    def detach(self, address: tuple) -> None:
+        attached = self._links.pop(address, None)
+        if attached is not None:
+            attached[1].cancel()
+
     def close(self) -> None:
+        for address in list(self._links):
+            self.detach(address)
         if self._timer is not None:
             self._timer.cancel()
         if self.endpoint is not None:

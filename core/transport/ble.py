@@ -113,11 +113,12 @@ class BtpLink:
             raise _explain(exc, adapter) from None
         try:
             link = cls(client, BtpCentral(await _att_mtu(client)))
-            await client.start_notify(C2_UUID, lambda _c, data: link._indicate(bytes(data)))
             await link._handshake(timeout)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(Exception):
                 await client.disconnect()
+            if isinstance(exc, Exception) and not isinstance(exc, BtpError):  # bleak's GATT errors
+                raise BtpError(f"BLE device {address}: {exc or type(exc).__name__}") from None
             raise
         link._task = asyncio.get_running_loop().create_task(link._run())
         return link
@@ -127,7 +128,11 @@ class BtpLink:
         self._wake.set()
 
     async def _handshake(self, timeout: float) -> None:
+        # The order the SDK's and matter.js's peripherals expect: the request written to C1, then
+        # the subscription to C2, which is what makes the device send its response (matter.js's
+        # server refuses a subscription that comes before the request).
         await self.client.write_gatt_char(C1_UUID, self.central.start(time.monotonic()), response=True)
+        await self.client.start_notify(C2_UUID, lambda _c, data: self._indicate(bytes(data)))
         try:
             response = await asyncio.wait_for(self._indications.get(), timeout)
         except TimeoutError:
@@ -159,11 +164,24 @@ class BtpLink:
             log.info("BTP session ended: %s", exc)
             self._messages.put_nowait(b"")  # wakes a receiver, which raises
 
+    def post(self, message: bytes) -> None:
+        """Queue ``message``; the link's task writes it. Silently dropped once the session ended:
+        whoever waits for an answer learns it from :meth:`receive` or a timeout."""
+        if self.error is None:
+            self.central.send(message)
+            self._wake.set()
+
     async def send(self, message: bytes) -> None:
         if self.error is not None:
             raise BtpError(f"the BTP session ended: {self.error}")
-        self.central.send(message)
-        self._wake.set()
+        self.post(message)
+
+    async def ended(self) -> BaseException | None:
+        """Wait until the session ends (the device went away, or a BTP error); why, or None when closed by us."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+        return self.error
 
     async def receive(self, timeout: float | None = None) -> bytes:
         message = await asyncio.wait_for(self._messages.get(), timeout)

@@ -216,7 +216,8 @@ class BtpCentral:
             raise BtpError(f"the device offered {response.segment_size}-byte BTP segments, below the spec's 20")
         if response.window < 1:
             raise BtpError("the device offered a BTP window of 0")
-        self.segment_size = min(response.segment_size, MAX_SEGMENT)
+        # What we write must also fit our ATT MTU: matter.js answers with the MTU we sent, not MTU - 3.
+        self.segment_size = min(response.segment_size, MAX_SEGMENT, max(MIN_SEGMENT, self.att_mtu - 3))
         self.remote_window = min(response.window, MAX_WINDOW)
         self.phase = Phase.OPEN
         self._handshake_deadline = None

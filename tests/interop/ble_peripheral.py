@@ -1,19 +1,27 @@
 """A BLE peripheral with matter.js's BTP behind it, for the BLE tests with no radio.
 
-    python ble_peripheral.py ADAPTER SERVICE_DATA_HEX MAX_DATA_SIZE
+    python ble_peripheral.py ADAPTER --echo SERVICE_DATA_HEX MAX_DATA_SIZE
+    python ble_peripheral.py ADAPTER --relay SOCKET [--drop-after-writes N]
 
-Registers, in BlueZ (BlueZoo on the test's private bus), an LE advertisement with the Matter service
-data and a GATT application with the Matter service (C1 write, C2 indicate, C3 read). Every C1 write
-goes to ``node btp_peer.mjs`` (matter.js's BtpSessionHandler as the peripheral); every line it
-prints is a C2 indication. Prints "ready" once BlueZ has both registrations, then "write HEX" and
-"indicate HEX" per packet, so the test sees the air.
+Registers, in BlueZ (BlueZoo on the test's private bus), a GATT application with the Matter service
+(C1 write, C2 indicate, C3 read) and an LE advertisement with the Matter service data.
+
+--echo: every C1 write goes to ``node btp_peer.mjs`` (matter.js's BtpSessionHandler, echoing each
+message reversed); every line it prints is a C2 indication. The advertisement is the one given.
+--relay: a matter.js device (requestor.mjs with ble_device.mjs) connects to SOCKET and runs its own
+BtpSessionHandler: C1 writes and C2 subscriptions go to it, its lines are indications, and it says
+what to advertise and when to stop. --drop-after-writes: the link is lost (this process exits at
+once, as a device that resets) after N C1 writes.
+
+Prints "ready" once BlueZ has the application, then "write HEX" and "indicate HEX" per packet.
 """
 
 # dbus-fast reads D-Bus signatures from the annotations ("s", "a{sv}"), and BlueZ names the methods.
 # ruff: noqa: F821, F722
 
+import argparse
 import asyncio
-import sys
+import os
 from pathlib import Path
 
 from dbus_fast import BusType, Variant
@@ -63,9 +71,9 @@ class Advertisement(ServiceInterface):
 
 
 class Characteristic(ServiceInterface):
-    def __init__(self, uuid: str, flags: list[str], on_write=None) -> None:
+    def __init__(self, uuid: str, flags: list[str], on_write=None, on_subscribe=None) -> None:
         super().__init__("org.bluez.GattCharacteristic1")
-        self.uuid, self.flags, self.on_write = uuid, flags, on_write
+        self.uuid, self.flags, self.on_write, self.on_subscribe = uuid, flags, on_write, on_subscribe
         self.value = b""
 
     def properties(self) -> dict:
@@ -103,10 +111,13 @@ class Characteristic(ServiceInterface):
     @method()
     def StartNotify(self) -> None:
         say("subscribed")
+        if self.on_subscribe is not None:
+            self.on_subscribe(True)
 
     @method()
     def StopNotify(self) -> None:
-        pass
+        if self.on_subscribe is not None:
+            self.on_subscribe(False)
 
     @method()
     def Confirm(self) -> None:  # BlueZoo confirms each indication
@@ -147,7 +158,55 @@ class Service(ServiceInterface):
         return True
 
 
-async def main(adapter: str, service_data: bytes, max_data_size: int) -> None:
+class Air:
+    """The GATT application and the advertisement on one adapter."""
+
+    def __init__(self, adapter: str, on_write, on_subscribe=None) -> None:
+        self.adapter = adapter
+        self.c2 = Characteristic(C2, ["indicate", "read"], on_subscribe=on_subscribe)
+        self.characteristics = {
+            APP + "/service0/char0": Characteristic(C1, ["write"], on_write),
+            APP + "/service0/char1": self.c2,
+            APP + "/service0/char2": Characteristic(C3, ["read"]),
+        }
+        self.bus: MessageBus | None = None
+        self.advertising = False
+
+    async def start(self) -> None:
+        bus = self.bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        bus.export(APP, Application(self.characteristics))
+        bus.export(APP + "/service0", Service())
+        for path, characteristic in self.characteristics.items():
+            bus.export(path, characteristic)
+        await (await self._manager("GattManager1")).call_register_application(APP, {})
+
+    async def _manager(self, name: str):
+        assert self.bus is not None
+        path = f"/org/bluez/{self.adapter}"
+        proxy = self.bus.get_proxy_object("org.bluez", path, await self.bus.introspect("org.bluez", path))
+        return proxy.get_interface(f"org.bluez.{name}")
+
+    async def advertise(self, service_data: bytes) -> None:
+        assert self.bus is not None
+        await self.stop_advertising()
+        self.bus.export(APP + "/advertisement0", Advertisement(service_data))
+        await (await self._manager("LEAdvertisingManager1")).call_register_advertisement(APP + "/advertisement0", {})
+        self.advertising = True
+
+    async def stop_advertising(self) -> None:
+        if not self.advertising or self.bus is None:
+            return
+        self.advertising = False
+        manager = await self._manager("LEAdvertisingManager1")
+        await manager.call_unregister_advertisement(APP + "/advertisement0")
+        self.bus.unexport(APP + "/advertisement0")
+
+    def indicate(self, data: bytes) -> None:
+        say(f"indicate {data.hex()}")
+        self.c2.indicate(data)
+
+
+async def echo(adapter: str, service_data: bytes, max_data_size: int) -> None:
     peer = await asyncio.create_subprocess_exec(
         "node",
         "btp_peer.mjs",
@@ -158,35 +217,88 @@ async def main(adapter: str, service_data: bytes, max_data_size: int) -> None:
     )
     assert peer.stdin is not None and peer.stdout is not None
 
+    held: list[bytes] = []  # the handshake request, answered once C2 is subscribed (as bleno's server does)
+    subscribed = False
+
     def relay_write(data: bytes) -> None:
         say(f"write {data.hex()}")
-        peer.stdin.write(f"w {data.hex()}\n".encode())
+        if subscribed:
+            peer.stdin.write(f"w {data.hex()}\n".encode())
+        else:
+            held.append(data)
 
-    c2 = Characteristic(C2, ["indicate", "read"])
-    characteristics = {
-        APP + "/service0/char0": Characteristic(C1, ["write"], relay_write),
-        APP + "/service0/char1": c2,
-        APP + "/service0/char2": Characteristic(C3, ["read"]),
-    }
-    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-    bus.export(APP, Application(characteristics))
-    bus.export(APP + "/service0", Service())
-    for path, characteristic in characteristics.items():
-        bus.export(path, characteristic)
-    bus.export(APP + "/advertisement0", Advertisement(service_data))
-    introspection = await bus.introspect("org.bluez", f"/org/bluez/{adapter}")
-    hci = bus.get_proxy_object("org.bluez", f"/org/bluez/{adapter}", introspection)
-    await hci.get_interface("org.bluez.GattManager1").call_register_application(APP, {})
-    await hci.get_interface("org.bluez.LEAdvertisingManager1").call_register_advertisement(APP + "/advertisement0", {})
+    def subscribe(on: bool) -> None:
+        nonlocal subscribed
+        subscribed = on
+        while on and held:
+            peer.stdin.write(f"w {held.pop(0).hex()}\n".encode())
+
+    air = Air(adapter, relay_write, subscribe)
+    await air.start()
+    await air.advertise(service_data)
     say("ready")
     async for raw in peer.stdout:
         line = raw.decode().strip()
         if line.startswith("i "):
-            say(f"indicate {line[2:]}")
-            c2.indicate(bytes.fromhex(line[2:]))
+            air.indicate(bytes.fromhex(line[2:]))
         elif line.startswith("closed"):
             say(line)
 
 
+async def relay(adapter: str, socket_path: str, drop_after_writes: int | None) -> None:
+    device: asyncio.StreamWriter | None = None
+    writes = 0
+
+    def to_device(line: str) -> None:
+        if device is not None:
+            device.write(f"{line}\n".encode())
+
+    def relay_write(data: bytes) -> None:
+        nonlocal writes
+        say(f"write {data.hex()}")
+        writes += 1
+        if drop_after_writes is not None and writes > drop_after_writes:
+            say("dropping the link")
+            os._exit(0)  # as a device that resets: no goodbye on any layer
+        to_device(f"w {data.hex()}")
+
+    air = Air(adapter, relay_write, lambda subscribed: to_device("sub" if subscribed else "unsub"))
+    await air.start()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal device
+        device = writer
+        say("device connected")
+        async for raw in reader:
+            kind, _, value = raw.decode().strip().partition(" ")
+            if kind == "i":
+                air.indicate(bytes.fromhex(value))
+            elif kind == "adv":
+                await air.advertise(bytes.fromhex(value))
+                say(f"advertising {value}")
+            elif kind == "unadv":
+                await air.stop_advertising()
+                say("advertising stopped")
+        device = None
+
+    server = await asyncio.start_unix_server(serve, socket_path)
+    say("ready")
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("adapter")
+    parser.add_argument("--echo", nargs=2, metavar=("SERVICE_DATA", "MAX_DATA_SIZE"))
+    parser.add_argument("--relay", metavar="SOCKET")
+    parser.add_argument("--drop-after-writes", type=int)
+    args = parser.parse_args()
+    if args.echo:
+        asyncio.run(echo(args.adapter, bytes.fromhex(args.echo[0]), int(args.echo[1])))
+    else:
+        asyncio.run(relay(args.adapter, args.relay, args.drop_after_writes))
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3])))
+    main()

@@ -95,11 +95,11 @@ class BleRig:
 
 
 class Peripheral:
-    """ble_peripheral.py: a device advertising ``service_data`` with matter.js's BTP behind it."""
+    """ble_peripheral.py on the peripheral adapter: matter.js's BTP behind a GATT application."""
 
-    def __init__(self, rig: BleRig, service_data: bytes, max_data_size: int = 244) -> None:
+    def __init__(self, rig: BleRig, *mode: str) -> None:
         script = Path(__file__).with_name("ble_peripheral.py")
-        command = [sys.executable, str(script), PERIPHERAL, service_data.hex(), str(max_data_size)]
+        command = [sys.executable, str(script), PERIPHERAL, *mode]
         self.lines: list[str] = []
         self.proc = subprocess.Popen(command, env=rig.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
@@ -118,6 +118,17 @@ class Peripheral:
 
     def stop(self) -> None:
         terminate(self.proc)
+
+    @classmethod
+    def echo(cls, rig: BleRig, service_data: bytes, max_data_size: int = 244) -> Peripheral:
+        """Advertising ``service_data``; matter.js's BTP echoes each message reversed."""
+        return cls(rig, "--echo", service_data.hex(), str(max_data_size))
+
+    @classmethod
+    def relay(cls, rig: BleRig, socket: Path, drop_after_writes: int | None = None) -> Peripheral:
+        """The radio of a matter.js device that connects to ``socket`` (ble_device.mjs)."""
+        drop = ["--drop-after-writes", str(drop_after_writes)] if drop_after_writes is not None else []
+        return cls(rig, "--relay", str(socket), *drop)
 
 
 def rig_or_skip(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BleRig]:

@@ -6,6 +6,7 @@ matter.js 0.17.9 is pinned by the committed package-lock.json; `./run tests` ins
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.interop.netns import NetnsPair
 from tests.interop.peers import Verdicts, terminate
 
@@ -74,10 +76,13 @@ class MatterJsRequestor:
         light: bool = False,
         can_consent: bool = False,
         max_restarts: int = 1,
+        ble: Path | None = None,
+        network: dict | None = None,
     ) -> None:
         """``light``: an On/Off Light endpoint besides the root, as a product has (see requestor.mjs);
         ``can_consent``: RequestorCanConsent, consent granted at once; ``max_restarts``: how many
-        updates it may apply (each is a restart)."""
+        updates it may apply (each is a restart); ``ble``: the socket of its radio (a
+        ``Peripheral.relay``), with ``network`` its Network Commissioning cluster (ble_device.mjs)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
         self.passcode, self.discriminator = passcode, discriminator
@@ -98,6 +103,10 @@ class MatterJsRequestor:
         }
         if timer_cap_ms is not None:
             settings["timerCapMs"] = timer_cap_ms
+        if ble is not None:
+            settings["ble"] = str(ble)
+        if network is not None:
+            settings["network"] = network
         self.config = _config(workdir / "config.json", **settings)
         self.proc: subprocess.Popen | None = None
 
@@ -156,3 +165,24 @@ def run_matterjs_controller(
     outcomes = [v for v in verdicts.read() if "step" in v]
     assert len(outcomes) == len(steps), result.stdout[-4000:] + result.stderr[-3000:]
     return outcomes
+
+
+def update_image(folder: Path) -> tuple[str, str, int]:
+    """A 1.2 MB version-2 image for VID 0xFFF1 PID 0x8000 (the requestor's): its path, SHA-256 and size."""
+    payload = folder / "payload.bin"
+    payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(1_200_000))
+    output = folder / "image-v2.ota"
+    create_image([payload], output, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
+    data = output.read_bytes()
+    return str(output), hashlib.sha256(data).hexdigest(), len(data)
+
+
+def assert_updated(requestor: MatterJsRequestor, image_sha256: str, timeout: float = 120) -> None:
+    """The requestor downloaded the image byte for byte, restarted into version 2 and said so."""
+    try:
+        applying = requestor.wait_for("applying", timeout)
+        requestor.wait_for("versionApplied", 60, softwareVersion=2)
+    except AssertionError:
+        print(requestor.log_tail())
+        raise
+    assert applying["sha256"] == image_sha256 and applying["version"] == 2

@@ -30,7 +30,7 @@ def rig(tmp_path, monkeypatch):
 
 @pytest.fixture
 def device(rig):
-    peripheral = Peripheral(rig, ADVERTISED.encode())
+    peripheral = Peripheral.echo(rig, ADVERTISED.encode())
     yield peripheral
     peripheral.stop()
 

@@ -10,7 +10,6 @@ joined by a veth pair, over IPv6. Skips without root or Node (never in CI).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -19,8 +18,13 @@ import time
 import pytest
 
 from ota_provider.core.codec.setup_payload import SetupPayload
-from ota_provider.core.ota.image import HeaderFields, create_image
-from tests.interop.matterjs_peers import MatterJsRequestor, require_matterjs, run_matterjs_controller
+from tests.interop.matterjs_peers import (
+    MatterJsRequestor,
+    assert_updated,
+    require_matterjs,
+    run_matterjs_controller,
+    update_image,
+)
 from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, pair_or_skip
 from tests.interop.peers import REPO, Provider, ok
 
@@ -42,14 +46,7 @@ def netns():
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    """A 1.2 MB version-2 image for VID 0xFFF1 PID 0x8000: its path, SHA-256 and size."""
-    folder = tmp_path_factory.mktemp("image")
-    payload = folder / "payload.bin"
-    payload.write_bytes(hashlib.shake_256(b"bench firmware").digest(1_200_000))
-    output = folder / "image-v2.ota"
-    create_image([payload], output, HeaderFields(0xFFF1, 0x8000, 2, "2.0.0"), "sha256")
-    data = output.read_bytes()
-    return str(output), hashlib.sha256(data).hexdigest(), len(data)
+    return update_image(tmp_path_factory.mktemp("image"))
 
 
 @pytest.fixture
@@ -126,17 +123,6 @@ def commission_provider_and(requestors: list[MatterJsRequestor], acl: bool = Tru
             {"do": "announce", "node": f"$r{n}", "provider": "$provider"},
         ]
     return steps
-
-
-def assert_updated(requestor: MatterJsRequestor, image_sha256: str, timeout: float = 120) -> None:
-    """The requestor downloaded the image byte for byte, restarted into version 2 and said so."""
-    try:
-        applying = requestor.wait_for("applying", timeout)
-        requestor.wait_for("versionApplied", 60, softwareVersion=2)
-    except AssertionError:
-        print(requestor.log_tail())
-        raise
-    assert applying["sha256"] == image_sha256 and applying["version"] == 2
 
 
 def history(provider: Provider) -> list[dict]:

@@ -4,11 +4,13 @@
 //
 //     node requestor.mjs CONFIG.json
 // CONFIG: {verdict, storage, port, passcode, discriminator, vendorId, productId, version,
-//          timeFactor, timerCapMs?, maxRestarts, light?, canConsent?}
+//          timeFactor, timerCapMs?, maxRestarts, light?, canConsent?, ble?, network?}
 // light: an On/Off Light on endpoint 1 as well, as a product has. matter.js then treats peers it
 // knows nothing of (the provider) as a "fast" network, not with its conservative profile, which
 // adds 1.5 s to every MRP retransmission (@matter/node ServerNetworkRuntime#detectFallbackProfile).
 // canConsent: the requestor says it can ask its user; it grants at once (a "consent" verdict).
+// ble: the unix socket of ble_peripheral.py; network: its Wi-Fi or Thread network (ble_device.mjs).
+// Such a device is commissionable over BLE only, and joins the IP network on ConnectNetwork.
 // Verdict lines (JSON): ready (pairing codes), state, progress, consent, applying, restarted,
 // versionApplied, downloadError, timer, stopped.
 import { fork } from "node:child_process";
@@ -17,6 +19,7 @@ import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { Environment, LogDestination, Logger, LogLevel, NodeId, ServerNode, Time } from "@matter/main";
 import { OtaSoftwareUpdateRequestorServer } from "@matter/main/behaviors/ota-software-update-requestor";
 import { OnOffLightDevice } from "@matter/main/devices/on-off-light";
+import { installBle, networkCommissioning } from "./ble_device.mjs";
 import { compressOtaTimers, readConfig, verdictChannel } from "./verdict.mjs";
 
 const config = await readConfig();
@@ -74,9 +77,15 @@ function inProgressDetails() {
 }
 
 async function runNode(version) {
-    const node = await ServerNode.create(ServerNode.RootEndpoint.with(BenchRequestor), {
+    const network = config.network ? networkCommissioning(config.network, say) : undefined;
+    if (config.ble) installBle(Environment.default, config.ble, say);
+    const root = network ? ServerNode.RootEndpoint.with(BenchRequestor, network.behavior) : ServerNode.RootEndpoint.with(BenchRequestor);
+    const node = await ServerNode.create(root, {
         id: "requestor",
-        network: { port: config.port },
+        network: config.ble
+            ? { port: config.port, ble: true, discoveryCapabilities: { ble: true, onIpNetwork: false } }
+            : { port: config.port },
+        ...(network ? { networkCommissioning: network.state } : {}),
         commissioning: { passcode: config.passcode, discriminator: config.discriminator },
         productDescription: { name: "bench requestor", deviceType: 0x0012 },
         basicInformation: {
