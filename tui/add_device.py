@@ -1,5 +1,6 @@
-"""The Add-device dialog: pick a device from the live DNS-SD list (or say where it is), type its setup
-code, and watch each commissioning stage, pointing and announcing happen, with the reason if one fails."""
+"""The Add-device dialog: pick a device from the live list (DNS-SD, and BLE for a device with no network
+yet), or say where it is, type its setup code (and, over BLE, pick the network to give it), and watch
+each commissioning stage, pointing and announcing happen, with the reason if one fails."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from ota_provider.core.api.commands import BrowseCommissionable, CommissionDevice
 from ota_provider.core.api.events import (
     AttestationQuestion,
+    BleCommissionableDevices,
     CommandDone,
     CommissionableDevices,
     CommissioningFailed,
@@ -29,8 +31,14 @@ from ota_provider.core.api.events import (
     EngineEvent,
     StepState,
 )
-from ota_provider.core.api.values import CommissionableDevice, parse_target, where_text
-from ota_provider.core.presentation.words import short_node_id, update_state_name
+from ota_provider.core.api.values import (
+    BleCommissionable,
+    CommissionableDevice,
+    NetworkChoice,
+    parse_target,
+    where_text,
+)
+from ota_provider.core.presentation.words import ble_device_words, short_node_id, update_state_name
 
 from .format import clock
 from .log_view import MeasuredLog
@@ -42,7 +50,9 @@ HINT = (
     "The 11-digit manual code (dashes allowed) or the MT: QR payload. Pick the device above (Enter), or "
     "leave it to DNS-SD, or add @HOST[:PORT], e.g. 3497-011-2332@[fd00::2]:5540."
 )
-SEARCHING = "Searching DNS-SD (_matterc._udp) for devices with an open commissioning window..."
+SEARCHING = "Searching DNS-SD (_matterc._udp) and BLE for devices with an open commissioning window..."
+NO_NETWORKS = "no network is kept: add one with `ota-provider networks add-wifi NAME --ssid SSID` (or add-thread)"
+BLE_KEY = "ble:"  # the table's row keys: a DNS-SD instance name, or this and a BLE address
 
 
 class AddDeviceScreen(ModalScreen[None]):
@@ -56,7 +66,12 @@ class AddDeviceScreen(ModalScreen[None]):
         self.outcome = ""  # "", "commissioned", "failed", "updated"
         self.found: tuple[CommissionableDevice, ...] = ()
         self.picked: CommissionableDevice | None = None
+        self.heard: tuple[BleCommissionable, ...] = ()  # over BLE
+        self.picked_ble: BleCommissionable | None = None
+        self.networks: tuple[NetworkChoice, ...] = ()
+        self.ble_problem = ""
         self.browse_error = ""
+        self._row_keys: list[str] = []  # the table's rows, in order
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-device") as box:
@@ -67,6 +82,7 @@ class AddDeviceScreen(ModalScreen[None]):
             found.add_columns("Device", "VID:PID", "Discriminator", "Window", "Address")
             yield found
             yield Static(SEARCHING, id="found-state")
+            yield Select[str]([], prompt="Network to give the BLE device", id="network", classes="hidden")
             yield Label("Setup code")
             yield Input(placeholder="3497-011-2332 or MT:... , optionally @HOST[:PORT]", id="code")
             yield Static(HINT, id="add-hint")
@@ -82,12 +98,30 @@ class AddDeviceScreen(ModalScreen[None]):
         self.send(BrowseCommissionable(False))
 
     def show_found(self, devices: tuple[CommissionableDevice, ...]) -> None:
-        """The live list: rebuilt on each change, the cursor kept on the same device."""
+        """The live DNS-SD list: rebuilt on each change, the cursor kept on the same device."""
         self.found = devices
+        if self.picked is not None and self.picked.instance not in {d.instance for d in devices}:
+            self.picked = None  # its window closed: do not commission a stale address
+        self._rebuild()
+
+    def show_heard(self, event: BleCommissionableDevices) -> None:
+        """The live BLE list, and the kept networks one of them may be given."""
+        self.heard, self.ble_problem = event.devices, event.problem
+        if self.picked_ble is not None and self.picked_ble.address not in {d.address for d in event.devices}:
+            self.picked_ble = None
+        if event.networks != self.networks:
+            self.networks = event.networks
+            select = self.query_one("#network", Select)
+            select.set_options((f"{n.name}: {n.description}", n.name) for n in event.networks)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
         table = self.query_one("#found", DataTable)
-        keep = self.found[table.cursor_row].instance if 0 <= table.cursor_row < len(self.found) else None
+        shown = self._row_keys
+        keep = shown[table.cursor_row] if 0 <= table.cursor_row < len(shown) else None
+        keys = self._row_keys = [d.instance for d in self.found] + [BLE_KEY + d.address for d in self.heard]
         table.clear()
-        for device in devices:
+        for device in self.found:
             vp = f"{device.vendor_id:04X}:{device.product_id or 0:04X}" if device.vendor_id is not None else "-"
             mode = {1: "basic", 2: "enhanced"}.get(device.commissioning_mode, f"CM={device.commissioning_mode}")
             # Text, not markup: "[fd00::2]:5540" and a device's own name are shown as they are.
@@ -99,29 +133,53 @@ class AddDeviceScreen(ModalScreen[None]):
                 Text(where_text(device.addresses[0])),
                 key=device.instance,
             )
-        rows = [d.instance for d in devices]
-        if keep in rows:
-            table.move_cursor(row=rows.index(keep))
-        if self.picked is not None and self.picked.instance not in rows:
-            self.picked = None  # its window closed: do not commission a stale address
+        for heard in self.heard:
+            vp = f"{heard.vendor_id:04X}:{heard.product_id:04X}" if heard.vendor_id else "-"
+            rssi = f" ({heard.rssi} dBm)" if heard.rssi is not None else ""
+            table.add_row(
+                Text(heard.name or "(no name)"),
+                vp,
+                str(heard.discriminator),
+                "BLE",
+                Text(f"BLE {heard.address}{rssi}"),
+                key=BLE_KEY + heard.address,
+            )
+        if keep in keys:
+            table.move_cursor(row=keys.index(keep))
         self._show_state()
 
     def _show_state(self) -> None:
         state = self.query_one("#found-state", Static)
-        if self.picked is not None:
+        self.query_one("#network", Select).set_class(self.picked_ble is None, "hidden")
+        ble_note = f" (no BLE: {self.ble_problem})" if self.ble_problem else ""
+        if self.picked_ble is not None:
+            networks = "pick the network to give it" if self.networks else NO_NETWORKS
+            state.update(f"Picked {ble_device_words(self.picked_ble)}: {networks}, then type its setup code.")
+        elif self.picked is not None:
             state.update(f"Picked {self.picked.describe()}: type its setup code below.")
         elif self.browse_error:
-            state.update(self.browse_error)
-        elif self.found:
-            state.update(f"{len(self.found)} found: pick one with Enter, or type a code (DNS-SD finds its device).")
+            state.update(self.browse_error + ble_note)
+        elif self.found or self.heard:
+            count = len(self.found) + len(self.heard)
+            state.update(f"{count} found: pick one with Enter, or type a code (DNS-SD finds its device).{ble_note}")
         else:
-            state.update(SEARCHING)
+            state.update(SEARCHING + ble_note)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.picked = next((d for d in self.found if d.instance == event.row_key.value), None)
+        key = str(event.row_key.value)
+        self.picked = next((d for d in self.found if d.instance == key), None)
+        self.picked_ble = next((d for d in self.heard if BLE_KEY + d.address == key), None)
         self._show_state()
-        self.query_one("#code", Input).focus()
+        if self.picked_ble is not None and self.networks:
+            self.query_one("#network", Select).focus()
+        else:
+            self.query_one("#code", Input).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.NULL:
+            self.query_one("#code", Input).focus()
 
     def _target(self, text: str) -> str:
         """What to commission: the code, at the picked device's address unless one was typed."""
@@ -138,10 +196,18 @@ class AddDeviceScreen(ModalScreen[None]):
         except ValueError as exc:  # one line, at once: no round trip to the engine for a typo
             error.update(str(exc))
             return
+        over_ble = self.picked_ble is not None and "@" not in text
+        network = self.query_one("#network", Select).value
+        if over_ble and network is Select.NULL:
+            error.update("pick the network to give the device" if self.networks else NO_NETWORKS)
+            return
         error.update("")
         self.target, self.node_id, self.outcome = text, None, ""
         self.query_one("#stages", MeasuredLog).clear()
-        self.send(CommissionDevice(text, ask=True))
+        if over_ble and self.picked_ble is not None:
+            self.send(CommissionDevice(text, ask=True, ble=self.picked_ble.address, network=str(network)))
+        else:
+            self.send(CommissionDevice(text, ask=True))
 
     def show_events(self, events: list[EngineEvent]) -> None:
         """The engine's events about this device, one line each (the app forwards every batch)."""
@@ -149,6 +215,8 @@ class AddDeviceScreen(ModalScreen[None]):
         for event in events:
             if isinstance(event, CommissionableDevices):
                 self.show_found(event.devices)
+            elif isinstance(event, BleCommissionableDevices):
+                self.show_heard(event)
             elif isinstance(event, CommandDone) and isinstance(event.command, BrowseCommissionable) and not event.ok:
                 self.browse_error = event.message
                 self._show_state()

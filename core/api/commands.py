@@ -160,10 +160,13 @@ class OpenCommissioningWindow(Command):
 @dataclass(frozen=True)
 class CommissionDevice(Command):
     """Commission a device onto the bench fabric: CODE[@HOST[:PORT]]. ``ask``: a failed attestation
-    is put to the user (an AttestationQuestion event) instead of refused."""
+    is put to the user (an AttestationQuestion event) instead of refused. ``ble``: the BLE address of
+    the device picked from a BleCommissionableDevices list, given the kept ``network`` by name."""
 
     target: str
     ask: bool = False
+    ble: str = ""
+    network: str = ""
 
 
 class DeviceActionKind(enum.Enum):

@@ -28,6 +28,7 @@ from ..ota.events import (
 from ..ota.history import HistoryRow
 from ..ota.policy import ArmedKnob
 from ..ota.types import UpdateState
+from .values import BleCommissionable, NetworkChoice
 
 __all__ = [
     "AppPipeAnswered",
@@ -37,6 +38,7 @@ __all__ = [
     "ApplyUpdateReceived",
     "ApplyUpdateRefused",
     "AttestationQuestion",
+    "BleCommissionableDevices",
     "CommandDone",
     "CommissionableDevices",
     "CommissioningFailed",
@@ -480,6 +482,35 @@ class CommissionableDevices(EngineEvent):
                 }
                 for d in self.devices
             ]
+        }
+
+
+@dataclass(frozen=True)
+class BleCommissionableDevices(EngineEvent):
+    """The devices heard over BLE now (BrowseCommissionable on), the whole list each time it changes,
+    with the kept networks one of them may be given; ``problem``: why there is no BLE list (no
+    adapter, no BlueZ), in one line."""
+
+    name = "BleCommissionableDevices"
+    devices: tuple[BleCommissionable, ...]
+    networks: tuple[NetworkChoice, ...] = ()
+    problem: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "devices": [
+                {
+                    "address": d.address,
+                    "name": d.name,
+                    "rssi": d.rssi,
+                    "discriminator": d.discriminator,
+                    "vendorId": d.vendor_id,
+                    "productId": d.product_id,
+                }
+                for d in self.devices
+            ],
+            "networks": [{"name": n.name, "description": n.description} for n in self.networks],
+            "problem": self.problem,
         }
 
 

@@ -1,9 +1,12 @@
 """The values a front end reads and gives beside the events and commands: knobs and their
 values, the OTA and BDX enums, how a transfer ended, a history row, a setup code, a device found
-by discovery. Re-exported from where each is defined, so a front end imports the API package only
+by discovery (DNS-SD or BLE), a kept network (these two defined here: they are only what a front end is shown).
+Re-exported from where each is defined, so a front end imports the API package only
 (tests/test_import_graph.py holds the dashboard to it); none of them imports the protocol stack."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..bdx.outcome import Outcome, TransferEnd, TransferStep
 from ..codec.setup_payload import SetupCodeError, SetupPayload
@@ -19,11 +22,13 @@ __all__ = [
     "ApplyUpdateAction",
     "ArmedKnob",
     "BdxStatus",
+    "BleCommissionable",
     "CommissionTarget",
     "CommissionableDevice",
     "DownloadProtocol",
     "HistoryRow",
     "Knob",
+    "NetworkChoice",
     "Outcome",
     "Peer",
     "QueryImageStatus",
@@ -41,3 +46,23 @@ __all__ = [
     "where_text",
     "wire_name",
 ]
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    """A kept network as a front end offers it: its name and what it is, never its secret."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class BleCommissionable:
+    """A commissionable device heard over BLE, as a front end lists it (no link, no radio behind it)."""
+
+    address: str
+    name: str
+    rssi: int | None
+    discriminator: int
+    vendor_id: int  # 0: not advertised
+    product_id: int

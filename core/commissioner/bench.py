@@ -9,6 +9,7 @@ hold, its IM server (to hand us the devices' reports), its mDNS sockets and its 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..api.commands import DeviceActionKind
 from ..api.events import (
     AttestationQuestion,
+    BleCommissionableDevices,
     CommissionableDevices,
     CommissioningFailed,
     CommissioningStage,
@@ -29,6 +31,7 @@ from ..api.events import (
     EngineEvent,
     StepState,
 )
+from ..api.values import BleCommissionable
 from ..dnssd.browser import SERVICE, CommissionableBrowser, CommissionableDevice, find_commissionable
 from ..dnssd.operational import find_operational
 from ..dnssd.scoping import is_local_address
@@ -38,9 +41,9 @@ from ..im.messages import AttributePath, EventPath, ImDecodeError
 from ..node_ids import Peer, node_text
 from ..ota.catalog import Selection
 from ..ota.types import UpdateState, update_state
-from ..presentation.words import socket_address, update_state_name
+from ..presentation.words import ble_device_words, socket_address, update_state_name
 from ..setup_target import CommissionTarget
-from ..transport.ble import BleUnavailable, FoundBleDevice
+from ..transport.ble import BleUnavailable, FoundBleDevice, scan
 from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
@@ -53,8 +56,10 @@ from .commission import (
     case_session,
     commission,
 )
+from .credential_store import CredentialStore
 from .device_store import DeviceRecord, DeviceStore
 from .mismatch import DISAGREE_SECONDS, MISMATCH_ADVICE, DownloadWatch
+from .network_setup import Credentials
 from .over_ble import (
     LINK_ERRORS,
     BleSettings,
@@ -91,6 +96,8 @@ if TYPE_CHECKING:  # only named in BenchNode: the bench never builds them
     from ..storage.database import Database
 
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
+BLE_SCAN_SECONDS = 3.0  # one scan of the Add-device dialog's BLE list
+BLE_GONE_AFTER = 20.0  # seconds unheard before a device leaves that list
 
 __all__ = ["Bench", "BenchNode"]
 
@@ -161,6 +168,8 @@ class Bench:
         self.tasks: set[asyncio.Task] = set()
         self._browser: CommissionableBrowser | None = None
         self.disagree_seconds = DISAGREE_SECONDS
+        self._ble_heard: dict[str, tuple[FoundBleDevice, float]] = {}  # address -> (device, last heard)
+        self._ble_browse: asyncio.Task | None = None
         self._watches: dict[int, DownloadWatch] = {}  # devices that say Downloading: is a transfer of ours running?
 
     @property
@@ -188,6 +197,23 @@ class Bench:
 
     def start(self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False) -> asyncio.Task:
         return self._spawn(self.commission(target, node_id, ask=ask))
+
+    def start_over_ble(
+        self, target: CommissionTarget, address: str, network: str, *, ask: bool = False
+    ) -> asyncio.Task:
+        """Commission the device heard at BLE ``address`` (picked from the list), giving it the kept
+        ``network``; ValueError saying which is unknown."""
+        heard = self._ble_heard.get(address.upper())
+        if heard is None:
+            raise ValueError(f"no device heard at BLE {address} now: pick it again from the list")
+        kept = CredentialStore(self.node.db).get(network) if network else None
+        if kept is None:
+            raise ValueError(
+                f"no network named {network!r} kept: add it with `ota-provider networks add-wifi` or `add-thread`"
+                if network
+                else "a device reached over BLE needs a network: pick one of the kept networks"
+            )
+        return self._spawn(self.commission(target, ask=ask, ble_device=heard[0], network=kept.credentials))
 
     def answer(self, target: str, accept: bool) -> bool:
         """The user's answer to an AttestationQuestion; False if none is open for ``target``."""
@@ -237,21 +263,31 @@ class Bench:
 
         return accept
 
-    async def _candidates(self, name: str, target: CommissionTarget, over_ble: bool) -> list:
+    async def _candidates(self, name: str, target: CommissionTarget, over_ble: bool, settings: BleSettings) -> list:
         """The devices to try for a code, in order: BLE advertisements, or socket addresses."""
         if over_ble:
-            return await self._discover_ble(name, target)
+            return await self._discover_ble(name, target, settings)
         if target.host is not None:
             return [target.address()]
         return [d.addresses[0] for d in await self._discover(name, target)]
 
     async def commission(
-        self, target: CommissionTarget, node_id: int | None = None, *, ask: bool = False
+        self,
+        target: CommissionTarget,
+        node_id: int | None = None,
+        *,
+        ask: bool = False,
+        ble_device: FoundBleDevice | None = None,
+        network: Credentials | None = None,
     ) -> CommissionedDevice | None:
+        """Commission ``target`` (found as its code says, or the picked ``ble_device``, given ``network``)."""
         name = target.text or "device"
-        over_ble = wants_ble(target, self.ble)
+        settings = self.ble or BleSettings()
+        if network is not None:
+            settings = dataclasses.replace(settings, network=network)
+        over_ble = ble_device is not None or wants_ble(target, self.ble)
         try:
-            candidates = await self._candidates(name, target, over_ble)
+            candidates = [ble_device] if ble_device else await self._candidates(name, target, over_ble, settings)
         except (ValueError, BleUnavailable) as exc:
             where = "BLE discovery" if over_ble else "address" if target.host else "discovery"
             self.emit(CommissioningFailed(name, where, str(exc)))
@@ -287,7 +323,7 @@ class Bench:
         for number, candidate in enumerate(candidates, 1):
             try:
                 if over_ble:
-                    device = await self._commission_over_ble(name, candidate, ours, run, current)
+                    device = await self._commission_over_ble(name, candidate, ours, run, current, settings)
                 else:
                     device = await run(candidate)
                 break
@@ -419,8 +455,19 @@ class Bench:
 
     def browse(self, active: bool) -> None:
         """Start or stop the live list of commissionable devices (the Add-device dialog's), which
-        arrives as CommissionableDevices events. Browsing costs mDNS queries, so only while asked."""
-        if active and self._browser is None:
+        arrives as CommissionableDevices events (DNS-SD) and BleCommissionableDevices events.
+        Browsing costs mDNS queries and radio time, so only while asked."""
+        if not active:
+            if self._ble_browse is not None:
+                self._ble_browse.cancel()
+                self._ble_browse = None
+            if self._browser is not None:
+                browser, self._browser = self._browser, None
+                self._spawn(browser.stop())
+            return
+        if self._ble_browse is None:
+            self._ble_browse = self._spawn(self._browse_ble())
+        if self._browser is None:
             advertiser = self.node.advertiser  # its mDNS sockets, on its interfaces
             if advertiser is None:
                 raise ValueError("DNS-SD is off in this provider: give the device's address, CODE@HOST[:PORT]")
@@ -430,14 +477,33 @@ class Bench:
                 exclude=self._is_ours,
             )
             self._spawn(self._browser.start())
-        elif not active and self._browser is not None:
-            browser, self._browser = self._browser, None
-            self._spawn(browser.stop())
 
-    async def _discover_ble(self, name: str, target: CommissionTarget) -> list[FoundBleDevice]:
+    async def _browse_ble(self) -> None:
+        """The BLE side of the live list: a scan after another, a device listed while heard within
+        the last BLE_GONE_AFTER seconds, the kept networks beside them. No BLE here: one event says why."""
+        adapter = self.ble.adapter if self.ble is not None else None
+        networks = CredentialStore(self.node.db).choices()
+        shown: tuple[BleCommissionable, ...] | None = None
+        while True:
+            try:
+                heard = await scan(adapter, BLE_SCAN_SECONDS)
+            except BleUnavailable as exc:
+                self.emit(BleCommissionableDevices((), networks, str(exc)))
+                return
+            now = time.monotonic()
+            for device in heard:
+                self._ble_heard[device.address.upper()] = (device, now)
+            for address, (_, last) in list(self._ble_heard.items()):
+                if now - last > BLE_GONE_AFTER:
+                    del self._ble_heard[address]
+            listed = tuple(_heard(d) for d, _ in sorted(self._ble_heard.values(), key=lambda item: item[0].address))
+            if listed != shown:
+                shown = listed
+                self.emit(BleCommissionableDevices(listed, networks))
+
+    async def _discover_ble(self, name: str, target: CommissionTarget, settings: BleSettings) -> list[FoundBleDevice]:
         """The BLE advertisements answering the code; ValueError saying what was not found."""
-        assert self.ble is not None
-        if self.ble.network is None:
+        if settings.network is None:
             raise ValueError(
                 "a device reached over BLE needs a network to join: give --wifi NAME|SSID or --thread-dataset NAME"
             )
@@ -445,28 +511,31 @@ class Bench:
         shown = (
             f"{'short ' if short else ''}discriminator {payload.discriminator >> 8 if short else payload.discriminator}"
         )
-        adapter = self.ble.adapter or "the first adapter"
+        adapter = settings.adapter or "the first adapter"
         self.emit(CommissioningStage(name, "BLE discovery", StepState.STARTED, 0.0, f"scanning {adapter} for {shown}"))
         started = time.monotonic()
-        devices = await find_over_ble(target, self.ble.adapter, self.discovery_timeout)
+        devices = await find_over_ble(target, settings.adapter, self.discovery_timeout)
         if not devices:
             raise ValueError(
                 f"no BLE advertisement with {shown} within {self.discovery_timeout:g} s on {adapter}: is the "
                 "device powered and advertising (most stop after 15 minutes: power-cycle it)?"
             )
-        listed = "; ".join(f"{_ble_words(d)}" for d in devices)
+        listed = "; ".join(ble_device_words(_heard(d)) for d in devices)
         detail = listed if len(devices) == 1 else f"{len(devices)} devices, tried in this order: {listed}"
         self.emit(CommissioningStage(name, "BLE discovery", StepState.DONE, time.monotonic() - started, detail))
         return devices
 
-    async def _commission_over_ble(self, name, found: FoundBleDevice, ours: Fabric, run, current) -> CommissionedDevice:
+    async def _commission_over_ble(
+        self, name, found: FoundBleDevice, ours: Fabric, run, current, settings: BleSettings
+    ) -> CommissionedDevice:
         """Connect and run BTP, then commission over it: the device's network is given after its NOC
         and it is found on IP by its operational name; the link is closed once CASE runs on IP."""
-        assert self.ble is not None and self.ble.network is not None
+        if settings.network is None:
+            raise CommissioningError(Stage.BLE, "no network to give the device: --wifi or --thread-dataset")
         self.emit(CommissioningStage(name, Stage.BLE.value, StepState.STARTED, 0.0, f"BLE {found.address}"))
         started = time.monotonic()
         try:
-            address, link = await open_link(self._driver, found, self.ble.adapter, self.timeout)
+            address, link = await open_link(self._driver, found, settings.adapter, self.timeout)
         except LINK_ERRORS as exc:
             reason = str(exc) or type(exc).__name__
             self.emit(CommissioningStage(name, Stage.BLE.value, StepState.FAILED, time.monotonic() - started, reason))
@@ -481,7 +550,7 @@ class Bench:
             zeroconf = advertiser.zeroconf if advertiser else None
             return await find_operational(instance, timeout=self.timeout, zeroconf=zeroconf)
 
-        network = NetworkSetup(self.ble.network, find_on_ip)
+        network = NetworkSetup(settings.network, find_on_ip)
         after_join = (Stage.JOIN, Stage.FIND, Stage.CASE, Stage.COMPLETE)
         try:
             return await while_linked(link, run(address, network), lambda: current[0] not in after_join)
@@ -756,9 +825,8 @@ def _state_words(info: DeviceInfo) -> str:
     return "no OTA requestor" if info.requestor_endpoint is None else update_state_name(info.state)
 
 
-def _ble_words(device: FoundBleDevice) -> str:
+def _heard(device: FoundBleDevice) -> BleCommissionable:
     ad = device.advertisement
-    vp = f"VID 0x{ad.vendor_id:04X} PID 0x{ad.product_id:04X}, " if ad.vendor_id else ""
-    rssi = f", RSSI {device.rssi} dBm" if device.rssi is not None else ""
-    named = f"{device.name!r} " if device.name else ""
-    return f"{named}{vp}discriminator {ad.discriminator} at BLE {device.address}{rssi}"
+    return BleCommissionable(
+        device.address, device.name or "", device.rssi, ad.discriminator, ad.vendor_id, ad.product_id
+    )

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from ..api.values import NetworkChoice
 from ..storage.database import Database
 from .network_credentials import CredentialError, ThreadDataset, WifiCredentials, dataset_from_tlvs
 
@@ -68,6 +69,9 @@ class CredentialStore:
     def all(self) -> list[StoredNetwork]:
         rows = self.db.query("SELECT name, kind, ssid, secret, added FROM network_credentials ORDER BY name")
         return [_stored(row) for row in rows]
+
+    def choices(self) -> tuple[NetworkChoice, ...]:
+        return tuple(NetworkChoice(n.name, n.credentials.describe()) for n in self.all())
 
     def remove(self, name: str) -> bool:
         with self.db.transaction() as cursor:

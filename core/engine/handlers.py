@@ -147,7 +147,12 @@ def _abort(engine: EngineParts, command: AbortTransfer) -> Answer:
 
 def _commission(engine: EngineParts, command: CommissionDevice) -> Answer:
     target = parse_target(command.target)  # ValueError: one line saying what is wrong with the code
-    _bench(engine).start(target, ask=command.ask)
+    bench = _bench(engine)
+    if command.ble:
+        # ValueError: a device not heard, or a network not kept, in one line
+        bench.start_over_ble(target, command.ble, command.network, ask=command.ask)
+        return Answer(True, f"commissioning {command.target} over BLE {command.ble}: started")
+    bench.start(target, ask=command.ask)
     return Answer(True, f"commissioning {command.target}: started")
 
 

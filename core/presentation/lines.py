@@ -10,6 +10,7 @@ from typing import Any
 from ..api.events import (
     AppPipeAnswered,
     AttestationQuestion,
+    BleCommissionableDevices,
     CommandDone,
     CommissionableDevices,
     CommissioningFailed,
@@ -49,7 +50,7 @@ from ..ota.policy import ArmedKnob
 from ..ota.types import QueryImageStatus
 from .knobs import armed_text
 from .transfer_lines import transfer_fields, transfer_text
-from .words import node_text, plural, short_node_ids, spec_name, update_state_name, who, yes_no
+from .words import ble_device_words, node_text, plural, short_node_ids, spec_name, update_state_name, who, yes_no
 
 
 def _armed(event: OtaEvent) -> str:
@@ -169,6 +170,15 @@ def _commissionable_devices(event: CommissionableDevices) -> str:
     return f"{plural(len(event.devices), 'commissionable device')}: " + "; ".join(d.describe() for d in event.devices)
 
 
+def _ble_devices(event: BleCommissionableDevices) -> str:
+    if event.problem:
+        return f"no BLE list: {event.problem}"
+    if not event.devices:
+        return "no commissionable device heard over BLE (yet)"
+    heard = "; ".join(ble_device_words(d) for d in event.devices)
+    return f"{plural(len(event.devices), 'commissionable device')} over BLE: {heard}"
+
+
 def _device_state(event: DeviceState) -> str:
     progress = f", UpdateStateProgress {event.progress}%" if event.progress is not None else ""
     version = f", SoftwareVersion {event.software_version}" if event.software_version is not None else ""
@@ -279,6 +289,7 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     DeviceStep: _device_step,
     AttestationQuestion: _attestation_question,
     CommissionableDevices: _commissionable_devices,
+    BleCommissionableDevices: _ble_devices,
     DeviceState: _device_state,
     DeviceMismatch: _device_mismatch,
     DeviceEvent: _device_event,

@@ -7,7 +7,7 @@ The JSON events keep their stable machine names; only the text people read goes 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bdx.outcome import Outcome, TransferEnd
 from ..codec.status_report import BdxStatus
@@ -15,6 +15,9 @@ from ..node_ids import Peer, node_text, short_node_id, short_node_ids
 from ..ota.knob_names import SDK_WORDS
 from ..ota.types import UpdateState
 from ..transport.addresses import socket_address
+
+if TYPE_CHECKING:
+    from ..api.values import BleCommissionable
 
 __all__ = [
     "BDX_STATUS_WORDS",
@@ -170,3 +173,11 @@ def update_state_name(state: UpdateState | int | None) -> str:
     if isinstance(state, UpdateState):
         return "".join(word.title() for word in state.name.split("_"))
     return f"state {state}"
+
+
+def ble_device_words(device: BleCommissionable) -> str:
+    """``'MATTER-1234' VID 0xFFF1 PID 0x8000, discriminator 3840 at BLE 00:00:00:01:00:02, RSSI -48 dBm``"""
+    vp = f"VID 0x{device.vendor_id:04X} PID 0x{device.product_id:04X}, " if device.vendor_id else ""
+    rssi = f", RSSI {device.rssi} dBm" if device.rssi is not None else ""
+    named = f"{device.name!r} " if device.name else ""
+    return f"{named}{vp}discriminator {device.discriminator} at BLE {device.address}{rssi}"

@@ -1,8 +1,10 @@
 """Runs in the provider's test namespace: the dashboard (a Textual pilot) over the real engine,
 started the way ``ota-provider`` starts it, picks a device from the Add-device dialog's live DNS-SD
-list and commissions it with its code.
+list (or its BLE list, giving it a kept network) and commissions it with its code.
 
-    python -m tests.interop.add_device_pilot VERDICTS DISCRIMINATOR PASSCODE -- OTA-PROVIDER-ARGS...
+    python -m tests.interop.add_device_pilot VERDICTS DISCRIMINATOR PASSCODE [NETWORK] -- OTA-PROVIDER-ARGS...
+
+NETWORK: the device is picked from the BLE rows and given this kept network.
 
 Writes JSON lines to VERDICTS: {"found": [...]} (the list once the device is in it), {"outcome":
 ..., "lines": [...]} (the dialog's stage lines), {"after": [...]} (the list once the commissioned
@@ -47,7 +49,7 @@ async def _until(pilot, condition, timeout: float) -> bool:
     return True
 
 
-def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> int:
+def main(verdicts: str, discriminator: int, passcode: int, args: list[str], network: str | None = None) -> int:
     def write(**verdict) -> None:
         with open(verdicts, "a") as out:
             out.write(json.dumps(verdict) + "\n")
@@ -57,15 +59,23 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> i
             await pilot.press("d")
             await _until(pilot, lambda: isinstance(app.screen, AddDeviceScreen), 10)
             screen = app.screen
-            listed = await _until(pilot, lambda: discriminator in [d.discriminator for d in screen.found], 30)
-            write(found=_rows(screen), listed=listed)
+            rows = (
+                (lambda: [d.discriminator for d in screen.heard])
+                if network
+                else (lambda: [d.discriminator for d in screen.found])
+            )
+            listed = await _until(pilot, lambda: discriminator in rows(), 30)
+            write(found=_rows(screen), heard=[d.address for d in screen.heard], listed=listed)
             if not listed:
                 return
             table = screen.query_one("#found")
             table.focus()
-            table.move_cursor(row=[d.discriminator for d in screen.found].index(discriminator))
-            await pilot.press("enter")  # picks the row and moves to the code field
-            picked = screen.picked
+            table.move_cursor(row=(len(screen.found) if network else 0) + rows().index(discriminator))
+            await pilot.press("enter")  # picks the row and moves to the network, or the code field
+            picked = screen.picked_ble.address if network and screen.picked_ble else screen.picked
+            if network:
+                screen.query_one("#network").value = network
+                await pilot.pause()
             code = SetupPayload(discriminator=discriminator, passcode=passcode, vendor_id=0, product_id=0)
             screen.query_one("#code").value = code.manual_code()
             await pilot.press("enter")
@@ -77,11 +87,12 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> i
             )
             write(
                 outcome=screen.outcome,
-                picked=picked.instance if picked else None,
+                picked=picked if isinstance(picked, str) else picked.instance if picked else None,
                 target=screen.target,
                 lines=list(screen.query_one("#stages").lines),
             )
-            await _until(pilot, lambda: discriminator not in [d.discriminator for d in screen.found], 30)
+            if not network:
+                await _until(pilot, lambda: discriminator not in [d.discriminator for d in screen.found], 30)
             write(after=_rows(screen))
 
     def serve(config, catalog, emit) -> int:
@@ -98,5 +109,5 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str]) -> i
 
 if __name__ == "__main__":
     split = sys.argv.index("--")
-    verdict_file, wanted, code_passcode = sys.argv[1:split]
-    sys.exit(main(verdict_file, int(wanted), int(code_passcode), sys.argv[split + 1 :]))
+    verdict_file, wanted, code_passcode, *kept = sys.argv[1:split]
+    sys.exit(main(verdict_file, int(wanted), int(code_passcode), sys.argv[split + 1 :], *kept))

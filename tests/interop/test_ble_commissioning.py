@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ota_provider.core.codec.setup_payload import SetupPayload
 from tests.interop.ble_rig import CENTRAL, Peripheral, rig_or_skip
 from tests.interop.matterjs_peers import MatterJsRequestor, assert_updated, require_matterjs, update_image
 from tests.interop.netns import CONTROLLER_V6, NetnsPair, pair_or_skip
-from tests.interop.peers import Provider
+from tests.interop.peers import REPO, Provider
 
 SSID, PASSPHRASE = "BenchNet", "correct horse battery"
 # The SDK guide's sample dataset (OpenThread-e49c, PAN 0xE49C, channel 19): its network key is a secret.
@@ -226,3 +227,37 @@ def test_a_device_that_joins_but_never_appears_on_ip(netns, device, provider, tm
     )  # fmt: skip
     (failed,) = ours.wait_for("CommissioningFailed", timeout=120)
     assert failed["stage"] == "find on IP" and "said it joined but does not answer on IP" in failed["reason"], failed
+
+
+def test_the_add_device_dialog_lists_the_ble_device_and_commissions_it_with_a_kept_network(
+    netns, device, rig, image, tmp_path
+):
+    """The dashboard, as a technician uses it: the BLE row (no DNS-SD for a device with no network),
+    picked, the kept network chosen, the code typed; each stage shown as it happens."""
+    dut = device({"kind": "wifi", "ssid": SSID, "passphrase": PASSPHRASE})
+    state = tmp_path / "provider-state"
+    secret = tmp_path / "passphrase"
+    secret.write_text(PASSPHRASE)
+    kept = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "networks", "--storage", str(state), "add-wifi", "BenchNet",
+         "--ssid", SSID, "--passphrase-file", str(secret)],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )  # fmt: skip
+    assert kept.returncode == 0, kept.stderr
+    verdicts = tmp_path / "pilot.jsonl"
+    payload = SetupPayload.from_manual_code(dut.manual_code)
+    command = [
+        *netns.prefix(netns.provider), sys.executable, "-m", "tests.interop.add_device_pilot", str(verdicts),
+        str(payload.discriminator), str(payload.passcode), "BenchNet", "--",
+        "-f", image[0], "--storage", str(state), "--ble-adapter", CENTRAL,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False, env=rig.env)
+    lines = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
+    assert result.returncode == 0 and len(lines) == 3, (lines, result.stdout[-3000:], result.stderr[-3000:])
+    found, done, _ = lines
+    assert found["listed"] and done["picked"] in found["heard"], found
+    assert done["outcome"] == "commissioned", done
+    text = " ".join(done["lines"])
+    for stage in ("BLE connect: done", "secure pairing (PASE): done", "join the network: done", "find on IP: done"):
+        assert stage in text, text
+    assert "BLE discovery" not in text  # the picked device's address was used

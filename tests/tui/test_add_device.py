@@ -8,9 +8,14 @@ import asyncio
 import pytest
 
 from ota_provider.core.api.link import LocalLink
+from ota_provider.core.commissioner import bench as bench_module
 from ota_provider.core.commissioner.attestation import TrustStore
+from ota_provider.core.commissioner.credential_store import CredentialStore
+from ota_provider.core.commissioner.network_credentials import WifiCredentials
 from ota_provider.core.dnssd.devices import CommissionableDevice
 from ota_provider.core.node import MatterNode, NodeConfig
+from ota_provider.core.transport.ble import FoundBleDevice
+from ota_provider.core.transport.ble_advertisement import BleAdvertisement
 from ota_provider.tui.add_device import AddDeviceScreen
 from ota_provider.tui.app import ProviderDashboard
 from ota_provider.tui.screens import ConfirmScreen
@@ -171,3 +176,58 @@ def test_a_device_picked_from_the_list_is_commissioned_at_its_listed_address(eng
     assert shown[:4] == ["bench light", "FFF1:8001", "3840", "basic"] and shown[4].startswith("[::1]:"), shown
     assert state.startswith("Picked bench light: VID 0xFFF1 PID 0x8001") and focused == "code", state
     assert target.startswith(CODE + "@[::1]:") and "discovery" not in text and fabrics == 1, (target, text)
+
+
+def test_a_ble_device_is_listed_and_picking_it_asks_which_network_to_give(engine, monkeypatch):
+    """BLE rows beside the DNS-SD ones, from the engine's own scans (the radio faked at bleak's
+    edge): picking one shows the network choice; with none kept the code is refused and the dialog
+    says how to keep one; with one chosen the engine tries the device over BLE, and, with no BLE
+    here, the dialog says which stage failed and why (the run over BlueZoo is in
+    tests/interop/test_ble_commissioning.py)."""
+    advertised = BleAdvertisement(discriminator=3840, vendor_id=0xFFF1, product_id=0x8000)
+    heard = FoundBleDevice("00:00:00:01:00:02", "MATTER-3840", -48, advertised)
+
+    async def radio(adapter, seconds):
+        await asyncio.sleep(0.2)
+        return [heard]
+
+    monkeypatch.setattr(bench_module, "scan", radio)
+
+    async def pick(pilot, app):
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, AddDeviceScreen))
+        screen = app.screen
+        await until(pilot, lambda: len(screen.heard) == 1)
+        table = screen.query_one("#found")
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        return screen, [str(cell) for cell in table.get_row_at(0)]
+
+    async def run():
+        app = ProviderDashboard(LocalLink(engine))
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen, row = await pick(pilot, app)
+            no_networks = str(screen.query_one("#found-state").render())
+            screen.query_one("#code").value = CODE
+            await pilot.press("enter")
+            await pilot.pause()
+            refused = str(screen.query_one("#add-error").render())
+            await pilot.press("escape")
+            CredentialStore(engine.bench.node.db).put("BenchNet", WifiCredentials(b"BenchNet", b"correct horse"))
+            screen, _ = await pick(pilot, app)
+            network = screen.query_one("#network")
+            shown = network.display
+            network.value = "BenchNet"
+            screen.query_one("#code").value = CODE
+            screen.query_one("#code").focus()
+            await pilot.pause()
+            await pilot.press("enter")
+            await until(pilot, lambda: screen.outcome == "failed", timeout=15)
+            return row, no_networks, refused, shown, screen.target, lines(screen)
+
+    row, no_networks, refused, shown, target, text = asyncio.run(run())
+    assert row == ["MATTER-3840", "FFF1:8000", "3840", "BLE", "BLE 00:00:00:01:00:02 (-48 dBm)"]
+    assert "no network is kept" in no_networks and "no network is kept" in refused
+    assert shown and target == CODE
+    assert "BLE connect: started" in text and "FAILED at BLE connect" in text, text
