@@ -142,8 +142,9 @@ class Verbs(Generic[R]):
     def reload(self) -> R:
         return self.send(ReloadImages())
 
-    def commission(self, target: str) -> R:
-        return self.send(CommissionDevice(target))
+    def commission(self, target: str, *, ble: str = "", network: str = "") -> R:
+        """``ble``: the address of a device the provider hears over BLE, given the kept ``network``."""
+        return self.send(CommissionDevice(target, ble=ble, network=network))
 
     def query_app_pipe(self, name: str) -> R:
         """What the SDK app's pipe would answer to ``name`` (QueryImageSnapshot,

@@ -158,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commission = commands.add_parser("commission", help="commission a device onto the bench fabric")
     commission.add_argument("code", metavar="CODE[@HOST[:PORT]]")
+    commission.add_argument(
+        "--ble",
+        metavar="ADDRESS",
+        default="",
+        help="the BLE address of a device the provider hears now (its Add-device list); needs --network",
+    )
+    commission.add_argument(
+        "--network", metavar="NAME", default="", help="with --ble: a network kept by `ota-provider networks`"
+    )
     wait = commands.add_parser("wait-for", help="wait for an event (exit 0 when it happens, 1 on timeout)")
     wait.add_argument(
         "event", type=_event_name, help="an event name as 'watch --json' prints it, e.g. TransferFinished"
@@ -322,7 +331,7 @@ _CHANGES: dict[str, Callable[[ProviderClient, argparse.Namespace], Result]] = {
     "throttle": _throttle,
     "open-window": lambda provider, args: provider.open_window(args.seconds),
     "reload": lambda provider, args: provider.reload(),
-    "commission": lambda provider, args: provider.commission(args.code),
+    "commission": lambda provider, args: provider.commission(args.code, ble=args.ble, network=args.network),
     "trace": _trace,
 }
 # The verbs that read: each prints what it read.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,7 +20,7 @@ from ..codec.setup_payload import DiscoveryCapability
 from ..exchange.driver import ExchangeDriver
 from ..setup_target import CommissionTarget
 from ..transport.addresses import BleAddress
-from ..transport.ble import BleUnavailable, BtpLink, FoundBleDevice, scan
+from ..transport.ble import BleUnavailable, BtpLink, FoundBleDevice, scan_until
 from ..transport.btp import BtpError
 from .network_setup import Credentials
 
@@ -39,8 +38,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-SCAN_WINDOW = 3.0  # seconds per scan; scans repeat until the discovery timeout
-SETTLE_SECONDS = 1.5  # after a first match, one more window may add dev kits sharing the code
+SETTLE_SECONDS = 0.5  # after a first match, how long other dev kits sharing the code may still answer
 
 
 @dataclass(frozen=True)
@@ -77,19 +75,9 @@ def matches_code(found: FoundBleDevice, target: CommissionTarget) -> bool:
 async def find_over_ble(target: CommissionTarget, adapter: str | None, timeout: float) -> list[FoundBleDevice]:
     """The advertising devices that answer the code, the exact discriminator first, then the
     strongest; [] at ``timeout``. BleUnavailable when there is no BLE here."""
-    deadline = time.monotonic() + timeout
-    found: dict[str, FoundBleDevice] = {}
-    settle_until: float | None = None
-    while (left := deadline - time.monotonic()) > 0:
-        if settle_until is not None and time.monotonic() >= settle_until:
-            break
-        for device in await scan(adapter, min(SCAN_WINDOW, max(left, 0.5))):
-            if matches_code(device, target):
-                found[device.address] = device
-        if found and settle_until is None:
-            settle_until = time.monotonic() + SETTLE_SECONDS
+    found = await scan_until(lambda device: matches_code(device, target), adapter, timeout, SETTLE_SECONDS)
     exact = target.payload.discriminator
-    return sorted(found.values(), key=lambda d: (d.advertisement.discriminator != exact, -(d.rssi or -127)))
+    return sorted(found, key=lambda d: (d.advertisement.discriminator != exact, -(d.rssi or -127)))
 
 
 async def open_link(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from .btp import C1_UUID, C2_UUID, MIN_SEGMENT, SERVICE_UUID, BtpCentral, BtpErr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BleUnavailable", "BtpLink", "FoundBleDevice", "scan"]
+__all__ = ["BleUnavailable", "BtpLink", "FoundBleDevice", "scan", "scan_until"]
 
 DEFAULT_ATT_MTU = MIN_SEGMENT + 3  # what a link has before an MTU exchange
 _SEEN: dict[tuple[str | None, str], Any] = {}  # (adapter, address) -> the scan's bleak handle
@@ -76,6 +77,44 @@ async def scan(adapter: str | None = None, seconds: float = 5.0) -> list[FoundBl
         devices.append(FoundBleDevice(address, advertised.local_name or device.name, advertised.rssi, advertisement))
         _SEEN[adapter, address] = device
     return devices
+
+
+async def scan_until(
+    wanted: Callable[[FoundBleDevice], bool], adapter: str | None, timeout: float, settle: float
+) -> list[FoundBleDevice]:
+    """The wanted devices heard: the scan ends ``settle`` seconds after the first (others sharing a
+    code may still answer), or at ``timeout`` with none. A commissioner waits for no more than that:
+    the SDK's connects to the first device that matches."""
+    found: dict[str, FoundBleDevice] = {}
+    first = asyncio.Event()
+
+    def heard(device: Any, advertised: Any) -> None:
+        data = advertised.service_data.get(SERVICE_UUID)
+        if data is None:
+            return
+        try:
+            advertisement = decode_service_data(bytes(data))
+        except BleAdvertisementError:
+            return
+        candidate = FoundBleDevice(device.address, advertised.local_name or device.name, advertised.rssi, advertisement)
+        if wanted(candidate):
+            _SEEN[adapter, device.address] = device
+            found[device.address] = candidate
+            first.set()
+
+    try:
+        scanner = BleakScanner(detection_callback=heard, service_uuids=[SERVICE_UUID], **_bluez(adapter))
+        await scanner.start()
+    except Exception as exc:  # bleak raises many kinds for "no BLE here"; each becomes one line
+        raise _explain(exc, adapter) from None
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first.wait(), timeout)
+            await asyncio.sleep(settle)
+    finally:
+        with contextlib.suppress(Exception):
+            await scanner.stop()
+    return list(found.values())
 
 
 def _bluez(adapter: str | None) -> dict[str, Any]:
@@ -200,9 +239,16 @@ class BtpLink:
 
 
 async def _att_mtu(client: Any) -> int:
-    """The ATT MTU of the link. BlueZ tells it only once a characteristic is acquired, which bleak
-    does on request (``_acquire_mtu``, its documented way on BlueZ); without it (BlueZoo leaves
-    AcquireNotify to the peripheral), the minimum, as before an MTU exchange."""
+    """The ATT MTU of the link. BlueZ 5.62 and later (and BlueZoo) give it as the characteristic's
+    MTU property, which bleak turns into ``max_write_without_response_size`` (MTU - 3); an older
+    BlueZ tells it only once a characteristic is acquired, which bleak does on request
+    (``_acquire_mtu``, its documented way there). Without either, the minimum, as before an MTU
+    exchange."""
+    with contextlib.suppress(Exception):
+        characteristic = client.services.get_characteristic(C1_UUID)
+        mtu = characteristic.max_write_without_response_size + 3
+        if isinstance(mtu, int) and mtu > DEFAULT_ATT_MTU:
+            return mtu
     backend: Any = getattr(client, "_backend", None)
     with contextlib.suppress(Exception):
         await backend._acquire_mtu()

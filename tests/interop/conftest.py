@@ -60,8 +60,10 @@ def paa_store(directory: Path) -> str:
     return str(directory)
 
 
-def run_sdk_controller(netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path) -> list[dict]:
-    """Run sdk_controller.py over ``steps`` in the controller's namespace (its own /data); one
+def run_sdk_controller(
+    netns: NetnsPair, storage: Path, steps: list[dict], workdir: Path, *, namespace: str | None = None
+) -> list[dict]:
+    """Run sdk_controller.py over ``steps`` in the controller's namespace (or ``namespace``); one
     outcome per step."""
     steps_file = workdir / f"steps-{time.monotonic_ns()}.json"
     steps_file.write_text(json.dumps(steps))
@@ -69,7 +71,7 @@ def run_sdk_controller(netns: NetnsPair, storage: Path, steps: list[dict], workd
     env = {**os.environ, "PAA_TRUST_STORE": paa_store(workdir / "paa-trust-store")}
     python = controller_python() or str(REPO / ".venv-interop" / "bin" / "python")
     command = [
-        *netns.prefix(netns.controller),
+        *netns.prefix(namespace or netns.controller),
         *sdk_command(python, str(CONTROLLER_SCRIPT), str(storage), str(steps_file), str(verdicts)),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env, cwd=workdir, check=False)

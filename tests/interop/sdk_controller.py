@@ -5,6 +5,8 @@ STEPS is a JSON list of steps run in order; each appends one JSON line with its 
 VERDICTS (a file of its own: the SDK's native log shares stdout and could glue into a line):
   {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840}
   {"do": "commission-code", "node": 1, "code": "MT:..."}
+  {"do": "commission-ble-wifi", "node": 1, "passcode": 20202021, "discriminator": 3840, "ssid": "..",
+   "passphrase": ".."}  (over BLE, the adapter in $CHIP_BLE_ADAPTER, default hci0)
   {"do": "read-basic", "node": 1}
   {"do": "read-acl", "node": 1}
   {"do": "write-acl-add-ota", "node": 1}
@@ -62,7 +64,7 @@ async def main(storage: str, steps: list) -> int:
 
 async def run_steps(storage: str, steps: list) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[_Collect()])
-    chip.native.Init()
+    chip.native.Init(bluetoothAdapter=int(os.environ.get("CHIP_BLE_ADAPTER", "hci0").removeprefix("hci")))
     chip.logging.RedirectToPythonLogging()
     stack = chip.ChipStack.ChipStack(persistentStoragePath=storage, enableServerInteractions=False)
     authorities = chip.CertificateAuthority.CertificateAuthorityManager(stack, stack.GetStorageManager())
@@ -113,6 +115,9 @@ async def run_step(ctrl, node, step):
             filterType=chip.discovery.FilterType.LONG_DISCRIMINATOR,
             filter=step["discriminator"],
         )
+        return {}
+    if do == "commission-ble-wifi":
+        await ctrl.CommissionWiFi(step["discriminator"], step["passcode"], node, step["ssid"], step["passphrase"])
         return {}
     if do == "commission-code":
         await ctrl.CommissionWithCode(step["code"], node)
