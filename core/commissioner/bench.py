@@ -98,6 +98,7 @@ if TYPE_CHECKING:  # only named in BenchNode: the bench never builds them
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
 BLE_SCAN_SECONDS = 3.0  # one scan of the Add-device dialog's BLE list
 BLE_GONE_AFTER = 20.0  # seconds unheard before a device leaves that list
+BLE_RETRY_SECONDS = 5.0  # after "no BLE here", the next try
 
 __all__ = ["Bench", "BenchNode"]
 
@@ -480,16 +481,20 @@ class Bench:
 
     async def _browse_ble(self) -> None:
         """The BLE side of the live list: a scan after another, a device listed while heard within
-        the last BLE_GONE_AFTER seconds, the kept networks beside them. No BLE here: one event says why."""
+        the last BLE_GONE_AFTER seconds, the kept networks beside them. No BLE here: one event says
+        why, and the scan is tried again now and then."""
         adapter = self.ble.adapter if self.ble is not None else None
         networks = CredentialStore(self.node.db).choices()
         shown: tuple[BleCommissionable, ...] | None = None
         while True:
             try:
                 heard = await scan(adapter, BLE_SCAN_SECONDS)
-            except BleUnavailable as exc:
-                self.emit(BleCommissionableDevices((), networks, str(exc)))
-                return
+            except BleUnavailable as exc:  # said once; tried again, as an adapter may be plugged in
+                if shown != ():
+                    shown = ()
+                    self.emit(BleCommissionableDevices((), networks, str(exc)))
+                await asyncio.sleep(BLE_RETRY_SECONDS)
+                continue
             now = time.monotonic()
             for device in heard:
                 self._ble_heard[device.address.upper()] = (device, now)

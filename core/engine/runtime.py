@@ -435,9 +435,7 @@ class ProviderEngine:
             select=select,
             allow_unverified=config.allow_unverified_attestation,
             timeout=config.stage_timeout,
-            ble=BleSettings(config.ble_adapter, config.ble_network, config.ble)
-            if config.ble or config.ble_network is not None
-            else None,
+            ble=BleSettings(config.ble_adapter, config.ble_network, config.ble),
         )
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
         for text in config.commission or ():

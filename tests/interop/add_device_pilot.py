@@ -65,7 +65,8 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str], netw
                 else (lambda: [d.discriminator for d in screen.found])
             )
             listed = await _until(pilot, lambda: discriminator in rows(), 30)
-            write(found=_rows(screen), heard=[d.address for d in screen.heard], listed=listed)
+            heard = [d.address for d in screen.heard]
+            write(found=_rows(screen), heard=heard, listed=listed, ble_problem=screen.ble_problem)
             if not listed:
                 return
             table = screen.query_one("#found")

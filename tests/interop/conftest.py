@@ -6,6 +6,7 @@ skip with the reason when it is missing or the machine cannot run it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -78,3 +79,44 @@ def run_sdk_controller(
     outcomes = Verdicts(verdicts).read()
     assert len(outcomes) == len(steps), result.stdout[-3000:] + result.stderr[-3000:]
     return outcomes
+
+
+class SdkControllerSession:
+    """One SDK controller process for many steps (sdk_controller.py with steps on stdin): its start-up
+    (2 s) is paid once. Each step's node's sessions are expired before the step, so a node that
+    restarted meanwhile is reached over a new CASE session."""
+
+    def __init__(self, netns: NetnsPair, storage: Path, workdir: Path, *, namespace: str | None = None) -> None:
+        self.verdicts = Verdicts(workdir / f"session-{time.monotonic_ns()}.verdicts")
+        env = {**os.environ, "PAA_TRUST_STORE": paa_store(workdir / "paa-trust-store")}
+        python = controller_python() or str(REPO / ".venv-interop" / "bin" / "python")
+        command = [
+            *netns.prefix(namespace or netns.controller),
+            *sdk_command(python, str(CONTROLLER_SCRIPT), str(storage), "-", str(self.verdicts.path)),
+        ]
+        self.log = (workdir / "sdk-controller.log").open("a")
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
+        )
+
+    def run(self, steps: list[dict]) -> list[dict]:
+        assert self.proc.stdin is not None
+        before = len(self.verdicts.read())
+        for step in steps:
+            self.proc.stdin.write(json.dumps(step) + "\n")
+        self.proc.stdin.flush()
+        budget = sum(step.get("timeout", 60) for step in steps) + 30
+        wanted = before + len(steps)
+        self.verdicts.wait_for(lambda _v: len(self.verdicts.read()) >= wanted, budget, f"{len(steps)} controller steps")
+        return self.verdicts.read()[before:wanted]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

@@ -1,6 +1,9 @@
 """Runs under the Matter SDK's Python controller (home-assistant-chip-core), not our venv.
 
     python sdk_controller.py STORAGE.json STEPS.json VERDICTS.jsonl
+    python sdk_controller.py STORAGE.json - VERDICTS.jsonl   (steps as JSON lines on stdin, one
+        verdict each, until stdin closes: one controller for a whole bench; each step's node's
+        sessions are expired first, as a node may have restarted since)
 STEPS is a JSON list of steps run in order; each appends one JSON line with its outcome to
 VERDICTS (a file of its own: the SDK's native log shares stdout and could glue into a line):
   {"do": "commission-discovery", "node": 1, "passcode": 20202021, "discriminator": 3840}
@@ -82,9 +85,11 @@ async def run_steps(storage: str, steps: list) -> None:
         return controllers[key]
 
     failures = 0
-    for step in steps:
+    async for step in _each(steps):
         ctrl = controller(step.get("controller"))
         node = step.get("node", 1)
+        if steps is None:
+            ctrl.ExpireSessions(node)
         start = time.monotonic()
         try:
             result = await asyncio.wait_for(run_step(ctrl, node, step), step.get("timeout", 60))
@@ -101,6 +106,18 @@ async def run_steps(storage: str, steps: list) -> None:
                 log=LOG_LINES[-40:],
             )
     os._exit(0)
+
+
+async def _each(steps):
+    """The steps given, or (None) those read from stdin, one JSON object per line."""
+    if steps is not None:
+        for step in steps:
+            yield step
+        return
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        if line.strip():
+            yield json.loads(line)
 
 
 UPDATE_TOKENS: dict[int, bytes] = {}  # the last UpdateToken each node offered
@@ -337,5 +354,7 @@ def _event(result):
 
 
 if __name__ == "__main__":
+    if sys.argv[2] == "-":
+        sys.exit(asyncio.run(main(sys.argv[1], None)))
     with open(sys.argv[2]) as f:
         sys.exit(asyncio.run(main(sys.argv[1], json.load(f))))

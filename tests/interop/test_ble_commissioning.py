@@ -146,13 +146,29 @@ def commissioned(provider: Provider, timeout: float = 120) -> dict:
     return done
 
 
+def assert_only_in_the_database(secret: bytes, provider: Provider, trace: Path, state: Path) -> None:
+    """The secret is in the state database (owner-only), and in nothing else we wrote: the event
+    stream, the trace (where the command's field reads "<redacted>"), any other file of the state."""
+    written = "".join(json.dumps(e) for e in provider.events) + trace.read_text()
+    assert "<redacted>" in trace.read_text()
+    for path in state.rglob("*"):
+        if path.is_file() and not path.name.startswith("ota-provider.sqlite3"):
+            written += path.read_text(errors="replace")
+    for form in (secret.hex(), secret.hex().upper(), secret.decode("latin-1")):
+        assert form not in written
+    files = [f for f in state.glob("ota-provider.sqlite3*") if f.suffix != ".lock"]  # the database, its journal
+    assert secret in b"".join(f.read_bytes() for f in files)
+    assert all(stat.S_IMODE(f.stat().st_mode) & 0o077 == 0 for f in files)
+
+
 def test_a_ble_only_device_is_given_wifi_and_updated_with_one_command(netns, device, provider, image, tmp_path):
     dut = device({"kind": "wifi", "ssid": SSID, "passphrase": PASSPHRASE})
     secret = tmp_path / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
     trace = tmp_path / "trace.jsonl"
+    assert SetupPayload.from_qr_code(dut.ready["qr"]).discovery & 0x02  # the code says BLE: no --ble needed
     ours = provider(
-        "--commission", dut.manual_code, "--ble", "--wifi", SSID, "--wifi-passphrase-file", str(secret),
+        "--commission", dut.ready["qr"], "--wifi", SSID, "--wifi-passphrase-file", str(secret),
         "--trace", str(trace), "--exit-when-updated", "--timeout", "300",
     )  # fmt: skip
     done = commissioned(ours)
@@ -168,25 +184,18 @@ def test_a_ble_only_device_is_given_wifi_and_updated_with_one_command(netns, dev
     assert_updated(dut.requestor, image[1])
     assert ours.proc.wait(timeout=120) == 0
     assert done["vendorId"] == 0xFFF1
-    # The passphrase is in the state database (owner-only), and nowhere else we write.
-    everything = "".join(json.dumps(e) for e in ours.events) + trace.read_text()
-    for path in (tmp_path / "provider-state").rglob("*"):
-        if path.is_file() and not path.name.startswith("ota-provider.sqlite3"):
-            everything += path.read_text(errors="replace")
-    assert PASSPHRASE not in everything and PASSPHRASE.encode().hex() not in everything
-    database = tmp_path / "provider-state" / "ota-provider.sqlite3"
-    assert stat.S_IMODE(database.stat().st_mode) & 0o077 == 0
+    assert_only_in_the_database(PASSPHRASE.encode(), ours, trace, tmp_path / "provider-state")
 
 
-def test_a_thread_device_found_by_its_qr_code_is_given_the_dataset(netns, device, provider):
+def test_a_thread_device_is_given_the_dataset_and_the_key_stays_in_the_database(netns, device, provider, tmp_path):
     dut = device({"kind": "thread", "dataset": DATASET})
-    qr = dut.ready["qr"]
-    assert SetupPayload.from_qr_code(qr).discovery & 0x02  # the device says BLE: no --ble needed
-    ours = provider("--commission", qr, "--thread-dataset", DATASET)
+    trace = tmp_path / "trace.jsonl"
+    ours = provider("--commission", dut.manual_code, "--ble", "--thread-dataset", DATASET, "--trace", str(trace))
     commissioned(ours)
+    ours.stop()
+    assert_only_in_the_database(bytes.fromhex(NETWORK_KEY), ours, trace, tmp_path / "provider-state")
     given = [e for e in ours.named("CommissioningStage") if (e["stage"], e["state"]) == ("network credentials", "done")]
     assert "Thread 'OpenThread-e49c', PAN ID 0xE49C, channel 19" in given[0]["detail"], given
-    assert NETWORK_KEY not in "".join(json.dumps(e) for e in ours.events)
 
 
 def test_a_refused_passphrase_says_so_and_the_device_stays_off_ip(netns, device, provider, tmp_path):
@@ -253,7 +262,7 @@ def test_the_add_device_dialog_lists_the_ble_device_and_commissions_it_with_a_ke
     ]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False, env=rig.env)
     lines = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
-    assert result.returncode == 0 and len(lines) == 3, (lines, result.stdout[-3000:], result.stderr[-3000:])
+    assert result.returncode == 0 and len(lines) == 3, (lines, dut.radio.lines[-8:], result.stderr[-3000:])
     found, done, _ = lines
     assert found["listed"] and done["picked"] in found["heard"], found
     assert done["outcome"] == "commissioned", done

@@ -43,7 +43,7 @@ from ota_provider.core.ota.image import HeaderFields, create_image
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.core.presentation.sdk_lines import QUERY_LINE
 from tests.helpers.cert_launcher import pipe_payload
-from tests.interop.conftest import run_sdk_controller
+from tests.interop.conftest import SdkControllerSession
 from tests.interop.drop_in import DropIn
 from tests.interop.matterjs_peers import TIME_FACTOR, MatterJsRequestor, require_matterjs
 from tests.interop.netns import NetnsPair, pair_or_skip
@@ -88,6 +88,8 @@ class CertBench:
         )
         self.version = 1  # what the device runs now
         self.provider: DropIn | None = None
+        # One controller for the whole bench, as the scripts' one process: started once.
+        self.sdk = SdkControllerSession(netns, self.storage, workdir)
         self.steps: list[tuple[str, str, str]] = []
 
     # ------------------------------------------------------------------ the scripts' verbs
@@ -115,7 +117,7 @@ class CertBench:
             self.provider = None
 
     def controller(self, *steps: dict) -> list[dict]:
-        return [ok(outcome) for outcome in run_sdk_controller(self.netns, self.storage, list(steps), self.workdir)]
+        return [ok(outcome) for outcome in self.sdk.run(list(steps))]
 
     def commission(self) -> None:
         """Step 0: the device and the provider on the controller's fabric; the provider's ACL lets
@@ -142,7 +144,7 @@ class CertBench:
             # A failed announce is retried, as the scripts retry it (the device may be busy or
             # between sessions).
             step = {"do": "announce-provider", "node": DUT_NODE, "provider": PROVIDER_NODE, "timeout": 20}
-            run_sdk_controller(self.netns, self.storage, [step], self.workdir)
+            self.sdk.run([step])
             try:
                 self.provider.wait_line(QUERY_LINE, before + 1, timeout=every)
                 return
@@ -187,6 +189,7 @@ class CertBench:
         print(f"{case}: provider {provider}; device {device}")
 
     def close(self) -> None:
+        self.sdk.close()
         self.stop_provider()
         self.dut.stop()
 
