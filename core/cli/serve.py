@@ -579,6 +579,10 @@ def parse_config(argv: Sequence[str] | None = None, prog: str = PROG) -> Provide
         parser.error("--timeout goes with --exit-when-updated")
     if args.wifi_passphrase_file is not None and args.wifi is None:
         parser.error("--wifi-passphrase-file goes with --wifi SSID")
+    if args.ble and args.commission and args.wifi is None and args.thread_dataset is None:
+        parser.error(
+            "--ble --commission needs the network to give the device: --wifi NAME|SSID or --thread-dataset NAME|HEX"
+        )
     _demo_defaults(parser, args)
     return ProviderConfig(**vars(args))
 

@@ -4,6 +4,7 @@ start), never a traceback and never silence."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -113,3 +114,28 @@ def test_forcing_an_image_that_is_not_served_is_refused_at_arm_time(tmp_path):
             assert client.arm("forcedImage", "1").ok
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--commission", "3497-011-2332", "--ble"], "--ble --commission needs the network to give the device"),
+        (["--wifi-passphrase-file", "/dev/null"], "--wifi-passphrase-file goes with --wifi SSID"),
+        (["--wifi", "BenchNet", "--thread-dataset", "Lab"], "not allowed with argument"),
+    ],
+)
+def test_ble_flags_that_cannot_work_are_refused_at_start(args, says):
+    result = _cli("-f", IMAGE, *args)
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wifi_network_with_no_passphrase_to_read_is_one_line(tmp_path):
+    """No file, no environment variable and no terminal to ask on: said before anything starts."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ota_provider.core.cli", "-f", IMAGE, "--storage", str(tmp_path), "--wifi", "BenchNet"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "OTA_PROVIDER_WIFI_PASSPHRASE"},
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no Wi-Fi passphrase: give --wifi-passphrase-file FILE" in result.stderr
