@@ -152,10 +152,28 @@ async def connect_network(calls: DeviceCalls, endpoint: int, credentials: Creden
         calls.timeout = before
     status = int(answer[0]) if answer is not None else Status.UNKNOWN_ERROR
     if status != Status.SUCCESS:
-        raise NetworkRefused(
-            f"the device could not join {credentials.describe()}: {_status_words(status, credentials, answer)}"
-        )
+        why = _status_words(status, credentials, answer)
+        if status == Status.NETWORK_NOT_FOUND and isinstance(credentials, WifiCredentials):
+            why += await _what_it_sees(calls, endpoint, breadcrumb)
+        raise NetworkRefused(f"the device could not join {credentials.describe()}: {why}")
     return Joined(answered=True)
+
+
+async def _what_it_sees(calls: DeviceCalls, endpoint: int, breadcrumb: int) -> str:
+    """After "network not found", what the device's own scan finds, so a misspelt SSID shows next
+    to the right one. Only then: a scan may cost a single-radio device its BLE link. Best effort."""
+    try:
+        answer = await calls.invoke(
+            NETWORK_COMMISSIONING, SCAN_NETWORKS, {0: None, 1: UInt(breadcrumb)}, "ScanNetworks", endpoint=endpoint
+        )
+    except Exception:  # the sentence is complete without it
+        return ""
+    found = []
+    for result in (answer or {}).get(2) or []:
+        ssid = bytes(result.get(1, b"")).decode("utf-8", "replace")
+        rssi = result.get(5)
+        found.append(f"{ssid!r}" + (f" ({rssi} dBm)" if rssi is not None else ""))
+    return f"; the device's own scan finds {', '.join(found[:8]) if found else 'no network'}"
 
 
 def _feature_words(feature: NetworkFeature) -> str:
