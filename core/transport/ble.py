@@ -66,17 +66,24 @@ async def scan(adapter: str | None = None, seconds: float = 5.0) -> list[FoundBl
     except Exception as exc:  # bleak raises many kinds for "no BLE here"; each becomes one line
         raise _explain(exc, adapter) from None
     devices = []
-    for address, (device, advertised) in found.items():
-        data = advertised.service_data.get(SERVICE_UUID)
-        if data is None:
-            continue
-        try:
-            advertisement = decode_service_data(bytes(data))
-        except BleAdvertisementError:
-            continue
-        devices.append(FoundBleDevice(address, advertised.local_name or device.name, advertised.rssi, advertisement))
-        _SEEN[adapter, address] = device
+    for device, advertised in found.values():
+        candidate = _commissionable(device, advertised)
+        if candidate is not None:
+            devices.append(candidate)
+            _SEEN[adapter, device.address] = device
     return devices
+
+
+def _commissionable(device: Any, advertised: Any) -> FoundBleDevice | None:
+    """A device whose advertisement carries a commissionable Matter device's service data."""
+    data = advertised.service_data.get(SERVICE_UUID)
+    if data is None:
+        return None
+    try:
+        advertisement = decode_service_data(bytes(data))
+    except BleAdvertisementError:
+        return None
+    return FoundBleDevice(device.address, advertised.local_name or device.name, advertised.rssi, advertisement)
 
 
 async def scan_until(
@@ -89,15 +96,8 @@ async def scan_until(
     first = asyncio.Event()
 
     def heard(device: Any, advertised: Any) -> None:
-        data = advertised.service_data.get(SERVICE_UUID)
-        if data is None:
-            return
-        try:
-            advertisement = decode_service_data(bytes(data))
-        except BleAdvertisementError:
-            return
-        candidate = FoundBleDevice(device.address, advertised.local_name or device.name, advertised.rssi, advertisement)
-        if wanted(candidate):
+        candidate = _commissionable(device, advertised)
+        if candidate is not None and wanted(candidate):
             _SEEN[adapter, device.address] = device
             found[device.address] = candidate
             first.set()
