@@ -119,6 +119,8 @@ async def while_linked(link: BtpLink, work: Awaitable[T], needed: Callable[[], b
             return await task
     finally:
         ended.cancel()
+        if not task.done():  # we were cancelled (the engine stops): the commissioning stops too
+            task.cancel()
 
 
 # What opening a link can raise besides BleUnavailable: a device that went away, a BTP refusal.

@@ -26,6 +26,7 @@ from ota_provider.core.api.events import (
     ApplyUpdateIgnored,
     ApplyUpdateReceived,
     ApplyUpdateRefused,
+    BleCommissionableDevices,
     CommandDone,
     CommissionableDevices,
     DeviceMismatch,
@@ -38,6 +39,7 @@ from ota_provider.core.api.events import (
     QueryImageReceived,
     UpdateAppliedNotified,
 )
+from ota_provider.core.api.values import BleCommissionable, NetworkChoice
 from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.commissioner.mismatch import MISMATCH_ADVICE
 from ota_provider.core.dnssd.devices import CommissionableDevice
@@ -98,8 +100,11 @@ def test_events_the_update_did_not_produce_survive_json_too():
     device = CommissionableDevice("8A1B", 3840, 2, 0xFFF1, None, "lamp", (("fe80::1", 5540, 0, 3),), 5540)
     row = HistoryRow(7, 1.5, "query", 1, 0xD001, "QueryImage -> Busy", {"status": "BUSY", "used": ["a"]})
     refused = CommandDone(AbortTransfer(3, BdxStatus.UNKNOWN), False, "no")
+    heard = BleCommissionable("00:00:00:01:00:02", "MATTER-3840", -48, 3840, 0xFFF1, 0x8000)
     for event in (
         CommissionableDevices((device,)),
+        BleCommissionableDevices((heard,), (NetworkChoice("BenchNet", "Wi-Fi 'BenchNet'"),)),
+        BleCommissionableDevices((), (), "no D-Bus system bus to reach BlueZ: start dbus and bluetoothd"),
         DeviceMismatch(0x10, 2, 10.0, MISMATCH_ADVICE),
         HistoryRows("x-1", (row,)),
         refused,
@@ -173,6 +178,7 @@ COMMAND_SAMPLES = [
     DisarmKnob(Knob.FORCED_DESIGNATOR),
     ThrottleTransfer(4, None),
     CommissionDevice("3497-011-2332@[fd00::2]:5540", ask=True),
+    CommissionDevice("MT:Y.K9042C00KA0648G00", ask=True, ble="00:00:00:01:00:02", network="BenchNet"),
     QueryHistory(node_id=0xD001),
 ]
 
