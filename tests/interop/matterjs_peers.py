@@ -85,7 +85,7 @@ class MatterJsRequestor:
         ``Peripheral.relay``), with ``network`` its Network Commissioning cluster (ble_device.mjs)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.netns, self.workdir = netns, workdir
-        self.passcode, self.discriminator = passcode, discriminator
+        self.passcode, self.discriminator, self.port = passcode, discriminator, port
         self.verdicts = Verdicts(workdir / "verdicts.jsonl")
         settings = {
             "verdict": str(self.verdicts.path),
@@ -186,3 +186,48 @@ def assert_updated(requestor: MatterJsRequestor, image_sha256: str, timeout: flo
         print(requestor.log_tail())
         raise
     assert applying["sha256"] == image_sha256 and applying["version"] == 2
+
+
+class MatterJsProvider:
+    """matter.js's own OTA provider (ota_provider.mjs) in the provider's namespace: it commissions the
+    requestor at ``address`` and serves it ``image``; the update is forced once :meth:`go` is called."""
+
+    def __init__(
+        self, netns: NetnsPair, workdir: Path, image: Path, requestor: MatterJsRequestor, address: str
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.netns, self.workdir = netns, workdir
+        self.verdicts = Verdicts(workdir / "verdicts.jsonl")
+        self.go_file = workdir / "go"
+        self.config = _config(
+            workdir / "config.json",
+            verdict=str(self.verdicts.path),
+            storage=str(workdir / "storage"),
+            image=str(image),
+            discriminator=requestor.discriminator,
+            passcode=requestor.passcode,
+            ip=address,
+            port=requestor.port,
+            vendorId=0xFFF1,
+            productId=0x8000,
+            version=2,
+            goFile=str(self.go_file),
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> MatterJsProvider:
+        command = [*self.netns.prefix(self.netns.provider), "node", "ota_provider.mjs", self.config]
+        log = (self.workdir / "provider.log").open("a")
+        self.proc = subprocess.Popen(
+            command, cwd=MATTERJS, env=_environment(self.netns.provider_if), stdout=log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def wait_commissioned(self, timeout: float = 120) -> dict:
+        return self.verdicts.wait_for(lambda v: v.get("event") == "commissioned", timeout, "the requestor commissioned")
+
+    def go(self) -> None:
+        self.go_file.touch()
+
+    def stop(self) -> None:
+        terminate(self.proc)
