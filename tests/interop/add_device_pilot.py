@@ -2,9 +2,11 @@
 started the way ``ota-provider`` starts it, picks a device from the Add-device dialog's live DNS-SD
 list (or its BLE list, giving it a kept network) and commissions it with its code.
 
-    python -m tests.interop.add_device_pilot VERDICTS DISCRIMINATOR PASSCODE [NETWORK] -- OTA-PROVIDER-ARGS...
+    python -m tests.interop.add_device_pilot VERDICTS DISCRIMINATOR[,OTHER...] PASSCODE [NETWORK] -- ARGS...
 
-NETWORK: the device is picked from the BLE rows and given this kept network.
+DISCRIMINATOR is the device picked; the list is written once it and the OTHER devices are all
+listed (devices answer DNS-SD in their own time). NETWORK: the device is picked from the BLE rows
+and given this kept network.
 
 Writes JSON lines to VERDICTS: {"found": [...]} (the list once the device is in it), {"outcome":
 ..., "lines": [...]} (the dialog's stage lines), {"after": [...]} (the list once the commissioned
@@ -49,7 +51,9 @@ async def _until(pilot, condition, timeout: float) -> bool:
     return True
 
 
-def main(verdicts: str, discriminator: int, passcode: int, args: list[str], network: str | None = None) -> int:
+def main(verdicts: str, discriminators: list[int], passcode: int, args: list[str], network: str | None = None) -> int:
+    discriminator = discriminators[0]
+
     def write(**verdict) -> None:
         with open(verdicts, "a") as out:
             out.write(json.dumps(verdict) + "\n")
@@ -64,7 +68,7 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str], netw
                 if network
                 else (lambda: [d.discriminator for d in screen.found])
             )
-            listed = await _until(pilot, lambda: discriminator in rows(), 30)
+            listed = await _until(pilot, lambda: set(discriminators) <= set(rows()), 30)
             heard = [d.address for d in screen.heard]
             write(found=_rows(screen), heard=heard, listed=listed, ble_problem=screen.ble_problem)
             if not listed:
@@ -111,4 +115,5 @@ def main(verdicts: str, discriminator: int, passcode: int, args: list[str], netw
 if __name__ == "__main__":
     split = sys.argv.index("--")
     verdict_file, wanted, code_passcode, *kept = sys.argv[1:split]
-    sys.exit(main(verdict_file, int(wanted), int(code_passcode), sys.argv[split + 1 :], *kept))
+    picked = [int(d) for d in wanted.split(",")]
+    sys.exit(main(verdict_file, picked, int(code_passcode), sys.argv[split + 1 :], *kept))

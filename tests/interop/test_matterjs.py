@@ -318,7 +318,7 @@ def test_the_add_device_dialog_lists_matterjs_devices_live_and_commissions_the_p
         "-m",
         "tests.interop.add_device_pilot",
         str(verdicts),
-        str(second.discriminator),
+        f"{second.discriminator},{first.discriminator}",  # pick the second, once both are listed
         str(second.passcode),
         "--",
         "-f",
