@@ -66,8 +66,9 @@ class ExchangeDriver:
     def flush(self) -> None:
         """Send everything queued and re-arm the timer; call after sending from application code."""
         assert self.endpoint is not None
+        links = self._links  # empty but while a device is commissioned over BLE: no lookup per datagram then
         for out in self.manager.take_outgoing():
-            attached = self._links.get(out.address)
+            attached = links.get(out.address) if links else None
             if attached is not None:
                 attached[0].post(out.data)
             else:
