@@ -58,6 +58,9 @@ class ProviderConfig:
     mrp_idle_interval_ms: int = DEFAULT_MRP_IDLE_INTERVAL_MS
     mrp_active_interval_ms: int = DEFAULT_MRP_ACTIVE_INTERVAL_MS
     mrp_active_threshold_ms: int = DEFAULT_MRP_ACTIVE_THRESHOLD_MS
+    # False: every CASE handshake advertises the configured intervals, whatever the peer's link
+    # (default: the active interval follows the round trips measured to that peer; exchange/link.py)
+    mrp_fit_to_link: bool = True
     demo_fabric: bool = False
     dac: Path | None = None
     pai: Path | None = None

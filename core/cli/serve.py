@@ -450,6 +450,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
             help=f"{text} (default {default} ms)",
         )
     node.add_argument(
+        "--mrp-fixed-intervals",
+        dest="mrp_fit_to_link",
+        action="store_false",
+        help="advertise the intervals above to every peer (default: a CASE session with a peer whose round "
+        "trips were measured gets an active interval that just covers them, never above --mrp-active-interval, "
+        "so a lost datagram on a fast link is retransmitted sooner)",
+    )
+    node.add_argument(
         "--demo-fabric",
         action="store_true",
         help="also join a locally minted demo fabric, so ota-requestor-sim can connect with no commissioner "

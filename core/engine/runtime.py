@@ -352,6 +352,7 @@ class ProviderEngine:
             ),
         )
         self.node = node
+        node.manager.links.adaptive = config.mrp_fit_to_link
         if node.rolled_back_at_start is not None:
             self._post(CommissioningRolledBack(*node.rolled_back_at_start))
         try:

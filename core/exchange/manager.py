@@ -30,6 +30,7 @@ from ..session.table import SessionTable
 from ..session.unsecured import UnsecuredSession, UnsecuredSessions
 from ..timers import Deadlines
 from ..transport.addresses import is_ble
+from .link import LinkEstimates
 from .mrp import MrpConfig, retransmit_delay
 
 __all__ = [
@@ -119,6 +120,7 @@ class _Retransmit:
     sends: int
     due: float
     acks: int | None = None  # the peer's message counter this one acknowledges (piggybacked)
+    sent_at: float = 0.0  # its first transmission: the round trip, if it is acknowledged before a second
 
 
 @dataclass(eq=False)
@@ -194,6 +196,7 @@ class ExchangeManager:
         self.delivered_secure = 0  # on established sessions: the work unauthenticated handshakes must not starve
         self.busy_without_state = 0  # handshakes answered Busy because the unsecured table had no room
         self.retransmissions = 0
+        self.links = LinkEstimates()  # round trips per peer address, for the intervals handshakes advertise
         # Sees every message in (after decryption) and out (before encryption), for --trace.
         self.tracer: Callable[[Traced], None] | None = None
 
@@ -342,7 +345,9 @@ class ExchangeManager:
     def _process_ack(self, session: Session, payload_header: PayloadHeader) -> Exchange | None:
         exchange = self._exchanges.get(self._exchange_key(session, payload_header))
         if exchange and exchange.retransmit and exchange.retransmit.counter == payload_header.ack_counter:
-            exchange.retransmit = None
+            entry, exchange.retransmit = exchange.retransmit, None
+            if entry.sends == 1 and isinstance(session, SecureSession):  # Karn's rule; no handshake work in it
+                self.links.sample(session.peer_address, self.now - entry.sent_at, self.now)
             self._maybe_forget(exchange)
             return exchange
         return None
@@ -411,7 +416,7 @@ class ExchangeManager:
             if exchange.pending_ack is not None:  # never leave an older message unacknowledged
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
             exchange.pending_ack = message.header.message_counter
-            exchange.ack_due = self.now + self.config.standalone_ack_timeout
+            exchange.ack_due = self.now + self._ack_delay(exchange.session)
         self._schedule(exchange)
 
     # ------------------------------------------------------------------ send
@@ -468,7 +473,7 @@ class ExchangeManager:
             return
         if reliable:
             exchange.retransmit = _Retransmit(
-                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ph.ack_counter
+                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ph.ack_counter, self.now
             )
             self._schedule(exchange)
         if self.tracer is not None:
@@ -491,6 +496,15 @@ class ExchangeManager:
         if self.tracer is not None:
             self._trace("out", session, sent_counter, ph, b"")
         self._transmit(session, datagram)
+
+    def _ack_delay(self, session: Session) -> float:
+        """How long an ack may wait for a message to ride on: the spec's 200 ms at most, and less
+        than half the active interval we advertised on the session, so the peer's retransmission
+        timer (at least 1.1 times that interval) never fires for a message we received."""
+        local = session.local_parameters
+        if local is None:
+            return self.config.standalone_ack_timeout
+        return min(self.config.standalone_ack_timeout, local.active_interval_ms / 2000)
 
     def _delay(self, session: Session, retransmissions: int) -> float:
         peer = session.peer_parameters

@@ -83,6 +83,7 @@ class CaseInitiator:
         self._own_eph = public_key_bytes(self._eph_key.public_key())
         self._local_session_id = 0
         self._peer_parameters = SessionParameters()
+        self._advertised: SessionParameters | None = None  # ours, chosen for the peer's link at Sigma1
         self._sigma1 = b""
         self._step = _Step.START
 
@@ -90,6 +91,8 @@ class CaseInitiator:
         session = self.manager.unsecured.new_initiator(address)
         exchange = self.manager.new_exchange(session, ProtocolId.SECURE_CHANNEL, self)
         self._local_session_id = self.manager.sessions.allocate_id()
+        advertised = self.manager.links.parameters_for(address, self.local_parameters, self.manager.now)
+        self._advertised = advertised
         initiator_random = secrets.token_bytes(32)
         self._initiator_random = initiator_random
         fabric = self.fabric
@@ -112,7 +115,7 @@ class CaseInitiator:
                 fabric.ipk, initiator_random, fabric.root_public_key, fabric.fabric_id, self.peer_node_id
             ),
             initiator_eph_pub_key=self._own_eph,
-            initiator_session_params=SessionParameterStruct.ours(self.local_parameters),
+            initiator_session_params=SessionParameterStruct.ours(advertised),
             **resume_fields,
         )
         self._sigma1 = sigma1.encode()
@@ -206,6 +209,7 @@ class CaseInitiator:
             peer_cats=identity.cats,
             peer_parameters=self._peer_parameters,
             peer_address=message.session.peer_address,
+            local_parameters=self._advertised,
         )
         self._step = _Step.STATUS
         exchange.send(SecureChannelOpcode.CASE_SIGMA3, sigma3_bytes)
@@ -234,6 +238,7 @@ class CaseInitiator:
             peer_cats=self.resume.peer_cats,
             peer_parameters=self._peer_parameters,
             peer_address=message.session.peer_address,
+            local_parameters=self._advertised,
         ).open(self.manager)
         self.resumption = ResumptionRecord(
             reply.resumption_id,

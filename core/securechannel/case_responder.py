@@ -101,6 +101,7 @@ class _CaseResponderExchange:
         self.local_session_id = 0
         self.peer_session_id = 0
         self.peer_parameters = SessionParameters()
+        self.advertised: SessionParameters | None = None  # ours, chosen for the peer's link at Sigma1
         self.sigma1 = b""
         self.sigma2 = b""
         self.shared = b""
@@ -129,6 +130,10 @@ class _CaseResponderExchange:
         if sigma1.initiator_session_params is not None:
             self.peer_parameters = sigma1.initiator_session_params.to_parameters()
             message.session.peer_parameters = self.peer_parameters
+        manager = self.owner.manager
+        self.advertised = manager.links.parameters_for(
+            message.session.peer_address, self.owner.local_parameters, manager.now
+        )
         if sigma1.resumption_id is not None and self._try_resume(exchange, message, sigma1):
             return
         for fabric in self.owner.fabrics():
@@ -173,7 +178,7 @@ class _CaseResponderExchange:
             responder_session_id=self.local_session_id,
             responder_eph_pub_key=self.own_eph,
             encrypted2=aes_ccm_encrypt(key, SIGMA2_NONCE, tbe.encode(), b""),
-            responder_session_params=SessionParameterStruct.ours(self.owner.local_parameters),
+            responder_session_params=SessionParameterStruct.ours(self.advertised or self.owner.local_parameters),
         )
         self.sigma2 = sigma2.encode()
         exchange.send(SecureChannelOpcode.CASE_SIGMA2, self.sigma2)
@@ -199,7 +204,7 @@ class _CaseResponderExchange:
                 record.shared_secret, sigma1.initiator_random, new_id, b"Sigma2_Resume", RESUME2_NONCE
             ),
             responder_session_id=self.local_session_id,
-            responder_session_params=SessionParameterStruct.ours(self.owner.local_parameters),
+            responder_session_params=SessionParameterStruct.ours(self.advertised or self.owner.local_parameters),
         )
         exchange.send(SecureChannelOpcode.CASE_SIGMA2_RESUME, reply.encode())
         return True
@@ -226,6 +231,7 @@ class _CaseResponderExchange:
             peer_cats=record.peer_cats,
             peer_parameters=self.peer_parameters,
             peer_address=message.session.peer_address,
+            local_parameters=self.advertised,
         ).open(self.owner.manager)
         self.owner.resumption.put(
             ResumptionRecord(new_id, record.shared_secret, record.fabric_index, record.peer_node_id, record.peer_cats)
@@ -283,6 +289,7 @@ class _CaseResponderExchange:
             peer_cats=identity.cats,
             peer_parameters=self.peer_parameters,
             peer_address=message.session.peer_address,
+            local_parameters=self.advertised,
         ).open(self.owner.manager)
         self.owner.resumption.put(
             ResumptionRecord(self.resumption_id, self.shared, fabric.fabric_index, identity.node_id, identity.cats)

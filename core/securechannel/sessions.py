@@ -26,6 +26,7 @@ class NewSession:
     peer_node_id: int = UNSPECIFIED_NODE_ID
     fabric_index: int = 0
     peer_cats: tuple[int, ...] = ()
+    local_parameters: SessionParameters | None = None  # what our handshake advertised, when not the defaults
 
     def open(self, manager: ExchangeManager) -> SecureSession:
         session = SecureSession(
@@ -40,6 +41,7 @@ class NewSession:
             peer_cats=self.peer_cats,
             peer_parameters=self.peer_parameters,
             peer_address=self.peer_address,
+            local_parameters=self.local_parameters,
         )
         manager.add_session(session)
         return session

@@ -76,6 +76,7 @@ class SecureSession:
     fabric_index: int = 0
     peer_cats: tuple[int, ...] = ()
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
+    local_parameters: SessionParameters | None = None  # what our handshake message advertised (None: defaults)
     peer_address: tuple[str, int] | None = None
     counter: LocalCounter = field(default_factory=LocalCounter)
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=False, initial=0))

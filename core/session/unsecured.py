@@ -39,6 +39,7 @@ class UnsecuredSession:
     peer_address: tuple[str, int] | None
     window: ReceiveWindow = field(default_factory=lambda: ReceiveWindow(rollover=True))
     peer_parameters: SessionParameters = field(default_factory=SessionParameters)
+    local_parameters: SessionParameters | None = None  # a handshake keeps the spec's ack timing
     last_peer_activity: float = 0.0
     open_exchanges: int = 0  # kept by the exchange manager: a session with one carries a handshake
     awaiting_us: int = 0  # steps of its handshake queued for our public-key work: never stale meanwhile

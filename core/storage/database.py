@@ -152,6 +152,11 @@ MIGRATIONS: tuple[str, ...] = (
         added  REAL NOT NULL
     );
     """,
+    # 9: the MRP parameters our handshake message advertised on each kept session (they follow the
+    # peer's link): a restarted provider still acknowledges within the interval the peer was given
+    """
+    ALTER TABLE sessions ADD COLUMN local_parameters TEXT;
+    """,
 )
 
 

@@ -52,7 +52,7 @@ class SessionStore:
             cursor.execute(
                 "INSERT OR REPLACE INTO sessions (local_session_id, peer_session_id, auth_mode, is_initiator,"
                 " fabric_index, local_node_id, peer_node_id, peer_cats, keys, peer_parameters, peer_address,"
-                " peer_counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " peer_counter, local_parameters) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.local_session_id,
                     session.peer_session_id,
@@ -63,15 +63,10 @@ class SessionStore:
                     session.peer_node_id,
                     json.dumps(session.peer_cats),
                     keys.i2r + keys.r2i + keys.attestation_challenge,
-                    json.dumps(
-                        [
-                            session.peer_parameters.idle_interval_ms,
-                            session.peer_parameters.active_interval_ms,
-                            session.peer_parameters.active_threshold_ms,
-                        ]
-                    ),
+                    _parameters_json(session.peer_parameters),
                     json.dumps(list(session.peer_address)) if session.peer_address else None,
                     peer,
+                    _parameters_json(session.local_parameters) if session.local_parameters else None,
                 ),
             )
         self._kept[session.local_session_id] = peer
@@ -109,9 +104,11 @@ class SessionStore:
         sessions = []
         for row in self.db.query(
             "SELECT local_session_id, peer_session_id, auth_mode, is_initiator, fabric_index, local_node_id,"
-            " peer_node_id, peer_cats, keys, peer_parameters, peer_address, peer_counter FROM sessions"
+            " peer_node_id, peer_cats, keys, peer_parameters, peer_address, peer_counter,"
+            " local_parameters FROM sessions"
         ):
-            local_id, peer_id, mode, initiator, fabric, local_node, peer_node, cats, keys, params, address, peer = row
+            local_id, peer_id, mode, initiator, fabric, local_node, peer_node, cats, keys, params, address = row[:11]
+            peer, local_params = row[11:]
             try:
                 session = SecureSession(
                     local_session_id=local_id,
@@ -124,6 +121,7 @@ class SessionStore:
                     fabric_index=fabric,
                     peer_cats=tuple(json.loads(cats)),
                     peer_parameters=SessionParameters(*json.loads(params)),
+                    local_parameters=SessionParameters(*json.loads(local_params)) if local_params else None,
                     peer_address=tuple(json.loads(address)) if address else None,
                     window=ReceiveWindow(rollover=False, initial=peer),
                 )
@@ -134,3 +132,7 @@ class SessionStore:
             self._kept[local_id] = peer
             sessions.append(session)
         return sessions
+
+
+def _parameters_json(parameters: SessionParameters) -> str:
+    return json.dumps([parameters.idle_interval_ms, parameters.active_interval_ms, parameters.active_threshold_ms])

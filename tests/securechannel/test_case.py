@@ -255,3 +255,26 @@ def test_a_starved_initiators_late_sigma3_still_finds_its_handshake(authority):
     net.run(until=net.now + 10)
     assert initiator.error is None and initiator.result is not None and len(established) == 1
     assert responder.failures == 0
+
+
+def test_the_responder_advertises_an_active_interval_fit_for_the_initiators_link(authority):
+    """A requestor whose round trips we measured (we commissioned it) is told to retransmit sooner
+    than the configured 300 ms; one we know nothing of gets the configured parameters."""
+    node_fabric = authority.join(NODE_ID)
+    client_fabric = authority.join(CLIENT_ID)
+    net, node, client, _, established = setup([node_fabric])
+    for i in range(5):
+        node.links.sample(CLIENT, 0.004, now=float(i))
+    initiator = CaseInitiator(client, client_fabric, NODE_ID)
+    initiator.start(NODE)
+    net.run()
+    (node_side,) = established
+    assert initiator.result.peer_parameters.active_interval_ms == 100  # what Sigma2 carried
+    assert node_side.local_parameters.active_interval_ms == 100  # and what our acks keep to
+    assert node_side.peer_parameters.active_interval_ms == 300  # the initiator knew nothing of us
+
+    net, node, client, _, established = setup([node_fabric])
+    initiator = CaseInitiator(client, client_fabric, NODE_ID)
+    initiator.start(NODE)
+    net.run()
+    assert initiator.result.peer_parameters.active_interval_ms == 300

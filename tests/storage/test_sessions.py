@@ -43,6 +43,7 @@ def test_a_kept_session_comes_back_whole_and_never_reuses_a_counter(tmp_path):
     assert (restored.peer_node_id, restored.fabric_index, restored.peer_cats) == (0xD001, 2, (0x00010001,))
     assert restored.peer_parameters == SessionParameters(800, 400, 5000)
     assert restored.peer_address == ("fd00::7", 5541, 0, 0)
+    assert restored.local_parameters is None  # the defaults were advertised
     assert restored.counter.peek >= sent[-1] + 1 and restored.counter.peek >= sent[0] + COUNTER_STEP
 
 
@@ -79,3 +80,13 @@ def test_a_damaged_row_costs_that_session_only(tmp_path):
     with db.transaction() as cursor:
         cursor.execute("UPDATE sessions SET auth_mode = 77 WHERE local_session_id = 1")
     assert [s.local_session_id for s in SessionStore(db).load()] == [2]
+
+
+def test_the_parameters_we_advertised_come_back_with_the_session(tmp_path):
+    """The peer keeps retransmitting on the interval it was given; a restart must keep to it."""
+    db = Database(tmp_path / "db.sqlite3")
+    session = case_session()
+    session.local_parameters = SessionParameters(500, 100, 4000)
+    SessionStore(db).keep(session)
+    (restored,) = SessionStore(db).load()
+    assert restored.local_parameters == SessionParameters(500, 100, 4000)

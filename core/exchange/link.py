@@ -1,0 +1,81 @@
+"""What we learn of each peer's link: round-trip times, and the MRP active interval to advertise.
+
+A peer retransmits to us after about 1.1 × the active interval we advertised (Core spec 4.12.2.1:
+MRP_BACKOFF_MARGIN × SAI, plus up to 25% jitter). The default 300 ms suits any link, but on a good
+one it is what a lost datagram costs: with 5% loss each way a BDX download waits that long for
+one block in ten. So a session opened by a peer whose link we have measured advertises an active
+interval that covers that link's round trip with RFC 6298's margin (srtt + 4 × rttvar), never
+below :data:`FLOOR_MS` (our own scheduling on a loaded host) and never above the configured one:
+the peer then retransmits as soon as a datagram can be deemed lost there, and not before, so a
+slow mesh is not flooded (its round trips keep the interval at the configured value).
+
+Samples are taken as TCP does (Karn's rule): only from a message sent once and acknowledged, on
+an established session (a handshake's answers wait for public-key work). The peer's own time to
+answer is in them, which only makes the interval larger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+from ..session.secure import SessionParameters
+
+__all__ = ["FLOOR_MS", "LinkEstimate", "LinkEstimates"]
+
+FLOOR_MS = 100  # a busy event loop (hundreds of peers, the dashboard) may take tens of ms to answer
+MIN_SAMPLES = 3  # one round trip says little about the next
+STALE_SECONDS = 600.0  # a link not heard from for ten minutes may have changed (a device moved mesh)
+MAX_PEERS = 4096
+BACKOFF_MARGIN = 1.1  # MRP_BACKOFF_MARGIN: the peer waits at least this × our active interval
+ALPHA, BETA = 1 / 8, 1 / 4  # RFC 6298's smoothing gains
+
+
+@dataclass(frozen=True)
+class LinkEstimate:
+    srtt: float  # seconds
+    rttvar: float
+    samples: int
+    updated: float
+
+    @property
+    def timeout(self) -> float:
+        """RFC 6298's retransmission timeout, without its one-second floor."""
+        return self.srtt + 4 * self.rttvar
+
+
+class LinkEstimates:
+    """Round-trip estimates per peer address (host and port), the most recently heard kept."""
+
+    def __init__(self, *, floor_ms: int = FLOOR_MS, adaptive: bool = True) -> None:
+        self.floor_ms = floor_ms
+        self.adaptive = adaptive
+        self._peers: OrderedDict[object, LinkEstimate] = OrderedDict()
+
+    def sample(self, address: object, rtt: float, now: float) -> None:
+        known = self._peers.pop(address, None)
+        if known is None or now - known.updated > STALE_SECONDS:
+            estimate = LinkEstimate(rtt, rtt / 2, 1, now)
+        else:
+            rttvar = (1 - BETA) * known.rttvar + BETA * abs(known.srtt - rtt)
+            srtt = (1 - ALPHA) * known.srtt + ALPHA * rtt
+            estimate = LinkEstimate(srtt, rttvar, known.samples + 1, now)
+        self._peers[address] = estimate
+        while len(self._peers) > MAX_PEERS:
+            self._peers.popitem(last=False)
+
+    def get(self, address: object, now: float) -> LinkEstimate | None:
+        known = self._peers.get(address)
+        if known is None or now - known.updated > STALE_SECONDS:
+            return None
+        return known
+
+    def parameters_for(self, address: object, configured: SessionParameters, now: float) -> SessionParameters:
+        """The parameters to advertise to ``address`` in a handshake we answer or start now."""
+        known = self.get(address, now) if self.adaptive else None
+        if known is None or known.samples < MIN_SAMPLES:
+            return configured
+        covering_ms = math.ceil(known.timeout * 1000 / BACKOFF_MARGIN)
+        active_ms = min(configured.active_interval_ms, max(self.floor_ms, covering_ms))
+        return replace(configured, active_interval_ms=active_ms)
