@@ -48,6 +48,35 @@ _SEC_MX = 0x20  # message extensions
 _SEC_SESSION_MASK = 0x03
 
 MESSAGE_VERSION = 0
+_SESSION_TYPES = (SessionType.UNICAST, SessionType.GROUP)
+
+
+_BHBI = struct.Struct("<BHBI")
+_BBHH = struct.Struct("<BBHH")
+_I = struct.Struct("<I")
+_new = object.__new__
+_set = object.__setattr__  # fills a frozen header the decoder already knows to be in range
+
+
+def secure_unicast_header(session_id: int, counter: int, control: bool = False) -> bytes:
+    """``MessageHeader(session_id=..., message_counter=..., control=...).encode()`` for a message on
+    a unicast session (no node ids, no extensions), without building the header: every message a
+    session seals has this form."""
+    return _BHBI.pack(0, session_id, _SEC_C if control else 0, counter)
+
+
+_BBHHI = struct.Struct("<BBHHI")
+
+
+def payload_header_bytes(
+    exchange_id: int, protocol_id: int, opcode: int, initiator: bool, needs_ack: bool, ack_counter: int | None
+) -> bytes:
+    """``PayloadHeader(...).encode()`` with no vendor id and no secured extensions, without building
+    the header (the exchange layer sends every message so)."""
+    flags = (_EX_I if initiator else 0) | (_EX_R if needs_ack else 0)
+    if ack_counter is None:
+        return _BBHH.pack(flags, opcode, exchange_id, protocol_id)
+    return _BBHHI.pack(flags | _EX_A, opcode, exchange_id, protocol_id, ack_counter)
 
 
 def _take(data: memoryview, pos: int, size: int, what: str) -> tuple[bytes, int]:
@@ -123,6 +152,25 @@ class MessageHeader:
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> tuple[MessageHeader, int]:
         """Parse the header; return it and the offset where the payload starts."""
+        if len(data) >= 8 and data[0] == 0 and not data[3] & (_SEC_MX | 0x02):
+            # Nearly every message on a session: no node ids, no extensions, a valid session type.
+            # Its fields cannot be out of range (fixed-width), so the checks of __init__ are skipped.
+            _, session_id, security_flags, counter = _BHBI.unpack_from(data)
+            header = _new(cls)
+            _set(header, "session_id", session_id)
+            _set(header, "message_counter", counter)
+            _set(header, "source_node_id", None)
+            _set(header, "destination_node_id", None)
+            _set(header, "destination_group_id", None)
+            _set(header, "session_type", _SESSION_TYPES[security_flags & _SEC_SESSION_MASK])
+            _set(header, "privacy", bool(security_flags & _SEC_P))
+            _set(header, "control", bool(security_flags & _SEC_C))
+            _set(header, "extensions", None)
+            return header, 8
+        return cls._decode_general(data)
+
+    @classmethod
+    def _decode_general(cls, data: bytes | bytearray | memoryview) -> tuple[MessageHeader, int]:
         view = memoryview(data)
         raw, pos = _take(view, 0, 8, "message header")
         flags, session_id, security_flags, counter = struct.unpack("<BHBI", raw)
@@ -226,6 +274,29 @@ class PayloadHeader:
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> tuple[PayloadHeader, int]:
         """Parse the protocol header; return it and the offset of the application payload."""
+        if len(data) >= 10 and not data[0] & (_EX_V | _EX_SX):
+            # No vendor id, no secured extensions: every message of the protocols we speak. The
+            # fields are fixed-width, so in range: the checks of __init__ are skipped.
+            flags, opcode, exchange_id, protocol_id = _BBHH.unpack_from(data)
+            if flags & _EX_A:
+                ack_counter: int | None = _I.unpack_from(data, 6)[0]
+                end = 10
+            else:
+                ack_counter, end = None, 6
+            header = _new(cls)
+            _set(header, "exchange_id", exchange_id)
+            _set(header, "protocol_id", protocol_id)
+            _set(header, "opcode", opcode)
+            _set(header, "initiator", bool(flags & _EX_I))
+            _set(header, "needs_ack", bool(flags & _EX_R))
+            _set(header, "ack_counter", ack_counter)
+            _set(header, "vendor_id", None)
+            _set(header, "secured_extensions", None)
+            return header, end
+        return cls._decode_general(data)
+
+    @classmethod
+    def _decode_general(cls, data: bytes | bytearray | memoryview) -> tuple[PayloadHeader, int]:
         view = memoryview(data)
         raw, pos = _take(view, 0, 4, "protocol header")
         flags, opcode, exchange_id = struct.unpack("<BBH", raw)

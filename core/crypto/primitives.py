@@ -70,6 +70,25 @@ def aes_ccm_decrypt(
         raise CryptoError("message integrity check failed") from exc
 
 
+class CcmKey:
+    """AES-CCM under one key with Matter's 16-byte MIC, the cipher made once: a session seals or
+    opens every message with the same key."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESCCM(key, tag_length=AEAD_MIC_LENGTH)
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, ciphertext, aad)
+        except (InvalidTag, ValueError) as exc:
+            raise CryptoError("message integrity check failed") from exc
+
+
 def public_key_bytes(key: ec.EllipticCurvePublicKey) -> bytes:
     """SEC1 uncompressed (65 bytes), the form Matter carries on the wire."""
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)

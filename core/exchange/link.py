@@ -17,8 +17,7 @@ answer is in them, which only makes the interval larger.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..session.secure import SessionParameters
 
@@ -32,12 +31,19 @@ BACKOFF_MARGIN = 1.1  # MRP_BACKOFF_MARGIN: the peer waits at least this × our 
 ALPHA, BETA = 1 / 8, 1 / 4  # RFC 6298's smoothing gains
 
 
-@dataclass(frozen=True)
 class LinkEstimate:
-    srtt: float  # seconds
-    rttvar: float
-    samples: int
-    updated: float
+    """Updated in place: every acknowledged block of a download is a sample."""
+
+    __slots__ = ("rttvar", "samples", "srtt", "updated")
+
+    def __init__(self, srtt: float, rttvar: float, samples: int, updated: float) -> None:
+        self.srtt = srtt  # seconds
+        self.rttvar = rttvar
+        self.samples = samples
+        self.updated = updated
+
+    def __repr__(self) -> str:
+        return f"LinkEstimate(srtt={self.srtt:.4f}, rttvar={self.rttvar:.4f}, samples={self.samples})"
 
     @property
     def timeout(self) -> float:
@@ -51,19 +57,25 @@ class LinkEstimates:
     def __init__(self, *, floor_ms: int = FLOOR_MS, adaptive: bool = True) -> None:
         self.floor_ms = floor_ms
         self.adaptive = adaptive
-        self._peers: OrderedDict[object, LinkEstimate] = OrderedDict()
+        self._peers: dict[object, LinkEstimate] = {}
 
     def sample(self, address: object, rtt: float, now: float) -> None:
-        known = self._peers.pop(address, None)
+        known = self._peers.get(address)
         if known is None or now - known.updated > STALE_SECONDS:
-            estimate = LinkEstimate(rtt, rtt / 2, 1, now)
-        else:
-            rttvar = (1 - BETA) * known.rttvar + BETA * abs(known.srtt - rtt)
-            srtt = (1 - ALPHA) * known.srtt + ALPHA * rtt
-            estimate = LinkEstimate(srtt, rttvar, known.samples + 1, now)
-        self._peers[address] = estimate
-        while len(self._peers) > MAX_PEERS:
-            self._peers.popitem(last=False)
+            if known is None and len(self._peers) >= MAX_PEERS:
+                self._forget_oldest()
+            self._peers[address] = LinkEstimate(rtt, rtt / 2, 1, now)
+            return
+        known.rttvar = (1 - BETA) * known.rttvar + BETA * abs(known.srtt - rtt)
+        known.srtt = (1 - ALPHA) * known.srtt + ALPHA * rtt
+        known.samples += 1
+        known.updated = now
+
+    def _forget_oldest(self) -> None:
+        """Room for a new peer: the tenth least recently heard go (a scan, but once per 400 new peers)."""
+        by_age = sorted(self._peers, key=lambda address: self._peers[address].updated)
+        for address in by_age[: max(1, MAX_PEERS // 10)]:
+            del self._peers[address]
 
     def get(self, address: object, now: float) -> LinkEstimate | None:
         known = self._peers.get(address)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
+from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType, payload_header_bytes
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
 from ..codec.status_report import StatusReport
 from ..crypto.primitives import CryptoError
@@ -457,26 +457,21 @@ class ExchangeManager:
             reliable = False  # BTP acknowledges and retransmits itself: MRP is for UDP only
         if reliable and exchange.retransmit is not None:
             raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
-        ph = PayloadHeader(
-            exchange_id=exchange.exchange_id,
-            protocol_id=protocol_id,
-            opcode=opcode,
-            initiator=exchange.is_initiator,
-            needs_ack=reliable,
-            ack_counter=exchange.pending_ack,
-        )
+        ack = exchange.pending_ack
         exchange.pending_ack = None
+        header = payload_header_bytes(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
         try:
-            datagram, counter = self._seal(exchange.session, ph.encode() + payload)
+            datagram, counter = self._seal(exchange.session, header + payload)
         except CounterExhausted:
             self._fail_exchange(exchange, "message counter exhausted")
             return
         if reliable:
             exchange.retransmit = _Retransmit(
-                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ph.ack_counter, self.now
+                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ack, self.now
             )
             self._schedule(exchange)
         if self.tracer is not None:
+            ph = PayloadHeader(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
             self._trace("out", exchange.session, counter, ph, payload)
         self._transmit(exchange.session, datagram)
 

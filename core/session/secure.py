@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from ..codec.message import MessageHeader
-from ..crypto.primitives import AEAD_MIC_LENGTH, CryptoError, aes_ccm_decrypt, aes_ccm_encrypt, hkdf_sha256
+from ..codec.message import MessageHeader, secure_unicast_header
+from ..crypto.primitives import AEAD_MIC_LENGTH, CcmKey, CryptoError, hkdf_sha256
 from .counters import LocalCounter, ReceiveWindow
 
 __all__ = [
@@ -58,8 +59,11 @@ class SessionParameters:
     active_threshold_ms: int = 4000
 
 
+_NONCE = struct.Struct("<BIQ")
+
+
 def build_nonce(security_flags: int, counter: int, source_node_id: int) -> bytes:
-    return struct.pack("<BIQ", security_flags, counter, source_node_id)
+    return _NONCE.pack(security_flags, counter, source_node_id)
 
 
 @dataclass(eq=False)
@@ -91,16 +95,24 @@ class SecureSession:
     def decrypt_key(self) -> bytes:
         return self.keys.r2i if self.is_initiator else self.keys.i2r
 
+    @cached_property
+    def _sealing(self) -> CcmKey:
+        return CcmKey(self.encrypt_key)
+
+    @cached_property
+    def _opening(self) -> CcmKey:
+        return CcmKey(self.decrypt_key)
+
     def seal(self, payload: bytes, *, control: bool = False) -> bytes:
         """Encrypt ``payload`` (protocol header + application payload) into a datagram."""
-        header = MessageHeader(session_id=self.peer_session_id, message_counter=self.counter.next(), control=control)
-        header_bytes = header.encode()
-        nonce = build_nonce(header.security_flags, header.message_counter, self.local_node_id)
-        return header_bytes + aes_ccm_encrypt(self.encrypt_key, nonce, payload, header_bytes)
+        counter = self.counter.next()
+        header = secure_unicast_header(self.peer_session_id, counter, control)
+        nonce = _NONCE.pack(header[3], counter, self.local_node_id)  # header[3]: the security flags
+        return header + self._sealing.encrypt(nonce, payload, header)
 
     def open(self, header: MessageHeader, datagram: bytes, payload_offset: int) -> bytes:
         """Decrypt and authenticate; raises CryptoError. Counter checks are the caller's."""
         if len(datagram) - payload_offset < AEAD_MIC_LENGTH:
             raise CryptoError("message shorter than its MIC")
-        nonce = build_nonce(header.security_flags, header.message_counter, self.peer_node_id)
-        return aes_ccm_decrypt(self.decrypt_key, nonce, datagram[payload_offset:], datagram[:payload_offset])
+        nonce = _NONCE.pack(datagram[3], header.message_counter, self.peer_node_id)  # [3]: the security flags
+        return self._opening.decrypt(nonce, datagram[payload_offset:], datagram[:payload_offset])

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_provider.core.codec.message import MessageError, MessageHeader, PayloadHeader, SessionType
+from ota_provider.core.codec.message import (
+    MessageError,
+    MessageHeader,
+    PayloadHeader,
+    SessionType,
+    secure_unicast_header,
+)
 from ota_provider.core.codec.protocols import BdxOpcode, ProtocolId, SecureChannelOpcode
 from ota_provider.core.codec.status_report import BdxStatus, GeneralCode, StatusReport
 from tests.helpers.fuzzing import assert_only_raises, fuzz_inputs
@@ -254,3 +260,30 @@ def test_a_secure_channel_busy_is_laid_out_as_the_sdk_builds_it():
     assert StatusReport.busy(5000).encode() == sdk_bytes
     assert StatusReport.decode(sdk_bytes).busy_wait_ms == 5000
     assert StatusReport.decode(bytes.fromhex("0100000000000200")).busy_wait_ms is None  # a failure, not Busy
+
+
+def _either(decode, data):
+    try:
+        return decode(data)
+    except MessageError as exc:
+        return ("error", type(exc))
+
+
+@given(st.binary(min_size=0, max_size=24), st.sampled_from([0x00, 0x01, 0x02, 0x03, 0x04, 0x10, 0x05]))
+def test_the_message_header_fast_path_decodes_as_the_general_one(tail, flags):
+    """The common unicast header is parsed without the general walk; it must agree with it on
+    every input, the reserved and the malformed ones included."""
+    for data in (bytes([flags]) + tail, tail):
+        assert _either(MessageHeader.decode, data) == _either(MessageHeader._decode_general, data)
+
+
+@given(st.binary(min_size=0, max_size=24), st.integers(0, 0x1F))
+def test_the_protocol_header_fast_path_decodes_as_the_general_one(tail, flags):
+    for data in (bytes([flags]) + tail, tail):
+        assert _either(PayloadHeader.decode, data) == _either(PayloadHeader._decode_general, data)
+
+
+def test_the_secure_unicast_header_is_the_header_encoded():
+    for control in (False, True):
+        expected = MessageHeader(session_id=0xBEEF, message_counter=0x01020304, control=control).encode()
+        assert secure_unicast_header(0xBEEF, 0x01020304, control) == expected

@@ -125,3 +125,13 @@ def test_acks_wait_less_than_half_the_interval_advertised_on_the_session(told_th
     a.new_exchange(sa, ECHO_PROTOCOL, Collector()).send(ECHO_REQUEST, b"ping")
     net.run(until=net.now + 0.3)
     assert (a.retransmissions == 0) is told_the_peer
+
+
+def test_the_table_is_bounded_and_keeps_the_peers_heard_last(monkeypatch):
+    monkeypatch.setattr("ota_provider.core.exchange.link.MAX_PEERS", 20)
+    links = LinkEstimates()
+    for n in range(50):
+        links.sample(("fd00::1", 6000 + n), 0.01, now=float(n))
+    assert links.get(("fd00::1", 6049), now=50.0) is not None
+    assert links.get(("fd00::1", 6000), now=50.0) is None
+    assert sum(links.get(("fd00::1", 6000 + n), now=50.0) is not None for n in range(50)) <= 20
