@@ -61,6 +61,7 @@ class UdpEndpoint:
 
     def __init__(self, sock: socket.socket, handler: DatagramHandler) -> None:
         self._sock = sock
+        self._dual_stack = sock.family == socket.AF_INET6  # read once: socket.family is a slow property
         self._handler = handler
         self._loop = asyncio.get_running_loop()
         self._closed = False
@@ -115,7 +116,7 @@ class UdpEndpoint:
     def send(self, data: bytes, address: tuple) -> None:
         if self._closed:
             return
-        if self._sock.family == socket.AF_INET6 and "." in address[0] and ":" not in address[0]:
+        if self._dual_stack and "." in address[0] and ":" not in address[0]:
             address = ("::ffff:" + address[0], address[1], 0, 0)  # IPv4 peer on the dual-stack socket
         try:
             self._sock.sendto(data, address)
