@@ -361,10 +361,15 @@ class BdxServer:
                 self._idle(transfer, transfer.exchange)
 
     def _arm_timer(self, transfer: Transfer) -> None:
-        """Each message moves the transfer's idle release on."""
+        """Each message moves the transfer's idle release on, to between the idle timeout and 1%
+        more after the last one (moved only when it would come too soon, not at every Block)."""
         if transfer.paused or not transfer.running:
             return
-        self._deadlines.set(("idle", transfer.id), self.clock() + self.idle_timeout)
+        key = ("idle", transfer.id)
+        release = self.clock() + self.idle_timeout
+        armed = self._deadlines.get(key)
+        if armed is None or armed < release:
+            self._deadlines.set(key, release + self.idle_timeout / 100)
 
     def _send_later(self, delay: float, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
         self._send_numbers += 1

@@ -83,8 +83,10 @@ class ExchangeDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        now = self.clock()
+        self.manager.links.note_lag(now - self._armed_for, now)  # how late we are to answer, too
         try:
-            self.machine.poll(self.clock())
+            self.machine.poll(now)
         finally:  # a failing machine must not leave every other timer unarmed
             self.flush()
 

@@ -11,7 +11,10 @@ slow mesh is not flooded (its round trips keep the interval at the configured va
 
 Samples are taken as TCP does (Karn's rule): only from a message sent once and acknowledged, on
 an established session (a handshake's answers wait for public-key work). The peer's own time to
-answer is in them, which only makes the interval larger.
+answer is in them, which only makes the interval larger. Our own time to answer is not: a crowd of
+requestors can keep the event loop busy for longer than the round trip. So the driver reports how
+late its timers fire (:meth:`LinkEstimates.note_lag`), and the interval covers twice the worst
+lag of the last :data:`LAG_MEMORY` seconds as well.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ FLOOR_MS = 100  # a busy event loop (hundreds of peers, the dashboard) may take 
 MIN_SAMPLES = 3  # one round trip says little about the next
 STALE_SECONDS = 600.0  # a link not heard from for ten minutes may have changed (a device moved mesh)
 MAX_PEERS = 4096
+LAG_MEMORY = 30.0  # seconds a busy spell of our own event loop is remembered
 BACKOFF_MARGIN = 1.1  # MRP_BACKOFF_MARGIN: the peer waits at least this × our active interval
 ALPHA, BETA = 1 / 8, 1 / 4  # RFC 6298's smoothing gains
 
@@ -58,6 +62,16 @@ class LinkEstimates:
         self.floor_ms = floor_ms
         self.adaptive = adaptive
         self._peers: dict[object, LinkEstimate] = {}
+        self._lag = 0.0  # the worst lateness of our own timers lately, seconds
+        self._lag_at = 0.0
+
+    def note_lag(self, lag: float, now: float) -> None:
+        """A timer of ours fired ``lag`` seconds late: we answer that much later too."""
+        if lag >= self.own_lag(now):
+            self._lag, self._lag_at = lag, now
+
+    def own_lag(self, now: float) -> float:
+        return self._lag if now - self._lag_at <= LAG_MEMORY else 0.0
 
     def sample(self, address: object, rtt: float, now: float) -> None:
         known = self._peers.get(address)
@@ -88,6 +102,6 @@ class LinkEstimates:
         known = self.get(address, now) if self.adaptive else None
         if known is None or known.samples < MIN_SAMPLES:
             return configured
-        covering_ms = math.ceil(known.timeout * 1000 / BACKOFF_MARGIN)
+        covering_ms = math.ceil((known.timeout + 2 * self.own_lag(now)) * 1000 / BACKOFF_MARGIN)
         active_ms = min(configured.active_interval_ms, max(self.floor_ms, covering_ms))
         return replace(configured, active_interval_ms=active_ms)

@@ -135,3 +135,16 @@ def test_the_table_is_bounded_and_keeps_the_peers_heard_last(monkeypatch):
     assert links.get(("fd00::1", 6049), now=50.0) is not None
     assert links.get(("fd00::1", 6000), now=50.0) is None
     assert sum(links.get(("fd00::1", 6000 + n), now=50.0) is not None for n in range(50)) <= 20
+
+
+def test_our_own_lateness_widens_the_interval_for_a_while():
+    """A crowd keeping our event loop busy makes us slow to answer whatever the peer's link."""
+    links = LinkEstimates()
+    for i in range(5):
+        links.sample(PEER, 0.002, now=i)
+    links.note_lag(0.080, now=5)
+    busy = links.parameters_for(PEER, CONFIGURED, now=6).active_interval_ms
+    assert 1.1 * busy >= 2 * 80 and busy <= CONFIGURED.active_interval_ms
+    links.note_lag(0.001, now=7)  # a smaller lag does not hide the worse one
+    assert links.parameters_for(PEER, CONFIGURED, now=8).active_interval_ms == busy
+    assert links.parameters_for(PEER, CONFIGURED, now=5 + 31).active_interval_ms == FLOOR_MS  # forgotten

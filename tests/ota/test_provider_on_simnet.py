@@ -83,7 +83,8 @@ def test_a_requestor_that_stops_asking_is_released_after_the_idle_timeout(tmp_pa
     before = bench.net.now
     bench.net.run(until=before + 400, done=lambda: not bench.node.bdx.transfers)
     assert bench.node.bdx.transfers == {}
-    assert 290 < bench.net.now - before <= 300  # five minutes after its last BlockQuery, on the fake clock
+    # five minutes after its last BlockQuery (and at most 1% more), on the fake clock
+    assert 290 < bench.net.now - before <= 303
     failed = [t for t in bench.transfers if ended_badly(t[0])]
     assert len(failed) == 1 and failed[0][2] == TransferEnd(Outcome.IDLE, block=failed[0][2].block, seconds=300.0)
 
