@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds; the spec asks for at least five minutes
 MAX_TRANSFERS = 512  # running at once; past it a ReceiveInit is answered ResponderBusy
+# Receiver drive: how long a Block whose retransmissions all went unacknowledged waits for the
+# requestor's next BlockQuery before the transfer is given up. Its BlockQuery may have been lost as
+# often: matter.js's requestor retransmits it with 1.5 s more per try towards a peer it does not
+# know, over 9 s in all, and its BDX allows a peer 30 s (protocol/MessageExchange.ts,
+# BDX_PEER_RESPONSE_BUDGET); we wait as long. The idle release (five minutes) still bounds a transfer.
+BLOCK_PATIENCE = 30.0
 
 
 Authorize = Callable[[SecureSession, bytes], Path]  # raises BdxError to refuse
@@ -225,8 +231,10 @@ class BdxServer:
             transfer.id, transfer.resumed, transfer.faults = before.id, before.resumed + 1, before.faults
             transfer.started = before.started
         self.transfers[transfer.id] = transfer
-        if self.store is not None and not sender.asynchronous:  # receiver-drive: the requestor says where it is
-            self.store.begin(self._record(transfer))
+        if not sender.asynchronous:  # receiver drive: the requestor says where it is
+            exchange.patience = BLOCK_PATIENCE
+            if self.store is not None:
+                self.store.begin(self._record(transfer))
         exchange.send(BdxOpcode.RECEIVE_ACCEPT, accept)
         self._arm_timer(transfer)
         self._tell(TransferStep.STARTED if before is None else TransferStep.RESUMED, transfer)
@@ -339,6 +347,7 @@ class BdxServer:
     def _take_up(self, transfer: Transfer, exchange: Exchange, message: Message) -> _TransferExchange | None:
         """The requestor of a restored transfer asked again: the same transfer goes on."""
         transfer.exchange, transfer.suspended = exchange, False
+        exchange.patience = BLOCK_PATIENCE
         transfer.resumed += 1
         log.info("BDX transfer %d resumed after a restart", transfer.id)
         if self.store is not None:

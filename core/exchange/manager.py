@@ -14,6 +14,7 @@ raised.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -142,6 +143,11 @@ class Exchange:
     retransmissions: int = 0  # our messages sent again (lost, or their ack was)
     duplicates: int = 0  # the peer's messages received again (our ack, or our answer, was lost)
     expires: float | None = None  # a handshake a peer opened: failed if its next message has not come by then
+    # Seconds to wait for the peer once our message's retransmissions are spent, before failing the
+    # exchange (0: fail at once). BDX sets it: a requestor whose BlockQuery was lost keeps sending
+    # it on its own, slower, timer, and its next BlockQuery acknowledges our Block.
+    patience: float = 0.0
+    waiting_since: float | None = None  # the retransmissions ran out then; waiting for the peer
 
     @property
     def key(self) -> tuple:
@@ -412,6 +418,8 @@ class ExchangeManager:
     def _note_received(self, exchange: Exchange, message: Message) -> None:
         if not exchange.is_initiator and isinstance(exchange.session, UnsecuredSession):
             exchange.expires = self.now + HANDSHAKE_STEP_SECONDS
+        elif exchange.waiting_since is not None:  # the peer came back within our patience
+            exchange.waiting_since = exchange.expires = None
         if message.payload_header.needs_ack:
             if exchange.pending_ack is not None:  # never leave an older message unacknowledged
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
@@ -515,6 +523,10 @@ class ExchangeManager:
             exchange = self._exchanges.get(key)
             if exchange is None or exchange.closed:
                 continue
+            if exchange.waiting_since is not None and exchange.expires is not None and exchange.expires <= now:
+                exchange.unacknowledged = True
+                self._fail_exchange(exchange, "no acknowledgement after retransmissions")
+                continue
             if exchange.expires is not None and exchange.expires <= now:
                 self.drops["handshake timed out"] += 1
                 exchange.retransmit = None
@@ -526,6 +538,12 @@ class ExchangeManager:
             entry = exchange.retransmit
             if entry is not None and entry.due <= now:
                 if entry.sends >= self.config.max_transmissions:
+                    if exchange.patience and not exchange.closing:
+                        # Kept, never sent on a timer again: a duplicate from the peer still gets it.
+                        entry.due = math.inf
+                        exchange.waiting_since, exchange.expires = now, now + exchange.patience
+                        self._schedule(exchange)
+                        continue
                     exchange.retransmit = None
                     if exchange.expires is not None and not exchange.closing:
                         # A handshake step we answered: a peer starved of CPU may still send its next
@@ -558,11 +576,13 @@ class ExchangeManager:
         else:
             self._due.cancel(exchange.key)
 
-    def _retransmit(self, exchange: Exchange, entry: _Retransmit) -> None:
+    def _retransmit(self, exchange: Exchange, entry: _Retransmit, *, timed: bool = True) -> None:
+        """Send ``entry`` again; ``timed``: and schedule the next time (not once the budget is spent)."""
         self.retransmissions += 1
         exchange.retransmissions += 1
-        entry.due = self.now + self._delay(exchange.session, entry.sends)
-        entry.sends += 1
+        if timed:
+            entry.due = self.now + self._delay(exchange.session, entry.sends)
+            entry.sends += 1
         if self.tracer is not None:
             self.tracer(
                 Traced(
@@ -585,8 +605,14 @@ class ExchangeManager:
         fires. It is the same message, so one is still all that is in flight on the exchange, and
         it counts against the same retransmission budget."""
         entry = exchange.retransmit if exchange is not None else None
-        if entry is None or entry.acks != counter or entry.sends >= self.config.max_transmissions:
+        if entry is None or entry.acks != counter:
             return False
+        if entry.sends >= self.config.max_transmissions:
+            if exchange.waiting_since is None:  # type: ignore[union-attr]
+                return False
+            # Our timer is spent but the peer is still there, without our answer: one more copy.
+            self._retransmit(exchange, entry, timed=False)  # type: ignore[arg-type]
+            return True
         self._retransmit(exchange, entry)  # type: ignore[arg-type]
         return True
 

@@ -14,8 +14,9 @@ from ota_provider.core.codec.status_report import BdxStatus
 from ota_provider.core.engine.snapshots import transfer_snapshot
 from ota_provider.core.presentation.transfer_lines import transfer_text
 from ota_provider.core.presentation.words import transfer_end_text
+from ota_provider.core.session.secure import SessionParameters
 from tests.bdx.receiver import SpecReceiver
-from tests.helpers.mrp import paired
+from tests.helpers.mrp import A, B, paired
 from tests.helpers.samples import SAMPLES
 from tests.helpers.transfers import COMPLETE, STARTED, failed, told
 
@@ -293,3 +294,51 @@ def test_a_query_for_the_next_block_supersedes_our_unacknowledged_block():
     net.run(until=60)
     assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes() and receiver.unasked == []
     assert events[-1] is COMPLETE and server.transfers == {}
+
+
+def test_a_block_whose_retransmissions_all_go_unacknowledged_waits_for_the_requestors_next_query():
+    """The link goes down for 6 s just after a BlockQuery got through (a mesh finding a new route).
+    Our Block's five transmissions are spent in about 4 s; a requestor that retransmits slowly
+    (matter.js adds 1.5 s per try towards a peer it does not know) is still trying: its BlockQuery,
+    once through, gets the Block again and the transfer goes on instead of having ended."""
+    net, a, sa, server, events = setup()
+    sa.peer_parameters = SessionParameters(idle_interval_ms=2500, active_interval_ms=2500)  # its timer: ~3 s
+    outage: list[float] = []
+    through: list[bool] = []
+
+    class LinkDownAfterQuery5(SpecReceiver):
+        def _query(self, exchange, counter):
+            super()._query(exchange, counter)
+            if counter == 5 and not outage:
+                outage.append(net.now)
+
+    def drop(source, to, data):
+        if not outage or net.now >= outage[0] + 6.0:
+            return False
+        if source == A and not through:  # the BlockQuery itself gets through
+            through.append(True)
+            return False
+        return True
+
+    net.drop = drop
+    receiver = LinkDownAfterQuery5(a, sa, b"0")
+    net.run(until=120)
+    assert receiver.done and bytes(receiver.data) == IMAGE.read_bytes() and receiver.unasked == []
+    assert events[-1] is COMPLETE and server.transfers == {}
+    assert net.nodes[B].retransmissions >= 5  # five tries on our timer, then once more for the requestor
+
+
+def test_a_block_left_unacknowledged_past_our_patience_ends_the_transfer():
+    net, a, sa, server, events = setup()
+
+    class GoesSilent(SpecReceiver):
+        def _query(self, exchange, counter):
+            if counter == 5:
+                net.drop = lambda source, to, data: source == A  # the requestor is gone
+            super()._query(exchange, counter)
+
+    GoesSilent(a, sa, b"0")
+    net.run(until=20)
+    assert len(server.transfers) == 1  # still waiting for the requestor, past our retransmissions
+    net.run(until=60)
+    assert server.transfers == {} and events[-1] is Outcome.UNACKNOWLEDGED

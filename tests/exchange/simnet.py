@@ -8,6 +8,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ota_provider.core.exchange.manager import ExchangeManager
@@ -23,6 +24,8 @@ class SimNet:
     sent: int = 0
     lost: int = 0
     latency: float = 0.0  # one way, seconds; 0: a datagram arrives in the same instant
+    # lost besides the random loss: drop(source, destination, datagram) says so (a link that is down)
+    drop: Callable[[tuple, tuple, bytes], bool] | None = None
 
     machines: list[Timed] = field(default_factory=list)  # polled besides the managers
     polled: dict[tuple, Timed] = field(default_factory=dict)  # polled instead of that address's manager
@@ -65,7 +68,9 @@ class SimNet:
             for out in manager.take_outgoing():
                 moved = True
                 self.sent += 1
-                if self.rng.random() < self.loss:
+                if self.rng.random() < self.loss or (
+                    self.drop is not None and self.drop(source, out.address, out.data)
+                ):
                     self.lost += 1
                     continue
                 if self.latency:
