@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -61,6 +62,7 @@ ACK_BYTES = 34  # a standalone ack: message header 8, protocol header with the a
 DEVICES = {"bare": False, "with light": True}  # the requestor alone; with an application endpoint
 DOWNLOADING = 4  # UpdateStateEnum
 BLOCK_BYTES = 1024  # the block both providers use over UDP (the requestor asks for 1024)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def lose(pair: NetnsPair, share: float | None) -> None:
@@ -152,17 +154,28 @@ def recoveries(record: Path, one_way: float) -> dict[str, list[float]]:
     return found
 
 
-def _downloaded(requestor: MatterJsRequestor, pair: NetnsPair, timeout: float, record: Path, one_way: float) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process and its threads so far (``ip netns exec`` execs the command)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _downloaded(
+    requestor: MatterJsRequestor, pair: NetnsPair, timeout: float, record: Path, one_way: float, provider_pid: int
+) -> dict:
     """Bytes per second on the requestor's side (into Downloading, to applying the image), the
-    provider's datagrams per 1 kB block delivered (from the loss rules on), and on a relay link the
-    recoveries."""
+    provider's datagrams and CPU per 1 kB block delivered (from the loss rules on), and on a relay
+    link the recoveries."""
+    cpu_before = cpu_seconds(provider_pid)
     applying = requestor.wait_for("applying", timeout)
+    cpu = cpu_seconds(provider_pid) - cpu_before
     downloading = [v for v in requestor.events("state") if v.get("newState") == DOWNLOADING]
     sent = sent_datagrams(pair)["provider"]
     result = {
         "rate": applying["bytes"] / (applying["t"] - downloading[0]["t"]),
         "per_block": sent / (applying["bytes"] / BLOCK_BYTES),
         "seconds": applying["t"] - downloading[0]["t"],
+        "cpu_us_per_block": cpu / (applying["bytes"] / BLOCK_BYTES) * 1e6,
         "recoveries": {},
     }
     if isinstance(pair, SlowLinkPair):
@@ -191,7 +204,8 @@ def one_round(
                     300,
                 )
                 start_loss(pair, loss, tmp / "datagrams.jsonl")
-                return _downloaded(requestor, pair, 900, tmp / "datagrams.jsonl", one_way)
+                assert provider.proc is not None
+                return _downloaded(requestor, pair, 900, tmp / "datagrams.jsonl", one_way, provider.proc.pid)
             finally:
                 end_loss(pair)
                 provider.stop()
@@ -199,8 +213,9 @@ def one_round(
         try:
             peer.wait_commissioned(300)
             start_loss(pair, loss, tmp / "datagrams.jsonl")
+            assert peer.proc is not None
             peer.go()
-            return _downloaded(requestor, pair, 900, tmp / "datagrams.jsonl", one_way)
+            return _downloaded(requestor, pair, 900, tmp / "datagrams.jsonl", one_way, peer.proc.pid)
         finally:
             end_loss(pair)
             peer.stop()
@@ -236,7 +251,8 @@ def _point(
             results[side].append(result)
             print(
                 f"{link} {device:11s} loss {loss:4.0%} each way, round {number + 1}, {side:9s}: "
-                f"{result['rate'] / 1000:8.1f} kB/s, {result['per_block']:.2f} datagrams per kB block",
+                f"{result['rate'] / 1000:8.1f} kB/s, {result['per_block']:.2f} datagrams per kB block, "
+                f"{result['cpu_us_per_block']:.0f} us CPU per block",
                 flush=True,
             )
     rates = {side: [r["rate"] / 1000 for r in done] for side, done in results.items()}
@@ -263,6 +279,8 @@ def _point(
         "ratio": _spread(ratios),
         "ours_datagrams_per_block": _spread([r["per_block"] for r in results["ours"]]),
         "matterjs_datagrams_per_block": _spread([r["per_block"] for r in results["matter.js"]]),
+        "ours_cpu_us_per_block": _spread([r["cpu_us_per_block"] for r in results["ours"]]),
+        "matterjs_cpu_us_per_block": _spread([r["cpu_us_per_block"] for r in results["matter.js"]]),
         "recoveries": breakdown,
     }
 
@@ -300,7 +318,9 @@ def main() -> int:
                 f"matter.js {theirs['median']:7.1f} kB/s ({theirs['min']}-{theirs['max']}), "
                 f"ratio {ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f}); datagrams per block "
                 f"ours {point['ours_datagrams_per_block']['median']:.2f}, "
-                f"matter.js {point['matterjs_datagrams_per_block']['median']:.2f}"
+                f"matter.js {point['matterjs_datagrams_per_block']['median']:.2f}; CPU per block "
+                f"ours {point['ours_cpu_us_per_block']['median']:.0f} us, "
+                f"matter.js {point['matterjs_cpu_us_per_block']['median']:.0f} us"
             )
             for side in ("ours", "matter.js"):
                 for cause, figures in point["recoveries"][side].items():
