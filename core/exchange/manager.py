@@ -142,7 +142,9 @@ class Exchange:
     user_data: dict = field(default_factory=dict)
     retransmissions: int = 0  # our messages sent again (lost, or their ack was)
     duplicates: int = 0  # the peer's messages received again (our ack, or our answer, was lost)
-    expires: float | None = None  # a handshake a peer opened: failed if its next message has not come by then
+    # failed if the peer's next message has not come by then: a handshake step a peer opened, or
+    # the end of our patience (below)
+    expires: float | None = None
     # Seconds to wait for the peer once our message's retransmissions are spent, before failing the
     # exchange (0: fail at once). BDX sets it: a requestor whose BlockQuery was lost keeps sending
     # it on its own, slower, timer, and its next BlockQuery acknowledges our Block.
