@@ -1,0 +1,1 @@
+"""The CSA Distributed Compliance Ledger (DCL) as a source of published OTA images."""
