@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_bench_flow import version_2_image  # noqa: E402
+from benchmarks.bench_ota import process_cpu_seconds  # noqa: E402
 from ota_provider.core.codec.setup_payload import SetupPayload  # noqa: E402
 from tests.interop.matterjs_peers import MatterJsProvider, MatterJsRequestor, matterjs_unavailable  # noqa: E402
 from tests.interop.netns import CONTROLLER_V6, NetnsPair, netns_unavailable  # noqa: E402
@@ -62,7 +62,6 @@ ACK_BYTES = 34  # a standalone ack: message header 8, protocol header with the a
 DEVICES = {"bare": False, "with light": True}  # the requestor alone; with an application endpoint
 DOWNLOADING = 4  # UpdateStateEnum
 BLOCK_BYTES = 1024  # the block both providers use over UDP (the requestor asks for 1024)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def lose(pair: NetnsPair, share: float | None) -> None:
@@ -154,21 +153,15 @@ def recoveries(record: Path, one_way: float) -> dict[str, list[float]]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system time of a process and its threads so far (``ip netns exec`` execs the command)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def _downloaded(
     requestor: MatterJsRequestor, pair: NetnsPair, timeout: float, record: Path, one_way: float, provider_pid: int
 ) -> dict:
     """Bytes per second on the requestor's side (into Downloading, to applying the image), the
     provider's datagrams and CPU per 1 kB block delivered (from the loss rules on), and on a relay
     link the recoveries."""
-    cpu_before = cpu_seconds(provider_pid)
+    cpu_before = process_cpu_seconds(provider_pid)  # ``ip netns exec`` execs the command: the same pid
     applying = requestor.wait_for("applying", timeout)
-    cpu = cpu_seconds(provider_pid) - cpu_before
+    cpu = process_cpu_seconds(provider_pid) - cpu_before
     downloading = [v for v in requestor.events("state") if v.get("newState") == DOWNLOADING]
     sent = sent_datagrams(pair)["provider"]
     result = {

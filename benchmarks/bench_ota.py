@@ -34,6 +34,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BLOCK = 1024
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User and system time of a process and all its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def make_image(directory: Path, size: int) -> Path:
     payload = directory / f"payload-{size}.bin"
     with payload.open("wb") as out:
@@ -77,8 +83,7 @@ class ProviderProcess:
             self.events.append(json.loads(line))
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return process_cpu_seconds(self.proc.pid)
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

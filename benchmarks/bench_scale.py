@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_dashboard import COLUMNS, KEYS, ROWS, Terminal  # noqa: E402
-from benchmarks.bench_ota import CLOCK_TICKS, ProviderProcess, make_image  # noqa: E402
+from benchmarks.bench_ota import ProviderProcess, make_image, process_cpu_seconds  # noqa: E402
 
 ATTACHED = "--attached" in sys.argv
 # --handshakes: each requestor establishes CASE and queries, already up to date: no download, so a
@@ -73,11 +73,6 @@ def sim_command(provider: ProviderProcess, tmp: Path, n: int, count: int) -> lis
     ]
 
 
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def attach(tmp: Path) -> Terminal:
     env = {
         **os.environ,
@@ -115,7 +110,7 @@ def main() -> int:
         running = threading.Event()
         try:
             cpu_before = provider.cpu_seconds()
-            screen_cpu_before = process_cpu(screen.process.pid) if screen else 0.0
+            screen_cpu_before = process_cpu_seconds(screen.process.pid) if screen else 0.0
             per_process = REQUESTORS // PROCESSES
             started = time.monotonic()
             sims = [
@@ -143,7 +138,7 @@ def main() -> int:
             cpu = provider.cpu_seconds() - cpu_before
             rss = provider.peak_rss_mb()
             if screen is not None:
-                dashboard_cpu = process_cpu(screen.process.pid) - screen_cpu_before
+                dashboard_cpu = process_cpu_seconds(screen.process.pid) - screen_cpu_before
         finally:
             if screen is not None:
                 screen.stop("q")

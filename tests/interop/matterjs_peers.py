@@ -53,6 +53,14 @@ def _environment(interface: str) -> dict[str, str]:
     }
 
 
+def _spawn(netns: NetnsPair, namespace: str, interface: str, script: str, config: str, log: Path) -> subprocess.Popen:
+    """One of our matter.js scripts in ``namespace``, its mDNS on ``interface``, its output to ``log``."""
+    command = [*netns.prefix(namespace), "node", script, config]
+    with log.open("a") as out:  # the child keeps its own descriptor
+        env = _environment(interface)
+        return subprocess.Popen(command, cwd=MATTERJS, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
 def _config(path: Path, **settings) -> str:
     path.write_text(json.dumps(settings))
     return str(path)
@@ -111,11 +119,9 @@ class MatterJsRequestor:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> MatterJsRequestor:
-        command = [*self.netns.prefix(self.netns.controller), "node", "requestor.mjs", self.config]
-        log = (self.workdir / "requestor.log").open("a")
-        self.proc = subprocess.Popen(
-            command, cwd=MATTERJS, env=_environment(self.netns.controller_if), stdout=log, stderr=subprocess.STDOUT
-        )
+        netns = self.netns
+        log = self.workdir / "requestor.log"
+        self.proc = _spawn(netns, netns.controller, netns.controller_if, "requestor.mjs", self.config, log)
         self.verdicts.wait_for(lambda v: v.get("event") == "ready", 60, "ready verdict from the matter.js requestor")
         return self
 
@@ -216,11 +222,9 @@ class MatterJsProvider:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> MatterJsProvider:
-        command = [*self.netns.prefix(self.netns.provider), "node", "ota_provider.mjs", self.config]
-        log = (self.workdir / "provider.log").open("a")
-        self.proc = subprocess.Popen(
-            command, cwd=MATTERJS, env=_environment(self.netns.provider_if), stdout=log, stderr=subprocess.STDOUT
-        )
+        netns = self.netns
+        log = self.workdir / "provider.log"
+        self.proc = _spawn(netns, netns.provider, netns.provider_if, "ota_provider.mjs", self.config, log)
         return self
 
     def wait_commissioned(self, timeout: float = 120) -> dict:

@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ota_provider.core.codec.message import MessageError, MessageHeader
 from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, PROVIDER_V4, PROVIDER_V6, NetnsPair, _ip
 
 __all__ = ["SlowLinkPair"]
@@ -64,29 +65,36 @@ def _open_tun(namespace: str, name: str) -> int:
     return fd
 
 
-def _is_mdns(packet: bytes) -> bool:
+def _udp_payload(packet: bytes) -> tuple[int, int] | None:
+    """(destination port, offset of the payload) of a UDP packet: IPv6 without extension headers
+    (mDNS and Matter use none) or IPv4; None for anything else."""
     version = packet[0] >> 4
-    if version == 6 and len(packet) >= 44 and packet[6] == 17:  # no extension headers on mDNS
-        return struct.unpack_from("!H", packet, 42)[0] == MDNS_PORT
-    if version == 4 and len(packet) >= 28 and packet[9] == 17:
-        header = (packet[0] & 0x0F) * 4
-        return struct.unpack_from("!H", packet, header + 2)[0] == MDNS_PORT
-    return False
+    if version == 6 and len(packet) >= 48 and packet[6] == 17:
+        start = 48
+    elif version == 4 and len(packet) >= 28 and packet[9] == 17:
+        start = (packet[0] & 0x0F) * 4 + 8
+    else:
+        return None
+    if len(packet) < start:
+        return None
+    return struct.unpack_from("!H", packet, start - 6)[0], start
+
+
+def _is_mdns(packet: bytes) -> bool:
+    udp = _udp_payload(packet)
+    return udp is not None and udp[0] == MDNS_PORT
 
 
 def _matter_header(packet: bytes) -> tuple[int, int, int] | None:
     """(session id, message counter, UDP payload length) of a Matter datagram, None for anything else."""
-    version = packet[0] >> 4
-    if version == 6 and len(packet) >= 56 and packet[6] == 17:
-        start = 48
-    elif version == 4 and len(packet) >= 36 and packet[9] == 17:
-        start = (packet[0] & 0x0F) * 4 + 8
-    else:
+    udp = _udp_payload(packet)
+    if udp is None or udp[0] == MDNS_PORT:
         return None
-    if struct.unpack_from("!H", packet, start - 6)[0] == MDNS_PORT:
+    try:
+        header, _ = MessageHeader.decode(packet[udp[1] :])
+    except MessageError:
         return None
-    session, _, counter = struct.unpack_from("<HBI", packet, start + 1)
-    return session, counter, len(packet) - start
+    return header.session_id, header.message_counter, len(packet) - udp[1]
 
 
 def _relay(args: argparse.Namespace) -> int:
