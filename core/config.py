@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .commissioner.network_credentials import ThreadDataset, WifiCredentials
+from .dcl.sources import LedgerSource
 from .ota.types import ApplyUpdateAction, QueryImageStatus, UserConsentState
 
 DEFAULT_DISCRIMINATOR = 3840
@@ -28,6 +29,7 @@ class ProviderConfig:
     # What to serve (exactly one of the two).
     filepath: Path | None = None
     image_list: Path | None = None
+    dcl: tuple[LedgerSource, ...] = ()  # ledgers whose published updates are offered too, in order
 
     # The SDK app's first-response knobs (OTA_PROVIDER_SPEC.md §1.1).
     apply_update_action: ApplyUpdateAction = ApplyUpdateAction.PROCEED

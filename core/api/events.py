@@ -8,6 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bdx.outcome import TransferEnd
+from ..dcl.events import (
+    LedgerDownload,
+    LedgerImageDownloading,
+    LedgerImageReady,
+    LedgerImageRefused,
+    LedgerLookedUp,
+    LedgerReachable,
+    LedgerUnreachable,
+)
 from ..dnssd.devices import CommissionableDevice
 from ..event_base import EngineError, EngineEvent
 from ..node_ids import Peer, hold_peers
@@ -60,6 +69,13 @@ __all__ = [
     "HistoryRows",
     "ImageSummary",
     "ImagesChanged",
+    "LedgerDownload",
+    "LedgerImageDownloading",
+    "LedgerImageReady",
+    "LedgerImageRefused",
+    "LedgerLookedUp",
+    "LedgerReachable",
+    "LedgerUnreachable",
     "Listening",
     "NotifyUpdateRefused",
     "OtaEvent",
@@ -150,6 +166,7 @@ class ImageSummary:
     size: int
     min_applicable_version: int | None = None
     max_applicable_version: int | None = None
+    origin: str = "file"  # file, list, or the ledger it came from (MainNet, TestNet, a host)
 
     @property
     def file_name(self) -> str:
@@ -174,6 +191,7 @@ class EngineSnapshot(EngineEvent):
     subscribers: int = 0
     listening: Listening | None = None  # the last of these, for a front end that attaches later
     fabrics: FabricsChanged | None = None
+    ledger_downloads: tuple[LedgerDownload, ...] = ()  # images from the ledger, downloading or done
 
     def fields(self) -> dict[str, Any]:
         return {

@@ -50,6 +50,7 @@ from ..config import (
     ProviderConfig,
     installed_version,
 )
+from ..dcl.sources import LedgerSource, parse_ledger
 from ..engine import ProviderEngine, onboarding_payload
 from ..engine.snapshots import image_summary
 from ..fabric.acl import AclError
@@ -61,6 +62,7 @@ from ..ota.history import UpdateHistory, rows_as_csv, rows_as_text
 from ..ota.knob_names import APPLY_ACTIONS, CONSENT_STATES, QUERY_STATUSES
 from ..ota.types import ApplyUpdateAction, QueryImageStatus
 from ..presentation.images import IMAGE_COLUMNS, image_cells
+from ..presentation.ledger import ledger_text
 from ..presentation.lines import event_fields, event_text
 from ..presentation.sdk_lines import sdk_lines
 from ..presentation.words import socket_address
@@ -149,6 +151,13 @@ def _paa_folder(text: str) -> Path:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return Path(text)
+
+
+def _ledger(text: str) -> LedgerSource:
+    try:
+        return parse_ledger(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _readable_file(text: str) -> Path:
@@ -261,6 +270,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         type=_readable_file,
         metavar="LIST.json",
         help="image list JSON (deviceSoftwareVersionModel), as for the SDK app",
+    )
+    images.add_argument(
+        "--dcl",
+        action="append",
+        type=_ledger,
+        metavar="mainnet|testnet|URL",
+        help="also offer the updates published on this ledger (the CSA DCL, or a replica or cache at URL), "
+        "downloaded over HTTPS and checked; repeat for several, asked in order (the newest applicable wins)",
     )
 
     responses = parser.add_argument_group("responses (the SDK app's flags)")
@@ -564,8 +581,9 @@ def parse_config(argv: Sequence[str] | None = None, prog: str = PROG) -> Provide
     args = parser.parse_args(argv)
     if args.filepath and args.image_list:
         parser.error("-f/--filepath and -o/--otaImageList cannot be combined")
-    if not (args.filepath or args.image_list or args.demo):
-        parser.error("either an OTA file (-f) or an image list file (-o) must be specified")
+    if not (args.filepath or args.image_list or args.demo or args.dcl):
+        parser.error("either an OTA file (-f), an image list file (-o) or a ledger (--dcl) must be specified")
+    args.dcl = tuple(args.dcl or ())
     if args.storage and args.kvs:
         parser.error("--storage and --KVS cannot be combined")
     if args.offer_any and not args.filepath:
@@ -649,10 +667,13 @@ def run(config: ProviderConfig, out=sys.stdout, serve: Serve | None = None) -> i
     end passes its own ``serve``)."""
     prog = _prog(config)
     try:
-        catalog = ImageCatalog.load(
-            filepath=str(config.filepath) if config.filepath else None,
-            image_list=str(config.image_list) if config.image_list else None,
-        )
+        if config.dcl and not (config.filepath or config.image_list):
+            catalog = ImageCatalog.empty()  # the ledger's images only
+        else:
+            catalog = ImageCatalog.load(
+                filepath=str(config.filepath) if config.filepath else None,
+                image_list=str(config.image_list) if config.image_list else None,
+            )
     except CatalogError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -730,9 +751,11 @@ class _Printer(LinePrinter):
             for note in startup_notes(config):
                 self.event("Note", note, note=note)
             return
-        lines = _catalog_lines(catalog)
-        if not catalog.entries:
+        lines = _catalog_lines(catalog) if catalog.entries or not config.dcl else []
+        if not catalog.entries and not config.dcl:
             lines.append("  warning: no images: every query gets NotAvailable")
+        if config.dcl:
+            lines.append("Ledgers (asked in this order): " + ", ".join(ledger_text(s) for s in config.dcl))
         lines += [f"  note: {note}" for note in startup_notes(config)]
         lines += [
             "",

@@ -87,8 +87,8 @@ def _check_arm(engine: EngineParts, command: ArmKnob | ArmKnobs, knobs: list[tup
     if command.target is not None and not command.unseen and not engine.knows(command.target):
         raise ValueError(engine.unseen_target(command.target))
     for knob, value in knobs:
-        if knob == Knob.FORCED_DESIGNATOR and provider.catalog.entry_for_designator(str(value)) is None:
-            served = ", ".join(e.designator for e in provider.catalog.entries) or "none"
+        if knob == Knob.FORCED_DESIGNATOR and provider.entry_for_designator(str(value)) is None:
+            served = ", ".join(e.designator for e in provider.entries()) or "none"
             raise ValueError(f"no image {value!r} to force: the images served are {served}")
 
 

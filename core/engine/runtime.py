@@ -62,6 +62,7 @@ from ..commissioner.bench import Bench
 from ..commissioner.over_ble import BleSettings
 from ..commissioner.trust import trust_store
 from ..config import ProviderConfig, installed_version
+from ..dcl.updates import LedgerUpdates
 from ..fabric.demo import DEMO_FABRIC_FILE, DemoFabric
 from ..log_rate import limit_repeats
 from ..node import MatterNode, NodeConfig
@@ -134,6 +135,7 @@ class ProviderEngine:
         self.port: int | None = None
         self.bench: Bench | None = None
         self.control: ControlServer | None = None
+        self.ledger: LedgerUpdates | None = None  # --dcl: the ledgers' published updates
         self._trace: TraceWriter | None = None
 
     # ------------------------------------------------------------------ lifecycle (any thread)
@@ -202,8 +204,7 @@ class ProviderEngine:
         return onboarding_payload(self.config)
 
     def images(self) -> tuple[CatalogEntry, ...]:
-        catalog = self.provider.catalog if self.provider is not None else self.catalog
-        return tuple(catalog.entries)
+        return self.provider.entries() if self.provider is not None else tuple(self.catalog.entries)
 
     def history(self, limit: int = 500, node_id: int | None = None) -> list[HistoryRow]:
         """The last rows of the update history, of one node or all (reads the state database; safe
@@ -236,6 +237,7 @@ class ProviderEngine:
             self.bus.subscribers,
             self._latest.get(Listening),
             self._latest.get(FabricsChanged),
+            self.ledger.downloads() if self.ledger is not None else (),
         )
 
     # ------------------------------------------------------------------ the engine thread
@@ -297,6 +299,7 @@ class ProviderEngine:
                 snapshot.transfers_failed,
                 snapshot.armed,
                 snapshot.images,
+                snapshot.ledger_downloads,
             )
             if key != last or quiet >= 1.0:
                 self._snapshot = self.bus.publish(snapshot)
@@ -381,6 +384,10 @@ class ProviderEngine:
                 if isinstance(event, UpdateAppliedNotified) and self.bench is not None:
                     self.bench.notified(event.peer, event.software_version)  # a bench device: check it itself
 
+            if config.dcl:
+                self.ledger = LedgerUpdates(
+                    config.dcl, self.storage, emit=self._post, local_images=lambda: len(self.catalog.entries)
+                )
             self.provider = OtaProvider(
                 self.catalog,
                 policy_from_sdk_flags(config),
@@ -388,6 +395,7 @@ class ProviderEngine:
                 emit=on_ota,
                 store=OfferStore(node.db),
                 offer_any=config.offer_any,
+                extra=self.ledger,
             )
             extra = {"idle_timeout": self.idle_timeout} if self.idle_timeout else {}
             self.bdx = node.serve_ota(
@@ -445,6 +453,7 @@ class ProviderEngine:
         self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         watch = asyncio.get_running_loop().create_task(self._watch_images(provider))
+        ledger_check = asyncio.get_running_loop().create_task(self.ledger.check()) if self.ledger else None
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -458,6 +467,10 @@ class ProviderEngine:
         finally:
             snapshots.cancel()
             watch.cancel()
+            if ledger_check is not None:
+                ledger_check.cancel()
+            if self.ledger is not None:
+                await self.ledger.aclose()
             self._close_app_pipe()
             if self.control is not None:
                 await self.control.close()

@@ -45,4 +45,5 @@ def image_summary(entry: CatalogEntry) -> ImageSummary:
         entry.size,
         entry.min_applicable_version,
         entry.max_applicable_version,
+        entry.origin.name,
     )

@@ -21,6 +21,7 @@ applicable range.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 from collections.abc import Iterable
@@ -30,7 +31,15 @@ from typing import Any
 
 from .image import ImageError, ImageInfo, read_image_info, verify_image
 
-__all__ = ["CatalogEntry", "CatalogError", "ImageCatalog", "Selection", "strip_json_comments"]
+__all__ = [
+    "CatalogEntry",
+    "CatalogError",
+    "ImageCatalog",
+    "ImageOrigin",
+    "OriginKind",
+    "Selection",
+    "strip_json_comments",
+]
 
 
 class CatalogError(ValueError):
@@ -62,6 +71,28 @@ _UINT_BITS = {
 }
 
 
+class OriginKind(enum.StrEnum):
+    FILE = "file"  # -f
+    LIST = "list"  # -o
+    LEDGER = "ledger"  # downloaded from a ledger (core/dcl)
+
+
+@dataclass(frozen=True)
+class ImageOrigin:
+    """Where an image came from: ``ledger`` names which (MainNet, TestNet, or its host)."""
+
+    kind: OriginKind
+    ledger: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.ledger if self.kind == OriginKind.LEDGER else self.kind.value
+
+
+FILE_ORIGIN = ImageOrigin(OriginKind.FILE)
+LIST_ORIGIN = ImageOrigin(OriginKind.LIST)
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     index: int
@@ -76,11 +107,14 @@ class CatalogEntry:
     min_hardware_version: int | None
     max_hardware_version: int | None
     info: ImageInfo = field(repr=False, compare=False)
+    origin: ImageOrigin = FILE_ORIGIN
+    name: str = ""  # the designator of an image not in a file or list (a ledger's)
 
     @property
     def designator(self) -> str:
-        """The opaque BDX file designator, ``"0"``, ``"1"``, ... in list order (as the current SDK)."""
-        return str(self.index)
+        """The opaque BDX file designator: ``"0"``, ``"1"``, ... in list order (as the current SDK),
+        or the name a ledger image was given."""
+        return self.name or str(self.index)
 
     @property
     def size(self) -> int:
@@ -108,9 +142,10 @@ class CatalogEntry:
         return None
 
     def describe(self) -> str:
+        origin = f" from {self.origin.name}" if self.origin.kind == OriginKind.LEDGER else ""
         return (
-            f"#{self.index} {self.path.name}: VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X} "
-            f"v{self.software_version} ({self.software_version_string})"
+            f"#{self.designator} {self.path.name}: VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X} "
+            f"v{self.software_version} ({self.software_version_string}){origin}"
         )
 
 
@@ -195,6 +230,11 @@ class ImageCatalog:
         _reject_duplicates(entries, path)
         files = [path] + [e.path for e in entries]
         return cls(tuple(entries), path, is_list=True, stamps=tuple((f, _stamp(f)) for f in files))
+
+    @classmethod
+    def empty(cls) -> ImageCatalog:
+        """No local images (a provider serving a ledger's only)."""
+        return cls((), Path("-"), is_list=True)
 
     @classmethod
     def load(cls, *, filepath: str | None = None, image_list: str | None = None, verify: bool = True) -> ImageCatalog:
@@ -308,6 +348,7 @@ def _entry_from_json(index: int, raw: Any, list_path: Path, verify: bool) -> Cat
         min_hardware_version=uint("minHardwareVersion"),
         max_hardware_version=uint("maxHardwareVersion"),
         info=None,  # type: ignore[arg-type]
+        origin=LIST_ORIGIN,
     )
     uint("cDVersionNumber")
     info = _load_image(path, verify, where=f"{where} ({url})")

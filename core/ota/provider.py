@@ -28,6 +28,7 @@ from ..node_ids import Peer, node_text
 from . import events as ev
 from .catalog import CatalogEntry, CatalogError, ImageCatalog, Selection
 from .commands import ApplyUpdateRequest, ApplyUpdateResponse, NotifyUpdateApplied, QueryImage, QueryImageResponse
+from .extra_images import ExtraImages, Nothing, Ready, Waiting
 from .offer_store import OfferRecord, OfferStore
 from .policy import ArmedKnob, Knob, OtaPolicy
 from .types import DownloadProtocol, QueryImageStatus
@@ -79,6 +80,9 @@ class OtaProvider:
     # --offer-any: with -f, offer the file to every requestor whatever its VID, PID and version,
     # as the SDK's ota-provider-app does (some SDK test scripts rely on it).
     offer_any: bool = False
+    # Images from beyond the files (the ledger): the newest applicable of both is offered, a local
+    # file on a tie; while the ledger's is on its way the requestor is asked to wait (Busy).
+    extra: ExtraImages | None = None
     _reload_error: str | None = field(default=None, repr=False)
     _storage_failing: bool = field(default=False, repr=False)
 
@@ -87,7 +91,7 @@ class OtaProvider:
             return
         stale = []
         for record in self.store.load():
-            entry = self.catalog.entry_for_designator(record.designator)
+            entry = self.entry_for_designator(record.designator)
             if entry is None or (str(entry.path), entry.software_version) != (
                 record.image_path,
                 record.software_version,
@@ -171,6 +175,9 @@ class OtaProvider:
             selection = self.catalog.select(
                 request.vendor_id, request.product_id, request.software_version, request.hardware_version
             )
+        waiting = None
+        if self.extra is not None and not self.offer_any:
+            selection, waiting = self._with_extra(selection, request)
         decision = self.policy.decide_query(
             peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
         )
@@ -179,8 +186,11 @@ class OtaProvider:
             self.emit(ev.QueryImageIgnored(peer, used))
             return None
         status, entry, reason = decision.status, selection.entry, selection.reason
+        delay = decision.delayed_action_time
+        if waiting is not None and status == QueryImageStatus.NOT_AVAILABLE and not _status_knob(used):
+            status, delay = QueryImageStatus.BUSY, waiting.seconds  # what is on its way says how long
         if decision.forced_designator is not None and status == QueryImageStatus.UPDATE_AVAILABLE:
-            entry = self.catalog.entry_for_designator(decision.forced_designator)
+            entry = self.entry_for_designator(decision.forced_designator)
             reason = f"forced image {decision.forced_designator}"
             if entry is None:
                 status, reason = QueryImageStatus.NOT_AVAILABLE, f"forced image {decision.forced_designator} is gone"
@@ -190,10 +200,9 @@ class OtaProvider:
             # UserConsentNeeded and MetadataForRequestor belong to an offer only (Core spec
             # 11.20.6.5.2): a Busy or NotAvailable answer carries neither.
             response = QueryImageResponse(
-                status=status,
-                delayed_action_time=decision.delayed_action_time if status == QueryImageStatus.BUSY else None,
+                status=status, delayed_action_time=delay if status == QueryImageStatus.BUSY else None
             )
-            if status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED:
+            if status == QueryImageStatus.DOWNLOAD_PROTOCOL_NOT_SUPPORTED or waiting is not None:
                 pass  # the reason says so already
             elif decision.consent_consulted is not None:
                 reason = f"provider consent {decision.consent_consulted.value}"
@@ -213,6 +222,33 @@ class OtaProvider:
         )
         self.emit(_answered(peer, response, reason, used))
         return response
+
+    def _with_extra(self, local: Selection, request: QueryImage) -> tuple[Selection, Waiting | None]:
+        """The local choice and the extra images' together: the newer wins, the local file on a tie;
+        an extra image that is not here yet but may be newer makes the requestor wait for it."""
+        assert self.extra is not None
+        answer = self.extra.consider(request.vendor_id, request.product_id, request.software_version)
+        have = local.entry.software_version if local.entry is not None else -1
+        match answer:
+            case Ready(entry) if entry.software_version > have:
+                return Selection(entry, f"offering {entry.describe()}"), None
+            case Waiting(_seconds, version) if version is None or version > have:
+                what = "the ledger is being asked" if version is None else f"version {version} is downloading"
+                return Selection(None, f"{what}: asked to wait"), answer
+            case Nothing(why) if local.entry is None:
+                return Selection(None, f"{local.reason}; {why}"), None
+        return local, None
+
+    def entry_for_designator(self, designator: str) -> CatalogEntry | None:
+        """A local image by its designator, or one of the extra images."""
+        entry = self.catalog.entry_for_designator(designator)
+        if entry is None and self.extra is not None:
+            entry = self.extra.entry_for_designator(designator)
+        return entry
+
+    def entries(self) -> tuple[CatalogEntry, ...]:
+        """Every image that can be offered: the files', then the extra ones."""
+        return tuple(self.catalog.entries) + (self.extra.entries() if self.extra is not None else ())
 
     def _can_download(self, request: QueryImage) -> bool:
         protocols = set(request.protocols_supported)
@@ -339,6 +375,10 @@ class OtaProvider:
             f"designator {designator[:64]!r} was not offered to node {node_text(peer.node_id)}",
             BdxStatus.FILE_DESIGNATOR_UNKNOWN,
         )
+
+
+def _status_knob(used: tuple[ArmedKnob, ...]) -> bool:
+    return any(armed.knob == Knob.QUERY_STATUS for armed in used)
 
 
 def _answered(

@@ -9,7 +9,7 @@ from ..api.events import ImageSummary
 
 __all__ = ["IMAGE_COLUMNS", "image_cells"]
 
-IMAGE_COLUMNS = ("#", "file", "VID:PID", "version", "applies to", "size", "digest")
+IMAGE_COLUMNS = ("#", "file", "from", "VID:PID", "version", "applies to", "size", "digest")
 
 
 def image_cells(image: ImageSummary, size: Callable[[int], str] = str) -> tuple[str, ...]:
@@ -19,6 +19,7 @@ def image_cells(image: ImageSummary, size: Callable[[int], str] = str) -> tuple[
     return (
         image.designator,
         image.file_name,
+        image.origin,
         f"{image.vendor_id:04X}:{image.product_id:04X}",
         f"{image.software_version} ({image.software_version_string})",
         f"{low}..{high}",

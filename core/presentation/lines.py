@@ -31,6 +31,14 @@ from ..api.events import (
     Stopped,
     TransferEvent,
 )
+from ..dcl.events import (
+    LedgerImageDownloading,
+    LedgerImageReady,
+    LedgerImageRefused,
+    LedgerLookedUp,
+    LedgerReachable,
+    LedgerUnreachable,
+)
 from ..event_base import EngineError, EngineEvent
 from ..ota.events import (
     ApplyUpdateAnswered,
@@ -49,6 +57,14 @@ from ..ota.events import (
 from ..ota.policy import ArmedKnob
 from ..ota.types import QueryImageStatus
 from .knobs import armed_text
+from .ledger import (
+    image_downloading_text,
+    image_ready_text,
+    image_refused_text,
+    looked_up_text,
+    reachable_text,
+    unreachable_text,
+)
 from .transfer_lines import transfer_fields, transfer_text
 from .words import ble_device_words, node_text, plural, short_node_ids, spec_name, update_state_name, who, yes_no
 
@@ -304,6 +320,12 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     NotifyUpdateRefused: _notify_update_refused,
     FaultInjected: _fault_injected,
     ImagesChanged: _images_changed,
+    LedgerUnreachable: unreachable_text,
+    LedgerReachable: reachable_text,
+    LedgerLookedUp: looked_up_text,
+    LedgerImageDownloading: image_downloading_text,
+    LedgerImageReady: image_ready_text,
+    LedgerImageRefused: image_refused_text,
 }
 _SUMMARIES: dict[type, Callable[[Any], str]] = {
     QueryImageAnswered: _query_image_answered_summary,

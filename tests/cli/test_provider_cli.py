@@ -81,7 +81,7 @@ def test_numbers_like_strtoul(text, value):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ([], "either an OTA file (-f) or an image list file (-o) must be specified"),
+        ([], "either an OTA file (-f), an image list file (-o) or a ledger (--dcl) must be specified"),
         (["-f", IMAGE, "-o", str(SAMPLES / "image-list.json")], "cannot be combined"),
         (["-f", "/nonexistent.ota"], "/nonexistent.ota: no such file"),
         (["-f", IMAGE, "-m", "0"], "max BDX block size must be 1..65535, not 0"),
