@@ -287,6 +287,7 @@ class LedgerUpdates:
         finally:
             ledger.refreshing.discard((vid, pid, current))
         self._report_choice(ledger, vid, pid, current, from_cache)
+        self._consider_at(ledger, vid, pid, current)  # the chosen image starts downloading now, not on the next query
 
     def _report_choice(self, ledger: _Ledger, vid: int, pid: int, current: int, from_cache: bool) -> None:
         listed = self._answer(ledger, versions_path(vid, pid))
