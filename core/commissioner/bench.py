@@ -96,6 +96,8 @@ if TYPE_CHECKING:  # only named in BenchNode: the bench never builds them
     from ..storage.database import Database
 
 Selector = Callable[[int, int, int], Selection]  # (VID, PID, current version) -> what we would offer
+LEDGER_WAIT = 900.0  # seconds the announce waits for a ledger image still downloading
+LEDGER_POLL = 0.25
 BLE_SCAN_SECONDS = 3.0  # one scan of the Add-device dialog's BLE list
 BLE_GONE_AFTER = 20.0  # seconds unheard before a device leaves that list
 BLE_RETRY_SECONDS = 5.0  # after "no BLE here", the next try
@@ -413,6 +415,12 @@ class Bench:
         )
         await self.follow(node_id, calls.session, info.requestor_endpoint)
         offer = self.select(info.vendor_id, info.product_id, info.software_version)
+        if offer.pending is not None:  # announced now, the device would be told Busy and wait 2 min at least
+            step(DeviceStepKind.ANNOUNCE, StepState.STARTED, f"{offer.reason}: announced when it is here")
+            deadline = time.monotonic() + LEDGER_WAIT
+            while offer.pending is not None and time.monotonic() < deadline:
+                await asyncio.sleep(LEDGER_POLL)
+                offer = self.select(info.vendor_id, info.product_id, info.software_version)
         if not offer.available:
             step(
                 DeviceStepKind.ANNOUNCE,

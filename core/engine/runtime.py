@@ -434,8 +434,8 @@ class ProviderEngine:
         self._post(Listening(node.port, str(self.storage), advertising=self.dnssd, control=where))
         provider = self.provider
 
-        def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now: reloads replace it
-            return provider.catalog.select(vendor_id, product_id, version)
+        def select(vendor_id: int, product_id: int, version: int):  # the catalog in use now, and the ledgers
+            return provider.select(vendor_id, product_id, version)
 
         self.bench = Bench(
             node,

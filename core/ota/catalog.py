@@ -155,6 +155,7 @@ class Selection:
 
     entry: CatalogEntry | None
     reason: str
+    pending: int | None = None  # an image on its way (the ledger's): ask again in this many seconds
 
     @property
     def available(self) -> bool:

@@ -177,7 +177,9 @@ class OtaProvider:
             )
         waiting = None
         if self.extra is not None and not self.offer_any:
-            selection, waiting = self._with_extra(selection, request)
+            selection, waiting = self._with_extra(
+                selection, request.vendor_id, request.product_id, request.software_version
+            )
         decision = self.policy.decide_query(
             peer, requestor_can_consent=bool(request.requestor_can_consent), image_available=selection.available
         )
@@ -223,21 +225,31 @@ class OtaProvider:
         self.emit(_answered(peer, response, reason, used))
         return response
 
-    def _with_extra(self, local: Selection, request: QueryImage) -> tuple[Selection, Waiting | None]:
+    def _with_extra(
+        self, local: Selection, vendor_id: int, product_id: int, version: int
+    ) -> tuple[Selection, Waiting | None]:
         """The local choice and the extra images' together: the newer wins, the local file on a tie;
         an extra image that is not here yet but may be newer makes the requestor wait for it."""
         assert self.extra is not None
-        answer = self.extra.consider(request.vendor_id, request.product_id, request.software_version)
+        answer = self.extra.consider(vendor_id, product_id, version)
         have = local.entry.software_version if local.entry is not None else -1
         match answer:
             case Ready(entry) if entry.software_version > have:
                 return Selection(entry, f"offering {entry.describe()}"), None
-            case Waiting(_seconds, version) if version is None or version > have:
-                what = "the ledger is being asked" if version is None else f"version {version} is downloading"
-                return Selection(None, f"{what}: asked to wait"), answer
+            case Waiting(seconds, coming) if coming is None or coming > have:
+                what = "the ledger is being asked" if coming is None else f"version {coming} is downloading"
+                return Selection(None, f"{what}: asked to wait", pending=seconds), answer
             case Nothing(why) if local.entry is None:
                 return Selection(None, f"{local.reason}; {why}"), None
         return local, None
+
+    def select(self, vendor_id: int, product_id: int, current_version: int) -> Selection:
+        """What a query from such a requestor would be offered now (the bench's announce asks), with
+        ``pending`` set while the ledger's image is on its way."""
+        selection = self.catalog.select(vendor_id, product_id, current_version)
+        if self.extra is None:
+            return selection
+        return self._with_extra(selection, vendor_id, product_id, current_version)[0]
 
     def entry_for_designator(self, designator: str) -> CatalogEntry | None:
         """A local image by its designator, or one of the extra images."""

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ota_provider.core.ota.image import HeaderFields, create_image
+from tests.interop.netns import enter_namespace
 
 RECORDED = Path(__file__).parent / "recorded"
 NOT_FOUND = {"code": 5, "message": "not found", "details": []}  # the ledger's error body
@@ -106,6 +107,7 @@ class Replica:
     pki: dict[str, Any] = field(default_factory=dict)  # path: answer (the PKI endpoints)
     requests: list[str] = field(default_factory=list)
     down: bool = False  # every request: the connection is closed without an answer
+    namespace: str | None = None  # listen in this network namespace (a provider's, in the interop tests)
     _server: ThreadingHTTPServer | None = None
 
     def __post_init__(self) -> None:
@@ -127,14 +129,33 @@ class Replica:
                     return
                 replica._answer(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = self._listen(Handler)
         self._server.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"https://localhost:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"  # not localhost: node may try ::1 first
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+        if self.namespace is None:
+            return ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        made: list[ThreadingHTTPServer | BaseException] = []
+
+        def in_namespace() -> None:  # a thread of its own enters the namespace; its socket stays there
+            try:
+                enter_namespace(self.namespace)  # type: ignore[arg-type]
+                made.append(ThreadingHTTPServer(("127.0.0.1", 0), handler))
+            except BaseException as exc:
+                made.append(exc)
+
+        thread = threading.Thread(target=in_namespace)
+        thread.start()
+        thread.join()
+        if isinstance(made[0], BaseException):
+            raise made[0]
+        return made[0]
 
     def close(self) -> None:
         if self._server is not None:

@@ -61,7 +61,7 @@ def test_a_requestor_waits_for_the_ledgers_image_then_downloads_and_applies_it(r
     )
     queries = [json.loads(line) for line in history.stdout.splitlines() if '"query"' in line]
     offered = [q for q in queries if q["summary"] == "UpdateAvailable v5"]
-    assert offered and f"from localhost:{replica.port}" in offered[0]["details"]["reason"]
+    assert offered and f"from 127.0.0.1:{replica.port}" in offered[0]["details"]["reason"]
 
 
 def test_the_local_image_wins_when_the_ledger_has_nothing_newer(replica, tmp_path):

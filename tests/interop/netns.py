@@ -6,6 +6,7 @@ these namespaces are used; they are created and removed by the test itself.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -18,6 +19,20 @@ import pytest
 
 PROVIDER_V6, CONTROLLER_V6 = "fd42:cafe::2", "fd42:cafe::1"
 PROVIDER_V4, CONTROLLER_V4 = "169.254.77.2", "169.254.77.1"
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def enter_namespace(namespace: str) -> None:
+    """Move the calling thread (only it) into ``namespace``: the sockets it opens live there."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/var/run/netns/{namespace}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {namespace}")
+    finally:
+        os.close(fd)
 
 
 def netns_unavailable() -> str | None:

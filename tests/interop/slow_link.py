@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import fcntl
 import heapq
 import itertools
@@ -36,30 +35,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ota_provider.core.codec.message import MessageError, MessageHeader
-from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, PROVIDER_V4, PROVIDER_V6, NetnsPair, _ip
+from tests.interop.netns import CONTROLLER_V4, CONTROLLER_V6, PROVIDER_V4, PROVIDER_V6, NetnsPair, _ip, enter_namespace
 
 __all__ = ["SlowLinkPair"]
 
 REPO = Path(__file__).resolve().parents[2]
-CLONE_NEWNET = 0x40000000
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 MDNS_PORT = 5353
 
 
-def _enter(namespace: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/var/run/netns/{namespace}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into {namespace}")
-    finally:
-        os.close(fd)
-
-
 def _open_tun(namespace: str, name: str) -> int:
     """A TUN device named ``name`` in ``namespace``, gone when the descriptor closes."""
-    _enter(namespace)
+    enter_namespace(namespace)
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
     return fd

@@ -14,10 +14,12 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from ota_provider.core.codec.setup_payload import SetupPayload
+from tests.dcl.replica import Replica
 from tests.interop.matterjs_peers import (
     MatterJsRequestor,
     assert_updated,
@@ -412,3 +414,45 @@ def test_after_a_restart_our_provider_follows_its_bench_device_again(netns, star
     time.sleep(2)
     later = [e["eventNumber"] for e in again.named("DeviceEvent")]
     assert len(shown) >= 3 and all(number > max(shown) for number in later), (shown, later)
+
+
+def test_the_matterjs_requestor_gets_the_ledgers_image(netns, requestors, image, tmp_path, monkeypatch):
+    """Our provider with --dcl and no newer local image commissions the matter.js requestor, waits
+    for the ledger's image (a replica in the provider's namespace, over HTTPS) before announcing, so
+    the device is offered it at once (not told Busy and made to wait two minutes); it downloads it
+    over BDX, applies it and reports."""
+    replica = Replica(tmp_path / "replica", namespace=netns.provider)
+    monkeypatch.setenv("SSL_CERT_FILE", str(replica.ca_file))  # the provider's process inherits it
+    replica.publish(Path(image[0]).read_bytes(), 0xFFF1, 0x8000, 2)
+    (requestor,) = requestors(1)
+    code = SetupPayload(
+        discriminator=requestor.discriminator, passcode=requestor.passcode, vendor_id=0, product_id=0
+    ).manual_code()
+    local = str(REPO / "sample_images" / "sample-fff1-8000-v1.ota")  # not newer than the device's 1
+    provider = Provider(
+        netns,
+        tmp_path / "provider-state",
+        *("--dcl", replica.url, "--commission", f"{code}@[{CONTROLLER_V6}]:5551"),
+        *("--exit-when-updated", "--timeout", "300"),
+        image=local,
+    )
+    provider.start()
+    try:
+        try:
+            assert_updated(requestor, image[1])
+        except AssertionError:
+            print(*provider.events[-30:], sep="\n")
+            raise
+        announce = [e for e in provider.named("DeviceStep") if e["step"] == "announce"]
+        assert announce[0]["state"] == "started" and "announced when it is here" in announce[0]["detail"]
+        assert announce[-1]["state"] == "done", announce
+        answers = provider.named("QueryImageResponse")
+        assert answers[-1]["status"] == UPDATE_AVAILABLE and answers[-1]["softwareVersion"] == 2
+        assert "from 127.0.0.1" in answers[-1]["reason"]
+        (ready,) = provider.named("LedgerImageReady")
+        (transfer,) = provider.wait_for("TransferFinished", timeout=30)
+        assert transfer["bytesSent"] == image[2] == ready["size"]
+        assert provider.proc.wait(timeout=60) == 0
+    finally:
+        provider.stop()
+        replica.close()
