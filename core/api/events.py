@@ -15,6 +15,7 @@ from ..dcl.events import (
     LedgerImageRefused,
     LedgerLookedUp,
     LedgerReachable,
+    LedgerRootsLoaded,
     LedgerUnreachable,
 )
 from ..dnssd.devices import CommissionableDevice
@@ -75,6 +76,7 @@ __all__ = [
     "LedgerImageRefused",
     "LedgerLookedUp",
     "LedgerReachable",
+    "LedgerRootsLoaded",
     "LedgerUnreachable",
     "Listening",
     "NotifyUpdateRefused",

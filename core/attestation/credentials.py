@@ -149,8 +149,22 @@ class DeviceCredentials:
 
     @classmethod
     def generate(cls, vendor_id: int, product_id: int, *, now: dt.datetime | None = None) -> DeviceCredentials:
+        """Under the public test PAA (NoVID), which every commissioner in test mode trusts."""
         paa = x509.load_pem_x509_certificate(_resource("Chip-Test-PAA-NoVID-Cert.pem"))
         paa_key = serialization.load_pem_private_key(_resource("Chip-Test-PAA-NoVID-Key.pem"), None)
+        return cls.generate_under(paa, paa_key, vendor_id, product_id, now=now)  # type: ignore[arg-type]
+
+    @classmethod
+    def generate_under(
+        cls,
+        paa: x509.Certificate,
+        paa_key: ec.EllipticCurvePrivateKey,
+        vendor_id: int,
+        product_id: int,
+        *,
+        now: dt.datetime | None = None,
+    ) -> DeviceCredentials:
+        """A PAI and DAC under ``paa``, and a CD signed with the public test CD key."""
         cd_cert = x509.load_pem_x509_certificate(_resource("Chip-Test-CD-Signing-Cert.pem"))
         cd_key = serialization.load_pem_private_key(_resource("Chip-Test-CD-Signing-Key.pem"), None)
         not_before = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
@@ -158,7 +172,7 @@ class DeviceCredentials:
         pai_name = x509.Name(
             [x509.NameAttribute(NameOID.COMMON_NAME, "OTA Provider Test PAI"), _hex_attribute(VID_OID, vendor_id)]
         )
-        pai = _issue(pai_name, pai_key.public_key(), paa, paa_key, ca=True, not_before=not_before)  # type: ignore[arg-type]
+        pai = _issue(pai_name, pai_key.public_key(), paa, paa_key, ca=True, not_before=not_before)
         dac_key = ec.generate_private_key(ec.SECP256R1())
         dac_name = x509.Name(
             [

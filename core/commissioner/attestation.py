@@ -57,6 +57,7 @@ class Verdict:
     reason: str = ""
     vendor_id: int | None = None
     product_id: int | None = None
+    root: str = ""  # where the PAA came from when not bundled or --paa-trust-store: "DCL MainNet root CN=..."
 
     @property
     def ok(self) -> bool:
@@ -66,7 +67,9 @@ class Verdict:
         if self.kind == VerdictKind.FAILED:
             return f"attestation failed: {self.check}: {self.reason}"
         what = f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}" if self.vendor_id is not None else ""
-        return f"attestation: {self.kind.value}" + (f" ({what}; {self.reason})" if self.reason else "")
+        details = "; ".join(part for part in (what if self.reason or self.root else "", self.reason) if part)
+        verified = f", verified against {self.root}" if self.root else ""
+        return f"attestation: {self.kind.value}{verified}" + (f" ({details})" if details else "")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,21 @@ class TrustStore:
     paas: dict[bytes, x509.Certificate] = field(default_factory=dict)
     cd_keys: dict[bytes, ec.EllipticCurvePublicKey] = field(default_factory=dict)
     test_paa_ids: set[bytes] = field(default_factory=set)
+    paa_origins: dict[bytes, str] = field(default_factory=dict)  # PAAs from a ledger: "DCL MainNet"
+
+    def roots_note(self) -> str:
+        """Which ledgers' roots the store holds, for a refusal to say where it looked."""
+        ledgers = sorted(set(self.paa_origins.values()))
+        return f" (test PAAs and {len(self.paa_origins)} roots from {', '.join(ledgers)})" if ledgers else ""
+
+    def add_ledger_paa(self, certificate: x509.Certificate, ledger: str) -> bool:
+        """A root the ledger approves; a PAA already trusted (bundled, --paa-trust-store) stays as it is."""
+        key_id = _key_id(certificate)
+        if key_id in self.paas:
+            return False
+        self.paas[key_id] = certificate
+        self.paa_origins[key_id] = f"DCL {ledger}"
+        return True
 
     @classmethod
     def with_test_roots(cls) -> TrustStore:
@@ -292,8 +310,8 @@ def _verify(data: AttestationInput, trust: TrustStore, now: dt.datetime) -> Verd
         where = paa_id.hex().upper() if paa_id else "no authority key id"
         raise _Failed(
             "PAA trust",
-            f"the PAI's issuer ({where}) is not in the PAA trust store; a production "
-            "device needs --paa-trust-store DIR with its vendor's PAA",
+            f"the PAI's issuer ({where}) is not in the PAA trust store{trust.roots_note()}; a production "
+            "device needs --dcl mainnet (the ledger's approved roots) or --paa-trust-store DIR with its vendor's PAA",
         )
     paa_vid, paa_pid = _matter_id(paa, VID_OID, "PAA"), _matter_id(paa, PID_OID, "PAA")
     if paa_vid is not None and pai_vid is not None and paa_vid != pai_vid:
@@ -317,7 +335,9 @@ def _verify(data: AttestationInput, trust: TrustStore, now: dt.datetime) -> Verd
     test = _key_id(paa) in trust.test_paa_ids or cd.signer_key_id == TEST_CD_KEY_ID or cd.certification_type != 2
     kind = VerdictKind.TEST_DEVICE if test else VerdictKind.CERTIFIED
     why = "signed with the public test credentials" if test else "certified"
-    return Verdict(kind, reason=why if test else "", vendor_id=data.vendor_id, product_id=data.product_id)
+    origin = trust.paa_origins.get(_key_id(paa))
+    root = f"{origin} root {paa.subject.rfc4514_string()}" if origin else ""
+    return Verdict(kind, reason=why if test else "", vendor_id=data.vendor_id, product_id=data.product_id, root=root)
 
 
 def _verify_cd(cd_bytes: bytes, trust: TrustStore) -> CertificationElements:

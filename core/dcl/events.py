@@ -18,6 +18,7 @@ __all__ = [
     "LedgerImageRefused",
     "LedgerLookedUp",
     "LedgerReachable",
+    "LedgerRootsLoaded",
     "LedgerUnreachable",
 ]
 
@@ -50,6 +51,16 @@ class LedgerReachable(LedgerEvent):
     ledger: str
     host: str
     vendors: int
+
+
+@dataclass(frozen=True)
+class LedgerRootsLoaded(LedgerEvent):
+    """A ledger's approved PAA roots, added to the commissioner's trust store."""
+
+    name = "LedgerRootsLoaded"
+    ledger: str
+    roots: int
+    from_cache: bool = False
 
 
 @dataclass(frozen=True)

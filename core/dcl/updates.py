@@ -32,6 +32,7 @@ from .checksum import ChecksumError, ImageDigest
 from .client import DownloadRefused, LedgerClient, LedgerNotFound, LedgerUnreachable
 from .events import DownloadState, LedgerDownload
 from .ledger import LedgerError, ModelVersion, choose, parse_model_version, parse_software_versions, skip_reason
+from .pki import ROOTS_PATH, LedgerRoot, certificate_path, parse_root_certificates, parse_root_list
 from .sources import LedgerSource
 
 __all__ = [
@@ -471,6 +472,39 @@ class LedgerUpdates:
                 ledger.cache.store("/dcl/vendorinfo/vendors", answer)
             ledger.down_since = None
             self.emit(ev.LedgerReachable(ledger.source.name, ledger.source.host, len(vendors)))
+
+    async def _get_or_cached(self, ledger: _Ledger, path: str) -> tuple[CachedAnswer, bool]:
+        """The ledger's answer, or the one kept from before when it cannot be reached (True)."""
+        try:
+            return await self._get(ledger, path), False
+        except LedgerUnreachable as exc:
+            kept = self._answer(ledger, path)
+            if kept is None:
+                raise
+            self._unreachable(ledger, str(exc))
+            return kept, True
+
+    async def load_roots(self) -> list[LedgerRoot]:
+        """Every ledger's approved PAA roots (from its cache when it cannot be reached)."""
+        roots: list[LedgerRoot] = []
+        for ledger in self._ledgers:
+            try:
+                listed, from_cache = await self._get_or_cached(ledger, ROOTS_PATH)
+                found: list[LedgerRoot] = []
+                for subject, key_id in parse_root_list(listed.body) if listed.found else ():
+                    answer, stale = await self._get_or_cached(ledger, certificate_path(subject, key_id))
+                    from_cache = from_cache or stale
+                    if answer.found:
+                        certificates = parse_root_certificates(answer.body, subject, key_id)
+                        found += [LedgerRoot(ledger.source.name, certificate) for certificate in certificates]
+            except (LedgerUnreachable, LedgerError) as exc:
+                log.warning("ledger %s: PAA roots not loaded: %s", ledger.source.name, exc)
+                if isinstance(exc, LedgerUnreachable):
+                    self._unreachable(ledger, str(exc))
+                continue
+            roots += found
+            self.emit(ev.LedgerRootsLoaded(ledger.source.name, len(found), from_cache))
+        return roots
 
     def vendor_names(self) -> dict[int, str]:
         """Vendor ids to names, from every ledger's (cached) vendor list, the first ledger first."""

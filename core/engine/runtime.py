@@ -88,6 +88,7 @@ SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard sampl
 IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often (a stat of each)
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
+LEDGER_ROOTS_WAIT = 20.0  # seconds --commission waits for the ledgers' PAA roots at start
 PAIRING_SECONDS = 600.0  # a DownloadError this soon after a transfer of that requestor ended is about it
 
 
@@ -447,13 +448,12 @@ class ProviderEngine:
             ble=BleSettings(config.ble_adapter, config.ble_network, config.ble),
         )
         self.bench.reconnect_all()  # devices commissioned before a restart are followed again
-        for text in config.commission or ():
-            self.bench.start(parse_target(text))
+        ledger_start = asyncio.get_running_loop().create_task(self._start_ledger()) if self.ledger else None
+        commissions = asyncio.get_running_loop().create_task(self._commission_at_start(ledger_start))
         self._snapshot_wanted = asyncio.Event()
         self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         watch = asyncio.get_running_loop().create_task(self._watch_images(provider))
-        ledger_check = asyncio.get_running_loop().create_task(self.ledger.check()) if self.ledger else None
         self._ready.set()
         requestors = None
         if config.demo and demo is not None:
@@ -467,8 +467,9 @@ class ProviderEngine:
         finally:
             snapshots.cancel()
             watch.cancel()
-            if ledger_check is not None:
-                ledger_check.cancel()
+            commissions.cancel()
+            if ledger_start is not None:
+                ledger_start.cancel()
             if self.ledger is not None:
                 await self.ledger.aclose()
             self._close_app_pipe()
@@ -482,6 +483,25 @@ class ProviderEngine:
             await node.aclose()
             self.stop_trace()
             self._post(Stopped())
+
+    async def _start_ledger(self) -> None:
+        """Ask each ledger once (said at once if it cannot be reached), then trust its approved PAA
+        roots for attestation, unless --paa-trust-store names the roots (as chip-tool's flag does)."""
+        assert self.ledger is not None and self.bench is not None
+        await self.ledger.check()
+        if self.config.paa_trust_store is None:
+            for root in await self.ledger.load_roots():
+                self.bench.trust.add_ledger_paa(root.certificate, root.ledger)
+
+    async def _commission_at_start(self, ledger_start: asyncio.Task | None) -> None:
+        """--commission's devices, once the ledger's roots are in (a device's attestation may need
+        them), or after LEDGER_ROOTS_WAIT whatever the ledger does."""
+        if ledger_start is not None:
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(ledger_start), LEDGER_ROOTS_WAIT)
+        assert self.bench is not None
+        for text in self.config.commission or ():
+            self.bench.start(parse_target(text))
 
     def _on_session(self, session) -> None:
         self._post(SessionEstablished(session.auth_mode.name, session.peer_node_id, session.fabric_index))

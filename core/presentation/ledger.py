@@ -11,6 +11,7 @@ from ..dcl.events import (
     LedgerImageRefused,
     LedgerLookedUp,
     LedgerReachable,
+    LedgerRootsLoaded,
     LedgerUnreachable,
 )
 from ..dcl.sources import LedgerKind, LedgerSource
@@ -25,6 +26,7 @@ __all__ = [
     "ledger_text",
     "looked_up_text",
     "reachable_text",
+    "roots_text",
     "unreachable_text",
 ]
 
@@ -104,3 +106,8 @@ def download_text(download: LedgerDownload) -> str:
     if download.state == DownloadState.READY:
         return f"{what}: ready ({plural(download.total, 'byte')}, checked)"
     return f"{what}: {download.reason}"
+
+
+def roots_text(event: LedgerRootsLoaded) -> str:
+    cached = " (from the cache)" if event.from_cache else ""
+    return f"ledger {event.ledger}{cached}: {plural(event.roots, 'approved PAA root')} trusted for attestation"

@@ -37,6 +37,7 @@ from ..dcl.events import (
     LedgerImageRefused,
     LedgerLookedUp,
     LedgerReachable,
+    LedgerRootsLoaded,
     LedgerUnreachable,
 )
 from ..event_base import EngineError, EngineEvent
@@ -63,6 +64,7 @@ from .ledger import (
     image_refused_text,
     looked_up_text,
     reachable_text,
+    roots_text,
     unreachable_text,
 )
 from .transfer_lines import transfer_fields, transfer_text
@@ -322,6 +324,7 @@ _TEXTS: dict[type, Callable[[Any], str]] = {
     ImagesChanged: _images_changed,
     LedgerUnreachable: unreachable_text,
     LedgerReachable: reachable_text,
+    LedgerRootsLoaded: roots_text,
     LedgerLookedUp: looked_up_text,
     LedgerImageDownloading: image_downloading_text,
     LedgerImageReady: image_ready_text,

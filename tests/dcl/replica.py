@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ota_provider.core.attestation.credentials import VID_OID, DeviceCredentials
 from ota_provider.core.ota.image import HeaderFields, create_image
 from tests.interop.netns import enter_namespace
 
@@ -285,3 +286,90 @@ class Replica:
             if pause:
                 handler.wfile.flush()
                 time.sleep(pause)
+
+
+# ---------------------------------------------------------------------- attestation roots
+
+
+def mint_paa(common_name: str, vendor_id: int | None = 0xFFF1) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed PAA as a vendor would have one approved on the ledger."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if vendor_id is not None:
+        attributes.append(x509.NameAttribute(VID_OID, f"{vendor_id:04X}"))
+    name = x509.Name(attributes)
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def device_files(
+    directory: Path, paa: x509.Certificate, paa_key: ec.EllipticCurvePrivateKey, vid: int = 0xFFF1, pid: int = 0x8000
+) -> list[str]:
+    """A PAI and DAC chained to ``paa`` and a CD signed with the public test CD key, as the files of
+    ``ota-provider --dac --pai --dac-key --cd`` (a device whose attestation chains to that PAA)."""
+    credentials = DeviceCredentials.generate_under(paa, paa_key, vid, pid)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "--dac": ("dac.der", credentials.dac),
+        "--pai": ("pai.der", credentials.pai),
+        "--dac-key": ("dac-key.der", credentials.to_storage()["dac_key"]),
+        "--cd": ("cd.der", credentials.certification_declaration),
+    }
+    flags: list[str] = []
+    for flag, (name, data) in files.items():
+        (directory / name).write_bytes(data)
+        flags += [flag, str(directory / name)]
+    return flags
+
+
+def _colon_hex(data: bytes) -> str:
+    return ":".join(f"{byte:02X}" for byte in data)
+
+
+def approve_root(replica: Replica, certificate: x509.Certificate) -> None:
+    """``certificate`` listed among the ledger's approved roots, with its own entry, as the ledger
+    spells them: the subject in base64 of its DER, the key id in colon-separated hex."""
+    subject = base64.b64encode(certificate.subject.public_bytes()).decode()
+    key_id = _colon_hex(certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest)
+    listed = replica.pki.setdefault(
+        "/dcl/pki/root-certificates",
+        {"approvedRootCertificates": {"schemaVersion": 0, "certs": []}},
+    )
+    listed["approvedRootCertificates"]["certs"].append({"subject": subject, "subjectKeyId": key_id})
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    replica.pki[f"/dcl/pki/certificates/{subject}/{key_id}"] = {
+        "approvedCertificates": {
+            "subject": subject,
+            "subjectKeyId": key_id,
+            "certs": [
+                {
+                    "pemCert": pem,
+                    "serialNumber": str(certificate.serial_number),
+                    "issuer": subject,
+                    "authorityKeyId": key_id,
+                    "rootSubject": subject,
+                    "rootSubjectKeyId": key_id,
+                    "isRoot": True,
+                    "owner": "cosmos1replica",
+                    "subjectAsText": certificate.subject.rfc4514_string(),
+                    "vid": 0xFFF1,
+                    "schemaVersion": 0,
+                }
+            ],
+            "schemaVersion": 0,
+        }
+    }
