@@ -356,7 +356,7 @@ class ProviderDashboard(App):
                     and (self._listening is None if isinstance(e, Listening) else self._fabrics is None)
                 ]
             )
-        if before is None or snapshot.images != before.images:
+        if before is None or (snapshot.images, snapshot.ledger_downloads) != (before.images, before.ledger_downloads):
             self._show_images()
         if before is None or snapshot.armed != before.armed:
             self._show_armed()
@@ -364,6 +364,11 @@ class ProviderDashboard(App):
         now = self.clock()
         self.meter.sample(stats, now)
         changed = self.requestors.sample(stats)
+        if snapshot.vendor_names:
+            named = self.requestors.name_vendors(dict(snapshot.vendor_names))
+            if named:
+                changed |= named
+                self._fit_columns()  # the vendor column appears with the first name
         changed |= {peer for peer, row in self.requestors.rows.items() if row.device_state is UpdateState.DOWNLOADING}
         for peer in changed:  # and the rows whose device-side flag depends on time
             self.requestor_table.show(self.requestors.rows[peer])
@@ -548,7 +553,8 @@ class ProviderDashboard(App):
     def _show_images(self) -> None:
         entries = self._images()
         self.controls.show_images(entries)
-        self.query_one("#images", ImagesTable).show(entries)
+        downloads = self._snapshot.ledger_downloads if self._snapshot is not None else ()
+        self.query_one("#images", ImagesTable).show(entries, downloads)
 
     def _show_armed(self) -> None:
         self.armed_box.show(self._armed(), list(self._used))

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-__all__ = ["COLUMN_WIDTHS", "REQUESTOR_COLUMNS", "TRANSFER_COLUMNS", "TRANSFER_WIDTHS", "columns_for", "set_columns"]
+__all__ = [
+    "COLUMN_WIDTHS",
+    "NAMED_REQUESTOR_COLUMNS",
+    "REQUESTOR_COLUMNS",
+    "TRANSFER_COLUMNS",
+    "TRANSFER_WIDTHS",
+    "columns_for",
+    "set_columns",
+]
 
 
 # block counts go first, the node and its state last (the detail screen and the other table also show.
@@ -14,6 +22,11 @@ REQUESTOR_COLUMNS = (
     (110, ("node", "version", "state", "progress", "last exchange", "seen")),
     (100, ("node", "version", "state", "progress", "seen")),
     (0, ("node", "version", "state", "progress")),
+)
+# With --dcl the ledger names the vendors: a column for the name, beside the hex.
+NAMED_REQUESTOR_COLUMNS = (
+    (140, ("node", "vendor", "VID:PID", "version", "state", "progress", "last exchange", "device says", "seen")),
+    *REQUESTOR_COLUMNS[1:],
 )
 TRANSFER_COLUMNS = (
     (140, ("#", "node", "progress", "bytes", "blocks", "block", "resent", "rate", "ETA", "state")),
@@ -26,6 +39,7 @@ TRANSFER_COLUMNS = (
 # (the node column is written once per row).
 COLUMN_WIDTHS = {
     "VID:PID": 9,
+    "vendor": 14,
     "state": 12,
     "progress": 13,
     "seen": 8,

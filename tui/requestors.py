@@ -58,6 +58,7 @@ class RequestorRow:
     peer: Peer
     vendor_id: int = 0
     product_id: int = 0
+    vendor_name: str = ""  # the ledger's (with --dcl)
     current_version: int | None = None
     offered_version: int | None = None
     state: str = "querying"
@@ -96,6 +97,16 @@ class RequestorTable:
             row = self.rows[peer] = RequestorRow(peer)
         row.last_seen = at
         return row
+
+    def name_vendors(self, names: dict[int, str]) -> set[Peer]:
+        """The ledger's vendor names on the rows; the rows whose name changed."""
+        changed = set()
+        for peer, row in self.rows.items():
+            name = names.get(row.vendor_id, "")
+            if name != row.vendor_name:
+                row.vendor_name = name
+                changed.add(peer)
+        return changed
 
     def apply(self, event: EngineEvent) -> Peer | None:
         """Fold one event in; return the requestor it changed, if any."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from ota_provider.core.api.values import Peer
 
-from .columns import COLUMN_WIDTHS, REQUESTOR_COLUMNS, columns_for, set_columns
+from .columns import COLUMN_WIDTHS, NAMED_REQUESTOR_COLUMNS, REQUESTOR_COLUMNS, columns_for, set_columns
 from .format import bar, clock, peer_from_key, peer_key, peer_name
 from .requestors import RequestorRow
 from .steady_scroll import Table
@@ -24,8 +24,9 @@ class RequestorsTable(Table):
         self._shown_cells: dict[str, Cells] = {}  # row key -> the cells shown
 
     def fit(self, width: int, rows: list[RequestorRow]) -> None:
-        """The columns for ``width``; ``rows`` again in them."""
-        columns = columns_for(width, REQUESTOR_COLUMNS)
+        """The columns for ``width`` (a vendor column once the ledger names one); ``rows`` again in them."""
+        named = any(row.vendor_name for row in rows)
+        columns = columns_for(width, NAMED_REQUESTOR_COLUMNS if named else REQUESTOR_COLUMNS)
         if columns == self._column_set:
             return
         self._column_set = columns
@@ -39,6 +40,7 @@ class RequestorsTable(Table):
         every = {
             "node": peer_name(row.peer),
             "VID:PID": f"{row.vendor_id:04X}:{row.product_id:04X}",
+            "vendor": row.vendor_name,
             "version": row.versions,
             "state": row.state,
             "progress": bar(row.progress, 8),

@@ -58,7 +58,8 @@ def _transfer_line(t: TransferSnapshot) -> str:
 def detail_lines(row: RequestorRow, running: list[TransferSnapshot], history: list[HistoryRow]) -> list[str]:
     """The detail of one requestor as text: every exchange with its decoded fields, its transfers and
     its history rows, each newest first (``history`` comes newest first)."""
-    lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}, version {row.versions}, state {row.state}"]
+    vendor = f" ({row.vendor_name})" if row.vendor_name else ""
+    lines = [f"VID:PID {row.vendor_id:04X}:{row.product_id:04X}{vendor}, version {row.versions}, state {row.state}"]
     if row.device_says:  # a bench device: what it reports itself, beside what we saw
         lines.append(f"the device reports UpdateState {row.device_says}")
         if row.mismatch:

@@ -194,6 +194,7 @@ class EngineSnapshot(EngineEvent):
     listening: Listening | None = None  # the last of these, for a front end that attaches later
     fabrics: FabricsChanged | None = None
     ledger_downloads: tuple[LedgerDownload, ...] = ()  # images from the ledger, downloading or done
+    vendor_names: tuple[tuple[int, str], ...] = ()  # the ledger's names of the requestors' vendors
 
     def fields(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..bdx.outcome import Outcome, TransferEnd, TransferStep
 from ..codec.setup_payload import SetupCodeError, SetupPayload
 from ..codec.status_report import BdxStatus
+from ..dcl.events import DownloadState
 from ..dnssd.devices import CommissionableDevice
 from ..ota.history import HistoryRow, iso_time, rows_as_csv
 from ..ota.knob_names import knob_by_name, parse_knob, wire_name
@@ -26,6 +27,7 @@ __all__ = [
     "CommissionTarget",
     "CommissionableDevice",
     "DownloadProtocol",
+    "DownloadState",
     "HistoryRow",
     "Knob",
     "NetworkChoice",

@@ -109,6 +109,7 @@ class LedgerUpdates:
         ]
         self._images: dict[tuple[str, int, int, int], _Image] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._names: tuple[tuple[int, ...], dict[int, str]] | None = None
         self._load_downloaded()
 
     @property
@@ -508,9 +509,12 @@ class LedgerUpdates:
 
     def vendor_names(self) -> dict[int, str]:
         """Vendor ids to names, from every ledger's (cached) vendor list, the first ledger first."""
+        answers = [self._answer(ledger, "/dcl/vendorinfo/vendors") for ledger in self._ledgers]
+        key = tuple(map(id, answers))
+        if self._names is not None and self._names[0] == key:  # asked ten times a second: kept until a new list
+            return self._names[1]
         names: dict[int, str] = {}
-        for ledger in reversed(self._ledgers):
-            answer = self._answer(ledger, "/dcl/vendorinfo/vendors")
+        for answer in reversed(answers):
             items = answer.body.get("vendorInfo") if answer is not None and isinstance(answer.body, dict) else None
             for item in items if isinstance(items, list) else ():
                 if (
@@ -519,6 +523,7 @@ class LedgerUpdates:
                     and isinstance(item.get("vendorName"), str)
                 ):
                     names[item["vendorID"]] = item["vendorName"][:64]
+        self._names = (key, names)
         return names
 
     async def aclose(self) -> None:

@@ -132,6 +132,7 @@ class ProviderEngine:
         self._pipe: AppPipe | None = None
         self.provider: OtaProvider | None = None
         self._seen: set[Peer] = set()  # requestors that queried us in this run
+        self._seen_vendors: set[int] = set()  # and their vendor ids (the ledger names them)
         self._history: UpdateHistory | None = None
         self.port: int | None = None
         self.bench: Bench | None = None
@@ -239,7 +240,15 @@ class ProviderEngine:
             self._latest.get(Listening),
             self._latest.get(FabricsChanged),
             self.ledger.downloads() if self.ledger is not None else (),
+            self._vendor_names(),
         )
+
+    def _vendor_names(self) -> tuple[tuple[int, str], ...]:
+        """The ledger's names of the vendors of the requestors seen (the cached vendor list)."""
+        if self.ledger is None or not self._seen_vendors:
+            return ()
+        names = self.ledger.vendor_names()
+        return tuple((vid, names[vid]) for vid in sorted(self._seen_vendors) if vid in names)
 
     # ------------------------------------------------------------------ the engine thread
 
@@ -377,7 +386,9 @@ class ProviderEngine:
 
             def on_ota(event: EngineEvent) -> None:
                 if isinstance(event, OtaEvent) and (row := exchange_history(event)) is not None:
-                    history.record(*row)
+                    history.record(*self._with_vendor_name(row, event))
+                if isinstance(event, QueryImageReceived):
+                    self._seen_vendors.add(event.vendor_id)
                 if isinstance(event, QueryImageReceived) and event.peer not in seen:
                     seen.add(event.peer)
                     self._post(RequestorSeen(event.peer, event.vendor_id, event.product_id, event.software_version))
@@ -483,6 +494,14 @@ class ProviderEngine:
             await node.aclose()
             self.stop_trace()
             self._post(Stopped())
+
+    def _with_vendor_name(self, row: tuple, event: EngineEvent) -> tuple:
+        """A history row of a query with the ledger's name of its vendor in the details."""
+        vendor_id = getattr(event, "vendor_id", None)
+        if self.ledger is None or vendor_id is None:
+            return row
+        name = self.ledger.vendor_names().get(vendor_id)
+        return row if name is None else (*row[:3], {**row[3], "vendorName": name})
 
     async def _start_ledger(self) -> None:
         """Ask each ledger once (said at once if it cannot be reached), then trust its approved PAA

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..api.events import ImageSummary
+from ..api.events import ImageSummary, LedgerDownload
+from ..dcl.events import DownloadState
 
-__all__ = ["IMAGE_COLUMNS", "image_cells"]
+__all__ = ["IMAGE_COLUMNS", "download_cells", "image_cells"]
 
 IMAGE_COLUMNS = ("#", "file", "from", "VID:PID", "version", "applies to", "size", "digest")
 
@@ -25,4 +26,23 @@ def image_cells(image: ImageSummary, size: Callable[[int], str] = str) -> tuple[
         f"{low}..{high}",
         size(image.size),
         "ok",  # a catalog holds only images whose header and digest were checked when it was read
+    )
+
+
+def download_cells(download: LedgerDownload, size: Callable[[int], str] = str) -> tuple[str, ...]:
+    """A ledger image not offered (yet) as a row of :data:`IMAGE_COLUMNS`: its progress, or why not."""
+    if download.state == DownloadState.RUNNING:
+        share = 100 * download.received // download.total if download.total else 0
+        state = f"downloading {share}%"
+    else:
+        state = f"refused: {download.reason}"
+    return (
+        "",
+        "",
+        download.ledger,
+        f"{download.vendor_id:04X}:{download.product_id:04X}",
+        str(download.software_version),
+        "",
+        size(download.total),
+        state,
     )
