@@ -15,15 +15,17 @@ from typing import Any
 from ..api.client import ControlClientError, ProviderClient, Refused, Result
 from ..api.commands import APP_PIPE_QUERIES
 from ..api.control import TOKEN_FILE
-from ..api.wire import EVENTS, event_to_json
+from ..api.values import DownloadState
+from ..api.wire import EVENTS, event_to_json, to_data
 from ..codec.setup_payload import SetupPayload
 from ..codec.status_report import BdxStatus
 from ..ota.history import rows_as_text
 from ..ota.knob_names import KNOB_NAMES
+from ..presentation.images import IMAGE_COLUMNS, download_cells, image_cells
 from ..presentation.knobs import armed_text
 from ..presentation.lines import event_fields, event_text
 from ..presentation.words import plural
-from .common import EXIT_USAGE, PROG, LinePrinter, Parser, default_storage, parse_number
+from .common import EXIT_USAGE, PROG, LinePrinter, Parser, aligned, default_storage, parse_number
 
 __all__ = ["ctl_main", "default_socket"]
 
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="what runs and what is armed")
     status.add_argument("--json", action="store_true")
+    images = commands.add_parser("images", help="the images served, where each came from, the ledger's on their way")
+    images.add_argument("--json", action="store_true")
     watch = commands.add_parser("watch", help="print events as they come (Ctrl-C ends)")
     watch.add_argument("--json", action="store_true", help="one JSON object per line, as --headless --json")
     watch.add_argument("--after", type=int, metavar="SEQ", help="start after this sequence number")
@@ -287,6 +291,20 @@ def _status(provider: ProviderClient, as_json: bool) -> int:
     return 0
 
 
+def _images(provider: ProviderClient, as_json: bool) -> int:
+    snapshot = provider.snapshot()
+    if as_json:
+        for image in snapshot.images:
+            print(json.dumps({"image": to_data(image)}))
+        for download in snapshot.ledger_downloads:
+            print(json.dumps({"ledgerDownload": to_data(download)}))
+        return 0
+    rows = [IMAGE_COLUMNS, *(image_cells(image) for image in snapshot.images)]
+    rows += [download_cells(d) for d in snapshot.ledger_downloads if d.state != DownloadState.READY]
+    print(*aligned(rows), sep="\n")
+    return 0
+
+
 def _watch(provider: ProviderClient, args: argparse.Namespace) -> int:
     printer = LinePrinter(sys.stdout, args.json)
     missed = provider.subscribe(args.after)
@@ -337,6 +355,7 @@ _CHANGES: dict[str, Callable[[ProviderClient, argparse.Namespace], Result]] = {
 # The verbs that read: each prints what it read.
 _READS: dict[str, Callable[[ProviderClient, argparse.Namespace], int]] = {
     "status": lambda provider, args: _status(provider, args.json),
+    "images": lambda provider, args: _images(provider, args.json),
     "watch": _watch,
     "wait-for": _wait,
     "history": _history,

@@ -878,6 +878,7 @@ def _entry_json(entry: CatalogEntry) -> dict[str, object]:
         "minApplicableSoftwareVersion": entry.min_applicable_version,
         "maxApplicableSoftwareVersion": entry.max_applicable_version,
         "size": entry.size,
+        "origin": entry.origin.name,
     }
 
 

@@ -28,6 +28,12 @@ def replica(tmp_path, monkeypatch):
     replica.close()
 
 
+def ctl_images(control: str) -> list[str]:
+    command = [sys.executable, "-m", "ota_provider.core.cli", "ctl", "--socket", control, "images"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.splitlines()
+
+
 def stop(proc) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
@@ -37,7 +43,8 @@ def test_a_requestor_waits_for_the_ledgers_image_then_downloads_and_applies_it(r
     image = build_image(tmp_path, VID, PID, 5, payload_size=200_000)
     path = replica.publish(image, VID, PID, 5)
     replica.slow[path] = 0.005  # long enough that the first queries come while it downloads
-    proc, events = start_provider(tmp_path, ["--dcl", replica.url])
+    control = str(tmp_path / "control.sock")
+    proc, events = start_provider(tmp_path, ["--dcl", replica.url, "--control", control])
     try:
         result, steps = sim(events, tmp_path, "-n", "1", "--versions", "1", "--sdk-timers", "--time-scale", "0.01")
         assert result.returncode == 0, result.stderr[-2000:]
@@ -50,6 +57,10 @@ def test_a_requestor_waits_for_the_ledgers_image_then_downloads_and_applies_it(r
         assert wait_for(events, lambda ev: any(e["event"] == "NotifyUpdateApplied" for e in ev))
         ready = next(e for e in events if e["event"] == "LedgerImageReady")
         assert ready["softwareVersion"] == 5 and ready["downloaded"]
+        listed = ctl_images(control)
+        assert listed[0].split() == ["#", "file", "from", "VID:PID", "version", "applies", "to", "size", "digest"]
+        assert listed[1].split()[:3] == ["0", "sample-fff1-8000-v3.ota", "file"]
+        assert listed[2].split()[1:4] == ["fff1-8000-5.ota", f"127.0.0.1:{replica.port}", "FFF1:8000"]
     finally:
         stop(proc)
     history = subprocess.run(
