@@ -1,0 +1,96 @@
+"""The ledger's PKI answers (approved roots), its cache files and its vendor list, from any input:
+each decoder answers with what it can use or one LedgerError, never anything else."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ota_provider.core.dcl.cache import CachedAnswer, LedgerCache
+from ota_provider.core.dcl.ledger import LedgerError
+from ota_provider.core.dcl.pki import certificate_path, parse_root_certificates, parse_root_list
+from ota_provider.core.dcl.sources import LedgerKind, LedgerSource
+from ota_provider.core.dcl.updates import LedgerUpdates
+
+from .replica import Replica, approve_root, mint_paa
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+shaped = st.fixed_dictionaries(
+    {
+        "approvedRootCertificates": st.fixed_dictionaries(
+            {"schemaVersion": st.integers(-1, 1), "certs": st.lists(json_values, max_size=3) | json_values}
+        ),
+        "approvedCertificates": st.fixed_dictionaries(
+            {
+                "subject": st.sampled_from(["S", "T"]),
+                "subjectKeyId": st.sampled_from(["K", "L"]),
+                "schemaVersion": st.integers(-1, 1),
+                "certs": st.lists(
+                    st.fixed_dictionaries({"pemCert": st.text(max_size=40) | json_values, "isRoot": json_values}),
+                    max_size=2,
+                ),
+            }
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, shaped))
+def test_pki_answers_never_crash(answer):
+    for parse in (parse_root_list, lambda a: parse_root_certificates(a, "S", "K")):
+        try:
+            result = parse(answer)
+        except LedgerError:
+            continue
+        assert isinstance(result, list)
+
+
+def test_the_replicas_answers_as_the_ledger_spells_them(tmp_path):
+    """The subject in base64 of its DER and the key id in colon-separated hex, as the ledger and
+    matter.js's DclClient spell them; the certificate path escapes both as encodeURIComponent."""
+    replica = Replica(tmp_path / "replica")
+    try:
+        paa, _ = mint_paa("Vendor PAA")
+        approve_root(replica, paa)
+        ((subject, key_id),) = parse_root_list(replica.pki["/dcl/pki/root-certificates"])
+        path = certificate_path(subject, key_id)
+        assert "%3A" in path and path.count("/") == 5  # a "/" of the base64 subject is escaped
+        answer = replica.pki[f"/dcl/pki/certificates/{subject}/{key_id}"]
+        assert parse_root_certificates(answer, subject, key_id) == [paa]
+        try:
+            parse_root_certificates(answer, subject, "AA:BB")
+        except LedgerError as exc:
+            assert "another certificate" in str(exc)
+        else:
+            raise AssertionError("an answer about another certificate was taken")
+    finally:
+        replica.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_a_damaged_cache_file_is_fetched_again_not_trusted(tmp_path_factory, content):
+    cache = LedgerCache(tmp_path_factory.mktemp("cache"))
+    cache.store("/dcl/model/versions/1/2", CachedAnswer(1.0, True, {}))
+    (next((cache.directory / "answers").glob("*.json"))).write_bytes(content)
+    loaded = cache.load("/dcl/model/versions/1/2")
+    assert loaded is None or isinstance(loaded.fetched, float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_any_vendor_list_gives_names_or_none(tmp_path_factory, body):
+    storage = tmp_path_factory.mktemp("state")
+    source = LedgerSource(LedgerKind.URL, "https://127.0.0.1:9")
+    cache = LedgerCache(storage / "ledger" / source.slug)
+    cache.store("/dcl/vendorinfo/vendors", CachedAnswer(1.0, True, body))
+    names = LedgerUpdates([source], storage).vendor_names()
+    assert all(isinstance(k, int) and isinstance(v, str) and len(v) <= 64 for k, v in names.items())
+    json.dumps(names)
