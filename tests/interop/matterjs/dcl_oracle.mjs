@@ -4,7 +4,7 @@
 //
 //     NODE_EXTRA_CA_CERTS=ca.pem node dcl_oracle.mjs CONFIG.json
 // CONFIG: {verdict, storage, url, devices: [{vendorId, productId, current}]}
-// Verdict lines: {event: "device", vendorId, productId, current, chosen, stored, error?}, then done.
+// Verdict lines: {event: "device", vendorId, productId, current, chosen, stored, seconds, error?}, then done.
 import { Environment } from "@matter/main";
 import { DclOtaUpdateService } from "@matter/main/protocol";
 import { readConfig, verdictChannel } from "./verdict.mjs";
@@ -20,6 +20,7 @@ await service.construction;
 for (const device of config.devices) {
     const { vendorId, productId, current } = device;
     const verdict = { event: "device", vendorId, productId, current, chosen: null, stored: false };
+    const started = performance.now();
     try {
         const info = await service.checkForUpdate({
             vendorId,
@@ -39,6 +40,7 @@ for (const device of config.devices) {
     } catch (error) {
         verdict.error = error.message;
     }
+    verdict.seconds = (performance.now() - started) / 1000;
     say(verdict);
 }
 await service.close();
