@@ -58,6 +58,7 @@ class Verdict:
     vendor_id: int | None = None
     product_id: int | None = None
     root: str = ""  # where the PAA came from when not bundled or --paa-trust-store: "DCL MainNet root CN=..."
+    revocation: str = ""  # what the ledger's revocation lists said ("not revoked (2 revocation lists ...)")
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ class Verdict:
         if self.kind == VerdictKind.FAILED:
             return f"attestation failed: {self.check}: {self.reason}"
         what = f"VID 0x{self.vendor_id:04X} PID 0x{self.product_id:04X}" if self.vendor_id is not None else ""
-        details = "; ".join(part for part in (what if self.reason or self.root else "", self.reason) if part)
+        shown = (what if self.reason or self.root else "", self.reason, self.revocation)
+        details = "; ".join(part for part in shown if part)
         verified = f", verified against {self.root}" if self.root else ""
         return f"attestation: {self.kind.value}{verified}" + (f" ({details})" if details else "")
 

@@ -51,6 +51,7 @@ from .commission import (
     CommissionedDevice,
     CommissioningError,
     NetworkSetup,
+    RevocationCheck,
     Stage,
     StageReport,
     case_session,
@@ -153,6 +154,7 @@ class Bench:
         self.node = node
         self.ble = ble
         self.trust = trust
+        self.revocation: RevocationCheck | None = None  # the ledger's CRLs (--dcl), set by the engine
         self.emit = emit
         self.select = select
         self.reason = reason
@@ -320,6 +322,7 @@ class Bench:
                 on_stage=report,
                 timeout=self.timeout,
                 network=network,
+                revocation=self.revocation,
             )
 
         device = None

@@ -14,6 +14,7 @@ Nothing is written to our state until the device has accepted its NOC and Commis
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import secrets
 import time
@@ -35,7 +36,7 @@ from ..node_ids import node_text
 from ..presentation.words import socket_address
 from ..securechannel.connect import establish_case, establish_pase
 from ..session.secure import SecureSession
-from .attestation import AttestationInput, TrustStore, Verdict, verify_attestation
+from .attestation import AttestationInput, TrustStore, Verdict, VerdictKind, verify_attestation
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls
 from .network_setup import Credentials, Joined, NetworkRefused, add_network, connect_network, find_interface
@@ -49,6 +50,9 @@ __all__ = [
     "case_session",
     "commission",
 ]
+
+# (DAC, PAI) DER -> (why revoked or None, what was checked): the ledger's CRLs (core/dcl)
+RevocationCheck = Callable[[bytes, bytes], Awaitable[tuple[str | None, str]]]
 
 GENERAL_COMMISSIONING, OPERATIONAL_CREDENTIALS, BASIC_INFORMATION = 0x0030, 0x003E, 0x0028
 DEFAULT_FAILSAFE_SECONDS = 60
@@ -152,11 +156,13 @@ async def commission(
     on_stage: Callable[[StageReport], None] = lambda report: None,
     timeout: float = 30.0,
     network: NetworkSetup | None = None,
+    revocation: RevocationCheck | None = None,
 ) -> CommissionedDevice:
     """Commission the device at ``address`` as ``node_id``; raise CommissioningError naming the stage.
     ``network``: give the device this network after its NOC and continue on IP (a BLE device)."""
     flow = _Flow(driver, address, bench, our_fabric, node_id, trust, accept_unverified, on_stage, timeout)
     flow.network = network
+    flow.revocation = revocation
     return await flow.run(passcode)
 
 
@@ -166,6 +172,7 @@ class _Flow:
         self.node_id, self.trust, self.accept_unverified, self.on_stage = node_id, trust, accept_unverified, on_stage
         self.timeout = timeout
         self.network: NetworkSetup | None = None
+        self.revocation: RevocationCheck | None = None
         self.failsafe_seconds = DEFAULT_FAILSAFE_SECONDS
         self.device: DeviceCalls | None = None
         self.failsafe_armed = False
@@ -315,6 +322,12 @@ class _Flow:
             product_id,
         )
         verdict = verify_attestation(data, self.trust)
+        if verdict.ok and self.revocation is not None:  # the ledger's CRLs, when it can be reached
+            revoked, checked = await self.revocation(chain["DAC"], chain["PAI"])
+            if revoked is not None:
+                verdict = Verdict(VerdictKind.FAILED, "revocation", revoked)
+            else:
+                verdict = dataclasses.replace(verdict, revocation=checked)
         if not verdict.ok and not await self.accept_unverified(verdict):
             raise CommissioningError(Stage.ATTESTATION, f"{verdict.check}: {verdict.reason}")
         self.dac = x509.load_der_x509_certificate(chain["DAC"]) if verdict.ok else None

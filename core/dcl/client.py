@@ -100,6 +100,14 @@ class LedgerClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise LedgerError(f"{self.source.host} answered {path} with something that is not JSON") from None
 
+    async def get_bytes(self, url: str, limit: int) -> bytes:
+        """A small file anywhere (a CRL): at most ``limit`` bytes, else LedgerError."""
+        host = httpx.URL(url).host
+        response = await self._send(lambda: self._http.get(url, headers={"Accept": "*/*"}), host)
+        if len(response.content) > limit:
+            raise LedgerError(f"{host} sent more than {limit} bytes for {httpx.URL(url).path}")
+        return response.content
+
     async def get_list(self, path: str, field: str) -> list[Any]:
         """Every item of a paginated list (``pagination.next_key``)."""
         items: list[Any] = []

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from ..event_base import EngineEvent
 from ..ota.catalog import CatalogEntry, ImageOrigin, OriginKind
 from ..ota.extra_images import Answer, Nothing, Ready, Waiting
@@ -33,6 +35,7 @@ from .client import DownloadRefused, LedgerClient, LedgerNotFound, LedgerUnreach
 from .events import DownloadState, LedgerDownload
 from .ledger import LedgerError, ModelVersion, choose, parse_model_version, parse_software_versions, skip_reason
 from .pki import ROOTS_PATH, LedgerRoot, certificate_path, parse_root_certificates, parse_root_list
+from .revocation import MAX_CRL_BYTES, parse_points, points_path, revoked_serials
 from .sources import LedgerSource
 
 __all__ = [
@@ -77,6 +80,17 @@ class _Ledger:
     down_reason: str = ""
     refreshing: set[tuple[int, int, int]] = field(default_factory=set)
     retry_at: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def plural_crls(count: int) -> str:
+    return "no revocation list" if count == 0 else f"{count} revocation list{'s' if count != 1 else ''}"
+
+
+def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except x509.ExtensionNotFound:
+        return None
 
 
 def versions_path(vid: int, pid: int) -> str:
@@ -506,6 +520,32 @@ class LedgerUpdates:
             roots += found
             self.emit(ev.LedgerRootsLoaded(ledger.source.name, len(found), from_cache))
         return roots
+
+    async def check_revocation(self, dac_der: bytes, pai_der: bytes) -> tuple[str | None, str]:
+        """Whether the ledger's CRLs revoke the PAI (its PAA's points) or the DAC (its PAI's points):
+        (why it is revoked, or None; what was checked, in a few words). A ledger or CRL that cannot
+        be reached leaves the check undone and says so; it never stops a commissioning by itself."""
+        dac, pai = x509.load_der_x509_certificate(dac_der), x509.load_der_x509_certificate(pai_der)
+        checked, missed = 0, []
+        for ledger in self._ledgers:
+            for certificate, is_paa, what in ((pai, True, "PAI"), (dac, False, "DAC")):
+                issuer = _authority_key_id(certificate)
+                if issuer is None:
+                    continue
+                try:
+                    answer, _ = await self._get_or_cached(ledger, points_path(issuer))
+                    points = parse_points(answer.body, issuer) if answer.found else []
+                    for point in (p for p in points if p.is_paa == is_paa):
+                        crl = await ledger.client.get_bytes(point.data_url, MAX_CRL_BYTES)
+                        checked += 1
+                        if certificate.serial_number in revoked_serials(point, crl):
+                            serial = f"{certificate.serial_number:X}"
+                            return f"the {what} (serial {serial}) is revoked on DCL {ledger.source.name}", ""
+                except (LedgerUnreachable, LedgerError) as exc:
+                    missed.append(f"{ledger.source.name}: {exc}")
+        if missed:
+            return None, "revocation not checked (" + "; ".join(missed) + ")"
+        return None, f"not revoked ({plural_crls(checked)} on the ledger)"
 
     def vendor_names(self) -> dict[int, str]:
         """Vendor ids to names, from every ledger's (cached) vendor list, the first ledger first."""

@@ -508,6 +508,7 @@ class ProviderEngine:
         roots for attestation, unless --paa-trust-store names the roots (as chip-tool's flag does)."""
         assert self.ledger is not None and self.bench is not None
         await self.ledger.check()
+        self.bench.revocation = self.ledger.check_revocation
         if self.config.paa_trust_store is None:
             for root in await self.ledger.load_roots():
                 self.bench.trust.add_ledger_paa(root.certificate, root.ledger)

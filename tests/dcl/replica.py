@@ -373,3 +373,43 @@ def approve_root(replica: Replica, certificate: x509.Certificate) -> None:
             "schemaVersion": 0,
         }
     }
+
+
+def publish_crl(
+    replica: Replica, issuer: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey, serials: list[int]
+) -> None:
+    """A CRL signed by ``issuer`` revoking ``serials``, served by the replica, and the ledger's
+    revocation point for it (a PAA's: it lists PAIs), with its digest."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.subject)
+        .last_update(now - datetime.timedelta(hours=1))
+        .next_update(now + datetime.timedelta(days=1))
+    )
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    crl = builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    key_id = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex().upper()
+    path = f"/crl/{key_id}.crl"
+    replica.files[path] = crl
+    point = {
+        "vid": 0xFFF1,
+        "pid": 0,
+        "isPAA": True,
+        "label": "replica CRL",
+        "crlSignerCertificate": issuer.public_bytes(serialization.Encoding.PEM).decode(),
+        "crlSignerDelegator": "",
+        "issuerSubjectKeyID": key_id,
+        "dataURL": replica.url + path,
+        "dataFileSize": str(len(crl)),
+        "dataDigest": checksum(crl),
+        "dataDigestType": 1,
+        "revocationType": 1,
+        "schemaVersion": 0,
+    }
+    replica.pki[f"/dcl/pki/revocation-points/{key_id}"] = {
+        "pkiRevocationDistributionPointsByIssuerSubjectKeyID": {"issuerSubjectKeyID": key_id, "points": [point]}
+    }

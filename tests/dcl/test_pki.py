@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ota_provider.core.dcl.cache import CachedAnswer, LedgerCache
 from ota_provider.core.dcl.ledger import LedgerError
 from ota_provider.core.dcl.pki import certificate_path, parse_root_certificates, parse_root_list
+from ota_provider.core.dcl.revocation import RevocationPoint, parse_points, revoked_serials
 from ota_provider.core.dcl.sources import LedgerKind, LedgerSource
 from ota_provider.core.dcl.updates import LedgerUpdates
 
 from .replica import Replica, approve_root, mint_paa
 
+POINT_KEYS = ["issuerSubjectKeyID", "dataURL", "crlSignerCertificate", "isPAA", "revocationType", "dataDigest"]
+PAA = mint_paa("Fuzz PAA")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
@@ -94,3 +98,34 @@ def test_any_vendor_list_gives_names_or_none(tmp_path_factory, body):
     names = LedgerUpdates([source], storage).vendor_names()
     assert all(isinstance(k, int) and isinstance(v, str) and len(v) <= 64 for k, v in names.items())
     json.dumps(names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    json_values
+    | st.fixed_dictionaries(
+        {
+            "pkiRevocationDistributionPointsByIssuerSubjectKeyID": st.fixed_dictionaries(
+                {"points": st.lists(st.dictionaries(st.sampled_from(POINT_KEYS), json_values), max_size=3)}
+            )
+        }
+    )
+)
+def test_revocation_points_never_crash(answer):
+    try:
+        points = parse_points(answer, bytes.fromhex("AB" * 20))
+    except LedgerError:
+        return
+    assert all(point.issuer_key_id == "AB" * 20 for point in points)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_as_a_crl_are_refused_in_one_line(data):
+    paa, _ = PAA
+    signer = paa.public_bytes(serialization.Encoding.PEM).decode()
+    point = RevocationPoint("AB" * 20, True, "https://127.0.0.1/x.crl", signer)
+    try:
+        revoked_serials(point, data)
+    except LedgerError as exc:
+        assert "\n" not in str(exc)

@@ -5,8 +5,9 @@ replica's PKI endpoints, and refuses one whose PAA the ledger does not list, say
 from __future__ import annotations
 
 import pytest
+from cryptography import x509
 
-from tests.dcl.replica import Replica, approve_root, device_files, mint_paa
+from tests.dcl.replica import Replica, approve_root, device_files, mint_paa, publish_crl
 from tests.helpers.commissioning import MANUAL_CODE, stop
 from tests.helpers.processes import start_provider, wait_for
 
@@ -48,6 +49,28 @@ def test_a_dac_chained_to_a_root_the_ledger_approves_is_verified_and_says_so(tmp
     (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
     assert f"verified against DCL 127.0.0.1:{replica.port} root " in done["attestation"]
     assert "CN=Replica Vendor PAA" in done["attestation"]
+    assert "not revoked (no revocation list on the ledger)" in done["attestation"]
+
+
+def test_a_pai_the_ledgers_revocation_list_names_is_refused(tmp_path, replica):
+    paa, paa_key = mint_paa("Replica Vendor PAA")
+    approve_root(replica, paa)
+    flags = device_files(tmp_path / "credentials", paa, paa_key)
+    pai = x509.load_der_x509_certificate((tmp_path / "credentials" / "pai.der").read_bytes())
+    publish_crl(replica, paa, paa_key, [pai.serial_number])
+    events = commission(tmp_path, replica, flags)
+    assert not [e for e in events if e["event"] == "DeviceCommissioned"]
+    (failed,) = [e for e in events if e["event"] == "CommissioningFailed"]
+    assert f"the PAI (serial {pai.serial_number:X}) is revoked on DCL 127.0.0.1:{replica.port}" in failed["reason"]
+
+
+def test_a_revocation_list_that_names_others_lets_the_device_in(tmp_path, replica):
+    paa, paa_key = mint_paa("Replica Vendor PAA")
+    approve_root(replica, paa)
+    publish_crl(replica, paa, paa_key, [12345])
+    events = commission(tmp_path, replica, device_files(tmp_path / "credentials", paa, paa_key))
+    (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
+    assert "not revoked (1 revocation list on the ledger)" in done["attestation"]
 
 
 def test_a_dac_whose_paa_the_ledger_does_not_list_is_refused_with_the_reason(tmp_path, replica):
@@ -61,3 +84,13 @@ def test_a_dac_whose_paa_the_ledger_does_not_list_is_refused_with_the_reason(tmp
     said = failed["reason"] + " " + " ".join(e["detail"] for e in stages)
     assert "is not in the PAA trust store (test PAAs and 1 roots from DCL 127.0.0.1:" in said
     assert "--dcl mainnet" in said
+
+
+def test_a_revocation_list_that_cannot_be_fetched_is_said_and_does_not_stop_the_device(tmp_path, replica):
+    paa, paa_key = mint_paa("Replica Vendor PAA")
+    approve_root(replica, paa)
+    publish_crl(replica, paa, paa_key, [12345])
+    replica.files = {path: data for path, data in replica.files.items() if not path.startswith("/crl/")}
+    events = commission(tmp_path, replica, device_files(tmp_path / "credentials", paa, paa_key))
+    (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
+    assert "revocation not checked (127.0.0.1:" in done["attestation"]
