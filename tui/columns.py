@@ -39,7 +39,7 @@ TRANSFER_COLUMNS = (
 # (the node column is written once per row).
 COLUMN_WIDTHS = {
     "VID:PID": 9,
-    "vendor": 14,
+    "vendor": 16,
     "state": 12,
     "progress": 13,
     "seen": 8,

@@ -36,6 +36,13 @@ class LedgerSource:
         return self.kind.value if self.kind != LedgerKind.URL else self.host
 
     @property
+    def tag(self) -> str:
+        """A short prefix for this ledger's image designators: mn, tn, or u and six hex digits."""
+        if self.kind != LedgerKind.URL:
+            return {LedgerKind.MAINNET: "mn", LedgerKind.TESTNET: "tn"}[self.kind]
+        return "u" + self.slug.removeprefix("url-")[:6]
+
+    @property
     def slug(self) -> str:
         """A directory name for this ledger's cache and images, stable across runs."""
         if self.kind != LedgerKind.URL:

@@ -425,7 +425,7 @@ class LedgerUpdates:
             max_hardware_version=None,
             info=info,
             origin=ImageOrigin(OriginKind.LEDGER, source.name),
-            name=f"{source.slug}-{model.vid:04x}-{model.pid:04x}-{model.software_version}",
+            name=f"{source.tag}-{model.vid:04x}-{model.pid:04x}-{model.software_version}",
         )
 
     def _load_downloaded(self) -> None:

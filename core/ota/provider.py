@@ -237,8 +237,8 @@ class OtaProvider:
             case Ready(entry) if entry.software_version > have:
                 return Selection(entry, f"offering {entry.describe()}"), None
             case Waiting(seconds, coming) if coming is None or coming > have:
-                what = "the ledger is being asked" if coming is None else f"version {coming} is downloading"
-                return Selection(None, f"{what}: asked to wait", pending=seconds), answer
+                why = "the ledger is being asked" if coming is None else f"the ledger's version {coming} is downloading"
+                return Selection(None, why, pending=seconds), answer
             case Nothing(why) if local.entry is None:
                 return Selection(None, f"{local.reason}; {why}"), None
         return local, None

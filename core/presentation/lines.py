@@ -229,7 +229,7 @@ def _query_image_answered(event: QueryImageAnswered) -> str:
     if event.status == QueryImageStatus.UPDATE_AVAILABLE:
         detail = f"version {event.software_version} ({event.software_version_string}) at {event.image_uri}"
     elif event.status == QueryImageStatus.BUSY:
-        detail = f"retry in {event.delayed_action_time} s"
+        detail = f"retry in {event.delayed_action_time} s" + (f" ({event.reason})" if event.reason else "")
     else:
         detail = _reason(event)
     consent = ", user consent needed" if event.user_consent_needed else ""
