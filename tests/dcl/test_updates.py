@@ -60,6 +60,18 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def answer_once(replica: Replica, tmp_path: Path, current: int) -> tuple[object, list]:
+    """A fresh ledger source asked until it answers for a device on ``current``; and its events."""
+
+    async def scenario():
+        updates, events = make_updates(replica, tmp_path / "state")
+        answer = await settle(updates, current)
+        await updates.aclose()
+        return answer, events
+
+    return run(scenario())
+
+
 def test_the_newest_applicable_version_is_downloaded_checked_and_offered(replica, tmp_path):
     replica.publish(build_image(tmp_path, VID, PID, 2), VID, PID, 2)
     replica.publish(build_image(tmp_path, VID, PID, 3), VID, PID, 3)
@@ -87,13 +99,7 @@ def test_a_newer_invalid_version_does_not_hide_an_older_valid_one(replica, tmp_p
     replica.publish(build_image(tmp_path, VID, PID, 2), VID, PID, 2)
     replica.publish(build_image(tmp_path, VID, PID, 3), VID, PID, 3, valid=False)
 
-    async def scenario():
-        updates, events = make_updates(replica, tmp_path / "state")
-        answer = await settle(updates, 1)
-        await updates.aclose()
-        return answer, events
-
-    answer, events = run(scenario())
+    answer, events = answer_once(replica, tmp_path, 1)
     assert isinstance(answer, Ready) and answer.entry.software_version == 2
     looked = [e for e in events if isinstance(e, ev.LedgerLookedUp)]
     assert looked[-1].chosen == 2 and looked[-1].skipped[0][0] == 3
@@ -106,13 +112,7 @@ def test_a_newer_invalid_version_does_not_hide_an_older_valid_one(replica, tmp_p
 def test_the_applicable_range_is_kept(replica, tmp_path, low, high, current, expected):
     replica.publish(build_image(tmp_path, VID, PID, 12), VID, PID, 12, low=low, high=high)
 
-    async def scenario():
-        updates, _ = make_updates(replica, tmp_path / "state")
-        answer = await settle(updates, current)
-        await updates.aclose()
-        return answer
-
-    answer = run(scenario())
+    answer, _ = answer_once(replica, tmp_path, current)
     if expected is None:
         assert isinstance(answer, Nothing) and "applies to versions 5-9" in answer.reason
     else:
@@ -123,13 +123,7 @@ def test_a_version_without_an_image_is_passed_over(replica, tmp_path):
     replica.publish(build_image(tmp_path, VID, PID, 2), VID, PID, 2)
     replica.publish(b"", VID, PID, 3, url="", checksum_text="", size=0)
 
-    async def scenario():
-        updates, _ = make_updates(replica, tmp_path / "state")
-        answer = await settle(updates, 1)
-        await updates.aclose()
-        return answer
-
-    answer = run(scenario())
+    answer, _ = answer_once(replica, tmp_path, 1)
     assert isinstance(answer, Ready) and answer.entry.software_version == 2
 
 
@@ -171,13 +165,7 @@ def test_a_header_that_does_not_match_the_entry_is_refused(replica, tmp_path):
     other = build_image(tmp_path, VID, PID, 7)  # published as version 2, says version 7 inside
     replica.publish(other, VID, PID, 2)
 
-    async def scenario():
-        updates, events = make_updates(replica, tmp_path / "state")
-        answer = await settle(updates, 1)
-        await updates.aclose()
-        return answer, events
-
-    answer, events = run(scenario())
+    answer, events = answer_once(replica, tmp_path, 1)
     assert isinstance(answer, Nothing)
     refused = [e for e in events if isinstance(e, ev.LedgerImageRefused)]
     assert "header says VID 0xFFF1 PID 0x8001 version 7" in refused[0].reason
@@ -187,13 +175,7 @@ def test_a_header_that_does_not_match_the_entry_is_refused(replica, tmp_path):
 def test_every_checksum_type_matter_js_knows_is_checked(replica, tmp_path, checksum_type):
     replica.publish(build_image(tmp_path, VID, PID, 2), VID, PID, 2, checksum_type=checksum_type)
 
-    async def scenario():
-        updates, _ = make_updates(replica, tmp_path / "state")
-        answer = await settle(updates, 1)
-        await updates.aclose()
-        return answer
-
-    assert isinstance(run(scenario()), Ready)
+    assert isinstance(answer_once(replica, tmp_path, 1)[0], Ready)
 
 
 def test_a_missing_image_is_tried_again_later(replica, tmp_path):

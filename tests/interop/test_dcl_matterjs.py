@@ -91,17 +91,22 @@ def matterjs(replica: Replica, work: Path, cases: dict[int, tuple[int, str]]) ->
     return {line["productId"]: (line["chosen"], line["stored"]) for line in lines if line["event"] == "device"}
 
 
+def both(replica: Replica, work: Path, cases: dict[int, tuple[int, str]]) -> tuple[dict, dict]:
+    """Our verdicts and matter.js's for the same devices on the same replica."""
+    theirs = matterjs(replica, work, cases)
+    os.environ["SSL_CERT_FILE"] = str(replica.ca_file)  # our client trusts the replica's CA as node does
+    try:
+        return ours(replica, work / "state", cases), theirs
+    finally:
+        del os.environ["SSL_CERT_FILE"]
+
+
 def test_we_and_matter_js_choose_the_same_versions_and_refuse_the_same_images(tmp_path):
     require_matterjs()
     replica = Replica(tmp_path / "replica")
     try:
         cases = publish_cases(replica, tmp_path)
-        theirs = matterjs(replica, tmp_path, cases)
-        os.environ["SSL_CERT_FILE"] = str(replica.ca_file)
-        try:
-            mine = ours(replica, tmp_path / "state", cases)
-        finally:
-            del os.environ["SSL_CERT_FILE"]
+        mine, theirs = both(replica, tmp_path, cases)
     finally:
         replica.close()
     differences = {
@@ -130,12 +135,7 @@ def test_where_we_differ_checksum_types_matter_js_does_not_know(tmp_path, checks
         text = base64.b64encode(digest).decode()
         replica.publish(image, VID, 0x8110, 2, checksum_type=checksum_type, checksum_text=text)
         cases = {0x8110: (1, f"checksum type {checksum_type}")}
-        theirs = matterjs(replica, tmp_path, cases)
-        os.environ["SSL_CERT_FILE"] = str(replica.ca_file)
-        try:
-            mine = ours(replica, tmp_path / "state", cases)
-        finally:
-            del os.environ["SSL_CERT_FILE"]
+        mine, theirs = both(replica, tmp_path, cases)
     finally:
         replica.close()
     assert mine[0x8110] == (2, True)
@@ -153,12 +153,7 @@ def test_where_we_differ_a_size_the_ledger_got_wrong(tmp_path):
         image = build_image(tmp_path, VID, 0x8111, 2)
         replica.publish(image, VID, 0x8111, 2, size=len(image) + 10)
         cases = {0x8111: (1, "wrong size")}
-        theirs = matterjs(replica, tmp_path, cases)
-        os.environ["SSL_CERT_FILE"] = str(replica.ca_file)
-        try:
-            mine = ours(replica, tmp_path / "state", cases)
-        finally:
-            del os.environ["SSL_CERT_FILE"]
+        mine, theirs = both(replica, tmp_path, cases)
     finally:
         replica.close()
     assert mine[0x8111] == (2, False)
