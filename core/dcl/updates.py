@@ -80,6 +80,7 @@ class _Ledger:
     down_reason: str = ""
     refreshing: set[tuple[int, int, int]] = field(default_factory=set)
     retry_at: dict[tuple[int, int], float] = field(default_factory=dict)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)  # a product's answers it could not use
 
 
 def plural_crls(count: int) -> str:
@@ -185,9 +186,7 @@ class LedgerUpdates:
         if listed is None or now - listed.fetched > self.fresh:
             self._refresh(ledger, vid, pid, current)
         if listed is None:
-            if ledger.down_since is not None:
-                return Nothing(f"{ledger.source.name} unreachable ({ledger.down_reason}) and nothing cached")
-            return Waiting(BUSY_LOOKUP)
+            return self._not_known_yet(ledger, vid, pid, current)
         try:
             versions = parse_software_versions(listed.body, vid, pid) if listed.found else []
         except LedgerError as exc:
@@ -207,13 +206,24 @@ class LedgerUpdates:
         choice = choose(versions, fetch, current)
         if missing:
             self._refresh(ledger, vid, pid, current)
-            return Waiting(BUSY_LOOKUP)
+            return self._not_known_yet(ledger, vid, pid, current)
         if choice.version is None:
             if not versions or max(versions) <= current:
                 return Nothing(f"{ledger.source.name}: up to date (newest published {max(versions, default=0)})")
             passed = "; ".join(f"{version}: {reason}" for version, reason in choice.skipped)
             return Nothing(f"{ledger.source.name}: nothing applies ({passed})")
         return self._image_answer(ledger, choice.version)
+
+    def _not_known_yet(self, ledger: _Ledger, vid: int, pid: int, current: int) -> Answer:
+        """Busy while the ledger is being asked; once it could not answer, why (a requestor is not
+        kept waiting on a ledger that is down, or that refused the question)."""
+        if (vid, pid, current) in ledger.refreshing:
+            return Waiting(BUSY_LOOKUP)
+        if ledger.down_since is not None:
+            return Nothing(f"{ledger.source.name} unreachable ({ledger.down_reason}) and nothing cached")
+        if (vid, pid) in ledger.errors:
+            return Nothing(f"{ledger.source.name}: {ledger.errors[(vid, pid)]}")
+        return Waiting(BUSY_LOOKUP)
 
     def _image_answer(self, ledger: _Ledger, model: ModelVersion) -> Answer:
         key = (ledger.source.slug, model.vid, model.pid, model.software_version)
@@ -299,7 +309,10 @@ class LedgerUpdates:
             self._unreachable(ledger, str(exc))
         except LedgerError as exc:
             ledger.retry_at[(vid, pid)] = self.clock() + RETRY_UNREACHABLE
+            ledger.errors[(vid, pid)] = str(exc)
             log.warning("ledger %s: %s", ledger.source.name, exc)
+        else:
+            ledger.errors.pop((vid, pid), None)
         finally:
             ledger.refreshing.discard((vid, pid, current))
         self._report_choice(ledger, vid, pid, current, from_cache)

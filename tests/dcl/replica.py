@@ -108,6 +108,7 @@ class Replica:
     pki: dict[str, Any] = field(default_factory=dict)  # path: answer (the PKI endpoints)
     requests: list[str] = field(default_factory=list)
     down: bool = False  # every request: the connection is closed without an answer
+    failing: dict[str, int] = field(default_factory=dict)  # path: the HTTP error status it answers with
     namespace: str | None = None  # listen in this network namespace (a provider's, in the interop tests)
     _server: ThreadingHTTPServer | None = None
 
@@ -230,7 +231,9 @@ class Replica:
         url = urllib.parse.urlsplit(handler.path)
         path = urllib.parse.unquote(url.path)
         query = urllib.parse.parse_qs(url.query)
-        if path in self.files:
+        if path in self.failing:
+            self._json(handler, self.failing[path], {"code": 13, "message": "internal", "details": []})
+        elif path in self.files:
             self._send_file(handler, path)
         elif path.startswith("/dcl/model/versions/"):
             status, body = self._model_versions(path.strip("/").split("/")[3:])

@@ -377,3 +377,11 @@ def test_the_recorded_ledger_answers_choose_as_the_ledger_documents(
     assert [version for version, _ in looked.skipped] == [version for version, _ in passed_over]
     for (_, reason), (_, expected) in zip(looked.skipped, passed_over, strict=True):
         assert expected in reason
+
+
+@pytest.mark.parametrize(("status", "says"), [(400, "HTTP 400"), (503, "unreachable")])
+def test_a_ledger_that_answers_with_an_error_is_said_not_waited_on(replica, tmp_path, status, says):
+    replica.publish(build_image(tmp_path, VID, PID, 2), VID, PID, 2)
+    replica.failing[f"/dcl/model/versions/{VID}/{PID}"] = status
+    answer, _ = answer_once(replica, tmp_path, 1)
+    assert isinstance(answer, Nothing) and says in answer.reason
