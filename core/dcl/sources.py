@@ -28,7 +28,11 @@ class LedgerSource:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.base_url).netloc
+        """HOST[:PORT], never the user or password a proxy URL may carry (they stay out of lines and logs)."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        return f"{host}:{parts.port}" if parts.port else host
 
     @property
     def name(self) -> str:

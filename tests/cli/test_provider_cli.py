@@ -83,6 +83,8 @@ def test_numbers_like_strtoul(text, value):
     [
         ([], "either an OTA file (-f), an image list file (-o) or a ledger (--dcl) must be specified"),
         (["-f", IMAGE, "-o", str(SAMPLES / "image-list.json")], "cannot be combined"),
+        (["--dcl", "ftp://dcl.example"], "is not a ledger: give mainnet, testnet or a base URL"),
+        (["--dcl", "https://dcl.example/?x=1"], "a ledger's base URL takes no ?query"),
         (["-f", "/nonexistent.ota"], "/nonexistent.ota: no such file"),
         (["-f", IMAGE, "-m", "0"], "max BDX block size must be 1..65535, not 0"),
         (["-f", IMAGE, "-m", "65536"], "max BDX block size must be 1..65535, not 65536"),

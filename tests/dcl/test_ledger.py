@@ -167,3 +167,16 @@ def test_an_unknown_checksum_type_is_said_so():
         ImageDigest(13)
     with pytest.raises(ChecksumError, match="type 0"):
         ImageDigest(0)
+
+
+def test_a_ledger_url_with_credentials_never_shows_them():
+    from ota_provider.core.dcl.sources import parse_ledger
+
+    source = parse_ledger("https://bench:s3cret@dcl.example:1317/")
+    assert (source.host, source.name) == ("dcl.example:1317", "dcl.example:1317")
+    assert parse_ledger("https://[fd00::5]:8443").host == "[fd00::5]:8443"
+    for word in ("mainnet", "TestNet"):
+        assert parse_ledger(word).name in ("MainNet", "TestNet")
+    for bad in ("ftp://x", "nowhere", "https://x?q=1"):
+        with pytest.raises(ValueError, match="ledger"):
+            parse_ledger(bad)
