@@ -52,6 +52,12 @@ def _networks(argv: Sequence[str]) -> int:
     return networks_main(argv)
 
 
+def _dcl(argv: Sequence[str]) -> int:
+    from .dcl import dcl_main  # noqa: PLC0415
+
+    return dcl_main(argv)
+
+
 def _image(argv: Sequence[str]) -> int:
     from .image import main as image_main  # noqa: PLC0415
 
@@ -67,6 +73,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "image": _image,
     "ble-scan": _ble_scan,
     "networks": _networks,
+    "dcl": _dcl,
 }
 
 

@@ -289,7 +289,20 @@ class LedgerUpdates:
             log.warning("the ledger's answer to %s cannot be kept in %s: %s", path, ledger.cache.directory, exc)
         return answer
 
-    async def _look_up(self, ledger: _Ledger, vid: int, pid: int, current: int) -> None:
+    async def look_up(self, vid: int, pid: int, current: int) -> None:
+        """Ask every ledger now what it would offer a device on ``current`` (LedgerLookedUp events),
+        downloading nothing (``ota-provider dcl``)."""
+        for ledger in self._ledgers:
+            ledger.refreshing.add((vid, pid, current))
+            await self._look_up(ledger, vid, pid, current, then_download=False)
+
+    async def settle(self, vid: int, pid: int, current: int, poll: float = 0.05) -> Answer:
+        """Ask as a requestor would until the answer is no longer Waiting (``ota-provider dcl --download``)."""
+        while isinstance(answer := self.consider(vid, pid, current), Waiting):
+            await asyncio.sleep(poll)
+        return answer
+
+    async def _look_up(self, ledger: _Ledger, vid: int, pid: int, current: int, *, then_download: bool = True) -> None:
         """The versions list, then each newer entry newest first until one applies."""
         from_cache = False
         try:
@@ -316,7 +329,8 @@ class LedgerUpdates:
         finally:
             ledger.refreshing.discard((vid, pid, current))
         self._report_choice(ledger, vid, pid, current, from_cache)
-        self._consider_at(ledger, vid, pid, current)  # the chosen image starts downloading now, not on the next query
+        if then_download:
+            self._consider_at(ledger, vid, pid, current)  # the chosen image downloads now, not on the next query
 
     def _report_choice(self, ledger: _Ledger, vid: int, pid: int, current: int, from_cache: bool) -> None:
         listed = self._answer(ledger, versions_path(vid, pid))

@@ -20,6 +20,7 @@ from ota_provider.core.dcl.ledger import (
     parse_software_versions,
     skip_reason,
 )
+from ota_provider.core.dcl.sources import parse_ledger
 
 RECORDED = Path(__file__).parent / "recorded"
 
@@ -170,8 +171,6 @@ def test_an_unknown_checksum_type_is_said_so():
 
 
 def test_a_ledger_url_with_credentials_never_shows_them():
-    from ota_provider.core.dcl.sources import parse_ledger
-
     source = parse_ledger("https://bench:s3cret@dcl.example:1317/")
     assert (source.host, source.name) == ("dcl.example:1317", "dcl.example:1317")
     assert parse_ledger("https://[fd00::5]:8443").host == "[fd00::5]:8443"
