@@ -243,6 +243,10 @@ class ProviderEngine:
             self._vendor_names(),
         )
 
+    def _local_images(self) -> int:
+        """The images of the files served now (a reload replaces the catalog)."""
+        return len((self.provider.catalog if self.provider is not None else self.catalog).entries)
+
     def _vendor_names(self) -> tuple[tuple[int, str], ...]:
         """The ledger's names of the vendors of the requestors seen (the cached vendor list)."""
         if self.ledger is None or not self._seen_vendors:
@@ -397,9 +401,7 @@ class ProviderEngine:
                     self.bench.notified(event.peer, event.software_version)  # a bench device: check it itself
 
             if config.dcl:
-                self.ledger = LedgerUpdates(
-                    config.dcl, self.storage, emit=self._post, local_images=lambda: len(self.catalog.entries)
-                )
+                self.ledger = LedgerUpdates(config.dcl, self.storage, emit=self._post, local_images=self._local_images)
             self.provider = OtaProvider(
                 self.catalog,
                 policy_from_sdk_flags(config),
