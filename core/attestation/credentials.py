@@ -163,10 +163,16 @@ class DeviceCredentials:
         product_id: int,
         *,
         now: dt.datetime | None = None,
+        cd_signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+        certification_type: int = 0,
     ) -> DeviceCredentials:
-        """A PAI and DAC under ``paa``, and a CD signed with the public test CD key."""
-        cd_cert = x509.load_pem_x509_certificate(_resource("Chip-Test-CD-Signing-Cert.pem"))
-        cd_key = serialization.load_pem_private_key(_resource("Chip-Test-CD-Signing-Key.pem"), None)
+        """A PAI and DAC under ``paa``, and a CD signed with ``cd_signer`` (default: the public test
+        CD key) of ``certification_type`` (0 development and test, 2 production)."""
+        if cd_signer is None:
+            cd_cert = x509.load_pem_x509_certificate(_resource("Chip-Test-CD-Signing-Cert.pem"))
+            cd_key = serialization.load_pem_private_key(_resource("Chip-Test-CD-Signing-Key.pem"), None)
+        else:
+            cd_cert, cd_key = cd_signer
         not_before = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=1)
         pai_key = ec.generate_private_key(ec.SECP256R1())
         pai_name = x509.Name(
@@ -182,7 +188,8 @@ class DeviceCredentials:
             ]
         )
         dac = _issue(dac_name, dac_key.public_key(), pai, pai_key, ca=False, not_before=not_before)
-        cd = CertificationDeclaration(vendor_id, (product_id,)).signed(cd_cert, cd_key)  # type: ignore[arg-type]
+        declaration = CertificationDeclaration(vendor_id, (product_id,), certification_type=certification_type)
+        cd = declaration.signed(cd_cert, cd_key)  # type: ignore[arg-type]
         der = serialization.Encoding.DER
         return cls(dac.public_bytes(der), pai.public_bytes(der), dac_key, cd, vendor_id, product_id)
 

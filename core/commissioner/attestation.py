@@ -103,6 +103,16 @@ class TrustStore:
         ledgers = sorted(set(self.paa_origins.values()))
         return f" (test PAAs and {len(self.paa_origins)} roots from {', '.join(ledgers)})" if ledgers else ""
 
+    def add_cd_signer(self, certificate: x509.Certificate) -> bytes | None:
+        """A Certification Declaration signer (the ledger's, found by its key id); its key id, or
+        None if its key is not P-256."""
+        key = certificate.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return None
+        key_id = _key_id(certificate)
+        self.cd_keys.setdefault(key_id, key)
+        return key_id
+
     def add_ledger_paa(self, certificate: x509.Certificate, ledger: str) -> bool:
         """A root the ledger approves; a PAA already trusted (bundled, --paa-trust-store) stays as it is."""
         key_id = _key_id(certificate)
@@ -274,6 +284,16 @@ def _decode_elements(elements: bytes) -> tuple[bytes, bytes]:
         return bytes(fields[1]), bytes(fields[2])
     except (tlv.TLVError, KeyError, TypeError, ValueError) as exc:
         raise _Failed("attestation elements", f"malformed attestation elements ({exc})") from None
+
+
+def cd_signer_key_id(elements: bytes) -> bytes | None:
+    """The key id the Certification Declaration in ``elements`` names as its signer (None: not
+    readable; verification says why), so a signer not yet trusted can be looked up first."""
+    try:
+        cd_bytes, _nonce = _decode_elements(elements)
+        return decode_certification_declaration(cd_bytes)[0].signer_key_id or None
+    except (_Failed, ValueError):
+        return None
 
 
 def verify_attestation(data: AttestationInput, trust: TrustStore, *, now: dt.datetime | None = None) -> Verdict:

@@ -48,6 +48,7 @@ from .attestation import TrustStore, Verdict
 from .bench_fabric import BENCH_LABEL, BenchFabric
 from .calls import CallError, DeviceCalls
 from .commission import (
+    CdSignerLookup,
     CommissionedDevice,
     CommissioningError,
     NetworkSetup,
@@ -155,6 +156,7 @@ class Bench:
         self.ble = ble
         self.trust = trust
         self.revocation: RevocationCheck | None = None  # the ledger's CRLs (--dcl), set by the engine
+        self.cd_signer: CdSignerLookup | None = None  # and its CD signers, looked up by key id
         self.emit = emit
         self.select = select
         self.reason = reason
@@ -323,6 +325,7 @@ class Bench:
                 timeout=self.timeout,
                 network=network,
                 revocation=self.revocation,
+                cd_signer=self.cd_signer,
             )
 
         device = None

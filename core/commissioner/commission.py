@@ -36,7 +36,14 @@ from ..node_ids import node_text
 from ..presentation.words import socket_address
 from ..securechannel.connect import establish_case, establish_pase
 from ..session.secure import SecureSession
-from .attestation import AttestationInput, TrustStore, Verdict, VerdictKind, verify_attestation
+from .attestation import (
+    AttestationInput,
+    TrustStore,
+    Verdict,
+    VerdictKind,
+    cd_signer_key_id,
+    verify_attestation,
+)
 from .bench_fabric import BenchFabric
 from .calls import CallError, DeviceCalls
 from .network_setup import Credentials, Joined, NetworkRefused, add_network, connect_network, find_interface
@@ -53,6 +60,8 @@ __all__ = [
 
 # (DAC, PAI) DER -> (why revoked or None, what was checked): the ledger's CRLs (core/dcl)
 RevocationCheck = Callable[[bytes, bytes], Awaitable[tuple[str | None, str]]]
+# A CD signer's key id -> its certificate looked up (the ledger's) and added to the trust store
+CdSignerLookup = Callable[[bytes], Awaitable[None]]
 
 GENERAL_COMMISSIONING, OPERATIONAL_CREDENTIALS, BASIC_INFORMATION = 0x0030, 0x003E, 0x0028
 DEFAULT_FAILSAFE_SECONDS = 60
@@ -157,12 +166,14 @@ async def commission(
     timeout: float = 30.0,
     network: NetworkSetup | None = None,
     revocation: RevocationCheck | None = None,
+    cd_signer: CdSignerLookup | None = None,
 ) -> CommissionedDevice:
     """Commission the device at ``address`` as ``node_id``; raise CommissioningError naming the stage.
     ``network``: give the device this network after its NOC and continue on IP (a BLE device)."""
     flow = _Flow(driver, address, bench, our_fabric, node_id, trust, accept_unverified, on_stage, timeout)
     flow.network = network
     flow.revocation = revocation
+    flow.cd_signer = cd_signer
     return await flow.run(passcode)
 
 
@@ -173,6 +184,7 @@ class _Flow:
         self.timeout = timeout
         self.network: NetworkSetup | None = None
         self.revocation: RevocationCheck | None = None
+        self.cd_signer: CdSignerLookup | None = None
         self.failsafe_seconds = DEFAULT_FAILSAFE_SECONDS
         self.device: DeviceCalls | None = None
         self.failsafe_armed = False
@@ -321,6 +333,9 @@ class _Flow:
             vendor_id,
             product_id,
         )
+        signer = cd_signer_key_id(data.elements)
+        if signer is not None and signer not in self.trust.cd_keys and self.cd_signer is not None:
+            await self.cd_signer(signer)  # a production CD's signer, from the ledger (as matter.js looks it up)
         verdict = verify_attestation(data, self.trust)
         if verdict.ok and self.revocation is not None:  # the ledger's CRLs, when it can be reached
             revoked, checked = await self.revocation(chain["DAC"], chain["PAI"])

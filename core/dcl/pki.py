@@ -12,7 +12,15 @@ from cryptography import x509
 
 from .ledger import LedgerError
 
-__all__ = ["ROOTS_PATH", "LedgerRoot", "certificate_path", "parse_root_certificates", "parse_root_list"]
+__all__ = [
+    "ROOTS_PATH",
+    "LedgerRoot",
+    "all_certificates_path",
+    "certificate_path",
+    "parse_certificates_by_key_id",
+    "parse_root_certificates",
+    "parse_root_list",
+]
 
 ROOTS_PATH = "/dcl/pki/root-certificates"
 
@@ -66,3 +74,35 @@ def parse_root_certificates(answer: object, subject: str, subject_key_id: str) -
         except ValueError as exc:
             raise LedgerError(f"the ledger's certificate {subject_key_id} is not PEM ({exc})") from None
     return roots
+
+
+def colon_hex(key_id: bytes) -> str:
+    """A key id as the ledger writes it: upper-case hex bytes joined by colons."""
+    return ":".join(f"{byte:02X}" for byte in key_id)
+
+
+def all_certificates_path(key_id: bytes) -> str:
+    return "/dcl/pki/all-certificates?subjectKeyId=" + urllib.parse.quote(colon_hex(key_id), safe="")
+
+
+def parse_certificates_by_key_id(answer: object, key_id: bytes) -> list[x509.Certificate]:
+    """The certificates of ``/dcl/pki/all-certificates?subjectKeyId=`` whose key id is the one asked
+    for (a certificate with another could not have signed what we check)."""
+    groups = answer.get("certificates") if isinstance(answer, dict) else None
+    if not isinstance(groups, list):
+        raise LedgerError("the ledger's all-certificates answer has no certificates list")
+    found = []
+    for group in groups:
+        certs = group.get("certs") if isinstance(group, dict) else None
+        for item in certs if isinstance(certs, list) else ():
+            pem = item.get("pemCert") if isinstance(item, dict) else None
+            if not isinstance(pem, str):
+                continue
+            try:
+                certificate = x509.load_pem_x509_certificate(pem.encode())
+                own = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+            except (ValueError, x509.ExtensionNotFound):
+                continue
+            if own == key_id:
+                found.append(certificate)
+    return found

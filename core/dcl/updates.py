@@ -34,7 +34,15 @@ from .checksum import ChecksumError, ImageDigest
 from .client import DownloadRefused, LedgerClient, LedgerNotFound, LedgerUnreachable
 from .events import DownloadState, LedgerDownload
 from .ledger import LedgerError, ModelVersion, choose, parse_model_version, parse_software_versions, skip_reason
-from .pki import ROOTS_PATH, LedgerRoot, certificate_path, parse_root_certificates, parse_root_list
+from .pki import (
+    ROOTS_PATH,
+    LedgerRoot,
+    all_certificates_path,
+    certificate_path,
+    parse_certificates_by_key_id,
+    parse_root_certificates,
+    parse_root_list,
+)
 from .revocation import MAX_CRL_BYTES, parse_points, points_path, revoked_serials
 from .sources import LedgerSource
 
@@ -573,6 +581,22 @@ class LedgerUpdates:
         if missed:
             return None, "revocation not checked (" + "; ".join(missed) + ")"
         return None, f"not revoked ({plural_crls(checked)} on the ledger)"
+
+    async def cd_signers(self, key_id: bytes) -> list[x509.Certificate]:
+        """Certification Declaration signers with this key id, from the first ledger that has one
+        (``/dcl/pki/all-certificates?subjectKeyId=``, as matter.js's DclCertificateService looks a
+        production CD's signer up); none when no ledger answers."""
+        path = all_certificates_path(key_id)
+        for ledger in self._ledgers:
+            try:
+                answer, _ = await self._get_or_cached(ledger, path)
+                found = parse_certificates_by_key_id(answer.body, key_id) if answer.found else []
+            except (LedgerUnreachable, LedgerError) as exc:
+                log.warning("ledger %s: CD signer %s not looked up: %s", ledger.source.name, key_id.hex(), exc)
+                continue
+            if found:
+                return found
+        return []
 
     def vendor_names(self) -> dict[int, str]:
         """Vendor ids to names, from every ledger's (cached) vendor list, the first ledger first."""

@@ -511,9 +511,15 @@ class ProviderEngine:
         assert self.ledger is not None and self.bench is not None
         await self.ledger.check()
         self.bench.revocation = self.ledger.check_revocation
+        self.bench.cd_signer = self._look_up_cd_signer
         if self.config.paa_trust_store is None:
             for root in await self.ledger.load_roots():
                 self.bench.trust.add_ledger_paa(root.certificate, root.ledger)
+
+    async def _look_up_cd_signer(self, key_id: bytes) -> None:
+        assert self.ledger is not None and self.bench is not None
+        for certificate in await self.ledger.cd_signers(key_id):
+            self.bench.trust.add_cd_signer(certificate)
 
     async def _commission_at_start(self, ledger_start: asyncio.Task | None) -> None:
         """--commission's devices, once the ledger's roots are in (a device's attestation may need

@@ -109,6 +109,7 @@ class Replica:
     requests: list[str] = field(default_factory=list)
     down: bool = False  # every request: the connection is closed without an answer
     failing: dict[str, int] = field(default_factory=dict)  # path: the HTTP error status it answers with
+    cd_signers: list[x509.Certificate] = field(default_factory=list)  # found by key id (all-certificates)
     namespace: str | None = None  # listen in this network namespace (a provider's, in the interop tests)
     _server: ThreadingHTTPServer | None = None
 
@@ -244,6 +245,11 @@ class Replica:
             next_key = str(start + PAGE) if start + PAGE < len(self.vendors) else None
             pagination = {"next_key": next_key, "total": str(len(self.vendors))}
             self._json(handler, 200, {"vendorInfo": page, "pagination": pagination})
+        elif path == "/dcl/pki/all-certificates":
+            wanted = query.get("subjectKeyId", [""])[0]
+            found = [c for c in self.cd_signers if _colon_hex(_key_id(c)) == wanted]
+            groups = [{"certs": [{"pemCert": c.public_bytes(serialization.Encoding.PEM).decode()} for c in found]}]
+            self._json(handler, 200, {"certificates": groups if found else []})
         elif path in self.pki:
             self._json(handler, 200, self.pki[path])
         else:
@@ -320,11 +326,19 @@ def mint_paa(common_name: str, vendor_id: int | None = 0xFFF1) -> tuple[x509.Cer
 
 
 def device_files(
-    directory: Path, paa: x509.Certificate, paa_key: ec.EllipticCurvePrivateKey, vid: int = 0xFFF1, pid: int = 0x8000
+    directory: Path,
+    paa: x509.Certificate,
+    paa_key: ec.EllipticCurvePrivateKey,
+    vid: int = 0xFFF1,
+    pid: int = 0x8000,
+    cd_signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
 ) -> list[str]:
-    """A PAI and DAC chained to ``paa`` and a CD signed with the public test CD key, as the files of
-    ``ota-provider --dac --pai --dac-key --cd`` (a device whose attestation chains to that PAA)."""
-    credentials = DeviceCredentials.generate_under(paa, paa_key, vid, pid)
+    """A PAI and DAC chained to ``paa`` and a CD signed with the public test CD key (or with
+    ``cd_signer``, as a production CD of a certified product), as the files of ``ota-provider --dac
+    --pai --dac-key --cd`` (a device whose attestation chains to that PAA)."""
+    credentials = DeviceCredentials.generate_under(
+        paa, paa_key, vid, pid, cd_signer=cd_signer, certification_type=0 if cd_signer is None else 2
+    )
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         "--dac": ("dac.der", credentials.dac),
@@ -416,3 +430,12 @@ def publish_crl(
     replica.pki[f"/dcl/pki/revocation-points/{key_id}"] = {
         "pkiRevocationDistributionPointsByIssuerSubjectKeyID": {"issuerSubjectKeyID": key_id, "points": [point]}
     }
+
+
+def _key_id(certificate: x509.Certificate) -> bytes:
+    return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+
+
+def mint_cd_signer(common_name: str = "Replica CD Signer") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A Certification Declaration signing certificate, as the CSA's production ones on the ledger."""
+    return mint_paa(common_name, vendor_id=None)

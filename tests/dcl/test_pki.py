@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from ota_provider.core.dcl.cache import CachedAnswer, LedgerCache
 from ota_provider.core.dcl.ledger import LedgerError
-from ota_provider.core.dcl.pki import certificate_path, parse_root_certificates, parse_root_list
+from ota_provider.core.dcl.pki import (
+    certificate_path,
+    parse_certificates_by_key_id,
+    parse_root_certificates,
+    parse_root_list,
+)
 from ota_provider.core.dcl.revocation import RevocationPoint, parse_points, revoked_serials
 from ota_provider.core.dcl.sources import LedgerKind, LedgerSource
 from ota_provider.core.dcl.updates import LedgerUpdates
@@ -30,6 +35,7 @@ shaped = st.fixed_dictionaries(
         "approvedRootCertificates": st.fixed_dictionaries(
             {"schemaVersion": st.integers(-1, 1), "certs": st.lists(json_values, max_size=3) | json_values}
         ),
+        "certificates": st.lists(st.fixed_dictionaries({"certs": st.lists(json_values, max_size=2)}), max_size=2),
         "approvedCertificates": st.fixed_dictionaries(
             {
                 "subject": st.sampled_from(["S", "T"]),
@@ -48,7 +54,12 @@ shaped = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(json_values, shaped))
 def test_pki_answers_never_crash(answer):
-    for parse in (parse_root_list, lambda a: parse_root_certificates(a, "S", "K")):
+    parsers = (
+        parse_root_list,
+        lambda a: parse_root_certificates(a, "S", "K"),
+        lambda a: parse_certificates_by_key_id(a, bytes(20)),
+    )
+    for parse in parsers:
         try:
             result = parse(answer)
         except LedgerError:

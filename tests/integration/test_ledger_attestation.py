@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from cryptography import x509
 
-from tests.dcl.replica import Replica, approve_root, device_files, mint_paa, publish_crl
+from tests.dcl.replica import Replica, approve_root, device_files, mint_cd_signer, mint_paa, publish_crl
 from tests.helpers.commissioning import MANUAL_CODE, stop
 from tests.helpers.processes import start_provider, wait_for
 
@@ -94,3 +94,20 @@ def test_a_revocation_list_that_cannot_be_fetched_is_said_and_does_not_stop_the_
     events = commission(tmp_path, replica, device_files(tmp_path / "credentials", paa, paa_key))
     (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
     assert "revocation not checked (127.0.0.1:" in done["attestation"]
+
+
+def test_a_production_cd_is_verified_with_its_signer_from_the_ledger(tmp_path, replica):
+    """A certified product's CD is signed by a key we do not bundle: its signer is looked up on the
+    ledger by key id (as matter.js does), and the verdict is "certified"; without it on the ledger
+    the CD is refused, saying which key signed it."""
+    paa, paa_key = mint_paa("Replica Vendor PAA")
+    approve_root(replica, paa)
+    signer = mint_cd_signer()
+    flags = device_files(tmp_path / "credentials", paa, paa_key, cd_signer=signer)
+    refused = commission(tmp_path / "without", replica, flags)
+    (failed,) = [e for e in refused if e["event"] == "CommissioningFailed"]
+    assert "certification declaration: signed by an unknown key" in failed["reason"]
+    replica.cd_signers.append(signer[0])
+    events = commission(tmp_path / "with", replica, flags)
+    (done,) = [e for e in events if e["event"] == "DeviceCommissioned"]
+    assert done["attestation"].startswith(f"attestation: certified, verified against DCL 127.0.0.1:{replica.port} root")
