@@ -63,6 +63,7 @@ RETRY_UNREACHABLE = 60.0  # seconds before a ledger that did not answer is asked
 RETRY_DOWNLOAD = 60.0  # seconds before a download that failed on the network is tried again
 BUSY_LOOKUP = 30  # seconds a requestor is asked to wait while the ledger is asked
 BUSY_MIN, BUSY_MAX = 30, 3600  # the wait asked for while an image downloads
+ROOTS_AT_ONCE = 8  # root certificates asked at once at start
 ASSUMED_RATE = 100_000.0  # bytes/s before a download has measured its own
 
 
@@ -535,26 +536,38 @@ class LedgerUpdates:
             return kept, True
 
     async def load_roots(self) -> list[LedgerRoot]:
-        """Every ledger's approved PAA roots (from its cache when it cannot be reached)."""
+        """Every ledger's approved PAA roots (from its cache when it cannot be reached), asked
+        ROOTS_AT_ONCE at a time: MainNet lists well over a hundred. A root whose entry cannot be
+        used is left out (and logged), not the others."""
         roots: list[LedgerRoot] = []
         for ledger in self._ledgers:
             try:
                 listed, from_cache = await self._get_or_cached(ledger, ROOTS_PATH)
-                found: list[LedgerRoot] = []
-                for subject, key_id in parse_root_list(listed.body) if listed.found else ():
-                    answer, stale = await self._get_or_cached(ledger, certificate_path(subject, key_id))
-                    from_cache = from_cache or stale
-                    if answer.found:
-                        certificates = parse_root_certificates(answer.body, subject, key_id)
-                        found += [LedgerRoot(ledger.source.name, certificate) for certificate in certificates]
+                listing = parse_root_list(listed.body) if listed.found else []
             except (LedgerUnreachable, LedgerError) as exc:
                 log.warning("ledger %s: PAA roots not loaded: %s", ledger.source.name, exc)
                 if isinstance(exc, LedgerUnreachable):
                     self._unreachable(ledger, str(exc))
                 continue
-            roots += found
-            self.emit(ev.LedgerRootsLoaded(ledger.source.name, len(found), from_cache))
+            limit = asyncio.Semaphore(ROOTS_AT_ONCE)
+            found = await asyncio.gather(*(self._root(ledger, subject, key_id, limit) for subject, key_id in listing))
+            mine = [root for certificates, _stale in found for root in certificates]
+            roots += mine
+            stale = from_cache or any(stale for _certificates, stale in found)
+            self.emit(ev.LedgerRootsLoaded(ledger.source.name, len(mine), stale))
         return roots
+
+    async def _root(
+        self, ledger: _Ledger, subject: str, key_id: str, limit: asyncio.Semaphore
+    ) -> tuple[list[LedgerRoot], bool]:
+        try:
+            async with limit:
+                answer, stale = await self._get_or_cached(ledger, certificate_path(subject, key_id))
+            certificates = parse_root_certificates(answer.body, subject, key_id) if answer.found else []
+        except (LedgerUnreachable, LedgerError) as exc:
+            log.warning("ledger %s: PAA root %s left out: %s", ledger.source.name, key_id, exc)
+            return [], False
+        return [LedgerRoot(ledger.source.name, certificate) for certificate in certificates], stale
 
     async def check_revocation(self, dac_der: bytes, pai_der: bytes) -> tuple[str | None, str]:
         """Whether the ledger's CRLs revoke the PAI (its PAA's points) or the DAC (its PAI's points):

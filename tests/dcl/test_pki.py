@@ -3,6 +3,7 @@ each decoder answers with what it can use or one LedgerError, never anything els
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from cryptography.hazmat.primitives import serialization
@@ -140,3 +141,27 @@ def test_any_bytes_as_a_crl_are_refused_in_one_line(data):
         revoked_serials(point, data)
     except LedgerError as exc:
         assert "\n" not in str(exc)
+
+
+def test_many_roots_load_and_a_bad_one_is_left_out(tmp_path, monkeypatch):
+    replica = Replica(tmp_path / "replica")
+    monkeypatch.setenv("SSL_CERT_FILE", str(replica.ca_file))
+    try:
+        roots = [mint_paa(f"Vendor {n} PAA")[0] for n in range(20)]
+        for root in roots:
+            approve_root(replica, root)
+        broken = next(path for path in replica.pki if path.startswith("/dcl/pki/certificates/"))
+        replica.pki[broken]["approvedCertificates"]["certs"][0]["pemCert"] = "-----BEGIN CERTIFICATE-----\nnot\n"
+        events: list = []
+        updates = LedgerUpdates([LedgerSource(LedgerKind.URL, replica.url)], tmp_path / "state", emit=events.append)
+
+        async def scenario():
+            loaded = await updates.load_roots()
+            await updates.aclose()
+            return loaded
+
+        loaded = asyncio.run(scenario())
+    finally:
+        replica.close()
+    assert len(loaded) == 19 and {root.certificate for root in loaded} < set(roots)
+    assert [(e.roots, e.from_cache) for e in events if e.name == "LedgerRootsLoaded"] == [(19, False)]
