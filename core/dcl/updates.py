@@ -136,10 +136,6 @@ class LedgerUpdates:
         self._names: tuple[tuple[int, ...], dict[int, str]] | None = None
         self._load_downloaded()
 
-    @property
-    def sources(self) -> tuple[LedgerSource, ...]:
-        return tuple(ledger.source for ledger in self._ledgers)
-
     # ------------------------------------------------------------------ what the provider asks
 
     def consider(self, vid: int, pid: int, current: int) -> Answer:
@@ -183,9 +179,6 @@ class LedgerUpdates:
             )
             for image in self._images.values()
         )
-
-    def cached_answers(self) -> int:
-        return sum(ledger.cache.count() for ledger in self._ledgers)
 
     # ------------------------------------------------------------------ one ledger
 

@@ -4,8 +4,6 @@ served when a ledger cannot be reached."""
 from __future__ import annotations
 
 from ..dcl.events import (
-    DownloadState,
-    LedgerDownload,
     LedgerImageDownloading,
     LedgerImageReady,
     LedgerImageRefused,
@@ -19,7 +17,6 @@ from .words import plural
 
 __all__ = [
     "age_text",
-    "download_text",
     "image_downloading_text",
     "image_ready_text",
     "image_refused_text",
@@ -95,17 +92,6 @@ def image_refused_text(event: LedgerImageRefused) -> str:
         f"ledger {event.ledger}: {_product(event.vendor_id, event.product_id)} version {event.software_version}: "
         f"{event.reason}; {then}"
     )
-
-
-def download_text(download: LedgerDownload) -> str:
-    """One line of the Images tab's ledger downloads."""
-    what = f"{download.ledger} {download.vendor_id:04X}:{download.product_id:04X} v{download.software_version}"
-    if download.state == DownloadState.RUNNING:
-        share = 100 * download.received // download.total if download.total else 0
-        return f"{what}: downloading {share}% ({download.received}/{download.total} bytes)"
-    if download.state == DownloadState.READY:
-        return f"{what}: ready ({plural(download.total, 'byte')}, checked)"
-    return f"{what}: {download.reason}"
 
 
 def roots_text(event: LedgerRootsLoaded) -> str:
