@@ -217,12 +217,12 @@ class LedgerUpdates:
         return self._image_answer(ledger, choice.version)
 
     def _not_known_yet(self, ledger: _Ledger, vid: int, pid: int, current: int) -> Answer:
-        """Busy while the ledger is being asked; once it could not answer, why (a requestor is not
-        kept waiting on a ledger that is down, or that refused the question)."""
+        """Busy while the ledger is being asked; why not, when it is down or refused the question (a
+        requestor is not kept waiting on a ledger that is down: the local images answer it)."""
+        if ledger.down_since is not None:  # asked again in the background, but not waited on
+            return Nothing(f"{ledger.source.name} unreachable ({ledger.down_reason}) and nothing cached")
         if (vid, pid, current) in ledger.refreshing:
             return Waiting(BUSY_LOOKUP)
-        if ledger.down_since is not None:
-            return Nothing(f"{ledger.source.name} unreachable ({ledger.down_reason}) and nothing cached")
         if (vid, pid) in ledger.errors:
             return Nothing(f"{ledger.source.name}: {ledger.errors[(vid, pid)]}")
         return Waiting(BUSY_LOOKUP)
