@@ -41,6 +41,7 @@ from ..api.events import (
     FabricsChanged,
     FabricSummary,
     HistoryRows,
+    ImageSummary,
     Listening,
     OtaEvent,
     QueryImageReceived,
@@ -138,6 +139,7 @@ class ProviderEngine:
         self.bench: Bench | None = None
         self.control: ControlServer | None = None
         self.ledger: LedgerUpdates | None = None  # --dcl: the ledgers' published updates
+        self._summaries: tuple[tuple[CatalogEntry, ...], tuple[ImageSummary, ...]] = ((), ())
         self._trace: TraceWriter | None = None
 
     # ------------------------------------------------------------------ lifecycle (any thread)
@@ -235,13 +237,21 @@ class ProviderEngine:
             self._failed,
             self._events.dropped,
             self.armed(),
-            tuple(image_summary(e) for e in self.images()),
+            self._image_summaries(),
             self.bus.subscribers,
             self._latest.get(Listening),
             self._latest.get(FabricsChanged),
             self.ledger.downloads() if self.ledger is not None else (),
             self._vendor_names(),
         )
+
+    def _image_summaries(self) -> tuple[ImageSummary, ...]:
+        """The images as values, made again only when the images changed: a snapshot is taken ten
+        times a second, and an idle provider's CPU is mostly that."""
+        images, (made_from, _) = self.images(), self._summaries
+        if len(images) != len(made_from) or any(a is not b for a, b in zip(images, made_from, strict=True)):
+            self._summaries = (images, tuple(image_summary(entry) for entry in images))
+        return self._summaries[1]
 
     def _local_images(self) -> int:
         """The images of the files served now (a reload replaces the catalog)."""

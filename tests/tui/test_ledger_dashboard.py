@@ -19,9 +19,9 @@ def test_images_from_the_ledger_and_vendor_names_on_the_dashboard(tmp_path, monk
     replica = Replica(tmp_path / "replica")
     monkeypatch.setenv("SSL_CERT_FILE", str(replica.ca_file))
     replica.vendors = [{"vendorID": 0xFFF1, "vendorName": "Test Vendor One", "schemaVersion": 0}]
-    image = build_image(tmp_path, 0xFFF1, 0x8000, 9, payload_size=100_000)
+    image = build_image(tmp_path, 0xFFF1, 0x8000, 9, payload_size=200_000)
     path = replica.publish(image, 0xFFF1, 0x8000, 9)
-    replica.slow[path] = 0.01  # about a quarter of a second per 100 kB: the tab shows it on its way
+    replica.slow[path] = 0.03  # 1.5 s in all: the tab samples twice a second, so several see it on its way
     engine = start_engine(tmp_path / "state", dcl=(parse_ledger(replica.url),))
 
     def images_rows(app) -> list[list[str]]:
