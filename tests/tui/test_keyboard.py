@@ -6,6 +6,7 @@ framed, the arm popup keeps its values when the engine refuses them, and an arm 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from ota_provider.core.api.commands import ArmKnobs
 from ota_provider.core.api.events import CommandDone
@@ -14,6 +15,7 @@ from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import ApplyUpdateAction, QueryImageStatus
 from ota_provider.tui.controls import FOCUS_MARK
 from ota_provider.tui.screens import ArmScreen
+from tests.helpers.dashboard import until
 from tests.tui.fake_engine import scripted_dashboard, settle
 
 DISCONTINUE = ApplyUpdateAction.DISCONTINUE
@@ -53,7 +55,10 @@ def test_focus_is_marked_in_plain_text_on_the_panel_and_the_field():
     async def scenario(app, pilot):
         table_title = app.requestor_table.border_title
         app.query_one("#query-delay").focus()
-        await pilot.pause(0.2)
+        # The marks follow the focus message: waited for, not a fixed pause (a loaded machine is slower).
+        with contextlib.suppress(AssertionError):
+            await until(pilot, lambda: app.controls.border_title.startswith(FOCUS_MARK), timeout=5)
+        await pilot.pause(0.05)
         return table_title, app.requestor_table.border_title, app.controls.border_title, app.controls.border_subtitle
 
     table_focused, table_after, form_title, field = run(scenario)
