@@ -125,7 +125,7 @@ def _bdx_status(raw: Any) -> BdxStatus:
 
 def _designator(raw: Any) -> str:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
-        raise ValueError(f"forcedImage is an image designator (its number in the image list), not {raw!r}")
+        raise ValueError(f"forcedImage is an image designator (the Images tab's #: 0, 1 ... or tn-...), not {raw!r}")
     return str(raw).strip()
 
 
