@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from ..dcl.sources import LedgerSource, parse_ledger
 from ..ota.history import iso_time
 from ..storage.database import DATABASE_NAME
 
@@ -59,6 +60,14 @@ class LinePrinter:
     def plain(self, line: str) -> None:
         """A line as it is (the SDK app's lines the certification scripts wait for)."""
         print(line, file=self.out, flush=True)
+
+
+def ledger_argument(text: str) -> LedgerSource:
+    """``--dcl``: mainnet, testnet or a base URL, refused in one line otherwise."""
+    try:
+        return parse_ledger(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def default_storage() -> Path:

@@ -5,7 +5,6 @@ downloaded and checked into the state directory (where a provider with ``--dcl``
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from collections.abc import Sequence
@@ -13,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..dcl import events as ev
-from ..dcl.sources import LedgerSource, parse_ledger
+from ..dcl.sources import parse_ledger
 from ..dcl.updates import LedgerUpdates
 from ..event_base import EngineEvent
 from ..ota.extra_images import Ready
 from ..presentation.lines import event_fields, event_text
-from .common import PROG, Parser, default_storage, parse_number
+from .common import PROG, Parser, default_storage, ledger_argument, parse_number
 
 __all__ = ["dcl_main"]
 
@@ -44,7 +43,7 @@ def dcl_main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--dcl",
         action="append",
-        type=_ledger,
+        type=ledger_argument,
         metavar="mainnet|testnet|URL",
         help="the ledger to ask (default mainnet); repeat for several, in order",
     )
@@ -86,10 +85,3 @@ async def _ask(updates: LedgerUpdates, vid: int, pid: int, current: int, downloa
         return None
     finally:
         await updates.aclose()
-
-
-def _ledger(text: str) -> LedgerSource:
-    try:
-        return parse_ledger(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -50,7 +50,6 @@ from ..config import (
     ProviderConfig,
     installed_version,
 )
-from ..dcl.sources import LedgerSource, parse_ledger
 from ..engine import ProviderEngine, onboarding_payload
 from ..engine.snapshots import image_summary
 from ..fabric.acl import AclError
@@ -78,6 +77,7 @@ from .common import (
     Parser,
     aligned,
     default_storage,
+    ledger_argument,
     parse_number,
     state_arguments,
     state_path,
@@ -151,13 +151,6 @@ def _paa_folder(text: str) -> Path:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return Path(text)
-
-
-def _ledger(text: str) -> LedgerSource:
-    try:
-        return parse_ledger(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _readable_file(text: str) -> Path:
@@ -274,7 +267,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     images.add_argument(
         "--dcl",
         action="append",
-        type=_ledger,
+        type=ledger_argument,
         metavar="mainnet|testnet|URL",
         help="also offer the updates published on this ledger (the CSA DCL, or a replica or cache at URL), "
         "downloaded over HTTPS and checked; repeat for several, asked in order (the newest applicable wins)",

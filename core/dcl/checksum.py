@@ -44,6 +44,14 @@ class ImageDigest:
             raise ChecksumError("the image's checksum is not the one published on the ledger")
 
     @classmethod
+    def check_chunks(cls, algorithm_id: int, chunks: Iterable[bytes], expected: bytes) -> None:
+        """The digest of ``chunks`` against the ledger's ``expected``; ChecksumError if they differ."""
+        digest = cls(algorithm_id)
+        for chunk in chunks:
+            digest.update(chunk)
+        digest.check(expected)
+
+    @classmethod
     def of(cls, algorithm_id: int, chunks: Iterable[bytes]) -> bytes:
         digest = cls(algorithm_id)
         for chunk in chunks:

@@ -85,7 +85,7 @@ def revoked_serials(point: RevocationPoint, crl_bytes: bytes) -> set[int]:
         raise LedgerError(f"the CRL at {point.data_url} is larger than {MAX_CRL_BYTES} bytes")
     if point.digest and point.digest_type:
         try:
-            _check_digest(point, crl_bytes)
+            ImageDigest.check_chunks(point.digest_type, (crl_bytes,), point.digest)
         except ChecksumError as exc:
             raise LedgerError(f"the CRL at {point.data_url}: {exc}") from None
     try:
@@ -106,9 +106,3 @@ def revoked_serials(point: RevocationPoint, crl_bytes: bytes) -> set[int]:
     except (InvalidSignature, TypeError):
         raise LedgerError(f"the CRL at {point.data_url} is not signed by its signer on the ledger") from None
     return {revoked.serial_number for revoked in crl}
-
-
-def _check_digest(point: RevocationPoint, data: bytes) -> None:
-    digest = ImageDigest(point.digest_type)
-    digest.update(data)
-    digest.check(point.digest)

@@ -195,17 +195,7 @@ class LedgerUpdates:
             return Nothing(f"{ledger.source.name}: {exc}")
 
         missing: list[int] = []
-
-        def fetch(version: int) -> ModelVersion:
-            answer = self._answer(ledger, version_path(vid, pid, version))
-            if answer is None:
-                missing.append(version)
-                raise LedgerError("not fetched yet")
-            if not answer.found:
-                raise LedgerError(f"{ledger.source.name} has no entry for version {version}")
-            return parse_model_version(answer.body, vid, pid, version)
-
-        choice = choose(versions, fetch, current)
+        choice = choose(versions, lambda version: self._entry(ledger, vid, pid, version, missing), current)
         if missing:
             self._refresh(ledger, vid, pid, current)
             return self._not_known_yet(ledger, vid, pid, current)
@@ -215,6 +205,16 @@ class LedgerUpdates:
             passed = "; ".join(f"{version}: {reason}" for version, reason in choice.skipped)
             return Nothing(f"{ledger.source.name}: nothing applies ({passed})")
         return self._image_answer(ledger, choice.version)
+
+    def _entry(self, ledger: _Ledger, vid: int, pid: int, version: int, missing: list[int]) -> ModelVersion:
+        """One version's entry from what the ledger answered; a version not asked yet goes in ``missing``."""
+        answer = self._answer(ledger, version_path(vid, pid, version))
+        if answer is None:
+            missing.append(version)
+            raise LedgerError("not fetched yet")
+        if not answer.found:
+            raise LedgerError(f"{ledger.source.name} has no entry for version {version}")
+        return parse_model_version(answer.body, vid, pid, version)
 
     def _not_known_yet(self, ledger: _Ledger, vid: int, pid: int, current: int) -> Answer:
         """Busy while the ledger is being asked; why not, when it is down or refused the question (a
@@ -343,13 +343,7 @@ class LedgerUpdates:
         except LedgerError:
             return
 
-        def fetch(version: int) -> ModelVersion:
-            answer = self._answer(ledger, version_path(vid, pid, version))
-            if answer is None or not answer.found:
-                raise LedgerError("no entry")
-            return parse_model_version(answer.body, vid, pid, version)
-
-        choice = choose(versions, fetch, current)
+        choice = choose(versions, lambda version: self._entry(ledger, vid, pid, version, []), current)
         chosen = choice.version.software_version if choice.version is not None else None
         self.emit(ev.LedgerLookedUp(ledger.source.name, vid, pid, current, chosen, choice.skipped, from_cache))
 
@@ -427,10 +421,8 @@ class LedgerUpdates:
             if size != model.ota_file_size:
                 raise DownloadRefused(f"the image has {size} bytes; the ledger published {model.ota_file_size}")
             with path.open("rb") as file:
-                digest = ImageDigest(model.ota_checksum_type)
-                while chunk := file.read(1 << 20):
-                    digest.update(chunk)
-            digest.check(model.ota_checksum)
+                chunks = iter(lambda: file.read(1 << 20), b"")
+                ImageDigest.check_chunks(model.ota_checksum_type, chunks, model.ota_checksum)
         info = verify_image(path).info
         header = info.header
         published = (model.vid, model.pid, model.software_version)
