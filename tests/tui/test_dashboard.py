@@ -513,6 +513,8 @@ def test_one_press_of_arm_shapes_one_response_or_nothing(engine, tmp_path):
                 await until(pilot, lambda: any("outside 0..4294967295" in n.message for n in app._notifications))
                 await pilot.pause(0.3)
                 third = await client.query_image(0xFFF1, 0x8000, 1)
+                # The Armed box follows the engine's snapshots (sampled twice a second), not each query.
+                await until(pilot, lambda: "nothing armed" in armed_text(app))
             finally:
                 driver.close()
             return first, second, third, armed_text(app)
