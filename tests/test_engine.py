@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from ota_provider.core.api.events import (
     CommandDone,
     DemoFabricJoined,
     DeviceEvent,
+    EngineSnapshot,
     Listening,
     QueryImageAnswered,
     QueryImageReceived,
@@ -28,7 +30,9 @@ from ota_provider.core.bdx.outcome import Outcome
 from ota_provider.core.cli import parse_config
 from ota_provider.core.client.requestor import DownloadError
 from ota_provider.core.codec.status_report import BdxStatus
-from ota_provider.core.engine import wait_for
+from ota_provider.core.config import ProviderConfig
+from ota_provider.core.engine import ProviderEngine, wait_for
+from ota_provider.core.ota.catalog import ImageCatalog
 from ota_provider.core.ota.policy import Knob
 from ota_provider.core.ota.types import QueryImageStatus
 from ota_provider.core.presentation.lines import event_text
@@ -355,3 +359,28 @@ def test_transfer_numbers_go_on_across_restarts_of_one_state_directory(tmp_path)
         finally:
             engine.stop()
     assert numbers == [1, 2]
+
+
+def test_a_headless_engine_takes_no_snapshots_until_a_subscriber_asks(tmp_path, monkeypatch):
+    """Lines are made from events: with no dashboard or client reading snapshots, none is taken
+    (ten a second while a transfer runs would be CPU spent on nothing)."""
+    taken = []
+    real = ProviderEngine.take_snapshot
+    monkeypatch.setattr(ProviderEngine, "take_snapshot", lambda self: taken.append(1) or real(self))
+    config = ProviderConfig(image_list=IMAGE_LIST, port=0, demo_fabric=True)
+    engine = ProviderEngine(config, ImageCatalog.from_list(IMAGE_LIST), storage=tmp_path, dnssd=False, host="::1")
+    engine.events_only()
+    engine.start()
+    try:
+        wait_for(engine, lambda e: isinstance(e, Listening))
+        at_start = len(taken)  # the one a front end has from the start
+        time.sleep(0.6)
+        idle = len(taken) - at_start
+        client, _ = engine.subscribe(snapshots=True)
+        time.sleep(0.6)
+        asked = len(taken) - at_start - idle
+        received = client.take(1000)
+    finally:
+        engine.stop()
+    assert idle == 0
+    assert asked >= 1 and any(isinstance(e, EngineSnapshot) for e in received)

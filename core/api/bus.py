@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from .events import EngineEvent
+from .events import EngineEvent, EngineSnapshot
 
 E = TypeVar("E", bound=EngineEvent)
 
@@ -40,6 +40,9 @@ class Subscriber:
         self.lagged = False  # cut off: its queue overflowed
         self.closed = False
         self.last_seq = 0  # the last sequence number taken
+        # Takes EngineSnapshots as well as events. A front end that only prints lines does not: the
+        # engine then takes no snapshots at all, and this queue never wakes its reader for one.
+        self.snapshots = True
 
     def take(self, limit: int = 1000) -> list[EngineEvent]:
         """Up to ``limit`` events, oldest first, without blocking."""
@@ -94,7 +97,10 @@ class EventBus:
             event = dataclasses.replace(event, seq=self.seq)
             if event.logged:  # snapshots and answers are not history: they would crowd it out
                 self._replay.append(event)
+            snapshot = isinstance(event, EngineSnapshot)
             for subscriber in self._subscribers:
+                if snapshot and not subscriber.snapshots:
+                    continue
                 was_empty = not subscriber._queue
                 lagging = subscriber.lagged
                 if subscriber._offer(event) and was_empty and subscriber.wake is not None:
@@ -107,6 +113,12 @@ class EventBus:
             wake()
         return event
 
+    @property
+    def snapshot_readers(self) -> bool:
+        """Whether any subscriber takes snapshots (otherwise taking them is wasted work)."""
+        with self.lock:
+            return any(subscriber.snapshots for subscriber in self._subscribers)
+
     def subscribe(
         self,
         *,
@@ -114,11 +126,13 @@ class EventBus:
         capacity: int = SUBSCRIBER_QUEUE,
         wake: Callable[[], None] | None = None,
         cut_off: bool = True,
+        snapshots: bool = True,
     ) -> tuple[Subscriber, int]:
         """A new subscriber. With ``after``, the buffered events numbered after it come first;
         returns the subscriber and how many requested events are gone from the buffer (0 when it
         missed nothing)."""
         subscriber = Subscriber(self, capacity, wake, cut_off)
+        subscriber.snapshots = snapshots
         with self.lock:
             missed = 0
             if after is not None:

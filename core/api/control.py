@@ -299,7 +299,6 @@ class _Connection:
         self.loop = asyncio.get_running_loop()
         self.session = ServerSession(server.token, authenticated=server.token is None)
         self.forwarding = False
-        self.snapshots = False
         self.snapshots_skipped = 0  # snapshots not sent because the client had not read the ones before
         self.pending: set[str] = set()  # ids of this client's commands not answered yet
         self.history: dict[str, list] = {}
@@ -317,7 +316,8 @@ class _Connection:
     def _listen(self) -> None:
         """Subscribe to the engine's events, before any command, so no answer is ever missed. Only an
         authenticated client does: one still saying hello holds no queue."""
-        self.events, _ = self.server.subscribe(capacity=CLIENT_QUEUE, wake=self._wake)
+        # No snapshots until the client subscribes asking for them.
+        self.events, _ = self.server.subscribe(capacity=CLIENT_QUEUE, wake=self._wake, snapshots=False)
 
     # ------------------------------------------------------------------ out
 
@@ -406,7 +406,7 @@ class _Connection:
             if event.command_id in self.reports:
                 result["payload"] = self.reports.pop(event.command_id)
             self.write(result)
-        if not self.forwarding or (isinstance(event, EngineSnapshot) and not self.snapshots):
+        if not self.forwarding:  # (snapshots come only once it asked for them: Subscriber.snapshots)
             return
         if isinstance(event, EngineSnapshot) and self.writer.transport.get_write_buffer_size() > SNAPSHOT_BACKLOG:
             # A snapshot is state, not history: one that waits behind unread ones says nothing the
@@ -468,14 +468,16 @@ class _Connection:
                     self.session.send({**event_to_json(snapshot), "type": "snapshot"})
 
     def _subscribe(self, after: int | None, snapshots: bool) -> None:
-        self.snapshots = snapshots
         missed = 0
         assert self.events is not None
         if after is not None:  # replay from the bus: a new queue that starts after ``after``
             for event in self.events.take(CLIENT_QUEUE):  # answers still owed to this client first
                 self._deliver(event)
             self.events.close()
-            self.events, missed = self.server.subscribe(after=after, capacity=CLIENT_QUEUE, wake=self._wake)
+            self.events, missed = self.server.subscribe(
+                after=after, capacity=CLIENT_QUEUE, wake=self._wake, snapshots=snapshots
+            )
+        self.events.snapshots = snapshots
         self.forwarding = True
         self.write({"type": "subscribed", "seq": self.events.last_seq, "missed": missed})
         self._wake()

@@ -831,6 +831,7 @@ def _serve(config: ProviderConfig, catalog: ImageCatalog, emit: _Printer) -> int
     watch = UpdateWatch(len(config.commission or ())) if config.exit_when_updated else None
     deadline = time.monotonic() + config.timeout if config.timeout else None
     outcome: tuple[int, str] | None = None
+    engine.events_only()  # lines are made from events; snapshots are for dashboards and clients
     try:
         engine.start()
         while not stop.is_set() and engine.running and outcome is None:

@@ -87,6 +87,7 @@ log = logging.getLogger(__name__)
 EVENT_QUEUE_SIZE = 10_000
 SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
 IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often (a stat of each)
+UNREAD_SNAPSHOT_CHECK = 0.25  # seconds: how soon snapshots start once a client asks for them
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
 LEDGER_ROOTS_WAIT = 20.0  # seconds --commission waits for the ledgers' PAA roots at start
@@ -180,10 +181,20 @@ class ProviderEngine:
         return taken[0] if taken else None
 
     def subscribe(
-        self, *, after: int | None = None, capacity: int = SUBSCRIBER_QUEUE, wake: Callable[[], None] | None = None
+        self,
+        *,
+        after: int | None = None,
+        capacity: int = SUBSCRIBER_QUEUE,
+        wake: Callable[[], None] | None = None,
+        snapshots: bool = True,
     ) -> tuple[Subscriber, int]:
         """Another subscriber of the event stream (a control-socket client): cut off if it lags."""
-        return self.bus.subscribe(after=after, capacity=capacity, wake=wake)
+        return self.bus.subscribe(after=after, capacity=capacity, wake=wake, snapshots=snapshots)
+
+    def events_only(self) -> None:
+        """The built-in subscriber takes no snapshots (a front end that prints lines): with no other
+        reader of them the engine takes none."""
+        self._events.snapshots = False
 
     def identity(self) -> dict[str, Any]:
         """Who this engine is, for a control client's hello."""
@@ -315,6 +326,12 @@ class ProviderEngine:
         last: tuple | None = None
         quiet = 0.0
         while True:
+            if not self.bus.snapshot_readers:  # headless, no client asking: no work ten times a second
+                last = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._snapshot_wanted.wait(), UNREAD_SNAPSHOT_CHECK)
+                self._snapshot_wanted.clear()
+                continue
             snapshot = self.take_snapshot()
             key = (
                 snapshot.transfers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from ota_provider.core.api.bus import EventBus
-from ota_provider.core.api.events import EngineError
+from ota_provider.core.api.events import EngineError, EngineSnapshot
 
 
 def publish(bus, count, start=0):
@@ -60,3 +60,17 @@ def test_wait_wakes_on_the_next_event_from_another_thread():
     threading.Timer(0.05, lambda: bus.publish(EngineError("late"))).start()
     assert subscriber.wait(2.0) and subscriber.take()[0].message == "late"
     assert not subscriber.wait(0.01)
+
+
+def test_snapshots_go_only_to_subscribers_that_take_them():
+    bus = EventBus()
+    lines, _ = bus.subscribe(snapshots=False)
+    assert not bus.snapshot_readers  # nobody would read one: the engine takes none
+    dashboard, _ = bus.subscribe()
+    assert bus.snapshot_readers
+    snapshot = bus.publish(EngineSnapshot((), 0, 0, 0, 0, (), (), 0, None, None, (), ()))
+    publish(bus, 1)
+    assert [type(e) for e in lines.take()] == [EngineError]  # not woken for the snapshot
+    assert dashboard.take()[0] == snapshot
+    dashboard.close()
+    assert not bus.snapshot_readers
