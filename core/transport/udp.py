@@ -53,6 +53,11 @@ def _dual_stack_socket(host: str, port: int) -> socket.socket:
 # cheap datagrams a requestor's next message then waited behind the whole socket backlog, one
 # datagram per piece. Draining the socket each turn keeps every peer's latency to about one piece.
 READ_BATCH = 256
+# But one peer at a time (a lone transfer: BlockQuery in, Block out) leaves one datagram per wake-up,
+# and the read that finds the socket empty after it costs a system call and an exception for every
+# datagram. While wake-ups find one datagram, one is read each, and every PROBE_EVERY-th wake-up
+# drains the socket again: one that finds more than one goes back to draining.
+PROBE_EVERY = 8
 
 
 class UdpEndpoint:
@@ -68,6 +73,8 @@ class UdpEndpoint:
         self.sent = 0
         self.send_errors = 0
         self.errors = 0  # handler errors, logged
+        self._lone = False  # wake-ups lately found one datagram each: read one, not until empty
+        self._until_probe = 0
         self._loop.add_reader(sock.fileno(), self._read_ready)
 
     @classmethod
@@ -89,21 +96,38 @@ class UdpEndpoint:
         return cls(sock, handler)
 
     def _read_ready(self) -> None:
-        for _ in range(READ_BATCH):
+        if self._lone and self._until_probe:
+            self._until_probe -= 1
             try:
                 data, address = self._sock.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # ICMP errors (port unreachable) surface here on some kernels
                 log.debug("UDP receive error: %s", exc)
-                continue
+                return
+            self._deliver(data, address)
+            return
+        read = 0
+        for _ in range(READ_BATCH):
             try:
-                self._handler(data, address)
-            except Exception:  # a handler bug must not stop the socket; it is logged and counted
-                self.errors += 1
-                log.exception("error while handling a datagram from %s", address)
+                data, address = self._sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                log.debug("UDP receive error: %s", exc)
+                continue
+            read += 1
+            self._deliver(data, address)
             if self._closed:
                 return
+        self._lone, self._until_probe = read <= 1, PROBE_EVERY
+
+    def _deliver(self, data: bytes, address: tuple) -> None:
+        try:
+            self._handler(data, address)
+        except Exception:  # a handler bug must not stop the socket; it is logged and counted
+            self.errors += 1
+            log.exception("error while handling a datagram from %s", address)
 
     @property
     def local_address(self) -> tuple:
