@@ -103,18 +103,23 @@ class Deadlines(Generic[K]):
             return
 
     def next(self) -> float | None:
-        self._settle()
-        return self._heap[0][0] if self._heap else None
+        """No later than the earliest deadline, and O(1): the driver asks after every datagram. A
+        key moved later or cancelled since it was queued can make it earlier; the poll at that time
+        finds nothing due, and :meth:`pop_due` settles the heap, so the next answer is later. None
+        when no key is pending."""
+        return self._heap[0][0] if self._when else None
 
     def pop_due(self, now: float) -> list[K]:
         """The keys due at ``now``, earliest first; they are forgotten (set them again to repeat)."""
         due: list[K] = []
-        while (when := self.next()) is not None and when <= now:
+        while True:
+            self._settle()
+            if not self._heap or self._heap[0][0] > now:
+                return due
             _, _, key = heapq.heappop(self._heap)
             del self._queued[key]
             del self._when[key]
             due.append(key)
-        return due
 
 
 class TimerGroup:

@@ -47,7 +47,7 @@ from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..storage.lock import StateLock
 from ..storage.sessions import SessionStore
 from ..storage.transfers import TransferStore
-from ..timers import Clock, TimerGroup
+from ..timers import Clock, TimerGroup, earliest
 from .checkpoints import Checkpoints
 from .config import NodeConfig
 from .dnssd_following import DnssdFollower
@@ -259,8 +259,7 @@ class MatterNode:
     # ------------------------------------------------------------------ time
 
     def next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.timers.next_deadline(), self._parts.next_deadline()) if d is not None]
-        return min(deadlines) if deadlines else None
+        return earliest((self.timers.next_deadline(), self._parts.next_deadline()))
 
     def poll(self, now: float) -> None:
         """Every protocol machine's due work, then the node's own parts'."""
