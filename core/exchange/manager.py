@@ -273,7 +273,7 @@ class ExchangeManager:
             self._drop("malformed protocol header", exc)
             return
         session.peer_address = address
-        session.last_peer_activity = self.now
+        session.last_peer_activity = self._now  # (receive's time: the clock is read once per datagram)
         acked = self._process_ack(session, payload_header) if payload_header.ack_counter is not None else None
         if duplicate:
             self.drops["duplicate"] += 1
@@ -355,7 +355,7 @@ class ExchangeManager:
         if exchange and exchange.retransmit and exchange.retransmit.counter == payload_header.ack_counter:
             entry, exchange.retransmit = exchange.retransmit, None
             if entry.sends == 1 and isinstance(session, SecureSession):  # Karn's rule; no handshake work in it
-                self.links.sample(session.peer_address, self.now - entry.sent_at, self.now)
+                self.links.sample(session.peer_address, self._now - entry.sent_at, self._now)
             self._maybe_forget(exchange)
             return exchange
         return None
@@ -419,14 +419,14 @@ class ExchangeManager:
 
     def _note_received(self, exchange: Exchange, message: Message) -> None:
         if not exchange.is_initiator and isinstance(exchange.session, UnsecuredSession):
-            exchange.expires = self.now + HANDSHAKE_STEP_SECONDS
+            exchange.expires = self._now + HANDSHAKE_STEP_SECONDS
         elif exchange.waiting_since is not None:  # the peer came back within our patience
             exchange.waiting_since = exchange.expires = None
         if message.payload_header.needs_ack:
             if exchange.pending_ack is not None:  # never leave an older message unacknowledged
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
             exchange.pending_ack = message.header.message_counter
-            exchange.ack_due = self.now + self._ack_delay(exchange.session)
+            exchange.ack_due = self._now + self._ack_delay(exchange.session)
         self._schedule(exchange)
 
     # ------------------------------------------------------------------ send
@@ -476,9 +476,9 @@ class ExchangeManager:
             self._fail_exchange(exchange, "message counter exhausted")
             return
         if reliable:
-            exchange.retransmit = _Retransmit(
-                datagram, counter, 1, self.now + self._delay(exchange.session, 0), ack, self.now
-            )
+            now = self.now
+            due = now + self._delay(exchange.session, 0, now)
+            exchange.retransmit = _Retransmit(datagram, counter, 1, due, ack, now)
             self._schedule(exchange)
         if self.tracer is not None:
             ph = PayloadHeader(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
@@ -511,9 +511,9 @@ class ExchangeManager:
             return self.config.standalone_ack_timeout
         return min(self.config.standalone_ack_timeout, local.active_interval_ms / 2000)
 
-    def _delay(self, session: Session, retransmissions: int) -> float:
+    def _delay(self, session: Session, retransmissions: int, now: float) -> float:
         peer = session.peer_parameters
-        active = (self.now - session.last_peer_activity) * 1000 < peer.active_threshold_ms
+        active = (now - session.last_peer_activity) * 1000 < peer.active_threshold_ms
         return retransmit_delay(self.config, peer, retransmissions, peer_active=active, rng=self._rng)
 
     # ------------------------------------------------------------------ timers and closing
@@ -564,17 +564,13 @@ class ExchangeManager:
     def _schedule(self, exchange: Exchange) -> None:
         """Note when the exchange next needs the poll. An entry left early by an ack that came since
         is harmless: the poll finds nothing due and schedules the exchange again."""
-        times = [
-            t
-            for t in (
-                exchange.ack_due if exchange.pending_ack is not None else None,
-                exchange.retransmit.due if exchange.retransmit is not None else None,
-                exchange.expires,
-            )
-            if t is not None
-        ]
-        if times:
-            self._due.set(exchange.key, min(times))
+        due = exchange.expires
+        if exchange.pending_ack is not None and (due is None or exchange.ack_due < due):
+            due = exchange.ack_due
+        if exchange.retransmit is not None and (due is None or exchange.retransmit.due < due):
+            due = exchange.retransmit.due
+        if due is not None:
+            self._due.set(exchange.key, due)
         else:
             self._due.cancel(exchange.key)
 
@@ -583,7 +579,8 @@ class ExchangeManager:
         self.retransmissions += 1
         exchange.retransmissions += 1
         if timed:
-            entry.due = self.now + self._delay(exchange.session, entry.sends)
+            now = self.now
+            entry.due = now + self._delay(exchange.session, entry.sends, now)
             entry.sends += 1
         if self.tracer is not None:
             self.tracer(
