@@ -52,6 +52,7 @@ _SESSION_TYPES = (SessionType.UNICAST, SessionType.GROUP)
 
 
 _BHBI = struct.Struct("<BHBI")
+_Q = struct.Struct("<Q")
 _BBHH = struct.Struct("<BBHH")
 _I = struct.Struct("<I")
 _new = object.__new__
@@ -152,21 +153,27 @@ class MessageHeader:
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> tuple[MessageHeader, int]:
         """Parse the header; return it and the offset where the payload starts."""
-        if len(data) >= 8 and data[0] == 0 and not data[3] & (_SEC_MX | 0x02):
-            # Nearly every message on a session: no node ids, no extensions, a valid session type.
-            # Its fields cannot be out of range (fixed-width), so the checks of __init__ are skipped.
+        size = len(data)
+        if (
+            size >= 8
+            and not data[3] & (_SEC_MX | 0x02)
+            and ((flags := data[0]) == 0 or (flags == _FLAG_S and size >= 16))
+        ):
+            # Nearly every message on a session: no destination, no extensions, a valid session type,
+            # and a source node id or none (matter.js sends its own on CASE sessions). Its fields
+            # cannot be out of range (fixed-width), so the checks of __init__ are skipped.
             _, session_id, security_flags, counter = _BHBI.unpack_from(data)
             header = _new(cls)
             _set(header, "session_id", session_id)
             _set(header, "message_counter", counter)
-            _set(header, "source_node_id", None)
+            _set(header, "source_node_id", _Q.unpack_from(data, 8)[0] if flags else None)
             _set(header, "destination_node_id", None)
             _set(header, "destination_group_id", None)
             _set(header, "session_type", _SESSION_TYPES[security_flags & _SEC_SESSION_MASK])
             _set(header, "privacy", bool(security_flags & _SEC_P))
             _set(header, "control", bool(security_flags & _SEC_C))
             _set(header, "extensions", None)
-            return header, 8
+            return header, 16 if flags else 8
         return cls._decode_general(data)
 
     @classmethod
