@@ -23,6 +23,11 @@ __all__ = ["AsyncExchange", "ExchangeDriver", "MessageLink"]
 
 log = logging.getLogger(__name__)
 
+# uvloop's (libuv's) timers count whole milliseconds from the start of the loop's turn, so they fire
+# up to a millisecond early; the poll would find nothing due and the timer be armed again for the
+# rest, turn after turn. A millisecond more is nothing to MRP's hundreds.
+TIMER_SLACK = 0.001
+
 
 class MessageLink(Protocol):
     """A reliable, ordered carrier of whole Matter messages to one peer (``transport/ble.BtpLink``)."""
@@ -79,7 +84,7 @@ class ExchangeDriver:
         if self._timer is not None:
             self._timer.cancel()
         self._armed_for = deadline
-        self._timer = self._loop.call_later(max(0.0, deadline - self.clock()), self._on_timer)
+        self._timer = self._loop.call_later(max(0.0, deadline - self.clock()) + TIMER_SLACK, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
