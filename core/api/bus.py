@@ -55,6 +55,12 @@ class Subscriber:
             self.last_seq = out[-1].seq
         return out
 
+    def take_snapshots(self, wanted: bool) -> None:
+        """Start or stop taking snapshots; the bus tells the engine when a reader appears."""
+        self.snapshots = wanted
+        if wanted and self._bus.on_snapshot_reader is not None:
+            self._bus.on_snapshot_reader()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until an event is queued (or this subscriber is cut off); False on timeout."""
         return self._ready.wait(timeout)
@@ -88,6 +94,9 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self.seq = 0  # the last sequence number handed out
         self.cut_off = 0  # subscribers cut off for lagging, in all
+        # Called (from the subscribing thread) when a subscriber that takes snapshots appears: the
+        # engine takes none while nobody would read them.
+        self.on_snapshot_reader: Callable[[], None] | None = None
 
     def publish(self, event: E) -> E:
         """Number ``event`` and hand it to every subscriber; returns the numbered event."""
@@ -145,6 +154,8 @@ class EventBus:
                     subscriber._ready.set()
             subscriber.last_seq = after if after is not None else self.seq
             self._subscribers.append(subscriber)
+        if snapshots and self.on_snapshot_reader is not None:
+            self.on_snapshot_reader()
         return subscriber, missed
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

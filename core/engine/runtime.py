@@ -89,7 +89,6 @@ log = logging.getLogger(__name__)
 EVENT_QUEUE_SIZE = 10_000
 SNAPSHOT_INTERVAL = 0.1  # seconds, while something changes: the dashboard samples at 10 Hz
 IMAGE_WATCH_SECONDS = 2.0  # the image files are checked for changes this often (a stat of each)
-UNREAD_SNAPSHOT_CHECK = 0.25  # seconds: how soon snapshots start once a client asks for them
 COMMAND_SNAPSHOT_GAP = 0.02  # seconds: after a command, the snapshot that shows it comes this soon
 AFTER_A_COMPLETE_TRANSFER = " (every byte sent and acknowledged: the device failed after, in its storage or its check)"
 LEDGER_ROOTS_WAIT = 20.0  # seconds --commission waits for the ledgers' PAA roots at start
@@ -328,10 +327,9 @@ class ProviderEngine:
         last: tuple | None = None
         quiet = 0.0
         while True:
-            if not self.bus.snapshot_readers:  # headless, no client asking: no work ten times a second
+            if not self.bus.snapshot_readers:  # headless, no client asking: no work, no wake-ups
                 last = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._snapshot_wanted.wait(), UNREAD_SNAPSHOT_CHECK)
+                await self._snapshot_wanted.wait()  # a reader subscribing sets it, as a command does
                 self._snapshot_wanted.clear()
                 continue
             snapshot = self.take_snapshot()
@@ -496,6 +494,12 @@ class ProviderEngine:
         ledger_start = asyncio.get_running_loop().create_task(self._start_ledger()) if self.ledger else None
         commissions = asyncio.get_running_loop().create_task(self._commission_at_start(ledger_start))
         self._snapshot_wanted = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def snapshot_reader_joined() -> None:  # from whichever thread subscribed
+            loop.call_soon_threadsafe(self._snapshot_wanted.set)
+
+        self.bus.on_snapshot_reader = snapshot_reader_joined
         self._publish_snapshot()  # a front end has one from the start
         snapshots = asyncio.get_running_loop().create_task(self._publish_snapshots())
         watch = asyncio.get_running_loop().create_task(self._watch_images(provider))
@@ -510,6 +514,7 @@ class ProviderEngine:
         try:
             await self._stop.wait()
         finally:
+            self.bus.on_snapshot_reader = None  # the loop is ending: nothing left to wake
             snapshots.cancel()
             watch.cancel()
             commissions.cancel()
