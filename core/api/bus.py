@@ -29,7 +29,9 @@ class Subscriber:
     """One consumer's view of the stream. ``wake`` (if given) is called, from the publishing
     thread, when events arrive in an empty queue: the consumer's cue to take them."""
 
-    def __init__(self, bus: EventBus, capacity: int, wake: Callable[[], None] | None, cut_off: bool) -> None:
+    def __init__(
+        self, bus: EventBus, capacity: int, wake: Callable[[], None] | None, cut_off: bool, snapshots: bool = True
+    ) -> None:
         self._bus = bus
         self._queue: deque[EngineEvent] = deque()
         self._ready = threading.Event()
@@ -42,7 +44,7 @@ class Subscriber:
         self.last_seq = 0  # the last sequence number taken
         # Takes EngineSnapshots as well as events. A front end that only prints lines does not: the
         # engine then takes no snapshots at all, and this queue never wakes its reader for one.
-        self.snapshots = True
+        self.snapshots = snapshots
 
     def take(self, limit: int = 1000) -> list[EngineEvent]:
         """Up to ``limit`` events, oldest first, without blocking."""
@@ -140,8 +142,7 @@ class EventBus:
         """A new subscriber. With ``after``, the buffered events numbered after it come first;
         returns the subscriber and how many requested events are gone from the buffer (0 when it
         missed nothing)."""
-        subscriber = Subscriber(self, capacity, wake, cut_off)
-        subscriber.snapshots = snapshots
+        subscriber = Subscriber(self, capacity, wake, cut_off, snapshots)
         with self.lock:
             missed = 0
             if after is not None:

@@ -477,7 +477,8 @@ class _Connection:
             self.events, missed = self.server.subscribe(
                 after=after, capacity=CLIENT_QUEUE, wake=self._wake, snapshots=snapshots
             )
-        self.events.take_snapshots(snapshots)
+        else:
+            self.events.take_snapshots(snapshots)
         self.forwarding = True
         self.write({"type": "subscribed", "seq": self.events.last_seq, "missed": missed})
         self._wake()

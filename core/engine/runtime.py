@@ -195,7 +195,7 @@ class ProviderEngine:
     def events_only(self) -> None:
         """The built-in subscriber takes no snapshots (a front end that prints lines): with no other
         reader of them the engine takes none."""
-        self._events.snapshots = False
+        self._events.take_snapshots(False)
 
     def identity(self) -> dict[str, Any]:
         """Who this engine is, for a control client's hello."""
@@ -258,8 +258,8 @@ class ProviderEngine:
         )
 
     def _image_summaries(self) -> tuple[ImageSummary, ...]:
-        """The images as values, made again only when the images changed: a snapshot is taken ten
-        times a second, and an idle provider's CPU is mostly that."""
+        """The images as values, made again only when the images changed: while a dashboard or a
+        client reads snapshots, one is taken ten times a second."""
         images, (made_from, _) = self.images(), self._summaries
         if len(images) != len(made_from) or any(a is not b for a, b in zip(images, made_from, strict=True)):
             self._summaries = (images, tuple(image_summary(entry) for entry in images))
