@@ -40,6 +40,8 @@ class SessionType(enum.IntEnum):
 _FLAG_S = 0x04  # source node id present
 _DSIZ_MASK = 0x03
 _DSIZ_NONE, _DSIZ_NODE, _DSIZ_GROUP = 0, 1, 2
+# The flags byte of the headers the fast path decodes (version 0, no group id), and each one's size.
+_FAST_HEADER_SIZES = {0x00: 8, _FLAG_S: 16, _DSIZ_NODE: 16, _FLAG_S | _DSIZ_NODE: 24}
 _VERSION_SHIFT = 4
 
 _SEC_P = 0x80  # privacy
@@ -154,26 +156,22 @@ class MessageHeader:
     def decode(cls, data: bytes | bytearray | memoryview) -> tuple[MessageHeader, int]:
         """Parse the header; return it and the offset where the payload starts."""
         size = len(data)
-        if (
-            size >= 8
-            and not data[3] & (_SEC_MX | 0x02)
-            and ((flags := data[0]) == 0 or (flags == _FLAG_S and size >= 16))
-        ):
-            # Nearly every message on a session: no destination, no extensions, a valid session type,
-            # and a source node id or none (matter.js sends its own on CASE sessions). Its fields
-            # cannot be out of range (fixed-width), so the checks of __init__ are skipped.
-            _, session_id, security_flags, counter = _BHBI.unpack_from(data)
+        if size >= 8 and not data[3] & (_SEC_MX | 0x02) and (end := _FAST_HEADER_SIZES.get(data[0], 99)) <= size:
+            # Nearly every message on a session: no group, no extensions, a valid session type, and
+            # node ids or none (matter.js sends both its own and ours on every unicast message). Its
+            # fields cannot be out of range (fixed-width), so the checks of __init__ are skipped.
+            flags, session_id, security_flags, counter = _BHBI.unpack_from(data)
             header = _new(cls)
             _set(header, "session_id", session_id)
             _set(header, "message_counter", counter)
-            _set(header, "source_node_id", _Q.unpack_from(data, 8)[0] if flags else None)
-            _set(header, "destination_node_id", None)
+            _set(header, "source_node_id", _Q.unpack_from(data, 8)[0] if flags & _FLAG_S else None)
+            _set(header, "destination_node_id", _Q.unpack_from(data, end - 8)[0] if flags & _DSIZ_NODE else None)
             _set(header, "destination_group_id", None)
             _set(header, "session_type", _SESSION_TYPES[security_flags & _SEC_SESSION_MASK])
             _set(header, "privacy", bool(security_flags & _SEC_P))
             _set(header, "control", bool(security_flags & _SEC_C))
             _set(header, "extensions", None)
-            return header, 16 if flags else 8
+            return header, end
         return cls._decode_general(data)
 
     @classmethod

@@ -269,12 +269,24 @@ def _either(decode, data):
         return ("error", type(exc))
 
 
-@given(st.binary(min_size=0, max_size=24), st.sampled_from([0x00, 0x01, 0x02, 0x03, 0x04, 0x10, 0x05]))
+@given(st.binary(min_size=0, max_size=32), st.sampled_from([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x15]))
 def test_the_message_header_fast_path_decodes_as_the_general_one(tail, flags):
     """The common unicast header is parsed without the general walk; it must agree with it on
     every input, the reserved and the malformed ones included."""
     for data in (bytes([flags]) + tail, tail):
         assert _either(MessageHeader.decode, data) == _either(MessageHeader._decode_general, data)
+
+
+def test_the_fast_path_takes_the_header_matter_js_sends_on_a_case_session(monkeypatch):
+    """matter.js's ``MessageExchange`` puts both node ids in every unicast header (flags 0x05,
+    24 bytes: Core 4.4.1's layout with S=1 and DSIZ=1); the fast path must take it, not the walk."""
+    data = bytes.fromhex("05" "3412" "00" "78563412" "0100000000000000" "0200000000000000") + b"payload"
+    general = MessageHeader._decode_general(data)
+    monkeypatch.setattr(MessageHeader, "_decode_general", None)  # taking the walk would fail
+    header, offset = MessageHeader.decode(data)
+    assert (header.session_id, header.message_counter) == (0x1234, 0x12345678)
+    assert (header.source_node_id, header.destination_node_id, offset) == (1, 2, 24)
+    assert (header, offset) == general
 
 
 @given(st.binary(min_size=0, max_size=24), st.integers(0, 0x1F))
