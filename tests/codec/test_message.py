@@ -280,7 +280,7 @@ def test_the_message_header_fast_path_decodes_as_the_general_one(tail, flags):
 def test_the_fast_path_takes_the_header_matter_js_sends_on_a_case_session(monkeypatch):
     """matter.js's ``MessageExchange`` puts both node ids in every unicast header (flags 0x05,
     24 bytes: Core 4.4.1's layout with S=1 and DSIZ=1); the fast path must take it, not the walk."""
-    data = bytes.fromhex("05" "3412" "00" "78563412" "0100000000000000" "0200000000000000") + b"payload"
+    data = bytes.fromhex("053412007856341201000000000000000200000000000000") + b"payload"
     general = MessageHeader._decode_general(data)
     monkeypatch.setattr(MessageHeader, "_decode_general", None)  # taking the walk would fail
     header, offset = MessageHeader.decode(data)
