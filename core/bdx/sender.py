@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import enum
 import os
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..codec.protocols import BdxOpcode
 from ..codec.status_report import BdxStatus
-from .messages import BdxError, Block, BlockQuery, BlockQueryWithSkip, ReceiveAccept, TransferControl, TransferInit
+from .messages import BdxError, BlockQuery, BlockQueryWithSkip, ReceiveAccept, TransferControl, TransferInit
 
 __all__ = ["UDP_BLOCK_LIMIT", "BdxSender", "FileSource", "SenderState"]
 
@@ -53,6 +54,8 @@ _shared_lock = threading.Lock()
 # Block was a tenth of the provider's CPU per Block). Not mmap: an image rewritten in place while
 # a transfer reads it would raise SIGBUS there, where pread only reads short.
 READ_AHEAD = 64 * 1024
+
+_COUNTER = struct.Struct("<I")  # a BlockCounter (Matter Core 11.22.6.7): what a BlockQuery is, what a Block starts with
 
 
 class FileSource:
@@ -204,7 +207,8 @@ class BdxSender:
                 raise BdxError("BlockQuery after the last block", BdxStatus.UNEXPECTED_MESSAGE)
             skip = 0
             if opcode == BdxOpcode.BLOCK_QUERY:
-                counter = BlockQuery.decode(payload).counter
+                # BlockQuery.decode's checks, without building the message: one comes per Block
+                counter = _COUNTER.unpack(payload)[0] if len(payload) == 4 else BlockQuery.decode(payload).counter
             else:
                 query = BlockQueryWithSkip.decode(payload)
                 counter, skip = query.counter, query.bytes_to_skip
@@ -249,7 +253,7 @@ class BdxSender:
         last = self.offset >= self._end
         if last:
             self.state = SenderState.AWAIT_EOF_ACK
-        return (BdxOpcode.BLOCK_EOF if last else BdxOpcode.BLOCK), Block(counter, data).encode()
+        return (BdxOpcode.BLOCK_EOF if last else BdxOpcode.BLOCK), _COUNTER.pack(counter) + data  # Block.encode()
 
     def withheld(self, block: bytes) -> None:
         """The last Block produced never went out (a fault knob dropped it or ended the transfer

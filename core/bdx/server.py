@@ -94,6 +94,10 @@ TransferListener = Callable[[TransferStep, "Transfer"], None]
 # inject into it, or None.
 FaultHook = Callable[["Transfer", int], Fault | None]
 
+# Read for every message of a transfer: plain ints, not enum lookups.
+_SECURE_CHANNEL, _STATUS_REPORT = int(ProtocolId.SECURE_CHANNEL), int(SecureChannelOpcode.STATUS_REPORT)
+_BLOCK_OPCODES = frozenset((int(BdxOpcode.BLOCK), int(BdxOpcode.BLOCK_EOF)))
+
 
 class _TransferExchange:
     def __init__(self, server: BdxServer, transfer: Transfer) -> None:
@@ -399,13 +403,14 @@ class BdxServer:
             self._abort(exchange, BdxStatus.TRANSFER_FAILED_UNKNOWN_ERROR)
 
     def _on_transfer_message(self, transfer: Transfer, exchange: Exchange, message: Message) -> None:
-        if message.protocol_id == ProtocolId.SECURE_CHANNEL and message.opcode == SecureChannelOpcode.STATUS_REPORT:
+        protocol_header = message.payload_header
+        if protocol_header.protocol_id == _SECURE_CHANNEL and protocol_header.opcode == _STATUS_REPORT:
             transfer.sender.fail(BdxStatus.UNKNOWN)
             self._end(transfer, _requestor_ended(message.payload))
             exchange.close("receiver aborted")
             return
         try:
-            reply = transfer.sender.on_message(message.opcode, message.payload)
+            reply = transfer.sender.on_message(protocol_header.opcode, message.payload)
         except BdxError as exc:
             transfer.sender.fail(exc.status)
             self._end(transfer, TransferEnd(Outcome.PROTOCOL_ERROR, status=int(exc.status)))
@@ -430,7 +435,7 @@ class BdxServer:
 
     def _deliver(self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]) -> None:
         """Send a reply, through the fault knobs, a pause and the pacing."""
-        if self.faults is not None and reply[0] in (BdxOpcode.BLOCK, BdxOpcode.BLOCK_EOF):
+        if self.faults is not None and reply[0] in _BLOCK_OPCODES:
             faulted = self._inject_fault(transfer, exchange, reply)
             if faulted is None:
                 return
@@ -486,7 +491,8 @@ class BdxServer:
         self, transfer: Transfer, exchange: Exchange, reply: tuple[int, bytes]
     ) -> tuple[int, bytes] | None:
         assert self.faults is not None
-        counter = int.from_bytes(reply[1][:4], "little")
+        counter = transfer.sender.last_counter  # the Block's own, as it was just made
+        assert counter is not None
         fault = self.faults(transfer, counter)
         if fault is None:
             return reply

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "MessageError",
@@ -57,8 +57,7 @@ _BHBI = struct.Struct("<BHBI")
 _Q = struct.Struct("<Q")
 _BBHH = struct.Struct("<BBHH")
 _I = struct.Struct("<I")
-_new = object.__new__
-_set = object.__setattr__  # fills a frozen header the decoder already knows to be in range
+_tuple_new = tuple.__new__  # builds a header the decoder already knows to be in range, unchecked
 
 
 def secure_unicast_header(session_id: int, counter: int, control: bool = False) -> bytes:
@@ -88,10 +87,7 @@ def _take(data: memoryview, pos: int, size: int, what: str) -> tuple[bytes, int]
     return bytes(data[pos : pos + size]), pos + size
 
 
-@dataclass(frozen=True, slots=True)
-class MessageHeader:
-    """The unencrypted part of every Matter message."""
-
+class _MessageHeaderFields(NamedTuple):
     session_id: int = 0
     message_counter: int = 0
     source_node_id: int | None = None
@@ -102,20 +98,40 @@ class MessageHeader:
     control: bool = False
     extensions: bytes | None = None
 
-    def __post_init__(self) -> None:
-        if self.destination_node_id is not None and self.destination_group_id is not None:
+
+class MessageHeader(_MessageHeaderFields):
+    """The unencrypted part of every Matter message. Immutable; a tuple underneath because one is
+    decoded for every datagram and a tuple is built in one step (the fast path below)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        session_id: int = 0,
+        message_counter: int = 0,
+        source_node_id: int | None = None,
+        destination_node_id: int | None = None,
+        destination_group_id: int | None = None,
+        session_type: SessionType = SessionType.UNICAST,
+        privacy: bool = False,
+        control: bool = False,
+        extensions: bytes | None = None,
+    ) -> MessageHeader:
+        if destination_node_id is not None and destination_group_id is not None:
             raise MessageError("a message has either a destination node id or a group id, not both")
         for name, value, bits in (
-            ("session_id", self.session_id, 16),
-            ("message_counter", self.message_counter, 32),
-            ("source_node_id", self.source_node_id, 64),
-            ("destination_node_id", self.destination_node_id, 64),
-            ("destination_group_id", self.destination_group_id, 16),
+            ("session_id", session_id, 16),
+            ("message_counter", message_counter, 32),
+            ("source_node_id", source_node_id, 64),
+            ("destination_node_id", destination_node_id, 64),
+            ("destination_group_id", destination_group_id, 16),
         ):
             if value is not None and not 0 <= value < (1 << bits):
                 raise MessageError(f"{name} out of range: {value}")
-        if self.extensions is not None and len(self.extensions) > 0xFFFF:
+        if extensions is not None and len(extensions) > 0xFFFF:
             raise MessageError("message extensions longer than 65535 bytes")
+        fields = (session_id, message_counter, source_node_id, destination_node_id, destination_group_id)
+        return _tuple_new(cls, (*fields, session_type, privacy, control, extensions))
 
     @property
     def is_secure(self) -> bool:
@@ -161,17 +177,12 @@ class MessageHeader:
             # node ids or none (matter.js sends both its own and ours on every unicast message). Its
             # fields cannot be out of range (fixed-width), so the checks of __init__ are skipped.
             flags, session_id, security_flags, counter = _BHBI.unpack_from(data)
-            header = _new(cls)
-            _set(header, "session_id", session_id)
-            _set(header, "message_counter", counter)
-            _set(header, "source_node_id", _Q.unpack_from(data, 8)[0] if flags & _FLAG_S else None)
-            _set(header, "destination_node_id", _Q.unpack_from(data, end - 8)[0] if flags & _DSIZ_NODE else None)
-            _set(header, "destination_group_id", None)
-            _set(header, "session_type", _SESSION_TYPES[security_flags & _SEC_SESSION_MASK])
-            _set(header, "privacy", bool(security_flags & _SEC_P))
-            _set(header, "control", bool(security_flags & _SEC_C))
-            _set(header, "extensions", None)
-            return header, end
+            source = _Q.unpack_from(data, 8)[0] if flags & _FLAG_S else None
+            destination = _Q.unpack_from(data, end - 8)[0] if flags & _DSIZ_NODE else None
+            session_type = _SESSION_TYPES[security_flags & _SEC_SESSION_MASK]
+            privacy, control = bool(security_flags & _SEC_P), bool(security_flags & _SEC_C)
+            fields = (session_id, counter, source, destination, None, session_type, privacy, control, None)
+            return _tuple_new(cls, fields), end
         return cls._decode_general(data)
 
     @classmethod
@@ -224,10 +235,7 @@ _EX_SX = 0x08  # secured extensions present
 _EX_V = 0x10  # vendor id present
 
 
-@dataclass(frozen=True, slots=True)
-class PayloadHeader:
-    """The protocol header at the start of the (decrypted) payload."""
-
+class _PayloadHeaderFields(NamedTuple):
     exchange_id: int
     protocol_id: int
     opcode: int
@@ -237,18 +245,37 @@ class PayloadHeader:
     vendor_id: int | None = None
     secured_extensions: bytes | None = None
 
-    def __post_init__(self) -> None:
+
+class PayloadHeader(_PayloadHeaderFields):
+    """The protocol header at the start of the (decrypted) payload. Immutable; a tuple for the
+    same reason as :class:`MessageHeader`."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        exchange_id: int,
+        protocol_id: int,
+        opcode: int,
+        initiator: bool = False,
+        needs_ack: bool = False,
+        ack_counter: int | None = None,
+        vendor_id: int | None = None,
+        secured_extensions: bytes | None = None,
+    ) -> PayloadHeader:
         for name, value, bits in (
-            ("exchange_id", self.exchange_id, 16),
-            ("protocol_id", self.protocol_id, 16),
-            ("opcode", self.opcode, 8),
-            ("ack_counter", self.ack_counter, 32),
-            ("vendor_id", self.vendor_id, 16),
+            ("exchange_id", exchange_id, 16),
+            ("protocol_id", protocol_id, 16),
+            ("opcode", opcode, 8),
+            ("ack_counter", ack_counter, 32),
+            ("vendor_id", vendor_id, 16),
         ):
             if value is not None and not 0 <= value < (1 << bits):
                 raise MessageError(f"{name} out of range: {value}")
-        if self.secured_extensions is not None and len(self.secured_extensions) > 0xFFFF:
+        if secured_extensions is not None and len(secured_extensions) > 0xFFFF:
             raise MessageError("secured extensions longer than 65535 bytes")
+        fields = (exchange_id, protocol_id, opcode, initiator, needs_ack, ack_counter, vendor_id)
+        return _tuple_new(cls, (*fields, secured_extensions))
 
     @property
     def exchange_flags(self) -> int:
@@ -288,16 +315,8 @@ class PayloadHeader:
                 end = 10
             else:
                 ack_counter, end = None, 6
-            header = _new(cls)
-            _set(header, "exchange_id", exchange_id)
-            _set(header, "protocol_id", protocol_id)
-            _set(header, "opcode", opcode)
-            _set(header, "initiator", bool(flags & _EX_I))
-            _set(header, "needs_ack", bool(flags & _EX_R))
-            _set(header, "ack_counter", ack_counter)
-            _set(header, "vendor_id", None)
-            _set(header, "secured_extensions", None)
-            return header, end
+            fields = (exchange_id, protocol_id, opcode, bool(flags & _EX_I), bool(flags & _EX_R), ack_counter)
+            return _tuple_new(cls, (*fields, None, None)), end
         return cls._decode_general(data)
 
     @classmethod

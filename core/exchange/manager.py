@@ -19,7 +19,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..codec.message import MessageError, MessageHeader, PayloadHeader, SessionType, payload_header_bytes
 from ..codec.protocols import ProtocolId, SecureChannelOpcode
@@ -30,7 +30,7 @@ from ..session.secure import SecureSession
 from ..session.table import SessionTable
 from ..session.unsecured import UnsecuredSession, UnsecuredSessions
 from ..timers import Deadlines
-from ..transport.addresses import is_ble
+from ..transport.addresses import BleAddress
 from .link import LinkEstimates
 from .mrp import MrpConfig, retransmit_delay
 
@@ -62,14 +62,13 @@ class ExchangeError(RuntimeError):
     """Misuse of an exchange (sending on a closed one, two reliable messages in flight)."""
 
 
-@dataclass(frozen=True)
-class Outgoing:
+# Both made once per datagram: tuples, which build several times faster than frozen dataclasses.
+class Outgoing(NamedTuple):
     address: Address
     data: bytes
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """A message delivered to an exchange."""
 
     session: Session
@@ -114,7 +113,7 @@ class Traced:
     exchange_id: int = 0
 
 
-@dataclass
+@dataclass(slots=True)  # one per reliable message sent
 class _Retransmit:
     datagram: bytes
     counter: int
@@ -274,16 +273,16 @@ class ExchangeManager:
             return
         session.peer_address = address
         session.last_peer_activity = self._now  # (receive's time: the clock is read once per datagram)
-        acked = self._process_ack(session, payload_header) if payload_header.ack_counter is not None else None
+        # The peer set I when *it* initiated; then we are the responder (Exchange.key's third part).
+        key = (id(session), payload_header.exchange_id, not payload_header.initiator)
+        exchange = self._exchanges.get(key)
+        acked = None
+        if exchange is not None and payload_header.ack_counter is not None:
+            acked = self._process_ack(session, exchange, payload_header.ack_counter)
+            if exchange.closed:  # the ack was all it waited for: a new message finds no exchange
+                exchange = None
         if duplicate:
-            self.drops["duplicate"] += 1
-            if self.tracer is not None:
-                self._trace("in", session, header.message_counter, payload_header, payload[app_offset:], duplicate=True)
-            exchange = self._exchanges.get(self._exchange_key(session, payload_header))
-            if exchange is not None:
-                exchange.duplicates += 1
-            if payload_header.needs_ack and not self._resend_answer(exchange, header.message_counter):
-                self._send_standalone_ack(session, payload_header, header.message_counter)
+            self._duplicate(Message(session, header, payload_header, payload[app_offset:]), exchange)
             self._notify_acked(acked)
             return
         session.window.commit(header.message_counter)
@@ -295,9 +294,20 @@ class ExchangeManager:
         ):
             self._notify_acked(acked)
             return
-        message = Message(session, header, payload_header, payload[app_offset:])
-        self._dispatch(message)
+        self._dispatch(Message(session, header, payload_header, payload[app_offset:]), key, exchange)
         self._notify_acked(acked)
+
+    def _duplicate(self, message: Message, exchange: Exchange | None) -> None:
+        """A message received before: counted, and acknowledged again if it asks (our answer, which
+        carried the ack, is sent again rather than a standalone ack)."""
+        self.drops["duplicate"] += 1
+        header, payload_header = message.header, message.payload_header
+        if self.tracer is not None:
+            self._trace("in", message.session, header.message_counter, payload_header, message.payload, duplicate=True)
+        if exchange is not None:
+            exchange.duplicates += 1
+        if payload_header.needs_ack and not self._resend_answer(exchange, header.message_counter):
+            self._send_standalone_ack(message.session, payload_header, header.message_counter)
 
     def _busy_without_state(self, header: MessageHeader, payload: bytes, address: Address) -> None:
         """No room for the session a peer's PBKDFParamRequest or Sigma1 would open: answer Busy with
@@ -346,14 +356,10 @@ class ExchangeManager:
         except Exception:  # a trace never costs a message
             log.exception("the trace could not take a message")
 
-    def _exchange_key(self, session: Session, payload_header: PayloadHeader) -> tuple:
-        # The peer set I when *it* initiated; then we are the responder.
-        return (id(session), payload_header.exchange_id, not payload_header.initiator)
-
-    def _process_ack(self, session: Session, payload_header: PayloadHeader) -> Exchange | None:
-        exchange = self._exchanges.get(self._exchange_key(session, payload_header))
-        if exchange and exchange.retransmit and exchange.retransmit.counter == payload_header.ack_counter:
-            entry, exchange.retransmit = exchange.retransmit, None
+    def _process_ack(self, session: Session, exchange: Exchange, ack_counter: int) -> Exchange | None:
+        entry = exchange.retransmit
+        if entry is not None and entry.counter == ack_counter:
+            exchange.retransmit = None
             if entry.sends == 1 and isinstance(session, SecureSession):  # Karn's rule; no handshake work in it
                 self.links.sample(session.peer_address, self._now - entry.sent_at, self._now)
             self._maybe_forget(exchange)
@@ -371,10 +377,9 @@ class ExchangeManager:
             except Exception:
                 self._handler_failed(exchange)  # type: ignore[arg-type]
 
-    def _dispatch(self, message: Message) -> None:
+    def _dispatch(self, message: Message, key: tuple, exchange: Exchange | None) -> None:
+        """Deliver to ``exchange`` (the one under ``key``), or to a new one if the peer opens it."""
         ph = message.payload_header
-        key = self._exchange_key(message.session, ph)
-        exchange = self._exchanges.get(key)
         if exchange is None:
             handler = self._handlers.get(ph.protocol_id) if ph.initiator else None
             if handler is None:
@@ -395,6 +400,7 @@ class ExchangeManager:
                 return
             if exchange.delegate is None and not exchange.closed:
                 exchange.close("handled")
+            self._schedule_if_open(exchange)
             return
         if exchange.closing:
             self._drop("exchange closing")
@@ -410,6 +416,14 @@ class ExchangeManager:
                 exchange.delegate.on_message(exchange, message)
             except Exception:
                 self._handler_failed(exchange)
+        self._schedule_if_open(exchange)
+
+    def _schedule_if_open(self, exchange: Exchange) -> None:
+        """After a delivery: the ack owed, if the handler sent no answer to carry it, and a handshake
+        step's deadline need the timer. (An answer sent scheduled the exchange already, so most
+        messages skip this.)"""
+        if (exchange.pending_ack is not None or exchange.expires is not None) and not exchange.closed:
+            self._schedule(exchange)
 
     def _handler_failed(self, exchange: Exchange) -> None:
         log.exception("handler error on exchange %d (protocol 0x%04x)", exchange.exchange_id, exchange.protocol_id)
@@ -427,7 +441,7 @@ class ExchangeManager:
                 self._send_standalone_ack(exchange.session, message.payload_header, exchange.pending_ack)
             exchange.pending_ack = message.header.message_counter
             exchange.ack_due = self._now + self._ack_delay(exchange.session)
-        self._schedule(exchange)
+        # Scheduled after delivery (_schedule_if_open), when the handler has or has not answered.
 
     # ------------------------------------------------------------------ send
 
@@ -463,27 +477,36 @@ class ExchangeManager:
     ) -> None:
         if exchange.closed or exchange.closing:
             raise ExchangeError("exchange is closed")
-        if is_ble(exchange.session.peer_address):
-            reliable = False  # BTP acknowledges and retransmits itself: MRP is for UDP only
-        if reliable and exchange.retransmit is not None:
-            raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
+        session = exchange.session
+        address = session.peer_address
+        if reliable:
+            if type(address) is BleAddress:
+                reliable = False  # BTP acknowledges and retransmits itself: MRP is for UDP only
+            elif exchange.retransmit is not None:
+                raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
         ack = exchange.pending_ack
         exchange.pending_ack = None
         header = payload_header_bytes(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
         try:
-            datagram, counter = self._seal(exchange.session, header + payload)
+            if type(session) is SecureSession:  # (the per-Block path: _seal written out)
+                counter = session.counter.peek
+                datagram = session.seal(header + payload)
+            else:
+                datagram, counter = self._seal(session, header + payload)
         except CounterExhausted:
             self._fail_exchange(exchange, "message counter exhausted")
             return
         if reliable:
             now = self.now
-            due = now + self._delay(exchange.session, 0, now)
-            exchange.retransmit = _Retransmit(datagram, counter, 1, due, ack, now)
+            exchange.retransmit = _Retransmit(datagram, counter, 1, now + self._delay(session, 0, now), ack, now)
             self._schedule(exchange)
         if self.tracer is not None:
             ph = PayloadHeader(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
-            self._trace("out", exchange.session, counter, ph, payload)
-        self._transmit(exchange.session, datagram)
+            self._trace("out", session, counter, ph, payload)
+        if address is None:
+            self._drop("no peer address")
+        else:
+            self._outgoing.append(Outgoing(address, datagram))
 
     def _send_standalone_ack(self, session: Session, peer_header: PayloadHeader, counter: int) -> None:
         ph = PayloadHeader(
