@@ -55,6 +55,8 @@ _shared_lock = threading.Lock()
 # a transfer reads it would raise SIGBUS there, where pread only reads short.
 READ_AHEAD = 64 * 1024
 
+_BLOCK_QUERY = int(BdxOpcode.BLOCK_QUERY)  # (ints: read for every Block, where an enum lookup costs)
+_QUERIES = frozenset((_BLOCK_QUERY, int(BdxOpcode.BLOCK_QUERY_WITH_SKIP)))
 _COUNTER = struct.Struct("<I")  # a BlockCounter (Matter Core 11.22.6.7): what a BlockQuery is, what a Block starts with
 
 
@@ -198,15 +200,16 @@ class BdxSender:
 
     def on_message(self, opcode: int, payload: bytes) -> tuple[int, bytes] | None:
         """Handle a receiver message; return (opcode, payload) to send, or None. Raises BdxError."""
-        if self.state in (SenderState.DONE, SenderState.FAILED):
+        state = self.state
+        if state is SenderState.DONE or state is SenderState.FAILED:
             raise BdxError("transfer already ended", BdxStatus.UNEXPECTED_MESSAGE)
-        if opcode in (BdxOpcode.BLOCK_QUERY, BdxOpcode.BLOCK_QUERY_WITH_SKIP):
+        if opcode in _QUERIES:
             if self.asynchronous:
                 raise BdxError("BlockQuery in an asynchronous transfer", BdxStatus.UNEXPECTED_MESSAGE)
-            if self.state != SenderState.AWAIT_QUERY:
+            if state is not SenderState.AWAIT_QUERY:
                 raise BdxError("BlockQuery after the last block", BdxStatus.UNEXPECTED_MESSAGE)
             skip = 0
-            if opcode == BdxOpcode.BLOCK_QUERY:
+            if opcode == _BLOCK_QUERY:
                 # BlockQuery.decode's checks, without building the message: one comes per Block
                 counter = _COUNTER.unpack(payload)[0] if len(payload) == 4 else BlockQuery.decode(payload).counter
             else:

@@ -103,13 +103,15 @@ class _TransferExchange:
     def __init__(self, server: BdxServer, transfer: Transfer) -> None:
         self.server = server
         self.transfer = transfer
+        # The manager's hook for an acknowledged message: only an asynchronous transfer streams on
+        # it; a receiver-drive one (nearly all) is not called for every Block's ack.
+        self.on_acked = self._stream_next if transfer.sender.asynchronous else None
 
     def on_message(self, exchange: Exchange, message: Message) -> None:
         self.server._on_transfer_message(self.transfer, exchange, message)
 
-    def on_acked(self, exchange: Exchange) -> None:
-        if self.transfer.sender.asynchronous:
-            self.server._on_acked(self.transfer, exchange)
+    def _stream_next(self, exchange: Exchange) -> None:
+        self.server._on_acked(self.transfer, exchange)
 
     def on_closed(self, exchange: Exchange, reason: str) -> None:
         if self.transfer.running:
