@@ -47,7 +47,7 @@ from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..storage.lock import StateLock
 from ..storage.sessions import SessionStore
 from ..storage.transfers import TransferStore
-from ..timers import Clock, TimerGroup, earliest
+from ..timers import Clock, Timed, TimerGroup
 from .checkpoints import Checkpoints
 from .config import NodeConfig
 from .dnssd_following import DnssdFollower
@@ -161,9 +161,10 @@ class MatterNode:
         self.im = InteractionServer(self.model, self.admin.acl, clock=clock, manager=self.manager, events=self.events)
         self.manager.register(ProtocolId.INTERACTION_MODEL, self.im)
         self.checkpoints = Checkpoints([lambda: self.session_store.checkpoint(list(self.manager.sessions))])
-        # The protocol machines (BDX joins in serve_ota), then the node's own parts.
-        self.timers = TimerGroup([self.manager, self.im.subscriptions, self.admin.failsafe])
-        self._parts = TimerGroup([self.windows, self.checkpoints, self.work])
+        # The protocol machines (BDX joins in serve_ota), then the node's own parts, polled in that
+        # order. One flat group: the driver asks it for the next deadline after every datagram.
+        self._parts: list[Timed] = [self.windows, self.checkpoints, self.work]
+        self.timers = TimerGroup([self.manager, self.im.subscriptions, self.admin.failsafe, *self._parts])
         self.rolled_back_at_start = self.admin.roll_back_interrupted_commissioning()
 
     def _restore_sessions(self) -> None:
@@ -248,7 +249,7 @@ class MatterNode:
             store=transfers,
             clock=self.clock,
         )
-        self.timers.add(bdx)
+        self.timers.machines.insert(self.timers.machines.index(self._parts[0]), bdx)  # before the parts
         self.checkpoints.add(bdx.checkpoint)
         restored = bdx.restore(transfers.load(), self.manager.sessions.get)
         if restored:
@@ -259,12 +260,11 @@ class MatterNode:
     # ------------------------------------------------------------------ time
 
     def next_deadline(self) -> float | None:
-        return earliest((self.timers.next_deadline(), self._parts.next_deadline()))
+        return self.timers.next_deadline()
 
     def poll(self, now: float) -> None:
         """Every protocol machine's due work, then the node's own parts'."""
         self.timers.poll(now)
-        self._parts.poll(now)
 
     # ------------------------------------------------------------------ running
 

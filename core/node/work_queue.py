@@ -47,6 +47,8 @@ class WorkQueue:
         return self._slow.offer(source, work, always=always)
 
     def next_deadline(self) -> float | None:
+        if not self._soon and not self._slow:  # nearly always (asked after every datagram)
+            return None
         soon = self._queued_at if self._soon else None
         slow = max(self._queued_at, self._slow_resume) if self._slow else None
         return earliest((soon, slow))
