@@ -128,8 +128,12 @@ class TimerGroup:
     def __init__(self, machines: Iterable[Timed] = ()) -> None:
         self.machines: list[Timed] = list(machines)
 
-    def add(self, machine: Timed) -> None:
-        self.machines.append(machine)
+    def add(self, machine: Timed, *, before: Timed | None = None) -> None:
+        """Polled last, or just before ``before``."""
+        if before is None:
+            self.machines.append(machine)
+        else:
+            self.machines.insert(self.machines.index(before), machine)
 
     def next_deadline(self) -> float | None:
         first = None

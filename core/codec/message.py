@@ -175,7 +175,7 @@ class MessageHeader(_MessageHeaderFields):
         if size >= 8 and not data[3] & (_SEC_MX | 0x02) and (end := _FAST_HEADER_SIZES.get(data[0], 99)) <= size:
             # Nearly every message on a session: no group, no extensions, a valid session type, and
             # node ids or none (matter.js sends both its own and ours on every unicast message). Its
-            # fields cannot be out of range (fixed-width), so the checks of __init__ are skipped.
+            # fields cannot be out of range (fixed-width), so the checks of __new__ are skipped.
             flags, session_id, security_flags, counter = _BHBI.unpack_from(data)
             source = _Q.unpack_from(data, 8)[0] if flags & _FLAG_S else None
             destination = _Q.unpack_from(data, end - 8)[0] if flags & _DSIZ_NODE else None
@@ -308,7 +308,7 @@ class PayloadHeader(_PayloadHeaderFields):
         """Parse the protocol header; return it and the offset of the application payload."""
         if len(data) >= 10 and not data[0] & (_EX_V | _EX_SX):
             # No vendor id, no secured extensions: every message of the protocols we speak. The
-            # fields are fixed-width, so in range: the checks of __init__ are skipped.
+            # fields are fixed-width, so in range: the checks of __new__ are skipped.
             flags, opcode, exchange_id, protocol_id = _BBHH.unpack_from(data)
             if flags & _EX_A:
                 ack_counter: int | None = _I.unpack_from(data, 6)[0]

@@ -30,7 +30,7 @@ from ..session.secure import SecureSession
 from ..session.table import SessionTable
 from ..session.unsecured import UnsecuredSession, UnsecuredSessions
 from ..timers import Deadlines
-from ..transport.addresses import BleAddress
+from ..transport.addresses import is_ble
 from .link import LinkEstimates
 from .mrp import MrpConfig, retransmit_delay
 
@@ -478,9 +478,8 @@ class ExchangeManager:
         if exchange.closed or exchange.closing:
             raise ExchangeError("exchange is closed")
         session = exchange.session
-        address = session.peer_address
         if reliable:
-            if type(address) is BleAddress:
+            if is_ble(session.peer_address):
                 reliable = False  # BTP acknowledges and retransmits itself: MRP is for UDP only
             elif exchange.retransmit is not None:
                 raise ExchangeError("a reliable message is already awaiting its acknowledgement on this exchange")
@@ -488,11 +487,7 @@ class ExchangeManager:
         exchange.pending_ack = None
         header = payload_header_bytes(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
         try:
-            if type(session) is SecureSession:  # (the per-Block path: _seal written out)
-                counter = session.counter.peek
-                datagram = session.seal(header + payload)
-            else:
-                datagram, counter = self._seal(session, header + payload)
+            datagram, counter = self._seal(session, header + payload)
         except CounterExhausted:
             self._fail_exchange(exchange, "message counter exhausted")
             return
@@ -503,10 +498,7 @@ class ExchangeManager:
         if self.tracer is not None:
             ph = PayloadHeader(exchange.exchange_id, protocol_id, opcode, exchange.is_initiator, reliable, ack)
             self._trace("out", session, counter, ph, payload)
-        if address is None:
-            self._drop("no peer address")
-        else:
-            self._outgoing.append(Outgoing(address, datagram))
+        self._transmit(session, datagram)
 
     def _send_standalone_ack(self, session: Session, peer_header: PayloadHeader, counter: int) -> None:
         ph = PayloadHeader(

@@ -47,7 +47,7 @@ from ..storage.database import DATABASE_NAME, Database, StorageError
 from ..storage.lock import StateLock
 from ..storage.sessions import SessionStore
 from ..storage.transfers import TransferStore
-from ..timers import Clock, Timed, TimerGroup
+from ..timers import Clock, TimerGroup
 from .checkpoints import Checkpoints
 from .config import NodeConfig
 from .dnssd_following import DnssdFollower
@@ -163,8 +163,9 @@ class MatterNode:
         self.checkpoints = Checkpoints([lambda: self.session_store.checkpoint(list(self.manager.sessions))])
         # The protocol machines (BDX joins in serve_ota), then the node's own parts, polled in that
         # order. One flat group: the driver asks it for the next deadline after every datagram.
-        self._parts: list[Timed] = [self.windows, self.checkpoints, self.work]
-        self.timers = TimerGroup([self.manager, self.im.subscriptions, self.admin.failsafe, *self._parts])
+        self.timers = TimerGroup(
+            [self.manager, self.im.subscriptions, self.admin.failsafe, self.windows, self.checkpoints, self.work]
+        )
         self.rolled_back_at_start = self.admin.roll_back_interrupted_commissioning()
 
     def _restore_sessions(self) -> None:
@@ -249,7 +250,7 @@ class MatterNode:
             store=transfers,
             clock=self.clock,
         )
-        self.timers.machines.insert(self.timers.machines.index(self._parts[0]), bdx)  # before the parts
+        self.timers.add(bdx, before=self.windows)  # a protocol machine: before the node's own parts
         self.checkpoints.add(bdx.checkpoint)
         restored = bdx.restore(transfers.load(), self.manager.sessions.get)
         if restored:
