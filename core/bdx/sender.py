@@ -57,7 +57,7 @@ READ_AHEAD = 64 * 1024
 
 _BLOCK_QUERY = int(BdxOpcode.BLOCK_QUERY)  # (ints: read for every Block, where an enum lookup costs)
 _QUERIES = frozenset((_BLOCK_QUERY, int(BdxOpcode.BLOCK_QUERY_WITH_SKIP)))
-_COUNTER = struct.Struct("<I")  # a BlockCounter (Matter Core 11.22.6.7): what a BlockQuery is, what a Block starts with
+_COUNTER = struct.Struct("<I")  # a BlockCounter (messages.py's layouts): what a BlockQuery is, what a Block starts with
 
 
 class FileSource:

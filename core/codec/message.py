@@ -172,7 +172,8 @@ class MessageHeader(_MessageHeaderFields):
     def decode(cls, data: bytes | bytearray | memoryview) -> tuple[MessageHeader, int]:
         """Parse the header; return it and the offset where the payload starts."""
         size = len(data)
-        if size >= 8 and not data[3] & (_SEC_MX | 0x02) and (end := _FAST_HEADER_SIZES.get(data[0], 99)) <= size:
+        # (A flags byte the fast path does not know gets a size no datagram reaches.)
+        if size >= 8 and not data[3] & (_SEC_MX | 0x02) and (end := _FAST_HEADER_SIZES.get(data[0], size + 1)) <= size:
             # Nearly every message on a session: no group, no extensions, a valid session type, and
             # node ids or none (matter.js sends both its own and ours on every unicast message). Its
             # fields cannot be out of range (fixed-width), so the checks of __new__ are skipped.
