@@ -155,8 +155,8 @@ class EventBus:
                     subscriber._ready.set()
             subscriber.last_seq = after if after is not None else self.seq
             self._subscribers.append(subscriber)
-        if snapshots and self.on_snapshot_reader is not None:
-            self.on_snapshot_reader()
+        if snapshots:
+            subscriber.take_snapshots(True)  # tells the engine a reader has joined
         return subscriber, missed
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
